@@ -1,0 +1,238 @@
+//! The command line: `fakta serve | check | keys`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::config::{self, Connection, Diagnostics};
+use crate::idp::{self, IdpState};
+use crate::keys::KeyStore;
+
+/// The connection file served when `fakta serve` is given none.
+pub const EMBEDDED_EXAMPLE: &str = include_str!("../scenarios/qovery-saml.yaml");
+pub const EMBEDDED_EXAMPLE_NAME: &str = "scenarios/qovery-saml.yaml (embedded)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fakta",
+    version,
+    about = "A fake Okta: a mock SAML 2.0 identity provider driven by YAML connection files",
+    long_about = "A fake Okta: a mock SAML 2.0 identity provider driven by YAML connection files.\n\n\
+A connection file describes the IdP (its base URL), a directory of users and groups, the apps \
+(SAML service providers) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
+layout; `fakta check` validates files; `fakta keys` manages the signing key that SPs trust."
+)]
+pub struct Cli {
+    /// Folder holding the IdP's signing key and certificates (created on first use).
+    #[arg(long, global = true, env = "FAKTA_CERTS", default_value = "certs", value_name = "DIR")]
+    pub certs: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the identity provider for a connection file.
+    ///
+    /// Listens on 127.0.0.1 at the port of `idp.base_url` unless --listen says otherwise.
+    /// Without FILE, serves the shipped example (scenarios/qovery-saml.yaml).
+    Serve {
+        /// The connection file.
+        file: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:7000. Anything but a loopback address exposes an
+        /// IdP that signs identities for anyone who asks: fakta warns when you do it.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Validate connection files: every error at once, as file:line:column: key.path: message.
+    ///
+    /// Exits 0 when the files are valid (warnings are printed), 1 when --deny-warnings is given
+    /// and there are warnings, 2 when any file has errors.
+    Check {
+        /// The connection files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Treat lint warnings as failures (exit 1).
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Show, rotate or retire the IdP's signing key.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Print the signing certificate (PEM) and its SHA-256 fingerprint, creating the key if
+    /// there is none yet. This is what gets pasted into an SP's IdP settings.
+    Show,
+    /// Make a new signing key. The old certificate stays published in metadata until `retire`,
+    /// so SPs can be moved to the new one without an outage.
+    Rotate,
+    /// Stop publishing the previous certificate.
+    Retire,
+}
+
+/// Runs a parsed command line; errors are for the binary to print.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { file, listen } => serve(file.as_deref(), listen, &cli.certs),
+        Command::Check {
+            files,
+            deny_warnings,
+        } => Ok(check(&files, deny_warnings)),
+        Command::Keys { action } => keys(action, &cli.certs),
+    }
+}
+
+/// Loads a connection file, or the embedded example when `file` is None. Warnings are printed
+/// to stderr; errors fail.
+pub fn load_connection(file: Option<&Path>) -> anyhow::Result<Connection> {
+    let result = match file {
+        Some(f) => config::load_file(f),
+        None => config::load_str(EMBEDDED_EXAMPLE, EMBEDDED_EXAMPLE_NAME, Path::new(".")),
+    };
+    match result {
+        Ok((conn, warnings)) => {
+            eprint!("{warnings}");
+            Ok(conn)
+        }
+        Err(diags) => {
+            eprint!("{diags}");
+            bail!(
+                "{} has {} error(s); run `fakta check` on it for the full list",
+                file.map(|f| f.display().to_string())
+                    .unwrap_or_else(|| EMBEDDED_EXAMPLE_NAME.to_owned()),
+                diags.errors().count()
+            )
+        }
+    }
+}
+
+/// The address `fakta serve` listens on: loopback at the base URL's port unless told otherwise.
+pub fn listen_address(conn: &Connection, listen: Option<SocketAddr>) -> SocketAddr {
+    listen.unwrap_or_else(|| {
+        let port = conn.idp.base_url.port_or_known_default().unwrap_or(7000);
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+    })
+}
+
+fn serve(file: Option<&Path>, listen: Option<SocketAddr>, certs: &Path) -> anyhow::Result<ExitCode> {
+    let conn = load_connection(file)?;
+    let (keys, created) = KeyStore::open_or_create(certs)
+        .with_context(|| format!("loading the signing key from {}", certs.display()))?;
+    if created {
+        eprintln!(
+            "created a new signing key in {} (certificate SHA-256 {})",
+            certs.display(),
+            keys.current.certificate.sha256_fingerprint()
+        );
+    }
+    let addr = listen_address(&conn, listen);
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {addr}, which is reachable from other machines; this IdP signs \
+an identity for anyone who asks. Use it only on a network you trust."
+        );
+    }
+    let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        print_banner(&state, addr);
+        axum::serve(listener, idp::app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving HTTP")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_banner(state: &IdpState, addr: SocketAddr) {
+    println!("fakta IdP listening on http://{addr} (base URL {})", state.conn.idp.base());
+    for app in &state.conn.apps {
+        if app.saml().is_some() {
+            println!(
+                "  app {}: metadata {}  SSO {}",
+                app.id,
+                state.url(&IdpState::metadata_path(app)),
+                state.url(&IdpState::sso_path(app))
+            );
+        }
+    }
+    println!(
+        "  signing certificate SHA-256 {}",
+        state.keys.current.certificate.sha256_fingerprint()
+    );
+}
+
+/// `fakta check`: prints every finding of every file and a summary per file.
+pub fn check(files: &[PathBuf], deny_warnings: bool) -> ExitCode {
+    let mut errors = 0;
+    let mut warnings = 0;
+    for f in files {
+        let diags: Diagnostics = match config::load_file(f) {
+            Ok((_, d)) => d,
+            Err(d) => d,
+        };
+        print!("{diags}");
+        let (e, w) = (diags.errors().count(), diags.warnings().count());
+        errors += e;
+        warnings += w;
+        println!("{}: {e} error(s), {w} warning(s)", f.display());
+    }
+    if errors > 0 {
+        ExitCode::from(2)
+    } else if deny_warnings && warnings > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {
+    let store = match action {
+        KeysAction::Show => {
+            let (store, created) = KeyStore::open_or_create(certs)?;
+            if created {
+                eprintln!("created a new signing key in {}", certs.display());
+            }
+            store
+        }
+        KeysAction::Rotate => {
+            let store = KeyStore::rotate(certs)?;
+            eprintln!(
+                "rotated: new signing key in {}; the previous certificate stays in metadata until `fakta keys retire`",
+                certs.display()
+            );
+            store
+        }
+        KeysAction::Retire => {
+            let store = KeyStore::retire(certs)?;
+            eprintln!("retired the previous certificate; metadata now publishes one certificate");
+            store
+        }
+    };
+    let cert = &store.current.certificate;
+    println!("# signing certificate (current), valid until {}", cert.not_after());
+    println!("# SHA-256 fingerprint {}", cert.sha256_fingerprint());
+    print!("{}", cert.pem());
+    if let Some(prev) = &store.previous {
+        println!("# previous certificate, still published until `fakta keys retire`");
+        println!("# SHA-256 fingerprint {}", prev.sha256_fingerprint());
+        print!("{}", prev.pem());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,1065 @@
+//! Connection file loading: YAML text -> marked nodes -> validated [`Connection`], collecting
+//! every error and lint finding of the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use marked_yaml::loader::LoadError;
+use marked_yaml::{LoaderOptions, Node};
+use url::Url;
+
+use super::diag::Diagnostics;
+use super::model::*;
+use super::reader::{self, At, Map, Pos, Sink, index, join};
+
+/// Largest connection file accepted.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// Loads and validates a connection file. On success the diagnostics hold only warnings.
+pub fn load_file(path: &Path) -> Result<(Connection, Diagnostics), Diagnostics> {
+    let name = path.display().to_string();
+    let text = match std::fs::read(path) {
+        Ok(bytes) if bytes.len() > MAX_FILE_BYTES => {
+            return Err(single(&name, format!(
+                "file is {} bytes; connection files are limited to {MAX_FILE_BYTES} bytes",
+                bytes.len()
+            )));
+        }
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(single(&name, format!("file is not UTF-8: {e}")));
+            }
+        },
+        Err(e) => return Err(single(&name, format!("cannot read file: {e}"))),
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, &name, &base_dir)
+}
+
+fn single(file: &str, message: String) -> Diagnostics {
+    let mut sink = Sink::new(file);
+    sink.error(Pos::default(), "", message);
+    Diagnostics(sink.found)
+}
+
+/// Loads a connection from text; `name` is used in messages, `base_dir` resolves relative paths.
+pub fn load_str(
+    text: &str,
+    name: &str,
+    base_dir: &Path,
+) -> Result<(Connection, Diagnostics), Diagnostics> {
+    let mut sink = Sink::new(name);
+    if text.len() > MAX_FILE_BYTES {
+        sink.error(Pos::default(), "", format!("file is larger than {MAX_FILE_BYTES} bytes"));
+        return Err(Diagnostics(sink.found));
+    }
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+        Ok(root) => root,
+        Err(e) => {
+            let (pos, message) = describe_load_error(&e);
+            sink.error(pos, "", message);
+            return Err(Diagnostics(sink.found));
+        }
+    };
+    let conn = connection(&mut sink, &root, name, base_dir);
+    let mut diags = Diagnostics(sink.found);
+    diags.sort();
+    match conn {
+        Some(c) if !diags.has_errors() => Ok((c, diags)),
+        _ => Err(diags),
+    }
+}
+
+fn marker_pos(m: &marked_yaml::Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        column: m.column(),
+    }
+}
+
+fn describe_load_error(e: &LoadError) -> (Pos, String) {
+    match e {
+        LoadError::TopLevelMustBeMapping(m) => (
+            marker_pos(m),
+            "expected a mapping at the top level (keys idp, directory, apps, ...)".to_owned(),
+        ),
+        LoadError::TopLevelMustBeSequence(m) => {
+            (marker_pos(m), "expected a list at the top level".to_owned())
+        }
+        LoadError::UnexpectedAnchor(m) => (
+            marker_pos(m),
+            "YAML anchors and aliases are not supported in connection files; write the value out"
+                .to_owned(),
+        ),
+        LoadError::MappingKeyMustBeScalar(m) => {
+            (marker_pos(m), "mapping keys must be plain strings".to_owned())
+        }
+        LoadError::UnexpectedTag(m) => (
+            marker_pos(m),
+            "YAML tags (`!name`) are not supported in connection files".to_owned(),
+        ),
+        LoadError::ScanError(m, err) => {
+            // The scanner's message carries its own position text; keep only the reason.
+            let msg = err.to_string();
+            let reason = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            (marker_pos(m), format!("invalid YAML: {reason}"))
+        }
+        LoadError::DuplicateKey(inner) => (
+            Pos::of(inner.key.span()),
+            format!(
+                "duplicate key `{}` (first at line {})",
+                inner.key.as_str(),
+                Pos::of(inner.prev_key.span()).line
+            ),
+        ),
+    }
+}
+
+const TOP_KEYS: &[&str] = &["idp", "directory", "apps", "target", "expectations", "scenarios"];
+
+fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Option<Connection> {
+    let top = Map::new(sink, root, "", TOP_KEYS)?;
+    let idp = top
+        .required(sink, "idp", "the IdP settings (`base_url`)")
+        .and_then(|n| idp(sink, n));
+    let directory = top
+        .required(sink, "directory", "the users (`users: [...]`)")
+        .and_then(|n| directory(sink, n))
+        .unwrap_or_default();
+    let apps = match top.required(sink, "apps", "a list of apps") {
+        Some(n) => apps(sink, n),
+        None => Vec::new(),
+    };
+    let target = top.get("target").and_then(|n| target(sink, n, &apps));
+    let expectations = top.get("expectations").and_then(|n| expectations(sink, n));
+    let scenarios = match top.get("scenarios") {
+        Some(n) => scenarios(sink, n, &directory, &apps, target.as_ref()),
+        None => Vec::new(),
+    };
+    if let (Some(exp), Some(t)) = (&expectations, &target) {
+        lint_mappings(sink, exp, &apps, t);
+    }
+    if expectations.is_some() && target.is_none() {
+        let n = top.get("expectations").map(|n| Pos::of(n.span())).unwrap_or_default();
+        sink.warning(
+            n,
+            "expectations",
+            "expectations without a `target`: no SP to check them against",
+        );
+    }
+    Some(Connection {
+        source: name.to_owned(),
+        base_dir: base_dir.to_path_buf(),
+        idp: idp?,
+        directory,
+        apps,
+        target,
+        expectations,
+        scenarios,
+    })
+}
+
+/// An absolute http(s) URL.
+fn url(sink: &mut Sink, s: At<String>) -> Option<Url> {
+    match Url::parse(&s.value) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+            if u.host_str().is_none_or(str::is_empty) {
+                sink.error(s.pos, &s.path, format!("URL `{}` has no host", s.value));
+                return None;
+            }
+            Some(u)
+        }
+        Ok(u) => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!("expected an http or https URL, found scheme `{}`", u.scheme()),
+            );
+            None
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!(
+                    "`{}` is a relative URL; expected an absolute URL such as http://127.0.0.1:7100/acs",
+                    s.value
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            sink.error(s.pos, &s.path, format!("invalid URL `{}`: {e}", s.value));
+            None
+        }
+    }
+}
+
+fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
+    let m = Map::new(sink, node, "idp", &["base_url"])?;
+    let base = m.req_string(sink, "base_url", "the URL where the IdP is reached, e.g. http://127.0.0.1:7000")?;
+    let base_url = url(sink, base.clone())?;
+    if base_url.query().is_some() || base_url.fragment().is_some() {
+        sink.error(base.pos, &base.path, "the base URL must not have a query or fragment");
+        return None;
+    }
+    if base_url.port_or_known_default().is_none() {
+        sink.error(base.pos, &base.path, "the base URL needs a port");
+        return None;
+    }
+    Some(Idp { base_url })
+}
+
+fn directory(sink: &mut Sink, node: &Node) -> Option<Directory> {
+    let m = Map::new(sink, node, "directory", &["users"])?;
+    let list = m.seq(sink, "users")?;
+    let mut users = Vec::new();
+    let mut ids = Vec::new();
+    let mut logins = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("directory.users", i);
+        if let Some((u, id, login)) = user(sink, item, &path) {
+            users.push(u);
+            ids.push(id);
+            logins.push(login);
+        }
+    }
+    reader::report_duplicates(sink, &ids, "user id");
+    reader::report_duplicates(sink, &logins, "user login");
+    Some(Directory { users })
+}
+
+fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, At<String>)> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["id", "login", "email", "name", "groups", "attributes"],
+    )?;
+    let id = m.req_string(sink, "id", "the Okta user id, e.g. 00u1alice");
+    let email = m.req_string(sink, "email", "the user's email address");
+    if let Some(e) = &email {
+        if !e.value.contains('@') {
+            sink.error(e.pos, &e.path, format!("`{}` is not an email address", e.value));
+        }
+    }
+    let name = m.string(sink, "name").map(|s| s.value);
+    let login = m.string(sink, "login");
+    let groups = m.strings(sink, "groups").unwrap_or_default();
+    reader::report_duplicates(sink, &groups, "group");
+    let mut attributes = BTreeMap::new();
+    if let Some(attrs) = m.get("attributes") {
+        let apath = join(path, "attributes");
+        if let Some(map) = attrs.as_mapping() {
+            for (k, v) in map.iter() {
+                if let Some(s) = reader::string(sink, v, &join(&apath, k.as_str())) {
+                    attributes.insert(k.as_str().to_owned(), s.value);
+                }
+            }
+        } else {
+            sink.error(
+                Pos::of(attrs.span()),
+                &apath,
+                format!("expected a mapping of attribute name to value, found {}", reader::kind(attrs)),
+            );
+        }
+    }
+    let (id, email) = (id?, email?);
+    let login = login.unwrap_or_else(|| At {
+        value: email.value.clone(),
+        pos: email.pos,
+        path: email.path.clone(),
+    });
+    Some((
+        User {
+            id: id.value.clone(),
+            login: login.value.clone(),
+            email: email.value,
+            name,
+            groups: groups.into_iter().map(|g| g.value).collect(),
+            attributes,
+        },
+        id,
+        login,
+    ))
+}
+
+const APP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "protocol",
+    "issuer",
+    "audience",
+    "acs_url",
+    "sp_certificate",
+    "sign",
+    "name_id",
+    "attributes",
+    "groups",
+    "allow_idp_initiated",
+    "default_relay_state",
+    "assertion_lifetime_secs",
+    "logout",
+    "global_token_revocation",
+];
+
+fn apps(sink: &mut Sink, node: &Node) -> Vec<App> {
+    let Some(list) = reader::seq(sink, node, "apps") else {
+        return Vec::new();
+    };
+    let mut apps = Vec::new();
+    let mut ids = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("apps", i);
+        if let Some((app, id)) = app(sink, item, &path) {
+            apps.push(app);
+            ids.push(id);
+        }
+    }
+    if list.is_empty() {
+        sink.error(Pos::of(node.span()), "apps", "expected at least one app");
+    }
+    reader::report_duplicates(sink, &ids, "app id");
+    apps
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn slug(sink: &mut Sink, s: Option<At<String>>) -> Option<At<String>> {
+    let s = s?;
+    if is_slug(&s.value) {
+        Some(s)
+    } else {
+        sink.error(
+            s.pos,
+            &s.path,
+            format!(
+                "`{}` cannot appear in a URL path; expected letters, digits, `_` or `-`",
+                s.value
+            ),
+        );
+        None
+    }
+}
+
+fn app(sink: &mut Sink, node: &Node, path: &str) -> Option<(App, At<String>)> {
+    let m = Map::new(sink, node, path, APP_KEYS)?;
+    let id = m.req_string(sink, "id", "the app instance id, e.g. 0oa1qovery");
+    let id = slug(sink, id);
+    let name = m.string(sink, "name");
+    let name = slug(sink, name);
+    let protocol = m.req_string(sink, "protocol", "`saml`");
+    let groups = m.get("groups").and_then(|n| groups(sink, n, &m.key_path("groups")));
+    let logout = m.get("logout").and_then(|n| logout(sink, n, &m.key_path("logout")));
+    let gtr = m
+        .get("global_token_revocation")
+        .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
+    let protocol = match protocol {
+        Some(p) if p.value == "saml" => saml_app(sink, &m, id.as_ref().map(|i| i.value.as_str())),
+        Some(p) if p.value == "oidc" => {
+            sink.error(
+                p.pos,
+                &p.path,
+                "OpenID Connect apps are not supported by this version of fakta yet; expected `saml`",
+            );
+            None
+        }
+        Some(p) => {
+            sink.error(
+                p.pos,
+                &p.path,
+                format!("unknown protocol `{}`; expected `saml`", p.value),
+            );
+            None
+        }
+        None => None,
+    };
+    let id = id?;
+    Some((
+        App {
+            name: name.map(|n| n.value).unwrap_or_else(|| id.value.clone()),
+            id: id.value.clone(),
+            protocol: protocol?,
+            groups,
+            logout,
+            global_token_revocation: gtr,
+            pos: m.pos,
+        },
+        id,
+    ))
+}
+
+fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> {
+    let issuer = m.string(sink, "issuer");
+    let audience = m.req_string(sink, "audience", "the SP entity id (the SAML Audience)");
+    let acs = m
+        .req_string(sink, "acs_url", "the SP's Assertion Consumer Service URL")
+        .and_then(|s| url(sink, s));
+    let sp_certificate = m.string(sink, "sp_certificate").map(|s| PathBuf::from(s.value));
+    let sign = m
+        .choice(
+            sink,
+            "sign",
+            &[
+                ("both", SignWhat::Both),
+                ("response", SignWhat::Response),
+                ("assertion", SignWhat::Assertion),
+            ],
+        )
+        .map(|s| s.value)
+        .unwrap_or(SignWhat::Both);
+    let name_id = match m.get("name_id") {
+        Some(n) => name_id(sink, n, &m.key_path("name_id")),
+        None => Some(NameIdSpec {
+            format: NameIdFormat::Unspecified,
+            value: UserField::Email,
+        }),
+    };
+    let attributes = match m.get("attributes") {
+        Some(n) => attribute_statements(sink, n, &m.key_path("attributes")),
+        None => Vec::new(),
+    };
+    let allow_idp_initiated = m.bool(sink, "allow_idp_initiated").unwrap_or(true);
+    let default_relay_state = m.string(sink, "default_relay_state").map(|s| s.value);
+    let lifetime = match m.string(sink, "assertion_lifetime_secs") {
+        Some(s) => match s.value.parse::<i64>() {
+            Ok(v) if (1..=86_400).contains(&v) => Some(v),
+            _ => {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!("expected a number of seconds from 1 to 86400, found `{}`", s.value),
+                );
+                None
+            }
+        },
+        None => Some(300),
+    };
+    let issuer = issuer
+        .map(|s| s.value)
+        .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
+    Some(Protocol::Saml(SamlApp {
+        issuer,
+        audience: audience?.value,
+        acs_url: acs?,
+        sp_certificate,
+        sign,
+        name_id: name_id?,
+        attributes,
+        allow_idp_initiated,
+        default_relay_state,
+        assertion_lifetime_secs: lifetime?,
+    }))
+}
+
+fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
+    match UserField::parse(&s.value) {
+        Some(f) => Some(f),
+        None => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!(
+                    "`{}` is not a user field; expected user.id, user.login, user.email, user.name or user.<attribute>",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn name_id(sink: &mut Sink, node: &Node, path: &str) -> Option<NameIdSpec> {
+    let m = Map::new(sink, node, path, &["format", "value"])?;
+    let format = m
+        .choice(
+            sink,
+            "format",
+            &[
+                ("unspecified", NameIdFormat::Unspecified),
+                ("email_address", NameIdFormat::EmailAddress),
+                ("persistent", NameIdFormat::Persistent),
+            ],
+        )
+        .map(|f| f.value)
+        .unwrap_or(NameIdFormat::Unspecified);
+    let value = match m.string(sink, "value") {
+        Some(s) => user_field(sink, s)?,
+        None => UserField::Email,
+    };
+    Some(NameIdSpec { format, value })
+}
+
+fn attribute_statements(sink: &mut Sink, node: &Node, path: &str) -> Vec<(String, UserField)> {
+    let Some(map) = node.as_mapping() else {
+        sink.error(
+            Pos::of(node.span()),
+            path,
+            format!(
+                "expected a mapping of attribute name to user field (`email: user.email`), found {}",
+                reader::kind(node)
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in map.iter() {
+        let p = join(path, k.as_str());
+        if let Some(field) = reader::string(sink, v, &p).and_then(|s| user_field(sink, s)) {
+            out.push((k.as_str().to_owned(), field));
+        }
+    }
+    out
+}
+
+fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
+    let m = Map::new(sink, node, path, &["attribute", "filter", "when_none"])?;
+    let attribute = m
+        .string(sink, "attribute")
+        .map(|s| s.value)
+        .unwrap_or_else(|| "groups".to_owned());
+    let when_none = m
+        .choice(
+            sink,
+            "when_none",
+            &[("absent", WhenNone::Absent), ("empty", WhenNone::Empty)],
+        )
+        .map(|w| w.value)
+        .unwrap_or(WhenNone::Absent);
+    let filter = match m.get("filter") {
+        Some(n) => group_filter(sink, n, &m.key_path("filter"))?,
+        None => GroupFilter::regex(".*").ok()?,
+    };
+    Some(GroupStatement {
+        attribute,
+        filter,
+        when_none,
+    })
+}
+
+fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter> {
+    const KINDS: &[&str] = &["regex", "starts_with", "equals", "contains"];
+    let m = Map::new(sink, node, path, KINDS)?;
+    let present: Vec<&str> = KINDS.iter().copied().filter(|k| m.get(k).is_some()).collect();
+    if present.len() != 1 {
+        sink.error(
+            m.pos,
+            path,
+            format!(
+                "expected exactly one of regex, starts_with, equals, contains; found {}",
+                if present.is_empty() { "none".to_owned() } else { present.join(", ") }
+            ),
+        );
+        return None;
+    }
+    let s = m.string(sink, present[0])?;
+    Some(match present[0] {
+        "regex" => match GroupFilter::regex(&s.value) {
+            Ok(f) => f,
+            Err(e) => {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("").trim().to_owned();
+                sink.error(s.pos, &s.path, format!("invalid regex `{}`: {last}", s.value));
+                return None;
+            }
+        },
+        "starts_with" => GroupFilter::StartsWith(s.value),
+        "equals" => GroupFilter::Equals(s.value),
+        _ => GroupFilter::Contains(s.value),
+    })
+}
+
+fn logout(sink: &mut Sink, node: &Node, path: &str) -> Option<Logout> {
+    let m = Map::new(sink, node, path, &["slo_url"])?;
+    let slo = m.req_string(sink, "slo_url", "the SP's Single Logout URL")?;
+    Some(Logout {
+        slo_url: url(sink, slo)?,
+    })
+}
+
+fn revocation(sink: &mut Sink, node: &Node, path: &str) -> Option<GlobalTokenRevocation> {
+    let m = Map::new(sink, node, path, &["endpoint", "subject_format"])?;
+    let endpoint = m
+        .req_string(sink, "endpoint", "the SP's Global Token Revocation endpoint URL")
+        .and_then(|s| url(sink, s));
+    let subject_format = m
+        .choice(
+            sink,
+            "subject_format",
+            &[("iss_sub", SubjectFormat::IssSub), ("email", SubjectFormat::Email)],
+        )
+        .map(|f| f.value)
+        .unwrap_or(SubjectFormat::IssSub);
+    Some(GlobalTokenRevocation {
+        endpoint: endpoint?,
+        subject_format,
+    })
+}
+
+fn target(sink: &mut Sink, node: &Node, apps: &[App]) -> Option<Target> {
+    let m = Map::new(sink, node, "target", &["app", "login_url", "logout_url", "session"])?;
+    let app = m.req_string(sink, "app", "the id of the app under test");
+    if let Some(a) = &app {
+        if !apps.is_empty() && !apps.iter().any(|x| x.id == a.value) {
+            let ids: Vec<&str> = apps.iter().map(|x| x.id.as_str()).collect();
+            sink.error(
+                a.pos,
+                &a.path,
+                format!("no app with id `{}`; apps are: {}", a.value, ids.join(", ")),
+            );
+        }
+    }
+    let login_url = m
+        .req_string(sink, "login_url", "the SP URL where a login starts")
+        .and_then(|s| url(sink, s));
+    let logout_url = m.string(sink, "logout_url").and_then(|s| url(sink, s));
+    let session = m
+        .required(sink, "session", "how to read the SP session (`probe`, `read`)")
+        .and_then(|n| session(sink, n));
+    Some(Target {
+        app: app?.value,
+        login_url: login_url?,
+        logout_url,
+        session: session?,
+    })
+}
+
+fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
+    let m = Map::new(sink, node, "target.session", &["probe", "logged_in_when", "read"])?;
+    let probe = m
+        .req_string(sink, "probe", "a URL of the SP that shows the session, e.g. /api/me")
+        .and_then(|s| url(sink, s));
+    let mut status = Some(200);
+    if let Some(n) = m.get("logged_in_when") {
+        let w = Map::new(sink, n, "target.session.logged_in_when", &["status"]);
+        status = w.and_then(|w| w.req_string(sink, "status", "an HTTP status code")).and_then(
+            |s| match s.value.parse::<u16>() {
+                Ok(v) if (100..=599).contains(&v) => Some(v),
+                _ => {
+                    sink.error(
+                        s.pos,
+                        &s.path,
+                        format!("expected an HTTP status code (100-599), found `{}`", s.value),
+                    );
+                    None
+                }
+            },
+        );
+    }
+    let mut read = BTreeMap::new();
+    if let Some(n) = m.get("read") {
+        let rpath = "target.session.read";
+        match n.as_mapping() {
+            Some(map) => {
+                for (k, v) in map.iter() {
+                    let p = join(rpath, k.as_str());
+                    if let Some(r) = session_reader(sink, v, &p) {
+                        read.insert(k.as_str().to_owned(), r);
+                    }
+                }
+            }
+            None => sink.error(
+                Pos::of(n.span()),
+                rpath,
+                format!("expected a mapping of value name to reader, found {}", reader::kind(n)),
+            ),
+        }
+    }
+    Some(SessionProbe {
+        probe: probe?,
+        logged_in_status: status?,
+        read,
+    })
+}
+
+fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
+    const KINDS: &[&str] = &["json", "css", "regex", "header"];
+    let m = Map::new(sink, node, path, KINDS)?;
+    let present: Vec<&str> = KINDS.iter().copied().filter(|k| m.get(k).is_some()).collect();
+    if present.len() != 1 {
+        sink.error(
+            m.pos,
+            path,
+            format!(
+                "expected exactly one of json, css, regex, header; found {}",
+                if present.is_empty() { "none".to_owned() } else { present.join(", ") }
+            ),
+        );
+        return None;
+    }
+    let s = m.string(sink, present[0])?;
+    Some(match present[0] {
+        "json" => {
+            if !s.value.starts_with('/') {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!("`{}` is not a JSON pointer; expected one starting with `/`, e.g. /role", s.value),
+                );
+                return None;
+            }
+            Reader::Json(s.value)
+        }
+        "css" => Reader::Css(s.value),
+        "regex" => match regex::Regex::new(&s.value) {
+            Ok(r) => Reader::Regex(r),
+            Err(e) => {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("").trim().to_owned();
+                sink.error(s.pos, &s.path, format!("invalid regex `{}`: {last}", s.value));
+                return None;
+            }
+        },
+        _ => Reader::Header(s.value),
+    })
+}
+
+fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
+    let m = Map::new(
+        sink,
+        node,
+        "expectations",
+        &[
+            "default_role",
+            "enforce_group_sync",
+            "group_mappings",
+            "role_precedence",
+            "require_name",
+        ],
+    )?;
+    let default_role = m.req_string(sink, "default_role", "the role a user gets when no mapping applies");
+    let enforce_group_sync = m.bool(sink, "enforce_group_sync").unwrap_or(false);
+    let require_name = m.bool(sink, "require_name").unwrap_or(true);
+    let mut group_mappings = Vec::new();
+    let mut mapping_roles: Vec<At<String>> = Vec::new();
+    if let Some(n) = m.get("group_mappings") {
+        let mpath = "expectations.group_mappings";
+        match n.as_mapping() {
+            Some(map) => {
+                for (role, groups) in map.iter() {
+                    let p = join(mpath, role.as_str());
+                    mapping_roles.push(At {
+                        value: role.as_str().to_owned(),
+                        pos: Pos::of(role.span()),
+                        path: p.clone(),
+                    });
+                    if let Some(g) = reader::strings(sink, groups, &p) {
+                        if g.is_empty() {
+                            sink.warning(
+                                Pos::of(groups.span()),
+                                &p,
+                                format!("role `{}` maps no group", role.as_str()),
+                            );
+                        }
+                        group_mappings.push((
+                            role.as_str().to_owned(),
+                            g.into_iter().map(|a| a.value).collect(),
+                        ));
+                    }
+                }
+            }
+            None => sink.error(
+                Pos::of(n.span()),
+                mpath,
+                format!("expected a mapping of role to a list of IdP groups, found {}", reader::kind(n)),
+            ),
+        }
+    }
+    let precedence = m.strings(sink, "role_precedence");
+    if let Some(p) = &precedence {
+        reader::report_duplicates(sink, p, "role");
+        for role in &mapping_roles {
+            if !p.iter().any(|r| r.value == role.value) {
+                sink.warning(
+                    role.pos,
+                    &role.path,
+                    format!(
+                        "role `{}` is mapped but missing from role_precedence; a user in several mapped groups has no defined role",
+                        role.value
+                    ),
+                );
+            }
+        }
+    } else if mapping_roles.len() > 1 {
+        sink.warning(
+            m.pos,
+            "expectations",
+            "several roles are mapped but `role_precedence` is not set; users matching several mappings cannot be checked",
+        );
+    }
+    Some(Expectations {
+        default_role: default_role?.value,
+        enforce_group_sync,
+        group_mappings,
+        role_precedence: precedence
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.value)
+            .collect(),
+        require_name,
+    })
+}
+
+/// A mapped group that the target app's group filter never emits makes its role unreachable.
+fn lint_mappings(sink: &mut Sink, exp: &Expectations, apps: &[App], target: &Target) {
+    let Some(app) = apps.iter().find(|a| a.id == target.app) else {
+        return;
+    };
+    for (role, groups) in &exp.group_mappings {
+        let path = join("expectations.group_mappings", role);
+        match &app.groups {
+            None => sink.warning(
+                Pos::default(),
+                &path,
+                format!(
+                    "app `{}` has no group statement, so no group is ever sent: role `{role}` is unreachable",
+                    app.id
+                ),
+            ),
+            Some(gs) => {
+                for g in groups {
+                    if !gs.filter.passes(g) {
+                        sink.warning(
+                            Pos::default(),
+                            &path,
+                            format!(
+                                "group `{g}` never passes app `{}`'s group filter ({}): this mapping to role `{role}` can never apply",
+                                app.id, gs.filter
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn scenarios(
+    sink: &mut Sink,
+    node: &Node,
+    directory: &Directory,
+    apps: &[App],
+    target: Option<&Target>,
+) -> Vec<Scenario> {
+    let Some(list) = reader::seq(sink, node, "scenarios") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut names = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("scenarios", i);
+        if let Some((s, name)) = scenario(sink, item, &path, directory, apps, target) {
+            out.push(s);
+            names.push(name);
+        }
+    }
+    reader::report_duplicates(sink, &names, "scenario name");
+    out
+}
+
+fn scenario(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    directory: &Directory,
+    apps: &[App],
+    target: Option<&Target>,
+) -> Option<(Scenario, At<String>)> {
+    let m = Map::new(sink, node, path, &["name", "user", "app", "emit", "steps"])?;
+    let name = m.req_string(sink, "name", "a name for the scenario");
+    if let Some(n) = &name {
+        if !n.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            sink.error(
+                n.pos,
+                &n.path,
+                format!("scenario names become test names; expected letters, digits and `_`, found `{}`", n.value),
+            );
+        }
+    }
+    let user = m.req_string(sink, "user", "the id of a user of the directory");
+    if let Some(u) = &user {
+        if directory.find(&u.value).is_none() {
+            let ids: Vec<&str> = directory.users.iter().map(|u| u.id.as_str()).collect();
+            sink.error(
+                u.pos,
+                &u.path,
+                format!("no user `{}` in the directory; users are: {}", u.value, ids.join(", ")),
+            );
+        }
+    }
+    let app = m.string(sink, "app");
+    if let Some(a) = &app {
+        if !apps.iter().any(|x| x.id == a.value) {
+            sink.error(a.pos, &a.path, format!("no app with id `{}`", a.value));
+        }
+    } else if target.is_none() {
+        sink.error(
+            m.pos,
+            path,
+            "the scenario names no `app` and the file has no `target`: which app does it use?",
+        );
+    }
+    let emit = match m.get("emit") {
+        Some(n) => emit(sink, n, &m.key_path("emit")),
+        None => Some(Emit::default()),
+    };
+    let steps_path = m.key_path("steps");
+    let steps = m.seq(sink, "steps").map(|list| {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, s)| step(sink, s, &index(&steps_path, i)))
+            .collect::<Vec<_>>()
+    });
+    if m.get("steps").is_none() {
+        sink.error(m.pos, path, "missing key `steps`: expected a list of steps (login, expect, ...)");
+    }
+    let name = name?;
+    Some((
+        Scenario {
+            name: name.value.clone(),
+            user: user?.value,
+            app: app.map(|a| a.value),
+            emit: emit?,
+            steps: steps?,
+            pos: m.pos,
+        },
+        name,
+    ))
+}
+
+fn emit(sink: &mut Sink, node: &Node, path: &str) -> Option<Emit> {
+    let m = Map::new(sink, node, path, &["omit_attributes"])?;
+    let omit = m.strings(sink, "omit_attributes").unwrap_or_default();
+    Some(Emit {
+        omit_attributes: omit.into_iter().map(|a| a.value).collect(),
+    })
+}
+
+const STEP_NAMES: &str = "login, logout, revoke, set_groups, expect";
+
+fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
+    if let Some(s) = node.as_scalar() {
+        return match s.as_str() {
+            "login" => Some(Step::Login {
+                expect: LoginOutcome::Accepted,
+            }),
+            "logout" => Some(Step::Logout),
+            "revoke" => Some(Step::Revoke {
+                expect_status: None,
+            }),
+            other => {
+                sink.error(
+                    Pos::of(node.span()),
+                    path,
+                    format!("unknown step `{other}`; expected one of: {STEP_NAMES}"),
+                );
+                None
+            }
+        };
+    }
+    let Some(map) = node.as_mapping() else {
+        sink.error(
+            Pos::of(node.span()),
+            path,
+            format!("expected a step (a word or a one-key mapping), found {}", reader::kind(node)),
+        );
+        return None;
+    };
+    if map.len() != 1 {
+        sink.error(
+            Pos::of(node.span()),
+            path,
+            format!("a step is a mapping with exactly one key ({STEP_NAMES}); found {} keys", map.len()),
+        );
+        return None;
+    }
+    let (key, value) = map.iter().next()?;
+    let p = join(path, key.as_str());
+    match key.as_str() {
+        "login" => {
+            let m = Map::new(sink, value, &p, &["expect"])?;
+            let expect = m
+                .choice(
+                    sink,
+                    "expect",
+                    &[("accepted", LoginOutcome::Accepted), ("rejected", LoginOutcome::Rejected)],
+                )
+                .map(|c| c.value)
+                .unwrap_or(LoginOutcome::Accepted);
+            Some(Step::Login { expect })
+        }
+        "logout" => {
+            Map::new(sink, value, &p, &[])?;
+            Some(Step::Logout)
+        }
+        "revoke" => {
+            let m = Map::new(sink, value, &p, &["expect_status"])?;
+            let status = m.string(sink, "expect_status").and_then(|s| {
+                match s.value.parse::<u16>() {
+                    Ok(v) if (100..=599).contains(&v) => Some(v),
+                    _ => {
+                        sink.error(s.pos, &s.path, format!("expected an HTTP status code, found `{}`", s.value));
+                        None
+                    }
+                }
+            });
+            Some(Step::Revoke { expect_status: status })
+        }
+        "set_groups" => {
+            let groups = reader::strings(sink, value, &p)?;
+            Some(Step::SetGroups {
+                groups: groups.into_iter().map(|g| g.value).collect(),
+            })
+        }
+        "expect" => {
+            let Some(map) = value.as_mapping() else {
+                sink.error(
+                    Pos::of(value.span()),
+                    &p,
+                    format!("expected a mapping (`session: ended`, `role: admin`, ...), found {}", reader::kind(value)),
+                );
+                return None;
+            };
+            let mut exp = SessionExpectation::default();
+            for (k, v) in map.iter() {
+                let kp = join(&p, k.as_str());
+                if k.as_str() == "session" {
+                    let s = reader::string(sink, v, &kp)?;
+                    exp.session = reader::choice(
+                        sink,
+                        s,
+                        &[("active", SessionState::Active), ("ended", SessionState::Ended)],
+                    )
+                    .map(|c| c.value);
+                } else if let Some(list) = v.as_sequence() {
+                    let items = list
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, x)| reader::scalar(sink, x, &index(&kp, i)))
+                        .map(|x| x.as_str().to_owned())
+                        .collect();
+                    exp.values.insert(k.as_str().to_owned(), ExpectedValue::List(items));
+                } else if let Some(s) = reader::scalar(sink, v, &kp) {
+                    exp.values
+                        .insert(k.as_str().to_owned(), ExpectedValue::One(s.as_str().to_owned()));
+                }
+            }
+            Some(Step::Expect(exp))
+        }
+        other => {
+            sink.error(
+                Pos::of(key.span()),
+                &p,
+                format!("unknown step `{other}`; expected one of: {STEP_NAMES}"),
+            );
+            None
+        }
+    }
+}
+

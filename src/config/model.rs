@@ -1,0 +1,378 @@
+//! The validated model of a connection file. Every value here has been checked; the loader in
+//! `load.rs` is the only way to build one from YAML.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use regex::Regex;
+use url::Url;
+
+use super::reader::Pos;
+
+/// One connection file: an IdP with its directory and apps, and how to test one SP.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The file as the user named it (for messages).
+    pub source: String,
+    /// The file's folder: relative paths in the file (an SP certificate) are resolved from it.
+    pub base_dir: PathBuf,
+    pub idp: Idp,
+    pub directory: Directory,
+    pub apps: Vec<App>,
+    pub target: Option<Target>,
+    pub expectations: Option<Expectations>,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Connection {
+    pub fn app(&self, id: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.id == id)
+    }
+
+    pub fn user(&self, id_or_login: &str) -> Option<&User> {
+        self.directory.find(id_or_login)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Idp {
+    /// Where the IdP is reached, e.g. `http://127.0.0.1:7000`; no trailing slash.
+    pub base_url: Url,
+}
+
+impl Idp {
+    /// `base_url` without a trailing slash, to which paths starting with `/` are appended.
+    pub fn base(&self) -> &str {
+        self.base_url.as_str().trim_end_matches('/')
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub users: Vec<User>,
+}
+
+impl Directory {
+    /// A user by id, login or email (the login page accepts any of them).
+    pub fn find(&self, key: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.id == key)
+            .or_else(|| self.users.iter().find(|u| u.login == key))
+            .or_else(|| {
+                self.users
+                    .iter()
+                    .find(|u| u.email.eq_ignore_ascii_case(key))
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Okta user id, e.g. `00u1alice`.
+    pub id: String,
+    /// What a person types on the login page; the email unless set.
+    pub login: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    /// Extra profile attributes, readable as `user.<key>` in attribute statements.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl User {
+    pub fn field(&self, field: &UserField) -> Option<&str> {
+        match field {
+            UserField::Id => Some(&self.id),
+            UserField::Login => Some(&self.login),
+            UserField::Email => Some(&self.email),
+            UserField::Name => self.name.as_deref(),
+            UserField::Extra(key) => self.attributes.get(key).map(String::as_str),
+        }
+    }
+}
+
+/// A user profile field named in an attribute statement: `user.email`, `user.department`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserField {
+    Id,
+    Login,
+    Email,
+    Name,
+    Extra(String),
+}
+
+impl UserField {
+    pub fn parse(s: &str) -> Option<UserField> {
+        let key = s.strip_prefix("user.")?;
+        Some(match key {
+            "id" => UserField::Id,
+            "login" => UserField::Login,
+            "email" => UserField::Email,
+            "name" => UserField::Name,
+            other if !other.is_empty() && other.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                UserField::Extra(other.to_owned())
+            }
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The Okta app instance id; used in URLs and as `sub` of revocation requests.
+    pub id: String,
+    /// The Okta app name in SSO URLs (`/app/{name}/{id}/sso/saml`).
+    pub name: String,
+    pub protocol: Protocol,
+    pub groups: Option<GroupStatement>,
+    pub logout: Option<Logout>,
+    pub global_token_revocation: Option<GlobalTokenRevocation>,
+    pub pos: Pos,
+}
+
+impl App {
+    pub fn saml(&self) -> Option<&SamlApp> {
+        match &self.protocol {
+            Protocol::Saml(s) => Some(s),
+        }
+    }
+}
+
+/// The protocol-specific part of an app. OpenID Connect apps get their own variant.
+#[derive(Debug, Clone)]
+pub enum Protocol {
+    Saml(SamlApp),
+}
+
+#[derive(Debug, Clone)]
+pub struct SamlApp {
+    /// The IdP entity id / Issuer for this app: `http://www.okta.com/{id}` unless set.
+    pub issuer: String,
+    /// The SP entity id: the only Audience, and the Issuer its AuthnRequests must carry.
+    pub audience: String,
+    /// The ACS URL: the only place assertions are ever posted to.
+    pub acs_url: Url,
+    /// When set, AuthnRequests must be signed with this certificate's key.
+    pub sp_certificate: Option<PathBuf>,
+    pub sign: SignWhat,
+    pub name_id: NameIdSpec,
+    /// Attribute statements in file order: SAML attribute name -> user field.
+    pub attributes: Vec<(String, UserField)>,
+    pub allow_idp_initiated: bool,
+    /// RelayState sent with IdP-initiated responses.
+    pub default_relay_state: Option<String>,
+    /// Lifetime of the assertion (Conditions and SubjectConfirmationData), in seconds.
+    pub assertion_lifetime_secs: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignWhat {
+    Both,
+    Response,
+    Assertion,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameIdSpec {
+    pub format: NameIdFormat,
+    pub value: UserField,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameIdFormat {
+    Unspecified,
+    EmailAddress,
+    Persistent,
+}
+
+impl NameIdFormat {
+    pub fn urn(self) -> &'static str {
+        match self {
+            NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+            NameIdFormat::EmailAddress => {
+                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+            }
+            NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        }
+    }
+}
+
+/// The group statement: which of the user's groups the IdP emits, and under what name.
+#[derive(Debug, Clone)]
+pub struct GroupStatement {
+    pub attribute: String,
+    pub filter: GroupFilter,
+    pub when_none: WhenNone,
+}
+
+/// What to emit when no group passes the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenNone {
+    /// No groups attribute at all (Okta's behaviour).
+    Absent,
+    /// A groups attribute with no value.
+    Empty,
+}
+
+/// Okta's group filter kinds. Matching is case-sensitive; `regex` must match the whole name,
+/// as Okta's "Matches regex" does.
+#[derive(Debug, Clone)]
+pub enum GroupFilter {
+    Regex { source: String, anchored: Regex },
+    StartsWith(String),
+    Equals(String),
+    Contains(String),
+}
+
+impl GroupFilter {
+    pub fn regex(source: &str) -> Result<GroupFilter, regex::Error> {
+        let anchored = Regex::new(&format!("^(?:{source})$"))?;
+        Ok(GroupFilter::Regex {
+            source: source.to_owned(),
+            anchored,
+        })
+    }
+
+    pub fn passes(&self, group: &str) -> bool {
+        match self {
+            GroupFilter::Regex { anchored, .. } => anchored.is_match(group),
+            GroupFilter::StartsWith(p) => group.starts_with(p.as_str()),
+            GroupFilter::Equals(p) => group == p,
+            GroupFilter::Contains(p) => group.contains(p.as_str()),
+        }
+    }
+
+    /// The user's groups that pass, in the user's order.
+    pub fn apply<'a>(&self, groups: &'a [String]) -> Vec<&'a str> {
+        groups
+            .iter()
+            .filter(|g| self.passes(g))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for GroupFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupFilter::Regex { source, .. } => write!(f, "regex {source}"),
+            GroupFilter::StartsWith(p) => write!(f, "starts_with {p}"),
+            GroupFilter::Equals(p) => write!(f, "equals {p}"),
+            GroupFilter::Contains(p) => write!(f, "contains {p}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Logout {
+    pub slo_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct GlobalTokenRevocation {
+    pub endpoint: Url,
+    pub subject_format: SubjectFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectFormat {
+    IssSub,
+    Email,
+}
+
+/// How the runner reaches the SP under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub app: String,
+    pub login_url: Url,
+    pub logout_url: Option<Url>,
+    pub session: SessionProbe,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionProbe {
+    pub probe: Url,
+    /// The probe's HTTP status that means "logged in".
+    pub logged_in_status: u16,
+    /// Values read from the probe's answer, by name (`role`, `email`, `groups`, ...).
+    pub read: BTreeMap<String, Reader>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reader {
+    /// A JSON pointer into the body, e.g. `/role`.
+    Json(String),
+    /// A CSS selector; the text of the first match.
+    Css(String),
+    /// A regex over the body; the first capture group, or the whole match.
+    Regex(Regex),
+    /// A response header.
+    Header(String),
+}
+
+/// The SP-side connection settings the SP is supposed to apply.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub default_role: String,
+    pub enforce_group_sync: bool,
+    /// role -> IdP groups, in file order.
+    pub group_mappings: Vec<(String, Vec<String>)>,
+    /// Highest first.
+    pub role_precedence: Vec<String>,
+    /// Whether the SP must refuse a login without `name` (R8).
+    pub require_name: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub user: String,
+    /// The app; the target's app unless set.
+    pub app: Option<String>,
+    pub emit: Emit,
+    pub steps: Vec<Step>,
+    pub pos: Pos,
+}
+
+/// Changes to what the IdP emits for this scenario.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Emit {
+    /// SAML attribute names to leave out (`email`, `name`, `groups`).
+    pub omit_attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Login { expect: LoginOutcome },
+    Logout,
+    Revoke { expect_status: Option<u16> },
+    /// Replace the user's groups at the IdP (R5).
+    SetGroups { groups: Vec<String> },
+    Expect(SessionExpectation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Accepted,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionExpectation {
+    pub session: Option<SessionState>,
+    /// Expected values by reader name (`role: admin`).
+    pub values: BTreeMap<String, ExpectedValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Active,
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedValue {
+    One(String),
+    List(Vec<String>),
+}

@@ -1,0 +1,301 @@
+//! A small typed reader over `marked_yaml` nodes that records every problem it meets instead of
+//! stopping at the first, so `fakta check` can report all errors of a file at once, each with
+//! its line, column and key path. (serde stops at the first error, which is why the model is not
+//! deserialized with it; see ARCHITECTURE.md.)
+
+use std::collections::BTreeSet;
+
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
+use marked_yaml::{Node, Span};
+
+use super::diag::{Diagnostic, Severity};
+
+/// A position in the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    pub fn of(span: &Span) -> Pos {
+        span.start()
+            .map(|m| Pos {
+                line: m.line(),
+                column: m.column(),
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A value together with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At<T> {
+    pub value: T,
+    pub pos: Pos,
+    pub path: String,
+}
+
+/// Collects diagnostics for one file.
+#[derive(Debug)]
+pub struct Sink {
+    pub file: String,
+    pub found: Vec<Diagnostic>,
+}
+
+impl Sink {
+    pub fn new(file: impl Into<String>) -> Self {
+        Sink {
+            file: file.into(),
+            found: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.push(Severity::Error, pos, path, message.into());
+    }
+
+    pub fn warning(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.push(Severity::Warning, pos, path, message.into());
+    }
+
+    fn push(&mut self, severity: Severity, pos: Pos, path: &str, message: String) {
+        self.found.push(Diagnostic {
+            severity,
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+            path: path.to_owned(),
+            message,
+        });
+    }
+}
+
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+pub fn kind(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar(s) if s.as_str().is_empty() => "an empty value",
+        Node::Scalar(_) => "a scalar",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+/// A mapping whose keys are checked against the known ones as they are read.
+#[derive(Debug)]
+pub struct Map<'n> {
+    pub node: &'n MarkedMappingNode,
+    pub path: String,
+    pub pos: Pos,
+}
+
+impl<'n> Map<'n> {
+    /// Reads `node` as a mapping whose only keys may be `known`. Unknown keys are errors that
+    /// list what was expected.
+    pub fn new(sink: &mut Sink, node: &'n Node, path: &str, known: &[&str]) -> Option<Map<'n>> {
+        let Some(map) = node.as_mapping() else {
+            sink.error(
+                Pos::of(node.span()),
+                path,
+                format!("expected a mapping, found {}", kind(node)),
+            );
+            return None;
+        };
+        for key in map.keys() {
+            if !known.contains(&key.as_str()) {
+                sink.error(
+                    Pos::of(key.span()),
+                    &join(path, key.as_str()),
+                    format!("unknown key `{}`; expected one of: {}", key.as_str(), known.join(", ")),
+                );
+            }
+        }
+        Some(Map {
+            node: map,
+            path: path.to_owned(),
+            pos: Pos::of(node.span()),
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.node.get_node(key)
+    }
+
+    pub fn key_path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    /// The node for a key that must be present.
+    pub fn required(&self, sink: &mut Sink, key: &str, what: &str) -> Option<&'n Node> {
+        let node = self.get(key);
+        if node.is_none() {
+            sink.error(
+                self.pos,
+                &self.path,
+                format!("missing key `{key}`: expected {what}"),
+            );
+        }
+        node
+    }
+
+    pub fn string(&self, sink: &mut Sink, key: &str) -> Option<At<String>> {
+        let node = self.get(key)?;
+        string(sink, node, &self.key_path(key))
+    }
+
+    pub fn req_string(&self, sink: &mut Sink, key: &str, what: &str) -> Option<At<String>> {
+        let node = self.required(sink, key, what)?;
+        string(sink, node, &self.key_path(key))
+    }
+
+    pub fn bool(&self, sink: &mut Sink, key: &str) -> Option<bool> {
+        let node = self.get(key)?;
+        boolean(sink, node, &self.key_path(key))
+    }
+
+    pub fn strings(&self, sink: &mut Sink, key: &str) -> Option<Vec<At<String>>> {
+        let node = self.get(key)?;
+        strings(sink, node, &self.key_path(key))
+    }
+
+    /// A list under `key`; absent is `None`, not an error.
+    pub fn seq(&self, sink: &mut Sink, key: &str) -> Option<&'n MarkedSequenceNode> {
+        let node = self.get(key)?;
+        seq(sink, node, &self.key_path(key))
+    }
+
+    /// One of a fixed set of words.
+    pub fn choice<T: Copy>(
+        &self,
+        sink: &mut Sink,
+        key: &str,
+        choices: &[(&str, T)],
+    ) -> Option<At<T>> {
+        let s = self.string(sink, key)?;
+        choice(sink, s, choices)
+    }
+}
+
+pub fn choice<T: Copy>(sink: &mut Sink, s: At<String>, choices: &[(&str, T)]) -> Option<At<T>> {
+    match choices.iter().find(|(name, _)| *name == s.value) {
+        Some((_, v)) => Some(At {
+            value: *v,
+            pos: s.pos,
+            path: s.path,
+        }),
+        None => {
+            let names: Vec<String> = choices.iter().map(|(n, _)| format!("`{n}`")).collect();
+            sink.error(
+                s.pos,
+                &s.path,
+                format!("unknown value `{}`; expected one of {}", s.value, names.join(", ")),
+            );
+            None
+        }
+    }
+}
+
+pub fn scalar<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<&'n MarkedScalarNode> {
+    match node.as_scalar() {
+        Some(s) => Some(s),
+        None => {
+            sink.error(
+                Pos::of(node.span()),
+                path,
+                format!("expected a string, found {}", kind(node)),
+            );
+            None
+        }
+    }
+}
+
+pub fn string(sink: &mut Sink, node: &Node, path: &str) -> Option<At<String>> {
+    let s = scalar(sink, node, path)?;
+    if s.as_str().is_empty() {
+        sink.error(Pos::of(node.span()), path, "expected a string, found an empty value");
+        return None;
+    }
+    Some(At {
+        value: s.as_str().to_owned(),
+        pos: Pos::of(node.span()),
+        path: path.to_owned(),
+    })
+}
+
+pub fn boolean(sink: &mut Sink, node: &Node, path: &str) -> Option<bool> {
+    let s = scalar(sink, node, path)?;
+    match s.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        other => {
+            sink.error(
+                Pos::of(node.span()),
+                path,
+                format!("expected `true` or `false`, found `{other}`"),
+            );
+            None
+        }
+    }
+}
+
+pub fn seq<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<&'n MarkedSequenceNode> {
+    match node.as_sequence() {
+        Some(s) => Some(s),
+        None => {
+            sink.error(
+                Pos::of(node.span()),
+                path,
+                format!("expected a list, found {}", kind(node)),
+            );
+            None
+        }
+    }
+}
+
+/// A list of strings; a bad item is reported and skipped.
+pub fn strings(sink: &mut Sink, node: &Node, path: &str) -> Option<Vec<At<String>>> {
+    let list = seq(sink, node, path)?;
+    Some(
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, item)| string(sink, item, &index(path, i)))
+            .collect(),
+    )
+}
+
+/// Reports the second and later occurrences of the same value.
+pub fn report_duplicates<'a>(
+    sink: &mut Sink,
+    items: impl IntoIterator<Item = &'a At<String>>,
+    what: &str,
+) {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut first: Vec<&At<String>> = Vec::new();
+    for item in items {
+        if !seen.insert(item.value.as_str()) {
+            let earlier = first
+                .iter()
+                .find(|f| f.value == item.value)
+                .map(|f| format!(" (first at line {})", f.pos.line))
+                .unwrap_or_default();
+            sink.error(
+                item.pos,
+                &item.path,
+                format!("duplicate {what} `{}`{earlier}", item.value),
+            );
+        } else {
+            first.push(item);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The IdP's one HTTP error type: every bad request becomes a page that names the problem.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::html;
+use crate::saml::authn_request::AuthnRequestError;
+use crate::saml::binding::BindingError;
+use crate::saml::signature::SignError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    #[error("no app with id `{0}` in this IdP")]
+    UnknownApp(String),
+    #[error("app `{app_id}` is named `{expected}` in its URLs, not `{got}`")]
+    AppNameMismatch {
+        app_id: String,
+        got: String,
+        expected: String,
+    },
+    #[error("app `{0}` is not a SAML app")]
+    NotSaml(String),
+    #[error("{0}")]
+    Binding(#[from] BindingError),
+    #[error("{0}")]
+    Request(#[from] AuthnRequestError),
+    #[error("the POSTed AuthnRequest is not signed, but app `{0}` requires signed requests")]
+    UnsignedPost(String),
+    #[error("the POSTed AuthnRequest's signature does not verify with app `{0}`'s SP certificate")]
+    BadPostSignature(String),
+    #[error("IdP-initiated login is turned off for app `{0}` (allow_idp_initiated: false)")]
+    IdpInitiatedOff(String),
+    #[error("the form has no `{0}` field")]
+    MissingField(&'static str),
+    #[error("this login attempt is unknown or has expired; start the login again from the service provider")]
+    LoginExpired,
+    #[error("the Response could not be signed: {0}")]
+    Sign(#[from] SignError),
+}
+
+impl IdpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IdpError::UnknownApp(_) | IdpError::AppNameMismatch { .. } => StatusCode::NOT_FOUND,
+            IdpError::IdpInitiatedOff(_) => StatusCode::FORBIDDEN,
+            IdpError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for IdpError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        } else {
+            tracing::info!("refused: {self}");
+        }
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::INTERNAL_SERVER_ERROR => "IdP error",
+            _ => "Bad SAML request",
+        };
+        let body = format!("<p class=\"error\">{}</p>", html::e(&self.to_string()));
+        (status, Html(html::page(title, &body))).into_response()
+    }
+}

@@ -1,0 +1,19 @@
+//! The identity provider over HTTP (axum): Okta-shaped URLs for SAML apps, the login page, the
+//! IdP session cookie, metadata and an index page for people.
+//!
+//! Protocol documents are built by `crate::saml`; this module only moves them over HTTP and
+//! keeps state (sessions, pending logins).
+
+mod error;
+mod html;
+mod login;
+mod router;
+mod sso;
+mod state;
+
+pub use error::IdpError;
+pub use router::app;
+pub use state::{IdpSession, IdpState, StateError};
+
+/// The IdP session cookie (Okta's is also called `sid`).
+pub const SESSION_COOKIE: &str = "sid";

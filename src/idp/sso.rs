@@ -1,0 +1,255 @@
+//! Single sign-on: the SSO endpoint for both bindings, IdP-initiated login, and issuing the signed
+//! Response through the HTTP-POST binding.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, RawQuery, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use time::Duration;
+
+use super::state::{IdpSession, IdpState, PendingLogin};
+use super::{IdpError, SESSION_COOKIE};
+use crate::config::{App, Emit, SamlApp, User};
+use crate::directory::emitted_groups;
+use crate::saml::authn_request::{self, AuthnRequest};
+use crate::saml::binding::{self, raw_param};
+use crate::saml::response::{Attribute, ResponseIds, ResponseParams};
+use crate::saml::signature;
+
+/// Finds the SAML app addressed by `/app/{name}/{id}/...`.
+pub fn saml_app<'s>(
+    state: &'s IdpState,
+    app_name: Option<&str>,
+    app_id: &str,
+) -> Result<(&'s App, &'s SamlApp), IdpError> {
+    let app = state
+        .app(app_id)
+        .ok_or_else(|| IdpError::UnknownApp(app_id.to_owned()))?;
+    if let Some(name) = app_name {
+        if name != app.name {
+            return Err(IdpError::AppNameMismatch {
+                app_id: app.id.clone(),
+                got: name.to_owned(),
+                expected: app.name.clone(),
+            });
+        }
+    }
+    let saml = app
+        .saml()
+        .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    Ok((app, saml))
+}
+
+/// `GET /app/{name}/{id}/sso/saml`: HTTP-Redirect binding, or IdP-initiated without SAMLRequest.
+pub async fn sso_get(
+    State(state): State<Arc<IdpState>>,
+    Path((app_name, app_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, saml) = saml_app(&state, Some(&app_name), &app_id)?;
+    let query = query.unwrap_or_default();
+    let relay_state = raw_param(&query, "RelayState").map(binding::percent_decode);
+    let Some(raw_request) = raw_param(&query, "SAMLRequest") else {
+        return idp_initiated(&state, app, saml, relay_state, &headers);
+    };
+    if let Some(cert) = state.sp_certs.get(&app.id) {
+        binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?;
+    }
+    let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
+    let request = authn_request::parse(&xml)?;
+    check_request(&state, app, saml, &request)?;
+    continue_login(&state, app, Some(request.id), relay_state, request.force_authn, &headers)
+}
+
+/// `POST /app/{name}/{id}/sso/saml`: HTTP-POST binding.
+pub async fn sso_post(
+    State(state): State<Arc<IdpState>>,
+    Path((app_name, app_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, IdpError> {
+    let (app, saml) = saml_app(&state, Some(&app_name), &app_id)?;
+    let raw = form
+        .get("SAMLRequest")
+        .ok_or(IdpError::MissingField("SAMLRequest"))?;
+    let xml = binding::decode_post(raw)?;
+    let request = authn_request::parse(&xml)?;
+    if let Some(cert) = state.sp_certs.get(&app.id) {
+        if !request.has_signature {
+            return Err(IdpError::UnsignedPost(app.id.clone()));
+        }
+        let der = cert
+            .to_der()
+            .map_err(|_| IdpError::BadPostSignature(app.id.clone()))?;
+        if !signature::verify_first(&xml, &der) {
+            return Err(IdpError::BadPostSignature(app.id.clone()));
+        }
+    }
+    check_request(&state, app, saml, &request)?;
+    let relay_state = form.get("RelayState").cloned();
+    continue_login(&state, app, Some(request.id), relay_state, request.force_authn, &headers)
+}
+
+fn check_request(
+    state: &IdpState,
+    app: &App,
+    saml: &SamlApp,
+    request: &AuthnRequest,
+) -> Result<(), IdpError> {
+    let sso_url = state.url(&IdpState::sso_path(app));
+    request.check(&saml.audience, saml.acs_url.as_str(), &sso_url)?;
+    Ok(())
+}
+
+fn idp_initiated(
+    state: &IdpState,
+    app: &App,
+    saml: &SamlApp,
+    relay_state: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    if !saml.allow_idp_initiated {
+        return Err(IdpError::IdpInitiatedOff(app.id.clone()));
+    }
+    let relay_state = relay_state.or_else(|| saml.default_relay_state.clone());
+    continue_login(state, app, None, relay_state, false, headers)
+}
+
+/// The IdP session from the request's cookie, if any and still valid.
+pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSession, User)> {
+    let cookies = headers.get_all(COOKIE);
+    let sid = cookies.iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == SESSION_COOKIE).then(|| v.to_owned())
+        })
+    })?;
+    let session = state.session(&sid)?;
+    let user = state.directory.find(&session.user_id)?;
+    Some((session, user))
+}
+
+/// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
+/// person is sent to the login page.
+fn continue_login(
+    state: &IdpState,
+    app: &App,
+    in_response_to: Option<String>,
+    relay_state: Option<String>,
+    force_authn: bool,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    if !force_authn {
+        if let Some((session, user)) = current_session(state, headers) {
+            return issue(state, app, &user, &session, in_response_to, relay_state, None);
+        }
+    }
+    let token = state.add_pending(PendingLogin {
+        app_id: app.id.clone(),
+        in_response_to,
+        relay_state,
+        login_hint: None,
+        created: state.now(),
+    });
+    let location = format!("/login/login.htm?state={token}");
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// The attributes an app sends for a user: its attribute statements in file order, then the
+/// group statement; attributes named in `emit.omit_attributes` are left out, and so is any
+/// statement whose user field is empty.
+pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Vec<Attribute> {
+    let omitted = |name: &str| emit.omit_attributes.iter().any(|o| o == name);
+    let mut out: Vec<Attribute> = saml
+        .attributes
+        .iter()
+        .filter(|(name, _)| !omitted(name))
+        .filter_map(|(name, field)| {
+            user.field(field).map(|v| Attribute {
+                name: name.clone(),
+                values: vec![v.to_owned()],
+            })
+        })
+        .collect();
+    if let Some(statement) = &app.groups {
+        if !omitted(&statement.attribute) {
+            if let Some(values) = emitted_groups(user, Some(statement)) {
+                out.push(Attribute {
+                    name: statement.attribute.clone(),
+                    values,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Builds, signs and posts (through the browser) the Response for `user` to the app's ACS URL.
+/// The ACS URL is always the registered one, never one taken from a request.
+pub fn issue(
+    state: &IdpState,
+    app: &App,
+    user: &User,
+    session: &IdpSession,
+    in_response_to: Option<String>,
+    relay_state: Option<String>,
+    set_cookie: Option<String>,
+) -> Result<Response, IdpError> {
+    let saml = app
+        .saml()
+        .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    let emit = state.emit_for(&user.id);
+    let name_id = user
+        .field(&saml.name_id.value)
+        .unwrap_or(&user.email)
+        .to_owned();
+    let params = ResponseParams {
+        ids: ResponseIds {
+            response_id: state.new_id(),
+            assertion_id: state.new_id(),
+            session_index: session.session_index.clone(),
+        },
+        issue_instant: state.now(),
+        authn_instant: session.authn_instant,
+        lifetime: Duration::seconds(saml.assertion_lifetime_secs),
+        issuer: saml.issuer.clone(),
+        destination: saml.acs_url.to_string(),
+        in_response_to,
+        audience: saml.audience.clone(),
+        name_id,
+        name_id_format: saml.name_id.format.urn().to_owned(),
+        attributes: attributes_for(app, saml, user, &emit),
+    };
+    let key = &state.keys.current;
+    let xml = signature::signed_response(
+        &params,
+        saml.sign,
+        key.private_der(),
+        &key.certificate.base64(),
+    )?;
+    tracing::info!(
+        app = %app.id,
+        user = %user.id,
+        solicited = params.in_response_to.is_some(),
+        "issued a SAML Response"
+    );
+    let page = binding::post_form(
+        saml.acs_url.as_str(),
+        "SAMLResponse",
+        &binding::encode_post(&xml),
+        relay_state.as_deref(),
+    );
+    let mut resp = Html(page).into_response();
+    if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(resp)
+}

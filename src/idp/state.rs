@@ -1,0 +1,233 @@
+//! Shared IdP state: the connection, the live directory, the keys, IdP sessions and logins
+//! waiting for a person to pick a user.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use openssl::x509::X509;
+use rand::Rng;
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::Clock;
+use crate::config::{App, Connection, Emit};
+use crate::directory::Directory;
+use crate::keys::KeyStore;
+
+/// How long an IdP session lasts without a new login.
+pub const SESSION_LIFETIME: Duration = Duration::hours(8);
+/// How long a login may wait on the login page.
+pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
+/// Caps on stored sessions and pending logins, so a flood of requests cannot grow memory
+/// without bound; the oldest entries go first.
+pub const MAX_SESSIONS: usize = 10_000;
+pub const MAX_PENDING: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read the SP certificate of app `{app}` at {path}: {source}")]
+    ReadSpCertificate {
+        app: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the SP certificate of app `{app}` at {path} is not a PEM certificate: {source}")]
+    ParseSpCertificate {
+        app: String,
+        path: String,
+        source: openssl::error::ErrorStack,
+    },
+}
+
+/// A person logged in at the IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpSession {
+    pub user_id: String,
+    pub authn_instant: OffsetDateTime,
+    pub session_index: String,
+    pub expires: OffsetDateTime,
+}
+
+/// A login waiting on the login page: where to send the Response once a user is picked.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub app_id: String,
+    /// The AuthnRequest ID; None for IdP-initiated.
+    pub in_response_to: Option<String>,
+    pub relay_state: Option<String>,
+    pub login_hint: Option<String>,
+    pub created: OffsetDateTime,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct IdpState {
+    pub conn: Connection,
+    pub directory: Directory,
+    pub keys: KeyStore,
+    pub clock: Arc<dyn Clock>,
+    /// SP certificates by app id, for apps that require signed AuthnRequests.
+    pub sp_certs: HashMap<String, X509>,
+    sessions: Mutex<HashMap<String, IdpSession>>,
+    pending: Mutex<HashMap<String, PendingLogin>>,
+    emit: Mutex<HashMap<String, Emit>>,
+}
+
+impl IdpState {
+    pub fn new(
+        conn: Connection,
+        keys: KeyStore,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<IdpState>, StateError> {
+        let mut sp_certs = HashMap::new();
+        for app in &conn.apps {
+            if let Some(path) = app.saml().and_then(|s| s.sp_certificate.as_ref()) {
+                let full = conn.base_dir.join(path);
+                let shown = full.display().to_string();
+                let pem = std::fs::read(&full).map_err(|source| StateError::ReadSpCertificate {
+                    app: app.id.clone(),
+                    path: shown.clone(),
+                    source,
+                })?;
+                let cert =
+                    X509::from_pem(&pem).map_err(|source| StateError::ParseSpCertificate {
+                        app: app.id.clone(),
+                        path: shown,
+                        source,
+                    })?;
+                sp_certs.insert(app.id.clone(), cert);
+            }
+        }
+        Ok(Arc::new(IdpState {
+            directory: Directory::new(&conn.directory),
+            conn,
+            keys,
+            clock,
+            sp_certs,
+            sessions: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            emit: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn app(&self, id: &str) -> Option<&App> {
+        self.conn.app(id)
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// `{base}{path}` for a path starting with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.conn.idp.base())
+    }
+
+    pub fn sso_path(app: &App) -> String {
+        format!("/app/{}/{}/sso/saml", app.name, app.id)
+    }
+
+    pub fn metadata_path(app: &App) -> String {
+        format!("/app/{}/sso/saml/metadata", app.id)
+    }
+
+    /// A fresh random identifier, Okta style: `id` followed by digits (a valid xs:ID).
+    pub fn new_id(&self) -> String {
+        let n: u128 = rand::rng().random();
+        format!("id{n}")
+    }
+
+    /// A fresh opaque token for cookies and form fields.
+    pub fn new_token(&self) -> String {
+        let bytes: [u8; 24] = rand::rng().random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn session(&self, sid: &str) -> Option<IdpSession> {
+        let now = self.now();
+        let mut sessions = lock(&self.sessions);
+        match sessions.get(sid) {
+            Some(s) if s.expires > now => Some(s.clone()),
+            Some(_) => {
+                sessions.remove(sid);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Starts an IdP session for a user; returns the cookie value.
+    pub fn start_session(&self, user_id: &str) -> (String, IdpSession) {
+        let now = self.now();
+        let sid = self.new_token();
+        let session = IdpSession {
+            user_id: user_id.to_owned(),
+            authn_instant: now,
+            session_index: self.new_id(),
+            expires: now + SESSION_LIFETIME,
+        };
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.retain(|_, s| s.expires > now);
+            evict_oldest(&mut sessions, |s| s.authn_instant);
+        }
+        sessions.insert(sid.clone(), session.clone());
+        (sid, session)
+    }
+
+    /// Ends every IdP session of a user (logout, revocation); returns how many ended.
+    pub fn end_sessions_of(&self, user_id: &str) -> usize {
+        let mut sessions = lock(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|_, s| s.user_id != user_id);
+        before - sessions.len()
+    }
+
+    pub fn add_pending(&self, p: PendingLogin) -> String {
+        let token = self.new_token();
+        let now = self.now();
+        let mut pending = lock(&self.pending);
+        if pending.len() >= MAX_PENDING {
+            pending.retain(|_, p| p.created + PENDING_LIFETIME > now);
+            evict_oldest(&mut pending, |p| p.created);
+        }
+        pending.insert(token.clone(), p);
+        token
+    }
+
+    /// Takes a pending login (each can complete once).
+    pub fn take_pending(&self, token: &str) -> Option<PendingLogin> {
+        let now = self.now();
+        let p = lock(&self.pending).remove(token)?;
+        (p.created + PENDING_LIFETIME > now).then_some(p)
+    }
+
+    pub fn peek_pending(&self, token: &str) -> Option<PendingLogin> {
+        lock(&self.pending).get(token).cloned()
+    }
+
+    /// Changes what the IdP emits for a user's next logins (missing attributes, ...).
+    pub fn set_emit(&self, user_id: &str, emit: Emit) {
+        lock(&self.emit).insert(user_id.to_owned(), emit);
+    }
+
+    pub fn emit_for(&self, user_id: &str) -> Emit {
+        lock(&self.emit).get(user_id).cloned().unwrap_or_default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Drops the oldest tenth of a full map.
+fn evict_oldest<V>(map: &mut HashMap<String, V>, age: impl Fn(&V) -> OffsetDateTime) {
+    if map.len() < MAX_SESSIONS.min(MAX_PENDING) {
+        return;
+    }
+    let mut by_age: Vec<(OffsetDateTime, String)> =
+        map.iter().map(|(k, v)| (age(v), k.clone())).collect();
+    by_age.sort();
+    for (_, k) in by_age.into_iter().take(map.len() / 10 + 1) {
+        map.remove(&k);
+    }
+}

@@ -1,0 +1,14 @@
+//! fakta: a fake Okta. A mock SAML 2.0 identity provider driven by YAML connection files, with
+//! Okta-shaped URLs and documents, signing keys that survive restarts, and the checks a
+//! conformance suite needs.
+//!
+//! See ARCHITECTURE.md for the map of the crate and its invariants.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod idp;
+pub mod keys;
+pub mod saml;

@@ -1,0 +1,24 @@
+//! Namespace and identifier URIs used in the documents fakta emits and reads.
+
+pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub const XS: &str = "http://www.w3.org/2001/XMLSchema";
+pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+
+pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+pub const NAMEID_ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+pub const AC_PASSWORD_PROTECTED: &str =
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+pub const ATTRNAME_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified";
+
+pub const ALG_RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+pub const ALG_RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+pub const ALG_SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+pub const ALG_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+pub const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";

@@ -1,0 +1,171 @@
+//! Building the `<saml2p:Response>` an Okta SAML app sends: Okta's prefixes and element order,
+//! bearer SubjectConfirmation, Conditions with one Audience, an AuthnStatement with a
+//! SessionIndex, and attributes with `NameFormat` unspecified and `xs:string` values.
+//!
+//! Every value is escaped here (samael's builders do not escape, see BUILD-NOTES.md).
+
+use time::{Duration, OffsetDateTime};
+
+use super::ns;
+use super::xml::{escape, instant};
+
+/// The identifiers of one Response; random in the IdP, fixed in tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseIds {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub session_index: String,
+}
+
+/// One SAML attribute with its values, in the order they are emitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// Everything a Response says.
+#[derive(Debug, Clone)]
+pub struct ResponseParams {
+    pub ids: ResponseIds,
+    pub issue_instant: OffsetDateTime,
+    pub authn_instant: OffsetDateTime,
+    /// How long the assertion is valid from `issue_instant`.
+    pub lifetime: Duration,
+    /// The IdP entity id.
+    pub issuer: String,
+    /// The ACS URL: Destination and Recipient.
+    pub destination: String,
+    /// None for IdP-initiated (unsolicited) responses.
+    pub in_response_to: Option<String>,
+    pub audience: String,
+    pub name_id: String,
+    pub name_id_format: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// Conditions start this long before the issue instant, for clock skew, as Okta does.
+pub const NOT_BEFORE_SKEW: Duration = Duration::minutes(5);
+
+/// Where the signature templates go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Templates {
+    pub response: bool,
+    pub assertion: bool,
+}
+
+/// The Response as XML text, with empty `ds:Signature` templates where `templates` says;
+/// [`super::signature`] fills them in.
+pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String {
+    let issue = instant(p.issue_instant);
+    let not_before = instant(p.issue_instant - NOT_BEFORE_SKEW);
+    let not_on_or_after = instant(p.issue_instant + p.lifetime);
+    let in_response_to = p
+        .in_response_to
+        .as_deref()
+        .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
+        .unwrap_or_default();
+    let mut x = String::with_capacity(6 * 1024);
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    x.push_str(&format!(
+        "<saml2p:Response xmlns:saml2p=\"{proto}\" Destination=\"{dest}\" ID=\"{rid}\"{irt} IssueInstant=\"{issue}\" Version=\"2.0\">",
+        proto = ns::PROTOCOL,
+        dest = escape(&p.destination),
+        rid = escape(&p.ids.response_id),
+        irt = in_response_to,
+    ));
+    x.push_str(&format!(
+        "<saml2:Issuer xmlns:saml2=\"{a}\" Format=\"{f}\">{iss}</saml2:Issuer>",
+        a = ns::ASSERTION,
+        f = ns::NAMEID_ENTITY,
+        iss = escape(&p.issuer),
+    ));
+    if templates.response {
+        x.push_str(&signature_template(&p.ids.response_id, cert_b64));
+    }
+    x.push_str(&format!(
+        "<saml2p:Status xmlns:saml2p=\"{proto}\"><saml2p:StatusCode Value=\"{ok}\"/></saml2p:Status>",
+        proto = ns::PROTOCOL,
+        ok = ns::STATUS_SUCCESS,
+    ));
+    x.push_str(&format!(
+        "<saml2:Assertion xmlns:saml2=\"{a}\" ID=\"{aid}\" IssueInstant=\"{issue}\" Version=\"2.0\">",
+        a = ns::ASSERTION,
+        aid = escape(&p.ids.assertion_id),
+    ));
+    x.push_str(&format!(
+        "<saml2:Issuer xmlns:saml2=\"{a}\" Format=\"{f}\">{iss}</saml2:Issuer>",
+        a = ns::ASSERTION,
+        f = ns::NAMEID_ENTITY,
+        iss = escape(&p.issuer),
+    ));
+    if templates.assertion {
+        x.push_str(&signature_template(&p.ids.assertion_id, cert_b64));
+    }
+    x.push_str(&format!(
+        "<saml2:Subject xmlns:saml2=\"{a}\"><saml2:NameID Format=\"{nf}\">{nid}</saml2:NameID>\
+<saml2:SubjectConfirmation Method=\"{bearer}\"><saml2:SubjectConfirmationData{irt} NotOnOrAfter=\"{noa}\" Recipient=\"{dest}\"/></saml2:SubjectConfirmation></saml2:Subject>",
+        a = ns::ASSERTION,
+        nf = escape(&p.name_id_format),
+        nid = escape(&p.name_id),
+        bearer = ns::CM_BEARER,
+        irt = in_response_to,
+        noa = not_on_or_after,
+        dest = escape(&p.destination),
+    ));
+    x.push_str(&format!(
+        "<saml2:Conditions xmlns:saml2=\"{a}\" NotBefore=\"{nb}\" NotOnOrAfter=\"{noa}\"><saml2:AudienceRestriction><saml2:Audience>{aud}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>",
+        a = ns::ASSERTION,
+        nb = not_before,
+        noa = not_on_or_after,
+        aud = escape(&p.audience),
+    ));
+    x.push_str(&format!(
+        "<saml2:AuthnStatement xmlns:saml2=\"{a}\" AuthnInstant=\"{ai}\" SessionIndex=\"{si}\"><saml2:AuthnContext><saml2:AuthnContextClassRef>{ac}</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>",
+        a = ns::ASSERTION,
+        ai = instant(p.authn_instant),
+        si = escape(&p.ids.session_index),
+        ac = ns::AC_PASSWORD_PROTECTED,
+    ));
+    if !p.attributes.is_empty() {
+        x.push_str(&format!("<saml2:AttributeStatement xmlns:saml2=\"{}\">", ns::ASSERTION));
+        for attr in &p.attributes {
+            x.push_str(&format!(
+                "<saml2:Attribute Name=\"{}\" NameFormat=\"{}\">",
+                escape(&attr.name),
+                ns::ATTRNAME_UNSPECIFIED
+            ));
+            for v in &attr.values {
+                x.push_str(&format!(
+                    "<saml2:AttributeValue xmlns:xs=\"{xs}\" xmlns:xsi=\"{xsi}\" xsi:type=\"xs:string\">{v}</saml2:AttributeValue>",
+                    xs = ns::XS,
+                    xsi = ns::XSI,
+                    v = escape(v),
+                ));
+            }
+            x.push_str("</saml2:Attribute>");
+        }
+        x.push_str("</saml2:AttributeStatement>");
+    }
+    x.push_str("</saml2:Assertion></saml2p:Response>");
+    x
+}
+
+/// An enveloped-signature template for the element with `ID="{reference_id}"`: RSA-SHA256,
+/// SHA-256 digest, exclusive c14n, the certificate in KeyInfo (as Okta sends it).
+pub fn signature_template(reference_id: &str, cert_b64: &str) -> String {
+    format!(
+        "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>\
+<ds:SignatureMethod Algorithm=\"{rsa}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms>\
+<ds:Transform Algorithm=\"{env}\"/><ds:Transform Algorithm=\"{c14n}\"/></ds:Transforms>\
+<ds:DigestMethod Algorithm=\"{sha}\"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>\
+<ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
+        ds = ns::DSIG,
+        c14n = ns::ALG_EXC_C14N,
+        rsa = ns::ALG_RSA_SHA256,
+        env = ns::ALG_ENVELOPED,
+        sha = ns::ALG_SHA256,
+        id = escape(reference_id),
+        cert = cert_b64,
+    )
+}

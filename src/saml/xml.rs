@@ -1,0 +1,61 @@
+//! Text helpers for the XML fakta writes by hand: escaping and SAML instants.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Escapes text content and attribute values (`&`, `<`, `>`, `"`, `'`). Characters XML 1.0
+/// cannot carry at all (most C0 controls) are dropped rather than written out.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A SAML `xs:dateTime` in UTC with milliseconds, as Okta writes them: `2026-11-28T08:39:15.123Z`.
+pub fn instant(t: OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_default()
+}
+
+/// Parses an `xs:dateTime` as SAML uses it (UTC, `Z` or an offset).
+pub fn parse_instant(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape("O'Brien & <Sons> \"x\""),
+            "O&apos;Brien &amp; &lt;Sons&gt; &quot;x&quot;"
+        );
+        assert_eq!(escape("a\u{1}b"), "ab");
+    }
+
+    #[test]
+    fn instants_have_milliseconds_and_z() {
+        let t = time::macros::datetime!(2026-11-28 08:39:15.123456 UTC);
+        assert_eq!(instant(t), "2026-11-28T08:39:15.123Z");
+        let t = time::macros::datetime!(2026-11-28 08:39:15 UTC);
+        assert_eq!(instant(t), "2026-11-28T08:39:15.000Z");
+        assert_eq!(parse_instant("2026-11-28T08:39:15Z"), Some(t));
+    }
+}
