@@ -29,7 +29,13 @@ layout; `fakta check` validates files; `fakta keys` manages the signing key that
 )]
 pub struct Cli {
     /// Folder holding the IdP's signing key and certificates (created on first use).
-    #[arg(long, global = true, env = "FAKTA_CERTS", default_value = "certs", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "FAKTA_CERTS",
+        default_value = "certs",
+        value_name = "DIR"
+    )]
     pub certs: PathBuf,
 
     #[command(subcommand)]
@@ -125,7 +131,11 @@ pub fn listen_address(conn: &Connection, listen: Option<SocketAddr>) -> SocketAd
     })
 }
 
-fn serve(file: Option<&Path>, listen: Option<SocketAddr>, certs: &Path) -> anyhow::Result<ExitCode> {
+fn serve(
+    file: Option<&Path>,
+    listen: Option<SocketAddr>,
+    certs: &Path,
+) -> anyhow::Result<ExitCode> {
     let conn = load_connection(file)?;
     let (keys, created) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
@@ -149,7 +159,8 @@ an identity for anyone who asks. Use it only on a network you trust."
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        print_banner(&state, addr);
+        let bound = listener.local_addr().unwrap_or(addr);
+        print_banner(&state, bound);
         axum::serve(listener, idp::app(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -161,7 +172,19 @@ an identity for anyone who asks. Use it only on a network you trust."
 }
 
 fn print_banner(state: &IdpState, addr: SocketAddr) {
-    println!("fakta IdP listening on http://{addr} (base URL {})", state.conn.idp.base());
+    use std::io::Write;
+    println!(
+        "fakta IdP listening on http://{addr} (base URL {})",
+        state.conn.idp.base()
+    );
+    let port = state.conn.idp.base_url.port_or_known_default();
+    if port != Some(addr.port()) {
+        println!(
+            "  note: the base URL's port is not the one listened on; SPs and browsers must reach this \
+address through {}",
+            state.conn.idp.base()
+        );
+    }
     for app in &state.conn.apps {
         if app.saml().is_some() {
             println!(
@@ -176,6 +199,7 @@ fn print_banner(state: &IdpState, addr: SocketAddr) {
         "  signing certificate SHA-256 {}",
         state.keys.current.certificate.sha256_fingerprint()
     );
+    let _ = std::io::stdout().flush();
 }
 
 /// `fakta check`: prints every finding of every file and a summary per file.
@@ -226,7 +250,10 @@ fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     let cert = &store.current.certificate;
-    println!("# signing certificate (current), valid until {}", cert.not_after());
+    println!(
+        "# signing certificate (current), valid until {}",
+        cert.not_after()
+    );
     println!("# SHA-256 fingerprint {}", cert.sha256_fingerprint());
     print!("{}", cert.pem());
     if let Some(prev) = &store.previous {

@@ -90,7 +90,10 @@ mod tests {
     fn regex_filter_matches_whole_names_like_okta() {
         let s = statement(GroupFilter::regex("Qovery").unwrap(), WhenNone::Absent);
         let u = user(&["Qovery-Admins", "Qovery", "Eng"]);
-        assert_eq!(emitted_groups(&u, Some(&s)), Some(vec!["Qovery".to_owned()]));
+        assert_eq!(
+            emitted_groups(&u, Some(&s)),
+            Some(vec!["Qovery".to_owned()])
+        );
         let s = statement(GroupFilter::regex(".*Qovery.*").unwrap(), WhenNone::Absent);
         assert_eq!(
             emitted_groups(&u, Some(&s)),
@@ -102,7 +105,10 @@ mod tests {
     fn other_filter_kinds() {
         let u = user(&["Qovery-Admins", "Eng", "x-Qovery"]);
         let s = statement(GroupFilter::StartsWith("Qovery".into()), WhenNone::Absent);
-        assert_eq!(emitted_groups(&u, Some(&s)), Some(vec!["Qovery-Admins".to_owned()]));
+        assert_eq!(
+            emitted_groups(&u, Some(&s)),
+            Some(vec!["Qovery-Admins".to_owned()])
+        );
         let s = statement(GroupFilter::Equals("Eng".into()), WhenNone::Absent);
         assert_eq!(emitted_groups(&u, Some(&s)), Some(vec!["Eng".to_owned()]));
         let s = statement(GroupFilter::Contains("Qovery".into()), WhenNone::Absent);

@@ -28,22 +28,35 @@ pub const PREVIOUS_CERT_FILE: &str = "previous-cert.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot create the key folder {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a PEM {what}: {source}")]
     Parse {
         path: PathBuf,
         what: &'static str,
         source: openssl::error::ErrorStack,
     },
-    #[error("{key} has no certificate {cert} beside it; restore it, or delete the key to start afresh")]
+    #[error(
+        "{key} has no certificate {cert} beside it; restore it, or delete the key to start afresh"
+    )]
     MissingCertificate { key: PathBuf, cert: PathBuf },
     #[error("{cert} is not the certificate of the key {key}")]
     CertificateMismatch { key: PathBuf, cert: PathBuf },
-    #[error("no signing key in {dir}: start `fakta serve` once, or run `fakta keys show`, to create one")]
+    #[error(
+        "no signing key in {dir}: start `fakta serve` once, or run `fakta keys show`, to create one"
+    )]
     NoKey { dir: PathBuf },
     #[error(
         "a previous certificate is still published ({path}); run `fakta keys retire` before rotating again"
@@ -291,11 +304,13 @@ impl KeyStore {
         let prev_path = dir.join(PREVIOUS_CERT_FILE);
         let previous = if prev_path.exists() {
             let pem = read(&prev_path)?;
-            Some(Certificate::from_pem(&pem).map_err(|source| KeyError::Parse {
-                path: prev_path,
-                what: "certificate",
-                source,
-            })?)
+            Some(
+                Certificate::from_pem(&pem).map_err(|source| KeyError::Parse {
+                    path: prev_path,
+                    what: "certificate",
+                    source,
+                })?,
+            )
         } else {
             None
         };
@@ -393,7 +408,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, created) = KeyStore::open_or_create(dir.path()).unwrap();
         assert!(created);
-        let mode = fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (b, created) = KeyStore::open_or_create(dir.path()).unwrap();
         assert!(!created);
@@ -419,7 +437,10 @@ mod tests {
         let c = KeyStore::retire(dir.path()).unwrap();
         assert!(c.previous.is_none());
         assert_eq!(c.current.certificate.der(), b.current.certificate.der());
-        let mode = fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(matches!(
             KeyStore::retire(dir.path()),

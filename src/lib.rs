@@ -3,12 +3,13 @@
 //! conformance suite needs.
 //!
 //! See ARCHITECTURE.md for the map of the crate and its invariants.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
+mod ffi;
 pub mod idp;
 pub mod keys;
 pub mod saml;

@@ -1,9 +1,59 @@
-//! The IdP's HTTP endpoints, through `fakta::idp::app` with `oneshot`.
+//! The IdP's HTTP endpoints, through `fakta::idp::app` with `oneshot`: every endpoint, the IdP
+//! session, and every kind of bad request (each answered with a page that names the problem).
 
 mod common;
 
+use std::path::Path;
+
 use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use common::*;
+use fakta::config::Emit;
+use fakta::saml::{authn_request, binding};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
+
+const SSO: &str = "/app/acme_qovery_1/qovery/sso/saml";
+const SSO_URL: &str = "http://127.0.0.1:7000/app/acme_qovery_1/qovery/sso/saml";
+const ACS: &str = "http://127.0.0.1:7100/login/callback?connection=acme";
+const SP: &str = "urn:auth0:qovery:acme";
+
+fn request(id: &str, issuer: &str, destination: &str, acs: &str, force: bool) -> String {
+    authn_request::build(
+        id,
+        "2026-11-28T09:00:00.000Z",
+        issuer,
+        destination,
+        acs,
+        force,
+    )
+}
+
+fn redirect_uri(xml: &str, relay: Option<&str>) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("SAMLRequest", &binding::encode_redirect(xml));
+    if let Some(r) = relay {
+        q.append_pair("RelayState", r);
+    }
+    format!("{SSO}?{}", q.finish())
+}
+
+fn honest() -> String {
+    request("_r1", SP, SSO_URL, ACS, false)
+}
+
+async fn refused(uri: &str, status: StatusCode, needle: &str) {
+    let st = state(example());
+    let a = get(&st, uri, None).await;
+    assert_eq!(a.status, status, "{uri}: {}", a.body);
+    assert!(
+        a.body.contains(needle),
+        "the page for {uri} should say {needle:?}:\n{}",
+        a.body
+    );
+}
 
 #[tokio::test]
 async fn metadata_names_the_sso_url_and_the_certificate() {
@@ -11,23 +61,504 @@ async fn metadata_names_the_sso_url_and_the_certificate() {
     let a = get(&st, "/app/qovery/sso/saml/metadata", None).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("entityID=\"http://www.okta.com/qovery\""));
-    assert!(a.body.contains(
-        "Location=\"http://127.0.0.1:7000/app/acme_qovery_1/qovery/sso/saml\""
-    ));
+    assert!(a.body.contains(&format!("Location=\"{SSO_URL}\"")));
     assert!(a.body.contains(&keys().current.certificate.base64()));
+    assert!(a.body.contains("WantAuthnRequestsSigned=\"false\""));
 }
 
 #[tokio::test]
-async fn idp_initiated_login_posts_a_response_to_the_acs_url() {
+async fn unknown_apps_get_a_404_page() {
+    refused(
+        "/app/nope/sso/saml/metadata",
+        StatusCode::NOT_FOUND,
+        "no app with id `nope`",
+    )
+    .await;
+    refused(
+        "/app/wrong_name/qovery/sso/saml",
+        StatusCode::NOT_FOUND,
+        "is named `acme_qovery_1` in its URLs, not `wrong_name`",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn index_lists_apps_users_and_the_fingerprint() {
     let st = state(example());
-    let xml = idp_initiated_response(&st, "00u1alice").await;
+    let a = get(&st, "/", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.body
+            .contains("http://127.0.0.1:7000/app/qovery/sso/saml/metadata")
+    );
+    assert!(
+        a.body
+            .contains(&keys().current.certificate.sha256_fingerprint())
+    );
+    assert!(a.body.contains("O&apos;Brien &amp; &lt;Sons&gt;"));
+}
+
+#[tokio::test]
+async fn idp_initiated_login_posts_an_unsolicited_response_to_the_acs_url() {
+    let st = state(example());
+    let start = get(&st, SSO, None).await;
+    let done = pick_user(&st, &start, "00u1alice").await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.form_action(), ACS);
+    let xml = done.saml_response();
     assert!(xml.contains("<saml2:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">alice@acme.test</saml2:NameID>"));
     assert!(!xml.contains("InResponseTo"));
 }
 
 #[tokio::test]
-async fn sp_initiated_login_answers_the_request() {
+async fn sp_initiated_login_answers_the_request_and_returns_relay_state() {
     let st = state(example());
-    let xml = sp_initiated_response(&st, "_req1", "bob@acme.test").await;
-    assert!(xml.contains("InResponseTo=\"_req1\""));
+    let start = get(&st, &redirect_uri(&honest(), Some("/x?y=1&z=<2>")), None).await;
+    let done = pick_user(&st, &start, "bob@acme.test").await;
+    assert_eq!(
+        form_field(&done.body, "RelayState").as_deref(),
+        Some("/x?y=1&z=<2>")
+    );
+    let xml = done.saml_response();
+    assert!(xml.contains("InResponseTo=\"_r1\""));
+    assert!(xml.contains(&format!("Destination=\"{}\"", ACS.replace('&', "&amp;"))));
+    assert!(xml.contains(&format!("Recipient=\"{}\"", ACS.replace('&', "&amp;"))));
+    assert!(xml.contains(&format!("<saml2:Audience>{SP}</saml2:Audience>")));
+    assert!(xml.contains("Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\""));
+    assert!(xml.contains("SessionIndex=\"id"));
+    // Bob is in no group that passes `.*Qovery.*`: Okta sends no groups attribute at all.
+    assert!(!xml.contains("Name=\"groups\""));
+}
+
+#[tokio::test]
+async fn http_post_binding_is_accepted() {
+    let st = state(example());
+    let start = post_form(
+        &st,
+        SSO,
+        &[
+            ("SAMLRequest", &binding::encode_post(&honest())),
+            ("RelayState", "rs"),
+        ],
+        None,
+    )
+    .await;
+    let done = pick_user(&st, &start, "00u2bob").await;
+    assert!(done.saml_response().contains("InResponseTo=\"_r1\""));
+    assert_eq!(form_field(&done.body, "RelayState").as_deref(), Some("rs"));
+}
+
+#[tokio::test]
+async fn the_idp_session_skips_the_login_page_unless_force_authn() {
+    let st = state(example());
+    let start = get(&st, &redirect_uri(&honest(), None), None).await;
+    let done = pick_user(&st, &start, "00u1alice").await;
+    let cookie = done.session_cookie().expect("IdP session cookie");
+    assert!(cookie.starts_with("sid="));
+    let set_cookie = done.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+
+    let again = get(
+        &st,
+        &redirect_uri(&request("_r2", SP, SSO_URL, ACS, false), None),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "no login page with a live session"
+    );
+    assert!(again.saml_response().contains("InResponseTo=\"_r2\""));
+
+    let forced = get(
+        &st,
+        &redirect_uri(&request("_r3", SP, SSO_URL, ACS, true), None),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        forced.status,
+        StatusCode::FOUND,
+        "ForceAuthn shows the login page again"
+    );
+    assert!(forced.location().starts_with("/login/login.htm?state="));
+
+    let out = get(&st, "/login/signout", Some(&cookie)).await;
+    assert!(out.body.contains("signed out"));
+    let after = get(
+        &st,
+        &redirect_uri(&request("_r4", SP, SSO_URL, ACS, false), None),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        after.status,
+        StatusCode::FOUND,
+        "after sign-out the login page is back"
+    );
+}
+
+#[tokio::test]
+async fn login_page_lists_users_and_refuses_unknown_ones() {
+    let st = state(example());
+    let start = get(&st, SSO, None).await;
+    let loc = start.location().to_owned();
+    let token = loc.split("state=").nth(1).unwrap().to_owned();
+    let page = get(&st, &loc, None).await;
+    assert!(page.body.contains("alice@acme.test"));
+    assert!(page.body.contains("O&apos;Brien &amp; &lt;Sons&gt;"));
+    let bad = post_form(
+        &st,
+        "/login/login.htm",
+        &[("state", &token), ("username", "mallory")],
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.body.contains("no user `mallory` in the directory"));
+    // The pending login survives a typo.
+    let good = post_form(
+        &st,
+        "/login/login.htm",
+        &[("state", &token), ("username", "00u1alice")],
+        None,
+    )
+    .await;
+    assert_eq!(good.status, StatusCode::OK);
+    // ...and completes only once.
+    let replay = post_form(
+        &st,
+        "/login/login.htm",
+        &[("state", &token), ("username", "00u1alice")],
+        None,
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("unknown or has expired"));
+    let expired = get(&st, "/login/login.htm?state=nope", None).await;
+    assert_eq!(expired.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_base64_is_refused() {
+    refused(
+        &format!("{SSO}?SAMLRequest=%25%25%25"),
+        StatusCode::BAD_REQUEST,
+        "not valid base64",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_deflate_is_refused() {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLRequest", &STANDARD.encode(b"this is not deflate"))
+        .finish();
+    refused(
+        &format!("{SSO}?{q}"),
+        StatusCode::BAD_REQUEST,
+        "not valid DEFLATE",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn not_xml_is_refused() {
+    refused(
+        &redirect_uri("hello, world", None),
+        StatusCode::BAD_REQUEST,
+        "not well-formed XML",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn doctype_and_entities_are_refused_without_expansion() {
+    let xxe = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"http://127.0.0.1:9/evil\">]>{}",
+        honest()
+    );
+    refused(
+        &redirect_uri(&xxe, None),
+        StatusCode::BAD_REQUEST,
+        "DOCTYPE",
+    )
+    .await;
+    let laughs = "<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]><samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\">&c;</samlp:AuthnRequest>";
+    refused(
+        &redirect_uri(laughs, None),
+        StatusCode::BAD_REQUEST,
+        "DOCTYPE",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn messages_over_64_kib_are_refused() {
+    // A GET URI cannot carry 64 KiB (the URI itself is capped below that), so the Redirect
+    // binding is tested with a deflate bomb: small on the wire, over 64 KiB once inflated.
+    let bomb = format!("{}{}", honest(), " ".repeat(80 * 1024));
+    refused(
+        &redirect_uri(&bomb, None),
+        StatusCode::BAD_REQUEST,
+        "inflates to more than 65536",
+    )
+    .await;
+    let big = "A".repeat(70 * 1024);
+    let st = state(example());
+    let a = post_form(&st, SSO, &[("SAMLRequest", &big)], None).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("at most 65536"), "{}", a.body);
+    // Bodies far over the limit are cut off before they are read.
+    let huge = "A".repeat(300 * 1024);
+    let a = post_form(&st, SSO, &[("SAMLRequest", &huge)], None).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_is_refused() {
+    let xml = request("_r1", "urn:someone:else", SSO_URL, ACS, false);
+    refused(
+        &redirect_uri(&xml, None),
+        StatusCode::BAD_REQUEST,
+        "Issuer `urn:someone:else` is not this app",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unregistered_acs_url_is_refused() {
+    let xml = request("_r1", SP, SSO_URL, "http://127.0.0.1:6666/steal", false);
+    refused(
+        &redirect_uri(&xml, None),
+        StatusCode::BAD_REQUEST,
+        "never posts an assertion to an unregistered URL",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_destination_is_refused() {
+    let xml = request(
+        "_r1",
+        SP,
+        "http://127.0.0.1:7000/app/other/x/sso/saml",
+        ACS,
+        false,
+    );
+    refused(
+        &redirect_uri(&xml, None),
+        StatusCode::BAD_REQUEST,
+        "Destination",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_saml_message_is_refused() {
+    let xml =
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>";
+    refused(
+        &redirect_uri(xml, None),
+        StatusCode::BAD_REQUEST,
+        "expected a samlp:AuthnRequest",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn idp_initiated_login_can_be_turned_off() {
+    let yaml = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("allow_idp_initiated: true", "allow_idp_initiated: false");
+    let st = state(connection(&yaml, Path::new(".")));
+    let a = get(&st, SSO, None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.body.contains("IdP-initiated login is turned off"));
+}
+
+#[tokio::test]
+async fn emitted_attributes_follow_the_statements_and_omissions() {
+    let st = state(example());
+    let xml = idp_initiated_response(&st, "00u1alice").await;
+    assert!(xml.contains("Name=\"email\""));
+    assert!(xml.contains("Name=\"name\""));
+    // Alice is in Qovery-Admins and Eng; only the first passes `.*Qovery.*`.
+    assert!(xml.contains(">Qovery-Admins</saml2:AttributeValue>"));
+    assert!(!xml.contains(">Eng<"));
+
+    st.set_emit(
+        "00u1alice",
+        Emit {
+            omit_attributes: vec!["email".into(), "groups".into()],
+        },
+    );
+    let xml = idp_initiated_response(&st, "00u1alice").await;
+    assert!(!xml.contains("Name=\"email\""));
+    assert!(!xml.contains("Name=\"groups\""));
+    assert!(xml.contains("Name=\"name\""));
+}
+
+#[tokio::test]
+async fn values_are_escaped_in_the_signed_response() {
+    let st = state(example());
+    let xml = idp_initiated_response(&st, "00u5obrien").await;
+    // libxml re-serializes after signing and may write `'` literally; the markup must stay escaped.
+    assert!(
+        xml.contains(">O'Brien &amp; &lt;Sons&gt;</saml2:AttributeValue>")
+            || xml.contains(">O&apos;Brien &amp; &lt;Sons&gt;</saml2:AttributeValue>"),
+        "{xml}"
+    );
+}
+
+#[tokio::test]
+async fn empty_groups_and_email_address_name_ids_are_selectable() {
+    let yaml = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("when_none: absent", "when_none: empty")
+        .replace(
+            "format: unspecified, value: user.email",
+            "format: email_address, value: user.email",
+        );
+    let st = state(connection(&yaml, Path::new(".")));
+    let xml = idp_initiated_response(&st, "00u2bob").await;
+    assert!(xml.contains("<saml2:Attribute Name=\"groups\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified\"/>")
+        || xml.contains("<saml2:Attribute Name=\"groups\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified\"></saml2:Attribute>"), "{xml}");
+    assert!(xml.contains(
+        "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">bob@acme.test<"
+    ));
+}
+
+// --- apps that require signed AuthnRequests -------------------------------------------------
+
+struct SignedSp {
+    _dir: tempfile::TempDir,
+    key: PKey<Private>,
+    cert_b64: String,
+    state: std::sync::Arc<fakta::idp::IdpState>,
+}
+
+fn signed_sp() -> SignedSp {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = fakta::keys::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("sp.crt"), sp.certificate.pem()).unwrap();
+    let yaml = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("# sp_certificate: sp.crt", "sp_certificate: sp.crt");
+    let state = state(connection(&yaml, dir.path()));
+    SignedSp {
+        _dir: dir,
+        key: sp.pkey().clone(),
+        cert_b64: sp.certificate.base64(),
+        state,
+    }
+}
+
+/// A Redirect-binding query signed as SAML Bindings 3.4.4.1 says.
+fn signed_query(xml: &str, key: &PKey<Private>) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let signed = format!(
+        "SAMLRequest={}&RelayState={}&SigAlg={}",
+        enc(&binding::encode_redirect(xml)),
+        enc("rs"),
+        enc("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    );
+    let mut s = Signer::new(MessageDigest::sha256(), key).unwrap();
+    s.update(signed.as_bytes()).unwrap();
+    let sig = STANDARD.encode(s.sign_to_vec().unwrap());
+    format!("{signed}&Signature={}", enc(&sig))
+}
+
+#[tokio::test]
+async fn signed_redirect_requests_are_verified() {
+    let sp = signed_sp();
+    let md = get(&sp.state, "/app/qovery/sso/saml/metadata", None).await;
+    assert!(md.body.contains("WantAuthnRequestsSigned=\"true\""));
+
+    let ok = get(
+        &sp.state,
+        &format!("{SSO}?{}", signed_query(&honest(), &sp.key)),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+
+    let unsigned = get(&sp.state, &redirect_uri(&honest(), Some("rs")), None).await;
+    assert_eq!(unsigned.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unsigned.body.contains("requires signed requests"),
+        "{}",
+        unsigned.body
+    );
+
+    let other = fakta::keys::SigningKey::generate().unwrap();
+    let forged = get(
+        &sp.state,
+        &format!("{SSO}?{}", signed_query(&honest(), other.pkey())),
+        None,
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert!(
+        forged
+            .body
+            .contains("does not verify with the SP certificate"),
+        "{}",
+        forged.body
+    );
+
+    // Changing the RelayState after signing breaks the signature.
+    let tampered = signed_query(&honest(), &sp.key).replace("RelayState=rs", "RelayState=evil");
+    let t = get(&sp.state, &format!("{SSO}?{tampered}"), None).await;
+    assert_eq!(t.status, StatusCode::BAD_REQUEST);
+}
+
+fn signed_post_request(xml: &str, sp: &SignedSp, key_der: &[u8]) -> String {
+    let close = "</saml:Issuer>";
+    let at = xml.find(close).unwrap() + close.len();
+    let with_template = format!(
+        "{}{}{}",
+        &xml[..at],
+        fakta::saml::response::signature_template("_r1", &sp.cert_b64),
+        &xml[at..]
+    );
+    fakta::saml::signature::sign_first_template(&with_template, key_der).unwrap()
+}
+
+#[tokio::test]
+async fn signed_post_requests_are_verified() {
+    let sp = signed_sp();
+    let der = sp.key.private_key_to_pkcs8().unwrap();
+    let signed = signed_post_request(&honest(), &sp, &der);
+    let ok = post_form(
+        &sp.state,
+        SSO,
+        &[("SAMLRequest", &binding::encode_post(&signed))],
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+
+    let unsigned = post_form(
+        &sp.state,
+        SSO,
+        &[("SAMLRequest", &binding::encode_post(&honest()))],
+        None,
+    )
+    .await;
+    assert_eq!(unsigned.status, StatusCode::BAD_REQUEST);
+    assert!(unsigned.body.contains("is not signed"));
+
+    let other = fakta::keys::SigningKey::generate().unwrap();
+    let forged = signed_post_request(&honest(), &sp, other.private_der());
+    let bad = post_form(
+        &sp.state,
+        SSO,
+        &[("SAMLRequest", &binding::encode_post(&forged))],
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("does not verify"), "{}", bad.body);
 }

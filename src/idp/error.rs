@@ -32,7 +32,9 @@ pub enum IdpError {
     IdpInitiatedOff(String),
     #[error("the form has no `{0}` field")]
     MissingField(&'static str),
-    #[error("this login attempt is unknown or has expired; start the login again from the service provider")]
+    #[error(
+        "this login attempt is unknown or has expired; start the login again from the service provider"
+    )]
     LoginExpired,
     #[error("the Response could not be signed: {0}")]
     Sign(#[from] SignError),

@@ -8,11 +8,11 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use super::IdpError;
 use super::html::{e, page};
 use super::login::{login_page, login_submit, signout};
 use super::sso::{saml_app, sso_get, sso_post};
 use super::state::IdpState;
-use super::IdpError;
 use crate::saml::metadata;
 
 /// Form bodies above this are refused before they are read (SAML messages are capped at 64 KiB
@@ -24,7 +24,10 @@ pub fn app(state: Arc<IdpState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/app/{app_id}/sso/saml/metadata", get(saml_metadata))
-        .route("/app/{app_name}/{app_id}/sso/saml", get(sso_get).post(sso_post))
+        .route(
+            "/app/{app_name}/{app_id}/sso/saml",
+            get(sso_get).post(sso_post),
+        )
         .route("/login/login.htm", get(login_page).post(login_submit))
         .route("/login/signout", get(signout))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -83,7 +86,9 @@ async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
             }
         }
     }
-    body.push_str("<h2>Users</h2><table><tr><th>id</th><th>login</th><th>name</th><th>groups</th></tr>");
+    body.push_str(
+        "<h2>Users</h2><table><tr><th>id</th><th>login</th><th>name</th><th>groups</th></tr>",
+    );
     for u in state.directory.all() {
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -62,7 +62,14 @@ pub async fn sso_get(
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
     let request = authn_request::parse(&xml)?;
     check_request(&state, app, saml, &request)?;
-    continue_login(&state, app, Some(request.id), relay_state, request.force_authn, &headers)
+    continue_login(
+        &state,
+        app,
+        Some(request.id),
+        relay_state,
+        request.force_authn,
+        &headers,
+    )
 }
 
 /// `POST /app/{name}/{id}/sso/saml`: HTTP-POST binding.
@@ -91,7 +98,14 @@ pub async fn sso_post(
     }
     check_request(&state, app, saml, &request)?;
     let relay_state = form.get("RelayState").cloned();
-    continue_login(&state, app, Some(request.id), relay_state, request.force_authn, &headers)
+    continue_login(
+        &state,
+        app,
+        Some(request.id),
+        relay_state,
+        request.force_authn,
+        &headers,
+    )
 }
 
 fn check_request(
@@ -122,12 +136,15 @@ fn idp_initiated(
 /// The IdP session from the request's cookie, if any and still valid.
 pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSession, User)> {
     let cookies = headers.get_all(COOKIE);
-    let sid = cookies.iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
-        line.split(';').find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == SESSION_COOKIE).then(|| v.to_owned())
-        })
-    })?;
+    let sid = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| {
+            line.split(';').find_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                (k == SESSION_COOKIE).then(|| v.to_owned())
+            })
+        })?;
     let session = state.session(&sid)?;
     let user = state.directory.find(&session.user_id)?;
     Some((session, user))
@@ -145,7 +162,15 @@ fn continue_login(
 ) -> Result<Response, IdpError> {
     if !force_authn {
         if let Some((session, user)) = current_session(state, headers) {
-            return issue(state, app, &user, &session, in_response_to, relay_state, None);
+            return issue(
+                state,
+                app,
+                &user,
+                &session,
+                in_response_to,
+                relay_state,
+                None,
+            );
         }
     }
     let token = state.add_pending(PendingLogin {

@@ -23,7 +23,9 @@ pub enum AuthnRequestError {
         "the AuthnRequest asks for AssertionConsumerServiceURL `{got}`, which is not this app's ACS URL `{expected}`; fakta never posts an assertion to an unregistered URL"
     )]
     AcsMismatch { got: String, expected: String },
-    #[error("the AuthnRequest asks for ProtocolBinding `{0}`; only HTTP-POST is supported for responses")]
+    #[error(
+        "the AuthnRequest asks for ProtocolBinding `{0}`; only HTTP-POST is supported for responses"
+    )]
     UnsupportedBinding(String),
     #[error("the AuthnRequest's Destination `{got}` is not this SSO URL `{expected}`")]
     DestinationMismatch { got: String, expected: String },
@@ -75,8 +77,11 @@ pub fn parse(xml: &str) -> Result<AuthnRequest, AuthnRequestError> {
         }
     }
     let child = |ns_uri: &str, name: &str| {
-        root.children()
-            .find(|c| c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns_uri))
+        root.children().find(|c| {
+            c.is_element()
+                && c.tag_name().name() == name
+                && c.tag_name().namespace() == Some(ns_uri)
+        })
     };
     let issuer = child(ns::ASSERTION, "Issuer")
         .and_then(|n| n.text())
@@ -89,7 +94,9 @@ pub fn parse(xml: &str) -> Result<AuthnRequest, AuthnRequestError> {
         issuer,
         issue_instant: root.attribute("IssueInstant").map(str::to_owned),
         destination: root.attribute("Destination").map(str::to_owned),
-        acs_url: root.attribute("AssertionConsumerServiceURL").map(str::to_owned),
+        acs_url: root
+            .attribute("AssertionConsumerServiceURL")
+            .map(str::to_owned),
         protocol_binding: root.attribute("ProtocolBinding").map(str::to_owned),
         force_authn: flag("ForceAuthn"),
         is_passive: flag("IsPassive"),
@@ -158,7 +165,11 @@ pub fn build(
         d = escape(destination),
         acs = escape(acs_url),
         b = ns::BINDING_POST,
-        force = if force_authn { " ForceAuthn=\"true\"" } else { "" },
+        force = if force_authn {
+            " ForceAuthn=\"true\""
+        } else {
+            ""
+        },
         iss = escape(issuer),
     )
 }
@@ -202,13 +213,18 @@ mod tests {
 
     #[test]
     fn other_documents_are_named() {
-        assert!(matches!(parse("not xml"), Err(AuthnRequestError::NotXml(_))));
+        assert!(matches!(
+            parse("not xml"),
+            Err(AuthnRequestError::NotXml(_))
+        ));
         assert!(matches!(
             parse("<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"),
             Err(AuthnRequestError::NotAnAuthnRequest { .. })
         ));
         assert_eq!(
-            parse("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>"),
+            parse(
+                "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>"
+            ),
             Err(AuthnRequestError::MissingIssuer)
         );
     }

@@ -120,8 +120,8 @@ pub fn verify_redirect_signature(
     if alg != ns::ALG_RSA_SHA256 {
         return Err(BindingError::UnsupportedSigAlg(alg));
     }
-    let message = raw_param(raw_query, message_param)
-        .ok_or(BindingError::MissingParameter(message_param))?;
+    let message =
+        raw_param(raw_query, message_param).ok_or(BindingError::MissingParameter(message_param))?;
     let mut signed = format!("{message_param}={message}");
     if let Some(rs) = raw_param(raw_query, "RelayState") {
         signed.push_str("&RelayState=");
@@ -130,7 +130,9 @@ pub fn verify_redirect_signature(
     signed.push_str("&SigAlg=");
     signed.push_str(sig_alg);
     let sig = decode_base64(&percent_decode(sig))?;
-    let key = sp_cert.public_key().map_err(|_| BindingError::BadSignature)?;
+    let key = sp_cert
+        .public_key()
+        .map_err(|_| BindingError::BadSignature)?;
     let ok = Verifier::new(MessageDigest::sha256(), &key)
         .and_then(|mut v| {
             v.update(signed.as_bytes())?;
@@ -184,19 +186,26 @@ mod tests {
 
     #[test]
     fn redirect_round_trip() {
-        let xml = "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>";
+        let xml =
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>";
         assert_eq!(decode_redirect(&encode_redirect(xml)).unwrap(), xml);
     }
 
     #[test]
     fn bad_inputs_are_named() {
-        assert!(matches!(decode_redirect("%%%"), Err(BindingError::Base64(_))));
+        assert!(matches!(
+            decode_redirect("%%%"),
+            Err(BindingError::Base64(_))
+        ));
         assert!(matches!(
             decode_redirect(&STANDARD.encode(b"not deflate at all")),
             Err(BindingError::Deflate(_))
         ));
         let big = "A".repeat(MAX_MESSAGE_BYTES + 4);
-        assert!(matches!(decode_redirect(&big), Err(BindingError::TooLarge { .. })));
+        assert!(matches!(
+            decode_redirect(&big),
+            Err(BindingError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -208,7 +217,12 @@ mod tests {
 
     #[test]
     fn post_form_escapes_relay_state() {
-        let html = post_form("http://sp/acs?a=1&b=2", "SAMLResponse", "QUJD", Some("\"><script>"));
+        let html = post_form(
+            "http://sp/acs?a=1&b=2",
+            "SAMLResponse",
+            "QUJD",
+            Some("\"><script>"),
+        );
         assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;\""));
         assert!(html.contains("action=\"http://sp/acs?a=1&amp;b=2\""));
     }

@@ -128,7 +128,10 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
         ac = ns::AC_PASSWORD_PROTECTED,
     ));
     if !p.attributes.is_empty() {
-        x.push_str(&format!("<saml2:AttributeStatement xmlns:saml2=\"{}\">", ns::ASSERTION));
+        x.push_str(&format!(
+            "<saml2:AttributeStatement xmlns:saml2=\"{}\">",
+            ns::ASSERTION
+        ));
         for attr in &p.attributes {
             x.push_str(&format!(
                 "<saml2:Attribute Name=\"{}\" NameFormat=\"{}\">",

@@ -99,7 +99,10 @@ fn unescape(s: &str) -> String {
 }
 
 pub async fn send(state: &Arc<IdpState>, req: Request<Body>) -> Answer {
-    let resp = idp::app(state.clone()).oneshot(req).await.expect("infallible");
+    let resp = idp::app(state.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
@@ -118,7 +121,12 @@ pub async fn get(state: &Arc<IdpState>, uri: &str, cookie: Option<&str>) -> Answ
     send(state, b.body(Body::empty()).expect("request")).await
 }
 
-pub async fn post_form(state: &Arc<IdpState>, uri: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Answer {
+pub async fn post_form(
+    state: &Arc<IdpState>,
+    uri: &str,
+    fields: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Answer {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
@@ -131,12 +139,27 @@ pub async fn post_form(state: &Arc<IdpState>, uri: &str, fields: &[(&str, &str)]
 
 /// Completes a login that was sent to the login page: picks `user` there.
 pub async fn pick_user(state: &Arc<IdpState>, login_page: &Answer, user: &str) -> Answer {
-    assert_eq!(login_page.status, StatusCode::FOUND, "expected a redirect to the login page: {}", login_page.body);
+    assert_eq!(
+        login_page.status,
+        StatusCode::FOUND,
+        "expected a redirect to the login page: {}",
+        login_page.body
+    );
     let loc = login_page.location().to_owned();
-    let token = loc.split("state=").nth(1).expect("state in login URL").to_owned();
+    let token = loc
+        .split("state=")
+        .nth(1)
+        .expect("state in login URL")
+        .to_owned();
     let page = get(state, &loc, None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    post_form(state, "/login/login.htm", &[("state", &token), ("username", user)], None).await
+    post_form(
+        state,
+        "/login/login.htm",
+        &[("state", &token), ("username", user)],
+        None,
+    )
+    .await
 }
 
 /// An IdP-initiated login as `user` of the example app; returns the Response XML.
@@ -161,9 +184,17 @@ pub async fn sp_initiated_response(state: &Arc<IdpState>, request_id: &str, user
         .append_pair("SAMLRequest", &fakta::saml::binding::encode_redirect(&xml))
         .append_pair("RelayState", "/after-login")
         .finish();
-    let start = get(state, &format!("/app/acme_qovery_1/qovery/sso/saml?{q}"), None).await;
+    let start = get(
+        state,
+        &format!("/app/acme_qovery_1/qovery/sso/saml?{q}"),
+        None,
+    )
+    .await;
     let done = pick_user(state, &start, user).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
-    assert_eq!(form_field(&done.body, "RelayState").as_deref(), Some("/after-login"));
+    assert_eq!(
+        form_field(&done.body, "RelayState").as_deref(),
+        Some("/after-login")
+    );
     done.saml_response()
 }

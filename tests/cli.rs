@@ -1,0 +1,232 @@
+//! The `fakta` binary end to end: help texts, key management, and `serve` answering on a socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+
+fn fakta(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run fakta");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_texts() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["check", "--help"],
+        &["keys", "--help"],
+    ] {
+        let (code, out, _) = fakta(args);
+        assert_eq!(code, 0);
+        insta::assert_snapshot!(format!("help_{}", args.join("_").replace("--", "")), out);
+    }
+}
+
+#[test]
+fn keys_show_rotate_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let c = certs.to_str().unwrap();
+    let (code, first, err) = fakta(&["--certs", c, "keys", "show"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("created a new signing key"));
+    assert!(first.contains("-----BEGIN CERTIFICATE-----"));
+    assert!(
+        !first.contains("PRIVATE KEY"),
+        "the private key is never printed"
+    );
+    let mode = std::fs::metadata(certs.join("signing-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The fingerprint printed is the SHA-256 of the certificate's DER, as openssl computes it.
+    let fp_line = first
+        .lines()
+        .find(|l| l.contains("SHA-256 fingerprint"))
+        .unwrap();
+    let fp = fp_line.rsplit(' ').next().unwrap();
+    let pem = std::fs::read(certs.join("signing-cert.pem")).unwrap();
+    let der = openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let expected: Vec<String> = openssl::sha::sha256(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(fp, expected.join(":"));
+
+    let (_, again, err) = fakta(&["--certs", c, "keys", "show"]);
+    assert!(!err.contains("created"), "the key is reused");
+    assert_eq!(first, again);
+
+    let (code, rotated, _) = fakta(&["--certs", c, "keys", "rotate"]);
+    assert_eq!(code, 0);
+    assert!(rotated.contains("previous certificate, still published"));
+    assert_eq!(rotated.matches("BEGIN CERTIFICATE").count(), 2);
+    let (code, _, err) = fakta(&["--certs", c, "keys", "rotate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("fakta keys retire"), "{err}");
+    let (code, retired, _) = fakta(&["--certs", c, "keys", "retire"]);
+    assert_eq!(code, 0);
+    assert_eq!(retired.matches("BEGIN CERTIFICATE").count(), 1);
+    let (code, _, err) = fakta(&["--certs", c, "keys", "retire"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no previous certificate"), "{err}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Kills the server even when an assertion fails.
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_metadata_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let mut child = Server(
+        Command::new(BIN)
+            .args([
+                "--certs",
+                certs.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        assert!(Instant::now() < deadline, "fakta serve did not start");
+        if let Some(Ok(line)) = lines.next() {
+            if line.starts_with("fakta IdP listening on http://") {
+                break line;
+            }
+        }
+    };
+    let addr = first
+        .trim_start_matches("fakta IdP listening on http://")
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"));
+    let answer = http_get(&addr, "/app/qovery/sso/saml/metadata");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("<md:EntityDescriptor"));
+    let mode = std::fs::metadata(certs.join("signing-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn serve_warns_when_listening_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    // Port 1 cannot be bound without privileges on most machines, but the warning comes first;
+    // bind 0.0.0.0:0 and stop the server as soon as the warning is seen.
+    let mut child = Server(
+        Command::new(BIN)
+            .args([
+                "--certs",
+                certs.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "0.0.0.0:0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no warning");
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("warning: listening on 0.0.0.0:") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("fakta serve ended without the warning"),
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_a_broken_file_with_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "idp: { base_url: nope }\n").unwrap();
+    let (code, _, err) = fakta(&[
+        "--certs",
+        dir.path().to_str().unwrap(),
+        "serve",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.yaml:1:18: idp.base_url:"), "{err}");
+    assert!(err.contains("run `fakta check` on it"), "{err}");
+}
+
+#[test]
+fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/check-connection.sh");
+    let run = |file: &str| {
+        Command::new("bash")
+            .arg(script)
+            .arg(file)
+            .env("FAKTA_BIN", BIN)
+            .output()
+            .expect("run the template")
+    };
+    let ok = run(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/qovery-saml.yaml"
+    ));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "idp: { base_url: http://127.0.0.1:7000 }\napps: []\n").unwrap();
+    let out = run(bad.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("missing key `directory`"));
+}
