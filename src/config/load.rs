@@ -20,21 +20,41 @@ pub fn load_file(path: &Path) -> Result<(Connection, Diagnostics), Diagnostics> 
     let name = path.display().to_string();
     let text = match std::fs::read(path) {
         Ok(bytes) if bytes.len() > MAX_FILE_BYTES => {
-            return Err(single(&name, format!(
-                "file is {} bytes; connection files are limited to {MAX_FILE_BYTES} bytes",
-                bytes.len()
-            )));
+            return Err(single(
+                &name,
+                format!(
+                    "file is {} bytes; connection files are limited to {MAX_FILE_BYTES} bytes",
+                    bytes.len()
+                ),
+            ));
         }
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => t,
-            Err(e) => {
-                return Err(single(&name, format!("file is not UTF-8: {e}")));
-            }
+            Err(e) => return Err(not_utf8(&name, e.as_bytes(), e.utf8_error())),
         },
         Err(e) => return Err(single(&name, format!("cannot read file: {e}"))),
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     load_str(&text, &name, &base_dir)
+}
+
+/// The first byte that is not UTF-8, at its line and column (counted in characters).
+fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostics {
+    let good = &bytes[..e.valid_up_to()];
+    let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+    let pos = Pos {
+        line: good.iter().filter(|b| **b == b'\n').count() + 1,
+        column,
+    };
+    let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+    let mut sink = Sink::new(file);
+    sink.error(
+        pos,
+        "",
+        format!("the file is not UTF-8: byte 0x{byte:02X} here is not valid UTF-8; save the file as UTF-8"),
+    );
+    Diagnostics(sink.found)
 }
 
 fn single(file: &str, message: String) -> Diagnostics {
@@ -51,18 +71,23 @@ pub fn load_str(
 ) -> Result<(Connection, Diagnostics), Diagnostics> {
     let mut sink = Sink::new(name);
     if text.len() > MAX_FILE_BYTES {
-        sink.error(Pos::default(), "", format!("file is larger than {MAX_FILE_BYTES} bytes"));
+        sink.error(
+            Pos::default(),
+            "",
+            format!("file is larger than {MAX_FILE_BYTES} bytes"),
+        );
         return Err(Diagnostics(sink.found));
     }
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+    let mut root = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(root) => root,
         Err(e) => {
-            let (pos, message) = describe_load_error(&e);
-            sink.error(pos, "", message);
+            let (pos, path, message) = describe_load_error(&e, text);
+            sink.error(pos, &path, message);
             return Err(Diagnostics(sink.found));
         }
     };
+    reader::normalize_spans(&mut root);
     let conn = connection(&mut sink, &root, name, base_dir);
     let mut diags = Diagnostics(sink.found);
     diags.sort();
@@ -79,8 +104,106 @@ fn marker_pos(m: &marked_yaml::Marker) -> Pos {
     }
 }
 
-fn describe_load_error(e: &LoadError) -> (Pos, String) {
-    match e {
+/// The first tab at or after `from` that is in the indentation of its line, or else the first
+/// tab at all: YAML forbids tabs in indentation, and the scanner reports where it noticed.
+fn find_tab(text: &str, from: Pos) -> Option<Pos> {
+    let lines = || text.lines().enumerate().skip(from.line.saturating_sub(1));
+    let indent_tab = lines().find_map(|(i, l)| {
+        let indent = l.len() - l.trim_start_matches([' ', '\t']).len();
+        l[..indent].find('\t').map(|c| (i, l, c))
+    });
+    let (i, line, byte) =
+        indent_tab.or_else(|| lines().find_map(|(i, l)| l.find('\t').map(|c| (i, l, c))))?;
+    Some(Pos {
+        line: i + 1,
+        column: line[..byte].chars().count() + 1,
+    })
+}
+
+/// The word starting with `sigil` (a tag `!env`, an anchor `&url`) that is the last one to start
+/// before `at` on its line, and its position: the parser reports the value after it.
+fn find_sigil(text: &str, at: Pos, sigil: char) -> Option<(Pos, String)> {
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
+    let start = before.rfind(sigil)?;
+    let word: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+        .collect();
+    let column = line[..start].chars().count() + 1;
+    Some((
+        Pos {
+            line: at.line,
+            column,
+        },
+        word,
+    ))
+}
+
+/// The innermost flow collection (`{` or `[`) still open at `until`, when it was opened on an
+/// earlier line: an unclosed bracket makes the parser fail lines later, at a place that looks
+/// fine. Quoted strings and comments are skipped; a bracket counts only where a value starts.
+fn unclosed_flow(text: &str, until: Pos) -> Option<(Pos, char)> {
+    let mut open: Vec<(Pos, char)> = Vec::new();
+    for (i, line) in text.lines().enumerate().take(until.line) {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        let mut value_start = true;
+        for (j, c) in line.chars().enumerate() {
+            if i + 1 == until.line && j + 1 >= until.column {
+                break;
+            }
+            match quote {
+                Some('"') if c == '\\' && prev != '\\' => {}
+                Some(q) if c == q && !(q == '"' && prev == '\\') => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev.is_whitespace() => break,
+                    '"' | '\'' if value_start => quote = Some(c),
+                    '{' | '[' if value_start => open.push((
+                        Pos {
+                            line: i + 1,
+                            column: j + 1,
+                        },
+                        c,
+                    )),
+                    '}' | ']' if !open.is_empty() => {
+                        open.pop();
+                    }
+                    _ => {}
+                },
+            }
+            if !c.is_whitespace() {
+                value_start = matches!(c, ':' | '-' | '[' | '{' | ',');
+            }
+            prev = c;
+        }
+    }
+    open.pop().filter(|(p, _)| p.line < until.line)
+}
+
+/// The key path of the mapping key written at `at`, if any.
+fn path_of_key(node: &Node, at: Pos, path: &str) -> Option<String> {
+    match node {
+        Node::Scalar(_) => None,
+        Node::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| path_of_key(n, at, &index(path, i))),
+        Node::Mapping(map) => map.iter().find_map(|(k, v)| {
+            let p = join(path, k.as_str());
+            if Pos::of(k.span()) == at {
+                Some(p)
+            } else {
+                path_of_key(v, at, &p)
+            }
+        }),
+    }
+}
+
+/// Where and what a YAML-level error is: (position, key path, message).
+fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, String) {
+    let (pos, message) = match e {
         LoadError::TopLevelMustBeMapping(m) => (
             marker_pos(m),
             "expected a mapping at the top level (keys idp, directory, apps, ...)".to_owned(),
@@ -88,67 +211,165 @@ fn describe_load_error(e: &LoadError) -> (Pos, String) {
         LoadError::TopLevelMustBeSequence(m) => {
             (marker_pos(m), "expected a list at the top level".to_owned())
         }
-        LoadError::UnexpectedAnchor(m) => (
-            marker_pos(m),
-            "YAML anchors and aliases are not supported in connection files; write the value out"
-                .to_owned(),
-        ),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            (marker_pos(m), "mapping keys must be plain strings".to_owned())
-        }
-        LoadError::UnexpectedTag(m) => (
-            marker_pos(m),
-            "YAML tags (`!name`) are not supported in connection files".to_owned(),
-        ),
-        LoadError::ScanError(m, err) => {
-            // The scanner's message carries its own position text; keep only the reason.
-            let msg = err.to_string();
-            let reason = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-            (marker_pos(m), format!("invalid YAML: {reason}"))
-        }
-        LoadError::DuplicateKey(inner) => (
-            Pos::of(inner.key.span()),
-            format!(
-                "duplicate key `{}` (first at line {})",
-                inner.key.as_str(),
-                Pos::of(inner.prev_key.span()).line
+        LoadError::UnexpectedAnchor(m) => match find_sigil(text, marker_pos(m), '&') {
+            Some((pos, anchor)) => (
+                pos,
+                format!(
+                    "YAML anchors and aliases are not supported in connection files; remove `{anchor}` and write the value out wherever it is used"
+                ),
             ),
+            None => (
+                marker_pos(m),
+                "YAML anchors and aliases are not supported in connection files; write the value out"
+                    .to_owned(),
+            ),
+        },
+        LoadError::MappingKeyMustBeScalar(m) => (
+            marker_pos(m),
+            "mapping keys must be plain strings".to_owned(),
         ),
+        LoadError::UnexpectedTag(m) => match find_sigil(text, marker_pos(m), '!') {
+            Some((pos, tag)) => (
+                pos,
+                format!(
+                    "YAML tags are not supported in connection files; remove `{tag}` and write the value itself"
+                ),
+            ),
+            None => (
+                marker_pos(m),
+                "YAML tags (`!name`) are not supported in connection files".to_owned(),
+            ),
+        },
+        LoadError::ScanError(m, err) => {
+            // `info` is the scanner's reason without its own (0-based) position text.
+            let reason = err.info();
+            let at = marker_pos(m);
+            if reason.contains("tab") {
+                if let Some(pos) = find_tab(text, at) {
+                    return (
+                        pos,
+                        String::new(),
+                        "invalid YAML: a tab character; YAML indentation must use spaces"
+                            .to_owned(),
+                    );
+                }
+            }
+            if reason.contains("unknown anchor") {
+                return (
+                    at,
+                    String::new(),
+                    "invalid YAML: an alias (`*name`) to an unknown anchor; anchors and aliases are not supported in connection files, write the value out".to_owned(),
+                );
+            }
+            match unclosed_flow(text, at) {
+                Some((open, c)) => (
+                    open,
+                    format!(
+                        "invalid YAML: this `{c}` is never closed (the parser stopped at line {}, column {}: {reason})",
+                        at.line, at.column
+                    ),
+                ),
+                None => (at, format!("invalid YAML: {reason}")),
+            }
+        }
+        LoadError::DuplicateKey(inner) => {
+            let at = Pos::of(inner.key.span());
+            let first = Pos::of(inner.prev_key.span());
+            // Find the key path in the document read again with duplicates allowed.
+            let path = marked_yaml::parse_yaml_with_options(0, text, LoaderOptions::default())
+                .ok()
+                .and_then(|root| {
+                    path_of_key(&root, at, "").or_else(|| path_of_key(&root, first, ""))
+                })
+                .unwrap_or_default();
+            return (
+                at,
+                path,
+                format!(
+                    "duplicate key `{}` (first at line {}); each key may appear once in a mapping",
+                    inner.key.as_str(),
+                    first.line
+                ),
+            );
+        }
+    };
+    (pos, String::new(), message)
+}
+
+const TOP_KEYS: &[&str] = &[
+    "idp",
+    "directory",
+    "apps",
+    "target",
+    "expectations",
+    "scenarios",
+];
+
+/// What the file declares, including the parts that failed validation: cross-references (a
+/// scenario's user, the target's app) are checked against these, so one mistake is not reported
+/// again at every place that names the broken item.
+#[derive(Debug, Default)]
+struct Declared {
+    /// Ids, logins and emails of every user written in the file; `None` when the directory
+    /// could not be read at all (then names of users cannot be checked).
+    users: Option<Vec<String>>,
+    /// User ids, for messages.
+    user_ids: Vec<String>,
+    /// Ids of every app written in the file; `None` when `apps` could not be read.
+    apps: Option<Vec<String>>,
+    /// Apps whose `groups` statement is present but invalid (no lint about their groups).
+    apps_with_bad_groups: Vec<String>,
+}
+
+impl Declared {
+    fn app_list(&self) -> String {
+        match self.apps.as_deref() {
+            Some([]) | None => "there are no apps".to_owned(),
+            Some(ids) => format!("apps are: {}", ids.join(", ")),
+        }
     }
 }
 
-const TOP_KEYS: &[&str] = &["idp", "directory", "apps", "target", "expectations", "scenarios"];
-
 fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Option<Connection> {
+    if root.as_mapping().is_some_and(|m| m.is_empty()) {
+        sink.error(
+            Pos { line: 1, column: 1 },
+            "",
+            "the file has no settings; a connection file is a mapping with the keys idp, directory and apps (and optionally target, expectations, scenarios)",
+        );
+        return None;
+    }
     let top = Map::new(sink, root, "", TOP_KEYS)?;
+    let mut declared = Declared::default();
     let idp = top
         .required(sink, "idp", "the IdP settings (`base_url`)")
         .and_then(|n| idp(sink, n));
     let directory = top
         .required(sink, "directory", "the users (`users: [...]`)")
-        .and_then(|n| directory(sink, n))
+        .and_then(|n| directory(sink, n, &mut declared))
         .unwrap_or_default();
     let apps = match top.required(sink, "apps", "a list of apps") {
-        Some(n) => apps(sink, n),
+        Some(n) => apps(sink, n, &mut declared),
         None => Vec::new(),
     };
-    let target = top.get("target").and_then(|n| target(sink, n, &apps));
+    let has_target = top.get("target").is_some();
+    let target = top.get("target").and_then(|n| target(sink, n, &declared));
     let expectations = top.get("expectations").and_then(|n| expectations(sink, n));
     let scenarios = match top.get("scenarios") {
-        Some(n) => scenarios(sink, n, &directory, &apps, target.as_ref()),
+        Some(n) => scenarios(sink, n, &directory, &declared, has_target),
         None => Vec::new(),
     };
-    if let (Some(exp), Some(t)) = (&expectations, &target) {
-        lint_mappings(sink, exp, &apps, t);
+    if let (Some((_, at)), Some(t)) = (&expectations, &target) {
+        lint_mappings(sink, at, &apps, &declared, t);
     }
-    if expectations.is_some() && target.is_none() {
-        let n = top.get("expectations").map(|n| Pos::of(n.span())).unwrap_or_default();
+    if expectations.is_some() && !has_target {
         sink.warning(
-            n,
+            top.key_pos("expectations"),
             "expectations",
             "expectations without a `target`: no SP to check them against",
         );
     }
+    let expectations = expectations.map(|(e, _)| e);
     Some(Connection {
         source: name.to_owned(),
         base_dir: base_dir.to_path_buf(),
@@ -159,6 +380,14 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
         expectations,
         scenarios,
     })
+}
+
+/// The reason a regex does not compile, without the regex crate's multi-line drawing.
+fn regex_error(source: &str, e: &regex::Error) -> String {
+    let detail = e.to_string();
+    let last = detail.lines().last().unwrap_or("").trim();
+    let reason = last.strip_prefix("error: ").unwrap_or(last);
+    format!("invalid regex `{source}`: {reason}")
 }
 
 /// An absolute http(s) URL.
@@ -175,7 +404,10 @@ fn url(sink: &mut Sink, s: At<String>) -> Option<Url> {
             sink.error(
                 s.pos,
                 &s.path,
-                format!("expected an http or https URL, found scheme `{}`", u.scheme()),
+                format!(
+                    "expected an http or https URL, found scheme `{}`",
+                    u.scheme()
+                ),
             );
             None
         }
@@ -199,10 +431,18 @@ fn url(sink: &mut Sink, s: At<String>) -> Option<Url> {
 
 fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     let m = Map::new(sink, node, "idp", &["base_url"])?;
-    let base = m.req_string(sink, "base_url", "the URL where the IdP is reached, e.g. http://127.0.0.1:7000")?;
+    let base = m.req_string(
+        sink,
+        "base_url",
+        "the URL where the IdP is reached, e.g. http://127.0.0.1:7000",
+    )?;
     let base_url = url(sink, base.clone())?;
     if base_url.query().is_some() || base_url.fragment().is_some() {
-        sink.error(base.pos, &base.path, "the base URL must not have a query or fragment");
+        sink.error(
+            base.pos,
+            &base.path,
+            "the base URL must not have a query or fragment",
+        );
         return None;
     }
     if base_url.port_or_known_default().is_none() {
@@ -212,9 +452,26 @@ fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     Some(Idp { base_url })
 }
 
-fn directory(sink: &mut Sink, node: &Node) -> Option<Directory> {
+fn directory(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Option<Directory> {
     let m = Map::new(sink, node, "directory", &["users"])?;
+    if m.get("users").is_none() {
+        // A directory without users is valid; scenarios cannot name anyone in it.
+        declared.users = Some(Vec::new());
+        return Some(Directory::default());
+    }
     let list = m.seq(sink, "users")?;
+    let mut names = Vec::new();
+    for item in list.iter().filter_map(Node::as_mapping) {
+        if let Some(id) = item.get_scalar("id") {
+            declared.user_ids.push(id.as_str().to_owned());
+        }
+        for key in ["id", "login", "email"] {
+            if let Some(v) = item.get_scalar(key) {
+                names.push(v.as_str().to_owned());
+            }
+        }
+    }
+    declared.users = Some(names);
     let mut users = Vec::new();
     let mut ids = Vec::new();
     let mut logins = Vec::new();
@@ -242,7 +499,11 @@ fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, A
     let email = m.req_string(sink, "email", "the user's email address");
     if let Some(e) = &email {
         if !e.value.contains('@') {
-            sink.error(e.pos, &e.path, format!("`{}` is not an email address", e.value));
+            sink.error(
+                e.pos,
+                &e.path,
+                format!("`{}` is not an email address", e.value),
+            );
         }
     }
     let name = m.string(sink, "name").map(|s| s.value);
@@ -262,7 +523,10 @@ fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, A
             sink.error(
                 Pos::of(attrs.span()),
                 &apath,
-                format!("expected a mapping of attribute name to value, found {}", reader::kind(attrs)),
+                format!(
+                    "expected a mapping of attribute name to value, found {}",
+                    reader::kind(attrs)
+                ),
             );
         }
     }
@@ -305,15 +569,21 @@ const APP_KEYS: &[&str] = &[
     "global_token_revocation",
 ];
 
-fn apps(sink: &mut Sink, node: &Node) -> Vec<App> {
+fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec<App> {
     let Some(list) = reader::seq(sink, node, "apps") else {
         return Vec::new();
     };
+    declared.apps = Some(
+        list.iter()
+            .filter_map(|a| a.as_mapping()?.get_scalar("id"))
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+    );
     let mut apps = Vec::new();
     let mut ids = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let path = index("apps", i);
-        if let Some((app, id)) = app(sink, item, &path) {
+        if let Some((app, id)) = app(sink, item, &path, declared) {
             apps.push(app);
             ids.push(id);
         }
@@ -348,15 +618,27 @@ fn slug(sink: &mut Sink, s: Option<At<String>>) -> Option<At<String>> {
     }
 }
 
-fn app(sink: &mut Sink, node: &Node, path: &str) -> Option<(App, At<String>)> {
+fn app(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    declared: &mut Declared,
+) -> Option<(App, At<String>)> {
     let m = Map::new(sink, node, path, APP_KEYS)?;
     let id = m.req_string(sink, "id", "the app instance id, e.g. 0oa1qovery");
     let id = slug(sink, id);
     let name = m.string(sink, "name");
     let name = slug(sink, name);
     let protocol = m.req_string(sink, "protocol", "`saml`");
-    let groups = m.get("groups").and_then(|n| groups(sink, n, &m.key_path("groups")));
-    let logout = m.get("logout").and_then(|n| logout(sink, n, &m.key_path("logout")));
+    let groups = m
+        .get("groups")
+        .and_then(|n| groups(sink, n, &m.key_path("groups")));
+    if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
+        declared.apps_with_bad_groups.push(id.value.clone());
+    }
+    let logout = m
+        .get("logout")
+        .and_then(|n| logout(sink, n, &m.key_path("logout")));
     let gtr = m
         .get("global_token_revocation")
         .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
@@ -401,7 +683,9 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
     let acs = m
         .req_string(sink, "acs_url", "the SP's Assertion Consumer Service URL")
         .and_then(|s| url(sink, s));
-    let sp_certificate = m.string(sink, "sp_certificate").map(|s| PathBuf::from(s.value));
+    let sp_certificate = m
+        .string(sink, "sp_certificate")
+        .map(|s| PathBuf::from(s.value));
     let sign = m
         .choice(
             sink,
@@ -434,7 +718,10 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
                 sink.error(
                     s.pos,
                     &s.path,
-                    format!("expected a number of seconds from 1 to 86400, found `{}`", s.value),
+                    format!(
+                        "expected a number of seconds from 1 to 86400, found `{}`",
+                        s.value
+                    ),
                 );
                 None
             }
@@ -546,14 +833,22 @@ fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
 fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter> {
     const KINDS: &[&str] = &["regex", "starts_with", "equals", "contains"];
     let m = Map::new(sink, node, path, KINDS)?;
-    let present: Vec<&str> = KINDS.iter().copied().filter(|k| m.get(k).is_some()).collect();
+    let present: Vec<&str> = KINDS
+        .iter()
+        .copied()
+        .filter(|k| m.get(k).is_some())
+        .collect();
     if present.len() != 1 {
         sink.error(
             m.pos,
             path,
             format!(
                 "expected exactly one of regex, starts_with, equals, contains; found {}",
-                if present.is_empty() { "none".to_owned() } else { present.join(", ") }
+                if present.is_empty() {
+                    "none".to_owned()
+                } else {
+                    present.join(", ")
+                }
             ),
         );
         return None;
@@ -563,9 +858,7 @@ fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter>
         "regex" => match GroupFilter::regex(&s.value) {
             Ok(f) => f,
             Err(e) => {
-                let detail = e.to_string();
-                let last = detail.lines().last().unwrap_or("").trim().to_owned();
-                sink.error(s.pos, &s.path, format!("invalid regex `{}`: {last}", s.value));
+                sink.error(s.pos, &s.path, regex_error(&s.value, &e));
                 return None;
             }
         },
@@ -586,13 +879,20 @@ fn logout(sink: &mut Sink, node: &Node, path: &str) -> Option<Logout> {
 fn revocation(sink: &mut Sink, node: &Node, path: &str) -> Option<GlobalTokenRevocation> {
     let m = Map::new(sink, node, path, &["endpoint", "subject_format"])?;
     let endpoint = m
-        .req_string(sink, "endpoint", "the SP's Global Token Revocation endpoint URL")
+        .req_string(
+            sink,
+            "endpoint",
+            "the SP's Global Token Revocation endpoint URL",
+        )
         .and_then(|s| url(sink, s));
     let subject_format = m
         .choice(
             sink,
             "subject_format",
-            &[("iss_sub", SubjectFormat::IssSub), ("email", SubjectFormat::Email)],
+            &[
+                ("iss_sub", SubjectFormat::IssSub),
+                ("email", SubjectFormat::Email),
+            ],
         )
         .map(|f| f.value)
         .unwrap_or(SubjectFormat::IssSub);
@@ -602,16 +902,20 @@ fn revocation(sink: &mut Sink, node: &Node, path: &str) -> Option<GlobalTokenRev
     })
 }
 
-fn target(sink: &mut Sink, node: &Node, apps: &[App]) -> Option<Target> {
-    let m = Map::new(sink, node, "target", &["app", "login_url", "logout_url", "session"])?;
+fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Option<Target> {
+    let m = Map::new(
+        sink,
+        node,
+        "target",
+        &["app", "login_url", "logout_url", "session"],
+    )?;
     let app = m.req_string(sink, "app", "the id of the app under test");
-    if let Some(a) = &app {
-        if !apps.is_empty() && !apps.iter().any(|x| x.id == a.value) {
-            let ids: Vec<&str> = apps.iter().map(|x| x.id.as_str()).collect();
+    if let (Some(a), Some(ids)) = (&app, &declared.apps) {
+        if !ids.is_empty() && !ids.contains(&a.value) {
             sink.error(
                 a.pos,
                 &a.path,
-                format!("no app with id `{}`; apps are: {}", a.value, ids.join(", ")),
+                format!("no app with id `{}`; {}", a.value, declared.app_list()),
             );
         }
     }
@@ -620,7 +924,11 @@ fn target(sink: &mut Sink, node: &Node, apps: &[App]) -> Option<Target> {
         .and_then(|s| url(sink, s));
     let logout_url = m.string(sink, "logout_url").and_then(|s| url(sink, s));
     let session = m
-        .required(sink, "session", "how to read the SP session (`probe`, `read`)")
+        .required(
+            sink,
+            "session",
+            "how to read the SP session (`probe`, `read`)",
+        )
         .and_then(|n| session(sink, n));
     Some(Target {
         app: app?.value,
@@ -631,26 +939,38 @@ fn target(sink: &mut Sink, node: &Node, apps: &[App]) -> Option<Target> {
 }
 
 fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
-    let m = Map::new(sink, node, "target.session", &["probe", "logged_in_when", "read"])?;
+    let m = Map::new(
+        sink,
+        node,
+        "target.session",
+        &["probe", "logged_in_when", "read"],
+    )?;
     let probe = m
-        .req_string(sink, "probe", "a URL of the SP that shows the session, e.g. /api/me")
+        .req_string(
+            sink,
+            "probe",
+            "a URL of the SP that shows the session, e.g. /api/me",
+        )
         .and_then(|s| url(sink, s));
     let mut status = Some(200);
     if let Some(n) = m.get("logged_in_when") {
         let w = Map::new(sink, n, "target.session.logged_in_when", &["status"]);
-        status = w.and_then(|w| w.req_string(sink, "status", "an HTTP status code")).and_then(
-            |s| match s.value.parse::<u16>() {
+        status = w
+            .and_then(|w| w.req_string(sink, "status", "an HTTP status code"))
+            .and_then(|s| match s.value.parse::<u16>() {
                 Ok(v) if (100..=599).contains(&v) => Some(v),
                 _ => {
                     sink.error(
                         s.pos,
                         &s.path,
-                        format!("expected an HTTP status code (100-599), found `{}`", s.value),
+                        format!(
+                            "expected an HTTP status code (100-599), found `{}`",
+                            s.value
+                        ),
                     );
                     None
                 }
-            },
-        );
+            });
     }
     let mut read = BTreeMap::new();
     if let Some(n) = m.get("read") {
@@ -667,7 +987,10 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
             None => sink.error(
                 Pos::of(n.span()),
                 rpath,
-                format!("expected a mapping of value name to reader, found {}", reader::kind(n)),
+                format!(
+                    "expected a mapping of value name to reader, found {}",
+                    reader::kind(n)
+                ),
             ),
         }
     }
@@ -681,14 +1004,22 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
 fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
     const KINDS: &[&str] = &["json", "css", "regex", "header"];
     let m = Map::new(sink, node, path, KINDS)?;
-    let present: Vec<&str> = KINDS.iter().copied().filter(|k| m.get(k).is_some()).collect();
+    let present: Vec<&str> = KINDS
+        .iter()
+        .copied()
+        .filter(|k| m.get(k).is_some())
+        .collect();
     if present.len() != 1 {
         sink.error(
             m.pos,
             path,
             format!(
                 "expected exactly one of json, css, regex, header; found {}",
-                if present.is_empty() { "none".to_owned() } else { present.join(", ") }
+                if present.is_empty() {
+                    "none".to_owned()
+                } else {
+                    present.join(", ")
+                }
             ),
         );
         return None;
@@ -700,7 +1031,10 @@ fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
                 sink.error(
                     s.pos,
                     &s.path,
-                    format!("`{}` is not a JSON pointer; expected one starting with `/`, e.g. /role", s.value),
+                    format!(
+                        "`{}` is not a JSON pointer; expected one starting with `/`, e.g. /role",
+                        s.value
+                    ),
                 );
                 return None;
             }
@@ -710,9 +1044,7 @@ fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
         "regex" => match regex::Regex::new(&s.value) {
             Ok(r) => Reader::Regex(r),
             Err(e) => {
-                let detail = e.to_string();
-                let last = detail.lines().last().unwrap_or("").trim().to_owned();
-                sink.error(s.pos, &s.path, format!("invalid regex `{}`: {last}", s.value));
+                sink.error(s.pos, &s.path, regex_error(&s.value, &e));
                 return None;
             }
         },
@@ -720,7 +1052,14 @@ fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
     })
 }
 
-fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
+/// Where a group mapping is written, for lint findings about it.
+#[derive(Debug)]
+struct MappingAt {
+    role: At<String>,
+    groups: Vec<At<String>>,
+}
+
+fn expectations(sink: &mut Sink, node: &Node) -> Option<(Expectations, Vec<MappingAt>)> {
     let m = Map::new(
         sink,
         node,
@@ -733,22 +1072,28 @@ fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
             "require_name",
         ],
     )?;
-    let default_role = m.req_string(sink, "default_role", "the role a user gets when no mapping applies");
+    let default_role = m.req_string(
+        sink,
+        "default_role",
+        "the role a user gets when no mapping applies",
+    );
     let enforce_group_sync = m.bool(sink, "enforce_group_sync").unwrap_or(false);
     let require_name = m.bool(sink, "require_name").unwrap_or(true);
     let mut group_mappings = Vec::new();
     let mut mapping_roles: Vec<At<String>> = Vec::new();
+    let mut mapping_at = Vec::new();
     if let Some(n) = m.get("group_mappings") {
         let mpath = "expectations.group_mappings";
         match n.as_mapping() {
             Some(map) => {
                 for (role, groups) in map.iter() {
                     let p = join(mpath, role.as_str());
-                    mapping_roles.push(At {
+                    let role_at = At {
                         value: role.as_str().to_owned(),
                         pos: Pos::of(role.span()),
                         path: p.clone(),
-                    });
+                    };
+                    mapping_roles.push(role_at.clone());
                     if let Some(g) = reader::strings(sink, groups, &p) {
                         if g.is_empty() {
                             sink.warning(
@@ -759,15 +1104,22 @@ fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
                         }
                         group_mappings.push((
                             role.as_str().to_owned(),
-                            g.into_iter().map(|a| a.value).collect(),
+                            g.iter().map(|a| a.value.clone()).collect(),
                         ));
+                        mapping_at.push(MappingAt {
+                            role: role_at,
+                            groups: g,
+                        });
                     }
                 }
             }
             None => sink.error(
                 Pos::of(n.span()),
                 mpath,
-                format!("expected a mapping of role to a list of IdP groups, found {}", reader::kind(n)),
+                format!(
+                    "expected a mapping of role to a list of IdP groups, found {}",
+                    reader::kind(n)
+                ),
             ),
         }
     }
@@ -780,7 +1132,7 @@ fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
                     role.pos,
                     &role.path,
                     format!(
-                        "role `{}` is mapped but missing from role_precedence; a user in several mapped groups has no defined role",
+                        "role `{}` is mapped but missing from `role_precedence`; a user in several mapped groups has no defined role",
                         role.value
                     ),
                 );
@@ -788,12 +1140,12 @@ fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
         }
     } else if mapping_roles.len() > 1 {
         sink.warning(
-            m.pos,
-            "expectations",
+            m.key_pos("group_mappings"),
+            "expectations.group_mappings",
             "several roles are mapped but `role_precedence` is not set; users matching several mappings cannot be checked",
         );
     }
-    Some(Expectations {
+    let exp = Expectations {
         default_role: default_role?.value,
         enforce_group_sync,
         group_mappings,
@@ -803,37 +1155,47 @@ fn expectations(sink: &mut Sink, node: &Node) -> Option<Expectations> {
             .map(|r| r.value)
             .collect(),
         require_name,
-    })
+    };
+    Some((exp, mapping_at))
 }
 
 /// A mapped group that the target app's group filter never emits makes its role unreachable.
-fn lint_mappings(sink: &mut Sink, exp: &Expectations, apps: &[App], target: &Target) {
+/// Findings are placed at the role (no group is sent at all) or at the group that is never sent.
+/// An app whose group statement is itself in error is left alone: that error says it all.
+fn lint_mappings(
+    sink: &mut Sink,
+    at: &[MappingAt],
+    apps: &[App],
+    declared: &Declared,
+    target: &Target,
+) {
     let Some(app) = apps.iter().find(|a| a.id == target.app) else {
         return;
     };
-    for (role, groups) in &exp.group_mappings {
-        let path = join("expectations.group_mappings", role);
+    if declared.apps_with_bad_groups.contains(&app.id) {
+        return;
+    }
+    for m in at {
+        let role = &m.role.value;
         match &app.groups {
             None => sink.warning(
-                Pos::default(),
-                &path,
+                m.role.pos,
+                &m.role.path,
                 format!(
-                    "app `{}` has no group statement, so no group is ever sent: role `{role}` is unreachable",
+                    "app `{}` has no `groups` statement, so it never sends groups: role `{role}` can never be given by this mapping",
                     app.id
                 ),
             ),
             Some(gs) => {
-                for g in groups {
-                    if !gs.filter.passes(g) {
-                        sink.warning(
-                            Pos::default(),
-                            &path,
-                            format!(
-                                "group `{g}` never passes app `{}`'s group filter ({}): this mapping to role `{role}` can never apply",
-                                app.id, gs.filter
-                            ),
-                        );
-                    }
+                for g in m.groups.iter().filter(|g| !gs.filter.passes(&g.value)) {
+                    sink.warning(
+                        g.pos,
+                        &g.path,
+                        format!(
+                            "app `{}` never sends group `{}`: its group filter ({}) drops it, so this mapping to role `{role}` can never apply",
+                            app.id, g.value, gs.filter
+                        ),
+                    );
                 }
             }
         }
@@ -844,8 +1206,8 @@ fn scenarios(
     sink: &mut Sink,
     node: &Node,
     directory: &Directory,
-    apps: &[App],
-    target: Option<&Target>,
+    declared: &Declared,
+    has_target: bool,
 ) -> Vec<Scenario> {
     let Some(list) = reader::seq(sink, node, "scenarios") else {
         return Vec::new();
@@ -854,7 +1216,7 @@ fn scenarios(
     let mut names = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let path = index("scenarios", i);
-        if let Some((s, name)) = scenario(sink, item, &path, directory, apps, target) {
+        if let Some((s, name)) = scenario(sink, item, &path, directory, declared, has_target) {
             out.push(s);
             names.push(name);
         }
@@ -868,13 +1230,17 @@ fn scenario(
     node: &Node,
     path: &str,
     directory: &Directory,
-    apps: &[App],
-    target: Option<&Target>,
+    declared: &Declared,
+    has_target: bool,
 ) -> Option<(Scenario, At<String>)> {
     let m = Map::new(sink, node, path, &["name", "user", "app", "emit", "steps"])?;
     let name = m.req_string(sink, "name", "a name for the scenario");
     if let Some(n) = &name {
-        if !n.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !n
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             sink.error(
                 n.pos,
                 &n.path,
@@ -883,22 +1249,34 @@ fn scenario(
         }
     }
     let user = m.req_string(sink, "user", "the id of a user of the directory");
-    if let Some(u) = &user {
-        if directory.find(&u.value).is_none() {
-            let ids: Vec<&str> = directory.users.iter().map(|u| u.id.as_str()).collect();
+    if let (Some(u), Some(names)) = (&user, &declared.users) {
+        if directory.find(&u.value).is_none() && !names.contains(&u.value) {
+            let users = if declared.user_ids.is_empty() {
+                "the directory has no users".to_owned()
+            } else {
+                format!("users are: {}", declared.user_ids.join(", "))
+            };
             sink.error(
                 u.pos,
                 &u.path,
-                format!("no user `{}` in the directory; users are: {}", u.value, ids.join(", ")),
+                format!("no user `{}` in the directory; {users}", u.value),
             );
         }
     }
     let app = m.string(sink, "app");
     if let Some(a) = &app {
-        if !apps.iter().any(|x| x.id == a.value) {
-            sink.error(a.pos, &a.path, format!("no app with id `{}`", a.value));
+        if declared
+            .apps
+            .as_ref()
+            .is_some_and(|ids| !ids.contains(&a.value))
+        {
+            sink.error(
+                a.pos,
+                &a.path,
+                format!("no app with id `{}`; {}", a.value, declared.app_list()),
+            );
         }
-    } else if target.is_none() {
+    } else if !has_target {
         sink.error(
             m.pos,
             path,
@@ -917,7 +1295,11 @@ fn scenario(
             .collect::<Vec<_>>()
     });
     if m.get("steps").is_none() {
-        sink.error(m.pos, path, "missing key `steps`: expected a list of steps (login, expect, ...)");
+        sink.error(
+            m.pos,
+            path,
+            "missing key `steps`: expected a list of steps (login, expect, ...)",
+        );
     }
     let name = name?;
     Some((
@@ -967,7 +1349,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         sink.error(
             Pos::of(node.span()),
             path,
-            format!("expected a step (a word or a one-key mapping), found {}", reader::kind(node)),
+            format!(
+                "expected a step (a word or a one-key mapping), found {}",
+                reader::kind(node)
+            ),
         );
         return None;
     };
@@ -975,7 +1360,11 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         sink.error(
             Pos::of(node.span()),
             path,
-            format!("a step is a mapping with exactly one key ({STEP_NAMES}); found {} keys", map.len()),
+            format!(
+                "a step is a mapping with exactly one key ({STEP_NAMES}); found {} keys ({}): write each step as its own list item",
+                map.len(),
+                map.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         );
         return None;
     }
@@ -988,7 +1377,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 .choice(
                     sink,
                     "expect",
-                    &[("accepted", LoginOutcome::Accepted), ("rejected", LoginOutcome::Rejected)],
+                    &[
+                        ("accepted", LoginOutcome::Accepted),
+                        ("rejected", LoginOutcome::Rejected),
+                    ],
                 )
                 .map(|c| c.value)
                 .unwrap_or(LoginOutcome::Accepted);
@@ -1000,16 +1392,25 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         }
         "revoke" => {
             let m = Map::new(sink, value, &p, &["expect_status"])?;
-            let status = m.string(sink, "expect_status").and_then(|s| {
-                match s.value.parse::<u16>() {
-                    Ok(v) if (100..=599).contains(&v) => Some(v),
-                    _ => {
-                        sink.error(s.pos, &s.path, format!("expected an HTTP status code, found `{}`", s.value));
-                        None
-                    }
-                }
-            });
-            Some(Step::Revoke { expect_status: status })
+            let status =
+                m.string(sink, "expect_status")
+                    .and_then(|s| match s.value.parse::<u16>() {
+                        Ok(v) if (100..=599).contains(&v) => Some(v),
+                        _ => {
+                            sink.error(
+                                s.pos,
+                                &s.path,
+                                format!(
+                                    "expected an HTTP status code (100-599), found `{}`",
+                                    s.value
+                                ),
+                            );
+                            None
+                        }
+                    });
+            Some(Step::Revoke {
+                expect_status: status,
+            })
         }
         "set_groups" => {
             let groups = reader::strings(sink, value, &p)?;
@@ -1022,7 +1423,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 sink.error(
                     Pos::of(value.span()),
                     &p,
-                    format!("expected a mapping (`session: ended`, `role: admin`, ...), found {}", reader::kind(value)),
+                    format!(
+                        "expected a mapping (`session: ended`, `role: admin`, ...), found {}",
+                        reader::kind(value)
+                    ),
                 );
                 return None;
             };
@@ -1034,7 +1438,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                     exp.session = reader::choice(
                         sink,
                         s,
-                        &[("active", SessionState::Active), ("ended", SessionState::Ended)],
+                        &[
+                            ("active", SessionState::Active),
+                            ("ended", SessionState::Ended),
+                        ],
                     )
                     .map(|c| c.value);
                 } else if let Some(list) = v.as_sequence() {
@@ -1044,10 +1451,13 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                         .filter_map(|(i, x)| reader::scalar(sink, x, &index(&kp, i)))
                         .map(|x| x.as_str().to_owned())
                         .collect();
-                    exp.values.insert(k.as_str().to_owned(), ExpectedValue::List(items));
-                } else if let Some(s) = reader::scalar(sink, v, &kp) {
                     exp.values
-                        .insert(k.as_str().to_owned(), ExpectedValue::One(s.as_str().to_owned()));
+                        .insert(k.as_str().to_owned(), ExpectedValue::List(items));
+                } else if let Some(s) = reader::scalar(sink, v, &kp) {
+                    exp.values.insert(
+                        k.as_str().to_owned(),
+                        ExpectedValue::One(s.as_str().to_owned()),
+                    );
                 }
             }
             Some(Step::Expect(exp))
@@ -1062,4 +1472,3 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         }
     }
 }
-

@@ -110,7 +110,9 @@ impl UserField {
             "login" => UserField::Login,
             "email" => UserField::Email,
             "name" => UserField::Name,
-            other if !other.is_empty() && other.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+            other
+                if !other.is_empty() && other.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+            {
                 UserField::Extra(other.to_owned())
             }
             _ => return None,
@@ -190,9 +192,7 @@ impl NameIdFormat {
     pub fn urn(self) -> &'static str {
         match self {
             NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-            NameIdFormat::EmailAddress => {
-                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
-            }
+            NameIdFormat::EmailAddress => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
         }
     }
@@ -344,11 +344,17 @@ pub struct Emit {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Login { expect: LoginOutcome },
+    Login {
+        expect: LoginOutcome,
+    },
     Logout,
-    Revoke { expect_status: Option<u16> },
+    Revoke {
+        expect_status: Option<u16>,
+    },
     /// Replace the user's groups at the IdP (R5).
-    SetGroups { groups: Vec<String> },
+    SetGroups {
+        groups: Vec<String>,
+    },
     Expect(SessionExpectation),
 }
 

@@ -83,13 +83,83 @@ pub fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
-pub fn kind(node: &Node) -> &'static str {
+/// What a node is, for "expected X, found Y" messages: a scalar is shown as written.
+pub fn kind(node: &Node) -> String {
     match node {
-        Node::Scalar(s) if s.as_str().is_empty() => "an empty value",
-        Node::Scalar(_) => "a scalar",
-        Node::Mapping(_) => "a mapping",
-        Node::Sequence(_) => "a list",
+        Node::Scalar(s) if s.as_str().is_empty() => "an empty value".to_owned(),
+        Node::Scalar(s) => format!("`{}`", shorten(s.as_str())),
+        Node::Mapping(_) => "a mapping".to_owned(),
+        Node::Sequence(_) => "a list".to_owned(),
     }
+}
+
+/// A value cut to a length that fits in a message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut}...")
+    }
+}
+
+/// Moves the start of nodes whose parser position is misleading to where a reader looks:
+/// - an empty value (`idp:` followed by nothing) gets the position of its key; the parser puts
+///   it at the next token, often the next section;
+/// - a block mapping starts at its first key, not at that key's `:`.
+pub fn normalize_spans(node: &mut Node) {
+    match node {
+        Node::Scalar(_) => {}
+        Node::Sequence(seq) => seq.iter_mut().for_each(normalize_spans),
+        Node::Mapping(map) => {
+            let first_key = map.keys().next().and_then(|k| k.span().start().copied());
+            if let Some(first) = first_key {
+                let start = map.span().start().copied();
+                if start.is_none_or(|s| (s.line(), s.column()) > (first.line(), first.column())) {
+                    map.span_mut().set_start(Some(first));
+                }
+            }
+            for (key, value) in map.iter_mut() {
+                if value.as_scalar().is_some_and(|s| s.as_str().is_empty()) {
+                    let at = key.span().start().copied();
+                    value.span_mut().set_start(at);
+                }
+                normalize_spans(value);
+            }
+        }
+    }
+}
+
+/// The known key closest to an unknown one, when it is close enough to be a typo.
+pub fn closest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let limit = match unknown.chars().count() {
+        0..=3 => 1,
+        4..=8 => 2,
+        _ => 3,
+    };
+    known
+        .iter()
+        .map(|k| (edit_distance(unknown, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A mapping whose keys are checked against the known ones as they are read.
@@ -98,6 +168,9 @@ pub struct Map<'n> {
     pub node: &'n MarkedMappingNode,
     pub path: String,
     pub pos: Pos,
+    /// Known keys that an unknown key was reported as a typo of: their absence is not reported
+    /// again as a missing key.
+    pub suggested: Vec<String>,
 }
 
 impl<'n> Map<'n> {
@@ -105,26 +178,39 @@ impl<'n> Map<'n> {
     /// list what was expected.
     pub fn new(sink: &mut Sink, node: &'n Node, path: &str, known: &[&str]) -> Option<Map<'n>> {
         let Some(map) = node.as_mapping() else {
+            let keys = if known.is_empty() {
+                "an empty mapping `{}`".to_owned()
+            } else {
+                format!("a mapping with keys among: {}", known.join(", "))
+            };
             sink.error(
                 Pos::of(node.span()),
                 path,
-                format!("expected a mapping, found {}", kind(node)),
+                format!("expected {keys}; found {}", kind(node)),
             );
             return None;
         };
+        let mut suggested = Vec::new();
         for key in map.keys() {
-            if !known.contains(&key.as_str()) {
-                sink.error(
-                    Pos::of(key.span()),
-                    &join(path, key.as_str()),
-                    format!("unknown key `{}`; expected one of: {}", key.as_str(), known.join(", ")),
-                );
+            let k = key.as_str();
+            if known.contains(&k) {
+                continue;
             }
+            let message = if known.is_empty() {
+                format!("unknown key `{k}`; this mapping takes no keys")
+            } else if let Some(near) = closest(k, known).filter(|n| map.get_node(n).is_none()) {
+                suggested.push(near.to_owned());
+                format!("unknown key `{k}`; did you mean `{near}`?")
+            } else {
+                format!("unknown key `{k}`; expected one of: {}", known.join(", "))
+            };
+            sink.error(Pos::of(key.span()), &join(path, k), message);
         }
         Some(Map {
             node: map,
             path: path.to_owned(),
             pos: Pos::of(node.span()),
+            suggested,
         })
     }
 
@@ -136,10 +222,19 @@ impl<'n> Map<'n> {
         join(&self.path, key)
     }
 
-    /// The node for a key that must be present.
+    /// Where `key` is written; the mapping's position when it is absent.
+    pub fn key_pos(&self, key: &str) -> Pos {
+        self.node
+            .keys()
+            .find(|k| k.as_str() == key)
+            .map_or(self.pos, |k| Pos::of(k.span()))
+    }
+
+    /// The node for a key that must be present. A missing key already reported as the likely
+    /// meaning of a misspelt one is not reported twice.
     pub fn required(&self, sink: &mut Sink, key: &str, what: &str) -> Option<&'n Node> {
         let node = self.get(key);
-        if node.is_none() {
+        if node.is_none() && !self.suggested.iter().any(|s| s == key) {
             sink.error(
                 self.pos,
                 &self.path,
@@ -199,7 +294,11 @@ pub fn choice<T: Copy>(sink: &mut Sink, s: At<String>, choices: &[(&str, T)]) ->
             sink.error(
                 s.pos,
                 &s.path,
-                format!("unknown value `{}`; expected one of {}", s.value, names.join(", ")),
+                format!(
+                    "unknown value `{}`; expected one of {}",
+                    s.value,
+                    names.join(", ")
+                ),
             );
             None
         }
@@ -223,7 +322,11 @@ pub fn scalar<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<&'n Mar
 pub fn string(sink: &mut Sink, node: &Node, path: &str) -> Option<At<String>> {
     let s = scalar(sink, node, path)?;
     if s.as_str().is_empty() {
-        sink.error(Pos::of(node.span()), path, "expected a string, found an empty value");
+        sink.error(
+            Pos::of(node.span()),
+            path,
+            "expected a string, found an empty value",
+        );
         return None;
     }
     Some(At {
@@ -253,10 +356,17 @@ pub fn seq<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<&'n Marked
     match node.as_sequence() {
         Some(s) => Some(s),
         None => {
+            let hint = match node {
+                Node::Scalar(s) if !s.as_str().is_empty() => {
+                    format!("; write `[{}]` for a list of one", shorten(s.as_str()))
+                }
+                Node::Mapping(_) => "; start each item with `- `".to_owned(),
+                _ => String::new(),
+            };
             sink.error(
                 Pos::of(node.span()),
                 path,
-                format!("expected a list, found {}", kind(node)),
+                format!("expected a list, found {}{hint}", kind(node)),
             );
             None
         }
