@@ -550,10 +550,15 @@ fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, A
     ))
 }
 
-const APP_KEYS: &[&str] = &[
+const COMMON_APP_KEYS: &[&str] = &[
     "id",
     "name",
     "protocol",
+    "groups",
+    "global_token_revocation",
+];
+
+const SAML_APP_KEYS: &[&str] = &[
     "issuer",
     "audience",
     "acs_url",
@@ -561,13 +566,51 @@ const APP_KEYS: &[&str] = &[
     "sign",
     "name_id",
     "attributes",
-    "groups",
     "allow_idp_initiated",
     "default_relay_state",
     "assertion_lifetime_secs",
     "logout",
-    "global_token_revocation",
 ];
+
+const OIDC_APP_KEYS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "token_endpoint_auth_method",
+    "signing_alg",
+    "claims",
+    "authorization_server",
+    "require_pkce",
+    "access_token_lifetime_secs",
+    "id_token_lifetime_secs",
+];
+
+/// The keys an app may have given what its `protocol` says, the keys of the other protocol,
+/// and the protocol's name.
+fn app_keys(node: &Node) -> (Vec<&'static str>, &'static [&'static str], &'static str) {
+    let protocol = node
+        .as_mapping()
+        .and_then(|m| m.get_scalar("protocol"))
+        .map(|p| p.as_str().to_owned());
+    let mut keys = COMMON_APP_KEYS.to_vec();
+    match protocol.as_deref() {
+        Some("saml") => {
+            keys.extend(SAML_APP_KEYS);
+            (keys, OIDC_APP_KEYS, "saml")
+        }
+        Some("oidc") => {
+            keys.extend(OIDC_APP_KEYS);
+            (keys, SAML_APP_KEYS, "oidc")
+        }
+        _ => {
+            keys.extend(SAML_APP_KEYS);
+            keys.extend(OIDC_APP_KEYS);
+            (keys, &[], "")
+        }
+    }
+}
 
 fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec<App> {
     let Some(list) = reader::seq(sink, node, "apps") else {
@@ -592,6 +635,23 @@ fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec<App> {
         sink.error(Pos::of(node.span()), "apps", "expected at least one app");
     }
     reader::report_duplicates(sink, &ids, "app id");
+    let mut client_ids: Vec<(&str, Pos)> = Vec::new();
+    for app in &apps {
+        if let Some(o) = app.oidc() {
+            if let Some((_, first)) = client_ids.iter().find(|(c, _)| *c == o.client_id) {
+                sink.error(
+                    app.pos,
+                    &format!("apps[{}].client_id", apps.iter().position(|a| a.id == app.id).unwrap_or(0)),
+                    format!(
+                        "duplicate client id `{}` (first at line {}): each OIDC app needs its own",
+                        o.client_id, first.line
+                    ),
+                );
+            } else {
+                client_ids.push((&o.client_id, app.pos));
+            }
+        }
+    }
     apps
 }
 
@@ -624,12 +684,29 @@ fn app(
     path: &str,
     declared: &mut Declared,
 ) -> Option<(App, At<String>)> {
-    let m = Map::new(sink, node, path, APP_KEYS)?;
+    let (keys, foreign, protocol_name) = app_keys(node);
+    // Keys of the other protocol get their own message rather than "unknown key".
+    let mut accepted = keys.clone();
+    accepted.extend(foreign.iter().copied());
+    let m = Map::new(sink, node, path, &accepted)?;
+    for key in m.node.keys() {
+        if foreign.contains(&key.as_str()) {
+            let other = if protocol_name == "oidc" { "SAML" } else { "OIDC" };
+            sink.error(
+                Pos::of(key.span()),
+                &join(path, key.as_str()),
+                format!(
+                    "`{}` is a key of {other} apps, and this app says `protocol: {protocol_name}`",
+                    key.as_str()
+                ),
+            );
+        }
+    }
     let id = m.req_string(sink, "id", "the app instance id, e.g. 0oa1qovery");
     let id = slug(sink, id);
     let name = m.string(sink, "name");
     let name = slug(sink, name);
-    let protocol = m.req_string(sink, "protocol", "`saml`");
+    let protocol = m.req_string(sink, "protocol", "`saml` or `oidc`");
     let groups = m
         .get("groups")
         .and_then(|n| groups(sink, n, &m.key_path("groups")));
@@ -639,24 +716,18 @@ fn app(
     let logout = m
         .get("logout")
         .and_then(|n| logout(sink, n, &m.key_path("logout")));
+    let app_id = id.as_ref().map(|i| i.value.as_str());
     let gtr = m
         .get("global_token_revocation")
         .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
     let protocol = match protocol {
-        Some(p) if p.value == "saml" => saml_app(sink, &m, id.as_ref().map(|i| i.value.as_str())),
-        Some(p) if p.value == "oidc" => {
-            sink.error(
-                p.pos,
-                &p.path,
-                "OpenID Connect apps are not supported by this version of fakta yet; expected `saml`",
-            );
-            None
-        }
+        Some(p) if p.value == "saml" => saml_app(sink, &m, app_id),
+        Some(p) if p.value == "oidc" => oidc_app(sink, &m),
         Some(p) => {
             sink.error(
                 p.pos,
                 &p.path,
-                format!("unknown protocol `{}`; expected `saml`", p.value),
+                format!("unknown protocol `{}`; expected `saml` or `oidc`", p.value),
             );
             None
         }
@@ -711,23 +782,7 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
     };
     let allow_idp_initiated = m.bool(sink, "allow_idp_initiated").unwrap_or(true);
     let default_relay_state = m.string(sink, "default_relay_state").map(|s| s.value);
-    let lifetime = match m.string(sink, "assertion_lifetime_secs") {
-        Some(s) => match s.value.parse::<i64>() {
-            Ok(v) if (1..=86_400).contains(&v) => Some(v),
-            _ => {
-                sink.error(
-                    s.pos,
-                    &s.path,
-                    format!(
-                        "expected a number of seconds from 1 to 86400, found `{}`",
-                        s.value
-                    ),
-                );
-                None
-            }
-        },
-        None => Some(300),
-    };
+    let lifetime = seconds(sink, m, "assertion_lifetime_secs", 300, 86_400);
     let issuer = issuer
         .map(|s| s.value)
         .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
@@ -744,6 +799,151 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
         assertion_lifetime_secs: lifetime?,
     }))
 }
+
+/// A number of seconds in `1..=max`, or `default` when absent.
+fn seconds(sink: &mut Sink, m: &Map<'_>, key: &str, default: i64, max: i64) -> Option<i64> {
+    match m.string(sink, key) {
+        Some(s) => match s.value.parse::<i64>() {
+            Ok(v) if (1..=max).contains(&v) => Some(v),
+            _ => {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!(
+                        "expected a number of seconds from 1 to {max}, found `{}`",
+                        s.value
+                    ),
+                );
+                None
+            }
+        },
+        None => Some(default),
+    }
+}
+
+/// A list of absolute URLs; bad items are reported.
+fn urls(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
+    let items = m.strings(sink, key)?;
+    let before = sink.found.len();
+    let out: Vec<Url> = items.into_iter().filter_map(|s| url(sink, s)).collect();
+    (sink.found.len() == before).then_some(out)
+}
+
+fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
+    let client_id = m.req_string(sink, "client_id", "the OAuth client id, e.g. 0oa1clientid");
+    let secret = m.string(sink, "client_secret");
+    let redirect_uris = match m.get("redirect_uris") {
+        Some(_) => urls(sink, m, "redirect_uris"),
+        None => {
+            sink.error(
+                m.pos,
+                &m.path,
+                "missing key `redirect_uris`: expected the list of the app's sign-in redirect URIs",
+            );
+            None
+        }
+    };
+    if let Some(list) = &redirect_uris {
+        if list.is_empty() {
+            sink.error(
+                m.pos,
+                &m.key_path("redirect_uris"),
+                "expected at least one sign-in redirect URI",
+            );
+        }
+    }
+    let post_logout = match m.get("post_logout_redirect_uris") {
+        Some(_) => urls(sink, m, "post_logout_redirect_uris"),
+        None => Some(Vec::new()),
+    };
+    let backchannel = match m.string(sink, "backchannel_logout_uri") {
+        Some(s) => Some(url(sink, s)?),
+        None => None,
+    };
+    let auth = m.choice(
+        sink,
+        "token_endpoint_auth_method",
+        &[
+            ("client_secret_basic", TokenAuth::ClientSecretBasic),
+            ("client_secret_post", TokenAuth::ClientSecretPost),
+            ("none", TokenAuth::None),
+        ],
+    );
+    let token_auth = match (&auth, &secret) {
+        (Some(a), _) => a.value,
+        (None, Some(_)) => TokenAuth::ClientSecretBasic,
+        (None, None) => TokenAuth::None,
+    };
+    match (token_auth, &secret, &auth) {
+        (TokenAuth::None, Some(s), _) => sink.error(
+            s.pos,
+            &s.path,
+            "a public client (`token_endpoint_auth_method: none`) has no client secret; remove it or choose client_secret_basic / client_secret_post",
+        ),
+        (TokenAuth::ClientSecretBasic | TokenAuth::ClientSecretPost, None, Some(a)) => sink.error(
+            a.pos,
+            &a.path,
+            "this method needs a `client_secret`",
+        ),
+        _ => {}
+    }
+    let signing_alg = m
+        .choice(
+            sink,
+            "signing_alg",
+            &[("RS256", SigningAlg::RS256), ("ES256", SigningAlg::ES256)],
+        )
+        .map(|a| a.value)
+        .unwrap_or(SigningAlg::RS256);
+    let claims = match m.get("claims") {
+        Some(n) => attribute_statements(sink, n, &m.key_path("claims")),
+        None => vec![
+            ("email".to_owned(), UserField::Email),
+            ("name".to_owned(), UserField::Name),
+            ("preferred_username".to_owned(), UserField::Login),
+        ],
+    };
+    for (name, _) in &claims {
+        if RESERVED_CLAIMS.contains(&name.as_str()) {
+            sink.error(
+                m.pos,
+                &join(&m.key_path("claims"), name),
+                format!("`{name}` is set by the IdP itself and cannot be a claim statement"),
+            );
+        }
+    }
+    let server = match m.string(sink, "authorization_server") {
+        Some(s) if s.value == "org" => AuthServer::Org,
+        Some(s) => match slug(sink, Some(s)) {
+            Some(id) => AuthServer::Custom(id.value),
+            None => return None,
+        },
+        None => AuthServer::Org,
+    };
+    let require_pkce = m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
+    let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
+    let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
+    Some(Protocol::Oidc(OidcApp {
+        client_id: client_id?.value,
+        client_secret: secret.map(|s| Secret::new(s.value)),
+        redirect_uris: redirect_uris?,
+        post_logout_redirect_uris: post_logout?,
+        backchannel_logout_uri: backchannel,
+        token_auth,
+        signing_alg,
+        claims,
+        server,
+        require_pkce,
+        access_token_lifetime_secs: access?,
+        id_token_lifetime_secs: id_life?,
+    }))
+}
+
+/// Claims the IdP sets itself; a claim statement may not override them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "jti", "amr",
+    "idp", "ver", "nbf", "azp",
+];
 
 fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
     match UserField::parse(&s.value) {

@@ -137,14 +137,93 @@ impl App {
     pub fn saml(&self) -> Option<&SamlApp> {
         match &self.protocol {
             Protocol::Saml(s) => Some(s),
+            Protocol::Oidc(_) => None,
+        }
+    }
+
+    pub fn oidc(&self) -> Option<&OidcApp> {
+        match &self.protocol {
+            Protocol::Oidc(o) => Some(o),
+            Protocol::Saml(_) => None,
         }
     }
 }
 
-/// The protocol-specific part of an app. OpenID Connect apps get their own variant.
+/// The protocol-specific part of an app.
 #[derive(Debug, Clone)]
 pub enum Protocol {
     Saml(SamlApp),
+    Oidc(OidcApp),
+}
+
+/// A secret from the file (a client secret): never shown by `Debug`, compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a presented value.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.len() == presented.len()
+            && openssl::memcmp::eq(self.0.as_bytes(), presented.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// An OpenID Connect app (an Okta "OIDC - Web Application" or SPA/native app).
+#[derive(Debug, Clone)]
+pub struct OidcApp {
+    pub client_id: String,
+    /// None for public clients (`token_endpoint_auth_method: none`).
+    pub client_secret: Option<Secret>,
+    pub redirect_uris: Vec<Url>,
+    pub post_logout_redirect_uris: Vec<Url>,
+    pub backchannel_logout_uri: Option<Url>,
+    pub token_auth: TokenAuth,
+    pub signing_alg: SigningAlg,
+    /// Claims added to the id_token and userinfo: claim name -> user field, in file order.
+    pub claims: Vec<(String, UserField)>,
+    pub server: AuthServer,
+    /// Whether the authorize request must carry a PKCE code_challenge (always for public clients).
+    pub require_pkce: bool,
+    pub access_token_lifetime_secs: i64,
+    pub id_token_lifetime_secs: i64,
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuth {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+/// The JWS algorithm of an app's id_tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+}
+
+/// Which Okta authorization server issues an app's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuthServer {
+    /// The org server: issuer `{base}`, endpoints `/oauth2/v1/...`.
+    Org,
+    /// A custom server: issuer `{base}/oauth2/{id}`, endpoints `/oauth2/{id}/v1/...`.
+    Custom(String),
 }
 
 #[derive(Debug, Clone)]
