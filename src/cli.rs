@@ -21,10 +21,10 @@ pub const EMBEDDED_EXAMPLE_NAME: &str = "scenarios/qovery-saml.yaml (embedded)";
 #[command(
     name = "fakta",
     version,
-    about = "A fake Okta: a mock SAML 2.0 identity provider driven by YAML connection files",
-    long_about = "A fake Okta: a mock SAML 2.0 identity provider driven by YAML connection files.\n\n\
+    about = "A fake Okta: a mock SAML 2.0 and OpenID Connect identity provider driven by YAML connection files",
+    long_about = "A fake Okta: a mock SAML 2.0 and OpenID Connect identity provider driven by YAML connection files.\n\n\
 A connection file describes the IdP (its base URL), a directory of users and groups, the apps \
-(SAML service providers) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
+(SAML service providers and OIDC clients) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
 layout; `fakta check` validates files; `fakta keys` manages the signing key that SPs trust."
 )]
 pub struct Cli {
@@ -188,10 +188,18 @@ address through {}",
     for app in &state.conn.apps {
         if app.saml().is_some() {
             println!(
-                "  app {}: metadata {}  SSO {}",
+                "  app {} (SAML): metadata {}  SSO {}",
                 app.id,
                 state.url(&IdpState::metadata_path(app)),
                 state.url(&IdpState::sso_path(app))
+            );
+        }
+        if let Some(o) = app.oidc() {
+            println!(
+                "  app {} (OIDC): client_id {}  discovery {}",
+                app.id,
+                o.client_id,
+                state.url(&o.server.discovery_path())
             );
         }
     }

@@ -24,6 +24,8 @@ use openssl::x509::{X509, X509NameBuilder};
 pub const KEY_FILE: &str = "signing-key.pem";
 pub const CERT_FILE: &str = "signing-cert.pem";
 pub const PREVIOUS_CERT_FILE: &str = "previous-cert.pem";
+/// The P-256 key for ES256 id_tokens (made beside the RSA key when first needed).
+pub const EC_KEY_FILE: &str = "signing-ec-key.pem";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -210,6 +212,50 @@ pub struct KeyStore {
     pub current: SigningKey,
     /// A rotated-out certificate still published until retired.
     pub previous: Option<Certificate>,
+    /// The ES256 signing key.
+    pub ec: EcKey,
+}
+
+/// A P-256 private key for ES256; `Debug` is redacted.
+#[derive(Clone)]
+pub struct EcKey(PKey<Private>);
+
+impl EcKey {
+    pub fn generate() -> Result<Self, openssl::error::ErrorStack> {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+        Ok(EcKey(PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?))
+    }
+
+    pub fn pkey(&self) -> &PKey<Private> {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EcKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcKey([redacted])")
+    }
+}
+
+/// Loads the EC key in `dir`, creating it (race-safe, mode 0600) when missing.
+fn open_or_create_ec(dir: &Path) -> Result<EcKey, KeyError> {
+    let path = dir.join(EC_KEY_FILE);
+    if !path.exists() {
+        let key = EcKey::generate()?;
+        let tmp = dir.join(format!(".{EC_KEY_FILE}.{}.tmp", std::process::id()));
+        write_private(&tmp, &key.0.private_key_to_pem_pkcs8()?)?;
+        // Losing the race is fine: the winner's key is read below.
+        let _ = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+    }
+    warn_if_readable_by_others(&path);
+    let pem = read(&path)?;
+    let pkey = PKey::private_key_from_pem(&pem).map_err(|source| KeyError::Parse {
+        path: path.clone(),
+        what: "private key",
+        source,
+    })?;
+    Ok(EcKey(pkey))
 }
 
 impl KeyStore {
@@ -246,12 +292,7 @@ impl KeyStore {
                 path: cert_path,
                 source,
             })?;
-            let store = KeyStore {
-                dir: dir.to_path_buf(),
-                current: key,
-                previous: None,
-            };
-            Ok((store, true))
+            Ok((KeyStore::open(dir)?, true))
         } else {
             let _ = fs::remove_file(&tmp_cert);
             Ok((KeyStore::open(dir)?, false))
@@ -318,6 +359,7 @@ impl KeyStore {
             dir: dir.to_path_buf(),
             current: SigningKey::from_parts(pkey, cert)?,
             previous,
+            ec: open_or_create_ec(dir)?,
         })
     }
 

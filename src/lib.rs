@@ -4,6 +4,8 @@
 //!
 //! See ARCHITECTURE.md for the map of the crate and its invariants.
 #![deny(unsafe_code)]
+// Library code handles every failure; tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod cli;
 pub mod clock;
@@ -12,4 +14,5 @@ pub mod directory;
 mod ffi;
 pub mod idp;
 pub mod keys;
+pub mod oidc;
 pub mod saml;

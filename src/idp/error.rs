@@ -36,6 +36,10 @@ pub enum IdpError {
         "this login attempt is unknown or has expired; start the login again from the service provider"
     )]
     LoginExpired,
+    #[error("{0}")]
+    Authorize(String),
+    #[error("{0}")]
+    Logout(String),
     #[error("the Response could not be signed: {0}")]
     Sign(#[from] SignError),
 }
@@ -59,11 +63,15 @@ impl IntoResponse for IdpError {
         } else {
             tracing::info!("refused: {self}");
         }
-        let title = match status {
+        let title = match (&self, status) {
+            (IdpError::Authorize(_), _) => "Bad authorization request",
+            (IdpError::Logout(_), _) => "Bad logout request",
+            _ => match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::FORBIDDEN => "Not allowed",
             StatusCode::INTERNAL_SERVER_ERROR => "IdP error",
             _ => "Bad SAML request",
+            },
         };
         let body = format!("<p class=\"error\">{}</p>", html::e(&self.to_string()));
         (status, Html(html::page(title, &body))).into_response()

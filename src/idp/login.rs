@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::html::{e, page};
 use super::sso::{issue, saml_app};
-use super::state::{IdpState, PendingLogin};
+use super::state::{IdpState, PendingKind, PendingLogin};
 use super::{IdpError, SESSION_COOKIE};
 
 /// `GET /login/login.htm?state=...`
@@ -78,19 +78,33 @@ pub async fn login_submit(
         return Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response());
     };
     let pending = state.take_pending(token).ok_or(IdpError::LoginExpired)?;
-    let (app, _) = saml_app(&state, None, &pending.app_id)?;
     let (sid, session) = state.start_session(&user.id);
     tracing::info!(user = %user.id, "IdP session started");
     let cookie = format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax");
-    issue(
-        &state,
-        app,
-        &user,
-        &session,
-        pending.in_response_to,
-        pending.relay_state,
-        Some(cookie),
-    )
+    match pending.kind {
+        PendingKind::Saml {
+            in_response_to,
+            relay_state,
+        } => {
+            let (app, _) = saml_app(&state, None, &pending.app_id)?;
+            issue(
+                &state,
+                app,
+                &user,
+                &session,
+                in_response_to,
+                relay_state,
+                Some(cookie),
+            )
+        }
+        PendingKind::Oidc(request) => {
+            let mut resp = super::oidc::answer_with_code(&state, &request, &user, &session);
+            if let Ok(v) = cookie.parse() {
+                resp.headers_mut().insert(SET_COOKIE, v);
+            }
+            Ok(resp)
+        }
+    }
 }
 
 /// `GET /login/signout`: ends the IdP session of this browser.

@@ -7,13 +7,16 @@
 mod error;
 mod html;
 mod login;
+pub mod oidc;
 mod router;
 mod sso;
 mod state;
+mod tokens;
 
 pub use error::IdpError;
 pub use router::app;
 pub use state::{IdpSession, IdpState, StateError};
+pub use tokens::TokenStore;
 
 /// The IdP session cookie (Okta's is also called `sid`).
 pub const SESSION_COOKIE: &str = "sid";

@@ -6,9 +6,10 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::IdpError;
+use super::oidc;
 use super::html::{e, page};
 use super::login::{login_page, login_submit, signout};
 use super::sso::{saml_app, sso_get, sso_post};
@@ -30,8 +31,30 @@ pub fn app(state: Arc<IdpState>) -> Router {
         )
         .route("/login/login.htm", get(login_page).post(login_submit))
         .route("/login/signout", get(signout))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oauth2/{server}/.well-known/openid-configuration", get(oidc::discovery))
+        .merge(oidc_endpoints("/oauth2/v1"))
+        .merge(oidc_endpoints("/oauth2/{server}/v1"))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The endpoints of one authorization server under `prefix`.
+fn oidc_endpoints(prefix: &str) -> Router<Arc<IdpState>> {
+    Router::new()
+        .route(&format!("{prefix}/keys"), get(oidc::keys))
+        .route(
+            &format!("{prefix}/authorize"),
+            get(oidc::authorize_get).post(oidc::authorize_post),
+        )
+        .route(&format!("{prefix}/token"), post(oidc::token))
+        .route(
+            &format!("{prefix}/userinfo"),
+            get(oidc::userinfo).post(oidc::userinfo),
+        )
+        .route(&format!("{prefix}/logout"), get(oidc::end_session))
+        .route(&format!("{prefix}/revoke"), post(oidc::revoke))
+        .route(&format!("{prefix}/introspect"), post(oidc::introspect))
 }
 
 /// `GET /app/{id}/sso/saml/metadata`

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use time::Duration;
 
-use super::state::{IdpSession, IdpState, PendingLogin};
+use super::state::{IdpSession, IdpState, PendingKind, PendingLogin};
 use super::{IdpError, SESSION_COOKIE};
 use crate::config::{App, Emit, SamlApp, User};
 use crate::directory::emitted_groups;
@@ -175,17 +175,24 @@ fn continue_login(
     }
     let token = state.add_pending(PendingLogin {
         app_id: app.id.clone(),
-        in_response_to,
-        relay_state,
+        kind: PendingKind::Saml {
+            in_response_to,
+            relay_state,
+        },
         login_hint: None,
         created: state.now(),
     });
+    Ok(to_login_page(&token))
+}
+
+/// A redirect to the login page for a pending login.
+pub fn to_login_page(token: &str) -> Response {
     let location = format!("/login/login.htm?state={token}");
     let mut resp = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(LOCATION, v);
     }
-    Ok(resp)
+    resp
 }
 
 /// The attributes an app sends for a user: its attribute statements in file order, then the

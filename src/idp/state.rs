@@ -12,6 +12,10 @@ use crate::clock::Clock;
 use crate::config::{App, Connection, Emit};
 use crate::directory::Directory;
 use crate::keys::KeyStore;
+use crate::oidc::authorize::AuthorizeRequest;
+use crate::oidc::jwks::{JwkSet, jwk};
+
+use super::tokens::TokenStore;
 
 /// How long an IdP session lasts without a new login.
 pub const SESSION_LIFETIME: Duration = Duration::hours(8);
@@ -47,15 +51,23 @@ pub struct IdpSession {
     pub expires: OffsetDateTime,
 }
 
-/// A login waiting on the login page: where to send the Response once a user is picked.
+/// A login waiting on the login page: what to answer once a user is picked.
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
     pub app_id: String,
-    /// The AuthnRequest ID; None for IdP-initiated.
-    pub in_response_to: Option<String>,
-    pub relay_state: Option<String>,
+    pub kind: PendingKind,
     pub login_hint: Option<String>,
     pub created: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub enum PendingKind {
+    Saml {
+        /// The AuthnRequest ID; None for IdP-initiated.
+        in_response_to: Option<String>,
+        relay_state: Option<String>,
+    },
+    Oidc(AuthorizeRequest),
 }
 
 /// Everything the handlers share.
@@ -70,6 +82,13 @@ pub struct IdpState {
     sessions: Mutex<HashMap<String, IdpSession>>,
     pending: Mutex<HashMap<String, PendingLogin>>,
     emit: Mutex<HashMap<String, Emit>>,
+    /// OAuth codes and tokens.
+    pub tokens: Mutex<TokenStore>,
+    /// The JWK Set served at `.../v1/keys`, made once.
+    pub jwks: String,
+    /// `kid` of the current RSA key and of the EC key.
+    pub rsa_kid: String,
+    pub ec_kid: String,
 }
 
 impl IdpState {
@@ -97,7 +116,23 @@ impl IdpState {
                 sp_certs.insert(app.id.clone(), cert);
             }
         }
+        let rsa_jwk = jwk(keys.current.pkey());
+        let ec_jwk = jwk(keys.ec.pkey());
+        let previous = keys
+            .previous
+            .as_ref()
+            .and_then(|c| c.x509().public_key().ok())
+            .and_then(|k| jwk(&k));
+        let rsa_kid = rsa_jwk.as_ref().map(|k| k.kid.clone()).unwrap_or_default();
+        let ec_kid = ec_jwk.as_ref().map(|k| k.kid.clone()).unwrap_or_default();
+        let set = JwkSet {
+            keys: [rsa_jwk, previous, ec_jwk].into_iter().flatten().collect(),
+        };
+        let jwks = serde_json::to_string(&set).unwrap_or_else(|_| "{\"keys\":[]}".into());
         Ok(Arc::new(IdpState {
+            jwks,
+            rsa_kid,
+            ec_kid,
             directory: Directory::new(&conn.directory),
             conn,
             keys,
@@ -106,6 +141,7 @@ impl IdpState {
             sessions: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             emit: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(TokenStore::default()),
         }))
     }
 
@@ -174,6 +210,16 @@ impl IdpState {
         (sid, session)
     }
 
+    /// Ends one IdP session by its session index (`sid` of OIDC tokens); returns the user.
+    pub fn end_session_by_index(&self, session_index: &str) -> Option<String> {
+        let mut sessions = lock(&self.sessions);
+        let key = sessions
+            .iter()
+            .find(|(_, s)| s.session_index == session_index)
+            .map(|(k, _)| k.clone())?;
+        sessions.remove(&key).map(|s| s.user_id)
+    }
+
     /// Ends every IdP session of a user (logout, revocation); returns how many ended.
     pub fn end_sessions_of(&self, user_id: &str) -> usize {
         let mut sessions = lock(&self.sessions);
@@ -215,7 +261,7 @@ impl IdpState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -158,25 +158,33 @@ pub fn percent_decode(s: &str) -> String {
 /// `field` (SAMLResponse or SAMLRequest) and RelayState, and a button for browsers without
 /// JavaScript.
 pub fn post_form(action: &str, field: &str, value_b64: &str, relay_state: Option<&str>) -> String {
-    let relay = relay_state
-        .map(|rs| {
+    let mut fields = vec![(field, value_b64)];
+    if let Some(rs) = relay_state {
+        fields.push(("RelayState", rs));
+    }
+    post_form_fields(action, &fields)
+}
+
+/// An auto-submitting form posting `fields` to `action` (also OAuth's `form_post` mode).
+pub fn post_form_fields(action: &str, fields: &[(&str, &str)]) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
             format!(
-                "<input type=\"hidden\" name=\"RelayState\" value=\"{}\"/>",
-                escape(rs)
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\"/>",
+                escape(name),
+                escape(value)
             )
         })
-        .unwrap_or_default();
+        .collect();
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>fakta: posting to the service provider</title></head>\
 <body onload=\"document.forms[0].submit()\">\
 <noscript><p>JavaScript is off: press Continue to go on to the service provider.</p></noscript>\
-<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"{field}\" value=\"{value}\"/>{relay}\
+<form method=\"post\" action=\"{action}\">{inputs}\
 <noscript><input type=\"submit\" value=\"Continue\"/></noscript>\
 </form></body></html>\n",
         action = escape(action),
-        field = escape(field),
-        value = escape(value_b64),
     )
 }
 

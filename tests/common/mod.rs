@@ -198,3 +198,46 @@ pub async fn sp_initiated_response(state: &Arc<IdpState>, request_id: &str, user
     );
     done.saml_response()
 }
+
+pub const OIDC_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-oidc.yaml");
+
+pub fn oidc_example() -> Connection {
+    config::load_file(Path::new(OIDC_EXAMPLE))
+        .map(|(c, _)| c)
+        .unwrap_or_else(|d| panic!("OIDC example file is invalid:\n{d}"))
+}
+
+/// An IdP whose clock the test can move.
+pub fn state_with_clock(conn: Connection) -> (Arc<IdpState>, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let st = IdpState::new(conn, keys(), clock.clone()).expect("state");
+    (st, clock)
+}
+
+/// A request with a Basic Authorization header and a form body.
+pub async fn post_form_basic(
+    state: &Arc<IdpState>,
+    uri: &str,
+    fields: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Answer {
+    use base64::Engine;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let mut b = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let cred = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)));
+        b = b.header("authorization", format!("Basic {cred}"));
+    }
+    send(state, b.body(Body::from(body)).expect("request")).await
+}
+
+pub async fn get_bearer(state: &Arc<IdpState>, uri: &str, token: &str) -> Answer {
+    let req = Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    send(state, req).await
+}

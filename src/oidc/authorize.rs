@@ -1,0 +1,209 @@
+//! The authorization request (OIDC Core 3.1.2.1 with PKCE): parsed and checked against the
+//! client. Errors come in two kinds: those that must never redirect (unknown client, a
+//! redirect_uri that is not registered) and those sent back to the client's redirect_uri.
+
+use std::collections::HashMap;
+
+use super::discovery::SCOPES;
+use super::error::{ErrorCode, OAuthError};
+use super::pkce;
+use crate::config::OidcApp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// No prompt parameter: log in only if there is no IdP session.
+    Default,
+    /// `prompt=none`: never show a page; `login_required` without a session.
+    None,
+    /// `prompt=login`: always show the login page.
+    Login,
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<(String, pkce::Method)>,
+    pub response_mode: ResponseMode,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// Why an authorization request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizeError {
+    /// Shown as a page: redirecting would send a user to an unverified place.
+    #[error("{0}")]
+    Page(String),
+    /// Sent back to the client's (registered) redirect_uri.
+    #[error("{error}")]
+    Redirect {
+        redirect_uri: String,
+        response_mode: ResponseMode,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+/// Checks `params` for the client found by `find_client`.
+pub fn parse<'a>(
+    params: &HashMap<String, String>,
+    find_client: impl Fn(&str) -> Option<&'a OidcApp>,
+) -> Result<AuthorizeRequest, AuthorizeError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let client_id = get("client_id")
+        .ok_or_else(|| AuthorizeError::Page("the request has no client_id".to_owned()))?;
+    let app = find_client(client_id).ok_or_else(|| {
+        AuthorizeError::Page(format!(
+            "there is no client `{client_id}` on this authorization server"
+        ))
+    })?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| {
+        AuthorizeError::Page("the request has no redirect_uri".to_owned())
+    })?;
+    if !app.redirect_uris.iter().any(|u| u.as_str() == redirect_uri) {
+        return Err(AuthorizeError::Page(format!(
+            "redirect_uri `{redirect_uri}` is not registered for client `{client_id}`; registered: {}",
+            app.redirect_uris
+                .iter()
+                .map(|u| u.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let state = get("state").map(str::to_owned);
+    let mut response_mode = ResponseMode::Query;
+    let fail = |mode: ResponseMode, code: ErrorCode, msg: String| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode: mode,
+        state: state.clone(),
+        error: OAuthError::new(code, msg),
+    };
+    match get("response_mode") {
+        None | Some("query") => {}
+        Some("form_post") => response_mode = ResponseMode::FormPost,
+        Some(other) => {
+            return Err(fail(
+                ResponseMode::Query,
+                ErrorCode::InvalidRequest,
+                format!("response_mode `{other}` is not supported; use query or form_post"),
+            ));
+        }
+    }
+    match get("response_type") {
+        Some("code") => {}
+        Some(other) => {
+            return Err(fail(
+                response_mode,
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type `{other}` is not supported; use code"),
+            ));
+        }
+        None => {
+            return Err(fail(
+                response_mode,
+                ErrorCode::InvalidRequest,
+                "the request has no response_type".to_owned(),
+            ));
+        }
+    }
+    let scopes: Vec<String> = get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(fail(
+            response_mode,
+            ErrorCode::InvalidScope,
+            "the scope must include openid".to_owned(),
+        ));
+    }
+    if let Some(unknown) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(fail(
+            response_mode,
+            ErrorCode::InvalidScope,
+            format!("scope `{unknown}` is not supported; supported: {}", SCOPES.join(" ")),
+        ));
+    }
+    let code_challenge = match get("code_challenge") {
+        Some(challenge) => {
+            let method = match get("code_challenge_method") {
+                None => pkce::Method::Plain,
+                Some(m) => pkce::Method::parse(m).ok_or_else(|| {
+                    fail(
+                        response_mode,
+                        ErrorCode::InvalidRequest,
+                        format!("code_challenge_method `{m}` is not supported; use S256 or plain"),
+                    )
+                })?,
+            };
+            if !(43..=128).contains(&challenge.len()) {
+                return Err(fail(
+                    response_mode,
+                    ErrorCode::InvalidRequest,
+                    "code_challenge must be 43 to 128 characters".to_owned(),
+                ));
+            }
+            Some((challenge.to_owned(), method))
+        }
+        None if app.require_pkce => {
+            return Err(fail(
+                response_mode,
+                ErrorCode::InvalidRequest,
+                format!("client `{client_id}` must use PKCE: the request has no code_challenge"),
+            ));
+        }
+        None => None,
+    };
+    let prompt = match get("prompt") {
+        None => Prompt::Default,
+        Some("none") => Prompt::None,
+        Some("login") => Prompt::Login,
+        Some("consent") | Some("login consent") | Some("consent login") => Prompt::Login,
+        Some(other) => {
+            return Err(fail(
+                response_mode,
+                ErrorCode::InvalidRequest,
+                format!("prompt `{other}` is not supported; use none, login or consent"),
+            ));
+        }
+    };
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return Err(fail(
+                    response_mode,
+                    ErrorCode::InvalidRequest,
+                    format!("max_age must be a number of seconds, found `{v}`"),
+                ));
+            }
+        },
+    };
+    Ok(AuthorizeRequest {
+        client_id: client_id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        state,
+        nonce: get("nonce").map(str::to_owned),
+        code_challenge,
+        response_mode,
+        prompt,
+        max_age,
+        login_hint: get("login_hint").map(str::to_owned),
+    })
+}

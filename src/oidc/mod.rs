@@ -1,0 +1,14 @@
+//! Pure OpenID Connect: discovery, authorization requests, PKCE, client authentication, token
+//! claims, JWT signing, JWKS and OAuth error documents.
+//!
+//! Architecture invariant: nothing here does I/O or reads the clock or a random source; the
+//! HTTP side is `crate::idp::oidc`.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod jwt;
+pub mod pkce;
+pub mod tokens;

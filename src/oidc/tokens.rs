@@ -1,0 +1,114 @@
+//! The claims of Okta-shaped tokens: id_token, access token (a JWT too) and userinfo. Pure:
+//! instants and identifiers are arguments.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::jwt::half_hash;
+use crate::config::{App, OidcApp, User};
+use crate::directory::emitted_groups;
+
+/// What a set of tokens is about.
+#[derive(Debug, Clone)]
+pub struct Grant<'a> {
+    pub issuer: &'a str,
+    pub app: &'a App,
+    pub oidc: &'a OidcApp,
+    pub user: &'a User,
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+    pub auth_time: OffsetDateTime,
+    /// The IdP session id (`sid`).
+    pub sid: &'a str,
+    /// Claim names to leave out (a scenario's `emit.omit_attributes`).
+    pub omit: &'a [String],
+}
+
+fn unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+/// The user's profile claims for this app: the claim statements, `email_verified` with an
+/// email, and the filtered groups (absent or empty as the group statement says).
+pub fn profile_claims(g: &Grant<'_>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, field) in &g.oidc.claims {
+        if let Some(v) = g.user.field(field) {
+            out.insert(name.clone(), json!(v));
+        }
+    }
+    if out.contains_key("email") {
+        out.insert("email_verified".into(), json!(true));
+    }
+    if let Some(statement) = &g.app.groups {
+        if let Some(groups) = emitted_groups(g.user, Some(statement)) {
+            out.insert(statement.attribute.clone(), json!(groups));
+        }
+    }
+    out.retain(|k, _| !g.omit.iter().any(|o| o == k));
+    out
+}
+
+/// id_token claims (OIDC Core 2), with `at_hash` when an access token goes with it.
+pub fn id_token_claims(
+    g: &Grant<'_>,
+    now: OffsetDateTime,
+    jti: &str,
+    access_token: Option<&str>,
+) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("ver".into(), json!(1));
+    c.insert("jti".into(), json!(jti));
+    c.insert("iss".into(), json!(g.issuer));
+    c.insert("sub".into(), json!(g.user.id));
+    c.insert("aud".into(), json!(g.oidc.client_id));
+    c.insert("iat".into(), json!(unix(now)));
+    c.insert("exp".into(), json!(unix(now) + g.oidc.id_token_lifetime_secs));
+    c.insert("auth_time".into(), json!(unix(g.auth_time)));
+    c.insert("amr".into(), json!(["pwd"]));
+    c.insert("idp".into(), json!(g.issuer));
+    c.insert("sid".into(), json!(g.sid));
+    if let Some(n) = g.nonce {
+        c.insert("nonce".into(), json!(n));
+    }
+    if let Some(at) = access_token {
+        c.insert("at_hash".into(), json!(half_hash(at)));
+    }
+    for (k, v) in profile_claims(g) {
+        c.insert(k, v);
+    }
+    c.retain(|k, _| !g.omit.iter().any(|o| o == k));
+    c
+}
+
+/// Access token claims, as Okta's JWT access tokens carry them.
+pub fn access_token_claims(
+    g: &Grant<'_>,
+    audience: &str,
+    now: OffsetDateTime,
+    jti: &str,
+) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("ver".into(), json!(1));
+    c.insert("jti".into(), json!(jti));
+    c.insert("iss".into(), json!(g.issuer));
+    c.insert("aud".into(), json!(audience));
+    c.insert("iat".into(), json!(unix(now)));
+    c.insert(
+        "exp".into(),
+        json!(unix(now) + g.oidc.access_token_lifetime_secs),
+    );
+    c.insert("cid".into(), json!(g.oidc.client_id));
+    c.insert("uid".into(), json!(g.user.id));
+    c.insert("scp".into(), json!(g.scopes));
+    c.insert("auth_time".into(), json!(unix(g.auth_time)));
+    c.insert("sub".into(), json!(g.user.login));
+    c
+}
+
+/// The userinfo answer: `sub` and the profile claims.
+pub fn userinfo_claims(g: &Grant<'_>) -> Map<String, Value> {
+    let mut c = profile_claims(g);
+    c.insert("sub".into(), json!(g.user.id));
+    c
+}

@@ -1,0 +1,410 @@
+//! The OpenID Connect provider over HTTP (oneshot): the code flow with PKCE, tokens, userinfo,
+//! end_session, revocation, introspection, and every error RFC 6749 / OIDC Core name.
+
+mod common;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use common::*;
+use fakta::config::Emit;
+use fakta::oidc::jwt::{half_hash, peek_claims};
+use serde_json::Value;
+
+const CLIENT: &str = "0oa1qoveryweb";
+const SECRET: &str = "fakta-demo-secret-change-me";
+const REDIRECT: &str = "http://127.0.0.1:7100/login/oidc/callback";
+const SPA: &str = "0oa2qoveryspa";
+const SPA_REDIRECT: &str = "http://127.0.0.1:7200/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn authorize_uri(prefix: &str, params: &[(&str, &str)]) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    format!("{prefix}/authorize?{q}")
+}
+
+fn web_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![
+        ("client_id", CLIENT),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile email groups offline_access"),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+    ];
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        p.push((k, v));
+    }
+    p
+}
+
+/// The query parameters of a redirect.
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).expect("absolute redirect");
+    url.query_pairs().into_owned().collect()
+}
+
+/// Logs `user` in through the login page; returns the code and the IdP session cookie.
+async fn code_for(st: &std::sync::Arc<fakta::idp::IdpState>, params: &[(&str, &str)], user: &str) -> (String, String) {
+    let start = get(st, &authorize_uri("/oauth2/v1", params), None).await;
+    let done = pick_user(st, &start, user).await;
+    assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+    let q = query_of(done.location());
+    assert_eq!(q.get("state").map(String::as_str), Some("st-123"));
+    (q["code"].clone(), done.session_cookie().expect("cookie"))
+}
+
+async fn exchange(st: &std::sync::Arc<fakta::idp::IdpState>, code: &str) -> Answer {
+    post_form_basic(
+        st,
+        "/oauth2/v1/token",
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)],
+        Some((CLIENT, SECRET)),
+    )
+    .await
+}
+
+fn json(a: &Answer) -> Value {
+    serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", a.body))
+}
+
+fn oauth_error(a: &Answer) -> String {
+    json(a)["error"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn discovery_documents_and_jwks() {
+    let st = state(oidc_example());
+    let org = json(&get(&st, "/.well-known/openid-configuration", None).await);
+    assert_eq!(org["issuer"], "http://127.0.0.1:7000");
+    assert_eq!(org["token_endpoint"], "http://127.0.0.1:7000/oauth2/v1/token");
+    insta::assert_json_snapshot!("discovery_org", org);
+    let custom = json(&get(&st, "/oauth2/default/.well-known/openid-configuration", None).await);
+    assert_eq!(custom["issuer"], "http://127.0.0.1:7000/oauth2/default");
+    assert_eq!(custom["jwks_uri"], "http://127.0.0.1:7000/oauth2/default/v1/keys");
+    let nope = get(&st, "/oauth2/nope/.well-known/openid-configuration", None).await;
+    assert_eq!(nope.status, StatusCode::NOT_FOUND);
+
+    let jwks = json(&get(&st, "/oauth2/v1/keys", None).await);
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "RSA + EC");
+    assert!(keys.iter().all(|k| k["kid"].as_str().is_some_and(|s| !s.is_empty())));
+    insta::assert_json_snapshot!("jwks", jwks, {
+        ".keys[].kid" => "[kid]", ".keys[].n" => "[n]", ".keys[].x" => "[x]", ".keys[].y" => "[y]"
+    });
+}
+
+#[tokio::test]
+async fn code_flow_issues_okta_shaped_tokens() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let t = exchange(&st, &code).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+    assert_eq!(t.headers.get("cache-control").unwrap(), "no-store");
+    let body = json(&t);
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["refresh_token"].is_string(), "offline_access gives a refresh token");
+    let at = body["access_token"].as_str().unwrap();
+    let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
+    assert_eq!(id["iss"], "http://127.0.0.1:7000");
+    assert_eq!(id["aud"], CLIENT);
+    assert_eq!(id["sub"], "00u1alice");
+    assert_eq!(id["nonce"], "n-456");
+    assert_eq!(id["email"], "alice@acme.test");
+    assert_eq!(id["email_verified"], true);
+    assert_eq!(id["name"], "Alice Admin");
+    assert_eq!(id["groups"], serde_json::json!(["Qovery-Admins"]));
+    assert_eq!(id["at_hash"], half_hash(at));
+    assert_eq!(id["iat"], common::NOW.unix_timestamp());
+    assert_eq!(id["exp"], common::NOW.unix_timestamp() + 3600);
+    assert!(id["sid"].is_string() && id["auth_time"].is_number());
+    let header = body["id_token"].as_str().unwrap().split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], st.rsa_kid);
+    let access = peek_claims(at).unwrap();
+    assert_eq!(access["cid"], CLIENT);
+    assert_eq!(access["uid"], "00u1alice");
+
+    let ui = get_bearer(&st, "/oauth2/v1/userinfo", at).await;
+    assert_eq!(ui.status, StatusCode::OK, "{}", ui.body);
+    let ui = json(&ui);
+    assert_eq!(ui["sub"], "00u1alice");
+    assert_eq!(ui["groups"], serde_json::json!(["Qovery-Admins"]));
+}
+
+#[tokio::test]
+async fn a_user_without_passing_groups_gets_no_groups_claim_and_omissions_apply() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u2bob").await;
+    let body = json(&exchange(&st, &code).await);
+    let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
+    assert!(id.get("groups").is_none(), "{id}");
+
+    st.set_emit("00u1alice", Emit { omit_attributes: vec!["email".into(), "name".into()] });
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let body = json(&exchange(&st, &code).await);
+    let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
+    assert!(id.get("email").is_none() && id.get("name").is_none(), "{id}");
+    assert!(id.get("groups").is_some());
+}
+
+#[tokio::test]
+async fn form_post_mode_posts_code_and_state() {
+    let st = state(oidc_example());
+    let start = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("response_mode", "form_post")])), None).await;
+    let done = pick_user(&st, &start, "00u1alice").await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.form_action(), REDIRECT);
+    assert_eq!(form_field(&done.body, "state").as_deref(), Some("st-123"));
+    assert!(form_field(&done.body, "code").is_some());
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_a_reuse_revokes_their_tokens() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let first = json(&exchange(&st, &code).await);
+    let at = first["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status, StatusCode::OK);
+    let again = exchange(&st, &code).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(oauth_error(&again), "invalid_grant");
+    assert!(again.body.contains("already used"), "{}", again.body);
+    let ui = get_bearer(&st, "/oauth2/v1/userinfo", &at).await;
+    assert_eq!(ui.status, StatusCode::UNAUTHORIZED);
+    assert!(ui.headers.get("www-authenticate").unwrap().to_str().unwrap().contains("invalid_token"));
+    let rt = first["refresh_token"].as_str().unwrap();
+    let r = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", rt)], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&r), "invalid_grant", "the refresh token went with the code");
+}
+
+#[tokio::test]
+async fn codes_expire_after_a_minute() {
+    let (st, clock) = state_with_clock(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    clock.set(NOW + time::Duration::seconds(61));
+    let t = exchange(&st, &code).await;
+    assert_eq!(oauth_error(&t), "invalid_grant");
+    assert!(t.body.contains("expired"));
+}
+
+#[tokio::test]
+async fn token_endpoint_errors() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    // Wrong secret, unknown client, wrong method: invalid_client, 401.
+    let bad = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)], Some((CLIENT, "wrong"))).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(oauth_error(&bad), "invalid_client");
+    assert!(bad.headers.get("www-authenticate").is_some());
+    let unknown = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code)], Some(("nobody", "x"))).await;
+    assert_eq!(oauth_error(&unknown), "invalid_client");
+    let post = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", CLIENT), ("client_secret", SECRET)], None).await;
+    assert_eq!(oauth_error(&post), "invalid_client");
+    assert!(post.body.contains("registered for client_secret_basic"), "{}", post.body);
+    let garbage = post_form(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code")], None).await;
+    assert_eq!(oauth_error(&garbage), "invalid_client");
+    // The failed attempts did not consume the code; a wrong redirect_uri does.
+    let wrong_redirect = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:7100/other")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&wrong_redirect), "invalid_grant");
+    let unknown_code = exchange(&st, "not-a-code").await;
+    assert_eq!(oauth_error(&unknown_code), "invalid_grant");
+    let grant = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "password")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&grant), "unsupported_grant_type");
+    let none = post_form_basic(&st, "/oauth2/v1/token", &[("code", "x")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&none), "invalid_request");
+    let no_code = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&no_code), "invalid_request");
+    // Malformed Basic credentials are an error, never a panic.
+    let req = axum::http::Request::post("/oauth2/v1/token")
+        .header("authorization", "Basic %%%not-base64")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("grant_type=authorization_code"))
+        .unwrap();
+    assert_eq!(oauth_error(&send(&st, req).await), "invalid_client");
+}
+
+#[tokio::test]
+async fn pkce_for_public_clients() {
+    let st = state(oidc_example());
+    let spa = |extra: &[(&'static str, &'static str)]| {
+        let mut p = vec![
+            ("client_id", SPA),
+            ("redirect_uri", SPA_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+            ("state", "s1"),
+        ];
+        p.extend_from_slice(extra);
+        p
+    };
+    // No code_challenge: the error goes back to the client.
+    let start = get(&st, &authorize_uri("/oauth2/default/v1", &spa(&[])), None).await;
+    assert_eq!(start.status, StatusCode::FOUND);
+    let q = query_of(start.location());
+    assert_eq!(q["error"], "invalid_request");
+    assert_eq!(q["state"], "s1");
+
+    let params = spa(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")]);
+    let start = get(&st, &authorize_uri("/oauth2/default/v1", &params), None).await;
+    let done = pick_user(&st, &start, "00u3dora").await;
+    let code = query_of(done.location())["code"].clone();
+    let exchange_with = |verifier: &'static str, code: String| {
+        let st = st.clone();
+        async move {
+            post_form(&st, "/oauth2/default/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", SPA_REDIRECT), ("client_id", SPA), ("code_verifier", verifier)], None).await
+        }
+    };
+    let wrong = exchange_with("wrong-verifier-wrong-verifier-wrong-verifier-00", code.clone()).await;
+    assert_eq!(oauth_error(&wrong), "invalid_grant");
+    assert!(wrong.body.contains("PKCE"));
+
+    let start = get(&st, &authorize_uri("/oauth2/default/v1", &params), Some(&done.session_cookie().unwrap())).await;
+    let code = query_of(start.location())["code"].clone();
+    let ok = exchange_with(VERIFIER, code).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let body = json(&ok);
+    let id_token = body["id_token"].as_str().unwrap();
+    let id = peek_claims(id_token).unwrap();
+    assert_eq!(id["iss"], "http://127.0.0.1:7000/oauth2/default");
+    assert_eq!(id["groups"], serde_json::json!(["Qovery-DevOps"]));
+    let header: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["kid"], st.ec_kid);
+    assert_eq!(peek_claims(body["access_token"].as_str().unwrap()).unwrap()["aud"], "api://default");
+    // The SPA is not a client of the org server.
+    let org = get(&st, &authorize_uri("/oauth2/v1", &params), None).await;
+    assert_eq!(org.status, StatusCode::BAD_REQUEST);
+    assert!(org.body.contains("no client `0oa2qoveryspa`"));
+}
+
+#[tokio::test]
+async fn authorize_errors_never_redirect_to_unverified_places() {
+    let st = state(oidc_example());
+    let unknown = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("client_id", "nobody")])), None).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.headers.get("location").is_none());
+    assert!(unknown.body.contains("no client `nobody`"));
+    let evil = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("redirect_uri", "http://127.0.0.1:6666/steal")])), None).await;
+    assert_eq!(evil.status, StatusCode::BAD_REQUEST);
+    assert!(evil.headers.get("location").is_none());
+    assert!(evil.body.contains("is not registered"));
+    let missing = get(&st, "/oauth2/v1/authorize", None).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+
+    for (extra, expected) in [
+        (("response_type", "token"), "unsupported_response_type"),
+        (("scope", "profile email"), "invalid_scope"),
+        (("scope", "openid admin"), "invalid_scope"),
+        (("prompt", "sideways"), "invalid_request"),
+        (("max_age", "-1"), "invalid_request"),
+        (("code_challenge_method", "S512"), "invalid_request"),
+        (("response_mode", "fragment"), "invalid_request"),
+    ] {
+        let mut p = web_params(&[extra]);
+        if extra.0 == "code_challenge_method" {
+            p.push(("code_challenge", CHALLENGE));
+        }
+        let a = get(&st, &authorize_uri("/oauth2/v1", &p), None).await;
+        assert_eq!(a.status, StatusCode::FOUND, "{extra:?}: {}", a.body);
+        let q = query_of(a.location());
+        assert_eq!(q["error"], expected, "{extra:?}");
+        assert_eq!(q["state"], "st-123");
+        assert!(a.location().starts_with(REDIRECT));
+    }
+}
+
+#[tokio::test]
+async fn prompt_max_age_and_login_hint() {
+    let (st, clock) = state_with_clock(oidc_example());
+    let none = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])), None).await;
+    assert_eq!(query_of(none.location())["error"], "login_required");
+
+    let hinted = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("login_hint", "dora@acme.test")])), None).await;
+    let page = get(&st, hinted.location(), None).await;
+    assert!(page.body.contains("value=\"dora@acme.test\""), "{}", page.body);
+
+    let (_, cookie) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let silent = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])), Some(&cookie)).await;
+    assert!(query_of(silent.location()).contains_key("code"), "a session answers prompt=none");
+    let forced = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "login")])), Some(&cookie)).await;
+    assert!(forced.location().starts_with("/login/login.htm"));
+    clock.set(NOW + time::Duration::seconds(120));
+    let old = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "60")])), Some(&cookie)).await;
+    assert!(old.location().starts_with("/login/login.htm"), "the session is older than max_age");
+    let fresh = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "600")])), Some(&cookie)).await;
+    assert!(query_of(fresh.location()).contains_key("code"));
+}
+
+#[tokio::test]
+async fn refresh_revoke_and_introspect() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let body = json(&exchange(&st, &code).await);
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let at = body["access_token"].as_str().unwrap().to_owned();
+
+    let refreshed = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid email")], Some((CLIENT, SECRET))).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(json(&refreshed)["scope"], "openid email");
+    let wider = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid admin")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&wider), "invalid_scope");
+
+    let intro = post_form_basic(&st, "/oauth2/v1/introspect", &[("token", &at)], Some((CLIENT, SECRET))).await;
+    let intro = json(&intro);
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["client_id"], CLIENT);
+    assert_eq!(intro["username"], "alice@acme.test");
+
+    let r = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &at), ("token_type_hint", "access_token")], Some((CLIENT, SECRET))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(json(&post_form_basic(&st, "/oauth2/v1/introspect", &[("token", &at)], Some((CLIENT, SECRET))).await)["active"], false);
+    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status, StatusCode::UNAUTHORIZED);
+    // Unknown tokens: 200 (RFC 7009 2.2); a bad client: 401.
+    let unknown = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", "nope")], Some((CLIENT, SECRET))).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    let bad = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt)], Some((CLIENT, "wrong"))).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let hint = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt), ("token_type_hint", "id_token")], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&hint), "unsupported_token_type");
+
+    post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt)], Some((CLIENT, SECRET))).await;
+    let after = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt)], Some((CLIENT, SECRET))).await;
+    assert_eq!(oauth_error(&after), "invalid_grant");
+    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", "not-a-token").await.status, StatusCode::UNAUTHORIZED);
+    let no_bearer = get(&st, "/oauth2/v1/userinfo", None).await;
+    assert_eq!(no_bearer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
+    let st = state(oidc_example());
+    let (code, cookie) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let id_token = json(&exchange(&st, &code).await)["id_token"].as_str().unwrap().to_owned();
+    let logout = |uri: &'static str| {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", &id_token)
+            .append_pair("post_logout_redirect_uri", uri)
+            .append_pair("state", "bye")
+            .finish();
+        format!("/oauth2/v1/logout?{q}")
+    };
+    let bad = get(&st, &logout("http://127.0.0.1:6666/elsewhere"), Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("is not registered"));
+    let forged = get(&st, "/oauth2/v1/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJqdGkiOiJ4In0.&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A7100%2F", None).await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+
+    let ok = get(&st, &logout("http://127.0.0.1:7100/"), Some(&cookie)).await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+    assert_eq!(ok.location(), "http://127.0.0.1:7100/?state=bye");
+    let again = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[])), Some(&cookie)).await;
+    assert!(again.location().starts_with("/login/login.htm"), "the IdP session is gone");
+}
