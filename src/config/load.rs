@@ -635,23 +635,25 @@ fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec<App> {
         sink.error(Pos::of(node.span()), "apps", "expected at least one app");
     }
     reader::report_duplicates(sink, &ids, "app id");
-    let mut client_ids: Vec<(&str, Pos)> = Vec::new();
-    for app in &apps {
-        if let Some(o) = app.oidc() {
-            if let Some((_, first)) = client_ids.iter().find(|(c, _)| *c == o.client_id) {
-                sink.error(
-                    app.pos,
-                    &format!("apps[{}].client_id", apps.iter().position(|a| a.id == app.id).unwrap_or(0)),
-                    format!(
-                        "duplicate client id `{}` (first at line {}): each OIDC app needs its own",
-                        o.client_id, first.line
-                    ),
-                );
-            } else {
-                client_ids.push((&o.client_id, app.pos));
+    // Client ids must be unique across OIDC apps; report each repeat at its `client_id`.
+    let client_ids: Vec<At<String>> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let map = item.as_mapping()?;
+            if map.get_scalar("protocol").map(|p| p.as_str()) != Some("oidc") {
+                return None;
             }
-        }
-    }
+            let node = map.get_node("client_id")?;
+            let s = node.as_scalar()?;
+            Some(At {
+                value: s.as_str().to_owned(),
+                pos: Pos::of(node.span()),
+                path: format!("apps[{i}].client_id"),
+            })
+        })
+        .collect();
+    reader::report_duplicates(sink, &client_ids, "client id");
     apps
 }
 
@@ -903,13 +905,18 @@ fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
             ("preferred_username".to_owned(), UserField::Login),
         ],
     };
-    for (name, _) in &claims {
-        if RESERVED_CLAIMS.contains(&name.as_str()) {
-            sink.error(
-                m.pos,
-                &join(&m.key_path("claims"), name),
-                format!("`{name}` is set by the IdP itself and cannot be a claim statement"),
-            );
+    if let Some(map) = m.get("claims").and_then(Node::as_mapping) {
+        for key in map.keys() {
+            if RESERVED_CLAIMS.contains(&key.as_str()) {
+                sink.error(
+                    Pos::of(key.span()),
+                    &join(&m.key_path("claims"), key.as_str()),
+                    format!(
+                        "`{}` is set by the IdP itself and cannot be a claim statement",
+                        key.as_str()
+                    ),
+                );
+            }
         }
     }
     let server = match m.string(sink, "authorization_server") {
