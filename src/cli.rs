@@ -68,6 +68,27 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Run the reference service provider for a connection file's target app.
+    ///
+    /// The SP plays the app that `target.app` names, on the URLs the file gives (login_url,
+    /// session probe, ACS URL or redirect URI, revocation and logout endpoints), applying the
+    /// file's `expectations` as its connection settings. It trusts the IdP at `idp.base_url`
+    /// (metadata or discovery is fetched on first use). Strict by default; each --flaw switches on
+    /// one deliberate defect, so you can see the suite catch it.
+    Sp {
+        /// The connection file.
+        #[arg(required_unless_present = "list_flaws")]
+        file: Option<PathBuf>,
+        /// A deliberate defect to switch on (repeatable); see --list-flaws.
+        #[arg(long = "flaw", value_name = "NAME")]
+        flaws: Vec<String>,
+        /// List the flaws, the catalogue cases each defeats, and what each does.
+        #[arg(long)]
+        list_flaws: bool,
+        /// Address to listen on (default: 127.0.0.1 at the port of target.login_url).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
     /// Show, rotate or retire the IdP's signing key.
     Keys {
         #[command(subcommand)]
@@ -96,6 +117,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deny_warnings,
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
+        Command::Sp {
+            file,
+            flaws,
+            list_flaws,
+            listen,
+        } => {
+            if list_flaws {
+                print!("{}", crate::refsp::flaws::table());
+                return Ok(ExitCode::SUCCESS);
+            }
+            sp(file.as_deref(), &flaws, listen)
+        }
     }
 }
 
@@ -162,6 +195,49 @@ an identity for anyone who asks. Use it only on a network you trust."
         let bound = listener.local_addr().unwrap_or(addr);
         print_banner(&state, bound);
         axum::serve(listener, idp::app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving HTTP")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sp(file: Option<&Path>, flaws: &[String], listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
+    let conn = load_connection(file)?;
+    let state = crate::refsp::SpState::new(conn, flaws, Arc::new(SystemClock))?;
+    let addr = listen.unwrap_or_else(|| {
+        let port = state.target.login_url.port_or_known_default().unwrap_or(7100);
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+    });
+    if !addr.ip().is_loopback() {
+        eprintln!("warning: the reference SP listens on {addr}, reachable from other machines");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        println!(
+            "fakta reference SP listening on http://{bound} for app {} ({})",
+            state.app.id,
+            if state.app.saml().is_some() { "SAML" } else { "OIDC" }
+        );
+        println!("  login {}  session {}", state.target.login_url, state.target.session.probe);
+        let on: Vec<String> = state.flaws.iter().map(|f| f.to_string()).collect();
+        if on.is_empty() {
+            println!("  strict: no flaw switched on");
+        } else {
+            println!("  FLAWED on purpose: {}", on.join(", "));
+        }
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        axum::serve(listener, crate::refsp::app(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

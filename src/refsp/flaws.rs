@@ -1,0 +1,239 @@
+//! The reference SP's deliberate defects. Each flaw turns off exactly one check (or bends one
+//! rule) and names the catalogue cases (CONFORMANCE.md) whose trials must catch it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flaw {
+    SkipSignature,
+    UnsignedAssertion,
+    IgnoreAudience,
+    IgnoreRecipient,
+    IgnoreInResponseTo,
+    AllowReplay,
+    AcceptExpired,
+    IgnoreIssuer,
+    FirstAssertion,
+    TruncateNameIdAtComment,
+    FirstMatchingGroup,
+    IgnoreGroups,
+    AcceptMissingEmail,
+    AcceptMissingName,
+    RevocationWithoutAuth,
+    RevocationIgnoresAud,
+    RevocationKeepsSession,
+    RevocationEndsEveryone,
+    UnsignedSlo,
+    BackchannelUnsigned,
+    IgnoreNonce,
+    IgnoreIdTokenAud,
+    AcceptAlgNone,
+    Hs256KeyConfusion,
+    IgnoreExp,
+}
+
+impl Flaw {
+    pub const ALL: &'static [Flaw] = &[
+        Flaw::SkipSignature,
+        Flaw::UnsignedAssertion,
+        Flaw::IgnoreAudience,
+        Flaw::IgnoreRecipient,
+        Flaw::IgnoreInResponseTo,
+        Flaw::AllowReplay,
+        Flaw::AcceptExpired,
+        Flaw::IgnoreIssuer,
+        Flaw::FirstAssertion,
+        Flaw::TruncateNameIdAtComment,
+        Flaw::FirstMatchingGroup,
+        Flaw::IgnoreGroups,
+        Flaw::AcceptMissingEmail,
+        Flaw::AcceptMissingName,
+        Flaw::RevocationWithoutAuth,
+        Flaw::RevocationIgnoresAud,
+        Flaw::RevocationKeepsSession,
+        Flaw::RevocationEndsEveryone,
+        Flaw::UnsignedSlo,
+        Flaw::BackchannelUnsigned,
+        Flaw::IgnoreNonce,
+        Flaw::IgnoreIdTokenAud,
+        Flaw::AcceptAlgNone,
+        Flaw::Hs256KeyConfusion,
+        Flaw::IgnoreExp,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flaw::SkipSignature => "skip-signature",
+            Flaw::UnsignedAssertion => "unsigned-assertion",
+            Flaw::IgnoreAudience => "ignore-audience",
+            Flaw::IgnoreRecipient => "ignore-recipient",
+            Flaw::IgnoreInResponseTo => "ignore-in-response-to",
+            Flaw::AllowReplay => "allow-replay",
+            Flaw::AcceptExpired => "accept-expired",
+            Flaw::IgnoreIssuer => "ignore-issuer",
+            Flaw::FirstAssertion => "first-assertion",
+            Flaw::TruncateNameIdAtComment => "truncate-nameid-at-comment",
+            Flaw::FirstMatchingGroup => "first-matching-group",
+            Flaw::IgnoreGroups => "ignore-groups",
+            Flaw::AcceptMissingEmail => "accept-missing-email",
+            Flaw::AcceptMissingName => "accept-missing-name",
+            Flaw::RevocationWithoutAuth => "revocation-without-auth",
+            Flaw::RevocationIgnoresAud => "revocation-ignores-aud",
+            Flaw::RevocationKeepsSession => "revocation-keeps-session",
+            Flaw::RevocationEndsEveryone => "revocation-ends-everyone",
+            Flaw::UnsignedSlo => "unsigned-slo",
+            Flaw::BackchannelUnsigned => "backchannel-unsigned",
+            Flaw::IgnoreNonce => "ignore-nonce",
+            Flaw::IgnoreIdTokenAud => "ignore-id-token-aud",
+            Flaw::AcceptAlgNone => "accept-alg-none",
+            Flaw::Hs256KeyConfusion => "hs256-key-confusion",
+            Flaw::IgnoreExp => "ignore-exp",
+        }
+    }
+
+    /// What the flawed SP does, in one line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Flaw::SkipSignature => "accepts SAML Responses without checking any signature",
+            Flaw::UnsignedAssertion => "accepts an unsigned Assertion inside a signed Response",
+            Flaw::IgnoreAudience => "does not check the Assertion's Audience",
+            Flaw::IgnoreRecipient => "does not check Recipient and Destination against its ACS URL",
+            Flaw::IgnoreInResponseTo => "does not match InResponseTo to its own requests (accepts unsolicited)",
+            Flaw::AllowReplay => "accepts the same Assertion twice",
+            Flaw::AcceptExpired => "ignores NotBefore / NotOnOrAfter in Conditions and SubjectConfirmationData",
+            Flaw::IgnoreIssuer => "does not check the Issuer against the IdP's entity id",
+            Flaw::FirstAssertion => "reads the first Assertion of the document, signed or not (signature wrapping)",
+            Flaw::TruncateNameIdAtComment => "reads the NameID only up to an XML comment",
+            Flaw::FirstMatchingGroup => "gives the role of the first mapped group in the groups attribute, ignoring precedence",
+            Flaw::IgnoreGroups => "ignores the groups attribute (no group sync): always the default role",
+            Flaw::AcceptMissingEmail => "logs a user in without an email",
+            Flaw::AcceptMissingName => "logs a user in without a name",
+            Flaw::RevocationWithoutAuth => "accepts Global Token Revocation requests without checking the JWT",
+            Flaw::RevocationIgnoresAud => "accepts revocation JWTs whose aud is not its endpoint",
+            Flaw::RevocationKeepsSession => "answers 204 to revocation but keeps the session",
+            Flaw::RevocationEndsEveryone => "ends every user's sessions on any revocation",
+            Flaw::UnsignedSlo => "accepts unsigned IdP-initiated SAML LogoutRequests",
+            Flaw::BackchannelUnsigned => "accepts back-channel logout tokens without checking the signature",
+            Flaw::IgnoreNonce => "does not compare the id_token nonce with the one it sent",
+            Flaw::IgnoreIdTokenAud => "does not check the id_token aud",
+            Flaw::AcceptAlgNone => "accepts id_tokens with alg none",
+            Flaw::Hs256KeyConfusion => "verifies HS256 id_tokens with the IdP's public key as the HMAC secret",
+            Flaw::IgnoreExp => "accepts expired id_tokens",
+        }
+    }
+
+    /// The catalogue cases whose trials must catch this flaw.
+    pub fn defeats(self) -> &'static [&'static str] {
+        match self {
+            Flaw::SkipSignature => &["S1", "S2", "S3"],
+            Flaw::UnsignedAssertion => &["S1"],
+            Flaw::IgnoreAudience => &["S6"],
+            Flaw::IgnoreRecipient => &["S7"],
+            Flaw::IgnoreInResponseTo => &["S8", "S9"],
+            Flaw::AllowReplay => &["S10"],
+            Flaw::AcceptExpired => &["S4", "S5"],
+            Flaw::IgnoreIssuer => &["S11"],
+            Flaw::FirstAssertion => &["S14", "S15", "S16", "S17", "S18", "S19", "S20", "S21", "S23"],
+            Flaw::TruncateNameIdAtComment => &["S22"],
+            Flaw::FirstMatchingGroup => &["R4"],
+            Flaw::IgnoreGroups => &["R1", "R5"],
+            Flaw::AcceptMissingEmail => &["R7"],
+            Flaw::AcceptMissingName => &["R8"],
+            Flaw::RevocationWithoutAuth => &["T3"],
+            Flaw::RevocationIgnoresAud => &["T3"],
+            Flaw::RevocationKeepsSession => &["T1"],
+            Flaw::RevocationEndsEveryone => &["T9"],
+            Flaw::UnsignedSlo => &["G2"],
+            Flaw::BackchannelUnsigned => &["G4"],
+            Flaw::IgnoreNonce => &["O5"],
+            Flaw::IgnoreIdTokenAud => &["O2"],
+            Flaw::AcceptAlgNone => &["O7"],
+            Flaw::Hs256KeyConfusion => &["O8"],
+            Flaw::IgnoreExp => &["O11"],
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Flaw> {
+        Flaw::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The flaws switched on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flaws(BTreeSet<Flaw>);
+
+impl Flaws {
+    pub fn none() -> Self {
+        Flaws::default()
+    }
+
+    pub fn on(&self, f: Flaw) -> bool {
+        self.0.contains(&f)
+    }
+
+    pub fn with(mut self, f: Flaw) -> Self {
+        self.0.insert(f);
+        self
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Flaw> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Parses names; an unknown one is an error listing the known ones.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Flaws, String> {
+        let mut set = BTreeSet::new();
+        for n in names {
+            match Flaw::parse(n.as_ref()) {
+                Some(f) => {
+                    set.insert(f);
+                }
+                None => {
+                    return Err(format!(
+                        "unknown flaw `{}`; run `fakta sp --list-flaws` for the list",
+                        n.as_ref()
+                    ));
+                }
+            }
+        }
+        Ok(Flaws(set))
+    }
+}
+
+/// The `--list-flaws` table.
+pub fn table() -> String {
+    let mut out = String::new();
+    for f in Flaw::ALL {
+        out.push_str(&format!(
+            "{:<28} {:<22} {}\n",
+            f.name(),
+            f.defeats().join(","),
+            f.describe()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = BTreeSet::new();
+        for f in Flaw::ALL {
+            assert_eq!(Flaw::parse(f.name()), Some(*f));
+            assert!(seen.insert(f.name()));
+            assert!(!f.defeats().is_empty());
+        }
+        assert!(Flaws::parse(&["nope"]).is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The reference SP's own small HTTP client (hyper) for its back-channel calls: IdP metadata,
+//! OIDC discovery, JWKS, token and userinfo requests. Timeouts and size caps on every call.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Largest answer read from the IdP.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("{method} {url} failed: {reason}")]
+    Request {
+        method: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("{method} {url} took longer than {secs} s", secs = TIMEOUT.as_secs())]
+    Timeout { method: &'static str, url: String },
+    #[error("the answer of {url} is larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge { url: String },
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl HttpClient {
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, HttpError> {
+        let mut b = Request::builder().method(Method::GET).uri(url);
+        if let Some(t) = bearer {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        self.send("GET", url, b, Bytes::new()).await
+    }
+
+    /// POSTs a form, with `Authorization: Basic` when `basic` is given.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        fields: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Answer, HttpError> {
+        use base64::Engine;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let cred = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", enc(id), enc(secret)));
+            b = b.header("authorization", format!("Basic {cred}"));
+        }
+        self.send("POST", url, b, Bytes::from(body)).await
+    }
+
+    async fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        builder: hyper::http::request::Builder,
+        body: Bytes,
+    ) -> Result<Answer, HttpError> {
+        let req = builder.body(Full::new(body)).map_err(|e| HttpError::Url {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let fut = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| HttpError::Request {
+                    method,
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|_| HttpError::TooLarge {
+                    url: url.to_owned(),
+                })?
+                .to_bytes()
+                .to_vec();
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(TIMEOUT, fut)
+            .await
+            .map_err(|_| HttpError::Timeout {
+                method,
+                url: url.to_owned(),
+            })?
+    }
+}

@@ -1,0 +1,184 @@
+//! The reference SP's JWT verification (id_tokens, logout tokens, revocation requests): its own
+//! code, sharing nothing with the IdP's signer. RS256 and ES256 against a JWK Set; the flaws
+//! `accept-alg-none` and `hs256-key-confusion` bend exactly what their names say.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openssl::bn::BigNum;
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+use openssl::sign::Verifier;
+use serde_json::Value;
+
+use super::flaws::{Flaw, Flaws};
+
+/// Largest token accepted.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtRefusal {
+    #[error("the token is larger than {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    #[error("the token is not a compact JWS (three base64url parts)")]
+    Malformed,
+    #[error("the token's {0} is not base64url JSON")]
+    BadPart(&'static str),
+    #[error("alg `{0}` is not accepted")]
+    Alg(String),
+    #[error("no key with kid `{0}` in the IdP's JWKS")]
+    UnknownKid(String),
+    #[error("no key in the IdP's JWKS fits alg `{0}`")]
+    NoKey(String),
+    #[error("the signature does not verify")]
+    Signature,
+}
+
+/// A public key from a JWK Set.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub kid: Option<String>,
+    pub kty: String,
+    pub key: PKey<Public>,
+}
+
+/// Parses a JWK Set; keys of other types or curves are skipped.
+pub fn parse_jwks(json: &[u8]) -> Result<Vec<Key>, String> {
+    let v: Value = serde_json::from_slice(json).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    let keys = v["keys"].as_array().ok_or("the JWKS has no `keys` list")?;
+    let b = |s: &Value| -> Option<BigNum> {
+        BigNum::from_slice(&URL_SAFE_NO_PAD.decode(s.as_str()?).ok()?).ok()
+    };
+    let mut out = Vec::new();
+    for k in keys {
+        let kid = k["kid"].as_str().map(str::to_owned);
+        let key = match k["kty"].as_str() {
+            Some("RSA") => (|| {
+                let rsa = openssl::rsa::Rsa::from_public_components(b(&k["n"])?, b(&k["e"])?).ok()?;
+                PKey::from_rsa(rsa).ok()
+            })(),
+            Some("EC") if k["crv"] == "P-256" => (|| {
+                let group =
+                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).ok()?;
+                let (x, y) = (b(&k["x"])?, b(&k["y"])?);
+                let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y)
+                    .ok()?;
+                PKey::from_ec_key(ec).ok()
+            })(),
+            _ => None,
+        };
+        if let Some(key) = key {
+            out.push(Key {
+                kid,
+                kty: k["kty"].as_str().unwrap_or_default().to_owned(),
+                key,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn part(p: &str, what: &'static str) -> Result<Value, JwtRefusal> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(p.trim_end_matches('='))
+        .map_err(|_| JwtRefusal::BadPart(what))?;
+    serde_json::from_slice(&bytes).map_err(|_| JwtRefusal::BadPart(what))
+}
+
+/// Header and claims of a token without any check (for messages and transcripts).
+pub fn peek(token: &str) -> Option<(Value, Value)> {
+    let mut it = token.split('.');
+    let h = part(it.next()?, "header").ok()?;
+    let c = part(it.next()?, "claims").ok()?;
+    Some((h, c))
+}
+
+/// Verifies the signature of a compact JWS with the keys; returns (header, claims).
+/// `allowed` lists the algorithms accepted (e.g. RS256, ES256).
+pub fn verify(
+    token: &str,
+    keys: &[Key],
+    allowed: &[&str],
+    flaws: &Flaws,
+) -> Result<(Value, Value), JwtRefusal> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(JwtRefusal::TooLarge);
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(JwtRefusal::Malformed);
+    }
+    let header = part(parts[0], "header")?;
+    let claims = part(parts[1], "claims")?;
+    let alg = header["alg"].as_str().unwrap_or("").to_owned();
+    let input = format!("{}.{}", parts[0], parts[1]);
+    let sig = URL_SAFE_NO_PAD
+        .decode(parts[2].trim_end_matches('='))
+        .map_err(|_| JwtRefusal::BadPart("signature"))?;
+    match alg.as_str() {
+        "none" if flaws.on(Flaw::AcceptAlgNone) => return Ok((header, claims)),
+        "HS256" if flaws.on(Flaw::Hs256KeyConfusion) => {
+            // The defect: the IdP's RSA public key (PEM) used as an HMAC secret.
+            for k in keys.iter().filter(|k| k.kty == "RSA") {
+                let Ok(pem) = k.key.public_key_to_pem() else { continue };
+                let Ok(hkey) = PKey::hmac(&pem) else { continue };
+                let ok = openssl::sign::Signer::new(MessageDigest::sha256(), &hkey)
+                    .and_then(|mut s| {
+                        s.update(input.as_bytes())?;
+                        s.sign_to_vec()
+                    })
+                    .map(|mac| mac.len() == sig.len() && openssl::memcmp::eq(&mac, &sig))
+                    .unwrap_or(false);
+                if ok {
+                    return Ok((header, claims));
+                }
+            }
+            return Err(JwtRefusal::Signature);
+        }
+        a if !allowed.contains(&a) => return Err(JwtRefusal::Alg(alg)),
+        _ => {}
+    }
+    let kty = if alg == "ES256" { "EC" } else { "RSA" };
+    let candidates: Vec<&Key> = match header["kid"].as_str() {
+        Some(kid) => {
+            let found: Vec<&Key> = keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+            if found.is_empty() {
+                return Err(JwtRefusal::UnknownKid(kid.to_owned()));
+            }
+            found
+        }
+        // No kid: try every key of the right type.
+        None => keys.iter().filter(|k| k.kty == kty).collect(),
+    };
+    if candidates.is_empty() {
+        return Err(JwtRefusal::NoKey(alg));
+    }
+    for k in candidates.into_iter().filter(|k| k.kty == kty) {
+        let ok = if alg == "ES256" {
+            if sig.len() != 64 {
+                false
+            } else {
+                (|| {
+                    let r = BigNum::from_slice(&sig[..32]).ok()?;
+                    let s = BigNum::from_slice(&sig[32..]).ok()?;
+                    let der = EcdsaSig::from_private_components(r, s).ok()?.to_der().ok()?;
+                    let mut v = Verifier::new(MessageDigest::sha256(), &k.key).ok()?;
+                    v.update(input.as_bytes()).ok()?;
+                    v.verify(&der).ok()
+                })()
+                .unwrap_or(false)
+            }
+        } else {
+            Verifier::new(MessageDigest::sha256(), &k.key)
+                .and_then(|mut v| {
+                    v.update(input.as_bytes())?;
+                    v.verify(&sig)
+                })
+                .unwrap_or(false)
+        };
+        if ok {
+            return Ok((header, claims));
+        }
+    }
+    Err(JwtRefusal::Signature)
+}

@@ -1,0 +1,178 @@
+//! The reference SP's OpenID Connect relying-party checks on an id_token's claims and on the
+//! userinfo answer (OIDC Core 3.1.3.7 and 5.3.2).
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::flaws::{Flaw, Flaws};
+
+/// Clock skew tolerated on exp / iat.
+pub const SKEW_SECS: i64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcRefusal {
+    #[error("the discovery document's issuer `{got}` is not the issuer in use `{expected}`")]
+    DiscoveryIssuer { got: String, expected: String },
+    #[error("the id_token is not valid: {0}")]
+    Jwt(#[from] super::jwt::JwtRefusal),
+    #[error("id_token iss `{got}` is not `{expected}`")]
+    Issuer { got: String, expected: String },
+    #[error("id_token aud {got} does not include client `{expected}`")]
+    Audience { got: String, expected: String },
+    #[error("id_token azp `{0}` is not this client")]
+    Azp(String),
+    #[error("id_token has no {0} claim")]
+    Missing(&'static str),
+    #[error("id_token expired at {0}")]
+    Expired(i64),
+    #[error("id_token iat {0} is in the future")]
+    IssuedInFuture(i64),
+    #[error("id_token nonce {got:?} is not the one sent ({expected})")]
+    Nonce { got: Option<String>, expected: String },
+    #[error("userinfo sub `{got}` differs from the id_token sub `{expected}`")]
+    UserinfoSub { got: String, expected: String },
+    #[error("the state parameter is unknown or was used already")]
+    State,
+    #[error("the IdP answered the authorization with an error: {0}")]
+    AuthorizeError(String),
+    #[error("the token request failed: {0}")]
+    Token(String),
+    #[error("cannot reach the IdP: {0}")]
+    Http(String),
+}
+
+/// What a checked id_token says about the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenInfo {
+    pub sub: String,
+    pub sid: Option<String>,
+}
+
+fn aud_contains(aud: &Value, client_id: &str) -> bool {
+    match aud {
+        Value::String(s) => s == client_id,
+        Value::Array(a) => a.iter().any(|x| x.as_str() == Some(client_id)),
+        _ => false,
+    }
+}
+
+/// Checks id_token claims (the signature was checked by `jwt::verify`).
+pub fn check_id_token(
+    claims: &Value,
+    issuer: &str,
+    client_id: &str,
+    nonce: &str,
+    now: OffsetDateTime,
+    flaws: &Flaws,
+) -> Result<IdTokenInfo, OidcRefusal> {
+    let iss = claims["iss"].as_str().ok_or(OidcRefusal::Missing("iss"))?;
+    if iss != issuer {
+        return Err(OidcRefusal::Issuer {
+            got: iss.to_owned(),
+            expected: issuer.to_owned(),
+        });
+    }
+    if !flaws.on(Flaw::IgnoreIdTokenAud) {
+        if claims.get("aud").is_none() {
+            return Err(OidcRefusal::Missing("aud"));
+        }
+        if !aud_contains(&claims["aud"], client_id) {
+            return Err(OidcRefusal::Audience {
+                got: claims["aud"].to_string(),
+                expected: client_id.to_owned(),
+            });
+        }
+        if let Some(azp) = claims["azp"].as_str() {
+            if azp != client_id {
+                return Err(OidcRefusal::Azp(azp.to_owned()));
+            }
+        }
+    }
+    let sub = claims["sub"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or(OidcRefusal::Missing("sub"))?;
+    let exp = claims["exp"].as_i64().ok_or(OidcRefusal::Missing("exp"))?;
+    let iat = claims["iat"].as_i64().ok_or(OidcRefusal::Missing("iat"))?;
+    let now = now.unix_timestamp();
+    if !flaws.on(Flaw::IgnoreExp) && now - SKEW_SECS >= exp {
+        return Err(OidcRefusal::Expired(exp));
+    }
+    if iat > now + SKEW_SECS {
+        return Err(OidcRefusal::IssuedInFuture(iat));
+    }
+    if !flaws.on(Flaw::IgnoreNonce) {
+        let got = claims["nonce"].as_str();
+        if got != Some(nonce) {
+            return Err(OidcRefusal::Nonce {
+                got: got.map(str::to_owned),
+                expected: nonce.to_owned(),
+            });
+        }
+    }
+    Ok(IdTokenInfo {
+        sub: sub.to_owned(),
+        sid: claims["sid"].as_str().map(str::to_owned),
+    })
+}
+
+/// A string claim from the id_token, else from userinfo.
+pub fn claim_str(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<String> {
+    id[name]
+        .as_str()
+        .or_else(|| userinfo.and_then(|u| u[name].as_str()))
+        .map(str::to_owned)
+}
+
+/// A list claim (groups) from the id_token, else from userinfo; None when absent in both.
+pub fn claim_list(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<Vec<String>> {
+    let from = |v: &Value| {
+        v.get(name).and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+    };
+    from(id).or_else(|| userinfo.and_then(from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn claims() -> Value {
+        json!({"iss": "http://idp", "aud": "c1", "sub": "u1", "exp": NOW + 60, "iat": NOW, "nonce": "n"})
+    }
+
+    fn at() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(NOW).unwrap()
+    }
+
+    #[test]
+    fn strict_checks_and_their_flaws() {
+        let none = Flaws::none();
+        assert!(check_id_token(&claims(), "http://idp", "c1", "n", at(), &none).is_ok());
+        let mut c = claims();
+        c["aud"] = json!("other");
+        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Audience { .. })));
+        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreIdTokenAud)).is_ok());
+        let mut c = claims();
+        c["nonce"] = json!("x");
+        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Nonce { .. })));
+        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreNonce)).is_ok());
+        let mut c = claims();
+        c["exp"] = json!(NOW - 3600);
+        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Expired(_))));
+        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreExp)).is_ok());
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("iat");
+        assert_eq!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Missing("iat")));
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("sub");
+        assert_eq!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Missing("sub")));
+        assert!(matches!(check_id_token(&claims(), "http://other", "c1", "n", at(), &none), Err(OidcRefusal::Issuer { .. })));
+    }
+}

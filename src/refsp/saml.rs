@@ -1,0 +1,423 @@
+//! The reference SP's SAML side: building its AuthnRequest and checking a posted Response the
+//! way a careful SP does — only signed content is read (xmlsec's pre-digest output, so
+//! signature wrapping cannot smuggle data in), then Issuer, Audience, Recipient/Destination,
+//! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay.
+
+use std::collections::BTreeMap;
+
+use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec};
+use time::{Duration, OffsetDateTime};
+
+use super::flaws::{Flaw, Flaws};
+
+const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// How much clock difference the SP tolerates.
+pub const SKEW: Duration = Duration::seconds(30);
+
+/// What the SP trusts and who it is.
+#[derive(Debug, Clone)]
+pub struct SpSettings {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub idp_entity_id: String,
+    /// The IdP's signing certificates (DER), from its metadata.
+    pub idp_certs: Vec<Vec<u8>>,
+    pub allow_unsolicited: bool,
+}
+
+/// A Response the SP accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub name_id: String,
+    pub session_index: Option<String>,
+    pub assertion_id: String,
+    pub in_response_to: Option<String>,
+    /// Attribute name -> values.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub not_on_or_after: Option<OffsetDateTime>,
+}
+
+/// Why a Response was refused: each names the check, with the values involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the SAMLResponse is not valid base64 or UTF-8")]
+    Encoding,
+    #[error("the Response contains a DOCTYPE; refused without expanding anything")]
+    Doctype,
+    #[error("the Response is not well-formed XML: {0}")]
+    NotXml(String),
+    #[error("the document is not a samlp:Response")]
+    NotAResponse,
+    #[error("the Response has no Assertion (encrypted assertions are not supported)")]
+    NoAssertion,
+    #[error("the Response has {0} Assertions; exactly one is accepted")]
+    SeveralAssertions(usize),
+    #[error("the signature does not verify with the IdP's certificate (or there is none): {0}")]
+    Signature(String),
+    #[error("the Assertion is not signed (only signed Assertions are accepted)")]
+    AssertionUnsigned,
+    #[error("Status is `{0}`, not Success")]
+    Status(String),
+    #[error("Issuer `{got}` is not the IdP `{expected}`")]
+    Issuer { got: String, expected: String },
+    #[error("Destination `{got}` is not this ACS URL `{expected}`")]
+    Destination { got: String, expected: String },
+    #[error("Recipient `{got}` is not this ACS URL `{expected}`")]
+    Recipient { got: String, expected: String },
+    #[error("SubjectConfirmation method `{0}` is not bearer")]
+    NotBearer(String),
+    #[error("SubjectConfirmationData lacks {0}")]
+    ConfirmationIncomplete(&'static str),
+    #[error("Audience {got:?} does not include this SP `{expected}`")]
+    Audience { got: Vec<String>, expected: String },
+    #[error("the Assertion is not valid yet (NotBefore {0})")]
+    NotYetValid(String),
+    #[error("the Assertion has expired ({what} {at})")]
+    Expired { what: &'static str, at: String },
+    #[error("InResponseTo `{0}` is not a request this SP sent (or it was answered already)")]
+    UnknownInResponseTo(String),
+    #[error("an unsolicited Response (no InResponseTo), and this SP accepts only answers to its own requests")]
+    Unsolicited,
+    #[error("Assertion `{0}` was already used (replay)")]
+    Replay(String),
+    #[error("the Assertion has no NameID")]
+    NoNameId,
+    #[error("the {0} `{1}` is not a valid instant")]
+    BadInstant(&'static str, String),
+}
+
+fn parse(xml: &str) -> Result<roxmltree::Document<'_>, Refusal> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => Refusal::Doctype,
+        other => Refusal::NotXml(other.to_string()),
+    })
+}
+
+fn is(n: &roxmltree::Node<'_, '_>, ns: &str, name: &str) -> bool {
+    n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns)
+}
+
+fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, ns: &str, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
+    n.children().find(|c| is(c, ns, name))
+}
+
+/// All text under a node, concatenated (comments split text nodes; a careful SP joins them).
+fn full_text(n: roxmltree::Node<'_, '_>) -> String {
+    n.descendants()
+        .filter(|d| d.is_text())
+        .filter_map(|d| d.text())
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+fn instant(what: &'static str, s: &str) -> Result<OffsetDateTime, Refusal> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| Refusal::BadInstant(what, s.to_owned()))
+}
+
+/// What the caller remembers between requests: requests sent, assertions seen.
+pub trait Memory {
+    /// Consumes an outstanding request id; false when unknown.
+    fn take_request(&mut self, id: &str) -> bool;
+    /// Records an assertion id until `until`; false when it was seen before.
+    fn first_use(&mut self, assertion_id: &str, until: OffsetDateTime) -> bool;
+}
+
+/// Checks a posted Response (already base64-decoded).
+pub fn check(
+    xml: &str,
+    sp: &SpSettings,
+    now: OffsetDateTime,
+    memory: &mut dyn Memory,
+    flaws: &Flaws,
+) -> Result<Accepted, Refusal> {
+    let original = parse(xml)?;
+    let root = original.root_element();
+    if !is(&root, PROTOCOL, "Response") {
+        return Err(Refusal::NotAResponse);
+    }
+    let assertions: Vec<_> = original
+        .descendants()
+        .filter(|n| is(n, ASSERTION, "Assertion"))
+        .collect();
+    if assertions.is_empty() {
+        return Err(Refusal::NoAssertion);
+    }
+    if assertions.len() > 1 && !flaws.on(Flaw::FirstAssertion) {
+        return Err(Refusal::SeveralAssertions(assertions.len()));
+    }
+
+    // The signed content: xmlsec's pre-digest bytes of the verified reference.
+    let signed_text;
+    let signed_doc;
+    let content = if flaws.on(Flaw::SkipSignature) {
+        &original
+    } else {
+        crate::ffi::quiet_xmlsec();
+        let certs: Vec<CertificateDer> = sp
+            .idp_certs
+            .iter()
+            .map(|c| CertificateDer::from(c.clone()))
+            .collect();
+        signed_text = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            &certs,
+            ReduceMode::PreDigest,
+            Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+        )
+        .map_err(|e| Refusal::Signature(e.to_string()))?;
+        signed_doc = parse(&signed_text)?;
+        &signed_doc
+    };
+    let signed_root = content.root_element();
+    // Response-level values come from the signed Response when it is signed.
+    let response = if is(&signed_root, PROTOCOL, "Response") {
+        signed_root
+    } else {
+        root
+    };
+    let assertion = if flaws.on(Flaw::FirstAssertion) {
+        assertions[0]
+    } else if is(&signed_root, ASSERTION, "Assertion") {
+        signed_root
+    } else {
+        child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
+    };
+    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
+    if !flaws.on(Flaw::SkipSignature) && !flaws.on(Flaw::UnsignedAssertion) {
+        let signed = child(assertion, DSIG, "Signature")
+            .and_then(|s| child(s, DSIG, "SignedInfo"))
+            .and_then(|si| child(si, DSIG, "Reference"))
+            .and_then(|r| r.attribute("URI"))
+            .is_some_and(|uri| uri.strip_prefix('#') == Some(assertion_id.as_str()));
+        if !signed {
+            return Err(Refusal::AssertionUnsigned);
+        }
+    }
+
+    let status = child(response, PROTOCOL, "Status")
+        .and_then(|s| child(s, PROTOCOL, "StatusCode"))
+        .and_then(|c| c.attribute("Value"))
+        .unwrap_or("(none)");
+    if status != SUCCESS {
+        return Err(Refusal::Status(status.to_owned()));
+    }
+    if !flaws.on(Flaw::IgnoreIssuer) {
+        for node in [Some(assertion), Some(response)].into_iter().flatten() {
+            if let Some(issuer) = child(node, ASSERTION, "Issuer") {
+                let got = full_text(issuer);
+                if got != sp.idp_entity_id {
+                    return Err(Refusal::Issuer {
+                        got,
+                        expected: sp.idp_entity_id.clone(),
+                    });
+                }
+            } else if node == assertion {
+                return Err(Refusal::Issuer {
+                    got: "(none)".into(),
+                    expected: sp.idp_entity_id.clone(),
+                });
+            }
+        }
+    }
+    if !flaws.on(Flaw::IgnoreRecipient) {
+        if let Some(d) = response.attribute("Destination") {
+            if d != sp.acs_url {
+                return Err(Refusal::Destination {
+                    got: d.to_owned(),
+                    expected: sp.acs_url.clone(),
+                });
+            }
+        }
+    }
+
+    let subject = child(assertion, ASSERTION, "Subject").ok_or(Refusal::NoNameId)?;
+    let name_id_node = child(subject, ASSERTION, "NameID").ok_or(Refusal::NoNameId)?;
+    let name_id = if flaws.on(Flaw::TruncateNameIdAtComment) {
+        // The defect: the first text node only, as some XML libraries hand it out.
+        let id = assertion_id.as_str();
+        original
+            .descendants()
+            .find(|n| is(n, ASSERTION, "Assertion") && n.attribute("ID") == Some(id))
+            .and_then(|a| child(a, ASSERTION, "Subject"))
+            .and_then(|s| child(s, ASSERTION, "NameID"))
+            .and_then(|n| n.first_child())
+            .and_then(|t| t.text())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    } else {
+        full_text(name_id_node)
+    };
+    if name_id.is_empty() {
+        return Err(Refusal::NoNameId);
+    }
+    let confirmation = subject
+        .children()
+        .find(|c| is(c, ASSERTION, "SubjectConfirmation"))
+        .ok_or(Refusal::ConfirmationIncomplete("a SubjectConfirmation"))?;
+    let method = confirmation.attribute("Method").unwrap_or("(none)");
+    if method != BEARER {
+        return Err(Refusal::NotBearer(method.to_owned()));
+    }
+    let data = child(confirmation, ASSERTION, "SubjectConfirmationData")
+        .ok_or(Refusal::ConfirmationIncomplete("SubjectConfirmationData"))?;
+    let recipient = data
+        .attribute("Recipient")
+        .ok_or(Refusal::ConfirmationIncomplete("Recipient"))?;
+    if !flaws.on(Flaw::IgnoreRecipient) && recipient != sp.acs_url {
+        return Err(Refusal::Recipient {
+            got: recipient.to_owned(),
+            expected: sp.acs_url.clone(),
+        });
+    }
+    let confirm_until = data
+        .attribute("NotOnOrAfter")
+        .ok_or(Refusal::ConfirmationIncomplete("NotOnOrAfter"))?;
+    let confirm_until = instant("SubjectConfirmationData NotOnOrAfter", confirm_until)?;
+    let conditions = child(assertion, ASSERTION, "Conditions");
+    let mut not_on_or_after = Some(confirm_until);
+    if !flaws.on(Flaw::AcceptExpired) {
+        if now - SKEW >= confirm_until {
+            return Err(Refusal::Expired {
+                what: "SubjectConfirmationData NotOnOrAfter",
+                at: crate::saml::xml::instant(confirm_until),
+            });
+        }
+        if let Some(c) = conditions {
+            if let Some(nb) = c.attribute("NotBefore") {
+                let nb = instant("Conditions NotBefore", nb)?;
+                if now + SKEW < nb {
+                    return Err(Refusal::NotYetValid(crate::saml::xml::instant(nb)));
+                }
+            }
+            if let Some(na) = c.attribute("NotOnOrAfter") {
+                let na = instant("Conditions NotOnOrAfter", na)?;
+                if now - SKEW >= na {
+                    return Err(Refusal::Expired {
+                        what: "Conditions NotOnOrAfter",
+                        at: crate::saml::xml::instant(na),
+                    });
+                }
+                not_on_or_after = Some(na.min(confirm_until));
+            }
+        }
+    }
+    if !flaws.on(Flaw::IgnoreAudience) {
+        let audiences: Vec<String> = conditions
+            .into_iter()
+            .flat_map(|c| c.children().filter(|x| is(x, ASSERTION, "AudienceRestriction")))
+            .flat_map(|r| r.children().filter(|x| is(x, ASSERTION, "Audience")))
+            .map(full_text)
+            .collect();
+        if !audiences.iter().any(|a| *a == sp.entity_id) {
+            return Err(Refusal::Audience {
+                got: audiences,
+                expected: sp.entity_id.clone(),
+            });
+        }
+    }
+    let in_response_to = data
+        .attribute("InResponseTo")
+        .or_else(|| response.attribute("InResponseTo"))
+        .map(str::to_owned);
+    if !flaws.on(Flaw::IgnoreInResponseTo) {
+        match &in_response_to {
+            Some(id) => {
+                if !memory.take_request(id) {
+                    return Err(Refusal::UnknownInResponseTo(id.clone()));
+                }
+            }
+            None if !sp.allow_unsolicited => return Err(Refusal::Unsolicited),
+            None => {}
+        }
+    }
+    if !flaws.on(Flaw::AllowReplay) {
+        let until = not_on_or_after.unwrap_or(now + Duration::minutes(10));
+        if !memory.first_use(&assertion_id, until.max(now + SKEW)) {
+            return Err(Refusal::Replay(assertion_id));
+        }
+    }
+    let session_index = child(assertion, ASSERTION, "AuthnStatement")
+        .and_then(|a| a.attribute("SessionIndex"))
+        .map(str::to_owned);
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for statement in assertion.children().filter(|c| is(c, ASSERTION, "AttributeStatement")) {
+        for attr in statement.children().filter(|c| is(c, ASSERTION, "Attribute")) {
+            let name = attr.attribute("Name").unwrap_or_default().to_owned();
+            let values = attr
+                .children()
+                .filter(|v| is(v, ASSERTION, "AttributeValue"))
+                .map(full_text);
+            attributes.entry(name).or_default().extend(values);
+        }
+    }
+    Ok(Accepted {
+        name_id,
+        session_index,
+        assertion_id,
+        in_response_to,
+        attributes,
+        not_on_or_after,
+    })
+}
+
+/// The SP's AuthnRequest (sent unsigned over HTTP-Redirect).
+pub fn authn_request(id: &str, issue_instant: OffsetDateTime, sp: &SpSettings, sso_url: &str) -> String {
+    crate::saml::authn_request::build(
+        id,
+        &crate::saml::xml::instant(issue_instant),
+        &sp.entity_id,
+        sso_url,
+        &sp.acs_url,
+        false,
+    )
+}
+
+/// The IdP's entity id, Redirect-binding SSO URL and signing certificates from its metadata.
+pub fn read_metadata(xml: &str) -> Result<(String, String, Vec<Vec<u8>>), String> {
+    use base64::Engine;
+    let doc = parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    let md = "urn:oasis:names:tc:SAML:2.0:metadata";
+    let entity_id = root
+        .attribute("entityID")
+        .ok_or("the metadata has no entityID")?
+        .to_owned();
+    let idp = doc
+        .descendants()
+        .find(|n| is(n, md, "IDPSSODescriptor"))
+        .ok_or("the metadata has no IDPSSODescriptor")?;
+    let sso = idp
+        .children()
+        .filter(|n| is(n, md, "SingleSignOnService"))
+        .find(|n| {
+            n.attribute("Binding") == Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+        })
+        .and_then(|n| n.attribute("Location"))
+        .ok_or("the metadata has no HTTP-Redirect SingleSignOnService")?
+        .to_owned();
+    let certs: Vec<Vec<u8>> = idp
+        .children()
+        .filter(|n| is(n, md, "KeyDescriptor") && n.attribute("use") != Some("encryption"))
+        .flat_map(|k| k.descendants().filter(|d| is(d, DSIG, "X509Certificate")))
+        .filter_map(|c| {
+            let b64: String = full_text(c).split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD.decode(b64).ok()
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err("the metadata has no signing certificate".into());
+    }
+    Ok((entity_id, sso, certs))
+}
