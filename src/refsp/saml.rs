@@ -186,24 +186,35 @@ pub fn check(
     } else {
         root
     };
-    let assertion = if flaws.on(Flaw::FirstAssertion) {
-        assertions[0]
-    } else if is(&signed_root, ASSERTION, "Assertion") {
+    let verified_assertion = if is(&signed_root, ASSERTION, "Assertion") {
         signed_root
     } else {
         child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
     };
-    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
-    if !flaws.on(Flaw::SkipSignature) && !flaws.on(Flaw::UnsignedAssertion) {
-        let signed = child(assertion, DSIG, "Signature")
+    // The Assertion is signed when it is the verified reference itself, or when the signed
+    // Response carries the Assertion's own signature (xmlsec verified every signature present).
+    if !flaws.on(Flaw::SkipSignature)
+        && !flaws.on(Flaw::UnsignedAssertion)
+        && !is(&signed_root, ASSERTION, "Assertion")
+    {
+        let id = verified_assertion.attribute("ID").unwrap_or_default();
+        let signed = child(verified_assertion, DSIG, "Signature")
             .and_then(|s| child(s, DSIG, "SignedInfo"))
             .and_then(|si| child(si, DSIG, "Reference"))
             .and_then(|r| r.attribute("URI"))
-            .is_some_and(|uri| uri.strip_prefix('#') == Some(assertion_id.as_str()));
+            .is_some_and(|uri| uri.strip_prefix('#') == Some(id));
         if !signed {
             return Err(Refusal::AssertionUnsigned);
         }
     }
+    // The defect of `first-assertion`: the data is read from the document's first Assertion,
+    // whatever was verified.
+    let assertion = if flaws.on(Flaw::FirstAssertion) {
+        assertions[0]
+    } else {
+        verified_assertion
+    };
+    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
 
     let status = child(response, PROTOCOL, "Status")
         .and_then(|s| child(s, PROTOCOL, "StatusCode"))
