@@ -229,3 +229,180 @@ fn accepted_responses_carry_attributes_and_session_index() {
     assert_eq!(ok.attributes["groups"], vec!["Qovery-Admins".to_owned()]);
     assert_eq!(ok.attributes["name"], vec!["Alice Admin".to_owned()]);
 }
+
+// --- JWTs: id_tokens and revocation requests ------------------------------------------------
+
+mod jwts {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use fakta::config::SigningAlg;
+    use fakta::oidc::jwt as signer;
+    use fakta::refsp::jwt::{self, JwtRefusal};
+    use fakta::refsp::revocation::{self, Settings, Subject};
+    use serde_json::{Value, json};
+
+    fn jwks() -> Vec<jwt::Key> {
+        let st = common::state(common::oidc_example());
+        jwt::parse_jwks(st.jwks.as_bytes()).unwrap()
+    }
+
+    fn kid() -> String {
+        common::state(common::oidc_example()).rsa_kid.clone()
+    }
+
+    fn rs256(claims: &Value, typ: Option<&str>) -> String {
+        signer::sign(SigningAlg::RS256, &kid(), typ, keys().current.pkey(), claims).unwrap()
+    }
+
+    fn unsigned(header: Value, claims: &Value, sig: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            URL_SAFE_NO_PAD.encode(sig)
+        )
+    }
+
+    fn hs256_with_public_key(claims: &Value) -> String {
+        let pem = keys().current.pkey().public_key_to_pem().unwrap();
+        let header = json!({"alg": "HS256", "kid": kid()});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let hkey = openssl::pkey::PKey::hmac(&pem).unwrap();
+        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &hkey).unwrap();
+        s.update(input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap()))
+    }
+
+    #[test]
+    fn id_token_signatures_and_their_flaws() {
+        let keys = jwks();
+        let claims = json!({"iss": "http://127.0.0.1:7000", "sub": "00u1alice"});
+        let honest = rs256(&claims, None);
+        let es = signer::sign(SigningAlg::ES256, &common::state(common::oidc_example()).ec_kid, None, common::keys().ec.pkey(), &claims).unwrap();
+        let none = unsigned(json!({"alg": "none"}), &claims, b"");
+        let confused = hs256_with_public_key(&claims);
+        let mut corrupted = honest.clone();
+        corrupted.replace_range(corrupted.len() - 5.., "AAAAA");
+        let unknown_kid = signer::sign(SigningAlg::RS256, "not-a-kid", None, common::keys().current.pkey(), &claims).unwrap();
+        let allowed = ["RS256", "ES256"];
+        let v = |t: &str, f: &Flaws| jwt::verify(t, &keys, &allowed, f).map(|_| ());
+        for f in [Flaws::none(), Flaws::none().with(Flaw::AcceptAlgNone), Flaws::none().with(Flaw::Hs256KeyConfusion)] {
+            assert_eq!(v(&honest, &f), Ok(()));
+            assert_eq!(v(&es, &f), Ok(()));
+            assert_eq!(v(&corrupted, &f), Err(JwtRefusal::Signature));
+            assert_eq!(v(&unknown_kid, &f), Err(JwtRefusal::UnknownKid("not-a-kid".into())));
+        }
+        assert_eq!(v(&none, &Flaws::none()), Err(JwtRefusal::Alg("none".into())));
+        assert_eq!(v(&none, &Flaws::none().with(Flaw::AcceptAlgNone)), Ok(()));
+        assert_eq!(v(&none, &Flaws::none().with(Flaw::Hs256KeyConfusion)), Err(JwtRefusal::Alg("none".into())));
+        assert_eq!(v(&confused, &Flaws::none()), Err(JwtRefusal::Alg("HS256".into())));
+        assert_eq!(v(&confused, &Flaws::none().with(Flaw::Hs256KeyConfusion)), Ok(()));
+        assert_eq!(v(&confused, &Flaws::none().with(Flaw::AcceptAlgNone)), Err(JwtRefusal::Alg("HS256".into())));
+        assert_eq!(v("a.b", &Flaws::none()), Err(JwtRefusal::Malformed));
+        assert_eq!(v(&"x".repeat(20_000), &Flaws::none()), Err(JwtRefusal::TooLarge));
+    }
+
+    const ENDPOINT: &str = "http://127.0.0.1:7100/oauth/global-token-revocation/connection/acme";
+
+    fn settings() -> Settings {
+        Settings {
+            endpoint: ENDPOINT.into(),
+            idp_issuer: "http://127.0.0.1:7000".into(),
+            app: "qovery".into(),
+            subject_issuer: "http://www.okta.com/qovery".into(),
+            email_supported: false,
+        }
+    }
+
+    fn gtr_claims() -> Value {
+        let now = NOW.unix_timestamp();
+        json!({"jti": "j1", "iss": "http://127.0.0.1:7000", "sub": "qovery", "aud": ENDPOINT,
+               "iat": now, "nbf": now - 300, "exp": now + 300})
+    }
+
+    fn body() -> Vec<u8> {
+        json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": "alice@acme.test"}})
+            .to_string()
+            .into_bytes()
+    }
+
+    fn token_with(edit: impl Fn(&mut Value)) -> String {
+        let mut c = gtr_claims();
+        edit(&mut c);
+        rs256(&c, Some("global-token-revocation+jwt"))
+    }
+
+    /// (case, Authorization header, body, strict status or 0 for accepted, flaws that accept it)
+    fn gtr_cases() -> Vec<(&'static str, Option<String>, Vec<u8>, u16, Vec<Flaw>)> {
+        let b = |t: String| Some(format!("Bearer {t}"));
+        let all_auth = vec![Flaw::RevocationWithoutAuth];
+        let other = SigningKey::generate().unwrap();
+        vec![
+            ("T1 honest", b(token_with(|_| {})), body(), 0, Flaw::ALL.to_vec()),
+            ("T3 no authorization", None, body(), 401, all_auth.clone()),
+            ("T3 foreign key", b(signer::sign(SigningAlg::RS256, &kid(), Some("global-token-revocation+jwt"), other.pkey(), &gtr_claims()).unwrap()), body(), 401, all_auth.clone()),
+            ("T3 alg none", b(unsigned(json!({"alg": "none", "typ": "global-token-revocation+jwt"}), &gtr_claims(), b"")), body(), 401, all_auth.clone()),
+            ("T3 typ missing", b(rs256(&gtr_claims(), None)), body(), 401, all_auth.clone()),
+            ("T3 typ wrong", b(rs256(&gtr_claims(), Some("JWT"))), body(), 401, all_auth.clone()),
+            ("T3 aud wrong", b(token_with(|c| c["aud"] = json!("http://127.0.0.1:7100/other"))), body(), 401, vec![Flaw::RevocationWithoutAuth, Flaw::RevocationIgnoresAud]),
+            ("T3 aud with query", b(token_with(|c| c["aud"] = json!(format!("{ENDPOINT}?x")))), body(), 401, vec![Flaw::RevocationWithoutAuth, Flaw::RevocationIgnoresAud]),
+            ("T3 expired", b(token_with(|c| c["exp"] = json!(NOW.unix_timestamp() - 600))), body(), 401, all_auth.clone()),
+            ("T3 nbf future", b(token_with(|c| c["nbf"] = json!(NOW.unix_timestamp() + 600))), body(), 401, all_auth.clone()),
+            ("T3 wrong iss", b(token_with(|c| c["iss"] = json!("http://evil.test"))), body(), 401, all_auth.clone()),
+            ("T4 other app", b(token_with(|c| c["sub"] = json!("other-app"))), body(), 403, all_auth.clone()),
+            ("T5 legacy subject", b(token_with(|_| {})), json!({"subject": {"format": "iss_sub"}}).to_string().into_bytes(), 400, vec![]),
+            ("T5 not json", b(token_with(|_| {})), b"sub_id=alice".to_vec(), 400, vec![]),
+            ("T5 unknown format", b(token_with(|_| {})), json!({"sub_id": {"format": "phone_number", "phone_number": "+1"}}).to_string().into_bytes(), 400, vec![]),
+            ("T2 email unsupported", b(token_with(|_| {})), json!({"sub_id": {"format": "email", "email": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
+            ("T7 other idp", b(token_with(|_| {})), json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/other", "sub": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
+        ]
+    }
+
+    #[test]
+    fn revocation_requests_and_their_flaws() {
+        let keys: Vec<jwt::Key> = vec![jwt::Key {
+            kid: None,
+            kty: "RSA".into(),
+            key: common::keys().current.certificate.x509().public_key().unwrap(),
+        }];
+        let flaw_sets: Vec<Flaws> = std::iter::once(Flaws::none())
+            .chain([Flaw::RevocationWithoutAuth, Flaw::RevocationIgnoresAud].map(|f| Flaws::none().with(f)))
+            .collect();
+        let mut wrong = Vec::new();
+        for flaws in &flaw_sets {
+            for (name, auth, body, status, admitted_by) in gtr_cases() {
+                let mut seen = |_: &str, _: i64| true;
+                let got = revocation::check(auth.as_deref(), &body, &keys, &settings(), NOW, &mut seen, flaws);
+                let flaw = flaws.iter().next();
+                let expect_ok = status == 0 || flaw.is_some_and(|f| admitted_by.contains(&f));
+                match (&got, expect_ok) {
+                    (Ok(_), true) => {}
+                    (Err(r), false) if r.status == status => {}
+                    _ => wrong.push(format!("{name} with {flaw:?}: {got:?} (strict status {status})")),
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_replayed_jti_is_refused_and_the_subject_is_read() {
+        let keys: Vec<jwt::Key> = vec![jwt::Key {
+            kid: None,
+            kty: "RSA".into(),
+            key: common::keys().current.certificate.x509().public_key().unwrap(),
+        }];
+        let mut jtis = std::collections::HashSet::new();
+        let mut seen = |j: &str, _: i64| jtis.insert(j.to_owned());
+        let auth = format!("Bearer {}", token_with(|_| {}));
+        let first = revocation::check(Some(&auth), &body(), &keys, &settings(), NOW, &mut seen, &Flaws::none());
+        assert_eq!(first, Ok(Subject::IssSub { iss: "http://www.okta.com/qovery".into(), sub: "alice@acme.test".into() }));
+        let again = revocation::check(Some(&auth), &body(), &keys, &settings(), NOW, &mut seen, &Flaws::none());
+        assert_eq!(again.unwrap_err().status, 401);
+    }
+}

@@ -140,8 +140,12 @@ pub fn verify(
     }
     let kty = if alg == "ES256" { "EC" } else { "RSA" };
     let candidates: Vec<&Key> = match header["kid"].as_str() {
+        // Keys without a kid (from a SAML certificate) are tried for any kid.
         Some(kid) => {
-            let found: Vec<&Key> = keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+            let found: Vec<&Key> = keys
+                .iter()
+                .filter(|k| k.kid.as_deref().is_none_or(|x| x == kid))
+                .collect();
             if found.is_empty() {
                 return Err(JwtRefusal::UnknownKid(kid.to_owned()));
             }
