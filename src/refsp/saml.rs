@@ -338,6 +338,14 @@ pub fn check(
             });
         }
     }
+    // Replay first: a replayed answer to an SP-initiated login would otherwise only show as
+    // an InResponseTo already answered.
+    if !flaws.on(Flaw::AllowReplay) {
+        let until = not_on_or_after.unwrap_or(now + Duration::minutes(10));
+        if !memory.first_use(&assertion_id, until.max(now + SKEW)) {
+            return Err(Refusal::Replay(assertion_id));
+        }
+    }
     let in_response_to = data
         .attribute("InResponseTo")
         .or_else(|| response.attribute("InResponseTo"))
@@ -351,12 +359,6 @@ pub fn check(
             }
             None if !sp.allow_unsolicited => return Err(Refusal::Unsolicited),
             None => {}
-        }
-    }
-    if !flaws.on(Flaw::AllowReplay) {
-        let until = not_on_or_after.unwrap_or(now + Duration::minutes(10));
-        if !memory.first_use(&assertion_id, until.max(now + SKEW)) {
-            return Err(Refusal::Replay(assertion_id));
         }
     }
     let session_index = child(assertion, ASSERTION, "AuthnStatement")

@@ -57,13 +57,13 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// A refused login: 403 with the reason, as a person debugging would want to read it.
+/// A refused request: 403 with the reason, as a person debugging would want to read it.
 fn refused(reason: &str) -> Response {
-    tracing::info!("reference SP refused a login: {reason}");
+    tracing::info!("reference SP refused: {reason}");
     (
         StatusCode::FORBIDDEN,
         Html(page(
-            "Login refused",
+            "Refused",
             &format!("<p id=\"reason\">{}</p>", escape(reason)),
         )),
     )
@@ -634,7 +634,14 @@ fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
     let text = |name: &str| {
         root.children()
             .find(|c| c.is_element() && c.tag_name().name() == name)
-            .map(|n| n.descendants().filter_map(|d| d.text()).collect::<String>().trim().to_owned())
+            .map(|n| {
+                n.descendants()
+                    .filter(|d| d.is_text())
+                    .filter_map(|d| d.text())
+                    .collect::<String>()
+                    .trim()
+                    .to_owned()
+            })
     };
     let slo = st.app.logout.as_ref().map(|l| l.slo_url.to_string()).unwrap_or_default();
     if root.attribute("Destination") != Some(slo.as_str()) {

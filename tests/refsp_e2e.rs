@@ -1,0 +1,336 @@
+//! The reference SP end to end on loopback sockets, next to a real fakta IdP: logins through a
+//! cookie-keeping client that follows redirects and auto-submit forms like a browser, roles for
+//! every rule, refusals, and the revocation, back-channel and SLO receivers with their flaws.
+
+mod common;
+
+use std::sync::Arc;
+
+use fakta::clock::SystemClock;
+use fakta::config::{Emit, SigningAlg};
+use fakta::idp::IdpState;
+use fakta::oidc::jwt as signer;
+use fakta::refsp::{Flaw, Flaws, SpState};
+use serde_json::{Value, json};
+
+struct World {
+    idp: Arc<IdpState>,
+    sp: String,
+    idp_base: String,
+}
+
+async fn world(file: &str, flaws: Flaws) -> World {
+    let idp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let idp_addr = idp_l.local_addr().unwrap().to_string();
+    let sp_addr = sp_l.local_addr().unwrap().to_string();
+    let yaml = std::fs::read_to_string(file)
+        .unwrap()
+        .replace("127.0.0.1:7000", &idp_addr)
+        .replace("127.0.0.1:7100", &sp_addr);
+    let conn = common::connection(&yaml, std::path::Path::new("."));
+    let idp = IdpState::new(conn.clone(), common::keys(), Arc::new(SystemClock)).unwrap();
+    let sp = SpState::new(conn, flaws, Arc::new(SystemClock)).unwrap();
+    let idp_app = fakta::idp::app(idp.clone());
+    tokio::spawn(async move { axum::serve(idp_l, idp_app).await });
+    tokio::spawn(async move { axum::serve(sp_l, fakta::refsp::app(sp)).await });
+    World {
+        idp,
+        sp: format!("http://{sp_addr}"),
+        idp_base: format!("http://{idp_addr}"),
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Follows redirects, picks `user` on the IdP login page, submits auto-post forms; returns the
+/// last answer's status and body.
+async fn browse(b: &reqwest::Client, start: &str, user: &str) -> (u16, String) {
+    let mut url = start.to_owned();
+    let mut form: Option<Vec<(String, String)>> = None;
+    for _ in 0..12 {
+        let resp = match form.take() {
+            Some(f) => b.post(&url).form(&f).send().await.unwrap(),
+            None => b.get(&url).send().await.unwrap(),
+        };
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+            url = reqwest::Url::parse(&url).unwrap().join(&loc).unwrap().to_string();
+            continue;
+        }
+        let body = resp.text().await.unwrap();
+        let field = |name: &str| {
+            let m = format!("name=\"{name}\" value=\"");
+            body.find(&m).map(|i| {
+                let rest = &body[i + m.len()..];
+                unescape(&rest[..rest.find('"').unwrap()])
+            })
+        };
+        if body.contains("id=\"pick-user\"") {
+            let state = field("state").unwrap();
+            url = reqwest::Url::parse(&url).unwrap().join("/login/login.htm").unwrap().to_string();
+            form = Some(vec![("state".into(), state), ("username".into(), user.into())]);
+            continue;
+        }
+        if body.contains("document.forms[0].submit()") {
+            let a = body.find("action=\"").unwrap() + 8;
+            url = unescape(&body[a..a + body[a..].find('"').unwrap()]);
+            let fields = regex::Regex::new(r#"name="([^"]+)" value="([^"]*)""#).unwrap();
+            form = Some(fields.captures_iter(&body).map(|c| (unescape(&c[1]), unescape(&c[2]))).collect());
+            continue;
+        }
+        return (status, body);
+    }
+    panic!("too many hops from {start}");
+}
+
+async fn me(b: &reqwest::Client, w: &World) -> (u16, Value) {
+    let r = b.get(format!("{}/api/me", w.sp)).send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn saml_login(w: &World, user: &str) -> (reqwest::Client, u16, String) {
+    let b = browser();
+    let (s, body) = browse(&b, &format!("{}/login?connection=acme", w.sp), user).await;
+    (b, s, body)
+}
+
+#[tokio::test]
+async fn saml_logins_get_the_role_the_rules_give() {
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let b = browser();
+    assert_eq!(me(&b, &w).await.0, 401);
+    for (user, role) in [("00u1alice", "admin"), ("00u2bob", "viewer"), ("00u3dora", "devops"), ("00u4max", "admin")] {
+        let (b, status, body) = saml_login(&w, user).await;
+        assert_eq!(status, 200, "{user}: {body}");
+        let (s, v) = me(&b, &w).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["role"], role, "{user}: {v}");
+        assert_eq!(v["protocol"], "saml");
+    }
+    let (b, _, _) = saml_login(&w, "00u5obrien").await;
+    assert_eq!(me(&b, &w).await.1["name"], "O'Brien & <Sons>");
+}
+
+#[tokio::test]
+async fn role_flaws_change_only_their_rule() {
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::FirstMatchingGroup)).await;
+    let (b, _, _) = saml_login(&w, "00u4max").await;
+    assert_eq!(me(&b, &w).await.1["role"], "devops", "first mapped group wins, precedence ignored");
+    let (b, _, _) = saml_login(&w, "00u1alice").await;
+    assert_eq!(me(&b, &w).await.1["role"], "admin");
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::IgnoreGroups)).await;
+    let (b, _, _) = saml_login(&w, "00u1alice").await;
+    assert_eq!(me(&b, &w).await.1["role"], "viewer");
+}
+
+#[tokio::test]
+async fn missing_email_or_name_is_refused_unless_flawed() {
+    for (omit, flaw) in [("email", Flaw::AcceptMissingEmail), ("name", Flaw::AcceptMissingName)] {
+        let w = world(common::EXAMPLE, Flaws::none()).await;
+        w.idp.set_emit("00u1alice", Emit { omit_attributes: vec![omit.into()] });
+        let (b, status, body) = saml_login(&w, "00u1alice").await;
+        assert_eq!(status, 403, "{omit}: {body}");
+        assert!(body.contains(&format!("sent no {omit}")), "{body}");
+        assert_eq!(me(&b, &w).await.0, 401);
+
+        let w = world(common::EXAMPLE, Flaws::none().with(flaw)).await;
+        w.idp.set_emit("00u1alice", Emit { omit_attributes: vec![omit.into()] });
+        let (b, status, _) = saml_login(&w, "00u1alice").await;
+        assert_eq!(status, 200);
+        assert_eq!(me(&b, &w).await.0, 200);
+    }
+}
+
+fn gtr_token(w: &World, endpoint: &str, sub_app: &str) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let jti = format!("j{}", rand_suffix());
+    let claims = json!({"jti": jti, "iss": w.idp_base, "sub": sub_app, "aud": endpoint,
+        "iat": now, "nbf": now - 300, "exp": now + 300});
+    signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("global-token-revocation+jwt"), common::keys().current.pkey(), &claims).unwrap()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) + std::process::id() as u64 * 1000
+}
+
+async fn revoke(w: &World, sub: &str) -> u16 {
+    let endpoint = format!("{}/oauth/global-token-revocation/connection/acme", w.sp);
+    let body = json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": sub}});
+    reqwest::Client::new()
+        .post(&endpoint)
+        .bearer_auth(gtr_token(w, &endpoint, "qovery"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn revocation_ends_that_users_sessions_only() {
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    let (bob, _, _) = saml_login(&w, "00u2bob").await;
+    assert_eq!(revoke(&w, "alice@acme.test").await, 204);
+    assert_eq!(me(&alice, &w).await.0, 401, "T1: the session is gone");
+    assert_eq!(me(&bob, &w).await.0, 200, "T9: other users keep theirs");
+    assert_eq!(revoke(&w, "nobody@acme.test").await, 404, "T6");
+}
+
+#[tokio::test]
+async fn revocation_flaws_keep_or_end_too_much() {
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::RevocationKeepsSession)).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    assert_eq!(revoke(&w, "alice@acme.test").await, 204);
+    assert_eq!(me(&alice, &w).await.0, 200);
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::RevocationEndsEveryone)).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    let (bob, _, _) = saml_login(&w, "00u2bob").await;
+    assert_eq!(revoke(&w, "alice@acme.test").await, 204);
+    assert_eq!(me(&alice, &w).await.0, 401);
+    assert_eq!(me(&bob, &w).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_replayed_post_is_refused() {
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let b = browser();
+    // Drive the flow by hand to keep the posted form.
+    let (_, body) = {
+        let start = b.get(format!("{}/login?connection=acme", w.sp)).send().await.unwrap();
+        let sso = start.headers()["location"].to_str().unwrap().to_owned();
+        let login = b.get(&sso).send().await.unwrap();
+        let page = w.idp_base.clone() + login.headers()["location"].to_str().unwrap();
+        let html = b.get(&page).send().await.unwrap().text().await.unwrap();
+        let m = "name=\"state\" value=\"";
+        let i = html.find(m).unwrap() + m.len();
+        let state = html[i..i + html[i..].find('"').unwrap()].to_owned();
+        let r = b.post(format!("{}/login/login.htm", w.idp_base)).form(&[("state", state.as_str()), ("username", "00u1alice")]).send().await.unwrap();
+        (200, r.text().await.unwrap())
+    };
+    let m = "name=\"SAMLResponse\" value=\"";
+    let i = body.find(m).unwrap() + m.len();
+    let saml = body[i..i + body[i..].find('"').unwrap()].to_owned();
+    let acs = format!("{}/login/callback?connection=acme", w.sp);
+    let first = b.post(&acs).form(&[("SAMLResponse", saml.as_str())]).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let other = browser();
+    let again = other.post(&acs).form(&[("SAMLResponse", saml.as_str())]).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 403);
+    assert!(again.text().await.unwrap().contains("already used"));
+}
+
+#[tokio::test]
+async fn oidc_login_roles_and_back_channel_logout() {
+    let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
+    let b = browser();
+    let (status, body) = browse(&b, &format!("{}/login/oidc", w.sp), "00u4max").await;
+    assert_eq!(status, 200, "{body}");
+    let (s, v) = me(&b, &w).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["role"], "admin");
+    assert_eq!(v["protocol"], "oidc");
+    assert_eq!(v["subject"], "00u4max");
+
+    let bcl = format!("{}/oidc/backchannel-logout", w.sp);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let event = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+    let claims = |extra: Value| {
+        let mut c = json!({"iss": w.idp_base, "aud": "0oa1qoveryweb", "sub": "00u4max", "iat": now, "exp": now + 120, "jti": format!("bcl{}", rand_suffix()), "events": event});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let token = |c: &Value| signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("logout+jwt"), common::keys().current.pkey(), c).unwrap();
+    let post = |t: String| {
+        let bcl = bcl.clone();
+        async move { reqwest::Client::new().post(&bcl).form(&[("logout_token", t)]).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(token(&claims(json!({"nonce": "x"})))).await, 400, "a nonce is refused");
+    assert_eq!(post(token(&claims(json!({"aud": "other"})))).await, 400);
+    assert_eq!(post(token(&claims(json!({"events": {}})))).await, 400);
+    let mut forged = token(&claims(json!({})));
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    assert_eq!(post(forged).await, 400, "bad signature");
+    assert_eq!(me(&b, &w).await.0, 200, "nothing ended the session so far");
+    assert_eq!(post(token(&claims(json!({})))).await, 200);
+    assert_eq!(me(&b, &w).await.0, 401, "G4: the session ended");
+}
+
+#[tokio::test]
+async fn oidc_missing_email_is_refused_with_the_reason() {
+    let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
+    w.idp.set_emit("00u1alice", Emit { omit_attributes: vec!["email".into()] });
+    let b = browser();
+    let (status, body) = browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
+    assert_eq!(status, 403);
+    assert!(body.contains("sent no email"), "{body}");
+}
+
+fn logout_request(w: &World, destination: &str) -> String {
+    format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lr{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{destination}\"><saml:Issuer>http://www.okta.com/qovery</saml:Issuer><saml:NameID>alice@acme.test</saml:NameID></samlp:LogoutRequest>",
+        rand_suffix(),
+        fakta::saml::xml::instant(time::OffsetDateTime::now_utc()),
+    )
+    .replace("{sp}", &w.sp)
+}
+
+/// An HTTP-Redirect query, signed with `key` when given.
+fn slo_query(xml: &str, key: Option<&openssl::pkey::PKey<openssl::pkey::Private>>) -> String {
+    use base64::Engine;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut q = format!("SAMLRequest={}", enc(&fakta::saml::binding::encode_redirect(xml)));
+    if let Some(key) = key {
+        q.push_str(&format!("&SigAlg={}", enc("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")));
+        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+        s.update(q.as_bytes()).unwrap();
+        let sig = base64::engine::general_purpose::STANDARD.encode(s.sign_to_vec().unwrap());
+        q.push_str(&format!("&Signature={}", enc(&sig)));
+    }
+    q
+}
+
+#[tokio::test]
+async fn idp_initiated_slo_needs_the_idps_signature() {
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    let slo = format!("{}/saml/slo", w.sp);
+    let key = common::keys().current.pkey().clone();
+    let get = |q: String| {
+        let slo = slo.clone();
+        async move { reqwest::get(format!("{slo}?{q}")).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(slo_query(&logout_request(&w, &slo), None)).await, 403, "unsigned");
+    let other = fakta::keys::SigningKey::generate().unwrap();
+    assert_eq!(get(slo_query(&logout_request(&w, &slo), Some(other.pkey()))).await, 403, "foreign key");
+    assert_eq!(get(slo_query(&logout_request(&w, "http://127.0.0.1:1/slo"), Some(&key))).await, 403, "wrong Destination");
+    assert_eq!(me(&alice, &w).await.0, 200, "G2: none of those ended the session");
+    let ok = reqwest::get(format!("{slo}?{}", slo_query(&logout_request(&w, &slo), Some(&key)))).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200, "{}", ok.text().await.unwrap());
+    assert_eq!(me(&alice, &w).await.0, 401);
+
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::UnsignedSlo)).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    let slo = format!("{}/saml/slo", w.sp);
+    let r = reqwest::get(format!("{slo}?{}", slo_query(&logout_request(&w, &slo), None))).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(me(&alice, &w).await.0, 401, "the flawed SP obeys an unsigned request");
+}
