@@ -24,6 +24,8 @@ fn help_texts() {
         &["serve", "--help"],
         &["check", "--help"],
         &["keys", "--help"],
+        &["sp", "--help"],
+        &["sp", "--list-flaws"],
     ] {
         let (code, out, _) = fakta(args);
         assert_eq!(code, 0);

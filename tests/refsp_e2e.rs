@@ -275,6 +275,42 @@ async fn oidc_login_roles_and_back_channel_logout() {
 }
 
 #[tokio::test]
+async fn backchannel_unsigned_flaw_obeys_a_forged_token() {
+    let w = world(common::OIDC_EXAMPLE, Flaws::none().with(Flaw::BackchannelUnsigned)).await;
+    let b = browser();
+    browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
+    assert_eq!(me(&b, &w).await.0, 200);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let c = json!({"iss": w.idp_base, "aud": "0oa1qoveryweb", "sub": "00u1alice", "iat": now, "exp": now + 120,
+        "jti": "forged", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
+    let other = fakta::keys::SigningKey::generate().unwrap();
+    let forged = signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("logout+jwt"), other.pkey(), &c).unwrap();
+    let r = reqwest::Client::new().post(format!("{}/oidc/backchannel-logout", w.sp)).form(&[("logout_token", forged)]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(me(&b, &w).await.0, 401);
+}
+
+#[tokio::test]
+async fn oidc_rp_initiated_logout_goes_through_end_session() {
+    let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
+    let b = browser();
+    browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
+    let r = b.get(format!("{}/logout", w.sp)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&format!("{}/oauth2/v1/logout?id_token_hint=", w.idp_base)), "{to}");
+    let back = b.get(&to).send().await.unwrap();
+    assert_eq!(back.status().as_u16(), 302, "the IdP accepts the registered post_logout_redirect_uri");
+    assert!(back.headers()["location"].to_str().unwrap().starts_with(&format!("{}/?state=", w.sp)));
+    assert_eq!(me(&b, &w).await.0, 401);
+    // The IdP session is gone too: the next login shows the login page.
+    let again = b.get(format!("{}/login/oidc", w.sp)).send().await.unwrap();
+    let authorize = again.headers()["location"].to_str().unwrap().to_owned();
+    let idp = b.get(&authorize).send().await.unwrap();
+    assert!(idp.headers()["location"].to_str().unwrap().starts_with("/login/login.htm"));
+}
+
+#[tokio::test]
 async fn oidc_missing_email_is_refused_with_the_reason() {
     let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
     w.idp.set_emit("00u1alice", Emit { omit_attributes: vec!["email".into()] });

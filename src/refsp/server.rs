@@ -441,14 +441,36 @@ async fn me(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// `GET {logout_url}`: ends the local session.
+/// `GET {logout_url}`: ends the local session; an OIDC app then sends the browser to the IdP's
+/// end_session endpoint (RP-initiated logout) with the id_token as hint.
 async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response {
-    let ended = session_id(&headers).is_some_and(|id| st.end_session(&id));
-    let mut r = Html(page(
-        "Signed out",
-        if ended { "<p>Signed out.</p>" } else { "<p>There was no session.</p>" },
-    ))
-    .into_response();
+    let session = session_id(&headers).and_then(|id| st.session(&id).map(|s| (id, s)));
+    if let Some((id, _)) = &session {
+        st.end_session(id);
+    }
+    let end_session = match (st.app.oidc(), &session) {
+        (Some(o), Some((_, s))) => match (trust(&st, false).await, &s.id_token) {
+            (Ok(Trust::Oidc { end_session_endpoint: Some(ep), .. }), Some(hint)) => {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair("id_token_hint", hint);
+                if let Some(back) = o.post_logout_redirect_uris.first() {
+                    q.append_pair("post_logout_redirect_uri", back.as_str());
+                    q.append_pair("state", &st.token());
+                }
+                Some(format!("{ep}?{}", q.finish()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut r = match end_session {
+        Some(url) => redirect(&url),
+        None => Html(page(
+            "Signed out",
+            if session.is_some() { "<p>Signed out.</p>" } else { "<p>There was no session.</p>" },
+        ))
+        .into_response(),
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("{COOKIE_NAME}=; Path=/; Max-Age=0")) {
         r.headers_mut().insert(SET_COOKIE, v);
     }
