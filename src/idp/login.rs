@@ -63,6 +63,7 @@ fn render(state: &IdpState, token: &str, pending: &PendingLogin, error: Option<&
 /// fake IdP; any user of the directory may sign in).
 pub async fn login_submit(
     State(state): State<Arc<IdpState>>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
     let token = form.get("state").ok_or(IdpError::MissingField("state"))?;
@@ -95,10 +96,17 @@ pub async fn login_submit(
                 in_response_to,
                 relay_state,
                 Some(cookie),
+                super::state::trial_of(&headers).as_deref(),
             )
         }
         PendingKind::Oidc(request) => {
-            let mut resp = super::oidc::answer_with_code(&state, &request, &user, &session);
+            let mut resp = super::oidc::answer_with_code(
+                &state,
+                &request,
+                &user,
+                &session,
+                super::state::trial_of(&headers),
+            );
             if let Ok(v) = cookie.parse() {
                 resp.headers_mut().insert(SET_COOKIE, v);
             }

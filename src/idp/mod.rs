@@ -15,7 +15,7 @@ mod tokens;
 
 pub use error::IdpError;
 pub use router::app;
-pub use state::{IdpSession, IdpState, StateError};
+pub use state::{IdpSession, IdpState, StateError, TRIAL_COOKIE, TrialOverrides, trial_of};
 pub use tokens::TokenStore;
 
 /// The IdP session cookie (Okta's is also called `sid`).

@@ -201,7 +201,9 @@ fn authorize(
                 .is_none_or(|m| now - s.authn_instant <= Duration::seconds(m))
     });
     match session {
-        Some((session, user)) => answer_with_code(state, &request, &user, &session),
+        Some((session, user)) => {
+            answer_with_code(state, &request, &user, &session, super::state::trial_of(headers))
+        }
         None if request.prompt == Prompt::None => redirect_error(
             &request.redirect_uri,
             request.response_mode,
@@ -266,6 +268,7 @@ pub fn answer_with_code(
     request: &AuthorizeRequest,
     user: &User,
     session: &IdpSession,
+    trial: Option<String>,
 ) -> Response {
     let code = state.new_token();
     let app_id = state
@@ -290,6 +293,7 @@ pub fn answer_with_code(
             created: state.now(),
             used: false,
             issued: Vec::new(),
+            trial,
         },
     );
     tracing::info!(client = %request.client_id, user = %user.id, "issued an authorization code");
@@ -389,8 +393,7 @@ pub async fn token(
                 (None, None) => {}
             }
             let user = state
-                .directory
-                .find(&grant.user_id)
+                .user_view(grant.trial.as_deref(), &grant.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
                 &state,
@@ -405,6 +408,7 @@ pub async fn token(
                     sid: &grant.sid,
                     refresh: RefreshToken::NewIfOffline,
                     from_code: Some(code),
+                    trial: grant.trial.as_deref(),
                 },
             )?;
             Ok((no_store(), Json(body)).into_response())
@@ -439,8 +443,7 @@ pub async fn token(
                 None => info.scopes.clone(),
             };
             let user = state
-                .directory
-                .find(&info.user_id)
+                .user_view(info.trial.as_deref(), &info.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
                 &state,
@@ -455,6 +458,7 @@ pub async fn token(
                     sid: &info.sid,
                     refresh: RefreshToken::Keep(rt),
                     from_code: None,
+                    trial: info.trial.as_deref(),
                 },
             )?;
             Ok((no_store(), Json(body)).into_response())
@@ -480,6 +484,7 @@ struct IssueFor<'a> {
     sid: &'a str,
     refresh: RefreshToken<'a>,
     from_code: Option<&'a str>,
+    trial: Option<&'a str>,
 }
 
 fn sign_error(e: jwt::JwtError) -> OAuthResponse {
@@ -499,7 +504,7 @@ fn issue_tokens(
     let now = state.now();
     let base = state.conn.idp.base();
     let issuer = server.issuer(base);
-    let emit = state.emit_for(&user.id);
+    let emit = state.emit_view(f.trial, &user.id);
     let grant = Grant {
         issuer: &issuer,
         app,
@@ -542,6 +547,7 @@ fn issue_tokens(
         expires,
         jti,
         revoked: false,
+        trial: f.trial.map(str::to_owned),
     };
     let mut body = json!({
         "token_type": "Bearer",
@@ -615,11 +621,11 @@ pub async fn userinfo(
     let Some((app, oidc)) = find_client(&state, &server, &info.client_id) else {
         return invalid_token("the access token was issued by another authorization server");
     };
-    let Some(user) = state.directory.find(&info.user_id) else {
+    let Some(user) = state.user_view(info.trial.as_deref(), &info.user_id) else {
         return invalid_token("the user no longer exists");
     };
     let issuer = server.issuer(state.conn.idp.base());
-    let emit = state.emit_for(&user.id);
+    let emit = state.emit_view(info.trial.as_deref(), &user.id);
     let grant = Grant {
         issuer: &issuer,
         app,

@@ -162,6 +162,7 @@ fn continue_login(
 ) -> Result<Response, IdpError> {
     if !force_authn {
         if let Some((session, user)) = current_session(state, headers) {
+            let trial = super::state::trial_of(headers);
             return issue(
                 state,
                 app,
@@ -170,6 +171,7 @@ fn continue_login(
                 in_response_to,
                 relay_state,
                 None,
+                trial.as_deref(),
             );
         }
     }
@@ -226,6 +228,7 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
 
 /// Builds, signs and posts (through the browser) the Response for `user` to the app's ACS URL.
 /// The ACS URL is always the registered one, never one taken from a request.
+#[expect(clippy::too_many_arguments, reason = "each is one fact of the Response")]
 pub fn issue(
     state: &IdpState,
     app: &App,
@@ -234,11 +237,14 @@ pub fn issue(
     in_response_to: Option<String>,
     relay_state: Option<String>,
     set_cookie: Option<String>,
+    trial: Option<&str>,
 ) -> Result<Response, IdpError> {
     let saml = app
         .saml()
         .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
-    let emit = state.emit_for(&user.id);
+    let viewed = state.user_view(trial, &user.id);
+    let user = viewed.as_ref().unwrap_or(user);
+    let emit = state.emit_view(trial, &user.id);
     let name_id = user
         .field(&saml.name_id.value)
         .unwrap_or(&user.email)

@@ -9,7 +9,7 @@ use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
-use crate::config::{App, Connection, Emit};
+use crate::config::{App, Connection, Emit, User};
 use crate::directory::Directory;
 use crate::keys::KeyStore;
 use crate::oidc::authorize::AuthorizeRequest;
@@ -25,6 +25,29 @@ pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
 /// without bound; the oldest entries go first.
 pub const MAX_SESSIONS: usize = 10_000;
 pub const MAX_PENDING: usize = 10_000;
+
+/// A trial's private changes to the directory and to what is emitted.
+#[derive(Debug, Clone, Default)]
+pub struct TrialOverrides {
+    pub emit: HashMap<String, Emit>,
+    pub groups: HashMap<String, Vec<String>>,
+}
+
+/// The cookie naming the runner's trial a browser belongs to.
+pub const TRIAL_COOKIE: &str = "fakta_trial";
+
+/// The trial id from the request's cookies, if any.
+pub fn trial_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|l| l.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == TRIAL_COOKIE).then(|| v.to_owned())
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -84,6 +107,9 @@ pub struct IdpState {
     emit: Mutex<HashMap<String, Emit>>,
     /// OAuth codes and tokens.
     pub tokens: Mutex<TokenStore>,
+    /// Per-trial changes (what a test runner's trial asked for), keyed by the trial id the
+    /// browser carries in the `fakta_trial` cookie.
+    trials: Mutex<HashMap<String, TrialOverrides>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -142,6 +168,7 @@ impl IdpState {
             pending: Mutex::new(HashMap::new()),
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
+            trials: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -258,6 +285,44 @@ impl IdpState {
 
     pub fn emit_for(&self, user_id: &str) -> Emit {
         lock(&self.emit).get(user_id).cloned().unwrap_or_default()
+    }
+
+    /// What the IdP emits for a user in a trial: the trial's change, else the global one.
+    pub fn emit_view(&self, trial: Option<&str>, user_id: &str) -> Emit {
+        trial
+            .and_then(|t| lock(&self.trials).get(t)?.emit.get(user_id).cloned())
+            .unwrap_or_else(|| self.emit_for(user_id))
+    }
+
+    /// A user as a trial sees them (with the trial's group changes).
+    pub fn user_view(&self, trial: Option<&str>, key: &str) -> Option<User> {
+        let mut user = self.directory.find(key)?;
+        if let Some(groups) = trial.and_then(|t| lock(&self.trials).get(t)?.groups.get(&user.id).cloned()) {
+            user.groups = groups;
+        }
+        Some(user)
+    }
+
+    /// Changes what the IdP emits for a user, in one trial only.
+    pub fn set_trial_emit(&self, trial: &str, user_id: &str, emit: Emit) {
+        let mut trials = lock(&self.trials);
+        if trials.len() >= MAX_PENDING {
+            trials.clear();
+        }
+        trials.entry(trial.to_owned()).or_default().emit.insert(user_id.to_owned(), emit);
+    }
+
+    /// Changes a user's groups at the IdP, in one trial only.
+    pub fn set_trial_groups(&self, trial: &str, user_id: &str, groups: Vec<String>) {
+        let mut trials = lock(&self.trials);
+        if trials.len() >= MAX_PENDING {
+            trials.clear();
+        }
+        trials.entry(trial.to_owned()).or_default().groups.insert(user_id.to_owned(), groups);
+    }
+
+    pub fn end_trial(&self, trial: &str) {
+        lock(&self.trials).remove(trial);
     }
 }
 

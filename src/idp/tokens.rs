@@ -29,6 +29,8 @@ pub struct CodeGrant {
     pub used: bool,
     /// Tokens issued from this code: revoked if the code is presented again.
     pub issued: Vec<String>,
+    /// The runner trial the login belonged to.
+    pub trial: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,7 @@ pub struct TokenInfo {
     pub expires: Option<OffsetDateTime>,
     pub jti: Option<String>,
     pub revoked: bool,
+    pub trial: Option<String>,
 }
 
 impl TokenInfo {
