@@ -56,6 +56,32 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
     },
+    /// Run the conformance trials of connection files against their SP (the file's `target`).
+    ///
+    /// Starts the IdP in this process on each file's `idp.base_url`, then runs every scenario of
+    /// the files and the role matrix generated from their `expectations`, as trials named
+    /// `<pack>::<id>_<name>`, with libtest's output and exit code (101 when a trial fails).
+    Test {
+        /// Connection files; any other word is a filter on trial names (like `cargo test NAME`).
+        #[arg(required = true, value_name = "FILE|FILTER")]
+        args: Vec<String>,
+        #[command(flatten)]
+        harness: HarnessArgs,
+    },
+    /// Run the shipped packs against the reference SP, all in this process.
+    ///
+    /// The SAML and OIDC packs (scenarios/qovery-saml.yaml, scenarios/qovery-oidc.yaml, embedded)
+    /// each get an IdP and a reference SP on free loopback ports. Strict, every trial passes; with
+    /// --flaw, the trials that must catch that flaw fail and the run exits non-zero.
+    Demo {
+        /// A deliberate defect to switch on in the reference SP (repeatable); see `fakta sp --list-flaws`.
+        #[arg(long = "flaw", value_name = "NAME")]
+        flaws: Vec<String>,
+        /// A filter on trial names.
+        filter: Option<String>,
+        #[command(flatten)]
+        harness: HarnessArgs,
+    },
     /// Validate connection files: every error at once, as file:line:column: key.path: message.
     ///
     /// Exits 0 when the files are valid (warnings are printed), 1 when --deny-warnings is given
@@ -96,6 +122,64 @@ pub enum Command {
     },
 }
 
+/// The libtest options `fakta test` and `fakta demo` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HarnessArgs {
+    /// Match the filter exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// List the trials instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only ignored trials.
+    #[arg(long)]
+    pub ignored: bool,
+    /// Run ignored trials too.
+    #[arg(long)]
+    pub include_ignored: bool,
+    /// Skip trials whose names contain this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// How many trials run at once.
+    #[arg(long, value_name = "N")]
+    pub test_threads: Option<usize>,
+    /// Accepted for libtest compatibility (trials print nothing of their own).
+    #[arg(long)]
+    pub nocapture: bool,
+    /// One character per trial.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Accepted for libtest/nextest compatibility; only `pretty` and `terse` are understood.
+    #[arg(long, value_name = "FORMAT", hide = true)]
+    pub format: Option<String>,
+}
+
+impl HarnessArgs {
+    fn options(&self, filter: Option<String>) -> crate::runner::Options {
+        crate::runner::Options {
+            filter,
+            skip: self.skip.clone(),
+            exact: self.exact,
+            list: self.list,
+            ignored: self.ignored,
+            include_ignored: self.include_ignored,
+            test_threads: self.test_threads,
+            nocapture: self.nocapture,
+            quiet: self.quiet || self.format.as_deref() == Some("terse"),
+            junit: self.junit.clone(),
+        }
+    }
+}
+
+/// The packs `fakta demo` runs: (pack name, YAML text).
+pub const DEMO_PACKS: &[(&str, &str)] = &[
+    ("qovery-saml", include_str!("../scenarios/qovery-saml.yaml")),
+    ("qovery-oidc", include_str!("../scenarios/qovery-oidc.yaml")),
+];
+
 #[derive(Debug, Subcommand)]
 pub enum KeysAction {
     /// Print the signing certificate (PEM) and its SHA-256 fingerprint, creating the key if
@@ -108,6 +192,17 @@ pub enum KeysAction {
     Retire,
 }
 
+impl Cli {
+    /// The log filter when FAKTA_LOG is not set: servers log their traffic; test runs keep
+    /// libtest's output clean and log only warnings.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Test { .. } | Command::Demo { .. } => "fakta=warn",
+            _ => "fakta=info",
+        }
+    }
+}
+
 /// Runs a parsed command line; errors are for the binary to print.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -117,6 +212,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deny_warnings,
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
+        Command::Test { args, harness } => test(&args, &harness, &cli.certs),
+        Command::Demo {
+            flaws,
+            filter,
+            harness,
+        } => demo(&flaws, filter, &harness, &cli.certs),
         Command::Sp {
             file,
             flaws,
@@ -202,6 +303,81 @@ an identity for anyone who asks. Use it only on a network you trust."
             .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    let mut filter = None;
+    for a in args {
+        let p = Path::new(a);
+        if p.is_file() {
+            files.push(p.to_path_buf());
+        } else if a.ends_with(".yaml") || a.ends_with(".yml") {
+            bail!("no such connection file: {a}");
+        } else if filter.replace(a.clone()).is_some() {
+            bail!("more than one filter given; trials are filtered by one word, as with cargo test");
+        }
+    }
+    if files.is_empty() {
+        bail!("no connection file given");
+    }
+    let mut packs = Vec::new();
+    for f in &files {
+        let conn = load_connection(Some(f))?;
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pack".into());
+        packs.push(crate::runner::Pack { name, conn });
+    }
+    let (keys, _) = KeyStore::open_or_create(certs)
+        .with_context(|| format!("loading the signing key from {}", certs.display()))?;
+    Ok(crate::runner::run(packs, keys, None, &harness.options(filter))?)
+}
+
+/// Free loopback ports, for the demo's servers.
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .context("finding free loopback ports")?;
+    Ok(listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect())
+}
+
+fn demo(
+    flaws: &[String],
+    filter: Option<String>,
+    harness: &HarnessArgs,
+    certs: &Path,
+) -> anyhow::Result<ExitCode> {
+    let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
+    let ports = free_ports(DEMO_PACKS.len() * 2)?;
+    let mut packs = Vec::new();
+    for (i, (name, yaml)) in DEMO_PACKS.iter().enumerate() {
+        // The shipped files use ports 7000 (IdP) and 7100 (SP); the demo moves each pack to
+        // free ports so both run at once and nothing else on the machine is disturbed.
+        let text = yaml
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{}", ports[2 * i]))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{}", ports[2 * i + 1]));
+        let shown = format!("scenarios/{name}.yaml (embedded)");
+        let conn = match config::load_str(&text, &shown, Path::new(".")) {
+            Ok((c, _)) => c,
+            Err(d) => {
+                eprint!("{d}");
+                bail!("the embedded pack {name} is invalid");
+            }
+        };
+        packs.push(crate::runner::Pack { name: (*name).to_owned(), conn });
+    }
+    let (keys, _) = KeyStore::open_or_create(certs)
+        .with_context(|| format!("loading the signing key from {}", certs.display()))?;
+    if flaws.iter().next().is_some() {
+        eprintln!("reference SP flaws switched on: {}", flaws.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+    }
+    Ok(crate::runner::run(packs, keys, Some(flaws), &harness.options(filter))?)
 }
 
 fn sp(file: Option<&Path>, flaws: &[String], listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {

@@ -16,4 +16,6 @@ pub mod idp;
 pub mod keys;
 pub mod oidc;
 pub mod refsp;
+pub mod revocation;
+pub mod runner;
 pub mod saml;

@@ -37,6 +37,8 @@ pub enum OidcRefusal {
     AuthorizeError(String),
     #[error("the token request failed: {0}")]
     Token(String),
+    #[error("{0}")]
+    Profile(String),
     #[error("cannot reach the IdP: {0}")]
     Http(String),
 }

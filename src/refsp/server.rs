@@ -409,7 +409,7 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
     }
     let email = oidc::claim_str(&claims, userinfo.as_ref(), "email");
     let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
-    let (email, name) = profile(st, email, name).map_err(OidcRefusal::Token)?;
+    let (email, name) = profile(st, email, name).map_err(OidcRefusal::Profile)?;
     let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
     let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
     Ok(SpSession {

@@ -1,0 +1,264 @@
+//! The runner's browser: a fresh cookie jar per trial, redirects followed one hop at a time and
+//! recorded, auto-submitting forms (SAML POST binding, OIDC form_post) read with scraper and
+//! submitted, and fakta's login page filled in as a person would: by pressing the button of the
+//! user to sign in as, or typing the login when the user is not listed.
+
+use std::sync::Arc;
+
+use reqwest::cookie::Jar;
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, HeaderMap, HeaderValue, USER_AGENT};
+use scraper::{Html, Selector};
+
+/// Most hops one navigation may take.
+pub const MAX_HOPS: usize = 25;
+/// Largest page read.
+pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// One request the browser made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub method: &'static str,
+    pub url: String,
+    pub status: u16,
+}
+
+/// A SAML message or token seen on the way (decoded), for transcripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub what: &'static str,
+    pub text: String,
+}
+
+/// Where a navigation ended.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub url: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrowseError {
+    #[error("{method} {url} failed: {reason}")]
+    Request {
+        method: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("more than {MAX_HOPS} hops starting at {0}")]
+    TooManyHops(String),
+    #[error("bad redirect from {from}: {reason}")]
+    BadRedirect { from: String, reason: String },
+}
+
+#[derive(Debug)]
+pub struct Browser {
+    client: reqwest::Client,
+    pub hops: Vec<Hop>,
+    pub seen: Vec<Seen>,
+}
+
+impl Browser {
+    /// A browser with an empty jar; `trial` is carried to the IdP in the `fakta_trial` cookie.
+    pub fn new(idp_base: &str, trial: &str) -> Result<Browser, BrowseError> {
+        let jar = Arc::new(Jar::default());
+        if let Ok(url) = reqwest::Url::parse(idp_base) {
+            jar.add_cookie_str(&format!("{}={trial}; Path=/", crate::idp::TRIAL_COOKIE), &url);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+        );
+        headers.insert(ACCEPT_LANGUAGE, HeaderValue::from_static("en-US,en;q=0.5"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64) fakta-runner/0.1"),
+        );
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .map_err(|e| BrowseError::Request {
+                method: "GET",
+                url: idp_base.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Browser {
+            client,
+            hops: Vec::new(),
+            seen: Vec::new(),
+        })
+    }
+
+    async fn send(
+        &mut self,
+        method: &'static str,
+        url: &str,
+        form: Option<&[(String, String)]>,
+    ) -> Result<Page, BrowseError> {
+        let err = |reason: String| BrowseError::Request {
+            method,
+            url: url.to_owned(),
+            reason,
+        };
+        let req = match form {
+            Some(f) => self.client.post(url).form(f),
+            None => self.client.get(url),
+        };
+        let resp = req.send().await.map_err(|e| err(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+        let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_PAGE_BYTES)]).into_owned();
+        self.hops.push(Hop {
+            method,
+            url: url.to_owned(),
+            status,
+        });
+        Ok(Page {
+            url: url.to_owned(),
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A plain GET, no redirects followed.
+    pub async fn get(&mut self, url: &str) -> Result<Page, BrowseError> {
+        self.send("GET", url, None).await
+    }
+
+    /// Goes to `url` and on as a browser would, signing in as `login` when fakta's login page
+    /// appears. Ends at the first page that neither redirects nor submits itself.
+    pub async fn navigate(&mut self, url: &str, login: &str) -> Result<Page, BrowseError> {
+        let mut next = (url.to_owned(), None::<Vec<(String, String)>>);
+        for _ in 0..MAX_HOPS {
+            let (url, form) = next;
+            self.note_url(&url);
+            let method = if form.is_some() { "POST" } else { "GET" };
+            let page = self.send(method, &url, form.as_deref()).await?;
+            if (300..400).contains(&page.status) {
+                let loc = page
+                    .headers
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| BrowseError::BadRedirect {
+                        from: url.clone(),
+                        reason: "no Location header".into(),
+                    })?;
+                let to = reqwest::Url::parse(&url)
+                    .and_then(|u| u.join(loc))
+                    .map_err(|e| BrowseError::BadRedirect {
+                        from: url.clone(),
+                        reason: e.to_string(),
+                    })?;
+                next = (to.to_string(), None);
+                continue;
+            }
+            match self.next_form(&page, login) {
+                Some((action, fields)) => {
+                    for (k, v) in &fields {
+                        self.note_field(k, v);
+                    }
+                    next = (action, Some(fields));
+                }
+                None => return Ok(page),
+            }
+        }
+        Err(BrowseError::TooManyHops(url.to_owned()))
+    }
+
+    /// The form a person (or the page's own script) would submit next, if any.
+    fn next_form(&self, page: &Page, login: &str) -> Option<(String, Vec<(String, String)>)> {
+        if !page.body.contains("<form") {
+            return None;
+        }
+        let doc = Html::parse_document(&page.body);
+        let sel = |s: &str| Selector::parse(s).ok();
+        let base = reqwest::Url::parse(&page.url).ok()?;
+        let action_of = |form: &scraper::ElementRef<'_>| {
+            let a = form.value().attr("action").unwrap_or("");
+            base.join(a).ok().map(|u| u.to_string())
+        };
+        let hidden = |form: &scraper::ElementRef<'_>| -> Vec<(String, String)> {
+            let input = sel("input[type=hidden]");
+            input
+                .map(|s| {
+                    form.select(&s)
+                        .filter_map(|i| {
+                            Some((
+                                i.value().attr("name")?.to_owned(),
+                                i.value().attr("value").unwrap_or("").to_owned(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // fakta's login page: press the user's button, or type the login.
+        if let Some(pick) = sel("form#pick-user").and_then(|s| doc.select(&s).next()) {
+            let button = sel("button[name=username]")?;
+            let listed = pick
+                .select(&button)
+                .any(|b| b.value().attr("value") == Some(login));
+            let form = if listed {
+                pick
+            } else {
+                sel("form#type-user").and_then(|s| doc.select(&s).next())?
+            };
+            let mut fields = hidden(&form);
+            fields.push(("username".into(), login.to_owned()));
+            if !listed {
+                fields.push(("password".into(), "fakta".into()));
+            }
+            return Some((action_of(&form)?, fields));
+        }
+        // An auto-submitting page (SAML HTTP-POST binding, OAuth form_post).
+        let body = sel("body")?;
+        let autosubmit = doc
+            .select(&body)
+            .next()
+            .and_then(|b| b.value().attr("onload"))
+            .is_some_and(|o| o.contains("submit()"));
+        if autosubmit {
+            let form = sel("form").and_then(|s| doc.select(&s).next())?;
+            if form.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")) {
+                return Some((action_of(&form)?, hidden(&form)));
+            }
+        }
+        None
+    }
+
+    /// Keeps a decoded copy of SAML messages carried in URLs.
+    fn note_url(&mut self, url: &str) {
+        if let Ok(u) = reqwest::Url::parse(url) {
+            for (k, v) in u.query_pairs() {
+                if k == "SAMLRequest" || k == "SAMLResponse" {
+                    if let Ok(xml) = crate::saml::binding::decode_redirect(&v) {
+                        self.seen.push(Seen {
+                            what: if k == "SAMLRequest" { "SAMLRequest (HTTP-Redirect)" } else { "SAMLResponse (HTTP-Redirect)" },
+                            text: xml,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_field(&mut self, k: &str, v: &str) {
+        if k == "SAMLResponse" || k == "SAMLRequest" {
+            if let Ok(xml) = crate::saml::binding::decode_post(v) {
+                self.seen.push(Seen {
+                    what: if k == "SAMLResponse" { "SAMLResponse (HTTP-POST)" } else { "SAMLRequest (HTTP-POST)" },
+                    text: xml,
+                });
+            }
+        }
+    }
+}

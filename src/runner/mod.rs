@@ -1,0 +1,15 @@
+//! The conformance runner: a browser that drives the SP as a person would, the role oracle, the
+//! trials of a connection file (its scenarios and the generated role matrix), failure
+//! transcripts, libtest output and JUnit.
+//!
+//! Architecture invariant: only this module knows reqwest and scraper; it never calls an SP's
+//! internals, only its URLs; its role oracle shares no code with `refsp`.
+
+pub mod browser;
+pub mod exec;
+pub mod oracle;
+pub mod plan;
+pub mod report;
+pub mod transcript;
+
+pub use report::{Options, Pack, RunError, run};

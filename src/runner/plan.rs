@@ -1,0 +1,196 @@
+//! Which trials a connection file yields: its own scenarios, and the role matrix generated from
+//! its `expectations` (no scenario written by hand), each named `<pack>::<id>_<name>`.
+
+use std::sync::Arc;
+
+use super::oracle;
+use crate::config::{
+    App, Connection, Emit, ExpectedValue, LoginOutcome, SessionExpectation, SessionState, Step,
+    UserField,
+};
+
+/// One trial to run.
+#[derive(Debug, Clone)]
+pub struct TrialSpec {
+    /// `<pack>::<id>_<name>`.
+    pub name: String,
+    pub conn: Arc<Connection>,
+    pub app: String,
+    /// The user's id.
+    pub user: String,
+    pub emit: Emit,
+    /// The user's groups at the IdP for this trial (None: as in the directory).
+    pub groups: Option<Vec<String>>,
+    pub steps: Vec<Step>,
+    /// Why the expected role is what it is.
+    pub why: Option<String>,
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+fn expect_role(role: &str) -> Step {
+    let mut e = SessionExpectation {
+        session: Some(SessionState::Active),
+        ..Default::default()
+    };
+    e.values.insert("role".into(), ExpectedValue::One(role.to_owned()));
+    Step::Expect(e)
+}
+
+fn login(expect: LoginOutcome) -> Step {
+    Step::Login { expect }
+}
+
+/// The name under which the app sends a user field (SAML attribute or OIDC claim).
+pub fn sent_name(app: &App, field: &UserField, default: &str) -> String {
+    let statements = match (app.saml(), app.oidc()) {
+        (Some(s), _) => &s.attributes,
+        (_, Some(o)) => &o.claims,
+        _ => return default.to_owned(),
+    };
+    statements
+        .iter()
+        .find(|(_, f)| f == field)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Every trial of a pack: the file's scenarios, then the role matrix.
+pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
+    let mut out = Vec::new();
+    for s in &conn.scenarios {
+        let Some(app) = s.app.clone().or_else(|| conn.target.as_ref().map(|t| t.app.clone())) else {
+            continue;
+        };
+        let Some(user) = conn.user(&s.user) else { continue };
+        let why = match (&conn.expectations, conn.app(&app)) {
+            (Some(exp), Some(a)) => {
+                let omitted = a.groups.as_ref().is_some_and(|g| s.emit.omit_attributes.contains(&g.attribute));
+                Some(oracle::expected_role(exp, a.groups.as_ref(), &user.groups, omitted).derivation)
+            }
+            _ => None,
+        };
+        out.push(TrialSpec {
+            name: format!("{pack}::{}", s.name),
+            conn: conn.clone(),
+            app,
+            user: user.id.clone(),
+            emit: s.emit.clone(),
+            groups: None,
+            steps: s.steps.clone(),
+            why,
+        });
+    }
+    out.extend(role_matrix(pack, &conn));
+    out
+}
+
+/// The role matrix (CONFORMANCE.md R1-R8) for the target app, from `expectations`.
+pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    let (Some(target), Some(exp)) = (&conn.target, &conn.expectations) else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(base) = conn.directory.users.first() else {
+        return Vec::new();
+    };
+    let statement = app.groups.as_ref();
+    let groups_attr = statement.map(|g| g.attribute.clone());
+    let email_attr = sent_name(app, &UserField::Email, "email");
+    let name_attr = sent_name(app, &UserField::Name, "name");
+    let mut out = Vec::new();
+    let mut add = |id: &str, name: String, groups: Option<Vec<String>>, emit: Emit, steps: Vec<Step>| {
+        let user_groups = groups.clone().unwrap_or_else(|| base.groups.clone());
+        let omitted = groups_attr.as_ref().is_some_and(|a| emit.omit_attributes.contains(a));
+        let why = oracle::expected_role(exp, statement, &user_groups, omitted).derivation;
+        out.push(TrialSpec {
+            name: format!("{pack}::{id}_{name}"),
+            conn: conn.clone(),
+            app: app.id.clone(),
+            user: base.id.clone(),
+            emit,
+            groups,
+            steps,
+            why: Some(why),
+        });
+    };
+    let role_for = |groups: &[String], omitted: bool| oracle::expected_role(exp, statement, groups, omitted).role;
+
+    // L0: the honest login every refusal trial is paired with.
+    let honest = role_for(&base.groups, false);
+    add("L0", "honest_login".into(), None, Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&honest)]);
+
+    let passes = |g: &str| statement.is_some_and(|s| s.filter.passes(g));
+    let mut passing_mapped: Vec<(String, String)> = Vec::new();
+    for (role, groups) in &exp.group_mappings {
+        let Some(g) = groups.first() else { continue };
+        let groups = vec![g.clone()];
+        let expected = role_for(&groups, false);
+        let id = if !passes(g) {
+            "R2"
+        } else if exp.enforce_group_sync {
+            passing_mapped.push((role.clone(), g.clone()));
+            "R1"
+        } else {
+            "R3"
+        };
+        let name = match id {
+            "R2" => format!("{}_group_{}_hidden_by_filter", sanitize(role), sanitize(g)),
+            "R3" => format!("sync_off_ignores_{}", sanitize(role)),
+            _ => format!("{}_from_{}", sanitize(role), sanitize(g)),
+        };
+        add(id, name, Some(groups), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+    }
+    let unmapped = vec!["fakta-unmapped-group".to_owned()];
+    let expected = role_for(&unmapped, false);
+    add("R2", "no_mapping".into(), Some(unmapped), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+    if let Some(attr) = &groups_attr {
+        let emit = Emit { omit_attributes: vec![attr.clone()] };
+        let expected = role_for(&base.groups, true);
+        add("R2", "no_groups_attribute".into(), None, emit, vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+    }
+    if passing_mapped.len() >= 2 {
+        // Lowest precedence first, so an SP that takes the first mapped group is caught.
+        let rank = |r: &str| exp.role_precedence.iter().position(|x| x == r).unwrap_or(usize::MAX);
+        let mut by_rank = passing_mapped.clone();
+        by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(rank(r)));
+        let groups: Vec<String> = by_rank.iter().map(|(_, g)| g.clone()).collect();
+        let expected = role_for(&groups, false);
+        add("R4", "precedence".into(), Some(groups), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+    }
+    if let Some((role, g)) = passing_mapped.iter().find(|(r, _)| *r != exp.default_role) {
+        let after = role_for(&[], false);
+        add(
+            "R5",
+            "group_removed_then_login_again".into(),
+            Some(vec![g.clone()]),
+            Emit::default(),
+            vec![
+                login(LoginOutcome::Accepted),
+                expect_role(role),
+                Step::SetGroups { groups: Vec::new() },
+                login(LoginOutcome::Accepted),
+                expect_role(&after),
+            ],
+        );
+    }
+    add(
+        "R7",
+        "missing_email_refused".into(),
+        None,
+        Emit { omit_attributes: vec![email_attr] },
+        vec![login(LoginOutcome::Rejected)],
+    );
+    if exp.require_name {
+        add("R8", "missing_name_refused".into(), None, Emit { omit_attributes: vec![name_attr] }, vec![login(LoginOutcome::Rejected)]);
+    } else {
+        add("R8", "missing_name_accepted".into(), None, Emit { omit_attributes: vec![name_attr] }, vec![login(LoginOutcome::Accepted)]);
+    }
+    out
+}

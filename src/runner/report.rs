@@ -1,0 +1,209 @@
+//! Trials as libtest-mimic tests: the in-process IdP (and, for the demo, the reference SP),
+//! libtest's output and exit code, and JUnit XML.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use super::exec;
+use super::plan::{self, TrialSpec};
+use crate::clock::SystemClock;
+use crate::config::Connection;
+use crate::idp::IdpState;
+use crate::keys::KeyStore;
+use crate::refsp::{Flaws, SpState};
+
+/// `fakta test` options, as libtest has them.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub filter: Option<String>,
+    pub skip: Vec<String>,
+    pub exact: bool,
+    pub list: bool,
+    pub ignored: bool,
+    pub include_ignored: bool,
+    pub test_threads: Option<usize>,
+    pub nocapture: bool,
+    pub quiet: bool,
+    pub junit: Option<PathBuf>,
+}
+
+/// A connection file under test, by pack name (the file stem).
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub name: String,
+    pub conn: Connection,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {addr} for {what} of pack `{pack}`: {source}")]
+    Listen {
+        addr: SocketAddr,
+        what: &'static str,
+        pack: String,
+        source: std::io::Error,
+    },
+    #[error("packs `{a}` and `{b}` both put the IdP on port {port}; run them in separate `fakta test` calls")]
+    SamePort { a: String, b: String, port: u16 },
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot write the JUnit report {path}: {reason}")]
+    Junit { path: PathBuf, reason: String },
+}
+
+struct Outcome {
+    name: String,
+    failure: Option<String>,
+    time: Duration,
+}
+
+fn listen_addr(url: &url::Url) -> SocketAddr {
+    let port = url.port_or_known_default().unwrap_or(80);
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Runs every trial of the packs. With `sp_flaws`, the reference SP runs in-process for each
+/// pack (the demo); otherwise the target is the user's SP.
+pub fn run(
+    packs: Vec<Pack>,
+    keys: KeyStore,
+    sp_flaws: Option<Flaws>,
+    options: &Options,
+) -> Result<ExitCode, RunError> {
+    for (i, a) in packs.iter().enumerate() {
+        for b in &packs[i + 1..] {
+            let (pa, pb) = (
+                a.conn.idp.base_url.port_or_known_default(),
+                b.conn.idp.base_url.port_or_known_default(),
+            );
+            if pa == pb {
+                return Err(RunError::SamePort {
+                    a: a.name.clone(),
+                    b: b.name.clone(),
+                    port: pa.unwrap_or(0),
+                });
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut trials = Vec::new();
+    for pack in packs {
+        let conn = Arc::new(pack.conn);
+        let specs = plan::plan(&pack.name, conn.clone());
+        let idp = if options.list {
+            None
+        } else {
+            Some(start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?)
+        };
+        for spec in specs {
+            trials.push(trial(spec, idp.clone(), runtime.handle().clone(), outcomes.clone()));
+        }
+    }
+    let args = Arguments {
+        filter: options.filter.clone(),
+        skip: options.skip.clone(),
+        exact: options.exact,
+        list: options.list,
+        ignored: options.ignored,
+        include_ignored: options.include_ignored,
+        test_threads: options.test_threads,
+        nocapture: options.nocapture,
+        quiet: options.quiet,
+        ..Arguments::default()
+    };
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let (Some(path), false) = (&options.junit, options.list) {
+        write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
+    }
+    drop(runtime);
+    Ok(conclusion.exit_code())
+}
+
+/// Starts the pack's IdP (and the reference SP for the demo) on their ports.
+fn start(
+    runtime: &tokio::runtime::Runtime,
+    pack: &str,
+    conn: &Arc<Connection>,
+    keys: &KeyStore,
+    sp_flaws: Option<&Flaws>,
+) -> Result<Arc<IdpState>, RunError> {
+    let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+    let addr = listen_addr(&conn.idp.base_url);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|source| RunError::Listen { addr, what: "the IdP", pack: pack.to_owned(), source })?;
+    let app = crate::idp::app(idp.clone());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    if let Some(flaws) = sp_flaws {
+        let sp = SpState::new((**conn).clone(), flaws.clone(), Arc::new(SystemClock))
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        let addr = listen_addr(&sp.target.login_url);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|source| RunError::Listen { addr, what: "the reference SP", pack: pack.to_owned(), source })?;
+        runtime.spawn(async move { axum::serve(listener, crate::refsp::app(sp)).await });
+    }
+    Ok(idp)
+}
+
+fn trial(
+    spec: TrialSpec,
+    idp: Option<Arc<IdpState>>,
+    handle: tokio::runtime::Handle,
+    outcomes: Arc<Mutex<Vec<Outcome>>>,
+) -> Trial {
+    let name = spec.name.clone();
+    Trial::test(name, move || {
+        let Some(idp) = idp else {
+            return Err(Failed::from("the IdP is not running"));
+        };
+        let started = Instant::now();
+        let result = handle.block_on(exec::run(&spec, &idp));
+        outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(Outcome {
+            name: spec.name.clone(),
+            failure: result.as_ref().err().cloned(),
+            time: started.elapsed(),
+        });
+        result.map_err(Failed::from)
+    })
+}
+
+fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("fakta");
+    let mut suites: std::collections::BTreeMap<String, TestSuite> = Default::default();
+    for o in outcomes {
+        let (pack, name) = o.name.split_once("::").unwrap_or(("fakta", &o.name));
+        let status = match &o.failure {
+            None => TestCaseStatus::success(),
+            Some(t) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let first = t.lines().nth(2).unwrap_or("failed").trim().to_owned();
+                s.set_message(first);
+                s.set_description(t.clone());
+                s
+            }
+        };
+        let mut case = TestCase::new(name.to_owned(), status);
+        case.set_classname(pack.to_owned());
+        case.set_time(o.time);
+        suites
+            .entry(pack.to_owned())
+            .or_insert_with(|| TestSuite::new(pack.to_owned()))
+            .add_test_case(case);
+    }
+    report.add_test_suites(suites.into_values());
+    let xml = report.to_string().map_err(|e| RunError::Junit { path: path.clone(), reason: e.to_string() })?;
+    std::fs::write(path, xml).map_err(|e| RunError::Junit { path: path.clone(), reason: e.to_string() })
+}

@@ -1,0 +1,129 @@
+//! Failure transcripts: what was expected and observed, why the expectation is what it is, every
+//! hop, and the decoded SAML messages; secrets (codes, signature values, keys) redacted.
+
+use std::fmt::Write as _;
+
+use super::browser::{Browser, Page};
+use super::plan::TrialSpec;
+use crate::config::{LoginOutcome, Step, User};
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Login { expect: LoginOutcome::Accepted } => "login (expect accepted)".into(),
+        Step::Login { expect: LoginOutcome::Rejected } => "login (expect rejected)".into(),
+        Step::Logout => "logout".into(),
+        Step::Revoke { expect_status } => format!("revoke (expect {})", expect_status.unwrap_or(204)),
+        Step::SetGroups { groups } => format!("set_groups [{}]", groups.join(", ")),
+        Step::Expect(e) => {
+            let mut parts = Vec::new();
+            if let Some(s) = e.session {
+                parts.push(format!("session {s:?}").to_lowercase());
+            }
+            for (k, v) in &e.values {
+                let v = match v {
+                    crate::config::ExpectedValue::One(s) => s.clone(),
+                    crate::config::ExpectedValue::List(l) => format!("[{}]", l.join(", ")),
+                };
+                parts.push(format!("{k} {v}"));
+            }
+            format!("expect {}", parts.join(", "))
+        }
+    }
+}
+
+/// Hides values that act as credentials: authorization codes, tokens, signature values,
+/// certificates.
+pub fn redact(s: &str) -> String {
+    let mut out = s.to_owned();
+    for (re, with) in [
+        (r"([?&](?:code|access_token|id_token|refresh_token|client_secret)=)[^&\s]+", "${1}[redacted]"),
+        (r"(?s)(<ds:SignatureValue>).*?(</ds:SignatureValue>)", "${1}[redacted]${2}"),
+        (r"(?s)(<ds:X509Certificate>).*?(</ds:X509Certificate>)", "${1}[certificate]${2}"),
+        (r"(?s)(<ds:DigestValue>).*?(</ds:DigestValue>)", "${1}[digest]${2}"),
+    ] {
+        if let Ok(r) = regex::Regex::new(re) {
+            out = r.replace_all(&out, with).into_owned();
+        }
+    }
+    out
+}
+
+fn pretty_xml(xml: &str) -> String {
+    let mut out = String::new();
+    let mut depth: usize = 0;
+    for piece in xml.replace("><", ">\n<").lines() {
+        let p = piece.trim();
+        if p.starts_with("</") {
+            depth = depth.saturating_sub(1);
+        }
+        let _ = writeln!(out, "    {}{}", "  ".repeat(depth.min(12)), p);
+        let opens = p.starts_with('<') && !p.starts_with("</") && !p.starts_with("<?") && !p.ends_with("/>");
+        let closes_inline = p.contains("</");
+        if opens && !closes_inline {
+            depth += 1;
+        }
+    }
+    out
+}
+
+/// The transcript of a failed step.
+pub fn render(
+    spec: &TrialSpec,
+    user: &User,
+    index: usize,
+    step: &Step,
+    what: &str,
+    browser: &Browser,
+    last: Option<&Page>,
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "trial {}", spec.name);
+    let _ = writeln!(
+        t,
+        "user {} ({}); IdP groups [{}]{}",
+        user.id,
+        user.email,
+        user.groups.join(", "),
+        if spec.emit.omit_attributes.is_empty() {
+            String::new()
+        } else {
+            format!("; left out: {}", spec.emit.omit_attributes.join(", "))
+        }
+    );
+    let _ = writeln!(t, "step {} `{}` failed:", index + 1, describe(step));
+    for line in what.lines() {
+        let _ = writeln!(t, "  {line}");
+    }
+    if let Some(why) = &spec.why {
+        let _ = writeln!(t, "  because: {why}");
+    }
+    let _ = writeln!(t, "hops:");
+    for h in &browser.hops {
+        let url = redact(&h.url);
+        let url = if url.chars().count() > 140 {
+            format!("{}...", url.chars().take(140).collect::<String>())
+        } else {
+            url
+        };
+        let _ = writeln!(t, "  {} {} -> {}", h.method, url, h.status);
+    }
+    if let Some(page) = last {
+        let text: String = page.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = regex::Regex::new(r"<[^>]+>")
+            .map(|r| r.replace_all(&text, " ").into_owned())
+            .unwrap_or(text);
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let _ = writeln!(
+            t,
+            "last page ({} {}): {}",
+            page.status,
+            redact(&page.url),
+            text.chars().take(300).collect::<String>()
+        );
+    }
+    for seen in &browser.seen {
+        let _ = writeln!(t, "{}:", seen.what);
+        t.push_str(&pretty_xml(&redact(&seen.text)));
+    }
+    t
+}
