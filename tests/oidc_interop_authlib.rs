@@ -1,0 +1,315 @@
+//! Interop with an independent, non-Rust OpenID Connect relying party: Authlib (PyPI, pinned in
+//! tests/interop/requirements.txt), through tests/interop/authlib_rp.py, against the REAL fakta
+//! binary listening on a loopback port. The script does discovery, builds the authorization URL
+//! (PKCE S256, nonce, state) with authlib's OAuth2Session, drives the login page with `requests`,
+//! exchanges the code, verifies the id_token with authlib.jose against the JWKS from jwks_uri
+//! (iss, aud, nonce, exp, iat, at_hash) and calls userinfo.
+//!
+//! The connection file's base_url says port 7000, but the issuer must be where the RP reaches the
+//! IdP: each test serves a temporary copy of scenarios/qovery-oidc.yaml whose base_url names a
+//! free port, and listens there.
+//!
+//! python3 or Authlib missing is a failure, not a skip: run `scripts/setup-deps`. See
+//! tests/interop/README.md.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/authlib_rp.py");
+const CONNECTION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-oidc.yaml");
+const SETUP_HINT: &str =
+    "run scripts/setup-deps (it runs `pip install -r tests/interop/requirements.txt`)";
+/// The version tests/interop/requirements.txt pins.
+const AUTHLIB_VERSION: &str = "1.9.10";
+
+const WEB: &str = "0oa1qoveryweb";
+const WEB_SECRET: &str = "fakta-demo-secret-change-me";
+const WEB_REDIRECT: &str = "http://127.0.0.1:7100/login/oidc/callback";
+const SPA: &str = "0oa2qoveryspa";
+const SPA_REDIRECT: &str = "http://127.0.0.1:7200/callback";
+
+/// The Python interpreter: `PYTHON` if set, else `python3`.
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Checks once that python3, Authlib and requests are there; panics (never skips) when not.
+fn require_env() {
+    static CHECKED: OnceLock<Result<Value, String>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(|| {
+        let py = python();
+        let out = Command::new(&py)
+            .arg(SCRIPT)
+            .arg("--check-env")
+            .output()
+            .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!(
+                "the Authlib RP is not ready (`{py} {SCRIPT} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        serde_json::from_str(&stdout).map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
+    });
+    match checked {
+        Ok(v) => assert_eq!(
+            v["authlib"], AUTHLIB_VERSION,
+            "Authlib is not the pinned version ({v}); {SETUP_HINT}"
+        ),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A running `fakta serve`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (bound, read, released).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Starts the real binary on a free loopback port, with a copy of the example connection whose
+/// base_url is that port; waits for its `fakta IdP listening on` line.
+fn start_server() -> Server {
+    require_env();
+    let mut last_error = String::new();
+    // The free port can be taken between the probe and the bind: try a few.
+    for _ in 0..3 {
+        match try_start(free_port()) {
+            Ok(s) => return s,
+            Err(e) => last_error = e,
+        }
+    }
+    panic!("fakta did not start: {last_error}");
+}
+
+fn try_start(port: u16) -> Result<Server, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = std::fs::read_to_string(CONNECTION).expect("read the example connection");
+    let line = "  base_url: http://127.0.0.1:7000\n";
+    assert_eq!(
+        original.matches(line).count(),
+        1,
+        "{CONNECTION} no longer has the line `{}`",
+        line.trim()
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let conn = dir.path().join("qovery-oidc.yaml");
+    std::fs::write(
+        &conn,
+        original.replace(line, &format!("  base_url: {base}\n")),
+    )
+    .expect("write the connection copy");
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fakta"))
+        .arg("--certs")
+        .arg(dir.path().join("certs"))
+        .arg("serve")
+        .arg(&conn)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn the fakta binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    // Reads the banner, then keeps draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("fakta IdP listening on http://") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        base,
+        _dir: dir,
+    };
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => {
+            assert!(
+                line.starts_with(&format!("fakta IdP listening on http://127.0.0.1:{port} ")),
+                "{line}"
+            );
+            Ok(server)
+        }
+        Err(_) => {
+            let status = server.child.try_wait().ok().flatten();
+            Err(format!(
+                "no `fakta IdP listening on` line (exit status {status:?}); stderr:\n{}",
+                read(&stderr_path)
+            ))
+        }
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// What one run of the Authlib RP printed, and its exit code.
+struct RpRun {
+    code: i32,
+    out: Value,
+    stderr: String,
+}
+
+fn run_rp(args: &[&str]) -> RpRun {
+    require_env();
+    let py = python();
+    let out = Command::new(&py)
+        .arg(SCRIPT)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{py}`: {e}; {SETUP_HINT}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code().unwrap_or(-1);
+    assert_ne!(
+        code, 2,
+        "the Authlib RP says the environment is not ready:\n{stdout}{stderr}\n{SETUP_HINT}"
+    );
+    let out = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("the Authlib RP printed no JSON ({e}), exit {code}:\n{stdout}\n{stderr}")
+    });
+    RpRun { code, out, stderr }
+}
+
+fn confidential(server: &Server, extra: &[&str]) -> RpRun {
+    let mut args = vec![
+        "--issuer",
+        &server.base,
+        "--client-id",
+        WEB,
+        "--client-secret",
+        WEB_SECRET,
+        "--redirect-uri",
+        WEB_REDIRECT,
+        "--user",
+        "alice@acme.test",
+    ];
+    args.extend_from_slice(extra);
+    // A later `--client-secret` wins with argparse.
+    run_rp(&args)
+}
+
+#[test]
+fn authlib_logs_in_with_the_confidential_rs256_client_on_the_org_server() {
+    let server = start_server();
+    let run = confidential(&server, &[]);
+    let o = &run.out;
+    assert_eq!(
+        run.code, 0,
+        "Authlib refused the login: {o}\n{}",
+        run.stderr
+    );
+    assert_eq!(o["ok"], true);
+    assert_eq!(o["authlib"], AUTHLIB_VERSION);
+    assert_eq!(o["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(o["header"]["alg"], "RS256");
+    let c = &o["claims"];
+    assert_eq!(c["iss"], server.base.as_str());
+    assert_eq!(c["aud"], WEB);
+    assert_eq!(c["sub"], "00u1alice");
+    assert_eq!(c["email"], "alice@acme.test");
+    assert_eq!(c["name"], "Alice Admin");
+    assert_eq!(c["groups"], json!(["Qovery-Admins"]));
+    assert!(c["at_hash"].is_string() && c["nonce"].is_string(), "{c}");
+    let ui = &o["userinfo"];
+    assert_eq!(ui["sub"], "00u1alice");
+    assert_eq!(ui["email"], "alice@acme.test");
+    assert_eq!(ui["groups"], json!(["Qovery-Admins"]));
+}
+
+#[test]
+fn authlib_logs_in_with_the_public_es256_client_and_pkce_on_the_custom_server() {
+    let server = start_server();
+    let issuer = format!("{}/oauth2/default", server.base);
+    let run = run_rp(&[
+        "--issuer",
+        &issuer,
+        "--client-id",
+        SPA,
+        "--redirect-uri",
+        SPA_REDIRECT,
+        "--user",
+        "alice@acme.test",
+        "--alg",
+        "ES256",
+    ]);
+    let o = &run.out;
+    assert_eq!(
+        run.code, 0,
+        "Authlib refused the login: {o}\n{}",
+        run.stderr
+    );
+    assert_eq!(o["token_endpoint_auth_method"], "none");
+    assert_eq!(o["header"]["alg"], "ES256");
+    let c = &o["claims"];
+    assert_eq!(c["iss"], issuer.as_str());
+    assert_eq!(c["aud"], SPA);
+    assert_eq!(c["email"], "alice@acme.test");
+    assert_eq!(c["groups"], json!(["Qovery-Admins"]));
+    assert_eq!(o["userinfo"]["sub"], "00u1alice");
+}
+
+#[test]
+fn authlib_refuses_a_wrong_nonce_and_fakta_refuses_a_wrong_secret() {
+    let server = start_server();
+    let run = confidential(&server, &["--wrong-nonce"]);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(run.out["stage"], "id_token", "{}", run.out);
+    assert!(
+        run.out["error"].as_str().unwrap_or("").contains("nonce"),
+        "{}",
+        run.out
+    );
+
+    let run = confidential(&server, &["--client-secret", "not-the-secret"]);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(run.out["stage"], "token", "{}", run.out);
+    assert!(
+        run.out["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid_client"),
+        "{}",
+        run.out
+    );
+
+    // An RP that expects ES256 from the org server's RS256 client refuses its id_token.
+    let run = confidential(&server, &["--alg", "ES256"]);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(run.out["stage"], "id_token", "{}", run.out);
+}
