@@ -315,7 +315,9 @@ fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<
         } else if a.ends_with(".yaml") || a.ends_with(".yml") {
             bail!("no such connection file: {a}");
         } else if filter.replace(a.clone()).is_some() {
-            bail!("more than one filter given; trials are filtered by one word, as with cargo test");
+            bail!(
+                "more than one filter given; trials are filtered by one word, as with cargo test"
+            );
         }
     }
     if files.is_empty() {
@@ -332,7 +334,12 @@ fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<
     }
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
-    Ok(crate::runner::run(packs, keys, None, &harness.options(filter))?)
+    Ok(crate::runner::run(
+        packs,
+        keys,
+        None,
+        &harness.options(filter),
+    )?)
 }
 
 /// Free loopback ports, for the demo's servers.
@@ -370,22 +377,45 @@ fn demo(
                 bail!("the embedded pack {name} is invalid");
             }
         };
-        packs.push(crate::runner::Pack { name: (*name).to_owned(), conn });
+        packs.push(crate::runner::Pack {
+            name: (*name).to_owned(),
+            conn,
+        });
     }
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
     if flaws.iter().next().is_some() {
-        eprintln!("reference SP flaws switched on: {}", flaws.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "reference SP flaws switched on: {}",
+            flaws
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    Ok(crate::runner::run(packs, keys, Some(flaws), &harness.options(filter))?)
+    Ok(crate::runner::run(
+        packs,
+        keys,
+        Some(flaws),
+        &harness.options(filter),
+    )?)
 }
 
-fn sp(file: Option<&Path>, flaws: &[String], listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+fn sp(
+    file: Option<&Path>,
+    flaws: &[String],
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
     let conn = load_connection(file)?;
     let state = crate::refsp::SpState::new(conn, flaws, Arc::new(SystemClock))?;
     let addr = listen.unwrap_or_else(|| {
-        let port = state.target.login_url.port_or_known_default().unwrap_or(7100);
+        let port = state
+            .target
+            .login_url
+            .port_or_known_default()
+            .unwrap_or(7100);
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
     });
     if !addr.ip().is_loopback() {
@@ -400,9 +430,16 @@ fn sp(file: Option<&Path>, flaws: &[String], listen: Option<SocketAddr>) -> anyh
         println!(
             "fakta reference SP listening on http://{bound} for app {} ({})",
             state.app.id,
-            if state.app.saml().is_some() { "SAML" } else { "OIDC" }
+            if state.app.saml().is_some() {
+                "SAML"
+            } else {
+                "OIDC"
+            }
         );
-        println!("  login {}  session {}", state.target.login_url, state.target.session.probe);
+        println!(
+            "  login {}  session {}",
+            state.target.login_url, state.target.session.probe
+        );
         let on: Vec<String> = state.flaws.iter().map(|f| f.to_string()).collect();
         if on.is_empty() {
             println!("  strict: no flaw switched on");

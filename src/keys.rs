@@ -223,7 +223,9 @@ pub struct EcKey(PKey<Private>);
 impl EcKey {
     pub fn generate() -> Result<Self, openssl::error::ErrorStack> {
         let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
-        Ok(EcKey(PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?))
+        Ok(EcKey(PKey::from_ec_key(openssl::ec::EcKey::generate(
+            &group,
+        )?)?))
     }
 
     pub fn pkey(&self) -> &PKey<Private> {

@@ -46,7 +46,9 @@ pub fn claims(r: &Request<'_>) -> Value {
 /// The JSON body naming the user.
 pub fn body(r: &Request<'_>) -> Value {
     match r.format {
-        SubjectFormat::IssSub => json!({"sub_id": {"format": "iss_sub", "iss": r.subject_issuer, "sub": r.subject}}),
+        SubjectFormat::IssSub => {
+            json!({"sub_id": {"format": "iss_sub", "iss": r.subject_issuer, "sub": r.subject}})
+        }
         SubjectFormat::Email => json!({"sub_id": {"format": "email", "email": r.email}}),
     }
 }
@@ -69,7 +71,10 @@ mod tests {
             email: "alice@acme.test",
         };
         let c = claims(&r);
-        assert_eq!(c["aud"], "http://127.0.0.1:7100/oauth/global-token-revocation/connection/acme");
+        assert_eq!(
+            c["aud"],
+            "http://127.0.0.1:7100/oauth/global-token-revocation/connection/acme"
+        );
         assert_eq!(c["exp"].as_i64().unwrap() - c["nbf"].as_i64().unwrap(), 600);
         assert_eq!(body(&r)["sub_id"]["format"], "iss_sub");
     }

@@ -48,7 +48,11 @@ fn query_of(location: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// Logs `user` in through the login page; returns the code and the IdP session cookie.
-async fn code_for(st: &std::sync::Arc<fakta::idp::IdpState>, params: &[(&str, &str)], user: &str) -> (String, String) {
+async fn code_for(
+    st: &std::sync::Arc<fakta::idp::IdpState>,
+    params: &[(&str, &str)],
+    user: &str,
+) -> (String, String) {
     let start = get(st, &authorize_uri("/oauth2/v1", params), None).await;
     let done = pick_user(st, &start, user).await;
     assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
@@ -61,7 +65,11 @@ async fn exchange(st: &std::sync::Arc<fakta::idp::IdpState>, code: &str) -> Answ
     post_form_basic(
         st,
         "/oauth2/v1/token",
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
         Some((CLIENT, SECRET)),
     )
     .await
@@ -80,18 +88,34 @@ async fn discovery_documents_and_jwks() {
     let st = state(oidc_example());
     let org = json(&get(&st, "/.well-known/openid-configuration", None).await);
     assert_eq!(org["issuer"], "http://127.0.0.1:7000");
-    assert_eq!(org["token_endpoint"], "http://127.0.0.1:7000/oauth2/v1/token");
+    assert_eq!(
+        org["token_endpoint"],
+        "http://127.0.0.1:7000/oauth2/v1/token"
+    );
     insta::assert_json_snapshot!("discovery_org", org);
-    let custom = json(&get(&st, "/oauth2/default/.well-known/openid-configuration", None).await);
+    let custom = json(
+        &get(
+            &st,
+            "/oauth2/default/.well-known/openid-configuration",
+            None,
+        )
+        .await,
+    );
     assert_eq!(custom["issuer"], "http://127.0.0.1:7000/oauth2/default");
-    assert_eq!(custom["jwks_uri"], "http://127.0.0.1:7000/oauth2/default/v1/keys");
+    assert_eq!(
+        custom["jwks_uri"],
+        "http://127.0.0.1:7000/oauth2/default/v1/keys"
+    );
     let nope = get(&st, "/oauth2/nope/.well-known/openid-configuration", None).await;
     assert_eq!(nope.status, StatusCode::NOT_FOUND);
 
     let jwks = json(&get(&st, "/oauth2/v1/keys", None).await);
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "RSA + EC");
-    assert!(keys.iter().all(|k| k["kid"].as_str().is_some_and(|s| !s.is_empty())));
+    assert!(
+        keys.iter()
+            .all(|k| k["kid"].as_str().is_some_and(|s| !s.is_empty()))
+    );
     insta::assert_json_snapshot!("jwks", jwks, {
         ".keys[].kid" => "[kid]", ".keys[].n" => "[n]", ".keys[].x" => "[x]", ".keys[].y" => "[y]"
     });
@@ -106,7 +130,10 @@ async fn code_flow_issues_okta_shaped_tokens() {
     assert_eq!(t.headers.get("cache-control").unwrap(), "no-store");
     let body = json(&t);
     assert_eq!(body["token_type"], "Bearer");
-    assert!(body["refresh_token"].is_string(), "offline_access gives a refresh token");
+    assert!(
+        body["refresh_token"].is_string(),
+        "offline_access gives a refresh token"
+    );
     let at = body["access_token"].as_str().unwrap();
     let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
     assert_eq!(id["iss"], "http://127.0.0.1:7000");
@@ -118,12 +145,19 @@ async fn code_flow_issues_okta_shaped_tokens() {
     assert_eq!(id["name"], "Alice Admin");
     assert_eq!(id["groups"], serde_json::json!(["Qovery-Admins"]));
     assert_eq!(id["at_hash"], half_hash(at));
-    assert_eq!(id["iat"], common::NOW.unix_timestamp());
-    assert_eq!(id["exp"], common::NOW.unix_timestamp() + 3600);
+    assert_eq!(id["iat"], NOW.unix_timestamp());
+    assert_eq!(id["exp"], NOW.unix_timestamp() + 3600);
     assert!(id["sid"].is_string() && id["auth_time"].is_number());
-    let header = body["id_token"].as_str().unwrap().split('.').next().unwrap();
+    let header = body["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
     let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(header["alg"], "RS256");
@@ -147,18 +181,31 @@ async fn a_user_without_passing_groups_gets_no_groups_claim_and_omissions_apply(
     let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
     assert!(id.get("groups").is_none(), "{id}");
 
-    st.set_emit("00u1alice", Emit { omit_attributes: vec!["email".into(), "name".into()] });
+    st.set_emit(
+        "00u1alice",
+        Emit {
+            omit_attributes: vec!["email".into(), "name".into()],
+        },
+    );
     let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
     let body = json(&exchange(&st, &code).await);
     let id = peek_claims(body["id_token"].as_str().unwrap()).unwrap();
-    assert!(id.get("email").is_none() && id.get("name").is_none(), "{id}");
+    assert!(
+        id.get("email").is_none() && id.get("name").is_none(),
+        "{id}"
+    );
     assert!(id.get("groups").is_some());
 }
 
 #[tokio::test]
 async fn form_post_mode_posts_code_and_state() {
     let st = state(oidc_example());
-    let start = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("response_mode", "form_post")])), None).await;
+    let start = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("response_mode", "form_post")])),
+        None,
+    )
+    .await;
     let done = pick_user(&st, &start, "00u1alice").await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(done.form_action(), REDIRECT);
@@ -172,17 +219,37 @@ async fn codes_are_single_use_and_a_reuse_revokes_their_tokens() {
     let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
     let first = json(&exchange(&st, &code).await);
     let at = first["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status, StatusCode::OK);
+    assert_eq!(
+        get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status,
+        StatusCode::OK
+    );
     let again = exchange(&st, &code).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(oauth_error(&again), "invalid_grant");
     assert!(again.body.contains("already used"), "{}", again.body);
     let ui = get_bearer(&st, "/oauth2/v1/userinfo", &at).await;
     assert_eq!(ui.status, StatusCode::UNAUTHORIZED);
-    assert!(ui.headers.get("www-authenticate").unwrap().to_str().unwrap().contains("invalid_token"));
+    assert!(
+        ui.headers
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     let rt = first["refresh_token"].as_str().unwrap();
-    let r = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", rt)], Some((CLIENT, SECRET))).await;
-    assert_eq!(oauth_error(&r), "invalid_grant", "the refresh token went with the code");
+    let r = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(
+        oauth_error(&r),
+        "invalid_grant",
+        "the refresh token went with the code"
+    );
 }
 
 #[tokio::test]
@@ -200,27 +267,93 @@ async fn token_endpoint_errors() {
     let st = state(oidc_example());
     let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
     // Wrong secret, unknown client, wrong method: invalid_client, 401.
-    let bad = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)], Some((CLIENT, "wrong"))).await;
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some((CLIENT, "wrong")),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(oauth_error(&bad), "invalid_client");
     assert!(bad.headers.get("www-authenticate").is_some());
-    let unknown = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code)], Some(("nobody", "x"))).await;
+    let unknown = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some(("nobody", "x")),
+    )
+    .await;
     assert_eq!(oauth_error(&unknown), "invalid_client");
-    let post = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", CLIENT), ("client_secret", SECRET)], None).await;
+    let post = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(oauth_error(&post), "invalid_client");
-    assert!(post.body.contains("registered for client_secret_basic"), "{}", post.body);
-    let garbage = post_form(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code")], None).await;
+    assert!(
+        post.body.contains("registered for client_secret_basic"),
+        "{}",
+        post.body
+    );
+    let garbage = post_form(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "authorization_code")],
+        None,
+    )
+    .await;
     assert_eq!(oauth_error(&garbage), "invalid_client");
     // The failed attempts did not consume the code; a wrong redirect_uri does.
-    let wrong_redirect = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:7100/other")], Some((CLIENT, SECRET))).await;
+    let wrong_redirect = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:7100/other"),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&wrong_redirect), "invalid_grant");
     let unknown_code = exchange(&st, "not-a-code").await;
     assert_eq!(oauth_error(&unknown_code), "invalid_grant");
-    let grant = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "password")], Some((CLIENT, SECRET))).await;
+    let grant = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "password")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&grant), "unsupported_grant_type");
-    let none = post_form_basic(&st, "/oauth2/v1/token", &[("code", "x")], Some((CLIENT, SECRET))).await;
+    let none = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("code", "x")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&none), "invalid_request");
-    let no_code = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "authorization_code")], Some((CLIENT, SECRET))).await;
+    let no_code = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "authorization_code")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&no_code), "invalid_request");
     // Malformed Basic credentials are an error, never a panic.
     let req = axum::http::Request::post("/oauth2/v1/token")
@@ -252,21 +385,45 @@ async fn pkce_for_public_clients() {
     assert_eq!(q["error"], "invalid_request");
     assert_eq!(q["state"], "s1");
 
-    let params = spa(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")]);
+    let params = spa(&[
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
     let start = get(&st, &authorize_uri("/oauth2/default/v1", &params), None).await;
     let done = pick_user(&st, &start, "00u3dora").await;
     let code = query_of(done.location())["code"].clone();
     let exchange_with = |verifier: &'static str, code: String| {
         let st = st.clone();
         async move {
-            post_form(&st, "/oauth2/default/v1/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", SPA_REDIRECT), ("client_id", SPA), ("code_verifier", verifier)], None).await
+            post_form(
+                &st,
+                "/oauth2/default/v1/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", SPA_REDIRECT),
+                    ("client_id", SPA),
+                    ("code_verifier", verifier),
+                ],
+                None,
+            )
+            .await
         }
     };
-    let wrong = exchange_with("wrong-verifier-wrong-verifier-wrong-verifier-00", code.clone()).await;
+    let wrong = exchange_with(
+        "wrong-verifier-wrong-verifier-wrong-verifier-00",
+        code.clone(),
+    )
+    .await;
     assert_eq!(oauth_error(&wrong), "invalid_grant");
     assert!(wrong.body.contains("PKCE"));
 
-    let start = get(&st, &authorize_uri("/oauth2/default/v1", &params), Some(&done.session_cookie().unwrap())).await;
+    let start = get(
+        &st,
+        &authorize_uri("/oauth2/default/v1", &params),
+        Some(&done.session_cookie().unwrap()),
+    )
+    .await;
     let code = query_of(start.location())["code"].clone();
     let ok = exchange_with(VERIFIER, code).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
@@ -275,10 +432,18 @@ async fn pkce_for_public_clients() {
     let id = peek_claims(id_token).unwrap();
     assert_eq!(id["iss"], "http://127.0.0.1:7000/oauth2/default");
     assert_eq!(id["groups"], serde_json::json!(["Qovery-DevOps"]));
-    let header: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["kid"], st.ec_kid);
-    assert_eq!(peek_claims(body["access_token"].as_str().unwrap()).unwrap()["aud"], "api://default");
+    assert_eq!(
+        peek_claims(body["access_token"].as_str().unwrap()).unwrap()["aud"],
+        "api://default"
+    );
     // The SPA is not a client of the org server.
     let org = get(&st, &authorize_uri("/oauth2/v1", &params), None).await;
     assert_eq!(org.status, StatusCode::BAD_REQUEST);
@@ -288,11 +453,24 @@ async fn pkce_for_public_clients() {
 #[tokio::test]
 async fn authorize_errors_never_redirect_to_unverified_places() {
     let st = state(oidc_example());
-    let unknown = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("client_id", "nobody")])), None).await;
+    let unknown = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("client_id", "nobody")])),
+        None,
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert!(unknown.headers.get("location").is_none());
     assert!(unknown.body.contains("no client `nobody`"));
-    let evil = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("redirect_uri", "http://127.0.0.1:6666/steal")])), None).await;
+    let evil = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/v1",
+            &web_params(&[("redirect_uri", "http://127.0.0.1:6666/steal")]),
+        ),
+        None,
+    )
+    .await;
     assert_eq!(evil.status, StatusCode::BAD_REQUEST);
     assert!(evil.headers.get("location").is_none());
     assert!(evil.body.contains("is not registered"));
@@ -324,22 +502,65 @@ async fn authorize_errors_never_redirect_to_unverified_places() {
 #[tokio::test]
 async fn prompt_max_age_and_login_hint() {
     let (st, clock) = state_with_clock(oidc_example());
-    let none = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])), None).await;
+    let none = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])),
+        None,
+    )
+    .await;
     assert_eq!(query_of(none.location())["error"], "login_required");
 
-    let hinted = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("login_hint", "dora@acme.test")])), None).await;
+    let hinted = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/v1",
+            &web_params(&[("login_hint", "dora@acme.test")]),
+        ),
+        None,
+    )
+    .await;
     let page = get(&st, hinted.location(), None).await;
-    assert!(page.body.contains("value=\"dora@acme.test\""), "{}", page.body);
+    assert!(
+        page.body.contains("value=\"dora@acme.test\""),
+        "{}",
+        page.body
+    );
 
     let (_, cookie) = code_for(&st, &web_params(&[]), "00u1alice").await;
-    let silent = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])), Some(&cookie)).await;
-    assert!(query_of(silent.location()).contains_key("code"), "a session answers prompt=none");
-    let forced = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "login")])), Some(&cookie)).await;
+    let silent = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])),
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        query_of(silent.location()).contains_key("code"),
+        "a session answers prompt=none"
+    );
+    let forced = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "login")])),
+        Some(&cookie),
+    )
+    .await;
     assert!(forced.location().starts_with("/login/login.htm"));
     clock.set(NOW + time::Duration::seconds(120));
-    let old = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "60")])), Some(&cookie)).await;
-    assert!(old.location().starts_with("/login/login.htm"), "the session is older than max_age");
-    let fresh = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "600")])), Some(&cookie)).await;
+    let old = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "60")])),
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        old.location().starts_with("/login/login.htm"),
+        "the session is older than max_age"
+    );
+    let fresh = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("max_age", "600")])),
+        Some(&cookie),
+    )
+    .await;
     assert!(query_of(fresh.location()).contains_key("code"));
 }
 
@@ -351,34 +572,115 @@ async fn refresh_revoke_and_introspect() {
     let rt = body["refresh_token"].as_str().unwrap().to_owned();
     let at = body["access_token"].as_str().unwrap().to_owned();
 
-    let refreshed = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid email")], Some((CLIENT, SECRET))).await;
+    let refreshed = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid email"),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     assert_eq!(json(&refreshed)["scope"], "openid email");
-    let wider = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid admin")], Some((CLIENT, SECRET))).await;
+    let wider = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid admin"),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&wider), "invalid_scope");
 
-    let intro = post_form_basic(&st, "/oauth2/v1/introspect", &[("token", &at)], Some((CLIENT, SECRET))).await;
+    let intro = post_form_basic(
+        &st,
+        "/oauth2/v1/introspect",
+        &[("token", &at)],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     let intro = json(&intro);
     assert_eq!(intro["active"], true);
     assert_eq!(intro["client_id"], CLIENT);
     assert_eq!(intro["username"], "alice@acme.test");
 
-    let r = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &at), ("token_type_hint", "access_token")], Some((CLIENT, SECRET))).await;
+    let r = post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", &at), ("token_type_hint", "access_token")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(json(&post_form_basic(&st, "/oauth2/v1/introspect", &[("token", &at)], Some((CLIENT, SECRET))).await)["active"], false);
-    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        json(
+            &post_form_basic(
+                &st,
+                "/oauth2/v1/introspect",
+                &[("token", &at)],
+                Some((CLIENT, SECRET))
+            )
+            .await
+        )["active"],
+        false
+    );
+    assert_eq!(
+        get_bearer(&st, "/oauth2/v1/userinfo", &at).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // Unknown tokens: 200 (RFC 7009 2.2); a bad client: 401.
-    let unknown = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", "nope")], Some((CLIENT, SECRET))).await;
+    let unknown = post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", "nope")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::OK);
-    let bad = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt)], Some((CLIENT, "wrong"))).await;
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", &rt)],
+        Some((CLIENT, "wrong")),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-    let hint = post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt), ("token_type_hint", "id_token")], Some((CLIENT, SECRET))).await;
+    let hint = post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", &rt), ("token_type_hint", "id_token")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&hint), "unsupported_token_type");
 
-    post_form_basic(&st, "/oauth2/v1/revoke", &[("token", &rt)], Some((CLIENT, SECRET))).await;
-    let after = post_form_basic(&st, "/oauth2/v1/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt)], Some((CLIENT, SECRET))).await;
+    post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", &rt)],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    let after = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
     assert_eq!(oauth_error(&after), "invalid_grant");
-    assert_eq!(get_bearer(&st, "/oauth2/v1/userinfo", "not-a-token").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get_bearer(&st, "/oauth2/v1/userinfo", "not-a-token")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     let no_bearer = get(&st, "/oauth2/v1/userinfo", None).await;
     assert_eq!(no_bearer.status, StatusCode::UNAUTHORIZED);
 }
@@ -387,7 +689,10 @@ async fn refresh_revoke_and_introspect() {
 async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
     let st = state(oidc_example());
     let (code, cookie) = code_for(&st, &web_params(&[]), "00u1alice").await;
-    let id_token = json(&exchange(&st, &code).await)["id_token"].as_str().unwrap().to_owned();
+    let id_token = json(&exchange(&st, &code).await)["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let logout = |uri: &'static str| {
         let q = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("id_token_hint", &id_token)
@@ -396,7 +701,12 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
             .finish();
         format!("/oauth2/v1/logout?{q}")
     };
-    let bad = get(&st, &logout("http://127.0.0.1:6666/elsewhere"), Some(&cookie)).await;
+    let bad = get(
+        &st,
+        &logout("http://127.0.0.1:6666/elsewhere"),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("is not registered"));
     let forged = get(&st, "/oauth2/v1/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJqdGkiOiJ4In0.&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A7100%2F", None).await;
@@ -405,6 +715,14 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
     let ok = get(&st, &logout("http://127.0.0.1:7100/"), Some(&cookie)).await;
     assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
     assert_eq!(ok.location(), "http://127.0.0.1:7100/?state=bye");
-    let again = get(&st, &authorize_uri("/oauth2/v1", &web_params(&[])), Some(&cookie)).await;
-    assert!(again.location().starts_with("/login/login.htm"), "the IdP session is gone");
+    let again = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[])),
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        again.location().starts_with("/login/login.htm"),
+        "the IdP session is gone"
+    );
 }

@@ -50,9 +50,18 @@ fn params(n: u32) -> ResponseParams {
         name_id: "alice@acme.test".into(),
         name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
         attributes: vec![
-            Attribute { name: "email".into(), values: vec!["alice@acme.test".into()] },
-            Attribute { name: "name".into(), values: vec!["Alice Admin".into()] },
-            Attribute { name: "groups".into(), values: vec!["Qovery-Admins".into()] },
+            Attribute {
+                name: "email".into(),
+                values: vec!["alice@acme.test".into()],
+            },
+            Attribute {
+                name: "name".into(),
+                values: vec!["Alice Admin".into()],
+            },
+            Attribute {
+                name: "groups".into(),
+                values: vec!["Qovery-Admins".into()],
+            },
         ],
     }
 }
@@ -65,7 +74,14 @@ fn signed(p: &ResponseParams, what: SignWhat) -> String {
 /// Builds with an assertion template, edits the text, then signs: the edit is covered.
 fn edited_then_signed(p: &ResponseParams, edit: impl Fn(String) -> String) -> String {
     let k = keys().current;
-    let xml = response::build(p, Templates { response: false, assertion: true }, &k.certificate.base64());
+    let xml = response::build(
+        p,
+        Templates {
+            response: false,
+            assertion: true,
+        },
+        &k.certificate.base64(),
+    );
     signature::sign_first_template(&edit(xml), k.private_der()).unwrap()
 }
 
@@ -100,7 +116,14 @@ fn cases() -> Vec<Case> {
         let mut evil = params(99);
         evil.name_id = "mallory@evil.test".into();
         evil.attributes[0].values = vec!["mallory@evil.test".into()];
-        let evil_xml = response::build(&evil, Templates { response: false, assertion: false }, "");
+        let evil_xml = response::build(
+            &evil,
+            Templates {
+                response: false,
+                assertion: false,
+            },
+            "",
+        );
         let start = evil_xml.find("<saml2:Assertion").unwrap();
         let end = evil_xml.find("</saml2:Assertion>").unwrap() + "</saml2:Assertion>".len();
         let at = good.find("<saml2:Assertion").unwrap();
@@ -112,24 +135,157 @@ fn cases() -> Vec<Case> {
         signed(&p, SignWhat::Both)
     };
     vec![
-        Case { name: "L0 honest", docs: vec![honest.clone()], allow_unsolicited: true, outstanding: None, admitted_by: Flaw::ALL },
-        Case { name: "L0 honest solicited", docs: vec![signed(&solicited, SignWhat::Both)], allow_unsolicited: false, outstanding: Some("_req15"), admitted_by: Flaw::ALL },
-        Case { name: "S1 unsigned", docs: vec![response::build(&params(2), Templates { response: false, assertion: false }, "")], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::SkipSignature] },
-        Case { name: "S1 response-only signature", docs: vec![signed(&params(3), SignWhat::Response)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::SkipSignature, Flaw::UnsignedAssertion] },
-        Case { name: "S2 foreign key", docs: vec![signature::signed_response(&params(5), SignWhat::Both, other_key.private_der(), &other_key.certificate.base64()).unwrap()], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::SkipSignature] },
-        Case { name: "S3 tampered", docs: vec![tampered], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::SkipSignature] },
-        Case { name: "S4 expired", docs: vec![with(&|p| p.issue_instant = NOW - Duration::hours(1), 6)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::AcceptExpired] },
-        Case { name: "S4 not yet valid", docs: vec![with(&|p| p.issue_instant = NOW + Duration::hours(1), 16)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::AcceptExpired] },
-        Case { name: "S6 audience", docs: vec![with(&|p| p.audience = "urn:someone:else".into(), 7)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::IgnoreAudience] },
-        Case { name: "S7 recipient", docs: vec![with(&|p| p.destination = "http://127.0.0.1:6666/acs".into(), 8)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::IgnoreRecipient] },
-        Case { name: "S8 in_response_to", docs: vec![with(&|p| p.in_response_to = Some("_not_mine".into()), 9)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::IgnoreInResponseTo] },
-        Case { name: "S9 unsolicited", docs: vec![signed(&params(10), SignWhat::Both)], allow_unsolicited: false, outstanding: None, admitted_by: &[Flaw::IgnoreInResponseTo] },
-        Case { name: "S10 replay", docs: vec![signed(&params(11), SignWhat::Both); 2], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::AllowReplay] },
-        Case { name: "S11 issuer", docs: vec![with(&|p| p.issuer = "http://evil.test/idp".into(), 13)], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::IgnoreIssuer] },
-        Case { name: "S13 status", docs: vec![edited_then_signed(&params(14), |x| x.replace("status:Success", "status:Requester"))], allow_unsolicited: true, outstanding: None, admitted_by: &[] },
-        Case { name: "S12 not bearer", docs: vec![edited_then_signed(&params(17), |x| x.replace("cm:bearer", "cm:holder-of-key"))], allow_unsolicited: true, outstanding: None, admitted_by: &[] },
-        Case { name: "S14 xsw evil assertion first", docs: vec![xsw], allow_unsolicited: true, outstanding: None, admitted_by: &[Flaw::FirstAssertion] },
-        Case { name: "S24 doctype", docs: vec![format!("<!DOCTYPE r [<!ENTITY x \"y\">]>{}", honest.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"))], allow_unsolicited: true, outstanding: None, admitted_by: &[] },
+        Case {
+            name: "L0 honest",
+            docs: vec![honest.clone()],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: Flaw::ALL,
+        },
+        Case {
+            name: "L0 honest solicited",
+            docs: vec![signed(&solicited, SignWhat::Both)],
+            allow_unsolicited: false,
+            outstanding: Some("_req15"),
+            admitted_by: Flaw::ALL,
+        },
+        Case {
+            name: "S1 unsigned",
+            docs: vec![response::build(
+                &params(2),
+                Templates {
+                    response: false,
+                    assertion: false,
+                },
+                "",
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::SkipSignature],
+        },
+        Case {
+            name: "S1 response-only signature",
+            docs: vec![signed(&params(3), SignWhat::Response)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::SkipSignature, Flaw::UnsignedAssertion],
+        },
+        Case {
+            name: "S2 foreign key",
+            docs: vec![
+                signature::signed_response(
+                    &params(5),
+                    SignWhat::Both,
+                    other_key.private_der(),
+                    &other_key.certificate.base64(),
+                )
+                .unwrap(),
+            ],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::SkipSignature],
+        },
+        Case {
+            name: "S3 tampered",
+            docs: vec![tampered],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::SkipSignature],
+        },
+        Case {
+            name: "S4 expired",
+            docs: vec![with(&|p| p.issue_instant = NOW - Duration::hours(1), 6)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::AcceptExpired],
+        },
+        Case {
+            name: "S4 not yet valid",
+            docs: vec![with(&|p| p.issue_instant = NOW + Duration::hours(1), 16)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::AcceptExpired],
+        },
+        Case {
+            name: "S6 audience",
+            docs: vec![with(&|p| p.audience = "urn:someone:else".into(), 7)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreAudience],
+        },
+        Case {
+            name: "S7 recipient",
+            docs: vec![with(
+                &|p| p.destination = "http://127.0.0.1:6666/acs".into(),
+                8,
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient],
+        },
+        Case {
+            name: "S8 in_response_to",
+            docs: vec![with(&|p| p.in_response_to = Some("_not_mine".into()), 9)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreInResponseTo],
+        },
+        Case {
+            name: "S9 unsolicited",
+            docs: vec![signed(&params(10), SignWhat::Both)],
+            allow_unsolicited: false,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreInResponseTo],
+        },
+        Case {
+            name: "S10 replay",
+            docs: vec![signed(&params(11), SignWhat::Both); 2],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::AllowReplay],
+        },
+        Case {
+            name: "S11 issuer",
+            docs: vec![with(&|p| p.issuer = "http://evil.test/idp".into(), 13)],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreIssuer],
+        },
+        Case {
+            name: "S13 status",
+            docs: vec![edited_then_signed(&params(14), |x| {
+                x.replace("status:Success", "status:Requester")
+            })],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[],
+        },
+        Case {
+            name: "S12 not bearer",
+            docs: vec![edited_then_signed(&params(17), |x| {
+                x.replace("cm:bearer", "cm:holder-of-key")
+            })],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[],
+        },
+        Case {
+            name: "S14 xsw evil assertion first",
+            docs: vec![xsw],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::FirstAssertion],
+        },
+        Case {
+            name: "S24 doctype",
+            docs: vec![format!(
+                "<!DOCTYPE r [<!ENTITY x \"y\">]>{}",
+                honest.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[],
+        },
     ]
 }
 
@@ -168,7 +324,11 @@ fn the_strict_sp_refuses_every_crafted_fault_and_accepts_the_honest_twins() {
             wrong.push(format!("{}: {got:?}", case.name));
         }
     }
-    assert!(wrong.is_empty(), "strict SP got these wrong:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "strict SP got these wrong:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -191,19 +351,31 @@ fn each_flaw_admits_exactly_its_cases() {
             report.insert(flaw.name(), (admitted, expected));
         }
     }
-    assert!(report.is_empty(), "flaws admitting the wrong cases (admitted, expected): {report:#?}");
+    assert!(
+        report.is_empty(),
+        "flaws admitting the wrong cases (admitted, expected): {report:#?}"
+    );
 }
 
 #[test]
 fn a_refusal_names_the_check_and_the_values() {
-    let case = cases().into_iter().find(|c| c.name == "S6 audience").unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "S6 audience")
+        .unwrap();
     let err = run(&case, &Flaws::none()).unwrap_err().to_string();
-    assert_eq!(err, "Audience [\"urn:someone:else\"] does not include this SP `urn:auth0:qovery:acme`");
+    assert_eq!(
+        err,
+        "Audience [\"urn:someone:else\"] does not include this SP `urn:auth0:qovery:acme`"
+    );
 }
 
 #[test]
 fn xsw_with_the_flaw_reads_the_evil_assertion() {
-    let case = cases().into_iter().find(|c| c.name.starts_with("S14")).unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name.starts_with("S14"))
+        .unwrap();
     let ok = run(&case, &Flaws::none().with(Flaw::FirstAssertion)).unwrap();
     assert_eq!(ok.name_id, "mallory@evil.test");
 }
@@ -211,13 +383,23 @@ fn xsw_with_the_flaw_reads_the_evil_assertion() {
 #[test]
 fn s22_comment_injection_the_strict_sp_keeps_the_whole_name_id() {
     let doc = edited_then_signed(&params(20), |x| {
-        x.replace(">alice@acme.test</saml2:NameID>", ">alice@acme.test<!---->.evil.test</saml2:NameID>")
+        x.replace(
+            ">alice@acme.test</saml2:NameID>",
+            ">alice@acme.test<!---->.evil.test</saml2:NameID>",
+        )
     });
     let mut m = TestMemory::default();
     let strict = saml::check(&doc, &settings(true), NOW, &mut m, &Flaws::none()).unwrap();
     assert_eq!(strict.name_id, "alice@acme.test.evil.test");
     let mut m = TestMemory::default();
-    let flawed = saml::check(&doc, &settings(true), NOW, &mut m, &Flaws::none().with(Flaw::TruncateNameIdAtComment)).unwrap();
+    let flawed = saml::check(
+        &doc,
+        &settings(true),
+        NOW,
+        &mut m,
+        &Flaws::none().with(Flaw::TruncateNameIdAtComment),
+    )
+    .unwrap();
     assert_eq!(flawed.name_id, "alice@acme.test");
 }
 
@@ -252,7 +434,14 @@ mod jwts {
     }
 
     fn rs256(claims: &Value, typ: Option<&str>) -> String {
-        signer::sign(SigningAlg::RS256, &kid(), typ, keys().current.pkey(), claims).unwrap()
+        signer::sign(
+            SigningAlg::RS256,
+            &kid(),
+            typ,
+            keys().current.pkey(),
+            claims,
+        )
+        .unwrap()
     }
 
     fn unsigned(header: Value, claims: &Value, sig: &[u8]) -> String {
@@ -273,9 +462,13 @@ mod jwts {
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
         let hkey = openssl::pkey::PKey::hmac(&pem).unwrap();
-        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &hkey).unwrap();
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &hkey).unwrap();
         s.update(input.as_bytes()).unwrap();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap()))
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
+        )
     }
 
     #[test]
@@ -283,28 +476,67 @@ mod jwts {
         let keys = jwks();
         let claims = json!({"iss": "http://127.0.0.1:7000", "sub": "00u1alice"});
         let honest = rs256(&claims, None);
-        let es = signer::sign(SigningAlg::ES256, &common::state(common::oidc_example()).ec_kid, None, common::keys().ec.pkey(), &claims).unwrap();
+        let es = signer::sign(
+            SigningAlg::ES256,
+            &common::state(common::oidc_example()).ec_kid,
+            None,
+            common::keys().ec.pkey(),
+            &claims,
+        )
+        .unwrap();
         let none = unsigned(json!({"alg": "none"}), &claims, b"");
         let confused = hs256_with_public_key(&claims);
         let mut corrupted = honest.clone();
         corrupted.replace_range(corrupted.len() - 5.., "AAAAA");
-        let unknown_kid = signer::sign(SigningAlg::RS256, "not-a-kid", None, common::keys().current.pkey(), &claims).unwrap();
+        let unknown_kid = signer::sign(
+            SigningAlg::RS256,
+            "not-a-kid",
+            None,
+            common::keys().current.pkey(),
+            &claims,
+        )
+        .unwrap();
         let allowed = ["RS256", "ES256"];
         let v = |t: &str, f: &Flaws| jwt::verify(t, &keys, &allowed, f).map(|_| ());
-        for f in [Flaws::none(), Flaws::none().with(Flaw::AcceptAlgNone), Flaws::none().with(Flaw::Hs256KeyConfusion)] {
+        for f in [
+            Flaws::none(),
+            Flaws::none().with(Flaw::AcceptAlgNone),
+            Flaws::none().with(Flaw::Hs256KeyConfusion),
+        ] {
             assert_eq!(v(&honest, &f), Ok(()));
             assert_eq!(v(&es, &f), Ok(()));
             assert_eq!(v(&corrupted, &f), Err(JwtRefusal::Signature));
-            assert_eq!(v(&unknown_kid, &f), Err(JwtRefusal::UnknownKid("not-a-kid".into())));
+            assert_eq!(
+                v(&unknown_kid, &f),
+                Err(JwtRefusal::UnknownKid("not-a-kid".into()))
+            );
         }
-        assert_eq!(v(&none, &Flaws::none()), Err(JwtRefusal::Alg("none".into())));
+        assert_eq!(
+            v(&none, &Flaws::none()),
+            Err(JwtRefusal::Alg("none".into()))
+        );
         assert_eq!(v(&none, &Flaws::none().with(Flaw::AcceptAlgNone)), Ok(()));
-        assert_eq!(v(&none, &Flaws::none().with(Flaw::Hs256KeyConfusion)), Err(JwtRefusal::Alg("none".into())));
-        assert_eq!(v(&confused, &Flaws::none()), Err(JwtRefusal::Alg("HS256".into())));
-        assert_eq!(v(&confused, &Flaws::none().with(Flaw::Hs256KeyConfusion)), Ok(()));
-        assert_eq!(v(&confused, &Flaws::none().with(Flaw::AcceptAlgNone)), Err(JwtRefusal::Alg("HS256".into())));
+        assert_eq!(
+            v(&none, &Flaws::none().with(Flaw::Hs256KeyConfusion)),
+            Err(JwtRefusal::Alg("none".into()))
+        );
+        assert_eq!(
+            v(&confused, &Flaws::none()),
+            Err(JwtRefusal::Alg("HS256".into()))
+        );
+        assert_eq!(
+            v(&confused, &Flaws::none().with(Flaw::Hs256KeyConfusion)),
+            Ok(())
+        );
+        assert_eq!(
+            v(&confused, &Flaws::none().with(Flaw::AcceptAlgNone)),
+            Err(JwtRefusal::Alg("HS256".into()))
+        );
         assert_eq!(v("a.b", &Flaws::none()), Err(JwtRefusal::Malformed));
-        assert_eq!(v(&"x".repeat(20_000), &Flaws::none()), Err(JwtRefusal::TooLarge));
+        assert_eq!(
+            v(&"x".repeat(20_000), &Flaws::none()),
+            Err(JwtRefusal::TooLarge)
+        );
     }
 
     const ENDPOINT: &str = "http://127.0.0.1:7100/oauth/global-token-revocation/connection/acme";
@@ -338,7 +570,9 @@ mod jwts {
     }
 
     /// (case, Authorization header, body, strict status or 0 for accepted, flaws that accept it)
-    fn gtr_cases() -> Vec<(&'static str, Option<String>, Vec<u8>, u16, Vec<Flaw>)> {
+    type GtrCase = (&'static str, Option<String>, Vec<u8>, u16, Vec<Flaw>);
+
+    fn gtr_cases() -> Vec<GtrCase> {
         let b = |t: String| Some(format!("Bearer {t}"));
         let all_auth = vec![Flaw::RevocationWithoutAuth];
         let other = SigningKey::generate().unwrap();
@@ -368,22 +602,35 @@ mod jwts {
         let keys: Vec<jwt::Key> = vec![jwt::Key {
             kid: None,
             kty: "RSA".into(),
-            key: common::keys().current.certificate.x509().public_key().unwrap(),
+            key: keys().current.certificate.x509().public_key().unwrap(),
         }];
         let flaw_sets: Vec<Flaws> = std::iter::once(Flaws::none())
-            .chain([Flaw::RevocationWithoutAuth, Flaw::RevocationIgnoresAud].map(|f| Flaws::none().with(f)))
+            .chain(
+                [Flaw::RevocationWithoutAuth, Flaw::RevocationIgnoresAud]
+                    .map(|f| Flaws::none().with(f)),
+            )
             .collect();
         let mut wrong = Vec::new();
         for flaws in &flaw_sets {
             for (name, auth, body, status, admitted_by) in gtr_cases() {
                 let mut seen = |_: &str, _: i64| true;
-                let got = revocation::check(auth.as_deref(), &body, &keys, &settings(), NOW, &mut seen, flaws);
+                let got = revocation::check(
+                    auth.as_deref(),
+                    &body,
+                    &keys,
+                    &settings(),
+                    NOW,
+                    &mut seen,
+                    flaws,
+                );
                 let flaw = flaws.iter().next();
                 let expect_ok = status == 0 || flaw.is_some_and(|f| admitted_by.contains(&f));
                 match (&got, expect_ok) {
                     (Ok(_), true) => {}
                     (Err(r), false) if r.status == status => {}
-                    _ => wrong.push(format!("{name} with {flaw:?}: {got:?} (strict status {status})")),
+                    _ => wrong.push(format!(
+                        "{name} with {flaw:?}: {got:?} (strict status {status})"
+                    )),
                 }
             }
         }
@@ -395,14 +642,36 @@ mod jwts {
         let keys: Vec<jwt::Key> = vec![jwt::Key {
             kid: None,
             kty: "RSA".into(),
-            key: common::keys().current.certificate.x509().public_key().unwrap(),
+            key: keys().current.certificate.x509().public_key().unwrap(),
         }];
-        let mut jtis = std::collections::HashSet::new();
+        let mut jtis = HashSet::new();
         let mut seen = |j: &str, _: i64| jtis.insert(j.to_owned());
         let auth = format!("Bearer {}", token_with(|_| {}));
-        let first = revocation::check(Some(&auth), &body(), &keys, &settings(), NOW, &mut seen, &Flaws::none());
-        assert_eq!(first, Ok(Subject::IssSub { iss: "http://www.okta.com/qovery".into(), sub: "alice@acme.test".into() }));
-        let again = revocation::check(Some(&auth), &body(), &keys, &settings(), NOW, &mut seen, &Flaws::none());
+        let first = revocation::check(
+            Some(&auth),
+            &body(),
+            &keys,
+            &settings(),
+            NOW,
+            &mut seen,
+            &Flaws::none(),
+        );
+        assert_eq!(
+            first,
+            Ok(Subject::IssSub {
+                iss: "http://www.okta.com/qovery".into(),
+                sub: "alice@acme.test".into()
+            })
+        );
+        let again = revocation::check(
+            Some(&auth),
+            &body(),
+            &keys,
+            &settings(),
+            NOW,
+            &mut seen,
+            &Flaws::none(),
+        );
         assert_eq!(again.unwrap_err().status, 401);
     }
 }

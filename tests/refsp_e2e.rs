@@ -50,7 +50,11 @@ fn browser() -> reqwest::Client {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Follows redirects, picks `user` on the IdP login page, submits auto-post forms; returns the
@@ -58,6 +62,7 @@ fn unescape(s: &str) -> String {
 async fn browse(b: &reqwest::Client, start: &str, user: &str) -> (u16, String) {
     let mut url = start.to_owned();
     let mut form: Option<Vec<(String, String)>> = None;
+    let fields = regex::Regex::new(r#"name="([^"]+)" value="([^"]*)""#).unwrap();
     for _ in 0..12 {
         let resp = match form.take() {
             Some(f) => b.post(&url).form(&f).send().await.unwrap(),
@@ -66,7 +71,11 @@ async fn browse(b: &reqwest::Client, start: &str, user: &str) -> (u16, String) {
         let status = resp.status().as_u16();
         if (300..400).contains(&status) {
             let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-            url = reqwest::Url::parse(&url).unwrap().join(&loc).unwrap().to_string();
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join(&loc)
+                .unwrap()
+                .to_string();
             continue;
         }
         let body = resp.text().await.unwrap();
@@ -79,15 +88,26 @@ async fn browse(b: &reqwest::Client, start: &str, user: &str) -> (u16, String) {
         };
         if body.contains("id=\"pick-user\"") {
             let state = field("state").unwrap();
-            url = reqwest::Url::parse(&url).unwrap().join("/login/login.htm").unwrap().to_string();
-            form = Some(vec![("state".into(), state), ("username".into(), user.into())]);
+            url = reqwest::Url::parse(&url)
+                .unwrap()
+                .join("/login/login.htm")
+                .unwrap()
+                .to_string();
+            form = Some(vec![
+                ("state".into(), state),
+                ("username".into(), user.into()),
+            ]);
             continue;
         }
         if body.contains("document.forms[0].submit()") {
             let a = body.find("action=\"").unwrap() + 8;
             url = unescape(&body[a..a + body[a..].find('"').unwrap()]);
-            let fields = regex::Regex::new(r#"name="([^"]+)" value="([^"]*)""#).unwrap();
-            form = Some(fields.captures_iter(&body).map(|c| (unescape(&c[1]), unescape(&c[2]))).collect());
+            form = Some(
+                fields
+                    .captures_iter(&body)
+                    .map(|c| (unescape(&c[1]), unescape(&c[2])))
+                    .collect(),
+            );
             continue;
         }
         return (status, body);
@@ -112,7 +132,12 @@ async fn saml_logins_get_the_role_the_rules_give() {
     let w = world(common::EXAMPLE, Flaws::none()).await;
     let b = browser();
     assert_eq!(me(&b, &w).await.0, 401);
-    for (user, role) in [("00u1alice", "admin"), ("00u2bob", "viewer"), ("00u3dora", "devops"), ("00u4max", "admin")] {
+    for (user, role) in [
+        ("00u1alice", "admin"),
+        ("00u2bob", "viewer"),
+        ("00u3dora", "devops"),
+        ("00u4max", "admin"),
+    ] {
         let (b, status, body) = saml_login(&w, user).await;
         assert_eq!(status, 200, "{user}: {body}");
         let (s, v) = me(&b, &w).await;
@@ -126,9 +151,17 @@ async fn saml_logins_get_the_role_the_rules_give() {
 
 #[tokio::test]
 async fn role_flaws_change_only_their_rule() {
-    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::FirstMatchingGroup)).await;
+    let w = world(
+        common::EXAMPLE,
+        Flaws::none().with(Flaw::FirstMatchingGroup),
+    )
+    .await;
     let (b, _, _) = saml_login(&w, "00u4max").await;
-    assert_eq!(me(&b, &w).await.1["role"], "devops", "first mapped group wins, precedence ignored");
+    assert_eq!(
+        me(&b, &w).await.1["role"],
+        "devops",
+        "first mapped group wins, precedence ignored"
+    );
     let (b, _, _) = saml_login(&w, "00u1alice").await;
     assert_eq!(me(&b, &w).await.1["role"], "admin");
     let w = world(common::EXAMPLE, Flaws::none().with(Flaw::IgnoreGroups)).await;
@@ -138,16 +171,29 @@ async fn role_flaws_change_only_their_rule() {
 
 #[tokio::test]
 async fn missing_email_or_name_is_refused_unless_flawed() {
-    for (omit, flaw) in [("email", Flaw::AcceptMissingEmail), ("name", Flaw::AcceptMissingName)] {
+    for (omit, flaw) in [
+        ("email", Flaw::AcceptMissingEmail),
+        ("name", Flaw::AcceptMissingName),
+    ] {
         let w = world(common::EXAMPLE, Flaws::none()).await;
-        w.idp.set_emit("00u1alice", Emit { omit_attributes: vec![omit.into()] });
+        w.idp.set_emit(
+            "00u1alice",
+            Emit {
+                omit_attributes: vec![omit.into()],
+            },
+        );
         let (b, status, body) = saml_login(&w, "00u1alice").await;
         assert_eq!(status, 403, "{omit}: {body}");
         assert!(body.contains(&format!("sent no {omit}")), "{body}");
         assert_eq!(me(&b, &w).await.0, 401);
 
         let w = world(common::EXAMPLE, Flaws::none().with(flaw)).await;
-        w.idp.set_emit("00u1alice", Emit { omit_attributes: vec![omit.into()] });
+        w.idp.set_emit(
+            "00u1alice",
+            Emit {
+                omit_attributes: vec![omit.into()],
+            },
+        );
         let (b, status, _) = saml_login(&w, "00u1alice").await;
         assert_eq!(status, 200);
         assert_eq!(me(&b, &w).await.0, 200);
@@ -159,7 +205,14 @@ fn gtr_token(w: &World, endpoint: &str, sub_app: &str) -> String {
     let jti = format!("j{}", rand_suffix());
     let claims = json!({"jti": jti, "iss": w.idp_base, "sub": sub_app, "aud": endpoint,
         "iat": now, "nbf": now - 300, "exp": now + 300});
-    signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("global-token-revocation+jwt"), common::keys().current.pkey(), &claims).unwrap()
+    signer::sign(
+        SigningAlg::RS256,
+        &w.idp.rsa_kid,
+        Some("global-token-revocation+jwt"),
+        common::keys().current.pkey(),
+        &claims,
+    )
+    .unwrap()
 }
 
 fn rand_suffix() -> u64 {
@@ -170,7 +223,8 @@ fn rand_suffix() -> u64 {
 
 async fn revoke(w: &World, sub: &str) -> u16 {
     let endpoint = format!("{}/oauth/global-token-revocation/connection/acme", w.sp);
-    let body = json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": sub}});
+    let body =
+        json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": sub}});
     reqwest::Client::new()
         .post(&endpoint)
         .bearer_auth(gtr_token(w, &endpoint, "qovery"))
@@ -195,11 +249,19 @@ async fn revocation_ends_that_users_sessions_only() {
 
 #[tokio::test]
 async fn revocation_flaws_keep_or_end_too_much() {
-    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::RevocationKeepsSession)).await;
+    let w = world(
+        common::EXAMPLE,
+        Flaws::none().with(Flaw::RevocationKeepsSession),
+    )
+    .await;
     let (alice, _, _) = saml_login(&w, "00u1alice").await;
     assert_eq!(revoke(&w, "alice@acme.test").await, 204);
     assert_eq!(me(&alice, &w).await.0, 200);
-    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::RevocationEndsEveryone)).await;
+    let w = world(
+        common::EXAMPLE,
+        Flaws::none().with(Flaw::RevocationEndsEveryone),
+    )
+    .await;
     let (alice, _, _) = saml_login(&w, "00u1alice").await;
     let (bob, _, _) = saml_login(&w, "00u2bob").await;
     assert_eq!(revoke(&w, "alice@acme.test").await, 204);
@@ -213,7 +275,11 @@ async fn a_replayed_post_is_refused() {
     let b = browser();
     // Drive the flow by hand to keep the posted form.
     let (_, body) = {
-        let start = b.get(format!("{}/login?connection=acme", w.sp)).send().await.unwrap();
+        let start = b
+            .get(format!("{}/login?connection=acme", w.sp))
+            .send()
+            .await
+            .unwrap();
         let sso = start.headers()["location"].to_str().unwrap().to_owned();
         let login = b.get(&sso).send().await.unwrap();
         let page = w.idp_base.clone() + login.headers()["location"].to_str().unwrap();
@@ -221,17 +287,32 @@ async fn a_replayed_post_is_refused() {
         let m = "name=\"state\" value=\"";
         let i = html.find(m).unwrap() + m.len();
         let state = html[i..i + html[i..].find('"').unwrap()].to_owned();
-        let r = b.post(format!("{}/login/login.htm", w.idp_base)).form(&[("state", state.as_str()), ("username", "00u1alice")]).send().await.unwrap();
+        let r = b
+            .post(format!("{}/login/login.htm", w.idp_base))
+            .form(&[("state", state.as_str()), ("username", "00u1alice")])
+            .send()
+            .await
+            .unwrap();
         (200, r.text().await.unwrap())
     };
     let m = "name=\"SAMLResponse\" value=\"";
     let i = body.find(m).unwrap() + m.len();
     let saml = body[i..i + body[i..].find('"').unwrap()].to_owned();
     let acs = format!("{}/login/callback?connection=acme", w.sp);
-    let first = b.post(&acs).form(&[("SAMLResponse", saml.as_str())]).send().await.unwrap();
+    let first = b
+        .post(&acs)
+        .form(&[("SAMLResponse", saml.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status().as_u16(), 200);
     let other = browser();
-    let again = other.post(&acs).form(&[("SAMLResponse", saml.as_str())]).send().await.unwrap();
+    let again = other
+        .post(&acs)
+        .form(&[("SAMLResponse", saml.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status().as_u16(), 403);
     assert!(again.text().await.unwrap().contains("already used"));
 }
@@ -258,12 +339,34 @@ async fn oidc_login_roles_and_back_channel_logout() {
         }
         c
     };
-    let token = |c: &Value| signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("logout+jwt"), common::keys().current.pkey(), c).unwrap();
+    let token = |c: &Value| {
+        signer::sign(
+            SigningAlg::RS256,
+            &w.idp.rsa_kid,
+            Some("logout+jwt"),
+            common::keys().current.pkey(),
+            c,
+        )
+        .unwrap()
+    };
     let post = |t: String| {
         let bcl = bcl.clone();
-        async move { reqwest::Client::new().post(&bcl).form(&[("logout_token", t)]).send().await.unwrap().status().as_u16() }
+        async move {
+            reqwest::Client::new()
+                .post(&bcl)
+                .form(&[("logout_token", t)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
-    assert_eq!(post(token(&claims(json!({"nonce": "x"})))).await, 400, "a nonce is refused");
+    assert_eq!(
+        post(token(&claims(json!({"nonce": "x"})))).await,
+        400,
+        "a nonce is refused"
+    );
     assert_eq!(post(token(&claims(json!({"aud": "other"})))).await, 400);
     assert_eq!(post(token(&claims(json!({"events": {}})))).await, 400);
     let mut forged = token(&claims(json!({})));
@@ -276,7 +379,11 @@ async fn oidc_login_roles_and_back_channel_logout() {
 
 #[tokio::test]
 async fn backchannel_unsigned_flaw_obeys_a_forged_token() {
-    let w = world(common::OIDC_EXAMPLE, Flaws::none().with(Flaw::BackchannelUnsigned)).await;
+    let w = world(
+        common::OIDC_EXAMPLE,
+        Flaws::none().with(Flaw::BackchannelUnsigned),
+    )
+    .await;
     let b = browser();
     browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
     assert_eq!(me(&b, &w).await.0, 200);
@@ -284,8 +391,20 @@ async fn backchannel_unsigned_flaw_obeys_a_forged_token() {
     let c = json!({"iss": w.idp_base, "aud": "0oa1qoveryweb", "sub": "00u1alice", "iat": now, "exp": now + 120,
         "jti": "forged", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
     let other = fakta::keys::SigningKey::generate().unwrap();
-    let forged = signer::sign(SigningAlg::RS256, &w.idp.rsa_kid, Some("logout+jwt"), other.pkey(), &c).unwrap();
-    let r = reqwest::Client::new().post(format!("{}/oidc/backchannel-logout", w.sp)).form(&[("logout_token", forged)]).send().await.unwrap();
+    let forged = signer::sign(
+        SigningAlg::RS256,
+        &w.idp.rsa_kid,
+        Some("logout+jwt"),
+        other.pkey(),
+        &c,
+    )
+    .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/oidc/backchannel-logout", w.sp))
+        .form(&[("logout_token", forged)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(me(&b, &w).await.0, 401);
 }
@@ -298,22 +417,44 @@ async fn oidc_rp_initiated_logout_goes_through_end_session() {
     let r = b.get(format!("{}/logout", w.sp)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(to.starts_with(&format!("{}/oauth2/v1/logout?id_token_hint=", w.idp_base)), "{to}");
+    assert!(
+        to.starts_with(&format!("{}/oauth2/v1/logout?id_token_hint=", w.idp_base)),
+        "{to}"
+    );
     let back = b.get(&to).send().await.unwrap();
-    assert_eq!(back.status().as_u16(), 302, "the IdP accepts the registered post_logout_redirect_uri");
-    assert!(back.headers()["location"].to_str().unwrap().starts_with(&format!("{}/?state=", w.sp)));
+    assert_eq!(
+        back.status().as_u16(),
+        302,
+        "the IdP accepts the registered post_logout_redirect_uri"
+    );
+    assert!(
+        back.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{}/?state=", w.sp))
+    );
     assert_eq!(me(&b, &w).await.0, 401);
     // The IdP session is gone too: the next login shows the login page.
     let again = b.get(format!("{}/login/oidc", w.sp)).send().await.unwrap();
     let authorize = again.headers()["location"].to_str().unwrap().to_owned();
     let idp = b.get(&authorize).send().await.unwrap();
-    assert!(idp.headers()["location"].to_str().unwrap().starts_with("/login/login.htm"));
+    assert!(
+        idp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login/login.htm")
+    );
 }
 
 #[tokio::test]
 async fn oidc_missing_email_is_refused_with_the_reason() {
     let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
-    w.idp.set_emit("00u1alice", Emit { omit_attributes: vec!["email".into()] });
+    w.idp.set_emit(
+        "00u1alice",
+        Emit {
+            omit_attributes: vec!["email".into()],
+        },
+    );
     let b = browser();
     let (status, body) = browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
     assert_eq!(status, 403);
@@ -333,10 +474,17 @@ fn logout_request(w: &World, destination: &str) -> String {
 fn slo_query(xml: &str, key: Option<&openssl::pkey::PKey<openssl::pkey::Private>>) -> String {
     use base64::Engine;
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let mut q = format!("SAMLRequest={}", enc(&fakta::saml::binding::encode_redirect(xml)));
+    let mut q = format!(
+        "SAMLRequest={}",
+        enc(&fakta::saml::binding::encode_redirect(xml))
+    );
     if let Some(key) = key {
-        q.push_str(&format!("&SigAlg={}", enc("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")));
-        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+        q.push_str(&format!(
+            "&SigAlg={}",
+            enc("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+        ));
+        let mut s =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
         s.update(q.as_bytes()).unwrap();
         let sig = base64::engine::general_purpose::STANDARD.encode(s.sign_to_vec().unwrap());
         q.push_str(&format!("&Signature={}", enc(&sig)));
@@ -352,21 +500,61 @@ async fn idp_initiated_slo_needs_the_idps_signature() {
     let key = common::keys().current.pkey().clone();
     let get = |q: String| {
         let slo = slo.clone();
-        async move { reqwest::get(format!("{slo}?{q}")).await.unwrap().status().as_u16() }
+        async move {
+            reqwest::get(format!("{slo}?{q}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
-    assert_eq!(get(slo_query(&logout_request(&w, &slo), None)).await, 403, "unsigned");
+    assert_eq!(
+        get(slo_query(&logout_request(&w, &slo), None)).await,
+        403,
+        "unsigned"
+    );
     let other = fakta::keys::SigningKey::generate().unwrap();
-    assert_eq!(get(slo_query(&logout_request(&w, &slo), Some(other.pkey()))).await, 403, "foreign key");
-    assert_eq!(get(slo_query(&logout_request(&w, "http://127.0.0.1:1/slo"), Some(&key))).await, 403, "wrong Destination");
-    assert_eq!(me(&alice, &w).await.0, 200, "G2: none of those ended the session");
-    let ok = reqwest::get(format!("{slo}?{}", slo_query(&logout_request(&w, &slo), Some(&key)))).await.unwrap();
+    assert_eq!(
+        get(slo_query(&logout_request(&w, &slo), Some(other.pkey()))).await,
+        403,
+        "foreign key"
+    );
+    assert_eq!(
+        get(slo_query(
+            &logout_request(&w, "http://127.0.0.1:1/slo"),
+            Some(&key)
+        ))
+        .await,
+        403,
+        "wrong Destination"
+    );
+    assert_eq!(
+        me(&alice, &w).await.0,
+        200,
+        "G2: none of those ended the session"
+    );
+    let ok = reqwest::get(format!(
+        "{slo}?{}",
+        slo_query(&logout_request(&w, &slo), Some(&key))
+    ))
+    .await
+    .unwrap();
     assert_eq!(ok.status().as_u16(), 200, "{}", ok.text().await.unwrap());
     assert_eq!(me(&alice, &w).await.0, 401);
 
     let w = world(common::EXAMPLE, Flaws::none().with(Flaw::UnsignedSlo)).await;
     let (alice, _, _) = saml_login(&w, "00u1alice").await;
     let slo = format!("{}/saml/slo", w.sp);
-    let r = reqwest::get(format!("{slo}?{}", slo_query(&logout_request(&w, &slo), None))).await.unwrap();
+    let r = reqwest::get(format!(
+        "{slo}?{}",
+        slo_query(&logout_request(&w, &slo), None)
+    ))
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(me(&alice, &w).await.0, 401, "the flawed SP obeys an unsigned request");
+    assert_eq!(
+        me(&alice, &w).await.0,
+        401,
+        "the flawed SP obeys an unsigned request"
+    );
 }

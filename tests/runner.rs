@@ -106,15 +106,28 @@ const NOT_CAUGHT_YET: &[&str] = &[
 fn every_flaw_fails_exactly_the_trials_that_must_catch_it() {
     let c = certs();
     let (_, list, _) = fakta(&["sp", "--list-flaws"], c.path());
-    let all: BTreeSet<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let all: BTreeSet<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     let table = must_fail();
-    let accounted: BTreeSet<&str> = table.keys().copied().chain(NOT_CAUGHT_YET.iter().copied()).collect();
-    assert_eq!(all, accounted, "every flaw is in the table or in NOT_CAUGHT_YET");
+    let accounted: BTreeSet<&str> = table
+        .keys()
+        .copied()
+        .chain(NOT_CAUGHT_YET.iter().copied())
+        .collect();
+    assert_eq!(
+        all, accounted,
+        "every flaw is in the table or in NOT_CAUGHT_YET"
+    );
     let mut wrong = Vec::new();
     for flaw in &all {
         let (code, out, err) = fakta(&["demo", "--flaw", flaw], c.path());
         let got = failed(&out);
-        let want: BTreeSet<String> = table.get(flaw).map(|v| v.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+        let want: BTreeSet<String> = table
+            .get(flaw)
+            .map(|v| v.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
         if got != want {
             wrong.push(format!("{flaw}: failed {got:?}, expected {want:?}\n{err}"));
         }
@@ -128,9 +141,15 @@ fn list_exact_and_filters_behave_like_libtest() {
     let c = certs();
     let (code, out, _) = fakta(&["demo", "--list"], c.path());
     assert_eq!(code, 0);
-    assert!(out.lines().any(|l| l == "qovery-saml::R4_precedence: test"), "{out}");
+    assert!(
+        out.lines().any(|l| l == "qovery-saml::R4_precedence: test"),
+        "{out}"
+    );
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
-    assert!(out.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 20 filtered out"), "{out}");
+    assert!(
+        out.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 20 filtered out"),
+        "{out}"
+    );
     let (_, out, _) = fakta(&["demo", "R8_"], c.path());
     assert!(out.contains("2 passed"), "{out}");
 }
@@ -140,7 +159,13 @@ fn junit_report_names_packs_trials_and_failures() {
     let c = certs();
     let path = c.path().join("report.xml");
     let (code, _, _) = fakta(
-        &["demo", "--flaw", "first-matching-group", "--junit", path.to_str().unwrap()],
+        &[
+            "demo",
+            "--flaw",
+            "first-matching-group",
+            "--junit",
+            path.to_str().unwrap(),
+        ],
         c.path(),
     );
     assert_eq!(code, 101);
@@ -158,7 +183,10 @@ fn junit_report_names_packs_trials_and_failures() {
         .filter_map(|f| f.parent()?.attribute("name"))
         .collect();
     assert_eq!(failures, vec!["R4_precedence", "R4_precedence"]);
-    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
     assert_eq!(cases, 21);
 }
 
@@ -166,12 +194,22 @@ fn junit_report_names_packs_trials_and_failures() {
 fn a_failure_transcript_explains_itself() {
     let c = certs();
     let (_, out, _) = fakta(
-        &["demo", "--flaw", "first-matching-group", "--exact", "qovery-saml::R4_precedence"],
+        &[
+            "demo",
+            "--flaw",
+            "first-matching-group",
+            "--exact",
+            "qovery-saml::R4_precedence",
+        ],
         c.path(),
     );
-    let start = out.find("---- qovery-saml::R4_precedence ----").expect("failure section");
+    let start = out
+        .find("---- qovery-saml::R4_precedence ----")
+        .expect("failure section");
     let section = &out[start..];
-    let end = section.find("\nSAMLResponse (HTTP-POST):").unwrap_or(section.len());
+    let end = section
+        .find("\nSAMLResponse (HTTP-POST):")
+        .unwrap_or(section.len());
     let mut text = section[..end].to_owned();
     for (re, with) in [
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
@@ -180,7 +218,10 @@ fn a_failure_transcript_explains_itself() {
         (r#"ID="[^"]+""#, "ID=\"[id]\""),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "[instant]"),
     ] {
-        text = regex::Regex::new(re).unwrap().replace_all(&text, with).into_owned();
+        text = regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&text, with)
+            .into_owned();
     }
     insta::assert_snapshot!(text);
 }

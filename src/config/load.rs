@@ -693,7 +693,11 @@ fn app(
     let m = Map::new(sink, node, path, &accepted)?;
     for key in m.node.keys() {
         if foreign.contains(&key.as_str()) {
-            let other = if protocol_name == "oidc" { "SAML" } else { "OIDC" };
+            let other = if protocol_name == "oidc" {
+                "SAML"
+            } else {
+                "OIDC"
+            };
             sink.error(
                 Pos::of(key.span()),
                 &join(path, key.as_str()),
@@ -927,7 +931,8 @@ fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         },
         None => AuthServer::Org,
     };
-    let require_pkce = m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
+    let require_pkce =
+        m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -948,8 +953,21 @@ fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
 
 /// Claims the IdP sets itself; a claim statement may not override them.
 const RESERVED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "jti", "amr",
-    "idp", "ver", "nbf", "azp",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "jti",
+    "amr",
+    "idp",
+    "ver",
+    "nbf",
+    "azp",
 ];
 
 fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {

@@ -67,10 +67,10 @@ impl IntoResponse for IdpError {
             (IdpError::Authorize(_), _) => "Bad authorization request",
             (IdpError::Logout(_), _) => "Bad logout request",
             _ => match status {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Not allowed",
-            StatusCode::INTERNAL_SERVER_ERROR => "IdP error",
-            _ => "Bad SAML request",
+                StatusCode::NOT_FOUND => "Not found",
+                StatusCode::FORBIDDEN => "Not allowed",
+                StatusCode::INTERNAL_SERVER_ERROR => "IdP error",
+                _ => "Bad SAML request",
             },
         };
         let body = format!("<p class=\"error\">{}</p>", html::e(&self.to_string()));

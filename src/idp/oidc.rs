@@ -15,11 +15,11 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 use time::Duration;
 
+use super::IdpError;
 use super::html::{e, page};
 use super::sso::{current_session, to_login_page};
 use super::state::{IdpSession, IdpState, PendingKind, PendingLogin, lock};
 use super::tokens::{CodeGrant, RedeemError, TokenInfo, TokenKind};
-use super::IdpError;
 use crate::config::{App, AuthServer, OidcApp, SigningAlg, User};
 use crate::oidc::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
 use crate::oidc::client_auth;
@@ -201,9 +201,13 @@ fn authorize(
                 .is_none_or(|m| now - s.authn_instant <= Duration::seconds(m))
     });
     match session {
-        Some((session, user)) => {
-            answer_with_code(state, &request, &user, &session, super::state::trial_of(headers))
-        }
+        Some((session, user)) => answer_with_code(
+            state,
+            &request,
+            &user,
+            &session,
+            super::state::trial_of(headers),
+        ),
         None if request.prompt == Prompt::None => redirect_error(
             &request.redirect_uri,
             request.response_mode,
@@ -367,7 +371,9 @@ pub async fn token(
                 )),
             })?;
             if grant.client_id != oidc.client_id {
-                return Err(invalid_grant("the authorization code was issued to another client"));
+                return Err(invalid_grant(
+                    "the authorization code was issued to another client",
+                ));
             }
             match form.get("redirect_uri") {
                 Some(r) if *r == grant.redirect_uri => {}
@@ -381,14 +387,20 @@ pub async fn token(
             match (&grant.challenge, form.get("code_verifier")) {
                 (Some((challenge, method)), Some(v)) => {
                     if !crate::oidc::pkce::verify(*method, challenge, v) {
-                        return Err(invalid_grant("PKCE verification failed: the code_verifier does not match the code_challenge"));
+                        return Err(invalid_grant(
+                            "PKCE verification failed: the code_verifier does not match the code_challenge",
+                        ));
                     }
                 }
                 (Some(_), None) => {
-                    return Err(invalid_grant("the authorization request used PKCE: a code_verifier is required"));
+                    return Err(invalid_grant(
+                        "the authorization request used PKCE: a code_verifier is required",
+                    ));
                 }
                 (None, Some(_)) => {
-                    return Err(invalid_grant("a code_verifier was sent, but the authorization request had no code_challenge"));
+                    return Err(invalid_grant(
+                        "a code_verifier was sent, but the authorization request had no code_challenge",
+                    ));
                 }
                 (None, None) => {}
             }
@@ -426,11 +438,17 @@ pub async fn token(
                 return Err(invalid_grant("the refresh token has been revoked"));
             }
             if info.client_id != oidc.client_id {
-                return Err(invalid_grant("the refresh token was issued to another client"));
+                return Err(invalid_grant(
+                    "the refresh token was issued to another client",
+                ));
             }
             let scopes: Vec<String> = match form.get("scope") {
                 Some(s) => {
-                    let asked: Vec<String> = s.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect();
+                    let asked: Vec<String> = s
+                        .split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                     if let Some(extra) = asked.iter().find(|x| !info.scopes.contains(x)) {
                         return Err(OAuthError::new(
                             ErrorCode::InvalidScope,
@@ -465,7 +483,9 @@ pub async fn token(
         }
         Some(other) => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
-            format!("grant_type `{other}` is not supported; use authorization_code or refresh_token"),
+            format!(
+                "grant_type `{other}` is not supported; use authorization_code or refresh_token"
+            ),
         )
         .into()),
         None => Err(invalid_request("the request has no grant_type")),
@@ -489,7 +509,11 @@ struct IssueFor<'a> {
 
 fn sign_error(e: jwt::JwtError) -> OAuthResponse {
     tracing::error!("signing a token failed: {e}");
-    OAuthError::new(ErrorCode::InvalidRequest, "the IdP could not sign the token").into()
+    OAuthError::new(
+        ErrorCode::InvalidRequest,
+        "the IdP could not sign the token",
+    )
+    .into()
 }
 
 /// Signs an access token and an id_token (one RSA signature each for RS256) and records them.
@@ -520,8 +544,8 @@ fn issue_tokens(
     let at_claims =
         tokens::access_token_claims(&grant, &server.access_token_audience(base), now, &at_jti);
     let rsa = state.keys.current.pkey();
-    let access_token = jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims)
-        .map_err(sign_error)?;
+    let access_token =
+        jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims).map_err(sign_error)?;
     let id_jti = format!("ID.{}", state.new_token());
     let id_claims = tokens::id_token_claims(&grant, now, &id_jti, Some(&access_token));
     let id_token = match oidc.signing_alg {
@@ -576,7 +600,11 @@ fn issue_tokens(
         RefreshToken::Keep(rt) => body["refresh_token"] = json!(rt),
         RefreshToken::NewIfOffline if f.scopes.iter().any(|s| s == "offline_access") => {
             let rt = state.new_token();
-            store.add_token(rt.clone(), info(TokenKind::Refresh, None, None), f.from_code);
+            store.add_token(
+                rt.clone(),
+                info(TokenKind::Refresh, None, None),
+                f.from_code,
+            );
             body["refresh_token"] = json!(rt);
         }
         RefreshToken::NewIfOffline => {}
@@ -666,9 +694,15 @@ pub async fn end_session(
             ));
         };
         let Some((_, oidc)) = find_client(&state, &server, client_id) else {
-            return Err(IdpError::Logout("the id_token_hint's client is not on this authorization server".into()));
+            return Err(IdpError::Logout(
+                "the id_token_hint's client is not on this authorization server".into(),
+            ));
         };
-        if !oidc.post_logout_redirect_uris.iter().any(|u| u.as_str() == uri) {
+        if !oidc
+            .post_logout_redirect_uris
+            .iter()
+            .any(|u| u.as_str() == uri)
+        {
             return Err(IdpError::Logout(format!(
                 "post_logout_redirect_uri `{uri}` is not registered for client `{client_id}`"
             )));
@@ -682,7 +716,10 @@ pub async fn end_session(
     if let Some((_, user)) = current_session(&state, &headers) {
         state.end_sessions_of(&user.id);
     }
-    let expire = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", super::SESSION_COOKIE);
+    let expire = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        super::SESSION_COOKIE
+    );
     let mut resp = match target {
         Some(uri) => {
             let mut fields = Vec::new();

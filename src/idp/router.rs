@@ -9,9 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::IdpError;
-use super::oidc;
 use super::html::{e, page};
 use super::login::{login_page, login_submit, signout};
+use super::oidc;
 use super::sso::{saml_app, sso_get, sso_post};
 use super::state::IdpState;
 use crate::saml::metadata;
@@ -32,7 +32,10 @@ pub fn app(state: Arc<IdpState>) -> Router {
         .route("/login/login.htm", get(login_page).post(login_submit))
         .route("/login/signout", get(signout))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oauth2/{server}/.well-known/openid-configuration", get(oidc::discovery))
+        .route(
+            "/oauth2/{server}/.well-known/openid-configuration",
+            get(oidc::discovery),
+        )
         .merge(oidc_endpoints("/oauth2/v1"))
         .merge(oidc_endpoints("/oauth2/{server}/v1"))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -228,7 +228,10 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
 
 /// Builds, signs and posts (through the browser) the Response for `user` to the app's ACS URL.
 /// The ACS URL is always the registered one, never one taken from a request.
-#[expect(clippy::too_many_arguments, reason = "each is one fact of the Response")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the Response"
+)]
 pub fn issue(
     state: &IdpState,
     app: &App,

@@ -297,7 +297,9 @@ impl IdpState {
     /// A user as a trial sees them (with the trial's group changes).
     pub fn user_view(&self, trial: Option<&str>, key: &str) -> Option<User> {
         let mut user = self.directory.find(key)?;
-        if let Some(groups) = trial.and_then(|t| lock(&self.trials).get(t)?.groups.get(&user.id).cloned()) {
+        if let Some(groups) =
+            trial.and_then(|t| lock(&self.trials).get(t)?.groups.get(&user.id).cloned())
+        {
             user.groups = groups;
         }
         Some(user)
@@ -309,7 +311,11 @@ impl IdpState {
         if trials.len() >= MAX_PENDING {
             trials.clear();
         }
-        trials.entry(trial.to_owned()).or_default().emit.insert(user_id.to_owned(), emit);
+        trials
+            .entry(trial.to_owned())
+            .or_default()
+            .emit
+            .insert(user_id.to_owned(), emit);
     }
 
     /// Changes a user's groups at the IdP, in one trial only.
@@ -318,7 +324,11 @@ impl IdpState {
         if trials.len() >= MAX_PENDING {
             trials.clear();
         }
-        trials.entry(trial.to_owned()).or_default().groups.insert(user_id.to_owned(), groups);
+        trials
+            .entry(trial.to_owned())
+            .or_default()
+            .groups
+            .insert(user_id.to_owned(), groups);
     }
 
     pub fn end_trial(&self, trial: &str) {

@@ -69,7 +69,9 @@ pub enum RedeemError {
     Unknown,
     Expired,
     /// Presented a second time; this many tokens issued from it were revoked.
-    Reused { revoked: usize },
+    Reused {
+        revoked: usize,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -161,7 +163,11 @@ impl TokenStore {
     /// Revokes every token of a user (logout, global revocation); returns how many.
     pub fn revoke_user(&mut self, user_id: &str) -> usize {
         let mut n = 0;
-        for t in self.tokens.values_mut().filter(|t| t.user_id == user_id && !t.revoked) {
+        for t in self
+            .tokens
+            .values_mut()
+            .filter(|t| t.user_id == user_id && !t.revoked)
+        {
             t.revoked = true;
             n += 1;
         }

@@ -69,9 +69,8 @@ pub fn parse<'a>(
             "there is no client `{client_id}` on this authorization server"
         ))
     })?;
-    let redirect_uri = get("redirect_uri").ok_or_else(|| {
-        AuthorizeError::Page("the request has no redirect_uri".to_owned())
-    })?;
+    let redirect_uri = get("redirect_uri")
+        .ok_or_else(|| AuthorizeError::Page("the request has no redirect_uri".to_owned()))?;
     if !app.redirect_uris.iter().any(|u| u.as_str() == redirect_uri) {
         return Err(AuthorizeError::Page(format!(
             "redirect_uri `{redirect_uri}` is not registered for client `{client_id}`; registered: {}",
@@ -135,7 +134,10 @@ pub fn parse<'a>(
         return Err(fail(
             response_mode,
             ErrorCode::InvalidScope,
-            format!("scope `{unknown}` is not supported; supported: {}", SCOPES.join(" ")),
+            format!(
+                "scope `{unknown}` is not supported; supported: {}",
+                SCOPES.join(" ")
+            ),
         ));
     }
     let code_challenge = match get("code_challenge") {

@@ -33,7 +33,8 @@ pub fn presented(
         let raw = STANDARD
             .decode(b64.trim())
             .map_err(|_| invalid("the Basic credentials are not valid base64"))?;
-        let raw = String::from_utf8(raw).map_err(|_| invalid("the Basic credentials are not UTF-8"))?;
+        let raw =
+            String::from_utf8(raw).map_err(|_| invalid("the Basic credentials are not UTF-8"))?;
         let (id, secret) = raw
             .split_once(':')
             .ok_or_else(|| invalid("the Basic credentials have no `:`"))?;

@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(org.token_endpoint, "http://127.0.0.1:7000/oauth2/v1/token");
         let custom = metadata(&Server::Custom("default".into()), "http://127.0.0.1:7000");
         assert_eq!(custom.issuer, "http://127.0.0.1:7000/oauth2/default");
-        assert_eq!(custom.jwks_uri, "http://127.0.0.1:7000/oauth2/default/v1/keys");
+        assert_eq!(
+            custom.jwks_uri,
+            "http://127.0.0.1:7000/oauth2/default/v1/keys"
+        );
         assert_eq!(
             Server::Custom("default".into()).discovery_path(),
             "/oauth2/default/.well-known/openid-configuration"

@@ -134,7 +134,14 @@ mod tests {
     #[test]
     fn rs256_verifies_with_the_public_key() {
         let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let t = sign(Alg::RS256, "k1", None, &key, &serde_json::json!({"sub": "a"})).unwrap();
+        let t = sign(
+            Alg::RS256,
+            "k1",
+            None,
+            &key,
+            &serde_json::json!({"sub": "a"}),
+        )
+        .unwrap();
         let (input, sig) = t.rsplit_once('.').unwrap();
         let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
         let mut v = Verifier::new(MessageDigest::sha256(), &key).unwrap();
@@ -154,7 +161,10 @@ mod tests {
             assert_eq!(raw.len(), 64);
             let r = BigNum::from_slice(&raw[..32]).unwrap();
             let s = BigNum::from_slice(&raw[32..]).unwrap();
-            let der = EcdsaSig::from_private_components(r, s).unwrap().to_der().unwrap();
+            let der = EcdsaSig::from_private_components(r, s)
+                .unwrap()
+                .to_der()
+                .unwrap();
             let mut v = Verifier::new(MessageDigest::sha256(), &key).unwrap();
             v.update(input.as_bytes()).unwrap();
             assert!(v.verify(&der).unwrap());

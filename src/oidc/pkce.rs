@@ -48,7 +48,11 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(verify(Method::S256, challenge, verifier));
-        assert!(!verify(Method::S256, challenge, &verifier.replace('d', "e")));
+        assert!(!verify(
+            Method::S256,
+            challenge,
+            &verifier.replace('d', "e")
+        ));
         assert!(verify(Method::Plain, verifier, verifier));
         assert!(!verify(Method::Plain, challenge, verifier));
         assert!(!verify(Method::Plain, "short", "short"));

@@ -63,7 +63,10 @@ pub fn id_token_claims(
     c.insert("sub".into(), json!(g.user.id));
     c.insert("aud".into(), json!(g.oidc.client_id));
     c.insert("iat".into(), json!(unix(now)));
-    c.insert("exp".into(), json!(unix(now) + g.oidc.id_token_lifetime_secs));
+    c.insert(
+        "exp".into(),
+        json!(unix(now) + g.oidc.id_token_lifetime_secs),
+    );
     c.insert("auth_time".into(), json!(unix(g.auth_time)));
     c.insert("amr".into(), json!(["pwd"]));
     c.insert("idp".into(), json!(g.issuer));

@@ -100,26 +100,42 @@ impl Flaw {
             Flaw::UnsignedAssertion => "accepts an unsigned Assertion inside a signed Response",
             Flaw::IgnoreAudience => "does not check the Assertion's Audience",
             Flaw::IgnoreRecipient => "does not check Recipient and Destination against its ACS URL",
-            Flaw::IgnoreInResponseTo => "does not match InResponseTo to its own requests (accepts unsolicited)",
+            Flaw::IgnoreInResponseTo => {
+                "does not match InResponseTo to its own requests (accepts unsolicited)"
+            }
             Flaw::AllowReplay => "accepts the same Assertion twice",
-            Flaw::AcceptExpired => "ignores NotBefore / NotOnOrAfter in Conditions and SubjectConfirmationData",
+            Flaw::AcceptExpired => {
+                "ignores NotBefore / NotOnOrAfter in Conditions and SubjectConfirmationData"
+            }
             Flaw::IgnoreIssuer => "does not check the Issuer against the IdP's entity id",
-            Flaw::FirstAssertion => "reads the first Assertion of the document, signed or not (signature wrapping)",
+            Flaw::FirstAssertion => {
+                "reads the first Assertion of the document, signed or not (signature wrapping)"
+            }
             Flaw::TruncateNameIdAtComment => "reads the NameID only up to an XML comment",
-            Flaw::FirstMatchingGroup => "gives the role of the first mapped group in the groups attribute, ignoring precedence",
-            Flaw::IgnoreGroups => "ignores the groups attribute (no group sync): always the default role",
+            Flaw::FirstMatchingGroup => {
+                "gives the role of the first mapped group in the groups attribute, ignoring precedence"
+            }
+            Flaw::IgnoreGroups => {
+                "ignores the groups attribute (no group sync): always the default role"
+            }
             Flaw::AcceptMissingEmail => "logs a user in without an email",
             Flaw::AcceptMissingName => "logs a user in without a name",
-            Flaw::RevocationWithoutAuth => "accepts Global Token Revocation requests without checking the JWT",
+            Flaw::RevocationWithoutAuth => {
+                "accepts Global Token Revocation requests without checking the JWT"
+            }
             Flaw::RevocationIgnoresAud => "accepts revocation JWTs whose aud is not its endpoint",
             Flaw::RevocationKeepsSession => "answers 204 to revocation but keeps the session",
             Flaw::RevocationEndsEveryone => "ends every user's sessions on any revocation",
             Flaw::UnsignedSlo => "accepts unsigned IdP-initiated SAML LogoutRequests",
-            Flaw::BackchannelUnsigned => "accepts back-channel logout tokens without checking the signature",
+            Flaw::BackchannelUnsigned => {
+                "accepts back-channel logout tokens without checking the signature"
+            }
             Flaw::IgnoreNonce => "does not compare the id_token nonce with the one it sent",
             Flaw::IgnoreIdTokenAud => "does not check the id_token aud",
             Flaw::AcceptAlgNone => "accepts id_tokens with alg none",
-            Flaw::Hs256KeyConfusion => "verifies HS256 id_tokens with the IdP's public key as the HMAC secret",
+            Flaw::Hs256KeyConfusion => {
+                "verifies HS256 id_tokens with the IdP's public key as the HMAC secret"
+            }
             Flaw::IgnoreExp => "accepts expired id_tokens",
         }
     }
@@ -135,7 +151,9 @@ impl Flaw {
             Flaw::AllowReplay => &["S10"],
             Flaw::AcceptExpired => &["S4", "S5"],
             Flaw::IgnoreIssuer => &["S11"],
-            Flaw::FirstAssertion => &["S14", "S15", "S16", "S17", "S18", "S19", "S20", "S21", "S23"],
+            Flaw::FirstAssertion => &[
+                "S14", "S15", "S16", "S17", "S18", "S19", "S20", "S21", "S23",
+            ],
             Flaw::TruncateNameIdAtComment => &["S22"],
             Flaw::FirstMatchingGroup => &["R4"],
             Flaw::IgnoreGroups => &["R1", "R5"],

@@ -83,8 +83,11 @@ impl HttpClient {
         if let Some((id, secret)) = basic {
             let enc =
                 |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let cred = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", enc(id), enc(secret)));
+            let cred = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(id),
+                enc(secret)
+            ));
             b = b.header("authorization", format!("Basic {cred}"));
         }
         self.send("POST", url, b, Bytes::from(body)).await

@@ -44,7 +44,8 @@ pub struct Key {
 
 /// Parses a JWK Set; keys of other types or curves are skipped.
 pub fn parse_jwks(json: &[u8]) -> Result<Vec<Key>, String> {
-    let v: Value = serde_json::from_slice(json).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(json).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
     let keys = v["keys"].as_array().ok_or("the JWKS has no `keys` list")?;
     let b = |s: &Value| -> Option<BigNum> {
         BigNum::from_slice(&URL_SAFE_NO_PAD.decode(s.as_str()?).ok()?).ok()
@@ -54,15 +55,17 @@ pub fn parse_jwks(json: &[u8]) -> Result<Vec<Key>, String> {
         let kid = k["kid"].as_str().map(str::to_owned);
         let key = match k["kty"].as_str() {
             Some("RSA") => (|| {
-                let rsa = openssl::rsa::Rsa::from_public_components(b(&k["n"])?, b(&k["e"])?).ok()?;
+                let rsa =
+                    openssl::rsa::Rsa::from_public_components(b(&k["n"])?, b(&k["e"])?).ok()?;
                 PKey::from_rsa(rsa).ok()
             })(),
             Some("EC") if k["crv"] == "P-256" => (|| {
                 let group =
-                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).ok()?;
+                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                        .ok()?;
                 let (x, y) = (b(&k["x"])?, b(&k["y"])?);
-                let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y)
-                    .ok()?;
+                let ec =
+                    openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y).ok()?;
                 PKey::from_ec_key(ec).ok()
             })(),
             _ => None,
@@ -120,7 +123,9 @@ pub fn verify(
         "HS256" if flaws.on(Flaw::Hs256KeyConfusion) => {
             // The defect: the IdP's RSA public key (PEM) used as an HMAC secret.
             for k in keys.iter().filter(|k| k.kty == "RSA") {
-                let Ok(pem) = k.key.public_key_to_pem() else { continue };
+                let Ok(pem) = k.key.public_key_to_pem() else {
+                    continue;
+                };
                 let Ok(hkey) = PKey::hmac(&pem) else { continue };
                 let ok = openssl::sign::Signer::new(MessageDigest::sha256(), &hkey)
                     .and_then(|mut s| {
@@ -165,7 +170,10 @@ pub fn verify(
                 (|| {
                     let r = BigNum::from_slice(&sig[..32]).ok()?;
                     let s = BigNum::from_slice(&sig[32..]).ok()?;
-                    let der = EcdsaSig::from_private_components(r, s).ok()?.to_der().ok()?;
+                    let der = EcdsaSig::from_private_components(r, s)
+                        .ok()?
+                        .to_der()
+                        .ok()?;
                     let mut v = Verifier::new(MessageDigest::sha256(), &k.key).ok()?;
                     v.update(input.as_bytes()).ok()?;
                     v.verify(&der).ok()

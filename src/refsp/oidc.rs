@@ -28,7 +28,10 @@ pub enum OidcRefusal {
     #[error("id_token iat {0} is in the future")]
     IssuedInFuture(i64),
     #[error("id_token nonce {got:?} is not the one sent ({expected})")]
-    Nonce { got: Option<String>, expected: String },
+    Nonce {
+        got: Option<String>,
+        expected: String,
+    },
     #[error("userinfo sub `{got}` differs from the id_token sub `{expected}`")]
     UserinfoSub { got: String, expected: String },
     #[error("the state parameter is unknown or was used already")]
@@ -159,22 +162,70 @@ mod tests {
         assert!(check_id_token(&claims(), "http://idp", "c1", "n", at(), &none).is_ok());
         let mut c = claims();
         c["aud"] = json!("other");
-        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Audience { .. })));
-        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreIdTokenAud)).is_ok());
+        assert!(matches!(
+            check_id_token(&c, "http://idp", "c1", "n", at(), &none),
+            Err(OidcRefusal::Audience { .. })
+        ));
+        assert!(
+            check_id_token(
+                &c,
+                "http://idp",
+                "c1",
+                "n",
+                at(),
+                &Flaws::none().with(Flaw::IgnoreIdTokenAud)
+            )
+            .is_ok()
+        );
         let mut c = claims();
         c["nonce"] = json!("x");
-        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Nonce { .. })));
-        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreNonce)).is_ok());
+        assert!(matches!(
+            check_id_token(&c, "http://idp", "c1", "n", at(), &none),
+            Err(OidcRefusal::Nonce { .. })
+        ));
+        assert!(
+            check_id_token(
+                &c,
+                "http://idp",
+                "c1",
+                "n",
+                at(),
+                &Flaws::none().with(Flaw::IgnoreNonce)
+            )
+            .is_ok()
+        );
         let mut c = claims();
         c["exp"] = json!(NOW - 3600);
-        assert!(matches!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Expired(_))));
-        assert!(check_id_token(&c, "http://idp", "c1", "n", at(), &Flaws::none().with(Flaw::IgnoreExp)).is_ok());
+        assert!(matches!(
+            check_id_token(&c, "http://idp", "c1", "n", at(), &none),
+            Err(OidcRefusal::Expired(_))
+        ));
+        assert!(
+            check_id_token(
+                &c,
+                "http://idp",
+                "c1",
+                "n",
+                at(),
+                &Flaws::none().with(Flaw::IgnoreExp)
+            )
+            .is_ok()
+        );
         let mut c = claims();
         c.as_object_mut().unwrap().remove("iat");
-        assert_eq!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Missing("iat")));
+        assert_eq!(
+            check_id_token(&c, "http://idp", "c1", "n", at(), &none),
+            Err(OidcRefusal::Missing("iat"))
+        );
         let mut c = claims();
         c.as_object_mut().unwrap().remove("sub");
-        assert_eq!(check_id_token(&c, "http://idp", "c1", "n", at(), &none), Err(OidcRefusal::Missing("sub")));
-        assert!(matches!(check_id_token(&claims(), "http://other", "c1", "n", at(), &none), Err(OidcRefusal::Issuer { .. })));
+        assert_eq!(
+            check_id_token(&c, "http://idp", "c1", "n", at(), &none),
+            Err(OidcRefusal::Missing("sub"))
+        );
+        assert!(matches!(
+            check_id_token(&claims(), "http://other", "c1", "n", at(), &none),
+            Err(OidcRefusal::Issuer { .. })
+        ));
     }
 }

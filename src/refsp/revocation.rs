@@ -64,10 +64,16 @@ pub fn check(
         let (header, claims) = jwt::verify(token, keys, &["RS256"], &Flaws::none())
             .map_err(|e| refuse(401, format!("the request JWT is not valid: {e}")))?;
         if header["typ"].as_str() != Some(TYP) {
-            return Err(refuse(401, format!("the JWT typ is {}, not {TYP}", header["typ"])));
+            return Err(refuse(
+                401,
+                format!("the JWT typ is {}, not {TYP}", header["typ"]),
+            ));
         }
         if claims["iss"].as_str() != Some(&s.idp_issuer) {
-            return Err(refuse(401, format!("the JWT iss is {}, not {}", claims["iss"], s.idp_issuer)));
+            return Err(refuse(
+                401,
+                format!("the JWT iss is {}, not {}", claims["iss"], s.idp_issuer),
+            ));
         }
         if !flaws.on(Flaw::RevocationIgnoresAud) {
             let aud_ok = match &claims["aud"] {
@@ -76,11 +82,19 @@ pub fn check(
                 _ => false,
             };
             if !aud_ok {
-                return Err(refuse(401, format!("the JWT aud is {}, not this endpoint {}", claims["aud"], s.endpoint)));
+                return Err(refuse(
+                    401,
+                    format!(
+                        "the JWT aud is {}, not this endpoint {}",
+                        claims["aud"], s.endpoint
+                    ),
+                ));
             }
         }
         let t = now.unix_timestamp();
-        let exp = claims["exp"].as_i64().ok_or_else(|| refuse(401, "the JWT has no exp"))?;
+        let exp = claims["exp"]
+            .as_i64()
+            .ok_or_else(|| refuse(401, "the JWT has no exp"))?;
         if t - 30 >= exp {
             return Err(refuse(401, "the JWT has expired"));
         }
@@ -92,12 +106,17 @@ pub fn check(
         if claims["iat"].as_i64().is_none() {
             return Err(refuse(401, "the JWT has no iat"));
         }
-        let jti = claims["jti"].as_str().ok_or_else(|| refuse(401, "the JWT has no jti"))?;
+        let jti = claims["jti"]
+            .as_str()
+            .ok_or_else(|| refuse(401, "the JWT has no jti"))?;
         if !seen_jti(jti, exp) {
             return Err(refuse(401, format!("jti `{jti}` was used before (replay)")));
         }
         if claims["sub"].as_str() != Some(&s.app) {
-            return Err(refuse(403, format!("the JWT sub is {}, not this app `{}`", claims["sub"], s.app)));
+            return Err(refuse(
+                403,
+                format!("the JWT sub is {}, not this app `{}`", claims["sub"], s.app),
+            ));
         }
     }
     if body.len() > MAX_BODY_BYTES {
@@ -105,23 +124,47 @@ pub fn check(
     }
     let v: Value = serde_json::from_slice(body).map_err(|_| refuse(400, "the body is not JSON"))?;
     if v.get("subject").is_some() && v.get("sub_id").is_none() {
-        return Err(refuse(400, "the body uses the legacy `subject` key; expected `sub_id`"));
+        return Err(refuse(
+            400,
+            "the body uses the legacy `subject` key; expected `sub_id`",
+        ));
     }
-    let sub_id = v.get("sub_id").filter(|x| x.is_object()).ok_or_else(|| refuse(400, "the body has no sub_id object"))?;
+    let sub_id = v
+        .get("sub_id")
+        .filter(|x| x.is_object())
+        .ok_or_else(|| refuse(400, "the body has no sub_id object"))?;
     match sub_id["format"].as_str() {
         Some("iss_sub") => {
-            let iss = sub_id["iss"].as_str().ok_or_else(|| refuse(400, "sub_id has no iss"))?;
-            let sub = sub_id["sub"].as_str().ok_or_else(|| refuse(400, "sub_id has no sub"))?;
+            let iss = sub_id["iss"]
+                .as_str()
+                .ok_or_else(|| refuse(400, "sub_id has no iss"))?;
+            let sub = sub_id["sub"]
+                .as_str()
+                .ok_or_else(|| refuse(400, "sub_id has no sub"))?;
             if iss != s.subject_issuer {
-                return Err(refuse(400, format!("sub_id.iss `{iss}` is not this SP's IdP `{}`", s.subject_issuer)));
+                return Err(refuse(
+                    400,
+                    format!(
+                        "sub_id.iss `{iss}` is not this SP's IdP `{}`",
+                        s.subject_issuer
+                    ),
+                ));
             }
-            Ok(Subject::IssSub { iss: iss.to_owned(), sub: sub.to_owned() })
+            Ok(Subject::IssSub {
+                iss: iss.to_owned(),
+                sub: sub.to_owned(),
+            })
         }
         Some("email") if s.email_supported => {
-            let email = sub_id["email"].as_str().ok_or_else(|| refuse(400, "sub_id has no email"))?;
+            let email = sub_id["email"]
+                .as_str()
+                .ok_or_else(|| refuse(400, "sub_id has no email"))?;
             Ok(Subject::Email(email.to_owned()))
         }
-        Some(other) => Err(refuse(400, format!("sub_id format `{other}` is not supported"))),
+        Some(other) => Err(refuse(
+            400,
+            format!("sub_id format `{other}` is not supported"),
+        )),
         None => Err(refuse(400, "sub_id has no format")),
     }
 }

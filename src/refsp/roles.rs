@@ -77,7 +77,10 @@ mod tests {
         assert_eq!(assign(&s, Some(&g(&["Qovery-Admins"])), &none), "admin");
         assert_eq!(assign(&s, Some(&g(&["Eng"])), &none), "viewer");
         assert_eq!(assign(&s, None, &none), "viewer");
-        assert_eq!(assign(&settings(false), Some(&g(&["Qovery-Admins"])), &none), "viewer");
+        assert_eq!(
+            assign(&settings(false), Some(&g(&["Qovery-Admins"])), &none),
+            "viewer"
+        );
         let both = g(&["Qovery-DevOps", "Qovery-Admins"]);
         assert_eq!(assign(&s, Some(&both), &none), "admin");
         // Case matters (R6: the reference SP compares names exactly).

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
+};
 use time::{Duration, OffsetDateTime};
 
 use super::flaws::{Flaw, Flaws};
@@ -81,7 +83,9 @@ pub enum Refusal {
     Expired { what: &'static str, at: String },
     #[error("InResponseTo `{0}` is not a request this SP sent (or it was answered already)")]
     UnknownInResponseTo(String),
-    #[error("an unsolicited Response (no InResponseTo), and this SP accepts only answers to its own requests")]
+    #[error(
+        "an unsolicited Response (no InResponseTo), and this SP accepts only answers to its own requests"
+    )]
     Unsolicited,
     #[error("Assertion `{0}` was already used (replay)")]
     Replay(String),
@@ -106,7 +110,11 @@ fn is(n: &roxmltree::Node<'_, '_>, ns: &str, name: &str) -> bool {
     n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns)
 }
 
-fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, ns: &str, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
+fn child<'a, 'i>(
+    n: roxmltree::Node<'a, 'i>,
+    ns: &str,
+    name: &str,
+) -> Option<roxmltree::Node<'a, 'i>> {
     n.children().find(|c| is(c, ns, name))
 }
 
@@ -327,11 +335,14 @@ pub fn check(
     if !flaws.on(Flaw::IgnoreAudience) {
         let audiences: Vec<String> = conditions
             .into_iter()
-            .flat_map(|c| c.children().filter(|x| is(x, ASSERTION, "AudienceRestriction")))
+            .flat_map(|c| {
+                c.children()
+                    .filter(|x| is(x, ASSERTION, "AudienceRestriction"))
+            })
             .flat_map(|r| r.children().filter(|x| is(x, ASSERTION, "Audience")))
             .map(full_text)
             .collect();
-        if !audiences.iter().any(|a| *a == sp.entity_id) {
+        if !audiences.contains(&sp.entity_id) {
             return Err(Refusal::Audience {
                 got: audiences,
                 expected: sp.entity_id.clone(),
@@ -352,11 +363,10 @@ pub fn check(
         .map(str::to_owned);
     if !flaws.on(Flaw::IgnoreInResponseTo) {
         match &in_response_to {
-            Some(id) => {
-                if !memory.take_request(id) {
-                    return Err(Refusal::UnknownInResponseTo(id.clone()));
-                }
+            Some(id) if !memory.take_request(id) => {
+                return Err(Refusal::UnknownInResponseTo(id.clone()));
             }
+            Some(_) => {}
             None if !sp.allow_unsolicited => return Err(Refusal::Unsolicited),
             None => {}
         }
@@ -365,8 +375,14 @@ pub fn check(
         .and_then(|a| a.attribute("SessionIndex"))
         .map(str::to_owned);
     let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for statement in assertion.children().filter(|c| is(c, ASSERTION, "AttributeStatement")) {
-        for attr in statement.children().filter(|c| is(c, ASSERTION, "Attribute")) {
+    for statement in assertion
+        .children()
+        .filter(|c| is(c, ASSERTION, "AttributeStatement"))
+    {
+        for attr in statement
+            .children()
+            .filter(|c| is(c, ASSERTION, "Attribute"))
+        {
             let name = attr.attribute("Name").unwrap_or_default().to_owned();
             let values = attr
                 .children()
@@ -386,7 +402,12 @@ pub fn check(
 }
 
 /// The SP's AuthnRequest (sent unsigned over HTTP-Redirect).
-pub fn authn_request(id: &str, issue_instant: OffsetDateTime, sp: &SpSettings, sso_url: &str) -> String {
+pub fn authn_request(
+    id: &str,
+    issue_instant: OffsetDateTime,
+    sp: &SpSettings,
+    sso_url: &str,
+) -> String {
     crate::saml::authn_request::build(
         id,
         &crate::saml::xml::instant(issue_instant),

@@ -93,7 +93,13 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 async fn home(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Html<String> {
     let who = session_id(&headers)
         .and_then(|id| st.session(&id))
-        .map(|s| format!("<p>Signed in as {} with role <b>{}</b>.</p>", escape(&s.email), escape(&s.role)))
+        .map(|s| {
+            format!(
+                "<p>Signed in as {} with role <b>{}</b>.</p>",
+                escape(&s.email),
+                escape(&s.role)
+            )
+        })
         .unwrap_or_else(|| format!("<p><a href=\"{}\">Sign in</a></p>", escape(&st.paths.login)));
     Html(page("fakta reference SP", &who))
 }
@@ -115,15 +121,28 @@ async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, String> {
         let keys = certs
             .iter()
             .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
-            .map(|key| Key { kid: None, kty: "RSA".into(), key })
+            .map(|key| Key {
+                kid: None,
+                kty: "RSA".into(),
+                key,
+            })
             .collect();
-        Trust::Saml { entity_id, sso_url, certs, keys }
+        Trust::Saml {
+            entity_id,
+            sso_url,
+            certs,
+            keys,
+        }
     } else {
-        let oidc = st.app.oidc().ok_or("the target app is neither SAML nor OIDC")?;
+        let oidc = st
+            .app
+            .oidc()
+            .ok_or("the target app is neither SAML nor OIDC")?;
         let issuer = oidc.server.issuer(&base);
         let url = format!("{base}{}", oidc.server.discovery_path());
         let a = st.http.get(&url, None).await.map_err(|e| e.to_string())?;
-        let d: Value = serde_json::from_slice(&a.body).map_err(|e| format!("discovery at {url} is not JSON: {e}"))?;
+        let d: Value = serde_json::from_slice(&a.body)
+            .map_err(|e| format!("discovery at {url} is not JSON: {e}"))?;
         if d["issuer"].as_str() != Some(&issuer) {
             return Err(OidcRefusal::DiscoveryIssuer {
                 got: d["issuer"].to_string(),
@@ -133,11 +152,16 @@ async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, String> {
         }
         let s = |k: &str| d[k].as_str().map(str::to_owned);
         let jwks_uri = s("jwks_uri").ok_or("discovery has no jwks_uri")?;
-        let j = st.http.get(&jwks_uri, None).await.map_err(|e| e.to_string())?;
+        let j = st
+            .http
+            .get(&jwks_uri, None)
+            .await
+            .map_err(|e| e.to_string())?;
         let keys = jwt::parse_jwks(&j.body)?;
         Trust::Oidc {
             issuer,
-            authorization_endpoint: s("authorization_endpoint").ok_or("discovery has no authorization_endpoint")?,
+            authorization_endpoint: s("authorization_endpoint")
+                .ok_or("discovery has no authorization_endpoint")?,
             token_endpoint: s("token_endpoint").ok_or("discovery has no token_endpoint")?,
             userinfo_endpoint: s("userinfo_endpoint"),
             end_session_endpoint: s("end_session_endpoint"),
@@ -161,13 +185,27 @@ fn saml_settings(st: &SpState, entity_id: &str, certs: &[Vec<u8>]) -> Option<SpS
 }
 
 /// `GET {login_url}`: starts an SP-initiated login.
-async fn login(State(st): State<Arc<SpState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn login(
+    State(st): State<Arc<SpState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let t = match trust(&st, false).await {
         Ok(t) => t,
-        Err(e) => return (StatusCode::BAD_GATEWAY, Html(page("IdP unreachable", &escape(&e)))).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                Html(page("IdP unreachable", &escape(&e))),
+            )
+                .into_response();
+        }
     };
     match t {
-        Trust::Saml { entity_id, sso_url, certs, .. } => {
+        Trust::Saml {
+            entity_id,
+            sso_url,
+            certs,
+            ..
+        } => {
             let Some(sp) = saml_settings(&st, &entity_id, &certs) else {
                 return refused("the app is not a SAML app");
             };
@@ -183,7 +221,10 @@ async fn login(State(st): State<Arc<SpState>>, Query(q): Query<HashMap<String, S
             let sep = if sso_url.contains('?') { '&' } else { '?' };
             redirect(&format!("{sso_url}{sep}{}", query.finish()))
         }
-        Trust::Oidc { authorization_endpoint, .. } => {
+        Trust::Oidc {
+            authorization_endpoint,
+            ..
+        } => {
             let Some(o) = st.app.oidc() else {
                 return refused("the app is not an OIDC app");
             };
@@ -196,7 +237,14 @@ async fn login(State(st): State<Arc<SpState>>, Query(q): Query<HashMap<String, S
                 if pending.len() >= super::state::MAX_ENTRIES {
                     pending.clear();
                 }
-                pending.insert(state_param.clone(), OidcPending { nonce: nonce.clone(), verifier, created: st.now() });
+                pending.insert(
+                    state_param.clone(),
+                    OidcPending {
+                        nonce: nonce.clone(),
+                        verifier,
+                        created: st.now(),
+                    },
+                );
             }
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("client_id", &o.client_id)
@@ -251,7 +299,12 @@ fn signed_in(st: &SpState, s: SpSession) -> Response {
 fn attr_name(st: &SpState, field: &UserField, default: &str) -> String {
     st.app
         .saml()
-        .and_then(|s| s.attributes.iter().find(|(_, f)| f == field).map(|(n, _)| n.clone()))
+        .and_then(|s| {
+            s.attributes
+                .iter()
+                .find(|(_, f)| f == field)
+                .map(|(n, _)| n.clone())
+        })
         .unwrap_or_else(|| default.to_owned())
 }
 
@@ -266,7 +319,10 @@ async fn callback_post(
     }
 }
 
-async fn callback_get(State(st): State<Arc<SpState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn callback_get(
+    State(st): State<Arc<SpState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if st.app.saml().is_some() {
         return refused("the ACS accepts only HTTP-POST");
     }
@@ -281,7 +337,9 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         return refused(&saml::Refusal::Encoding.to_string());
     };
     let (entity_id, certs) = match trust(st, false).await {
-        Ok(Trust::Saml { entity_id, certs, .. }) => (entity_id, certs),
+        Ok(Trust::Saml {
+            entity_id, certs, ..
+        }) => (entity_id, certs),
         Ok(_) => return refused("the app is not a SAML app"),
         Err(e) => return refused(&format!("cannot read the IdP metadata: {e}")),
     };
@@ -305,7 +363,12 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         Ok(p) => p,
         Err(r) => return refused(&r),
     };
-    let group_attr = st.app.groups.as_ref().map(|g| g.attribute.clone()).unwrap_or_else(|| "groups".into());
+    let group_attr = st
+        .app
+        .groups
+        .as_ref()
+        .map(|g| g.attribute.clone())
+        .unwrap_or_else(|| "groups".into());
     let groups = a.attributes.get(&group_attr).cloned();
     let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
     signed_in(
@@ -342,10 +405,20 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
         .get("state")
         .and_then(|s| lock(&st.oidc_pending).remove(s))
         .ok_or(OidcRefusal::State)?;
-    let code = q.get("code").ok_or(OidcRefusal::Token("no code in the callback".into()))?;
-    let o = st.app.oidc().ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
-    let Trust::Oidc { issuer, token_endpoint, userinfo_endpoint, mut keys, .. } =
-        trust(st, false).await.map_err(OidcRefusal::Http)?
+    let code = q
+        .get("code")
+        .ok_or(OidcRefusal::Token("no code in the callback".into()))?;
+    let o = st
+        .app
+        .oidc()
+        .ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
+    let Trust::Oidc {
+        issuer,
+        token_endpoint,
+        userinfo_endpoint,
+        mut keys,
+        ..
+    } = trust(st, false).await.map_err(OidcRefusal::Http)?
     else {
         return Err(OidcRefusal::Token("not an OIDC app".into()));
     };
@@ -377,9 +450,15 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
     let body: Value = serde_json::from_slice(&answer.body)
         .map_err(|_| OidcRefusal::Token(format!("status {}: {}", answer.status, answer.text())))?;
     if answer.status != 200 {
-        return Err(OidcRefusal::Token(format!("status {}: {}", answer.status, body)));
+        return Err(OidcRefusal::Token(format!(
+            "status {}: {}",
+            answer.status, body
+        )));
     }
-    let id_token = body["id_token"].as_str().ok_or(OidcRefusal::Token("no id_token".into()))?.to_owned();
+    let id_token = body["id_token"]
+        .as_str()
+        .ok_or(OidcRefusal::Token("no id_token".into()))?
+        .to_owned();
     let allowed = ["RS256", "ES256"];
     let verified = match jwt::verify(&id_token, &keys, &allowed, &st.flaws) {
         Err(jwt::JwtRefusal::UnknownKid(_)) => {
@@ -393,16 +472,42 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
     };
     let (_, claims) = verified?;
     let now = st.now();
-    let info = oidc::check_id_token(&claims, &issuer, &o.client_id, &pending.nonce, now, &st.flaws)?;
-    let group_claim = st.app.groups.as_ref().map(|g| g.attribute.clone()).unwrap_or_else(|| "groups".into());
-    let needs_userinfo = ["email", "name", group_claim.as_str()].iter().any(|c| claims.get(*c).is_none());
+    let info = oidc::check_id_token(
+        &claims,
+        &issuer,
+        &o.client_id,
+        &pending.nonce,
+        now,
+        &st.flaws,
+    )?;
+    let group_claim = st
+        .app
+        .groups
+        .as_ref()
+        .map(|g| g.attribute.clone())
+        .unwrap_or_else(|| "groups".into());
+    let needs_userinfo = ["email", "name", group_claim.as_str()]
+        .iter()
+        .any(|c| claims.get(*c).is_none());
     let mut userinfo = None;
-    if let (true, Some(url), Some(at)) = (needs_userinfo, &userinfo_endpoint, body["access_token"].as_str()) {
-        let a = st.http.get(url, Some(at)).await.map_err(|e| OidcRefusal::Http(e.to_string()))?;
+    if let (true, Some(url), Some(at)) = (
+        needs_userinfo,
+        &userinfo_endpoint,
+        body["access_token"].as_str(),
+    ) {
+        let a = st
+            .http
+            .get(url, Some(at))
+            .await
+            .map_err(|e| OidcRefusal::Http(e.to_string()))?;
         if a.status == 200 {
-            let u: Value = serde_json::from_slice(&a.body).map_err(|_| OidcRefusal::Http("userinfo is not JSON".into()))?;
+            let u: Value = serde_json::from_slice(&a.body)
+                .map_err(|_| OidcRefusal::Http("userinfo is not JSON".into()))?;
             if u["sub"].as_str() != Some(&info.sub) {
-                return Err(OidcRefusal::UserinfoSub { got: u["sub"].to_string(), expected: info.sub.clone() });
+                return Err(OidcRefusal::UserinfoSub {
+                    got: u["sub"].to_string(),
+                    expected: info.sub.clone(),
+                });
             }
             userinfo = Some(u);
         }
@@ -437,7 +542,11 @@ async fn me(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response {
             "subject": s.subject,
         }))
         .into_response(),
-        None => (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "not signed in"}))).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "not signed in"})),
+        )
+            .into_response(),
     }
 }
 
@@ -450,7 +559,13 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
     }
     let end_session = match (st.app.oidc(), &session) {
         (Some(o), Some((_, s))) => match (trust(&st, false).await, &s.id_token) {
-            (Ok(Trust::Oidc { end_session_endpoint: Some(ep), .. }), Some(hint)) => {
+            (
+                Ok(Trust::Oidc {
+                    end_session_endpoint: Some(ep),
+                    ..
+                }),
+                Some(hint),
+            ) => {
                 let mut q = url::form_urlencoded::Serializer::new(String::new());
                 q.append_pair("id_token_hint", hint);
                 if let Some(back) = o.post_logout_redirect_uris.first() {
@@ -467,7 +582,11 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
         Some(url) => redirect(&url),
         None => Html(page(
             "Signed out",
-            if session.is_some() { "<p>Signed out.</p>" } else { "<p>There was no session.</p>" },
+            if session.is_some() {
+                "<p>Signed out.</p>"
+            } else {
+                "<p>There was no session.</p>"
+            },
         ))
         .into_response(),
     };
@@ -488,8 +607,15 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
     };
     let base = st.conn.idp.base().to_owned();
     let (keys, subject_issuer, app) = match (&t, st.app.oidc()) {
-        (Trust::Saml { keys, entity_id, .. }, _) => (keys.clone(), entity_id.clone(), st.app.id.clone()),
-        (Trust::Oidc { keys, issuer, .. }, Some(o)) => (keys.clone(), issuer.clone(), o.client_id.clone()),
+        (
+            Trust::Saml {
+                keys, entity_id, ..
+            },
+            _,
+        ) => (keys.clone(), entity_id.clone(), st.app.id.clone()),
+        (Trust::Oidc { keys, issuer, .. }, Some(o)) => {
+            (keys.clone(), issuer.clone(), o.client_id.clone())
+        }
         _ => return StatusCode::UNPROCESSABLE_ENTITY.into_response(),
     };
     let settings = revocation::Settings {
@@ -507,7 +633,8 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
         jtis.retain(|_, e| *e + 60 > t);
         jtis.insert(jti.to_owned(), exp).is_none()
     };
-    let subject = match revocation::check(auth, &body, &keys, &settings, now, &mut seen, &st.flaws) {
+    let subject = match revocation::check(auth, &body, &keys, &settings, now, &mut seen, &st.flaws)
+    {
         Ok(s) => s,
         Err(r) => {
             tracing::info!(status = r.status, "revocation refused: {}", r.reason);
@@ -521,7 +648,11 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
     };
     let known = lock(&st.sessions).values().any(matches);
     if !known {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such user has a session"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "no such user has a session"})),
+        )
+            .into_response();
     }
     let ended = if st.flaws.on(Flaw::RevocationKeepsSession) {
         0
@@ -535,10 +666,17 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
 }
 
 /// `POST {backchannel_logout_uri}` with `logout_token` (OIDC Back-Channel Logout 1.0).
-async fn backchannel(State(st): State<Arc<SpState>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn backchannel(
+    State(st): State<Arc<SpState>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let bad = |why: String| {
         tracing::info!("back-channel logout refused: {why}");
-        (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_request", "error_description": why}))).into_response()
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_request", "error_description": why})),
+        )
+            .into_response()
     };
     let Some(token) = form.get("logout_token") else {
         return bad("no logout_token".into());
@@ -595,7 +733,9 @@ async fn backchannel(State(st): State<Arc<SpState>>, Form(form): Form<HashMap<St
     }
     let ended = st.end_sessions(|s| {
         s.protocol == "oidc"
-            && sid.as_ref().is_none_or(|x| s.session_index.as_deref() == Some(x))
+            && sid
+                .as_ref()
+                .is_none_or(|x| s.session_index.as_deref() == Some(x))
             && sub.as_ref().is_none_or(|x| s.subject == *x)
     });
     tracing::info!(ended, "back-channel logout");
@@ -608,14 +748,17 @@ async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Respo
     let Some(raw) = binding::raw_param(&q, "SAMLRequest") else {
         return refused("no SAMLRequest");
     };
-    let Ok(Trust::Saml { entity_id, certs, .. }) = trust(&st, false).await else {
+    let Ok(Trust::Saml {
+        entity_id, certs, ..
+    }) = trust(&st, false).await
+    else {
         return refused("the IdP is unknown");
     };
     if !st.flaws.on(Flaw::UnsignedSlo) {
         let ok = certs.iter().any(|der| {
-            openssl::x509::X509::from_der(der)
-                .ok()
-                .is_some_and(|c| binding::verify_redirect_signature(&q, "SAMLRequest", &c, true).is_ok())
+            openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
+                binding::verify_redirect_signature(&q, "SAMLRequest", &c, true).is_ok()
+            })
         });
         if !ok {
             return refused("the LogoutRequest is not signed by the IdP");
@@ -628,24 +771,37 @@ async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Respo
 }
 
 /// IdP-initiated SAML LogoutRequest over HTTP-POST (enveloped signature).
-async fn slo_post(State(st): State<Arc<SpState>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn slo_post(
+    State(st): State<Arc<SpState>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let Some(b64) = form.get("SAMLRequest") else {
         return refused("no SAMLRequest");
     };
     let Ok(xml) = binding::decode_post(b64) else {
         return refused("the SAMLRequest is not base64");
     };
-    let Ok(Trust::Saml { entity_id, certs, .. }) = trust(&st, false).await else {
+    let Ok(Trust::Saml {
+        entity_id, certs, ..
+    }) = trust(&st, false).await
+    else {
         return refused("the IdP is unknown");
     };
-    if !st.flaws.on(Flaw::UnsignedSlo) && !certs.iter().any(|c| crate::saml::signature::verify_first(&xml, c)) {
+    if !st.flaws.on(Flaw::UnsignedSlo)
+        && !certs
+            .iter()
+            .any(|c| crate::saml::signature::verify_first(&xml, c))
+    {
         return refused("the LogoutRequest is not signed by the IdP");
     }
     logout_request(&st, &xml, &entity_id)
 }
 
 fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
-    let opts = roxmltree::ParsingOptions { allow_dtd: false, ..Default::default() };
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
     let Ok(doc) = roxmltree::Document::parse_with_options(xml, opts) else {
         return refused("the LogoutRequest is not XML (or has a DOCTYPE)");
     };
@@ -665,7 +821,12 @@ fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
                     .to_owned()
             })
     };
-    let slo = st.app.logout.as_ref().map(|l| l.slo_url.to_string()).unwrap_or_default();
+    let slo = st
+        .app
+        .logout
+        .as_ref()
+        .map(|l| l.slo_url.to_string())
+        .unwrap_or_default();
     if root.attribute("Destination") != Some(slo.as_str()) {
         return refused(&format!("the LogoutRequest's Destination is not {slo}"));
     }
@@ -679,7 +840,9 @@ fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
     let ended = st.end_sessions(|s| {
         s.protocol == "saml"
             && s.subject == name_id
-            && index.as_ref().is_none_or(|i| s.session_index.as_ref() == Some(i))
+            && index
+                .as_ref()
+                .is_none_or(|i| s.session_index.as_ref() == Some(i))
     });
     Html(page(
         "Logged out",

@@ -115,7 +115,8 @@ pub struct SamlMemory {
 impl SamlMemory {
     pub fn add_request(&mut self, id: String, now: OffsetDateTime) {
         if self.outstanding.len() >= MAX_ENTRIES {
-            self.outstanding.retain(|_, t| *t + Duration::minutes(10) > now);
+            self.outstanding
+                .retain(|_, t| *t + Duration::minutes(10) > now);
             if self.outstanding.len() >= MAX_ENTRIES {
                 self.outstanding.clear();
             }
@@ -176,17 +177,27 @@ fn origin(u: &Url) -> String {
 }
 
 impl SpState {
-    pub fn new(conn: Connection, flaws: Flaws, clock: Arc<dyn Clock>) -> Result<Arc<SpState>, SpError> {
+    pub fn new(
+        conn: Connection,
+        flaws: Flaws,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<SpState>, SpError> {
         let file = conn.source.clone();
-        let target = conn.target.clone().ok_or_else(|| SpError::NoTarget { file: file.clone() })?;
+        let target = conn
+            .target
+            .clone()
+            .ok_or_else(|| SpError::NoTarget { file: file.clone() })?;
         let settings = conn
             .expectations
             .clone()
             .ok_or_else(|| SpError::NoExpectations { file: file.clone() })?;
-        let app = conn.app(&target.app).cloned().ok_or_else(|| SpError::UnknownApp {
-            file: file.clone(),
-            app: target.app.clone(),
-        })?;
+        let app = conn
+            .app(&target.app)
+            .cloned()
+            .ok_or_else(|| SpError::UnknownApp {
+                file: file.clone(),
+                app: target.app.clone(),
+            })?;
         let expected = origin(&target.login_url);
         let mut urls: Vec<(&'static str, Url)> = vec![
             ("target.login_url", target.login_url.clone()),
@@ -198,7 +209,10 @@ impl SpState {
         let callback = match (app.saml(), app.oidc()) {
             (Some(s), _) => {
                 if s.sp_certificate.is_some() {
-                    return Err(SpError::SignedRequests { file, app: app.id.clone() });
+                    return Err(SpError::SignedRequests {
+                        file,
+                        app: app.id.clone(),
+                    });
                 }
                 ("acs_url", s.acs_url.clone())
             }
@@ -210,7 +224,10 @@ impl SpState {
         if let Some(u) = &slo {
             urls.push(("logout.slo_url", u.clone()));
         }
-        let gtr = app.global_token_revocation.as_ref().map(|g| g.endpoint.clone());
+        let gtr = app
+            .global_token_revocation
+            .as_ref()
+            .map(|g| g.endpoint.clone());
         if let Some(u) = &gtr {
             urls.push(("global_token_revocation.endpoint", u.clone()));
         }

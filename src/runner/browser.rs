@@ -64,7 +64,10 @@ impl Browser {
     pub fn new(idp_base: &str, trial: &str) -> Result<Browser, BrowseError> {
         let jar = Arc::new(Jar::default());
         if let Ok(url) = reqwest::Url::parse(idp_base) {
-            jar.add_cookie_str(&format!("{}={trial}; Path=/", crate::idp::TRIAL_COOKIE), &url);
+            jar.add_cookie_str(
+                &format!("{}={trial}; Path=/", crate::idp::TRIAL_COOKIE),
+                &url,
+            );
         }
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -228,7 +231,11 @@ impl Browser {
             .is_some_and(|o| o.contains("submit()"));
         if autosubmit {
             let form = sel("form").and_then(|s| doc.select(&s).next())?;
-            if form.value().attr("method").is_some_and(|m| m.eq_ignore_ascii_case("post")) {
+            if form
+                .value()
+                .attr("method")
+                .is_some_and(|m| m.eq_ignore_ascii_case("post"))
+            {
                 return Some((action_of(&form)?, hidden(&form)));
             }
         }
@@ -242,7 +249,11 @@ impl Browser {
                 if k == "SAMLRequest" || k == "SAMLResponse" {
                     if let Ok(xml) = crate::saml::binding::decode_redirect(&v) {
                         self.seen.push(Seen {
-                            what: if k == "SAMLRequest" { "SAMLRequest (HTTP-Redirect)" } else { "SAMLResponse (HTTP-Redirect)" },
+                            what: if k == "SAMLRequest" {
+                                "SAMLRequest (HTTP-Redirect)"
+                            } else {
+                                "SAMLResponse (HTTP-Redirect)"
+                            },
                             text: xml,
                         });
                     }
@@ -255,7 +266,11 @@ impl Browser {
         if k == "SAMLResponse" || k == "SAMLRequest" {
             if let Ok(xml) = crate::saml::binding::decode_post(v) {
                 self.seen.push(Seen {
-                    what: if k == "SAMLResponse" { "SAMLResponse (HTTP-POST)" } else { "SAMLRequest (HTTP-POST)" },
+                    what: if k == "SAMLResponse" {
+                        "SAMLResponse (HTTP-POST)"
+                    } else {
+                        "SAMLRequest (HTTP-POST)"
+                    },
                     text: xml,
                 });
             }

@@ -55,8 +55,16 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 let page = browser
                     .navigate(target.login_url.as_str(), &user.login)
                     .await
-                    .map_err(|e| fail(&browser, format!("the login could not complete: {e}"), &last_page))?;
-                let seen = probe(&mut browser, target).await.map_err(|e| fail(&browser, e, &last_page))?;
+                    .map_err(|e| {
+                        fail(
+                            &browser,
+                            format!("the login could not complete: {e}"),
+                            &last_page,
+                        )
+                    })?;
+                let seen = probe(&mut browser, target)
+                    .await
+                    .map_err(|e| fail(&browser, e, &last_page))?;
                 last_page = Some(page);
                 match (expect, seen.logged_in) {
                     (LoginOutcome::Accepted, true) | (LoginOutcome::Rejected, false) => {}
@@ -84,7 +92,9 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 }
             }
             Step::Expect(e) => {
-                let seen = probe(&mut browser, target).await.map_err(|e| fail(&browser, e, &last_page))?;
+                let seen = probe(&mut browser, target)
+                    .await
+                    .map_err(|e| fail(&browser, e, &last_page))?;
                 if let Some(state) = e.session {
                     let want = state == SessionState::Active;
                     if seen.logged_in != want {
@@ -102,7 +112,11 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 }
                 for (name, expected) in &e.values {
                     let reader = target.session.read.get(name).ok_or_else(|| {
-                        fail(&browser, format!("target.session.read has no `{name}`: cannot read it"), &last_page)
+                        fail(
+                            &browser,
+                            format!("target.session.read has no `{name}`: cannot read it"),
+                            &last_page,
+                        )
                     })?;
                     let got = read_value(reader, &seen);
                     if !matches(expected, &got) {
@@ -111,7 +125,9 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                             format!(
                                 "expected {name} = {}\nobserved {name} = {}",
                                 show_expected(expected),
-                                got.as_ref().map(show_value).unwrap_or_else(|| "(nothing)".into())
+                                got.as_ref()
+                                    .map(show_value)
+                                    .unwrap_or_else(|| "(nothing)".into())
                             ),
                             &last_page,
                         ));
@@ -121,7 +137,11 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
             Step::SetGroups { groups } => idp.set_trial_groups(trial, &spec.user, groups.clone()),
             Step::Logout => {
                 let url = target.logout_url.as_ref().ok_or_else(|| {
-                    fail(&browser, "the step logs out, but target.logout_url is not set".into(), &last_page)
+                    fail(
+                        &browser,
+                        "the step logs out, but target.logout_url is not set".into(),
+                        &last_page,
+                    )
                 })?;
                 let page = browser
                     .navigate(url.as_str(), &user.login)
@@ -130,12 +150,16 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 last_page = Some(page);
             }
             Step::Revoke { expect_status } => {
-                let status = revoke(spec, idp, &user).await.map_err(|e| fail(&browser, e, &last_page))?;
+                let status = revoke(spec, idp, &user)
+                    .await
+                    .map_err(|e| fail(&browser, e, &last_page))?;
                 let want = expect_status.unwrap_or(204);
                 if status != want {
                     return Err(fail(
                         &browser,
-                        format!("expected the revocation endpoint to answer {want}, it answered {status}"),
+                        format!(
+                            "expected the revocation endpoint to answer {want}, it answered {status}"
+                        ),
                         &last_page,
                     ));
                 }
@@ -226,7 +250,11 @@ fn show_value(v: &Value) -> String {
 }
 
 /// Sends an honest Global Token Revocation request for the trial's user; returns the status.
-async fn revoke(spec: &TrialSpec, idp: &IdpState, user: &crate::config::User) -> Result<u16, String> {
+async fn revoke(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    user: &crate::config::User,
+) -> Result<u16, String> {
     let app = spec.conn.app(&spec.app).ok_or("unknown app")?;
     let g = app
         .global_token_revocation
@@ -235,7 +263,10 @@ async fn revoke(spec: &TrialSpec, idp: &IdpState, user: &crate::config::User) ->
     let base = spec.conn.idp.base();
     let (app_sub, subject_issuer, subject) = match (app.saml(), app.oidc()) {
         (Some(s), _) => {
-            let name_id = user.field(&s.name_id.value).unwrap_or(&user.email).to_owned();
+            let name_id = user
+                .field(&s.name_id.value)
+                .unwrap_or(&user.email)
+                .to_owned();
             (app.id.clone(), s.issuer.clone(), name_id)
         }
         (_, Some(o)) => (o.client_id.clone(), o.server.issuer(base), user.id.clone()),

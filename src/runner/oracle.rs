@@ -60,14 +60,23 @@ pub fn expected_role(
             let sent = sent_groups(statement, user_groups, false);
             match &sent {
                 Some(g) => why.push_str(&format!(" -> filter {} -> {}", s.filter, list(g))),
-                None => why.push_str(&format!(" -> filter {} -> none pass, no groups attribute", s.filter)),
+                None => why.push_str(&format!(
+                    " -> filter {} -> none pass, no groups attribute",
+                    s.filter
+                )),
             }
             sent
         }
     };
     if !exp.enforce_group_sync {
-        why.push_str(&format!(" -> group sync off -> default role {}", exp.default_role));
-        return Expected { role: exp.default_role.clone(), derivation: why };
+        why.push_str(&format!(
+            " -> group sync off -> default role {}",
+            exp.default_role
+        ));
+        return Expected {
+            role: exp.default_role.clone(),
+            derivation: why,
+        };
     }
     let sent = sent.unwrap_or_default();
     let mut candidates: Vec<(usize, &str, &str)> = Vec::new();
@@ -84,12 +93,21 @@ pub fn expected_role(
     candidates.sort();
     match candidates.as_slice() {
         [] => {
-            why.push_str(&format!(" -> no mapping -> default role {}", exp.default_role));
-            Expected { role: exp.default_role.clone(), derivation: why }
+            why.push_str(&format!(
+                " -> no mapping -> default role {}",
+                exp.default_role
+            ));
+            Expected {
+                role: exp.default_role.clone(),
+                derivation: why,
+            }
         }
         [(_, role, group)] => {
             why.push_str(&format!(" -> mapping {role} (group {group})"));
-            Expected { role: (*role).to_owned(), derivation: why }
+            Expected {
+                role: (*role).to_owned(),
+                derivation: why,
+            }
         }
         several => {
             let names: Vec<&str> = several.iter().map(|(_, r, _)| *r).collect();
@@ -99,7 +117,10 @@ pub fn expected_role(
                 list(&exp.role_precedence),
                 several[0].1
             ));
-            Expected { role: several[0].1.to_owned(), derivation: why }
+            Expected {
+                role: several[0].1.to_owned(),
+                derivation: why,
+            }
         }
     }
 }
@@ -136,20 +157,40 @@ mod tests {
 
     #[test]
     fn derivations_read_like_the_design_says() {
-        let e = expected_role(&exp(), Some(&statement()), &g(&["Eng", "Qovery-Admins"]), false);
+        let e = expected_role(
+            &exp(),
+            Some(&statement()),
+            &g(&["Eng", "Qovery-Admins"]),
+            false,
+        );
         assert_eq!(e.role, "admin");
         assert_eq!(
             e.derivation,
             "groups [Eng, Qovery-Admins] -> filter regex .*Qovery.* -> [Qovery-Admins] -> mapping admin (group Qovery-Admins)"
         );
-        let e = expected_role(&exp(), Some(&statement()), &g(&["Qovery-DevOps", "Qovery-Admins"]), false);
+        let e = expected_role(
+            &exp(),
+            Some(&statement()),
+            &g(&["Qovery-DevOps", "Qovery-Admins"]),
+            false,
+        );
         assert_eq!(e.role, "admin");
-        assert!(e.derivation.ends_with("-> mappings admin, devops -> precedence [admin, devops, viewer] -> admin"));
+        assert!(
+            e.derivation.ends_with(
+                "-> mappings admin, devops -> precedence [admin, devops, viewer] -> admin"
+            )
+        );
         let e = expected_role(&exp(), Some(&statement()), &g(&["Eng"]), false);
         assert_eq!(e.role, "viewer");
         let mut off = exp();
         off.enforce_group_sync = false;
-        assert_eq!(expected_role(&off, Some(&statement()), &g(&["Qovery-Admins"]), false).role, "viewer");
-        assert_eq!(expected_role(&exp(), Some(&statement()), &g(&["Qovery-Admins"]), true).role, "viewer");
+        assert_eq!(
+            expected_role(&off, Some(&statement()), &g(&["Qovery-Admins"]), false).role,
+            "viewer"
+        );
+        assert_eq!(
+            expected_role(&exp(), Some(&statement()), &g(&["Qovery-Admins"]), true).role,
+            "viewer"
+        );
     }
 }

@@ -37,7 +37,8 @@ fn expect_role(role: &str) -> Step {
         session: Some(SessionState::Active),
         ..Default::default()
     };
-    e.values.insert("role".into(), ExpectedValue::One(role.to_owned()));
+    e.values
+        .insert("role".into(), ExpectedValue::One(role.to_owned()));
     Step::Expect(e)
 }
 
@@ -63,14 +64,25 @@ pub fn sent_name(app: &App, field: &UserField, default: &str) -> String {
 pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
     let mut out = Vec::new();
     for s in &conn.scenarios {
-        let Some(app) = s.app.clone().or_else(|| conn.target.as_ref().map(|t| t.app.clone())) else {
+        let Some(app) = s
+            .app
+            .clone()
+            .or_else(|| conn.target.as_ref().map(|t| t.app.clone()))
+        else {
             continue;
         };
-        let Some(user) = conn.user(&s.user) else { continue };
+        let Some(user) = conn.user(&s.user) else {
+            continue;
+        };
         let why = match (&conn.expectations, conn.app(&app)) {
             (Some(exp), Some(a)) => {
-                let omitted = a.groups.as_ref().is_some_and(|g| s.emit.omit_attributes.contains(&g.attribute));
-                Some(oracle::expected_role(exp, a.groups.as_ref(), &user.groups, omitted).derivation)
+                let omitted = a
+                    .groups
+                    .as_ref()
+                    .is_some_and(|g| s.emit.omit_attributes.contains(&g.attribute));
+                Some(
+                    oracle::expected_role(exp, a.groups.as_ref(), &user.groups, omitted).derivation,
+                )
             }
             _ => None,
         };
@@ -105,26 +117,37 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let email_attr = sent_name(app, &UserField::Email, "email");
     let name_attr = sent_name(app, &UserField::Name, "name");
     let mut out = Vec::new();
-    let mut add = |id: &str, name: String, groups: Option<Vec<String>>, emit: Emit, steps: Vec<Step>| {
-        let user_groups = groups.clone().unwrap_or_else(|| base.groups.clone());
-        let omitted = groups_attr.as_ref().is_some_and(|a| emit.omit_attributes.contains(a));
-        let why = oracle::expected_role(exp, statement, &user_groups, omitted).derivation;
-        out.push(TrialSpec {
-            name: format!("{pack}::{id}_{name}"),
-            conn: conn.clone(),
-            app: app.id.clone(),
-            user: base.id.clone(),
-            emit,
-            groups,
-            steps,
-            why: Some(why),
-        });
+    let mut add =
+        |id: &str, name: String, groups: Option<Vec<String>>, emit: Emit, steps: Vec<Step>| {
+            let user_groups = groups.clone().unwrap_or_else(|| base.groups.clone());
+            let omitted = groups_attr
+                .as_ref()
+                .is_some_and(|a| emit.omit_attributes.contains(a));
+            let why = oracle::expected_role(exp, statement, &user_groups, omitted).derivation;
+            out.push(TrialSpec {
+                name: format!("{pack}::{id}_{name}"),
+                conn: conn.clone(),
+                app: app.id.clone(),
+                user: base.id.clone(),
+                emit,
+                groups,
+                steps,
+                why: Some(why),
+            });
+        };
+    let role_for = |groups: &[String], omitted: bool| {
+        oracle::expected_role(exp, statement, groups, omitted).role
     };
-    let role_for = |groups: &[String], omitted: bool| oracle::expected_role(exp, statement, groups, omitted).role;
 
     // L0: the honest login every refusal trial is paired with.
     let honest = role_for(&base.groups, false);
-    add("L0", "honest_login".into(), None, Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&honest)]);
+    add(
+        "L0",
+        "honest_login".into(),
+        None,
+        Emit::default(),
+        vec![login(LoginOutcome::Accepted), expect_role(&honest)],
+    );
 
     let passes = |g: &str| statement.is_some_and(|s| s.filter.passes(g));
     let mut passing_mapped: Vec<(String, String)> = Vec::new();
@@ -145,24 +168,55 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             "R3" => format!("sync_off_ignores_{}", sanitize(role)),
             _ => format!("{}_from_{}", sanitize(role), sanitize(g)),
         };
-        add(id, name, Some(groups), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+        add(
+            id,
+            name,
+            Some(groups),
+            Emit::default(),
+            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
+        );
     }
     let unmapped = vec!["fakta-unmapped-group".to_owned()];
     let expected = role_for(&unmapped, false);
-    add("R2", "no_mapping".into(), Some(unmapped), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+    add(
+        "R2",
+        "no_mapping".into(),
+        Some(unmapped),
+        Emit::default(),
+        vec![login(LoginOutcome::Accepted), expect_role(&expected)],
+    );
     if let Some(attr) = &groups_attr {
-        let emit = Emit { omit_attributes: vec![attr.clone()] };
+        let emit = Emit {
+            omit_attributes: vec![attr.clone()],
+        };
         let expected = role_for(&base.groups, true);
-        add("R2", "no_groups_attribute".into(), None, emit, vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+        add(
+            "R2",
+            "no_groups_attribute".into(),
+            None,
+            emit,
+            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
+        );
     }
     if passing_mapped.len() >= 2 {
         // Lowest precedence first, so an SP that takes the first mapped group is caught.
-        let rank = |r: &str| exp.role_precedence.iter().position(|x| x == r).unwrap_or(usize::MAX);
+        let rank = |r: &str| {
+            exp.role_precedence
+                .iter()
+                .position(|x| x == r)
+                .unwrap_or(usize::MAX)
+        };
         let mut by_rank = passing_mapped.clone();
         by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(rank(r)));
         let groups: Vec<String> = by_rank.iter().map(|(_, g)| g.clone()).collect();
         let expected = role_for(&groups, false);
-        add("R4", "precedence".into(), Some(groups), Emit::default(), vec![login(LoginOutcome::Accepted), expect_role(&expected)]);
+        add(
+            "R4",
+            "precedence".into(),
+            Some(groups),
+            Emit::default(),
+            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
+        );
     }
     if let Some((role, g)) = passing_mapped.iter().find(|(r, _)| *r != exp.default_role) {
         let after = role_for(&[], false);
@@ -184,13 +238,31 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         "R7",
         "missing_email_refused".into(),
         None,
-        Emit { omit_attributes: vec![email_attr] },
+        Emit {
+            omit_attributes: vec![email_attr],
+        },
         vec![login(LoginOutcome::Rejected)],
     );
     if exp.require_name {
-        add("R8", "missing_name_refused".into(), None, Emit { omit_attributes: vec![name_attr] }, vec![login(LoginOutcome::Rejected)]);
+        add(
+            "R8",
+            "missing_name_refused".into(),
+            None,
+            Emit {
+                omit_attributes: vec![name_attr],
+            },
+            vec![login(LoginOutcome::Rejected)],
+        );
     } else {
-        add("R8", "missing_name_accepted".into(), None, Emit { omit_attributes: vec![name_attr] }, vec![login(LoginOutcome::Accepted)]);
+        add(
+            "R8",
+            "missing_name_accepted".into(),
+            None,
+            Emit {
+                omit_attributes: vec![name_attr],
+            },
+            vec![login(LoginOutcome::Accepted)],
+        );
     }
     out
 }

@@ -48,7 +48,9 @@ pub enum RunError {
         pack: String,
         source: std::io::Error,
     },
-    #[error("packs `{a}` and `{b}` both put the IdP on port {port}; run them in separate `fakta test` calls")]
+    #[error(
+        "packs `{a}` and `{b}` both put the IdP on port {port}; run them in separate `fakta test` calls"
+    )]
     SamePort { a: String, b: String, port: u16 },
     #[error("{0}")]
     Setup(String),
@@ -103,10 +105,21 @@ pub fn run(
         let idp = if options.list {
             None
         } else {
-            Some(start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?)
+            Some(start(
+                &runtime,
+                &pack.name,
+                &conn,
+                &keys,
+                sp_flaws.as_ref(),
+            )?)
         };
         for spec in specs {
-            trials.push(trial(spec, idp.clone(), runtime.handle().clone(), outcomes.clone()));
+            trials.push(trial(
+                spec,
+                idp.clone(),
+                runtime.handle().clone(),
+                outcomes.clone(),
+            ));
         }
     }
     let args = Arguments {
@@ -142,7 +155,12 @@ fn start(
     let addr = listen_addr(&conn.idp.base_url);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|source| RunError::Listen { addr, what: "the IdP", pack: pack.to_owned(), source })?;
+        .map_err(|source| RunError::Listen {
+            addr,
+            what: "the IdP",
+            pack: pack.to_owned(),
+            source,
+        })?;
     let app = crate::idp::app(idp.clone());
     runtime.spawn(async move { axum::serve(listener, app).await });
     if let Some(flaws) = sp_flaws {
@@ -151,7 +169,12 @@ fn start(
         let addr = listen_addr(&sp.target.login_url);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|source| RunError::Listen { addr, what: "the reference SP", pack: pack.to_owned(), source })?;
+            .map_err(|source| RunError::Listen {
+                addr,
+                what: "the reference SP",
+                pack: pack.to_owned(),
+                source,
+            })?;
         runtime.spawn(async move { axum::serve(listener, crate::refsp::app(sp)).await });
     }
     Ok(idp)
@@ -170,11 +193,14 @@ fn trial(
         };
         let started = Instant::now();
         let result = handle.block_on(exec::run(&spec, &idp));
-        outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(Outcome {
-            name: spec.name.clone(),
-            failure: result.as_ref().err().cloned(),
-            time: started.elapsed(),
-        });
+        outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Outcome {
+                name: spec.name.clone(),
+                failure: result.as_ref().err().cloned(),
+                time: started.elapsed(),
+            });
         result.map_err(Failed::from)
     })
 }
@@ -204,6 +230,12 @@ fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
             .add_test_case(case);
     }
     report.add_test_suites(suites.into_values());
-    let xml = report.to_string().map_err(|e| RunError::Junit { path: path.clone(), reason: e.to_string() })?;
-    std::fs::write(path, xml).map_err(|e| RunError::Junit { path: path.clone(), reason: e.to_string() })
+    let xml = report.to_string().map_err(|e| RunError::Junit {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(path, xml).map_err(|e| RunError::Junit {
+        path: path.clone(),
+        reason: e.to_string(),
+    })
 }

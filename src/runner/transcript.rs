@@ -9,10 +9,16 @@ use crate::config::{LoginOutcome, Step, User};
 
 fn describe(step: &Step) -> String {
     match step {
-        Step::Login { expect: LoginOutcome::Accepted } => "login (expect accepted)".into(),
-        Step::Login { expect: LoginOutcome::Rejected } => "login (expect rejected)".into(),
+        Step::Login {
+            expect: LoginOutcome::Accepted,
+        } => "login (expect accepted)".into(),
+        Step::Login {
+            expect: LoginOutcome::Rejected,
+        } => "login (expect rejected)".into(),
         Step::Logout => "logout".into(),
-        Step::Revoke { expect_status } => format!("revoke (expect {})", expect_status.unwrap_or(204)),
+        Step::Revoke { expect_status } => {
+            format!("revoke (expect {})", expect_status.unwrap_or(204))
+        }
         Step::SetGroups { groups } => format!("set_groups [{}]", groups.join(", ")),
         Step::Expect(e) => {
             let mut parts = Vec::new();
@@ -36,10 +42,22 @@ fn describe(step: &Step) -> String {
 pub fn redact(s: &str) -> String {
     let mut out = s.to_owned();
     for (re, with) in [
-        (r"([?&](?:code|access_token|id_token|refresh_token|client_secret)=)[^&\s]+", "${1}[redacted]"),
-        (r"(?s)(<ds:SignatureValue>).*?(</ds:SignatureValue>)", "${1}[redacted]${2}"),
-        (r"(?s)(<ds:X509Certificate>).*?(</ds:X509Certificate>)", "${1}[certificate]${2}"),
-        (r"(?s)(<ds:DigestValue>).*?(</ds:DigestValue>)", "${1}[digest]${2}"),
+        (
+            r"([?&](?:code|access_token|id_token|refresh_token|client_secret)=)[^&\s]+",
+            "${1}[redacted]",
+        ),
+        (
+            r"(?s)(<ds:SignatureValue>).*?(</ds:SignatureValue>)",
+            "${1}[redacted]${2}",
+        ),
+        (
+            r"(?s)(<ds:X509Certificate>).*?(</ds:X509Certificate>)",
+            "${1}[certificate]${2}",
+        ),
+        (
+            r"(?s)(<ds:DigestValue>).*?(</ds:DigestValue>)",
+            "${1}[digest]${2}",
+        ),
     ] {
         if let Ok(r) = regex::Regex::new(re) {
             out = r.replace_all(&out, with).into_owned();
@@ -57,7 +75,10 @@ fn pretty_xml(xml: &str) -> String {
             depth = depth.saturating_sub(1);
         }
         let _ = writeln!(out, "    {}{}", "  ".repeat(depth.min(12)), p);
-        let opens = p.starts_with('<') && !p.starts_with("</") && !p.starts_with("<?") && !p.ends_with("/>");
+        let opens = p.starts_with('<')
+            && !p.starts_with("</")
+            && !p.starts_with("<?")
+            && !p.ends_with("/>");
         let closes_inline = p.contains("</");
         if opens && !closes_inline {
             depth += 1;

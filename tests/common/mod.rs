@@ -228,7 +228,11 @@ pub async fn post_form_basic(
     let mut b = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
     if let Some((id, secret)) = basic {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let cred = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)));
+        let cred = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(id),
+            enc(secret)
+        ));
         b = b.header("authorization", format!("Basic {cred}"));
     }
     send(state, b.body(Body::from(body)).expect("request")).await
