@@ -54,6 +54,10 @@ pub enum RunError {
     SamePort { a: String, b: String, port: u16 },
     #[error("{0}")]
     Setup(String),
+    #[error(
+        "the SP of pack `{pack}` does not answer at {url} (waited {secs} s); start it first, or check target.login_url"
+    )]
+    SpDown { pack: String, url: String, secs: u64 },
     #[error("cannot write the JUnit report {path}: {reason}")]
     Junit { path: PathBuf, reason: String },
 }
@@ -105,13 +109,11 @@ pub fn run(
         let idp = if options.list {
             None
         } else {
-            Some(start(
-                &runtime,
-                &pack.name,
-                &conn,
-                &keys,
-                sp_flaws.as_ref(),
-            )?)
+            let idp = start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?;
+            if let Some(t) = &conn.target {
+                wait_for(&runtime, &pack.name, &t.login_url)?;
+            }
+            Some(idp)
         };
         for spec in specs {
             trials.push(trial(
@@ -140,6 +142,31 @@ pub fn run(
     }
     drop(runtime);
     Ok(conclusion.exit_code())
+}
+
+/// How long `fakta test` waits for the SP to listen (CI jobs often start it just before).
+pub const SP_WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until something listens at the URL's address.
+fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Result<(), RunError> {
+    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let deadline = Instant::now() + SP_WAIT;
+    runtime.block_on(async {
+        loop {
+            if tokio::net::TcpStream::connect((host.as_str(), port)).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(RunError::SpDown {
+                    pack: pack.to_owned(),
+                    url: url.to_string(),
+                    secs: SP_WAIT.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
 }
 
 /// Starts the pack's IdP (and the reference SP for the demo) on their ports.

@@ -1,0 +1,115 @@
+//! The CI templates in ci/ run as written: their commands are taken from the GitHub Actions and
+//! GitLab CI files and run in a scratch project whose "SP" is `fakta sp` (the reference SP),
+//! with the fakta binary under test; they pass against the strict SP and fail against a flawed
+//! one, and write JUnit XML.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The shell lines of a template: GitHub `steps[].run`, GitLab `script`.
+fn commands(template: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("ci").join(template)).unwrap();
+    let node = marked_yaml::parse_yaml(0, &text).unwrap();
+    let mut out = Vec::new();
+    fn walk(n: &marked_yaml::Node, out: &mut Vec<String>) {
+        match n {
+            marked_yaml::Node::Mapping(m) => {
+                for (k, v) in m.iter() {
+                    match (k.as_str(), v) {
+                        ("run", marked_yaml::Node::Scalar(s)) => out.push(s.as_str().to_owned()),
+                        ("script", marked_yaml::Node::Sequence(seq)) => {
+                            out.extend(seq.iter().filter_map(|x| x.as_scalar()).map(|s| s.as_str().to_owned()))
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            marked_yaml::Node::Sequence(s) => s.iter().for_each(|x| walk(x, out)),
+            marked_yaml::Node::Scalar(_) => {}
+        }
+    }
+    walk(&node, &mut out);
+    out
+}
+
+/// Runs a template's commands in a scratch project; returns (exit code, output, JUnit).
+fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    std::fs::create_dir_all(dir.path().join("sso")).unwrap();
+    std::fs::write(dir.path().join("sso/connection.yaml"), yaml).unwrap();
+    std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+    let flaw_arg = flaw.map(|f| format!("--flaw {f}")).unwrap_or_default();
+    std::fs::write(
+        dir.path().join("scripts/start-sp-for-tests.sh"),
+        format!("#!/usr/bin/env bash\nexec \"$FAKTA_BIN\" --certs certs sp sso/connection.yaml {flaw_arg} >sp.log 2>&1\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(ROOT, dir.path().join(".fakta")).unwrap();
+    let lines: Vec<String> = commands(template)
+        .into_iter()
+        .filter(|l| !l.starts_with("git clone"))
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("ci/fakta-test.sh")), "{template}: {lines:?}");
+    let script = format!(
+        "set -e\ntrap 'code=$?; kill $(jobs -p) 2>/dev/null; exit $code' EXIT\nchmod +x scripts/start-sp-for-tests.sh\n{}\n",
+        lines.join("\n")
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("FAKTA_BIN", BIN)
+        .env("FAKTA_CERTS", dir.path().join("certs"))
+        .env("CONNECTION", "sso/connection.yaml")
+        .output()
+        .unwrap();
+    let junit = std::fs::read_to_string(dir.path().join("fakta-junit.xml")).ok();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        junit,
+    )
+}
+
+#[test]
+fn github_actions_template_passes_against_the_strict_sp() {
+    let (code, out, junit) = run_template("github-actions.yml", None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("test result: ok."), "{out}");
+    assert!(junit.unwrap().contains("testsuite name=\"connection\""));
+}
+
+#[test]
+fn gitlab_template_fails_against_a_flawed_sp_with_junit() {
+    let (code, out, junit) = run_template("gitlab-ci.yml", Some("first-matching-group"));
+    assert_eq!(code, 101, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("test connection::R4_precedence ") && l.ends_with("... FAILED")),
+        "{out}"
+    );
+    assert!(junit.unwrap().contains("<failure"));
+}
+
+#[test]
+fn the_plain_script_runs_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(Path::new(ROOT).join("ci/fakta-test.sh"))
+        .arg(dir.path().join("missing.yaml"))
+        .env("FAKTA_BIN", BIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a missing file is an error, not a pass");
+}
