@@ -10,7 +10,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The shell lines of a template: GitHub `steps[].run`, GitLab `script`.
@@ -24,9 +28,11 @@ fn commands(template: &str) -> Vec<String> {
                 for (k, v) in m.iter() {
                     match (k.as_str(), v) {
                         ("run", marked_yaml::Node::Scalar(s)) => out.push(s.as_str().to_owned()),
-                        ("script", marked_yaml::Node::Sequence(seq)) => {
-                            out.extend(seq.iter().filter_map(|x| x.as_scalar()).map(|s| s.as_str().to_owned()))
-                        }
+                        ("script", marked_yaml::Node::Sequence(seq)) => out.extend(
+                            seq.iter()
+                                .filter_map(|x| x.as_scalar())
+                                .map(|s| s.as_str().to_owned()),
+                        ),
                         _ => walk(v, out),
                     }
                 }
@@ -61,7 +67,10 @@ fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<Stri
         .into_iter()
         .filter(|l| !l.starts_with("git clone"))
         .collect();
-    assert!(lines.iter().any(|l| l.contains("ci/fakta-test.sh")), "{template}: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("ci/fakta-test.sh")),
+        "{template}: {lines:?}"
+    );
     let script = format!(
         "set -e\ntrap 'code=$?; kill $(jobs -p) 2>/dev/null; exit $code' EXIT\nchmod +x scripts/start-sp-for-tests.sh\n{}\n",
         lines.join("\n")
@@ -78,7 +87,11 @@ fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<Stri
     let junit = std::fs::read_to_string(dir.path().join("fakta-junit.xml")).ok();
     (
         out.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
         junit,
     )
 }
@@ -96,7 +109,8 @@ fn gitlab_template_fails_against_a_flawed_sp_with_junit() {
     let (code, out, junit) = run_template("gitlab-ci.yml", Some("first-matching-group"));
     assert_eq!(code, 101, "{out}");
     assert!(
-        out.lines().any(|l| l.starts_with("test connection::R4_precedence ") && l.ends_with("... FAILED")),
+        out.lines()
+            .any(|l| l.starts_with("test connection::R4_precedence ") && l.ends_with("... FAILED")),
         "{out}"
     );
     assert!(junit.unwrap().contains("<failure"));
@@ -111,5 +125,9 @@ fn the_plain_script_runs_alone() {
         .env("FAKTA_BIN", BIN)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a missing file is an error, not a pass");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing file is an error, not a pass"
+    );
 }

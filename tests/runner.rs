@@ -60,17 +60,16 @@ fn must_fail() -> BTreeMap<&'static str, Vec<&'static str>> {
     };
     let mut m = BTreeMap::new();
     m.insert("first-matching-group", both(&["R4_precedence"]));
-    m.insert(
-        "ignore-groups",
-        both(&[
-            "L0_honest_login",
-            "R1_admin_gets_admin",
-            "R1_admin_from_Qovery_Admins",
-            "R1_devops_from_Qovery_DevOps",
-            "R4_precedence",
-            "R5_group_removed_then_login_again",
-        ]),
-    );
+    let mut groups = both(&[
+        "L0_honest_login",
+        "R1_admin_gets_admin",
+        "R1_admin_from_Qovery_Admins",
+        "R1_devops_from_Qovery_DevOps",
+        "R4_precedence",
+        "R5_group_removed_then_login_again",
+    ]);
+    groups.push("qovery-saml::L0_idp_initiated_login");
+    m.insert("ignore-groups", groups);
     let mut email = both(&["R7_missing_email_refused"]);
     email.push("qovery-saml::R7_missing_email_is_refused");
     m.insert("accept-missing-email", email);
@@ -147,7 +146,7 @@ fn list_exact_and_filters_behave_like_libtest() {
     );
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
-        out.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 20 filtered out"),
+        out.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 21 filtered out"),
         "{out}"
     );
     let (_, out, _) = fakta(&["demo", "R8_"], c.path());
@@ -187,7 +186,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 21);
+    assert_eq!(cases, 22);
 }
 
 #[test]

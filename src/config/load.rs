@@ -1555,6 +1555,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         return match s.as_str() {
             "login" => Some(Step::Login {
                 expect: LoginOutcome::Accepted,
+                from: LoginFrom::Sp,
             }),
             "logout" => Some(Step::Logout),
             "revoke" => Some(Step::Revoke {
@@ -1597,7 +1598,15 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
     let p = join(path, key.as_str());
     match key.as_str() {
         "login" => {
-            let m = Map::new(sink, value, &p, &["expect"])?;
+            let m = Map::new(sink, value, &p, &["expect", "from"])?;
+            let from = m
+                .choice(
+                    sink,
+                    "from",
+                    &[("sp", LoginFrom::Sp), ("idp", LoginFrom::Idp)],
+                )
+                .map(|c| c.value)
+                .unwrap_or(LoginFrom::Sp);
             let expect = m
                 .choice(
                     sink,
@@ -1609,7 +1618,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 )
                 .map(|c| c.value)
                 .unwrap_or(LoginOutcome::Accepted);
-            Some(Step::Login { expect })
+            Some(Step::Login { expect, from })
         }
         "logout" => {
             Map::new(sink, value, &p, &[])?;

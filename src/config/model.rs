@@ -425,6 +425,8 @@ pub struct Emit {
 pub enum Step {
     Login {
         expect: LoginOutcome,
+        /// Who starts it: the SP (its login URL) or the IdP (IdP-initiated, SAML).
+        from: LoginFrom,
     },
     Logout,
     Revoke {
@@ -435,6 +437,12 @@ pub enum Step {
         groups: Vec<String>,
     },
     Expect(SessionExpectation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFrom {
+    Sp,
+    Idp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::browser::{Browser, Page};
 use super::plan::TrialSpec;
 use super::transcript;
-use crate::config::{ExpectedValue, LoginOutcome, Reader, SessionState, Step, Target};
+use crate::config::{ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionState, Step, Target};
 use crate::idp::IdpState;
 
 /// What the probe said about the session.
@@ -51,17 +51,30 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
             transcript::render(spec, &user, i, step, &what, browser, last.as_ref())
         };
         match step {
-            Step::Login { expect } => {
-                let page = browser
-                    .navigate(target.login_url.as_str(), &user.login)
-                    .await
-                    .map_err(|e| {
-                        fail(
-                            &browser,
-                            format!("the login could not complete: {e}"),
-                            &last_page,
-                        )
-                    })?;
+            Step::Login { expect, from } => {
+                let start = match from {
+                    LoginFrom::Sp => target.login_url.to_string(),
+                    LoginFrom::Idp => {
+                        let app = conn
+                            .app(&spec.app)
+                            .filter(|a| a.saml().is_some())
+                            .ok_or_else(|| {
+                                fail(
+                                    &browser,
+                                    "an IdP-initiated login needs a SAML app".into(),
+                                    &last_page,
+                                )
+                            })?;
+                        idp.url(&IdpState::sso_path(app))
+                    }
+                };
+                let page = browser.navigate(&start, &user.login).await.map_err(|e| {
+                    fail(
+                        &browser,
+                        format!("the login could not complete: {e}"),
+                        &last_page,
+                    )
+                })?;
                 let seen = probe(&mut browser, target)
                     .await
                     .map_err(|e| fail(&browser, e, &last_page))?;

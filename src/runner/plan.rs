@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::oracle;
 use crate::config::{
-    App, Connection, Emit, ExpectedValue, LoginOutcome, SessionExpectation, SessionState, Step,
-    UserField,
+    App, Connection, Emit, ExpectedValue, LoginFrom, LoginOutcome, SessionExpectation,
+    SessionState, Step, UserField,
 };
 
 /// One trial to run.
@@ -43,7 +43,10 @@ fn expect_role(role: &str) -> Step {
 }
 
 fn login(expect: LoginOutcome) -> Step {
-    Step::Login { expect }
+    Step::Login {
+        expect,
+        from: LoginFrom::Sp,
+    }
 }
 
 /// The name under which the app sends a user field (SAML attribute or OIDC claim).
@@ -148,6 +151,21 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         Emit::default(),
         vec![login(LoginOutcome::Accepted), expect_role(&honest)],
     );
+    if app.saml().is_some_and(|s| s.allow_idp_initiated) {
+        add(
+            "L0",
+            "idp_initiated_login".into(),
+            None,
+            Emit::default(),
+            vec![
+                Step::Login {
+                    expect: LoginOutcome::Accepted,
+                    from: LoginFrom::Idp,
+                },
+                expect_role(&honest),
+            ],
+        );
+    }
 
     let passes = |g: &str| statement.is_some_and(|s| s.filter.passes(g));
     let mut passing_mapped: Vec<(String, String)> = Vec::new();

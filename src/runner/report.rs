@@ -57,7 +57,11 @@ pub enum RunError {
     #[error(
         "the SP of pack `{pack}` does not answer at {url} (waited {secs} s); start it first, or check target.login_url"
     )]
-    SpDown { pack: String, url: String, secs: u64 },
+    SpDown {
+        pack: String,
+        url: String,
+        secs: u64,
+    },
     #[error("cannot write the JUnit report {path}: {reason}")]
     Junit { path: PathBuf, reason: String },
 }
@@ -154,7 +158,10 @@ fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Re
     let deadline = Instant::now() + SP_WAIT;
     runtime.block_on(async {
         loop {
-            if tokio::net::TcpStream::connect((host.as_str(), port)).await.is_ok() {
+            if tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {

@@ -9,12 +9,19 @@ use crate::config::{LoginOutcome, Step, User};
 
 fn describe(step: &Step) -> String {
     match step {
-        Step::Login {
-            expect: LoginOutcome::Accepted,
-        } => "login (expect accepted)".into(),
-        Step::Login {
-            expect: LoginOutcome::Rejected,
-        } => "login (expect rejected)".into(),
+        Step::Login { expect, from } => format!(
+            "login{} (expect {})",
+            if *from == crate::config::LoginFrom::Idp {
+                " from the IdP"
+            } else {
+                ""
+            },
+            if *expect == LoginOutcome::Accepted {
+                "accepted"
+            } else {
+                "rejected"
+            }
+        ),
         Step::Logout => "logout".into(),
         Step::Revoke { expect_status } => {
             format!("revoke (expect {})", expect_status.unwrap_or(204))
