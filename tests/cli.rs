@@ -25,6 +25,8 @@ fn help_texts() {
         &["check", "--help"],
         &["keys", "--help"],
         &["sp", "--help"],
+        &["test", "--help"],
+        &["demo", "--help"],
         &["sp", "--list-flaws"],
     ] {
         let (code, out, _) = fakta(args);
