@@ -79,3 +79,238 @@ mod tests {
         assert_eq!(body(&r)["sub_id"]["format"], "iss_sub");
     }
 }
+
+/// How a request is signed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// With the IdP's key (the honest way).
+    Idp,
+    /// With a key that is not the IdP's.
+    Foreign,
+    /// `alg: none`, empty signature.
+    Unsigned,
+}
+
+/// A request ready to be signed and sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// JOSE header members other than alg and kid (which the signer sets): `typ`.
+    pub typ: Option<String>,
+    pub claims: Value,
+    pub body: Vec<u8>,
+    pub signing: Signing,
+    /// Whether an Authorization header is sent at all.
+    pub authorization: bool,
+    /// To be sent again after an honest use (a replayed jti; the runner replays its last
+    /// request byte for byte).
+    pub send_twice: bool,
+}
+
+/// The honest request.
+pub fn honest(r: &Request<'_>) -> Outgoing {
+    Outgoing {
+        typ: Some(TYP.to_owned()),
+        claims: claims(r),
+        body: body(r).to_string().into_bytes(),
+        signing: Signing::Idp,
+        authorization: true,
+        send_twice: false,
+    }
+}
+
+/// The faults of CONFORMANCE.md T3-T8, applied to an honest request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    NoAuthorization,
+    ForeignKey,
+    AlgNone,
+    TypMissing,
+    TypWrong,
+    AudWrong,
+    AudWithQuery,
+    Expired,
+    NbfFuture,
+    WrongIss,
+    OtherApp,
+    UnknownFormat,
+    MissingSubId,
+    NotJson,
+    LegacySubject,
+    UnknownUser,
+    OtherIdpIss,
+    ReplayedJti,
+}
+
+impl Fault {
+    pub const ALL: &'static [Fault] = &[
+        Fault::NoAuthorization,
+        Fault::ForeignKey,
+        Fault::AlgNone,
+        Fault::TypMissing,
+        Fault::TypWrong,
+        Fault::AudWrong,
+        Fault::AudWithQuery,
+        Fault::Expired,
+        Fault::NbfFuture,
+        Fault::WrongIss,
+        Fault::OtherApp,
+        Fault::UnknownFormat,
+        Fault::MissingSubId,
+        Fault::NotJson,
+        Fault::LegacySubject,
+        Fault::UnknownUser,
+        Fault::OtherIdpIss,
+        Fault::ReplayedJti,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::NoAuthorization => "no_authorization",
+            Fault::ForeignKey => "foreign_key",
+            Fault::AlgNone => "alg_none",
+            Fault::TypMissing => "typ_missing",
+            Fault::TypWrong => "typ_wrong",
+            Fault::AudWrong => "aud_wrong",
+            Fault::AudWithQuery => "aud_with_query",
+            Fault::Expired => "expired",
+            Fault::NbfFuture => "nbf_in_the_future",
+            Fault::WrongIss => "wrong_iss",
+            Fault::OtherApp => "other_app",
+            Fault::UnknownFormat => "unknown_format",
+            Fault::MissingSubId => "missing_sub_id",
+            Fault::NotJson => "not_json",
+            Fault::LegacySubject => "legacy_subject",
+            Fault::UnknownUser => "unknown_user",
+            Fault::OtherIdpIss => "other_idp_iss",
+            Fault::ReplayedJti => "replayed_jti",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == s)
+    }
+
+    /// The catalogue case.
+    pub fn case(self) -> &'static str {
+        match self {
+            Fault::OtherApp => "T4",
+            Fault::UnknownFormat | Fault::MissingSubId | Fault::NotJson | Fault::LegacySubject => {
+                "T5"
+            }
+            Fault::UnknownUser => "T6",
+            Fault::OtherIdpIss => "T7",
+            Fault::ReplayedJti => "T8",
+            _ => "T3",
+        }
+    }
+
+    /// The answers a conformant SP may give.
+    pub fn accepted_statuses(self) -> &'static [u16] {
+        match self.case() {
+            "T3" | "T8" => &[401],
+            "T4" => &[401, 403],
+            "T5" => &[400],
+            "T6" => &[404],
+            _ => &[400, 401, 403, 404],
+        }
+    }
+}
+
+/// Applies a fault to the honest request: the only place revocation faults are made.
+pub fn apply(fault: Fault, mut o: Outgoing) -> Outgoing {
+    let sub_id = |o: &Outgoing| -> Value { serde_json::from_slice(&o.body).unwrap_or(Value::Null) };
+    match fault {
+        Fault::NoAuthorization => o.authorization = false,
+        Fault::ForeignKey => o.signing = Signing::Foreign,
+        Fault::AlgNone => o.signing = Signing::Unsigned,
+        Fault::TypMissing => o.typ = None,
+        Fault::TypWrong => o.typ = Some("JWT".into()),
+        Fault::AudWrong => {
+            let aud = o.claims["aud"].as_str().unwrap_or_default().to_owned();
+            o.claims["aud"] = json!(format!("{aud}-other"));
+        }
+        Fault::AudWithQuery => {
+            let aud = o.claims["aud"].as_str().unwrap_or_default().to_owned();
+            o.claims["aud"] = json!(format!("{aud}?x"));
+        }
+        Fault::Expired => {
+            let iat = o.claims["iat"].as_i64().unwrap_or(0);
+            o.claims["iat"] = json!(iat - 3600);
+            o.claims["nbf"] = json!(iat - 3900);
+            o.claims["exp"] = json!(iat - 3300);
+        }
+        Fault::NbfFuture => {
+            let iat = o.claims["iat"].as_i64().unwrap_or(0);
+            o.claims["nbf"] = json!(iat + 3600);
+            o.claims["exp"] = json!(iat + 3900);
+        }
+        Fault::WrongIss => o.claims["iss"] = json!("https://other-idp.invalid"),
+        Fault::OtherApp => o.claims["sub"] = json!("some-other-app"),
+        Fault::UnknownFormat => {
+            o.body = json!({"sub_id": {"format": "phone_number", "phone_number": "+15555550100"}})
+                .to_string()
+                .into_bytes()
+        }
+        Fault::MissingSubId => o.body = b"{}".to_vec(),
+        Fault::NotJson => o.body = b"sub_id=alice".to_vec(),
+        Fault::LegacySubject => {
+            let v = sub_id(&o);
+            o.body = json!({"subject": v["sub_id"]}).to_string().into_bytes();
+        }
+        Fault::UnknownUser => {
+            let mut v = sub_id(&o);
+            if v["sub_id"]["format"] == "email" {
+                v["sub_id"]["email"] = json!("nobody@unknown.invalid");
+            } else {
+                v["sub_id"]["sub"] = json!("nobody-known-here");
+            }
+            o.body = v.to_string().into_bytes();
+        }
+        Fault::OtherIdpIss => {
+            let mut v = sub_id(&o);
+            v["sub_id"]["format"] = json!("iss_sub");
+            v["sub_id"]["iss"] = json!("https://other-idp.invalid");
+            if v["sub_id"].get("sub").is_none() {
+                v["sub_id"]["sub"] = v["sub_id"]["email"].clone();
+            }
+            o.body = v.to_string().into_bytes();
+        }
+        Fault::ReplayedJti => o.send_twice = true,
+    }
+    o
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    fn req() -> Request<'static> {
+        Request {
+            issuer: "http://idp",
+            app: "qovery",
+            endpoint: "http://sp/revoke",
+            jti: "j",
+            now: time::macros::datetime!(2026-11-28 09:00 UTC),
+            format: SubjectFormat::IssSub,
+            subject_issuer: "http://www.okta.com/qovery",
+            subject: "alice@acme.test",
+            email: "alice@acme.test",
+        }
+    }
+
+    #[test]
+    fn each_fault_changes_one_thing() {
+        let h = honest(&req());
+        for f in Fault::ALL {
+            let o = apply(*f, h.clone());
+            assert_ne!(o, h, "{f:?} changed nothing");
+            assert_eq!(Fault::parse(f.name()), Some(*f));
+        }
+        assert_eq!(
+            apply(Fault::AudWithQuery, h.clone()).claims["aud"],
+            "http://sp/revoke?x"
+        );
+        let legacy: Value = serde_json::from_slice(&apply(Fault::LegacySubject, h).body).unwrap();
+        assert_eq!(legacy["subject"]["format"], "iss_sub");
+    }
+}

@@ -1556,10 +1556,14 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             "login" => Some(Step::Login {
                 expect: LoginOutcome::Accepted,
                 from: LoginFrom::Sp,
+                browser: "main".into(),
+                user: None,
             }),
             "logout" => Some(Step::Logout),
             "revoke" => Some(Step::Revoke {
                 expect_status: None,
+                fault: None,
+                format: None,
             }),
             other => {
                 sink.error(
@@ -1598,7 +1602,12 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
     let p = join(path, key.as_str());
     match key.as_str() {
         "login" => {
-            let m = Map::new(sink, value, &p, &["expect", "from"])?;
+            let m = Map::new(sink, value, &p, &["expect", "from", "browser", "as"])?;
+            let browser = m
+                .string(sink, "browser")
+                .map(|b| b.value)
+                .unwrap_or_else(|| "main".into());
+            let user = m.string(sink, "as").map(|u| u.value);
             let from = m
                 .choice(
                     sink,
@@ -1618,14 +1627,51 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 )
                 .map(|c| c.value)
                 .unwrap_or(LoginOutcome::Accepted);
-            Some(Step::Login { expect, from })
+            Some(Step::Login {
+                expect,
+                from,
+                browser,
+                user,
+            })
         }
         "logout" => {
             Map::new(sink, value, &p, &[])?;
             Some(Step::Logout)
         }
         "revoke" => {
-            let m = Map::new(sink, value, &p, &["expect_status"])?;
+            let m = Map::new(sink, value, &p, &["expect_status", "fault", "format"])?;
+            let fault = match m.string(sink, "fault") {
+                Some(f) => match crate::revocation::Fault::parse(&f.value) {
+                    Some(x) => Some(x),
+                    None => {
+                        let names: Vec<&str> = crate::revocation::Fault::ALL
+                            .iter()
+                            .map(|f| f.name())
+                            .collect();
+                        sink.error(
+                            f.pos,
+                            &f.path,
+                            format!(
+                                "unknown fault `{}`; expected one of: {}",
+                                f.value,
+                                names.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            let format = m
+                .choice(
+                    sink,
+                    "format",
+                    &[
+                        ("iss_sub", SubjectFormat::IssSub),
+                        ("email", SubjectFormat::Email),
+                    ],
+                )
+                .map(|c| c.value);
             let status =
                 m.string(sink, "expect_status")
                     .and_then(|s| match s.value.parse::<u16>() {
@@ -1644,6 +1690,8 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                     });
             Some(Step::Revoke {
                 expect_status: status,
+                fault,
+                format,
             })
         }
         "set_groups" => {
@@ -1667,9 +1715,9 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             let mut exp = SessionExpectation::default();
             for (k, v) in map.iter() {
                 let kp = join(&p, k.as_str());
-                if k.as_str() == "session" {
+                if k.as_str() == "session" || k.as_str() == "idp_session" {
                     let s = reader::string(sink, v, &kp)?;
-                    exp.session = reader::choice(
+                    let state = reader::choice(
                         sink,
                         s,
                         &[
@@ -1678,6 +1726,13 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                         ],
                     )
                     .map(|c| c.value);
+                    if k.as_str() == "session" {
+                        exp.session = state;
+                    } else {
+                        exp.idp_session = state;
+                    }
+                } else if k.as_str() == "browser" {
+                    exp.browser = reader::string(sink, v, &kp).map(|b| b.value);
                 } else if let Some(list) = v.as_sequence() {
                     let items = list
                         .iter()

@@ -427,10 +427,18 @@ pub enum Step {
         expect: LoginOutcome,
         /// Who starts it: the SP (its login URL) or the IdP (IdP-initiated, SAML).
         from: LoginFrom,
+        /// The browser (cookie jar) it happens in; `main` unless named.
+        browser: String,
+        /// Another user of the directory, signing in in that browser.
+        user: Option<String>,
     },
     Logout,
+    /// A Global Token Revocation request for the trial's user, honest or with a fault.
     Revoke {
         expect_status: Option<u16>,
+        fault: Option<crate::revocation::Fault>,
+        /// The sub_id format (the app's `subject_format` unless set).
+        format: Option<SubjectFormat>,
     },
     /// Replace the user's groups at the IdP (R5).
     SetGroups {
@@ -454,6 +462,10 @@ pub enum LoginOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionExpectation {
     pub session: Option<SessionState>,
+    /// The IdP session of the browser (after logout or revocation it must be gone).
+    pub idp_session: Option<SessionState>,
+    /// The browser whose session is read; `main` unless named.
+    pub browser: Option<String>,
     /// Expected values by reader name (`role: admin`).
     pub values: BTreeMap<String, ExpectedValue>,
 }

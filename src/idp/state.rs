@@ -31,6 +31,10 @@ pub const MAX_PENDING: usize = 10_000;
 pub struct TrialOverrides {
     pub emit: HashMap<String, Emit>,
     pub groups: HashMap<String, Vec<String>>,
+    /// Users get an identity of their own in this trial (id `00u1alice.t1a2b3c4`, email
+    /// `alice+t1a2b3c4@acme.test`), so that ending "all of alice's sessions" at the SP touches
+    /// no other trial.
+    pub isolated: Option<String>,
 }
 
 /// The cookie naming the runner's trial a browser belongs to.
@@ -288,21 +292,55 @@ impl IdpState {
     }
 
     /// What the IdP emits for a user in a trial: the trial's change, else the global one.
+    /// `user_id` may be the trial's identity of the user.
     pub fn emit_view(&self, trial: Option<&str>, user_id: &str) -> Emit {
-        trial
-            .and_then(|t| lock(&self.trials).get(t)?.emit.get(user_id).cloned())
-            .unwrap_or_else(|| self.emit_for(user_id))
+        let found = trial.and_then(|t| {
+            let trials = lock(&self.trials);
+            let o = trials.get(t)?;
+            let base = o
+                .isolated
+                .as_ref()
+                .and_then(|tag| user_id.strip_suffix(&format!(".{tag}")))
+                .unwrap_or(user_id);
+            o.emit.get(base).cloned()
+        });
+        found.unwrap_or_else(|| self.emit_for(user_id))
     }
 
-    /// A user as a trial sees them (with the trial's group changes).
+    /// A user as a trial sees them (with the trial's group changes and own identity). `key`
+    /// may be the trial's identity of the user too.
     pub fn user_view(&self, trial: Option<&str>, key: &str) -> Option<User> {
-        let mut user = self.directory.find(key)?;
-        if let Some(groups) =
-            trial.and_then(|t| lock(&self.trials).get(t)?.groups.get(&user.id).cloned())
-        {
-            user.groups = groups;
+        let trials = lock(&self.trials);
+        let o = trial.and_then(|t| trials.get(t));
+        let tag = o.and_then(|o| o.isolated.clone());
+        let base = tag
+            .as_ref()
+            .and_then(|t| key.strip_suffix(&format!(".{t}")))
+            .unwrap_or(key);
+        let mut user = self.directory.find(base)?;
+        let Some(o) = o else {
+            return Some(user);
+        };
+        if let Some(groups) = o.groups.get(&user.id) {
+            user.groups = groups.clone();
+        }
+        if let Some(tag) = &tag {
+            user.id = format!("{}.{tag}", user.id);
+            user.email = match user.email.split_once('@') {
+                Some((local, domain)) => format!("{local}+{tag}@{domain}"),
+                None => format!("{}+{tag}", user.email),
+            };
         }
         Some(user)
+    }
+
+    /// Gives every user an identity of their own in this trial.
+    pub fn isolate_trial(&self, trial: &str) {
+        let tag: String = trial.chars().take(8).collect();
+        lock(&self.trials)
+            .entry(trial.to_owned())
+            .or_default()
+            .isolated = Some(tag);
     }
 
     /// Changes what the IdP emits for a user, in one trial only.

@@ -55,6 +55,7 @@ pub enum BrowseError {
 #[derive(Debug)]
 pub struct Browser {
     client: reqwest::Client,
+    jar: Arc<Jar>,
     pub hops: Vec<Hop>,
     pub seen: Vec<Seen>,
 }
@@ -82,7 +83,7 @@ impl Browser {
             HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64) fakta-runner/0.1"),
         );
         let client = reqwest::Client::builder()
-            .cookie_provider(jar)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .timeout(std::time::Duration::from_secs(15))
@@ -94,6 +95,7 @@ impl Browser {
             })?;
         Ok(Browser {
             client,
+            jar,
             hops: Vec::new(),
             seen: Vec::new(),
         })
@@ -129,6 +131,17 @@ impl Browser {
             status,
             headers,
             body,
+        })
+    }
+
+    /// The value of a cookie the jar would send to `url`.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let u = reqwest::Url::parse(url).ok()?;
+        let header = self.jar.cookies(&u)?;
+        header.to_str().ok()?.split(';').find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
         })
     }
 

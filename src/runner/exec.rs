@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::browser::{Browser, Page};
 use super::plan::TrialSpec;
 use super::transcript;
-use crate::config::{ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionState, Step, Target};
+use crate::config::{
+    ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionState, Step, Target, User,
+};
 use crate::idp::IdpState;
 
 /// What the probe said about the session.
@@ -24,6 +26,9 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
         let b: [u8; 12] = rand::rng().random();
         b.iter().map(|x| format!("{x:02x}")).collect()
     };
+    if spec.isolate {
+        idp.isolate_trial(&trial);
+    }
     if !spec.emit.omit_attributes.is_empty() {
         idp.set_trial_emit(&trial, &spec.user, spec.emit.clone());
     }
@@ -35,6 +40,17 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
     result
 }
 
+/// The trial's browsers by name, each with the user signed in there.
+struct Browsers {
+    all: Vec<(String, Browser, User)>,
+}
+
+impl Browsers {
+    fn get(&mut self, name: &str) -> Option<&mut (String, Browser, User)> {
+        self.all.iter_mut().find(|(n, _, _)| n == name)
+    }
+}
+
 async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), String> {
     let conn = &spec.conn;
     let target = conn
@@ -44,14 +60,40 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
     let user = idp
         .user_view(Some(trial), &spec.user)
         .ok_or_else(|| format!("no user `{}` in the directory", spec.user))?;
-    let mut browser = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
+    let main = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
+    let mut browsers = Browsers {
+        all: vec![("main".to_owned(), main, user.clone())],
+    };
     let mut last_page: Option<Page> = None;
+    let mut notes: Vec<String> = Vec::new();
+    let mut last_revocation: Option<super::revoke::Sent> = None;
     for (i, step) in spec.steps.iter().enumerate() {
-        let fail = |browser: &Browser, what: String, last: &Option<Page>| {
-            transcript::render(spec, &user, i, step, &what, browser, last.as_ref())
+        let fail = |browsers: &Browsers, what: String, last: &Option<Page>, notes: &[String]| {
+            let b = &browsers.all[0].1;
+            let mut what = what;
+            for n in notes {
+                what.push('\n');
+                what.push_str(n);
+            }
+            transcript::render(spec, &user, i, step, &what, b, last.as_ref())
         };
         match step {
-            Step::Login { expect, from } => {
+            Step::Login {
+                expect,
+                from,
+                browser,
+                user: other,
+            } => {
+                if browsers.get(browser).is_none() {
+                    let who = match other {
+                        Some(u) => idp
+                            .user_view(Some(trial), u)
+                            .ok_or_else(|| format!("no user `{u}` in the directory"))?,
+                        None => user.clone(),
+                    };
+                    let b = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
+                    browsers.all.push((browser.clone(), b, who));
+                }
                 let start = match from {
                     LoginFrom::Sp => target.login_url.to_string(),
                     LoginFrom::Idp => {
@@ -60,89 +102,130 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                             .filter(|a| a.saml().is_some())
                             .ok_or_else(|| {
                                 fail(
-                                    &browser,
+                                    &browsers,
                                     "an IdP-initiated login needs a SAML app".into(),
                                     &last_page,
+                                    &notes,
                                 )
                             })?;
                         idp.url(&IdpState::sso_path(app))
                     }
                 };
-                let page = browser.navigate(&start, &user.login).await.map_err(|e| {
-                    fail(
-                        &browser,
-                        format!("the login could not complete: {e}"),
-                        &last_page,
-                    )
-                })?;
-                let seen = probe(&mut browser, target)
-                    .await
-                    .map_err(|e| fail(&browser, e, &last_page))?;
+                let outcome = {
+                    let Some((_, b, who)) = browsers.get(browser) else {
+                        return Err(format!("no browser `{browser}`"));
+                    };
+                    let login = who.login.clone();
+                    match b.navigate(&start, &login).await {
+                        Ok(page) => probe(b, target).await.map(|seen| (page, seen)),
+                        Err(e) => Err(format!("the login could not complete: {e}")),
+                    }
+                };
+                let (page, seen) = outcome.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
                 last_page = Some(page);
                 match (expect, seen.logged_in) {
                     (LoginOutcome::Accepted, true) | (LoginOutcome::Rejected, false) => {}
                     (LoginOutcome::Accepted, false) => {
                         return Err(fail(
-                            &browser,
+                            &browsers,
                             format!(
                                 "expected the SP to accept the login; the session probe answered {} (logged in means {})",
                                 seen.status, target.session.logged_in_status
                             ),
                             &last_page,
+                            &notes,
                         ));
                     }
                     (LoginOutcome::Rejected, true) => {
                         return Err(fail(
-                            &browser,
+                            &browsers,
                             format!(
                                 "expected the SP to refuse the login, but it started a session (probe {}: {})",
                                 seen.status,
                                 short(&seen.body)
                             ),
                             &last_page,
+                            &notes,
                         ));
                     }
                 }
             }
             Step::Expect(e) => {
-                let seen = probe(&mut browser, target)
-                    .await
-                    .map_err(|e| fail(&browser, e, &last_page))?;
+                let name = e.browser.clone().unwrap_or_else(|| "main".into());
+                let seen = {
+                    let Some((_, b, _)) = browsers.get(&name) else {
+                        return Err(fail(
+                            &browsers,
+                            format!("no browser `{name}` signed in yet"),
+                            &last_page,
+                            &notes,
+                        ));
+                    };
+                    probe(b, target).await
+                };
+                let seen = seen.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
                 if let Some(state) = e.session {
                     let want = state == SessionState::Active;
                     if seen.logged_in != want {
                         return Err(fail(
-                            &browser,
+                            &browsers,
                             format!(
-                                "expected session {}, observed {} (probe {})",
+                                "expected the SP session{} {}, observed {} (probe {})",
+                                if name == "main" {
+                                    String::new()
+                                } else {
+                                    format!(" of browser `{name}`")
+                                },
                                 if want { "active" } else { "ended" },
                                 if seen.logged_in { "active" } else { "ended" },
                                 seen.status
                             ),
                             &last_page,
+                            &notes,
                         ));
                     }
                 }
-                for (name, expected) in &e.values {
-                    let reader = target.session.read.get(name).ok_or_else(|| {
-                        fail(
-                            &browser,
-                            format!("target.session.read has no `{name}`: cannot read it"),
+                if let Some(state) = e.idp_session {
+                    let want = state == SessionState::Active;
+                    let live = browsers
+                        .get(&name)
+                        .and_then(|(_, b, _)| b.cookie(conn.idp.base(), crate::idp::SESSION_COOKIE))
+                        .is_some_and(|sid| idp.session(&sid).is_some());
+                    if live != want {
+                        return Err(fail(
+                            &browsers,
+                            format!(
+                                "expected the IdP session {}, observed {}",
+                                if want { "active" } else { "ended" },
+                                if live { "active" } else { "ended" }
+                            ),
                             &last_page,
+                            &notes,
+                        ));
+                    }
+                }
+                for (vname, expected) in &e.values {
+                    let reader = target.session.read.get(vname).ok_or_else(|| {
+                        fail(
+                            &browsers,
+                            format!("target.session.read has no `{vname}`: cannot read it"),
+                            &last_page,
+                            &notes,
                         )
                     })?;
                     let got = read_value(reader, &seen);
                     if !matches(expected, &got) {
                         return Err(fail(
-                            &browser,
+                            &browsers,
                             format!(
-                                "expected {name} = {}\nobserved {name} = {}",
+                                "expected {vname} = {}\nobserved {vname} = {}",
                                 show_expected(expected),
                                 got.as_ref()
                                     .map(show_value)
                                     .unwrap_or_else(|| "(nothing)".into())
                             ),
                             &last_page,
+                            &notes,
                         ));
                     }
                 }
@@ -151,29 +234,61 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
             Step::Logout => {
                 let url = target.logout_url.as_ref().ok_or_else(|| {
                     fail(
-                        &browser,
+                        &browsers,
                         "the step logs out, but target.logout_url is not set".into(),
                         &last_page,
+                        &notes,
                     )
                 })?;
-                let page = browser
-                    .navigate(url.as_str(), &user.login)
-                    .await
-                    .map_err(|e| fail(&browser, format!("logout failed: {e}"), &last_page))?;
+                let (_, b, who) = &mut browsers.all[0];
+                let login = who.login.clone();
+                let page = b.navigate(url.as_str(), &login).await;
+                let page = page.map_err(|e| {
+                    fail(&browsers, format!("logout failed: {e}"), &last_page, &notes)
+                })?;
                 last_page = Some(page);
             }
-            Step::Revoke { expect_status } => {
-                let status = revoke(spec, idp, &user)
-                    .await
-                    .map_err(|e| fail(&browser, e, &last_page))?;
-                let want = expect_status.unwrap_or(204);
-                if status != want {
+            Step::Revoke {
+                expect_status,
+                fault,
+                format,
+            } => {
+                let sent = match (fault, &last_revocation) {
+                    (Some(crate::revocation::Fault::ReplayedJti), Some(earlier)) => {
+                        super::revoke::replay(earlier).await
+                    }
+                    (Some(crate::revocation::Fault::ReplayedJti), None) => Err(
+                        "a replayed_jti revocation needs an earlier revoke step to replay".into(),
+                    ),
+                    _ => super::revoke::send(spec, idp, &user, *fault, *format).await,
+                }
+                .map_err(|e| fail(&browsers, e, &last_page, &notes))?;
+                last_revocation = Some(sent.clone());
+                notes.push(sent.describe());
+                let ok = match (expect_status, fault) {
+                    (Some(want), _) => sent.status == *want,
+                    (None, Some(f)) => f.accepted_statuses().contains(&sent.status),
+                    (None, None) => sent.status == 204,
+                };
+                if !ok {
+                    let want = match (expect_status, fault) {
+                        (Some(w), _) => w.to_string(),
+                        (None, Some(f)) => f
+                            .accepted_statuses()
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        (None, None) => "204".into(),
+                    };
                     return Err(fail(
-                        &browser,
+                        &browsers,
                         format!(
-                            "expected the revocation endpoint to answer {want}, it answered {status}"
+                            "expected the revocation endpoint to answer {want}, it answered {}",
+                            sent.status
                         ),
                         &last_page,
+                        &notes,
                     ));
                 }
             }
@@ -260,57 +375,4 @@ fn show_value(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(as_text).collect::<Vec<_>>().join(", ")),
         other => as_text(other),
     }
-}
-
-/// Sends an honest Global Token Revocation request for the trial's user; returns the status.
-async fn revoke(
-    spec: &TrialSpec,
-    idp: &IdpState,
-    user: &crate::config::User,
-) -> Result<u16, String> {
-    let app = spec.conn.app(&spec.app).ok_or("unknown app")?;
-    let g = app
-        .global_token_revocation
-        .as_ref()
-        .ok_or_else(|| format!("app `{}` has no global_token_revocation endpoint", app.id))?;
-    let base = spec.conn.idp.base();
-    let (app_sub, subject_issuer, subject) = match (app.saml(), app.oidc()) {
-        (Some(s), _) => {
-            let name_id = user
-                .field(&s.name_id.value)
-                .unwrap_or(&user.email)
-                .to_owned();
-            (app.id.clone(), s.issuer.clone(), name_id)
-        }
-        (_, Some(o)) => (o.client_id.clone(), o.server.issuer(base), user.id.clone()),
-        _ => return Err("the app has no protocol".into()),
-    };
-    let jti = format!("{}", rand::rng().random::<u64>());
-    let req = crate::revocation::Request {
-        issuer: base,
-        app: &app_sub,
-        endpoint: g.endpoint.as_str(),
-        jti: &jti,
-        now: idp.now(),
-        format: g.subject_format,
-        subject_issuer: &subject_issuer,
-        subject: &subject,
-        email: &user.email,
-    };
-    let token = crate::oidc::jwt::sign(
-        crate::config::SigningAlg::RS256,
-        &idp.rsa_kid,
-        Some(crate::revocation::TYP),
-        idp.keys.current.pkey(),
-        &crate::revocation::claims(&req),
-    )
-    .map_err(|e| e.to_string())?;
-    let resp = reqwest::Client::new()
-        .post(g.endpoint.as_str())
-        .bearer_auth(token)
-        .json(&crate::revocation::body(&req))
-        .send()
-        .await
-        .map_err(|e| format!("POST {} failed: {e}", g.endpoint))?;
-    Ok(resp.status().as_u16())
 }

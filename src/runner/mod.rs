@@ -10,6 +10,7 @@ pub mod exec;
 pub mod oracle;
 pub mod plan;
 pub mod report;
+pub mod revoke;
 pub mod transcript;
 
 pub use report::{Options, Pack, RunError, run};

@@ -24,6 +24,9 @@ pub struct TrialSpec {
     pub steps: Vec<Step>,
     /// Why the expected role is what it is.
     pub why: Option<String>,
+    /// Users get identities of their own in this trial (revocation and logout trials, whose
+    /// "end every session of this user" must not reach other trials).
+    pub isolate: bool,
 }
 
 fn sanitize(s: &str) -> String {
@@ -46,6 +49,8 @@ fn login(expect: LoginOutcome) -> Step {
     Step::Login {
         expect,
         from: LoginFrom::Sp,
+        browser: "main".into(),
+        user: None,
     }
 }
 
@@ -98,9 +103,14 @@ pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
             groups: None,
             steps: s.steps.clone(),
             why,
+            isolate: s
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout)),
         });
     }
     out.extend(role_matrix(pack, &conn));
+    out.extend(revocation_pack(pack, &conn));
     out
 }
 
@@ -136,6 +146,7 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 groups,
                 steps,
                 why: Some(why),
+                isolate: false,
             });
         };
     let role_for = |groups: &[String], omitted: bool| {
@@ -161,6 +172,8 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 Step::Login {
                     expect: LoginOutcome::Accepted,
                     from: LoginFrom::Idp,
+                    browser: "main".into(),
+                    user: None,
                 },
                 expect_role(&honest),
             ],
@@ -281,6 +294,128 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             },
             vec![login(LoginOutcome::Accepted)],
         );
+    }
+    out
+}
+
+fn revoke(fault: Option<crate::revocation::Fault>) -> Step {
+    Step::Revoke {
+        expect_status: None,
+        fault,
+        format: None,
+    }
+}
+
+fn session(state: SessionState) -> Step {
+    Step::Expect(SessionExpectation {
+        session: Some(state),
+        ..Default::default()
+    })
+}
+
+/// Global Token Revocation trials (CONFORMANCE.md T1-T9) for a target app with an endpoint:
+/// the honest request ends the session (and only that user's), every faulty one is refused and
+/// the session survives.
+pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    use crate::revocation::Fault;
+    let Some(target) = &conn.target else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(g) = &app.global_token_revocation else {
+        return Vec::new();
+    };
+    let (Some(main), other) = (conn.directory.users.first(), conn.directory.users.get(1)) else {
+        return Vec::new();
+    };
+    let spec = |name: String, steps: Vec<Step>| TrialSpec {
+        name: format!("{pack}::{name}"),
+        conn: conn.clone(),
+        app: app.id.clone(),
+        user: main.id.clone(),
+        emit: Emit::default(),
+        groups: None,
+        steps,
+        why: None,
+        isolate: true,
+    };
+    let mut out = vec![spec(
+        "T1_revocation_ends_the_session".into(),
+        vec![
+            login(LoginOutcome::Accepted),
+            revoke(None),
+            session(SessionState::Ended),
+            Step::Expect(SessionExpectation {
+                idp_session: Some(SessionState::Ended),
+                ..Default::default()
+            }),
+        ],
+    )];
+    let email_supported = g.subject_format == crate::config::SubjectFormat::Email;
+    out.push(spec(
+        if email_supported {
+            "T2_email_format_ends_the_session"
+        } else {
+            "T2_email_format_refused_when_unsupported"
+        }
+        .into(),
+        vec![
+            login(LoginOutcome::Accepted),
+            Step::Revoke {
+                expect_status: Some(if email_supported { 204 } else { 400 }),
+                fault: None,
+                format: Some(crate::config::SubjectFormat::Email),
+            },
+            session(if email_supported {
+                SessionState::Ended
+            } else {
+                SessionState::Active
+            }),
+        ],
+    ));
+    for f in Fault::ALL {
+        let steps = if *f == Fault::ReplayedJti {
+            // The honest request ends the first session; the same request again must not end
+            // the next one.
+            vec![
+                login(LoginOutcome::Accepted),
+                revoke(None),
+                session(SessionState::Ended),
+                login(LoginOutcome::Accepted),
+                revoke(Some(*f)),
+                session(SessionState::Active),
+            ]
+        } else {
+            vec![
+                login(LoginOutcome::Accepted),
+                revoke(Some(*f)),
+                session(SessionState::Active),
+            ]
+        };
+        out.push(spec(format!("{}_{}_refused", f.case(), f.name()), steps));
+    }
+    if let Some(other) = other {
+        out.push(spec(
+            "T9_other_users_keep_their_sessions".into(),
+            vec![
+                login(LoginOutcome::Accepted),
+                Step::Login {
+                    expect: LoginOutcome::Accepted,
+                    from: LoginFrom::Sp,
+                    browser: "other".into(),
+                    user: Some(other.id.clone()),
+                },
+                revoke(None),
+                session(SessionState::Ended),
+                Step::Expect(SessionExpectation {
+                    session: Some(SessionState::Active),
+                    browser: Some("other".into()),
+                    ..Default::default()
+                }),
+            ],
+        ));
     }
     out
 }

@@ -9,8 +9,21 @@ use crate::config::{LoginOutcome, Step, User};
 
 fn describe(step: &Step) -> String {
     match step {
-        Step::Login { expect, from } => format!(
-            "login{} (expect {})",
+        Step::Login {
+            expect,
+            from,
+            browser,
+            user,
+        } => format!(
+            "login{}{}{} (expect {})",
+            user.as_ref()
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default(),
+            if browser == "main" {
+                String::new()
+            } else {
+                format!(" in browser `{browser}`")
+            },
             if *from == crate::config::LoginFrom::Idp {
                 " from the IdP"
             } else {
@@ -23,9 +36,24 @@ fn describe(step: &Step) -> String {
             }
         ),
         Step::Logout => "logout".into(),
-        Step::Revoke { expect_status } => {
-            format!("revoke (expect {})", expect_status.unwrap_or(204))
-        }
+        Step::Revoke {
+            expect_status,
+            fault,
+            format,
+        } => format!(
+            "revoke{}{} (expect {})",
+            fault
+                .map(|f| format!(" with fault {}", f.name()))
+                .unwrap_or_default(),
+            format
+                .map(|f| format!(" sub_id format {f:?}"))
+                .unwrap_or_default(),
+            match (expect_status, fault) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(f)) => format!("{:?}", f.accepted_statuses()),
+                (None, None) => "204".into(),
+            }
+        ),
         Step::SetGroups { groups } => format!("set_groups [{}]", groups.join(", ")),
         Step::Expect(e) => {
             let mut parts = Vec::new();
