@@ -1559,7 +1559,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 browser: "main".into(),
                 user: None,
             }),
-            "logout" => Some(Step::Logout),
+            "logout" => Some(Step::Logout {
+                from: LoginFrom::Sp,
+                fault: None,
+            }),
             "revoke" => Some(Step::Revoke {
                 expect_status: None,
                 fault: None,
@@ -1635,8 +1638,42 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             })
         }
         "logout" => {
-            Map::new(sink, value, &p, &[])?;
-            Some(Step::Logout)
+            let m = Map::new(sink, value, &p, &["from", "fault"])?;
+            let from = m
+                .choice(
+                    sink,
+                    "from",
+                    &[("sp", LoginFrom::Sp), ("idp", LoginFrom::Idp)],
+                )
+                .map(|c| c.value)
+                .unwrap_or(LoginFrom::Sp);
+            let fault = m.string(sink, "fault").and_then(|f| {
+                let found = LogoutFault::ALL
+                    .iter()
+                    .find(|(n, _)| *n == f.value)
+                    .map(|(_, x)| *x);
+                if found.is_none() {
+                    let names: Vec<&str> = LogoutFault::ALL.iter().map(|(n, _)| *n).collect();
+                    sink.error(
+                        f.pos,
+                        &f.path,
+                        format!(
+                            "unknown logout fault `{}`; expected one of: {}",
+                            f.value,
+                            names.join(", ")
+                        ),
+                    );
+                }
+                found
+            });
+            if fault.is_some() && from == LoginFrom::Sp {
+                sink.error(
+                    m.pos,
+                    &p,
+                    "a logout fault is sent by the IdP: add `from: idp`",
+                );
+            }
+            Some(Step::Logout { from, fault })
         }
         "revoke" => {
             let m = Map::new(sink, value, &p, &["expect_status", "fault", "format"])?;

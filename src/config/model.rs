@@ -432,7 +432,12 @@ pub enum Step {
         /// Another user of the directory, signing in in that browser.
         user: Option<String>,
     },
-    Logout,
+    /// A logout started by the SP (its logout URL) or by the IdP (SAML LogoutRequest to the
+    /// SP's SLO URL, OIDC back-channel logout token), honest or with a fault.
+    Logout {
+        from: LoginFrom,
+        fault: Option<LogoutFault>,
+    },
     /// A Global Token Revocation request for the trial's user, honest or with a fault.
     Revoke {
         expect_status: Option<u16>,
@@ -445,6 +450,41 @@ pub enum Step {
         groups: Vec<String>,
     },
     Expect(SessionExpectation),
+}
+
+/// Faults of an IdP-initiated logout: SAML LogoutRequest (G2) or OIDC logout token (G4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutFault {
+    Saml(crate::saml::logout::Fault),
+    Oidc(crate::oidc::logout::Fault),
+}
+
+impl LogoutFault {
+    pub const ALL: &'static [(&'static str, LogoutFault)] = {
+        use crate::oidc::logout::Fault as O;
+        use crate::saml::logout::Fault as S;
+        &[
+            ("unsigned", LogoutFault::Saml(S::Unsigned)),
+            ("wrong_destination", LogoutFault::Saml(S::WrongDestination)),
+            ("other_session", LogoutFault::Saml(S::OtherSession)),
+            ("alg_none", LogoutFault::Oidc(O::AlgNone)),
+            ("wrong_alg", LogoutFault::Oidc(O::WrongAlg)),
+            ("wrong_aud", LogoutFault::Oidc(O::WrongAud)),
+            ("wrong_iss", LogoutFault::Oidc(O::WrongIss)),
+            ("no_event", LogoutFault::Oidc(O::NoEvent)),
+            ("wrong_event", LogoutFault::Oidc(O::WrongEvent)),
+            ("nonce_present", LogoutFault::Oidc(O::NoncePresent)),
+            ("bad_signature", LogoutFault::Oidc(O::BadSignature)),
+        ]
+    };
+
+    pub fn name(self) -> &'static str {
+        LogoutFault::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

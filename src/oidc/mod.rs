@@ -10,5 +10,6 @@ pub mod discovery;
 pub mod error;
 pub mod jwks;
 pub mod jwt;
+pub mod logout;
 pub mod pkce;
 pub mod tokens;

@@ -231,23 +231,49 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 }
             }
             Step::SetGroups { groups } => idp.set_trial_groups(trial, &spec.user, groups.clone()),
-            Step::Logout => {
-                let url = target.logout_url.as_ref().ok_or_else(|| {
-                    fail(
-                        &browsers,
-                        "the step logs out, but target.logout_url is not set".into(),
-                        &last_page,
-                        &notes,
-                    )
-                })?;
-                let (_, b, who) = &mut browsers.all[0];
-                let login = who.login.clone();
-                let page = b.navigate(url.as_str(), &login).await;
-                let page = page.map_err(|e| {
-                    fail(&browsers, format!("logout failed: {e}"), &last_page, &notes)
-                })?;
-                last_page = Some(page);
-            }
+            Step::Logout { from, fault } => match from {
+                LoginFrom::Sp => {
+                    let url = target.logout_url.as_ref().ok_or_else(|| {
+                        fail(
+                            &browsers,
+                            "the step logs out, but target.logout_url is not set".into(),
+                            &last_page,
+                            &notes,
+                        )
+                    })?;
+                    let (_, b, who) = &mut browsers.all[0];
+                    let login = who.login.clone();
+                    let page = b.navigate(url.as_str(), &login).await;
+                    let page = page.map_err(|e| {
+                        fail(&browsers, format!("logout failed: {e}"), &last_page, &notes)
+                    })?;
+                    last_page = Some(page);
+                }
+                LoginFrom::Idp => {
+                    let done = {
+                        let (_, b, who) = &mut browsers.all[0];
+                        let who = who.clone();
+                        super::logout::idp_initiated(spec, idp, trial, &who, b, *fault).await
+                    };
+                    let done = done.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
+                    notes.push(done.description.clone());
+                    let app_is_oidc = conn.app(&spec.app).is_some_and(|a| a.oidc().is_some());
+                    if app_is_oidc {
+                        let want = if fault.is_some() { 400 } else { 200 };
+                        if done.status != want {
+                            return Err(fail(
+                                &browsers,
+                                format!(
+                                    "expected the back-channel logout endpoint to answer {want}, it answered {}",
+                                    done.status
+                                ),
+                                &last_page,
+                                &notes,
+                            ));
+                        }
+                    }
+                }
+            },
             Step::Revoke {
                 expect_status,
                 fault,

@@ -106,11 +106,12 @@ pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
             isolate: s
                 .steps
                 .iter()
-                .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout)),
+                .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout { .. })),
         });
     }
     out.extend(role_matrix(pack, &conn));
     out.extend(revocation_pack(pack, &conn));
+    out.extend(logout_pack(pack, &conn));
     out
 }
 
@@ -412,6 +413,93 @@ pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 Step::Expect(SessionExpectation {
                     session: Some(SessionState::Active),
                     browser: Some("other".into()),
+                    ..Default::default()
+                }),
+            ],
+        ));
+    }
+    out
+}
+
+fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
+    Step::Logout { from, fault }
+}
+
+/// Logout trials (CONFORMANCE.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
+/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin.
+pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    use crate::config::LogoutFault;
+    let Some(target) = &conn.target else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(main) = conn.directory.users.first() else {
+        return Vec::new();
+    };
+    let spec = |name: String, steps: Vec<Step>| TrialSpec {
+        name: format!("{pack}::{name}"),
+        conn: conn.clone(),
+        app: app.id.clone(),
+        user: main.id.clone(),
+        emit: Emit::default(),
+        groups: None,
+        steps,
+        why: None,
+        isolate: true,
+    };
+    let mut out = Vec::new();
+    let (id, honest_name, applies): (&str, &str, fn(&LogoutFault) -> bool) = if app.saml().is_some()
+    {
+        if app.logout.is_none() {
+            return out;
+        }
+        ("G2", "idp_initiated_logout_ends_the_session", |f| {
+            matches!(f, LogoutFault::Saml(_))
+        })
+    } else {
+        if app
+            .oidc()
+            .and_then(|o| o.backchannel_logout_uri.as_ref())
+            .is_none()
+        {
+            return out;
+        }
+        ("G4", "backchannel_logout_ends_the_session", |f| {
+            matches!(f, LogoutFault::Oidc(_))
+        })
+    };
+    out.push(spec(
+        format!("{id}_{honest_name}"),
+        vec![
+            login(LoginOutcome::Accepted),
+            logout(LoginFrom::Idp, None),
+            session(SessionState::Ended),
+        ],
+    ));
+    for (name, f) in LogoutFault::ALL.iter().filter(|(_, f)| applies(f)) {
+        out.push(spec(
+            format!(
+                "{id}_{name}_{}",
+                if id == "G2" { "ignored" } else { "refused" }
+            ),
+            vec![
+                login(LoginOutcome::Accepted),
+                logout(LoginFrom::Idp, Some(*f)),
+                session(SessionState::Active),
+            ],
+        ));
+    }
+    if app.oidc().is_some() && target.logout_url.is_some() {
+        out.push(spec(
+            "G3_rp_initiated_logout_ends_both_sessions".into(),
+            vec![
+                login(LoginOutcome::Accepted),
+                logout(LoginFrom::Sp, None),
+                session(SessionState::Ended),
+                Step::Expect(SessionExpectation {
+                    idp_session: Some(SessionState::Ended),
                     ..Default::default()
                 }),
             ],

@@ -35,7 +35,17 @@ fn describe(step: &Step) -> String {
                 "rejected"
             }
         ),
-        Step::Logout => "logout".into(),
+        Step::Logout { from, fault } => format!(
+            "logout{}{}",
+            if *from == crate::config::LoginFrom::Idp {
+                " from the IdP"
+            } else {
+                ""
+            },
+            fault
+                .map(|f| format!(" with fault {}", f.name()))
+                .unwrap_or_default()
+        ),
         Step::Revoke {
             expect_status,
             fault,

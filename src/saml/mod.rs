@@ -6,6 +6,7 @@
 
 pub mod authn_request;
 pub mod binding;
+pub mod logout;
 pub mod metadata;
 pub mod ns;
 pub mod response;

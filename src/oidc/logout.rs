@@ -1,0 +1,68 @@
+//! OIDC Back-Channel Logout 1.0: the logout token and its faults (CONFORMANCE.md G4).
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Faults of a logout token; each must be answered 400 with the session left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    AlgNone,
+    /// HS256 with a secret that is not shared with the RP.
+    WrongAlg,
+    WrongAud,
+    WrongIss,
+    NoEvent,
+    WrongEvent,
+    NoncePresent,
+    BadSignature,
+}
+
+/// How the token is signed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    Idp,
+    Unsigned,
+    Hs256,
+    Foreign,
+}
+
+/// The honest claims: iss, sub, aud, iat, exp (+2 min), jti, events, sid; never a nonce.
+pub fn claims(
+    issuer: &str,
+    client_id: &str,
+    sub: &str,
+    sid: Option<&str>,
+    now: OffsetDateTime,
+    jti: &str,
+) -> Value {
+    let t = now.unix_timestamp();
+    let mut c = json!({
+        "iss": issuer, "sub": sub, "aud": client_id, "iat": t, "exp": t + 120, "jti": jti,
+        "events": { EVENT: {} },
+    });
+    if let Some(s) = sid {
+        c["sid"] = json!(s);
+    }
+    c
+}
+
+/// Applies a fault: the only place G4 faults are made.
+pub fn apply(fault: Fault, mut c: Value) -> (Value, Signing) {
+    match fault {
+        Fault::AlgNone => return (c, Signing::Unsigned),
+        Fault::WrongAlg => return (c, Signing::Hs256),
+        Fault::BadSignature => return (c, Signing::Foreign),
+        Fault::WrongAud => c["aud"] = json!("some-other-client"),
+        Fault::WrongIss => c["iss"] = json!("https://other-idp.invalid"),
+        Fault::NoEvent => {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("events");
+            }
+        }
+        Fault::WrongEvent => c["events"] = json!({"http://schemas.openid.net/event/other": {}}),
+        Fault::NoncePresent => c["nonce"] = json!("n-0S6_WzA2Mj"),
+    }
+    (c, Signing::Idp)
+}
