@@ -562,3 +562,101 @@ async fn signed_post_requests_are_verified() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("does not verify"), "{}", bad.body);
 }
+
+// --- SAML Single Logout (SP-initiated) --------------------------------------------------------
+
+fn sp_logout_request(issuer: &str, destination: &str, session_index: Option<String>) -> String {
+    fakta::saml::logout::build(&fakta::saml::logout::LogoutRequest {
+        id: "_lo1".into(),
+        issue_instant: NOW,
+        issuer: issuer.into(),
+        destination: destination.into(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        session_index,
+    })
+}
+
+const SLO: &str = "/app/acme_qovery_1/qovery/slo/saml";
+const SLO_URL: &str = "http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml";
+
+#[tokio::test]
+async fn sp_initiated_logout_ends_the_idp_session_and_answers_signed() {
+    let st = state(example());
+    let md = get(&st, "/app/qovery/sso/saml/metadata", None).await;
+    assert!(md.body.contains(&format!("SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{SLO_URL}\"")));
+    let start = get(&st, SSO, None).await;
+    let done = pick_user(&st, &start, "00u1alice").await;
+    let cookie = done.session_cookie().unwrap();
+    let q = fakta::saml::logout::redirect_query(
+        &sp_logout_request(SP, SLO_URL, None),
+        Some("rs"),
+        None,
+    )
+    .unwrap();
+    let a = get(&st, &format!("{SLO}?{q}"), Some(&cookie)).await;
+    assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+    let to = a.location().to_owned();
+    assert!(
+        to.starts_with("http://127.0.0.1:7100/saml/slo?SAMLResponse="),
+        "{to}"
+    );
+    assert!(to.contains("&RelayState=rs&SigAlg=") && to.contains("&Signature="));
+    // The LogoutResponse's signature verifies with the IdP certificate.
+    let query = to.split_once('?').unwrap().1;
+    let cert = keys().current.certificate.x509().clone();
+    assert!(binding::verify_redirect_signature(query, "SAMLResponse", &cert, true).unwrap());
+    let xml = binding::decode_redirect(&binding::percent_decode(
+        binding::raw_param(query, "SAMLResponse").unwrap(),
+    ))
+    .unwrap();
+    assert!(xml.contains("InResponseTo=\"_lo1\"") && xml.contains("status:Success"));
+    // The IdP session is gone: a new SP-initiated login shows the login page.
+    let again = get(&st, &redirect_uri(&honest(), None), Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::FOUND);
+    assert!(again.location().starts_with("/login/login.htm"));
+}
+
+#[tokio::test]
+async fn bad_logout_requests_are_refused() {
+    let st = state(example());
+    for (xml, needle) in [
+        (
+            sp_logout_request("urn:other", SLO_URL, None),
+            "is not this app&apos;s SP entity id",
+        ),
+        (
+            sp_logout_request(SP, "http://127.0.0.1:7000/elsewhere", None),
+            "is not this SLO URL",
+        ),
+        (
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>"
+                .to_owned(),
+            "expected a samlp:LogoutRequest",
+        ),
+        (
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>".to_owned(),
+            "DOCTYPE",
+        ),
+    ] {
+        let q = fakta::saml::logout::redirect_query(&xml, None, None).unwrap();
+        let a = get(&st, &format!("{SLO}?{q}"), None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{needle}: {}", a.body);
+        assert!(a.body.contains(needle), "{needle}: {}", a.body);
+    }
+    // With an SP certificate, an unsigned LogoutRequest is refused.
+    let sp = signed_sp();
+    let q = fakta::saml::logout::redirect_query(&sp_logout_request(SP, SLO_URL, None), None, None)
+        .unwrap();
+    let a = get(&sp.state, &format!("{SLO}?{q}"), None).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("requires signed requests"), "{}", a.body);
+    let q = fakta::saml::logout::redirect_query(
+        &sp_logout_request(SP, SLO_URL, None),
+        None,
+        Some(&sp.key),
+    )
+    .unwrap();
+    let ok = get(&sp.state, &format!("{SLO}?{q}"), None).await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+}

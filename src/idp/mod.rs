@@ -9,6 +9,7 @@ mod html;
 mod login;
 pub mod oidc;
 mod router;
+pub mod slo;
 mod sso;
 mod state;
 mod tokens;

@@ -30,6 +30,10 @@ pub fn app(state: Arc<IdpState>) -> Router {
             get(sso_get).post(sso_post),
         )
         .route("/login/login.htm", get(login_page).post(login_submit))
+        .route(
+            "/app/{app_name}/{app_id}/slo/saml",
+            get(super::slo::slo_get).post(super::slo::slo_post),
+        )
         .route("/login/signout", get(signout))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route(
@@ -70,7 +74,11 @@ async fn saml_metadata(
     let xml = metadata::build(&metadata::MetadataParams {
         entity_id: &saml.issuer,
         sso_url: &sso,
-        slo_url: None,
+        slo_url: app
+            .logout
+            .as_ref()
+            .map(|_| state.url(&super::slo::slo_path(app)))
+            .as_deref(),
         certificates: state.keys.published().iter().map(|c| c.base64()).collect(),
         want_authn_requests_signed: saml.sp_certificate.is_some(),
     });

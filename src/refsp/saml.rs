@@ -418,8 +418,17 @@ pub fn authn_request(
     )
 }
 
-/// The IdP's entity id, Redirect-binding SSO URL and signing certificates from its metadata.
-pub fn read_metadata(xml: &str) -> Result<(String, String, Vec<Vec<u8>>), String> {
+/// What the SP learns from IdP metadata.
+#[derive(Debug, Clone)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub slo_url: Option<String>,
+    pub certs: Vec<Vec<u8>>,
+}
+
+/// The IdP's entity id, Redirect-binding SSO (and SLO) URLs and signing certificates.
+pub fn read_metadata(xml: &str) -> Result<IdpMetadata, String> {
     use base64::Engine;
     let doc = parse(xml).map_err(|e| e.to_string())?;
     let root = doc.root_element();
@@ -453,5 +462,18 @@ pub fn read_metadata(xml: &str) -> Result<(String, String, Vec<Vec<u8>>), String
     if certs.is_empty() {
         return Err("the metadata has no signing certificate".into());
     }
-    Ok((entity_id, sso, certs))
+    let slo_url = idp
+        .children()
+        .filter(|n| is(n, md, "SingleLogoutService"))
+        .find(|n| {
+            n.attribute("Binding") == Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+        })
+        .and_then(|n| n.attribute("Location"))
+        .map(str::to_owned);
+    Ok(IdpMetadata {
+        entity_id,
+        sso_url: sso,
+        slo_url,
+        certs,
+    })
 }

@@ -117,7 +117,12 @@ async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, String> {
         if a.status != 200 {
             return Err(format!("GET {url} answered {}", a.status));
         }
-        let (entity_id, sso_url, certs) = saml::read_metadata(&a.text())?;
+        let saml::IdpMetadata {
+            entity_id,
+            sso_url,
+            slo_url,
+            certs,
+        } = saml::read_metadata(&a.text())?;
         let keys = certs
             .iter()
             .filter_map(|der| openssl::x509::X509::from_der(der).ok()?.public_key().ok())
@@ -130,6 +135,7 @@ async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, String> {
         Trust::Saml {
             entity_id,
             sso_url,
+            slo_url,
             certs,
             keys,
         }
@@ -558,6 +564,38 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
         st.end_session(id);
     }
     let end_session = match (st.app.oidc(), &session) {
+        // SAML: SP-initiated Single Logout through the IdP's SLO endpoint.
+        (None, Some((_, s))) if s.protocol == "saml" => match trust(&st, false).await {
+            Ok(Trust::Saml {
+                slo_url: Some(idp_slo),
+                ..
+            }) if st.app.logout.is_some() => {
+                let id = format!("_{}", st.token());
+                lock(&st.saml_memory).add_request(id.clone(), st.now());
+                let xml = crate::saml::logout::build(&crate::saml::logout::LogoutRequest {
+                    id,
+                    issue_instant: st.now(),
+                    issuer: st
+                        .app
+                        .saml()
+                        .map(|a| a.audience.clone())
+                        .unwrap_or_default(),
+                    destination: idp_slo.clone(),
+                    name_id: s.subject.clone(),
+                    name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+                    session_index: s.session_index.clone(),
+                });
+                crate::saml::logout::redirect_query(&xml, None, None)
+                    .ok()
+                    .map(|q| {
+                        format!(
+                            "{idp_slo}{}{q}",
+                            if idp_slo.contains('?') { '&' } else { '?' }
+                        )
+                    })
+            }
+            _ => None,
+        },
         (Some(o), Some((_, s))) => match (trust(&st, false).await, &s.id_token) {
             (
                 Ok(Trust::Oidc {
@@ -745,6 +783,9 @@ async fn backchannel(
 /// IdP-initiated SAML LogoutRequest over HTTP-Redirect.
 async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Response {
     let q = q.unwrap_or_default();
+    if binding::raw_param(&q, "SAMLResponse").is_some() {
+        return logout_response(&st, &q).await;
+    }
     let Some(raw) = binding::raw_param(&q, "SAMLRequest") else {
         return refused("no SAMLRequest");
     };
@@ -768,6 +809,56 @@ async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Respo
         Ok(xml) => logout_request(&st, &xml, &entity_id),
         Err(e) => refused(&e.to_string()),
     }
+}
+
+/// The IdP's LogoutResponse to the SP's own LogoutRequest (SP-initiated SLO): signed by the
+/// IdP, answering a request this SP sent, Status Success.
+async fn logout_response(st: &SpState, q: &str) -> Response {
+    let Ok(Trust::Saml { certs, .. }) = trust(st, false).await else {
+        return refused("the IdP is unknown");
+    };
+    let signed = certs.iter().any(|der| {
+        openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
+            binding::verify_redirect_signature(q, "SAMLResponse", &c, true).is_ok()
+        })
+    });
+    if !signed {
+        return refused("the LogoutResponse is not signed by the IdP");
+    }
+    let Some(raw) = binding::raw_param(q, "SAMLResponse") else {
+        return refused("no SAMLResponse");
+    };
+    let xml = match binding::decode_redirect(&binding::percent_decode(raw)) {
+        Ok(x) => x,
+        Err(e) => return refused(&e.to_string()),
+    };
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    let Ok(doc) = roxmltree::Document::parse_with_options(&xml, opts) else {
+        return refused("the LogoutResponse is not XML (or has a DOCTYPE)");
+    };
+    let root = doc.root_element();
+    let answered = root
+        .attribute("InResponseTo")
+        .is_some_and(|id| saml::Memory::take_request(&mut *lock(&st.saml_memory), id));
+    if !answered {
+        return refused("the LogoutResponse answers no LogoutRequest of this SP");
+    }
+    let ok = root
+        .descendants()
+        .find(|n| n.tag_name().name() == "StatusCode")
+        .and_then(|n| n.attribute("Value"))
+        == Some("urn:oasis:names:tc:SAML:2.0:status:Success");
+    if !ok {
+        return refused("the IdP's LogoutResponse is not Success");
+    }
+    Html(page(
+        "Signed out",
+        "<p>Signed out at the SP and at the IdP.</p>",
+    ))
+    .into_response()
 }
 
 /// IdP-initiated SAML LogoutRequest over HTTP-POST (enveloped signature).

@@ -70,6 +70,7 @@ pub enum Trust {
     Saml {
         entity_id: String,
         sso_url: String,
+        slo_url: Option<String>,
         certs: Vec<Vec<u8>>,
         keys: Vec<Key>,
     },

@@ -491,6 +491,20 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             ],
         ));
     }
+    if app.saml().is_some() && target.logout_url.is_some() {
+        out.push(spec(
+            "G1_sp_initiated_logout_ends_both_sessions".into(),
+            vec![
+                login(LoginOutcome::Accepted),
+                logout(LoginFrom::Sp, None),
+                session(SessionState::Ended),
+                Step::Expect(SessionExpectation {
+                    idp_session: Some(SessionState::Ended),
+                    ..Default::default()
+                }),
+            ],
+        ));
+    }
     if app.oidc().is_some() && target.logout_url.is_some() {
         out.push(spec(
             "G3_rp_initiated_logout_ends_both_sessions".into(),

@@ -94,3 +94,118 @@ pub fn apply(
         }
     }
 }
+
+/// What the IdP needs from an SP's LogoutRequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub id: String,
+    pub issuer: String,
+    pub destination: Option<String>,
+    pub name_id: String,
+    pub session_index: Option<String>,
+    pub has_signature: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoutError {
+    #[error("the SAML message contains a DOCTYPE; DTDs and entities are refused")]
+    Doctype,
+    #[error("the SAML message is not well-formed XML: {0}")]
+    NotXml(String),
+    #[error("expected a samlp:LogoutRequest, found {0}")]
+    NotALogoutRequest(String),
+    #[error("the LogoutRequest has no {0}")]
+    Missing(&'static str),
+}
+
+/// Parses a LogoutRequest (no DTD is ever processed).
+pub fn parse_request(xml: &str) -> Result<Parsed, LogoutError> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => LogoutError::Doctype,
+        other => LogoutError::NotXml(other.to_string()),
+    })?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "LogoutRequest"
+        || root.tag_name().namespace() != Some(ns::PROTOCOL)
+    {
+        return Err(LogoutError::NotALogoutRequest(
+            root.tag_name().name().to_owned(),
+        ));
+    }
+    let text = |ns_uri: &str, name: &str| {
+        root.children()
+            .find(|c| {
+                c.is_element()
+                    && c.tag_name().name() == name
+                    && c.tag_name().namespace() == Some(ns_uri)
+            })
+            .map(|n| {
+                n.descendants()
+                    .filter(|d| d.is_text())
+                    .filter_map(|d| d.text())
+                    .collect::<String>()
+                    .trim()
+                    .to_owned()
+            })
+    };
+    Ok(Parsed {
+        id: root
+            .attribute("ID")
+            .ok_or(LogoutError::Missing("ID"))?
+            .to_owned(),
+        issuer: text(ns::ASSERTION, "Issuer").ok_or(LogoutError::Missing("Issuer"))?,
+        destination: root.attribute("Destination").map(str::to_owned),
+        name_id: text(ns::ASSERTION, "NameID").ok_or(LogoutError::Missing("NameID"))?,
+        session_index: text(ns::PROTOCOL, "SessionIndex"),
+        has_signature: root.children().any(|c| {
+            c.is_element()
+                && c.tag_name().name() == "Signature"
+                && c.tag_name().namespace() == Some(ns::DSIG)
+        }),
+    })
+}
+
+/// The IdP's LogoutResponse (Status Success) to an SP's LogoutRequest.
+pub fn response(
+    id: &str,
+    in_response_to: &str,
+    issue_instant: OffsetDateTime,
+    issuer: &str,
+    destination: &str,
+) -> String {
+    format!(
+        "<saml2p:LogoutResponse xmlns:saml2p=\"{p}\" Destination=\"{d}\" ID=\"{id}\" InResponseTo=\"{irt}\" IssueInstant=\"{ii}\" Version=\"2.0\"><saml2:Issuer xmlns:saml2=\"{a}\">{iss}</saml2:Issuer><saml2p:Status><saml2p:StatusCode Value=\"{ok}\"/></saml2p:Status></saml2p:LogoutResponse>",
+        p = ns::PROTOCOL,
+        a = ns::ASSERTION,
+        d = escape(destination),
+        id = escape(id),
+        irt = escape(in_response_to),
+        ii = instant(issue_instant),
+        iss = escape(issuer),
+        ok = ns::STATUS_SUCCESS,
+    )
+}
+
+/// A signed HTTP-Redirect query carrying a SAMLResponse.
+pub fn redirect_response_query(
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &PKey<Private>,
+) -> Result<String, openssl::error::ErrorStack> {
+    use base64::Engine;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut q = format!("SAMLResponse={}", enc(&encode_redirect(xml)));
+    if let Some(rs) = relay_state {
+        q.push_str(&format!("&RelayState={}", enc(rs)));
+    }
+    q.push_str(&format!("&SigAlg={}", enc(ns::ALG_RSA_SHA256)));
+    let mut s = Signer::new(MessageDigest::sha256(), key)?;
+    s.update(q.as_bytes())?;
+    let sig = base64::engine::general_purpose::STANDARD.encode(s.sign_to_vec()?);
+    q.push_str(&format!("&Signature={}", enc(&sig)));
+    Ok(q)
+}
