@@ -115,6 +115,27 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
     },
+    /// Make a running `fakta serve` send a Global Token Revocation request (Okta Universal
+    /// Logout) for a user to an app's endpoint, and end the user's IdP sessions.
+    ///
+    /// Prints the request (JWT header and claims, body) and the SP's answer. Exits 0 when the
+    /// SP answered 204 to an honest request, or refused a faulty one with a 4xx; 1 otherwise.
+    Revoke {
+        /// The connection file `fakta serve` runs (for the IdP's address).
+        file: PathBuf,
+        /// User id, login or email.
+        #[arg(long)]
+        user: String,
+        /// The app (default: the target app, or the only app with an endpoint).
+        #[arg(long)]
+        app: Option<String>,
+        /// Send the request with one fault (T3-T7), e.g. aud_wrong, alg_none, legacy_subject.
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
+        /// sub_id format: iss_sub or email (default: the app's subject_format).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
     /// Show, rotate or retire the IdP's signing key.
     Keys {
         #[command(subcommand)]
@@ -213,6 +234,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
         Command::Test { args, harness } => test(&args, &harness, &cli.certs),
+        Command::Revoke {
+            file,
+            user,
+            app,
+            fault,
+            format,
+        } => revoke(&file, user, app, fault, format),
         Command::Demo {
             flaws,
             filter,
@@ -303,6 +331,63 @@ an identity for anyone who asks. Use it only on a network you trust."
             .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(
+    file: &Path,
+    user: String,
+    app: Option<String>,
+    fault: Option<String>,
+    format: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let conn = load_connection(Some(file))?;
+    let url = format!("{}/api/v1/fakta/revoke", conn.idp.base());
+    let faulty = fault.is_some();
+    let body = serde_json::json!({"user": user, "app": app, "fault": fault, "format": format});
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let (status, answer) = runtime.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach the IdP at {url}: is `fakta serve {}` running?",
+                    file.display()
+                )
+            })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        anyhow::Ok((status, text))
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        bail!(
+            "the IdP refused: {}",
+            v["error"].as_str().unwrap_or(&answer)
+        );
+    }
+    println!("POST {}", v["endpoint"].as_str().unwrap_or("?"));
+    println!("  JWT header {}", v["jwt_header"]);
+    println!("  JWT claims {}", v["jwt_claims"]);
+    println!("  body {}", v["body"].as_str().unwrap_or(""));
+    let sp_status = v["status"].as_u64().unwrap_or(0);
+    println!(
+        "SP answered {sp_status} {}",
+        v["answer"].as_str().unwrap_or("")
+    );
+    println!("IdP sessions ended: {}", v["idp_sessions_ended"]);
+    let ok = if faulty {
+        (400..500).contains(&sp_status)
+    } else {
+        sp_status == 204
+    };
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<ExitCode> {

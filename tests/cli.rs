@@ -27,6 +27,7 @@ fn help_texts() {
         &["sp", "--help"],
         &["test", "--help"],
         &["demo", "--help"],
+        &["revoke", "--help"],
         &["sp", "--list-flaws"],
     ] {
         let (code, out, _) = fakta(args);
@@ -233,4 +234,97 @@ fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
     let out = run(bad.to_str().unwrap());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing key `directory`"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_line(child: &mut std::process::Child, prefix: &str) {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no `{prefix}` line");
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with(prefix) => break,
+            Some(Ok(_)) => {}
+            _ => panic!("the process ended before `{prefix}`"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+}
+
+#[test]
+fn revoke_sends_through_the_running_idp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/qovery-saml.yaml"
+    ))
+    .unwrap()
+    .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+    .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let certs = dir.path().join("certs");
+    let spawn = |args: &[&str]| {
+        Server(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(&certs)
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut idp_proc = spawn(&["serve", file.to_str().unwrap()]);
+    wait_line(&mut idp_proc.0, "fakta IdP listening");
+    let mut sp_proc = spawn(&["sp", file.to_str().unwrap()]);
+    wait_line(&mut sp_proc.0, "fakta reference SP listening");
+    let f = file.to_str().unwrap();
+    let c = certs.to_str().unwrap();
+    // Nobody is signed in at the SP: an honest request gets 404 (T6), which is not success.
+    let (code, out, err) = fakta(&["--certs", c, "revoke", f, "--user", "00u1alice"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("SP answered 404"), "{out}");
+    assert!(
+        out.contains("\"typ\":\"global-token-revocation+jwt\""),
+        "{out}"
+    );
+    // A faulty request is refused with a 4xx: that is what a conformant SP does.
+    let (code, out, _) = fakta(&[
+        "--certs",
+        c,
+        "revoke",
+        f,
+        "--user",
+        "alice@acme.test",
+        "--fault",
+        "aud_wrong",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("SP answered 401"), "{out}");
+    let (code, _, err) = fakta(&["--certs", c, "revoke", f, "--user", "mallory"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no user `mallory`"), "{err}");
+    let (code, _, err) = fakta(&[
+        "--certs",
+        c,
+        "revoke",
+        f,
+        "--user",
+        "00u1alice",
+        "--fault",
+        "nope",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown fault `nope`"), "{err}");
 }

@@ -35,6 +35,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
             get(super::slo::slo_get).post(super::slo::slo_post),
         )
         .route("/login/signout", get(signout))
+        .route("/api/v1/fakta/revoke", post(super::control::revoke))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
