@@ -173,6 +173,9 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Add the attack pack (SAML S1-S24, OIDC O1-O12) to every file, as `target.attacks: true` does.
+    #[arg(long)]
+    pub attacks: bool,
     /// Accepted for libtest/nextest compatibility; only `pretty` and `terse` are understood.
     #[arg(long, value_name = "FORMAT", hide = true)]
     pub format: Option<String>,
@@ -191,6 +194,7 @@ impl HarnessArgs {
             nocapture: self.nocapture,
             quiet: self.quiet || self.format.as_deref() == Some("terse"),
             junit: self.junit.clone(),
+            attacks: self.attacks,
         }
     }
 }

@@ -46,95 +46,180 @@ fn the_demo_passes_against_the_strict_reference_sp() {
     assert!(!err.contains("INFO"), "test runs log only warnings: {err}");
 }
 
-/// Which trials must fail for each reference-SP flaw. Flaws listed in NOT_CAUGHT_YET have no
-/// trial in the shipped packs until the attack pack lands: for them the
-/// demo stays green, and this test says so explicitly, so adding those packs forces an update.
-fn must_fail() -> BTreeMap<&'static str, Vec<&'static str>> {
-    let both = |names: &[&'static str]| -> Vec<&'static str> {
-        let mut v = Vec::new();
-        for n in names {
-            v.push(Box::leak(format!("qovery-saml::{n}").into_boxed_str()) as &'static str);
-            v.push(Box::leak(format!("qovery-oidc::{n}").into_boxed_str()) as &'static str);
-        }
-        v
-    };
-    let mut m = BTreeMap::new();
-    m.insert("first-matching-group", both(&["R4_precedence"]));
-    let mut groups = both(&[
-        "L0_honest_login",
-        "R1_admin_gets_admin",
-        "R1_admin_from_Qovery_Admins",
-        "R1_devops_from_Qovery_DevOps",
-        "R4_precedence",
-        "R5_group_removed_then_login_again",
-    ]);
-    groups.push("qovery-saml::L0_idp_initiated_login");
-    m.insert("ignore-groups", groups);
-    let mut email = both(&["R7_missing_email_refused"]);
-    email.push("qovery-saml::R7_missing_email_is_refused");
-    m.insert("accept-missing-email", email);
-    m.insert("accept-missing-name", both(&["R8_missing_name_refused"]));
-    m.insert(
-        "revocation-without-auth",
-        both(&[
-            "T3_no_authorization_refused",
-            "T3_foreign_key_refused",
-            "T3_alg_none_refused",
-            "T3_typ_missing_refused",
-            "T3_typ_wrong_refused",
-            "T3_aud_wrong_refused",
-            "T3_aud_with_query_refused",
-            "T3_expired_refused",
-            "T3_nbf_in_the_future_refused",
-            "T3_wrong_iss_refused",
-            "T4_other_app_refused",
-            "T8_replayed_jti_refused",
-        ]),
-    );
-    m.insert(
-        "revocation-ignores-aud",
-        both(&["T3_aud_wrong_refused", "T3_aud_with_query_refused"]),
-    );
-    m.insert(
-        "revocation-keeps-session",
-        both(&[
-            "T1_revocation_ends_the_session",
-            "T8_replayed_jti_refused",
-            "T9_other_users_keep_their_sessions",
-        ]),
-    );
-    m.insert(
-        "revocation-ends-everyone",
-        both(&["T9_other_users_keep_their_sessions"]),
-    );
-    m.insert("unsigned-slo", vec!["qovery-saml::G2_unsigned_ignored"]);
-    m.insert(
-        "backchannel-unsigned",
-        vec![
-            "qovery-oidc::G4_alg_none_refused",
-            "qovery-oidc::G4_wrong_alg_refused",
-            "qovery-oidc::G4_bad_signature_refused",
+/// Which trials must fail for each reference-SP flaw (CONFORMANCE.md ids in the names). Every
+/// flaw is here: the suite catches each of them, and only with the trials listed.
+const MUST_FAIL: &[(&str, &[&str])] = &[
+    (
+        "skip-signature",
+        &[
+            "qovery-saml::S1_assertion_unsigned_in_signed_response_refused",
+            "qovery-saml::S1_unsigned_refused",
+            "qovery-saml::S2_signed_by_a_foreign_key_refused",
+            "qovery-saml::S3_altered_after_signing_refused",
         ],
-    );
-    m
-}
-
-const NOT_CAUGHT_YET: &[&str] = &[
-    "skip-signature",
-    "unsigned-assertion",
-    "ignore-audience",
-    "ignore-recipient",
-    "ignore-in-response-to",
-    "allow-replay",
-    "accept-expired",
-    "ignore-issuer",
-    "first-assertion",
-    "truncate-nameid-at-comment",
-    "ignore-nonce",
-    "ignore-id-token-aud",
-    "accept-alg-none",
-    "hs256-key-confusion",
-    "ignore-exp",
+    ),
+    (
+        "unsigned-assertion",
+        &["qovery-saml::S1_assertion_unsigned_in_signed_response_refused"],
+    ),
+    (
+        "ignore-audience",
+        &["qovery-saml::S6_audience_of_another_sp_refused"],
+    ),
+    (
+        "ignore-recipient",
+        &[
+            "qovery-saml::S7_destination_not_the_acs_refused",
+            "qovery-saml::S7_recipient_not_the_acs_refused",
+        ],
+    ),
+    (
+        "ignore-in-response-to",
+        &["qovery-saml::S8_in_response_to_unknown_refused"],
+    ),
+    ("allow-replay", &["qovery-saml::S10_replayed_refused"]),
+    (
+        "accept-expired",
+        &[
+            "qovery-saml::S4_expired_refused",
+            "qovery-saml::S4_not_yet_valid_refused",
+            "qovery-saml::S5_confirmation_expired_refused",
+        ],
+    ),
+    (
+        "ignore-issuer",
+        &["qovery-saml::S11_issuer_not_the_idp_refused"],
+    ),
+    (
+        "first-assertion",
+        &[
+            "qovery-saml::S16_xsw3_evil_assertion_before_the_signed_one_refused",
+            "qovery-saml::S23_two_assertions_refused",
+        ],
+    ),
+    (
+        "truncate-nameid-at-comment",
+        &["qovery-saml::S22_comment_in_name_id_full_value_kept"],
+    ),
+    (
+        "first-matching-group",
+        &["qovery-oidc::R4_precedence", "qovery-saml::R4_precedence"],
+    ),
+    (
+        "ignore-groups",
+        &[
+            "qovery-oidc::L0_honest_login",
+            "qovery-oidc::R1_admin_from_Qovery_Admins",
+            "qovery-oidc::R1_admin_gets_admin",
+            "qovery-oidc::R1_devops_from_Qovery_DevOps",
+            "qovery-oidc::R4_precedence",
+            "qovery-oidc::R5_group_removed_then_login_again",
+            "qovery-saml::L0_honest_login",
+            "qovery-saml::L0_idp_initiated_login",
+            "qovery-saml::R1_admin_from_Qovery_Admins",
+            "qovery-saml::R1_admin_gets_admin",
+            "qovery-saml::R1_devops_from_Qovery_DevOps",
+            "qovery-saml::R4_precedence",
+            "qovery-saml::R5_group_removed_then_login_again",
+        ],
+    ),
+    (
+        "accept-missing-email",
+        &[
+            "qovery-oidc::R7_missing_email_refused",
+            "qovery-saml::R7_missing_email_is_refused",
+            "qovery-saml::R7_missing_email_refused",
+        ],
+    ),
+    (
+        "accept-missing-name",
+        &[
+            "qovery-oidc::R8_missing_name_refused",
+            "qovery-saml::R8_missing_name_refused",
+        ],
+    ),
+    (
+        "revocation-without-auth",
+        &[
+            "qovery-oidc::T3_alg_none_refused",
+            "qovery-oidc::T3_aud_with_query_refused",
+            "qovery-oidc::T3_aud_wrong_refused",
+            "qovery-oidc::T3_expired_refused",
+            "qovery-oidc::T3_foreign_key_refused",
+            "qovery-oidc::T3_nbf_in_the_future_refused",
+            "qovery-oidc::T3_no_authorization_refused",
+            "qovery-oidc::T3_typ_missing_refused",
+            "qovery-oidc::T3_typ_wrong_refused",
+            "qovery-oidc::T3_wrong_iss_refused",
+            "qovery-oidc::T4_other_app_refused",
+            "qovery-oidc::T8_replayed_jti_refused",
+            "qovery-saml::T3_alg_none_refused",
+            "qovery-saml::T3_aud_with_query_refused",
+            "qovery-saml::T3_aud_wrong_refused",
+            "qovery-saml::T3_expired_refused",
+            "qovery-saml::T3_foreign_key_refused",
+            "qovery-saml::T3_nbf_in_the_future_refused",
+            "qovery-saml::T3_no_authorization_refused",
+            "qovery-saml::T3_typ_missing_refused",
+            "qovery-saml::T3_typ_wrong_refused",
+            "qovery-saml::T3_wrong_iss_refused",
+            "qovery-saml::T4_other_app_refused",
+            "qovery-saml::T8_replayed_jti_refused",
+        ],
+    ),
+    (
+        "revocation-ignores-aud",
+        &[
+            "qovery-oidc::T3_aud_with_query_refused",
+            "qovery-oidc::T3_aud_wrong_refused",
+            "qovery-saml::T3_aud_with_query_refused",
+            "qovery-saml::T3_aud_wrong_refused",
+        ],
+    ),
+    (
+        "revocation-keeps-session",
+        &[
+            "qovery-oidc::T1_revocation_ends_the_session",
+            "qovery-oidc::T8_replayed_jti_refused",
+            "qovery-oidc::T9_other_users_keep_their_sessions",
+            "qovery-saml::T1_revocation_ends_the_session",
+            "qovery-saml::T8_replayed_jti_refused",
+            "qovery-saml::T9_other_users_keep_their_sessions",
+        ],
+    ),
+    (
+        "revocation-ends-everyone",
+        &[
+            "qovery-oidc::T9_other_users_keep_their_sessions",
+            "qovery-saml::T9_other_users_keep_their_sessions",
+        ],
+    ),
+    ("unsigned-slo", &["qovery-saml::G2_unsigned_ignored"]),
+    (
+        "backchannel-unsigned",
+        &[
+            "qovery-oidc::G4_alg_none_refused",
+            "qovery-oidc::G4_bad_signature_refused",
+            "qovery-oidc::G4_wrong_alg_refused",
+        ],
+    ),
+    (
+        "ignore-nonce",
+        &["qovery-oidc::O5_nonce_not_the_one_sent_refused"],
+    ),
+    (
+        "ignore-id-token-aud",
+        &[
+            "qovery-oidc::O2_aud_missing_refused",
+            "qovery-oidc::O2_aud_of_another_client_refused",
+        ],
+    ),
+    ("accept-alg-none", &["qovery-oidc::O7_alg_none_refused"]),
+    (
+        "hs256-key-confusion",
+        &["qovery-oidc::O8_hs256_with_the_public_key_as_secret_refused"],
+    ),
+    ("ignore-exp", &["qovery-oidc::O11_expired_refused"]),
 ];
 
 #[test]
@@ -145,18 +230,14 @@ fn every_flaw_fails_exactly_the_trials_that_must_catch_it() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    let table = must_fail();
-    let accounted: BTreeSet<&str> = table
-        .keys()
-        .copied()
-        .chain(NOT_CAUGHT_YET.iter().copied())
-        .collect();
+    let table: BTreeMap<&str, &[&str]> = MUST_FAIL.iter().copied().collect();
     assert_eq!(
-        all, accounted,
-        "every flaw is in the table or in NOT_CAUGHT_YET"
+        all,
+        table.keys().copied().collect::<BTreeSet<_>>(),
+        "every flaw has its row"
     );
     let mut wrong = Vec::new();
-    for flaw in &all {
+    for (flaw, must) in &table {
         // A flaw that ends every user's sessions also ends those of trials running beside the
         // one that catches it: that flaw runs one trial at a time.
         let threads = if *flaw == "revocation-ends-everyone" {
@@ -169,14 +250,12 @@ fn every_flaw_fails_exactly_the_trials_that_must_catch_it() {
             c.path(),
         );
         let got = failed(&out);
-        let want: BTreeSet<String> = table
-            .get(flaw)
-            .map(|v| v.iter().map(|s| s.to_string()).collect())
-            .unwrap_or_default();
+        let want: BTreeSet<String> = must.iter().map(|s| s.to_string()).collect();
+        assert!(!want.is_empty(), "{flaw}: a flaw no trial catches");
         if got != want {
             wrong.push(format!("{flaw}: failed {got:?}, expected {want:?}\n{err}"));
         }
-        assert_eq!(code != 0, !want.is_empty(), "{flaw}: exit code {code}");
+        assert_eq!(code, 101, "{flaw}: exit code {code}");
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
@@ -192,7 +271,9 @@ fn list_exact_and_filters_behave_like_libtest() {
     );
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
-        out.contains("test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 78 filtered out"),
+        out.contains(
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 110 filtered out"
+        ),
         "{out}"
     );
     let (_, out, _) = fakta(&["demo", "R8_"], c.path());
@@ -232,7 +313,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 79);
+    assert_eq!(cases, 111);
 }
 
 #[test]

@@ -1132,8 +1132,9 @@ fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Option<Target> {
         sink,
         node,
         "target",
-        &["app", "login_url", "logout_url", "session"],
+        &["app", "login_url", "logout_url", "session", "attacks"],
     )?;
+    let attacks = m.bool(sink, "attacks").unwrap_or(false);
     let app = m.req_string(sink, "app", "the id of the app under test");
     if let (Some(a), Some(ids)) = (&app, &declared.apps) {
         if !ids.is_empty() && !ids.contains(&a.value) {
@@ -1156,6 +1157,7 @@ fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Option<Target> {
         )
         .and_then(|n| session(sink, n));
     Some(Target {
+        attacks,
         app: app?.value,
         login_url: login_url?,
         logout_url,
@@ -1548,7 +1550,7 @@ fn emit(sink: &mut Sink, node: &Node, path: &str) -> Option<Emit> {
     })
 }
 
-const STEP_NAMES: &str = "login, logout, revoke, set_groups, expect";
+const STEP_NAMES: &str = "login, logout, revoke, replay, set_groups, expect";
 
 fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
     if let Some(s) = node.as_scalar() {
@@ -1563,6 +1565,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                 from: LoginFrom::Sp,
                 fault: None,
             }),
+            "replay" => Some(Step::Replay),
             "revoke" => Some(Step::Revoke {
                 expect_status: None,
                 fault: None,

@@ -363,6 +363,8 @@ pub enum SubjectFormat {
 /// How the runner reaches the SP under test.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Whether `fakta test` adds the attack pack (S1-S24, O1-O12) for this target.
+    pub attacks: bool,
     pub app: String,
     pub login_url: Url,
     pub logout_url: Option<Url>,
@@ -445,6 +447,8 @@ pub enum Step {
         /// The sub_id format (the app's `subject_format` unless set).
         format: Option<SubjectFormat>,
     },
+    /// Post the last SAMLResponse again, from a fresh browser; the SP must refuse it (S10).
+    Replay,
     /// Replace the user's groups at the IdP (R5).
     SetGroups {
         groups: Vec<String>,

@@ -548,17 +548,30 @@ fn issue_tokens(
         jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims).map_err(sign_error)?;
     let id_jti = format!("ID.{}", state.new_token());
     let id_claims = tokens::id_token_claims(&grant, now, &id_jti, Some(&access_token));
-    let id_token = match oidc.signing_alg {
-        SigningAlg::RS256 => jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &id_claims),
-        SigningAlg::ES256 => jwt::sign(
-            SigningAlg::ES256,
-            &state.ec_kid,
-            None,
-            state.keys.ec.pkey(),
-            &id_claims,
-        ),
-    }
-    .map_err(sign_error)?;
+    let (kid, key) = match oidc.signing_alg {
+        SigningAlg::RS256 => (state.rsa_kid.as_str(), rsa),
+        SigningAlg::ES256 => (state.ec_kid.as_str(), state.keys.ec.pkey()),
+    };
+    let id_token = match state.trial_oidc_fault(f.trial) {
+        // A runner trial's attack, applied to the honest claims and signature.
+        Some(fault) => {
+            let (token, altered) = crate::oidc::faults::forge_id_token(
+                fault,
+                id_claims,
+                oidc.signing_alg,
+                kid,
+                key,
+                rsa,
+            )
+            .map_err(sign_error)?;
+            state.note_altered(
+                f.trial,
+                format!("{} {}: {altered}", fault.case(), fault.name()),
+            );
+            token
+        }
+        None => jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error)?,
+    };
     let info = |kind, expires, jti| TokenInfo {
         kind,
         app_id: app.id.clone(),
@@ -665,7 +678,13 @@ pub async fn userinfo(
         sid: &info.sid,
         omit: &emit.omit_attributes,
     };
-    (no_store(), Json(tokens::userinfo_claims(&grant))).into_response()
+    let mut claims = tokens::userinfo_claims(&grant);
+    if state.trial_oidc_fault(info.trial.as_deref())
+        == Some(crate::oidc::faults::Fault::UserinfoSubDiffers)
+    {
+        claims.insert("sub".into(), serde_json::json!("00u-someone-else"));
+    }
+    (no_store(), Json(claims)).into_response()
 }
 
 /// `GET .../v1/logout`: RP-initiated logout (end_session).

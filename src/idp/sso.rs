@@ -270,12 +270,36 @@ pub fn issue(
         attributes: attributes_for(app, saml, user, &emit),
     };
     let key = &state.keys.current;
-    let xml = signature::signed_response(
+    let mut xml = signature::signed_response(
         &params,
         saml.sign,
         key.private_der(),
         &key.certificate.base64(),
     )?;
+    // A runner trial's attack, applied to the honest signed document.
+    if let Some(fault) = state.trial_saml_fault(trial) {
+        if let Some(foreign) = state.foreign_key() {
+            let ids = crate::saml::faults::Ids {
+                response_id: &params.ids.response_id,
+                assertion_id: &params.ids.assertion_id,
+            };
+            let forged = crate::saml::faults::apply(
+                fault,
+                &xml,
+                &ids,
+                saml.sign,
+                key,
+                foreign,
+                state.now(),
+                &params.name_id,
+            )?;
+            state.note_altered(
+                trial,
+                format!("{} {}: {}", fault.case(), fault.name(), forged.altered),
+            );
+            xml = forged.xml;
+        }
+    }
     tracing::info!(
         app = %app.id,
         user = %user.id,

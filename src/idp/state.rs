@@ -35,6 +35,11 @@ pub struct TrialOverrides {
     /// `alice+t1a2b3c4@acme.test`), so that ending "all of alice's sessions" at the SP touches
     /// no other trial.
     pub isolated: Option<String>,
+    /// The attack this trial's logins get (applied after the honest document is signed).
+    pub saml_fault: Option<crate::saml::faults::Fault>,
+    pub oidc_fault: Option<crate::oidc::faults::Fault>,
+    /// What the faults altered, for the transcript.
+    pub altered: Vec<String>,
 }
 
 /// The cookie naming the runner's trial a browser belongs to.
@@ -114,6 +119,7 @@ pub struct IdpState {
     /// Per-trial changes (what a test runner's trial asked for), keyed by the trial id the
     /// browser carries in the `fakta_trial` cookie.
     trials: Mutex<HashMap<String, TrialOverrides>>,
+    foreign: std::sync::OnceLock<Option<crate::keys::SigningKey>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -173,6 +179,7 @@ impl IdpState {
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
+            foreign: std::sync::OnceLock::new(),
         }))
     }
 
@@ -332,6 +339,51 @@ impl IdpState {
             };
         }
         Some(user)
+    }
+
+    pub fn set_trial_saml_fault(&self, trial: &str, f: crate::saml::faults::Fault) {
+        lock(&self.trials)
+            .entry(trial.to_owned())
+            .or_default()
+            .saml_fault = Some(f);
+    }
+
+    pub fn set_trial_oidc_fault(&self, trial: &str, f: crate::oidc::faults::Fault) {
+        lock(&self.trials)
+            .entry(trial.to_owned())
+            .or_default()
+            .oidc_fault = Some(f);
+    }
+
+    pub fn trial_saml_fault(&self, trial: Option<&str>) -> Option<crate::saml::faults::Fault> {
+        lock(&self.trials).get(trial?)?.saml_fault
+    }
+
+    pub fn trial_oidc_fault(&self, trial: Option<&str>) -> Option<crate::oidc::faults::Fault> {
+        lock(&self.trials).get(trial?)?.oidc_fault
+    }
+
+    /// Records what a fault altered, for the trial's transcript.
+    pub fn note_altered(&self, trial: Option<&str>, what: String) {
+        if let Some(t) = trial {
+            if let Some(o) = lock(&self.trials).get_mut(t) {
+                o.altered.push(what);
+            }
+        }
+    }
+
+    pub fn altered(&self, trial: &str) -> Vec<String> {
+        lock(&self.trials)
+            .get(trial)
+            .map(|o| o.altered.clone())
+            .unwrap_or_default()
+    }
+
+    /// A key that is not the IdP's, for "signed by another key" faults (made once).
+    pub fn foreign_key(&self) -> Option<&crate::keys::SigningKey> {
+        self.foreign
+            .get_or_init(|| crate::keys::SigningKey::generate().ok())
+            .as_ref()
     }
 
     /// Gives every user an identity of their own in this trial.

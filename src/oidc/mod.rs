@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod faults;
 pub mod jwks;
 pub mod jwt;
 pub mod logout;

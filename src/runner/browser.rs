@@ -56,6 +56,8 @@ pub enum BrowseError {
 pub struct Browser {
     client: reqwest::Client,
     jar: Arc<Jar>,
+    /// The last form carrying a SAMLResponse that this browser posted: (action, fields).
+    pub last_saml_post: Option<(String, Vec<(String, String)>)>,
     pub hops: Vec<Hop>,
     pub seen: Vec<Seen>,
 }
@@ -96,6 +98,7 @@ impl Browser {
         Ok(Browser {
             client,
             jar,
+            last_saml_post: None,
             hops: Vec::new(),
             seen: Vec::new(),
         })
@@ -145,6 +148,15 @@ impl Browser {
         })
     }
 
+    /// POSTs a form once (no redirect followed).
+    pub async fn post_form(
+        &mut self,
+        url: &str,
+        fields: &[(String, String)],
+    ) -> Result<Page, BrowseError> {
+        self.send("POST", url, Some(fields)).await
+    }
+
     /// A plain GET, no redirects followed.
     pub async fn get(&mut self, url: &str) -> Result<Page, BrowseError> {
         self.send("GET", url, None).await
@@ -181,6 +193,9 @@ impl Browser {
                 Some((action, fields)) => {
                     for (k, v) in &fields {
                         self.note_field(k, v);
+                    }
+                    if fields.iter().any(|(k, _)| k == "SAMLResponse") {
+                        self.last_saml_post = Some((action.clone(), fields.clone()));
                     }
                     next = (action, Some(fields));
                 }

@@ -35,6 +35,12 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
     if let Some(g) = &spec.groups {
         idp.set_trial_groups(&trial, &spec.user, g.clone());
     }
+    if let Some(f) = spec.saml_fault {
+        idp.set_trial_saml_fault(&trial, f);
+    }
+    if let Some(f) = spec.oidc_fault {
+        idp.set_trial_oidc_fault(&trial, f);
+    }
     let result = steps(spec, idp, &trial).await;
     idp.end_trial(&trial);
     result
@@ -71,6 +77,10 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
         let fail = |browsers: &Browsers, what: String, last: &Option<Page>, notes: &[String]| {
             let b = &browsers.all[0].1;
             let mut what = what;
+            for a in idp.altered(trial) {
+                what.push_str("\nforged: ");
+                what.push_str(&a);
+            }
             for n in notes {
                 what.push('\n');
                 what.push_str(n);
@@ -231,6 +241,41 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 }
             }
             Step::SetGroups { groups } => idp.set_trial_groups(trial, &spec.user, groups.clone()),
+            Step::Replay => {
+                let Some((action, fields)) = browsers.all[0].1.last_saml_post.clone() else {
+                    return Err(fail(
+                        &browsers,
+                        "nothing to replay: no SAMLResponse was posted yet".into(),
+                        &last_page,
+                        &notes,
+                    ));
+                };
+                let mut fresh = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
+                let page = fresh.post_form(&action, &fields).await.map_err(|e| {
+                    fail(
+                        &browsers,
+                        format!("the replay could not be posted: {e}"),
+                        &last_page,
+                        &notes,
+                    )
+                })?;
+                let seen = probe(&mut fresh, target)
+                    .await
+                    .map_err(|e| fail(&browsers, e, &last_page, &notes))?;
+                notes.push(format!(
+                    "replayed the SAMLResponse to {action}: the SP answered {}",
+                    page.status
+                ));
+                if seen.logged_in {
+                    return Err(fail(
+                        &browsers,
+                        "expected the SP to refuse the replayed Response, but it started a session"
+                            .into(),
+                        &Some(page),
+                        &notes,
+                    ));
+                }
+            }
             Step::Logout { from, fault } => match from {
                 LoginFrom::Sp => {
                     let url = target.logout_url.as_ref().ok_or_else(|| {

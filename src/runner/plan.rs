@@ -27,6 +27,9 @@ pub struct TrialSpec {
     /// Users get identities of their own in this trial (revocation and logout trials, whose
     /// "end every session of this user" must not reach other trials).
     pub isolate: bool,
+    /// The attack the IdP applies to this trial's logins.
+    pub saml_fault: Option<crate::saml::faults::Fault>,
+    pub oidc_fault: Option<crate::oidc::faults::Fault>,
 }
 
 fn sanitize(s: &str) -> String {
@@ -68,8 +71,9 @@ pub fn sent_name(app: &App, field: &UserField, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// Every trial of a pack: the file's scenarios, then the role matrix.
-pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
+/// Every trial of a pack: the file's scenarios, the role matrix, the revocation and logout
+/// packs, and the attack pack when the target asks for it (`attacks: true`) or `attacks` is set.
+pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> {
     let mut out = Vec::new();
     for s in &conn.scenarios {
         let Some(app) = s
@@ -107,11 +111,16 @@ pub fn plan(pack: &str, conn: Arc<Connection>) -> Vec<TrialSpec> {
                 .steps
                 .iter()
                 .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout { .. })),
+            saml_fault: None,
+            oidc_fault: None,
         });
     }
     out.extend(role_matrix(pack, &conn));
     out.extend(revocation_pack(pack, &conn));
     out.extend(logout_pack(pack, &conn));
+    if attacks || conn.target.as_ref().is_some_and(|t| t.attacks) {
+        out.extend(attack_pack(pack, &conn));
+    }
     out
 }
 
@@ -148,6 +157,8 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 steps,
                 why: Some(why),
                 isolate: false,
+                saml_fault: None,
+                oidc_fault: None,
             });
         };
     let role_for = |groups: &[String], omitted: bool| {
@@ -341,6 +352,8 @@ pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         steps,
         why: None,
         isolate: true,
+        saml_fault: None,
+        oidc_fault: None,
     };
     let mut out = vec![spec(
         "T1_revocation_ends_the_session".into(),
@@ -448,6 +461,8 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         steps,
         why: None,
         isolate: true,
+        saml_fault: None,
+        oidc_fault: None,
     };
     let mut out = Vec::new();
     let (id, honest_name, applies): (&str, &str, fn(&LogoutFault) -> bool) = if app.saml().is_some()
@@ -518,6 +533,98 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 }),
             ],
         ));
+    }
+    out
+}
+
+/// The attack pack (CONFORMANCE.md S1-S24, O1-O12): each forged login must be refused (the SP
+/// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
+/// the SP keeps the whole NameID.
+pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    use crate::oidc::faults::Fault as O;
+    use crate::saml::faults::Fault as S;
+    let Some(target) = &conn.target else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(main) = conn.directory.users.first() else {
+        return Vec::new();
+    };
+    let spec =
+        |name: String, steps: Vec<Step>, saml_fault: Option<S>, oidc_fault: Option<O>| TrialSpec {
+            name: format!("{pack}::{name}"),
+            conn: conn.clone(),
+            app: app.id.clone(),
+            user: main.id.clone(),
+            emit: Emit::default(),
+            groups: None,
+            steps,
+            why: None,
+            isolate: false,
+            saml_fault,
+            oidc_fault,
+        };
+    let mut out = Vec::new();
+    if let Some(saml) = app.saml() {
+        for f in S::ALL {
+            let steps = match f {
+                S::Unsolicited if saml.allow_idp_initiated => continue,
+                // An unsolicited Response when the SP takes them: only the replay cache can
+                // stop it then (a solicited one is also stopped by its spent InResponseTo).
+                S::Replay => vec![
+                    Step::Login {
+                        expect: LoginOutcome::Accepted,
+                        from: if saml.allow_idp_initiated {
+                            LoginFrom::Idp
+                        } else {
+                            LoginFrom::Sp
+                        },
+                        browser: "main".into(),
+                        user: None,
+                    },
+                    Step::Replay,
+                ],
+                S::CommentInNameId => {
+                    if !target.session.read.contains_key("subject") {
+                        continue;
+                    }
+                    let full = format!(
+                        "{}.evil.test",
+                        main.field(&saml.name_id.value).unwrap_or(&main.email)
+                    );
+                    let mut e = SessionExpectation {
+                        session: Some(SessionState::Active),
+                        ..Default::default()
+                    };
+                    e.values.insert("subject".into(), ExpectedValue::One(full));
+                    vec![login(LoginOutcome::Accepted), Step::Expect(e)]
+                }
+                _ => vec![login(LoginOutcome::Rejected)],
+            };
+            let suffix = match f {
+                S::CommentInNameId => "full_value_kept",
+                _ => "refused",
+            };
+            let fault = (*f != S::Replay).then_some(*f);
+            out.push(spec(
+                format!("{}_{}_{suffix}", f.case(), f.name()),
+                steps,
+                fault,
+                None,
+            ));
+        }
+    }
+    if app.oidc().is_some() {
+        for f in O::ALL {
+            out.push(spec(
+                format!("{}_{}_refused", f.case(), f.name()),
+                vec![login(LoginOutcome::Rejected)],
+                None,
+                Some(*f),
+            ));
+        }
     }
     out
 }

@@ -30,6 +30,8 @@ pub struct Options {
     pub nocapture: bool,
     pub quiet: bool,
     pub junit: Option<PathBuf>,
+    /// Add the attack pack to every file.
+    pub attacks: bool,
 }
 
 /// A connection file under test, by pack name (the file stem).
@@ -109,7 +111,7 @@ pub fn run(
     let mut trials = Vec::new();
     for pack in packs {
         let conn = Arc::new(pack.conn);
-        let specs = plan::plan(&pack.name, conn.clone());
+        let specs = plan::plan(&pack.name, conn.clone(), options.attacks);
         let idp = if options.list {
             None
         } else {

@@ -64,6 +64,7 @@ fn describe(step: &Step) -> String {
                 (None, None) => "204".into(),
             }
         ),
+        Step::Replay => "replay the last SAMLResponse from a fresh browser (expect refused)".into(),
         Step::SetGroups { groups } => format!("set_groups [{}]", groups.join(", ")),
         Step::Expect(e) => {
             let mut parts = Vec::new();

@@ -51,6 +51,50 @@ pub fn signed_response(
     sign_first_template(&with_template, private_key_pkcs8_der)
 }
 
+/// Signs a bare (signature-free) Response as fakta's IdP signs it: the Assertion's template
+/// after the Assertion's Issuer, the Response's after the Response's Issuer. Used to re-sign a
+/// forged document with a key (`crate::saml::faults`).
+pub fn sign_bare(
+    bare: &str,
+    response_id: &str,
+    assertion_id: &str,
+    what: SignWhat,
+    private_key_pkcs8_der: &[u8],
+    cert_b64: &str,
+) -> Result<String, SignError> {
+    let close = "</saml2:Issuer>";
+    let mut xml = bare.to_owned();
+    if what != SignWhat::Response {
+        let start = xml.find("<saml2:Assertion").ok_or(SignError::NoIssuer)?;
+        let at = xml[start..].find(close).ok_or(SignError::NoIssuer)? + start + close.len();
+        xml.insert_str(at, &response::signature_template(assertion_id, cert_b64));
+        xml = sign_first_template(&xml, private_key_pkcs8_der)?;
+    }
+    if what != SignWhat::Assertion {
+        let at = xml.find(close).ok_or(SignError::NoIssuer)? + close.len();
+        xml.insert_str(at, &response::signature_template(response_id, cert_b64));
+        xml = sign_first_template(&xml, private_key_pkcs8_der)?;
+    }
+    Ok(xml)
+}
+
+/// The document without any `ds:Signature` element.
+pub fn strip_signatures(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(start) = rest.find("<ds:Signature") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</ds:Signature>") {
+            Some(end) => rest = &rest[start + end + "</ds:Signature>".len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Verifies the first signature of a document with a certificate (DER); the ID attribute is
 /// `ID`. For tests and SP-signed POST requests.
 pub fn verify_first(xml: &str, cert_der: &[u8]) -> bool {
