@@ -120,7 +120,13 @@ fn pretty_xml(xml: &str) -> String {
         if p.starts_with("</") {
             depth = depth.saturating_sub(1);
         }
-        let _ = writeln!(out, "    {}{}", "  ".repeat(depth.min(12)), p);
+        // Lines holding a value only a forged document carries are marked.
+        let mark = if crate::saml::faults::MARKERS.iter().any(|m| p.contains(m)) {
+            ">>  "
+        } else {
+            "    "
+        };
+        let _ = writeln!(out, "{mark}{}{}", "  ".repeat(depth.min(12)), p);
         let opens = p.starts_with('<')
             && !p.starts_with("</")
             && !p.starts_with("<?")

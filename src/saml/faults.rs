@@ -109,6 +109,21 @@ impl Fault {
     }
 }
 
+/// Values only forged documents carry: transcripts mark the lines that hold them.
+pub const MARKERS: &[&str] = &[
+    "urn:fakta:another-sp",
+    "mallory@evil.invalid",
+    "another-idp",
+    "127.0.0.1:1/another-acs",
+    "_not_a_request_of_this_sp",
+    "holder-of-key",
+    "status:Requester",
+    "<!---->",
+    "<!DOCTYPE",
+    "id-evil-assertion",
+    "id-second-assertion",
+];
+
 /// A forged Response and what was altered (for the transcript).
 #[derive(Debug, Clone)]
 pub struct Forged {
