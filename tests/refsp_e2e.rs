@@ -28,7 +28,10 @@ async fn world(file: &str, flaws: Flaws) -> World {
         .unwrap()
         .replace("127.0.0.1:7000", &idp_addr)
         .replace("127.0.0.1:7100", &sp_addr);
-    let conn = common::connection(&yaml, std::path::Path::new("."));
+    let base = std::path::Path::new(file)
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    let conn = common::connection(&yaml, base);
     let idp = IdpState::new(conn.clone(), common::keys(), Arc::new(SystemClock)).unwrap();
     let sp = SpState::new(conn, flaws, Arc::new(SystemClock)).unwrap();
     let idp_app = fakta::idp::app(idp.clone());
@@ -557,4 +560,38 @@ async fn idp_initiated_slo_needs_the_idps_signature() {
         401,
         "the flawed SP obeys an unsigned request"
     );
+}
+
+#[tokio::test]
+async fn a_reference_sp_with_a_key_signs_its_requests_and_the_idp_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp_key = fakta::keys::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("sp.crt"), sp_key.certificate.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("sp.key"),
+        sp_key.pkey().private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    let yaml = std::fs::read_to_string(common::EXAMPLE).unwrap().replace(
+        "    # sp_certificate: sp.crt",
+        "    sp_certificate: sp.crt\n    sp_private_key: sp.key",
+    );
+    let file = dir.path().join("signed.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let w = world(file.to_str().unwrap(), Flaws::none()).await;
+    let b = browser();
+    let (status, body) = browse(&b, &format!("{}/login?connection=acme", w.sp), "00u1alice").await;
+    assert_eq!(
+        status, 200,
+        "the IdP accepted the signed AuthnRequest: {body}"
+    );
+    assert_eq!(me(&b, &w).await.1["role"], "admin");
+    // SP-initiated SLO with a signed LogoutRequest; the IdP answers with a signed response.
+    let (status, body) = browse(&b, &format!("{}/logout", w.sp), "00u1alice").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Signed out at the SP and at the IdP"),
+        "{body}"
+    );
+    assert_eq!(me(&b, &w).await.0, 401);
 }

@@ -563,6 +563,7 @@ const SAML_APP_KEYS: &[&str] = &[
     "audience",
     "acs_url",
     "sp_certificate",
+    "sp_private_key",
     "sign",
     "name_id",
     "attributes",
@@ -763,6 +764,15 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
     let sp_certificate = m
         .string(sink, "sp_certificate")
         .map(|s| PathBuf::from(s.value));
+    let sp_private_key = m.string(sink, "sp_private_key");
+    if let (Some(k), None) = (&sp_private_key, &sp_certificate) {
+        sink.error(
+            k.pos,
+            &k.path,
+            "an SP private key without `sp_certificate`: the IdP would not know to check its signatures",
+        );
+    }
+    let sp_private_key = sp_private_key.map(|s| PathBuf::from(s.value));
     let sign = m
         .choice(
             sink,
@@ -797,6 +807,7 @@ fn saml_app(sink: &mut Sink, m: &Map<'_>, id: Option<&str>) -> Option<Protocol> 
         audience: audience?.value,
         acs_url: acs?,
         sp_certificate,
+        sp_private_key,
         sign,
         name_id: name_id?,
         attributes,

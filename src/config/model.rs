@@ -236,6 +236,8 @@ pub struct SamlApp {
     pub acs_url: Url,
     /// When set, AuthnRequests must be signed with this certificate's key.
     pub sp_certificate: Option<PathBuf>,
+    /// The SP's private key (PEM), used only by the reference SP to sign its requests.
+    pub sp_private_key: Option<PathBuf>,
     pub sign: SignWhat,
     pub name_id: NameIdSpec,
     /// Attribute statements in file order: SAML attribute name -> user field.

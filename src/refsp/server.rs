@@ -219,13 +219,17 @@ async fn login(
             let now = st.now();
             lock(&st.saml_memory).add_request(id.clone(), now);
             let xml = saml::authn_request(&id, now, &sp, &sso_url);
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("SAMLRequest", &binding::encode_redirect(&xml));
-            if let Some(rs) = q.get("RelayState") {
-                query.append_pair("RelayState", rs);
-            }
+            // Signed (SAML Bindings 3.4.4.1) when the SP has a key.
+            let query = match crate::saml::logout::redirect_query(
+                &xml,
+                q.get("RelayState").map(String::as_str),
+                st.sp_key.as_ref(),
+            ) {
+                Ok(q) => q,
+                Err(e) => return refused(&format!("cannot sign the AuthnRequest: {e}")),
+            };
             let sep = if sso_url.contains('?') { '&' } else { '?' };
-            redirect(&format!("{sso_url}{sep}{}", query.finish()))
+            redirect(&format!("{sso_url}{sep}{query}"))
         }
         Trust::Oidc {
             authorization_endpoint,
@@ -585,7 +589,7 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
                     name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
                     session_index: s.session_index.clone(),
                 });
-                crate::saml::logout::redirect_query(&xml, None, None)
+                crate::saml::logout::redirect_query(&xml, None, st.sp_key.as_ref())
                     .ok()
                     .map(|q| {
                         format!(

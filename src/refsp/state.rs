@@ -43,9 +43,15 @@ pub enum SpError {
         path: String,
     },
     #[error(
-        "{file}: app `{app}` requires signed AuthnRequests (sp_certificate), which the reference SP does not send yet"
+        "{file}: app `{app}` requires signed requests (sp_certificate); give the reference SP the matching key with apps[].sp_private_key"
     )]
     SignedRequests { file: String, app: String },
+    #[error("{file}: cannot read the SP private key {path}: {reason}")]
+    SpKey {
+        file: String,
+        path: String,
+        reason: String,
+    },
 }
 
 /// A logged-in user at the SP.
@@ -162,6 +168,8 @@ pub struct SpState {
     pub saml_memory: Mutex<SamlMemory>,
     pub oidc_pending: Mutex<HashMap<String, OidcPending>>,
     pub jtis: Mutex<HashMap<String, i64>>,
+    /// The SP's signing key, when its requests must be signed.
+    pub sp_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -209,7 +217,7 @@ impl SpState {
         }
         let callback = match (app.saml(), app.oidc()) {
             (Some(s), _) => {
-                if s.sp_certificate.is_some() {
+                if s.sp_certificate.is_some() && s.sp_private_key.is_none() {
                     return Err(SpError::SignedRequests {
                         file,
                         app: app.id.clone(),
@@ -258,6 +266,27 @@ impl SpState {
                 }
             }
         }
+        let sp_key = match app.saml().and_then(|s| s.sp_private_key.as_ref()) {
+            Some(p) => {
+                let path = conn.base_dir.join(p);
+                let shown = path.display().to_string();
+                let pem = std::fs::read(&path).map_err(|e| SpError::SpKey {
+                    file: file.clone(),
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?;
+                Some(
+                    openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|e| {
+                        SpError::SpKey {
+                            file: file.clone(),
+                            path: shown,
+                            reason: e.to_string(),
+                        }
+                    })?,
+                )
+            }
+            None => None,
+        };
         let paths = Paths {
             login: target.login_url.path().to_owned(),
             probe: target.session.probe.path().to_owned(),
@@ -282,6 +311,7 @@ impl SpState {
             saml_memory: Mutex::new(SamlMemory::default()),
             oidc_pending: Mutex::new(HashMap::new()),
             jtis: Mutex::new(HashMap::new()),
+            sp_key,
         }))
     }
 
