@@ -205,6 +205,13 @@ fn self_signed(pkey: &PKey<Private>) -> Result<X509, openssl::error::ErrorStack>
     Ok(b.build())
 }
 
+/// A key that is not the IdP's, for "signed by another key" faults: made once per process (RSA
+/// key generation takes from tens of milliseconds to over a second), never written anywhere.
+pub fn foreign_key() -> Option<&'static SigningKey> {
+    static FOREIGN: std::sync::OnceLock<Option<SigningKey>> = std::sync::OnceLock::new();
+    FOREIGN.get_or_init(|| SigningKey::generate().ok()).as_ref()
+}
+
 /// The keys an IdP signs with and publishes.
 #[derive(Debug, Clone)]
 pub struct KeyStore {

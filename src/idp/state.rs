@@ -119,7 +119,6 @@ pub struct IdpState {
     /// Per-trial changes (what a test runner's trial asked for), keyed by the trial id the
     /// browser carries in the `fakta_trial` cookie.
     trials: Mutex<HashMap<String, TrialOverrides>>,
-    foreign: std::sync::OnceLock<Option<crate::keys::SigningKey>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -179,7 +178,6 @@ impl IdpState {
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
-            foreign: std::sync::OnceLock::new(),
         }))
     }
 
@@ -379,11 +377,9 @@ impl IdpState {
             .unwrap_or_default()
     }
 
-    /// A key that is not the IdP's, for "signed by another key" faults (made once).
-    pub fn foreign_key(&self) -> Option<&crate::keys::SigningKey> {
-        self.foreign
-            .get_or_init(|| crate::keys::SigningKey::generate().ok())
-            .as_ref()
+    /// A key that is not the IdP's, for "signed by another key" faults.
+    pub fn foreign_key(&self) -> Option<&'static crate::keys::SigningKey> {
+        crate::keys::foreign_key()
     }
 
     /// Gives every user an identity of their own in this trial.

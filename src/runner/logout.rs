@@ -130,7 +130,7 @@ pub async fn idp_initiated(
                 crate::oidc::jwt::sign(alg, kid, typ, &key, &claims).map_err(|e| e.to_string())?
             }
             Signing::Foreign => {
-                let other = crate::keys::SigningKey::generate().map_err(|e| e.to_string())?;
+                let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
                 crate::oidc::jwt::sign(SigningAlg::RS256, kid, typ, other.pkey(), &claims)
                     .map_err(|e| e.to_string())?
             }

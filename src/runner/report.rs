@@ -102,6 +102,12 @@ pub fn run(
             }
         }
     }
+    if !options.list {
+        // The key for "signed by another key" faults takes a while to make: start now.
+        std::thread::spawn(|| {
+            let _ = crate::keys::foreign_key();
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -101,7 +101,7 @@ pub async fn post(
             &o.claims,
         ),
         Signing::Foreign => {
-            let other = crate::keys::SigningKey::generate().map_err(|e| e.to_string())?;
+            let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
             crate::oidc::jwt::sign(
                 SigningAlg::RS256,
                 kid,
