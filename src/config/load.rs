@@ -1066,10 +1066,15 @@ fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
     })
 }
 
-fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter> {
-    const KINDS: &[&str] = &["regex", "starts_with", "equals", "contains"];
-    let m = Map::new(sink, node, path, KINDS)?;
-    let present: Vec<&str> = KINDS
+/// A mapping with exactly one of `kinds` as its key (`{ regex: ... }`): the kind and its value.
+fn one_of(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    kinds: &[&'static str],
+) -> Option<(&'static str, At<String>)> {
+    let m = Map::new(sink, node, path, kinds)?;
+    let present: Vec<&'static str> = kinds
         .iter()
         .copied()
         .filter(|k| m.get(k).is_some())
@@ -1079,7 +1084,8 @@ fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter>
             m.pos,
             path,
             format!(
-                "expected exactly one of regex, starts_with, equals, contains; found {}",
+                "expected exactly one of {}; found {}",
+                kinds.join(", "),
                 if present.is_empty() {
                     "none".to_owned()
                 } else {
@@ -1090,7 +1096,17 @@ fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter>
         return None;
     }
     let s = m.string(sink, present[0])?;
-    Some(match present[0] {
+    Some((present[0], s))
+}
+
+fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter> {
+    let (kind, s) = one_of(
+        sink,
+        node,
+        path,
+        &["regex", "starts_with", "equals", "contains"],
+    )?;
+    Some(match kind {
         "regex" => match GroupFilter::regex(&s.value) {
             Ok(f) => f,
             Err(e) => {
@@ -1240,30 +1256,8 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
 }
 
 fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
-    const KINDS: &[&str] = &["json", "css", "regex", "header"];
-    let m = Map::new(sink, node, path, KINDS)?;
-    let present: Vec<&str> = KINDS
-        .iter()
-        .copied()
-        .filter(|k| m.get(k).is_some())
-        .collect();
-    if present.len() != 1 {
-        sink.error(
-            m.pos,
-            path,
-            format!(
-                "expected exactly one of json, css, regex, header; found {}",
-                if present.is_empty() {
-                    "none".to_owned()
-                } else {
-                    present.join(", ")
-                }
-            ),
-        );
-        return None;
-    }
-    let s = m.string(sink, present[0])?;
-    Some(match present[0] {
+    let (kind, s) = one_of(sink, node, path, &["json", "css", "regex", "header"])?;
+    Some(match kind {
         "json" => {
             if !s.value.starts_with('/') {
                 sink.error(

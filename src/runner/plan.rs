@@ -310,6 +310,30 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     out
 }
 
+/// A revocation or logout trial: the first user of the directory, with an identity of its own.
+fn isolated_trial(
+    pack: &str,
+    conn: &Arc<Connection>,
+    app: &str,
+    user: &str,
+    name: String,
+    steps: Vec<Step>,
+) -> TrialSpec {
+    TrialSpec {
+        name: format!("{pack}::{name}"),
+        conn: conn.clone(),
+        app: app.to_owned(),
+        user: user.to_owned(),
+        emit: Emit::default(),
+        groups: None,
+        steps,
+        why: None,
+        isolate: true,
+        saml_fault: None,
+        oidc_fault: None,
+    }
+}
+
 fn revoke(fault: Option<crate::revocation::Fault>) -> Step {
     Step::Revoke {
         expect_status: None,
@@ -342,19 +366,8 @@ pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let (Some(main), other) = (conn.directory.users.first(), conn.directory.users.get(1)) else {
         return Vec::new();
     };
-    let spec = |name: String, steps: Vec<Step>| TrialSpec {
-        name: format!("{pack}::{name}"),
-        conn: conn.clone(),
-        app: app.id.clone(),
-        user: main.id.clone(),
-        emit: Emit::default(),
-        groups: None,
-        steps,
-        why: None,
-        isolate: true,
-        saml_fault: None,
-        oidc_fault: None,
-    };
+    let spec =
+        |name: String, steps: Vec<Step>| isolated_trial(pack, conn, &app.id, &main.id, name, steps);
     let mut out = vec![spec(
         "T1_revocation_ends_the_session".into(),
         vec![
@@ -451,19 +464,8 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let Some(main) = conn.directory.users.first() else {
         return Vec::new();
     };
-    let spec = |name: String, steps: Vec<Step>| TrialSpec {
-        name: format!("{pack}::{name}"),
-        conn: conn.clone(),
-        app: app.id.clone(),
-        user: main.id.clone(),
-        emit: Emit::default(),
-        groups: None,
-        steps,
-        why: None,
-        isolate: true,
-        saml_fault: None,
-        oidc_fault: None,
-    };
+    let spec =
+        |name: String, steps: Vec<Step>| isolated_trial(pack, conn, &app.id, &main.id, name, steps);
     let mut out = Vec::new();
     let (id, honest_name, applies): (&str, &str, fn(&LogoutFault) -> bool) = if app.saml().is_some()
     {

@@ -161,6 +161,22 @@ fn replace_text(xml: &str, element: &str, new: &str) -> String {
     }
 }
 
+/// An unsigned copy of the bare document's Assertion, with a new ID, for mallory.
+fn evil_copy(bare: &str, assertion_id: &str, new_id: &str, name_id: &str) -> String {
+    let start = bare.find("<saml2:Assertion").unwrap_or(0);
+    let end = bare
+        .find("</saml2:Assertion>")
+        .map(|e| e + "</saml2:Assertion>".len())
+        .unwrap_or(bare.len());
+    bare[start..end]
+        .replacen(
+            &format!("ID=\"{assertion_id}\""),
+            &format!("ID=\"{new_id}\""),
+            1,
+        )
+        .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<")
+}
+
 /// Applies `fault` to the honest signed Response.
 #[expect(
     clippy::too_many_arguments,
@@ -330,18 +346,7 @@ pub fn apply(
         ),
         Fault::Xsw3EvilAssertionFirst => {
             let good = resign(&bare, SignWhat::Assertion)?;
-            let start = bare.find("<saml2:Assertion").unwrap_or(0);
-            let end = bare
-                .find("</saml2:Assertion>")
-                .map(|e| e + "</saml2:Assertion>".len())
-                .unwrap_or(bare.len());
-            let evil = bare[start..end]
-                .replacen(
-                    &format!("ID=\"{}\"", ids.assertion_id),
-                    "ID=\"id-evil-assertion\"",
-                    1,
-                )
-                .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<");
+            let evil = evil_copy(&bare, ids.assertion_id, "id-evil-assertion", name_id);
             let at = good.find("<saml2:Assertion").unwrap_or(0);
             f(
                 format!("{}{evil}{}", &good[..at], &good[at..]),
@@ -365,18 +370,7 @@ pub fn apply(
         }
         Fault::TwoAssertions => {
             let good = resign(&bare, SignWhat::Assertion)?;
-            let start = bare.find("<saml2:Assertion").unwrap_or(0);
-            let end = bare
-                .find("</saml2:Assertion>")
-                .map(|e| e + "</saml2:Assertion>".len())
-                .unwrap_or(bare.len());
-            let evil = bare[start..end]
-                .replacen(
-                    &format!("ID=\"{}\"", ids.assertion_id),
-                    "ID=\"id-second-assertion\"",
-                    1,
-                )
-                .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<");
+            let evil = evil_copy(&bare, ids.assertion_id, "id-second-assertion", name_id);
             let at = good.find("</saml2p:Response>").unwrap_or(good.len());
             f(
                 format!("{}{evil}{}", &good[..at], &good[at..]),
