@@ -17,6 +17,7 @@ use crate::idp::IdpState;
 pub struct Observed {
     pub status: u16,
     pub body: String,
+    pub headers: reqwest::header::HeaderMap,
     pub logged_in: bool,
 }
 
@@ -376,6 +377,7 @@ async fn probe(browser: &mut Browser, target: &Target) -> Result<Observed, Strin
     Ok(Observed {
         logged_in: page.status == target.session.logged_in_status,
         status: page.status,
+        headers: page.headers,
         body: page.body,
     })
 }
@@ -408,7 +410,11 @@ pub fn read_value(reader: &Reader, seen: &Observed) -> Option<Value> {
             let m = c.get(1).or_else(|| c.get(0))?;
             Some(Value::String(m.as_str().to_owned()))
         }
-        Reader::Header(_) => None,
+        Reader::Header(name) => seen
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(|v| Value::String(v.to_owned())),
     }
 }
 
@@ -445,5 +451,56 @@ fn show_value(v: &Value) -> String {
     match v {
         Value::Array(a) => format!("[{}]", a.iter().map(as_text).collect::<Vec<_>>().join(", ")),
         other => as_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen() -> Observed {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-role", "admin".parse().unwrap());
+        Observed {
+            status: 200,
+            body: r#"<html><body><span id="role">devops</span> {"role":"x"}</body></html>"#.into(),
+            headers,
+            logged_in: true,
+        }
+    }
+
+    #[test]
+    fn every_reader_kind_reads() {
+        let s = seen();
+        assert_eq!(
+            read_value(&Reader::Header("x-role".into()), &s),
+            Some(Value::String("admin".into()))
+        );
+        assert_eq!(
+            read_value(&Reader::Css("#role".into()), &s),
+            Some(Value::String("devops".into()))
+        );
+        let re = regex::Regex::new(r#""role":"([a-z]+)""#).unwrap();
+        assert_eq!(
+            read_value(&Reader::Regex(re), &s),
+            Some(Value::String("x".into()))
+        );
+        let json = Observed {
+            body: r#"{"role":"admin","groups":["a","b"]}"#.into(),
+            ..seen()
+        };
+        assert_eq!(
+            read_value(&Reader::Json("/role".into()), &json),
+            Some(Value::String("admin".into()))
+        );
+        assert!(matches(
+            &ExpectedValue::List(vec!["b".into(), "a".into()]),
+            &read_value(&Reader::Json("/groups".into()), &json)
+        ));
+        assert!(!matches(
+            &ExpectedValue::One("viewer".into()),
+            &read_value(&Reader::Json("/role".into()), &json)
+        ));
+        assert_eq!(read_value(&Reader::Json("/missing".into()), &json), None);
     }
 }
