@@ -29,7 +29,14 @@ pub enum Fault {
     NotBearer,
     NoRecipient,
     StatusNotSuccess,
+    Xsw1,
+    Xsw2,
     Xsw3EvilAssertionFirst,
+    Xsw4,
+    Xsw5,
+    Xsw6,
+    Xsw7,
+    Xsw8,
     CommentInNameId,
     TwoAssertions,
     Doctype,
@@ -54,7 +61,14 @@ impl Fault {
         Fault::NotBearer,
         Fault::NoRecipient,
         Fault::StatusNotSuccess,
+        Fault::Xsw1,
+        Fault::Xsw2,
         Fault::Xsw3EvilAssertionFirst,
+        Fault::Xsw4,
+        Fault::Xsw5,
+        Fault::Xsw6,
+        Fault::Xsw7,
+        Fault::Xsw8,
         Fault::CommentInNameId,
         Fault::TwoAssertions,
         Fault::Doctype,
@@ -75,7 +89,14 @@ impl Fault {
             Fault::WrongIssuer => "S11",
             Fault::NotBearer | Fault::NoRecipient => "S12",
             Fault::StatusNotSuccess => "S13",
+            Fault::Xsw1 => "S14",
+            Fault::Xsw2 => "S15",
             Fault::Xsw3EvilAssertionFirst => "S16",
+            Fault::Xsw4 => "S17",
+            Fault::Xsw5 => "S18",
+            Fault::Xsw6 => "S19",
+            Fault::Xsw7 => "S20",
+            Fault::Xsw8 => "S21",
             Fault::CommentInNameId => "S22",
             Fault::TwoAssertions => "S23",
             Fault::Doctype => "S24",
@@ -101,7 +122,14 @@ impl Fault {
             Fault::NotBearer => "not_bearer",
             Fault::NoRecipient => "no_recipient",
             Fault::StatusNotSuccess => "status_not_success",
+            Fault::Xsw1 => "xsw1_evil_response_wraps_the_signed_one_in_its_signature",
+            Fault::Xsw2 => "xsw2_evil_response_with_the_signed_one_before_its_signature",
             Fault::Xsw3EvilAssertionFirst => "xsw3_evil_assertion_before_the_signed_one",
+            Fault::Xsw4 => "xsw4_evil_assertion_wraps_the_signed_one",
+            Fault::Xsw5 => "xsw5_evil_assertion_keeps_the_signature_copy_at_the_end",
+            Fault::Xsw6 => "xsw6_evil_assertion_copy_inside_its_signature",
+            Fault::Xsw7 => "xsw7_evil_assertion_in_extensions",
+            Fault::Xsw8 => "xsw8_evil_assertion_copy_in_a_signature_object",
             Fault::CommentInNameId => "comment_in_name_id",
             Fault::TwoAssertions => "two_assertions",
             Fault::Doctype => "doctype_with_entities",
@@ -120,8 +148,8 @@ pub const MARKERS: &[&str] = &[
     "status:Requester",
     "<!---->",
     "<!DOCTYPE",
-    "id-evil-assertion",
-    "id-second-assertion",
+    "\"id-evil-",
+    "\"id-second-",
 ];
 
 /// A forged Response and what was altered (for the transcript).
@@ -175,6 +203,88 @@ fn evil_copy(bare: &str, assertion_id: &str, new_id: &str, name_id: &str) -> Str
             1,
         )
         .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<")
+}
+
+/// The first `<ds:Signature>...</ds:Signature>` block at or after `from`: (start, end).
+fn signature_span(xml: &str, from: usize) -> Option<(usize, usize)> {
+    let start = xml[from..].find("<ds:Signature")? + from;
+    let end = xml[start..].find("</ds:Signature>")? + start + "</ds:Signature>".len();
+    Some((start, end))
+}
+
+/// The first Assertion element of a document: (start, end).
+fn assertion_span(xml: &str) -> Option<(usize, usize)> {
+    let start = xml.find("<saml2:Assertion")?;
+    let end = xml.find("</saml2:Assertion>")? + "</saml2:Assertion>".len();
+    Some((start, end))
+}
+
+/// XSW shapes built from a document whose Assertion alone is signed (`good`): `evil` is an
+/// unsigned Assertion for mallory with a new ID; `copy` is the honest Assertion without its
+/// signature; `signed` is the honest signed Assertion.
+fn assertion_wrap(
+    fault: Fault,
+    good: &str,
+    evil: &str,
+    ids: &Ids<'_>,
+    name_id: &str,
+) -> Option<String> {
+    let (a0, a1) = assertion_span(good)?;
+    let signed = &good[a0..a1];
+    let (s0, s1) = signature_span(signed, 0)?;
+    let copy = format!("{}{}", &signed[..s0], &signed[s1..]);
+    // The signed Assertion turned evil: new ID, mallory, its original signature kept (which
+    // still names the honest ID).
+    let evil_keeping_sig = signed
+        .replacen(
+            &format!("ID=\"{}\"", ids.assertion_id),
+            &format!("ID=\"id-evil-{}\"", ids.assertion_id),
+            1,
+        )
+        .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<");
+    let (head, tail) = (&good[..a0], &good[a1..]);
+    Some(match fault {
+        Fault::Xsw4 => {
+            let open_end = evil.find("</saml2:Assertion>")?;
+            format!(
+                "{head}{}{signed}</saml2:Assertion>{tail}",
+                &evil[..open_end]
+            )
+        }
+        Fault::Xsw5 => {
+            let close = tail.rfind("</saml2p:Response>")?;
+            format!(
+                "{head}{evil_keeping_sig}{}{copy}{}",
+                &tail[..close],
+                &tail[close..]
+            )
+        }
+        Fault::Xsw6 | Fault::Xsw8 => {
+            let (e0, e1) = signature_span(&evil_keeping_sig, 0)?;
+            let inner_close = e1 - "</ds:Signature>".len();
+            let inserted = if fault == Fault::Xsw6 {
+                copy.clone()
+            } else {
+                format!("<ds:Object>{copy}</ds:Object>")
+            };
+            format!(
+                "{head}{}{}{}{}{tail}",
+                &evil_keeping_sig[..e0],
+                &evil_keeping_sig[e0..inner_close],
+                inserted,
+                &evil_keeping_sig[inner_close..]
+            )
+        }
+        Fault::Xsw7 => {
+            let issuer_end = good.find("</saml2:Issuer>")? + "</saml2:Issuer>".len();
+            format!(
+                "{}<saml2p:Extensions>{evil}</saml2p:Extensions>{}",
+                &good[..issuer_end],
+                &good[issuer_end..]
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// Applies `fault` to the honest signed Response.
@@ -346,12 +456,94 @@ pub fn apply(
         ),
         Fault::Xsw3EvilAssertionFirst => {
             let good = resign(&bare, SignWhat::Assertion)?;
-            let evil = evil_copy(&bare, ids.assertion_id, "id-evil-assertion", name_id);
+            let evil = evil_copy(
+                &bare,
+                ids.assertion_id,
+                &format!("id-evil-{}", ids.assertion_id),
+                name_id,
+            );
             let at = good.find("<saml2:Assertion").unwrap_or(0);
             f(
                 format!("{}{evil}{}", &good[..at], &good[at..]),
                 "an unsigned copy of the Assertion for mallory@evil.invalid placed before the signed one".into(),
             )
+        }
+        Fault::Xsw1 | Fault::Xsw2 => {
+            // Response-level wrapping: the document's root becomes an evil Response (new IDs,
+            // mallory) holding the honest signed Response's signature, with the honest Response
+            // (less its own signature) inside that signature (XSW1) or before it (XSW2).
+            let both = resign(&bare, SignWhat::Both)?;
+            let issuer_end = both.find("</saml2:Issuer>").unwrap_or(0) + "</saml2:Issuer>".len();
+            let (s0, s1) = signature_span(&both, issuer_end).unwrap_or((issuer_end, issuer_end));
+            let sig = &both[s0..s1];
+            let honest_response = format!("{}{}", &both[..s0], &both[s1..]);
+            let honest_response = honest_response
+                .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                .trim_start()
+                .to_owned();
+            let evil = evil_copy(
+                &bare,
+                ids.assertion_id,
+                &format!("id-evil-{}", ids.assertion_id),
+                name_id,
+            );
+            let root_open_end = bare.find("<saml2:Issuer").unwrap_or(0);
+            let root_open = bare[..root_open_end].replacen(
+                &format!("ID=\"{}\"", ids.response_id),
+                &format!("ID=\"id-evil-{}\"", ids.response_id),
+                1,
+            );
+            let issuer = &bare[root_open_end
+                ..bare.find("</saml2:Issuer>").unwrap_or(0) + "</saml2:Issuer>".len()];
+            let status_start = bare.find("<saml2p:Status").unwrap_or(0);
+            let (a0, _) = assertion_span(&bare).unwrap_or((status_start, status_start));
+            let status = &bare[status_start..a0];
+            let sig_open_end = sig.len() - "</ds:Signature>".len();
+            let body = if fault == Fault::Xsw1 {
+                format!(
+                    "{}{honest_response}</ds:Signature>{status}{evil}",
+                    &sig[..sig_open_end]
+                )
+            } else {
+                format!("{honest_response}{sig}{status}{evil}")
+            };
+            f(
+                format!("{root_open}{issuer}{body}</saml2p:Response>"),
+                format!(
+                    "the root is an evil Response (id-evil-...) for mallory@evil.invalid; the honest signed Response sits {} its signature",
+                    if fault == Fault::Xsw1 {
+                        "inside"
+                    } else {
+                        "before"
+                    }
+                ),
+            )
+        }
+        Fault::Xsw4 | Fault::Xsw5 | Fault::Xsw6 | Fault::Xsw7 | Fault::Xsw8 => {
+            let good = resign(&bare, SignWhat::Assertion)?;
+            let evil = evil_copy(
+                &bare,
+                ids.assertion_id,
+                &format!("id-evil-{}", ids.assertion_id),
+                name_id,
+            );
+            let xml = assertion_wrap(fault, &good, &evil, ids, name_id).unwrap_or(good);
+            let what = match fault {
+                Fault::Xsw4 => "an evil Assertion for mallory wraps the signed one",
+                Fault::Xsw5 => {
+                    "the signed Assertion turned evil (new ID, mallory) keeps its signature; an unsigned copy of the honest one is appended to the Response"
+                }
+                Fault::Xsw6 => {
+                    "the signed Assertion turned evil keeps its signature, which now holds an unsigned copy of the honest one"
+                }
+                Fault::Xsw7 => {
+                    "an evil Assertion for mallory inside samlp:Extensions, before the signed one"
+                }
+                _ => {
+                    "the signed Assertion turned evil keeps its signature, whose ds:Object holds an unsigned copy of the honest one"
+                }
+            };
+            f(xml, what.into())
         }
         Fault::CommentInNameId => {
             let full = format!("{name_id}.evil.test");
@@ -370,7 +562,12 @@ pub fn apply(
         }
         Fault::TwoAssertions => {
             let good = resign(&bare, SignWhat::Assertion)?;
-            let evil = evil_copy(&bare, ids.assertion_id, "id-second-assertion", name_id);
+            let evil = evil_copy(
+                &bare,
+                ids.assertion_id,
+                &format!("id-second-{}", ids.assertion_id),
+                name_id,
+            );
             let at = good.find("</saml2p:Response>").unwrap_or(good.len());
             f(
                 format!("{}{evil}{}", &good[..at], &good[at..]),
