@@ -212,6 +212,15 @@ pub fn foreign_key() -> Option<&'static SigningKey> {
     FOREIGN.get_or_init(|| SigningKey::generate().ok()).as_ref()
 }
 
+/// The "new" key of the key-rotation trial (O14): made once per process, published in the JWKS
+/// only when a trial asks for it.
+pub fn rotation_key() -> Option<&'static SigningKey> {
+    static ROTATION: std::sync::OnceLock<Option<SigningKey>> = std::sync::OnceLock::new();
+    ROTATION
+        .get_or_init(|| SigningKey::generate().ok())
+        .as_ref()
+}
+
 /// The keys an IdP signs with and publishes.
 #[derive(Debug, Clone)]
 pub struct KeyStore {

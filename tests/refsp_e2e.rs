@@ -595,3 +595,42 @@ async fn a_reference_sp_with_a_key_signs_its_requests_and_the_idp_checks_them() 
     );
     assert_eq!(me(&b, &w).await.0, 401);
 }
+
+#[tokio::test]
+async fn o13_a_discovery_issuer_that_is_not_the_issuer_in_use_is_refused() {
+    // The IdP believes it is `localhost`, the SP was told `127.0.0.1`: discovery's issuer then
+    // differs from the issuer the SP uses, and the SP must not trust it.
+    let idp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (ip, sp_port) = (
+        idp_l.local_addr().unwrap().port(),
+        sp_l.local_addr().unwrap().port(),
+    );
+    let text = std::fs::read_to_string(common::OIDC_EXAMPLE)
+        .unwrap()
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp_port}"));
+    let sp_conn = common::connection(
+        &text.replace("127.0.0.1:7000", &format!("127.0.0.1:{ip}")),
+        std::path::Path::new("."),
+    );
+    let idp_conn = common::connection(
+        &text.replace("127.0.0.1:7000", &format!("localhost:{ip}")),
+        std::path::Path::new("."),
+    );
+    let idp = IdpState::new(idp_conn, common::keys(), Arc::new(SystemClock)).unwrap();
+    let sp = SpState::new(sp_conn, Flaws::none(), Arc::new(SystemClock)).unwrap();
+    tokio::spawn(async move { axum::serve(idp_l, fakta::idp::app(idp)).await });
+    tokio::spawn(async move { axum::serve(sp_l, fakta::refsp::app(sp)).await });
+    let r = browser()
+        .get(format!("http://127.0.0.1:{sp_port}/login/oidc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("discovery document&apos;s issuer")
+            || body.contains("discovery document's issuer"),
+        "{body}"
+    );
+}

@@ -276,7 +276,7 @@ fn list_exact_and_filters_behave_like_libtest() {
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
         out.contains(
-            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 117 filtered out"
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 119 filtered out"
         ),
         "{out}"
     );
@@ -317,7 +317,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 118);
+    assert_eq!(cases, 120);
 }
 
 #[test]

@@ -1634,6 +1634,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                     &[
                         ("accepted", LoginOutcome::Accepted),
                         ("rejected", LoginOutcome::Rejected),
+                        ("either", LoginOutcome::Either),
                     ],
                 )
                 .map(|c| c.value)

@@ -503,6 +503,8 @@ pub enum LoginFrom {
 pub enum LoginOutcome {
     Accepted,
     Rejected,
+    /// Either is conformant (e.g. O10: refuse, or try every key); the SP must not fail (5xx).
+    Either,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -148,7 +148,7 @@ pub async fn keys(State(state): State<Arc<IdpState>>, ServerId(server): ServerId
             (CACHE_CONTROL, "max-age=300"),
             (axum::http::header::CONTENT_TYPE, "application/json"),
         ],
-        state.jwks.clone(),
+        state.jwks_document(),
     )
         .into_response()
 }
@@ -555,6 +555,12 @@ fn issue_tokens(
     let id_token = match state.trial_oidc_fault(f.trial) {
         // A runner trial's attack, applied to the honest claims and signature.
         Some(fault) => {
+            let rotation = if fault == crate::oidc::faults::Fault::KeyRotation {
+                state.publish_rotation_key()
+            } else {
+                None
+            };
+            let rotation_ref = rotation.as_ref().map(|(k, key)| (k.as_str(), key.pkey()));
             let (token, altered) = crate::oidc::faults::forge_id_token(
                 fault,
                 id_claims,
@@ -562,6 +568,7 @@ fn issue_tokens(
                 kid,
                 key,
                 rsa,
+                rotation_ref,
             )
             .map_err(sign_error)?;
             state.note_altered(

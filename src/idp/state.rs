@@ -119,6 +119,8 @@ pub struct IdpState {
     /// Per-trial changes (what a test runner's trial asked for), keyed by the trial id the
     /// browser carries in the `fakta_trial` cookie.
     trials: Mutex<HashMap<String, TrialOverrides>>,
+    /// The JWKS with the rotation key added (O14), once a trial has published it.
+    rotated_jwks: std::sync::OnceLock<String>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -178,6 +180,7 @@ impl IdpState {
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
+            rotated_jwks: std::sync::OnceLock::new(),
         }))
     }
 
@@ -375,6 +378,31 @@ impl IdpState {
             .get(trial)
             .map(|o| o.altered.clone())
             .unwrap_or_default()
+    }
+
+    /// The JWKS as served now.
+    pub fn jwks_document(&self) -> String {
+        self.rotated_jwks
+            .get()
+            .cloned()
+            .unwrap_or_else(|| self.jwks.clone())
+    }
+
+    /// Publishes the rotation key in the JWKS (from now on, for everyone) and returns it with
+    /// its kid.
+    pub fn publish_rotation_key(&self) -> Option<(String, &'static crate::keys::SigningKey)> {
+        let key = crate::keys::rotation_key()?;
+        let jwk = jwk(key.pkey())?;
+        let kid = jwk.kid.clone();
+        self.rotated_jwks.get_or_init(|| {
+            let mut set: serde_json::Value = serde_json::from_str(&self.jwks)
+                .unwrap_or_else(|_| serde_json::json!({"keys": []}));
+            if let (Some(keys), Ok(v)) = (set["keys"].as_array_mut(), serde_json::to_value(&jwk)) {
+                keys.push(v);
+            }
+            set.to_string()
+        });
+        Some((kid, key))
     }
 
     /// A key that is not the IdP's, for "signed by another key" faults.

@@ -22,6 +22,11 @@ pub enum Fault {
     UnknownKid,
     Expired,
     UserinfoSubDiffers,
+    /// No `kid` while the JWKS holds several keys (the RP may refuse or try them all).
+    NoKid,
+    /// Signed with a new key that appears in the JWKS just before the login: the RP must fetch
+    /// the JWKS again and accept.
+    KeyRotation,
 }
 
 impl Fault {
@@ -38,6 +43,8 @@ impl Fault {
         Fault::UnknownKid,
         Fault::Expired,
         Fault::UserinfoSubDiffers,
+        Fault::NoKid,
+        Fault::KeyRotation,
     ];
 
     pub fn case(self) -> &'static str {
@@ -53,6 +60,8 @@ impl Fault {
             Fault::UnknownKid => "O9",
             Fault::Expired => "O11",
             Fault::UserinfoSubDiffers => "O12",
+            Fault::NoKid => "O10",
+            Fault::KeyRotation => "O14",
         }
     }
 
@@ -70,6 +79,8 @@ impl Fault {
             Fault::UnknownKid => "unknown_kid",
             Fault::Expired => "expired",
             Fault::UserinfoSubDiffers => "userinfo_sub_differs",
+            Fault::NoKid => "no_kid_with_several_keys",
+            Fault::KeyRotation => "signed_with_a_newly_published_key",
         }
     }
 }
@@ -83,6 +94,7 @@ pub fn forge_id_token<K: HasPublic>(
     kid: &str,
     key: &openssl::pkey::PKey<Private>,
     rsa_public: &PKeyRef<K>,
+    rotation: Option<(&str, &openssl::pkey::PKey<Private>)>,
 ) -> Result<(String, String), jwt::JwtError> {
     let sign = |c: &serde_json::Map<String, Value>, kid: &str| jwt::sign(alg, kid, None, key, c);
     Ok(match fault {
@@ -177,6 +189,29 @@ pub fn forge_id_token<K: HasPublic>(
             claims.insert("iat".into(), json!(iat - 7200));
             claims.insert("exp".into(), json!(iat - 3600));
             (sign(&claims, kid)?, "exp set to an hour ago".into())
+        }
+        Fault::NoKid => {
+            let h = jwt::Header {
+                alg: alg.name(),
+                kid: None,
+                typ: None,
+            };
+            let input = jwt::signing_input(&h, &claims)?;
+            let sig = jwt::sign_input(alg, key, &input)?;
+            (
+                format!("{input}.{}", b64(&sig)),
+                "no kid in the header (the JWKS has several keys)".into(),
+            )
+        }
+        Fault::KeyRotation => {
+            let (new_kid, new_key) = rotation.ok_or_else(|| jwt::JwtError::Sign {
+                alg: "RS256",
+                source: openssl::error::ErrorStack::get(),
+            })?;
+            (
+                jwt::sign(Alg::RS256, new_kid, None, new_key, &claims)?,
+                format!("signed with a new key, kid {new_kid}, published in the JWKS just before"),
+            )
         }
         Fault::UserinfoSubDiffers => {
             // The id_token leaves out the profile claims so that the RP asks userinfo, whose

@@ -134,8 +134,21 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 };
                 let (page, seen) = outcome.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
                 last_page = Some(page);
+                let final_status = last_page.as_ref().map(|p| p.status).unwrap_or(0);
+                if *expect == LoginOutcome::Either && final_status >= 500 {
+                    return Err(fail(
+                        &browsers,
+                        format!(
+                            "the SP failed with {final_status} instead of accepting or refusing"
+                        ),
+                        &last_page,
+                        &notes,
+                    ));
+                }
                 match (expect, seen.logged_in) {
-                    (LoginOutcome::Accepted, true) | (LoginOutcome::Rejected, false) => {}
+                    (LoginOutcome::Accepted, true)
+                    | (LoginOutcome::Rejected, false)
+                    | (LoginOutcome::Either, _) => {}
                     (LoginOutcome::Accepted, false) => {
                         return Err(fail(
                             &browsers,

@@ -620,9 +620,14 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     }
     if app.oidc().is_some() {
         for f in O::ALL {
+            let (suffix, expect) = match f {
+                O::NoKid => ("handled", LoginOutcome::Either),
+                O::KeyRotation => ("accepted", LoginOutcome::Accepted),
+                _ => ("refused", LoginOutcome::Rejected),
+            };
             out.push(spec(
-                format!("{}_{}_refused", f.case(), f.name()),
-                vec![login(LoginOutcome::Rejected)],
+                format!("{}_{}_{suffix}", f.case(), f.name()),
+                vec![login(expect)],
                 None,
                 Some(*f),
             ));

@@ -29,10 +29,10 @@ fn describe(step: &Step) -> String {
             } else {
                 ""
             },
-            if *expect == LoginOutcome::Accepted {
-                "accepted"
-            } else {
-                "rejected"
+            match expect {
+                LoginOutcome::Accepted => "accepted",
+                LoginOutcome::Rejected => "rejected",
+                LoginOutcome::Either => "accepted or rejected, without an error",
             }
         ),
         Step::Logout { from, fault } => format!(
