@@ -103,9 +103,13 @@ pub fn run(
         }
     }
     if !options.list {
-        // The key for "signed by another key" faults takes a while to make: start now.
+        // The keys of the "signed by another key" and key-rotation faults take a while to
+        // make: start now, one per core.
         std::thread::spawn(|| {
             let _ = crate::keys::foreign_key();
+        });
+        std::thread::spawn(|| {
+            let _ = crate::keys::rotation_key();
         });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
