@@ -176,6 +176,13 @@ fn replace_attr(xml: &str, attr: &str, new: &str) -> String {
     }
 }
 
+fn remove_attr(xml: &str, attr: &str) -> String {
+    match regex::Regex::new(&format!(r#" {attr}="[^"]*""#)) {
+        Ok(r) => r.replace_all(xml, "").into_owned(),
+        Err(_) => xml.to_owned(),
+    }
+}
+
 fn replace_text(xml: &str, element: &str, new: &str) -> String {
     let re = regex::Regex::new(&format!(
         r"(<saml2:{element}\b[^>]*>)[^<]*(</saml2:{element}>)"
@@ -405,15 +412,10 @@ pub fn apply(
             )?,
             "InResponseTo set to _not_a_request_of_this_sp".into(),
         ),
-        Fault::Unsolicited => {
-            let x = regex::Regex::new(r#" InResponseTo="[^"]*""#)
-                .map(|r| r.replace_all(&bare, "").into_owned())
-                .unwrap_or(bare);
-            f(
-                resign(&x, what)?,
-                "InResponseTo removed (unsolicited)".into(),
-            )
-        }
+        Fault::Unsolicited => f(
+            resign(&remove_attr(&bare, "InResponseTo"), what)?,
+            "InResponseTo removed (unsolicited)".into(),
+        ),
         Fault::Replay => f(
             honest.to_owned(),
             "the honest Response, posted a second time".into(),
@@ -435,15 +437,10 @@ pub fn apply(
             )?,
             "SubjectConfirmation Method set to holder-of-key".into(),
         ),
-        Fault::NoRecipient => {
-            let x = regex::Regex::new(r#" Recipient="[^"]*""#)
-                .map(|r| r.replace_all(&bare, "").into_owned())
-                .unwrap_or(bare);
-            f(
-                resign(&x, what)?,
-                "Recipient removed from SubjectConfirmationData".into(),
-            )
-        }
+        Fault::NoRecipient => f(
+            resign(&remove_attr(&bare, "Recipient"), what)?,
+            "Recipient removed from SubjectConfirmationData".into(),
+        ),
         Fault::StatusNotSuccess => f(
             resign(
                 &bare.replace(
