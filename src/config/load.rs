@@ -838,6 +838,24 @@ fn seconds(sink: &mut Sink, m: &Map<'_>, key: &str, default: i64, max: i64) -> O
     }
 }
 
+/// An HTTP status code (100-599).
+fn http_status(sink: &mut Sink, s: At<String>) -> Option<u16> {
+    match s.value.parse::<u16>() {
+        Ok(v) if (100..=599).contains(&v) => Some(v),
+        _ => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!(
+                    "expected an HTTP status code (100-599), found `{}`",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// A list of absolute URLs; bad items are reported.
 fn urls(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
     let items = m.strings(sink, key)?;
@@ -1211,20 +1229,7 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
         let w = Map::new(sink, n, "target.session.logged_in_when", &["status"]);
         status = w
             .and_then(|w| w.req_string(sink, "status", "an HTTP status code"))
-            .and_then(|s| match s.value.parse::<u16>() {
-                Ok(v) if (100..=599).contains(&v) => Some(v),
-                _ => {
-                    sink.error(
-                        s.pos,
-                        &s.path,
-                        format!(
-                            "expected an HTTP status code (100-599), found `{}`",
-                            s.value
-                        ),
-                    );
-                    None
-                }
-            });
+            .and_then(|s| http_status(sink, s));
     }
     let mut read = BTreeMap::new();
     if let Some(n) = m.get("read") {
@@ -1718,22 +1723,9 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                     ],
                 )
                 .map(|c| c.value);
-            let status =
-                m.string(sink, "expect_status")
-                    .and_then(|s| match s.value.parse::<u16>() {
-                        Ok(v) if (100..=599).contains(&v) => Some(v),
-                        _ => {
-                            sink.error(
-                                s.pos,
-                                &s.path,
-                                format!(
-                                    "expected an HTTP status code (100-599), found `{}`",
-                                    s.value
-                                ),
-                            );
-                            None
-                        }
-                    });
+            let status = m
+                .string(sink, "expect_status")
+                .and_then(|s| http_status(sink, s));
             Some(Step::Revoke {
                 expect_status: status,
                 fault,
