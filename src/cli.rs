@@ -61,6 +61,12 @@ pub enum Command {
     /// Starts the IdP in this process on each file's `idp.base_url`, then runs every scenario of
     /// the files and the role matrix generated from their `expectations`, as trials named
     /// `<pack>::<id>_<name>`, with libtest's output and exit code (101 when a trial fails).
+    ///
+    /// The SP must be running (fakta waits up to 20 s for it), unless the file gives
+    /// `target.start`: then fakta runs that shell command (in the file's directory, in the
+    /// foreground), waits for the SP to listen, restarts it for trials that need a fresh SP
+    /// (O13: discovery's issuer is not the issuer in use), and stops it at the end. Without it,
+    /// those trials are reported as ignored.
     Test {
         /// Connection files; any other word is a filter on trial names (like `cargo test NAME`).
         #[arg(required = true, value_name = "FILE|FILTER")]

@@ -224,6 +224,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &["qovery-oidc::O8_hs256_with_the_public_key_as_secret_refused"],
     ),
     ("ignore-exp", &["qovery-oidc::O11_expired_refused"]),
+    (
+        "trust-discovery-issuer",
+        &["qovery-oidc::O13_discovery_issuer_not_the_issuer_in_use_refused"],
+    ),
 ];
 
 #[test]
@@ -276,7 +280,7 @@ fn list_exact_and_filters_behave_like_libtest() {
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
         out.contains(
-            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 119 filtered out"
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 120 filtered out"
         ),
         "{out}"
     );
@@ -317,7 +321,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 120);
+    assert_eq!(cases, 121);
 }
 
 #[test]

@@ -1177,9 +1177,28 @@ fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Option<Target> {
         sink,
         node,
         "target",
-        &["app", "login_url", "logout_url", "session", "attacks"],
+        &[
+            "app",
+            "login_url",
+            "logout_url",
+            "session",
+            "attacks",
+            "start",
+        ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
+    let start = m.string(sink, "start").and_then(|s| {
+        if s.value.trim().is_empty() {
+            sink.error(
+                s.pos,
+                &s.path,
+                "expected a shell command, found only spaces",
+            );
+            None
+        } else {
+            Some(s.value)
+        }
+    });
     let app = m.req_string(sink, "app", "the id of the app under test");
     if let (Some(a), Some(ids)) = (&app, &declared.apps) {
         if !ids.is_empty() && !ids.contains(&a.value) {
@@ -1203,6 +1222,7 @@ fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Option<Target> {
         .and_then(|n| session(sink, n));
     Some(Target {
         attacks,
+        start,
         app: app?.value,
         login_url: login_url?,
         logout_url,

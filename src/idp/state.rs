@@ -121,6 +121,9 @@ pub struct IdpState {
     trials: Mutex<HashMap<String, TrialOverrides>>,
     /// The JWKS with the rotation key added (O14), once a trial has published it.
     rotated_jwks: std::sync::OnceLock<String>,
+    /// A fault in the discovery documents served to everyone (O13), while the runner has the
+    /// SP to itself, and how many forged documents were served since it was set.
+    discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, usize)>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -181,6 +184,7 @@ impl IdpState {
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
             rotated_jwks: std::sync::OnceLock::new(),
+            discovery_fault: Mutex::new(None),
         }))
     }
 
@@ -403,6 +407,26 @@ impl IdpState {
             set.to_string()
         });
         Some((kid, key))
+    }
+
+    /// Serves discovery documents with `fault` applied, to every caller, until called with None.
+    /// Returns how many forged documents were served under the previous setting.
+    pub fn set_discovery_fault(&self, fault: Option<crate::oidc::faults::Fault>) -> usize {
+        let mut g = lock(&self.discovery_fault);
+        let served = g.map(|(_, n)| n).unwrap_or(0);
+        *g = fault.map(|f| (f, 0));
+        served
+    }
+
+    /// The discovery document as served now: the honest one, or forged (counted).
+    pub fn discovery_document(&self, honest: serde_json::Value) -> serde_json::Value {
+        let mut doc = honest;
+        if let Some((fault, served)) = lock(&self.discovery_fault).as_mut() {
+            if crate::oidc::faults::forge_discovery(*fault, &mut doc).is_some() {
+                *served += 1;
+            }
+        }
+        doc
     }
 
     /// A key that is not the IdP's, for "signed by another key" faults.

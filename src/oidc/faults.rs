@@ -1,5 +1,6 @@
-//! The OIDC login faults (CONFORMANCE.md O1-O12), as data, applied to the honest id_token (and,
-//! for O12, to the userinfo answer): the only place OIDC login faults are made.
+//! The OIDC login faults (CONFORMANCE.md O1-O14), as data, applied to the honest id_token (and,
+//! for O12, to the userinfo answer; for O13, to the discovery document): the only place OIDC
+//! login faults are made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +28,10 @@ pub enum Fault {
     /// Signed with a new key that appears in the JWKS just before the login: the RP must fetch
     /// the JWKS again and accept.
     KeyRotation,
+    /// Discovery names an issuer that is not the one the RP fetched it from (and the id_token
+    /// carries that issuer): the RP must not trust it. Needs an SP that reads discovery again,
+    /// so the runner restarts the SP for it.
+    DiscoveryIssuer,
 }
 
 impl Fault {
@@ -45,6 +50,7 @@ impl Fault {
         Fault::UserinfoSubDiffers,
         Fault::NoKid,
         Fault::KeyRotation,
+        Fault::DiscoveryIssuer,
     ];
 
     pub fn case(self) -> &'static str {
@@ -62,6 +68,7 @@ impl Fault {
             Fault::UserinfoSubDiffers => "O12",
             Fault::NoKid => "O10",
             Fault::KeyRotation => "O14",
+            Fault::DiscoveryIssuer => "O13",
         }
     }
 
@@ -81,7 +88,36 @@ impl Fault {
             Fault::UserinfoSubDiffers => "userinfo_sub_differs",
             Fault::NoKid => "no_kid_with_several_keys",
             Fault::KeyRotation => "signed_with_a_newly_published_key",
+            Fault::DiscoveryIssuer => "discovery_issuer_not_the_issuer_in_use",
         }
+    }
+
+    /// Whether the fault is in the discovery document, which an SP reads when it starts (or at
+    /// its first login): the runner must restart the SP for it, with no other trial running.
+    pub fn needs_fresh_sp(self) -> bool {
+        self == Fault::DiscoveryIssuer
+    }
+}
+
+/// The issuer O13 puts in discovery and in the id_token: the honest one with a path added, so
+/// that an RP comparing by prefix is caught too.
+pub fn forged_issuer(honest: &str) -> String {
+    format!("{}/not-the-issuer-in-use", honest.trim_end_matches('/'))
+}
+
+/// Applies `fault` to the honest discovery document. Returns what was altered, or None when the
+/// fault is not a discovery fault (the document is then untouched).
+pub fn forge_discovery(fault: Fault, doc: &mut Value) -> Option<String> {
+    match fault {
+        Fault::DiscoveryIssuer => {
+            let honest = doc.get("issuer")?.as_str()?.to_owned();
+            let forged = forged_issuer(&honest);
+            doc["issuer"] = json!(forged);
+            Some(format!(
+                "discovery issuer set to {forged} (fetched from {honest})"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -213,6 +249,18 @@ pub fn forge_id_token<K: HasPublic>(
                 format!("signed with a new key, kid {new_kid}, published in the JWKS just before"),
             )
         }
+        Fault::DiscoveryIssuer => {
+            let honest = claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let forged = forged_issuer(honest);
+            claims.insert("iss".into(), json!(forged));
+            (
+                sign(&claims, kid)?,
+                format!("iss set to {forged}, the issuer the forged discovery names"),
+            )
+        }
         Fault::UserinfoSubDiffers => {
             // The id_token leaves out the profile claims so that the RP asks userinfo, whose
             // `sub` is then another user's.
@@ -231,4 +279,30 @@ pub fn forge_id_token<K: HasPublic>(
             )
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn o13_changes_only_the_issuer_of_discovery() {
+        let honest = json!({
+            "issuer": "http://127.0.0.1:7000/oauth2/default",
+            "jwks_uri": "http://127.0.0.1:7000/oauth2/default/v1/keys",
+        });
+        let mut doc = honest.clone();
+        let note = forge_discovery(Fault::DiscoveryIssuer, &mut doc).unwrap();
+        assert_eq!(
+            doc["issuer"],
+            "http://127.0.0.1:7000/oauth2/default/not-the-issuer-in-use"
+        );
+        assert_eq!(doc["jwks_uri"], honest["jwks_uri"]);
+        assert!(note.contains("fetched from http://127.0.0.1:7000/oauth2/default"));
+        let mut doc = honest.clone();
+        assert!(forge_discovery(Fault::WrongIss, &mut doc).is_none());
+        assert_eq!(doc, honest);
+        assert!(Fault::DiscoveryIssuer.needs_fresh_sp());
+        assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 1);
+    }
 }

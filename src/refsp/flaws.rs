@@ -31,6 +31,7 @@ pub enum Flaw {
     AcceptAlgNone,
     Hs256KeyConfusion,
     IgnoreExp,
+    TrustDiscoveryIssuer,
 }
 
 impl Flaw {
@@ -60,6 +61,7 @@ impl Flaw {
         Flaw::AcceptAlgNone,
         Flaw::Hs256KeyConfusion,
         Flaw::IgnoreExp,
+        Flaw::TrustDiscoveryIssuer,
     ];
 
     /// The name used on the command line.
@@ -90,6 +92,7 @@ impl Flaw {
             Flaw::AcceptAlgNone => "accept-alg-none",
             Flaw::Hs256KeyConfusion => "hs256-key-confusion",
             Flaw::IgnoreExp => "ignore-exp",
+            Flaw::TrustDiscoveryIssuer => "trust-discovery-issuer",
         }
     }
 
@@ -137,6 +140,9 @@ impl Flaw {
                 "verifies HS256 id_tokens with the IdP's public key as the HMAC secret"
             }
             Flaw::IgnoreExp => "accepts expired id_tokens",
+            Flaw::TrustDiscoveryIssuer => {
+                "takes the issuer from discovery without comparing it with the issuer it fetched"
+            }
         }
     }
 
@@ -170,6 +176,7 @@ impl Flaw {
             Flaw::AcceptAlgNone => &["O7"],
             Flaw::Hs256KeyConfusion => &["O8"],
             Flaw::IgnoreExp => &["O11"],
+            Flaw::TrustDiscoveryIssuer => &["O13"],
         }
     }
 

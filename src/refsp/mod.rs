@@ -15,5 +15,5 @@ pub mod server;
 pub mod state;
 
 pub use flaws::{Flaw, Flaws};
-pub use server::app;
+pub use server::{Restartable, app};
 pub use state::{SpError, SpState};

@@ -50,6 +50,59 @@ pub fn app(state: Arc<SpState>) -> Router {
         .with_state(state)
 }
 
+/// The reference SP behind a switch that starts it afresh, as a restart of its process would:
+/// new state (no sessions, nothing fetched from the IdP yet), same listener. The runner uses it
+/// for trials that need an SP which reads the IdP's discovery again (O13).
+#[derive(Debug, Clone)]
+pub struct Restartable {
+    current: Arc<std::sync::RwLock<Router>>,
+    conn: crate::config::Connection,
+    flaws: super::Flaws,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl Restartable {
+    pub fn new(
+        conn: crate::config::Connection,
+        flaws: super::Flaws,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Result<Restartable, super::SpError> {
+        let first = app(SpState::new(conn.clone(), flaws.clone(), clock.clone())?);
+        Ok(Restartable {
+            current: Arc::new(std::sync::RwLock::new(first)),
+            conn,
+            flaws,
+            clock,
+        })
+    }
+
+    /// The service to serve: each request goes to the SP as it is now.
+    pub fn router(&self) -> Router {
+        let current = self.current.clone();
+        Router::new().fallback(move |req: axum::extract::Request| {
+            let r = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+            async move {
+                use tower::ServiceExt;
+                match r.oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                }
+            }
+        })
+    }
+
+    /// Drops the SP's state and starts with a new one.
+    pub fn restart(&self) -> Result<(), super::SpError> {
+        let next = app(SpState::new(
+            self.conn.clone(),
+            self.flaws.clone(),
+            self.clock.clone(),
+        )?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(())
+    }
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1>{body}<p><small>fakta reference SP</small></p></body></html>\n",
@@ -144,11 +197,16 @@ async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, String> {
             .app
             .oidc()
             .ok_or("the target app is neither SAML nor OIDC")?;
-        let issuer = oidc.server.issuer(&base);
+        let mut issuer = oidc.server.issuer(&base);
         let url = format!("{base}{}", oidc.server.discovery_path());
         let a = st.http.get(&url, None).await.map_err(|e| e.to_string())?;
         let d: Value = serde_json::from_slice(&a.body)
             .map_err(|e| format!("discovery at {url} is not JSON: {e}"))?;
+        if st.flaws.on(Flaw::TrustDiscoveryIssuer) {
+            if let Some(claimed) = d["issuer"].as_str() {
+                issuer = claimed.to_owned();
+            }
+        }
         if d["issuer"].as_str() != Some(&issuer) {
             return Err(OidcRefusal::DiscoveryIssuer {
                 got: d["issuer"].to_string(),

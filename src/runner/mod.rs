@@ -12,6 +12,7 @@ pub mod oracle;
 pub mod plan;
 pub mod report;
 pub mod revoke;
+pub mod sp;
 pub mod transcript;
 
 pub use report::{Options, Pack, RunError, run};

@@ -539,9 +539,10 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     out
 }
 
-/// The attack pack (CONFORMANCE.md S1-S24, O1-O12): each forged login must be refused (the SP
+/// The attack pack (CONFORMANCE.md S1-S24, O1-O14): each forged login must be refused (the SP
 /// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
-/// the SP keeps the whole NameID.
+/// the SP keeps the whole NameID; O14 passes when the SP accepts a newly published key; O13
+/// restarts the SP (alone, with its own honest twin after a second restart).
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;

@@ -4,18 +4,19 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use super::exec;
 use super::plan::{self, TrialSpec};
+use super::sp::{self, CommandSp, SP_WAIT, SpControl};
 use crate::clock::SystemClock;
 use crate::config::Connection;
 use crate::idp::IdpState;
 use crate::keys::KeyStore;
-use crate::refsp::{Flaws, SpState};
+use crate::refsp::{Flaws, Restartable};
 
 /// `fakta test` options, as libtest has them.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,8 @@ pub enum RunError {
 struct Outcome {
     name: String,
     failure: Option<String>,
+    /// Why the trial did not run.
+    ignored: Option<String>,
     time: Duration,
 }
 
@@ -118,27 +121,52 @@ pub fn run(
         .build()
         .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
+    // Trials share the SP; one that restarts it (O13) takes it for itself.
+    let gate = Arc::new(RwLock::new(()));
     let mut trials = Vec::new();
+    let mut started_sps = Vec::new();
     for pack in packs {
         let conn = Arc::new(pack.conn);
         let specs = plan::plan(&pack.name, conn.clone(), options.attacks);
-        let idp = if options.list {
+        let running = if options.list {
             None
         } else {
-            let idp = start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?;
-            if let Some(t) = &conn.target {
+            let (idp, sp) = start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?;
+            if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
                 wait_for(&runtime, &pack.name, &t.login_url)?;
             }
-            Some(idp)
+            if matches!(sp.as_ref(), SpControl::Command(_)) {
+                started_sps.push(sp.clone());
+            }
+            Some((idp, sp))
         };
         for spec in specs {
             trials.push(trial(
                 spec,
-                idp.clone(),
+                running.clone(),
+                gate.clone(),
                 runtime.handle().clone(),
                 outcomes.clone(),
             ));
         }
+    }
+    if !started_sps.is_empty() {
+        // Ctrl-C or a CI job's cancellation must not leave the SPs fakta started running.
+        runtime.spawn(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+            sp::kill_all();
+            std::process::exit(130);
+        });
     }
     let args = Arguments {
         filter: options.filter.clone(),
@@ -156,12 +184,11 @@ pub fn run(
     if let (Some(path), false) = (&options.junit, options.list) {
         write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
     }
+    // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here.
+    drop(started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())
 }
-
-/// How long `fakta test` waits for the SP to listen (CI jobs often start it just before).
-pub const SP_WAIT: Duration = Duration::from_secs(20);
 
 /// Waits until something listens at the URL's address.
 fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Result<(), RunError> {
@@ -188,14 +215,15 @@ fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Re
     })
 }
 
-/// Starts the pack's IdP (and the reference SP for the demo) on their ports.
+/// Starts the pack's IdP, and the SP when fakta runs it: the reference SP for the demo, or
+/// `target.start`.
 fn start(
     runtime: &tokio::runtime::Runtime,
     pack: &str,
     conn: &Arc<Connection>,
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
-) -> Result<Arc<IdpState>, RunError> {
+) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let addr = listen_addr(&conn.idp.base_url);
@@ -209,45 +237,86 @@ fn start(
         })?;
     let app = crate::idp::app(idp.clone());
     runtime.spawn(async move { axum::serve(listener, app).await });
-    if let Some(flaws) = sp_flaws {
-        let sp = SpState::new((**conn).clone(), flaws.clone(), Arc::new(SystemClock))
-            .map_err(|e| RunError::Setup(e.to_string()))?;
-        let addr = listen_addr(&sp.target.login_url);
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|source| RunError::Listen {
-                addr,
-                what: "the reference SP",
-                pack: pack.to_owned(),
-                source,
+    let sp = match (sp_flaws, conn.target.as_ref()) {
+        (Some(flaws), _) => {
+            let sp = Restartable::new((**conn).clone(), flaws.clone(), Arc::new(SystemClock))
+                .map_err(|e| RunError::Setup(e.to_string()))?;
+            let target = conn.target.as_ref().ok_or_else(|| {
+                RunError::Setup(format!("pack `{pack}` has no target for the reference SP"))
             })?;
-        runtime.spawn(async move { axum::serve(listener, crate::refsp::app(sp)).await });
-    }
-    Ok(idp)
+            let addr = listen_addr(&target.login_url);
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|source| RunError::Listen {
+                    addr,
+                    what: "the reference SP",
+                    pack: pack.to_owned(),
+                    source,
+                })?;
+            let router = sp.router();
+            runtime.spawn(async move { axum::serve(listener, router).await });
+            SpControl::InProcess(Box::new(sp))
+        }
+        (None, Some(target)) => match &target.start {
+            Some(command) => SpControl::Command(
+                CommandSp::start(
+                    pack,
+                    command,
+                    &conn.base_dir,
+                    &target.login_url,
+                    conn.idp.base(),
+                )
+                .map_err(RunError::Setup)?,
+            ),
+            None => SpControl::External,
+        },
+        (None, None) => SpControl::External,
+    };
+    Ok((idp, Arc::new(sp)))
 }
+
+type Running = (Arc<IdpState>, Arc<SpControl>);
 
 fn trial(
     spec: TrialSpec,
-    idp: Option<Arc<IdpState>>,
+    running: Option<Running>,
+    gate: Arc<RwLock<()>>,
     handle: tokio::runtime::Handle,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
 ) -> Trial {
     let name = spec.name.clone();
-    Trial::test(name, move || {
-        let Some(idp) = idp else {
+    let fresh = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
+    Trial::ignorable_test(name, move || {
+        let Some((idp, sp)) = running else {
             return Err(Failed::from("the IdP is not running"));
         };
         let started = Instant::now();
-        let result = handle.block_on(exec::run(&spec, &idp));
-        outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Outcome {
-                name: spec.name.clone(),
-                failure: result.as_ref().err().cloned(),
-                time: started.elapsed(),
-            });
-        result.map_err(Failed::from)
+        let record = |failure: Option<String>, ignored: Option<String>| {
+            outcomes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Outcome {
+                    name: spec.name.clone(),
+                    failure,
+                    ignored,
+                    time: started.elapsed(),
+                });
+        };
+        let result = if fresh {
+            if !sp.can_restart() {
+                let why =
+                    "needs an SP that fakta can restart: give target.start in the file".to_owned();
+                record(None, Some(why.clone()));
+                return Ok(Completion::ignored_with(why));
+            }
+            let _alone = gate.write().unwrap_or_else(|e| e.into_inner());
+            handle.block_on(sp::run_with_fresh_sp(&spec, &idp, &sp))
+        } else {
+            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
+            handle.block_on(exec::run(&spec, &idp))
+        };
+        record(result.as_ref().err().cloned(), None);
+        result.map(|()| Completion::Completed).map_err(Failed::from)
     })
 }
 
@@ -257,9 +326,14 @@ fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
     let mut suites: std::collections::BTreeMap<String, TestSuite> = Default::default();
     for o in outcomes {
         let (pack, name) = o.name.split_once("::").unwrap_or(("fakta", &o.name));
-        let status = match &o.failure {
-            None => TestCaseStatus::success(),
-            Some(t) => {
+        let status = match (&o.failure, &o.ignored) {
+            (None, Some(why)) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(why.clone());
+                s
+            }
+            (None, None) => TestCaseStatus::success(),
+            (Some(t), _) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let first = t.lines().nth(2).unwrap_or("failed").trim().to_owned();
                 s.set_message(first);

@@ -1,0 +1,381 @@
+//! The SP under test as something the runner can start and restart: the user's SP through
+//! `target.start` (a shell command fakta runs in a process group of its own), the demo's
+//! reference SP in this process, or an SP fakta does not control (started by the user).
+//!
+//! A restart is what trials like O13 need: an SP reads the IdP's discovery document when it
+//! starts (or at its first login) and keeps it, so the only way to show it another document is
+//! to start it again. Such a trial runs with no other trial beside it (see `report`).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::exec;
+use super::plan::TrialSpec;
+use crate::config::{LoginFrom, LoginOutcome, Step};
+use crate::idp::IdpState;
+
+/// How long the runner waits for the SP to listen, at the start and after a restart.
+pub const SP_WAIT: Duration = Duration::from_secs(20);
+/// How long a stopping SP gets after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The SP under test.
+#[derive(Debug)]
+pub enum SpControl {
+    /// Started by the user; fakta can neither stop nor restart it.
+    External,
+    /// The reference SP in this process (the demo).
+    InProcess(Box<crate::refsp::Restartable>),
+    /// `target.start`.
+    Command(CommandSp),
+}
+
+/// What became of a (re)started SP.
+#[derive(Debug)]
+pub enum Started {
+    /// It listens.
+    Up,
+    /// Its command ended before it listened.
+    Exited { status: String, log_tail: String },
+}
+
+impl SpControl {
+    pub fn can_restart(&self) -> bool {
+        !matches!(self, SpControl::External)
+    }
+
+    /// Starts the SP afresh: stops it, starts it, and waits until it listens (or its command
+    /// ends).
+    pub async fn restart(&self) -> Result<Started, String> {
+        match self {
+            SpControl::External => {
+                Err("fakta did not start this SP (no target.start), so it cannot restart it".into())
+            }
+            SpControl::InProcess(sp) => sp
+                .restart()
+                .map(|()| Started::Up)
+                .map_err(|e| format!("the reference SP could not start again: {e}")),
+            SpControl::Command(sp) => {
+                let c = sp.clone_parts();
+                tokio::task::spawn_blocking(move || {
+                    c.stop()?;
+                    c.start()?;
+                    c.wait_up()
+                })
+                .await
+                .map_err(|e| format!("restarting the SP: {e}"))?
+            }
+        }
+    }
+}
+
+/// The user's SP, run by `sh -c COMMAND` in the connection file's directory, in a process group
+/// of its own (so that stopping it stops what it started), its output appended to a log file.
+#[derive(Debug)]
+pub struct CommandSp {
+    inner: std::sync::Arc<CommandParts>,
+}
+
+#[derive(Debug)]
+struct CommandParts {
+    pack: String,
+    command: String,
+    dir: PathBuf,
+    host: String,
+    port: u16,
+    idp_url: String,
+    pub log: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+/// Process groups of the SPs started, for the Ctrl-C handler.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Stops every SP fakta started (on Ctrl-C or SIGTERM, before exiting).
+pub fn kill_all() {
+    for pgid in groups().drain(..) {
+        signal_group(pgid, libc::SIGKILL);
+    }
+}
+
+use crate::ffi::signal_group;
+
+impl CommandSp {
+    /// Starts `command` for the pack and waits until it listens at `login_url`'s address.
+    pub fn start(
+        pack: &str,
+        command: &str,
+        dir: &Path,
+        login_url: &url::Url,
+        idp_url: &str,
+    ) -> Result<CommandSp, String> {
+        let host = login_url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let port = login_url.port_or_known_default().unwrap_or(80);
+        if listening(&host, port) {
+            return Err(format!(
+                "something already listens at {host}:{port} (target.login_url of pack `{pack}`); \
+                 with target.start fakta starts the SP itself: stop the one running, or remove target.start"
+            ));
+        }
+        let log = std::env::temp_dir().join(format!(
+            "fakta-sp-{}-{}.log",
+            pack.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+            std::process::id()
+        ));
+        let parts = CommandParts {
+            pack: pack.to_owned(),
+            command: command.to_owned(),
+            dir: if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir.to_owned()
+            },
+            host,
+            port,
+            idp_url: idp_url.to_owned(),
+            log,
+            child: Mutex::new(None),
+        };
+        eprintln!(
+            "fakta: starting the SP of pack `{pack}`: sh -c {:?} (in {}; output in {})",
+            parts.command,
+            parts.dir.display(),
+            parts.log.display()
+        );
+        parts.start()?;
+        match parts.wait_up()? {
+            Started::Up => {}
+            Started::Exited { status, log_tail } => {
+                return Err(format!(
+                    "the SP of pack `{pack}` (target.start) ended with {status} before it listened at {}:{}; its last output:\n{log_tail}",
+                    parts.host, parts.port
+                ));
+            }
+        }
+        Ok(CommandSp {
+            inner: std::sync::Arc::new(parts),
+        })
+    }
+
+    fn clone_parts(&self) -> std::sync::Arc<CommandParts> {
+        self.inner.clone()
+    }
+
+    /// Where the SP's output goes.
+    pub fn log(&self) -> &Path {
+        &self.inner.log
+    }
+}
+
+impl Drop for CommandSp {
+    fn drop(&mut self) {
+        if let Err(e) = self.inner.stop() {
+            eprintln!("fakta: {e}");
+        }
+    }
+}
+
+fn listening(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(addrs) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addrs
+        .into_iter()
+        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok())
+}
+
+impl CommandParts {
+    fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self) -> Result<(), String> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.log)
+            .map_err(|e| format!("cannot write the SP log {}: {e}", self.log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("cannot write the SP log {}: {e}", self.log.display()))?;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .current_dir(&self.dir)
+            .env("FAKTA_IDP_URL", &self.idp_url)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run target.start of pack `{}` (sh -c {:?} in {}): {e}",
+                    self.pack,
+                    self.command,
+                    self.dir.display()
+                )
+            })?;
+        groups().push(child.id() as i32);
+        *self.child() = Some(child);
+        Ok(())
+    }
+
+    /// Waits until the SP listens, or its command ends, or SP_WAIT passes.
+    fn wait_up(&self) -> Result<Started, String> {
+        let deadline = Instant::now() + SP_WAIT;
+        loop {
+            if let Some(c) = self.child().as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    return Ok(Started::Exited {
+                        status: status.to_string(),
+                        log_tail: self.log_tail(),
+                    });
+                }
+            }
+            if listening(&self.host, self.port) {
+                return Ok(Started::Up);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the SP of pack `{}` (target.start) does not listen at {}:{} after {} s; its last output:\n{}",
+                    self.pack,
+                    self.host,
+                    self.port,
+                    SP_WAIT.as_secs(),
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the SP's whole process group: SIGTERM, then SIGKILL after a grace period; returns
+    /// once nothing of it is left and its port is free.
+    fn stop(&self) -> Result<(), String> {
+        let Some(mut child) = self.child().take() else {
+            return Ok(());
+        };
+        let pgid = child.id() as i32;
+        signal_group(pgid, libc::SIGTERM);
+        let mut killed = false;
+        let mut deadline = Instant::now() + STOP_GRACE;
+        loop {
+            let _ = child.try_wait();
+            // The group is gone once every process in it has ended (and the shell is reaped).
+            let gone = !signal_group(pgid, 0);
+            if gone && !listening(&self.host, self.port) {
+                groups().retain(|g| *g != pgid);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                if killed {
+                    return Err(format!(
+                        "the SP of pack `{}` still runs (or its port {}:{} is still taken) after SIGKILL",
+                        self.pack, self.host, self.port
+                    ));
+                }
+                signal_group(pgid, libc::SIGKILL);
+                killed = true;
+                deadline = Instant::now() + STOP_GRACE;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The last lines the SP wrote.
+    fn log_tail(&self) -> String {
+        let Ok(mut f) = File::open(&self.log) else {
+            return "(no output)".into();
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(2000)));
+        let mut buf = Vec::new();
+        let _ = f.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        if tail.trim().is_empty() {
+            "(no output)".into()
+        } else {
+            tail
+        }
+    }
+}
+
+/// Runs a trial whose fault is in what the SP reads when it starts (O13): with no other trial
+/// running, the IdP serves the forged discovery, the SP is restarted and must refuse the login
+/// (or refuse to start); then the honest discovery is back, the SP is restarted again, and the
+/// honest login must succeed — so an SP that fails after any restart does not pass.
+pub async fn run_with_fresh_sp(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    sp: &SpControl,
+) -> Result<(), String> {
+    let Some(fault) = spec.oidc_fault else {
+        return exec::run(spec, idp).await;
+    };
+    idp.set_discovery_fault(Some(fault));
+    let attack = match sp.restart().await {
+        Ok(Started::Up) => exec::run(spec, idp).await,
+        // Refusing to start on a discovery document it must not trust is a refusal.
+        Ok(Started::Exited { .. }) => Ok(()),
+        Err(e) => Err(format!(
+            "{}: the SP was restarted to read the forged discovery, and: {e}",
+            spec.name
+        )),
+    };
+    let served = idp.set_discovery_fault(None);
+    let honest = sp.restart().await;
+    let twin = TrialSpec {
+        name: format!("{} (honest twin, after a restart)", spec.name),
+        oidc_fault: None,
+        steps: vec![Step::Login {
+            expect: LoginOutcome::Accepted,
+            from: LoginFrom::Sp,
+            browser: "main".into(),
+            user: None,
+        }],
+        ..spec.clone()
+    };
+    let twin = match honest {
+        Ok(Started::Up) => exec::run(&twin, idp).await,
+        Ok(Started::Exited { status, log_tail }) => Err(format!(
+            "{}: the SP ended with {status} when restarted with the honest discovery; its last output:\n{log_tail}",
+            twin.name
+        )),
+        Err(e) => Err(format!("{}: {e}", twin.name)),
+    };
+    let issuer = spec
+        .conn
+        .app(&spec.app)
+        .and_then(|a| a.oidc())
+        .map(|o| o.server.issuer(spec.conn.idp.base()))
+        .unwrap_or_default();
+    let discovery = format!(
+        "forged: {} {}: discovery issuer set to {} (the issuer in use is {issuer}); the SP fetched the forged discovery {served} time(s) after its restart",
+        fault.case(),
+        fault.name(),
+        crate::oidc::faults::forged_issuer(&issuer)
+    );
+    match (attack, twin) {
+        (Err(e), _) => Err(format!("{e}\n{discovery}")),
+        (Ok(()), Err(e)) => Err(format!(
+            "the SP refused the forged discovery, but after a restart with the honest one the \
+             honest login failed too, so the refusal shows nothing:\n{e}"
+        )),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}

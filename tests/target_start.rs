@@ -1,0 +1,216 @@
+//! `target.start`: `fakta test` starts the SP itself, restarts it for O13 (discovery's issuer is
+//! not the issuer in use), and stops it at the end. The SP here is `fakta sp` (the reference SP)
+//! run as a separate process by the command in the file, as a user's SP would be.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const O13: &str = "qovery-oidc::O13_discovery_issuer_not_the_issuer_in_use_refused";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The shipped OIDC pack on free ports, with `start` (if any) under `target`; returns the file
+/// and the SP's port.
+fn pack(dir: &Path, start: Option<&str>) -> (std::path::PathBuf, u16) {
+    let (idp, sp) = (free_port(), free_port());
+    let mut yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-oidc.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    if let Some(cmd) = start {
+        yaml = yaml.replace(
+            "target:\n",
+            &format!(
+                "target:\n  start: {}\n",
+                serde_json::to_string(cmd).unwrap()
+            ),
+        );
+    }
+    let file = dir.join("qovery-oidc.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    (file, sp)
+}
+
+fn fakta_test(dir: &Path, file: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("--certs")
+        .arg(dir.join("certs"))
+        .arg("test")
+        .arg(file)
+        .args(extra)
+        .env_remove("FAKTA_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+fn failed(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::trim)
+        .collect()
+}
+
+fn line<'a>(stdout: &'a str, trial: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("test {trial} ")))
+        .unwrap_or_else(|| panic!("no line for {trial}:\n{stdout}"))
+}
+
+#[test]
+fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A marker file shows how many times the command ran: the start, and two restarts for O13.
+    let cmd = format!("echo started >> starts.txt; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
+    let (file, sp) = pack(dir.path(), Some(&cmd));
+    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(line(&out, O13).ends_with(" ok"), "{}", line(&out, O13));
+    assert!(out.contains("0 ignored"), "{out}");
+    let starts = std::fs::read_to_string(dir.path().join("starts.txt")).unwrap();
+    assert_eq!(starts.lines().count(), 3, "start + two restarts: {starts}");
+    assert!(
+        err.contains("fakta: starting the SP of pack `qovery-oidc`"),
+        "{err}"
+    );
+    assert!(!listening(sp), "the SP is stopped when fakta test ends");
+}
+
+#[test]
+fn a_started_sp_that_trusts_discovery_is_caught_by_o13_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd =
+        format!("exec '{BIN}' --certs certs sp qovery-oidc.yaml --flaw trust-discovery-issuer");
+    let (file, sp) = pack(dir.path(), Some(&cmd));
+    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(failed(&out), vec![O13], "{out}");
+    assert!(
+        out.contains("discovery issuer set to http://127.0.0.1:"),
+        "the transcript names the forged discovery: {out}"
+    );
+    assert!(
+        out.contains("the SP fetched the forged discovery 1 time(s)"),
+        "{out}"
+    );
+    assert!(!listening(sp));
+}
+
+#[test]
+fn without_target_start_o13_is_ignored_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, sp) = pack(dir.path(), None);
+    let mut child = Command::new(BIN)
+        .arg("--certs")
+        .arg(dir.path().join("certs"))
+        .arg("sp")
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let (code, out, err) = fakta_test(
+        dir.path(),
+        &file,
+        &["O13", "--junit", junit.to_str().unwrap()],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{out}\n{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<skipped message=\"needs an SP that fakta can restart"),
+        "JUnit says skipped, with the reason: {xml}"
+    );
+    assert!(
+        line(&out, O13).contains("ignored (needs an SP that fakta can restart: give target.start"),
+        "{out}"
+    );
+    assert!(out.contains("1 ignored"), "{out}");
+    let _ = sp;
+}
+
+#[test]
+fn a_start_command_that_ends_at_once_is_reported_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = pack(dir.path(), Some("echo 'cannot read sso.yaml' >&2; exit 3"));
+    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("ended with exit status: 3 before it listened"),
+        "{err}"
+    );
+    assert!(err.contains("cannot read sso.yaml"), "{err}");
+}
+
+#[test]
+fn a_start_command_refuses_a_port_already_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, sp) = pack(dir.path(), Some("sleep 30"));
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", sp)).unwrap();
+    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains(&format!("something already listens at 127.0.0.1:{sp}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_sp_that_refuses_to_start_on_a_forged_discovery_passes_o13() {
+    // An eager SP: it reads discovery when it starts and exits when the issuer is not the one
+    // it fetched it from; then it runs as the reference SP.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("eager-sp.py"),
+        format!(
+            r#"import json, os, sys, urllib.request
+issuer = os.environ["FAKTA_IDP_URL"]
+d = json.load(urllib.request.urlopen(issuer + "/.well-known/openid-configuration"))
+if d["issuer"] != issuer:
+    print("discovery issuer", d["issuer"], "is not", issuer, file=sys.stderr)
+    sys.exit(1)
+os.execv({bin:?}, [{bin:?}, "--certs", "certs", "sp", "qovery-oidc.yaml"])
+"#,
+            bin = BIN
+        ),
+    )
+    .unwrap();
+    let (file, sp) = pack(dir.path(), Some("exec python3 eager-sp.py"));
+    let (code, out, err) = fakta_test(dir.path(), &file, &["O13"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(line(&out, O13).ends_with(" ok"), "{out}");
+    // The log's path is on stderr: `... (in DIR; output in PATH)`.
+    let path = err
+        .split("output in ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no log path in: {err}"));
+    let log = std::fs::read_to_string(path)
+        .unwrap()
+        .contains("/not-the-issuer-in-use is not http://127.0.0.1:");
+    assert!(
+        log,
+        "the SP refused the forged discovery at start (its log says so)"
+    );
+    assert!(!listening(sp));
+}
