@@ -3,19 +3,14 @@
 //! with the fakta binary under test; they pass against the strict SP and fail against a flawed
 //! one, and write JUnit XML.
 
+mod common;
+use common::free_port;
+
 use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The shell lines of a template: GitHub `steps[].run`, GitLab `script`.
 fn commands(template: &str) -> Vec<String> {

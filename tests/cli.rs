@@ -1,5 +1,8 @@
 //! The `fakta` binary end to end: help texts, key management, and `serve` answering on a socket.
 
+mod common;
+use common::free_port;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -234,14 +237,6 @@ fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
     let out = run(bad.to_str().unwrap());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing key `directory`"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_line(child: &mut std::process::Child, prefix: &str) {

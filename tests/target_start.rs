@@ -2,20 +2,15 @@
 //! not the issuer in use), and stops it at the end. The SP here is `fakta sp` (the reference SP)
 //! run as a separate process by the command in the file, as a user's SP would be.
 
+mod common;
+use common::free_port;
+
 use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const O13: &str = "qovery-oidc::O13_discovery_issuer_not_the_issuer_in_use_refused";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The shipped OIDC pack on free ports, with `start` (if any) under `target`; returns the file
 /// and the SP's port.

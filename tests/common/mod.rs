@@ -19,6 +19,15 @@ pub const NOW: time::OffsetDateTime = time::macros::datetime!(2026-11-28 09:00:0
 
 pub const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-saml.yaml");
 
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// One key per test process (RSA generation is slow in debug builds).
 pub fn keys() -> KeyStore {
     static KEYS: OnceLock<(tempfile::TempDir, KeyStore)> = OnceLock::new();
