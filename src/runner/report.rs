@@ -120,6 +120,30 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| RunError::Setup(format!("starting the async runtime: {e}")))?;
+    let starts_sps = sp_flaws.is_none()
+        && !options.list
+        && packs
+            .iter()
+            .any(|p| p.conn.target.as_ref().is_some_and(|t| t.start.is_some()));
+    if starts_sps {
+        // Ctrl-C or a CI job's cancellation must not leave the SPs fakta started running (they
+        // are in process groups of their own, out of reach of the terminal's signal).
+        runtime.spawn(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let code = tokio::select! {
+                _ = int.recv() => 130,
+                _ = term.recv() => 143,
+            };
+            sp::kill_all();
+            std::process::exit(code);
+        });
+    }
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
     // Trials share the SP; one that restarts it (O13) takes it for itself.
     let gate = Arc::new(RwLock::new(()));
@@ -149,24 +173,6 @@ pub fn run(
                 outcomes.clone(),
             ));
         }
-    }
-    if !started_sps.is_empty() {
-        // Ctrl-C or a CI job's cancellation must not leave the SPs fakta started running.
-        runtime.spawn(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async {
-                    match term.as_mut() {
-                        Some(t) => { t.recv().await; }
-                        None => std::future::pending::<()>().await,
-                    }
-                } => {}
-            }
-            sp::kill_all();
-            std::process::exit(130);
-        });
     }
     let args = Arguments {
         filter: options.filter.clone(),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::exec;
 use super::plan::TrialSpec;
 use crate::config::{LoginFrom, LoginOutcome, Step};
+use crate::ffi::signal_group;
 use crate::idp::IdpState;
 
 /// How long the runner waits for the SP to listen, at the start and after a restart.
@@ -101,14 +102,21 @@ fn groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
     GROUPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Stops every SP fakta started (on Ctrl-C or SIGTERM, before exiting).
+/// Stops every SP fakta started (on Ctrl-C or SIGTERM, before exiting): SIGTERM, then SIGKILL
+/// for what is left after a second.
 pub fn kill_all() {
-    for pgid in groups().drain(..) {
+    let all: Vec<i32> = groups().drain(..).collect();
+    for &pgid in &all {
+        signal_group(pgid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline && all.iter().any(|&g| signal_group(g, 0)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for &pgid in &all {
         signal_group(pgid, libc::SIGKILL);
     }
 }
-
-use crate::ffi::signal_group;
 
 impl CommandSp {
     /// Starts `command` for the pack and waits until it listens at `login_url`'s address.
