@@ -296,8 +296,7 @@ fn trial(
         let Some((idp, sp)) = running else {
             return Err(Failed::from("the IdP is not running"));
         };
-        let started = Instant::now();
-        let record = |failure: Option<String>, ignored: Option<String>| {
+        let record = |started: Instant, failure: Option<String>, ignored: Option<String>| {
             outcomes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -308,20 +307,26 @@ fn trial(
                     time: started.elapsed(),
                 });
         };
-        let result = if fresh {
+        // A trial's time is its own: it starts once the trial has the SP (shared or alone).
+        let (started, result) = if fresh {
             if !sp.can_restart() {
                 let why =
                     "needs an SP that fakta can restart: give target.start in the file".to_owned();
-                record(None, Some(why.clone()));
+                record(Instant::now(), None, Some(why.clone()));
                 return Ok(Completion::ignored_with(why));
             }
             let _alone = gate.write().unwrap_or_else(|e| e.into_inner());
-            handle.block_on(sp::run_with_fresh_sp(&spec, &idp, &sp))
+            let started = Instant::now();
+            (
+                started,
+                handle.block_on(sp::run_with_fresh_sp(&spec, &idp, &sp)),
+            )
         } else {
             let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
-            handle.block_on(exec::run(&spec, &idp))
+            let started = Instant::now();
+            (started, handle.block_on(exec::run(&spec, &idp)))
         };
-        record(result.as_ref().err().cloned(), None);
+        record(started, result.as_ref().err().cloned(), None);
         result.map(|()| Completion::Completed).map_err(Failed::from)
     })
 }
