@@ -258,7 +258,7 @@ fn cases() -> Vec<Case> {
             })],
             allow_unsolicited: true,
             outstanding: None,
-            admitted_by: &[],
+            admitted_by: &[Flaw::IgnoreStatus],
         },
         Case {
             name: "S12 not bearer",
@@ -267,7 +267,7 @@ fn cases() -> Vec<Case> {
             })],
             allow_unsolicited: true,
             outstanding: None,
-            admitted_by: &[],
+            admitted_by: &[Flaw::AcceptAnyConfirmation],
         },
         Case {
             name: "S14 xsw evil assertion first",
@@ -284,7 +284,7 @@ fn cases() -> Vec<Case> {
             )],
             allow_unsolicited: true,
             outstanding: None,
-            admitted_by: &[],
+            admitted_by: &[Flaw::AcceptDoctype],
         },
     ]
 }
@@ -312,6 +312,9 @@ const SAML_FLAWS: &[Flaw] = &[
     Flaw::AcceptExpired,
     Flaw::IgnoreIssuer,
     Flaw::FirstAssertion,
+    Flaw::AcceptAnyConfirmation,
+    Flaw::IgnoreStatus,
+    Flaw::AcceptDoctype,
 ];
 
 #[test]

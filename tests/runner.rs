@@ -228,6 +228,56 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "trust-discovery-issuer",
         &["qovery-oidc::O13_discovery_issuer_not_the_issuer_in_use_refused"],
     ),
+    (
+        "ignore-id-token-iss",
+        &["qovery-oidc::O1_iss_of_another_idp_refused"],
+    ),
+    (
+        "accept-missing-sub",
+        &["qovery-oidc::O3_sub_missing_refused"],
+    ),
+    (
+        "accept-missing-iat",
+        &["qovery-oidc::O4_iat_missing_refused"],
+    ),
+    (
+        "accept-bad-signature",
+        &["qovery-oidc::O6_signature_corrupted_refused"],
+    ),
+    (
+        "ignore-kid",
+        &[
+            "qovery-oidc::O9_unknown_kid_refused",
+            "qovery-oidc::O14_signed_with_a_newly_published_key_accepted",
+        ],
+    ),
+    (
+        "fail-without-kid",
+        &["qovery-oidc::O10_no_kid_with_several_keys_handled"],
+    ),
+    (
+        "ignore-userinfo-sub",
+        &["qovery-oidc::O12_userinfo_sub_differs_refused"],
+    ),
+    (
+        "no-jwks-refetch",
+        &["qovery-oidc::O14_signed_with_a_newly_published_key_accepted"],
+    ),
+    (
+        "accept-any-confirmation",
+        &[
+            "qovery-saml::S12_no_recipient_refused",
+            "qovery-saml::S12_not_bearer_refused",
+        ],
+    ),
+    (
+        "ignore-status",
+        &["qovery-saml::S13_status_not_success_refused"],
+    ),
+    (
+        "accept-doctype",
+        &["qovery-saml::S24_doctype_with_entities_refused"],
+    ),
 ];
 
 #[test]
@@ -358,4 +408,45 @@ fn a_failure_transcript_explains_itself() {
             .into_owned();
     }
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_failed_oidc_attack_shows_the_forged_token_and_userinfo_with_the_changes_marked() {
+    let c = certs();
+    let (code, out, _) = fakta(
+        &[
+            "demo",
+            "--flaw",
+            "accept-alg-none",
+            "--exact",
+            "qovery-oidc::O7_alg_none_refused",
+        ],
+        c.path(),
+    );
+    assert_eq!(code, 101, "{out}");
+    assert!(
+        out.contains("forged id_token (what the SP got from the token endpoint):"),
+        "{out}"
+    );
+    assert!(out.contains(">>    \"alg\": \"none\""), "{out}");
+    assert!(out.contains(">>  signature (none)"), "{out}");
+    assert!(
+        out.contains("      \"sub\": \"00u1alice\""),
+        "unchanged claims unmarked: {out}"
+    );
+    let (code, out, _) = fakta(
+        &[
+            "demo",
+            "--flaw",
+            "ignore-userinfo-sub",
+            "--exact",
+            "qovery-oidc::O12_userinfo_sub_differs_refused",
+        ],
+        c.path(),
+    );
+    assert_eq!(code, 101, "{out}");
+    assert!(out.contains("forged userinfo answer:"), "{out}");
+    assert!(out.contains(">>    \"sub\": \"00u-someone-else\""), "{out}");
+    // The id_token of O12 leaves the profile to userinfo: those claims are shown as removed.
+    assert!(out.contains(">>  - \"email\" (removed)"), "{out}");
 }

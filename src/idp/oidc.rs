@@ -563,6 +563,7 @@ fn issue_tokens(
                 None
             };
             let rotation_ref = rotation.as_ref().map(|(k, key)| (k.as_str(), key.pkey()));
+            let honest_claims = Value::Object(id_claims.clone());
             let (token, altered) = crate::oidc::faults::forge_id_token(
                 fault,
                 id_claims,
@@ -576,6 +577,12 @@ fn issue_tokens(
             state.note_altered(
                 f.trial,
                 format!("{} {}: {altered}", fault.case(), fault.name()),
+            );
+            let honest_header = json!({"alg": oidc.signing_alg.name(), "kid": kid});
+            state.note_document(
+                f.trial,
+                "forged id_token (what the SP got from the token endpoint)".into(),
+                crate::oidc::faults::show_jwt(fault, &honest_header, &honest_claims, &token),
             );
             token
         }
@@ -688,10 +695,20 @@ pub async fn userinfo(
         omit: &emit.omit_attributes,
     };
     let mut claims = tokens::userinfo_claims(&grant);
-    if state.trial_oidc_fault(info.trial.as_deref())
-        == Some(crate::oidc::faults::Fault::UserinfoSubDiffers)
-    {
-        claims.insert("sub".into(), serde_json::json!("00u-someone-else"));
+    if let Some(fault) = state.trial_oidc_fault(info.trial.as_deref()) {
+        let honest = Value::Object(claims.clone());
+        if let Some(altered) = crate::oidc::faults::forge_userinfo(fault, &mut claims) {
+            let trial = info.trial.as_deref();
+            state.note_altered(
+                trial,
+                format!("{} {}: {altered}", fault.case(), fault.name()),
+            );
+            state.note_document(
+                trial,
+                "forged userinfo answer".into(),
+                crate::oidc::faults::show_json(&honest, &Value::Object(claims.clone())),
+            );
+        }
     }
     (no_store(), Json(claims)).into_response()
 }

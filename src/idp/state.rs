@@ -40,6 +40,9 @@ pub struct TrialOverrides {
     pub oidc_fault: Option<crate::oidc::faults::Fault>,
     /// What the faults altered, for the transcript.
     pub altered: Vec<String>,
+    /// Forged documents the runner's browser does not see (they go over the back channel), by
+    /// title, as the transcript shows them.
+    pub documents: Vec<(String, String)>,
 }
 
 /// The cookie naming the runner's trial a browser belongs to.
@@ -375,6 +378,22 @@ impl IdpState {
                 o.altered.push(what);
             }
         }
+    }
+
+    /// Records a forged document the SP got over the back channel, for the trial's transcript.
+    pub fn note_document(&self, trial: Option<&str>, title: String, shown: String) {
+        if let Some(t) = trial {
+            if let Some(o) = lock(&self.trials).get_mut(t) {
+                o.documents.push((title, shown));
+            }
+        }
+    }
+
+    pub fn documents(&self, trial: &str) -> Vec<(String, String)> {
+        lock(&self.trials)
+            .get(trial)
+            .map(|o| o.documents.clone())
+            .unwrap_or_default()
     }
 
     pub fn altered(&self, trial: &str) -> Vec<String> {

@@ -97,6 +97,18 @@ impl Fault {
     pub fn needs_fresh_sp(self) -> bool {
         self == Fault::DiscoveryIssuer
     }
+
+    /// Whether the fault is in the signature (or the key behind it) rather than in the header
+    /// or claims.
+    pub fn alters_signature(self) -> bool {
+        matches!(
+            self,
+            Fault::CorruptSignature
+                | Fault::AlgNone
+                | Fault::Hs256KeyConfusion
+                | Fault::KeyRotation
+        )
+    }
 }
 
 /// The issuer O13 puts in discovery and in the id_token: the honest one with a path added, so
@@ -119,6 +131,65 @@ pub fn forge_discovery(fault: Fault, doc: &mut Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Applies `fault` to the honest userinfo answer (O12: another user's `sub`). Returns what was
+/// altered, or None when the fault is not a userinfo fault.
+pub fn forge_userinfo(fault: Fault, claims: &mut serde_json::Map<String, Value>) -> Option<String> {
+    match fault {
+        Fault::UserinfoSubDiffers => {
+            claims.insert("sub".into(), json!("00u-someone-else"));
+            Some("userinfo sub set to 00u-someone-else".into())
+        }
+        _ => None,
+    }
+}
+
+/// A forged JSON object for a transcript: one member per line, those that differ from the honest
+/// object marked `>>`, the members it lacks listed (marked too).
+pub fn show_json(honest: &Value, forged: &Value) -> String {
+    let (Some(h), Some(f)) = (honest.as_object(), forged.as_object()) else {
+        return format!(">>  {forged}\n");
+    };
+    let mut out = String::from("    {\n");
+    for (k, v) in f {
+        let mark = if h.get(k) == Some(v) { "    " } else { ">>  " };
+        out.push_str(&format!("{mark}  {}: {v}\n", json!(k)));
+    }
+    for k in h.keys().filter(|k| !f.contains_key(*k)) {
+        out.push_str(&format!(">>  - {} (removed)\n", json!(k)));
+    }
+    out.push_str("    }\n");
+    out
+}
+
+/// A forged JWT for a transcript: header and claims (`show_json` against the honest ones) and
+/// the signature's size (its value redacted), marked when the fault is in the signature.
+pub fn show_jwt(fault: Fault, honest_header: &Value, honest_claims: &Value, token: &str) -> String {
+    let mut parts = token.split('.');
+    let decode = |p: Option<&str>| {
+        p.and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(Value::Null)
+    };
+    let header = decode(parts.next());
+    let claims = decode(parts.next());
+    let sig = parts.next().unwrap_or_default();
+    let signature = match URL_SAFE_NO_PAD.decode(sig) {
+        _ if sig.is_empty() => "(none)".to_owned(),
+        Ok(b) => format!("{} bytes [redacted]", b.len()),
+        Err(_) => "(not base64url)".to_owned(),
+    };
+    format!(
+        "    header\n{}    claims\n{}{}signature {signature}\n",
+        show_json(honest_header, &header),
+        show_json(honest_claims, &claims),
+        if fault.alters_signature() {
+            ">>  "
+        } else {
+            "    "
+        },
+    )
 }
 
 /// Applies `fault` to the honest claims and signs (or mis-signs) the result. Returns the token
@@ -304,5 +375,52 @@ mod tests {
         assert_eq!(doc, honest);
         assert!(Fault::DiscoveryIssuer.needs_fresh_sp());
         assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 1);
+    }
+
+    #[test]
+    fn a_forged_token_is_shown_with_what_differs_marked() {
+        let key = openssl::pkey::PKey::from_ec_key(
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let honest = json!({"iss": "http://idp", "aud": "web", "sub": "00u1"});
+        let claims = honest.as_object().unwrap().clone();
+        let (token, _) = forge_id_token(
+            Fault::MissingAud,
+            claims,
+            Alg::ES256,
+            "k1",
+            &key,
+            &key,
+            None,
+        )
+        .unwrap();
+        let shown = show_jwt(
+            Fault::MissingAud,
+            &json!({"alg": "ES256", "kid": "k1"}),
+            &honest,
+            &token,
+        );
+        assert!(shown.contains(">>  - \"aud\" (removed)"), "{shown}");
+        assert!(shown.contains("      \"iss\": \"http://idp\""), "{shown}");
+        assert!(
+            shown.contains("    signature 64 bytes [redacted]"),
+            "{shown}"
+        );
+        let claims = honest.as_object().unwrap().clone();
+        let (token, _) =
+            forge_id_token(Fault::AlgNone, claims, Alg::ES256, "k1", &key, &key, None).unwrap();
+        let shown = show_jwt(
+            Fault::AlgNone,
+            &json!({"alg": "ES256", "kid": "k1"}),
+            &honest,
+            &token,
+        );
+        assert!(shown.contains(">>    \"alg\": \"none\""), "{shown}");
+        assert!(shown.contains(">>  signature (none)"), "{shown}");
     }
 }

@@ -32,6 +32,17 @@ pub enum Flaw {
     Hs256KeyConfusion,
     IgnoreExp,
     TrustDiscoveryIssuer,
+    IgnoreIdTokenIss,
+    AcceptMissingSub,
+    AcceptMissingIat,
+    AcceptBadSignature,
+    IgnoreKid,
+    FailWithoutKid,
+    IgnoreUserinfoSub,
+    NoJwksRefetch,
+    AcceptAnyConfirmation,
+    IgnoreStatus,
+    AcceptDoctype,
 }
 
 impl Flaw {
@@ -62,6 +73,17 @@ impl Flaw {
         Flaw::Hs256KeyConfusion,
         Flaw::IgnoreExp,
         Flaw::TrustDiscoveryIssuer,
+        Flaw::IgnoreIdTokenIss,
+        Flaw::AcceptMissingSub,
+        Flaw::AcceptMissingIat,
+        Flaw::AcceptBadSignature,
+        Flaw::IgnoreKid,
+        Flaw::FailWithoutKid,
+        Flaw::IgnoreUserinfoSub,
+        Flaw::NoJwksRefetch,
+        Flaw::AcceptAnyConfirmation,
+        Flaw::IgnoreStatus,
+        Flaw::AcceptDoctype,
     ];
 
     /// The name used on the command line.
@@ -93,6 +115,17 @@ impl Flaw {
             Flaw::Hs256KeyConfusion => "hs256-key-confusion",
             Flaw::IgnoreExp => "ignore-exp",
             Flaw::TrustDiscoveryIssuer => "trust-discovery-issuer",
+            Flaw::IgnoreIdTokenIss => "ignore-id-token-iss",
+            Flaw::AcceptMissingSub => "accept-missing-sub",
+            Flaw::AcceptMissingIat => "accept-missing-iat",
+            Flaw::AcceptBadSignature => "accept-bad-signature",
+            Flaw::IgnoreKid => "ignore-kid",
+            Flaw::FailWithoutKid => "fail-without-kid",
+            Flaw::IgnoreUserinfoSub => "ignore-userinfo-sub",
+            Flaw::NoJwksRefetch => "no-jwks-refetch",
+            Flaw::AcceptAnyConfirmation => "accept-any-confirmation",
+            Flaw::IgnoreStatus => "ignore-status",
+            Flaw::AcceptDoctype => "accept-doctype",
         }
     }
 
@@ -143,6 +176,23 @@ impl Flaw {
             Flaw::TrustDiscoveryIssuer => {
                 "takes the issuer from discovery without comparing it with the issuer it fetched"
             }
+            Flaw::IgnoreIdTokenIss => "does not compare the id_token iss with the issuer",
+            Flaw::AcceptMissingSub => "logs in an id_token without sub (keyed by email instead)",
+            Flaw::AcceptMissingIat => "accepts an id_token without iat",
+            Flaw::AcceptBadSignature => {
+                "accepts a JWT whose signature does not verify with the key its kid names"
+            }
+            Flaw::IgnoreKid => {
+                "ignores the kid and tries every key it has (an unknown kid is not refused, nor a reason to fetch the JWKS again)"
+            }
+            Flaw::FailWithoutKid => "fails (500) on an id_token without kid",
+            Flaw::IgnoreUserinfoSub => "does not compare the userinfo sub with the id_token sub",
+            Flaw::NoJwksRefetch => "never fetches the JWKS again (a rotated key is refused)",
+            Flaw::AcceptAnyConfirmation => {
+                "accepts a SubjectConfirmation that is not bearer, or has no Recipient"
+            }
+            Flaw::IgnoreStatus => "reads the Assertion whatever the Response's Status",
+            Flaw::AcceptDoctype => "parses Responses that carry a DOCTYPE (entities declared)",
         }
     }
 
@@ -177,6 +227,17 @@ impl Flaw {
             Flaw::Hs256KeyConfusion => &["O8"],
             Flaw::IgnoreExp => &["O11"],
             Flaw::TrustDiscoveryIssuer => &["O13"],
+            Flaw::IgnoreIdTokenIss => &["O1"],
+            Flaw::AcceptMissingSub => &["O3"],
+            Flaw::AcceptMissingIat => &["O4"],
+            Flaw::AcceptBadSignature => &["O6"],
+            Flaw::IgnoreKid => &["O9", "O14"],
+            Flaw::FailWithoutKid => &["O10"],
+            Flaw::IgnoreUserinfoSub => &["O12"],
+            Flaw::NoJwksRefetch => &["O14"],
+            Flaw::AcceptAnyConfirmation => &["S12"],
+            Flaw::IgnoreStatus => &["S13"],
+            Flaw::AcceptDoctype => &["S24"],
         }
     }
 

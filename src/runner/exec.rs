@@ -86,7 +86,13 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                 what.push('\n');
                 what.push_str(n);
             }
-            transcript::render(spec, &user, i, step, &what, b, last.as_ref())
+            let documents = idp.documents(trial);
+            let evidence = transcript::Evidence {
+                browser: b,
+                last: last.as_ref(),
+                documents: &documents,
+            };
+            transcript::render(spec, &user, i, step, &what, evidence)
         };
         match step {
             Step::Login {

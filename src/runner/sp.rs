@@ -366,17 +366,25 @@ pub async fn run_with_fresh_sp(
         )),
         Err(e) => Err(format!("{}: {e}", twin.name)),
     };
-    let issuer = spec
+    let server = spec
         .conn
         .app(&spec.app)
         .and_then(|a| a.oidc())
-        .map(|o| o.server.issuer(spec.conn.idp.base()))
+        .map(|o| o.server.clone());
+    let honest = server
+        .as_ref()
+        .and_then(|s| {
+            serde_json::to_value(crate::oidc::discovery::metadata(s, spec.conn.idp.base())).ok()
+        })
         .unwrap_or_default();
+    let mut forged = honest.clone();
+    let altered = crate::oidc::faults::forge_discovery(fault, &mut forged).unwrap_or_default();
     let discovery = format!(
-        "forged: {} {}: discovery issuer set to {} (the issuer in use is {issuer}); the SP fetched the forged discovery {served} time(s) after its restart",
+        "forged: {} {}: {altered}; the SP fetched the forged discovery {served} time(s) after its restart\n\
+         forged discovery document (served to everyone while the trial had the SP alone):\n{}",
         fault.case(),
         fault.name(),
-        crate::oidc::faults::forged_issuer(&issuer)
+        crate::oidc::faults::show_json(&honest, &forged)
     );
     match (attack, twin) {
         (Err(e), _) => Err(format!("{e}\n{discovery}")),

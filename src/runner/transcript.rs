@@ -139,6 +139,15 @@ fn pretty_xml(xml: &str) -> String {
     out
 }
 
+/// What a transcript shows besides the step: the browser's hops and the documents it saw, the
+/// last page, and forged documents the SP got over the back channel (title, shown).
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    pub browser: &'a Browser,
+    pub last: Option<&'a Page>,
+    pub documents: &'a [(String, String)],
+}
+
 /// The transcript of a failed step.
 pub fn render(
     spec: &TrialSpec,
@@ -146,9 +155,13 @@ pub fn render(
     index: usize,
     step: &Step,
     what: &str,
-    browser: &Browser,
-    last: Option<&Page>,
+    evidence: Evidence<'_>,
 ) -> String {
+    let Evidence {
+        browser,
+        last,
+        documents,
+    } = evidence;
     let mut t = String::new();
     let _ = writeln!(t, "trial {}", spec.name);
     let _ = writeln!(
@@ -197,6 +210,10 @@ pub fn render(
     for seen in &browser.seen {
         let _ = writeln!(t, "{}:", seen.what);
         t.push_str(&pretty_xml(&redact(&seen.text)));
+    }
+    for (title, shown) in documents {
+        let _ = writeln!(t, "{title}:");
+        t.push_str(shown);
     }
     t
 }
