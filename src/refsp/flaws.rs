@@ -43,6 +43,17 @@ pub enum Flaw {
     AcceptAnyConfirmation,
     IgnoreStatus,
     AcceptDoctype,
+    RefuseUnmappedUsers,
+    RevocationAnyFormat,
+    RevocationLenientBody,
+    RevocationUnknownUser204,
+    RevocationIgnoresSubIdIss,
+    LocalLogoutOnly,
+    SloKeepsSession,
+    SloIgnoresDestination,
+    SloEndsBrowserSession,
+    BackchannelKeepsSession,
+    BackchannelClaimsUnchecked,
 }
 
 impl Flaw {
@@ -84,6 +95,17 @@ impl Flaw {
         Flaw::AcceptAnyConfirmation,
         Flaw::IgnoreStatus,
         Flaw::AcceptDoctype,
+        Flaw::RefuseUnmappedUsers,
+        Flaw::RevocationAnyFormat,
+        Flaw::RevocationLenientBody,
+        Flaw::RevocationUnknownUser204,
+        Flaw::RevocationIgnoresSubIdIss,
+        Flaw::LocalLogoutOnly,
+        Flaw::SloKeepsSession,
+        Flaw::SloIgnoresDestination,
+        Flaw::SloEndsBrowserSession,
+        Flaw::BackchannelKeepsSession,
+        Flaw::BackchannelClaimsUnchecked,
     ];
 
     /// The name used on the command line.
@@ -126,6 +148,17 @@ impl Flaw {
             Flaw::AcceptAnyConfirmation => "accept-any-confirmation",
             Flaw::IgnoreStatus => "ignore-status",
             Flaw::AcceptDoctype => "accept-doctype",
+            Flaw::RefuseUnmappedUsers => "refuse-unmapped-users",
+            Flaw::RevocationAnyFormat => "revocation-any-format",
+            Flaw::RevocationLenientBody => "revocation-lenient-body",
+            Flaw::RevocationUnknownUser204 => "revocation-204-for-unknown-users",
+            Flaw::RevocationIgnoresSubIdIss => "revocation-ignores-sub-id-iss",
+            Flaw::LocalLogoutOnly => "local-logout-only",
+            Flaw::SloKeepsSession => "slo-keeps-session",
+            Flaw::SloIgnoresDestination => "slo-ignores-destination",
+            Flaw::SloEndsBrowserSession => "slo-ends-browser-session",
+            Flaw::BackchannelKeepsSession => "backchannel-keeps-session",
+            Flaw::BackchannelClaimsUnchecked => "backchannel-claims-unchecked",
         }
     }
 
@@ -193,6 +226,33 @@ impl Flaw {
             }
             Flaw::IgnoreStatus => "reads the Assertion whatever the Response's Status",
             Flaw::AcceptDoctype => "parses Responses that carry a DOCTYPE (entities declared)",
+            Flaw::RefuseUnmappedUsers => {
+                "refuses users in no mapped group instead of giving them the default role"
+            }
+            Flaw::RevocationAnyFormat => {
+                "accepts the email sub_id format when configured for iss_sub only"
+            }
+            Flaw::RevocationLenientBody => {
+                "answers 204 (doing nothing) to revocation bodies it cannot read"
+            }
+            Flaw::RevocationUnknownUser204 => {
+                "answers 204 to revocation of a user it has no session for"
+            }
+            Flaw::RevocationIgnoresSubIdIss => "does not check that sub_id.iss is its IdP",
+            Flaw::LocalLogoutOnly => {
+                "its logout ends only its own session (never sends the user to the IdP)"
+            }
+            Flaw::SloKeepsSession => "answers an IdP-initiated LogoutRequest but keeps the session",
+            Flaw::SloIgnoresDestination => "does not check a LogoutRequest's Destination",
+            Flaw::SloEndsBrowserSession => {
+                "ends the session of the browser that delivers a LogoutRequest, whatever NameID it names"
+            }
+            Flaw::BackchannelKeepsSession => {
+                "answers 200 to back-channel logout but keeps the session"
+            }
+            Flaw::BackchannelClaimsUnchecked => {
+                "checks a logout token's signature but not its iss, aud, events or nonce"
+            }
         }
     }
 
@@ -238,6 +298,17 @@ impl Flaw {
             Flaw::AcceptAnyConfirmation => &["S12"],
             Flaw::IgnoreStatus => &["S13"],
             Flaw::AcceptDoctype => &["S24"],
+            Flaw::RefuseUnmappedUsers => &["R2", "R5"],
+            Flaw::RevocationAnyFormat => &["T2"],
+            Flaw::RevocationLenientBody => &["T5"],
+            Flaw::RevocationUnknownUser204 => &["T6"],
+            Flaw::RevocationIgnoresSubIdIss => &["T7"],
+            Flaw::LocalLogoutOnly => &["G1", "G3"],
+            Flaw::SloKeepsSession => &["G2"],
+            Flaw::SloIgnoresDestination => &["G2"],
+            Flaw::SloEndsBrowserSession => &["G2"],
+            Flaw::BackchannelKeepsSession => &["G4"],
+            Flaw::BackchannelClaimsUnchecked => &["G4"],
         }
     }
 

@@ -14,8 +14,13 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Who is to be logged out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    IssSub { iss: String, sub: String },
+    IssSub {
+        iss: String,
+        sub: String,
+    },
     Email(String),
+    /// A body the SP could not read, let through by the `revocation-lenient-body` defect.
+    Nobody,
 }
 
 /// What the receiver checks against.
@@ -122,17 +127,24 @@ pub fn check(
     if body.len() > MAX_BODY_BYTES {
         return Err(refuse(400, "the body is too large"));
     }
-    let v: Value = serde_json::from_slice(body).map_err(|_| refuse(400, "the body is not JSON"))?;
+    // A body that cannot be read is a 400, unless the `revocation-lenient-body` defect lets it
+    // through as "nobody".
+    let malformed = |reason: String| {
+        if flaws.on(Flaw::RevocationLenientBody) {
+            Ok(Subject::Nobody)
+        } else {
+            Err(refuse(400, reason))
+        }
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return malformed("the body is not JSON".into());
+    };
     if v.get("subject").is_some() && v.get("sub_id").is_none() {
-        return Err(refuse(
-            400,
-            "the body uses the legacy `subject` key; expected `sub_id`",
-        ));
+        return malformed("the body uses the legacy `subject` key; expected `sub_id`".into());
     }
-    let sub_id = v
-        .get("sub_id")
-        .filter(|x| x.is_object())
-        .ok_or_else(|| refuse(400, "the body has no sub_id object"))?;
+    let Some(sub_id) = v.get("sub_id").filter(|x| x.is_object()) else {
+        return malformed("the body has no sub_id object".into());
+    };
     match sub_id["format"].as_str() {
         Some("iss_sub") => {
             let iss = sub_id["iss"]
@@ -141,7 +153,7 @@ pub fn check(
             let sub = sub_id["sub"]
                 .as_str()
                 .ok_or_else(|| refuse(400, "sub_id has no sub"))?;
-            if iss != s.subject_issuer {
+            if iss != s.subject_issuer && !flaws.on(Flaw::RevocationIgnoresSubIdIss) {
                 return Err(refuse(
                     400,
                     format!(
@@ -155,16 +167,17 @@ pub fn check(
                 sub: sub.to_owned(),
             })
         }
-        Some("email") if s.email_supported => {
+        Some("email") if s.email_supported || flaws.on(Flaw::RevocationAnyFormat) => {
             let email = sub_id["email"]
                 .as_str()
                 .ok_or_else(|| refuse(400, "sub_id has no email"))?;
             Ok(Subject::Email(email.to_owned()))
         }
-        Some(other) => Err(refuse(
+        Some("email") => Err(refuse(
             400,
-            format!("sub_id format `{other}` is not supported"),
+            "sub_id format `email` is not supported (this SP takes iss_sub)",
         )),
-        None => Err(refuse(400, "sub_id has no format")),
+        Some(other) => malformed(format!("sub_id format `{other}` is not supported")),
+        None => malformed("sub_id has no format".into()),
     }
 }

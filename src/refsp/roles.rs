@@ -49,6 +49,17 @@ pub fn assign(settings: &Expectations, groups: Option<&[String]>, flaws: &Flaws)
         .unwrap_or_else(|| settings.default_role.clone())
 }
 
+/// Whether any of the groups maps to a role (the `refuse-unmapped-users` defect refuses users
+/// for whom it does not).
+pub fn has_mapped_group(settings: &Expectations, groups: Option<&[String]>) -> bool {
+    groups.unwrap_or_default().iter().any(|g| {
+        settings
+            .group_mappings
+            .iter()
+            .any(|(_, gs)| gs.iter().any(|m| m == g))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

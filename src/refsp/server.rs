@@ -438,6 +438,11 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         .map(|g| g.attribute.clone())
         .unwrap_or_else(|| "groups".into());
     let groups = a.attributes.get(&group_attr).cloned();
+    if st.flaws.on(Flaw::RefuseUnmappedUsers)
+        && !roles::has_mapped_group(&st.settings, groups.as_deref())
+    {
+        return refused("the user is in no group that maps to a role");
+    }
     let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
     signed_in(
         st,
@@ -596,6 +601,13 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
     let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
     let (email, name) = profile(st, email, name).map_err(OidcRefusal::Profile)?;
     let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
+    if st.flaws.on(Flaw::RefuseUnmappedUsers)
+        && !roles::has_mapped_group(&st.settings, groups.as_deref())
+    {
+        return Err(OidcRefusal::Profile(
+            "the user is in no group that maps to a role".into(),
+        ));
+    }
     let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
     Ok(SpSession {
         protocol: "oidc",
@@ -638,6 +650,7 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
         st.end_session(id);
     }
     let end_session = match (st.app.oidc(), &session) {
+        _ if st.flaws.on(Flaw::LocalLogoutOnly) => None,
         // SAML: SP-initiated Single Logout through the IdP's SLO endpoint.
         (None, Some((_, s))) if s.protocol == "saml" => match trust(&st, false).await {
             Ok(Trust::Saml {
@@ -757,8 +770,16 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
     let matches = |s: &SpSession| match &subject {
         revocation::Subject::IssSub { sub, .. } => s.subject == *sub,
         revocation::Subject::Email(e) => s.email.eq_ignore_ascii_case(e),
+        revocation::Subject::Nobody => false,
     };
+    if matches!(subject, revocation::Subject::Nobody) {
+        // The `revocation-lenient-body` defect: a body it could not read, answered 204.
+        return StatusCode::NO_CONTENT.into_response();
+    }
     let known = lock(&st.sessions).values().any(matches);
+    if !known && st.flaws.on(Flaw::RevocationUnknownUser204) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     if !known {
         return (
             StatusCode::NOT_FOUND,
@@ -810,14 +831,16 @@ async fn backchannel(
             Err(e) => return bad(format!("the logout_token is not valid: {e}")),
         }
     };
-    if claims["iss"].as_str() != Some(&issuer) {
+    let unchecked = st.flaws.on(Flaw::BackchannelClaimsUnchecked);
+    if claims["iss"].as_str() != Some(&issuer) && !unchecked {
         return bad(format!("iss {} is not {issuer}", claims["iss"]));
     }
-    let aud_ok = match &claims["aud"] {
-        Value::String(a) => *a == o.client_id,
-        Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&o.client_id)),
-        _ => false,
-    };
+    let aud_ok = unchecked
+        || match &claims["aud"] {
+            Value::String(a) => *a == o.client_id,
+            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&o.client_id)),
+            _ => false,
+        };
     if !aud_ok {
         return bad(format!("aud {} is not this client", claims["aud"]));
     }
@@ -832,16 +855,19 @@ async fn backchannel(
         return bad("no jti".into());
     }
     let event = "http://schemas.openid.net/event/backchannel-logout";
-    if !claims["events"].get(event).is_some_and(Value::is_object) {
+    if !claims["events"].get(event).is_some_and(Value::is_object) && !unchecked {
         return bad(format!("events does not contain {event}"));
     }
-    if claims.get("nonce").is_some() {
+    if claims.get("nonce").is_some() && !unchecked {
         return bad("a logout_token must not contain a nonce".into());
     }
     let sub = claims["sub"].as_str().map(str::to_owned);
     let sid = claims["sid"].as_str().map(str::to_owned);
     if sub.is_none() && sid.is_none() {
         return bad("neither sub nor sid".into());
+    }
+    if st.flaws.on(Flaw::BackchannelKeepsSession) {
+        return (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], "").into_response();
     }
     let ended = st.end_sessions(|s| {
         s.protocol == "oidc"
@@ -855,7 +881,11 @@ async fn backchannel(
 }
 
 /// IdP-initiated SAML LogoutRequest over HTTP-Redirect.
-async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Response {
+async fn slo_get(
+    State(st): State<Arc<SpState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q = q.unwrap_or_default();
     if binding::raw_param(&q, "SAMLResponse").is_some() {
         return logout_response(&st, &q).await;
@@ -880,7 +910,7 @@ async fn slo_get(State(st): State<Arc<SpState>>, RawQuery(q): RawQuery) -> Respo
         }
     }
     match binding::decode_redirect(&binding::percent_decode(raw)) {
-        Ok(xml) => logout_request(&st, &xml, &entity_id),
+        Ok(xml) => logout_request(&st, &xml, &entity_id, session_id(&headers)),
         Err(e) => refused(&e.to_string()),
     }
 }
@@ -938,6 +968,7 @@ async fn logout_response(st: &SpState, q: &str) -> Response {
 /// IdP-initiated SAML LogoutRequest over HTTP-POST (enveloped signature).
 async fn slo_post(
     State(st): State<Arc<SpState>>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let Some(b64) = form.get("SAMLRequest") else {
@@ -959,10 +990,16 @@ async fn slo_post(
     {
         return refused("the LogoutRequest is not signed by the IdP");
     }
-    logout_request(&st, &xml, &entity_id)
+    logout_request(&st, &xml, &entity_id, session_id(&headers))
 }
 
-fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
+/// `browser_session`: the session of the browser that delivered the request (front channel).
+fn logout_request(
+    st: &SpState,
+    xml: &str,
+    idp_entity_id: &str,
+    browser_session: Option<String>,
+) -> Response {
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..Default::default()
@@ -992,7 +1029,9 @@ fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
         .as_ref()
         .map(|l| l.slo_url.to_string())
         .unwrap_or_default();
-    if root.attribute("Destination") != Some(slo.as_str()) {
+    if root.attribute("Destination") != Some(slo.as_str())
+        && !st.flaws.on(Flaw::SloIgnoresDestination)
+    {
         return refused(&format!("the LogoutRequest's Destination is not {slo}"));
     }
     if text("Issuer").as_deref() != Some(idp_entity_id) {
@@ -1002,13 +1041,19 @@ fn logout_request(st: &SpState, xml: &str, idp_entity_id: &str) -> Response {
         return refused("the LogoutRequest has no NameID");
     };
     let index = text("SessionIndex");
-    let ended = st.end_sessions(|s| {
-        s.protocol == "saml"
-            && s.subject == name_id
-            && index
-                .as_ref()
-                .is_none_or(|i| s.session_index.as_ref() == Some(i))
-    });
+    let ended = if st.flaws.on(Flaw::SloKeepsSession) {
+        0
+    } else if st.flaws.on(Flaw::SloEndsBrowserSession) {
+        usize::from(browser_session.is_some_and(|id| st.end_session(&id)))
+    } else {
+        st.end_sessions(|s| {
+            s.protocol == "saml"
+                && s.subject == name_id
+                && index
+                    .as_ref()
+                    .is_none_or(|i| s.session_index.as_ref() == Some(i))
+        })
+    };
     Html(page(
         "Logged out",
         &format!("<p>{ended} session(s) ended.</p>"),
