@@ -530,3 +530,35 @@ fn a_failed_oidc_attack_shows_the_forged_token_and_userinfo_with_the_changes_mar
     // The id_token of O12 leaves the profile to userinfo: those claims are shown as removed.
     assert!(out.contains(">>  - \"email\" (removed)"), "{out}");
 }
+
+/// Trials no reference-SP flaw can show failing: their forgeries put the honest copy inside a
+/// ds:Signature, which xmlsec's enveloped-signature transform leaves out of the digest, so an
+/// xmlsec-based SP refuses them whatever Assertion it reads (README, "The attack pack").
+const NO_FLAW_SHOWS: &[&str] = &[
+    "qovery-saml::S14_xsw1_evil_response_wraps_the_signed_one_in_its_signature_refused",
+    "qovery-saml::S19_xsw6_evil_assertion_copy_inside_its_signature_refused",
+    "qovery-saml::S21_xsw8_evil_assertion_copy_in_a_signature_object_refused",
+];
+
+#[test]
+fn every_trial_of_the_demo_fails_against_some_flaw() {
+    let c = certs();
+    let (code, list, _) = fakta(&["demo", "--list"], c.path());
+    assert_eq!(code, 0);
+    let all: BTreeSet<&str> = list
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .collect();
+    let shown: BTreeSet<&str> = MUST_FAIL
+        .iter()
+        .flat_map(|(_, trials)| trials.iter().copied())
+        .chain(NO_FLAW_SHOWS.iter().copied())
+        .collect();
+    let unshown: Vec<&&str> = all.difference(&shown).collect();
+    assert!(
+        unshown.is_empty(),
+        "trials no flaw shows failing (add a flaw, or explain in NO_FLAW_SHOWS): {unshown:#?}"
+    );
+    let stale: Vec<&&str> = shown.difference(&all).collect();
+    assert!(stale.is_empty(), "names that are not trials: {stale:#?}");
+}
