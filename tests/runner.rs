@@ -215,6 +215,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "ignore-id-token-aud",
         &[
             "qovery-oidc::O2_aud_missing_refused",
+            "qovery-oidc::O2_aud_of_another_client_azp_this_one_refused",
             "qovery-oidc::O2_aud_of_another_client_refused",
         ],
     ),
@@ -358,6 +359,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-oidc::G4_wrong_iss_refused",
         ],
     ),
+    (
+        "aud-via-azp",
+        &["qovery-oidc::O2_aud_of_another_client_azp_this_one_refused"],
+    ),
 ];
 
 #[test]
@@ -410,7 +415,7 @@ fn list_exact_and_filters_behave_like_libtest() {
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
         out.contains(
-            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 120 filtered out"
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 121 filtered out"
         ),
         "{out}"
     );
@@ -451,7 +456,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 121);
+    assert_eq!(cases, 122);
 }
 
 #[test]

@@ -42,6 +42,8 @@ fn fakta_test(dir: &Path, file: &Path, extra: &[&str]) -> (i32, String, String) 
         .arg(file)
         .args(extra)
         .env_remove("FAKTA_LOG")
+        // The SP logs go to the temp directory: this test's own.
+        .env("TMPDIR", dir)
         .output()
         .unwrap();
     (
@@ -49,6 +51,15 @@ fn fakta_test(dir: &Path, file: &Path, extra: &[&str]) -> (i32, String, String) 
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The SP log's path, from fakta's stderr: `... (in DIR; output in PATH, kept if ...)`.
+fn log_path(err: &str) -> String {
+    err.split("output in ")
+        .nth(1)
+        .and_then(|r| r.split(", kept").next())
+        .unwrap_or_else(|| panic!("no log path in: {err}"))
+        .to_owned()
 }
 
 fn listening(port: u16) -> bool {
@@ -106,6 +117,9 @@ fn a_started_sp_that_trusts_discovery_is_caught_by_o13_only() {
         out.contains("the SP fetched the forged discovery 1 time(s)"),
         "{out}"
     );
+    let log = log_path(&err);
+    assert!(Path::new(&log).exists(), "a failed run keeps the SP log");
+    let _ = std::fs::remove_file(log);
     assert!(!listening(sp));
 }
 
@@ -183,6 +197,8 @@ issuer = os.environ["FAKTA_IDP_URL"]
 d = json.load(urllib.request.urlopen(issuer + "/.well-known/openid-configuration"))
 if d["issuer"] != issuer:
     print("discovery issuer", d["issuer"], "is not", issuer, file=sys.stderr)
+    with open("refusals.txt", "a") as f:
+        print("discovery issuer", d["issuer"], "is not", issuer, file=f)
     sys.exit(1)
 os.execv({bin:?}, [{bin:?}, "--certs", "certs", "sp", "qovery-oidc.yaml"])
 "#,
@@ -194,18 +210,16 @@ os.execv({bin:?}, [{bin:?}, "--certs", "certs", "sp", "qovery-oidc.yaml"])
     let (code, out, err) = fakta_test(dir.path(), &file, &["O13"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(line(&out, O13).ends_with(" ok"), "{out}");
-    // The log's path is on stderr: `... (in DIR; output in PATH)`.
-    let path = err
-        .split("output in ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .unwrap_or_else(|| panic!("no log path in: {err}"));
-    let log = std::fs::read_to_string(path)
-        .unwrap()
-        .contains("/not-the-issuer-in-use is not http://127.0.0.1:");
+    let refusals = std::fs::read_to_string(dir.path().join("refusals.txt")).unwrap();
+    assert_eq!(
+        refusals.lines().count(),
+        1,
+        "the SP refused the forged discovery at its first restart, not the honest one: {refusals}"
+    );
+    assert!(refusals.contains("/not-the-issuer-in-use is not http://127.0.0.1:"));
     assert!(
-        log,
-        "the SP refused the forged discovery at start (its log says so)"
+        !Path::new(&log_path(&err)).exists(),
+        "the log of a run that passed is removed"
     );
     assert!(!listening(sp));
 }

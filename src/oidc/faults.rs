@@ -13,6 +13,9 @@ use super::jwt::{self, Alg, b64};
 pub enum Fault {
     WrongIss,
     WrongAud,
+    /// `aud` another client's, `azp` this client: an RP that checks aud only through azp is
+    /// fooled.
+    WrongAudWithAzp,
     MissingAud,
     MissingSub,
     MissingIat,
@@ -38,6 +41,7 @@ impl Fault {
     pub const ALL: &'static [Fault] = &[
         Fault::WrongIss,
         Fault::WrongAud,
+        Fault::WrongAudWithAzp,
         Fault::MissingAud,
         Fault::MissingSub,
         Fault::MissingIat,
@@ -56,7 +60,7 @@ impl Fault {
     pub fn case(self) -> &'static str {
         match self {
             Fault::WrongIss => "O1",
-            Fault::WrongAud | Fault::MissingAud => "O2",
+            Fault::WrongAud | Fault::WrongAudWithAzp | Fault::MissingAud => "O2",
             Fault::MissingSub => "O3",
             Fault::MissingIat => "O4",
             Fault::WrongNonce => "O5",
@@ -76,6 +80,7 @@ impl Fault {
         match self {
             Fault::WrongIss => "iss_of_another_idp",
             Fault::WrongAud => "aud_of_another_client",
+            Fault::WrongAudWithAzp => "aud_of_another_client_azp_this_one",
             Fault::MissingAud => "aud_missing",
             Fault::MissingSub => "sub_missing",
             Fault::MissingIat => "iat_missing",
@@ -215,6 +220,15 @@ pub fn forge_id_token<K: HasPublic>(
         Fault::WrongAud => {
             claims.insert("aud".into(), json!("another-client"));
             (sign(&claims, kid)?, "aud set to another-client".into())
+        }
+        Fault::WrongAudWithAzp => {
+            let client = claims.get("aud").cloned().unwrap_or(Value::Null);
+            claims.insert("aud".into(), json!("another-client"));
+            claims.insert("azp".into(), client.clone());
+            (
+                sign(&claims, kid)?,
+                format!("aud set to another-client, azp set to {client}"),
+            )
         }
         Fault::MissingAud => {
             claims.remove("aud");

@@ -54,6 +54,7 @@ pub enum Flaw {
     SloEndsBrowserSession,
     BackchannelKeepsSession,
     BackchannelClaimsUnchecked,
+    AudViaAzp,
 }
 
 impl Flaw {
@@ -106,6 +107,7 @@ impl Flaw {
         Flaw::SloEndsBrowserSession,
         Flaw::BackchannelKeepsSession,
         Flaw::BackchannelClaimsUnchecked,
+        Flaw::AudViaAzp,
     ];
 
     /// The name used on the command line.
@@ -159,6 +161,7 @@ impl Flaw {
             Flaw::SloEndsBrowserSession => "slo-ends-browser-session",
             Flaw::BackchannelKeepsSession => "backchannel-keeps-session",
             Flaw::BackchannelClaimsUnchecked => "backchannel-claims-unchecked",
+            Flaw::AudViaAzp => "aud-via-azp",
         }
     }
 
@@ -253,6 +256,9 @@ impl Flaw {
             Flaw::BackchannelClaimsUnchecked => {
                 "checks a logout token's signature but not its iss, aud, events or nonce"
             }
+            Flaw::AudViaAzp => {
+                "checks the id_token audience through azp when there is one (aud is then not read)"
+            }
         }
     }
 
@@ -309,6 +315,7 @@ impl Flaw {
             Flaw::SloEndsBrowserSession => &["G2"],
             Flaw::BackchannelKeepsSession => &["G4"],
             Flaw::BackchannelClaimsUnchecked => &["G4"],
+            Flaw::AudViaAzp => &["O2"],
         }
     }
 

@@ -80,7 +80,8 @@ pub fn check_id_token(
             expected: issuer.to_owned(),
         });
     }
-    if !flaws.on(Flaw::IgnoreIdTokenAud) {
+    let azp_only = flaws.on(Flaw::AudViaAzp) && claims["azp"].is_string();
+    if !flaws.on(Flaw::IgnoreIdTokenAud) && !azp_only {
         if claims.get("aud").is_none() {
             return Err(OidcRefusal::Missing("aud"));
         }
@@ -95,6 +96,9 @@ pub fn check_id_token(
                 return Err(OidcRefusal::Azp(azp.to_owned()));
             }
         }
+    }
+    if azp_only && claims["azp"].as_str() != Some(client_id) {
+        return Err(OidcRefusal::Azp(claims["azp"].to_string()));
     }
     let sub = match claims["sub"].as_str().filter(|s| !s.is_empty()) {
         Some(sub) => sub,

@@ -190,7 +190,15 @@ pub fn run(
     if let (Some(path), false) = (&options.junit, options.list) {
         write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
     }
-    // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here.
+    // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here. Their
+    // logs are kept only when something failed.
+    if !conclusion.has_failed() {
+        for sp in &started_sps {
+            if let SpControl::Command(c) = sp.as_ref() {
+                c.discard_log();
+            }
+        }
+    }
     drop(started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())

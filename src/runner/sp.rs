@@ -91,7 +91,9 @@ struct CommandParts {
     host: String,
     port: u16,
     idp_url: String,
-    pub log: PathBuf,
+    log: PathBuf,
+    /// Remove the log when the SP is stopped (the run passed: nothing to read in it).
+    discard_log: std::sync::atomic::AtomicBool,
     child: Mutex<Option<Child>>,
 }
 
@@ -152,10 +154,11 @@ impl CommandSp {
             port,
             idp_url: idp_url.to_owned(),
             log,
+            discard_log: std::sync::atomic::AtomicBool::new(false),
             child: Mutex::new(None),
         };
         eprintln!(
-            "fakta: starting the SP of pack `{pack}`: sh -c {:?} (in {}; output in {})",
+            "fakta: starting the SP of pack `{pack}`: sh -c {:?} (in {}; output in {}, kept if a trial fails)",
             parts.command,
             parts.dir.display(),
             parts.log.display()
@@ -183,12 +186,28 @@ impl CommandSp {
     pub fn log(&self) -> &Path {
         &self.inner.log
     }
+
+    /// Removes the log once the SP is stopped (every trial passed).
+    pub fn discard_log(&self) {
+        self.inner
+            .discard_log
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Drop for CommandSp {
     fn drop(&mut self) {
-        if let Err(e) = self.inner.stop() {
-            eprintln!("fakta: {e}");
+        match self.inner.stop() {
+            Err(e) => eprintln!("fakta: {e}"),
+            Ok(())
+                if self
+                    .inner
+                    .discard_log
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                let _ = std::fs::remove_file(&self.inner.log);
+            }
+            Ok(()) => {}
         }
     }
 }

@@ -1,0 +1,289 @@
+//! The conformance suite against service providers that are not fakta's: minimal apps whose
+//! every security decision is made by a third-party library, run by the real binary
+//! (`fakta --certs DIR test FILE`) through `target.start`, exactly as a user's SP would be.
+//!
+//! - tests/interop/sp_authlib_app.py (connection file tests/interop/authlib-sp.yaml): an OpenID
+//!   Connect relying party on Authlib's Flask client (`server_metadata_url` = the discovery URL),
+//!   against the OIDC attack pack (O1-O14, with O13 restarting the app);
+//! - tests/interop/sp_pysaml2_app.py (tests/interop/pysaml2-sp.yaml): a SAML SP on pysaml2's
+//!   Saml2Client (IdP metadata fetched from fakta, xmlsec1, both signatures wanted, unsolicited
+//!   Responses refused), against the SAML attack pack (S1-S24).
+//!
+//! Each test pins the EXACT set of trials the library fails (`*_FAILS`, each entry with why,
+//! checked against the transcript and the library's source), and needs the honest login
+//! (`L0_honest_login`) to pass, so the app demonstrably works. A new failure, or a listed one
+//! that now passes, fails the test: then read the transcript it prints and update the table.
+//!
+//! The committed connection files say ports 7000 (IdP) and 7100 (SP) and start the app with
+//! `python3` from their own directory; each test runs a copy on free ports, with the
+//! interpreter (`PYTHON`, default python3) and the script's absolute path. python3, a library or
+//! xmlsec1 missing is a failure, not a skip, as in the other interop tests: run
+//! `scripts/setup-deps` (CI does).
+
+mod common;
+use common::free_port;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+const SETUP_HINT: &str = "run scripts/setup-deps (it installs xmlsec1 and runs \
+`pip install -r tests/interop/requirements.txt`)";
+
+/// Trials Authlib 1.9.10 (with joserfc 1.8.0) fails; every other trial of the pack passes.
+const AUTHLIB_FAILS: &[&str] = &[
+    // Authlib never requires the client_id in `aud`: `parse_id_token()`
+    // (authlib/integrations/base_client/sync_openid.py) validates with claims_params
+    // {"client_id": ...} and claims_options for iss only, and `IDToken.validate_azp()`
+    // (authlib/oidc/core/claims.py) only demands that azp, when aud is not the client, names
+    // this client. An id_token for `another-client` with azp = this client is accepted (OIDC
+    // Core 3.1.3.7 step 3: the RP MUST reject an ID Token whose aud does not list it).
+    "authlib-sp::O2_aud_of_another_client_azp_this_one_refused",
+    // Authlib checks no userinfo `sub`. With the profile claims left out of the id_token, the
+    // app asks userinfo through Authlib (`oauth.fakta.userinfo(token=token)`), and
+    // `OpenIDMixin.userinfo()` (authlib/integrations/base_client/sync_openid.py) returns
+    // `UserInfo(resp.json())` as it is, never comparing its `sub` with the id_token's (OIDC
+    // Core 5.3.2: they MUST match). The transcript shows userinfo answering
+    // sub `00u-someone-else` and the session started anyway, its email taken from that answer.
+    "authlib-sp::O12_userinfo_sub_differs_refused",
+    // Authlib takes the issuer from discovery: `load_server_metadata()` keeps the document as
+    // fetched, and `parse_id_token()` validates `iss` against `metadata["issuer"]`
+    // (claims_options {"iss": {"values": [metadata["issuer"]]}}), never against the URL the
+    // document came from (OIDC Discovery 4.3: they MUST be identical). The transcript shows the
+    // restarted app fetched the forged discovery once and accepted
+    // iss = {base}/not-the-issuer-in-use.
+    "authlib-sp::O13_discovery_issuer_not_the_issuer_in_use_refused",
+];
+
+/// Trials pysaml2 7.5.5 fails; every other trial of the pack passes.
+const PYSAML2_FAILS: &[&str] = &[
+    // pysaml2 checks SubjectConfirmationData's Recipient only when the caller passes
+    // `conv_info` to `parse_authn_request_response`: `AuthnResponse.verify_recipient()`
+    // (saml2/response.py) returns True when `conv_info` is empty, its default. The app calls it
+    // as pysaml2 users commonly do (djangosaml2's ACS view, Synapse: no conv_info), so a
+    // Recipient of another ACS is accepted; only its presence is required (S12_no_recipient
+    // passes: "No valid recipient"). With conv_info={"entity_id": ...} this trial passes
+    // (checked by hand). The Response's Destination is checked regardless (S7_destination).
+    "pysaml2-sp::S7_recipient_not_the_acs_refused",
+];
+
+/// The Python interpreter: `PYTHON` if set, else `python3`.
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// One independent SP: its app, its connection file, the library whose version is pinned.
+struct Sp {
+    pack: &'static str,
+    script: &'static str,
+    file: &'static str,
+    library: &'static str,
+    version: &'static str,
+}
+
+const AUTHLIB: Sp = Sp {
+    pack: "authlib-sp",
+    script: "sp_authlib_app.py",
+    file: "authlib-sp.yaml",
+    library: "authlib",
+    version: "1.9.10",
+};
+
+const PYSAML2: Sp = Sp {
+    pack: "pysaml2-sp",
+    script: "sp_pysaml2_app.py",
+    file: "pysaml2-sp.yaml",
+    library: "pysaml2",
+    version: "7.5.5",
+};
+
+impl Sp {
+    fn script_path(&self) -> PathBuf {
+        Path::new(INTEROP).join(self.script)
+    }
+
+    /// Checks that the interpreter and the library are there, at the pinned version; panics
+    /// (never skips) when not.
+    fn require_env(&self) {
+        let checked = (|| {
+            let py = python();
+            let script = self.script_path();
+            let out = Command::new(&py)
+                .arg(&script)
+                .arg("--check-env")
+                .output()
+                .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                return Err(format!(
+                    "the {} app is not ready (`{py} {} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
+                    self.library,
+                    script.display(),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            serde_json::from_str::<Value>(&stdout)
+                .map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
+        })();
+        match checked {
+            Ok(v) => assert_eq!(
+                v[self.library], self.version,
+                "{} is not the pinned version ({v}); {SETUP_HINT}",
+                self.library
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The committed connection file on free ports, starting the app with this test's
+    /// interpreter and the script's absolute path; written into `dir`.
+    fn connection_copy(&self, dir: &Path) -> PathBuf {
+        let original = std::fs::read_to_string(Path::new(INTEROP).join(self.file)).unwrap();
+        let (idp, sp) = (free_port(), free_port());
+        let start = format!("exec python3 {} --port 7100", self.script);
+        for must in ["127.0.0.1:7000", "127.0.0.1:7100", start.as_str()] {
+            assert!(
+                original.contains(must),
+                "{} no longer has `{must}`, which this test rewrites",
+                self.file
+            );
+        }
+        let command = format!(
+            "exec {} {} --port {sp}",
+            sh_quote(&python()),
+            sh_quote(&self.script_path().display().to_string())
+        );
+        let yaml = original
+            .replace(&start, &command)
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+        let file = dir.join(self.file);
+        std::fs::write(&file, yaml).unwrap();
+        file
+    }
+
+    /// Runs `fakta test` on a copy of the connection file and checks the failing trials are
+    /// exactly `fails`.
+    fn run(&self, fails: &[&str]) {
+        self.require_env();
+        let dir = tempfile::tempdir().unwrap();
+        let file = self.connection_copy(dir.path());
+        let out = Command::new(BIN)
+            .arg("--certs")
+            .arg(dir.path().join("certs"))
+            .arg("test")
+            .arg(&file)
+            .env_remove("FAKTA_LOG")
+            .env_remove("PYSAML2_SP_LOG")
+            // fakta writes the SP's log, and the apps their temporary files, under TMPDIR.
+            .env("TMPDIR", dir.path())
+            .output()
+            .expect("run fakta");
+        let code = out.status.code().unwrap_or(-1);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let context = || {
+            format!(
+                "$ fakta test {}\n{stdout}\n--- stderr ---\n{stderr}\n--- the SP's log ---\n{}",
+                file.display(),
+                sp_log(&stderr)
+            )
+        };
+
+        let trials = results(&stdout);
+        assert!(
+            !trials.is_empty(),
+            "fakta ran no trial (exit {code}):\n{}",
+            context()
+        );
+        let honest = format!("{}::L0_honest_login", self.pack);
+        assert_eq!(
+            trials.iter().find(|(n, _)| *n == honest).map(|(_, r)| *r),
+            Some("ok"),
+            "the honest login must pass, or the app does not work at all:\n{}",
+            context()
+        );
+        let odd: Vec<_> = trials
+            .iter()
+            .filter(|(_, r)| *r != "ok" && *r != "FAILED")
+            .collect();
+        assert!(
+            odd.is_empty(),
+            "every trial must run (none ignored): {odd:?}\n{}",
+            context()
+        );
+        let names: BTreeSet<&str> = trials.iter().map(|(n, _)| *n).collect();
+        let stale: Vec<&&str> = fails.iter().filter(|f| !names.contains(**f)).collect();
+        assert!(
+            stale.is_empty(),
+            "listed failures that are not trials of the pack: {stale:?}\n{}",
+            context()
+        );
+        let failed: BTreeSet<&str> = trials
+            .iter()
+            .filter(|(_, r)| *r == "FAILED")
+            .map(|(n, _)| *n)
+            .collect();
+        let want: BTreeSet<&str> = fails.iter().copied().collect();
+        let new: Vec<&&str> = failed.difference(&want).collect();
+        let fixed: Vec<&&str> = want.difference(&failed).collect();
+        assert!(
+            new.is_empty() && fixed.is_empty(),
+            "{} {}: the failing trials changed.\n  failing now, not listed: {new:?}\n  listed, passing now: {fixed:?}\n{}",
+            self.library,
+            self.version,
+            context()
+        );
+        assert_eq!(
+            code,
+            if fails.is_empty() { 0 } else { 101 },
+            "{}",
+            context()
+        );
+    }
+}
+
+/// `'text'` for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Each trial's name and result (`ok`, `FAILED`, `ignored ...`), from libtest-style lines.
+fn results(stdout: &str) -> Vec<(&str, &str)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (name, result) = l.strip_prefix("test ")?.split_once(" ... ")?;
+            Some((name.trim(), result.trim()))
+        })
+        .collect()
+}
+
+/// The last lines of the log fakta names on stderr (`... output in PATH)`).
+fn sp_log(stderr: &str) -> String {
+    let Some(path) = stderr
+        .split("output in ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+    else {
+        return "(no log path on stderr)".into();
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("({path}: {e})"));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(200)..].join("\n")
+}
+
+#[test]
+fn authlib_relying_party_fails_exactly_the_listed_trials() {
+    AUTHLIB.run(AUTHLIB_FAILS);
+}
+
+#[test]
+fn pysaml2_service_provider_fails_exactly_the_listed_trials() {
+    PYSAML2.run(PYSAML2_FAILS);
+}
