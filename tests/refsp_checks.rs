@@ -68,7 +68,7 @@ fn params(n: u32) -> ResponseParams {
 
 fn signed(p: &ResponseParams, what: SignWhat) -> String {
     let k = keys().current;
-    signature::signed_response(p, what, k.private_der(), &k.certificate.base64()).unwrap()
+    signature::signed_response(p, what, k.pkey(), &k.certificate.base64()).unwrap()
 }
 
 /// Builds with an assertion template, edits the text, then signs: the edit is covered.
@@ -176,7 +176,7 @@ fn cases() -> Vec<Case> {
                 signature::signed_response(
                     &params(5),
                     SignWhat::Both,
-                    other_key.private_der(),
+                    other_key.pkey(),
                     &other_key.certificate.base64(),
                 )
                 .unwrap(),
@@ -280,7 +280,9 @@ fn cases() -> Vec<Case> {
             name: "S24 doctype",
             docs: vec![format!(
                 "<!DOCTYPE r [<!ENTITY x \"y\">]>{}",
-                honest.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+                honest
+                    .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                    .trim_start()
             )],
             allow_unsolicited: true,
             outstanding: None,

@@ -270,12 +270,8 @@ pub fn issue(
         attributes: attributes_for(app, saml, user, &emit),
     };
     let key = &state.keys.current;
-    let mut xml = signature::signed_response(
-        &params,
-        saml.sign,
-        key.private_der(),
-        &key.certificate.base64(),
-    )?;
+    let mut xml =
+        signature::signed_response(&params, saml.sign, key.pkey(), &key.certificate.base64())?;
     // A runner trial's attack, applied to the honest signed document.
     if let Some(fault) = state.trial_saml_fault(trial) {
         if let Some(foreign) = state.foreign_key() {
