@@ -21,18 +21,14 @@
 //! `scripts/setup-deps` (CI does).
 
 mod common;
-use common::free_port;
+use common::{free_port, python};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-const SETUP_HINT: &str = "run scripts/setup-deps (it installs xmlsec1 and runs \
-`pip install -r tests/interop/requirements.txt`)";
 
 /// Trials Authlib 1.9.10 (with joserfc 1.8.0) fails; every other trial of the pack passes.
 const AUTHLIB_FAILS: &[&str] = &[
@@ -71,11 +67,6 @@ const PYSAML2_FAILS: &[&str] = &[
     "pysaml2-sp::S7_recipient_not_the_acs_refused",
 ];
 
-/// The Python interpreter: `PYTHON` if set, else `python3`.
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
 /// One independent SP: its app, its connection file, the library whose version is pinned.
 struct Sp {
     pack: &'static str,
@@ -109,35 +100,11 @@ impl Sp {
     /// Checks that the interpreter and the library are there, at the pinned version; panics
     /// (never skips) when not.
     fn require_env(&self) {
-        let checked = (|| {
-            let py = python();
-            let script = self.script_path();
-            let out = Command::new(&py)
-                .arg(&script)
-                .arg("--check-env")
-                .output()
-                .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            if !out.status.success() {
-                return Err(format!(
-                    "the {} app is not ready (`{py} {} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
-                    self.library,
-                    script.display(),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            serde_json::from_str::<Value>(&stdout)
-                .map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
-        })();
-        match checked {
-            Ok(v) => assert_eq!(
-                v[self.library], self.version,
-                "{} is not the pinned version ({v}); {SETUP_HINT}",
-                self.library
-            ),
-            Err(e) => panic!("{e}"),
-        }
+        common::require_python(
+            &self.script_path().to_string_lossy(),
+            self.library,
+            self.version,
+        );
     }
 
     /// The committed connection file on free ports, starting the app with this test's

@@ -27,43 +27,12 @@ use fakta::idp::IdpState;
 use serde_json::Value;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pysaml2_sp.py");
-const SETUP_HINT: &str = "run scripts/setup-deps (it installs xmlsec1 and runs \
-`pip install -r tests/interop/requirements.txt`)";
 /// The version tests/interop/requirements.txt pins.
 const PYSAML2_VERSION: &str = "7.5.5";
 
-/// The Python interpreter: `PYTHON` if set, else `python3`.
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// Checks once that python3, pysaml2 and xmlsec1 are there; panics (never skips) when not.
+/// Checks that python3, pysaml2 and xmlsec1 are there; panics (never skips) when not.
 fn require_env() {
-    static CHECKED: OnceLock<Result<Value, String>> = OnceLock::new();
-    let checked = CHECKED.get_or_init(|| {
-        let py = python();
-        let out = Command::new(&py)
-            .arg(SCRIPT)
-            .arg("--check-env")
-            .output()
-            .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!(
-                "the pysaml2 SP is not ready (`{py} {SCRIPT} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        serde_json::from_str(&stdout).map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
-    });
-    match checked {
-        Ok(v) => assert_eq!(
-            v["pysaml2"], PYSAML2_VERSION,
-            "pysaml2 is not the pinned version ({v}); {SETUP_HINT}"
-        ),
-        Err(e) => panic!("{e}"),
-    }
+    require_python(SCRIPT, "pysaml2", PYSAML2_VERSION);
 }
 
 /// The IdP of the example connection on the real clock, with its metadata in a file.

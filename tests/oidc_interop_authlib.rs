@@ -13,19 +13,18 @@
 //! tests/interop/README.md.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
+
+mod common;
+use common::{SETUP_HINT, free_port, python};
 
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/authlib_rp.py");
 const CONNECTION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-oidc.yaml");
-const SETUP_HINT: &str =
-    "run scripts/setup-deps (it runs `pip install -r tests/interop/requirements.txt`)";
 /// The version tests/interop/requirements.txt pins.
 const AUTHLIB_VERSION: &str = "1.9.10";
 
@@ -35,38 +34,9 @@ const WEB_REDIRECT: &str = "http://127.0.0.1:7100/login/oidc/callback";
 const SPA: &str = "0oa2qoveryspa";
 const SPA_REDIRECT: &str = "http://127.0.0.1:7200/callback";
 
-/// The Python interpreter: `PYTHON` if set, else `python3`.
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// Checks once that python3, Authlib and requests are there; panics (never skips) when not.
+/// Checks that python3, Authlib and requests are there; panics (never skips) when not.
 fn require_env() {
-    static CHECKED: OnceLock<Result<Value, String>> = OnceLock::new();
-    let checked = CHECKED.get_or_init(|| {
-        let py = python();
-        let out = Command::new(&py)
-            .arg(SCRIPT)
-            .arg("--check-env")
-            .output()
-            .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!(
-                "the Authlib RP is not ready (`{py} {SCRIPT} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        serde_json::from_str(&stdout).map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
-    });
-    match checked {
-        Ok(v) => assert_eq!(
-            v["authlib"], AUTHLIB_VERSION,
-            "Authlib is not the pinned version ({v}); {SETUP_HINT}"
-        ),
-        Err(e) => panic!("{e}"),
-    }
+    common::require_python(SCRIPT, "authlib", AUTHLIB_VERSION);
 }
 
 /// A running `fakta serve`, killed when dropped.
@@ -81,12 +51,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port that was free a moment ago (bound, read, released).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
 }
 
 /// Starts the real binary on a free loopback port, with a copy of the example connection whose

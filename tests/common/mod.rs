@@ -28,6 +28,54 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// What to do when the Python side of an interop test is missing.
+pub const SETUP_HINT: &str = "run scripts/setup-deps (it installs xmlsec1 and runs \
+`pip install -r tests/interop/requirements.txt`)";
+
+/// The Python interpreter: `PYTHON` if set, else `python3`.
+pub fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Checks (once per script and process) that `script --check-env` runs and reports `library`
+/// at `version` (tests/interop/requirements.txt pins it); panics, never skips, when not.
+pub fn require_python(script: &str, library: &str, version: &str) {
+    static CHECKED: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Result<serde_json::Value, String>>>,
+    > = OnceLock::new();
+    let checked = CHECKED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(script.to_owned())
+        .or_insert_with(|| {
+            let py = python();
+            let out = std::process::Command::new(&py)
+                .arg(script)
+                .arg("--check-env")
+                .output()
+                .map_err(|e| format!("cannot run `{py}`: {e}; python3 is needed: {SETUP_HINT}"))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                return Err(format!(
+                    "the {library} side is not ready (`{py} {script} --check-env` exited {}):\n{stdout}{}\n{SETUP_HINT}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            serde_json::from_str(&stdout)
+                .map_err(|e| format!("bad --check-env output ({e}): {stdout}"))
+        })
+        .clone();
+    match checked {
+        Ok(v) => assert_eq!(
+            v[library], version,
+            "{library} is not the pinned version ({v}); {SETUP_HINT}"
+        ),
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// One key per test process (RSA generation is slow in debug builds).
 pub fn keys() -> KeyStore {
     static KEYS: OnceLock<(tempfile::TempDir, KeyStore)> = OnceLock::new();
