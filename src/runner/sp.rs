@@ -145,10 +145,14 @@ impl CommandSp {
         let parts = CommandParts {
             pack: pack.to_owned(),
             command: command.to_owned(),
-            dir: if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir.to_owned()
+            dir: {
+                let d = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                // Absolute, so that the start line on stderr says where it runs.
+                d.canonicalize().unwrap_or_else(|_| d.to_owned())
             },
             host,
             port,
