@@ -258,6 +258,19 @@ mod tests {
                     samael::crypto::ReduceMode::PreDigest,
                 );
                 assert!(reduced.is_ok(), "{what:?} {name:?}: {reduced:?}\n{xml}");
+                // Values come back from a parser exactly as given.
+                let doc = roxmltree::Document::parse(&xml).unwrap();
+                let values: Vec<&str> = doc
+                    .descendants()
+                    .filter(|n| n.tag_name().name() == "AttributeValue")
+                    .map(|n| n.text().unwrap_or_default())
+                    .collect();
+                assert_eq!(values[..2], [name, "line\r\nbreak\rcr"], "{xml}");
+                let audience = doc
+                    .descendants()
+                    .find(|n| n.tag_name().name() == "SubjectConfirmationData")
+                    .and_then(|n| n.attribute("Recipient"));
+                assert_eq!(audience, Some("http://127.0.0.1:7100/acs?a=1&b=\"2\""));
                 let tampered = xml.replacen("Qovery-Admins", "Qovery-Owners", 1);
                 assert!(
                     XmlSec::reduce_xml_to_signed(

@@ -3,8 +3,11 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Escapes text content and attribute values (`&`, `<`, `>`, `"`, `'`). Characters XML 1.0
-/// cannot carry at all (most C0 controls) are dropped rather than written out.
+/// Escapes text content and attribute values (`&`, `<`, `>`, `"`, `'`). Tab, line feed and
+/// carriage return are written as character references, so that a parser gives them back as
+/// they were (it would turn them into spaces in an attribute, and CR LF into LF anywhere).
+/// Characters XML 1.0 cannot carry at all (most C0 controls, U+FFFE, U+FFFF) are dropped rather
+/// than written out.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -14,8 +17,11 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
             c if (c as u32) < 0x20 => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -47,7 +53,8 @@ mod tests {
             escape("O'Brien & <Sons> \"x\""),
             "O&apos;Brien &amp; &lt;Sons&gt; &quot;x&quot;"
         );
-        assert_eq!(escape("a\u{1}b"), "ab");
+        assert_eq!(escape("a\u{1}b\u{FFFF}"), "ab");
+        assert_eq!(escape("a\tb\r\nc"), "a&#x9;b&#xD;&#xA;c");
     }
 
     #[test]
