@@ -333,12 +333,11 @@ an identity for anyone who asks. Use it only on a network you trust."
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr().unwrap_or(addr);
         print_banner(&state, bound);
-        axum::serve(listener, idp::app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")
+        idp::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -545,12 +544,11 @@ fn sp(
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        axum::serve(listener, crate::refsp::app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")
+        crate::refsp::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving HTTP")
     })?;
     Ok(ExitCode::SUCCESS)
 }

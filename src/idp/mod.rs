@@ -20,5 +20,16 @@ pub use router::app;
 pub use state::{IdpSession, IdpState, StateError, TRIAL_COOKIE, TrialOverrides, trial_of};
 pub use tokens::TokenStore;
 
+/// Serves the IdP on `listener` until `shutdown` completes (axum stays inside `idp/`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<IdpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The IdP session cookie (Okta's is also called `sid`).
 pub const SESSION_COOKIE: &str = "sid";

@@ -17,3 +17,15 @@ pub mod state;
 pub use flaws::{Flaw, Flaws};
 pub use server::{Restartable, app};
 pub use state::{SpError, SpState};
+
+/// Serves the reference SP on `listener` until `shutdown` completes (axum stays inside
+/// `refsp/`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<SpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

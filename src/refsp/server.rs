@@ -91,6 +91,11 @@ impl Restartable {
         })
     }
 
+    /// Serves the SP as it is at each request, on `listener`, until the task is dropped.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
     /// Drops the SP's state and starts with a new one.
     pub fn restart(&self) -> Result<(), super::SpError> {
         let next = app(SpState::new(

@@ -249,8 +249,12 @@ fn start(
             pack: pack.to_owned(),
             source,
         })?;
-    let app = crate::idp::app(idp.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let served = idp.clone();
+    runtime.spawn(crate::idp::serve(
+        listener,
+        served,
+        std::future::pending::<()>(),
+    ));
     let sp = match (sp_flaws, conn.target.as_ref()) {
         (Some(flaws), _) => {
             let sp = Restartable::new((**conn).clone(), flaws.clone(), Arc::new(SystemClock))
@@ -267,8 +271,8 @@ fn start(
                     pack: pack.to_owned(),
                     source,
                 })?;
-            let router = sp.router();
-            runtime.spawn(async move { axum::serve(listener, router).await });
+            let served = sp.clone();
+            runtime.spawn(async move { served.serve(listener).await });
             SpControl::InProcess(Box::new(sp))
         }
         (None, Some(target)) => match &target.start {
