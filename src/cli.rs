@@ -354,22 +354,14 @@ fn revoke(
     let faulty = fault.is_some();
     let body = serde_json::json!({"user": user, "app": app, "fault": fault, "format": format});
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let (status, answer) = runtime.block_on(async {
-        let resp = reqwest::Client::new()
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot reach the IdP at {url}: is `fakta serve {}` running?",
-                    file.display()
-                )
-            })?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        anyhow::Ok((status, text))
-    })?;
+    let (status, answer) = runtime
+        .block_on(crate::runner::revoke::post_control(&url, &body))
+        .with_context(|| {
+            format!(
+                "cannot reach the IdP at {url}: is `fakta serve {}` running?",
+                file.display()
+            )
+        })?;
     let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or(serde_json::Value::Null);
     if status != 200 {
         bail!(

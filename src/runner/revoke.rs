@@ -43,6 +43,19 @@ impl Sent {
     }
 }
 
+/// POSTs `body` as JSON to a running IdP's control endpoint (`fakta revoke`); returns its
+/// status and answer.
+pub async fn post_control(url: &str, body: &Value) -> Result<(u16, String), reqwest::Error> {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .timeout(std::time::Duration::from_secs(30))
+        .json(body)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.unwrap_or_default()))
+}
+
 /// The honest request for `user` of `app`, as fakta's IdP sends it.
 pub fn request_for(
     conn: &Connection,
