@@ -1,6 +1,6 @@
 //! The command line: `fakta serve | check | keys`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -67,10 +67,18 @@ pub enum Command {
     /// foreground), waits for the SP to listen, restarts it for trials that need a fresh SP
     /// (O13: discovery's issuer is not the issuer in use), and stops it at the end. Without it,
     /// those trials are reported as ignored.
+    ///
+    /// The IdP listens on 127.0.0.1; an SP on another machine (a customer's staging SP, say)
+    /// needs --listen-ip, with `idp.base_url` naming an address that SP can reach.
     Test {
         /// Connection files; any other word is a filter on trial names (like `cargo test NAME`).
         #[arg(required = true, value_name = "FILE|FILTER")]
         args: Vec<String>,
+        /// Address the IdP listens on (port: idp.base_url's), instead of 127.0.0.1. Anything but
+        /// a loopback address exposes an IdP that signs identities for anyone who asks: fakta
+        /// warns when you do it.
+        #[arg(long, value_name = "IP")]
+        listen_ip: Option<IpAddr>,
         #[command(flatten)]
         harness: HarnessArgs,
     },
@@ -179,7 +187,7 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// Add the attack pack (SAML S1-S24, OIDC O1-O12) to every file, as `target.attacks: true` does.
+    /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
     /// Accepted for libtest/nextest compatibility; only `pretty` and `terse` are understood.
@@ -201,6 +209,7 @@ impl HarnessArgs {
             quiet: self.quiet || self.format.as_deref() == Some("terse"),
             junit: self.junit.clone(),
             attacks: self.attacks,
+            listen_ip: None,
         }
     }
 }
@@ -243,7 +252,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deny_warnings,
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
-        Command::Test { args, harness } => test(&args, &harness, &cli.certs),
+        Command::Test {
+            args,
+            listen_ip,
+            harness,
+        } => test(&args, listen_ip, &harness, &cli.certs),
         Command::Revoke {
             file,
             user,
@@ -391,7 +404,12 @@ fn revoke(
     })
 }
 
-fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<ExitCode> {
+fn test(
+    args: &[String],
+    listen_ip: Option<IpAddr>,
+    harness: &HarnessArgs,
+    certs: &Path,
+) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     let mut filter = None;
     for a in args {
@@ -420,12 +438,37 @@ fn test(args: &[String], harness: &HarnessArgs, certs: &Path) -> anyhow::Result<
     }
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
-    Ok(crate::runner::run(
-        packs,
-        keys,
-        None,
-        &harness.options(filter),
-    )?)
+    let mut options = harness.options(filter);
+    if let Some(ip) = listen_ip.filter(|ip| !ip.is_unspecified()) {
+        // The browser (and the SP) reach the IdP at base_url: it must name this address.
+        for p in &packs {
+            let url = &p.conn.idp.base_url;
+            let host = url.host_str().unwrap_or_default();
+            let port = url.port_or_known_default().unwrap_or(80);
+            let resolved: Vec<IpAddr> = (host.trim_matches(|c| c == '[' || c == ']'), port)
+                .to_socket_addrs()
+                .map(|a| a.map(|a| a.ip()).collect())
+                .unwrap_or_default();
+            if !resolved.contains(&ip) {
+                bail!(
+                    "pack `{}`: idp.base_url {url} does not lead to {ip}, where --listen-ip puts \
+the IdP; the browser and the SP reach the IdP at base_url (use an address of this machine there, \
+or --listen-ip 0.0.0.0)",
+                    p.name
+                );
+            }
+        }
+    }
+    if let Some(ip) = listen_ip {
+        if !ip.is_loopback() && !harness.list {
+            eprintln!(
+                "warning: the IdP listens on {ip}, reachable from other machines; it signs an \
+identity for anyone who asks while the trials run. Use it only on a network you trust."
+            );
+        }
+        options.listen_ip = Some(ip);
+    }
+    Ok(crate::runner::run(packs, keys, None, &options)?)
 }
 
 /// Free loopback ports, for the demo's servers.

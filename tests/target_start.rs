@@ -223,3 +223,54 @@ os.execv({bin:?}, [{bin:?}, "--certs", "certs", "sp", "qovery-oidc.yaml"])
     );
     assert!(!listening(sp));
 }
+
+#[test]
+fn listen_ip_moves_the_idp_and_base_url_must_lead_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!("exec '{BIN}' --certs certs sp qovery-oidc.yaml");
+    let (file, _) = pack(dir.path(), Some(&cmd));
+    // base_url says 127.0.0.1: the browser could not reach an IdP on 127.0.0.2.
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--listen-ip", "127.0.0.2", "L0"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("does not lead to 127.0.0.2, where --listen-ip puts the IdP"),
+        "{err}"
+    );
+    // With base_url on 127.0.0.2 (another loopback address), the trials run there.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let idp_port = text
+        .split("base_url: http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &file,
+        text.replace(
+            &format!("127.0.0.1:{idp_port}"),
+            &format!("127.0.0.2:{idp_port}"),
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--listen-ip", "127.0.0.2", "L0"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        !err.contains("warning"),
+        "a loopback address needs no warning: {err}"
+    );
+    // An address that is not loopback is warned about (here it is not even this machine's).
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("127.0.0.2:", "192.0.2.1:"),
+    )
+    .unwrap();
+    let (code, _, err) = fakta_test(dir.path(), &file, &["--listen-ip", "192.0.2.1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("warning: the IdP listens on 192.0.2.1"),
+        "{err}"
+    );
+    assert!(err.contains("cannot listen on 192.0.2.1:"), "{err}");
+}

@@ -33,6 +33,8 @@ pub struct Options {
     pub junit: Option<PathBuf>,
     /// Add the attack pack to every file.
     pub attacks: bool,
+    /// Where the IdP listens (port: base_url's); None: 127.0.0.1.
+    pub listen_ip: Option<std::net::IpAddr>,
 }
 
 /// A connection file under test, by pack name (the file stem).
@@ -44,7 +46,7 @@ pub struct Pack {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot listen on {addr} for {what} of pack `{pack}`: {source}")]
+    #[error("cannot listen on {addr} for {what} of pack `{pack}`")]
     Listen {
         addr: SocketAddr,
         what: &'static str,
@@ -80,6 +82,14 @@ struct Outcome {
 fn listen_addr(url: &url::Url) -> SocketAddr {
     let port = url.port_or_known_default().unwrap_or(80);
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn idp_addr(url: &url::Url, ip: Option<std::net::IpAddr>) -> SocketAddr {
+    let mut addr = listen_addr(url);
+    if let Some(ip) = ip {
+        addr.set_ip(ip);
+    }
+    addr
 }
 
 /// Runs every trial of the packs. With `sp_flaws`, the reference SP runs in-process for each
@@ -155,7 +165,14 @@ pub fn run(
         let running = if options.list {
             None
         } else {
-            let (idp, sp) = start(&runtime, &pack.name, &conn, &keys, sp_flaws.as_ref())?;
+            let (idp, sp) = start(
+                &runtime,
+                &pack.name,
+                &conn,
+                &keys,
+                sp_flaws.as_ref(),
+                options.listen_ip,
+            )?;
             if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
                 wait_for(&runtime, &pack.name, &t.login_url)?;
             }
@@ -237,10 +254,11 @@ fn start(
     conn: &Arc<Connection>,
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
+    listen_ip: Option<std::net::IpAddr>,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let addr = listen_addr(&conn.idp.base_url);
+    let addr = idp_addr(&conn.idp.base_url, listen_ip);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|source| RunError::Listen {
