@@ -363,6 +363,13 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "aud-via-azp",
         &["qovery-oidc::O2_aud_of_another_client_azp_this_one_refused"],
     ),
+    (
+        "fetch-external-entities",
+        &[
+            "qovery-saml::S24_doctype_with_entities_refused",
+            "qovery-saml::S24_external_entity_referenced_refused",
+        ],
+    ),
 ];
 
 #[test]
@@ -433,7 +440,7 @@ fn list_exact_and_filters_behave_like_libtest() {
     let (_, out, _) = fakta(&["demo", "--exact", "qovery-saml::R4_precedence"], c.path());
     assert!(
         out.contains(
-            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 121 filtered out"
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 122 filtered out"
         ),
         "{out}"
     );
@@ -474,7 +481,7 @@ fn junit_report_names_packs_trials_and_failures() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .count();
-    assert_eq!(cases, 122);
+    assert_eq!(cases, 123);
 }
 
 #[test]

@@ -36,6 +36,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
         )
         .route("/login/signout", get(signout))
         .route("/api/v1/fakta/revoke", post(super::control::revoke))
+        .route("/fakta/xxe/{trial}", get(xxe))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route(
             "/oauth2/{server}/.well-known/openid-configuration",
@@ -63,6 +64,23 @@ fn oidc_endpoints(prefix: &str) -> Router<Arc<IdpState>> {
         .route(&format!("{prefix}/logout"), get(oidc::end_session))
         .route(&format!("{prefix}/revoke"), post(oidc::revoke))
         .route(&format!("{prefix}/introspect"), post(oidc::introspect))
+}
+
+/// `GET /fakta/xxe/{trial}`: the external entity of the S24 trials. An SP that fetches it has
+/// an XXE hole; the request is counted for the trial, and answered with nothing to include.
+async fn xxe(State(state): State<Arc<IdpState>>, Path(trial): Path<String>) -> Response {
+    let n = state.note_xxe_fetch(&trial);
+    tracing::warn!(
+        trial,
+        fetches = n,
+        "an SP fetched the external entity of a forged DOCTYPE"
+    );
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "fakta: this external entity must never be fetched (XXE)\n",
+    )
+        .into_response()
 }
 
 /// `GET /app/{id}/sso/saml/metadata`

@@ -43,6 +43,8 @@ pub struct TrialOverrides {
     /// Forged documents the runner's browser does not see (they go over the back channel), by
     /// title, as the transcript shows them.
     pub documents: Vec<(String, String)>,
+    /// Requests for the external entity of the trial's forged DOCTYPE (S24): an XXE.
+    pub xxe_fetches: usize,
 }
 
 /// The cookie naming the runner's trial a browser belongs to.
@@ -387,6 +389,24 @@ impl IdpState {
                 o.documents.push((title, shown));
             }
         }
+    }
+
+    /// Counts a request for a trial's external entity; returns the count (0: no such trial).
+    pub fn note_xxe_fetch(&self, trial: &str) -> usize {
+        lock(&self.trials)
+            .get_mut(trial)
+            .map(|o| {
+                o.xxe_fetches += 1;
+                o.xxe_fetches
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn xxe_fetches(&self, trial: &str) -> usize {
+        lock(&self.trials)
+            .get(trial)
+            .map(|o| o.xxe_fetches)
+            .unwrap_or(0)
     }
 
     pub fn documents(&self, trial: &str) -> Vec<(String, String)> {

@@ -55,6 +55,7 @@ pub enum Flaw {
     BackchannelKeepsSession,
     BackchannelClaimsUnchecked,
     AudViaAzp,
+    FetchExternalEntities,
 }
 
 impl Flaw {
@@ -108,6 +109,7 @@ impl Flaw {
         Flaw::BackchannelKeepsSession,
         Flaw::BackchannelClaimsUnchecked,
         Flaw::AudViaAzp,
+        Flaw::FetchExternalEntities,
     ];
 
     /// The name used on the command line.
@@ -162,6 +164,7 @@ impl Flaw {
             Flaw::BackchannelKeepsSession => "backchannel-keeps-session",
             Flaw::BackchannelClaimsUnchecked => "backchannel-claims-unchecked",
             Flaw::AudViaAzp => "aud-via-azp",
+            Flaw::FetchExternalEntities => "fetch-external-entities",
         }
     }
 
@@ -259,6 +262,9 @@ impl Flaw {
             Flaw::AudViaAzp => {
                 "checks the id_token audience through azp when there is one (aud is then not read)"
             }
+            Flaw::FetchExternalEntities => {
+                "fetches the external entities a DOCTYPE declares (then refuses the document)"
+            }
         }
     }
 
@@ -316,6 +322,7 @@ impl Flaw {
             Flaw::BackchannelKeepsSession => &["G4"],
             Flaw::BackchannelClaimsUnchecked => &["G4"],
             Flaw::AudViaAzp => &["O2"],
+            Flaw::FetchExternalEntities => &["S24"],
         }
     }
 

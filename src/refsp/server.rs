@@ -253,6 +253,26 @@ fn saml_settings(st: &SpState, entity_id: &str, certs: &[Vec<u8>]) -> Option<SpS
     })
 }
 
+/// The defect of `fetch-external-entities`: like an XML parser that loads external entities, the
+/// SP requests each `SYSTEM` URL the document's DOCTYPE declares (only on the IdP's host: the
+/// reference SP talks to nothing else), before its checks refuse the document anyway.
+async fn fetch_external_entities(st: &SpState, xml: &str) {
+    let Ok(re) = regex::Regex::new(r#"<!ENTITY\s+[^\s>]+\s+SYSTEM\s+"([^"]+)""#) else {
+        return;
+    };
+    let idp = url::Url::parse(st.conn.idp.base()).ok();
+    for cap in re.captures_iter(xml).take(4) {
+        let target = cap[1].replace("&amp;", "&");
+        let same_host = url::Url::parse(&target).ok().is_some_and(|u| {
+            idp.as_ref()
+                .is_some_and(|i| u.host_str() == i.host_str() && u.port() == i.port())
+        });
+        if same_host {
+            let _ = st.http.get(&target, None).await;
+        }
+    }
+}
+
 /// `GET {login_url}`: starts an SP-initiated login.
 async fn login(
     State(st): State<Arc<SpState>>,
@@ -419,6 +439,9 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
     let Some(sp) = saml_settings(st, &entity_id, &certs) else {
         return refused("the app is not a SAML app");
     };
+    if st.flaws.on(Flaw::FetchExternalEntities) {
+        fetch_external_entities(st, &xml).await;
+    }
     let now = st.now();
     let accepted = {
         let mut memory = lock(&st.saml_memory);

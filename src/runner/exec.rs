@@ -42,7 +42,20 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
     if let Some(f) = spec.oidc_fault {
         idp.set_trial_oidc_fault(&trial, f);
     }
-    let result = steps(spec, idp, &trial).await;
+    let mut result = steps(spec, idp, &trial).await;
+    // S24: a refusal is not enough; the SP must not have fetched the external entity either.
+    let fetched = idp.xxe_fetches(&trial);
+    if fetched > 0 {
+        let note = format!(
+            "the SP fetched the external entity of the forged DOCTYPE ({fetched} request(s) to {}): \
+it resolves external entities (XXE), whatever it did with the Response",
+            idp.url(&format!("/fakta/xxe/{trial}"))
+        );
+        result = Err(match result {
+            Ok(()) => format!("trial {}\n  {note}", spec.name),
+            Err(t) => format!("{t}\n  {note}"),
+        });
+    }
     idp.end_trial(&trial);
     result
 }

@@ -6,7 +6,7 @@
 use time::{Duration, OffsetDateTime};
 
 use super::signature::{SignError, sign_bare, strip_signatures};
-use super::xml::instant;
+use super::xml::{self, instant};
 use crate::config::SignWhat;
 use crate::keys::SigningKey;
 
@@ -40,6 +40,9 @@ pub enum Fault {
     CommentInNameId,
     TwoAssertions,
     Doctype,
+    /// A DOCTYPE whose external entity the NameID references: the SP must refuse it without
+    /// fetching the entity (the IdP counts requests to its URL).
+    ExternalEntity,
 }
 
 impl Fault {
@@ -72,6 +75,7 @@ impl Fault {
         Fault::CommentInNameId,
         Fault::TwoAssertions,
         Fault::Doctype,
+        Fault::ExternalEntity,
     ];
 
     pub fn case(self) -> &'static str {
@@ -99,7 +103,7 @@ impl Fault {
             Fault::Xsw8 => "S21",
             Fault::CommentInNameId => "S22",
             Fault::TwoAssertions => "S23",
-            Fault::Doctype => "S24",
+            Fault::Doctype | Fault::ExternalEntity => "S24",
         }
     }
 
@@ -133,6 +137,7 @@ impl Fault {
             Fault::CommentInNameId => "comment_in_name_id",
             Fault::TwoAssertions => "two_assertions",
             Fault::Doctype => "doctype_with_entities",
+            Fault::ExternalEntity => "external_entity_referenced",
         }
     }
 }
@@ -148,6 +153,7 @@ pub const MARKERS: &[&str] = &[
     "status:Requester",
     "<!---->",
     "<!DOCTYPE",
+    "&ext;",
     "\"id-evil-",
     "\"id-second-",
 ];
@@ -164,6 +170,9 @@ pub struct Forged {
 pub struct Ids<'a> {
     pub response_id: &'a str,
     pub assertion_id: &'a str,
+    /// Where the external entity of S24 points: a URL of the IdP that counts requests, so that
+    /// an SP fetching it is seen.
+    pub xxe_url: &'a str,
 }
 
 fn replace_attr(xml: &str, attr: &str, new: &str) -> String {
@@ -571,15 +580,34 @@ pub fn apply(
                 "a second, unsigned Assertion for mallory@evil.invalid after the signed one".into(),
             )
         }
-        Fault::Doctype => {
+        Fault::Doctype | Fault::ExternalEntity => {
             let body = honest
                 .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
                 .trim_start();
+            let url = xml::escape(ids.xxe_url);
+            let (body, altered) = if fault == Fault::ExternalEntity {
+                (
+                    body.replacen(
+                        &format!(">{}</saml2:NameID>", xml::escape(name_id)),
+                        &format!(">{}&ext;</saml2:NameID>", xml::escape(name_id)),
+                        1,
+                    ),
+                    format!(
+                        "a DOCTYPE declaring the external entity `ext` ({}), referenced in the NameID",
+                        ids.xxe_url
+                    ),
+                )
+            } else {
+                (
+                    body.to_owned(),
+                    "a DOCTYPE with internal and external entities prepended".to_owned(),
+                )
+            };
             f(
                 format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY ext SYSTEM \"http://127.0.0.1:1/xxe\">]>{body}"
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY ext SYSTEM \"{url}\">]>{body}"
                 ),
-                "a DOCTYPE with internal and external entities prepended".into(),
+                altered,
             )
         }
     }
