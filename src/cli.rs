@@ -62,7 +62,7 @@ pub enum Command {
     /// the files and the role matrix generated from their `expectations`, as trials named
     /// `<pack>::<id>_<name>`, with libtest's output and exit code (101 when a trial fails).
     ///
-    /// The SP must be running (fakta waits up to 20 s for it), unless the file gives
+    /// The SP must be running (fakta waits up to 20 s for it, see --sp-wait), unless the file gives
     /// `target.start`: then fakta runs that shell command (in the file's directory, in the
     /// foreground), waits for the SP to listen, restarts it for trials that need a fresh SP
     /// (O13: discovery's issuer is not the issuer in use), and stops it at the end. Without it,
@@ -79,6 +79,10 @@ pub enum Command {
         /// warns when you do it.
         #[arg(long, value_name = "IP")]
         listen_ip: Option<IpAddr>,
+        /// How long to wait for the SP to listen, at the start and after a restart (seconds,
+        /// 1-3600; default 20). SPs on the JVM may need more.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        sp_wait: Option<u64>,
         #[command(flatten)]
         harness: HarnessArgs,
     },
@@ -210,6 +214,7 @@ impl HarnessArgs {
             junit: self.junit.clone(),
             attacks: self.attacks,
             listen_ip: None,
+            sp_wait: None,
         }
     }
 }
@@ -255,8 +260,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test {
             args,
             listen_ip,
+            sp_wait,
             harness,
-        } => test(&args, listen_ip, &harness, &cli.certs),
+        } => test(&args, listen_ip, sp_wait, &harness, &cli.certs),
         Command::Revoke {
             file,
             user,
@@ -407,6 +413,7 @@ fn revoke(
 fn test(
     args: &[String],
     listen_ip: Option<IpAddr>,
+    sp_wait: Option<u64>,
     harness: &HarnessArgs,
     certs: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -439,6 +446,7 @@ fn test(
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
     let mut options = harness.options(filter);
+    options.sp_wait = sp_wait.map(std::time::Duration::from_secs);
     if let Some(ip) = listen_ip.filter(|ip| !ip.is_unspecified()) {
         // The browser (and the SP) reach the IdP at base_url: it must name this address.
         for p in &packs {

@@ -274,3 +274,37 @@ fn listen_ip_moves_the_idp_and_base_url_must_lead_there() {
     );
     assert!(err.contains("cannot listen on 192.0.2.1:"), "{err}");
 }
+
+#[test]
+fn an_sp_that_never_listens_is_given_up_after_sp_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = pack(dir.path(), Some("echo 'warming up the JVM'; sleep 30"));
+    let started = std::time::Instant::now();
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--sp-wait", "1"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "gave up late: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("does not listen at 127.0.0.1:")
+            && err.contains("after 1 s (more with --sp-wait)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warming up the JVM"),
+        "the last output is shown: {err}"
+    );
+    // The command given up on is stopped, not left running.
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.contains("warming up the JVM")),
+        "the SP's process group was stopped"
+    );
+    let (code, _, err) = fakta_test(dir.path(), &file, &["--sp-wait", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--sp-wait"), "{err}");
+}

@@ -35,6 +35,8 @@ pub struct Options {
     pub attacks: bool,
     /// Where the IdP listens (port: base_url's); None: 127.0.0.1.
     pub listen_ip: Option<std::net::IpAddr>,
+    /// How long to wait for the SP to listen (None: `sp::SP_WAIT`).
+    pub sp_wait: Option<Duration>,
 }
 
 /// A connection file under test, by pack name (the file stem).
@@ -60,7 +62,7 @@ pub enum RunError {
     #[error("{0}")]
     Setup(String),
     #[error(
-        "the SP of pack `{pack}` does not answer at {url} (waited {secs} s); start it first, or check target.login_url"
+        "the SP of pack `{pack}` does not answer at {url} (waited {secs} s; more with --sp-wait); start it first, or check target.login_url"
     )]
     SpDown {
         pack: String,
@@ -154,6 +156,7 @@ pub fn run(
             std::process::exit(code);
         });
     }
+    let sp_wait = options.sp_wait.unwrap_or(SP_WAIT);
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
     // Trials share the SP; one that restarts it (O13) takes it for itself.
     let gate = Arc::new(RwLock::new(()));
@@ -172,9 +175,10 @@ pub fn run(
                 &keys,
                 sp_flaws.as_ref(),
                 options.listen_ip,
+                sp_wait,
             )?;
             if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
-                wait_for(&runtime, &pack.name, &t.login_url)?;
+                wait_for(&runtime, &pack.name, &t.login_url, sp_wait)?;
             }
             if matches!(sp.as_ref(), SpControl::Command(_)) {
                 started_sps.push(sp.clone());
@@ -222,10 +226,15 @@ pub fn run(
 }
 
 /// Waits until something listens at the URL's address.
-fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Result<(), RunError> {
+fn wait_for(
+    runtime: &tokio::runtime::Runtime,
+    pack: &str,
+    url: &url::Url,
+    wait: Duration,
+) -> Result<(), RunError> {
     let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
-    let deadline = Instant::now() + SP_WAIT;
+    let deadline = Instant::now() + wait;
     runtime.block_on(async {
         loop {
             if tokio::net::TcpStream::connect((host.as_str(), port))
@@ -238,7 +247,7 @@ fn wait_for(runtime: &tokio::runtime::Runtime, pack: &str, url: &url::Url) -> Re
                 return Err(RunError::SpDown {
                     pack: pack.to_owned(),
                     url: url.to_string(),
-                    secs: SP_WAIT.as_secs(),
+                    secs: wait.as_secs(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -255,6 +264,7 @@ fn start(
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
     listen_ip: Option<std::net::IpAddr>,
+    sp_wait: Duration,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
@@ -301,6 +311,7 @@ fn start(
                     &conn.base_dir,
                     &target.login_url,
                     conn.idp.base(),
+                    sp_wait,
                 )
                 .map_err(RunError::Setup)?,
             ),

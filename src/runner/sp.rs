@@ -21,7 +21,8 @@ use crate::config::{LoginFrom, LoginOutcome, Step};
 use crate::ffi::signal_group;
 use crate::idp::IdpState;
 
-/// How long the runner waits for the SP to listen, at the start and after a restart.
+/// How long the runner waits for the SP to listen, at the start and after a restart, unless
+/// `fakta test --sp-wait` says otherwise.
 pub const SP_WAIT: Duration = Duration::from_secs(20);
 /// How long a stopping SP gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -91,6 +92,8 @@ struct CommandParts {
     host: String,
     port: u16,
     idp_url: String,
+    /// How long it may take to listen.
+    wait: Duration,
     log: PathBuf,
     /// Remove the log when the SP is stopped (the run passed: nothing to read in it).
     discard_log: std::sync::atomic::AtomicBool,
@@ -128,6 +131,7 @@ impl CommandSp {
         dir: &Path,
         login_url: &url::Url,
         idp_url: &str,
+        wait: Duration,
     ) -> Result<CommandSp, String> {
         let host = login_url.host_str().unwrap_or("127.0.0.1").to_owned();
         let port = login_url.port_or_known_default().unwrap_or(80);
@@ -157,6 +161,7 @@ impl CommandSp {
             host,
             port,
             idp_url: idp_url.to_owned(),
+            wait,
             log,
             discard_log: std::sync::atomic::AtomicBool::new(false),
             child: Mutex::new(None),
@@ -168,18 +173,17 @@ impl CommandSp {
             parts.log.display()
         );
         parts.start()?;
-        match parts.wait_up()? {
-            Started::Up => {}
-            Started::Exited { status, log_tail } => {
-                return Err(format!(
-                    "the SP of pack `{pack}` (target.start) ended with {status} before it listened at {}:{}; its last output:\n{log_tail}",
-                    parts.host, parts.port
-                ));
-            }
-        }
-        Ok(CommandSp {
+        // From here on the handle owns the process group: any early return stops it (Drop).
+        let sp = CommandSp {
             inner: std::sync::Arc::new(parts),
-        })
+        };
+        match sp.inner.wait_up()? {
+            Started::Up => Ok(sp),
+            Started::Exited { status, log_tail } => Err(format!(
+                "the SP of pack `{pack}` (target.start) ended with {status} before it listened at {}:{}; its last output:\n{log_tail}",
+                sp.inner.host, sp.inner.port
+            )),
+        }
     }
 
     fn clone_parts(&self) -> std::sync::Arc<CommandParts> {
@@ -264,9 +268,9 @@ impl CommandParts {
         Ok(())
     }
 
-    /// Waits until the SP listens, or its command ends, or SP_WAIT passes.
+    /// Waits until the SP listens, or its command ends, or its wait passes.
     fn wait_up(&self) -> Result<Started, String> {
-        let deadline = Instant::now() + SP_WAIT;
+        let deadline = Instant::now() + self.wait;
         loop {
             if let Some(c) = self.child().as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
@@ -281,11 +285,11 @@ impl CommandParts {
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "the SP of pack `{}` (target.start) does not listen at {}:{} after {} s; its last output:\n{}",
+                    "the SP of pack `{}` (target.start) does not listen at {}:{} after {} s (more with --sp-wait); its last output:\n{}",
                     self.pack,
                     self.host,
                     self.port,
-                    SP_WAIT.as_secs(),
+                    self.wait.as_secs(),
                     self.log_tail()
                 ));
             }
