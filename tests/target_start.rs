@@ -308,3 +308,24 @@ fn an_sp_that_never_listens_is_given_up_after_sp_wait() {
     assert_eq!(code, 2);
     assert!(err.contains("--sp-wait"), "{err}");
 }
+
+#[test]
+fn with_nocapture_the_sp_output_goes_to_stderr_instead_of_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!("echo 'sp says hello'; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
+    let (file, _) = pack(dir.path(), Some(&cmd));
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--nocapture", "L0"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("output below, on stderr"), "{err}");
+    assert!(err.contains("sp says hello"), "{err}");
+    assert!(
+        !out.contains("sp says hello"),
+        "stdout stays libtest's: {out}"
+    );
+    let logs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("fakta-sp-"))
+        .count();
+    assert_eq!(logs, 0, "no log file");
+}

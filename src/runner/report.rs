@@ -174,8 +174,7 @@ pub fn run(
                 &conn,
                 &keys,
                 sp_flaws.as_ref(),
-                options.listen_ip,
-                sp_wait,
+                options,
             )?;
             if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
                 wait_for(&runtime, &pack.name, &t.login_url, sp_wait)?;
@@ -263,12 +262,12 @@ fn start(
     conn: &Arc<Connection>,
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
-    listen_ip: Option<std::net::IpAddr>,
-    sp_wait: Duration,
+    options: &Options,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
+    let sp_wait = options.sp_wait.unwrap_or(SP_WAIT);
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let addr = idp_addr(&conn.idp.base_url, listen_ip);
+    let addr = idp_addr(&conn.idp.base_url, options.listen_ip);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|source| RunError::Listen {
@@ -312,6 +311,7 @@ fn start(
                     &target.login_url,
                     conn.idp.base(),
                     sp_wait,
+                    options.nocapture,
                 )
                 .map_err(RunError::Setup)?,
             ),

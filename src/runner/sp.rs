@@ -94,7 +94,8 @@ struct CommandParts {
     idp_url: String,
     /// How long it may take to listen.
     wait: Duration,
-    log: PathBuf,
+    /// Where its output goes; None: to fakta's stderr (`--nocapture`).
+    log: Option<PathBuf>,
     /// Remove the log when the SP is stopped (the run passed: nothing to read in it).
     discard_log: std::sync::atomic::AtomicBool,
     child: Mutex<Option<Child>>,
@@ -132,6 +133,7 @@ impl CommandSp {
         login_url: &url::Url,
         idp_url: &str,
         wait: Duration,
+        show_output: bool,
     ) -> Result<CommandSp, String> {
         let host = login_url.host_str().unwrap_or("127.0.0.1").to_owned();
         let port = login_url.port_or_known_default().unwrap_or(80);
@@ -141,11 +143,13 @@ impl CommandSp {
                  with target.start fakta starts the SP itself: stop the one running, or remove target.start"
             ));
         }
-        let log = std::env::temp_dir().join(format!(
-            "fakta-sp-{}-{}.log",
-            pack.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-            std::process::id()
-        ));
+        let log = (!show_output).then(|| {
+            std::env::temp_dir().join(format!(
+                "fakta-sp-{}-{}.log",
+                pack.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+                std::process::id()
+            ))
+        });
         let parts = CommandParts {
             pack: pack.to_owned(),
             command: command.to_owned(),
@@ -167,10 +171,13 @@ impl CommandSp {
             child: Mutex::new(None),
         };
         eprintln!(
-            "fakta: starting the SP of pack `{pack}`: sh -c {:?} (in {}; output in {}, kept if a trial fails)",
+            "fakta: starting the SP of pack `{pack}`: sh -c {:?} (in {}; {})",
             parts.command,
             parts.dir.display(),
-            parts.log.display()
+            match &parts.log {
+                Some(log) => format!("output in {}, kept if a trial fails", log.display()),
+                None => "output below, on stderr".to_owned(),
+            }
         );
         parts.start()?;
         // From here on the handle owns the process group: any early return stops it (Drop).
@@ -190,9 +197,9 @@ impl CommandSp {
         self.inner.clone()
     }
 
-    /// Where the SP's output goes.
-    pub fn log(&self) -> &Path {
-        &self.inner.log
+    /// Where the SP's output goes (None: fakta's stderr).
+    pub fn log(&self) -> Option<&Path> {
+        self.inner.log.as_deref()
     }
 
     /// Removes the log once the SP is stopped (every trial passed).
@@ -213,7 +220,9 @@ impl Drop for CommandSp {
                     .discard_log
                     .load(std::sync::atomic::Ordering::Relaxed) =>
             {
-                let _ = std::fs::remove_file(&self.inner.log);
+                if let Some(log) = &self.inner.log {
+                    let _ = std::fs::remove_file(log);
+                }
             }
             Ok(()) => {}
         }
@@ -236,15 +245,25 @@ impl CommandParts {
     }
 
     fn start(&self) -> Result<(), String> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.log)
-            .map_err(|e| format!("cannot write the SP log {}: {e}", self.log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot write the SP log {}: {e}", self.log.display()))?;
+        let (out, err) = match &self.log {
+            Some(log) => {
+                let cannot =
+                    |e: std::io::Error| format!("cannot write the SP log {}: {e}", log.display());
+                let out = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(log)
+                    .map_err(cannot)?;
+                let err = out.try_clone().map_err(cannot)?;
+                (Stdio::from(out), Stdio::from(err))
+            }
+            // Both to stderr: stdout is libtest's.
+            None => (
+                Stdio::from(std::io::stderr()),
+                Stdio::from(std::io::stderr()),
+            ),
+        };
         let child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
@@ -332,7 +351,10 @@ impl CommandParts {
 
     /// The last lines the SP wrote.
     fn log_tail(&self) -> String {
-        let Ok(mut f) = File::open(&self.log) else {
+        let Some(log) = &self.log else {
+            return "(shown above, on stderr)".into();
+        };
+        let Ok(mut f) = File::open(log) else {
             return "(no output)".into();
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
