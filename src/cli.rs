@@ -182,7 +182,8 @@ pub struct HarnessArgs {
     /// How many trials run at once.
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
-    /// Accepted for libtest compatibility (trials print nothing of their own).
+    /// Trials print nothing of their own; an SP started by target.start prints to stderr
+    /// instead of its log file.
     #[arg(long)]
     pub nocapture: bool,
     /// One character per trial.
