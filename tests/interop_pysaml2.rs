@@ -311,35 +311,6 @@ async fn pysaml2_refuses_an_unsolicited_response() {
     assert_refused(&v, "an IdP-initiated Response", "UnsolicitedResponse");
 }
 
-/// The example app (same ids, URLs and attribute statements) with `sign:` as given, in a
-/// minimal connection file.
-fn signing_app(sign: &str) -> fakta::config::Connection {
-    let yaml = format!(
-        r#"
-idp:
-  base_url: http://127.0.0.1:7000
-directory:
-  users:
-    - {{ id: 00u1alice, email: alice@acme.test, name: Alice Admin, groups: [Qovery-Admins, Eng] }}
-apps:
-  - id: qovery
-    name: acme_qovery_1
-    protocol: saml
-    audience: urn:auth0:qovery:acme
-    acs_url: http://127.0.0.1:7100/login/callback?connection=acme
-    sign: {sign}
-    attributes:
-      email: user.email
-      name: user.name
-    groups:
-      attribute: groups
-      filter: {{ regex: ".*Qovery.*" }}
-"#
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    connection(&yaml, dir.path())
-}
-
 #[tokio::test]
 async fn pysaml2_refuses_a_response_signed_by_another_key() {
     // An attacker's IdP with the same entity id but its own key; its Response is well signed and

@@ -17,7 +17,9 @@ mod tokens;
 
 pub use error::IdpError;
 pub use router::app;
-pub use state::{IdpSession, IdpState, StateError, TRIAL_COOKIE, TrialOverrides, trial_of};
+pub use state::{
+    ForgedDiscovery, IdpSession, IdpState, StateError, TRIAL_COOKIE, TrialOverrides, trial_of,
+};
 pub use tokens::TokenStore;
 
 /// Serves the IdP on `listener` until `shutdown` completes (axum stays inside `idp/`).

@@ -578,7 +578,12 @@ fn issue_tokens(
                 f.trial,
                 format!("{} {}: {altered}", fault.case(), fault.name()),
             );
-            let honest_header = json!({"alg": oidc.signing_alg.name(), "kid": kid});
+            let honest_header = serde_json::to_value(jwt::Header {
+                alg: oidc.signing_alg.name(),
+                kid: Some(kid),
+                typ: None,
+            })
+            .unwrap_or_default();
             state.note_document(
                 f.trial,
                 "forged id_token (what the SP got from the token endpoint)".into(),

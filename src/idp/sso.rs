@@ -275,7 +275,7 @@ pub fn issue(
     // A runner trial's attack, applied to the honest signed document.
     if let Some(fault) = state.trial_saml_fault(trial) {
         if let Some(foreign) = state.foreign_key() {
-            let xxe_url = state.url(&format!("/fakta/xxe/{}", trial.unwrap_or_default()));
+            let xxe_url = state.xxe_url(trial.unwrap_or_default());
             let ids = crate::saml::faults::Ids {
                 response_id: &params.ids.response_id,
                 assertion_id: &params.ids.assertion_id,

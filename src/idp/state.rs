@@ -47,6 +47,16 @@ pub struct TrialOverrides {
     pub xxe_fetches: usize,
 }
 
+/// The forged discovery documents served under a discovery fault (O13), for the transcript.
+#[derive(Debug, Clone, Default)]
+pub struct ForgedDiscovery {
+    /// How many were served.
+    pub served: usize,
+    /// What the fault altered, and the last forged document as the transcript shows it (its
+    /// changes marked), once one was served.
+    pub last: Option<(String, String)>,
+}
+
 /// The cookie naming the runner's trial a browser belongs to.
 pub const TRIAL_COOKIE: &str = "fakta_trial";
 
@@ -127,8 +137,8 @@ pub struct IdpState {
     /// The JWKS with the rotation key added (O14), once a trial has published it.
     rotated_jwks: std::sync::OnceLock<String>,
     /// A fault in the discovery documents served to everyone (O13), while the runner has the
-    /// SP to itself, and how many forged documents were served since it was set.
-    discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, usize)>>,
+    /// SP to itself, and what was served under it.
+    discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, ForgedDiscovery)>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -365,61 +375,59 @@ impl IdpState {
             .oidc_fault = Some(f);
     }
 
+    /// Reads or changes a running trial's record; None when there is no such trial.
+    fn with_trial<R>(
+        &self,
+        trial: Option<&str>,
+        f: impl FnOnce(&mut TrialOverrides) -> R,
+    ) -> Option<R> {
+        lock(&self.trials).get_mut(trial?).map(f)
+    }
+
     pub fn trial_saml_fault(&self, trial: Option<&str>) -> Option<crate::saml::faults::Fault> {
-        lock(&self.trials).get(trial?)?.saml_fault
+        self.with_trial(trial, |o| o.saml_fault).flatten()
     }
 
     pub fn trial_oidc_fault(&self, trial: Option<&str>) -> Option<crate::oidc::faults::Fault> {
-        lock(&self.trials).get(trial?)?.oidc_fault
+        self.with_trial(trial, |o| o.oidc_fault).flatten()
     }
 
     /// Records what a fault altered, for the trial's transcript.
     pub fn note_altered(&self, trial: Option<&str>, what: String) {
-        if let Some(t) = trial {
-            if let Some(o) = lock(&self.trials).get_mut(t) {
-                o.altered.push(what);
-            }
-        }
+        self.with_trial(trial, |o| o.altered.push(what));
     }
 
     /// Records a forged document the SP got over the back channel, for the trial's transcript.
     pub fn note_document(&self, trial: Option<&str>, title: String, shown: String) {
-        if let Some(t) = trial {
-            if let Some(o) = lock(&self.trials).get_mut(t) {
-                o.documents.push((title, shown));
-            }
-        }
+        self.with_trial(trial, |o| o.documents.push((title, shown)));
+    }
+
+    /// The URL the external entity of a trial's forged DOCTYPE points at (S24): requests for it
+    /// are counted (`note_xxe_fetch`).
+    pub fn xxe_url(&self, trial: &str) -> String {
+        self.url(&format!("/fakta/xxe/{trial}"))
     }
 
     /// Counts a request for a trial's external entity; returns the count (0: no such trial).
     pub fn note_xxe_fetch(&self, trial: &str) -> usize {
-        lock(&self.trials)
-            .get_mut(trial)
-            .map(|o| {
-                o.xxe_fetches += 1;
-                o.xxe_fetches
-            })
-            .unwrap_or(0)
+        self.with_trial(Some(trial), |o| {
+            o.xxe_fetches += 1;
+            o.xxe_fetches
+        })
+        .unwrap_or(0)
     }
 
     pub fn xxe_fetches(&self, trial: &str) -> usize {
-        lock(&self.trials)
-            .get(trial)
-            .map(|o| o.xxe_fetches)
-            .unwrap_or(0)
+        self.with_trial(Some(trial), |o| o.xxe_fetches).unwrap_or(0)
     }
 
     pub fn documents(&self, trial: &str) -> Vec<(String, String)> {
-        lock(&self.trials)
-            .get(trial)
-            .map(|o| o.documents.clone())
+        self.with_trial(Some(trial), |o| o.documents.clone())
             .unwrap_or_default()
     }
 
     pub fn altered(&self, trial: &str) -> Vec<String> {
-        lock(&self.trials)
-            .get(trial)
-            .map(|o| o.altered.clone())
+        self.with_trial(Some(trial), |o| o.altered.clone())
             .unwrap_or_default()
     }
 
@@ -449,21 +457,27 @@ impl IdpState {
     }
 
     /// Serves discovery documents with `fault` applied, to every caller, until called with None.
-    /// Returns how many forged documents were served under the previous setting.
-    pub fn set_discovery_fault(&self, fault: Option<crate::oidc::faults::Fault>) -> usize {
+    /// Returns what was served under the previous setting.
+    pub fn set_discovery_fault(
+        &self,
+        fault: Option<crate::oidc::faults::Fault>,
+    ) -> ForgedDiscovery {
         let mut g = lock(&self.discovery_fault);
-        let served = g.map(|(_, n)| n).unwrap_or(0);
-        *g = fault.map(|f| (f, 0));
-        served
+        let previous = g.take().map(|(_, served)| served).unwrap_or_default();
+        *g = fault.map(|f| (f, ForgedDiscovery::default()));
+        previous
     }
 
-    /// The discovery document as served now: the honest one, or forged (counted).
+    /// The discovery document as served now: the honest one, or forged (and recorded).
     pub fn discovery_document(&self, honest: serde_json::Value) -> serde_json::Value {
-        let mut doc = honest;
-        if let Some((fault, served)) = lock(&self.discovery_fault).as_mut() {
-            if crate::oidc::faults::forge_discovery(*fault, &mut doc).is_some() {
-                *served += 1;
-            }
+        let mut g = lock(&self.discovery_fault);
+        let Some((fault, record)) = g.as_mut() else {
+            return honest;
+        };
+        let mut doc = honest.clone();
+        if let Some(altered) = crate::oidc::faults::forge_discovery(*fault, &mut doc) {
+            record.served += 1;
+            record.last = Some((altered, crate::oidc::faults::show_json(&honest, &doc)));
         }
         doc
     }

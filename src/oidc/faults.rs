@@ -171,15 +171,9 @@ pub fn show_json(honest: &Value, forged: &Value) -> String {
 /// A forged JWT for a transcript: header and claims (`show_json` against the honest ones) and
 /// the signature's size (its value redacted), marked when the fault is in the signature.
 pub fn show_jwt(fault: Fault, honest_header: &Value, honest_claims: &Value, token: &str) -> String {
-    let mut parts = token.split('.');
-    let decode = |p: Option<&str>| {
-        p.and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .unwrap_or(Value::Null)
-    };
-    let header = decode(parts.next());
-    let claims = decode(parts.next());
-    let sig = parts.next().unwrap_or_default();
+    let header = jwt::peek_part(token, 0).unwrap_or_default();
+    let claims = jwt::peek_part(token, 1).unwrap_or_default();
+    let sig = token.split('.').nth(2).unwrap_or_default();
     let signature = match URL_SAFE_NO_PAD.decode(sig) {
         _ if sig.is_empty() => "(none)".to_owned(),
         Ok(b) => format!("{} bytes [redacted]", b.len()),

@@ -111,11 +111,17 @@ pub fn bn_b64(n: &openssl::bn::BigNumRef) -> String {
     b64(&n.to_vec())
 }
 
+/// Decodes part `index` of a compact JWT (0: header, 1: claims) without checking anything (for
+/// transcripts and tests).
+pub fn peek_part(token: &str, index: usize) -> Option<serde_json::Value> {
+    let part = token.split('.').nth(index)?;
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Decodes the claims of a compact JWT without checking anything (for transcripts and tests).
 pub fn peek_claims(token: &str) -> Option<serde_json::Value> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    peek_part(token, 1)
 }
 
 /// Makes a BigNum from bytes (used by tests to rebuild keys from JWKs).

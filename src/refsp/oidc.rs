@@ -56,7 +56,8 @@ pub struct IdTokenInfo {
     pub sid: Option<String>,
 }
 
-fn aud_contains(aud: &Value, client_id: &str) -> bool {
+/// Whether `aud` (a string or a list) names the client.
+pub fn aud_contains(aud: &Value, client_id: &str) -> bool {
     match aud {
         Value::String(s) => s == client_id,
         Value::Array(a) => a.iter().any(|x| x.as_str() == Some(client_id)),

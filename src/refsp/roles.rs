@@ -49,15 +49,23 @@ pub fn assign(settings: &Expectations, groups: Option<&[String]>, flaws: &Flaws)
         .unwrap_or_else(|| settings.default_role.clone())
 }
 
-/// Whether any of the groups maps to a role (the `refuse-unmapped-users` defect refuses users
-/// for whom it does not).
-pub fn has_mapped_group(settings: &Expectations, groups: Option<&[String]>) -> bool {
-    groups.unwrap_or_default().iter().any(|g| {
+/// The role of a login, or why it is refused: only the `refuse-unmapped-users` defect refuses,
+/// users in no mapped group (who get the default role otherwise).
+pub fn role_for(
+    settings: &Expectations,
+    groups: Option<&[String]>,
+    flaws: &Flaws,
+) -> Result<String, &'static str> {
+    let mapped = groups.unwrap_or_default().iter().any(|g| {
         settings
             .group_mappings
             .iter()
             .any(|(_, gs)| gs.iter().any(|m| m == g))
-    })
+    });
+    if flaws.on(Flaw::RefuseUnmappedUsers) && !mapped {
+        return Err("the user is in no group that maps to a role");
+    }
+    Ok(assign(settings, groups, flaws))
 }
 
 #[cfg(test)]
@@ -107,5 +115,16 @@ mod tests {
         assert_eq!(assign(&s, Some(&g(&["Qovery-Admins"])), &first), "admin");
         let nosync = Flaws::none().with(Flaw::IgnoreGroups);
         assert_eq!(assign(&s, Some(&g(&["Qovery-Admins"])), &nosync), "viewer");
+        // Unmapped users get the default role, unless `refuse-unmapped-users` refuses them.
+        let none = Flaws::none();
+        assert_eq!(role_for(&s, Some(&g(&["Eng"])), &none), Ok("viewer".into()));
+        assert_eq!(role_for(&s, None, &none), Ok("viewer".into()));
+        let refuse = Flaws::none().with(Flaw::RefuseUnmappedUsers);
+        assert!(role_for(&s, Some(&g(&["Eng"])), &refuse).is_err());
+        assert!(role_for(&s, None, &refuse).is_err());
+        assert_eq!(
+            role_for(&s, Some(&g(&["Eng", "Qovery-DevOps"])), &refuse),
+            Ok("devops".into())
+        );
     }
 }

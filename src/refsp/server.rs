@@ -466,12 +466,10 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         .map(|g| g.attribute.clone())
         .unwrap_or_else(|| "groups".into());
     let groups = a.attributes.get(&group_attr).cloned();
-    if st.flaws.on(Flaw::RefuseUnmappedUsers)
-        && !roles::has_mapped_group(&st.settings, groups.as_deref())
-    {
-        return refused("the user is in no group that maps to a role");
-    }
-    let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
+    let role = match roles::role_for(&st.settings, groups.as_deref(), &st.flaws) {
+        Ok(r) => r,
+        Err(why) => return refused(why),
+    };
     signed_in(
         st,
         SpSession {
@@ -629,14 +627,8 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
     let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
     let (email, name) = profile(st, email, name).map_err(OidcRefusal::Profile)?;
     let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
-    if st.flaws.on(Flaw::RefuseUnmappedUsers)
-        && !roles::has_mapped_group(&st.settings, groups.as_deref())
-    {
-        return Err(OidcRefusal::Profile(
-            "the user is in no group that maps to a role".into(),
-        ));
-    }
-    let role = roles::assign(&st.settings, groups.as_deref(), &st.flaws);
+    let role = roles::role_for(&st.settings, groups.as_deref(), &st.flaws)
+        .map_err(|why| OidcRefusal::Profile(why.into()))?;
     Ok(SpSession {
         protocol: "oidc",
         subject: info.sub,
@@ -863,12 +855,7 @@ async fn backchannel(
     if claims["iss"].as_str() != Some(&issuer) && !unchecked {
         return bad(format!("iss {} is not {issuer}", claims["iss"]));
     }
-    let aud_ok = unchecked
-        || match &claims["aud"] {
-            Value::String(a) => *a == o.client_id,
-            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(&o.client_id)),
-            _ => false,
-        };
+    let aud_ok = unchecked || oidc::aud_contains(&claims["aud"], &o.client_id);
     if !aud_ok {
         return bad(format!("aud {} is not this client", claims["aud"]));
     }

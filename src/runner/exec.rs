@@ -49,7 +49,7 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
         let note = format!(
             "the SP fetched the external entity of the forged DOCTYPE ({fetched} request(s) to {}): \
 it resolves external entities (XXE), whatever it did with the Response",
-            idp.url(&format!("/fakta/xxe/{trial}"))
+            idp.xxe_url(&trial)
         );
         result = Err(match result {
             Ok(()) => format!("trial {}\n  {note}", spec.name),

@@ -39,6 +39,12 @@ pub struct Options {
     pub sp_wait: Option<Duration>,
 }
 
+impl Options {
+    fn sp_wait(&self) -> Duration {
+        self.sp_wait.unwrap_or(SP_WAIT)
+    }
+}
+
 /// A connection file under test, by pack name (the file stem).
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -156,7 +162,6 @@ pub fn run(
             std::process::exit(code);
         });
     }
-    let sp_wait = options.sp_wait.unwrap_or(SP_WAIT);
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
     // Trials share the SP; one that restarts it (O13) takes it for itself.
     let gate = Arc::new(RwLock::new(()));
@@ -177,7 +182,7 @@ pub fn run(
                 options,
             )?;
             if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
-                wait_for(&runtime, &pack.name, &t.login_url, sp_wait)?;
+                wait_for(&pack.name, &t.login_url, options.sp_wait())?;
             }
             if matches!(sp.as_ref(), SpControl::Command(_)) {
                 started_sps.push(sp.clone());
@@ -225,33 +230,21 @@ pub fn run(
 }
 
 /// Waits until something listens at the URL's address.
-fn wait_for(
-    runtime: &tokio::runtime::Runtime,
-    pack: &str,
-    url: &url::Url,
-    wait: Duration,
-) -> Result<(), RunError> {
-    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+fn wait_for(pack: &str, url: &url::Url, wait: Duration) -> Result<(), RunError> {
+    let host = url.host_str().unwrap_or("127.0.0.1");
     let port = url.port_or_known_default().unwrap_or(80);
     let deadline = Instant::now() + wait;
-    runtime.block_on(async {
-        loop {
-            if tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(RunError::SpDown {
-                    pack: pack.to_owned(),
-                    url: url.to_string(),
-                    secs: wait.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    while !sp::listening(host, port) {
+        if Instant::now() >= deadline {
+            return Err(RunError::SpDown {
+                pack: pack.to_owned(),
+                url: url.to_string(),
+                secs: wait.as_secs(),
+            });
         }
-    })
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Starts the pack's IdP, and the SP when fakta runs it: the reference SP for the demo, or
@@ -264,7 +257,6 @@ fn start(
     sp_flaws: Option<&Flaws>,
     options: &Options,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
-    let sp_wait = options.sp_wait.unwrap_or(SP_WAIT);
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let addr = idp_addr(&conn.idp.base_url, options.listen_ip);
@@ -310,7 +302,7 @@ fn start(
                     &conn.base_dir,
                     &target.login_url,
                     conn.idp.base(),
-                    sp_wait,
+                    options.sp_wait(),
                     options.nocapture,
                 )
                 .map_err(RunError::Setup)?,

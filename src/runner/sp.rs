@@ -64,7 +64,7 @@ impl SpControl {
                 .map(|()| Started::Up)
                 .map_err(|e| format!("the reference SP could not start again: {e}")),
             SpControl::Command(sp) => {
-                let c = sp.clone_parts();
+                let c = sp.inner.clone();
                 tokio::task::spawn_blocking(move || {
                     c.stop()?;
                     c.start()?;
@@ -193,15 +193,6 @@ impl CommandSp {
         }
     }
 
-    fn clone_parts(&self) -> std::sync::Arc<CommandParts> {
-        self.inner.clone()
-    }
-
-    /// Where the SP's output goes (None: fakta's stderr).
-    pub fn log(&self) -> Option<&Path> {
-        self.inner.log.as_deref()
-    }
-
     /// Removes the log once the SP is stopped (every trial passed).
     pub fn discard_log(&self) {
         self.inner
@@ -229,7 +220,8 @@ impl Drop for CommandSp {
     }
 }
 
-fn listening(host: &str, port: u16) -> bool {
+/// Whether something accepts connections at host:port now.
+pub(super) fn listening(host: &str, port: u16) -> bool {
     use std::net::ToSocketAddrs;
     let Ok(addrs) = (host, port).to_socket_addrs() else {
         return false;
@@ -415,26 +407,21 @@ pub async fn run_with_fresh_sp(
         )),
         Err(e) => Err(format!("{}: {e}", twin.name)),
     };
-    let server = spec
-        .conn
-        .app(&spec.app)
-        .and_then(|a| a.oidc())
-        .map(|o| o.server.clone());
-    let honest = server
-        .as_ref()
-        .and_then(|s| {
-            serde_json::to_value(crate::oidc::discovery::metadata(s, spec.conn.idp.base())).ok()
-        })
-        .unwrap_or_default();
-    let mut forged = honest.clone();
-    let altered = crate::oidc::faults::forge_discovery(fault, &mut forged).unwrap_or_default();
-    let discovery = format!(
-        "forged: {} {}: {altered}; the SP fetched the forged discovery {served} time(s) after its restart\n\
-         forged discovery document (served to everyone while the trial had the SP alone):\n{}",
-        fault.case(),
-        fault.name(),
-        crate::oidc::faults::show_json(&honest, &forged)
-    );
+    let discovery = match served.last {
+        Some((altered, shown)) => format!(
+            "forged: {} {}: {altered}; the SP fetched the forged discovery {} time(s) after its restart\n\
+             forged discovery document (served to everyone while the trial had the SP alone):\n{shown}",
+            fault.case(),
+            fault.name(),
+            served.served
+        ),
+        None => format!(
+            "forged: {} {}: the SP did not fetch discovery after its restart (it was not restarted \
+             for real, or it has the IdP's endpoints configured by hand)",
+            fault.case(),
+            fault.name()
+        ),
+    };
     match (attack, twin) {
         (Err(e), _) => Err(format!("{e}\n{discovery}")),
         (Ok(()), Err(e)) => Err(format!(

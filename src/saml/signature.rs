@@ -30,6 +30,8 @@ pub enum SignError {
     NoIssuer,
     #[error("cannot sign the document: {0}")]
     Native(String),
+    #[error("cannot sign the document: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
 }
 
 /// Fills in the empty template of the `ds:Signature` that references `reference_id` (a child of
@@ -71,35 +73,30 @@ pub fn sign_template(
         .find(|c| is(c, "SignatureValue"))
         .ok_or_else(|| native("the template has no SignatureValue"))?;
     let canonical = super::c14n::canonicalize(signed, Some(signature.id()));
-    let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())
-        .map_err(|e| SignError::Native(e.to_string()))?;
-    let digest_b64 = STANDARD.encode(digest);
+    let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())?;
+    // The filled DigestValue, as fakta writes it and as its canonical form is (base64 has
+    // nothing to escape).
+    let digest_element = format!(
+        "<ds:DigestValue>{}</ds:DigestValue>",
+        STANDARD.encode(digest)
+    );
     const EMPTY_DIGEST: &str = "<ds:DigestValue></ds:DigestValue>";
     let info = super::c14n::canonicalize(signed_info, None);
     if !info.contains(EMPTY_DIGEST) {
         return Err(native("the template's DigestValue is not empty"));
     }
-    let info = info.replacen(
-        EMPTY_DIGEST,
-        &format!("<ds:DigestValue>{digest_b64}</ds:DigestValue>"),
-        1,
-    );
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key)
-        .map_err(|e| SignError::Native(e.to_string()))?;
-    signer
-        .update(info.as_bytes())
-        .map_err(|e| SignError::Native(e.to_string()))?;
-    let value = signer
-        .sign_to_vec()
-        .map_err(|e| SignError::Native(e.to_string()))?;
-    // Written into the text as it is (the later position first, so the earlier range holds).
+    let info = info.replacen(EMPTY_DIGEST, &digest_element, 1);
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key)?;
+    signer.update(info.as_bytes())?;
+    let value = signer.sign_to_vec()?;
+    // The two empty elements of the template are replaced in the text, in document order.
     let (d, v) = (digest_value.range(), signature_value.range());
     if d.end > v.start {
         return Err(native("SignatureValue comes before DigestValue"));
     }
     let mut out = String::with_capacity(xml.len() + 512);
     out.push_str(&xml[..d.start]);
-    out.push_str(&format!("<ds:DigestValue>{digest_b64}</ds:DigestValue>"));
+    out.push_str(&digest_element);
     out.push_str(&xml[d.end..v.start]);
     out.push_str(&format!(
         "<ds:SignatureValue>{}</ds:SignatureValue>",
@@ -116,30 +113,46 @@ pub fn signed_response(
     key: &PKey<Private>,
     cert_b64: &str,
 ) -> Result<String, SignError> {
-    let templates = Templates {
-        response: what == SignWhat::Response,
-        assertion: what != SignWhat::Response,
+    let none = Templates {
+        response: false,
+        assertion: false,
     };
-    let xml = response::build(params, templates, cert_b64);
-    let first = if what == SignWhat::Response {
-        &params.ids.response_id
-    } else {
-        &params.ids.assertion_id
-    };
-    let signed = sign_template(&xml, first, key)?;
-    if what != SignWhat::Both {
-        return Ok(signed);
-    }
-    let close = "</saml2:Issuer>";
-    let at = signed.find(close).ok_or(SignError::NoIssuer)? + close.len();
-    let mut with_template = String::with_capacity(signed.len() + 2048);
-    with_template.push_str(&signed[..at]);
-    with_template.push_str(&response::signature_template(
+    let bare = response::build(params, none, cert_b64);
+    sign_in_order(
+        &bare,
         &params.ids.response_id,
+        &params.ids.assertion_id,
+        what,
         cert_b64,
-    ));
-    with_template.push_str(&signed[at..]);
-    sign_template(&with_template, &params.ids.response_id, key)
+        |xml, id| sign_template(xml, id, key),
+    )
+}
+
+/// Signs a signature-free Response as fakta's IdP signs it: the Assertion's template after the
+/// Assertion's Issuer, signed; then the Response's after the Response's Issuer, signed (its
+/// digest covers the signed Assertion). `sign(xml, id)` fills the template referencing `id`.
+fn sign_in_order(
+    bare: &str,
+    response_id: &str,
+    assertion_id: &str,
+    what: SignWhat,
+    cert_b64: &str,
+    sign: impl Fn(&str, &str) -> Result<String, SignError>,
+) -> Result<String, SignError> {
+    let close = "</saml2:Issuer>";
+    let mut xml = bare.to_owned();
+    if what != SignWhat::Response {
+        let start = xml.find("<saml2:Assertion").ok_or(SignError::NoIssuer)?;
+        let at = xml[start..].find(close).ok_or(SignError::NoIssuer)? + start + close.len();
+        xml.insert_str(at, &response::signature_template(assertion_id, cert_b64));
+        xml = sign(&xml, assertion_id)?;
+    }
+    if what != SignWhat::Assertion {
+        let at = xml.find(close).ok_or(SignError::NoIssuer)? + close.len();
+        xml.insert_str(at, &response::signature_template(response_id, cert_b64));
+        xml = sign(&xml, response_id)?;
+    }
+    Ok(xml)
 }
 
 /// Signs a document whose first `ds:Signature` is an empty template.
@@ -148,9 +161,8 @@ pub fn sign_first_template(xml: &str, private_key_pkcs8_der: &[u8]) -> Result<St
     XmlSec::sign_xml(xml, private_key_pkcs8_der).map_err(|e| SignError::Xmlsec(e.to_string()))
 }
 
-/// Signs a bare (signature-free) Response as fakta's IdP signs it: the Assertion's template
-/// after the Assertion's Issuer, the Response's after the Response's Issuer. Used to re-sign a
-/// forged document with a key (`crate::saml::faults`).
+/// Signs a bare (signature-free) Response as fakta's IdP signs it, with libxmlsec: used to
+/// re-sign a forged document with a key (`crate::saml::faults`), whatever its shape.
 pub fn sign_bare(
     bare: &str,
     response_id: &str,
@@ -159,20 +171,9 @@ pub fn sign_bare(
     private_key_pkcs8_der: &[u8],
     cert_b64: &str,
 ) -> Result<String, SignError> {
-    let close = "</saml2:Issuer>";
-    let mut xml = bare.to_owned();
-    if what != SignWhat::Response {
-        let start = xml.find("<saml2:Assertion").ok_or(SignError::NoIssuer)?;
-        let at = xml[start..].find(close).ok_or(SignError::NoIssuer)? + start + close.len();
-        xml.insert_str(at, &response::signature_template(assertion_id, cert_b64));
-        xml = sign_first_template(&xml, private_key_pkcs8_der)?;
-    }
-    if what != SignWhat::Assertion {
-        let at = xml.find(close).ok_or(SignError::NoIssuer)? + close.len();
-        xml.insert_str(at, &response::signature_template(response_id, cert_b64));
-        xml = sign_first_template(&xml, private_key_pkcs8_der)?;
-    }
-    Ok(xml)
+    sign_in_order(bare, response_id, assertion_id, what, cert_b64, |xml, _| {
+        sign_first_template(xml, private_key_pkcs8_der)
+    })
 }
 
 /// The document without any `ds:Signature` element.

@@ -28,6 +28,35 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The example app (same ids, URLs and attribute statements) with `sign:` as given, in a
+/// minimal connection file.
+pub fn signing_app(sign: &str) -> Connection {
+    let yaml = format!(
+        r#"
+idp:
+  base_url: http://127.0.0.1:7000
+directory:
+  users:
+    - {{ id: 00u1alice, email: alice@acme.test, name: Alice Admin, groups: [Qovery-Admins, Eng] }}
+apps:
+  - id: qovery
+    name: acme_qovery_1
+    protocol: saml
+    audience: urn:auth0:qovery:acme
+    acs_url: http://127.0.0.1:7100/login/callback?connection=acme
+    sign: {sign}
+    attributes:
+      email: user.email
+      name: user.name
+    groups:
+      attribute: groups
+      filter: {{ regex: ".*Qovery.*" }}
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    connection(&yaml, dir.path())
+}
+
 /// What to do when the Python side of an interop test is missing.
 pub const SETUP_HINT: &str = "run scripts/setup-deps (it installs xmlsec1 and runs \
 `pip install -r tests/interop/requirements.txt`)";
