@@ -66,7 +66,8 @@ fn element(
     }
     // Attributes sorted by namespace URI (none first), then local name.
     attrs.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-    let mut now_rendered = rendered.clone();
+    // Copied only when this element declares something new.
+    let mut now_rendered = std::borrow::Cow::Borrowed(rendered);
     out.push('<');
     out.push_str(&qname);
     for (prefix, uri) in &utilized {
@@ -87,7 +88,7 @@ fn element(
             }
             escape_attr(uri, out);
             out.push('"');
-            now_rendered.insert(prefix.clone(), uri.clone());
+            now_rendered.to_mut().insert(prefix.clone(), uri.clone());
         }
     }
     for (_, _, name, value) in &attrs {
