@@ -299,7 +299,18 @@ pub fn answer_with_code(
             created: state.now(),
             used: false,
             issued: Vec::new(),
-            trial,
+            trial: trial.clone(),
+        },
+    );
+    // The identity the tokens for this code will carry (a trial may give the user its own).
+    let viewed = state.user_view(trial.as_deref(), &user.id);
+    let who = viewed.as_ref().unwrap_or(user);
+    state.note_issued(
+        trial.as_deref(),
+        super::state::Issued {
+            kind: super::state::IssuedKind::Code,
+            subject: who.id.clone(),
+            email: who.email.clone(),
         },
     );
     tracing::info!(client = %request.client_id, user = %user.id, "issued an authorization code");
@@ -542,6 +553,14 @@ fn issue_tokens(
         sid: f.sid,
         omit: &emit.omit_attributes,
     };
+    state.note_issued(
+        f.trial,
+        super::state::Issued {
+            kind: super::state::IssuedKind::Tokens,
+            subject: user.id.clone(),
+            email: user.email.clone(),
+        },
+    );
     let at_jti = format!("AT.{}", state.new_token());
     let at_claims =
         tokens::access_token_claims(&grant, &server.access_token_audience(base), now, &at_jti);

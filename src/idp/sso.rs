@@ -269,6 +269,16 @@ pub fn issue(
         name_id_format: saml.name_id.format.urn().to_owned(),
         attributes: attributes_for(app, saml, user, &emit),
     };
+    state.note_issued(
+        trial,
+        super::state::Issued {
+            kind: super::state::IssuedKind::SamlResponse {
+                solicited: params.in_response_to.is_some(),
+            },
+            subject: params.name_id.clone(),
+            email: user.email.clone(),
+        },
+    );
     let key = &state.keys.current;
     let mut xml =
         signature::signed_response(&params, saml.sign, key.pkey(), &key.certificate.base64())?;

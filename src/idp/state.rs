@@ -45,6 +45,29 @@ pub struct TrialOverrides {
     pub documents: Vec<(String, String)>,
     /// Requests for the external entity of the trial's forged DOCTYPE (S24): an XXE.
     pub xxe_fetches: usize,
+    /// What the IdP issued to this trial's browsers and SP: the evidence that a login went
+    /// through it.
+    pub issued: Vec<Issued>,
+}
+
+/// One document the IdP issued in a trial, and the identity it asserted (before any fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub kind: IssuedKind,
+    /// The NameID (SAML) or `sub` (OIDC).
+    pub subject: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuedKind {
+    /// A SAML Response posted through the browser to the app's ACS URL; `solicited` when it
+    /// answers an AuthnRequest.
+    SamlResponse { solicited: bool },
+    /// An authorization code sent through the browser to a registered redirect_uri.
+    Code,
+    /// Tokens the SP got from the token endpoint.
+    Tokens,
 }
 
 /// The forged discovery documents served under a discovery fault (O13), for the transcript.
@@ -520,6 +543,31 @@ impl IdpState {
             .or_default()
             .groups
             .insert(user_id.to_owned(), groups);
+    }
+
+    /// Opens a trial's record, so that what the IdP issues to it is kept even when the trial
+    /// changes nothing at the IdP.
+    pub fn begin_trial(&self, trial: &str) {
+        let mut trials = lock(&self.trials);
+        if trials.len() >= MAX_PENDING {
+            trials.clear();
+        }
+        trials.entry(trial.to_owned()).or_default();
+    }
+
+    /// Records a document issued in a trial (no-op outside trials).
+    pub fn note_issued(&self, trial: Option<&str>, issued: Issued) {
+        self.with_trial(trial, |o| {
+            if o.issued.len() < 64 {
+                o.issued.push(issued)
+            }
+        });
+    }
+
+    /// What the IdP issued in a trial so far.
+    pub fn issued(&self, trial: &str) -> Vec<Issued> {
+        self.with_trial(Some(trial), |o| o.issued.clone())
+            .unwrap_or_default()
     }
 
     pub fn end_trial(&self, trial: &str) {

@@ -1,5 +1,8 @@
 //! Running one trial: a fresh browser, the scenario's IdP-side changes (private to the trial),
-//! then each step and its expectation; a failure carries the transcript.
+//! then each step and its expectation. A trial run is a struct with one method per step kind,
+//! each returning a typed [`Failure`]; a login's verdict is decided from evidence, not from the
+//! probe alone: the IdP's record of what it issued to this trial, the browser's hops (was it
+//! delivered to the registered ACS / redirect_uri?), and whose identity the SP's session shows.
 
 use rand::Rng;
 use serde_json::Value;
@@ -7,10 +10,12 @@ use serde_json::Value;
 use super::browser::{Browser, Page};
 use super::plan::TrialSpec;
 use super::transcript;
+use super::verdict::{Failure, FailureKind, Passed};
 use crate::config::{
-    ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionState, Step, Target, User,
+    ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionExpectation, SessionState, Step, Target,
+    User,
 };
-use crate::idp::IdpState;
+use crate::idp::{IdpState, Issued, IssuedKind};
 
 /// What the probe said about the session.
 #[derive(Debug, Clone)]
@@ -21,12 +26,53 @@ pub struct Observed {
     pub logged_in: bool,
 }
 
+/// The honest login of a pack, run once and shared by every trial whose pass rests on a
+/// refusal: when it fails, such a refusal proves nothing ("cannot judge").
+pub type Baseline = tokio::sync::OnceCell<Result<(), String>>;
+
+/// The session readers that name the user, in the order they are compared.
+pub const IDENTITY_READERS: &[&str] = &["email", "subject"];
+
 /// Runs a trial against the IdP `idp` (in this process) and the SP the target names.
-pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
+pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Result<Passed, Failure> {
+    let passed = run_alone(spec, idp).await?;
+    if passed.not_run.is_none() && spec.rests_on_a_refusal() {
+        let honest = baseline
+            .get_or_init(|| async { honest_login(spec, idp).await })
+            .await;
+        if let Err(why) = honest {
+            return Err(Failure::new(
+                FailureKind::CannotJudge,
+                format!(
+                    "trial {}
+  cannot judge: the honest login fails, so a refusal here shows nothing
+  {}",
+                    spec.name,
+                    why.replace('\n', "\n  ")
+                ),
+            ));
+        }
+    }
+    Ok(passed)
+}
+
+/// The honest login of the pack (the first user, no fault): accepted, through the IdP, with the
+/// identity the IdP asserted.
+async fn honest_login(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
+    let twin = spec.honest_twin();
+    match run_alone(&twin, idp).await {
+        Ok(_) => Ok(()),
+        Err(f) => Err(f.render()),
+    }
+}
+
+/// Runs a trial without its baseline check.
+pub async fn run_alone(spec: &TrialSpec, idp: &IdpState) -> Result<Passed, Failure> {
     let trial: String = {
         let b: [u8; 12] = rand::rng().random();
         b.iter().map(|x| format!("{x:02x}")).collect()
     };
+    idp.begin_trial(&trial);
     if spec.isolate {
         idp.isolate_trial(&trial);
     }
@@ -42,7 +88,10 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
     if let Some(f) = spec.oidc_fault {
         idp.set_trial_oidc_fault(&trial, f);
     }
-    let mut result = steps(spec, idp, &trial).await;
+    let mut result = match TrialRun::new(spec, idp, &trial) {
+        Ok(mut run) => run.steps().await.map(|()| run.passed),
+        Err(f) => Err(f),
+    };
     // S24: a refusal is not enough; the SP must not have fetched the external entity either.
     let fetched = idp.xxe_fetches(&trial);
     if fetched > 0 {
@@ -52,353 +101,718 @@ it resolves external entities (XXE), whatever it did with the Response",
             idp.xxe_url(&trial)
         );
         result = Err(match result {
-            Ok(()) => format!("trial {}\n  {note}", spec.name),
-            Err(t) => format!("{t}\n  {note}"),
+            Ok(_) => Failure::new(
+                FailureKind::SpAccepted,
+                format!("trial {}\n  {note}", spec.name),
+            ),
+            Err(f) => Failure::new(
+                FailureKind::SpAccepted,
+                format!("{}\n  {note}", f.transcript),
+            ),
         });
     }
     idp.end_trial(&trial);
     result
 }
 
-/// The trial's browsers by name, each with the user signed in there.
-struct Browsers {
-    all: Vec<(String, Browser, User)>,
+/// A trial being run: its browsers by name (each with the user signed in there), the last page,
+/// what the transcript should say besides the step, and what qualifies a pass.
+struct TrialRun<'a> {
+    spec: &'a TrialSpec,
+    idp: &'a IdpState,
+    trial: &'a str,
+    target: &'a Target,
+    user: User,
+    browsers: Vec<(String, Browser, User)>,
+    last_page: Option<Page>,
+    notes: Vec<String>,
+    passed: Passed,
+    last_revocation: Option<super::revoke::Sent>,
+    /// The index of the step being run.
+    step: usize,
+    /// Whether a step so far sent something forged (a faulty revocation or logout).
+    forged_sent: bool,
 }
 
-impl Browsers {
-    fn get(&mut self, name: &str) -> Option<&mut (String, Browser, User)> {
-        self.all.iter_mut().find(|(n, _, _)| n == name)
-    }
+/// What one login navigation produced.
+struct LoginSeen {
+    page: Page,
+    seen: Observed,
+    /// What the IdP issued during this navigation.
+    issued: Vec<Issued>,
+    /// The hop that delivered the Response or code to the registered URL, if any.
+    delivered: Option<String>,
 }
 
-async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), String> {
-    let conn = &spec.conn;
-    let target = conn
-        .target
-        .as_ref()
-        .ok_or_else(|| "the connection file has no `target`: nothing to test against".to_owned())?;
-    let user = idp
-        .user_view(Some(trial), &spec.user)
-        .ok_or_else(|| format!("no user `{}` in the directory", spec.user))?;
-    let main = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
-    let mut browsers = Browsers {
-        all: vec![("main".to_owned(), main, user.clone())],
-    };
-    let mut last_page: Option<Page> = None;
-    let mut notes: Vec<String> = Vec::new();
-    let mut last_revocation: Option<super::revoke::Sent> = None;
-    for (i, step) in spec.steps.iter().enumerate() {
-        let fail = |browsers: &Browsers, what: String, last: &Option<Page>, notes: &[String]| {
-            let b = &browsers.all[0].1;
-            let mut what = what;
-            for a in idp.altered(trial) {
-                what.push_str("\nforged: ");
-                what.push_str(&a);
-            }
-            for n in notes {
-                what.push('\n');
-                what.push_str(n);
-            }
-            let documents = idp.documents(trial);
-            let evidence = transcript::Evidence {
-                browser: b,
-                last: last.as_ref(),
-                documents: &documents,
-            };
-            transcript::render(spec, &user, i, step, &what, evidence)
+impl<'a> TrialRun<'a> {
+    fn new(spec: &'a TrialSpec, idp: &'a IdpState, trial: &'a str) -> Result<Self, Failure> {
+        let setup = |what: String| {
+            Failure::new(FailureKind::Setup, format!("trial {}\n  {what}", spec.name))
         };
-        match step {
-            Step::Login {
-                expect,
-                from,
-                browser,
-                user: other,
-            } => {
-                if browsers.get(browser).is_none() {
-                    let who = match other {
-                        Some(u) => idp
-                            .user_view(Some(trial), u)
-                            .ok_or_else(|| format!("no user `{u}` in the directory"))?,
-                        None => user.clone(),
-                    };
-                    let b = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
-                    browsers.all.push((browser.clone(), b, who));
+        let target = spec.conn.target.as_ref().ok_or_else(|| {
+            setup("the connection file has no `target`: nothing to test against".into())
+        })?;
+        let user = idp
+            .user_view(Some(trial), &spec.user)
+            .ok_or_else(|| setup(format!("no user `{}` in the directory", spec.user)))?;
+        let main = Browser::new(spec.conn.idp.base(), trial).map_err(|e| setup(e.to_string()))?;
+        Ok(TrialRun {
+            spec,
+            idp,
+            trial,
+            target,
+            browsers: vec![("main".to_owned(), main, user.clone())],
+            user,
+            last_page: None,
+            notes: Vec::new(),
+            passed: Passed::default(),
+            last_revocation: None,
+            step: 0,
+            forged_sent: false,
+        })
+    }
+
+    /// The failure of the current step, with its transcript.
+    fn fail(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
+        self.fail_with(kind, what, self.last_page.as_ref())
+    }
+
+    fn fail_with(
+        &self,
+        kind: FailureKind,
+        what: impl Into<String>,
+        last: Option<&Page>,
+    ) -> Failure {
+        let mut what = what.into();
+        for a in self.idp.altered(self.trial) {
+            what.push_str("\nforged: ");
+            what.push_str(&a);
+        }
+        for n in &self.notes {
+            what.push('\n');
+            what.push_str(n);
+        }
+        let documents = self.idp.documents(self.trial);
+        let evidence = transcript::Evidence {
+            browser: &self.browsers[0].1,
+            last,
+            documents: &documents,
+        };
+        let step = &self.spec.steps[self.step.min(self.spec.steps.len().saturating_sub(1))];
+        Failure::new(
+            kind,
+            transcript::render(self.spec, &self.user, self.step, step, &what, evidence),
+        )
+    }
+
+    fn browser(&mut self, name: &str) -> Option<&mut (String, Browser, User)> {
+        self.browsers.iter_mut().find(|(n, _, _)| n == name)
+    }
+
+    async fn steps(&mut self) -> Result<(), Failure> {
+        let spec = self.spec;
+        for (i, step) in spec.steps.iter().enumerate() {
+            self.step = i;
+            match step {
+                Step::Login {
+                    expect,
+                    from,
+                    browser,
+                    user,
+                } => self.login(*expect, *from, browser, user.as_deref()).await?,
+                Step::Expect(e) => self.expect(e).await?,
+                Step::SetGroups { groups } => {
+                    self.idp
+                        .set_trial_groups(self.trial, &spec.user, groups.clone())
                 }
-                let start = match from {
-                    LoginFrom::Sp => target.login_url.to_string(),
-                    LoginFrom::Idp => {
-                        let app = conn
-                            .app(&spec.app)
-                            .filter(|a| a.saml().is_some())
-                            .ok_or_else(|| {
-                                fail(
-                                    &browsers,
-                                    "an IdP-initiated login needs a SAML app".into(),
-                                    &last_page,
-                                    &notes,
-                                )
-                            })?;
-                        idp.url(&IdpState::sso_path(app))
-                    }
-                };
-                let outcome = {
-                    let Some((_, b, who)) = browsers.get(browser) else {
-                        return Err(format!("no browser `{browser}`"));
-                    };
-                    let login = who.login.clone();
-                    match b.navigate(&start, &login).await {
-                        Ok(page) => probe(b, target).await.map(|seen| (page, seen)),
-                        Err(e) => Err(format!("the login could not complete: {e}")),
-                    }
-                };
-                let (page, seen) = outcome.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
-                last_page = Some(page);
-                let final_status = last_page.as_ref().map(|p| p.status).unwrap_or(0);
-                if *expect == LoginOutcome::Either && final_status >= 500 {
-                    return Err(fail(
-                        &browsers,
-                        format!(
-                            "the SP failed with {final_status} instead of accepting or refusing"
-                        ),
-                        &last_page,
-                        &notes,
-                    ));
-                }
-                match (expect, seen.logged_in) {
-                    (LoginOutcome::Accepted, true)
-                    | (LoginOutcome::Rejected, false)
-                    | (LoginOutcome::Either, _) => {}
-                    (LoginOutcome::Accepted, false) => {
-                        return Err(fail(
-                            &browsers,
-                            format!(
-                                "expected the SP to accept the login; the session probe answered {} (logged in means {})",
-                                seen.status, target.session.logged_in_status
-                            ),
-                            &last_page,
-                            &notes,
-                        ));
-                    }
-                    (LoginOutcome::Rejected, true) => {
-                        return Err(fail(
-                            &browsers,
-                            format!(
-                                "expected the SP to refuse the login, but it started a session (probe {}: {})",
-                                seen.status,
-                                short(&seen.body)
-                            ),
-                            &last_page,
-                            &notes,
-                        ));
-                    }
-                }
+                Step::Replay => self.replay().await?,
+                Step::Logout { from, fault } => self.logout(*from, *fault).await?,
+                Step::Revoke {
+                    expect_status,
+                    fault,
+                    format,
+                } => self.revoke(*expect_status, *fault, *format).await?,
             }
-            Step::Expect(e) => {
-                let name = e.browser.clone().unwrap_or_else(|| "main".into());
-                let seen = {
-                    let Some((_, b, _)) = browsers.get(&name) else {
-                        return Err(fail(
-                            &browsers,
-                            format!("no browser `{name}` signed in yet"),
-                            &last_page,
-                            &notes,
-                        ));
-                    };
-                    probe(b, target).await
-                };
-                let seen = seen.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
-                if let Some(state) = e.session {
-                    let want = state == SessionState::Active;
-                    if seen.logged_in != want {
-                        return Err(fail(
-                            &browsers,
-                            format!(
-                                "expected the SP session{} {}, observed {} (probe {})",
-                                if name == "main" {
-                                    String::new()
-                                } else {
-                                    format!(" of browser `{name}`")
-                                },
-                                if want { "active" } else { "ended" },
-                                if seen.logged_in { "active" } else { "ended" },
-                                seen.status
-                            ),
-                            &last_page,
-                            &notes,
-                        ));
-                    }
-                }
-                if let Some(state) = e.idp_session {
-                    let want = state == SessionState::Active;
-                    let live = browsers
-                        .get(&name)
-                        .and_then(|(_, b, _)| b.cookie(conn.idp.base(), crate::idp::SESSION_COOKIE))
-                        .is_some_and(|sid| idp.session(&sid).is_some());
-                    if live != want {
-                        return Err(fail(
-                            &browsers,
-                            format!(
-                                "expected the IdP session {}, observed {}",
-                                if want { "active" } else { "ended" },
-                                if live { "active" } else { "ended" }
-                            ),
-                            &last_page,
-                            &notes,
-                        ));
-                    }
-                }
-                for (vname, expected) in &e.values {
-                    let reader = target.session.read.get(vname).ok_or_else(|| {
-                        fail(
-                            &browsers,
-                            format!("target.session.read has no `{vname}`: cannot read it"),
-                            &last_page,
-                            &notes,
-                        )
-                    })?;
-                    let got = read_value(reader, &seen);
-                    if !matches(expected, &got) {
-                        return Err(fail(
-                            &browsers,
-                            format!(
-                                "expected {vname} = {}\nobserved {vname} = {}",
-                                show_expected(expected),
-                                got.as_ref()
-                                    .map(show_value)
-                                    .unwrap_or_else(|| "(nothing)".into())
-                            ),
-                            &last_page,
-                            &notes,
-                        ));
-                    }
-                }
-            }
-            Step::SetGroups { groups } => idp.set_trial_groups(trial, &spec.user, groups.clone()),
-            Step::Replay => {
-                let Some((action, fields)) = browsers.all[0].1.last_saml_post.clone() else {
-                    return Err(fail(
-                        &browsers,
-                        "nothing to replay: no SAMLResponse was posted yet".into(),
-                        &last_page,
-                        &notes,
-                    ));
-                };
-                let mut fresh = Browser::new(conn.idp.base(), trial).map_err(|e| e.to_string())?;
-                let page = fresh.post_form(&action, &fields).await.map_err(|e| {
-                    fail(
-                        &browsers,
-                        format!("the replay could not be posted: {e}"),
-                        &last_page,
-                        &notes,
+        }
+        Ok(())
+    }
+
+    /// Goes through a login in browser `name` (made on first use, for `other` or the trial's
+    /// user) and gathers the evidence; transport failures are never a verdict on the SP.
+    async fn navigate_login(
+        &mut self,
+        from: LoginFrom,
+        name: &str,
+        other: Option<&str>,
+    ) -> Result<LoginSeen, Failure> {
+        if self.browser(name).is_none() {
+            let who = match other {
+                Some(u) => self.idp.user_view(Some(self.trial), u).ok_or_else(|| {
+                    self.fail(
+                        FailureKind::Setup,
+                        format!("no user `{u}` in the directory"),
                     )
-                })?;
-                let seen = probe(&mut fresh, target)
-                    .await
-                    .map_err(|e| fail(&browsers, e, &last_page, &notes))?;
-                notes.push(format!(
-                    "replayed the SAMLResponse to {action}: the SP answered {}",
-                    page.status
-                ));
-                if seen.logged_in {
-                    return Err(fail(
-                        &browsers,
-                        "expected the SP to refuse the replayed Response, but it started a session"
-                            .into(),
-                        &Some(page),
-                        &notes,
-                    ));
-                }
-            }
-            Step::Logout { from, fault } => match from {
-                LoginFrom::Sp => {
-                    let url = target.logout_url.as_ref().ok_or_else(|| {
-                        fail(
-                            &browsers,
-                            "the step logs out, but target.logout_url is not set".into(),
-                            &last_page,
-                            &notes,
+                })?,
+                None => self.user.clone(),
+            };
+            let b = Browser::new(self.spec.conn.idp.base(), self.trial)
+                .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
+            self.browsers.push((name.to_owned(), b, who));
+        }
+        let conn = &self.spec.conn;
+        let start = match from {
+            LoginFrom::Sp => self.target.login_url.to_string(),
+            LoginFrom::Idp => {
+                let app = conn
+                    .app(&self.spec.app)
+                    .filter(|a| a.saml().is_some())
+                    .ok_or_else(|| {
+                        self.fail(
+                            FailureKind::Setup,
+                            "an IdP-initiated login needs a SAML app",
                         )
                     })?;
-                    let (_, b, who) = &mut browsers.all[0];
-                    let login = who.login.clone();
-                    let page = b.navigate(url.as_str(), &login).await;
-                    let page = page.map_err(|e| {
-                        fail(&browsers, format!("logout failed: {e}"), &last_page, &notes)
-                    })?;
-                    last_page = Some(page);
+                self.idp.url(&IdpState::sso_path(app))
+            }
+        };
+        let before = self.idp.issued(self.trial).len();
+        let target = self.target;
+        let (page, hops_before, seen) = {
+            let Some((_, b, who)) = self.browser(name) else {
+                return Err(self.fail(FailureKind::Setup, format!("no browser `{name}`")));
+            };
+            let login = who.login.clone();
+            let hops_before = b.hops.len();
+            let page = b.navigate(&start, &login).await;
+            let seen = match &page {
+                Ok(_) => Some(probe(b, target).await),
+                Err(_) => None,
+            };
+            (page, hops_before, seen)
+        };
+        let page = page.map_err(|e| {
+            self.fail(
+                FailureKind::Transport,
+                format!("the login could not complete: {e}"),
+            )
+        })?;
+        let seen = match seen {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => return Err(self.fail_with(FailureKind::Transport, e, Some(&page))),
+            None => unreachable!("a probe follows every completed navigation"),
+        };
+        let issued: Vec<Issued> = self
+            .idp
+            .issued(self.trial)
+            .into_iter()
+            .skip(before)
+            .collect();
+        let app = &self.spec.app;
+        let delivered = self
+            .browsers
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .and_then(|(_, b, _)| delivery_hop(conn, app, &b.hops[hops_before..]));
+        Ok(LoginSeen {
+            page,
+            seen,
+            issued,
+            delivered,
+        })
+    }
+
+    async fn login(
+        &mut self,
+        expect: LoginOutcome,
+        from: LoginFrom,
+        name: &str,
+        other: Option<&str>,
+    ) -> Result<(), Failure> {
+        let got = self.navigate_login(from, name, other).await?;
+        let status = got.page.status;
+        self.last_page = Some(got.page.clone());
+        match expect {
+            LoginOutcome::Accepted => self.judge_accepted(&got),
+            LoginOutcome::Rejected => self.judge_refused(&got),
+            LoginOutcome::Either if status >= 500 => Err(self.fail(
+                FailureKind::SpCrashed,
+                format!("the SP failed with {status} instead of accepting or refusing"),
+            )),
+            LoginOutcome::Either => Ok(()),
+        }
+    }
+
+    /// What the IdP asserted in this login (the last Response or code it issued), if it
+    /// issued one.
+    fn asserted(got: &LoginSeen) -> Option<&Issued> {
+        got.issued
+            .iter()
+            .rev()
+            .find(|i| matches!(i.kind, IssuedKind::SamlResponse { .. } | IssuedKind::Code))
+    }
+
+    /// A login counts as accepted only when it went through the IdP (a Response or code issued
+    /// to this browser and delivered to the registered URL), the probe shows a session, and the
+    /// session's identity (where the file reads one) is the one the IdP asserted.
+    fn judge_accepted(&self, got: &LoginSeen) -> Result<(), Failure> {
+        let status = got.page.status;
+        if !got.seen.logged_in {
+            let kind = if status >= 500 {
+                FailureKind::SpCrashed
+            } else {
+                FailureKind::SpRefused
+            };
+            let how = match (Self::asserted(got), &got.delivered) {
+                (None, _) => {
+                    "; the login never reached the IdP (it issued no Response or code: \
+check target.login_url)"
                 }
-                LoginFrom::Idp => {
-                    let done = {
-                        let (_, b, who) = &mut browsers.all[0];
-                        let who = who.clone();
-                        super::logout::idp_initiated(spec, idp, trial, &who, b, *fault).await
-                    };
-                    let done = done.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
-                    notes.push(done.description.clone());
-                    let app_is_oidc = conn.app(&spec.app).is_some_and(|a| a.oidc().is_some());
-                    if app_is_oidc {
-                        let want = if fault.is_some() { 400 } else { 200 };
-                        if done.status != want {
-                            return Err(fail(
-                                &browsers,
-                                format!(
-                                    "expected the back-channel logout endpoint to answer {want}, it answered {}",
-                                    done.status
-                                ),
-                                &last_page,
-                                &notes,
-                            ));
-                        }
-                    }
+                (Some(_), None) => {
+                    "; the IdP issued a Response or code, but the browser did not \
+deliver it to the registered ACS URL / redirect_uri"
                 }
-            },
-            Step::Revoke {
-                expect_status,
-                fault,
-                format,
-            } => {
-                let sent = match (fault, &last_revocation) {
-                    (Some(crate::revocation::Fault::ReplayedJti), Some(earlier)) => {
-                        super::revoke::replay(earlier).await
-                    }
-                    (Some(crate::revocation::Fault::ReplayedJti), None) => Err(
-                        "a replayed_jti revocation needs an earlier revoke step to replay".into(),
-                    ),
-                    _ => super::revoke::send(spec, idp, &user, *fault, *format).await,
-                }
-                .map_err(|e| fail(&browsers, e, &last_page, &notes))?;
-                last_revocation = Some(sent.clone());
-                notes.push(sent.describe());
-                let ok = match (expect_status, fault) {
-                    (Some(want), _) => sent.status == *want,
-                    (None, Some(f)) => f.accepted_statuses().contains(&sent.status),
-                    (None, None) => sent.status == 204,
-                };
-                if !ok {
-                    let want = match (expect_status, fault) {
-                        (Some(w), _) => w.to_string(),
-                        (None, Some(f)) => f
-                            .accepted_statuses()
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" or "),
-                        (None, None) => "204".into(),
-                    };
-                    return Err(fail(
-                        &browsers,
+                (Some(_), Some(_)) => "",
+            };
+            return Err(self.fail(
+                kind,
+                format!(
+                    "expected the SP to accept the login; the session probe answered {} (logged in means {}){how}",
+                    got.seen.status, self.target.session.logged_in_status
+                ),
+            ));
+        }
+        let Some(asserted) = Self::asserted(got) else {
+            return Err(self.fail(
+                FailureKind::WrongOutcome,
+                "the probe reads a session, but the login never went through the IdP (it issued \
+no Response or code to this browser): the SP shows a session without having accepted fakta's \
+identity. Check target.login_url and target.session.logged_in_when",
+            ));
+        };
+        if got.delivered.is_none() {
+            return Err(self.fail(
+                FailureKind::WrongOutcome,
+                "the probe reads a session, but the IdP's Response or code was never delivered to \
+the registered ACS URL / redirect_uri by this browser",
+            ));
+        }
+        // S22 expects its own identity (checked by its expect step); other faults accepted on
+        // purpose (O10, O14) carry the honest identity.
+        if self.spec.saml_fault.is_some() {
+            return Ok(());
+        }
+        for key in IDENTITY_READERS {
+            let Some(reader) = self.target.session.read.get(*key) else {
+                continue;
+            };
+            let want = if *key == "email" {
+                &asserted.email
+            } else {
+                &asserted.subject
+            };
+            match read_value(reader, &got.seen) {
+                None => {
+                    return Err(self.fail(
+                        FailureKind::WrongOutcome,
                         format!(
-                            "expected the revocation endpoint to answer {want}, it answered {}",
-                            sent.status
+                            "the SP has a session, but the probe has no {key} (target.session.read.{key} \
+{} found nothing in its answer); expected {want}",
+                            describe_reader(reader)
                         ),
-                        &last_page,
-                        &notes,
                     ));
+                }
+                Some(v) if as_text(&v) != *want => {
+                    return Err(self.fail(
+                        FailureKind::WrongOutcome,
+                        format!(
+                            "expected {key} = {want} (what the IdP asserted)\nobserved {key} = {}",
+                            show_value(&v)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A refusal counts only when the forgery was made and delivered and no session resulted;
+    /// for wrapping cases and O12, a session carrying the honest, signed identity is "accepted,
+    /// not fooled".
+    fn judge_refused(&mut self, got: &LoginSeen) -> Result<(), Failure> {
+        let spec = self.spec;
+        let status = got.page.status;
+        if got.seen.logged_in {
+            return self.judge_session_after_forgery(got);
+        }
+        let fresh_sp = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
+        if !fresh_sp {
+            let Some(asserted) = Self::asserted(got) else {
+                return Err(self.fail(
+                    FailureKind::Setup,
+                    format!(
+                        "cannot tell a refusal: the login never reached the IdP, which issued no \
+Response or code (last page {status} at {}), so nothing was delivered to the SP to refuse",
+                        got.page.url
+                    ),
+                ));
+            };
+            let _ = asserted;
+            if got.delivered.is_none() {
+                return Err(self.fail(
+                    FailureKind::Setup,
+                    "cannot tell a refusal: the IdP issued a Response or code, but the browser did \
+not deliver it to the registered ACS URL / redirect_uri",
+                ));
+            }
+            let altered = !self.idp.altered(self.trial).is_empty();
+            if spec.saml_fault.is_some() && !altered {
+                return Err(self.fail(
+                    FailureKind::Setup,
+                    "the fault did not apply: the IdP sent the honest Response (a trial whose \
+forgery equals the honest document tests nothing)",
+                ));
+            }
+            if let Some(f) = spec.oidc_fault {
+                if !altered {
+                    let redeemed = self
+                        .idp
+                        .issued(self.trial)
+                        .iter()
+                        .any(|i| i.kind == IssuedKind::Tokens);
+                    let why = match (f, redeemed) {
+                        (crate::oidc::faults::Fault::UserinfoSubDiffers, true) => {
+                            "the SP never fetched userinfo, so it could not be fooled by it: nothing to judge"
+                        }
+                        _ => {
+                            "the SP never redeemed the code, so it never saw the forged id_token: its refusal is about something else"
+                        }
+                    };
+                    self.passed.not_run = Some(why.to_owned());
+                    return Ok(());
                 }
             }
         }
+        if status >= 500 {
+            self.passed
+                .notes
+                .push(format!("refused with a server error (HTTP {status})"));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// The SP has a session after a forged login: fooled, unless the case allows keeping the
+    /// honest, signed identity and the session shows exactly that.
+    fn judge_session_after_forgery(&mut self, got: &LoginSeen) -> Result<(), Failure> {
+        let spec = self.spec;
+        let may_keep_honest = spec.saml_fault.is_some_and(|f| f.wrapping())
+            || spec.oidc_fault == Some(crate::oidc::faults::Fault::UserinfoSubDiffers);
+        let refused_msg = format!(
+            "expected the SP to refuse the login, but it started a session (probe {}: {})",
+            got.seen.status,
+            short(&got.seen.body)
+        );
+        if !may_keep_honest {
+            return Err(self.fail(FailureKind::SpAccepted, refused_msg));
+        }
+        let readers: Vec<(&str, &Reader)> = IDENTITY_READERS
+            .iter()
+            .filter_map(|k| Some((*k, self.target.session.read.get(*k)?)))
+            .collect();
+        let Some(asserted) = Self::asserted(got) else {
+            return Err(self.fail(FailureKind::SpAccepted, refused_msg));
+        };
+        if readers.is_empty() {
+            return Err(self.fail(
+                FailureKind::SpAccepted,
+                format!(
+                    "{refused_msg}\nthis file reads no identity from the session (add \
+target.session.read.email or .subject), so fakta cannot tell whether the SP kept the signed \
+identity (not fooled) or took the forged one"
+                ),
+            ));
+        }
+        let mut shown = Vec::new();
+        for (key, reader) in readers {
+            let want = if key == "email" {
+                &asserted.email
+            } else {
+                &asserted.subject
+            };
+            let got_value = read_value(reader, &got.seen).map(|v| as_text(&v));
+            if got_value.as_deref() != Some(want.as_str()) {
+                return Err(self.fail(
+                    FailureKind::SpAccepted,
+                    format!(
+                        "{refused_msg}\nfooled: the session's {key} is {} — not the signed identity {want}",
+                        got_value.unwrap_or_else(|| "(nothing)".into())
+                    ),
+                ));
+            }
+            shown.push(format!("{key} {want}"));
+        }
+        self.passed.notes.push(format!(
+            "accepted, not fooled: the session shows the signed identity ({})",
+            shown.join(", ")
+        ));
+        Ok(())
+    }
+
+    async fn expect(&mut self, e: &SessionExpectation) -> Result<(), Failure> {
+        let name = e.browser.clone().unwrap_or_else(|| "main".into());
+        let target = self.target;
+        let seen = match self.browser(&name) {
+            Some((_, b, _)) => probe(b, target).await,
+            None => {
+                return Err(self.fail(
+                    FailureKind::Setup,
+                    format!("no browser `{name}` signed in yet"),
+                ));
+            }
+        };
+        let seen = seen.map_err(|e| self.fail(FailureKind::Transport, e))?;
+        if let Some(state) = e.session {
+            let want = state == SessionState::Active;
+            if seen.logged_in != want {
+                // A session that a forged request ended is the SP accepting the forgery.
+                let kind = if want && self.forged_sent {
+                    FailureKind::SpAccepted
+                } else {
+                    FailureKind::WrongOutcome
+                };
+                return Err(self.fail(
+                    kind,
+                    format!(
+                        "expected the SP session{} {}, observed {} (probe {})",
+                        if name == "main" {
+                            String::new()
+                        } else {
+                            format!(" of browser `{name}`")
+                        },
+                        if want { "active" } else { "ended" },
+                        if seen.logged_in { "active" } else { "ended" },
+                        seen.status
+                    ),
+                ));
+            }
+        }
+        if let Some(state) = e.idp_session {
+            let want = state == SessionState::Active;
+            let base = self.spec.conn.idp.base();
+            let live = self
+                .browser(&name)
+                .and_then(|(_, b, _)| b.cookie(base, crate::idp::SESSION_COOKIE))
+                .is_some_and(|sid| self.idp.session(&sid).is_some());
+            if live != want {
+                return Err(self.fail(
+                    FailureKind::WrongOutcome,
+                    format!(
+                        "expected the IdP session {}, observed {}",
+                        if want { "active" } else { "ended" },
+                        if live { "active" } else { "ended" }
+                    ),
+                ));
+            }
+        }
+        for (vname, expected) in &e.values {
+            let reader = target.session.read.get(vname).ok_or_else(|| {
+                self.fail(
+                    FailureKind::Setup,
+                    format!("target.session.read has no `{vname}`: cannot read it"),
+                )
+            })?;
+            let got = read_value(reader, &seen);
+            if !matches(expected, &got) {
+                return Err(self.fail(
+                    FailureKind::WrongOutcome,
+                    format!(
+                        "expected {vname} = {}\nobserved {vname} = {}",
+                        show_expected(expected),
+                        got.as_ref()
+                            .map(show_value)
+                            .unwrap_or_else(|| "(nothing)".into())
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn replay(&mut self) -> Result<(), Failure> {
+        let Some((action, fields)) = self.browsers[0].1.last_saml_post.clone() else {
+            return Err(self.fail(
+                FailureKind::Setup,
+                "nothing to replay: no SAMLResponse was posted yet",
+            ));
+        };
+        let mut fresh = Browser::new(self.spec.conn.idp.base(), self.trial)
+            .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
+        let page = fresh.post_form(&action, &fields).await.map_err(|e| {
+            self.fail(
+                FailureKind::Transport,
+                format!("the replay could not be posted: {e}"),
+            )
+        })?;
+        let seen = probe(&mut fresh, self.target)
+            .await
+            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        self.notes.push(format!(
+            "replayed the SAMLResponse to {action}: the SP answered {}",
+            page.status
+        ));
+        if seen.logged_in {
+            return Err(self.fail_with(
+                FailureKind::SpAccepted,
+                "expected the SP to refuse the replayed Response, but it started a session",
+                Some(&page),
+            ));
+        }
+        if page.status >= 500 {
+            self.passed.notes.push(format!(
+                "refused with a server error (HTTP {})",
+                page.status
+            ));
+        }
+        Ok(())
+    }
+
+    async fn logout(
+        &mut self,
+        from: LoginFrom,
+        fault: Option<crate::config::LogoutFault>,
+    ) -> Result<(), Failure> {
+        match from {
+            LoginFrom::Sp => {
+                let url = self.target.logout_url.as_ref().ok_or_else(|| {
+                    self.fail(
+                        FailureKind::Setup,
+                        "the step logs out, but target.logout_url is not set",
+                    )
+                })?;
+                let (_, b, who) = &mut self.browsers[0];
+                let login = who.login.clone();
+                let page = b.navigate(url.as_str(), &login).await;
+                let page = page.map_err(|e| {
+                    self.fail(FailureKind::Transport, format!("logout failed: {e}"))
+                })?;
+                self.last_page = Some(page);
+            }
+            LoginFrom::Idp => {
+                self.forged_sent |= fault.is_some();
+                let done = {
+                    let (_, b, who) = &mut self.browsers[0];
+                    let who = who.clone();
+                    super::logout::idp_initiated(self.spec, self.idp, self.trial, &who, b, fault)
+                        .await
+                };
+                let done = done.map_err(|e| self.fail(FailureKind::Transport, e))?;
+                self.notes.push(done.description.clone());
+                let app_is_oidc = self
+                    .spec
+                    .conn
+                    .app(&self.spec.app)
+                    .is_some_and(|a| a.oidc().is_some());
+                if app_is_oidc {
+                    let want = if fault.is_some() { 400 } else { 200 };
+                    if done.status != want {
+                        return Err(self.fail(
+                            status_kind(want, done.status),
+                            format!(
+                                "expected the back-channel logout endpoint to answer {want}, it answered {}",
+                                done.status
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke(
+        &mut self,
+        expect_status: Option<u16>,
+        fault: Option<crate::revocation::Fault>,
+        format: Option<crate::config::SubjectFormat>,
+    ) -> Result<(), Failure> {
+        use crate::revocation::Fault as R;
+        self.forged_sent |= fault.is_some();
+        let sent = match (fault, &self.last_revocation) {
+            (Some(R::ReplayedJti), Some(earlier)) => super::revoke::replay(earlier).await,
+            (Some(R::ReplayedJti), None) => {
+                Err("a replayed_jti revocation needs an earlier revoke step to replay".into())
+            }
+            _ => super::revoke::send(self.spec, self.idp, &self.user, fault, format).await,
+        }
+        .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        self.last_revocation = Some(sent.clone());
+        self.notes.push(sent.describe());
+        let wanted: Vec<u16> = match (expect_status, fault) {
+            (Some(want), _) => vec![want],
+            (None, Some(f)) => f.accepted_statuses().to_vec(),
+            (None, None) => vec![204],
+        };
+        if !wanted.contains(&sent.status) {
+            let want = wanted
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(self.fail(
+                status_kind(wanted[0], sent.status),
+                format!(
+                    "expected the revocation endpoint to answer {want}, it answered {}",
+                    sent.status
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The kind of a wrong HTTP status: a success where a refusal was due is the SP accepting; a
+/// refusal where a success was due is the SP refusing; 5xx is a crash.
+fn status_kind(want: u16, got: u16) -> FailureKind {
+    match (want, got) {
+        (_, 500..) => FailureKind::SpCrashed,
+        (400..=499, 200..=299) => FailureKind::SpAccepted,
+        (200..=299, 400..=499) => FailureKind::SpRefused,
+        _ => FailureKind::WrongOutcome,
+    }
+}
+
+/// The hop among `hops` that delivered the IdP's answer to the app's registered URL: a POST to
+/// the SAML app's ACS URL, or a request to one of the OIDC client's redirect URIs.
+fn delivery_hop(
+    conn: &crate::config::Connection,
+    app: &str,
+    hops: &[super::browser::Hop],
+) -> Option<String> {
+    let app = conn.app(app)?;
+    let same_endpoint = |a: &str, b: &url::Url| {
+        url::Url::parse(a).is_ok_and(|a| {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.path() == b.path()
+        })
+    };
+    hops.iter()
+        .find(|h| match (app.saml(), app.oidc()) {
+            (Some(s), _) => h.method == "POST" && same_endpoint(&h.url, &s.acs_url),
+            (_, Some(o)) => o.redirect_uris.iter().any(|r| same_endpoint(&h.url, r)),
+            _ => false,
+        })
+        .map(|h| format!("{} {} -> {}", h.method, h.url, h.status))
+}
+
+fn describe_reader(r: &Reader) -> String {
+    match r {
+        Reader::Json(p) => format!("(json {p})"),
+        Reader::Css(s) => format!("(css {s})"),
+        Reader::Regex(re) => format!("(regex {})", re.as_str()),
+        Reader::Header(h) => format!("(header {h})"),
+    }
 }
 
 async fn probe(browser: &mut Browser, target: &Target) -> Result<Observed, String> {

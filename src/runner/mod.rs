@@ -14,5 +14,6 @@ pub mod report;
 pub mod revoke;
 pub mod sp;
 pub mod transcript;
+pub mod verdict;
 
 pub use report::{Options, Pack, RunError, run};

@@ -4,10 +4,20 @@
 use std::sync::Arc;
 
 use super::oracle;
+
+mod attacks;
+mod logout;
+mod revocation;
+mod roles;
+
 use crate::config::{
     App, Connection, Emit, ExpectedValue, LoginFrom, LoginOutcome, SessionExpectation,
     SessionState, Step, UserField,
 };
+pub use attacks::attack_pack;
+pub use logout::logout_pack;
+pub use revocation::revocation_pack;
+pub use roles::{honest_logins, role_matrix};
 
 /// One trial to run.
 #[derive(Debug, Clone)]
@@ -30,15 +40,54 @@ pub struct TrialSpec {
     /// The attack the IdP applies to this trial's logins.
     pub saml_fault: Option<crate::saml::faults::Fault>,
     pub oidc_fault: Option<crate::oidc::faults::Fault>,
+    /// Why the trial cannot run on this file (listed as ignored with the reason, never
+    /// dropped).
+    pub ignored: Option<String>,
 }
 
-fn sanitize(s: &str) -> String {
+impl TrialSpec {
+    /// Whether the trial passes by a refusal that needs no earlier accepted login of its own:
+    /// such a pass means something only when the honest login works ("cannot judge" else).
+    pub fn rests_on_a_refusal(&self) -> bool {
+        for step in &self.steps {
+            match step {
+                Step::Login {
+                    expect: LoginOutcome::Accepted,
+                    ..
+                } => return false,
+                Step::Login { .. } | Step::Replay => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// The honest login this trial's refusal is judged against: the same app and user, no
+    /// fault, nothing left out.
+    pub fn honest_twin(&self) -> TrialSpec {
+        let pack = self.name.split_once("::").map(|(p, _)| p).unwrap_or("");
+        TrialSpec {
+            name: format!("{pack}::L0_honest_login (the honest twin)"),
+            emit: Emit::default(),
+            groups: None,
+            steps: vec![login(LoginOutcome::Accepted)],
+            why: None,
+            isolate: false,
+            saml_fault: None,
+            oidc_fault: None,
+            ignored: None,
+            ..self.clone()
+        }
+    }
+}
+
+pub(super) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
 }
 
-fn expect_role(role: &str) -> Step {
+pub(super) fn expect_role(role: &str) -> Step {
     let mut e = SessionExpectation {
         session: Some(SessionState::Active),
         ..Default::default()
@@ -48,7 +97,7 @@ fn expect_role(role: &str) -> Step {
     Step::Expect(e)
 }
 
-fn login(expect: LoginOutcome) -> Step {
+pub(super) fn login(expect: LoginOutcome) -> Step {
     Step::Login {
         expect,
         from: LoginFrom::Sp,
@@ -113,526 +162,15 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
                 .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout { .. })),
             saml_fault: None,
             oidc_fault: None,
+            ignored: None,
         });
     }
+    out.extend(honest_logins(pack, &conn));
     out.extend(role_matrix(pack, &conn));
     out.extend(revocation_pack(pack, &conn));
     out.extend(logout_pack(pack, &conn));
     if attacks || conn.target.as_ref().is_some_and(|t| t.attacks) {
         out.extend(attack_pack(pack, &conn));
-    }
-    out
-}
-
-/// The role matrix (CONFORMANCE.md R1-R8) for the target app, from `expectations`.
-pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
-    let (Some(target), Some(exp)) = (&conn.target, &conn.expectations) else {
-        return Vec::new();
-    };
-    let Some(app) = conn.app(&target.app) else {
-        return Vec::new();
-    };
-    let Some(base) = conn.directory.users.first() else {
-        return Vec::new();
-    };
-    let statement = app.groups.as_ref();
-    let groups_attr = statement.map(|g| g.attribute.clone());
-    let email_attr = sent_name(app, &UserField::Email, "email");
-    let name_attr = sent_name(app, &UserField::Name, "name");
-    let mut out = Vec::new();
-    let mut add =
-        |id: &str, name: String, groups: Option<Vec<String>>, emit: Emit, steps: Vec<Step>| {
-            let user_groups = groups.clone().unwrap_or_else(|| base.groups.clone());
-            let omitted = groups_attr
-                .as_ref()
-                .is_some_and(|a| emit.omit_attributes.contains(a));
-            let why = oracle::expected_role(exp, statement, &user_groups, omitted).derivation;
-            out.push(TrialSpec {
-                name: format!("{pack}::{id}_{name}"),
-                conn: conn.clone(),
-                app: app.id.clone(),
-                user: base.id.clone(),
-                emit,
-                groups,
-                steps,
-                why: Some(why),
-                isolate: false,
-                saml_fault: None,
-                oidc_fault: None,
-            });
-        };
-    let role_for = |groups: &[String], omitted: bool| {
-        oracle::expected_role(exp, statement, groups, omitted).role
-    };
-
-    // L0: the honest login every refusal trial is paired with.
-    let honest = role_for(&base.groups, false);
-    add(
-        "L0",
-        "honest_login".into(),
-        None,
-        Emit::default(),
-        vec![login(LoginOutcome::Accepted), expect_role(&honest)],
-    );
-    if app.saml().is_some_and(|s| s.allow_idp_initiated) {
-        add(
-            "L0",
-            "idp_initiated_login".into(),
-            None,
-            Emit::default(),
-            vec![
-                Step::Login {
-                    expect: LoginOutcome::Accepted,
-                    from: LoginFrom::Idp,
-                    browser: "main".into(),
-                    user: None,
-                },
-                expect_role(&honest),
-            ],
-        );
-    }
-
-    let passes = |g: &str| statement.is_some_and(|s| s.filter.passes(g));
-    let mut passing_mapped: Vec<(String, String)> = Vec::new();
-    for (role, groups) in &exp.group_mappings {
-        let Some(g) = groups.first() else { continue };
-        let groups = vec![g.clone()];
-        let expected = role_for(&groups, false);
-        let id = if !passes(g) {
-            "R2"
-        } else if exp.enforce_group_sync {
-            passing_mapped.push((role.clone(), g.clone()));
-            "R1"
-        } else {
-            "R3"
-        };
-        let name = match id {
-            "R2" => format!("{}_group_{}_hidden_by_filter", sanitize(role), sanitize(g)),
-            "R3" => format!("sync_off_ignores_{}", sanitize(role)),
-            _ => format!("{}_from_{}", sanitize(role), sanitize(g)),
-        };
-        add(
-            id,
-            name,
-            Some(groups),
-            Emit::default(),
-            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-        );
-    }
-    let unmapped = vec!["fakta-unmapped-group".to_owned()];
-    let expected = role_for(&unmapped, false);
-    add(
-        "R2",
-        "no_mapping".into(),
-        Some(unmapped),
-        Emit::default(),
-        vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-    );
-    if let Some(attr) = &groups_attr {
-        let emit = Emit {
-            omit_attributes: vec![attr.clone()],
-        };
-        let expected = role_for(&base.groups, true);
-        add(
-            "R2",
-            "no_groups_attribute".into(),
-            None,
-            emit,
-            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-        );
-    }
-    if passing_mapped.len() >= 2 {
-        // Lowest precedence first, so an SP that takes the first mapped group is caught.
-        let rank = |r: &str| {
-            exp.role_precedence
-                .iter()
-                .position(|x| x == r)
-                .unwrap_or(usize::MAX)
-        };
-        let mut by_rank = passing_mapped.clone();
-        by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(rank(r)));
-        let groups: Vec<String> = by_rank.iter().map(|(_, g)| g.clone()).collect();
-        let expected = role_for(&groups, false);
-        add(
-            "R4",
-            "precedence".into(),
-            Some(groups),
-            Emit::default(),
-            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-        );
-    }
-    if let Some((role, g)) = passing_mapped.iter().find(|(r, _)| *r != exp.default_role) {
-        let after = role_for(&[], false);
-        add(
-            "R5",
-            "group_removed_then_login_again".into(),
-            Some(vec![g.clone()]),
-            Emit::default(),
-            vec![
-                login(LoginOutcome::Accepted),
-                expect_role(role),
-                Step::SetGroups { groups: Vec::new() },
-                login(LoginOutcome::Accepted),
-                expect_role(&after),
-            ],
-        );
-    }
-    add(
-        "R7",
-        "missing_email_refused".into(),
-        None,
-        Emit {
-            omit_attributes: vec![email_attr],
-        },
-        vec![login(LoginOutcome::Rejected)],
-    );
-    if exp.require_name {
-        add(
-            "R8",
-            "missing_name_refused".into(),
-            None,
-            Emit {
-                omit_attributes: vec![name_attr],
-            },
-            vec![login(LoginOutcome::Rejected)],
-        );
-    } else {
-        add(
-            "R8",
-            "missing_name_accepted".into(),
-            None,
-            Emit {
-                omit_attributes: vec![name_attr],
-            },
-            vec![login(LoginOutcome::Accepted)],
-        );
-    }
-    out
-}
-
-/// A revocation or logout trial: the first user of the directory, with an identity of its own.
-fn isolated_trial(
-    pack: &str,
-    conn: &Arc<Connection>,
-    app: &str,
-    user: &str,
-    name: String,
-    steps: Vec<Step>,
-) -> TrialSpec {
-    TrialSpec {
-        name: format!("{pack}::{name}"),
-        conn: conn.clone(),
-        app: app.to_owned(),
-        user: user.to_owned(),
-        emit: Emit::default(),
-        groups: None,
-        steps,
-        why: None,
-        isolate: true,
-        saml_fault: None,
-        oidc_fault: None,
-    }
-}
-
-fn revoke(fault: Option<crate::revocation::Fault>) -> Step {
-    Step::Revoke {
-        expect_status: None,
-        fault,
-        format: None,
-    }
-}
-
-fn session(state: SessionState) -> Step {
-    Step::Expect(SessionExpectation {
-        session: Some(state),
-        ..Default::default()
-    })
-}
-
-/// Global Token Revocation trials (CONFORMANCE.md T1-T9) for a target app with an endpoint:
-/// the honest request ends the session (and only that user's), every faulty one is refused and
-/// the session survives.
-pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
-    use crate::revocation::Fault;
-    let Some(target) = &conn.target else {
-        return Vec::new();
-    };
-    let Some(app) = conn.app(&target.app) else {
-        return Vec::new();
-    };
-    let Some(g) = &app.global_token_revocation else {
-        return Vec::new();
-    };
-    let (Some(main), other) = (conn.directory.users.first(), conn.directory.users.get(1)) else {
-        return Vec::new();
-    };
-    let spec =
-        |name: String, steps: Vec<Step>| isolated_trial(pack, conn, &app.id, &main.id, name, steps);
-    let mut out = vec![spec(
-        "T1_revocation_ends_the_session".into(),
-        vec![
-            login(LoginOutcome::Accepted),
-            revoke(None),
-            session(SessionState::Ended),
-            Step::Expect(SessionExpectation {
-                idp_session: Some(SessionState::Ended),
-                ..Default::default()
-            }),
-        ],
-    )];
-    let email_supported = g.subject_format == crate::config::SubjectFormat::Email;
-    out.push(spec(
-        if email_supported {
-            "T2_email_format_ends_the_session"
-        } else {
-            "T2_email_format_refused_when_unsupported"
-        }
-        .into(),
-        vec![
-            login(LoginOutcome::Accepted),
-            Step::Revoke {
-                expect_status: Some(if email_supported { 204 } else { 400 }),
-                fault: None,
-                format: Some(crate::config::SubjectFormat::Email),
-            },
-            session(if email_supported {
-                SessionState::Ended
-            } else {
-                SessionState::Active
-            }),
-        ],
-    ));
-    for f in Fault::ALL {
-        let steps = if *f == Fault::ReplayedJti {
-            // The honest request ends the first session; the same request again must not end
-            // the next one.
-            vec![
-                login(LoginOutcome::Accepted),
-                revoke(None),
-                session(SessionState::Ended),
-                login(LoginOutcome::Accepted),
-                revoke(Some(*f)),
-                session(SessionState::Active),
-            ]
-        } else {
-            vec![
-                login(LoginOutcome::Accepted),
-                revoke(Some(*f)),
-                session(SessionState::Active),
-            ]
-        };
-        out.push(spec(format!("{}_{}_refused", f.case(), f.name()), steps));
-    }
-    if let Some(other) = other {
-        out.push(spec(
-            "T9_other_users_keep_their_sessions".into(),
-            vec![
-                login(LoginOutcome::Accepted),
-                Step::Login {
-                    expect: LoginOutcome::Accepted,
-                    from: LoginFrom::Sp,
-                    browser: "other".into(),
-                    user: Some(other.id.clone()),
-                },
-                revoke(None),
-                session(SessionState::Ended),
-                Step::Expect(SessionExpectation {
-                    session: Some(SessionState::Active),
-                    browser: Some("other".into()),
-                    ..Default::default()
-                }),
-            ],
-        ));
-    }
-    out
-}
-
-fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
-    Step::Logout { from, fault }
-}
-
-/// Logout trials (CONFORMANCE.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
-/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin.
-pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
-    use crate::config::LogoutFault;
-    let Some(target) = &conn.target else {
-        return Vec::new();
-    };
-    let Some(app) = conn.app(&target.app) else {
-        return Vec::new();
-    };
-    let Some(main) = conn.directory.users.first() else {
-        return Vec::new();
-    };
-    let spec =
-        |name: String, steps: Vec<Step>| isolated_trial(pack, conn, &app.id, &main.id, name, steps);
-    let mut out = Vec::new();
-    let (id, honest_name, applies): (&str, &str, fn(&LogoutFault) -> bool) = if app.saml().is_some()
-    {
-        if app.logout.is_none() {
-            return out;
-        }
-        ("G2", "idp_initiated_logout_ends_the_session", |f| {
-            matches!(f, LogoutFault::Saml(_))
-        })
-    } else {
-        if app
-            .oidc()
-            .and_then(|o| o.backchannel_logout_uri.as_ref())
-            .is_none()
-        {
-            return out;
-        }
-        ("G4", "backchannel_logout_ends_the_session", |f| {
-            matches!(f, LogoutFault::Oidc(_))
-        })
-    };
-    out.push(spec(
-        format!("{id}_{honest_name}"),
-        vec![
-            login(LoginOutcome::Accepted),
-            logout(LoginFrom::Idp, None),
-            session(SessionState::Ended),
-        ],
-    ));
-    for (name, f) in LogoutFault::ALL.iter().filter(|(_, f)| applies(f)) {
-        out.push(spec(
-            format!(
-                "{id}_{name}_{}",
-                if id == "G2" { "ignored" } else { "refused" }
-            ),
-            vec![
-                login(LoginOutcome::Accepted),
-                logout(LoginFrom::Idp, Some(*f)),
-                session(SessionState::Active),
-            ],
-        ));
-    }
-    if app.saml().is_some() && target.logout_url.is_some() {
-        out.push(spec(
-            "G1_sp_initiated_logout_ends_both_sessions".into(),
-            vec![
-                login(LoginOutcome::Accepted),
-                logout(LoginFrom::Sp, None),
-                session(SessionState::Ended),
-                Step::Expect(SessionExpectation {
-                    idp_session: Some(SessionState::Ended),
-                    ..Default::default()
-                }),
-            ],
-        ));
-    }
-    if app.oidc().is_some() && target.logout_url.is_some() {
-        out.push(spec(
-            "G3_rp_initiated_logout_ends_both_sessions".into(),
-            vec![
-                login(LoginOutcome::Accepted),
-                logout(LoginFrom::Sp, None),
-                session(SessionState::Ended),
-                Step::Expect(SessionExpectation {
-                    idp_session: Some(SessionState::Ended),
-                    ..Default::default()
-                }),
-            ],
-        ));
-    }
-    out
-}
-
-/// The attack pack (CONFORMANCE.md S1-S24, O1-O14): each forged login must be refused (the SP
-/// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
-/// the SP keeps the whole NameID; O14 passes when the SP accepts a newly published key; O13
-/// restarts the SP (alone, with its own honest twin after a second restart).
-pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
-    use crate::oidc::faults::Fault as O;
-    use crate::saml::faults::Fault as S;
-    let Some(target) = &conn.target else {
-        return Vec::new();
-    };
-    let Some(app) = conn.app(&target.app) else {
-        return Vec::new();
-    };
-    let Some(main) = conn.directory.users.first() else {
-        return Vec::new();
-    };
-    let spec =
-        |name: String, steps: Vec<Step>, saml_fault: Option<S>, oidc_fault: Option<O>| TrialSpec {
-            name: format!("{pack}::{name}"),
-            conn: conn.clone(),
-            app: app.id.clone(),
-            user: main.id.clone(),
-            emit: Emit::default(),
-            groups: None,
-            steps,
-            why: None,
-            isolate: false,
-            saml_fault,
-            oidc_fault,
-        };
-    let mut out = Vec::new();
-    if let Some(saml) = app.saml() {
-        for f in S::ALL {
-            let steps = match f {
-                S::Unsolicited if saml.allow_idp_initiated => continue,
-                // An unsolicited Response when the SP takes them: only the replay cache can
-                // stop it then (a solicited one is also stopped by its spent InResponseTo).
-                S::Replay => vec![
-                    Step::Login {
-                        expect: LoginOutcome::Accepted,
-                        from: if saml.allow_idp_initiated {
-                            LoginFrom::Idp
-                        } else {
-                            LoginFrom::Sp
-                        },
-                        browser: "main".into(),
-                        user: None,
-                    },
-                    Step::Replay,
-                ],
-                S::CommentInNameId => {
-                    if !target.session.read.contains_key("subject") {
-                        continue;
-                    }
-                    let full = format!(
-                        "{}.evil.test",
-                        main.field(&saml.name_id.value).unwrap_or(&main.email)
-                    );
-                    let mut e = SessionExpectation {
-                        session: Some(SessionState::Active),
-                        ..Default::default()
-                    };
-                    e.values.insert("subject".into(), ExpectedValue::One(full));
-                    vec![login(LoginOutcome::Accepted), Step::Expect(e)]
-                }
-                _ => vec![login(LoginOutcome::Rejected)],
-            };
-            let suffix = match f {
-                S::CommentInNameId => "full_value_kept",
-                _ => "refused",
-            };
-            let fault = (*f != S::Replay).then_some(*f);
-            out.push(spec(
-                format!("{}_{}_{suffix}", f.case(), f.name()),
-                steps,
-                fault,
-                None,
-            ));
-        }
-    }
-    if app.oidc().is_some() {
-        for f in O::ALL {
-            let (suffix, expect) = match f {
-                O::NoKid => ("handled", LoginOutcome::Either),
-                O::KeyRotation => ("accepted", LoginOutcome::Accepted),
-                _ => ("refused", LoginOutcome::Rejected),
-            };
-            out.push(spec(
-                format!("{}_{}_{suffix}", f.case(), f.name()),
-                vec![login(expect)],
-                None,
-                Some(*f),
-            ));
-        }
     }
     out
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-use super::exec;
+use super::exec::{self, Baseline};
 use super::plan::{self, TrialSpec};
 use super::sp::{self, CommandSp, SP_WAIT, SpControl};
+use super::verdict::{Failure, FailureKind, Passed};
 use crate::clock::SystemClock;
 use crate::config::Connection;
 use crate::idp::IdpState;
@@ -81,9 +82,11 @@ pub enum RunError {
 
 struct Outcome {
     name: String,
-    failure: Option<String>,
+    failure: Option<Failure>,
     /// Why the trial did not run.
     ignored: Option<String>,
+    /// What qualifies a pass ("accepted, not fooled", "refused with a server error").
+    notes: Vec<String>,
     time: Duration,
 }
 
@@ -167,6 +170,7 @@ pub fn run(
     let gate = Arc::new(RwLock::new(()));
     let mut trials = Vec::new();
     let mut started_sps = Vec::new();
+    let mut no_target = Vec::new();
     for pack in packs {
         let conn = Arc::new(pack.conn);
         let specs = plan::plan(&pack.name, conn.clone(), options.attacks);
@@ -189,10 +193,15 @@ pub fn run(
             }
             Some((idp, sp))
         };
+        if conn.target.is_none() {
+            no_target.push(pack.name.clone());
+        }
+        let baseline = Arc::new(Baseline::new());
         for spec in specs {
             trials.push(trial(
                 spec,
                 running.clone(),
+                baseline.clone(),
                 gate.clone(),
                 runtime.handle().clone(),
                 outcomes.clone(),
@@ -211,9 +220,37 @@ pub fn run(
         quiet: options.quiet,
         ..Arguments::default()
     };
+    let total = trials.len();
     let conclusion = libtest_mimic::run(&args, trials);
+    if !options.list {
+        print_notes(
+            &outcomes.lock().unwrap_or_else(|e| e.into_inner()),
+            options.quiet,
+        );
+    }
     if let (Some(path), false) = (&options.junit, options.list) {
         write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
+    }
+    let executed = conclusion.num_passed + conclusion.num_failed;
+    if !options.list && executed == 0 {
+        let why = if total == 0 && !no_target.is_empty() {
+            format!(
+                "the file(s) {} have no `target`: there is no SP to test (add target.app, \
+target.login_url and target.session)",
+                no_target.join(", ")
+            )
+        } else if total == 0 {
+            "the files yield no trial".to_owned()
+        } else if conclusion.num_filtered_out as usize == total {
+            format!("the filter matched none of the {total} trials (see --list)")
+        } else {
+            format!(
+                "every selected trial was ignored ({} ignored, {} filtered out): nothing was checked",
+                conclusion.num_ignored, conclusion.num_filtered_out
+            )
+        };
+        eprintln!("error: no trial ran: {why}");
+        return Ok(ExitCode::from(2));
     }
     // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here. Their
     // logs are kept only when something failed.
@@ -319,6 +356,7 @@ type Running = (Arc<IdpState>, Arc<SpControl>);
 fn trial(
     spec: TrialSpec,
     running: Option<Running>,
+    baseline: Arc<Baseline>,
     gate: Arc<RwLock<()>>,
     handle: tokio::runtime::Handle,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
@@ -326,10 +364,11 @@ fn trial(
     let name = spec.name.clone();
     let fresh = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
     Trial::ignorable_test(name, move || {
-        let Some((idp, sp)) = running else {
-            return Err(Failed::from("the IdP is not running"));
-        };
-        let record = |started: Instant, failure: Option<String>, ignored: Option<String>| {
+        let record = |started: Instant, result: &Result<Passed, Failure>| {
+            let (failure, ignored, notes) = match result {
+                Ok(p) => (None, p.not_run.clone(), p.notes.clone()),
+                Err(f) => (Some(f.clone()), None, Vec::new()),
+            };
             outcomes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -337,31 +376,84 @@ fn trial(
                     name: spec.name.clone(),
                     failure,
                     ignored,
+                    notes,
                     time: started.elapsed(),
                 });
         };
+        let finish = |started: Instant, result: Result<Passed, Failure>| {
+            record(started, &result);
+            match result {
+                Ok(Passed {
+                    not_run: Some(why), ..
+                }) => Ok(Completion::ignored_with(why)),
+                Ok(_) => Ok(Completion::Completed),
+                Err(f) => Err(Failed::from(f.render())),
+            }
+        };
+        if let Some(why) = &spec.ignored {
+            return finish(
+                Instant::now(),
+                Ok(Passed {
+                    notes: Vec::new(),
+                    not_run: Some(why.clone()),
+                }),
+            );
+        }
+        let Some((idp, sp)) = running else {
+            return Err(Failed::from("the IdP is not running"));
+        };
         // A trial's time is its own: it starts once the trial has the SP (shared or alone).
-        let (started, result) = if fresh {
+        if fresh {
             if !sp.can_restart() {
                 let why =
                     "needs an SP that fakta can restart: give target.start in the file".to_owned();
-                record(Instant::now(), None, Some(why.clone()));
-                return Ok(Completion::ignored_with(why));
+                return finish(
+                    Instant::now(),
+                    Ok(Passed {
+                        notes: Vec::new(),
+                        not_run: Some(why),
+                    }),
+                );
             }
             let _alone = gate.write().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            (
+            finish(
                 started,
                 handle.block_on(sp::run_with_fresh_sp(&spec, &idp, &sp)),
             )
         } else {
             let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            (started, handle.block_on(exec::run(&spec, &idp)))
-        };
-        record(started, result.as_ref().err().cloned(), None);
-        result.map(|()| Completion::Completed).map_err(Failed::from)
+            finish(started, handle.block_on(exec::run(&spec, &idp, &baseline)))
+        }
     })
+}
+
+/// After libtest's summary: the passes that carry a qualification, and the failures by kind.
+fn print_notes(outcomes: &[Outcome], quiet: bool) {
+    let mut noted: Vec<&Outcome> = outcomes.iter().filter(|o| !o.notes.is_empty()).collect();
+    noted.sort_by(|a, b| a.name.cmp(&b.name));
+    if !noted.is_empty() && !quiet {
+        println!("notes:");
+        for o in noted {
+            println!("    {}: {}", o.name, o.notes.join("; "));
+        }
+        println!();
+    }
+    let mut by_kind: std::collections::BTreeMap<FailureKind, Vec<&str>> = Default::default();
+    for o in outcomes {
+        if let Some(f) = &o.failure {
+            by_kind.entry(f.kind).or_default().push(&o.name);
+        }
+    }
+    if !by_kind.is_empty() {
+        println!("failures by kind:");
+        for (kind, mut names) in by_kind {
+            names.sort();
+            println!("    {kind} ({}): {}", names.len(), names.join(", "));
+        }
+        println!();
+    }
 }
 
 fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
@@ -377,17 +469,31 @@ fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
                 s
             }
             (None, None) => TestCaseStatus::success(),
-            (Some(t), _) => {
+            (Some(f), _) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                let first = t.lines().nth(2).unwrap_or("failed").trim().to_owned();
-                s.set_message(first);
-                s.set_description(t.clone());
+                let first = f
+                    .transcript
+                    .lines()
+                    .nth(2)
+                    .unwrap_or("failed")
+                    .trim()
+                    .to_owned();
+                s.set_message(format!("{}: {first}", f.kind));
+                s.set_type(f.kind.name());
+                s.set_description(f.render());
                 s
             }
         };
         let mut case = TestCase::new(name.to_owned(), status);
         case.set_classname(pack.to_owned());
         case.set_time(o.time);
+        if let Some(f) = &o.failure {
+            case.add_property(("fakta.kind", f.kind.name()));
+        }
+        if !o.notes.is_empty() {
+            case.add_property(("fakta.note", o.notes.join("; ").as_str()));
+            case.set_system_out(o.notes.join("\n"));
+        }
         suites
             .entry(pack.to_owned())
             .or_insert_with(|| TestSuite::new(pack.to_owned()))

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::exec;
 use super::plan::TrialSpec;
+use super::verdict::{Failure, FailureKind, Passed};
 use crate::config::{LoginFrom, LoginOutcome, Step};
 use crate::ffi::signal_group;
 use crate::idp::IdpState;
@@ -372,19 +373,23 @@ pub async fn run_with_fresh_sp(
     spec: &TrialSpec,
     idp: &IdpState,
     sp: &SpControl,
-) -> Result<(), String> {
+) -> Result<Passed, Failure> {
     let Some(fault) = spec.oidc_fault else {
-        return exec::run(spec, idp).await;
+        return exec::run_alone(spec, idp).await;
     };
+    let setup = |what: String| Failure::new(FailureKind::Setup, what);
     idp.set_discovery_fault(Some(fault));
     let attack = match sp.restart().await {
-        Ok(Started::Up) => exec::run(spec, idp).await,
+        Ok(Started::Up) => exec::run_alone(spec, idp).await,
         // Refusing to start on a discovery document it must not trust is a refusal.
-        Ok(Started::Exited { .. }) => Ok(()),
-        Err(e) => Err(format!(
+        Ok(Started::Exited { .. }) => Ok(Passed {
+            notes: vec!["refused: the SP would not start with the forged discovery".into()],
+            not_run: None,
+        }),
+        Err(e) => Err(setup(format!(
             "{}: the SP was restarted to read the forged discovery, and: {e}",
             spec.name
-        )),
+        ))),
     };
     let served = idp.set_discovery_fault(None);
     let honest = sp.restart().await;
@@ -400,12 +405,15 @@ pub async fn run_with_fresh_sp(
         ..spec.clone()
     };
     let twin = match honest {
-        Ok(Started::Up) => exec::run(&twin, idp).await,
-        Ok(Started::Exited { status, log_tail }) => Err(format!(
-            "{}: the SP ended with {status} when restarted with the honest discovery; its last output:\n{log_tail}",
-            twin.name
+        Ok(Started::Up) => exec::run_alone(&twin, idp).await,
+        Ok(Started::Exited { status, log_tail }) => Err(Failure::new(
+            FailureKind::SpCrashed,
+            format!(
+                "{}: the SP ended with {status} when restarted with the honest discovery; its last output:\n{log_tail}",
+                twin.name
+            ),
         )),
-        Err(e) => Err(format!("{}: {e}", twin.name)),
+        Err(e) => Err(setup(format!("{}: {e}", twin.name))),
     };
     let discovery = match served.last {
         Some((altered, shown)) => format!(
@@ -423,11 +431,24 @@ pub async fn run_with_fresh_sp(
         ),
     };
     match (attack, twin) {
-        (Err(e), _) => Err(format!("{e}\n{discovery}")),
-        (Ok(()), Err(e)) => Err(format!(
-            "the SP refused the forged discovery, but after a restart with the honest one the \
-             honest login failed too, so the refusal shows nothing:\n{e}"
+        (Err(e), _) => Err(Failure::new(
+            e.kind,
+            format!("{}\n{discovery}", e.transcript),
         )),
-        (Ok(()), Ok(())) => Ok(()),
+        (Ok(_), Err(e)) => Err(Failure::new(
+            FailureKind::CannotJudge,
+            format!(
+                "cannot judge: the SP refused the forged discovery, but after a restart with the \
+                 honest one the honest login failed too, so the refusal shows nothing:\n{}",
+                e.render()
+            ),
+        )),
+        (Ok(_), Ok(_)) if served.served == 0 => Ok(Passed {
+            notes: Vec::new(),
+            not_run: Some(
+                "the SP did not fetch discovery after its restart: it never read the forged document".into(),
+            ),
+        }),
+        (Ok(passed), Ok(_)) => Ok(passed),
     }
 }

@@ -78,6 +78,24 @@ impl Fault {
         Fault::ExternalEntity,
     ];
 
+    /// Wrapping and multi-assertion cases: the forged document also carries the honest, signed
+    /// Assertion, so an SP that uses only what the signature covers logs in the honest user
+    /// ("accepted, not fooled"), which the SAML profiles allow.
+    pub fn wrapping(self) -> bool {
+        matches!(
+            self,
+            Fault::Xsw1
+                | Fault::Xsw2
+                | Fault::Xsw3EvilAssertionFirst
+                | Fault::Xsw4
+                | Fault::Xsw5
+                | Fault::Xsw6
+                | Fault::Xsw7
+                | Fault::Xsw8
+                | Fault::TwoAssertions
+        )
+    }
+
     pub fn case(self) -> &'static str {
         match self {
             Fault::Unsigned | Fault::ResponseSignedOnly => "S1",

@@ -1,0 +1,121 @@
+//! The attack pack (S1-S24, O1-O14).
+
+use std::sync::Arc;
+
+use super::{TrialSpec, login};
+use crate::config::{
+    Connection, Emit, ExpectedValue, LoginFrom, LoginOutcome, SessionExpectation, SessionState,
+    Step,
+};
+
+/// The attack pack (docs/catalogue.md S1-S24, O1-O14): each forged login must be refused (the SP
+/// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
+/// the SP keeps the whole NameID; O14 passes when the SP accepts a newly published key; O13
+/// restarts the SP (alone, with its own honest twin after a second restart).
+pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    use crate::oidc::faults::Fault as O;
+    use crate::saml::faults::Fault as S;
+    let Some(target) = &conn.target else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(main) = conn.directory.users.first() else {
+        return Vec::new();
+    };
+    let spec =
+        |name: String, steps: Vec<Step>, saml_fault: Option<S>, oidc_fault: Option<O>| TrialSpec {
+            name: format!("{pack}::{name}"),
+            conn: conn.clone(),
+            app: app.id.clone(),
+            user: main.id.clone(),
+            emit: Emit::default(),
+            groups: None,
+            steps,
+            why: None,
+            isolate: false,
+            saml_fault,
+            oidc_fault,
+            ignored: None,
+        };
+    let mut out = Vec::new();
+    if let Some(saml) = app.saml() {
+        for f in S::ALL {
+            let ignored = match f {
+                S::Unsolicited if saml.allow_idp_initiated => Some(
+                    "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
+unsolicited Responses"
+                        .to_owned(),
+                ),
+                S::CommentInNameId if !target.session.read.contains_key("subject") => Some(
+                    "the file reads no `subject` from the session (target.session.read.subject): \
+fakta cannot see which NameID the SP kept"
+                        .to_owned(),
+                ),
+                _ => None,
+            };
+            let steps = match f {
+                _ if ignored.is_some() => vec![login(LoginOutcome::Rejected)],
+                // An unsolicited Response when the SP takes them: only the replay cache can
+                // stop it then (a solicited one is also stopped by its spent InResponseTo).
+                S::Replay => vec![
+                    Step::Login {
+                        expect: LoginOutcome::Accepted,
+                        from: if saml.allow_idp_initiated {
+                            LoginFrom::Idp
+                        } else {
+                            LoginFrom::Sp
+                        },
+                        browser: "main".into(),
+                        user: None,
+                    },
+                    Step::Replay,
+                ],
+                S::CommentInNameId => {
+                    let full = format!(
+                        "{}.evil.test",
+                        main.field(&saml.name_id.value).unwrap_or(&main.email)
+                    );
+                    let mut e = SessionExpectation {
+                        session: Some(SessionState::Active),
+                        ..Default::default()
+                    };
+                    e.values.insert("subject".into(), ExpectedValue::One(full));
+                    vec![login(LoginOutcome::Accepted), Step::Expect(e)]
+                }
+                _ => vec![login(LoginOutcome::Rejected)],
+            };
+            let suffix = match f {
+                S::CommentInNameId => "full_value_kept",
+                _ => "refused",
+            };
+            let fault = (*f != S::Replay).then_some(*f);
+            out.push(TrialSpec {
+                ignored,
+                ..spec(
+                    format!("{}_{}_{suffix}", f.case(), f.name()),
+                    steps,
+                    fault,
+                    None,
+                )
+            });
+        }
+    }
+    if app.oidc().is_some() {
+        for f in O::ALL {
+            let (suffix, expect) = match f {
+                O::NoKid => ("handled", LoginOutcome::Either),
+                O::KeyRotation => ("accepted", LoginOutcome::Accepted),
+                _ => ("refused", LoginOutcome::Rejected),
+            };
+            out.push(spec(
+                format!("{}_{}_{suffix}", f.case(), f.name()),
+                vec![login(expect)],
+                None,
+                Some(*f),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! What a trial's result means: a typed failure (who did what wrong), or a pass with the notes
+//! that qualify it ("accepted, not fooled", "refused with a server error").
+
+use std::fmt;
+
+/// Why a trial failed. Printed in the failure's first line, the summary and JUnit, so that a
+/// user (and the project's own flaw table) can tell an SP's fault from fakta's or the file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    /// The SP accepted what its spec says it must refuse: a forged login started a session (or
+    /// one carrying the forged identity), a faulty revocation or logout took effect.
+    SpAccepted,
+    /// The SP refused what it must accept: the honest login, an honest revocation or logout.
+    SpRefused,
+    /// The SP decided, but not as the connection says: another role, identity or session state.
+    WrongOutcome,
+    /// The SP answered a server error (5xx) where it had to accept or refuse cleanly.
+    SpCrashed,
+    /// The honest twin of this trial fails, so a refusal here proves nothing.
+    CannotJudge,
+    /// The SP could not be reached, or did not answer in time.
+    Transport,
+    /// The trial could not run as designed: the file, fakta, or a forgery that did not apply.
+    Setup,
+}
+
+impl FailureKind {
+    pub const ALL: &'static [FailureKind] = &[
+        FailureKind::SpAccepted,
+        FailureKind::SpRefused,
+        FailureKind::WrongOutcome,
+        FailureKind::SpCrashed,
+        FailureKind::CannotJudge,
+        FailureKind::Transport,
+        FailureKind::Setup,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::SpAccepted => "sp-accepted",
+            FailureKind::SpRefused => "sp-refused",
+            FailureKind::WrongOutcome => "wrong-outcome",
+            FailureKind::SpCrashed => "sp-crashed",
+            FailureKind::CannotJudge => "cannot-judge",
+            FailureKind::Transport => "transport",
+            FailureKind::Setup => "setup",
+        }
+    }
+
+    /// Whether the failure is the SP's doing (as opposed to the run's).
+    pub fn blames_the_sp(self) -> bool {
+        matches!(
+            self,
+            FailureKind::SpAccepted
+                | FailureKind::SpRefused
+                | FailureKind::WrongOutcome
+                | FailureKind::SpCrashed
+        )
+    }
+
+    /// Reads the kind back from a failure's first line (`kind: sp-accepted`).
+    pub fn from_first_line(line: &str) -> Option<FailureKind> {
+        let name = line.trim().strip_prefix("kind: ")?;
+        let name = name.split_whitespace().next()?;
+        FailureKind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed trial: its kind and the transcript that explains it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub transcript: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, transcript: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            transcript: transcript.into(),
+        }
+    }
+
+    /// The text libtest prints for the failure: the kind first, then the transcript.
+    pub fn render(&self) -> String {
+        format!("kind: {}\n{}", self.kind, self.transcript)
+    }
+}
+
+/// How a trial that did not fail ended.
+#[derive(Debug, Clone, Default)]
+pub struct Passed {
+    /// What qualifies the pass (shown in the run's notes and in JUnit).
+    pub notes: Vec<String>,
+    /// Set when the check could not run on this SP (shown as ignored, with the reason).
+    pub not_run: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_rendered_first_line() {
+        for k in FailureKind::ALL {
+            let rendered = Failure::new(*k, "trial x").render();
+            let first = rendered.lines().next().unwrap();
+            assert_eq!(FailureKind::from_first_line(first), Some(*k), "{first}");
+        }
+        assert_eq!(FailureKind::from_first_line("kind: nonsense"), None);
+        assert_eq!(FailureKind::from_first_line("trial x"), None);
+    }
+}
