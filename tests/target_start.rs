@@ -329,3 +329,52 @@ fn with_nocapture_the_sp_output_goes_to_stderr_instead_of_a_log() {
         .count();
     assert_eq!(logs, 0, "no log file");
 }
+
+/// The app's audience in the connection file is not the SP's entity id (a typo in a customer's
+/// file): the honest login fails, and no fault trial may read ok — each says it cannot judge.
+#[test]
+fn a_wrong_audience_fails_the_honest_login_and_no_fault_trial_reads_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let honest = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    // The SP is started from the right file; fakta's IdP gets the wrong audience.
+    std::fs::write(dir.path().join("sp.yaml"), &honest).unwrap();
+    let wrong = honest
+        .replace(
+            "audience: urn:auth0:qovery:acme ",
+            "audience: urn:auth0:qovery:acme-typo ",
+        )
+        .replace(
+            "target:\n",
+            &format!("target:\n  start: \"exec '{BIN}' --certs certs sp sp.yaml\"\n"),
+        );
+    assert_ne!(wrong, honest);
+    let file = dir.path().join("qovery-saml.yaml");
+    std::fs::write(&file, wrong).unwrap();
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--attacks"]);
+    assert_eq!(code, 101, "{out}\n{err}");
+    let ok: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.ends_with(" ok"))
+        .collect();
+    // Only trials that need no login at all may pass.
+    assert!(ok.is_empty(), "nothing may read ok: {ok:#?}");
+    assert!(
+        line(&out, "qovery-saml::L0_honest_login").ends_with("FAILED"),
+        "{out}"
+    );
+    let sections = out.split("\n---- ").skip(1);
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for s in sections {
+        let name = s.split(" ----").next().unwrap();
+        let kind = s.lines().nth(1).unwrap_or("").to_owned();
+        if name.contains("_refused") || name.contains("_ignored") {
+            assert_eq!(kind, "kind: cannot-judge", "{name}: {s}");
+        }
+        *kinds.entry(kind).or_default() += 1;
+    }
+    assert!(kinds.contains_key("kind: cannot-judge"), "{kinds:?}");
+}

@@ -299,7 +299,10 @@ pub fn issue(
                 key,
                 foreign,
                 state.now(),
-                &params.name_id,
+                &crate::saml::faults::Identity {
+                    name_id: &params.name_id,
+                    email: &user.email,
+                },
             )?;
             state.note_altered(
                 trial,

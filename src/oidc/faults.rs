@@ -103,6 +103,16 @@ impl Fault {
         self == Fault::DiscoveryIssuer
     }
 
+    /// Whether the forged id_token asserts the forged identity (`email` mallory): every fault
+    /// the RP must refuse; not those it may accept (O10, O14), nor O12, whose forgery is in
+    /// userinfo.
+    pub fn forges_identity(self) -> bool {
+        !matches!(
+            self,
+            Fault::NoKid | Fault::KeyRotation | Fault::UserinfoSubDiffers
+        )
+    }
+
     /// Whether the fault is in the signature (or the key behind it) rather than in the header
     /// or claims.
     pub fn alters_signature(self) -> bool {
@@ -115,6 +125,9 @@ impl Fault {
         )
     }
 }
+
+/// The email every forged id_token (and O12's userinfo) asserts instead of the user's.
+pub const FORGED_EMAIL: &str = "mallory@evil.invalid";
 
 /// The issuer O13 puts in discovery and in the id_token: the honest one with a path added, so
 /// that an RP comparing by prefix is caught too.
@@ -144,7 +157,10 @@ pub fn forge_userinfo(fault: Fault, claims: &mut serde_json::Map<String, Value>)
     match fault {
         Fault::UserinfoSubDiffers => {
             claims.insert("sub".into(), json!("00u-someone-else"));
-            Some("userinfo sub set to 00u-someone-else".into())
+            claims.insert("email".into(), json!(FORGED_EMAIL));
+            Some(format!(
+                "userinfo sub set to 00u-someone-else, email to {FORGED_EMAIL}"
+            ))
         }
         _ => None,
     }
@@ -203,6 +219,9 @@ pub fn forge_id_token<K: HasPublic>(
     rotation: Option<(&str, &openssl::pkey::PKey<Private>)>,
 ) -> Result<(String, String), jwt::JwtError> {
     let sign = |c: &serde_json::Map<String, Value>, kid: &str| jwt::sign(alg, kid, None, key, c);
+    if fault.forges_identity() {
+        claims.insert("email".into(), json!(FORGED_EMAIL));
+    }
     Ok(match fault {
         Fault::WrongIss => {
             claims.insert("iss".into(), json!("https://another-idp.invalid"));

@@ -56,6 +56,9 @@ pub enum Flaw {
     BackchannelClaimsUnchecked,
     AudViaAzp,
     FetchExternalEntities,
+    KeepSignedAssertion,
+    UserinfoMismatchDropped,
+    LastAssertion,
 }
 
 impl Flaw {
@@ -110,6 +113,9 @@ impl Flaw {
         Flaw::BackchannelClaimsUnchecked,
         Flaw::AudViaAzp,
         Flaw::FetchExternalEntities,
+        Flaw::KeepSignedAssertion,
+        Flaw::UserinfoMismatchDropped,
+        Flaw::LastAssertion,
     ];
 
     /// The name used on the command line.
@@ -165,6 +171,9 @@ impl Flaw {
             Flaw::BackchannelClaimsUnchecked => "backchannel-claims-unchecked",
             Flaw::AudViaAzp => "aud-via-azp",
             Flaw::FetchExternalEntities => "fetch-external-entities",
+            Flaw::KeepSignedAssertion => "keep-signed-assertion",
+            Flaw::UserinfoMismatchDropped => "userinfo-mismatch-dropped",
+            Flaw::LastAssertion => "last-assertion",
         }
     }
 
@@ -265,6 +274,15 @@ impl Flaw {
             Flaw::FetchExternalEntities => {
                 "fetches the external entities a DOCTYPE declares (then refuses the document)"
             }
+            Flaw::LastAssertion => {
+                "reads the last Assertion of the document, signed or not (signature wrapping)"
+            }
+            Flaw::KeepSignedAssertion => {
+                "takes a Response with several Assertions or wrapped content, and uses only the signed one (allowed: not fooled)"
+            }
+            Flaw::UserinfoMismatchDropped => {
+                "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
+            }
         }
     }
 
@@ -279,9 +297,7 @@ impl Flaw {
             Flaw::AllowReplay => &["S10"],
             Flaw::AcceptExpired => &["S4", "S5"],
             Flaw::IgnoreIssuer => &["S11"],
-            Flaw::FirstAssertion => &[
-                "S14", "S15", "S16", "S17", "S18", "S19", "S20", "S21", "S23",
-            ],
+            Flaw::FirstAssertion => &["S16", "S17", "S18", "S20"],
             Flaw::TruncateNameIdAtComment => &["S22"],
             Flaw::FirstMatchingGroup => &["R4"],
             Flaw::IgnoreGroups => &["R1", "R5"],
@@ -323,6 +339,20 @@ impl Flaw {
             Flaw::BackchannelClaimsUnchecked => &["G4"],
             Flaw::AudViaAzp => &["O2"],
             Flaw::FetchExternalEntities => &["S24"],
+            Flaw::LastAssertion => &["S15", "S23"],
+            Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
+        }
+    }
+
+    /// The cases where the flaw's behaviour is allowed (the SP is not fooled): no trial may
+    /// fail against it, and those trials must say "accepted, not fooled" or refuse.
+    pub fn allowed_in(self) -> &'static [&'static str] {
+        match self {
+            Flaw::KeepSignedAssertion => &[
+                "S14", "S15", "S16", "S17", "S18", "S19", "S20", "S21", "S23",
+            ],
+            Flaw::UserinfoMismatchDropped => &["O12"],
+            _ => &[],
         }
     }
 
@@ -386,7 +416,11 @@ pub fn table() -> String {
         out.push_str(&format!(
             "{:<28} {:<22} {}\n",
             f.name(),
-            f.defeats().join(","),
+            if f.defeats().is_empty() {
+                format!("(allowed: {})", f.allowed_in().join(","))
+            } else {
+                f.defeats().join(",")
+            },
             f.describe()
         ));
     }
@@ -403,7 +437,11 @@ mod tests {
         for f in Flaw::ALL {
             assert_eq!(Flaw::parse(f.name()), Some(*f));
             assert!(seen.insert(f.name()));
-            assert!(!f.defeats().is_empty());
+            assert!(
+                f.defeats().is_empty() != f.allowed_in().is_empty(),
+                "{}: a flaw either defeats cases or is allowed in some",
+                f.name()
+            );
         }
         assert!(Flaws::parse(&["nope"]).is_err());
     }

@@ -163,7 +163,14 @@ pub fn check(
     if assertions.is_empty() {
         return Err(Refusal::NoAssertion);
     }
-    if assertions.len() > 1 && !flaws.on(Flaw::FirstAssertion) {
+    // `keep-signed-assertion` reads only the verified Assertion below, whatever else the
+    // document holds: allowed, since the unsigned ones are never used.
+    let reads_any = [
+        Flaw::FirstAssertion,
+        Flaw::LastAssertion,
+        Flaw::KeepSignedAssertion,
+    ];
+    if assertions.len() > 1 && !reads_any.iter().any(|f| flaws.on(*f)) {
         return Err(Refusal::SeveralAssertions(assertions.len()));
     }
 
@@ -221,6 +228,8 @@ pub fn check(
     // whatever was verified.
     let assertion = if flaws.on(Flaw::FirstAssertion) {
         assertions[0]
+    } else if flaws.on(Flaw::LastAssertion) {
+        assertions[assertions.len() - 1]
     } else {
         verified_assertion
     };

@@ -614,13 +614,18 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
         if a.status == 200 {
             let u: Value = serde_json::from_slice(&a.body)
                 .map_err(|_| OidcRefusal::Http("userinfo is not JSON".into()))?;
-            if u["sub"].as_str() != Some(&info.sub) && !st.flaws.on(Flaw::IgnoreUserinfoSub) {
+            let differs = u["sub"].as_str() != Some(&info.sub);
+            if differs && st.flaws.on(Flaw::UserinfoMismatchDropped) {
+                // Not used, not refused: the id_token's identity alone (OIDC Core 5.3.2).
+                tracing::info!("userinfo sub differs: answer dropped");
+            } else if differs && !st.flaws.on(Flaw::IgnoreUserinfoSub) {
                 return Err(OidcRefusal::UserinfoSub {
                     got: u["sub"].to_string(),
                     expected: info.sub.clone(),
                 });
+            } else {
+                userinfo = Some(u);
             }
-            userinfo = Some(u);
         }
     }
     let email = oidc::claim_str(&claims, userinfo.as_ref(), "email");

@@ -35,8 +35,15 @@ pub const IDENTITY_READERS: &[&str] = &["email", "subject"];
 
 /// Runs a trial against the IdP `idp` (in this process) and the SP the target names.
 pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Result<Passed, Failure> {
-    let passed = run_alone(spec, idp).await?;
-    if passed.not_run.is_none() && spec.rests_on_a_refusal() {
+    let result = run_alone(spec, idp).await;
+    // A refusal (or a trial that could not deliver its forgery) is judged against the honest
+    // login: when that fails too, nothing here means anything.
+    let judged_by_refusal = spec.rests_on_a_refusal()
+        && match &result {
+            Ok(p) => p.not_run.is_none(),
+            Err(f) => f.kind == FailureKind::Setup,
+        };
+    if judged_by_refusal {
         let honest = baseline
             .get_or_init(|| async { honest_login(spec, idp).await })
             .await;
@@ -44,16 +51,14 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Resul
             return Err(Failure::new(
                 FailureKind::CannotJudge,
                 format!(
-                    "trial {}
-  cannot judge: the honest login fails, so a refusal here shows nothing
-  {}",
+                    "trial {}\n  cannot judge: the honest login fails, so a refusal here shows nothing\n  {}",
                     spec.name,
                     why.replace('\n', "\n  ")
                 ),
             ));
         }
     }
-    Ok(passed)
+    result
 }
 
 /// The honest login of the pack (the first user, no fault): accepted, through the IdP, with the
@@ -329,6 +334,8 @@ impl<'a> TrialRun<'a> {
         other: Option<&str>,
     ) -> Result<(), Failure> {
         let got = self.navigate_login(from, name, other).await?;
+        // A login carrying the trial's fault is itself the forged step.
+        self.forged_sent |= self.spec.saml_fault.is_some() || self.spec.oidc_fault.is_some();
         let status = got.page.status;
         self.last_page = Some(got.page.clone());
         match expect {
@@ -355,6 +362,24 @@ impl<'a> TrialRun<'a> {
     /// to this browser and delivered to the registered URL), the probe shows a session, and the
     /// session's identity (where the file reads one) is the one the IdP asserted.
     fn judge_accepted(&self, got: &LoginSeen) -> Result<(), Failure> {
+        self.judge_accepted_login(got).map_err(|f| {
+            // The honest login a fault trial starts with: when it fails, the fault was never
+            // tried.
+            if !self.forged_sent && self.spec.is_fault_trial() && f.kind.blames_the_sp() {
+                Failure::new(
+                    FailureKind::CannotJudge,
+                    format!(
+                        "cannot judge: the honest login this trial starts with fails ({}), so its fault was never tried\n{}",
+                        f.kind, f.transcript
+                    ),
+                )
+            } else {
+                f
+            }
+        })
+    }
+
+    fn judge_accepted_login(&self, got: &LoginSeen) -> Result<(), Failure> {
         let status = got.page.status;
         if !got.seen.logged_in {
             let kind = if status >= 500 {
@@ -736,7 +761,7 @@ identity (not fooled) or took the forged one"
         format: Option<crate::config::SubjectFormat>,
     ) -> Result<(), Failure> {
         use crate::revocation::Fault as R;
-        self.forged_sent |= fault.is_some();
+        self.forged_sent |= fault.is_some() || expect_status.is_some_and(|s| s >= 400);
         let sent = match (fault, &self.last_revocation) {
             (Some(R::ReplayedJti), Some(earlier)) => super::revoke::replay(earlier).await,
             (Some(R::ReplayedJti), None) => {

@@ -62,6 +62,29 @@ impl TrialSpec {
         false
     }
 
+    /// Whether the trial sends something forged (a login fault, a faulty revocation or logout,
+    /// a login the SP must refuse).
+    pub fn is_fault_trial(&self) -> bool {
+        self.saml_fault.is_some()
+            || self.oidc_fault.is_some()
+            || self.steps.iter().any(|s| {
+                matches!(
+                    s,
+                    Step::Revoke { fault: Some(_), .. }
+                        | Step::Revoke {
+                            expect_status: Some(400..),
+                            ..
+                        }
+                        | Step::Logout { fault: Some(_), .. }
+                        | Step::Replay
+                        | Step::Login {
+                            expect: LoginOutcome::Rejected,
+                            ..
+                        }
+                )
+            })
+    }
+
     /// The honest login this trial's refusal is judged against: the same app and user, no
     /// fault, nothing left out.
     pub fn honest_twin(&self) -> TrialSpec {

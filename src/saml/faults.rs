@@ -176,6 +176,32 @@ pub const MARKERS: &[&str] = &[
     "\"id-second-",
 ];
 
+/// The identity every forged document asserts instead of the honest one (NameID and email).
+pub const FORGED_IDENTITY: &str = "mallory@evil.invalid";
+
+/// The honest identity of a Response: its NameID and the user's email, as written (escaped).
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub name_id: &'a str,
+    pub email: &'a str,
+}
+
+impl Identity<'_> {
+    /// `xml` with the honest NameID and email values replaced by [`FORGED_IDENTITY`].
+    fn forge(&self, xml: &str) -> String {
+        let mut out = xml.to_owned();
+        for v in [self.name_id, self.email] {
+            if !v.is_empty() {
+                out = out.replace(
+                    &format!(">{}<", xml::escape(v)),
+                    &format!(">{FORGED_IDENTITY}<"),
+                );
+            }
+        }
+        out
+    }
+}
+
 /// A forged Response and what was altered (for the transcript).
 #[derive(Debug, Clone)]
 pub struct Forged {
@@ -224,19 +250,18 @@ fn replace_text(xml: &str, element: &str, new: &str) -> String {
 }
 
 /// An unsigned copy of the bare document's Assertion, with a new ID, for mallory.
-fn evil_copy(bare: &str, assertion_id: &str, new_id: &str, name_id: &str) -> String {
+fn evil_copy(bare: &str, assertion_id: &str, new_id: &str, who: &Identity<'_>) -> String {
     let start = bare.find("<saml2:Assertion").unwrap_or(0);
     let end = bare
         .find("</saml2:Assertion>")
         .map(|e| e + "</saml2:Assertion>".len())
         .unwrap_or(bare.len());
-    bare[start..end]
-        .replacen(
-            &format!("ID=\"{assertion_id}\""),
-            &format!("ID=\"{new_id}\""),
-            1,
-        )
-        .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<")
+    let copy = bare[start..end].replacen(
+        &format!("ID=\"{assertion_id}\""),
+        &format!("ID=\"{new_id}\""),
+        1,
+    );
+    who.forge(&copy)
 }
 
 /// The first `<ds:Signature>...</ds:Signature>` block at or after `from`: (start, end).
@@ -261,7 +286,7 @@ fn assertion_wrap(
     good: &str,
     evil: &str,
     ids: &Ids<'_>,
-    name_id: &str,
+    who: &Identity<'_>,
 ) -> Option<String> {
     let (a0, a1) = assertion_span(good)?;
     let signed = &good[a0..a1];
@@ -269,13 +294,11 @@ fn assertion_wrap(
     let copy = format!("{}{}", &signed[..s0], &signed[s1..]);
     // The signed Assertion turned evil: new ID, mallory, its original signature kept (which
     // still names the honest ID).
-    let evil_keeping_sig = signed
-        .replacen(
-            &format!("ID=\"{}\"", ids.assertion_id),
-            &format!("ID=\"id-evil-{}\"", ids.assertion_id),
-            1,
-        )
-        .replace(&format!(">{name_id}<"), ">mallory@evil.invalid<");
+    let evil_keeping_sig = who.forge(&signed.replacen(
+        &format!("ID=\"{}\"", ids.assertion_id),
+        &format!("ID=\"id-evil-{}\"", ids.assertion_id),
+        1,
+    ));
     let (head, tail) = (&good[..a0], &good[a1..]);
     Some(match fault {
         Fault::Xsw4 => {
@@ -334,9 +357,13 @@ pub fn apply(
     idp: &SigningKey,
     foreign: &SigningKey,
     now: OffsetDateTime,
-    name_id: &str,
+    who: &Identity<'_>,
 ) -> Result<Forged, SignError> {
+    let name_id = who.name_id;
     let bare = strip_signatures(honest);
+    // Content and signature faults assert the forged identity: an SP that takes such a
+    // document shows mallory, never the honest user.
+    let evil = who.forge(&bare);
     let resign = |xml: &str, w: SignWhat| {
         sign_bare(
             xml,
@@ -349,14 +376,14 @@ pub fn apply(
     };
     let f = |xml: String, altered: String| Ok(Forged { xml, altered });
     match fault {
-        Fault::Unsigned => f(bare, "every ds:Signature removed".into()),
+        Fault::Unsigned => f(evil, "every ds:Signature removed".into()),
         Fault::ResponseSignedOnly => f(
-            resign(&bare, SignWhat::Response)?,
+            resign(&evil, SignWhat::Response)?,
             "only the Response is signed; the Assertion carries no signature".into(),
         ),
         Fault::ForeignKey => f(
             sign_bare(
-                &bare,
+                &evil,
                 ids.response_id,
                 ids.assertion_id,
                 what,
@@ -365,18 +392,16 @@ pub fn apply(
             )?,
             "signed by a key that is not the IdP's (its own certificate in KeyInfo)".into(),
         ),
-        Fault::TamperedAfterSigning => {
-            let evil = honest.replacen(&format!(">{name_id}<"), ">mallory@evil.invalid<", 2);
-            f(
-                evil,
-                format!(
-                    "NameID/email changed from {name_id} to mallory@evil.invalid after signing"
-                ),
-            )
-        }
+        Fault::TamperedAfterSigning => f(
+            who.forge(honest),
+            format!(
+                "NameID/email changed from {name_id}/{} to {FORGED_IDENTITY} after signing",
+                who.email
+            ),
+        ),
         Fault::Expired => {
             let past = now - Duration::hours(2);
-            let x = replace_attr(&bare, "NotBefore", &instant(past - Duration::minutes(5)));
+            let x = replace_attr(&evil, "NotBefore", &instant(past - Duration::minutes(5)));
             let x = replace_attr(&x, "NotOnOrAfter", &instant(past + Duration::minutes(5)));
             f(
                 resign(&x, what)?,
@@ -388,7 +413,7 @@ pub fn apply(
         }
         Fault::NotYetValid => {
             let later = now + Duration::hours(2);
-            let x = replace_attr(&bare, "NotBefore", &instant(later));
+            let x = replace_attr(&evil, "NotBefore", &instant(later));
             let x = replace_attr(&x, "NotOnOrAfter", &instant(later + Duration::minutes(5)));
             f(
                 resign(&x, what)?,
@@ -402,10 +427,10 @@ pub fn apply(
             let past = instant(now - Duration::hours(2));
             let x = re
                 .map(|r| {
-                    r.replace(&bare, format!("${{1}}{past}${{2}}").as_str())
+                    r.replace(&evil, format!("${{1}}{past}${{2}}").as_str())
                         .into_owned()
                 })
-                .unwrap_or(bare);
+                .unwrap_or(evil);
             f(
                 resign(&x, what)?,
                 format!("SubjectConfirmationData NotOnOrAfter set to {past}"),
@@ -413,34 +438,34 @@ pub fn apply(
         }
         Fault::WrongAudience => f(
             resign(
-                &replace_text(&bare, "Audience", "urn:fakta:another-sp"),
+                &replace_text(&evil, "Audience", "urn:fakta:another-sp"),
                 what,
             )?,
             "Audience set to urn:fakta:another-sp".into(),
         ),
         Fault::WrongRecipient => f(
             resign(
-                &replace_attr(&bare, "Recipient", "http://127.0.0.1:1/another-acs"),
+                &replace_attr(&evil, "Recipient", "http://127.0.0.1:1/another-acs"),
                 what,
             )?,
             "Recipient set to http://127.0.0.1:1/another-acs".into(),
         ),
         Fault::WrongDestination => f(
             resign(
-                &replace_attr(&bare, "Destination", "http://127.0.0.1:1/another-acs"),
+                &replace_attr(&evil, "Destination", "http://127.0.0.1:1/another-acs"),
                 what,
             )?,
             "Destination set to http://127.0.0.1:1/another-acs".into(),
         ),
         Fault::WrongInResponseTo => f(
             resign(
-                &replace_attr(&bare, "InResponseTo", "_not_a_request_of_this_sp"),
+                &replace_attr(&evil, "InResponseTo", "_not_a_request_of_this_sp"),
                 what,
             )?,
             "InResponseTo set to _not_a_request_of_this_sp".into(),
         ),
         Fault::Unsolicited => f(
-            resign(&remove_attr(&bare, "InResponseTo"), what)?,
+            resign(&remove_attr(&evil, "InResponseTo"), what)?,
             "InResponseTo removed (unsolicited)".into(),
         ),
         Fault::Replay => f(
@@ -449,14 +474,14 @@ pub fn apply(
         ),
         Fault::WrongIssuer => f(
             resign(
-                &replace_text(&bare, "Issuer", "http://www.okta.com/another-idp"),
+                &replace_text(&evil, "Issuer", "http://www.okta.com/another-idp"),
                 what,
             )?,
             "Issuer set to http://www.okta.com/another-idp".into(),
         ),
         Fault::NotBearer => f(
             resign(
-                &bare.replace(
+                &evil.replace(
                     "urn:oasis:names:tc:SAML:2.0:cm:bearer",
                     "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key",
                 ),
@@ -465,12 +490,12 @@ pub fn apply(
             "SubjectConfirmation Method set to holder-of-key".into(),
         ),
         Fault::NoRecipient => f(
-            resign(&remove_attr(&bare, "Recipient"), what)?,
+            resign(&remove_attr(&evil, "Recipient"), what)?,
             "Recipient removed from SubjectConfirmationData".into(),
         ),
         Fault::StatusNotSuccess => f(
             resign(
-                &bare.replace(
+                &evil.replace(
                     "urn:oasis:names:tc:SAML:2.0:status:Success",
                     "urn:oasis:names:tc:SAML:2.0:status:Requester",
                 ),
@@ -484,7 +509,7 @@ pub fn apply(
                 &bare,
                 ids.assertion_id,
                 &format!("id-evil-{}", ids.assertion_id),
-                name_id,
+                who,
             );
             let at = good.find("<saml2:Assertion").unwrap_or(0);
             f(
@@ -509,7 +534,7 @@ pub fn apply(
                 &bare,
                 ids.assertion_id,
                 &format!("id-evil-{}", ids.assertion_id),
-                name_id,
+                who,
             );
             let root_open_end = bare.find("<saml2:Issuer").unwrap_or(0);
             let root_open = bare[..root_open_end].replacen(
@@ -549,9 +574,9 @@ pub fn apply(
                 &bare,
                 ids.assertion_id,
                 &format!("id-evil-{}", ids.assertion_id),
-                name_id,
+                who,
             );
-            let xml = assertion_wrap(fault, &good, &evil, ids, name_id).unwrap_or(good);
+            let xml = assertion_wrap(fault, &good, &evil, ids, who).unwrap_or(good);
             let what = match fault {
                 Fault::Xsw4 => "an evil Assertion for mallory wraps the signed one",
                 Fault::Xsw5 => {
@@ -590,7 +615,7 @@ pub fn apply(
                 &bare,
                 ids.assertion_id,
                 &format!("id-second-{}", ids.assertion_id),
-                name_id,
+                who,
             );
             let at = good.find("</saml2p:Response>").unwrap_or(good.len());
             f(
