@@ -80,10 +80,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure; its text is redacted here, the one door to libtest's output and JUnit.
     pub fn new(kind: FailureKind, transcript: impl Into<String>) -> Failure {
         Failure {
             kind,
-            transcript: transcript.into(),
+            transcript: super::transcript::redact(&transcript.into()),
         }
     }
 

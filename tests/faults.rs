@@ -1,0 +1,231 @@
+//! Every SAML and OIDC login fault, applied to an honest document: the forged document parses
+//! (or, for S24, carries the DOCTYPE that is its point), differs from the honest one where the
+//! fault says, and asserts the forged identity wherever the verdict reads it.
+
+mod common;
+
+use fakta::config::{SignWhat, SigningAlg};
+use fakta::oidc::faults::{self as ofaults, FORGED_EMAIL};
+use fakta::oidc::jwt;
+use fakta::saml::faults::{FORGED_IDENTITY, Fault, Identity, Ids};
+use fakta::saml::response::{Attribute, ResponseIds, ResponseParams};
+use fakta::saml::signature::signed_response;
+use serde_json::{Value, json};
+
+const NAME_ID: &str = "00u1alice";
+const EMAIL: &str = "alice@acme.test";
+
+fn params() -> ResponseParams {
+    ResponseParams {
+        ids: ResponseIds {
+            response_id: "id-response-1".into(),
+            assertion_id: "id-assertion-1".into(),
+            session_index: "id-session-1".into(),
+        },
+        issue_instant: common::NOW,
+        authn_instant: common::NOW,
+        lifetime: time::Duration::minutes(5),
+        issuer: "http://www.okta.com/exk1".into(),
+        destination: "http://127.0.0.1:7100/acs".into(),
+        in_response_to: Some("_req1".into()),
+        audience: "urn:sp".into(),
+        name_id: NAME_ID.into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        attributes: vec![
+            Attribute {
+                name: "email".into(),
+                values: vec![EMAIL.into()],
+            },
+            Attribute {
+                name: "groups".into(),
+                values: vec!["Qovery-Admins".into()],
+            },
+        ],
+    }
+}
+
+/// What each fault must visibly change (a substring only the forged document has).
+fn changed_marker(f: Fault) -> &'static str {
+    match f {
+        Fault::Unsigned => FORGED_IDENTITY,
+        Fault::ResponseSignedOnly => FORGED_IDENTITY,
+        Fault::ForeignKey => FORGED_IDENTITY,
+        Fault::TamperedAfterSigning => FORGED_IDENTITY,
+        Fault::Expired | Fault::NotYetValid | Fault::ConfirmationExpired => FORGED_IDENTITY,
+        Fault::WrongAudience => "urn:fakta:another-sp",
+        Fault::WrongRecipient => "Recipient=\"http://127.0.0.1:1/another-acs\"",
+        Fault::WrongDestination => "Destination=\"http://127.0.0.1:1/another-acs\"",
+        Fault::WrongInResponseTo => "_not_a_request_of_this_sp",
+        Fault::Unsolicited => FORGED_IDENTITY,
+        Fault::Replay => "",
+        Fault::WrongIssuer => "another-idp",
+        Fault::NotBearer => "holder-of-key",
+        Fault::NoRecipient => FORGED_IDENTITY,
+        Fault::StatusNotSuccess => "status:Requester",
+        Fault::Xsw1 | Fault::Xsw2 => "id-evil-",
+        Fault::Xsw3EvilAssertionFirst
+        | Fault::Xsw4
+        | Fault::Xsw5
+        | Fault::Xsw6
+        | Fault::Xsw7
+        | Fault::Xsw8 => "id-evil-",
+        Fault::CommentInNameId => "<!---->.evil.test",
+        Fault::TwoAssertions => "id-second-",
+        Fault::Doctype => "<!DOCTYPE",
+        Fault::ExternalEntity => "&ext;",
+    }
+}
+
+#[test]
+fn every_saml_fault_forges_what_it_says_and_asserts_mallory() {
+    let keys = common::keys();
+    let key = &keys.current;
+    let foreign = fakta::keys::foreign_key().expect("a foreign key");
+    let p = params();
+    let honest =
+        signed_response(&p, SignWhat::Both, key.pkey(), &key.certificate.base64()).unwrap();
+    let ids = Ids {
+        response_id: &p.ids.response_id,
+        assertion_id: &p.ids.assertion_id,
+        xxe_url: "http://127.0.0.1:1/xxe",
+    };
+    let who = Identity {
+        name_id: NAME_ID,
+        email: EMAIL,
+    };
+    let no_dtd = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    for f in Fault::ALL {
+        let forged = fakta::saml::faults::apply(
+            *f,
+            &honest,
+            &ids,
+            SignWhat::Both,
+            key,
+            foreign,
+            common::NOW,
+            &who,
+        )
+        .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        assert!(!forged.altered.is_empty(), "{f:?} says what it altered");
+        if *f == Fault::Replay {
+            assert_eq!(forged.xml, honest, "the replay is the honest document");
+            continue;
+        }
+        assert_ne!(forged.xml, honest, "{f:?} changes the document");
+        assert!(
+            forged.xml.contains(changed_marker(*f)),
+            "{f:?} must contain {}:\n{}",
+            changed_marker(*f),
+            forged.xml
+        );
+        match f {
+            Fault::Doctype | Fault::ExternalEntity => {
+                assert!(
+                    roxmltree::Document::parse_with_options(&forged.xml, no_dtd).is_err(),
+                    "{f:?} carries a DTD"
+                );
+            }
+            _ => {
+                let doc = roxmltree::Document::parse_with_options(&forged.xml, no_dtd)
+                    .unwrap_or_else(|e| panic!("{f:?} does not parse: {e}\n{}", forged.xml));
+                let text = |name: &str| -> Vec<String> {
+                    doc.descendants()
+                        .filter(|n| n.tag_name().name() == name)
+                        .map(|n| {
+                            n.descendants()
+                                .filter(|d| d.is_text())
+                                .filter_map(|d| d.text())
+                                .collect::<String>()
+                        })
+                        .collect()
+                };
+                let name_ids = text("NameID");
+                let values = text("AttributeValue");
+                if *f == Fault::CommentInNameId {
+                    assert!(
+                        name_ids
+                            .iter()
+                            .any(|n| n == &format!("{NAME_ID}.evil.test"))
+                    );
+                    continue;
+                }
+                // The identity the verdict reads: mallory in the forged part.
+                assert!(
+                    name_ids.iter().any(|n| n == FORGED_IDENTITY),
+                    "{f:?}: NameIDs {name_ids:?}"
+                );
+                assert!(
+                    values.iter().any(|v| v == FORGED_IDENTITY),
+                    "{f:?}: attribute values {values:?}"
+                );
+                let keeps_honest = name_ids.iter().any(|n| n == NAME_ID);
+                assert_eq!(
+                    keeps_honest,
+                    f.wrapping(),
+                    "{f:?}: only wrapping cases keep the honest, signed Assertion beside the forged one"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_oidc_fault_forges_the_id_token_or_userinfo_and_asserts_mallory() {
+    use ofaults::Fault as O;
+    let keys = common::keys();
+    let rsa = keys.current.pkey();
+    let rotation = fakta::keys::rotation_key().expect("a rotation key");
+    let mut honest = serde_json::Map::new();
+    for (k, v) in [
+        ("iss", json!("http://127.0.0.1:7000")),
+        ("aud", json!("0oa1client")),
+        ("sub", json!("00u1alice")),
+        ("email", json!(EMAIL)),
+        ("name", json!("Alice")),
+        ("iat", json!(1_800_000_000)),
+        ("exp", json!(1_800_003_600)),
+        ("nonce", json!("n-1")),
+    ] {
+        honest.insert(k.into(), v);
+    }
+    let honest_token = jwt::sign(SigningAlg::RS256, "kid-1", None, rsa, &honest).unwrap();
+    for f in O::ALL {
+        let (token, altered) = ofaults::forge_id_token(
+            *f,
+            honest.clone(),
+            SigningAlg::RS256,
+            "kid-1",
+            rsa,
+            rsa,
+            Some(("kid-new", rotation.pkey())),
+        )
+        .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        assert!(!altered.is_empty(), "{f:?}");
+        assert_ne!(token, honest_token, "{f:?} changes the id_token");
+        let claims = jwt::peek_part(&token, 1).expect("claims");
+        let email = claims.get("email").and_then(Value::as_str);
+        if f.forges_identity() {
+            assert_eq!(email, Some(FORGED_EMAIL), "{f:?}: {claims}");
+        } else if *f == O::UserinfoSubDiffers {
+            assert_eq!(email, None, "O12 leaves the profile to userinfo");
+            let mut info = honest.clone();
+            let note = ofaults::forge_userinfo(*f, &mut info).expect("a userinfo fault");
+            assert!(note.contains(FORGED_EMAIL), "{note}");
+            assert_eq!(info["email"], FORGED_EMAIL);
+            assert_ne!(info["sub"], honest["sub"]);
+        } else {
+            assert_eq!(
+                email,
+                Some(EMAIL),
+                "{f:?} is accepted on purpose: honest identity"
+            );
+        }
+        if *f != O::UserinfoSubDiffers {
+            let mut info = honest.clone();
+            assert!(ofaults::forge_userinfo(*f, &mut info).is_none(), "{f:?}");
+        }
+    }
+}
