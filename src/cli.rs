@@ -195,8 +195,10 @@ pub struct HarnessArgs {
     /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
-    /// Accepted for libtest/nextest compatibility; only `pretty` and `terse` are understood.
-    #[arg(long, value_name = "FORMAT", hide = true)]
+    /// With --list: `json` prints every trial with its case id, the rule it enforces, that
+    /// rule's strength (MUST / SHOULD / Okta behaviour / connection settings) and why it is
+    /// ignored, if it is. `pretty` and `terse` are libtest's.
+    #[arg(long, value_name = "FORMAT", value_parser = ["pretty", "terse", "json"])]
     pub format: Option<String>,
 }
 
@@ -216,6 +218,7 @@ impl HarnessArgs {
             attacks: self.attacks,
             listen_ip: None,
             sp_wait: None,
+            list_json: self.format.as_deref() == Some("json"),
         }
     }
 }

@@ -85,6 +85,31 @@ impl TrialSpec {
             })
     }
 
+    /// The case id (`S7`, `R4`, `L0`, ...): the name's first part after the pack.
+    pub fn case(&self) -> &str {
+        let id = self.name.split_once("::").map(|(_, n)| n).unwrap_or(&self.name);
+        id.split('_').next().unwrap_or(id)
+    }
+
+    /// What this file cannot tell for this trial, if anything: a wrapping case (or O12) on a
+    /// file that reads no identity from the session cannot tell "accepted, not fooled" from
+    /// "fooled", so any session after the forgery reads as fooled.
+    pub fn caveat(&self) -> Option<String> {
+        let may_keep_honest = self.saml_fault.is_some_and(|f| f.wrapping())
+            || self.oidc_fault == Some(crate::oidc::faults::Fault::UserinfoSubDiffers);
+        let reads_identity = self.conn.target.as_ref().is_some_and(|t| {
+            super::exec::IDENTITY_READERS
+                .iter()
+                .any(|k| t.session.read.contains_key(*k))
+        });
+        (may_keep_honest && !reads_identity).then(|| {
+            "the file reads no identity from the session (add target.session.read.email or \
+.subject): an SP that kept the signed identity cannot be told from one that was fooled, so any \
+session after this forgery fails the trial"
+                .to_owned()
+        })
+    }
+
     /// The honest login this trial's refusal is judged against: the same app and user, no
     /// fault, nothing left out.
     pub fn honest_twin(&self) -> TrialSpec {

@@ -38,6 +38,9 @@ pub struct Options {
     pub listen_ip: Option<std::net::IpAddr>,
     /// How long to wait for the SP to listen (None: `sp::SP_WAIT`).
     pub sp_wait: Option<Duration>,
+    /// With `list`: one JSON document (every trial with its case, rule, strength and why it
+    /// is ignored) instead of libtest's lines.
+    pub list_json: bool,
 }
 
 impl Options {
@@ -125,6 +128,15 @@ pub fn run(
                 });
             }
         }
+    }
+    if options.list_json && !options.list {
+        return Err(RunError::Setup(
+            "--format json lists the trials: it goes with --list".into(),
+        ));
+    }
+    if options.list && options.list_json {
+        list_json(&packs, options);
+        return Ok(ExitCode::SUCCESS);
     }
     if !options.list {
         // The keys of the "signed by another key" and key-rotation faults take a while to
@@ -264,6 +276,46 @@ target.login_url and target.session)",
     drop(started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())
+}
+
+/// Whether libtest would select the trial `name` under the options' filter and skips.
+fn selected(name: &str, options: &Options) -> bool {
+    let matches = |f: &str| {
+        if options.exact {
+            name == f
+        } else {
+            name.contains(f)
+        }
+    };
+    options.filter.as_deref().is_none_or(matches) && !options.skip.iter().any(|s| matches(s))
+}
+
+/// `--list --format json`: every selected trial, for tooling.
+fn list_json(packs: &[Pack], options: &Options) {
+    let mut trials = Vec::new();
+    for pack in packs {
+        let conn = Arc::new(pack.conn.clone());
+        for spec in plan::plan(&pack.name, conn, options.attacks) {
+            if !selected(&spec.name, options) {
+                continue;
+            }
+            let rule = crate::catalogue::for_trial(&spec.name);
+            trials.push(serde_json::json!({
+                "name": spec.name,
+                "pack": pack.name,
+                "case": spec.case(),
+                "rule": rule.map(|r| r.rule),
+                "strength": rule.map(|r| r.strength.to_string()),
+                "ignored": spec.ignored,
+                "caveat": spec.caveat(),
+            }));
+        }
+    }
+    let doc = serde_json::json!({ "trials": trials });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+    );
 }
 
 /// Waits until something listens at the URL's address.
