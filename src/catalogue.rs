@@ -49,8 +49,6 @@ pub struct Rule {
     pub strength: Strength,
 }
 
-use Strength::{Connection, Must, Should, Vendor};
-
 const fn case(
     case: &'static str,
     title: &'static str,
@@ -95,7 +93,7 @@ static RULES: &[Rule] = &[
     case(
         "L0",
         "the honest login succeeds, with the role the connection settings give",
-        Connection,
+        Strength::Connection,
         "The connection as the file describes it (its app, users and expectations): an honest, \
          Okta-shaped login must work and give the expected role. Every fault trial is paired \
          with it: an SP that refuses the honest login refuses everything, and its refusals \
@@ -105,7 +103,7 @@ static RULES: &[Rule] = &[
         "L0",
         "idp_initiated_login",
         "an IdP-initiated (unsolicited) login succeeds",
-        Connection,
+        Strength::Connection,
         "SAML 2.0 Profiles §4.1.5 (Unsolicited Responses): an identity provider MAY send a \
          Response the SP did not ask for; the app's `allow_idp_initiated` (default true) says \
          this SP takes them.",
@@ -114,7 +112,7 @@ static RULES: &[Rule] = &[
     case(
         "R1",
         "group sync on: a user in a mapped group gets that group's role",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: with `enforce_group_sync`, `group_mappings` give a user \
          in a mapped group the role it maps to (Qovery's enterprise-connection settings).",
     ),
@@ -122,7 +120,7 @@ static RULES: &[Rule] = &[
         "R2",
         "no mapped group, no groups attribute, or a mapped group the filter never sends: the \
          default role",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: `default_role` applies when no group the IdP sends is \
          mapped, including when it sends no groups attribute at all; a group the app's group \
          filter does not pass is never sent (Okta's group attribute statement sends only the \
@@ -131,14 +129,14 @@ static RULES: &[Rule] = &[
     case(
         "R3",
         "group sync off: mappings are ignored",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: without `enforce_group_sync` every user gets \
          `default_role`, whatever groups the IdP sends.",
     ),
     case(
         "R4",
         "a user in several mapped groups gets the highest role",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: `role_precedence` (highest first) decides between the \
          roles of several mapped groups, whatever order the groups arrive in; Qovery does not \
          document an order, so the file states the one the SP is configured with.",
@@ -146,14 +144,14 @@ static RULES: &[Rule] = &[
     case(
         "R5",
         "groups removed at the IdP, then a new login: the role is downgraded",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: with `enforce_group_sync` the role follows the groups \
          of each login, so a group removed at the IdP takes its role away at the next login.",
     ),
     case(
         "R6",
         "group names that differ only in case or whitespace (no trial yet)",
-        Connection,
+        Strength::Connection,
         "Not documented by Qovery, so not judged: the file's group names are taken exactly as \
          written (Okta's group filters are case-sensitive), and what an SP does with a near miss \
          is for a scenario of the file to record.",
@@ -161,14 +159,14 @@ static RULES: &[Rule] = &[
     case(
         "R7",
         "no email: the login is refused",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: the SP keys its users on their email, so an identity \
          without one cannot be provisioned and the login must be refused.",
     ),
     case(
         "R8",
         "no name: the login is refused, or accepted with `require_name: false`",
-        Connection,
+        Strength::Connection,
         "The connection's expectations: `require_name` (default true) says whether the SP needs \
          a name to provision the user.",
     ),
@@ -176,7 +174,7 @@ static RULES: &[Rule] = &[
     case(
         "T1",
         "the honest revocation request gets 204 and ends the user's sessions",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.3: on a valid request the receiver \
          MUST revoke the user's refresh tokens and MUST re-authenticate the user before issuing \
          new ones; §3.4.1: 204 on success. Okta, Build Universal Logout for your app, \
@@ -186,7 +184,7 @@ static RULES: &[Rule] = &[
     case(
         "T2",
         "the email sub_id format: 204 when the connection uses it, else 400",
-        Connection,
+        Strength::Connection,
         "The app's `global_token_revocation.subject_format` says which identifier Okta sends \
          (Okta Integration Wizard, \"Subject format\": Email or Issuer and Subject identifier). \
          RFC 9493 §3.2.2 defines the email format; draft-parecki-oauth-global-token-revocation-05 \
@@ -195,7 +193,7 @@ static RULES: &[Rule] = &[
     case(
         "T3",
         "authentication missing or invalid: 401, and the session survives",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.2: the request MUST be \
          authenticated; §3.4.2: 401 when the authentication provided is invalid. Okta, Build \
          Universal Logout for your app, \"Endpoint authentication\": Okta sends a JWT (typ \
@@ -208,7 +206,7 @@ static RULES: &[Rule] = &[
         "T3",
         "no_authorization",
         "no Authorization header",
-        Must,
+        Strength::Must,
         "draft-parecki-oauth-global-token-revocation-05 §3.2: the request MUST be authenticated; \
          §3.4.2: 401 Unauthorized.",
     ),
@@ -216,7 +214,7 @@ static RULES: &[Rule] = &[
         "T3",
         "foreign_key",
         "the JWT is signed by a key that is not the IdP's",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": the JWT is \
          signed with the key that signs the app's ID tokens or SAML assertions, and the endpoint \
          should validate the signature; RFC 7519 §7.2: a JWT whose validation fails MUST be \
@@ -226,7 +224,7 @@ static RULES: &[Rule] = &[
         "T3",
         "alg_none",
         "the JWT is unsigned (alg none)",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": the JWT is \
          signed with the algorithm and key of the app's SSO tokens; RFC 8725 §3.2: JWTs using \
          none SHOULD NOT be consumed unless the caller asked for them.",
@@ -235,7 +233,7 @@ static RULES: &[Rule] = &[
         "T3",
         "typ_missing",
         "the JWT has no typ",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": the header \
          carries typ `global-token-revocation+jwt`; RFC 8725 §3.11 (explicit typing): the typ \
          tells this JWT from the other JWTs the same key signs.",
@@ -244,7 +242,7 @@ static RULES: &[Rule] = &[
         "T3",
         "typ_wrong",
         "the JWT's typ is not global-token-revocation+jwt",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": the header \
          carries typ `global-token-revocation+jwt`; RFC 8725 §3.11 (explicit typing): the typ \
          tells this JWT from the other JWTs the same key signs.",
@@ -253,7 +251,7 @@ static RULES: &[Rule] = &[
         "T3",
         "aud_wrong",
         "aud is not the endpoint",
-        Must,
+        Strength::Must,
         "RFC 7519 §4.1.3: a recipient that does not identify itself with a value of aud MUST \
          reject the JWT; Okta, Build Universal Logout for your app, \"Endpoint authentication\": \
          aud is the URL of the revocation endpoint.",
@@ -262,7 +260,7 @@ static RULES: &[Rule] = &[
         "T3",
         "aud_with_query",
         "aud is the endpoint with a query string appended",
-        Must,
+        Strength::Must,
         "RFC 7519 §4.1.3: a recipient that does not identify itself with a value of aud MUST \
          reject the JWT; Okta, Build Universal Logout for your app, \"Endpoint authentication\": \
          aud is the endpoint URL without query string or fragment, so `{endpoint}?x` names \
@@ -272,14 +270,14 @@ static RULES: &[Rule] = &[
         "T3",
         "expired",
         "the JWT has expired",
-        Must,
+        Strength::Must,
         "RFC 7519 §4.1.4: the current time MUST be before exp (a little leeway for clock skew).",
     ),
     variant(
         "T3",
         "nbf_in_the_future",
         "the JWT is not yet valid (nbf in the future)",
-        Must,
+        Strength::Must,
         "RFC 7519 §4.1.5: the current time MUST be after or equal to nbf (a little leeway for \
          clock skew).",
     ),
@@ -287,14 +285,14 @@ static RULES: &[Rule] = &[
         "T3",
         "wrong_iss",
         "iss is not the IdP",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": iss is the \
          issuer URL of the org's OpenID Connect ID tokens, and the endpoint should validate it.",
     ),
     case(
         "T4",
         "sub names another app: 401 or 403",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": sub is the app \
          itself (the OIDC client_id, or the SAML app instance id); \"Logout response and \
          response codes\": 401 for invalid authentication, 403 for insufficient authorization.",
@@ -302,7 +300,7 @@ static RULES: &[Rule] = &[
     case(
         "T5",
         "a malformed request body: 400, and the session survives",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.2: the body is a JSON object whose \
          property sub_id is an RFC 9493 subject identifier; §3.4.2: 400 for a malformed request \
          or an unrecognized or unsupported subject identifier type. Okta, Build Universal \
@@ -312,7 +310,7 @@ static RULES: &[Rule] = &[
         "T5",
         "unknown_format",
         "a sub_id of a format the SP does not know",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.4.2: 400 Bad Request for an \
          unrecognized or unsupported type of subject identifier; Okta, \"Logout response and \
          response codes\": the same.",
@@ -321,7 +319,7 @@ static RULES: &[Rule] = &[
         "T5",
         "missing_sub_id",
         "a body without sub_id",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.2: the request body contains \
          sub_id; §3.4.2: 400 for a malformed request.",
     ),
@@ -329,7 +327,7 @@ static RULES: &[Rule] = &[
         "T5",
         "not_json",
         "a body that is not JSON",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.1: the endpoint takes an \
          application/json body; §3.4.2: 400 for a malformed request.",
     ),
@@ -337,7 +335,7 @@ static RULES: &[Rule] = &[
         "T5",
         "legacy_subject",
         "the identifier under `subject` (an earlier revision's key) instead of sub_id",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.2: the body's property is sub_id \
          (earlier revisions of Okta's guide showed `subject`); a body without sub_id is \
          malformed: §3.4.2, 400.",
@@ -345,7 +343,7 @@ static RULES: &[Rule] = &[
     case(
         "T6",
         "a user with no session at the SP: 404",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Logout response and response codes\": \
          look up the user the subject identifier names and return 404 if not found; \
          draft-parecki-oauth-global-token-revocation-05 §3.4.2: 404 User Not Found.",
@@ -353,7 +351,7 @@ static RULES: &[Rule] = &[
     case(
         "T7",
         "sub_id.iss names another IdP: refused, the session survives",
-        Should,
+        Strength::Should,
         "RFC 9493 §3.2.3: an iss_sub identifier names its subject by the pair of issuer and \
          subject, so the same sub under another issuer is another subject; ending this IdP's \
          user's sessions for it logs out someone the request did not name.",
@@ -361,7 +359,7 @@ static RULES: &[Rule] = &[
     case(
         "T8",
         "the same request again after a new login: refused, the new session survives",
-        Vendor,
+        Strength::Vendor,
         "Okta, Build Universal Logout for your app, \"Endpoint authentication\": every JWT \
          carries a unique jti; RFC 7523 §3 lets the receiver keep the jti values it has seen \
          until they expire and refuse them again (a MAY there), and a request replayed after \
@@ -370,7 +368,7 @@ static RULES: &[Rule] = &[
     case(
         "T9",
         "other users keep their sessions",
-        Vendor,
+        Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3: a request revokes the tokens of \
          the subject its sub_id identifies; Okta, Build Universal Logout for your app: the \
          request asks the app to log out that user, not every user.",
@@ -379,7 +377,7 @@ static RULES: &[Rule] = &[
     case(
         "G1",
         "SAML SP-initiated logout ends the SP session and, through the IdP's SLO, the IdP's",
-        Connection,
+        Strength::Connection,
         "SAML 2.0 Profiles §4.4 (Single Logout Profile) and Core §3.7 (Single Logout Protocol): \
          a session participant that logs the principal out sends a LogoutRequest to the \
          session authority; the file's `target.logout_url` and the app's `logout.slo_url` say \
@@ -388,7 +386,7 @@ static RULES: &[Rule] = &[
     case(
         "G2",
         "a signed IdP-initiated LogoutRequest ends the SP session",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §3.7.3.1 (Session Participant Rules): a session participant receiving a \
          LogoutRequest from the authority that issued the principal's assertion MUST invalidate \
          the session(s) it names.",
@@ -397,7 +395,7 @@ static RULES: &[Rule] = &[
         "G2",
         "unsigned",
         "an unsigned LogoutRequest has no effect",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §3.7.3.1: the session participant MUST authenticate the LogoutRequest; \
          an unsigned one, delivered through the browser, authenticates nothing.",
     ),
@@ -405,7 +403,7 @@ static RULES: &[Rule] = &[
         "G2",
         "wrong_destination",
         "a LogoutRequest for another Destination has no effect",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §3.2.1: when a request carries a Destination, the recipient MUST check \
          that it is the location at which the message was received, and MUST discard the \
          request if it is not.",
@@ -414,7 +412,7 @@ static RULES: &[Rule] = &[
         "G2",
         "other_session",
         "a LogoutRequest naming another user's NameID and SessionIndex leaves this session alone",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §3.7.3.1: the session participant MUST invalidate the session(s) the \
          request's NameID and SessionIndex refer to: another user's, not the session of the \
          browser that happens to deliver it.",
@@ -422,7 +420,7 @@ static RULES: &[Rule] = &[
     case(
         "G3",
         "OIDC RP-initiated logout goes through the OP's end_session; both sessions end",
-        Connection,
+        Strength::Connection,
         "OpenID Connect RP-Initiated Logout 1.0 §2: an RP requests that the OP log the End-User \
          out by redirecting the User Agent to the OP's logout endpoint; the file's \
          `target.logout_url` says this RP offers logout.",
@@ -430,7 +428,7 @@ static RULES: &[Rule] = &[
     case(
         "G4",
         "a valid back-channel logout token: 200, and the session ends",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 (Back-Channel Logout Actions): after a valid \
          Logout Token the RP clears the state of the session(s) it identifies; §2.8: if the \
          logout succeeded, the RP MUST respond 200 OK.",
@@ -439,7 +437,7 @@ static RULES: &[Rule] = &[
         "G4",
         "alg_none",
         "an unsigned logout token (alg none)",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 3: an alg with the value none MUST \
          NOT be used for Logout Tokens; §2.6: if any validation step fails, the RP rejects the \
          Logout Token, and §2.8: an invalid logout request MUST be answered 400 Bad Request \
@@ -449,7 +447,7 @@ static RULES: &[Rule] = &[
         "G4",
         "wrong_alg",
         "a logout token MACed with HS256 and a secret the RP does not share",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 steps 2 and 3: validate the signature and \
          the alg as for an ID Token (OpenID Connect Core 1.0 §3.1.3.7 steps 6-8: the keys the \
          Issuer provides, or the client_secret for a MAC); §2.6: if any validation step fails, \
@@ -460,7 +458,7 @@ static RULES: &[Rule] = &[
         "G4",
         "wrong_aud",
         "a logout token for another client",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 4: validate aud as in ID Tokens \
          (OpenID Connect Core 1.0 §3.1.3.7 step 3: aud MUST contain the client_id); §2.6: if \
          any validation step fails, the RP rejects the Logout Token, and §2.8: an invalid \
@@ -470,7 +468,7 @@ static RULES: &[Rule] = &[
         "G4",
         "wrong_iss",
         "a logout token from another issuer",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 4: validate iss as in ID Tokens \
          (OpenID Connect Core 1.0 §3.1.3.7 step 2: iss MUST exactly match the Issuer \
          Identifier); §2.6: if any validation step fails, the RP rejects the Logout Token, and \
@@ -480,7 +478,7 @@ static RULES: &[Rule] = &[
         "G4",
         "no_event",
         "a logout token without the back-channel logout event",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 6: verify that the events claim holds \
          the member http://schemas.openid.net/event/backchannel-logout; §2.6: if any validation \
          step fails, the RP rejects the Logout Token, and §2.8: an invalid logout request MUST \
@@ -490,7 +488,7 @@ static RULES: &[Rule] = &[
         "G4",
         "wrong_event",
         "a logout token whose event is another one",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 6: verify that the events claim holds \
          the member http://schemas.openid.net/event/backchannel-logout; §2.6: if any validation \
          step fails, the RP rejects the Logout Token, and §2.8: an invalid logout request MUST \
@@ -500,7 +498,7 @@ static RULES: &[Rule] = &[
         "G4",
         "nonce_present",
         "a logout token carrying a nonce",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 7: verify that the Logout Token does \
          not contain a nonce claim (so that an ID Token cannot be passed off as one); §2.6: if \
          any validation step fails, the RP rejects the Logout Token, and §2.8: an invalid \
@@ -510,7 +508,7 @@ static RULES: &[Rule] = &[
         "G4",
         "bad_signature",
         "a logout token signed by a key that is not the OP's",
-        Must,
+        Strength::Must,
         "OpenID Connect Back-Channel Logout 1.0 §2.6 step 2: validate the signature as for an \
          ID Token, with the keys the Issuer provides (OpenID Connect Core 1.0 §3.1.3.7 step 6); \
          §2.6: if any validation step fails, the RP rejects the Logout Token, and §2.8: an \
@@ -520,7 +518,7 @@ static RULES: &[Rule] = &[
     case(
         "S1",
         "no signature on the Response or the Assertion",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.5 (errata E26): when the HTTP-POST binding delivers the \
          Response, each assertion MUST be protected by a digital signature, on the Assertion \
          or on the Response; §4.1.4.3: the SP MUST verify the signatures.",
@@ -529,7 +527,7 @@ static RULES: &[Rule] = &[
         "S1",
         "assertion_unsigned_in_signed_response",
         "only the Response is signed (a fault only for an SP that requires signed assertions)",
-        Connection,
+        Strength::Connection,
         "SAML 2.0 Profiles §4.1.4.5 (errata E26) lets a signed Response protect its assertions, \
          so refusing an unsigned Assertion inside a signed Response is required only of an SP \
          whose settings require signed assertions (Okta signs both by default: the app's \
@@ -538,7 +536,7 @@ static RULES: &[Rule] = &[
     case(
         "S2",
         "signed by a key that is not the IdP's, with its own certificate in KeyInfo",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify the signatures on the Response or its \
          assertions, which means with the key it holds for its IdP (from its metadata or \
          settings): a certificate the document carries in its own KeyInfo proves only that \
@@ -547,7 +545,7 @@ static RULES: &[Rule] = &[
     case(
         "S3",
         "the content was altered after signing",
-        Must,
+        Strength::Must,
         "XML Signature Syntax and Processing §3.2.1 (Reference Validation): a digest that does \
          not match the referenced content fails core validation; SAML 2.0 Profiles §4.1.4.3: \
          the SP MUST verify the signatures.",
@@ -555,21 +553,21 @@ static RULES: &[Rule] = &[
     case(
         "S4",
         "the Assertion's Conditions have expired or are not yet valid",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §2.5.1.2 (NotBefore and NotOnOrAfter) and §2.5.1.1: an assertion whose \
          Conditions are Invalid MUST be rejected by the relying party.",
     ),
     case(
         "S5",
         "the bearer SubjectConfirmationData NotOnOrAfter has passed",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify that the NotOnOrAfter attribute in any \
          bearer SubjectConfirmationData has not passed, subject to allowable clock skew.",
     ),
     case(
         "S6",
         "the Audience is another SP",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §2.5.1.4: the audience restriction is Valid if and only if the relying \
          party is one of the audiences, and §2.5.1.1: an Invalid assertion MUST be rejected; \
          Profiles §4.1.4.2: each bearer assertion names the SP's own entity id as Audience.",
@@ -577,7 +575,7 @@ static RULES: &[Rule] = &[
     case(
         "S7",
         "the Recipient or the Destination is not the ACS URL",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify that the bearer Recipient matches the \
          assertion consumer service URL the Response was delivered to; Core §3.2.2: a \
          Destination that is not where the Response was received MUST make the SP discard it.",
@@ -586,7 +584,7 @@ static RULES: &[Rule] = &[
         "S7",
         "recipient_not_the_acs",
         "the bearer Recipient is another URL",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify that the Recipient attribute in any \
          bearer SubjectConfirmationData matches the assertion consumer service URL to which \
          the Response was delivered.",
@@ -595,7 +593,7 @@ static RULES: &[Rule] = &[
         "S7",
         "destination_not_the_acs",
         "the Response's Destination is another URL",
-        Must,
+        Strength::Must,
         "SAML 2.0 Core §3.2.2: when a Response carries a Destination, the recipient MUST check \
          that it is the location at which the message was received, and MUST discard the \
          Response if it is not; Bindings §3.5.5.2: a signed message delivered over HTTP-POST \
@@ -604,7 +602,7 @@ static RULES: &[Rule] = &[
     case(
         "S8",
         "InResponseTo is not one of the SP's requests",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify that InResponseTo in the bearer \
          SubjectConfirmationData equals the ID of its original AuthnRequest (unless the \
          Response is unsolicited, when it MUST NOT be present).",
@@ -612,7 +610,7 @@ static RULES: &[Rule] = &[
     case(
         "S9",
         "an unsolicited Response to an SP that takes SP-initiated logins only",
-        Connection,
+        Strength::Connection,
         "SAML 2.0 Profiles §4.1.5 allows unsolicited Responses, and whether an SP takes them is \
          its setting: with the app's `allow_idp_initiated: false`, a Response that answers none \
          of the SP's requests must be refused (§4.1.4.3).",
@@ -620,7 +618,7 @@ static RULES: &[Rule] = &[
     case(
         "S10",
         "the same Response posted again, from another browser",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.5: the SP MUST ensure that bearer assertions are not \
          replayed, by keeping the set of used assertion IDs for as long as the assertion would \
          be valid.",
@@ -628,7 +626,7 @@ static RULES: &[Rule] = &[
     case(
         "S11",
         "the Issuer is not the IdP",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.2: the Issuer MUST contain the unique identifier of the \
          issuing identity provider; §4.1.4.3: the SP MUST verify that the assertions it relies \
          on are valid in other respects, which an assertion claiming another issuer is not.",
@@ -636,7 +634,7 @@ static RULES: &[Rule] = &[
     case(
         "S12",
         "the subject confirmation is not a bearer one with a Recipient",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.2: an assertion of the Web Browser SSO profile carries a \
          bearer SubjectConfirmation whose SubjectConfirmationData MUST contain a Recipient; \
          §4.1.4.3: the SP verifies both.",
@@ -645,7 +643,7 @@ static RULES: &[Rule] = &[
         "S12",
         "not_bearer",
         "the SubjectConfirmation method is holder-of-key, not bearer",
-        Should,
+        Strength::Should,
         "SAML 2.0 Profiles §4.1.4.2: any assertion issued for this profile MUST contain a \
          SubjectConfirmation with the bearer method; §4.1.4.3: an assertion whose subject \
          confirmation requirements cannot be met (a browser proves no key) SHOULD be discarded \
@@ -655,7 +653,7 @@ static RULES: &[Rule] = &[
         "S12",
         "no_recipient",
         "the bearer SubjectConfirmationData has no Recipient",
-        Must,
+        Strength::Must,
         "SAML 2.0 Profiles §4.1.4.2: the bearer SubjectConfirmationData MUST contain a \
          Recipient attribute with the SP's assertion consumer service URL; §4.1.4.3: the SP \
          MUST verify that Recipient matches the URL the Response was delivered to, which an \
@@ -664,7 +662,7 @@ static RULES: &[Rule] = &[
     case(
         "S13",
         "the Response's Status is not Success",
-        Should,
+        Strength::Should,
         "SAML 2.0 Core §3.2.2.2: a top-level StatusCode other than Success reports that the \
          request failed; Profiles §4.1.4.2: an identity provider returning an error MUST NOT \
          include assertions. An SP should establish no session from such a Response.",
@@ -672,55 +670,55 @@ static RULES: &[Rule] = &[
     case(
         "S14",
         "XSW1: an evil Response wraps the signed one inside its signature",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S15",
         "XSW2: an evil Response with the signed one before its signature",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S16",
         "XSW3: an evil Assertion before the signed one",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S17",
         "XSW4: an evil Assertion wraps the signed one",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S18",
         "XSW5: the signed Assertion turned evil, an unsigned honest copy at the end",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S19",
         "XSW6: the signed Assertion turned evil, the honest copy inside its signature",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S20",
         "XSW7: an evil Assertion in samlp:Extensions",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S21",
         "XSW8: the signed Assertion turned evil, the honest copy in a ds:Object",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S22",
         "a comment inside the NameID: the SP keeps the whole value",
-        Must,
+        Strength::Must,
         "The signature covers the NameID's whole text: exclusive canonicalization drops the \
          comment, so `alice@acme.test<!---->.evil.test` is signed as \
          `alice@acme.test.evil.test`. SAML 2.0 Core §2.2.2: NameID is a string-valued element, \
@@ -731,13 +729,13 @@ static RULES: &[Rule] = &[
     case(
         "S23",
         "two assertions: the signed one, then a forged, unsigned one",
-        Must,
+        Strength::Must,
         ONLY_WHAT_IS_SIGNED,
     ),
     case(
         "S24",
         "a DOCTYPE declaring entities: refused, nothing fetched or expanded",
-        Should,
+        Strength::Should,
         "No SAML or XML Signature text requires refusing a DOCTYPE; OWASP's XML External \
          Entity Prevention Cheat Sheet advises disabling DTDs entirely: a parser that honours \
          them can be made to read files or fetch URLs (CWE-611) or to exhaust memory (CWE-776). \
@@ -747,7 +745,7 @@ static RULES: &[Rule] = &[
         "S24",
         "external_entity_referenced",
         "the NameID references an external entity: refused without fetching it",
-        Should,
+        Strength::Should,
         "OWASP's XML External Entity Prevention Cheat Sheet: disable DTDs and external \
          entities; fetching one (CWE-611, the IdP sees the request) is a failure whatever the SP \
          then decides.",
@@ -756,14 +754,14 @@ static RULES: &[Rule] = &[
     case(
         "O1",
         "the id_token's iss is another IdP's",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 2: the Issuer Identifier for the OpenID \
          Provider MUST exactly match the value of the iss claim.",
     ),
     case(
         "O2",
         "the id_token's aud does not list this client",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 3: the Client MUST validate that aud contains its \
          client_id, and the ID Token MUST be rejected if it does not list the Client as a valid \
          audience.",
@@ -772,7 +770,7 @@ static RULES: &[Rule] = &[
         "O2",
         "aud_of_another_client",
         "aud names another client",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 3: the Client MUST validate that aud contains its \
          client_id; the ID Token MUST be rejected if it does not list the Client as a valid \
          audience.",
@@ -781,7 +779,7 @@ static RULES: &[Rule] = &[
         "O2",
         "aud_of_another_client_azp_this_one",
         "aud names another client while azp names this one",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 3: aud MUST contain the client_id whatever azp \
          says, and the ID Token MUST be rejected otherwise; azp is checked in addition to aud, \
          never instead of it.",
@@ -790,14 +788,14 @@ static RULES: &[Rule] = &[
         "O2",
         "aud_missing",
         "the id_token has no aud",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §2: aud is REQUIRED in an ID Token; §3.1.3.7 step 3: a token \
          that does not list the Client as an audience MUST be rejected.",
     ),
     case(
         "O3",
         "the id_token has no sub",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §2: sub is REQUIRED in an ID Token; §5.7: iss and sub together \
          are the only identifier of the End-User an RP can rely on (an email can be reassigned). \
          The OpenID Foundation's RP test rp-id_token-sub expects the ID Token to be rejected.",
@@ -805,7 +803,7 @@ static RULES: &[Rule] = &[
     case(
         "O4",
         "the id_token has no iat",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §2: iat is REQUIRED in an ID Token. The OpenID Foundation's RP \
          test rp-id_token-iat (oidcc-client-test-missing-iat): the client must identify the \
          missing iat and reject the ID Token.",
@@ -813,14 +811,14 @@ static RULES: &[Rule] = &[
     case(
         "O5",
         "the id_token's nonce is not the one sent",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 11: if a nonce was sent in the Authentication \
          Request, a nonce claim MUST be present and its value MUST be the one sent.",
     ),
     case(
         "O6",
         "the id_token's signature does not verify",
-        Must,
+        Strength::Must,
         "RFC 8725 §3.3: every cryptographic operation of a JWT MUST be validated and the JWT \
          MUST be rejected if any fails (RFC 7519 §7.2). OpenID Connect Core 1.0 §3.1.3.7 step 6 \
          lets an RP that takes the ID Token straight from the token endpoint over TLS rely on \
@@ -830,7 +828,7 @@ static RULES: &[Rule] = &[
     case(
         "O7",
         "the id_token is unsigned (alg none)",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §2: ID Tokens MUST NOT use none as the alg unless the Client \
          registered for it (this client registered RS256 or ES256); RFC 8725 §3.1: only the \
          algorithms the application accepts are used.",
@@ -838,7 +836,7 @@ static RULES: &[Rule] = &[
     case(
         "O8",
         "HS256 keyed with the IdP's public key (key confusion)",
-        Must,
+        Strength::Must,
         "RFC 8725 §3.1: each key MUST be used with exactly one algorithm, checked when the \
          cryptographic operation is performed; OpenID Connect Core 1.0 §3.1.3.7 step 8: a MAC \
          alg is keyed with the client_secret, never the OP's public key.",
@@ -846,7 +844,7 @@ static RULES: &[Rule] = &[
     case(
         "O9",
         "the id_token's kid is not in the JWKS, even after fetching it again",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 6: the Client MUST use the keys provided by the \
          Issuer; a kid the Issuer's JWK Set does not hold after fetching it again (§10.1.1) \
          names no such key.",
@@ -854,7 +852,7 @@ static RULES: &[Rule] = &[
     case(
         "O10",
         "no kid while the JWKS holds several keys: refused or tried, never a failure",
-        Should,
+        Strength::Should,
         "OpenID Connect Core 1.0 §10.1: with several keys in the JWK Set a kid MUST be given, so \
          the OP is at fault; the RP may refuse the token or try each of the Issuer's keys (the \
          OpenID Foundation's RP test rp-id_token-kid-absent-multiple-jwks accepts either), but \
@@ -863,14 +861,14 @@ static RULES: &[Rule] = &[
     case(
         "O11",
         "the id_token has expired",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 9: the current time MUST be before exp (a small \
          leeway for clock skew).",
     ),
     case(
         "O12",
         "userinfo's sub is not the id_token's: its values are not used",
-        Must,
+        Strength::Must,
         "OpenID Connect Core 1.0 §5.3.2: the sub claim in the UserInfo Response MUST be \
          verified to exactly match the sub claim in the ID Token; if they do not match, the \
          UserInfo Response values MUST NOT be used. The RP must not use them; it need not refuse \
@@ -879,7 +877,7 @@ static RULES: &[Rule] = &[
     case(
         "O13",
         "discovery names an issuer that is not the issuer in use",
-        Must,
+        Strength::Must,
         "OpenID Connect Discovery 1.0 §4.3: the issuer value returned MUST be identical to the \
          Issuer URL the configuration was fetched from (and to the iss of its ID Tokens); if \
          they are not identical, the data in the response MUST NOT be used.",
@@ -887,7 +885,7 @@ static RULES: &[Rule] = &[
     case(
         "O14",
         "the id_token is signed with a newly published key: the SP fetches the JWKS and accepts",
-        Vendor,
+        Strength::Vendor,
         "Okta, Key rotation: Okta rotates the keys that sign tokens automatically (currently \
          four times a year) and in an emergency, and always publishes them at the jwks_uri. \
          OpenID Connect Core 1.0 §10.1.1: the verifier goes back to the jwks_uri when it sees \
