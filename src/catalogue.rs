@@ -160,8 +160,8 @@ static RULES: &[Rule] = &[
         "R7",
         "no email: the login is refused",
         Strength::Connection,
-        "The connection's expectations: the SP keys its users on their email, so an identity \
-         without one cannot be provisioned and the login must be refused.",
+        "The connection's expectations: the SP requires an email for every user (it provisions \
+         and finds users by it), so a login without one must be refused.",
     ),
     case(
         "R8",
