@@ -118,7 +118,7 @@ pub fn honest(r: &Request<'_>) -> Outgoing {
     }
 }
 
-/// The faults of CONFORMANCE.md T3-T8, applied to an honest request.
+/// The faults of T3-T8 (docs/catalogue.md), applied to an honest request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fault {
     NoAuthorization,

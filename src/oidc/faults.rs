@@ -1,6 +1,6 @@
-//! The OIDC login faults (CONFORMANCE.md O1-O14), as data, applied to the honest id_token (and,
-//! for O12, to the userinfo answer; for O13, to the discovery document): the only place OIDC
-//! login faults are made.
+//! The OIDC login faults (O1-O14 in docs/catalogue.md), as data, applied to the honest id_token
+//! (and, for O12, to the userinfo answer; for O13, to the discovery document): the only place
+//! OIDC login faults are made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

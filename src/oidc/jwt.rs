@@ -1,5 +1,6 @@
 //! Compact JWS (JWT) signing with keys that are parsed once: one RS256 token costs one RSA
-//! signature (BUILD-NOTES.md: re-parsing the key per token costs 2.6x).
+//! signature (re-parsing the key from DER for every token, as jsonwebtoken does, made RS256
+//! signing 2.6x slower than raw RSA).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

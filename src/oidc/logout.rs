@@ -1,4 +1,4 @@
-//! OIDC Back-Channel Logout 1.0: the logout token and its faults (CONFORMANCE.md G4).
+//! OIDC Back-Channel Logout 1.0: the logout token and its faults (G4 in docs/catalogue.md).
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;

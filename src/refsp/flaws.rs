@@ -1,5 +1,5 @@
 //! The reference SP's deliberate defects. Each flaw turns off exactly one check (or bends one
-//! rule) and names the catalogue cases (CONFORMANCE.md) whose trials must catch it.
+//! rule) and names the catalogue cases (docs/catalogue.md) whose trials must catch it.
 
 use std::collections::BTreeSet;
 use std::fmt;

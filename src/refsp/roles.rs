@@ -1,4 +1,4 @@
-//! The SP's role rules, Qovery style (CONFORMANCE.md R1-R4): with group sync on, a user's IdP
+//! The SP's role rules, Qovery style (R1-R4 in docs/catalogue.md): with group sync on, a user's IdP
 //! groups that map to roles give the highest role by precedence; otherwise the default role.
 //!
 //! Architecture invariant: this is the reference SP's own implementation. It must never share

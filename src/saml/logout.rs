@@ -10,7 +10,7 @@ use super::binding::encode_redirect;
 use super::ns;
 use super::xml::{escape, instant};
 
-/// Faults of an IdP-initiated LogoutRequest (CONFORMANCE.md G2); each must have no effect.
+/// Faults of an IdP-initiated LogoutRequest (G2 in docs/catalogue.md); each must have no effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// No signature at all.

@@ -2,7 +2,8 @@
 //! bearer SubjectConfirmation, Conditions with one Audience, an AuthnStatement with a
 //! SessionIndex, and attributes with `NameFormat` unspecified and `xs:string` values.
 //!
-//! Every value is escaped here (samael's builders do not escape, see BUILD-NOTES.md).
+//! Every value is escaped here (samael's builders write text content raw, and libxml's
+//! recover mode then silently rewrites a value such as `a&b<c` before it is signed).
 
 use time::{Duration, OffsetDateTime};
 
