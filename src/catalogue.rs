@@ -183,7 +183,7 @@ static RULES: &[Rule] = &[
     ),
     case(
         "T2",
-        "the email sub_id format: 204 when the connection uses it, else 400",
+        "the email subject format: 204 when the connection uses it, else 400",
         Strength::Connection,
         "The app's `global_token_revocation.subject_format` says which identifier Okta sends \
          (Okta Integration Wizard, \"Subject format\": Email or Issuer and Subject identifier). \
@@ -301,15 +301,17 @@ static RULES: &[Rule] = &[
         "T5",
         "a malformed request body: 400, and the session survives",
         Strength::Vendor,
-        "draft-parecki-oauth-global-token-revocation-05 §3.2: the body is a JSON object whose \
-         property sub_id is an RFC 9493 subject identifier; §3.4.2: 400 for a malformed request \
-         or an unrecognized or unsupported subject identifier type. Okta, Build Universal \
-         Logout for your app, \"Logout response and response codes\": 400.",
+        "Okta, Build Universal Logout for your app, \"Logout request\": the body is a JSON object \
+         whose `subject` is an RFC 9493 subject identifier (email or iss_sub); \"Logout response \
+         and response codes\": 400 for a malformed request, invalid or unrecognized properties, \
+         or an unrecognized subject identifier type (later drafts of \
+         draft-parecki-oauth-global-token-revocation name the property sub_id; Okta sends \
+         `subject`).",
     ),
     variant(
         "T5",
         "unknown_format",
-        "a sub_id of a format the SP does not know",
+        "a subject identifier of a format the SP does not know",
         Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.4.2: 400 Bad Request for an \
          unrecognized or unsupported type of subject identifier; Okta, \"Logout response and \
@@ -317,11 +319,11 @@ static RULES: &[Rule] = &[
     ),
     variant(
         "T5",
-        "missing_sub_id",
-        "a body without sub_id",
+        "missing_subject",
+        "a body without the subject identifier",
         Strength::Vendor,
-        "draft-parecki-oauth-global-token-revocation-05 §3.2: the request body contains \
-         sub_id; §3.4.2: 400 for a malformed request.",
+        "Okta, Build Universal Logout for your app, \"Logout request\": the body names the user \
+         under `subject`; \"Logout response and response codes\": 400 for a malformed request.",
     ),
     variant(
         "T5",
@@ -330,17 +332,6 @@ static RULES: &[Rule] = &[
         Strength::Vendor,
         "draft-parecki-oauth-global-token-revocation-05 §3.1: the endpoint takes an \
          application/json body; §3.4.2: 400 for a malformed request.",
-    ),
-    variant(
-        "T5",
-        "legacy_subject",
-        "the identifier under `subject` instead of sub_id",
-        Strength::Should,
-        "draft-parecki-oauth-global-token-revocation-05 §3.2: the body's property is sub_id, \
-         and §3.4.2 answers a malformed request 400. Caution: Okta's Build Universal Logout \
-         guide shows the identifier under `subject` (and Auth0's endpoint for Okta takes \
-         `subject`), so an SP that reads `subject` follows Okta's guide; this trial holds it \
-         to the draft.",
     ),
     case(
         "T6",
@@ -352,7 +343,7 @@ static RULES: &[Rule] = &[
     ),
     case(
         "T7",
-        "sub_id.iss names another IdP: refused, the session survives",
+        "subject.iss names another IdP: refused, the session survives",
         Strength::Should,
         "RFC 9493 §3.2.3: an iss_sub identifier names its subject by the pair of issuer and \
          subject, so the same sub under another issuer is another subject; ending this IdP's \

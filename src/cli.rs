@@ -147,10 +147,10 @@ pub enum Command {
         /// The app (default: the target app, or the only app with an endpoint).
         #[arg(long)]
         app: Option<String>,
-        /// Send the request with one fault (T3-T7), e.g. aud_wrong, alg_none, legacy_subject.
+        /// Send the request with one fault (T3-T7), e.g. aud_wrong, alg_none, not_json.
         #[arg(long, value_name = "NAME")]
         fault: Option<String>,
-        /// sub_id format: iss_sub or email (default: the app's subject_format).
+        /// subject format: iss_sub or email (default: the app's subject_format).
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
     },

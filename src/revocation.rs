@@ -43,15 +43,21 @@ pub fn claims(r: &Request<'_>) -> Value {
     })
 }
 
-/// The JSON body naming the user.
+/// The JSON body naming the user, as Okta sends it: the subject identifier (RFC 9493 `email` or
+/// `iss_sub`) under the key `subject` (Okta's "Build Universal Logout for your app" guide, Logout
+/// request; Auth0's receiver for Okta takes the same body). Later drafts of Global Token
+/// Revocation call the key `sub_id`; Okta does not send that.
 pub fn body(r: &Request<'_>) -> Value {
     match r.format {
         SubjectFormat::IssSub => {
-            json!({"sub_id": {"format": "iss_sub", "iss": r.subject_issuer, "sub": r.subject}})
+            json!({BODY_KEY: {"format": "iss_sub", "iss": r.subject_issuer, "sub": r.subject}})
         }
-        SubjectFormat::Email => json!({"sub_id": {"format": "email", "email": r.email}}),
+        SubjectFormat::Email => json!({BODY_KEY: {"format": "email", "email": r.email}}),
     }
 }
+
+/// The key of the subject identifier in the request body.
+pub const BODY_KEY: &str = "subject";
 
 #[cfg(test)]
 mod tests {
@@ -76,7 +82,7 @@ mod tests {
             "http://127.0.0.1:7100/oauth/global-token-revocation/connection/acme"
         );
         assert_eq!(c["exp"].as_i64().unwrap() - c["nbf"].as_i64().unwrap(), 600);
-        assert_eq!(body(&r)["sub_id"]["format"], "iss_sub");
+        assert_eq!(body(&r)["subject"]["format"], "iss_sub");
     }
 }
 
@@ -133,9 +139,8 @@ pub enum Fault {
     WrongIss,
     OtherApp,
     UnknownFormat,
-    MissingSubId,
+    MissingSubject,
     NotJson,
-    LegacySubject,
     UnknownUser,
     OtherIdpIss,
     ReplayedJti,
@@ -155,9 +160,8 @@ impl Fault {
         Fault::WrongIss,
         Fault::OtherApp,
         Fault::UnknownFormat,
-        Fault::MissingSubId,
+        Fault::MissingSubject,
         Fault::NotJson,
-        Fault::LegacySubject,
         Fault::UnknownUser,
         Fault::OtherIdpIss,
         Fault::ReplayedJti,
@@ -177,9 +181,8 @@ impl Fault {
             Fault::WrongIss => "wrong_iss",
             Fault::OtherApp => "other_app",
             Fault::UnknownFormat => "unknown_format",
-            Fault::MissingSubId => "missing_sub_id",
+            Fault::MissingSubject => "missing_subject",
             Fault::NotJson => "not_json",
-            Fault::LegacySubject => "legacy_subject",
             Fault::UnknownUser => "unknown_user",
             Fault::OtherIdpIss => "other_idp_iss",
             Fault::ReplayedJti => "replayed_jti",
@@ -194,9 +197,7 @@ impl Fault {
     pub fn case(self) -> &'static str {
         match self {
             Fault::OtherApp => "T4",
-            Fault::UnknownFormat | Fault::MissingSubId | Fault::NotJson | Fault::LegacySubject => {
-                "T5"
-            }
+            Fault::UnknownFormat | Fault::MissingSubject | Fault::NotJson => "T5",
             Fault::UnknownUser => "T6",
             Fault::OtherIdpIss => "T7",
             Fault::ReplayedJti => "T8",
@@ -218,7 +219,7 @@ impl Fault {
 
 /// Applies a fault to the honest request: the only place revocation faults are made.
 pub fn apply(fault: Fault, mut o: Outgoing) -> Outgoing {
-    let sub_id = |o: &Outgoing| -> Value { serde_json::from_slice(&o.body).unwrap_or(Value::Null) };
+    let parsed = |o: &Outgoing| -> Value { serde_json::from_slice(&o.body).unwrap_or(Value::Null) };
     match fault {
         Fault::NoAuthorization => o.authorization = false,
         Fault::ForeignKey => o.signing = Signing::Foreign,
@@ -247,31 +248,27 @@ pub fn apply(fault: Fault, mut o: Outgoing) -> Outgoing {
         Fault::WrongIss => o.claims["iss"] = json!("https://other-idp.invalid"),
         Fault::OtherApp => o.claims["sub"] = json!("some-other-app"),
         Fault::UnknownFormat => {
-            o.body = json!({"sub_id": {"format": "phone_number", "phone_number": "+15555550100"}})
+            o.body = json!({BODY_KEY: {"format": "phone_number", "phone_number": "+15555550100"}})
                 .to_string()
                 .into_bytes()
         }
-        Fault::MissingSubId => o.body = b"{}".to_vec(),
-        Fault::NotJson => o.body = b"sub_id=alice".to_vec(),
-        Fault::LegacySubject => {
-            let v = sub_id(&o);
-            o.body = json!({"subject": v["sub_id"]}).to_string().into_bytes();
-        }
+        Fault::MissingSubject => o.body = b"{}".to_vec(),
+        Fault::NotJson => o.body = b"subject=alice".to_vec(),
         Fault::UnknownUser => {
-            let mut v = sub_id(&o);
-            if v["sub_id"]["format"] == "email" {
-                v["sub_id"]["email"] = json!("nobody@unknown.invalid");
+            let mut v = parsed(&o);
+            if v[BODY_KEY]["format"] == "email" {
+                v[BODY_KEY]["email"] = json!("nobody@unknown.invalid");
             } else {
-                v["sub_id"]["sub"] = json!("nobody-known-here");
+                v[BODY_KEY]["sub"] = json!("nobody-known-here");
             }
             o.body = v.to_string().into_bytes();
         }
         Fault::OtherIdpIss => {
-            let mut v = sub_id(&o);
-            v["sub_id"]["format"] = json!("iss_sub");
-            v["sub_id"]["iss"] = json!("https://other-idp.invalid");
-            if v["sub_id"].get("sub").is_none() {
-                v["sub_id"]["sub"] = v["sub_id"]["email"].clone();
+            let mut v = parsed(&o);
+            v[BODY_KEY]["format"] = json!("iss_sub");
+            v[BODY_KEY]["iss"] = json!("https://other-idp.invalid");
+            if v[BODY_KEY].get("sub").is_none() {
+                v[BODY_KEY]["sub"] = v[BODY_KEY]["email"].clone();
             }
             o.body = v.to_string().into_bytes();
         }
@@ -310,7 +307,7 @@ mod fault_tests {
             apply(Fault::AudWithQuery, h.clone()).claims["aud"],
             "http://sp/revoke?x"
         );
-        let legacy: Value = serde_json::from_slice(&apply(Fault::LegacySubject, h).body).unwrap();
-        assert_eq!(legacy["subject"]["format"], "iss_sub");
+        let unknown: Value = serde_json::from_slice(&apply(Fault::UnknownUser, h).body).unwrap();
+        assert_eq!(unknown["subject"]["sub"], "nobody-known-here");
     }
 }

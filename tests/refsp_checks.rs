@@ -563,7 +563,7 @@ mod jwts {
     }
 
     fn body() -> Vec<u8> {
-        json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": "alice@acme.test"}})
+        json!({"subject": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": "alice@acme.test"}})
             .to_string()
             .into_bytes()
     }
@@ -595,10 +595,10 @@ mod jwts {
             ("T3 wrong iss", b(token_with(|c| c["iss"] = json!("http://evil.test"))), body(), 401, all_auth.clone()),
             ("T4 other app", b(token_with(|c| c["sub"] = json!("other-app"))), body(), 403, all_auth.clone()),
             ("T5 legacy subject", b(token_with(|_| {})), json!({"subject": {"format": "iss_sub"}}).to_string().into_bytes(), 400, vec![]),
-            ("T5 not json", b(token_with(|_| {})), b"sub_id=alice".to_vec(), 400, vec![]),
-            ("T5 unknown format", b(token_with(|_| {})), json!({"sub_id": {"format": "phone_number", "phone_number": "+1"}}).to_string().into_bytes(), 400, vec![]),
-            ("T2 email unsupported", b(token_with(|_| {})), json!({"sub_id": {"format": "email", "email": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
-            ("T7 other idp", b(token_with(|_| {})), json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/other", "sub": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
+            ("T5 not json", b(token_with(|_| {})), b"subject=alice".to_vec(), 400, vec![]),
+            ("T5 unknown format", b(token_with(|_| {})), json!({"subject": {"format": "phone_number", "phone_number": "+1"}}).to_string().into_bytes(), 400, vec![]),
+            ("T2 email unsupported", b(token_with(|_| {})), json!({"subject": {"format": "email", "email": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
+            ("T7 other idp", b(token_with(|_| {})), json!({"subject": {"format": "iss_sub", "iss": "http://www.okta.com/other", "sub": "alice@acme.test"}}).to_string().into_bytes(), 400, vec![]),
         ]
     }
 

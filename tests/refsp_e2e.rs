@@ -227,7 +227,7 @@ fn rand_suffix() -> u64 {
 async fn revoke(w: &World, sub: &str) -> u16 {
     let endpoint = format!("{}/oauth/global-token-revocation/connection/acme", w.sp);
     let body =
-        json!({"sub_id": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": sub}});
+        json!({"subject": {"format": "iss_sub", "iss": "http://www.okta.com/qovery", "sub": sub}});
     reqwest::Client::new()
         .post(&endpoint)
         .bearer_auth(gtr_token(w, &endpoint, "qovery"))

@@ -449,7 +449,7 @@ pub enum Step {
     Revoke {
         expect_status: Option<u16>,
         fault: Option<crate::revocation::Fault>,
-        /// The sub_id format (the app's `subject_format` unless set).
+        /// The subject identifier format (the app's `subject_format` unless set).
         format: Option<SubjectFormat>,
     },
     /// Post the last SAMLResponse again, from a fresh browser; the SP must refuse it (S10).

@@ -32,7 +32,7 @@ pub struct Settings {
     pub idp_issuer: String,
     /// The app the request must be about (`sub`): SAML app id or OIDC client_id.
     pub app: String,
-    /// The issuer a `sub_id` of format iss_sub must name (SAML IdP entity id or OIDC issuer).
+    /// The issuer a `subject` of format iss_sub must name (SAML IdP entity id or OIDC issuer).
     pub subject_issuer: String,
     pub email_supported: bool,
 }
@@ -139,25 +139,23 @@ pub fn check(
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return malformed("the body is not JSON".into());
     };
-    if v.get("subject").is_some() && v.get("sub_id").is_none() {
-        return malformed("the body uses the legacy `subject` key; expected `sub_id`".into());
-    }
-    let Some(sub_id) = v.get("sub_id").filter(|x| x.is_object()) else {
-        return malformed("the body has no sub_id object".into());
+    // Okta sends the subject identifier under `subject` (its Universal Logout guide).
+    let Some(sub_id) = v.get("subject").filter(|x| x.is_object()) else {
+        return malformed("the body has no `subject` object".into());
     };
     match sub_id["format"].as_str() {
         Some("iss_sub") => {
             let iss = sub_id["iss"]
                 .as_str()
-                .ok_or_else(|| refuse(400, "sub_id has no iss"))?;
+                .ok_or_else(|| refuse(400, "subject has no iss"))?;
             let sub = sub_id["sub"]
                 .as_str()
-                .ok_or_else(|| refuse(400, "sub_id has no sub"))?;
+                .ok_or_else(|| refuse(400, "subject has no sub"))?;
             if iss != s.subject_issuer && !flaws.on(Flaw::RevocationIgnoresSubIdIss) {
                 return Err(refuse(
                     400,
                     format!(
-                        "sub_id.iss `{iss}` is not this SP's IdP `{}`",
+                        "subject.iss `{iss}` is not this SP's IdP `{}`",
                         s.subject_issuer
                     ),
                 ));
@@ -170,14 +168,14 @@ pub fn check(
         Some("email") if s.email_supported || flaws.on(Flaw::RevocationAnyFormat) => {
             let email = sub_id["email"]
                 .as_str()
-                .ok_or_else(|| refuse(400, "sub_id has no email"))?;
+                .ok_or_else(|| refuse(400, "subject has no email"))?;
             Ok(Subject::Email(email.to_owned()))
         }
         Some("email") => Err(refuse(
             400,
-            "sub_id format `email` is not supported (this SP takes iss_sub)",
+            "subject format `email` is not supported (this SP takes iss_sub)",
         )),
-        Some(other) => malformed(format!("sub_id format `{other}` is not supported")),
-        None => malformed("sub_id has no format".into()),
+        Some(other) => malformed(format!("subject format `{other}` is not supported")),
+        None => malformed("subject has no format".into()),
     }
 }

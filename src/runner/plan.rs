@@ -87,7 +87,11 @@ impl TrialSpec {
 
     /// The case id (`S7`, `R4`, `L0`, ...): the name's first part after the pack.
     pub fn case(&self) -> &str {
-        let id = self.name.split_once("::").map(|(_, n)| n).unwrap_or(&self.name);
+        let id = self
+            .name
+            .split_once("::")
+            .map(|(_, n)| n)
+            .unwrap_or(&self.name);
         id.split('_').next().unwrap_or(id)
     }
 

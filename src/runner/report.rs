@@ -439,7 +439,7 @@ fn trial(
                     not_run: Some(why), ..
                 }) => Ok(Completion::ignored_with(why)),
                 Ok(_) => Ok(Completion::Completed),
-                Err(f) => Err(Failed::from(f.render())),
+                Err(f) => Err(Failed::from(with_rule(&spec.name, &f))),
             }
         };
         if let Some(why) = &spec.ignored {
@@ -479,6 +479,18 @@ fn trial(
             finish(started, handle.block_on(exec::run(&spec, &idp, &baseline)))
         }
     })
+}
+
+/// A failure as printed: its kind, the rule the trial enforces (so that a user can defend the
+/// verdict to the SP's owner), then the transcript.
+fn with_rule(name: &str, f: &Failure) -> String {
+    match crate::catalogue::for_trial(name) {
+        Some(r) => format!(
+            "kind: {}\nrule: {} ({})\n{}",
+            f.kind, r.rule, r.strength, f.transcript
+        ),
+        None => f.render(),
+    }
 }
 
 /// After libtest's summary: the passes that carry a qualification, and the failures by kind.
@@ -532,7 +544,7 @@ fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
                     .to_owned();
                 s.set_message(format!("{}: {first}", f.kind));
                 s.set_type(f.kind.name());
-                s.set_description(f.render());
+                s.set_description(with_rule(&o.name, f));
                 s
             }
         };
@@ -541,6 +553,12 @@ fn write_junit(path: &PathBuf, outcomes: &[Outcome]) -> Result<(), RunError> {
         case.set_time(o.time);
         if let Some(f) = &o.failure {
             case.add_property(("fakta.kind", f.kind.name()));
+        }
+        if let Some(r) = crate::catalogue::for_trial(&o.name) {
+            case.add_property(("fakta.case", r.case));
+            case.add_property(("fakta.rule", r.rule));
+            let strength = r.strength.to_string();
+            case.add_property(("fakta.strength", strength.as_str()));
         }
         if !o.notes.is_empty() {
             case.add_property(("fakta.note", o.notes.join("; ").as_str()));

@@ -56,7 +56,7 @@ fn describe(step: &Step) -> String {
                 .map(|f| format!(" with fault {}", f.name()))
                 .unwrap_or_default(),
             format
-                .map(|f| format!(" sub_id format {f:?}"))
+                .map(|f| format!(" subject format {f:?}"))
                 .unwrap_or_default(),
             match (expect_status, fault) {
                 (Some(s), _) => s.to_string(),
