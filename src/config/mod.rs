@@ -2,9 +2,11 @@
 //! expectations and the scenarios.
 
 mod diag;
+mod lint;
 mod load;
 mod model;
 mod reader;
+mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use load::{MAX_FILE_BYTES, load_file, load_str};
