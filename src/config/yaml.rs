@@ -225,3 +225,79 @@ pub(super) fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, St
     };
     (pos, String::new(), message)
 }
+
+/// Whether `line` is a document marker (`---` or `...`) followed by nothing or a space: at the
+/// start of a line it can be nothing else (a scalar's continuation lines are indented, and YAML
+/// forbids such a line inside quotes).
+fn is_marker(line: &str, marker: &str) -> bool {
+    line.strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+}
+
+/// Where a second YAML document starts, if the text has one: a `---` after content, or content
+/// after a `...` end marker. The parser reads only the first document, so whatever follows would
+/// be silently ignored. A `---` before any content only marks the start of the first document.
+pub(super) fn second_document(text: &str) -> Option<(Pos, String)> {
+    let mut content_seen = false;
+    let mut ended_at: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let at = Pos {
+            line: i + 1,
+            column: 1,
+        };
+        let trimmed = line.trim_start();
+        let is_blank = trimmed.is_empty() || trimmed.starts_with('#');
+        // A directive (`%YAML 1.2`) comes before the first document's `---`.
+        let directive = trimmed.starts_with('%') && !content_seen;
+        if is_marker(line, "---") {
+            if content_seen || ended_at.is_some() {
+                return Some((
+                    at,
+                    "a second YAML document starts here; a connection file is one document: remove this `---` and merge what follows into the first".to_owned(),
+                ));
+            }
+            let rest = line[3..].trim_start();
+            content_seen = !(rest.is_empty() || rest.starts_with('#'));
+        } else if is_marker(line, "...") {
+            ended_at.get_or_insert(i + 1);
+        } else if let (Some(end), false) = (ended_at, is_blank) {
+            return Some((
+                at,
+                format!(
+                    "a second YAML document starts here, after the end marker `...` at line {end}; a connection file is one document"
+                ),
+            ));
+        } else if !is_blank && !directive {
+            content_seen = true;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(text: &str) -> Option<usize> {
+        second_document(text).map(|(pos, _)| pos.line)
+    }
+
+    #[test]
+    fn one_document_with_or_without_markers_is_one() {
+        assert_eq!(second("idp:\n  base_url: x\n"), None);
+        assert_eq!(second("# comment\n---\nidp: {}\n"), None);
+        assert_eq!(second("%YAML 1.2\n---\nidp: {}\n...\n# end\n"), None);
+        assert_eq!(second("--- # first\nidp: {}\n"), None);
+        // Not markers: indented, or followed by more than a space.
+        assert_eq!(second("a: |\n  ---\nb: ---x\n----\n"), None);
+    }
+
+    #[test]
+    fn a_second_document_is_found_where_it_starts() {
+        assert_eq!(second("idp: {}\n---\napps: []\n"), Some(2));
+        assert_eq!(second("---\nidp: {}\n---\n"), Some(3));
+        assert_eq!(second("--- {idp: {}}\n--- {}\n"), Some(2));
+        assert_eq!(second("idp: {}\n...\n\napps: []\n"), Some(4));
+        assert_eq!(second("idp: {}\n...\n---\n"), Some(3));
+    }
+}

@@ -1,6 +1,8 @@
 //! The `apps` section: what every app has (id, protocol, group statement, logout, revocation),
 //! the keys each protocol accepts, and the pieces SAML and OIDC apps share.
 
+use std::path::Path;
+
 use marked_yaml::Node;
 
 use super::super::model::*;
@@ -72,7 +74,12 @@ fn app_keys(node: &Node) -> (Vec<&'static str>, &'static [&'static str], &'stati
     }
 }
 
-pub(super) fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec<App> {
+pub(super) fn apps(
+    sink: &mut Sink,
+    node: &Node,
+    declared: &mut Declared,
+    base_dir: &Path,
+) -> Vec<App> {
     let Some(list) = reader::seq(sink, node, "apps") else {
         return Vec::new();
     };
@@ -86,7 +93,7 @@ pub(super) fn apps(sink: &mut Sink, node: &Node, declared: &mut Declared) -> Vec
     let mut ids = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let path = index("apps", i);
-        if let Some((app, id)) = app(sink, item, &path, declared) {
+        if let Some((app, id)) = app(sink, item, &path, declared, base_dir) {
             apps.push(app);
             ids.push(id);
         }
@@ -122,12 +129,11 @@ fn app(
     node: &Node,
     path: &str,
     declared: &mut Declared,
+    base_dir: &Path,
 ) -> Option<(App, At<String>)> {
     let (keys, foreign, protocol_name) = app_keys(node);
     // Keys of the other protocol get their own message rather than "unknown key".
-    let mut accepted = keys.clone();
-    accepted.extend(foreign.iter().copied());
-    let m = Map::new(sink, node, path, &accepted)?;
+    let m = Map::with_foreign(sink, node, path, &keys, foreign)?;
     for key in m.node.keys() {
         if foreign.contains(&key.as_str()) {
             let other = if protocol_name == "oidc" {
@@ -164,7 +170,7 @@ fn app(
         .get("global_token_revocation")
         .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
     let protocol = match protocol {
-        Some(p) if p.value == "saml" => saml::saml_app(sink, &m, app_id),
+        Some(p) if p.value == "saml" => saml::saml_app(sink, &m, app_id, base_dir),
         Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m),
         Some(p) => {
             sink.error(

@@ -17,9 +17,10 @@ use std::path::Path;
 use marked_yaml::{LoaderOptions, Node};
 
 use super::diag::Diagnostics;
+use super::files::{self, FileError};
 use super::model::*;
 use super::reader::{self, Map, Pos, Sink};
-use super::{lint, yaml};
+use super::{chars, lint, yaml};
 
 pub(crate) use expectations::MappingAt;
 
@@ -29,21 +30,25 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// Loads and validates a connection file. On success the diagnostics hold only warnings.
 pub fn load_file(path: &Path) -> Result<(Connection, Diagnostics), Diagnostics> {
     let name = path.display().to_string();
-    let text = match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > MAX_FILE_BYTES => {
+    let bytes = match files::read_capped(path, MAX_FILE_BYTES as u64) {
+        Ok(bytes) => bytes,
+        Err(FileError::TooLarge { limit, .. }) => {
             return Err(single(
                 &name,
-                format!(
-                    "file is {} bytes; connection files are limited to {MAX_FILE_BYTES} bytes",
-                    bytes.len()
-                ),
+                format!("the file is larger than {limit} bytes, the limit for a connection file"),
             ));
         }
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => return Err(yaml::not_utf8(&name, e.as_bytes(), e.utf8_error())),
-        },
-        Err(e) => return Err(single(&name, format!("cannot read file: {e}"))),
+        Err(FileError::NotRegularFile { .. }) => {
+            return Err(single(&name, "not a regular file".to_owned()));
+        }
+        Err(FileError::Read { source, .. }) => {
+            return Err(single(&name, format!("cannot read file: {source}")));
+        }
+        Err(e) => return Err(single(&name, e.to_string())),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(yaml::not_utf8(&name, e.as_bytes(), e.utf8_error())),
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     load_str(&text, &name, &base_dir)
@@ -55,7 +60,8 @@ fn single(file: &str, message: String) -> Diagnostics {
     Diagnostics(sink.found)
 }
 
-/// Loads a connection from text; `name` is used in messages, `base_dir` resolves relative paths.
+/// Loads a connection from text; `name` is used in messages, `base_dir` resolves relative paths
+/// (an SP certificate is read from there, to check it).
 pub fn load_str(
     text: &str,
     name: &str,
@@ -70,16 +76,27 @@ pub fn load_str(
         );
         return Err(Diagnostics(sink.found));
     }
+    // YAML allows a byte order mark before the stream; the parser would read it as part of the
+    // first key. It is invisible in editors, so columns are counted without it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The parser reads the first document only; a second one would be silently ignored.
+    if let Some((pos, message)) = yaml::second_document(text) {
+        sink.error(pos, "", message);
+    }
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     let mut root = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(root) => root,
         Err(e) => {
             let (pos, path, message) = yaml::describe_load_error(&e, text);
             sink.error(pos, &path, message);
-            return Err(Diagnostics(sink.found));
+            let mut diags = Diagnostics(sink.found);
+            diags.sort();
+            return Err(diags);
         }
     };
     reader::normalize_spans(&mut root);
+    reader::empty_sections_as_mappings(&mut root, EMPTY_IS_EMPTY_MAPPING);
+    chars::check_tree(&mut sink, &root);
     let conn = connection(&mut sink, &root, name, base_dir);
     let mut diags = Diagnostics(sink.found);
     diags.sort();
@@ -88,6 +105,11 @@ pub fn load_str(
         _ => Err(diags),
     }
 }
+
+/// Top-level sections that, written with nothing after them (`idp:`), are read as empty
+/// mappings: then what is missing in them is named (`missing key `base_url``), which says more
+/// than "expected a mapping, found an empty value".
+const EMPTY_IS_EMPTY_MAPPING: &[&str] = &["idp", "directory", "target", "expectations"];
 
 const TOP_KEYS: &[&str] = &[
     "idp",
@@ -142,7 +164,7 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
         .and_then(|n| directory::directory(sink, n, &mut declared))
         .unwrap_or_default();
     let apps = match top.required(sink, "apps", "a list of apps") {
-        Some(n) => app::apps(sink, n, &mut declared),
+        Some(n) => app::apps(sink, n, &mut declared, base_dir),
         None => Vec::new(),
     };
     let has_target = top.get("target").is_some();
@@ -160,11 +182,10 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
         lint::lint_mappings(sink, at, &apps, &declared, t);
     }
     if expectations.is_some() && !has_target {
-        sink.warning(
-            top.key_pos("expectations"),
-            "expectations",
-            "expectations without a `target`: no SP to check them against",
-        );
+        lint::expectations_without_target(sink, &top);
+    }
+    if let (Some(t), Some(node)) = (&target, top.get("target")) {
+        lint::signed_assertions(sink, node, &apps, t);
     }
     let expectations = expectations.map(|(e, _)| e);
     Some(Connection {

@@ -2,17 +2,17 @@
 //! authorization server.
 
 use marked_yaml::Node;
+use url::Url;
 
 use super::super::model::*;
 use super::super::reader::{Map, Pos, Sink, join};
 use super::app::attribute_statements;
-use super::values::{seconds, slug, url, urls};
+use super::values::{seconds, slug, url};
 
-pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
-    let client_id = m.req_string(sink, "client_id", "the OAuth client id, e.g. 0oa1clientid");
-    let secret = m.string(sink, "client_secret");
+/// The sign-in redirect URIs (at least one) and the post-logout ones (possibly none).
+fn redirects(sink: &mut Sink, m: &Map<'_>) -> (Option<Vec<Url>>, Option<Vec<Url>>) {
     let redirect_uris = match m.get("redirect_uris") {
-        Some(_) => urls(sink, m, "redirect_uris"),
+        Some(_) => redirect_list(sink, m, "redirect_uris"),
         None => {
             sink.error(
                 m.pos,
@@ -32,9 +32,40 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         }
     }
     let post_logout = match m.get("post_logout_redirect_uris") {
-        Some(_) => urls(sink, m, "post_logout_redirect_uris"),
+        Some(_) => redirect_list(sink, m, "post_logout_redirect_uris"),
         None => Some(Vec::new()),
     };
+    (redirect_uris, post_logout)
+}
+
+/// A list of redirect URIs: absolute URLs without a fragment (RFC 6749 §3.1.2: the IdP appends
+/// its answer to the URI, and a fragment would swallow it). Every bad item is reported.
+fn redirect_list(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
+    let items = m.strings(sink, key)?;
+    let before = sink.found.len();
+    let mut out = Vec::new();
+    for s in items {
+        let (pos, path) = (s.pos, s.path.clone());
+        let Some(u) = url(sink, s) else { continue };
+        if let Some(fragment) = u.fragment() {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "a redirect URI must not have a fragment (`#{fragment}`): the IdP adds its answer to the URI (RFC 6749 section 3.1.2)"
+                ),
+            );
+            continue;
+        }
+        out.push(u);
+    }
+    (sink.found.len() == before).then_some(out)
+}
+
+pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
+    let client_id = m.req_string(sink, "client_id", "the OAuth client id, e.g. 0oa1clientid");
+    let secret = m.string(sink, "client_secret");
+    let (redirect_uris, post_logout) = redirects(sink, m);
     let backchannel = match m.string(sink, "backchannel_logout_uri") {
         Some(s) => Some(url(sink, s)?),
         None => None,

@@ -21,9 +21,11 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "session",
             "attacks",
             "start",
+            "requires_signed_assertions",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
+    let requires_signed_assertions = m.bool(sink, "requires_signed_assertions").unwrap_or(false);
     let start = m.string(sink, "start").and_then(|s| {
         if s.value.trim().is_empty() {
             sink.error(
@@ -64,6 +66,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
         login_url: login_url?,
         logout_url,
         session: session?,
+        requires_signed_assertions,
     })
 }
 

@@ -14,12 +14,39 @@ pub(super) fn regex_error(source: &str, e: &regex::Error) -> String {
     format!("invalid regex `{source}`: {reason}")
 }
 
-/// An absolute http(s) URL.
+/// An absolute http(s) URL with a host, a port other than 0 and no credentials.
 pub(super) fn url(sink: &mut Sink, s: At<String>) -> Option<Url> {
     match Url::parse(&s.value) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
             if u.host_str().is_none_or(str::is_empty) {
                 sink.error(s.pos, &s.path, format!("URL `{}` has no host", s.value));
+                return None;
+            }
+            if u.port() == Some(0) {
+                // Port 0 asks the OS for any free port when listening; nothing can be reached there.
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!(
+                        "URL `{}` has port 0, where nothing can be reached; write the port the server listens on",
+                        s.value
+                    ),
+                );
+                return None;
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                // The password is not repeated in the message: check output ends up in CI logs.
+                let who = match u.password() {
+                    Some(_) => format!("{}:...@", u.username()),
+                    None => format!("{}@", u.username()),
+                };
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!(
+                        "the URL has credentials (`{who}`) before its host; fakta never sends credentials in a URL: remove them"
+                    ),
+                );
                 return None;
             }
             Some(u)
@@ -51,14 +78,6 @@ pub(super) fn url(sink: &mut Sink, s: At<String>) -> Option<Url> {
             None
         }
     }
-}
-
-/// A list of absolute URLs; bad items are reported.
-pub(super) fn urls(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
-    let items = m.strings(sink, key)?;
-    let before = sink.found.len();
-    let out: Vec<Url> = items.into_iter().filter_map(|s| url(sink, s)).collect();
-    (sink.found.len() == before).then_some(out)
 }
 
 fn is_slug(s: &str) -> bool {
