@@ -677,24 +677,24 @@ fn an_sp_certificate_or_key_that_is_not_a_regular_file_is_refused_at_start() {
     };
     saml.sp_certificate = Some("/dev/zero".into());
     saml.sp_private_key = Some("/dev/zero".into());
-    let err = fakta::idp::IdpState::new(
+    let Err(err) = fakta::idp::IdpState::new(
         conn.clone(),
         keys(),
         std::sync::Arc::new(fakta::clock::FixedClock::new(NOW)),
-    )
-    .err()
-    .expect("refused");
+    ) else {
+        panic!("the IdP started with /dev/zero as an SP certificate");
+    };
     assert_eq!(
         err.to_string(),
         "the SP certificate of app `qovery`: /dev/zero is not a regular file"
     );
-    let err = fakta::refsp::SpState::new(
+    let Err(err) = fakta::refsp::SpState::new(
         conn,
         fakta::refsp::Flaws::none(),
         std::sync::Arc::new(fakta::clock::SystemClock),
-    )
-    .err()
-    .expect("refused");
+    ) else {
+        panic!("the reference SP started with /dev/zero as its key");
+    };
     assert!(
         err.to_string()
             .ends_with(": the SP private key: /dev/zero is not a regular file"),
