@@ -251,6 +251,28 @@ mod tests {
     }
 
     #[test]
+    fn the_walk_reaches_keys_and_nested_values_and_spares_only_target_start() {
+        let yaml = "target:\n  start: \"cd sp\\n\\tmake\"\n  login_url: \"x\\ty\"\na:\n  - [{ \"k\\0\": \"v\\r\" }]\n";
+        let root = marked_yaml::parse_yaml(0, yaml).unwrap();
+        let mut sink = Sink::new("f.yaml");
+        check_tree(&mut sink, &root);
+        let mut found: Vec<(String, usize)> = sink
+            .found
+            .iter()
+            .map(|d| (d.path.clone(), d.line))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                ("a[0][0].k\0".to_owned(), 5),
+                ("a[0][0].k\0".to_owned(), 5),
+                ("target.login_url".to_owned(), 3),
+            ]
+        );
+    }
+
+    #[test]
     fn a_shell_command_may_span_lines_but_holds_no_nul() {
         assert_eq!(forbidden("cd sp &&\n\tmake run\r\n", true), None);
         assert_eq!(forbidden("run\0", true), Some(('\0', 4)));

@@ -12,7 +12,9 @@ use super::reader::{Pos, Sink, index, join};
 pub(super) fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostics {
     let good = &bytes[..e.valid_up_to()];
     let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+    // A byte order mark is not counted: it is invisible, and the loader strips it.
+    let line = String::from_utf8_lossy(&good[line_start..]);
+    let column = line.trim_start_matches('\u{feff}').chars().count() + 1;
     let pos = Pos {
         line: good.iter().filter(|b| **b == b'\n').count() + 1,
         column,
@@ -280,6 +282,14 @@ mod tests {
 
     fn second(text: &str) -> Option<usize> {
         second_document(text).map(|(pos, _)| pos.line)
+    }
+
+    #[test]
+    fn a_bad_byte_on_the_first_line_is_placed_without_counting_a_bom() {
+        let bytes = b"\xef\xbb\xbfidp: \xe9";
+        let e = std::str::from_utf8(bytes).unwrap_err();
+        let d = not_utf8("f.yaml", bytes, e);
+        assert_eq!((d.0[0].line, d.0[0].column), (1, 6), "{d}");
     }
 
     #[test]
