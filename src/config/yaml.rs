@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn a_bad_byte_on_the_first_line_is_placed_without_counting_a_bom() {
         let bytes = b"\xef\xbb\xbfidp: \xe9";
-        let e = std::str::from_utf8(bytes).unwrap_err();
+        let e = String::from_utf8(bytes.to_vec()).unwrap_err().utf8_error();
         let d = not_utf8("f.yaml", bytes, e);
         assert_eq!((d.0[0].line, d.0[0].column), (1, 6), "{d}");
     }
