@@ -63,6 +63,101 @@ fn every_file_starts_with_a_comment_saying_what_is_wrong() {
     }
 }
 
+/// What `fakta check` prints for a file of the corpus (also what is snapshotted).
+fn rendered(file: &Path, diags: &Diagnostics) -> String {
+    format!(
+        "{diags}{}: {} error(s), {} warning(s)\n",
+        file.display(),
+        diags.errors().count(),
+        diags.warnings().count()
+    )
+}
+
+/// What a file's header comment promises about the output: fragments that must appear (from
+/// `fakta must say:` and `fakta must warn:` lines) and fragments that must not (`fakta must not
+/// say:`). A fragment is text in double quotes, or in backticks outside double quotes.
+#[derive(Debug, Default, PartialEq)]
+struct Promise {
+    lines: usize,
+    must: Vec<String>,
+    must_not: Vec<String>,
+}
+
+fn promise(header: &str) -> Promise {
+    let mut p = Promise::default();
+    for line in header.lines().take_while(|l| l.starts_with('#')) {
+        let (negative, text) = if let Some((_, t)) = line.split_once("fakta must not say:") {
+            (true, t)
+        } else if let Some((_, t)) = line
+            .split_once("fakta must say:")
+            .or_else(|| line.split_once("fakta must warn:"))
+        {
+            (false, t)
+        } else {
+            continue;
+        };
+        p.lines += 1;
+        let list = if negative {
+            &mut p.must_not
+        } else {
+            &mut p.must
+        };
+        // Odd-numbered parts are quoted; an unclosed quote quotes nothing.
+        let quoted = text.split('"').collect::<Vec<_>>();
+        for (i, part) in quoted.iter().enumerate() {
+            if i % 2 == 1 && i + 1 < quoted.len() {
+                list.push((*part).to_owned());
+            } else if i % 2 == 0 {
+                let words = part.split('`').collect::<Vec<_>>();
+                for w in (1..words.len().saturating_sub(1)).step_by(2) {
+                    list.push(format!("`{}`", words[w]));
+                }
+            }
+        }
+    }
+    p
+}
+
+#[test]
+fn promise_fragments_are_quoted_text_and_backticked_words() {
+    let p = promise(
+        "# Wrong: `x` is not checked here.\n# fakta must say: \"unknown key `a`\" and `b`, not `c\n# fakta must not say: \"missing key\"\nidp: # fakta must say: \"z\"\n",
+    );
+    assert_eq!(
+        p,
+        Promise {
+            lines: 2,
+            must: vec!["unknown key `a`".into(), "`b`".into()],
+            must_not: vec!["missing key".into()],
+        }
+    );
+}
+
+/// Every file's header says what fakta must print, with at least one fragment to look for, and
+/// the output holds every fragment promised (and none of those it must not say).
+#[test]
+fn every_file_says_what_its_header_promises() {
+    let mut failures = Vec::new();
+    for file in corpus() {
+        let name = stem(&file);
+        let header = String::from_utf8_lossy(&std::fs::read(&file).expect("readable")).into_owned();
+        let p = promise(&header);
+        if p.must.is_empty() {
+            failures.push(format!(
+                "{name}: no `# fakta must say:` (or `must warn:`) line with a quoted fragment"
+            ));
+        }
+        let out = rendered(&file, &diagnostics(&file));
+        for f in p.must.iter().filter(|f| !out.contains(f.as_str())) {
+            failures.push(format!("{name}: promised {f:?}, not in:\n{out}"));
+        }
+        for f in p.must_not.iter().filter(|f| out.contains(f.as_str())) {
+            failures.push(format!("{name}: must not say {f:?}, but does:\n{out}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn invalid_files_snapshots() {
     let mut failures = Vec::new();
@@ -104,10 +199,7 @@ fn invalid_files_snapshots() {
             }
         }
 
-        let rendered = format!(
-            "{diags}{}: {errors} error(s), {warnings} warning(s)\n",
-            file.display()
-        );
+        let rendered = rendered(&file, &diags);
         insta::with_settings!({
             description => format!("fakta check {}", file.display()),
             omit_expression => true,
@@ -161,4 +253,27 @@ fn check_exit_codes() {
         "tests/invalid/unknown_top_level_key.yaml",
     ]);
     assert_eq!(code, 2, "errors in any file exit 2:\n{out}");
+}
+
+/// YAML allows a byte order mark before the document: a BOM-prefixed copy of a shipped file
+/// checks clean, and positions on the first line are counted without the (invisible) BOM.
+#[test]
+fn a_byte_order_mark_is_accepted_and_not_counted_in_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string("scenarios/qovery-saml.yaml").expect("shipped file");
+    let clean = dir.path().join("qovery-saml-bom.yaml");
+    std::fs::write(&clean, format!("\u{feff}{text}")).expect("write");
+    let (code, out) = fakta_check(&[clean.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with(": 0 error(s), 0 warning(s)\n"), "{out}");
+
+    let broken = dir.path().join("bom-unknown-key.yaml");
+    std::fs::write(&broken, format!("\u{feff}version: 1\n{text}")).expect("write");
+    let diags = diagnostics(&broken);
+    let first = diags.0.first().expect("a diagnostic");
+    assert_eq!(
+        (first.line, first.column, first.path.as_str()),
+        (1, 1, "version"),
+        "{diags}"
+    );
 }

@@ -660,3 +660,44 @@ async fn bad_logout_requests_are_refused() {
     let ok = get(&sp.state, &format!("{SLO}?{q}"), None).await;
     assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
 }
+
+/// The connection is checked when it is loaded, but the IdP and the reference SP read the SP's
+/// certificate and key again when they start: through the same capped reader, so a device is
+/// refused at once instead of being read until memory runs out.
+#[test]
+fn an_sp_certificate_or_key_that_is_not_a_regular_file_is_refused_at_start() {
+    let mut conn = example();
+    let app = conn
+        .apps
+        .iter_mut()
+        .find(|a| a.id == "qovery")
+        .expect("app");
+    let fakta::config::Protocol::Saml(saml) = &mut app.protocol else {
+        panic!("qovery is a SAML app");
+    };
+    saml.sp_certificate = Some("/dev/zero".into());
+    saml.sp_private_key = Some("/dev/zero".into());
+    let Err(err) = fakta::idp::IdpState::new(
+        conn.clone(),
+        keys(),
+        std::sync::Arc::new(fakta::clock::FixedClock::new(NOW)),
+    ) else {
+        panic!("the IdP started with /dev/zero as an SP certificate");
+    };
+    assert_eq!(
+        err.to_string(),
+        "the SP certificate of app `qovery`: /dev/zero is not a regular file"
+    );
+    let Err(err) = fakta::refsp::SpState::new(
+        conn,
+        fakta::refsp::Flaws::none(),
+        std::sync::Arc::new(fakta::clock::SystemClock),
+    ) else {
+        panic!("the reference SP started with /dev/zero as its key");
+    };
+    assert!(
+        err.to_string()
+            .ends_with(": the SP private key: /dev/zero is not a regular file"),
+        "{err}"
+    );
+}

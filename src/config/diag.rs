@@ -1,6 +1,7 @@
 //! Diagnostics for connection files: every problem carries the file, the line and column, the
 //! key path and a message that says what was expected.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// How bad a finding is: errors stop the file from being used, warnings are lint findings.
@@ -32,10 +33,29 @@ impl fmt::Display for Diagnostic {
             f.write_str("warning: ")?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", printable(&self.path))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
+}
+
+/// The text with control characters written as escapes: messages quote values from the file,
+/// and a newline or an escape sequence from there must not reach the terminal as itself.
+fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// All findings for one file, in the order of the file.
@@ -71,3 +91,24 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_from_the_file_are_printed_escaped() {
+        let d = Diagnostic {
+            severity: Severity::Error,
+            file: "f.yaml".into(),
+            line: 3,
+            column: 7,
+            path: "directory.users[0].attributes.a\0b".into(),
+            message: "`x\u{1b}[31my\n` is not an email address".into(),
+        };
+        assert_eq!(
+            d.to_string(),
+            "f.yaml:3:7: directory.users[0].attributes.a\\u{0}b: `x\\u{1b}[31my\\n` is not an email address"
+        );
+    }
+}

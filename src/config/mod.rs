@@ -1,12 +1,19 @@
 //! Connection files: the YAML model of an IdP, its directory and apps, the SP under test, the
 //! expectations and the scenarios.
 
+mod chars;
 mod diag;
+mod files;
+mod lint;
 mod load;
 mod model;
 mod reader;
+mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use files::{
+    FileError, MAX_REFERENCED_FILE_BYTES, read_capped, read_certificate, read_private_key,
+};
 pub use load::{MAX_FILE_BYTES, load_file, load_str};
 pub use model::*;
 pub use reader::Pos;

@@ -1,5 +1,5 @@
 //! The validated model of a connection file. Every value here has been checked; the loader in
-//! `load.rs` is the only way to build one from YAML.
+//! `load/` is the only way to build one from YAML.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -374,6 +374,10 @@ pub struct Target {
     pub login_url: Url,
     pub logout_url: Option<Url>,
     pub session: SessionProbe,
+    /// The SP requires the Assertion itself to be signed (SAML profiles 4.1.3.5 allow a signed
+    /// Response around unsigned assertions; set when the SP insists on signed assertions).
+    /// Only for a SAML app.
+    pub requires_signed_assertions: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -131,6 +131,20 @@ pub fn normalize_spans(node: &mut Node) {
     }
 }
 
+/// Replaces the empty value of each top-level key in `keys` (`idp:` and nothing more) with an
+/// empty mapping at the same place, so the reader reports the keys missing from it.
+pub fn empty_sections_as_mappings(root: &mut Node, keys: &[&str]) {
+    let Node::Mapping(map) = root else {
+        return;
+    };
+    for (key, value) in map.iter_mut() {
+        let empty = value.as_scalar().is_some_and(|s| s.as_str().is_empty());
+        if empty && keys.contains(&key.as_str()) {
+            *value = Node::Mapping(MarkedMappingNode::new_empty(*value.span()));
+        }
+    }
+}
+
 /// The known key closest to an unknown one, when it is close enough to be a typo.
 pub fn closest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = match unknown.chars().count() {
@@ -168,15 +182,27 @@ pub struct Map<'n> {
     pub node: &'n MarkedMappingNode,
     pub path: String,
     pub pos: Pos,
-    /// Known keys that an unknown key was reported as a typo of: their absence is not reported
-    /// again as a missing key.
-    pub suggested: Vec<String>,
+    /// Known keys that an unknown key was reported as a typo of, with the index of that report
+    /// in the sink: a required one's absence is added to that report rather than reported again.
+    pub suggested: Vec<(String, usize)>,
 }
 
 impl<'n> Map<'n> {
     /// Reads `node` as a mapping whose only keys may be `known`. Unknown keys are errors that
     /// list what was expected.
     pub fn new(sink: &mut Sink, node: &'n Node, path: &str, known: &[&str]) -> Option<Map<'n>> {
+        Map::with_foreign(sink, node, path, known, &[])
+    }
+
+    /// Like [`Map::new`], but keys in `foreign` (keys of another kind of item, which the caller
+    /// reports in its own words) are let through, and neither listed nor suggested.
+    pub fn with_foreign(
+        sink: &mut Sink,
+        node: &'n Node,
+        path: &str,
+        known: &[&str],
+        foreign: &[&str],
+    ) -> Option<Map<'n>> {
         let Some(map) = node.as_mapping() else {
             let keys = if known.is_empty() {
                 "an empty mapping `{}`".to_owned()
@@ -193,14 +219,17 @@ impl<'n> Map<'n> {
         let mut suggested = Vec::new();
         for key in map.keys() {
             let k = key.as_str();
-            if known.contains(&k) {
+            if known.contains(&k) || foreign.contains(&k) {
                 continue;
             }
             let message = if known.is_empty() {
                 format!("unknown key `{k}`; this mapping takes no keys")
             } else if let Some(near) = closest(k, known).filter(|n| map.get_node(n).is_none()) {
-                suggested.push(near.to_owned());
-                format!("unknown key `{k}`; did you mean `{near}`?")
+                suggested.push((near.to_owned(), sink.found.len()));
+                format!(
+                    "unknown key `{k}`; did you mean `{near}`? Expected one of: {}",
+                    known.join(", ")
+                )
             } else {
                 format!("unknown key `{k}`; expected one of: {}", known.join(", "))
             };
@@ -231,15 +260,22 @@ impl<'n> Map<'n> {
     }
 
     /// The node for a key that must be present. A missing key already reported as the likely
-    /// meaning of a misspelt one is not reported twice.
+    /// meaning of a misspelt one is said to be missing in that report, not in a second one.
     pub fn required(&self, sink: &mut Sink, key: &str, what: &str) -> Option<&'n Node> {
         let node = self.get(key);
-        if node.is_none() && !self.suggested.iter().any(|s| s == key) {
-            sink.error(
+        if node.is_some() {
+            return node;
+        }
+        let typo = self.suggested.iter().find(|(s, _)| s == key);
+        match typo.and_then(|(_, i)| sink.found.get_mut(*i)) {
+            Some(report) => report
+                .message
+                .push_str(&format!("; `{key}` is required and missing")),
+            None => sink.error(
                 self.pos,
                 &self.path,
                 format!("missing key `{key}`: expected {what}"),
-            );
+            ),
         }
         node
     }

@@ -98,17 +98,10 @@ pub fn trial_of(headers: &axum::http::HeaderMap) -> Option<String> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read the SP certificate of app `{app}` at {path}: {source}")]
-    ReadSpCertificate {
+    #[error("the SP certificate of app `{app}`: {source}")]
+    SpCertificate {
         app: String,
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("the SP certificate of app `{app}` at {path} is not a PEM certificate: {source}")]
-    ParseSpCertificate {
-        app: String,
-        path: String,
-        source: openssl::error::ErrorStack,
+        source: crate::config::FileError,
     },
 }
 
@@ -178,19 +171,12 @@ impl IdpState {
         let mut sp_certs = HashMap::new();
         for app in &conn.apps {
             if let Some(path) = app.saml().and_then(|s| s.sp_certificate.as_ref()) {
-                let full = conn.base_dir.join(path);
-                let shown = full.display().to_string();
-                let pem = std::fs::read(&full).map_err(|source| StateError::ReadSpCertificate {
-                    app: app.id.clone(),
-                    path: shown.clone(),
-                    source,
-                })?;
-                let cert =
-                    X509::from_pem(&pem).map_err(|source| StateError::ParseSpCertificate {
+                let cert = crate::config::read_certificate(&conn.base_dir.join(path)).map_err(
+                    |source| StateError::SpCertificate {
                         app: app.id.clone(),
-                        path: shown,
                         source,
-                    })?;
+                    },
+                )?;
                 sp_certs.insert(app.id.clone(), cert);
             }
         }

@@ -46,12 +46,8 @@ pub enum SpError {
         "{file}: app `{app}` requires signed requests (sp_certificate); give the reference SP the matching key with apps[].sp_private_key"
     )]
     SignedRequests { file: String, app: String },
-    #[error("{file}: cannot read the SP private key {path}: {reason}")]
-    SpKey {
-        file: String,
-        path: String,
-        reason: String,
-    },
+    #[error("{file}: the SP private key: {reason}")]
+    SpKey { file: String, reason: String },
 }
 
 /// A logged-in user at the SP.
@@ -268,22 +264,11 @@ impl SpState {
         }
         let sp_key = match app.saml().and_then(|s| s.sp_private_key.as_ref()) {
             Some(p) => {
-                let path = conn.base_dir.join(p);
-                let shown = path.display().to_string();
-                let pem = std::fs::read(&path).map_err(|e| SpError::SpKey {
+                let key = crate::config::read_private_key(&conn.base_dir.join(p));
+                Some(key.map_err(|e| SpError::SpKey {
                     file: file.clone(),
-                    path: shown.clone(),
                     reason: e.to_string(),
-                })?;
-                Some(
-                    openssl::pkey::PKey::private_key_from_pem(&pem).map_err(|e| {
-                        SpError::SpKey {
-                            file: file.clone(),
-                            path: shown,
-                            reason: e.to_string(),
-                        }
-                    })?,
-                )
+                })?)
             }
             None => None,
         };

@@ -1,0 +1,97 @@
+//! Cross-checks between sections, made after every section has been read: settings that
+//! contradict another section (errors), and files that are valid but say something they cannot
+//! mean (warnings, lint findings).
+
+use marked_yaml::Node;
+
+use super::load::{Declared, MappingAt};
+use super::model::*;
+use super::reader::{Map, Pos, Sink, join};
+
+pub(super) fn expectations_without_target(sink: &mut Sink, top: &Map<'_>) {
+    sink.warning(
+        top.key_pos("expectations"),
+        "expectations",
+        "expectations without a `target`: no SP to check them against",
+    );
+}
+
+/// `target.requires_signed_assertions` is about SAML assertions: an error for an OIDC app, and a
+/// warning when the app is set to sign only the Response (then every honest login fails).
+/// `node` is the `target` mapping, for the key's position.
+pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], target: &Target) {
+    if !target.requires_signed_assertions {
+        return;
+    }
+    let Some(app) = apps.iter().find(|a| a.id == target.app) else {
+        return;
+    };
+    let key = "requires_signed_assertions";
+    let pos = node
+        .as_mapping()
+        .and_then(|m| m.keys().find(|k| k.as_str() == key))
+        .map_or_else(|| Pos::of(node.span()), |k| Pos::of(k.span()));
+    let path = join("target", key);
+    match &app.protocol {
+        Protocol::Oidc(_) => sink.error(
+            pos,
+            &path,
+            format!(
+                "`{key}` is for a SAML target, and app `{}` is an OIDC app",
+                app.id
+            ),
+        ),
+        Protocol::Saml(s) if s.sign == SignWhat::Response => sink.warning(
+            pos,
+            &path,
+            format!(
+                "the SP requires signed assertions, but app `{}` signs only the Response (`sign: response`): every login would be refused",
+                app.id
+            ),
+        ),
+        Protocol::Saml(_) => {}
+    }
+}
+
+/// A mapped group that the target app's group filter never emits makes its role unreachable.
+/// Findings are placed at the role (no group is sent at all) or at the group that is never sent.
+/// An app whose group statement is itself in error is left alone: that error says it all.
+pub(super) fn lint_mappings(
+    sink: &mut Sink,
+    at: &[MappingAt],
+    apps: &[App],
+    declared: &Declared,
+    target: &Target,
+) {
+    let Some(app) = apps.iter().find(|a| a.id == target.app) else {
+        return;
+    };
+    if declared.apps_with_bad_groups.contains(&app.id) {
+        return;
+    }
+    for m in at {
+        let role = &m.role.value;
+        match &app.groups {
+            None => sink.warning(
+                m.role.pos,
+                &m.role.path,
+                format!(
+                    "app `{}` has no `groups` statement, so it never sends groups: role `{role}` can never be given by this mapping",
+                    app.id
+                ),
+            ),
+            Some(gs) => {
+                for g in m.groups.iter().filter(|g| !gs.filter.passes(&g.value)) {
+                    sink.warning(
+                        g.pos,
+                        &g.path,
+                        format!(
+                            "app `{}` never sends group `{}`: its group filter ({}) drops it, so this mapping to role `{role}` can never apply",
+                            app.id, g.value, gs.filter
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The `apps` section: what every app has (id, protocol, group statement, logout, revocation),
+//! the keys each protocol accepts, and the pieces SAML and OIDC apps share.
+
+use std::path::Path;
+
+use marked_yaml::Node;
+
+use super::super::model::*;
+use super::super::reader::{self, At, Map, Pos, Sink, index, join};
+use super::Declared;
+use super::values::{one_of, regex_error, slug, url};
+use super::{oidc, saml};
+
+const COMMON_APP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "protocol",
+    "groups",
+    "global_token_revocation",
+];
+
+const SAML_APP_KEYS: &[&str] = &[
+    "issuer",
+    "audience",
+    "acs_url",
+    "sp_certificate",
+    "sp_private_key",
+    "sign",
+    "name_id",
+    "attributes",
+    "allow_idp_initiated",
+    "default_relay_state",
+    "assertion_lifetime_secs",
+    "logout",
+];
+
+const OIDC_APP_KEYS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "token_endpoint_auth_method",
+    "signing_alg",
+    "claims",
+    "authorization_server",
+    "require_pkce",
+    "access_token_lifetime_secs",
+    "id_token_lifetime_secs",
+];
+
+/// The keys an app may have given what its `protocol` says, the keys of the other protocol,
+/// and the protocol's name.
+fn app_keys(node: &Node) -> (Vec<&'static str>, &'static [&'static str], &'static str) {
+    let protocol = node
+        .as_mapping()
+        .and_then(|m| m.get_scalar("protocol"))
+        .map(|p| p.as_str().to_owned());
+    let mut keys = COMMON_APP_KEYS.to_vec();
+    match protocol.as_deref() {
+        Some("saml") => {
+            keys.extend(SAML_APP_KEYS);
+            (keys, OIDC_APP_KEYS, "saml")
+        }
+        Some("oidc") => {
+            keys.extend(OIDC_APP_KEYS);
+            (keys, SAML_APP_KEYS, "oidc")
+        }
+        _ => {
+            keys.extend(SAML_APP_KEYS);
+            keys.extend(OIDC_APP_KEYS);
+            (keys, &[], "")
+        }
+    }
+}
+
+pub(super) fn apps(
+    sink: &mut Sink,
+    node: &Node,
+    declared: &mut Declared,
+    base_dir: &Path,
+) -> Vec<App> {
+    let Some(list) = reader::seq(sink, node, "apps") else {
+        return Vec::new();
+    };
+    declared.apps = Some(
+        list.iter()
+            .filter_map(|a| a.as_mapping()?.get_scalar("id"))
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+    );
+    let mut apps = Vec::new();
+    let mut ids = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("apps", i);
+        if let Some((app, id)) = app(sink, item, &path, declared, base_dir) {
+            apps.push(app);
+            ids.push(id);
+        }
+    }
+    if list.is_empty() {
+        sink.error(Pos::of(node.span()), "apps", "expected at least one app");
+    }
+    reader::report_duplicates(sink, &ids, "app id");
+    // Client ids must be unique across OIDC apps; report each repeat at its `client_id`.
+    let client_ids: Vec<At<String>> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let map = item.as_mapping()?;
+            if map.get_scalar("protocol").map(|p| p.as_str()) != Some("oidc") {
+                return None;
+            }
+            let node = map.get_node("client_id")?;
+            let s = node.as_scalar()?;
+            Some(At {
+                value: s.as_str().to_owned(),
+                pos: Pos::of(node.span()),
+                path: format!("apps[{i}].client_id"),
+            })
+        })
+        .collect();
+    reader::report_duplicates(sink, &client_ids, "client id");
+    apps
+}
+
+fn app(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    declared: &mut Declared,
+    base_dir: &Path,
+) -> Option<(App, At<String>)> {
+    let (keys, foreign, protocol_name) = app_keys(node);
+    // Keys of the other protocol get their own message rather than "unknown key".
+    let m = Map::with_foreign(sink, node, path, &keys, foreign)?;
+    for key in m.node.keys() {
+        if foreign.contains(&key.as_str()) {
+            let other = if protocol_name == "oidc" {
+                "SAML"
+            } else {
+                "OIDC"
+            };
+            sink.error(
+                Pos::of(key.span()),
+                &join(path, key.as_str()),
+                format!(
+                    "`{}` is a key of {other} apps, and this app says `protocol: {protocol_name}`",
+                    key.as_str()
+                ),
+            );
+        }
+    }
+    let id = m.req_string(sink, "id", "the app instance id, e.g. 0oa1qovery");
+    let id = slug(sink, id);
+    let name = m.string(sink, "name");
+    let name = slug(sink, name);
+    let protocol = m.req_string(sink, "protocol", "`saml` or `oidc`");
+    let groups = m
+        .get("groups")
+        .and_then(|n| groups(sink, n, &m.key_path("groups")));
+    if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
+        declared.apps_with_bad_groups.push(id.value.clone());
+    }
+    let logout = m
+        .get("logout")
+        .and_then(|n| logout(sink, n, &m.key_path("logout")));
+    let app_id = id.as_ref().map(|i| i.value.as_str());
+    let gtr = m
+        .get("global_token_revocation")
+        .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
+    let protocol = match protocol {
+        Some(p) if p.value == "saml" => saml::saml_app(sink, &m, app_id, base_dir),
+        Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m),
+        Some(p) => {
+            sink.error(
+                p.pos,
+                &p.path,
+                format!("unknown protocol `{}`; expected `saml` or `oidc`", p.value),
+            );
+            None
+        }
+        None => None,
+    };
+    let id = id?;
+    Some((
+        App {
+            name: name.map(|n| n.value).unwrap_or_else(|| id.value.clone()),
+            id: id.value.clone(),
+            protocol: protocol?,
+            groups,
+            logout,
+            global_token_revocation: gtr,
+            pos: m.pos,
+        },
+        id,
+    ))
+}
+
+pub(super) fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
+    match UserField::parse(&s.value) {
+        Some(f) => Some(f),
+        None => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!(
+                    "`{}` is not a user field; expected user.id, user.login, user.email, user.name or user.<attribute>",
+                    s.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn name_id(sink: &mut Sink, node: &Node, path: &str) -> Option<NameIdSpec> {
+    let m = Map::new(sink, node, path, &["format", "value"])?;
+    let format = m
+        .choice(
+            sink,
+            "format",
+            &[
+                ("unspecified", NameIdFormat::Unspecified),
+                ("email_address", NameIdFormat::EmailAddress),
+                ("persistent", NameIdFormat::Persistent),
+            ],
+        )
+        .map(|f| f.value)
+        .unwrap_or(NameIdFormat::Unspecified);
+    let value = match m.string(sink, "value") {
+        Some(s) => user_field(sink, s)?,
+        None => UserField::Email,
+    };
+    Some(NameIdSpec { format, value })
+}
+
+pub(super) fn attribute_statements(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+) -> Vec<(String, UserField)> {
+    let Some(map) = node.as_mapping() else {
+        sink.error(
+            Pos::of(node.span()),
+            path,
+            format!(
+                "expected a mapping of attribute name to user field (`email: user.email`), found {}",
+                reader::kind(node)
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in map.iter() {
+        let p = join(path, k.as_str());
+        if let Some(field) = reader::string(sink, v, &p).and_then(|s| user_field(sink, s)) {
+            out.push((k.as_str().to_owned(), field));
+        }
+    }
+    out
+}
+
+fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
+    let m = Map::new(sink, node, path, &["attribute", "filter", "when_none"])?;
+    let attribute = m
+        .string(sink, "attribute")
+        .map(|s| s.value)
+        .unwrap_or_else(|| "groups".to_owned());
+    let when_none = m
+        .choice(
+            sink,
+            "when_none",
+            &[("absent", WhenNone::Absent), ("empty", WhenNone::Empty)],
+        )
+        .map(|w| w.value)
+        .unwrap_or(WhenNone::Absent);
+    let filter = match m.get("filter") {
+        Some(n) => group_filter(sink, n, &m.key_path("filter"))?,
+        None => GroupFilter::regex(".*").ok()?,
+    };
+    Some(GroupStatement {
+        attribute,
+        filter,
+        when_none,
+    })
+}
+
+fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter> {
+    let (kind, s) = one_of(
+        sink,
+        node,
+        path,
+        &["regex", "starts_with", "equals", "contains"],
+    )?;
+    Some(match kind {
+        "regex" => match GroupFilter::regex(&s.value) {
+            Ok(f) => f,
+            Err(e) => {
+                sink.error(s.pos, &s.path, regex_error(&s.value, &e));
+                return None;
+            }
+        },
+        "starts_with" => GroupFilter::StartsWith(s.value),
+        "equals" => GroupFilter::Equals(s.value),
+        _ => GroupFilter::Contains(s.value),
+    })
+}
+
+fn logout(sink: &mut Sink, node: &Node, path: &str) -> Option<Logout> {
+    let m = Map::new(sink, node, path, &["slo_url"])?;
+    let slo = m.req_string(sink, "slo_url", "the SP's Single Logout URL")?;
+    Some(Logout {
+        slo_url: url(sink, slo)?,
+    })
+}
+
+fn revocation(sink: &mut Sink, node: &Node, path: &str) -> Option<GlobalTokenRevocation> {
+    let m = Map::new(sink, node, path, &["endpoint", "subject_format"])?;
+    let endpoint = m
+        .req_string(
+            sink,
+            "endpoint",
+            "the SP's Global Token Revocation endpoint URL",
+        )
+        .and_then(|s| url(sink, s));
+    let subject_format = m
+        .choice(
+            sink,
+            "subject_format",
+            &[
+                ("iss_sub", SubjectFormat::IssSub),
+                ("email", SubjectFormat::Email),
+            ],
+        )
+        .map(|f| f.value)
+        .unwrap_or(SubjectFormat::IssSub);
+    Some(GlobalTokenRevocation {
+        endpoint: endpoint?,
+        subject_format,
+    })
+}

@@ -1,0 +1,111 @@
+//! The `directory` section: the users, their groups and attributes.
+
+use std::collections::BTreeMap;
+
+use marked_yaml::Node;
+
+use super::super::model::{Directory, User};
+use super::super::reader::{self, At, Map, Pos, Sink, index, join};
+use super::Declared;
+
+pub(super) fn directory(
+    sink: &mut Sink,
+    node: &Node,
+    declared: &mut Declared,
+) -> Option<Directory> {
+    let m = Map::new(sink, node, "directory", &["users"])?;
+    if m.get("users").is_none() {
+        // A directory without users is valid; scenarios cannot name anyone in it.
+        declared.users = Some(Vec::new());
+        return Some(Directory::default());
+    }
+    let list = m.seq(sink, "users")?;
+    let mut names = Vec::new();
+    for item in list.iter().filter_map(Node::as_mapping) {
+        if let Some(id) = item.get_scalar("id") {
+            declared.user_ids.push(id.as_str().to_owned());
+        }
+        for key in ["id", "login", "email"] {
+            if let Some(v) = item.get_scalar(key) {
+                names.push(v.as_str().to_owned());
+            }
+        }
+    }
+    declared.users = Some(names);
+    let mut users = Vec::new();
+    let mut ids = Vec::new();
+    let mut logins = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("directory.users", i);
+        if let Some((u, id, login)) = user(sink, item, &path) {
+            users.push(u);
+            ids.push(id);
+            logins.push(login);
+        }
+    }
+    reader::report_duplicates(sink, &ids, "user id");
+    reader::report_duplicates(sink, &logins, "user login");
+    Some(Directory { users })
+}
+
+fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, At<String>)> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["id", "login", "email", "name", "groups", "attributes"],
+    )?;
+    let id = m.req_string(sink, "id", "the Okta user id, e.g. 00u1alice");
+    let email = m.req_string(sink, "email", "the user's email address");
+    if let Some(e) = &email {
+        if !e.value.contains('@') {
+            sink.error(
+                e.pos,
+                &e.path,
+                format!("`{}` is not an email address", e.value),
+            );
+        }
+    }
+    let name = m.string(sink, "name").map(|s| s.value);
+    let login = m.string(sink, "login");
+    let groups = m.strings(sink, "groups").unwrap_or_default();
+    reader::report_duplicates(sink, &groups, "group");
+    let mut attributes = BTreeMap::new();
+    if let Some(attrs) = m.get("attributes") {
+        let apath = join(path, "attributes");
+        if let Some(map) = attrs.as_mapping() {
+            for (k, v) in map.iter() {
+                if let Some(s) = reader::string(sink, v, &join(&apath, k.as_str())) {
+                    attributes.insert(k.as_str().to_owned(), s.value);
+                }
+            }
+        } else {
+            sink.error(
+                Pos::of(attrs.span()),
+                &apath,
+                format!(
+                    "expected a mapping of attribute name to value, found {}",
+                    reader::kind(attrs)
+                ),
+            );
+        }
+    }
+    let (id, email) = (id?, email?);
+    let login = login.unwrap_or_else(|| At {
+        value: email.value.clone(),
+        pos: email.pos,
+        path: email.path.clone(),
+    });
+    Some((
+        User {
+            id: id.value.clone(),
+            login: login.value.clone(),
+            email: email.value,
+            name,
+            groups: groups.into_iter().map(|g| g.value).collect(),
+            attributes,
+        },
+        id,
+        login,
+    ))
+}

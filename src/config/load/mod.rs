@@ -1,0 +1,201 @@
+//! Connection file loading: YAML text -> marked nodes -> validated [`Connection`], collecting
+//! every error and lint finding of the file. Each section is read by its own module; the YAML
+//! layer is `config/yaml.rs`, cross-checks between sections `config/lint.rs`.
+
+mod app;
+mod directory;
+mod expectations;
+mod idp;
+mod oidc;
+mod saml;
+mod scenario;
+mod target;
+mod values;
+
+use std::path::Path;
+
+use marked_yaml::{LoaderOptions, Node};
+
+use super::diag::Diagnostics;
+use super::files::{self, FileError};
+use super::model::*;
+use super::reader::{self, Map, Pos, Sink};
+use super::{chars, lint, yaml};
+
+pub(crate) use expectations::MappingAt;
+
+/// Largest connection file accepted.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// Loads and validates a connection file. On success the diagnostics hold only warnings.
+pub fn load_file(path: &Path) -> Result<(Connection, Diagnostics), Diagnostics> {
+    let name = path.display().to_string();
+    let bytes = match files::read_capped(path, MAX_FILE_BYTES as u64) {
+        Ok(bytes) => bytes,
+        Err(FileError::TooLarge { limit, .. }) => {
+            return Err(single(
+                &name,
+                format!("the file is larger than {limit} bytes, the limit for a connection file"),
+            ));
+        }
+        Err(FileError::NotRegularFile { .. }) => {
+            return Err(single(&name, "not a regular file".to_owned()));
+        }
+        Err(FileError::Read { source, .. }) => {
+            return Err(single(&name, format!("cannot read file: {source}")));
+        }
+        Err(e) => return Err(single(&name, e.to_string())),
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(yaml::not_utf8(&name, e.as_bytes(), e.utf8_error())),
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_str(&text, &name, &base_dir)
+}
+
+fn single(file: &str, message: String) -> Diagnostics {
+    let mut sink = Sink::new(file);
+    sink.error(Pos::default(), "", message);
+    Diagnostics(sink.found)
+}
+
+/// Loads a connection from text; `name` is used in messages, `base_dir` resolves relative paths
+/// (an SP certificate is read from there, to check it).
+pub fn load_str(
+    text: &str,
+    name: &str,
+    base_dir: &Path,
+) -> Result<(Connection, Diagnostics), Diagnostics> {
+    let mut sink = Sink::new(name);
+    if text.len() > MAX_FILE_BYTES {
+        sink.error(
+            Pos::default(),
+            "",
+            format!("file is larger than {MAX_FILE_BYTES} bytes"),
+        );
+        return Err(Diagnostics(sink.found));
+    }
+    // YAML allows a byte order mark before the stream; the parser would read it as part of the
+    // first key. It is invisible in editors, so columns are counted without it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The parser reads the first document only; a second one would be silently ignored.
+    if let Some((pos, message)) = yaml::second_document(text) {
+        sink.error(pos, "", message);
+    }
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let mut root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+        Ok(root) => root,
+        Err(e) => {
+            let (pos, path, message) = yaml::describe_load_error(&e, text);
+            sink.error(pos, &path, message);
+            let mut diags = Diagnostics(sink.found);
+            diags.sort();
+            return Err(diags);
+        }
+    };
+    reader::normalize_spans(&mut root);
+    reader::empty_sections_as_mappings(&mut root, EMPTY_IS_EMPTY_MAPPING);
+    chars::check_tree(&mut sink, &root);
+    let conn = connection(&mut sink, &root, name, base_dir);
+    let mut diags = Diagnostics(sink.found);
+    diags.sort();
+    match conn {
+        Some(c) if !diags.has_errors() => Ok((c, diags)),
+        _ => Err(diags),
+    }
+}
+
+/// Top-level sections that, written with nothing after them (`idp:`), are read as empty
+/// mappings: then what is missing in them is named (`missing key `base_url``), which says more
+/// than "expected a mapping, found an empty value".
+const EMPTY_IS_EMPTY_MAPPING: &[&str] = &["idp", "directory", "target", "expectations"];
+
+const TOP_KEYS: &[&str] = &[
+    "idp",
+    "directory",
+    "apps",
+    "target",
+    "expectations",
+    "scenarios",
+];
+
+/// What the file declares, including the parts that failed validation: cross-references (a
+/// scenario's user, the target's app) are checked against these, so one mistake is not reported
+/// again at every place that names the broken item.
+#[derive(Debug, Default)]
+pub(crate) struct Declared {
+    /// Ids, logins and emails of every user written in the file; `None` when the directory
+    /// could not be read at all (then names of users cannot be checked).
+    pub(crate) users: Option<Vec<String>>,
+    /// User ids, for messages.
+    pub(crate) user_ids: Vec<String>,
+    /// Ids of every app written in the file; `None` when `apps` could not be read.
+    pub(crate) apps: Option<Vec<String>>,
+    /// Apps whose `groups` statement is present but invalid (no lint about their groups).
+    pub(crate) apps_with_bad_groups: Vec<String>,
+}
+
+impl Declared {
+    pub(crate) fn app_list(&self) -> String {
+        match self.apps.as_deref() {
+            Some([]) | None => "there are no apps".to_owned(),
+            Some(ids) => format!("apps are: {}", ids.join(", ")),
+        }
+    }
+}
+
+fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Option<Connection> {
+    if root.as_mapping().is_some_and(|m| m.is_empty()) {
+        sink.error(
+            Pos { line: 1, column: 1 },
+            "",
+            "the file has no settings; a connection file is a mapping with the keys idp, directory and apps (and optionally target, expectations, scenarios)",
+        );
+        return None;
+    }
+    let top = Map::new(sink, root, "", TOP_KEYS)?;
+    let mut declared = Declared::default();
+    let idp = top
+        .required(sink, "idp", "the IdP settings (`base_url`)")
+        .and_then(|n| idp::idp(sink, n));
+    let directory = top
+        .required(sink, "directory", "the users (`users: [...]`)")
+        .and_then(|n| directory::directory(sink, n, &mut declared))
+        .unwrap_or_default();
+    let apps = match top.required(sink, "apps", "a list of apps") {
+        Some(n) => app::apps(sink, n, &mut declared, base_dir),
+        None => Vec::new(),
+    };
+    let has_target = top.get("target").is_some();
+    let target = top
+        .get("target")
+        .and_then(|n| target::target(sink, n, &declared));
+    let expectations = top
+        .get("expectations")
+        .and_then(|n| expectations::expectations(sink, n));
+    let scenarios = match top.get("scenarios") {
+        Some(n) => scenario::scenarios(sink, n, &directory, &declared, has_target),
+        None => Vec::new(),
+    };
+    if let (Some((_, at)), Some(t)) = (&expectations, &target) {
+        lint::lint_mappings(sink, at, &apps, &declared, t);
+    }
+    if expectations.is_some() && !has_target {
+        lint::expectations_without_target(sink, &top);
+    }
+    if let (Some(t), Some(node)) = (&target, top.get("target")) {
+        lint::signed_assertions(sink, node, &apps, t);
+    }
+    let expectations = expectations.map(|(e, _)| e);
+    Some(Connection {
+        source: name.to_owned(),
+        base_dir: base_dir.to_path_buf(),
+        idp: idp?,
+        directory,
+        apps,
+        target,
+        expectations,
+        scenarios,
+    })
+}

@@ -1,0 +1,175 @@
+//! An OIDC app's keys: client, redirect URIs, client authentication, signing, claims and the
+//! authorization server.
+
+use marked_yaml::Node;
+use url::Url;
+
+use super::super::model::*;
+use super::super::reader::{Map, Pos, Sink, join};
+use super::app::attribute_statements;
+use super::values::{seconds, slug, url};
+
+/// The sign-in redirect URIs (at least one) and the post-logout ones (possibly none).
+fn redirects(sink: &mut Sink, m: &Map<'_>) -> (Option<Vec<Url>>, Option<Vec<Url>>) {
+    let redirect_uris = match m.get("redirect_uris") {
+        Some(_) => redirect_list(sink, m, "redirect_uris"),
+        None => {
+            sink.error(
+                m.pos,
+                &m.path,
+                "missing key `redirect_uris`: expected the list of the app's sign-in redirect URIs",
+            );
+            None
+        }
+    };
+    if let Some(list) = &redirect_uris {
+        if list.is_empty() {
+            sink.error(
+                m.pos,
+                &m.key_path("redirect_uris"),
+                "expected at least one sign-in redirect URI",
+            );
+        }
+    }
+    let post_logout = match m.get("post_logout_redirect_uris") {
+        Some(_) => redirect_list(sink, m, "post_logout_redirect_uris"),
+        None => Some(Vec::new()),
+    };
+    (redirect_uris, post_logout)
+}
+
+/// A list of redirect URIs: absolute URLs without a fragment (RFC 6749 §3.1.2: the IdP appends
+/// its answer to the URI, and a fragment would swallow it). Every bad item is reported.
+fn redirect_list(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
+    let items = m.strings(sink, key)?;
+    let before = sink.found.len();
+    let mut out = Vec::new();
+    for s in items {
+        let (pos, path) = (s.pos, s.path.clone());
+        let Some(u) = url(sink, s) else { continue };
+        if let Some(fragment) = u.fragment() {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "a redirect URI must not have a fragment (`#{fragment}`): the IdP adds its answer to the URI (RFC 6749 section 3.1.2)"
+                ),
+            );
+            continue;
+        }
+        out.push(u);
+    }
+    (sink.found.len() == before).then_some(out)
+}
+
+pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
+    let client_id = m.req_string(sink, "client_id", "the OAuth client id, e.g. 0oa1clientid");
+    let secret = m.string(sink, "client_secret");
+    let (redirect_uris, post_logout) = redirects(sink, m);
+    let backchannel = match m.string(sink, "backchannel_logout_uri") {
+        Some(s) => Some(url(sink, s)?),
+        None => None,
+    };
+    let auth = m.choice(
+        sink,
+        "token_endpoint_auth_method",
+        &[
+            ("client_secret_basic", TokenAuth::ClientSecretBasic),
+            ("client_secret_post", TokenAuth::ClientSecretPost),
+            ("none", TokenAuth::None),
+        ],
+    );
+    let token_auth = match (&auth, &secret) {
+        (Some(a), _) => a.value,
+        (None, Some(_)) => TokenAuth::ClientSecretBasic,
+        (None, None) => TokenAuth::None,
+    };
+    match (token_auth, &secret, &auth) {
+        (TokenAuth::None, Some(s), _) => sink.error(
+            s.pos,
+            &s.path,
+            "a public client (`token_endpoint_auth_method: none`) has no client secret; remove it or choose client_secret_basic / client_secret_post",
+        ),
+        (TokenAuth::ClientSecretBasic | TokenAuth::ClientSecretPost, None, Some(a)) => sink.error(
+            a.pos,
+            &a.path,
+            "this method needs a `client_secret`",
+        ),
+        _ => {}
+    }
+    let signing_alg = m
+        .choice(
+            sink,
+            "signing_alg",
+            &[("RS256", SigningAlg::RS256), ("ES256", SigningAlg::ES256)],
+        )
+        .map(|a| a.value)
+        .unwrap_or(SigningAlg::RS256);
+    let claims = match m.get("claims") {
+        Some(n) => attribute_statements(sink, n, &m.key_path("claims")),
+        None => vec![
+            ("email".to_owned(), UserField::Email),
+            ("name".to_owned(), UserField::Name),
+            ("preferred_username".to_owned(), UserField::Login),
+        ],
+    };
+    if let Some(map) = m.get("claims").and_then(Node::as_mapping) {
+        for key in map.keys() {
+            if RESERVED_CLAIMS.contains(&key.as_str()) {
+                sink.error(
+                    Pos::of(key.span()),
+                    &join(&m.key_path("claims"), key.as_str()),
+                    format!(
+                        "`{}` is set by the IdP itself and cannot be a claim statement",
+                        key.as_str()
+                    ),
+                );
+            }
+        }
+    }
+    let server = match m.string(sink, "authorization_server") {
+        Some(s) if s.value == "org" => AuthServer::Org,
+        Some(s) => match slug(sink, Some(s)) {
+            Some(id) => AuthServer::Custom(id.value),
+            None => return None,
+        },
+        None => AuthServer::Org,
+    };
+    let require_pkce =
+        m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
+    let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
+    let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
+    Some(Protocol::Oidc(OidcApp {
+        client_id: client_id?.value,
+        client_secret: secret.map(|s| Secret::new(s.value)),
+        redirect_uris: redirect_uris?,
+        post_logout_redirect_uris: post_logout?,
+        backchannel_logout_uri: backchannel,
+        token_auth,
+        signing_alg,
+        claims,
+        server,
+        require_pkce,
+        access_token_lifetime_secs: access?,
+        id_token_lifetime_secs: id_life?,
+    }))
+}
+
+/// Claims the IdP sets itself; a claim statement may not override them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "jti",
+    "amr",
+    "idp",
+    "ver",
+    "nbf",
+    "azp",
+];

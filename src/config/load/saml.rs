@@ -1,0 +1,87 @@
+//! A SAML app's keys: issuer, audience, ACS URL, SP certificate and key, what is signed, the
+//! NameID and attribute statements. The SP certificate and key files are read and parsed here, so
+//! `fakta check` refuses what `serve` could not use.
+
+use std::path::{Path, PathBuf};
+
+use super::super::files;
+use super::super::model::*;
+use super::super::reader::{Map, Sink};
+use super::app::{attribute_statements, name_id};
+use super::values::{seconds, url};
+
+pub(super) fn saml_app(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    id: Option<&str>,
+    base_dir: &Path,
+) -> Option<Protocol> {
+    let issuer = m.string(sink, "issuer");
+    let audience = m.req_string(sink, "audience", "the SP entity id (the SAML Audience)");
+    let acs = m
+        .req_string(sink, "acs_url", "the SP's Assertion Consumer Service URL")
+        .and_then(|s| url(sink, s));
+    let sp_certificate = m.string(sink, "sp_certificate");
+    if let Some(c) = &sp_certificate {
+        if let Err(e) = files::read_certificate(&base_dir.join(&c.value)) {
+            sink.error(c.pos, &c.path, e.to_string());
+        }
+    }
+    let sp_certificate = sp_certificate.map(|s| PathBuf::from(s.value));
+    let sp_private_key = m.string(sink, "sp_private_key");
+    if let Some(k) = &sp_private_key {
+        if let Err(e) = files::read_private_key(&base_dir.join(&k.value)) {
+            sink.error(k.pos, &k.path, e.to_string());
+        }
+    }
+    if let (Some(k), None) = (&sp_private_key, &sp_certificate) {
+        sink.error(
+            k.pos,
+            &k.path,
+            "an SP private key without `sp_certificate`: the IdP would not know to check its signatures",
+        );
+    }
+    let sp_private_key = sp_private_key.map(|s| PathBuf::from(s.value));
+    let sign = m
+        .choice(
+            sink,
+            "sign",
+            &[
+                ("both", SignWhat::Both),
+                ("response", SignWhat::Response),
+                ("assertion", SignWhat::Assertion),
+            ],
+        )
+        .map(|s| s.value)
+        .unwrap_or(SignWhat::Both);
+    let name_id = match m.get("name_id") {
+        Some(n) => name_id(sink, n, &m.key_path("name_id")),
+        None => Some(NameIdSpec {
+            format: NameIdFormat::Unspecified,
+            value: UserField::Email,
+        }),
+    };
+    let attributes = match m.get("attributes") {
+        Some(n) => attribute_statements(sink, n, &m.key_path("attributes")),
+        None => Vec::new(),
+    };
+    let allow_idp_initiated = m.bool(sink, "allow_idp_initiated").unwrap_or(true);
+    let default_relay_state = m.string(sink, "default_relay_state").map(|s| s.value);
+    let lifetime = seconds(sink, m, "assertion_lifetime_secs", 300, 86_400);
+    let issuer = issuer
+        .map(|s| s.value)
+        .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
+    Some(Protocol::Saml(SamlApp {
+        issuer,
+        audience: audience?.value,
+        acs_url: acs?,
+        sp_certificate,
+        sp_private_key,
+        sign,
+        name_id: name_id?,
+        attributes,
+        allow_idp_initiated,
+        default_relay_state,
+        assertion_lifetime_secs: lifetime?,
+    }))
+}
