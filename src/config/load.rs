@@ -1594,6 +1594,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             "logout" => Some(Step::Logout {
                 from: LoginFrom::Sp,
                 fault: None,
+                binding: SloBinding::Redirect,
             }),
             "replay" => Some(Step::Replay),
             "revoke" => Some(Step::Revoke {
@@ -1672,7 +1673,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             })
         }
         "logout" => {
-            let m = Map::new(sink, value, &p, &["from", "fault"])?;
+            let m = Map::new(sink, value, &p, &["from", "fault", "binding"])?;
             let from = m
                 .choice(
                     sink,
@@ -1707,7 +1708,23 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
                     "a logout fault is sent by the IdP: add `from: idp`",
                 );
             }
-            Some(Step::Logout { from, fault })
+            let binding = m.choice(
+                sink,
+                "binding",
+                &[("redirect", SloBinding::Redirect), ("post", SloBinding::Post)],
+            );
+            if let (Some(b), LoginFrom::Sp) = (&binding, from) {
+                sink.error(
+                    b.pos,
+                    &b.path,
+                    "the binding is that of the IdP's LogoutRequest: add `from: idp`",
+                );
+            }
+            Some(Step::Logout {
+                from,
+                fault,
+                binding: binding.map(|b| b.value).unwrap_or_default(),
+            })
         }
         "revoke" => {
             let m = Map::new(sink, value, &p, &["expect_status", "fault", "format"])?;

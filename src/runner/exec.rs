@@ -309,7 +309,11 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                     ));
                 }
             }
-            Step::Logout { from, fault } => match from {
+            Step::Logout {
+                from,
+                fault,
+                binding,
+            } => match from {
                 LoginFrom::Sp => {
                     let url = target.logout_url.as_ref().ok_or_else(|| {
                         fail(
@@ -331,10 +335,25 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                     let done = {
                         let (_, b, who) = &mut browsers.all[0];
                         let who = who.clone();
-                        super::logout::idp_initiated(spec, idp, trial, &who, b, *fault).await
+                        super::logout::idp_initiated(spec, idp, trial, &who, b, *fault, *binding)
+                            .await
                     };
                     let done = done.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
                     notes.push(done.description.clone());
+                    // An honest logout must complete: the IdP refusing the SP's LogoutResponse
+                    // is the SP's failure, whatever happened to its session.
+                    if let (None, Some(super::logout::SloAnswer::Refused { status, reason })) =
+                        (fault, &done.slo_answer)
+                    {
+                        return Err(fail(
+                            &browsers,
+                            format!(
+                                "the SP answered the IdP's LogoutRequest with a LogoutResponse that the IdP's SLO endpoint refused ({status}): {reason}"
+                            ),
+                            &last_page,
+                            &notes,
+                        ));
+                    }
                     let app_is_oidc = conn.app(&spec.app).is_some_and(|a| a.oidc().is_some());
                     if app_is_oidc {
                         let want = if fault.is_some() { 400 } else { 200 };

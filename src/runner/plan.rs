@@ -448,7 +448,11 @@ pub fn revocation_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
 }
 
 fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
-    Step::Logout { from, fault }
+    Step::Logout {
+        from,
+        fault,
+        binding: crate::config::SloBinding::Redirect,
+    }
 }
 
 /// Logout trials (CONFORMANCE.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
