@@ -20,6 +20,9 @@ pub struct Hop {
     pub method: &'static str,
     pub url: String,
     pub status: u16,
+    /// The names of the form fields a POST carried (the values are in `Browser::seen` when
+    /// they are SAML messages).
+    pub posted: Vec<String>,
 }
 
 /// A SAML message or token seen on the way (decoded), for transcripts.
@@ -128,6 +131,9 @@ impl Browser {
             method,
             url: url.to_owned(),
             status,
+            posted: form
+                .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
         });
         Ok(Page {
             url: url.to_owned(),

@@ -122,8 +122,14 @@ fn describe_hops(hops: &[Hop], page: &Page, idp_base: &str, idp_slo: &str) -> St
                 who = format!("{who}: {}", said.chars().take(300).collect::<String>());
             }
         }
+        let form = if h.posted.is_empty() {
+            String::new()
+        } else {
+            let fields: Vec<String> = h.posted.iter().map(|k| format!("{k}=…")).collect();
+            format!(" [form {}]", fields.join("&"))
+        };
         out.push_str(&format!(
-            "\n  {} {} -> {} ({who})",
+            "\n  {} {}{form} -> {} ({who})",
             h.method,
             short_url(&h.url),
             h.status
