@@ -1836,3 +1836,38 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idp_logout_step_takes_a_binding_redirect_by_default() {
+        let yaml = format!(
+            "{}  - name: g2_both_bindings\n    user: 00u1alice\n    steps: [login, {{ logout: {{ from: idp, binding: post }} }}, {{ logout: {{ from: idp }} }}, logout]\n",
+            crate::cli::EMBEDDED_EXAMPLE
+        );
+        let (conn, _) = load_str(&yaml, "g2.yaml", std::path::Path::new(".")).unwrap();
+        let s = conn
+            .scenarios
+            .iter()
+            .find(|s| s.name == "g2_both_bindings")
+            .unwrap();
+        let bindings: Vec<(LoginFrom, SloBinding)> = s
+            .steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::Logout { from, binding, .. } => Some((*from, *binding)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            bindings,
+            vec![
+                (LoginFrom::Idp, SloBinding::Post),
+                (LoginFrom::Idp, SloBinding::Redirect),
+                (LoginFrom::Sp, SloBinding::Redirect),
+            ]
+        );
+    }
+}

@@ -338,8 +338,11 @@ async fn steps(spec: &TrialSpec, idp: &IdpState, trial: &str) -> Result<(), Stri
                         super::logout::idp_initiated(spec, idp, trial, &who, b, *fault, *binding)
                             .await
                     };
-                    let done = done.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
+                    let mut done = done.map_err(|e| fail(&browsers, e, &last_page, &notes))?;
                     notes.push(done.description.clone());
+                    if let Some(page) = done.page.take() {
+                        last_page = Some(page);
+                    }
                     // An honest logout must complete: the IdP refusing the SP's LogoutResponse
                     // is the SP's failure, whatever happened to its session.
                     if let (None, Some(super::logout::SloAnswer::Refused { status, reason })) =

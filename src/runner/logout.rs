@@ -19,6 +19,8 @@ pub struct Done {
     /// SAML: what fakta's IdP SLO endpoint made of the SP's LogoutResponse, when the browser
     /// got there (None: the SP sent no LogoutResponse to the IdP).
     pub slo_answer: Option<SloAnswer>,
+    /// SAML: the page the browser ended on.
+    pub page: Option<Page>,
 }
 
 /// The IdP SLO endpoint's answer to the LogoutResponse the SP sent through the browser.
@@ -251,6 +253,7 @@ pub async fn idp_initiated(
             ),
             status: page.status,
             slo_answer: answer,
+            page: Some(page),
         }
     } else if let Some(o) = app.oidc() {
         if binding == SloBinding::Post {
@@ -349,6 +352,7 @@ pub async fn idp_initiated(
             ),
             status,
             slo_answer: None,
+            page: None,
         }
     } else {
         return Err("the app has no protocol".into());
