@@ -688,19 +688,31 @@ async fn an_sps_logout_response_to_a_request_the_idp_sent_is_shown_once() {
     let q = response_query(&sp_logout_response("id_g2_1", SP, SUCCESS), None);
     let a = get(&st, &format!("{SLO}?{q}"), None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert!(a.body.contains("<title>Signed out of qovery</title>"), "{}", a.body);
+    assert!(
+        a.body.contains("<title>Signed out of qovery</title>"),
+        "{}",
+        a.body
+    );
     // The same InResponseTo again: spent.
     let again = get(&st, &format!("{SLO}?{q}"), None).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
     assert!(
-        again.body.contains("InResponseTo `id_g2_1` names a LogoutRequest that was already answered"),
+        again
+            .body
+            .contains("InResponseTo `id_g2_1` names a LogoutRequest that was already answered"),
         "{}",
         again.body
     );
     // By HTTP-POST too.
     st.remember_logout_request("id_g2_2", "qovery");
     let xml = sp_logout_response("id_g2_2", SP, SUCCESS);
-    let a = post_form(&st, SLO, &[("SAMLResponse", &binding::encode_post(&xml))], None).await;
+    let a = post_form(
+        &st,
+        SLO,
+        &[("SAMLResponse", &binding::encode_post(&xml))],
+        None,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.body.contains("Signed out of qovery"), "{}", a.body);
 }
@@ -712,7 +724,12 @@ async fn a_non_success_logout_response_is_reported_with_its_status() {
     let responder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
     let q = response_query(&sp_logout_response("id_g2_3", SP, responder), None);
     let a = get(&st, &format!("{SLO}?{q}"), None).await;
-    assert_eq!(a.status, StatusCode::OK, "the SP answered properly: {}", a.body);
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "the SP answered properly: {}",
+        a.body
+    );
     assert!(
         a.body.contains("Sign-out of qovery not confirmed") && a.body.contains(responder),
         "{}",
@@ -740,7 +757,13 @@ async fn bad_logout_responses_are_refused_naming_what_is_wrong() {
             "the LogoutResponse&apos;s Issuer `urn:other` is not the SP entity id `urn:auth0:qovery:acme`",
         ),
         (
-            fakta::saml::logout::response("_r", "id_g2_4", NOW, SP, "http://127.0.0.1:7000/elsewhere"),
+            fakta::saml::logout::response(
+                "_r",
+                "id_g2_4",
+                NOW,
+                SP,
+                "http://127.0.0.1:7000/elsewhere",
+            ),
             "the LogoutResponse&apos;s Destination `http://127.0.0.1:7000/elsewhere` is not this SLO URL",
         ),
         (
@@ -759,10 +782,18 @@ async fn bad_logout_responses_are_refused_naming_what_is_wrong() {
     }
     // None of those spent the request it named.
     let q = response_query(&sp_logout_response("id_g2_4", SP, SUCCESS), None);
-    assert_eq!(get(&st, &format!("{SLO}?{q}"), None).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&st, &format!("{SLO}?{q}"), None).await.status,
+        StatusCode::OK
+    );
     let none = get(&st, &format!("{SLO}?RelayState=x"), None).await;
     assert_eq!(none.status, StatusCode::BAD_REQUEST);
-    assert!(none.body.contains("neither `SAMLRequest` nor `SAMLResponse`"), "{}", none.body);
+    assert!(
+        none.body
+            .contains("neither `SAMLRequest` nor `SAMLResponse`"),
+        "{}",
+        none.body
+    );
 }
 
 #[tokio::test]
@@ -781,7 +812,10 @@ async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
             "app `qovery` has an SP certificate, and the LogoutResponse is not signed",
         ),
         (
-            response_query(&sp_logout_response("id_s1", SP, SUCCESS), Some(foreign.pkey())),
+            response_query(
+                &sp_logout_response("id_s1", SP, SUCCESS),
+                Some(foreign.pkey()),
+            ),
             StatusCode::BAD_REQUEST,
             "the LogoutResponse&apos;s signature does not verify with the SP certificate",
         ),
@@ -798,7 +832,13 @@ async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
     }
     // HTTP-POST: the enveloped signature must be the root's, and verify.
     let post = |xml: String| async move {
-        post_form(st, SLO, &[("SAMLResponse", &binding::encode_post(&xml))], None).await
+        post_form(
+            st,
+            SLO,
+            &[("SAMLResponse", &binding::encode_post(&xml))],
+            None,
+        )
+        .await
     };
     let signed = |irt: &str, key: &PKey<Private>| {
         fakta::saml::logout::sign_enveloped(
@@ -811,10 +851,18 @@ async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
     };
     let a = post(sp_logout_response("id_s2", SP, SUCCESS)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    assert!(a.body.contains("the LogoutResponse is not signed"), "{}", a.body);
+    assert!(
+        a.body.contains("the LogoutResponse is not signed"),
+        "{}",
+        a.body
+    );
     let a = post(signed("id_s2", foreign.pkey())).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    assert!(a.body.contains("does not verify with the SP certificate"), "{}", a.body);
+    assert!(
+        a.body.contains("does not verify with the SP certificate"),
+        "{}",
+        a.body
+    );
     let a = post(signed("id_s2", &sp.key).replace("id_s2", "id_s3")).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "altered after signing");
     let a = post(signed("id_s2", &sp.key)).await;

@@ -623,9 +623,10 @@ async fn g2(
         .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     let before = b.hops.len();
-    let done = fakta::runner::logout::idp_initiated(&spec, &w.idp, &trial, &alice, &mut b, fault, binding)
-        .await
-        .unwrap();
+    let done =
+        fakta::runner::logout::idp_initiated(&spec, &w.idp, &trial, &alice, &mut b, fault, binding)
+            .await
+            .unwrap();
     let hops = b.hops[before..].to_vec();
     (b, done, hops)
 }
@@ -647,7 +648,11 @@ async fn g2_the_sps_logout_response_goes_back_to_the_idp_by_either_binding() {
             .map(|h| (h.method, h.url.split('?').next().unwrap(), h.status))
             .collect();
         let idp_slo = idp_slo(&w);
-        let sp_status = if binding == SloBinding::Redirect { 302 } else { 200 };
+        let sp_status = if binding == SloBinding::Redirect {
+            302
+        } else {
+            200
+        };
         assert_eq!(
             shown,
             vec![
@@ -656,19 +661,31 @@ async fn g2_the_sps_logout_response_goes_back_to_the_idp_by_either_binding() {
             ],
             "{binding:?}: the SP's answer, then the IdP's SLO endpoint"
         );
-        assert_eq!(done.slo_answer, Some(SloAnswer::SignedOut), "{}", done.description);
+        assert_eq!(
+            done.slo_answer,
+            Some(SloAnswer::SignedOut),
+            "{}",
+            done.description
+        );
         assert_eq!(done.status, 200);
         assert!(
-            done.description.contains(&if binding == SloBinding::Redirect {
-                format!("GET {idp_slo}?SAMLResponse=… -> 200")
-            } else {
-                format!("POST {idp_slo} [form SAMLResponse=…] -> 200")
-            }) && done.description.contains("-> 200 (the IdP: Signed out of qovery)"),
+            done.description
+                .contains(&if binding == SloBinding::Redirect {
+                    format!("GET {idp_slo}?SAMLResponse=… -> 200")
+                } else {
+                    format!("POST {idp_slo} [form SAMLResponse=…] -> 200")
+                })
+                && done
+                    .description
+                    .contains("-> 200 (the IdP: Signed out of qovery)"),
             "{}",
             done.description
         );
         assert!(
-            done.description.contains(&format!("{method} {sp_slo}")) && done.description.contains(&format!("-> {sp_status} (the SP)")),
+            done.description.contains(&format!("{method} {sp_slo}"))
+                && done
+                    .description
+                    .contains(&format!("-> {sp_status} (the SP)")),
             "{}",
             done.description
         );
@@ -680,13 +697,21 @@ async fn g2_the_sps_logout_response_goes_back_to_the_idp_by_either_binding() {
             .find(|s| s.what.starts_with("SAMLResponse"))
             .expect("a SAMLResponse on the way");
         assert!(
-            response.text.contains(&format!("Destination=\"{idp_slo}\""))
-                && response.text.contains("urn:auth0:qovery:acme</saml2:Issuer>")
+            response
+                .text
+                .contains(&format!("Destination=\"{idp_slo}\""))
+                && response
+                    .text
+                    .contains("urn:auth0:qovery:acme</saml2:Issuer>")
                 && response.text.contains("status:Success"),
             "{}",
             response.text
         );
-        assert_eq!(probe(&mut b, &w).await, 401, "{binding:?}: the SP session ended");
+        assert_eq!(
+            probe(&mut b, &w).await,
+            401,
+            "{binding:?}: the SP session ended"
+        );
     }
 }
 
@@ -698,7 +723,12 @@ async fn g2_an_sp_with_a_key_signs_its_logout_responses_and_the_idp_checks_them(
     let w = world(&signed_file(dir.path()), Flaws::none()).await;
     for binding in [SloBinding::Redirect, SloBinding::Post] {
         let (mut b, done, hops) = g2(&w, None, binding).await;
-        assert_eq!(done.slo_answer, Some(SloAnswer::SignedOut), "{binding:?}: {}", done.description);
+        assert_eq!(
+            done.slo_answer,
+            Some(SloAnswer::SignedOut),
+            "{binding:?}: {}",
+            done.description
+        );
         assert_eq!(hops.len(), 2, "{hops:?}");
         assert_eq!(probe(&mut b, &w).await, 401);
     }
@@ -716,7 +746,8 @@ async fn g2_refused_requests_get_no_logout_response_and_flaws_still_answer() {
         assert_eq!(done.status, 403);
         assert_eq!(done.slo_answer, None);
         assert!(
-            done.description.contains("(the SP: Refused: the LogoutRequest is not signed by the IdP)")
+            done.description
+                .contains("(the SP: Refused: the LogoutRequest is not signed by the IdP)")
                 && done.description.contains("the SP sent no LogoutResponse"),
             "{}",
             done.description

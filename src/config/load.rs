@@ -1711,7 +1711,10 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             let binding = m.choice(
                 sink,
                 "binding",
-                &[("redirect", SloBinding::Redirect), ("post", SloBinding::Post)],
+                &[
+                    ("redirect", SloBinding::Redirect),
+                    ("post", SloBinding::Post),
+                ],
             );
             if let (Some(b), LoginFrom::Sp) = (&binding, from) {
                 sink.error(
@@ -1847,7 +1850,7 @@ mod tests {
             "{}  - name: g2_both_bindings\n    user: 00u1alice\n    steps: [login, {{ logout: {{ from: idp, binding: post }} }}, {{ logout: {{ from: idp }} }}, logout]\n",
             crate::cli::EMBEDDED_EXAMPLE
         );
-        let (conn, _) = load_str(&yaml, "g2.yaml", std::path::Path::new(".")).unwrap();
+        let (conn, _) = load_str(&yaml, "g2.yaml", Path::new(".")).unwrap();
         let s = conn
             .scenarios
             .iter()

@@ -18,7 +18,8 @@ mod tokens;
 pub use error::IdpError;
 pub use router::app;
 pub use state::{
-    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, StateError, TRIAL_COOKIE, TrialOverrides, trial_of,
+    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, StateError, TRIAL_COOKIE,
+    TrialOverrides, trial_of,
 };
 pub use tokens::TokenStore;
 

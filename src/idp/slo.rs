@@ -15,11 +15,11 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::html;
 use super::sso::{current_session, saml_app};
 use super::state::IdpState;
 use super::{IdpError, SESSION_COOKIE};
 use crate::saml::binding::{self, raw_param};
-use super::html;
 use crate::saml::logout::{self, SignatureProblem};
 use crate::saml::ns;
 
@@ -191,9 +191,12 @@ fn finish(
     }
     tracing::info!(app = %app.id, name_id = %req.name_id, "SP-initiated logout");
     let response = logout::response(&state.new_id(), &req.id, state.now(), &saml.issuer, &sp_slo);
-    let query =
-        logout::redirect_response_query(&response, relay.as_deref(), Some(state.keys.current.pkey()))
-            .map_err(|e| IdpError::Logout(format!("cannot sign the LogoutResponse: {e}")))?;
+    let query = logout::redirect_response_query(
+        &response,
+        relay.as_deref(),
+        Some(state.keys.current.pkey()),
+    )
+    .map_err(|e| IdpError::Logout(format!("cannot sign the LogoutResponse: {e}")))?;
     let sep = if sp_slo.contains('?') { '&' } else { '?' };
     let mut resp = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{sp_slo}{sep}{query}")) {

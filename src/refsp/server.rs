@@ -1134,8 +1134,7 @@ fn logout_request(
         .map(|a| a.audience.clone())
         .unwrap_or_default();
     let id = format!("_{}", st.token());
-    let response =
-        crate::saml::logout::response(&id, request_id, st.now(), &issuer, &idp_slo);
+    let response = crate::saml::logout::response(&id, request_id, st.now(), &issuer, &idp_slo);
     match answer.binding {
         SloBinding::Redirect => {
             match crate::saml::logout::redirect_response_query(

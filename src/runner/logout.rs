@@ -231,7 +231,9 @@ pub async fn idp_initiated(
                 "the SP's LogoutResponse (status Success) was accepted by the IdP".to_owned()
             }
             Some(SloAnswer::NotConfirmed(st)) => {
-                format!("the IdP accepted the SP's LogoutResponse, whose status is {st}: the SP did not confirm the logout")
+                format!(
+                    "the IdP accepted the SP's LogoutResponse, whose status is {st}: the SP did not confirm the logout"
+                )
             }
             Some(SloAnswer::Refused { status, reason }) => format!(
                 "the IdP's SLO endpoint refused the SP's LogoutResponse ({status}): {reason}; the SP's fault: its LogoutResponse is not acceptable"

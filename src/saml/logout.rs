@@ -104,9 +104,10 @@ pub fn sign_enveloped(
     let mut template = signature_template(id, cert_b64.unwrap_or(""));
     if cert_b64.is_none() {
         // KeyInfo is optional (XML-DSig 4.4); an empty X509Certificate is not.
-        if let (Some(start), Some(end)) =
-            (template.find("<ds:KeyInfo>"), template.find("</ds:KeyInfo>"))
-        {
+        if let (Some(start), Some(end)) = (
+            template.find("<ds:KeyInfo>"),
+            template.find("</ds:KeyInfo>"),
+        ) {
             template.replace_range(start..end + "</ds:KeyInfo>".len(), "");
         }
     }
@@ -201,7 +202,9 @@ pub enum SignatureProblem {
     UnsupportedSigAlg(String),
     #[error("the LogoutResponse's signature is malformed: {0}")]
     Malformed(String),
-    #[error("the LogoutResponse has {0} ds:Signature elements; exactly one, on the root, is accepted")]
+    #[error(
+        "the LogoutResponse has {0} ds:Signature elements; exactly one, on the root, is accepted"
+    )]
     Several(usize),
     #[error("the LogoutResponse's ds:Signature is not a child of the samlp:LogoutResponse element")]
     NotEnveloped,
@@ -315,7 +318,8 @@ pub fn parse_response(xml: &str) -> Result<ParsedResponse, LogoutError> {
             root.tag_name().name().to_owned(),
         ));
     }
-    let status = child(root, ns::PROTOCOL, "Status").ok_or(LogoutError::ResponseMissing("Status"))?;
+    let status =
+        child(root, ns::PROTOCOL, "Status").ok_or(LogoutError::ResponseMissing("Status"))?;
     let code = child(status, ns::PROTOCOL, "StatusCode")
         .ok_or(LogoutError::ResponseMissing("Status/StatusCode"))?;
     let is_signature = |n: &roxmltree::Node<'_, '_>| {
@@ -514,7 +518,7 @@ mod tests {
                 LogoutError::NotALogoutResponse("LogoutRequest".into()),
             ),
             (
-                format!("<LogoutResponse ID=\"a\"/>"),
+                "<LogoutResponse ID=\"a\"/>".to_owned(),
                 LogoutError::NotALogoutResponse("LogoutResponse".into()),
             ),
             (
@@ -614,8 +618,11 @@ mod tests {
             Err(SignatureProblem::Several(2))
         );
         // The signature moved inside Status: not enveloped by the root.
-        let moved = crate::saml::signature::strip_signatures(&signed)
-            .replacen("</saml2p:Status>", &format!("{sig}</saml2p:Status>"), 1);
+        let moved = crate::saml::signature::strip_signatures(&signed).replacen(
+            "</saml2p:Status>",
+            &format!("{sig}</saml2p:Status>"),
+            1,
+        );
         assert_eq!(
             check_enveloped(&parse_response(&moved).unwrap()),
             Err(SignatureProblem::NotEnveloped)
@@ -634,7 +641,10 @@ mod tests {
     #[test]
     fn redirect_signature_problems_read_as_the_logout_responses() {
         use super::super::binding::BindingError as B;
-        assert_eq!(SignatureProblem::from(B::Unsigned), SignatureProblem::Unsigned);
+        assert_eq!(
+            SignatureProblem::from(B::Unsigned),
+            SignatureProblem::Unsigned
+        );
         assert_eq!(
             SignatureProblem::from(B::BadSignature),
             SignatureProblem::DoesNotVerify
