@@ -820,3 +820,66 @@ async fn o13_a_discovery_issuer_that_is_not_the_issuer_in_use_is_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn g2_a_logout_response_the_idp_refuses_fails_the_trial_as_the_sps_fault() {
+    use axum::extract::RawQuery;
+    use fakta::config::{LoginFrom, SloBinding, Step};
+    use fakta::saml::{binding, logout};
+    let idp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let idp_addr = idp_l.local_addr().unwrap().to_string();
+    let sp_addr = sp_l.local_addr().unwrap().to_string();
+    let yaml = std::fs::read_to_string(common::EXAMPLE)
+        .unwrap()
+        .replace("127.0.0.1:7000", &idp_addr)
+        .replace("127.0.0.1:7100", &sp_addr);
+    let conn = common::connection(&yaml, std::path::Path::new("."));
+    let idp = IdpState::new(conn.clone(), common::keys(), Arc::new(SystemClock)).unwrap();
+    let idp_app = fakta::idp::app(idp.clone());
+    tokio::spawn(async move { axum::serve(idp_l, idp_app).await });
+    // An SP that answers every LogoutRequest with a LogoutResponse naming the wrong Issuer.
+    let idp_slo = format!("http://{idp_addr}/app/acme_qovery_1/qovery/slo/saml");
+    let to = idp_slo.clone();
+    let bad_sp = axum::Router::new().route(
+        "/saml/slo",
+        axum::routing::get(move |RawQuery(q): RawQuery| async move {
+            let q = q.unwrap_or_default();
+            let raw = binding::raw_param(&q, "SAMLRequest").unwrap();
+            let xml = binding::decode_redirect(&binding::percent_decode(raw)).unwrap();
+            let request = logout::parse_request(&xml).unwrap();
+            let response = logout::response(
+                "_bad",
+                &request.id,
+                time::OffsetDateTime::now_utc(),
+                "urn:not-the-sp",
+                &to,
+            );
+            let q = logout::redirect_response_query(&response, None, None).unwrap();
+            axum::response::Redirect::to(&format!("{to}?{q}"))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(sp_l, bad_sp).await });
+    let conn = Arc::new(conn);
+    let mut spec = fakta::runner::plan::logout_pack("qovery-saml", &conn)
+        .into_iter()
+        .find(|t| t.name.ends_with("G2_idp_initiated_logout_ends_the_session"))
+        .expect("the G2 trial");
+    spec.steps = vec![Step::Logout {
+        from: LoginFrom::Idp,
+        fault: None,
+        binding: SloBinding::Redirect,
+    }];
+    let transcript = fakta::runner::exec::run(&spec, &idp).await.unwrap_err();
+    let reason = "the LogoutResponse's Issuer `urn:not-the-sp` is not the SP entity id `urn:auth0:qovery:acme`";
+    for needle in [
+        format!(
+            "the SP answered the IdP's LogoutRequest with a LogoutResponse that the IdP's SLO endpoint refused (400): {reason}"
+        ),
+        format!("-> 400 (the IdP: refused: {reason})"),
+        "-> 303 (the SP)".to_owned(),
+        format!("last page (400 {idp_slo}?SAMLResponse="),
+    ] {
+        assert!(transcript.contains(&needle), "{needle}\n{transcript}");
+    }
+}

@@ -241,7 +241,7 @@ pub async fn idp_initiated(
         };
         Done {
             description: format!(
-                "IdP-initiated LogoutRequest{} ({}, {}) sent through the browser to {slo_url}; the browser went:{}\n{verdict}\n{}",
+                "IdP-initiated LogoutRequest{} ({}, {}) sent through the browser to {slo_url}; the browser went:{}\n{verdict}",
                 fault
                     .map(|f| format!(" with fault {}", f.name()))
                     .unwrap_or_default(),
@@ -251,7 +251,6 @@ pub async fn idp_initiated(
                     SloBinding::Post => "HTTP-POST",
                 },
                 describe_hops(hops, &page, idp.conn.idp.base(), &idp_slo),
-                xml
             ),
             status: page.status,
             slo_answer: answer,
