@@ -868,4 +868,11 @@ async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
     let a = post(signed("id_s2", &sp.key)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.body.contains("Signed out of qovery"), "{}", a.body);
+    // A DOCTYPE is refused before xmlsec sees the document, request or response.
+    let doctype = "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>";
+    for field in ["SAMLResponse", "SAMLRequest"] {
+        let a = post_form(st, SLO, &[(field, &binding::encode_post(doctype))], None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{field}");
+        assert!(a.body.contains("DOCTYPE"), "{field}: {}", a.body);
+    }
 }

@@ -87,6 +87,8 @@ pub async fn slo_post(
     }
     let raw = form.get("SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     let xml = binding::decode_post(raw)?;
+    // Parsed (roxmltree, no DTD) before xmlsec sees it.
+    logout::parse_request(&xml).map_err(|e| IdpError::Logout(e.to_string()))?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
         let der = cert
             .to_der()

@@ -1007,6 +1007,14 @@ async fn slo_post(
     let Ok(xml) = binding::decode_post(b64) else {
         return refused("the SAMLRequest is not base64");
     };
+    // No DTD reaches xmlsec: the document is parsed without one first.
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    if roxmltree::Document::parse_with_options(&xml, opts).is_err() {
+        return refused("the LogoutRequest is not XML (or has a DOCTYPE)");
+    }
     let Ok(Trust::Saml {
         entity_id,
         certs,

@@ -365,3 +365,107 @@ pub async fn idp_initiated(
     }
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(url: &str, status: u16, body: &str) -> Page {
+        Page {
+            url: url.to_owned(),
+            status,
+            headers: Default::default(),
+            body: body.to_owned(),
+        }
+    }
+
+    const IDP_SLO: &str = "http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml";
+
+    #[test]
+    fn urls_are_shown_without_their_query_values() {
+        assert_eq!(
+            short_url("http://sp/slo?SAMLRequest=abc%2B&SigAlg=x&flag"),
+            "http://sp/slo?SAMLRequest=…&SigAlg=…&flag"
+        );
+        assert_eq!(short_url("http://sp/slo"), "http://sp/slo");
+        assert_eq!(without_query("http://sp/slo?a=1"), "http://sp/slo");
+    }
+
+    #[test]
+    fn the_idp_slo_page_is_read_as_signed_out_not_confirmed_or_refused() {
+        let ok = page(
+            IDP_SLO,
+            200,
+            "<html><head><title>Signed out of qovery</title></head><body></body></html>",
+        );
+        assert_eq!(slo_answer(&ok), SloAnswer::SignedOut);
+        let responder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+        let not = page(
+            IDP_SLO,
+            200,
+            &format!(
+                "<html><head><title>Sign-out of qovery not confirmed</title></head><body><p id=\"slo-result\" data-status=\"{responder}\">..</p></body></html>"
+            ),
+        );
+        assert_eq!(slo_answer(&not), SloAnswer::NotConfirmed(responder.into()));
+        let refused = page(
+            IDP_SLO,
+            400,
+            "<html><head><title>Bad logout response</title></head><body><p class=\"error\">the LogoutResponse's Issuer `x`\n is wrong</p></body></html>",
+        );
+        assert_eq!(
+            slo_answer(&refused),
+            SloAnswer::Refused {
+                status: 400,
+                reason: "the LogoutResponse's Issuer `x` is wrong".into()
+            }
+        );
+    }
+
+    #[test]
+    fn each_hop_says_who_answered_and_the_last_what_it_said() {
+        let sp_hop = Hop {
+            method: "GET",
+            url: "http://127.0.0.1:7100/saml/slo?SAMLRequest=zz".into(),
+            status: 302,
+            posted: Vec::new(),
+        };
+        let idp_hop = Hop {
+            method: "POST",
+            url: IDP_SLO.into(),
+            status: 200,
+            posted: vec!["SAMLResponse".into(), "RelayState".into()],
+        };
+        let last = page(
+            IDP_SLO,
+            200,
+            "<html><head><title>Signed out of qovery</title></head></html>",
+        );
+        assert_eq!(
+            describe_hops(
+                &[sp_hop.clone(), idp_hop],
+                &last,
+                "http://127.0.0.1:7000",
+                IDP_SLO
+            ),
+            format!(
+                "\n  GET http://127.0.0.1:7100/saml/slo?SAMLRequest=… -> 302 (the SP)\
+\n  POST {IDP_SLO} [form SAMLResponse=…&RelayState=…] -> 200 (the IdP: Signed out of qovery)"
+            )
+        );
+        // An SP refusal page names its reason; an origin sharing the IdP's prefix is not the IdP.
+        let refusal = page(
+            &sp_hop.url,
+            403,
+            "<html><head><title>Refused</title></head><body><p id=\"reason\">not signed</p></body></html>",
+        );
+        let hop = Hop {
+            status: 403,
+            ..sp_hop
+        };
+        assert_eq!(
+            describe_hops(&[hop], &refusal, "http://127.0.0.1:71", IDP_SLO),
+            "\n  GET http://127.0.0.1:7100/saml/slo?SAMLRequest=… -> 403 (the SP: Refused: not signed)"
+        );
+    }
+}
