@@ -701,3 +701,219 @@ fn an_sp_certificate_or_key_that_is_not_a_regular_file_is_refused_at_start() {
         "{err}"
     );
 }
+
+// --- SAML Single Logout (IdP-initiated): the SP's LogoutResponse ------------------------------
+
+/// The SP's LogoutResponse to `in_response_to`, with `status`.
+fn sp_logout_response(in_response_to: &str, issuer: &str, status: &str) -> String {
+    fakta::saml::logout::response_with_status(
+        "_sp_resp1",
+        in_response_to,
+        NOW,
+        issuer,
+        SLO_URL,
+        status,
+    )
+}
+
+fn response_query(xml: &str, key: Option<&PKey<Private>>) -> String {
+    fakta::saml::logout::redirect_response_query(xml, Some("rs"), key).unwrap()
+}
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+#[tokio::test]
+async fn an_sps_logout_response_to_a_request_the_idp_sent_is_shown_once() {
+    let st = state(example());
+    st.remember_logout_request("id_g2_1", "qovery");
+    let q = response_query(&sp_logout_response("id_g2_1", SP, SUCCESS), None);
+    let a = get(&st, &format!("{SLO}?{q}"), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        a.body.contains("<title>Signed out of qovery</title>"),
+        "{}",
+        a.body
+    );
+    // The same InResponseTo again: spent.
+    let again = get(&st, &format!("{SLO}?{q}"), None).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("InResponseTo `id_g2_1` names a LogoutRequest that was already answered"),
+        "{}",
+        again.body
+    );
+    // By HTTP-POST too.
+    st.remember_logout_request("id_g2_2", "qovery");
+    let xml = sp_logout_response("id_g2_2", SP, SUCCESS);
+    let a = post_form(
+        &st,
+        SLO,
+        &[("SAMLResponse", &binding::encode_post(&xml))],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("Signed out of qovery"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_non_success_logout_response_is_reported_with_its_status() {
+    let st = state(example());
+    st.remember_logout_request("id_g2_3", "qovery");
+    let responder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+    let q = response_query(&sp_logout_response("id_g2_3", SP, responder), None);
+    let a = get(&st, &format!("{SLO}?{q}"), None).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "the SP answered properly: {}",
+        a.body
+    );
+    assert!(
+        a.body.contains("Sign-out of qovery not confirmed") && a.body.contains(responder),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("Signed out of"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn bad_logout_responses_are_refused_naming_what_is_wrong() {
+    let st = state(example());
+    st.remember_logout_request("id_g2_4", "qovery");
+    st.remember_logout_request("id_for_other_app", "some-other-app");
+    for (xml, needle) in [
+        (
+            sp_logout_response("id_never_sent", SP, SUCCESS),
+            "InResponseTo `id_never_sent` names no LogoutRequest this IdP sent",
+        ),
+        (
+            sp_logout_response("id_for_other_app", SP, SUCCESS),
+            "InResponseTo `id_for_other_app` names a LogoutRequest this IdP sent for app `some-other-app`",
+        ),
+        (
+            sp_logout_response("id_g2_4", "urn:other", SUCCESS),
+            "the LogoutResponse&apos;s Issuer `urn:other` is not the SP entity id `urn:auth0:qovery:acme`",
+        ),
+        (
+            fakta::saml::logout::response(
+                "_r",
+                "id_g2_4",
+                NOW,
+                SP,
+                "http://127.0.0.1:7000/elsewhere",
+            ),
+            "the LogoutResponse&apos;s Destination `http://127.0.0.1:7000/elsewhere` is not this SLO URL",
+        ),
+        (
+            sp_logout_request(SP, SLO_URL, None).replace("LogoutRequest", "Other"),
+            "expected a samlp:LogoutResponse, found Other",
+        ),
+        (
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>".to_owned(),
+            "DOCTYPE",
+        ),
+    ] {
+        let a = get(&st, &format!("{SLO}?{}", response_query(&xml, None)), None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{needle}: {}", a.body);
+        assert!(a.body.contains(needle), "{needle}: {}", a.body);
+        assert!(a.body.contains("Bad logout response"), "{}", a.body);
+    }
+    // None of those spent the request it named.
+    let q = response_query(&sp_logout_response("id_g2_4", SP, SUCCESS), None);
+    assert_eq!(
+        get(&st, &format!("{SLO}?{q}"), None).await.status,
+        StatusCode::OK
+    );
+    let none = get(&st, &format!("{SLO}?RelayState=x"), None).await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
+    assert!(
+        none.body
+            .contains("neither `SAMLRequest` nor `SAMLResponse`"),
+        "{}",
+        none.body
+    );
+}
+
+#[tokio::test]
+async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
+    let sp = signed_sp();
+    let st = &sp.state;
+    let foreign = fakta::keys::SigningKey::generate().unwrap();
+    for i in 1..=6 {
+        st.remember_logout_request(&format!("id_s{i}"), "qovery");
+    }
+    // HTTP-Redirect: unsigned, signed by another key, then signed by the SP.
+    let cases = [
+        (
+            response_query(&sp_logout_response("id_s1", SP, SUCCESS), None),
+            StatusCode::BAD_REQUEST,
+            "app `qovery` has an SP certificate, and the LogoutResponse is not signed",
+        ),
+        (
+            response_query(
+                &sp_logout_response("id_s1", SP, SUCCESS),
+                Some(foreign.pkey()),
+            ),
+            StatusCode::BAD_REQUEST,
+            "the LogoutResponse&apos;s signature does not verify with the SP certificate",
+        ),
+        (
+            response_query(&sp_logout_response("id_s1", SP, SUCCESS), Some(&sp.key)),
+            StatusCode::OK,
+            "Signed out of qovery",
+        ),
+    ];
+    for (q, status, needle) in cases {
+        let a = get(st, &format!("{SLO}?{q}"), None).await;
+        assert_eq!(a.status, status, "{needle}: {}", a.body);
+        assert!(a.body.contains(needle), "{needle}: {}", a.body);
+    }
+    // HTTP-POST: the enveloped signature must be the root's, and verify.
+    let post = |xml: String| async move {
+        post_form(
+            st,
+            SLO,
+            &[("SAMLResponse", &binding::encode_post(&xml))],
+            None,
+        )
+        .await
+    };
+    let signed = |irt: &str, key: &PKey<Private>| {
+        fakta::saml::logout::sign_enveloped(
+            &sp_logout_response(irt, SP, SUCCESS),
+            "_sp_resp1",
+            key,
+            None,
+        )
+        .unwrap()
+    };
+    let a = post(sp_logout_response("id_s2", SP, SUCCESS)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.body.contains("the LogoutResponse is not signed"),
+        "{}",
+        a.body
+    );
+    let a = post(signed("id_s2", foreign.pkey())).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.body.contains("does not verify with the SP certificate"),
+        "{}",
+        a.body
+    );
+    let a = post(signed("id_s2", &sp.key).replace("id_s2", "id_s3")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "altered after signing");
+    let a = post(signed("id_s2", &sp.key)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("Signed out of qovery"), "{}", a.body);
+    // A DOCTYPE is refused before xmlsec sees the document, request or response.
+    let doctype = "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>";
+    for field in ["SAMLResponse", "SAMLRequest"] {
+        let a = post_form(st, SLO, &[(field, &binding::encode_post(doctype))], None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{field}");
+        assert!(a.body.contains("DOCTYPE"), "{field}: {}", a.body);
+    }
+}

@@ -536,25 +536,36 @@ async fn idp_initiated_slo_needs_the_idps_signature() {
         200,
         "G2: none of those ended the session"
     );
-    let ok = reqwest::get(format!(
-        "{slo}?{}",
-        slo_query(&logout_request(&w, &slo), Some(&key))
-    ))
-    .await
-    .unwrap();
-    assert_eq!(ok.status().as_u16(), 200, "{}", ok.text().await.unwrap());
+    let ok = browser()
+        .get(format!(
+            "{slo}?{}",
+            slo_query(&logout_request(&w, &slo), Some(&key))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 302, "{}", ok.text().await.unwrap());
+    assert!(
+        ok.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{}?SAMLResponse=", idp_slo(&w))),
+        "the SP answers with a LogoutResponse to the IdP's SLO URL"
+    );
     assert_eq!(me(&alice, &w).await.0, 401);
 
     let w = world(common::EXAMPLE, Flaws::none().with(Flaw::UnsignedSlo)).await;
     let (alice, _, _) = saml_login(&w, "00u1alice").await;
     let slo = format!("{}/saml/slo", w.sp);
-    let r = reqwest::get(format!(
-        "{slo}?{}",
-        slo_query(&logout_request(&w, &slo), None)
-    ))
-    .await
-    .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let r = browser()
+        .get(format!(
+            "{slo}?{}",
+            slo_query(&logout_request(&w, &slo), None)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
     assert_eq!(
         me(&alice, &w).await.0,
         401,
@@ -562,13 +573,17 @@ async fn idp_initiated_slo_needs_the_idps_signature() {
     );
 }
 
-#[tokio::test]
-async fn a_reference_sp_with_a_key_signs_its_requests_and_the_idp_checks_them() {
-    let dir = tempfile::tempdir().unwrap();
+fn idp_slo(w: &World) -> String {
+    format!("{}/app/acme_qovery_1/qovery/slo/saml", w.idp_base)
+}
+
+/// A connection file like the example whose app has an SP certificate, and the reference SP
+/// the matching key (it then signs its requests and LogoutResponses).
+fn signed_file(dir: &std::path::Path) -> String {
     let sp_key = fakta::keys::SigningKey::generate().unwrap();
-    std::fs::write(dir.path().join("sp.crt"), sp_key.certificate.pem()).unwrap();
+    std::fs::write(dir.join("sp.crt"), sp_key.certificate.pem()).unwrap();
     std::fs::write(
-        dir.path().join("sp.key"),
+        dir.join("sp.key"),
         sp_key.pkey().private_key_to_pem_pkcs8().unwrap(),
     )
     .unwrap();
@@ -576,9 +591,180 @@ async fn a_reference_sp_with_a_key_signs_its_requests_and_the_idp_checks_them() 
         "    # sp_certificate: sp.crt",
         "    sp_certificate: sp.crt\n    sp_private_key: sp.key",
     );
-    let file = dir.path().join("signed.yaml");
+    let file = dir.join("signed.yaml");
     std::fs::write(&file, yaml).unwrap();
-    let w = world(file.to_str().unwrap(), Flaws::none()).await;
+    file.to_str().unwrap().to_owned()
+}
+
+/// G2 as the runner does it, in the runner's browser: alice signs in at the SP, then the IdP's
+/// LogoutRequest (honest or with a fault) goes through the browser by `binding`. Returns the
+/// browser, what the runner made of it, and the hops of the logout alone.
+async fn g2(
+    w: &World,
+    fault: Option<fakta::config::LogoutFault>,
+    binding: fakta::config::SloBinding,
+) -> (
+    fakta::runner::browser::Browser,
+    fakta::runner::logout::Done,
+    Vec<fakta::runner::browser::Hop>,
+) {
+    use fakta::runner::browser::Browser;
+    let conn = Arc::new(w.idp.conn.clone());
+    let spec = fakta::runner::plan::logout_pack("qovery-saml", &conn)
+        .into_iter()
+        .find(|t| t.name.ends_with("G2_idp_initiated_logout_ends_the_session"))
+        .expect("the G2 trial");
+    let alice = conn.directory.users[0].clone();
+    let trial = format!("t{}", rand_suffix());
+    let mut b = Browser::new(&w.idp_base, &trial).unwrap();
+    let page = b
+        .navigate(&format!("{}/login?connection=acme", w.sp), &alice.login)
+        .await
+        .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    let before = b.hops.len();
+    let done =
+        fakta::runner::logout::idp_initiated(&spec, &w.idp, &trial, &alice, &mut b, fault, binding)
+            .await
+            .unwrap();
+    let hops = b.hops[before..].to_vec();
+    (b, done, hops)
+}
+
+async fn probe(b: &mut fakta::runner::browser::Browser, w: &World) -> u16 {
+    b.get(&format!("{}/api/me", w.sp)).await.unwrap().status
+}
+
+#[tokio::test]
+async fn g2_the_sps_logout_response_goes_back_to_the_idp_by_either_binding() {
+    use fakta::config::SloBinding;
+    use fakta::runner::logout::SloAnswer;
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let sp_slo = format!("{}/saml/slo", w.sp);
+    for (binding, method) in [(SloBinding::Redirect, "GET"), (SloBinding::Post, "POST")] {
+        let (mut b, done, hops) = g2(&w, None, binding).await;
+        let shown: Vec<(&str, &str, u16)> = hops
+            .iter()
+            .map(|h| (h.method, h.url.split('?').next().unwrap(), h.status))
+            .collect();
+        let idp_slo = idp_slo(&w);
+        let sp_status = if binding == SloBinding::Redirect {
+            302
+        } else {
+            200
+        };
+        assert_eq!(
+            shown,
+            vec![
+                (method, sp_slo.as_str(), sp_status),
+                (method, idp_slo.as_str(), 200)
+            ],
+            "{binding:?}: the SP's answer, then the IdP's SLO endpoint"
+        );
+        assert_eq!(
+            done.slo_answer,
+            Some(SloAnswer::SignedOut),
+            "{}",
+            done.description
+        );
+        assert_eq!(done.status, 200);
+        assert!(
+            done.description
+                .contains(&if binding == SloBinding::Redirect {
+                    format!("GET {idp_slo}?SAMLResponse=… -> 200")
+                } else {
+                    format!("POST {idp_slo} [form SAMLResponse=…] -> 200")
+                })
+                && done
+                    .description
+                    .contains("-> 200 (the IdP: Signed out of qovery)"),
+            "{}",
+            done.description
+        );
+        assert!(
+            done.description.contains(&format!("{method} {sp_slo}"))
+                && done
+                    .description
+                    .contains(&format!("-> {sp_status} (the SP)")),
+            "{}",
+            done.description
+        );
+        // The SP's LogoutResponse, as the browser carried it.
+        let response = b
+            .seen
+            .iter()
+            .rev()
+            .find(|s| s.what.starts_with("SAMLResponse"))
+            .expect("a SAMLResponse on the way");
+        assert!(
+            response
+                .text
+                .contains(&format!("Destination=\"{idp_slo}\""))
+                && response
+                    .text
+                    .contains("urn:auth0:qovery:acme</saml2:Issuer>")
+                && response.text.contains("status:Success"),
+            "{}",
+            response.text
+        );
+        assert_eq!(
+            probe(&mut b, &w).await,
+            401,
+            "{binding:?}: the SP session ended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn g2_an_sp_with_a_key_signs_its_logout_responses_and_the_idp_checks_them() {
+    use fakta::config::SloBinding;
+    use fakta::runner::logout::SloAnswer;
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&signed_file(dir.path()), Flaws::none()).await;
+    for binding in [SloBinding::Redirect, SloBinding::Post] {
+        let (mut b, done, hops) = g2(&w, None, binding).await;
+        assert_eq!(
+            done.slo_answer,
+            Some(SloAnswer::SignedOut),
+            "{binding:?}: {}",
+            done.description
+        );
+        assert_eq!(hops.len(), 2, "{hops:?}");
+        assert_eq!(probe(&mut b, &w).await, 401);
+    }
+}
+
+#[tokio::test]
+async fn g2_refused_requests_get_no_logout_response_and_flaws_still_answer() {
+    use fakta::config::{LogoutFault, SloBinding};
+    use fakta::runner::logout::SloAnswer;
+    use fakta::saml::logout::Fault;
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    for binding in [SloBinding::Redirect, SloBinding::Post] {
+        let (mut b, done, hops) = g2(&w, Some(LogoutFault::Saml(Fault::Unsigned)), binding).await;
+        assert_eq!(hops.len(), 1, "{hops:?}");
+        assert_eq!(done.status, 403);
+        assert_eq!(done.slo_answer, None);
+        assert!(
+            done.description
+                .contains("(the SP: Refused: the LogoutRequest is not signed by the IdP)")
+                && done.description.contains("the SP sent no LogoutResponse"),
+            "{}",
+            done.description
+        );
+        assert_eq!(probe(&mut b, &w).await, 200, "no effect");
+    }
+    // A flawed SP that keeps the session still answers Success.
+    let w = world(common::EXAMPLE, Flaws::none().with(Flaw::SloKeepsSession)).await;
+    let (mut b, done, _) = g2(&w, None, SloBinding::Redirect).await;
+    assert_eq!(done.slo_answer, Some(SloAnswer::SignedOut));
+    assert_eq!(probe(&mut b, &w).await, 200);
+}
+
+#[tokio::test]
+async fn a_reference_sp_with_a_key_signs_its_requests_and_the_idp_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(&signed_file(dir.path()), Flaws::none()).await;
     let b = browser();
     let (status, body) = browse(&b, &format!("{}/login?connection=acme", w.sp), "00u1alice").await;
     assert_eq!(
@@ -633,4 +819,74 @@ async fn o13_a_discovery_issuer_that_is_not_the_issuer_in_use_is_refused() {
             || body.contains("discovery document's issuer"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn g2_a_logout_response_the_idp_refuses_fails_the_trial_as_the_sps_fault() {
+    use axum::extract::RawQuery;
+    use fakta::config::{LoginFrom, SloBinding, Step};
+    use fakta::saml::{binding, logout};
+    let idp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sp_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let idp_addr = idp_l.local_addr().unwrap().to_string();
+    let sp_addr = sp_l.local_addr().unwrap().to_string();
+    let yaml = std::fs::read_to_string(common::EXAMPLE)
+        .unwrap()
+        .replace("127.0.0.1:7000", &idp_addr)
+        .replace("127.0.0.1:7100", &sp_addr);
+    let conn = common::connection(&yaml, std::path::Path::new("."));
+    let idp = IdpState::new(conn.clone(), common::keys(), Arc::new(SystemClock)).unwrap();
+    let idp_app = fakta::idp::app(idp.clone());
+    tokio::spawn(async move { axum::serve(idp_l, idp_app).await });
+    // An SP that answers every LogoutRequest with a LogoutResponse naming the wrong Issuer.
+    let idp_slo = format!("http://{idp_addr}/app/acme_qovery_1/qovery/slo/saml");
+    let to = idp_slo.clone();
+    let bad_sp = axum::Router::new().route(
+        "/saml/slo",
+        axum::routing::get(move |RawQuery(q): RawQuery| async move {
+            let q = q.unwrap_or_default();
+            let raw = binding::raw_param(&q, "SAMLRequest").unwrap();
+            let xml = binding::decode_redirect(&binding::percent_decode(raw)).unwrap();
+            let request = logout::parse_request(&xml).unwrap();
+            let response = logout::response(
+                "_bad",
+                &request.id,
+                time::OffsetDateTime::now_utc(),
+                "urn:not-the-sp",
+                &to,
+            );
+            let q = logout::redirect_response_query(&response, None, None).unwrap();
+            axum::response::Redirect::to(&format!("{to}?{q}"))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(sp_l, bad_sp).await });
+    let conn = Arc::new(conn);
+    let mut spec = fakta::runner::plan::logout_pack("qovery-saml", &conn)
+        .into_iter()
+        .find(|t| t.name.ends_with("G2_idp_initiated_logout_ends_the_session"))
+        .expect("the G2 trial");
+    spec.steps = vec![Step::Logout {
+        from: LoginFrom::Idp,
+        fault: None,
+        binding: SloBinding::Redirect,
+    }];
+    let failure = fakta::runner::exec::run_alone(&spec, &idp)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        failure.kind,
+        fakta::runner::verdict::FailureKind::WrongOutcome
+    );
+    let transcript = failure.transcript;
+    let reason = "the LogoutResponse's Issuer `urn:not-the-sp` is not the SP entity id `urn:auth0:qovery:acme`";
+    for needle in [
+        format!(
+            "the SP answered the IdP's LogoutRequest with a LogoutResponse that the IdP's SLO endpoint refused (400): {reason}"
+        ),
+        format!("-> 400 (the IdP: refused: {reason})"),
+        "-> 303 (the SP)".to_owned(),
+        format!("last page (400 {idp_slo}?SAMLResponse="),
+    ] {
+        assert!(transcript.contains(&needle), "{needle}\n{transcript}");
+    }
 }

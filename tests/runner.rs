@@ -645,6 +645,38 @@ fn a_failure_transcript_explains_itself() {
 }
 
 #[test]
+fn a_g2_failure_transcript_lists_the_logout_hops_and_who_answered() {
+    let c = certs();
+    let (_, out, _) = fakta(
+        &[
+            "demo",
+            "--flaw",
+            "slo-keeps-session",
+            "--exact",
+            "qovery-saml::G2_idp_initiated_logout_ends_the_session",
+        ],
+        c.path(),
+    );
+    let start = out
+        .find("---- qovery-saml::G2_idp_initiated_logout_ends_the_session ----")
+        .expect("failure section");
+    let section = &out[start..];
+    let end = section.find("\nhops:").unwrap_or(section.len());
+    let mut text = section[..end].to_owned();
+    for (re, with) in [
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r"alice\.[0-9a-f]{8}", "alice.[trial]"),
+        (r"alice\+[0-9a-f]{8}", "alice+[trial]"),
+    ] {
+        text = regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&text, with)
+            .into_owned();
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn a_failed_oidc_attack_shows_the_forged_token_and_userinfo_with_the_changes_marked() {
     let c = certs();
     let (code, out, _) = fakta(

@@ -448,6 +448,8 @@ pub enum Step {
     Logout {
         from: LoginFrom,
         fault: Option<LogoutFault>,
+        /// The binding of an IdP-initiated SAML LogoutRequest (G2): HTTP-Redirect unless set.
+        binding: SloBinding,
     },
     /// A Global Token Revocation request for the trial's user, honest or with a fault.
     Revoke {
@@ -463,6 +465,16 @@ pub enum Step {
         groups: Vec<String>,
     },
     Expect(SessionExpectation),
+}
+
+/// The SAML binding an IdP-initiated LogoutRequest is delivered by: a redirect to the SP's SLO
+/// URL (detached query signature), or an auto-submitting form POSTed to it (enveloped
+/// signature).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SloBinding {
+    #[default]
+    Redirect,
+    Post,
 }
 
 /// Faults of an IdP-initiated logout: SAML LogoutRequest (G2) or OIDC logout token (G4).

@@ -40,6 +40,21 @@ pub enum IdpError {
     Authorize(String),
     #[error("{0}")]
     Logout(String),
+    #[error("{0}")]
+    LogoutResponse(#[from] crate::saml::logout::LogoutError),
+    #[error("app `{app}` has an SP certificate, and {problem}")]
+    LogoutResponseSignature {
+        app: String,
+        problem: crate::saml::logout::SignatureProblem,
+    },
+    #[error("app `{app}`: the LogoutResponse's InResponseTo `{in_response_to}` {problem}")]
+    LogoutResponseInResponseTo {
+        app: String,
+        in_response_to: String,
+        problem: super::state::InResponseToProblem,
+    },
+    #[error("the SLO request carries neither `SAMLRequest` nor `SAMLResponse`")]
+    NoSamlMessage,
     #[error("the Response could not be signed: {0}")]
     Sign(#[from] SignError),
 }
@@ -66,6 +81,12 @@ impl IntoResponse for IdpError {
         let title = match (&self, status) {
             (IdpError::Authorize(_), _) => "Bad authorization request",
             (IdpError::Logout(_), _) => "Bad logout request",
+            (
+                IdpError::LogoutResponse(_)
+                | IdpError::LogoutResponseSignature { .. }
+                | IdpError::LogoutResponseInResponseTo { .. },
+                _,
+            ) => "Bad logout response",
             _ => match status {
                 StatusCode::NOT_FOUND => "Not found",
                 StatusCode::FORBIDDEN => "Not allowed",

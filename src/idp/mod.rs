@@ -18,8 +18,8 @@ mod tokens;
 pub use error::IdpError;
 pub use router::app;
 pub use state::{
-    ForgedDiscovery, IdpSession, IdpState, Issued, IssuedKind, StateError, TRIAL_COOKIE,
-    TrialOverrides, trial_of,
+    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind, StateError,
+    TRIAL_COOKIE, TrialOverrides, trial_of,
 };
 pub use tokens::TokenStore;
 

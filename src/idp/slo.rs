@@ -1,6 +1,11 @@
-//! SAML Single Logout at the IdP (G1): the SP's LogoutRequest over HTTP-Redirect or HTTP-POST
-//! (its signature checked when the app has an SP certificate) ends the IdP session, and a
-//! signed LogoutResponse goes back to the SP's SLO URL.
+//! SAML Single Logout at the IdP, both directions, on one endpoint per app:
+//! - SP-initiated (G1): the SP's LogoutRequest over HTTP-Redirect or HTTP-POST (its signature
+//!   checked when the app has an SP certificate) ends the IdP session, and a signed
+//!   LogoutResponse goes back to the SP's SLO URL;
+//! - IdP-initiated (G2): the SP's LogoutResponse to a LogoutRequest fakta sent (the runner
+//!   registers its ID with `IdpState::remember_logout_request`) comes back here; it is checked
+//!   (InResponseTo names an unanswered request sent for this app, Issuer is the app's SP entity
+//!   id, signature when the app has an SP certificate) and its status shown on a page.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,13 +13,15 @@ use std::sync::Arc;
 use axum::extract::{Form, Path, RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 
+use super::html;
 use super::sso::{current_session, saml_app};
 use super::state::IdpState;
 use super::{IdpError, SESSION_COOKIE};
 use crate::saml::binding::{self, raw_param};
-use crate::saml::logout;
+use crate::saml::logout::{self, SignatureProblem};
+use crate::saml::ns;
 
 pub fn slo_path(app: &crate::config::App) -> String {
     format!("/app/{}/{}/slo/saml", app.name, app.id)
@@ -29,7 +36,20 @@ pub async fn slo_get(
 ) -> Result<Response, IdpError> {
     let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
     let query = query.unwrap_or_default();
-    let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::MissingField("SAMLRequest"))?;
+    if let Some(raw) = raw_param(&query, "SAMLResponse") {
+        let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
+        let parsed = logout::parse_response(&xml)?;
+        if let Some(cert) = state.sp_certs.get(&app.id) {
+            binding::verify_redirect_signature(&query, "SAMLResponse", cert, true).map_err(
+                |e| IdpError::LogoutResponseSignature {
+                    app: app.id.clone(),
+                    problem: e.into(),
+                },
+            )?;
+        }
+        return logout_response(&state, app, &parsed);
+    }
+    let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
         binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?;
     }
@@ -46,10 +66,29 @@ pub async fn slo_post(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
     let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
-    let raw = form
-        .get("SAMLRequest")
-        .ok_or(IdpError::MissingField("SAMLRequest"))?;
+    if let Some(raw) = form.get("SAMLResponse") {
+        let xml = binding::decode_post(raw)?;
+        // Parsed (roxmltree, no DTD) before xmlsec sees it.
+        let parsed = logout::parse_response(&xml)?;
+        if let Some(cert) = state.sp_certs.get(&app.id) {
+            let refuse = |problem| IdpError::LogoutResponseSignature {
+                app: app.id.clone(),
+                problem,
+            };
+            logout::check_enveloped(&parsed).map_err(refuse)?;
+            let der = cert
+                .to_der()
+                .map_err(|_| refuse(SignatureProblem::DoesNotVerify))?;
+            if !crate::saml::signature::verify_first(&xml, &der) {
+                return Err(refuse(SignatureProblem::DoesNotVerify));
+            }
+        }
+        return logout_response(&state, app, &parsed);
+    }
+    let raw = form.get("SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     let xml = binding::decode_post(raw)?;
+    // Parsed (roxmltree, no DTD) before xmlsec sees it.
+    logout::parse_request(&xml).map_err(|e| IdpError::Logout(e.to_string()))?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
         let der = cert
             .to_der()
@@ -59,6 +98,55 @@ pub async fn slo_post(
         }
     }
     finish(&state, app, &xml, form.get("RelayState").cloned(), &headers)
+}
+
+/// The SP's LogoutResponse to an IdP-initiated LogoutRequest, its signature already checked:
+/// Issuer, Destination, InResponseTo (spent here), then a page with the SP's status. A
+/// non-Success status is still a proper answer (200): the page reports what the SP said.
+fn logout_response(
+    state: &IdpState,
+    app: &crate::config::App,
+    r: &logout::ParsedResponse,
+) -> Result<Response, IdpError> {
+    let saml = app
+        .saml()
+        .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    let in_response_to = logout::check_response(r, &saml.audience, &state.url(&slo_path(app)))?;
+    state
+        .take_logout_request(in_response_to, &app.id)
+        .map_err(|problem| IdpError::LogoutResponseInResponseTo {
+            app: app.id.clone(),
+            in_response_to: in_response_to.to_owned(),
+            problem,
+        })?;
+    tracing::info!(app = %app.id, status = %r.status, "LogoutResponse to an IdP-initiated logout");
+    let page = if r.status == ns::STATUS_SUCCESS {
+        html::page(
+            &format!("Signed out of {}", app.id),
+            &format!(
+                "<p id=\"slo-result\" data-status=\"{st}\">The service provider confirmed the logout: LogoutResponse <code>{id}</code> to <code>{irt}</code>, status <code>{st}</code>.</p>",
+                st = html::e(&r.status),
+                id = html::e(&r.id),
+                irt = html::e(in_response_to),
+            ),
+        )
+    } else {
+        let detail = [r.sub_status.as_deref(), r.status_message.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|d| format!(" (<code>{}</code>)", html::e(d)))
+            .collect::<String>();
+        html::page(
+            &format!("Sign-out of {} not confirmed", app.id),
+            &format!(
+                "<p id=\"slo-result\" data-status=\"{st}\">The service provider answered the logout with status <code>{st}</code>{detail}: LogoutResponse <code>{id}</code> to <code>{irt}</code>.</p>",
+                st = html::e(&r.status),
+                id = html::e(&r.id),
+                irt = html::e(in_response_to),
+            ),
+        )
+    };
+    Ok(Html(page).into_response())
 }
 
 fn finish(
@@ -105,9 +193,12 @@ fn finish(
     }
     tracing::info!(app = %app.id, name_id = %req.name_id, "SP-initiated logout");
     let response = logout::response(&state.new_id(), &req.id, state.now(), &saml.issuer, &sp_slo);
-    let query =
-        logout::redirect_response_query(&response, relay.as_deref(), state.keys.current.pkey())
-            .map_err(|e| IdpError::Logout(format!("cannot sign the LogoutResponse: {e}")))?;
+    let query = logout::redirect_response_query(
+        &response,
+        relay.as_deref(),
+        Some(state.keys.current.pkey()),
+    )
+    .map_err(|e| IdpError::Logout(format!("cannot sign the LogoutResponse: {e}")))?;
     let sep = if sp_slo.contains('?') { '&' } else { '?' };
     let mut resp = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{sp_slo}{sep}{query}")) {

@@ -25,6 +25,10 @@ pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
 /// without bound; the oldest entries go first.
 pub const MAX_SESSIONS: usize = 10_000;
 pub const MAX_PENDING: usize = 10_000;
+/// How long an IdP-initiated LogoutRequest waits for the SP's LogoutResponse, and how many are
+/// remembered (the oldest go first).
+pub const LOGOUT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
+pub const MAX_LOGOUT_REQUESTS: usize = 10_000;
 
 /// A trial's private changes to the directory and to what is emitted.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +118,27 @@ pub struct IdpSession {
     pub expires: OffsetDateTime,
 }
 
+/// An IdP-initiated LogoutRequest fakta sent, waiting for the SP's LogoutResponse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SentLogoutRequest {
+    app_id: String,
+    sent: OffsetDateTime,
+    answered: bool,
+}
+
+/// Why a LogoutResponse's InResponseTo is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InResponseToProblem {
+    #[error("names no LogoutRequest this IdP sent")]
+    Unknown,
+    #[error("names a LogoutRequest this IdP sent for app `{0}`")]
+    OtherApp(String),
+    #[error("names a LogoutRequest that was already answered (one LogoutResponse is accepted)")]
+    AlreadyAnswered,
+    #[error("names a LogoutRequest sent more than {} minutes ago", LOGOUT_REQUEST_LIFETIME.whole_minutes())]
+    Expired,
+}
+
 /// A login waiting on the login page: what to answer once a user is picked.
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
@@ -144,6 +169,8 @@ pub struct IdpState {
     pub sp_certs: HashMap<String, X509>,
     sessions: Mutex<HashMap<String, IdpSession>>,
     pending: Mutex<HashMap<String, PendingLogin>>,
+    /// IdP-initiated LogoutRequests sent, by ID.
+    logout_requests: Mutex<HashMap<String, SentLogoutRequest>>,
     emit: Mutex<HashMap<String, Emit>>,
     /// OAuth codes and tokens.
     pub tokens: Mutex<TokenStore>,
@@ -204,6 +231,7 @@ impl IdpState {
             sp_certs,
             sessions: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            logout_requests: Mutex::new(HashMap::new()),
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
@@ -316,6 +344,45 @@ impl IdpState {
 
     pub fn peek_pending(&self, token: &str) -> Option<PendingLogin> {
         lock(&self.pending).get(token).cloned()
+    }
+
+    /// Remembers the ID of an IdP-initiated LogoutRequest sent to app `app_id`, so that the SP's
+    /// LogoutResponse can be matched to it ([`IdpState::take_logout_request`]).
+    pub fn remember_logout_request(&self, id: &str, app_id: &str) {
+        let now = self.now();
+        let mut sent = lock(&self.logout_requests);
+        if sent.len() >= MAX_LOGOUT_REQUESTS {
+            sent.retain(|_, r| r.sent + LOGOUT_REQUEST_LIFETIME > now);
+            evict_oldest(&mut sent, |r| r.sent);
+        }
+        sent.insert(
+            id.to_owned(),
+            SentLogoutRequest {
+                app_id: app_id.to_owned(),
+                sent: now,
+                answered: false,
+            },
+        );
+    }
+
+    /// Marks the LogoutRequest `id` sent to `app_id` answered; each is answered once. An entry
+    /// stays (answered) until it expires, so a second answer is named as such.
+    pub fn take_logout_request(&self, id: &str, app_id: &str) -> Result<(), InResponseToProblem> {
+        let now = self.now();
+        let mut sent = lock(&self.logout_requests);
+        let r = sent.get_mut(id).ok_or(InResponseToProblem::Unknown)?;
+        if r.app_id != app_id {
+            return Err(InResponseToProblem::OtherApp(r.app_id.clone()));
+        }
+        if r.sent + LOGOUT_REQUEST_LIFETIME <= now {
+            sent.remove(id);
+            return Err(InResponseToProblem::Expired);
+        }
+        if r.answered {
+            return Err(InResponseToProblem::AlreadyAnswered);
+        }
+        r.answered = true;
+        Ok(())
     }
 
     /// Changes what the IdP emits for a user's next logins (missing attributes, ...).
@@ -567,7 +634,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Drops the oldest tenth of a full map.
 fn evict_oldest<V>(map: &mut HashMap<String, V>, age: impl Fn(&V) -> OffsetDateTime) {
-    if map.len() < MAX_SESSIONS.min(MAX_PENDING) {
+    if map.len() < MAX_SESSIONS.min(MAX_PENDING).min(MAX_LOGOUT_REQUESTS) {
         return;
     }
     let mut by_age: Vec<(OffsetDateTime, String)> =
@@ -575,5 +642,78 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, age: impl Fn(&V) -> OffsetDateT
     by_age.sort();
     for (_, k) in by_age.into_iter().take(map.len() / 10 + 1) {
         map.remove(&k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    fn state(clock: Arc<FixedClock>) -> Arc<IdpState> {
+        let (conn, _) = crate::config::load_str(
+            crate::cli::EMBEDDED_EXAMPLE,
+            "qovery-saml.yaml",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let keys = KeyStore {
+            dir: ".".into(),
+            current: crate::keys::foreign_key().unwrap().clone(),
+            previous: None,
+            ec: crate::keys::EcKey::generate().unwrap(),
+        };
+        IdpState::new(conn, keys, clock).unwrap()
+    }
+
+    #[test]
+    fn a_logout_request_is_answered_once_by_its_app_before_it_expires() {
+        let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let clock = Arc::new(FixedClock::new(t));
+        let st = state(clock.clone());
+        assert_eq!(
+            st.take_logout_request("id1", "qovery"),
+            Err(InResponseToProblem::Unknown)
+        );
+        st.remember_logout_request("id1", "qovery");
+        assert_eq!(
+            st.take_logout_request("id1", "other"),
+            Err(InResponseToProblem::OtherApp("qovery".into()))
+        );
+        assert_eq!(st.take_logout_request("id1", "qovery"), Ok(()));
+        assert_eq!(
+            st.take_logout_request("id1", "qovery"),
+            Err(InResponseToProblem::AlreadyAnswered)
+        );
+        st.remember_logout_request("id2", "qovery");
+        clock.set(t + LOGOUT_REQUEST_LIFETIME);
+        assert_eq!(
+            st.take_logout_request("id2", "qovery"),
+            Err(InResponseToProblem::Expired)
+        );
+        assert_eq!(
+            st.take_logout_request("id2", "qovery"),
+            Err(InResponseToProblem::Unknown),
+            "an expired entry is dropped"
+        );
+    }
+
+    #[test]
+    fn the_logout_request_store_is_bounded() {
+        let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let clock = Arc::new(FixedClock::new(t));
+        let st = state(clock.clone());
+        for i in 0..MAX_LOGOUT_REQUESTS + 5 {
+            clock.set(t + Duration::milliseconds(i as i64));
+            st.remember_logout_request(&format!("id{i}"), "qovery");
+        }
+        assert!(lock(&st.logout_requests).len() <= MAX_LOGOUT_REQUESTS);
+        assert_eq!(
+            st.take_logout_request("id0", "qovery"),
+            Err(InResponseToProblem::Unknown),
+            "the oldest went first"
+        );
+        let last = format!("id{}", MAX_LOGOUT_REQUESTS + 4);
+        assert_eq!(st.take_logout_request(&last, "qovery"), Ok(()));
     }
 }

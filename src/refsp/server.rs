@@ -900,7 +900,8 @@ async fn backchannel(
     (StatusCode::OK, [(CONTENT_TYPE, "text/plain")], "").into_response()
 }
 
-/// IdP-initiated SAML LogoutRequest over HTTP-Redirect.
+/// IdP-initiated SAML LogoutRequest over HTTP-Redirect (or the IdP's LogoutResponse to the
+/// SP's own LogoutRequest).
 async fn slo_get(
     State(st): State<Arc<SpState>>,
     headers: HeaderMap,
@@ -914,7 +915,10 @@ async fn slo_get(
         return refused("no SAMLRequest");
     };
     let Ok(Trust::Saml {
-        entity_id, certs, ..
+        entity_id,
+        certs,
+        slo_url,
+        ..
     }) = trust(&st, false).await
     else {
         return refused("the IdP is unknown");
@@ -929,8 +933,19 @@ async fn slo_get(
             return refused("the LogoutRequest is not signed by the IdP");
         }
     }
+    let relay = binding::raw_param(&q, "RelayState").map(binding::percent_decode);
     match binding::decode_redirect(&binding::percent_decode(raw)) {
-        Ok(xml) => logout_request(&st, &xml, &entity_id, session_id(&headers)),
+        Ok(xml) => logout_request(
+            &st,
+            &xml,
+            &entity_id,
+            session_id(&headers),
+            Answer {
+                binding: SloBinding::Redirect,
+                idp_slo: slo_url,
+                relay,
+            },
+        ),
         Err(e) => refused(&e.to_string()),
     }
 }
@@ -997,8 +1012,19 @@ async fn slo_post(
     let Ok(xml) = binding::decode_post(b64) else {
         return refused("the SAMLRequest is not base64");
     };
+    // No DTD reaches xmlsec: the document is parsed without one first.
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    if roxmltree::Document::parse_with_options(&xml, opts).is_err() {
+        return refused("the LogoutRequest is not XML (or has a DOCTYPE)");
+    }
     let Ok(Trust::Saml {
-        entity_id, certs, ..
+        entity_id,
+        certs,
+        slo_url,
+        ..
     }) = trust(&st, false).await
     else {
         return refused("the IdP is unknown");
@@ -1010,15 +1036,44 @@ async fn slo_post(
     {
         return refused("the LogoutRequest is not signed by the IdP");
     }
-    logout_request(&st, &xml, &entity_id, session_id(&headers))
+    logout_request(
+        &st,
+        &xml,
+        &entity_id,
+        session_id(&headers),
+        Answer {
+            binding: SloBinding::Post,
+            idp_slo: slo_url,
+            relay: form.get("RelayState").cloned(),
+        },
+    )
 }
 
-/// `browser_session`: the session of the browser that delivered the request (front channel).
+/// The binding an IdP-initiated LogoutRequest came by; the LogoutResponse goes back by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SloBinding {
+    Redirect,
+    Post,
+}
+
+/// How to answer an accepted LogoutRequest: where (the IdP's SLO URL from its metadata), by
+/// which binding, with the RelayState it came with.
+struct Answer {
+    binding: SloBinding,
+    idp_slo: Option<String>,
+    relay: Option<String>,
+}
+
+/// An IdP-initiated LogoutRequest, its signature checked (unless flawed): ends the sessions it
+/// names, then answers the IdP with a LogoutResponse (Status Success) through the browser, by
+/// the binding the request came by. `browser_session`: the session of the browser that
+/// delivered the request (front channel).
 fn logout_request(
     st: &SpState,
     xml: &str,
     idp_entity_id: &str,
     browser_session: Option<String>,
+    answer: Answer,
 ) -> Response {
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
@@ -1074,9 +1129,54 @@ fn logout_request(
                     .is_none_or(|i| s.session_index.as_ref() == Some(i))
         })
     };
-    Html(page(
-        "Logged out",
-        &format!("<p>{ended} session(s) ended.</p>"),
-    ))
-    .into_response()
+    tracing::info!(ended, "IdP-initiated logout");
+    let Some(request_id) = root.attribute("ID") else {
+        return refused("the LogoutRequest has no ID");
+    };
+    let Some(idp_slo) = answer.idp_slo else {
+        // The IdP's metadata names no SLO endpoint: nowhere to send a LogoutResponse.
+        return Html(page(
+            "Logged out",
+            &format!("<p>{ended} session(s) ended.</p>"),
+        ))
+        .into_response();
+    };
+    let issuer = st
+        .app
+        .saml()
+        .map(|a| a.audience.clone())
+        .unwrap_or_default();
+    let id = format!("_{}", st.token());
+    let response = crate::saml::logout::response(&id, request_id, st.now(), &issuer, &idp_slo);
+    match answer.binding {
+        SloBinding::Redirect => {
+            match crate::saml::logout::redirect_response_query(
+                &response,
+                answer.relay.as_deref(),
+                st.sp_key.as_ref(),
+            ) {
+                Ok(q) => redirect(&format!(
+                    "{idp_slo}{}{q}",
+                    if idp_slo.contains('?') { '&' } else { '?' }
+                )),
+                Err(e) => refused(&format!("cannot sign the LogoutResponse: {e}")),
+            }
+        }
+        SloBinding::Post => {
+            let signed = match &st.sp_key {
+                Some(key) => crate::saml::logout::sign_enveloped(&response, &id, key, None),
+                None => Ok(response),
+            };
+            match signed {
+                Ok(xml) => Html(binding::post_form(
+                    &idp_slo,
+                    "SAMLResponse",
+                    &binding::encode_post(&xml),
+                    answer.relay.as_deref(),
+                ))
+                .into_response(),
+                Err(e) => refused(&format!("cannot sign the LogoutResponse: {e}")),
+            }
+        }
+    }
 }

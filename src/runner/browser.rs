@@ -20,6 +20,9 @@ pub struct Hop {
     pub method: &'static str,
     pub url: String,
     pub status: u16,
+    /// The names of the form fields a POST carried (the values are in `Browser::seen` when
+    /// they are SAML messages).
+    pub posted: Vec<String>,
 }
 
 /// A SAML message or token seen on the way (decoded), for transcripts.
@@ -128,6 +131,9 @@ impl Browser {
             method,
             url: url.to_owned(),
             status,
+            posted: form
+                .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
         });
         Ok(Page {
             url: url.to_owned(),
@@ -165,7 +171,31 @@ impl Browser {
     /// Goes to `url` and on as a browser would, signing in as `login` when fakta's login page
     /// appears. Ends at the first page that neither redirects nor submits itself.
     pub async fn navigate(&mut self, url: &str, login: &str) -> Result<Page, BrowseError> {
-        let mut next = (url.to_owned(), None::<Vec<(String, String)>>);
+        self.navigate_from((url.to_owned(), None), login).await
+    }
+
+    /// Submits a form as a page's script would (`fields` POSTed to `action`), then goes on as
+    /// [`Browser::navigate`] does.
+    pub async fn navigate_form(
+        &mut self,
+        action: &str,
+        fields: Vec<(String, String)>,
+        login: &str,
+    ) -> Result<Page, BrowseError> {
+        for (k, v) in &fields {
+            self.note_field(k, v);
+        }
+        self.navigate_from((action.to_owned(), Some(fields)), login)
+            .await
+    }
+
+    async fn navigate_from(
+        &mut self,
+        start: (String, Option<Vec<(String, String)>>),
+        login: &str,
+    ) -> Result<Page, BrowseError> {
+        let url = start.0.clone();
+        let mut next = start;
         for _ in 0..MAX_HOPS {
             let (url, form) = next;
             self.note_url(&url);

@@ -231,7 +231,11 @@ impl<'a> TrialRun<'a> {
                         .set_trial_groups(self.trial, &spec.user, groups.clone())
                 }
                 Step::Replay => self.replay().await?,
-                Step::Logout { from, fault } => self.logout(*from, *fault).await?,
+                Step::Logout {
+                    from,
+                    fault,
+                    binding,
+                } => self.logout(*from, *fault, *binding).await?,
                 Step::Revoke {
                     expect_status,
                     fault,
@@ -705,6 +709,7 @@ identity (not fooled) or took the forged one"
         &mut self,
         from: LoginFrom,
         fault: Option<crate::config::LogoutFault>,
+        binding: crate::config::SloBinding,
     ) -> Result<(), Failure> {
         match from {
             LoginFrom::Sp => {
@@ -727,11 +732,28 @@ identity (not fooled) or took the forged one"
                 let done = {
                     let (_, b, who) = &mut self.browsers[0];
                     let who = who.clone();
-                    super::logout::idp_initiated(self.spec, self.idp, self.trial, &who, b, fault)
-                        .await
+                    super::logout::idp_initiated(
+                        self.spec, self.idp, self.trial, &who, b, fault, binding,
+                    )
+                    .await
                 };
-                let done = done.map_err(|e| self.fail(FailureKind::Transport, e))?;
+                let mut done = done.map_err(|e| self.fail(FailureKind::Transport, e))?;
                 self.notes.push(done.description.clone());
+                if let Some(page) = done.page.take() {
+                    self.last_page = Some(page);
+                }
+                // An honest logout must complete: the IdP refusing the SP's LogoutResponse is
+                // the SP's failure, whatever happened to its session.
+                if let (None, Some(super::logout::SloAnswer::Refused { status, reason })) =
+                    (fault, &done.slo_answer)
+                {
+                    return Err(self.fail(
+                        FailureKind::WrongOutcome,
+                        format!(
+                            "the SP answered the IdP's LogoutRequest with a LogoutResponse that the IdP's SLO endpoint refused ({status}): {reason}"
+                        ),
+                    ));
+                }
                 let app_is_oidc = self
                     .spec
                     .conn

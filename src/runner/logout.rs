@@ -1,11 +1,12 @@
 //! IdP-initiated logouts, as fakta's IdP sends them: a signed SAML LogoutRequest delivered
-//! through the browser to the SP's SLO URL (G2), or an OIDC back-channel logout token POSTed to
-//! the RP (G4); each honest or with one fault (applied by `saml::logout::apply` /
-//! `oidc::logout::apply`).
+//! through the browser to the SP's SLO URL by HTTP-Redirect or HTTP-POST (G2), the browser then
+//! following the SP's LogoutResponse back to the IdP's SLO endpoint, or an OIDC back-channel
+//! logout token POSTed to the RP (G4); each honest or with one fault (applied by
+//! `saml::logout::apply` / `oidc::logout::apply`).
 
-use super::browser::Browser;
+use super::browser::{Browser, Hop, Page};
 use super::plan::TrialSpec;
-use crate::config::{LogoutFault, SigningAlg, User};
+use crate::config::{LogoutFault, SigningAlg, SloBinding, User};
 use crate::idp::IdpState;
 use crate::oidc::logout::{self as bcl, Signing};
 use crate::saml::logout as slo;
@@ -15,11 +16,128 @@ use crate::saml::logout as slo;
 pub struct Done {
     pub description: String,
     pub status: u16,
+    /// SAML: what fakta's IdP SLO endpoint made of the SP's LogoutResponse, when the browser
+    /// got there (None: the SP sent no LogoutResponse to the IdP).
+    pub slo_answer: Option<SloAnswer>,
+    /// SAML: the page the browser ended on.
+    pub page: Option<Page>,
+}
+
+/// The IdP SLO endpoint's answer to the LogoutResponse the SP sent through the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SloAnswer {
+    /// Accepted, status Success: the IdP's page "Signed out of {app}".
+    SignedOut,
+    /// Accepted, but the SP's status was not Success (the status is given).
+    NotConfirmed(String),
+    /// Refused: the IdP's HTTP status and the reason its page gives.
+    Refused { status: u16, reason: String },
 }
 
 fn random_hex() -> String {
     use rand::Rng;
     format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// The URL without its query string.
+fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(u, _)| u)
+}
+
+/// A URL with its query values elided (SAML messages and signatures are long and shown
+/// decoded elsewhere in the transcript).
+fn short_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, q)) => {
+            let names: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) => format!("{k}=…"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", names.join("&"))
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The text of the first element `selector` matches, whitespace collapsed.
+fn text_of(body: &str, selector: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(selector).ok()?;
+    let doc = scraper::Html::parse_document(body);
+    let el = doc.select(&sel).next()?;
+    let text = el.text().collect::<Vec<_>>().join(" ");
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// What the IdP SLO page `page` says about the SP's LogoutResponse.
+fn slo_answer(page: &Page) -> SloAnswer {
+    let title = text_of(&page.body, "title").unwrap_or_default();
+    if page.status == 200 && title.starts_with("Signed out of ") {
+        SloAnswer::SignedOut
+    } else if page.status == 200 {
+        let status = scraper::Selector::parse("#slo-result")
+            .ok()
+            .and_then(|sel| {
+                scraper::Html::parse_document(&page.body)
+                    .select(&sel)
+                    .next()
+                    .and_then(|e| e.value().attr("data-status").map(str::to_owned))
+            })
+            .unwrap_or(title);
+        SloAnswer::NotConfirmed(status)
+    } else {
+        SloAnswer::Refused {
+            status: page.status,
+            reason: text_of(&page.body, ".error").unwrap_or(title),
+        }
+    }
+}
+
+/// The hops one logout made, each with who answered (and, for the last one, what it said).
+fn describe_hops(hops: &[Hop], page: &Page, idp_base: &str, idp_slo: &str) -> String {
+    let mut out = String::new();
+    for (i, h) in hops.iter().enumerate() {
+        let at_idp = h
+            .url
+            .strip_prefix(idp_base.trim_end_matches('/'))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+        let mut who = if at_idp { "the IdP" } else { "the SP" }.to_owned();
+        if i + 1 == hops.len() && h.url == page.url {
+            let said = if without_query(&h.url) == idp_slo {
+                match slo_answer(page) {
+                    SloAnswer::SignedOut => text_of(&page.body, "title").unwrap_or_default(),
+                    SloAnswer::NotConfirmed(st) => {
+                        format!("the SP's LogoutResponse has status {st}")
+                    }
+                    SloAnswer::Refused { reason, .. } => format!("refused: {reason}"),
+                }
+            } else {
+                let title = text_of(&page.body, "title").unwrap_or_default();
+                match text_of(&page.body, "#reason") {
+                    Some(reason) => format!("{title}: {reason}"),
+                    None => title,
+                }
+            };
+            if !said.is_empty() {
+                who = format!("{who}: {}", said.chars().take(300).collect::<String>());
+            }
+        }
+        let form = if h.posted.is_empty() {
+            String::new()
+        } else {
+            let fields: Vec<String> = h.posted.iter().map(|k| format!("{k}=…")).collect();
+            format!(" [form {}]", fields.join("&"))
+        };
+        out.push_str(&format!(
+            "\n  {} {}{form} -> {} ({who})",
+            h.method,
+            short_url(&h.url),
+            h.status
+        ));
+    }
+    out
 }
 
 /// The IdP session index of the browser's IdP session, if it has one.
@@ -35,6 +153,7 @@ pub async fn idp_initiated(
     user: &User,
     browser: &mut Browser,
     fault: Option<LogoutFault>,
+    binding: SloBinding,
 ) -> Result<Done, String> {
     let app = spec.conn.app(&spec.app).ok_or("unknown app")?;
     let index = session_index(idp, browser);
@@ -73,26 +192,76 @@ pub async fn idp_initiated(
             Some(LogoutFault::Oidc(_)) => return Err("an OIDC logout fault on a SAML app".into()),
             None => (honest, true),
         };
+        // The IdP remembers the request, to match the SP's LogoutResponse to it.
+        idp.remember_logout_request(&request.id, &app.id);
         let xml = slo::build(&request);
-        let key = signed.then(|| idp.keys.current.pkey());
-        let query = slo::redirect_query(&xml, None, key).map_err(|e| e.to_string())?;
-        let page = browser
-            .navigate(&format!("{slo_url}?{query}"), &user.login)
-            .await
-            .map_err(|e| e.to_string())?;
+        let key = idp.keys.current.pkey();
+        let first_hop = browser.hops.len();
+        let page = match binding {
+            SloBinding::Redirect => {
+                let query = slo::redirect_query(&xml, None, signed.then_some(key))
+                    .map_err(|e| e.to_string())?;
+                let sep = if slo_url.contains('?') { '&' } else { '?' };
+                browser
+                    .navigate(&format!("{slo_url}{sep}{query}"), &user.login)
+                    .await
+            }
+            SloBinding::Post => {
+                let sent = if signed {
+                    let cert = idp.keys.current.certificate.base64();
+                    slo::sign_enveloped(&xml, &request.id, key, Some(&cert))
+                        .map_err(|e| e.to_string())?
+                } else {
+                    xml.clone()
+                };
+                let fields = vec![(
+                    "SAMLRequest".to_owned(),
+                    crate::saml::binding::encode_post(&sent),
+                )];
+                browser.navigate_form(&slo_url, fields, &user.login).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        let idp_slo = idp.url(&crate::idp::slo::slo_path(app));
+        let hops = &browser.hops[first_hop.min(browser.hops.len())..];
+        let answer = (without_query(&page.url) == idp_slo).then(|| slo_answer(&page));
+        let verdict = match &answer {
+            None => "the SP sent no LogoutResponse to the IdP's SLO endpoint".to_owned(),
+            Some(SloAnswer::SignedOut) => {
+                "the SP's LogoutResponse (status Success) was accepted by the IdP".to_owned()
+            }
+            Some(SloAnswer::NotConfirmed(st)) => {
+                format!(
+                    "the IdP accepted the SP's LogoutResponse, whose status is {st}: the SP did not confirm the logout"
+                )
+            }
+            Some(SloAnswer::Refused { status, reason }) => format!(
+                "the IdP's SLO endpoint refused the SP's LogoutResponse ({status}): {reason}; the SP's fault: its LogoutResponse is not acceptable"
+            ),
+        };
         Done {
             description: format!(
-                "IdP-initiated LogoutRequest{} ({}) sent through the browser to {slo_url}; the SP answered {}\n{}",
+                "IdP-initiated LogoutRequest{} ({}, {}) sent through the browser to {slo_url}; the browser went:{}\n{verdict}",
                 fault
                     .map(|f| format!(" with fault {}", f.name()))
                     .unwrap_or_default(),
                 if signed { "signed" } else { "unsigned" },
-                page.status,
-                xml
+                match binding {
+                    SloBinding::Redirect => "HTTP-Redirect",
+                    SloBinding::Post => "HTTP-POST",
+                },
+                describe_hops(hops, &page, idp.conn.idp.base(), &idp_slo),
             ),
             status: page.status,
+            slo_answer: answer,
+            page: Some(page),
         }
     } else if let Some(o) = app.oidc() {
+        if binding == SloBinding::Post {
+            return Err(
+                "`binding: post` is the binding of a SAML LogoutRequest; this app is OIDC".into(),
+            );
+        }
         let uri = o
             .backchannel_logout_uri
             .as_ref()
@@ -183,6 +352,8 @@ pub async fn idp_initiated(
                 answer.chars().take(200).collect::<String>()
             ),
             status,
+            slo_answer: None,
+            page: None,
         }
     } else {
         return Err("the app has no protocol".into());
@@ -193,4 +364,108 @@ pub async fn idp_initiated(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(url: &str, status: u16, body: &str) -> Page {
+        Page {
+            url: url.to_owned(),
+            status,
+            headers: Default::default(),
+            body: body.to_owned(),
+        }
+    }
+
+    const IDP_SLO: &str = "http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml";
+
+    #[test]
+    fn urls_are_shown_without_their_query_values() {
+        assert_eq!(
+            short_url("http://sp/slo?SAMLRequest=abc%2B&SigAlg=x&flag"),
+            "http://sp/slo?SAMLRequest=…&SigAlg=…&flag"
+        );
+        assert_eq!(short_url("http://sp/slo"), "http://sp/slo");
+        assert_eq!(without_query("http://sp/slo?a=1"), "http://sp/slo");
+    }
+
+    #[test]
+    fn the_idp_slo_page_is_read_as_signed_out_not_confirmed_or_refused() {
+        let ok = page(
+            IDP_SLO,
+            200,
+            "<html><head><title>Signed out of qovery</title></head><body></body></html>",
+        );
+        assert_eq!(slo_answer(&ok), SloAnswer::SignedOut);
+        let responder = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+        let not = page(
+            IDP_SLO,
+            200,
+            &format!(
+                "<html><head><title>Sign-out of qovery not confirmed</title></head><body><p id=\"slo-result\" data-status=\"{responder}\">..</p></body></html>"
+            ),
+        );
+        assert_eq!(slo_answer(&not), SloAnswer::NotConfirmed(responder.into()));
+        let refused = page(
+            IDP_SLO,
+            400,
+            "<html><head><title>Bad logout response</title></head><body><p class=\"error\">the LogoutResponse's Issuer `x`\n is wrong</p></body></html>",
+        );
+        assert_eq!(
+            slo_answer(&refused),
+            SloAnswer::Refused {
+                status: 400,
+                reason: "the LogoutResponse's Issuer `x` is wrong".into()
+            }
+        );
+    }
+
+    #[test]
+    fn each_hop_says_who_answered_and_the_last_what_it_said() {
+        let sp_hop = Hop {
+            method: "GET",
+            url: "http://127.0.0.1:7100/saml/slo?SAMLRequest=zz".into(),
+            status: 302,
+            posted: Vec::new(),
+        };
+        let idp_hop = Hop {
+            method: "POST",
+            url: IDP_SLO.into(),
+            status: 200,
+            posted: vec!["SAMLResponse".into(), "RelayState".into()],
+        };
+        let last = page(
+            IDP_SLO,
+            200,
+            "<html><head><title>Signed out of qovery</title></head></html>",
+        );
+        assert_eq!(
+            describe_hops(
+                &[sp_hop.clone(), idp_hop],
+                &last,
+                "http://127.0.0.1:7000",
+                IDP_SLO
+            ),
+            format!(
+                "\n  GET http://127.0.0.1:7100/saml/slo?SAMLRequest=… -> 302 (the SP)\
+\n  POST {IDP_SLO} [form SAMLResponse=…&RelayState=…] -> 200 (the IdP: Signed out of qovery)"
+            )
+        );
+        // An SP refusal page names its reason; an origin sharing the IdP's prefix is not the IdP.
+        let refusal = page(
+            &sp_hop.url,
+            403,
+            "<html><head><title>Refused</title></head><body><p id=\"reason\">not signed</p></body></html>",
+        );
+        let hop = Hop {
+            status: 403,
+            ..sp_hop
+        };
+        assert_eq!(
+            describe_hops(&[hop], &refusal, "http://127.0.0.1:71", IDP_SLO),
+            "\n  GET http://127.0.0.1:7100/saml/slo?SAMLRequest=… -> 403 (the SP: Refused: not signed)"
+        );
+    }
 }

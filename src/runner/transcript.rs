@@ -35,10 +35,19 @@ fn describe(step: &Step) -> String {
                 LoginOutcome::Either => "accepted or rejected, without an error",
             }
         ),
-        Step::Logout { from, fault } => format!(
-            "logout{}{}",
+        Step::Logout {
+            from,
+            fault,
+            binding,
+        } => format!(
+            "logout{}{}{}",
             if *from == crate::config::LoginFrom::Idp {
                 " from the IdP"
+            } else {
+                ""
+            },
+            if *binding == crate::config::SloBinding::Post {
+                " (HTTP-POST)"
             } else {
                 ""
             },

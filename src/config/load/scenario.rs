@@ -142,6 +142,7 @@ fn step(sink: &mut Sink, node: &Node, path: &str) -> Option<Step> {
             "logout" => Some(Step::Logout {
                 from: LoginFrom::Sp,
                 fault: None,
+                binding: SloBinding::Redirect,
             }),
             "replay" => Some(Step::Replay),
             "revoke" => Some(Step::Revoke {
@@ -242,9 +243,9 @@ fn step_login(sink: &mut Sink, value: &Node, p: &str) -> Option<Step> {
     })
 }
 
-/// `logout: { from, fault }`.
+/// `logout: { from, fault, binding }`.
 fn step_logout(sink: &mut Sink, value: &Node, p: &str) -> Option<Step> {
-    let m = Map::new(sink, value, p, &["from", "fault"])?;
+    let m = Map::new(sink, value, p, &["from", "fault", "binding"])?;
     let from = m
         .choice(
             sink,
@@ -279,7 +280,26 @@ fn step_logout(sink: &mut Sink, value: &Node, p: &str) -> Option<Step> {
             "a logout fault is sent by the IdP: add `from: idp`",
         );
     }
-    Some(Step::Logout { from, fault })
+    let binding = m.choice(
+        sink,
+        "binding",
+        &[
+            ("redirect", SloBinding::Redirect),
+            ("post", SloBinding::Post),
+        ],
+    );
+    if let (Some(b), LoginFrom::Sp) = (&binding, from) {
+        sink.error(
+            b.pos,
+            &b.path,
+            "the binding is that of the IdP's LogoutRequest: add `from: idp`",
+        );
+    }
+    Some(Step::Logout {
+        from,
+        fault,
+        binding: binding.map(|b| b.value).unwrap_or_default(),
+    })
 }
 
 /// `revoke: { expect_status, fault, format }`.

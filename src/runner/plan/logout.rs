@@ -7,7 +7,11 @@ use super::{TrialSpec, login};
 use crate::config::{Connection, LoginFrom, LoginOutcome, SessionExpectation, SessionState, Step};
 
 fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
-    Step::Logout { from, fault }
+    Step::Logout {
+        from,
+        fault,
+        binding: crate::config::SloBinding::Redirect,
+    }
 }
 
 /// Logout trials (docs/catalogue.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
