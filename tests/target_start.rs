@@ -144,7 +144,12 @@ fn without_target_start_o13_is_ignored_and_says_why() {
     );
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(code, 0, "{out}\n{err}");
+    // Nothing was checked: a run whose every selected trial is ignored does not pass.
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("error: no trial ran: every selected trial was ignored"),
+        "{err}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<skipped message=\"needs an SP that fakta can restart"),
@@ -377,4 +382,47 @@ fn a_wrong_audience_fails_the_honest_login_and_no_fault_trial_reads_ok() {
         *kinds.entry(kind).or_default() += 1;
     }
     assert!(kinds.contains_key("kind: cannot-judge"), "{kinds:?}");
+}
+
+/// S1 "signed Response, unsigned Assertion" is a fault only for an SP that requires signed
+/// assertions: without `target.requires_signed_assertions` it is ignored (with the reason), and
+/// an SP that accepts such a Response passes; with it, the same SP fails that trial alone.
+#[test]
+fn s1_unsigned_assertion_is_judged_only_when_the_sp_requires_signed_assertions() {
+    const S1B: &str = "qovery-saml::S1_assertion_unsigned_in_signed_response_refused";
+    for requires in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (idp, sp) = (free_port(), free_port());
+        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+            .unwrap()
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
+            .replace(
+                "requires_signed_assertions: true",
+                &format!("requires_signed_assertions: {requires}"),
+            )
+            .replace(
+                "target:\n",
+                &format!(
+                    "target:\n  start: \"exec '{BIN}' --certs certs sp qovery-saml.yaml --flaw unsigned-assertion\"\n"
+                ),
+            );
+        assert!(yaml.contains(&format!("requires_signed_assertions: {requires}")));
+        let file = dir.path().join("qovery-saml.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let (code, out, err) = fakta_test(dir.path(), &file, &["S1_"]);
+        if requires {
+            assert_eq!(code, 101, "{out}\n{err}");
+            assert_eq!(failed(&out), vec![S1B], "{out}");
+        } else {
+            assert_eq!(code, 0, "{out}\n{err}");
+            assert!(
+                line(&out, S1B).contains(
+                    "ignored (the file does not say that the SP requires signed assertions"
+                ),
+                "{}",
+                line(&out, S1B)
+            );
+        }
+    }
 }

@@ -48,6 +48,12 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
 unsolicited Responses"
                         .to_owned(),
                 ),
+                S::ResponseSignedOnly if !target.requires_signed_assertions => Some(
+                    "the file does not say that the SP requires signed assertions \
+(target.requires_signed_assertions): SAML profiles 4.1.4.5 let a signed Response protect an \
+unsigned Assertion, so accepting one is no fault by itself"
+                        .to_owned(),
+                ),
                 S::CommentInNameId if !target.session.read.contains_key("subject") => Some(
                     "the file reads no `subject` from the session (target.session.read.subject): \
 fakta cannot see which NameID the SP kept"
