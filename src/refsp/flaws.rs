@@ -4,6 +4,21 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// The part of the reference SP a flaw bends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// The ACS: checking a SAML Response.
+    SamlResponse,
+    /// Roles and the profile a login needs.
+    Roles,
+    /// The Global Token Revocation receiver.
+    Revocation,
+    /// SAML SLO, RP-initiated and back-channel logout.
+    Logout,
+    /// Checking an id_token, userinfo, discovery and JWKS.
+    OidcLogin,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Flaw {
     SkipSignature,
@@ -283,6 +298,64 @@ impl Flaw {
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
+        }
+    }
+
+    /// Which part of the reference SP the flaw bends (tests pick the flaws of one part from
+    /// this, never from a hand-kept list).
+    pub fn area(self) -> Area {
+        use Flaw::*;
+        match self {
+            SkipSignature
+            | UnsignedAssertion
+            | IgnoreAudience
+            | IgnoreRecipient
+            | IgnoreInResponseTo
+            | AllowReplay
+            | AcceptExpired
+            | IgnoreIssuer
+            | FirstAssertion
+            | LastAssertion
+            | KeepSignedAssertion
+            | TruncateNameIdAtComment
+            | AcceptAnyConfirmation
+            | IgnoreStatus
+            | AcceptDoctype
+            | FetchExternalEntities => Area::SamlResponse,
+            FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
+            | RefuseUnmappedUsers => Area::Roles,
+            RevocationWithoutAuth
+            | RevocationIgnoresAud
+            | RevocationKeepsSession
+            | RevocationEndsEveryone
+            | RevocationAnyFormat
+            | RevocationLenientBody
+            | RevocationUnknownUser204
+            | RevocationIgnoresSubIdIss => Area::Revocation,
+            UnsignedSlo
+            | SloKeepsSession
+            | SloIgnoresDestination
+            | SloEndsBrowserSession
+            | LocalLogoutOnly
+            | BackchannelUnsigned
+            | BackchannelKeepsSession
+            | BackchannelClaimsUnchecked => Area::Logout,
+            IgnoreNonce
+            | IgnoreIdTokenAud
+            | AcceptAlgNone
+            | Hs256KeyConfusion
+            | IgnoreExp
+            | TrustDiscoveryIssuer
+            | IgnoreIdTokenIss
+            | AcceptMissingSub
+            | AcceptMissingIat
+            | AcceptBadSignature
+            | IgnoreKid
+            | FailWithoutKid
+            | IgnoreUserinfoSub
+            | NoJwksRefetch
+            | AudViaAzp
+            | UserinfoMismatchDropped => Area::OidcLogin,
         }
     }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::{TrialSpec, expect_role, login, sanitize, sent_name};
 use crate::config::SessionExpectation;
-use crate::config::{Connection, Emit, LoginFrom, LoginOutcome, Step, UserField};
+use crate::config::{
+    App, Connection, Emit, Expectations, LoginFrom, LoginOutcome, Step, User, UserField,
+};
 use crate::runner::oracle;
 
 /// The honest logins (L0) every refusal trial is paired with: for every file with a target,
@@ -78,57 +80,70 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let Some(base) = conn.directory.users.first() else {
         return Vec::new();
     };
-    let statement = app.groups.as_ref();
-    let groups_attr = statement.map(|g| g.attribute.clone());
-    let email_attr = sent_name(app, &UserField::Email, "email");
-    let name_attr = sent_name(app, &UserField::Name, "name");
-    let mut out = Vec::new();
-    let mut add =
-        |id: &str, name: String, groups: Option<Vec<String>>, emit: Emit, steps: Vec<Step>| {
-            let user_groups = groups.clone().unwrap_or_else(|| base.groups.clone());
-            let omitted = groups_attr
-                .as_ref()
-                .is_some_and(|a| emit.omit_attributes.contains(a));
-            let why = oracle::expected_role(exp, statement, &user_groups, omitted).derivation;
-            out.push(TrialSpec {
-                name: format!("{pack}::{id}_{name}"),
-                conn: conn.clone(),
-                app: app.id.clone(),
-                user: base.id.clone(),
-                emit,
-                groups,
-                steps,
-                why: Some(why),
-                isolate: false,
-                saml_fault: None,
-                oidc_fault: None,
-                ignored: None,
-            });
-        };
-    let role_for = |groups: &[String], omitted: bool| {
-        oracle::expected_role(exp, statement, groups, omitted).role
+    let mut m = Matrix {
+        pack,
+        conn,
+        app,
+        exp,
+        base,
+        out: Vec::new(),
     };
+    let passing_mapped = m.mapping_trials();
+    m.default_role_trials();
+    m.precedence_trial(&passing_mapped);
+    m.resync_trial(&passing_mapped);
+    m.profile_trials();
+    m.out
+}
 
-    let passes = |g: &str| statement.is_some_and(|s| s.filter.passes(g));
-    let mut passing_mapped: Vec<(String, String)> = Vec::new();
-    for (role, groups) in &exp.group_mappings {
-        let Some(g) = groups.first() else { continue };
-        let groups = vec![g.clone()];
-        let expected = role_for(&groups, false);
-        let id = if !passes(g) {
-            "R2"
-        } else if exp.enforce_group_sync {
-            passing_mapped.push((role.clone(), g.clone()));
-            "R1"
-        } else {
-            "R3"
-        };
-        let name = match id {
-            "R2" => format!("{}_group_{}_hidden_by_filter", sanitize(role), sanitize(g)),
-            "R3" => format!("sync_off_ignores_{}", sanitize(role)),
-            _ => format!("{}_from_{}", sanitize(role), sanitize(g)),
-        };
-        add(
+/// The role matrix being built: the first user of the directory, the target app and the
+/// file's expectations.
+struct Matrix<'a> {
+    pack: &'a str,
+    conn: &'a Arc<Connection>,
+    app: &'a App,
+    exp: &'a Expectations,
+    base: &'a User,
+    out: Vec<TrialSpec>,
+}
+
+impl Matrix<'_> {
+    fn role_for(&self, groups: &[String], omitted: bool) -> String {
+        oracle::expected_role(self.exp, self.app.groups.as_ref(), groups, omitted).role
+    }
+
+    fn add(
+        &mut self,
+        id: &str,
+        name: String,
+        groups: Option<Vec<String>>,
+        emit: Emit,
+        steps: Vec<Step>,
+    ) {
+        let statement = self.app.groups.as_ref();
+        let user_groups = groups.clone().unwrap_or_else(|| self.base.groups.clone());
+        let omitted = statement.is_some_and(|g| emit.omit_attributes.contains(&g.attribute));
+        let why = oracle::expected_role(self.exp, statement, &user_groups, omitted).derivation;
+        self.out.push(TrialSpec {
+            name: format!("{}::{id}_{name}", self.pack),
+            conn: self.conn.clone(),
+            app: self.app.id.clone(),
+            user: self.base.id.clone(),
+            emit,
+            groups,
+            steps,
+            why: Some(why),
+            isolate: false,
+            saml_fault: None,
+            oidc_fault: None,
+            ignored: None,
+        });
+    }
+
+    /// A login with `groups` at the IdP, expecting the role the oracle derives.
+    fn add_role(&mut self, id: &str, name: String, groups: Vec<String>) {
+        let expected = self.role_for(&groups, false);
+        self.add(
             id,
             name,
             Some(groups),
@@ -136,51 +151,78 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             vec![login(LoginOutcome::Accepted), expect_role(&expected)],
         );
     }
-    let unmapped = vec!["fakta-unmapped-group".to_owned()];
-    let expected = role_for(&unmapped, false);
-    add(
-        "R2",
-        "no_mapping".into(),
-        Some(unmapped),
-        Emit::default(),
-        vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-    );
-    if let Some(attr) = &groups_attr {
-        let emit = Emit {
-            omit_attributes: vec![attr.clone()],
-        };
-        let expected = role_for(&base.groups, true);
-        add(
-            "R2",
-            "no_groups_attribute".into(),
-            None,
-            emit,
-            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-        );
+
+    /// R1 (sync on, the mapped group passes the filter), R2 (hidden by the filter), R3 (sync
+    /// off), one per mapping; returns the (role, group) pairs that pass the filter with sync on.
+    fn mapping_trials(&mut self) -> Vec<(String, String)> {
+        let statement = self.app.groups.as_ref();
+        let mut passing_mapped = Vec::new();
+        for (role, groups) in &self.exp.group_mappings {
+            let Some(g) = groups.first() else { continue };
+            let (id, name) = if !statement.is_some_and(|s| s.filter.passes(g)) {
+                let name = format!("{}_group_{}_hidden_by_filter", sanitize(role), sanitize(g));
+                ("R2", name)
+            } else if self.exp.enforce_group_sync {
+                passing_mapped.push((role.clone(), g.clone()));
+                ("R1", format!("{}_from_{}", sanitize(role), sanitize(g)))
+            } else {
+                ("R3", format!("sync_off_ignores_{}", sanitize(role)))
+            };
+            self.add_role(id, name, vec![g.clone()]);
+        }
+        passing_mapped
     }
-    if passing_mapped.len() >= 2 {
-        // Lowest precedence first, so an SP that takes the first mapped group is caught.
+
+    /// R2: a user in no mapped group, and a login without the groups attribute.
+    fn default_role_trials(&mut self) {
+        self.add_role(
+            "R2",
+            "no_mapping".into(),
+            vec!["fakta-unmapped-group".to_owned()],
+        );
+        if let Some(attr) = self.app.groups.as_ref().map(|g| g.attribute.clone()) {
+            let expected = self.role_for(&self.base.groups, true);
+            self.add(
+                "R2",
+                "no_groups_attribute".into(),
+                None,
+                Emit {
+                    omit_attributes: vec![attr],
+                },
+                vec![login(LoginOutcome::Accepted), expect_role(&expected)],
+            );
+        }
+    }
+
+    /// R4: a user in several mapped groups, lowest precedence first, so that an SP taking the
+    /// first mapped group is caught.
+    fn precedence_trial(&mut self, passing_mapped: &[(String, String)]) {
+        if passing_mapped.len() < 2 {
+            return;
+        }
         let rank = |r: &str| {
-            exp.role_precedence
+            self.exp
+                .role_precedence
                 .iter()
                 .position(|x| x == r)
                 .unwrap_or(usize::MAX)
         };
-        let mut by_rank = passing_mapped.clone();
+        let mut by_rank = passing_mapped.to_vec();
         by_rank.sort_by_key(|(r, _)| std::cmp::Reverse(rank(r)));
-        let groups: Vec<String> = by_rank.iter().map(|(_, g)| g.clone()).collect();
-        let expected = role_for(&groups, false);
-        add(
-            "R4",
-            "precedence".into(),
-            Some(groups),
-            Emit::default(),
-            vec![login(LoginOutcome::Accepted), expect_role(&expected)],
-        );
+        let groups: Vec<String> = by_rank.into_iter().map(|(_, g)| g).collect();
+        self.add_role("R4", "precedence".into(), groups);
     }
-    if let Some((role, g)) = passing_mapped.iter().find(|(r, _)| *r != exp.default_role) {
-        let after = role_for(&[], false);
-        add(
+
+    /// R5: the mapped group removed at the IdP, then a new login: the role is downgraded.
+    fn resync_trial(&mut self, passing_mapped: &[(String, String)]) {
+        let Some((role, g)) = passing_mapped
+            .iter()
+            .find(|(r, _)| *r != self.exp.default_role)
+        else {
+            return;
+        };
+        let after = self.role_for(&[], false);
+        self.add(
             "R5",
             "group_removed_then_login_again".into(),
             Some(vec![g.clone()]),
@@ -194,35 +236,28 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             ],
         );
     }
-    add(
-        "R7",
-        "missing_email_refused".into(),
-        None,
-        Emit {
-            omit_attributes: vec![email_attr],
-        },
-        vec![login(LoginOutcome::Rejected)],
-    );
-    if exp.require_name {
-        add(
-            "R8",
-            "missing_name_refused".into(),
+
+    /// R7 (no email: refused) and R8 (no name: refused, or accepted with `require_name: false`).
+    fn profile_trials(&mut self) {
+        let omit = |field: UserField, default: &str| Emit {
+            omit_attributes: vec![sent_name(self.app, &field, default)],
+        };
+        let (no_email, no_name) = (
+            omit(UserField::Email, "email"),
+            omit(UserField::Name, "name"),
+        );
+        self.add(
+            "R7",
+            "missing_email_refused".into(),
             None,
-            Emit {
-                omit_attributes: vec![name_attr],
-            },
+            no_email,
             vec![login(LoginOutcome::Rejected)],
         );
-    } else {
-        add(
-            "R8",
-            "missing_name_accepted".into(),
-            None,
-            Emit {
-                omit_attributes: vec![name_attr],
-            },
-            vec![login(LoginOutcome::Accepted)],
-        );
+        let (name, expect) = if self.exp.require_name {
+            ("missing_name_refused", LoginOutcome::Rejected)
+        } else {
+            ("missing_name_accepted", LoginOutcome::Accepted)
+        };
+        self.add("R8", name.into(), None, no_name, vec![login(expect)]);
     }
-    out
 }
