@@ -10,7 +10,7 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::sso::{current_session, saml_app};
+use super::sso::{current_session, saml_app, verify_post};
 use super::state::IdpState;
 use super::{IdpError, SESSION_COOKIE};
 use crate::saml::binding::{self, raw_param};
@@ -27,15 +27,34 @@ pub async fn slo_get(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
-    let query = query.unwrap_or_default();
+    // Signature checks and signing: off the async workers.
+    super::off_the_workers(move || {
+        slo_redirect(
+            &state,
+            &app_name,
+            &app_id,
+            query.unwrap_or_default(),
+            &headers,
+        )
+    })
+    .await
+}
+
+fn slo_redirect(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    query: String,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, _) = saml_app(state, Some(app_name), app_id)?;
     let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::MissingField("SAMLRequest"))?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
         binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?;
     }
     let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
     let relay = raw_param(&query, "RelayState").map(binding::percent_decode);
-    finish(&state, app, &xml, relay, &headers)
+    finish(state, app, &xml, relay, headers)
 }
 
 /// `POST /app/{name}/{id}/slo/saml`
@@ -45,20 +64,26 @@ pub async fn slo_post(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
+    // Signature checks and signing: off the async workers.
+    super::off_the_workers(move || slo_form(&state, &app_name, &app_id, &form, &headers)).await
+}
+
+fn slo_form(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, _) = saml_app(state, Some(app_name), app_id)?;
     let raw = form
         .get("SAMLRequest")
         .ok_or(IdpError::MissingField("SAMLRequest"))?;
     let xml = binding::decode_post(raw)?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
-        let der = cert
-            .to_der()
-            .map_err(|_| IdpError::BadPostSignature(app.id.clone()))?;
-        if !crate::saml::signature::verify_first(&xml, &der) {
-            return Err(IdpError::BadPostSignature(app.id.clone()));
-        }
+        verify_post(&xml, cert, "LogoutRequest", &app.id)?;
     }
-    finish(&state, app, &xml, form.get("RelayState").cloned(), &headers)
+    finish(state, app, &xml, form.get("RelayState").cloned(), headers)
 }
 
 fn finish(

@@ -422,7 +422,7 @@ async fn callback_get(
     oidc_callback(&st, &q).await
 }
 
-async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
+async fn acs(st: &Arc<SpState>, form: &HashMap<String, String>) -> Response {
     let Some(b64) = form.get("SAMLResponse") else {
         return refused("no SAMLResponse in the form");
     };
@@ -443,14 +443,18 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         fetch_external_entities(st, &xml).await;
     }
     let now = st.now();
-    let accepted = {
-        let mut memory = lock(&st.saml_memory);
+    // libxmlsec1 and RSA: off the async workers.
+    let checker = Arc::clone(st);
+    let accepted = tokio::task::spawn_blocking(move || {
+        let mut memory = lock(&checker.saml_memory);
         memory.now = Some(now);
-        saml::check(&xml, &sp, now, &mut *memory, &st.flaws)
-    };
+        saml::check(&xml, &sp, now, &mut *memory, &checker.flaws)
+    })
+    .await;
     let a = match accepted {
-        Ok(a) => a,
-        Err(r) => return refused(&r.to_string()),
+        Ok(Ok(a)) => a,
+        Ok(Err(r)) => return refused(&r.to_string()),
+        Err(e) => return refused(&format!("the Response could not be checked: {e}")),
     };
     let first = |name: &str| a.attributes.get(name).and_then(|v| v.first().cloned());
     let email = first(&attr_name(st, &UserField::Email, "email"));
@@ -998,12 +1002,19 @@ async fn slo_post(
     else {
         return refused("the IdP is unknown");
     };
-    if !st.flaws.on(Flaw::UnsignedSlo)
-        && !certs
-            .iter()
-            .any(|c| crate::saml::signature::verify_first(&xml, c))
-    {
-        return refused("the LogoutRequest is not signed by the IdP");
+    if !st.flaws.on(Flaw::UnsignedSlo) {
+        // libxmlsec1: off the async workers.
+        let signed = xml.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            certs
+                .iter()
+                .any(|c| crate::saml::signature::verify_first(&signed, c))
+        })
+        .await
+        .unwrap_or(false);
+        if !verified {
+            return refused("the LogoutRequest is not signed by the IdP");
+        }
     }
     logout_request(&st, &xml, &entity_id, session_id(&headers))
 }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::binding::encode_redirect;
 use super::ns;
+use super::untrusted::{self, XmlError};
 use super::xml::{escape, instant};
 
 /// Faults of an IdP-initiated LogoutRequest (CONFORMANCE.md G2); each must have no effect.
@@ -112,21 +113,21 @@ pub enum LogoutError {
     Doctype,
     #[error("the SAML message is not well-formed XML: {0}")]
     NotXml(String),
+    #[error("the XML nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
     #[error("expected a samlp:LogoutRequest, found {0}")]
     NotALogoutRequest(String),
     #[error("the LogoutRequest has no {0}")]
     Missing(&'static str),
 }
 
-/// Parses a LogoutRequest (no DTD is ever processed).
+/// Parses a LogoutRequest (no DTD is ever processed; the nesting limit of `super::untrusted`
+/// is checked first).
 pub fn parse_request(xml: &str) -> Result<Parsed, LogoutError> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
-        roxmltree::Error::DtdDetected => LogoutError::Doctype,
-        other => LogoutError::NotXml(other.to_string()),
+    let doc = untrusted::parse(xml, false).map_err(|e| match e {
+        XmlError::Doctype => LogoutError::Doctype,
+        XmlError::NotXml(why) => LogoutError::NotXml(why),
+        XmlError::TooDeep { limit } => LogoutError::TooDeep { limit },
     })?;
     let root = doc.root_element();
     if root.tag_name().name() != "LogoutRequest"
