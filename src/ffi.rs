@@ -61,3 +61,44 @@ pub fn signal_group(pgid: i32, sig: std::os::raw::c_int) -> bool {
         libc::kill(-pgid, sig) == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
+
+    /// The backstop alone: xmlsec called directly (no reference check before it) with a
+    /// reference to a listening loopback port opens no connection once prepared.
+    #[test]
+    fn prepared_xmlsec_opens_no_uri() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        super::prepare_xmlsec();
+        let key = crate::keys::SigningKey::generate().unwrap();
+        let template = crate::saml::response::signature_template("_r", "MIIB")
+            .replace("URI=\"#_r\"", &format!("URI=\"http://127.0.0.1:{port}/x\""))
+            .replace(
+                "<ds:DigestValue></ds:DigestValue>",
+                "<ds:DigestValue>AAAA</ds:DigestValue>",
+            )
+            .replace(
+                "<ds:SignatureValue></ds:SignatureValue>",
+                "<ds:SignatureValue>AAAA</ds:SignatureValue>",
+            );
+        let xml = format!("<r ID=\"_r\">{template}</r>");
+        let cert = CertificateDer::from(key.certificate.der().to_vec());
+        assert!(XmlSec::verify_signed_xml(&xml, &cert, Some("ID")).is_err());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "xmlsec connected");
+    }
+}
