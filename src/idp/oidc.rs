@@ -425,7 +425,7 @@ fn grant(
                 .user_view(grant.trial.as_deref(), &grant.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
-                &state,
+                state,
                 app,
                 oidc,
                 &user,
@@ -481,7 +481,7 @@ fn grant(
                 .user_view(info.trial.as_deref(), &info.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
-                &state,
+                state,
                 app,
                 oidc,
                 &user,
