@@ -269,7 +269,7 @@ pub enum ReferenceError {
     #[error("the ID `{id}` is carried by {count} elements; IDs must be unique")]
     DuplicateId { id: String, count: usize },
     #[error(
-        "the ds:Reference uses transform `{algorithm}`; only enveloped-signature and exclusive c14n are accepted"
+        "the ds:Reference uses transform `{algorithm}`; only enveloped-signature and canonicalization are accepted"
     )]
     Transform { algorithm: String },
 }
@@ -305,10 +305,22 @@ pub fn same_document_references(doc: &roxmltree::Document<'_>) -> Result<(), Ref
     Ok(())
 }
 
+/// The transforms a reference of an SP-signed request may use: enveloped-signature and the
+/// canonicalizations (no XPath, XSLT or base64, which could select or make other content).
+const ACCEPTED_TRANSFORMS: [&str; 7] = [
+    ns::ALG_ENVELOPED,
+    ns::ALG_EXC_C14N,
+    ns::ALG_EXC_C14N_COMMENTS,
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    "http://www.w3.org/2006/12/xml-c14n11",
+    "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+];
+
 /// The shape an SP-signed request must have before xmlsec checks it: one `ds:Signature`, a
 /// child of the root element, with one `ds:Reference` naming the root element's own ID (or
 /// `""`, the whole document), an ID no other element carries, and only the enveloped-signature
-/// and exclusive c14n transforms. So what xmlsec verifies is the very element the IdP reads.
+/// and canonicalization transforms. So what xmlsec verifies is the very element the IdP reads.
 pub fn check_enveloped(doc: &roxmltree::Document<'_>) -> Result<(), ReferenceError> {
     same_document_references(doc)?;
     let is = |n: &roxmltree::Node<'_, '_>, name: &str| {
@@ -356,13 +368,7 @@ pub fn check_enveloped(doc: &roxmltree::Document<'_>) -> Result<(), ReferenceErr
     }
     for t in reference.descendants().filter(|n| is(n, "Transform")) {
         let algorithm = t.attribute("Algorithm").unwrap_or_default();
-        if ![
-            ns::ALG_ENVELOPED,
-            ns::ALG_EXC_C14N,
-            ns::ALG_EXC_C14N_COMMENTS,
-        ]
-        .contains(&algorithm)
-        {
+        if !ACCEPTED_TRANSFORMS.contains(&algorithm) {
             return Err(ReferenceError::Transform {
                 algorithm: algorithm.to_owned(),
             });
