@@ -844,3 +844,41 @@ async fn a_bad_logout_request_signature_is_named_as_such() {
     .await;
     assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
 }
+
+#[test]
+fn the_replay_store_is_bounded_and_forgets_only_expired_requests() {
+    use fakta::idp::{MAX_SEEN_REQUESTS, RequestUse};
+    let clock = std::sync::Arc::new(fakta::clock::FixedClock::new(NOW));
+    let st = fakta::idp::IdpState::new(example(), keys(), clock.clone()).unwrap();
+    let until = NOW + time::Duration::minutes(5);
+    for i in 0..MAX_SEEN_REQUESTS {
+        assert_eq!(
+            st.first_use_of_request("qovery", &format!("_{i}"), until),
+            RequestUse::First
+        );
+    }
+    assert_eq!(
+        st.first_use_of_request("qovery", "_0", until),
+        RequestUse::Replayed
+    );
+    // Full of requests still in their window: a new one is refused, none is forgotten.
+    assert_eq!(
+        st.first_use_of_request("qovery", "_new", until),
+        RequestUse::Full
+    );
+    // The cap counts the requests of every app.
+    assert_eq!(
+        st.first_use_of_request("other", "_1", until),
+        RequestUse::Full
+    );
+    // Once the window is over the old IDs are dropped.
+    clock.set(until + time::Duration::seconds(1));
+    assert_eq!(
+        st.first_use_of_request("qovery", "_new", until + time::Duration::minutes(6)),
+        RequestUse::First
+    );
+    assert_eq!(
+        st.first_use_of_request("qovery", "_0", until + time::Duration::minutes(6)),
+        RequestUse::First
+    );
+}
