@@ -118,39 +118,70 @@ fn skip_tag(b: &[u8], from: usize) -> (usize, bool) {
     (b.len(), false)
 }
 
-/// A `<!...>` declaration (a DOCTYPE with its internal subset `[...]`): the index past it, and
-/// how many start tags its quoted literals contain.
+/// A `<!...>` declaration (a DOCTYPE, with its internal subset `[...]`) from after its `<!`:
+/// the index past its closing `>`, and how many start tags its quoted literals contain. It
+/// follows the grammar, so that it ends where a parser's DOCTYPE ends (were a stray quote able
+/// to make it skip further, the elements after it would go uncounted): before `[` and inside
+/// markup declarations quotes delimit literals (which may hold `<`, `>` and `]`); between
+/// declarations, comments and processing instructions are skipped whole (they may hold
+/// quotes) and anything else is a single byte.
 fn skip_declaration(b: &[u8], from: usize) -> (usize, usize) {
-    let mut quote = None;
-    let mut brackets = 0usize;
     let mut opens = 0usize;
     let mut i = from;
-    while i < b.len() {
-        let c = b[i];
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {
-                let next = b.get(i + 1).copied().unwrap_or(b' ');
-                if c == b'<' && !matches!(next, b'/' | b'!' | b'?') {
-                    opens += 1;
+    // The declaration's own part, up to its internal subset or its end.
+    loop {
+        match b.get(i) {
+            None => return (b.len(), opens),
+            Some(b'"' | b'\'') => i = skip_literal(b, i, &mut opens),
+            Some(b'>') => return (i + 1, opens),
+            Some(b'[') => break,
+            Some(_) => i += 1,
+        }
+    }
+    i += 1;
+    // The internal subset, up to its `]`.
+    loop {
+        let rest = b.get(i..).unwrap_or_default();
+        if rest.is_empty() {
+            return (b.len(), opens);
+        } else if rest.starts_with(b"]") {
+            break;
+        } else if rest.starts_with(b"<!--") {
+            i = skip_past(b, i + 4, b"-->");
+        } else if rest.starts_with(b"<?") {
+            i = skip_past(b, i + 2, b"?>");
+        } else if rest.starts_with(b"<") {
+            // A markup declaration (ENTITY, ATTLIST, ...): to its `>`, literals skipped.
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => return (b.len(), opens),
+                    Some(b'"' | b'\'') => i = skip_literal(b, i, &mut opens),
+                    Some(b'>') => break,
+                    Some(_) => i += 1,
                 }
             }
-            None => match c {
-                b'"' | b'\'' => quote = Some(c),
-                b'[' => brackets += 1,
-                b']' => brackets = brackets.saturating_sub(1),
-                // Comments inside the internal subset may hold quotes.
-                b'<' if b[i..].starts_with(b"<!--") => {
-                    i = skip_past(b, i + 4, b"-->");
-                    continue;
-                }
-                b'>' if brackets == 0 => return (i + 1, opens),
-                _ => {}
-            },
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    // After `]`: spaces, then the `>` of the DOCTYPE.
+    (skip_past(b, i + 1, b">"), opens)
+}
+
+/// A quoted literal from its opening quote: the index past its closing quote; the start tags it
+/// contains are added to `opens` (an entity value is spliced into the document as markup).
+fn skip_literal(b: &[u8], at: usize, opens: &mut usize) -> usize {
+    let quote = b[at];
+    let mut i = at + 1;
+    while i < b.len() && b[i] != quote {
+        if b[i] == b'<' && !matches!(b.get(i + 1), Some(b'/' | b'!' | b'?')) {
+            *opens += 1;
         }
         i += 1;
     }
-    (b.len(), opens)
+    (i + 1).min(b.len())
 }
 
 #[cfg(test)]
@@ -210,6 +241,30 @@ mod tests {
         let xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"http://127.0.0.1:1/x\"><!-- \" -->]><r>&x;</r>";
         assert_eq!(check_depth(xxe), Ok(()));
         assert_eq!(parse(xxe, false).err(), Some(XmlError::Doctype));
+    }
+
+    #[test]
+    fn quotes_outside_literals_do_not_hide_the_body() {
+        // A quote in a PI or comment of the internal subset is not a literal: the scan must
+        // end the DOCTYPE where a parser does, and count what follows.
+        let deep = nested(MAX_DEPTH + 1);
+        for dtd in [
+            "<!DOCTYPE r [<?pi \"?>]>",
+            "<!DOCTYPE r [<!-- ' -->]>",
+            "<!DOCTYPE r [<!ENTITY a \"]>'\">]>",
+            "<!DOCTYPE r SYSTEM \"x]>\" [ ]>",
+        ] {
+            let doc = format!("{dtd}{deep}");
+            assert_eq!(
+                check_depth(&doc),
+                Err(XmlError::TooDeep { limit: MAX_DEPTH }),
+                "{dtd}"
+            );
+            let shallow = format!("{dtd}{}", nested(3));
+            assert_eq!(check_depth(&shallow), Ok(()), "{dtd}");
+        }
+        // roxmltree agrees on where those DOCTYPEs end.
+        assert!(parse(&format!("<!DOCTYPE r [<?pi \"?>]>{}", nested(3)), true).is_ok());
     }
 
     #[test]
