@@ -2,8 +2,9 @@
 //! the reference SP): a nesting-depth limit checked on the text before any parser sees it, then
 //! roxmltree without DTDs.
 //!
-//! Why a pre-scan: roxmltree's tokenizer, libxml2 (under xmlsec) and every tree walk recurse
-//! once per element level, so a few thousand nested elements (a 192-character deflated
+//! Why a pre-scan: roxmltree's tokenizer (0.20 has no nesting limit of its own, only
+//! `nodes_limit` and a depth of 10 for entity references), libxml2 (under xmlsec) and every tree
+//! walk recurse once per element level, so a few thousand nested elements (a 192-character deflated
 //! SAMLRequest) overflow a worker thread's stack and abort the whole process. [`check_depth`]
 //! is a single iterative pass over the bytes, done before roxmltree, xmlsec or the c14n run;
 //! fakta's own documents nest fewer than 12 levels, [`MAX_DEPTH`] allows 64.
