@@ -3,11 +3,11 @@
 //! roxmltree without DTDs.
 //!
 //! Why a pre-scan: roxmltree's tokenizer (0.20 has no nesting limit of its own, only
-//! `nodes_limit` and a depth of 10 for entity references), libxml2 (under xmlsec) and every tree
-//! walk recurse once per element level, so a few thousand nested elements (a 192-character deflated
-//! SAMLRequest) overflow a worker thread's stack and abort the whole process. [`check_depth`]
-//! is a single iterative pass over the bytes, done before roxmltree, xmlsec or the c14n run;
-//! fakta's own documents nest fewer than 12 levels, [`MAX_DEPTH`] allows 64.
+//! `nodes_limit` and a depth of 10 for entity references), libxml2 (under xmlsec) and every
+//! tree walk recurse once per element level, so a few thousand nested elements (a 192-character
+//! deflated SAMLRequest) overflow a worker thread's stack and abort the whole process.
+//! [`check_depth`] is a single iterative pass over the bytes, done before roxmltree, xmlsec or
+//! the c14n run; fakta's own documents nest fewer than 12 levels, [`MAX_DEPTH`] allows 64.
 
 /// The deepest element nesting accepted in a message from the network.
 pub const MAX_DEPTH: usize = 64;
