@@ -1,15 +1,15 @@
 //! The IdP's signing key and certificates, kept in a folder (`certs/` by default) so that an SP
 //! configured once keeps working across restarts.
 //!
-//! Files: `signing-key.pem` (RSA-2048, PKCS#8, mode 0600), `signing-cert.pem` (self-signed X.509
-//! for that key) and, after a rotation, `previous-cert.pem` (still published in metadata until
-//! retired). The private key never leaves this module except as DER for the signer, and its
+//! Files: `signing-key.pem` (RSA-2048, PKCS#8, mode 0600), `signing-cert.pem` (self-signed
+//! X.509 for that key, mode 0644) and, after a rotation, `previous-cert.pem` (still published in
+//! metadata until retired). A folder fakta creates is mode 0700. The private key never leaves this module except as DER for the signer, and its
 //! `Debug` is redacted.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -291,10 +291,7 @@ impl KeyStore {
         if key_path.exists() {
             return Ok((KeyStore::open(dir)?, false));
         }
-        fs::create_dir_all(dir).map_err(|source| KeyError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        create_private_dir(dir)?;
         let key = SigningKey::generate()?;
         // Another process may be creating the same key: write to private temp files, then
         // hard-link the key into place, which fails if someone else got there first.
@@ -440,11 +437,36 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     f.sync_all().map_err(err)
 }
 
+/// Writes a certificate: mode 0644 whatever the umask (anyone may read a certificate; only
+/// the owner may change it).
 fn write_public(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    fs::write(path, bytes).map_err(|source| KeyError::Write {
+    let err = |source| KeyError::Write {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    fs::write(path, bytes).map_err(err)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(err)
+}
+
+/// Creates the keys folder (and missing parents) when it does not exist; the folder itself
+/// is made 0700 whatever the umask. A folder that already exists is the user's: left as it is.
+fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    let err = |source| KeyError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(err)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(err),
+        // Another process made it first (a race-safe start): theirs stands.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(err(e)),
+    }
 }
 
 fn warn_if_readable_by_others(path: &Path) {
@@ -477,6 +499,23 @@ mod tests {
         assert!(!created);
         assert_eq!(a.current.certificate.der(), b.current.certificate.der());
         assert_eq!(a.current.private_der(), b.current.private_der());
+    }
+
+    #[test]
+    fn modes_are_explicit_folder_0700_certificates_0644_key_0600() {
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("a/certs");
+        KeyStore::open_or_create(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(CERT_FILE)), 0o644);
+        assert_eq!(mode(&dir.join(KEY_FILE)), 0o600);
+        // Rewriting a certificate sets its mode, whatever the file had.
+        fs::set_permissions(dir.join(CERT_FILE), fs::Permissions::from_mode(0o600)).unwrap();
+        KeyStore::rotate(&dir).unwrap();
+        assert_eq!(mode(&dir.join(CERT_FILE)), 0o644);
+        assert_eq!(mode(&dir.join(PREVIOUS_CERT_FILE)), 0o644);
+        assert_eq!(mode(&dir.join(KEY_FILE)), 0o600);
     }
 
     #[test]

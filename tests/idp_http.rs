@@ -917,3 +917,225 @@ async fn an_app_with_an_sp_certificate_gets_only_signed_logout_responses() {
         assert!(a.body.contains("DOCTYPE"), "{field}: {}", a.body);
     }
 }
+
+// --- hostile requests (issue 13) ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_passive_request_without_a_session_is_answered_no_passive() {
+    let st = state(example());
+    let passive = request("_p1", SP, SSO_URL, ACS, false)
+        .replace("ProtocolBinding=", "IsPassive=\"true\" ProtocolBinding=");
+    let a = get(&st, &redirect_uri(&passive, Some("rs")), None).await;
+    assert_eq!(a.status, StatusCode::OK, "no login page: {}", a.body);
+    let xml = a.saml_response();
+    assert!(
+        xml.contains("<saml2p:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\"><saml2p:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:NoPassive\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("InResponseTo=\"_p1\"") && !xml.contains("Assertion"));
+    assert!(
+        a.body
+            .contains(&format!("action=\"{}\"", ACS.replace('&', "&amp;")))
+    );
+    assert_eq!(form_field(&a.body, "RelayState").as_deref(), Some("rs"));
+    let cert = keys().current.certificate.der().to_vec();
+    assert!(fakta::saml::signature::verify_first(&xml, &cert));
+
+    // With an IdP session the passive request gets the user's Response.
+    let start = get(&st, &redirect_uri(&honest(), None), None).await;
+    let cookie = pick_user(&st, &start, "00u1alice")
+        .await
+        .session_cookie()
+        .unwrap();
+    let again = get(
+        &st,
+        &redirect_uri(&passive.replace("_p1", "_p2"), None),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+    let xml = again.saml_response();
+    assert!(xml.contains("status:Success") && xml.contains("alice@acme.test"));
+}
+
+#[tokio::test]
+async fn a_signed_redirect_request_is_answered_once_and_only_in_its_window() {
+    let sp = signed_sp();
+    let uri = format!("{SSO}?{}", signed_query(&honest(), &sp.key));
+    let first = get(&sp.state, &uri, None).await;
+    assert_eq!(first.status, StatusCode::FOUND, "{}", first.body);
+    let replay = get(&sp.state, &uri, None).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(
+        replay
+            .body
+            .contains("signed AuthnRequest `_r1` was received before"),
+        "{}",
+        replay.body
+    );
+    // Another ID goes through; an old or future IssueInstant does not.
+    let fresh = request("_r2", SP, SSO_URL, ACS, false);
+    let ok = get(
+        &sp.state,
+        &format!("{SSO}?{}", signed_query(&fresh, &sp.key)),
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+    for (id, at) in [
+        ("_old", "2026-11-28T08:54:59.000Z"),
+        ("_future", "2026-11-28T09:01:01.000Z"),
+    ] {
+        let xml = authn_request::build(id, at, SP, SSO_URL, ACS, false);
+        let a = get(
+            &sp.state,
+            &format!("{SSO}?{}", signed_query(&xml, &sp.key)),
+            None,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{at}");
+        assert!(
+            a.body.contains("outside the 300 s it is valid for"),
+            "{at}: {}",
+            a.body
+        );
+    }
+    // The edges of the window are inside it.
+    for (id, at) in [
+        ("_edge1", "2026-11-28T08:55:00.000Z"),
+        ("_edge2", "2026-11-28T09:01:00.000Z"),
+    ] {
+        let xml = authn_request::build(id, at, SP, SSO_URL, ACS, false);
+        let a = get(
+            &sp.state,
+            &format!("{SSO}?{}", signed_query(&xml, &sp.key)),
+            None,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::FOUND, "{at}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn a_signature_over_a_wrapped_element_is_refused() {
+    let sp = signed_sp();
+    let der = sp.key.private_key_to_pkcs8().unwrap();
+    // The attacker's root (no Destination, own ID) with the SP's genuinely signed request
+    // inside Extensions; the signature is a child of the root and references the inner one.
+    let inner = request("_inner", SP, SSO_URL, ACS, false);
+    let evil = format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_evil\" Version=\"2.0\" IssueInstant=\"2026-11-28T09:00:00.000Z\" ForceAuthn=\"true\"><saml:Issuer>{SP}</saml:Issuer>{}<samlp:Extensions>{inner}</samlp:Extensions></samlp:AuthnRequest>",
+        fakta::saml::response::signature_template("_inner", &sp.cert_b64)
+    );
+    let signed = fakta::saml::signature::sign_first_template(&evil, &der).unwrap();
+    // xmlsec alone accepts it: the signature is valid, over the inner element.
+    let cert_der = STANDARD.decode(&sp.cert_b64).unwrap();
+    assert!(fakta::saml::signature::verify_first(&signed, &cert_der));
+    let a = post_form(
+        &sp.state,
+        SSO,
+        &[("SAMLRequest", &binding::encode_post(&signed))],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(
+        a.body
+            .contains("the signature covers `#_inner`, not the root element `#_evil`"),
+        "{}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn a_bad_logout_request_signature_is_named_as_such() {
+    let sp = signed_sp();
+    let other = fakta::keys::SigningKey::generate().unwrap();
+    let xml = sp_logout_request(SP, SLO_URL, None);
+    let close = "</saml2:Issuer>";
+    let at = xml.find(close).unwrap() + close.len();
+    let with_template = format!(
+        "{}{}{}",
+        &xml[..at],
+        fakta::saml::response::signature_template("_lo1", &sp.cert_b64),
+        &xml[at..]
+    );
+    let forged =
+        fakta::saml::signature::sign_first_template(&with_template, other.private_der()).unwrap();
+    let a = post_form(
+        &sp.state,
+        SLO,
+        &[("SAMLRequest", &binding::encode_post(&forged))],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.body
+            .contains("the POSTed LogoutRequest&apos;s signature does not verify"),
+        "{}",
+        a.body
+    );
+    let unsigned = post_form(
+        &sp.state,
+        SLO,
+        &[("SAMLRequest", &binding::encode_post(&xml))],
+        None,
+    )
+    .await;
+    assert!(
+        unsigned
+            .body
+            .contains("the POSTed LogoutRequest is not signed"),
+        "{}",
+        unsigned.body
+    );
+    let der = sp.key.private_key_to_pkcs8().unwrap();
+    let honest = fakta::saml::signature::sign_first_template(&with_template, &der).unwrap();
+    let ok = post_form(
+        &sp.state,
+        SLO,
+        &[("SAMLRequest", &binding::encode_post(&honest))],
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+}
+
+#[test]
+fn the_replay_store_is_bounded_and_forgets_only_expired_requests() {
+    use fakta::idp::{MAX_SEEN_REQUESTS, RequestUse};
+    let clock = std::sync::Arc::new(fakta::clock::FixedClock::new(NOW));
+    let st = fakta::idp::IdpState::new(example(), keys(), clock.clone()).unwrap();
+    let until = NOW + time::Duration::minutes(5);
+    for i in 0..MAX_SEEN_REQUESTS {
+        assert_eq!(
+            st.first_use_of_request("qovery", &format!("_{i}"), until),
+            RequestUse::First
+        );
+    }
+    assert_eq!(
+        st.first_use_of_request("qovery", "_0", until),
+        RequestUse::Replayed
+    );
+    // Full of requests still in their window: a new one is refused, none is forgotten.
+    assert_eq!(
+        st.first_use_of_request("qovery", "_new", until),
+        RequestUse::Full
+    );
+    // The cap counts the requests of every app.
+    assert_eq!(
+        st.first_use_of_request("other", "_1", until),
+        RequestUse::Full
+    );
+    // Once the window is over the old IDs are dropped.
+    clock.set(until + time::Duration::seconds(1));
+    assert_eq!(
+        st.first_use_of_request("qovery", "_new", until + time::Duration::minutes(6)),
+        RequestUse::First
+    );
+    assert_eq!(
+        st.first_use_of_request("qovery", "_0", until + time::Duration::minutes(6)),
+        RequestUse::First
+    );
+}

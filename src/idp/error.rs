@@ -6,7 +6,8 @@ use axum::response::{Html, IntoResponse, Response};
 use super::html;
 use crate::saml::authn_request::AuthnRequestError;
 use crate::saml::binding::BindingError;
-use crate::saml::signature::SignError;
+use crate::saml::signature::{ReferenceError, SignError};
+use crate::saml::untrusted::XmlError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
@@ -24,10 +25,41 @@ pub enum IdpError {
     Binding(#[from] BindingError),
     #[error("{0}")]
     Request(#[from] AuthnRequestError),
-    #[error("the POSTed AuthnRequest is not signed, but app `{0}` requires signed requests")]
-    UnsignedPost(String),
-    #[error("the POSTed AuthnRequest's signature does not verify with app `{0}`'s SP certificate")]
-    BadPostSignature(String),
+    #[error("{0}")]
+    Xml(#[from] XmlError),
+    #[error("the POSTed {message} is not signed, but app `{app}` requires signed requests")]
+    UnsignedPost { message: &'static str, app: String },
+    #[error("the POSTed {message}'s signature does not verify with app `{app}`'s SP certificate")]
+    BadPostSignature { message: &'static str, app: String },
+    #[error("the POSTed {message}'s signature is refused before it is checked: {source}")]
+    SignatureShape {
+        message: &'static str,
+        source: ReferenceError,
+    },
+    #[error(
+        "the signed AuthnRequest `{id}` was received before; a signed request is answered once (replay)"
+    )]
+    Replayed { id: String },
+    #[error(
+        "the signed AuthnRequest has no IssueInstant; a signed request must say when it was made"
+    )]
+    NoIssueInstant,
+    #[error("the signed AuthnRequest's IssueInstant `{0}` is not a valid instant")]
+    BadIssueInstant(String),
+    #[error(
+        "the signed AuthnRequest was issued at {issued}, outside the {lifetime_secs} s it is valid for (now {now})"
+    )]
+    RequestOutsideWindow {
+        issued: String,
+        now: String,
+        lifetime_secs: i64,
+    },
+    #[error(
+        "{0} signed AuthnRequests are waiting out their validity window; try again in a few minutes"
+    )]
+    TooManyRequests(usize),
+    #[error("the IdP failed while answering: {0}")]
+    Internal(String),
     #[error("IdP-initiated login is turned off for app `{0}` (allow_idp_initiated: false)")]
     IdpInitiatedOff(String),
     #[error("the form has no `{0}` field")]
@@ -64,7 +96,8 @@ impl IdpError {
         match self {
             IdpError::UnknownApp(_) | IdpError::AppNameMismatch { .. } => StatusCode::NOT_FOUND,
             IdpError::IdpInitiatedOff(_) => StatusCode::FORBIDDEN,
-            IdpError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            IdpError::Sign(_) | IdpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            IdpError::TooManyRequests(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -91,6 +124,7 @@ impl IntoResponse for IdpError {
                 StatusCode::NOT_FOUND => "Not found",
                 StatusCode::FORBIDDEN => "Not allowed",
                 StatusCode::INTERNAL_SERVER_ERROR => "IdP error",
+                StatusCode::SERVICE_UNAVAILABLE => "IdP busy",
                 _ => "Bad SAML request",
             },
         };

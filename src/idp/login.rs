@@ -66,6 +66,15 @@ pub async fn login_submit(
     headers: axum::http::HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
+    // Completing a login signs a Response or a code's tokens: off the async workers.
+    super::off_the_workers(move || complete_login(&state, &headers, &form)).await
+}
+
+fn complete_login(
+    state: &IdpState,
+    headers: &axum::http::HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, IdpError> {
     let token = form.get("state").ok_or(IdpError::MissingField("state"))?;
     let username = form.get("username").map(|s| s.trim()).unwrap_or("");
     let Some(user) = state.directory.find(username) else {
@@ -75,7 +84,7 @@ pub async fn login_submit(
         } else {
             format!("There is no user `{username}` in the directory.")
         };
-        let html = render(&state, token, &pending, Some(&msg));
+        let html = render(state, token, &pending, Some(&msg));
         return Ok((StatusCode::UNAUTHORIZED, Html(html)).into_response());
     };
     let pending = state.take_pending(token).ok_or(IdpError::LoginExpired)?;
@@ -87,25 +96,25 @@ pub async fn login_submit(
             in_response_to,
             relay_state,
         } => {
-            let (app, _) = saml_app(&state, None, &pending.app_id)?;
+            let (app, _) = saml_app(state, None, &pending.app_id)?;
             issue(
-                &state,
+                state,
                 app,
                 &user,
                 &session,
                 in_response_to,
                 relay_state,
                 Some(cookie),
-                super::state::trial_of(&headers).as_deref(),
+                super::state::trial_of(headers).as_deref(),
             )
         }
         PendingKind::Oidc(request) => {
             let mut resp = super::oidc::answer_with_code(
-                &state,
+                state,
                 &request,
                 &user,
                 &session,
-                super::state::trial_of(&headers),
+                super::state::trial_of(headers),
             );
             if let Ok(v) = cookie.parse() {
                 resp.headers_mut().insert(SET_COOKIE, v);

@@ -18,8 +18,9 @@ mod tokens;
 pub use error::IdpError;
 pub use router::app;
 pub use state::{
-    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind, StateError,
-    TRIAL_COOKIE, TrialOverrides, trial_of,
+    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind,
+    MAX_SEEN_REQUESTS, REQUEST_LIFETIME, REQUEST_SKEW, RequestUse, StateError, TRIAL_COOKIE,
+    TrialOverrides, trial_of,
 };
 pub use tokens::TokenStore;
 
@@ -32,6 +33,18 @@ pub async fn serve(
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Runs a handler's work on tokio's blocking pool: signature checks (RSA, libxmlsec1) and
+/// signing never hold one of the few async workers, so slow or many of them cannot stall the
+/// IdP's other requests.
+async fn off_the_workers<F>(work: F) -> Result<axum::response::Response, IdpError>
+where
+    F: FnOnce() -> Result<axum::response::Response, IdpError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| IdpError::Internal(e.to_string()))?
 }
 
 /// The IdP session cookie (Okta's is also called `sid`).

@@ -369,7 +369,22 @@ pub async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, OAuthResponse> {
-    let (app, oidc) = client(&state, &server, &headers, &form)?;
+    // Client authentication and token signing (RSA, ECDSA): off the async workers.
+    tokio::task::spawn_blocking(move || grant(&state, &server, &headers, &form))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("the token request failed: {e}");
+            Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
+        })
+}
+
+fn grant(
+    state: &IdpState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthResponse> {
+    let (app, oidc) = client(state, server, headers, form)?;
     let now = state.now();
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
@@ -421,11 +436,11 @@ pub async fn token(
                 .user_view(grant.trial.as_deref(), &grant.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
-                &state,
+                state,
                 app,
                 oidc,
                 &user,
-                &server,
+                server,
                 IssueFor {
                     scopes: &grant.scopes,
                     nonce: grant.nonce.as_deref(),
@@ -477,11 +492,11 @@ pub async fn token(
                 .user_view(info.trial.as_deref(), &info.user_id)
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let body = issue_tokens(
-                &state,
+                state,
                 app,
                 oidc,
                 &user,
-                &server,
+                server,
                 IssueFor {
                     scopes: &scopes,
                     nonce: None,

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::html;
-use super::sso::{current_session, saml_app};
+use super::sso::{current_session, saml_app, verify_post};
 use super::state::IdpState;
 use super::{IdpError, SESSION_COOKIE};
 use crate::saml::binding::{self, raw_param};
@@ -34,8 +34,27 @@ pub async fn slo_get(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
-    let query = query.unwrap_or_default();
+    // Signature checks and signing: off the async workers.
+    super::off_the_workers(move || {
+        slo_redirect(
+            &state,
+            &app_name,
+            &app_id,
+            query.unwrap_or_default(),
+            &headers,
+        )
+    })
+    .await
+}
+
+fn slo_redirect(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    query: String,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, _) = saml_app(state, Some(app_name), app_id)?;
     if let Some(raw) = raw_param(&query, "SAMLResponse") {
         let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
         let parsed = logout::parse_response(&xml)?;
@@ -47,7 +66,7 @@ pub async fn slo_get(
                 },
             )?;
         }
-        return logout_response(&state, app, &parsed);
+        return logout_response(state, app, &parsed);
     }
     let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
@@ -55,7 +74,7 @@ pub async fn slo_get(
     }
     let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
     let relay = raw_param(&query, "RelayState").map(binding::percent_decode);
-    finish(&state, app, &xml, relay, &headers)
+    finish(state, app, &xml, relay, headers)
 }
 
 /// `POST /app/{name}/{id}/slo/saml`
@@ -65,10 +84,21 @@ pub async fn slo_post(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(&state, Some(&app_name), &app_id)?;
+    // Signature checks and signing: off the async workers.
+    super::off_the_workers(move || slo_form(&state, &app_name, &app_id, &form, &headers)).await
+}
+
+fn slo_form(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, _) = saml_app(state, Some(app_name), app_id)?;
     if let Some(raw) = form.get("SAMLResponse") {
         let xml = binding::decode_post(raw)?;
-        // Parsed (roxmltree, no DTD) before xmlsec sees it.
+        // Parsed (no DTD, nesting bounded) before xmlsec sees it.
         let parsed = logout::parse_response(&xml)?;
         if let Some(cert) = state.sp_certs.get(&app.id) {
             let refuse = |problem| IdpError::LogoutResponseSignature {
@@ -83,21 +113,16 @@ pub async fn slo_post(
                 return Err(refuse(SignatureProblem::DoesNotVerify));
             }
         }
-        return logout_response(&state, app, &parsed);
+        return logout_response(state, app, &parsed);
     }
     let raw = form.get("SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     let xml = binding::decode_post(raw)?;
     // Parsed (roxmltree, no DTD) before xmlsec sees it.
     logout::parse_request(&xml).map_err(|e| IdpError::Logout(e.to_string()))?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
-        let der = cert
-            .to_der()
-            .map_err(|_| IdpError::BadPostSignature(app.id.clone()))?;
-        if !crate::saml::signature::verify_first(&xml, &der) {
-            return Err(IdpError::BadPostSignature(app.id.clone()));
-        }
+        verify_post(&xml, cert, "LogoutRequest", &app.id)?;
     }
-    finish(&state, app, &xml, form.get("RelayState").cloned(), &headers)
+    finish(state, app, &xml, form.get("RelayState").cloned(), headers)
 }
 
 /// The SP's LogoutResponse to an IdP-initiated LogoutRequest, its signature already checked:

@@ -8,16 +8,20 @@ use axum::extract::{Form, Path, RawQuery, State};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
-use super::state::{IdpSession, IdpState, PendingKind, PendingLogin};
+use super::state::{
+    IdpSession, IdpState, MAX_SEEN_REQUESTS, PendingKind, PendingLogin, REQUEST_LIFETIME,
+    REQUEST_SKEW, RequestUse,
+};
 use super::{IdpError, SESSION_COOKIE};
 use crate::config::{App, Emit, SamlApp, User};
 use crate::directory::emitted_groups;
 use crate::saml::authn_request::{self, AuthnRequest};
 use crate::saml::binding::{self, raw_param};
-use crate::saml::response::{Attribute, ResponseIds, ResponseParams};
-use crate::saml::signature;
+use crate::saml::response::{self, Attribute, ResponseIds, ResponseParams};
+use crate::saml::{ns, signature};
 
 /// Finds the SAML app addressed by `/app/{name}/{id}/...`.
 pub fn saml_app<'s>(
@@ -50,26 +54,38 @@ pub async fn sso_get(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, IdpError> {
-    let (app, saml) = saml_app(&state, Some(&app_name), &app_id)?;
-    let query = query.unwrap_or_default();
+    super::off_the_workers(move || {
+        sso_redirect(
+            &state,
+            &app_name,
+            &app_id,
+            query.unwrap_or_default(),
+            &headers,
+        )
+    })
+    .await
+}
+
+fn sso_redirect(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    query: String,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, saml) = saml_app(state, Some(app_name), app_id)?;
     let relay_state = raw_param(&query, "RelayState").map(binding::percent_decode);
     let Some(raw_request) = raw_param(&query, "SAMLRequest") else {
-        return idp_initiated(&state, app, saml, relay_state, &headers);
+        return idp_initiated(state, app, saml, relay_state, headers);
     };
-    if let Some(cert) = state.sp_certs.get(&app.id) {
-        binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?;
-    }
+    let signed = match state.sp_certs.get(&app.id) {
+        Some(cert) => binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?,
+        None => false,
+    };
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
     let request = authn_request::parse(&xml)?;
-    check_request(&state, app, saml, &request)?;
-    continue_login(
-        &state,
-        app,
-        Some(request.id),
-        relay_state,
-        request.force_authn,
-        &headers,
-    )
+    check_request(state, app, saml, &request, signed)?;
+    continue_login(state, app, &request, relay_state, headers)
 }
 
 /// `POST /app/{name}/{id}/sso/saml`: HTTP-POST binding.
@@ -79,43 +95,100 @@ pub async fn sso_post(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
-    let (app, saml) = saml_app(&state, Some(&app_name), &app_id)?;
+    super::off_the_workers(move || sso_form(&state, &app_name, &app_id, &form, &headers)).await
+}
+
+fn sso_form(
+    state: &IdpState,
+    app_name: &str,
+    app_id: &str,
+    form: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    let (app, saml) = saml_app(state, Some(app_name), app_id)?;
     let raw = form
         .get("SAMLRequest")
         .ok_or(IdpError::MissingField("SAMLRequest"))?;
     let xml = binding::decode_post(raw)?;
     let request = authn_request::parse(&xml)?;
-    if let Some(cert) = state.sp_certs.get(&app.id) {
-        if !request.has_signature {
-            return Err(IdpError::UnsignedPost(app.id.clone()));
+    let signed = match state.sp_certs.get(&app.id) {
+        Some(cert) => {
+            verify_post(&xml, cert, "AuthnRequest", &app.id)?;
+            true
         }
-        let der = cert
-            .to_der()
-            .map_err(|_| IdpError::BadPostSignature(app.id.clone()))?;
-        if !signature::verify_first(&xml, &der) {
-            return Err(IdpError::BadPostSignature(app.id.clone()));
-        }
-    }
-    check_request(&state, app, saml, &request)?;
+        None => false,
+    };
+    check_request(state, app, saml, &request, signed)?;
     let relay_state = form.get("RelayState").cloned();
-    continue_login(
-        &state,
-        app,
-        Some(request.id),
-        relay_state,
-        request.force_authn,
-        &headers,
-    )
+    continue_login(state, app, &request, relay_state, headers)
 }
 
+/// Checks the enveloped signature of a POSTed request (`message`: AuthnRequest or
+/// LogoutRequest) with the app's SP certificate: its shape first (same-document reference to
+/// the root element, see `saml::signature::check_enveloped`), then libxmlsec1. Blocking.
+pub(super) fn verify_post(
+    xml: &str,
+    cert: &openssl::x509::X509,
+    message: &'static str,
+    app_id: &str,
+) -> Result<(), IdpError> {
+    use crate::saml::signature::{ReferenceError, VerifyError};
+    let bad = || IdpError::BadPostSignature {
+        message,
+        app: app_id.to_owned(),
+    };
+    let der = cert.to_der().map_err(|_| bad())?;
+    match signature::verify_enveloped(xml, &der) {
+        Ok(()) => Ok(()),
+        Err(VerifyError::Reference(ReferenceError::SignatureCount { count: 0 })) => {
+            Err(IdpError::UnsignedPost {
+                message,
+                app: app_id.to_owned(),
+            })
+        }
+        Err(VerifyError::Reference(source)) => Err(IdpError::SignatureShape { message, source }),
+        Err(VerifyError::Xml(e)) => Err(IdpError::Xml(e)),
+        Err(VerifyError::BadSignature) => Err(bad()),
+    }
+}
+
+/// Checks the request against the app; a signed one must also be within its validity window
+/// and not seen before (replay).
 fn check_request(
     state: &IdpState,
     app: &App,
     saml: &SamlApp,
     request: &AuthnRequest,
+    signed: bool,
 ) -> Result<(), IdpError> {
     let sso_url = state.url(&IdpState::sso_path(app));
     request.check(&saml.audience, saml.acs_url.as_str(), &sso_url)?;
+    if signed {
+        let raw = request
+            .issue_instant
+            .as_deref()
+            .ok_or(IdpError::NoIssueInstant)?;
+        let issued = OffsetDateTime::parse(raw, &Rfc3339)
+            .map_err(|_| IdpError::BadIssueInstant(raw.to_owned()))?;
+        let now = state.now();
+        let valid_until = issued + REQUEST_LIFETIME;
+        if now < issued - REQUEST_SKEW || now > valid_until {
+            return Err(IdpError::RequestOutsideWindow {
+                issued: raw.to_owned(),
+                now: crate::saml::xml::instant(now),
+                lifetime_secs: REQUEST_LIFETIME.whole_seconds(),
+            });
+        }
+        match state.first_use_of_request(&app.id, &request.id, valid_until) {
+            RequestUse::First => {}
+            RequestUse::Replayed => {
+                return Err(IdpError::Replayed {
+                    id: request.id.clone(),
+                });
+            }
+            RequestUse::Full => return Err(IdpError::TooManyRequests(MAX_SEEN_REQUESTS)),
+        }
+    }
     Ok(())
 }
 
@@ -130,7 +203,7 @@ fn idp_initiated(
         return Err(IdpError::IdpInitiatedOff(app.id.clone()));
     }
     let relay_state = relay_state.or_else(|| saml.default_relay_state.clone());
-    continue_login(state, app, None, relay_state, false, headers)
+    start_login(state, app, None, relay_state, false, false, headers)
 }
 
 /// The IdP session from the request's cookie, if any and still valid.
@@ -150,14 +223,35 @@ pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSess
     Some((session, user))
 }
 
-/// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
-/// person is sent to the login page.
+/// An SP-initiated login: see [`start_login`].
 fn continue_login(
+    state: &IdpState,
+    app: &App,
+    request: &AuthnRequest,
+    relay_state: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response, IdpError> {
+    start_login(
+        state,
+        app,
+        Some(request.id.clone()),
+        relay_state,
+        request.force_authn,
+        request.is_passive,
+        headers,
+    )
+}
+
+/// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
+/// person is sent to the login page, unless the request is passive (`IsPassive`: no
+/// interaction allowed), which is answered with a NoPassive status.
+fn start_login(
     state: &IdpState,
     app: &App,
     in_response_to: Option<String>,
     relay_state: Option<String>,
     force_authn: bool,
+    is_passive: bool,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
     if !force_authn {
@@ -175,6 +269,9 @@ fn continue_login(
             );
         }
     }
+    if is_passive {
+        return no_passive(state, app, in_response_to, relay_state);
+    }
     let token = state.add_pending(PendingLogin {
         app_id: app.id.clone(),
         kind: PendingKind::Saml {
@@ -185,6 +282,39 @@ fn continue_login(
         created: state.now(),
     });
     Ok(to_login_page(&token))
+}
+
+/// The answer to a passive request that would need the login page: a signed Response with
+/// status Responder / NoPassive (SAML Core 3.2.2.2), posted to the registered ACS URL.
+fn no_passive(
+    state: &IdpState,
+    app: &App,
+    in_response_to: Option<String>,
+    relay_state: Option<String>,
+) -> Result<Response, IdpError> {
+    let saml = app
+        .saml()
+        .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    let id = state.new_id();
+    let bare = response::build_status(
+        &id,
+        state.now(),
+        &saml.issuer,
+        saml.acs_url.as_str(),
+        in_response_to.as_deref(),
+        ns::STATUS_RESPONDER,
+        ns::STATUS_NO_PASSIVE,
+    );
+    let key = &state.keys.current;
+    let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
+    tracing::info!(app = %app.id, "answered a passive request with NoPassive");
+    let page = binding::post_form(
+        saml.acs_url.as_str(),
+        "SAMLResponse",
+        &binding::encode_post(&xml),
+        relay_state.as_deref(),
+    );
+    Ok(Html(page).into_response())
 }
 
 /// A redirect to the login page for a pending login.

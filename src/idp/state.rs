@@ -29,6 +29,23 @@ pub const MAX_PENDING: usize = 10_000;
 /// remembered (the oldest go first).
 pub const LOGOUT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
 pub const MAX_LOGOUT_REQUESTS: usize = 10_000;
+/// How long a signed AuthnRequest is valid after its IssueInstant; one issued up to
+/// [`REQUEST_SKEW`] in the future (the SP's clock ahead of ours) is valid too.
+pub const REQUEST_LIFETIME: Duration = Duration::minutes(5);
+pub const REQUEST_SKEW: Duration = Duration::minutes(1);
+/// Cap on the signed request IDs remembered for replay detection. Only the SP's key makes
+/// signed requests, so filling it takes the SP itself sending this many in
+/// [`REQUEST_LIFETIME`]; past it new requests are refused (never an old ID forgotten early).
+pub const MAX_SEEN_REQUESTS: usize = 10_000;
+
+/// Whether a signed request ID may be answered: [`IdpState::first_use_of_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestUse {
+    First,
+    Replayed,
+    /// The store is full of requests still within their window.
+    Full,
+}
 
 /// A trial's private changes to the directory and to what is emitted.
 #[derive(Debug, Clone, Default)]
@@ -182,6 +199,9 @@ pub struct IdpState {
     /// A fault in the discovery documents served to everyone (O13), while the runner has the
     /// SP to itself, and what was served under it.
     discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, ForgedDiscovery)>>,
+    /// Signed AuthnRequest IDs answered (app id, request id) and until when they would be
+    /// valid: a replay within the window is refused, after it the request is expired anyway.
+    seen_requests: Mutex<HashMap<(String, String), OffsetDateTime>>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -237,6 +257,7 @@ impl IdpState {
             trials: Mutex::new(HashMap::new()),
             rotated_jwks: std::sync::OnceLock::new(),
             discovery_fault: Mutex::new(None),
+            seen_requests: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -621,6 +642,30 @@ impl IdpState {
     pub fn issued(&self, trial: &str) -> Vec<Issued> {
         self.with_trial(Some(trial), |o| o.issued.clone())
             .unwrap_or_default()
+    }
+
+    /// Records a signed request's ID until `valid_until` (the end of its validity window);
+    /// says whether it was seen before. Expired entries are dropped first.
+    pub fn first_use_of_request(
+        &self,
+        app_id: &str,
+        request_id: &str,
+        valid_until: OffsetDateTime,
+    ) -> RequestUse {
+        let now = self.now();
+        let mut seen = lock(&self.seen_requests);
+        let key = (app_id.to_owned(), request_id.to_owned());
+        if seen.get(&key).is_some_and(|until| *until >= now) {
+            return RequestUse::Replayed;
+        }
+        if seen.len() >= MAX_SEEN_REQUESTS {
+            seen.retain(|_, until| *until >= now);
+            if seen.len() >= MAX_SEEN_REQUESTS {
+                return RequestUse::Full;
+            }
+        }
+        seen.insert(key, valid_until);
+        RequestUse::First
     }
 
     pub fn end_trial(&self, trial: &str) {

@@ -273,6 +273,16 @@ async fn fetch_external_entities(st: &SpState, xml: &str) {
     }
 }
 
+/// Runs signature work (RSA, ECDSA, libxmlsec1) on tokio's blocking pool, so it never holds
+/// one of the async workers that answer the SP's other requests.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("the signature work failed: {e}"))
+}
+
 /// `GET {login_url}`: starts an SP-initiated login.
 async fn login(
     State(st): State<Arc<SpState>>,
@@ -303,11 +313,13 @@ async fn login(
             lock(&st.saml_memory).add_request(id.clone(), now);
             let xml = saml::authn_request(&id, now, &sp, &sso_url);
             // Signed (SAML Bindings 3.4.4.1) when the SP has a key.
-            let query = match crate::saml::logout::redirect_query(
-                &xml,
-                q.get("RelayState").map(String::as_str),
-                st.sp_key.as_ref(),
-            ) {
+            let (signer, relay) = (Arc::clone(&st), q.get("RelayState").cloned());
+            let signed = off_the_workers(move || {
+                crate::saml::logout::redirect_query(&xml, relay.as_deref(), signer.sp_key.as_ref())
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            let query = match signed.and_then(|r| r) {
                 Ok(q) => q,
                 Err(e) => return refused(&format!("cannot sign the AuthnRequest: {e}")),
             };
@@ -422,7 +434,7 @@ async fn callback_get(
     oidc_callback(&st, &q).await
 }
 
-async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
+async fn acs(st: &Arc<SpState>, form: &HashMap<String, String>) -> Response {
     let Some(b64) = form.get("SAMLResponse") else {
         return refused("no SAMLResponse in the form");
     };
@@ -443,14 +455,18 @@ async fn acs(st: &SpState, form: &HashMap<String, String>) -> Response {
         fetch_external_entities(st, &xml).await;
     }
     let now = st.now();
-    let accepted = {
-        let mut memory = lock(&st.saml_memory);
+    // libxmlsec1 and RSA: off the async workers.
+    let checker = Arc::clone(st);
+    let accepted = tokio::task::spawn_blocking(move || {
+        let mut memory = lock(&checker.saml_memory);
         memory.now = Some(now);
-        saml::check(&xml, &sp, now, &mut *memory, &st.flaws)
-    };
+        saml::check(&xml, &sp, now, &mut *memory, &checker.flaws)
+    })
+    .await;
     let a = match accepted {
-        Ok(a) => a,
-        Err(r) => return refused(&r.to_string()),
+        Ok(Ok(a)) => a,
+        Ok(Err(r)) => return refused(&r.to_string()),
+        Err(e) => return refused(&format!("the Response could not be checked: {e}")),
     };
     let first = |name: &str| a.attributes.get(name).and_then(|v| v.first().cloned());
     let email = first(&attr_name(st, &UserField::Email, "email"));
@@ -570,14 +586,24 @@ async fn oidc_login(st: &SpState, q: &HashMap<String, String>) -> Result<SpSessi
             "the id_token header has no kid (the SP assumed one)".into(),
         ));
     }
-    let allowed = ["RS256", "ES256"];
-    let verified = match jwt::verify(&id_token, &keys, &allowed, &st.flaws) {
-        Err(jwt::JwtRefusal::UnknownKid(_)) if !st.flaws.on(Flaw::NoJwksRefetch) => {
+    let verify = |keys: Vec<Key>| {
+        let (token, flaws) = (id_token.clone(), st.flaws.clone());
+        async move {
+            off_the_workers(move || jwt::verify(&token, &keys, &["RS256", "ES256"], &flaws))
+                .await
+                .map_err(OidcRefusal::Internal)?
+                .map_err(OidcRefusal::from)
+        }
+    };
+    let verified = match verify(keys.clone()).await {
+        Err(OidcRefusal::Jwt(jwt::JwtRefusal::UnknownKid(_)))
+            if !st.flaws.on(Flaw::NoJwksRefetch) =>
+        {
             // A key the SP has not seen: the IdP may have rotated. Fetch the JWKS again, once.
             if let Ok(Trust::Oidc { keys: fresh, .. }) = trust(st, true).await {
                 keys = fresh;
             }
-            jwt::verify(&id_token, &keys, &allowed, &st.flaws)
+            verify(keys).await
         }
         other => other,
     };
@@ -697,14 +723,19 @@ async fn logout(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Response 
                     name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
                     session_index: s.session_index.clone(),
                 });
-                crate::saml::logout::redirect_query(&xml, None, st.sp_key.as_ref())
-                    .ok()
-                    .map(|q| {
-                        format!(
-                            "{idp_slo}{}{q}",
-                            if idp_slo.contains('?') { '&' } else { '?' }
-                        )
-                    })
+                let signer = Arc::clone(&st);
+                off_the_workers(move || {
+                    crate::saml::logout::redirect_query(&xml, None, signer.sp_key.as_ref()).ok()
+                })
+                .await
+                .ok()
+                .flatten()
+                .map(|q| {
+                    format!(
+                        "{idp_slo}{}{q}",
+                        if idp_slo.contains('?') { '&' } else { '?' }
+                    )
+                })
             }
             _ => None,
         },
@@ -776,15 +807,37 @@ async fn revoke(State(st): State<Arc<SpState>>, headers: HeaderMap, body: Bytes)
         email_supported: g.subject_format == SubjectFormat::Email,
     };
     let now = st.now();
-    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let mut seen = |jti: &str, exp: i64| {
-        let mut jtis = lock(&st.jtis);
-        let t = now.unix_timestamp();
-        jtis.retain(|_, e| *e + 60 > t);
-        jtis.insert(jti.to_owned(), exp).is_none()
-    };
-    let subject = match revocation::check(auth, &body, &keys, &settings, now, &mut seen, &st.flaws)
-    {
+    let auth = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // The JWT's signature check: off the async workers.
+    let checker = Arc::clone(&st);
+    let checked = off_the_workers(move || {
+        let mut seen = |jti: &str, exp: i64| {
+            let mut jtis = lock(&checker.jtis);
+            let t = now.unix_timestamp();
+            jtis.retain(|_, e| *e + 60 > t);
+            jtis.insert(jti.to_owned(), exp).is_none()
+        };
+        revocation::check(
+            auth.as_deref(),
+            &body,
+            &keys,
+            &settings,
+            now,
+            &mut seen,
+            &checker.flaws,
+        )
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(revocation::Refused {
+            status: 500,
+            reason: e,
+        })
+    });
+    let subject = match checked {
         Ok(s) => s,
         Err(r) => {
             tracing::info!(status = r.status, "revocation refused: {}", r.reason);
@@ -851,9 +904,15 @@ async fn backchannel(
             None => return bad("the logout_token is not a JWT".into()),
         }
     } else {
-        match jwt::verify(token, &keys, &["RS256", "ES256"], &Default::default()) {
-            Ok((_, c)) => c,
-            Err(e) => return bad(format!("the logout_token is not valid: {e}")),
+        let token = token.clone();
+        let verified = off_the_workers(move || {
+            jwt::verify(&token, &keys, &["RS256", "ES256"], &Default::default())
+        })
+        .await;
+        match verified {
+            Ok(Ok((_, c))) => c,
+            Ok(Err(e)) => return bad(format!("the logout_token is not valid: {e}")),
+            Err(e) => return bad(e),
         }
     };
     let unchecked = st.flaws.on(Flaw::BackchannelClaimsUnchecked);
@@ -924,11 +983,16 @@ async fn slo_get(
         return refused("the IdP is unknown");
     };
     if !st.flaws.on(Flaw::UnsignedSlo) {
-        let ok = certs.iter().any(|der| {
-            openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
-                binding::verify_redirect_signature(&q, "SAMLRequest", &c, true).is_ok()
+        let query = q.clone();
+        let ok = off_the_workers(move || {
+            certs.iter().any(|der| {
+                openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
+                    binding::verify_redirect_signature(&query, "SAMLRequest", &c, true).is_ok()
+                })
             })
-        });
+        })
+        .await
+        .unwrap_or(false);
         if !ok {
             return refused("the LogoutRequest is not signed by the IdP");
         }
@@ -956,11 +1020,16 @@ async fn logout_response(st: &SpState, q: &str) -> Response {
     let Ok(Trust::Saml { certs, .. }) = trust(st, false).await else {
         return refused("the IdP is unknown");
     };
-    let signed = certs.iter().any(|der| {
-        openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
-            binding::verify_redirect_signature(q, "SAMLResponse", &c, true).is_ok()
+    let query = q.to_owned();
+    let signed = off_the_workers(move || {
+        certs.iter().any(|der| {
+            openssl::x509::X509::from_der(der).ok().is_some_and(|c| {
+                binding::verify_redirect_signature(&query, "SAMLResponse", &c, true).is_ok()
+            })
         })
-    });
+    })
+    .await
+    .unwrap_or(false);
     if !signed {
         return refused("the LogoutResponse is not signed by the IdP");
     }
@@ -1029,12 +1098,19 @@ async fn slo_post(
     else {
         return refused("the IdP is unknown");
     };
-    if !st.flaws.on(Flaw::UnsignedSlo)
-        && !certs
-            .iter()
-            .any(|c| crate::saml::signature::verify_first(&xml, c))
-    {
-        return refused("the LogoutRequest is not signed by the IdP");
+    if !st.flaws.on(Flaw::UnsignedSlo) {
+        // libxmlsec1: off the async workers.
+        let signed = xml.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            certs
+                .iter()
+                .any(|c| crate::saml::signature::verify_first(&signed, c))
+        })
+        .await
+        .unwrap_or(false);
+        if !verified {
+            return refused("the LogoutRequest is not signed by the IdP");
+        }
     }
     logout_request(
         &st,

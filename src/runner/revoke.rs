@@ -105,34 +105,15 @@ pub async fn post(
     fault: Option<Fault>,
 ) -> Result<Sent, String> {
     let header = json!({"alg": if o.signing == Signing::Unsigned { "none" } else { "RS256" }, "kid": kid, "typ": o.typ});
-    let token = match o.signing {
-        Signing::Idp => crate::oidc::jwt::sign(
-            SigningAlg::RS256,
-            kid,
-            o.typ.as_deref(),
-            keys.current.pkey(),
-            &o.claims,
-        ),
-        Signing::Foreign => {
-            let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
-            crate::oidc::jwt::sign(
-                SigningAlg::RS256,
-                kid,
-                o.typ.as_deref(),
-                other.pkey(),
-                &o.claims,
-            )
-        }
-        Signing::Unsigned => {
-            let h = crate::oidc::jwt::Header {
-                alg: "none",
-                kid: Some(kid),
-                typ: o.typ.as_deref(),
-            };
-            crate::oidc::jwt::signing_input(&h, &o.claims).map(|i| format!("{i}."))
-        }
-    }
-    .map_err(|e| e.to_string())?;
+    // RSA signing off the async workers: this also runs inside the IdP's control endpoint.
+    let (signing, kid_owned, typ, claims) =
+        (o.signing, kid.to_owned(), o.typ.clone(), o.claims.clone());
+    let key = keys.current.pkey().clone();
+    let token = tokio::task::spawn_blocking(move || {
+        sign(signing, &kid_owned, typ.as_deref(), &key, &claims)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
         .build()
@@ -155,6 +136,32 @@ pub async fn post(
         token,
         authorization: o.authorization,
     })
+}
+
+/// The request's JWT as `signing` says: by the IdP's key, a foreign key, or unsigned.
+fn sign(
+    signing: Signing,
+    kid: &str,
+    typ: Option<&str>,
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    claims: &Value,
+) -> Result<String, String> {
+    match signing {
+        Signing::Idp => crate::oidc::jwt::sign(SigningAlg::RS256, kid, typ, key, claims),
+        Signing::Foreign => {
+            let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
+            crate::oidc::jwt::sign(SigningAlg::RS256, kid, typ, other.pkey(), claims)
+        }
+        Signing::Unsigned => {
+            let h = crate::oidc::jwt::Header {
+                alg: "none",
+                kid: Some(kid),
+                typ,
+            };
+            crate::oidc::jwt::signing_input(&h, claims).map(|i| format!("{i}."))
+        }
+    }
+    .map_err(|e| e.to_string())
 }
 
 async fn deliver(

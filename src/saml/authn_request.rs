@@ -1,7 +1,9 @@
 //! Reading an SP's `<samlp:AuthnRequest>`: parsed without DTDs (a DOCTYPE is refused, so no
-//! entity is ever expanded or fetched), then checked against the app it was sent to.
+//! entity is ever expanded or fetched) and within the nesting limit of `super::untrusted`, then
+//! checked against the app it was sent to.
 
 use super::ns;
+use super::untrusted::{self, XmlError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthnRequestError {
@@ -9,6 +11,8 @@ pub enum AuthnRequestError {
     Doctype,
     #[error("the SAML message is not well-formed XML: {0}")]
     NotXml(String),
+    #[error("the XML nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
     #[error("expected a samlp:AuthnRequest, found {found}")]
     NotAnAuthnRequest { found: String },
     #[error("the AuthnRequest has no ID attribute")]
@@ -49,13 +53,10 @@ pub struct AuthnRequest {
 
 /// Parses XML that must be a SAML 2.0 AuthnRequest.
 pub fn parse(xml: &str) -> Result<AuthnRequest, AuthnRequestError> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
-        roxmltree::Error::DtdDetected => AuthnRequestError::Doctype,
-        other => AuthnRequestError::NotXml(other.to_string()),
+    let doc = untrusted::parse(xml, false).map_err(|e| match e {
+        XmlError::Doctype => AuthnRequestError::Doctype,
+        XmlError::NotXml(why) => AuthnRequestError::NotXml(why),
+        XmlError::TooDeep { limit } => AuthnRequestError::TooDeep { limit },
     })?;
     let root = doc.root_element();
     let tag = root.tag_name();
@@ -83,9 +84,17 @@ pub fn parse(xml: &str) -> Result<AuthnRequest, AuthnRequestError> {
                 && c.tag_name().namespace() == Some(ns_uri)
         })
     };
+    // Every text node of the Issuer: a comment splits the text, and reading only the first
+    // node would take `urn:sp<!---->.evil` for `urn:sp`.
     let issuer = child(ns::ASSERTION, "Issuer")
-        .and_then(|n| n.text())
-        .map(|t| t.trim().to_owned())
+        .map(|n| {
+            n.descendants()
+                .filter(|d| d.is_text())
+                .filter_map(|d| d.text())
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        })
         .filter(|t| !t.is_empty())
         .ok_or(AuthnRequestError::MissingIssuer)?;
     let flag = |name: &str| matches!(root.attribute(name), Some("true") | Some("1"));
@@ -209,6 +218,34 @@ mod tests {
         assert_eq!(parse(xxe), Err(AuthnRequestError::Doctype));
         let lol = "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><a>&lol2;</a>";
         assert_eq!(parse(lol), Err(AuthnRequestError::Doctype));
+    }
+
+    #[test]
+    fn the_issuer_is_all_its_text_not_the_first_node() {
+        let xml = build("_a", "2026-11-28T08:00:00Z", "urn:sp.evil", SSO, ACS, false)
+            .replace("urn:sp.evil", "urn:sp<!---->.evil");
+        let req = parse(&xml).unwrap();
+        assert_eq!(req.issuer, "urn:sp.evil");
+        assert!(matches!(
+            req.check("urn:sp", ACS, SSO),
+            Err(AuthnRequestError::UnknownIssuer { .. })
+        ));
+    }
+
+    #[test]
+    fn deep_requests_are_refused_before_parsing() {
+        let deep = format!(
+            "<samlp:AuthnRequest xmlns:samlp=\"{}\" ID=\"a\">{}{}</samlp:AuthnRequest>",
+            ns::PROTOCOL,
+            "<x>".repeat(3100),
+            "</x>".repeat(3100)
+        );
+        assert_eq!(
+            parse(&deep),
+            Err(AuthnRequestError::TooDeep {
+                limit: untrusted::MAX_DEPTH
+            })
+        );
     }
 
     #[test]

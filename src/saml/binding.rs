@@ -11,6 +11,7 @@ use openssl::sign::Verifier;
 use openssl::x509::X509;
 
 use super::ns;
+use super::untrusted;
 use super::xml::escape;
 
 /// Largest SAML message accepted, encoded or decoded.
@@ -28,6 +29,8 @@ pub enum BindingError {
     InflatesTooLarge,
     #[error("the SAML message is not UTF-8 text")]
     NotUtf8,
+    #[error("the XML nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
     #[error("the query string has no `{0}` parameter")]
     MissingParameter(&'static str),
     #[error("the request carries `Signature` but no `SigAlg`")]
@@ -41,7 +44,9 @@ pub enum BindingError {
 }
 
 /// Decodes the `SAMLRequest`/`SAMLResponse` value of an HTTP-Redirect binding (already
-/// percent-decoded) into XML text, refusing anything over [`MAX_MESSAGE_BYTES`] at each stage.
+/// percent-decoded) into XML text, refusing anything over [`MAX_MESSAGE_BYTES`] at each stage
+/// and anything nesting deeper than [`untrusted::MAX_DEPTH`] elements (checked on the text,
+/// before any parser runs).
 pub fn decode_redirect(value: &str) -> Result<String, BindingError> {
     let raw = decode_base64(value)?;
     let mut out = Vec::new();
@@ -51,12 +56,21 @@ pub fn decode_redirect(value: &str) -> Result<String, BindingError> {
     if out.len() > MAX_MESSAGE_BYTES {
         return Err(BindingError::InflatesTooLarge);
     }
-    String::from_utf8(out).map_err(|_| BindingError::NotUtf8)
+    checked_text(out)
 }
 
-/// Decodes the `SAMLRequest`/`SAMLResponse` value of an HTTP-POST binding into XML text.
+/// Decodes the `SAMLRequest`/`SAMLResponse` value of an HTTP-POST binding into XML text, with
+/// the limits of [`decode_redirect`].
 pub fn decode_post(value: &str) -> Result<String, BindingError> {
-    String::from_utf8(decode_base64(value)?).map_err(|_| BindingError::NotUtf8)
+    checked_text(decode_base64(value)?)
+}
+
+fn checked_text(bytes: Vec<u8>) -> Result<String, BindingError> {
+    let text = String::from_utf8(bytes).map_err(|_| BindingError::NotUtf8)?;
+    untrusted::check_depth(&text).map_err(|_| BindingError::TooDeep {
+        limit: untrusted::MAX_DEPTH,
+    })?;
+    Ok(text)
 }
 
 fn decode_base64(value: &str) -> Result<Vec<u8>, BindingError> {
@@ -214,6 +228,18 @@ mod tests {
             decode_redirect(&big),
             Err(BindingError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn deep_messages_are_refused_by_both_decoders() {
+        let deep = format!("{}{}", "<a>".repeat(3100), "</a>".repeat(3100));
+        let redirect = encode_redirect(&deep);
+        assert!(redirect.len() < 300, "a tiny message: {}", redirect.len());
+        let too_deep = Err(BindingError::TooDeep {
+            limit: untrusted::MAX_DEPTH,
+        });
+        assert_eq!(decode_redirect(&redirect), too_deep);
+        assert_eq!(decode_post(&encode_post(&deep)), too_deep);
     }
 
     #[test]

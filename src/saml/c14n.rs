@@ -7,16 +7,53 @@
 //! (attribute order, escaping, empty elements written as start and end tags).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use roxmltree::{Node, NodeId};
 
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// The canonical form of the subtree rooted at `apex`, without the element `exclude` (and its
-/// subtree).
+/// subtree). The walk is iterative (an explicit stack), so the document's depth costs heap,
+/// never call stack.
 pub fn canonicalize(apex: Node<'_, '_>, exclude: Option<NodeId>) -> String {
     let mut out = String::with_capacity(4096);
-    element(apex, exclude, &BTreeMap::new(), &mut out);
+    // Per open element: its qualified name, the namespaces rendered in scope, and the child to
+    // visit next.
+    struct Open<'a, 'i> {
+        qname: String,
+        rendered: Rc<BTreeMap<String, String>>,
+        next: Option<Node<'a, 'i>>,
+    }
+    let (qname, rendered) = start_tag(apex, &Rc::default(), &mut out);
+    let mut stack = vec![Open {
+        qname,
+        rendered,
+        next: apex.first_child(),
+    }];
+    while let Some(top) = stack.last_mut() {
+        let Some(child) = top.next else {
+            out.push_str("</");
+            out.push_str(&top.qname);
+            out.push('>');
+            stack.pop();
+            continue;
+        };
+        top.next = child.next_sibling();
+        if Some(child.id()) == exclude {
+            continue;
+        }
+        if child.is_element() {
+            let (qname, rendered) = start_tag(child, &top.rendered, &mut out);
+            stack.push(Open {
+                qname,
+                rendered,
+                next: child.first_child(),
+            });
+        } else if child.is_text() {
+            escape_text(child.text().unwrap_or_default(), &mut out);
+        }
+    }
     out
 }
 
@@ -31,12 +68,13 @@ fn prefix_of<'a>(node: Node<'a, '_>, uri: &str) -> Option<&'a str> {
         .and_then(|ns| ns.name())
 }
 
-fn element(
+/// Writes the element's canonical start tag; returns its qualified name and the namespaces
+/// rendered in scope for its children (shared with the parent's unless it declares one).
+fn start_tag(
     node: Node<'_, '_>,
-    exclude: Option<NodeId>,
-    rendered: &BTreeMap<String, String>,
+    rendered: &Rc<BTreeMap<String, String>>,
     out: &mut String,
-) {
+) -> (String, Rc<BTreeMap<String, String>>) {
     let tag = node.tag_name();
     let element_prefix = tag.namespace().and_then(|uri| prefix_of(node, uri));
     let qname = match element_prefix {
@@ -66,8 +104,7 @@ fn element(
     }
     // Attributes sorted by namespace URI (none first), then local name.
     attrs.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-    // Copied only when this element declares something new.
-    let mut now_rendered = std::borrow::Cow::Borrowed(rendered);
+    let mut now_rendered = Rc::clone(rendered);
     out.push('<');
     out.push_str(&qname);
     for (prefix, uri) in &utilized {
@@ -88,7 +125,7 @@ fn element(
             }
             escape_attr(uri, out);
             out.push('"');
-            now_rendered.to_mut().insert(prefix.clone(), uri.clone());
+            Rc::make_mut(&mut now_rendered).insert(prefix.clone(), uri.clone());
         }
     }
     for (_, _, name, value) in &attrs {
@@ -99,19 +136,7 @@ fn element(
         out.push('"');
     }
     out.push('>');
-    for child in node.children() {
-        if Some(child.id()) == exclude {
-            continue;
-        }
-        if child.is_element() {
-            element(child, exclude, &now_rendered, out);
-        } else if child.is_text() {
-            escape_text(child.text().unwrap_or_default(), out);
-        }
-    }
-    out.push_str("</");
-    out.push_str(&qname);
-    out.push('>');
+    (qname, now_rendered)
 }
 
 fn escape_text(s: &str, out: &mut String) {
@@ -177,6 +202,32 @@ mod tests {
             ),
             "<e a=\"'&quot;&lt;>&#x9;&#xA;&#xD;&amp;\">'\"&lt;&gt;&#xD;&amp;</e>"
         );
+    }
+
+    #[test]
+    fn deep_documents_cost_no_call_stack() {
+        // roxmltree itself recurses, so the tree is built on a big stack; the c14n then runs
+        // on a small one.
+        let n = 20_000;
+        let xml = format!("{}{}", "<a xmlns:p=\"urn:p\">".repeat(n), "</a>".repeat(n));
+        let expected = format!("<a>{}{}", "<a>".repeat(n - 1), "</a>".repeat(n));
+        let out = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || {
+                let doc = roxmltree::Document::parse(&xml).unwrap();
+                std::thread::scope(|s| {
+                    std::thread::Builder::new()
+                        .stack_size(128 << 10)
+                        .spawn_scoped(s, || canonicalize(doc.root_element(), None))
+                        .unwrap()
+                        .join()
+                        .unwrap()
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(out, expected);
     }
 
     #[test]

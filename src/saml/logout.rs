@@ -12,6 +12,7 @@ use super::binding::encode_redirect;
 use super::ns;
 use super::response::signature_template;
 use super::signature::{SignError, sign_template};
+use super::untrusted::{self, XmlError};
 use super::xml::{escape, instant};
 
 /// Faults of an IdP-initiated LogoutRequest (G2 in docs/catalogue.md); each must have no effect.
@@ -154,6 +155,8 @@ pub enum LogoutError {
     Doctype,
     #[error("the SAML message is not well-formed XML: {0}")]
     NotXml(String),
+    #[error("the XML nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
     #[error("expected a samlp:LogoutRequest, found {0}")]
     NotALogoutRequest(String),
     #[error("the LogoutRequest has no {0}")]
@@ -228,15 +231,13 @@ impl From<super::binding::BindingError> for SignatureProblem {
     }
 }
 
-/// Parses XML from the network: roxmltree, no DTD.
+/// Parses XML from the network: no DTD, and the nesting limit of `super::untrusted` checked
+/// before roxmltree sees it.
 fn parse_xml(xml: &str) -> Result<roxmltree::Document<'_>, LogoutError> {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    roxmltree::Document::parse_with_options(xml, opts).map_err(|e| match e {
-        roxmltree::Error::DtdDetected => LogoutError::Doctype,
-        other => LogoutError::NotXml(other.to_string()),
+    untrusted::parse(xml, false).map_err(|e| match e {
+        XmlError::Doctype => LogoutError::Doctype,
+        XmlError::NotXml(why) => LogoutError::NotXml(why),
+        XmlError::TooDeep { limit } => LogoutError::TooDeep { limit },
     })
 }
 

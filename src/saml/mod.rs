@@ -13,4 +13,5 @@ pub mod metadata;
 pub mod ns;
 pub mod response;
 pub mod signature;
+pub mod untrusted;
 pub mod xml;

@@ -155,6 +155,38 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
     x
 }
 
+/// A Response without an Assertion that says why none is given: top-level status `status`
+/// with the second-level code `detail` (e.g. Responder / NoPassive when `IsPassive` asked for
+/// no interaction and there is no IdP session), no signature template.
+pub fn build_status(
+    id: &str,
+    issue_instant: OffsetDateTime,
+    issuer: &str,
+    destination: &str,
+    in_response_to: Option<&str>,
+    status: &str,
+    detail: &str,
+) -> String {
+    let in_response_to = in_response_to
+        .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
+        .unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><saml2p:Response xmlns:saml2p=\"{proto}\" Destination=\"{dest}\" ID=\"{id}\"{irt} IssueInstant=\"{issue}\" Version=\"2.0\">\
+<saml2:Issuer xmlns:saml2=\"{a}\" Format=\"{f}\">{iss}</saml2:Issuer>\
+<saml2p:Status><saml2p:StatusCode Value=\"{status}\"><saml2p:StatusCode Value=\"{detail}\"/></saml2p:StatusCode></saml2p:Status></saml2p:Response>",
+        proto = ns::PROTOCOL,
+        dest = escape(destination),
+        id = escape(id),
+        irt = in_response_to,
+        issue = instant(issue_instant),
+        a = ns::ASSERTION,
+        f = ns::NAMEID_ENTITY,
+        iss = escape(issuer),
+        status = escape(status),
+        detail = escape(detail),
+    )
+}
+
 /// An enveloped-signature template for the element with `ID="{reference_id}"`: RSA-SHA256,
 /// SHA-256 digest, exclusive c14n, the certificate in KeyInfo (as Okta sends it).
 pub fn signature_template(reference_id: &str, cert_b64: &str) -> String {

@@ -11,6 +11,11 @@
 //! "Both" is done in two passes: the Assertion's template is signed first, then the Response's
 //! template is placed after the Response's Issuer and signed (its digest then covers the signed
 //! Assertion).
+//!
+//! Signed messages from the network are checked here before libxmlsec1 sees them
+//! ([`check_enveloped`], [`same_document_references`]): only same-document references (`""` or
+//! `#id`), so xmlsec never opens a URL an attacker chose, and for the IdP's requests the one
+//! reference must name the root element itself (a signature over a wrapped element is refused).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +25,7 @@ use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
 
 use super::ns;
 use super::response::{self, ResponseParams, Templates};
+use super::untrusted::{self, XmlError};
 use crate::config::SignWhat;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,8 @@ pub fn sign_template(
     key: &PKey<Private>,
 ) -> Result<String, SignError> {
     let native = |what: &str| SignError::Native(what.to_owned());
+    // fakta's own text, but parsed by a recursive parser all the same.
+    untrusted::check_depth(xml).map_err(|e| SignError::Native(e.to_string()))?;
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
         ..Default::default()
@@ -128,6 +136,21 @@ pub fn signed_response(
     )
 }
 
+/// Signs a status-only Response ([`response::build_status`]): its template after the
+/// Response's Issuer, signed natively.
+pub fn signed_status_response(
+    bare: &str,
+    response_id: &str,
+    key: &PKey<Private>,
+    cert_b64: &str,
+) -> Result<String, SignError> {
+    let close = "</saml2:Issuer>";
+    let at = bare.find(close).ok_or(SignError::NoIssuer)? + close.len();
+    let mut xml = bare.to_owned();
+    xml.insert_str(at, &response::signature_template(response_id, cert_b64));
+    sign_template(&xml, response_id, key)
+}
+
 /// Signs a signature-free Response as fakta's IdP signs it: the Assertion's template after the
 /// Assertion's Issuer, signed; then the Response's after the Response's Issuer, signed (its
 /// digest covers the signed Assertion). `sign(xml, id)` fills the template referencing `id`.
@@ -157,7 +180,7 @@ fn sign_in_order(
 
 /// Signs a document whose first `ds:Signature` is an empty template.
 pub fn sign_first_template(xml: &str, private_key_pkcs8_der: &[u8]) -> Result<String, SignError> {
-    crate::ffi::quiet_xmlsec();
+    crate::ffi::prepare_xmlsec();
     XmlSec::sign_xml(xml, private_key_pkcs8_der).map_err(|e| SignError::Xmlsec(e.to_string()))
 }
 
@@ -194,10 +217,177 @@ pub fn strip_signatures(xml: &str) -> String {
 }
 
 /// Verifies the first signature of a document with a certificate (DER); the ID attribute is
-/// `ID`. For tests and SP-signed POST requests.
+/// `ID`. Only within the nesting limit and with same-document references; for tests and
+/// signed messages whose shape is checked elsewhere ([`verify_enveloped`] checks it).
 pub fn verify_first(xml: &str, cert_der: &[u8]) -> bool {
-    crate::ffi::quiet_xmlsec();
+    let Ok(doc) = untrusted::parse(xml, false) else {
+        return false;
+    };
+    if same_document_references(&doc).is_err() {
+        return false;
+    }
+    xmlsec_verify(xml, cert_der)
+}
+
+fn xmlsec_verify(xml: &str, cert_der: &[u8]) -> bool {
+    crate::ffi::prepare_xmlsec();
     XmlSec::verify_signed_xml(xml, &CertificateDer::from(cert_der.to_vec()), Some("ID")).is_ok()
+}
+
+/// Why a signed message from the network is refused before or by the signature check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Xml(#[from] XmlError),
+    #[error("{0}")]
+    Reference(#[from] ReferenceError),
+    #[error("the signature does not verify with the certificate")]
+    BadSignature,
+}
+
+/// What makes a signed message's `ds:Signature` unacceptable, found before xmlsec runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error(
+        "a `URI` of the signature is `{uri}`, not a same-document reference (\"\" or #id); nothing outside the message is fetched"
+    )]
+    NotSameDocument { uri: String },
+    #[error(
+        "the message has {count} ds:Signature elements; exactly one, a child of the root element, is accepted"
+    )]
+    SignatureCount { count: usize },
+    #[error("the ds:Signature is not a child of the root element")]
+    NotEnveloped,
+    #[error("the ds:Signature has {count} ds:Reference elements; exactly one is accepted")]
+    ReferenceCount { count: usize },
+    #[error(
+        "the signature covers `{uri}`, not the root element `#{root_id}`: it must cover the whole message (signature wrapping)"
+    )]
+    NotTheRoot { uri: String, root_id: String },
+    #[error("the root element has no ID for the signature to reference")]
+    NoRootId,
+    #[error("the ID `{id}` is carried by {count} elements; IDs must be unique")]
+    DuplicateId { id: String, count: usize },
+    #[error(
+        "the ds:Reference uses transform `{algorithm}`; only enveloped-signature and canonicalization are accepted"
+    )]
+    Transform { algorithm: String },
+}
+
+/// Every `URI` attribute of an element in the xmldsig namespace (`Reference`,
+/// `RetrievalMethod`, ...) is `""` or `#` and a name: libxmlsec1 would fetch anything else
+/// (http, file) while verifying, before the signature fails.
+pub fn same_document_references(doc: &roxmltree::Document<'_>) -> Result<(), ReferenceError> {
+    for n in doc.descendants() {
+        if !n.is_element() || n.tag_name().namespace() != Some(ns::DSIG) {
+            continue;
+        }
+        let Some(uri) = n.attribute("URI") else {
+            if n.tag_name().name() == "Reference" {
+                return Err(ReferenceError::NotSameDocument {
+                    uri: "(none)".into(),
+                });
+            }
+            continue;
+        };
+        let name = uri.strip_prefix('#').unwrap_or(uri);
+        let named = uri.starts_with('#')
+            && !name.is_empty()
+            && !name
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '(' | ')' | '/' | '#' | ':'));
+        if !uri.is_empty() && !named {
+            return Err(ReferenceError::NotSameDocument {
+                uri: uri.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The transforms a reference of an SP-signed request may use: enveloped-signature and the
+/// canonicalizations (no XPath, XSLT or base64, which could select or make other content).
+const ACCEPTED_TRANSFORMS: [&str; 7] = [
+    ns::ALG_ENVELOPED,
+    ns::ALG_EXC_C14N,
+    ns::ALG_EXC_C14N_COMMENTS,
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    "http://www.w3.org/2006/12/xml-c14n11",
+    "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+];
+
+/// The shape an SP-signed request must have before xmlsec checks it: one `ds:Signature`, a
+/// child of the root element, with one `ds:Reference` naming the root element's own ID (or
+/// `""`, the whole document), an ID no other element carries, and only the enveloped-signature
+/// and canonicalization transforms. So what xmlsec verifies is the very element the IdP reads.
+pub fn check_enveloped(doc: &roxmltree::Document<'_>) -> Result<(), ReferenceError> {
+    same_document_references(doc)?;
+    let is = |n: &roxmltree::Node<'_, '_>, name: &str| {
+        n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns::DSIG)
+    };
+    let root = doc.root_element();
+    let signatures: Vec<_> = doc.descendants().filter(|n| is(n, "Signature")).collect();
+    let [signature] = signatures[..] else {
+        return Err(ReferenceError::SignatureCount {
+            count: signatures.len(),
+        });
+    };
+    if signature.parent() != Some(root) {
+        return Err(ReferenceError::NotEnveloped);
+    }
+    let root_id = root
+        .attribute("ID")
+        .filter(|id| !id.is_empty())
+        .ok_or(ReferenceError::NoRootId)?;
+    let count = doc
+        .descendants()
+        .filter(|n| n.is_element() && n.attribute("ID") == Some(root_id))
+        .count();
+    if count > 1 {
+        return Err(ReferenceError::DuplicateId {
+            id: root_id.to_owned(),
+            count,
+        });
+    }
+    let references: Vec<_> = signature
+        .descendants()
+        .filter(|n| is(n, "Reference"))
+        .collect();
+    let [reference] = references[..] else {
+        return Err(ReferenceError::ReferenceCount {
+            count: references.len(),
+        });
+    };
+    let uri = reference.attribute("URI").unwrap_or_default();
+    if !uri.is_empty() && uri.strip_prefix('#') != Some(root_id) {
+        return Err(ReferenceError::NotTheRoot {
+            uri: uri.to_owned(),
+            root_id: root_id.to_owned(),
+        });
+    }
+    for t in reference.descendants().filter(|n| is(n, "Transform")) {
+        let algorithm = t.attribute("Algorithm").unwrap_or_default();
+        if !ACCEPTED_TRANSFORMS.contains(&algorithm) {
+            return Err(ReferenceError::Transform {
+                algorithm: algorithm.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Verifies an SP-signed request (POST binding): the nesting limit, the shape of
+/// [`check_enveloped`], then libxmlsec1 with the certificate (DER). Blocking (RSA, libxml2):
+/// callers on an async runtime run it on the blocking pool.
+pub fn verify_enveloped(xml: &str, cert_der: &[u8]) -> Result<(), VerifyError> {
+    let doc = untrusted::parse(xml, false)?;
+    check_enveloped(&doc)?;
+    if xmlsec_verify(xml, cert_der) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +423,140 @@ mod tests {
                 },
             ],
         }
+    }
+
+    /// An AuthnRequest with `signature` after its Issuer, `extensions` after that.
+    fn request(root_id: &str, signature: &str, extensions: &str) -> String {
+        format!(
+            "<samlp:AuthnRequest xmlns:samlp=\"{p}\" xmlns:saml=\"{a}\" ID=\"{root_id}\" Version=\"2.0\"><saml:Issuer>urn:sp</saml:Issuer>{signature}{extensions}</samlp:AuthnRequest>",
+            p = ns::PROTOCOL,
+            a = ns::ASSERTION,
+        )
+    }
+
+    fn shape(xml: &str) -> Result<(), ReferenceError> {
+        check_enveloped(&roxmltree::Document::parse(xml).unwrap())
+    }
+
+    #[test]
+    fn only_a_signature_over_the_root_element_passes_the_shape_check() {
+        let sig = |id: &str| response::signature_template(id, "MIIB");
+        assert_eq!(shape(&request("_r", &sig("_r"), "")), Ok(()));
+        // `URI=""` is the whole document, the root; `URI="#"` names nothing.
+        let whole = sig("_r").replace("URI=\"#_r\"", "URI=\"\"");
+        assert_eq!(shape(&request("_r", &whole, "")), Ok(()));
+        assert_eq!(
+            shape(&request("_r", &sig(""), "")),
+            Err(ReferenceError::NotSameDocument { uri: "#".into() })
+        );
+        // The signature covers an element in Extensions, not the root (XSW).
+        let wrapped = request(
+            "_evil",
+            &sig("_inner"),
+            "<samlp:Extensions><samlp:AuthnRequest ID=\"_inner\"/></samlp:Extensions>",
+        );
+        assert_eq!(
+            shape(&wrapped),
+            Err(ReferenceError::NotTheRoot {
+                uri: "#_inner".into(),
+                root_id: "_evil".into()
+            })
+        );
+        // A second element carrying the root's ID.
+        let twin = request(
+            "_r",
+            &sig("_r"),
+            "<samlp:Extensions><x ID=\"_r\"/></samlp:Extensions>",
+        );
+        assert_eq!(
+            shape(&twin),
+            Err(ReferenceError::DuplicateId {
+                id: "_r".into(),
+                count: 2
+            })
+        );
+        // A signature anywhere but as a child of the root.
+        let nested = request(
+            "_r",
+            "",
+            &format!("<samlp:Extensions>{}</samlp:Extensions>", sig("_r")),
+        );
+        assert_eq!(shape(&nested), Err(ReferenceError::NotEnveloped));
+        let two = request("_r", &sig("_r"), &sig("_r"));
+        assert_eq!(
+            shape(&two),
+            Err(ReferenceError::SignatureCount { count: 2 })
+        );
+        assert_eq!(
+            shape(&request("_r", "", "")),
+            Err(ReferenceError::SignatureCount { count: 0 })
+        );
+        let xpath = sig("_r").replace(
+            ns::ALG_ENVELOPED,
+            "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        );
+        assert_eq!(
+            shape(&request("_r", &xpath, "")),
+            Err(ReferenceError::Transform {
+                algorithm: "http://www.w3.org/TR/1999/REC-xpath-19991116".into()
+            })
+        );
+    }
+
+    #[test]
+    fn references_outside_the_document_are_refused_before_xmlsec() {
+        for uri in [
+            "http://127.0.0.1:9/x",
+            "file:///etc/passwd",
+            "x",
+            "#xpointer(/)",
+            "# a",
+        ] {
+            let template = response::signature_template("_r", "MIIB")
+                .replace("URI=\"#_r\"", &format!("URI=\"{uri}\""));
+            let xml = request("_r", &template, "");
+            let err = ReferenceError::NotSameDocument { uri: uri.into() };
+            assert_eq!(shape(&xml), Err(err.clone()), "{uri}");
+            assert_eq!(
+                verify_enveloped(&xml, b"not a certificate"),
+                Err(VerifyError::Reference(err))
+            );
+            assert!(!verify_first(&xml, b"not a certificate"));
+        }
+        // A RetrievalMethod in KeyInfo is a URI xmlsec would open too.
+        let retrieval = response::signature_template("_r", "MIIB").replace(
+            "<ds:X509Data>",
+            "<ds:RetrievalMethod URI=\"http://127.0.0.1:9/k\"/><ds:X509Data>",
+        );
+        assert!(matches!(
+            shape(&request("_r", &retrieval, "")),
+            Err(ReferenceError::NotSameDocument { .. })
+        ));
+    }
+
+    #[test]
+    fn a_status_response_is_signed_and_says_no_passive() {
+        let key = crate::keys::SigningKey::generate().unwrap();
+        let bare = response::build_status(
+            "_s1",
+            time::macros::datetime!(2026-11-28 09:00:00 UTC),
+            "http://www.okta.com/exk1",
+            "http://127.0.0.1:7100/acs",
+            Some("_req"),
+            ns::STATUS_RESPONDER,
+            ns::STATUS_NO_PASSIVE,
+        );
+        let xml =
+            signed_status_response(&bare, "_s1", key.pkey(), &key.certificate.base64()).unwrap();
+        assert!(verify_first(&xml, key.certificate.der()), "{xml}");
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let codes: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "StatusCode")
+            .filter_map(|n| n.attribute("Value"))
+            .collect();
+        assert_eq!(codes, [ns::STATUS_RESPONDER, ns::STATUS_NO_PASSIVE]);
+        assert_eq!(doc.root_element().attribute("InResponseTo"), Some("_req"));
     }
 
     #[test]
