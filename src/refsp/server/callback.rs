@@ -1,0 +1,217 @@
+//! The OIDC callback: the state, the code exchange, the id_token's verification, userinfo, and
+//! the session it yields.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::Value;
+
+use super::*;
+use crate::config::TokenAuth;
+use crate::refsp::flaws::Flaw;
+use crate::refsp::jwt::{self, Key};
+use crate::refsp::oidc::{self, OidcRefusal};
+use crate::refsp::roles;
+use crate::refsp::state::{OidcPending, SpSession, SpState, Trust, lock};
+use crate::saml::xml::escape;
+
+pub(super) async fn oidc_callback(st: &SpState, q: &HashMap<String, String>) -> Response {
+    match oidc_login(st, q).await {
+        Ok(s) => signed_in(st, s),
+        Err(OidcRefusal::Internal(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(page("Internal Server Error", &escape(&e))),
+        )
+            .into_response(),
+        Err(r) => refused(&r.to_string()),
+    }
+}
+
+/// The callback's steps, in order: the browser's pending login (state), the code exchange, the
+/// id_token's verification and claims, userinfo, and the session they yield.
+pub(super) async fn oidc_login(
+    st: &SpState,
+    q: &HashMap<String, String>,
+) -> Result<SpSession, OidcRefusal> {
+    if let Some(e) = q.get("error") {
+        return Err(OidcRefusal::AuthorizeError(format!(
+            "{e}: {}",
+            q.get("error_description").map(String::as_str).unwrap_or("")
+        )));
+    }
+    let pending = q
+        .get("state")
+        .and_then(|s| lock(&st.oidc_pending).remove(s))
+        .ok_or(OidcRefusal::State)?;
+    let code = q
+        .get("code")
+        .ok_or(OidcRefusal::Token("no code in the callback".into()))?;
+    let Trust::Oidc {
+        issuer,
+        token_endpoint,
+        userinfo_endpoint,
+        keys,
+        ..
+    } = trust(st, false).await.map_err(OidcRefusal::Http)?
+    else {
+        return Err(OidcRefusal::Token("not an OIDC app".into()));
+    };
+    let body = exchange(st, &token_endpoint, code, &pending).await?;
+    let id_token = body["id_token"]
+        .as_str()
+        .ok_or(OidcRefusal::Token("no id_token".into()))?
+        .to_owned();
+    let claims = verify(st, &id_token, keys).await?;
+    let now = st.now();
+    let client_id = st.app.oidc().map(|o| o.client_id.as_str()).unwrap_or("");
+    let info = oidc::check_id_token(&claims, &issuer, client_id, &pending.nonce, now, &st.flaws)?;
+    let group_claim = st
+        .app
+        .groups
+        .as_ref()
+        .map(|g| g.attribute.clone())
+        .unwrap_or_else(|| "groups".into());
+    let needs_userinfo = ["email", "name", group_claim.as_str()]
+        .iter()
+        .any(|c| claims.get(*c).is_none());
+    let userinfo = match (
+        needs_userinfo,
+        &userinfo_endpoint,
+        body["access_token"].as_str(),
+    ) {
+        (true, Some(url), Some(at)) => userinfo(st, url, at, &info.sub).await?,
+        _ => None,
+    };
+    let email = oidc::claim_str(&claims, userinfo.as_ref(), "email");
+    let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
+    let (email, name) = profile(st, email, name).map_err(OidcRefusal::Profile)?;
+    let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
+    let role = roles::role_for(&st.settings, groups.as_deref(), &st.flaws)
+        .map_err(|why| OidcRefusal::Profile(why.into()))?;
+    Ok(SpSession {
+        protocol: "oidc",
+        subject: info.sub,
+        email,
+        name,
+        groups,
+        role,
+        session_index: info.sid,
+        id_token: Some(id_token),
+        created: now,
+    })
+}
+
+/// Redeems the code at the token endpoint (with the pending login's PKCE verifier and the
+/// client's authentication): the token response, or why not.
+async fn exchange(
+    st: &SpState,
+    token_endpoint: &str,
+    code: &str,
+    pending: &OidcPending,
+) -> Result<Value, OidcRefusal> {
+    let o = st
+        .app
+        .oidc()
+        .ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
+    let redirect_uri = o.redirect_uris[0].to_string();
+    let mut fields = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", pending.verifier.as_str()),
+    ];
+    let secret = o.client_secret.as_ref().map(|s| s.expose().to_owned());
+    let basic = match (o.token_auth, &secret) {
+        (TokenAuth::ClientSecretBasic, Some(s)) => Some((o.client_id.as_str(), s.as_str())),
+        (TokenAuth::ClientSecretPost, Some(s)) => {
+            fields.push(("client_id", &o.client_id));
+            fields.push(("client_secret", s));
+            None
+        }
+        _ => {
+            fields.push(("client_id", &o.client_id));
+            None
+        }
+    };
+    let answer = st
+        .http
+        .post_form(token_endpoint, &fields, basic)
+        .await
+        .map_err(|e| OidcRefusal::Http(e.to_string()))?;
+    let body: Value = serde_json::from_slice(&answer.body)
+        .map_err(|_| OidcRefusal::Token(format!("status {}: {}", answer.status, answer.text())))?;
+    if answer.status != 200 {
+        return Err(OidcRefusal::Token(format!(
+            "status {}: {}",
+            answer.status, body
+        )));
+    }
+    Ok(body)
+}
+
+/// The id_token's signature against the IdP's keys (fetched again, once, for a key the SP has
+/// not seen: the IdP may have rotated); its claims.
+async fn verify(st: &SpState, id_token: &str, mut keys: Vec<Key>) -> Result<Value, OidcRefusal> {
+    if st.flaws.on(Flaw::FailWithoutKid)
+        && jwt::peek(id_token).is_some_and(|(h, _)| h.get("kid").is_none())
+    {
+        return Err(OidcRefusal::Internal(
+            "the id_token header has no kid (the SP assumed one)".into(),
+        ));
+    }
+    let verify = |keys: Vec<Key>| {
+        let (token, flaws) = (id_token.to_owned(), st.flaws.clone());
+        async move {
+            off_the_workers(move || jwt::verify(&token, &keys, &["RS256", "ES256"], &flaws))
+                .await
+                .map_err(OidcRefusal::Internal)?
+                .map_err(OidcRefusal::from)
+        }
+    };
+    let verified = match verify(keys.clone()).await {
+        Err(OidcRefusal::Jwt(jwt::JwtRefusal::UnknownKid(_)))
+            if !st.flaws.on(Flaw::NoJwksRefetch) =>
+        {
+            if let Ok(Trust::Oidc { keys: fresh, .. }) = trust(st, true).await {
+                keys = fresh;
+            }
+            verify(keys).await
+        }
+        other => other,
+    };
+    verified.map(|(_, claims)| claims)
+}
+
+/// The userinfo answer, when the id_token lacks a claim the SP needs: used only when its `sub`
+/// is the id_token's (OIDC Core 5.3.2).
+async fn userinfo(
+    st: &SpState,
+    url: &str,
+    access_token: &str,
+    sub: &str,
+) -> Result<Option<Value>, OidcRefusal> {
+    let a = st
+        .http
+        .get(url, Some(access_token))
+        .await
+        .map_err(|e| OidcRefusal::Http(e.to_string()))?;
+    if a.status != 200 {
+        return Ok(None);
+    }
+    let u: Value = serde_json::from_slice(&a.body)
+        .map_err(|_| OidcRefusal::Http("userinfo is not JSON".into()))?;
+    let differs = u["sub"].as_str() != Some(sub);
+    if differs && st.flaws.on(Flaw::UserinfoMismatchDropped) {
+        // Not used, not refused: the id_token's identity alone.
+        tracing::info!("userinfo sub differs: answer dropped");
+        Ok(None)
+    } else if differs && !st.flaws.on(Flaw::IgnoreUserinfoSub) {
+        Err(OidcRefusal::UserinfoSub {
+            got: u["sub"].to_string(),
+            expected: sub.to_owned(),
+        })
+    } else {
+        Ok(Some(u))
+    }
+}
