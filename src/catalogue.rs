@@ -395,11 +395,11 @@ static RULES: &[Rule] = &[
     variant(
         "G2",
         "wrong_destination",
-        "a LogoutRequest for another Destination has no effect",
+        "a LogoutRequest whose Destination only starts with the SLO URL (`-elsewhere`) has no effect",
         Strength::Must,
         "SAML 2.0 Core §3.2.1: when a request carries a Destination, the recipient MUST check \
          that it is the location at which the message was received, and MUST discard the \
-         request if it is not.",
+         request if it is not; a URL of which the SLO URL is only a prefix is another location.",
     ),
     variant(
         "G2",
@@ -592,6 +592,24 @@ static RULES: &[Rule] = &[
          Response if it is not; Bindings §3.5.5.2: a signed message delivered over HTTP-POST \
          MUST carry the Destination it was sent to.",
     ),
+    variant(
+        "S7",
+        "destination_the_acs",
+        "the Destination only starts with the ACS URL (`-elsewhere`, one more letter, `/../other`)",
+        Strength::Must,
+        "SAML 2.0 Core §3.2.2: the recipient MUST check that the Destination is the location at \
+         which the Response was received and MUST discard it if not; a URL of which the ACS URL \
+         is only a prefix is another location (an SP comparing with startswith takes it).",
+    ),
+    variant(
+        "S7",
+        "recipient_containing_the_acs",
+        "the bearer Recipient is another site's URL that only contains the ACS URL",
+        Strength::Must,
+        "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify that the Recipient matches the assertion \
+         consumer service URL to which the Response was delivered; a URL that merely contains \
+         it (an SP comparing by substring takes it) does not match.",
+    ),
     case(
         "S8",
         "InResponseTo is not one of the SP's requests",
@@ -743,6 +761,15 @@ static RULES: &[Rule] = &[
          entities; fetching one (CWE-611, the IdP sees the request) is a failure whatever the SP \
          then decides.",
     ),
+    case(
+        "S26",
+        "session fixation: the cookies the SP set before the login get no session after it",
+        Strength::Should,
+        "OWASP ASVS 4.0.3 V3.2.1: the application generates a new session token on user \
+         authentication. A browser holding only the cookies the SP set before the login (their \
+         pre-login values) must not be signed in once the user is; cookies that are not the \
+         session (CSRF or login-state cookies) are harmless and not judged.",
+    ),
     // --- OIDC login faults ---------------------------------------------------------------------
     case(
         "O1",
@@ -884,6 +911,42 @@ static RULES: &[Rule] = &[
          OpenID Connect Core 1.0 §10.1.1: the verifier goes back to the jwks_uri when it sees \
          an unfamiliar kid (the OpenID Foundation's RP test rp-key-rotation-op-sign-key).",
     ),
+    case(
+        "O15",
+        "login CSRF: the callback carries the state of another browser's login",
+        Strength::Must,
+        "RFC 6749 §10.12: the client MUST implement CSRF protection for its redirection URI, \
+         binding each request to the user-agent's authenticated state (the state parameter \
+         tied to the browser that started the login); a state from another browser's request \
+         must be refused.",
+    ),
+    case(
+        "O16",
+        "login CSRF: the request carried state, the callback has none",
+        Strength::Must,
+        "RFC 6749 §10.12: the client MUST implement CSRF protection for its redirection URI; \
+         §4.1.2: the authorization server returns state whenever the request carried it, so a \
+         callback without it was not made for this browser's request and must be refused.",
+    ),
+    case(
+        "O17",
+        "code injection: a code issued to another browser's request is delivered to this one",
+        Strength::Must,
+        "RFC 9700 (OAuth 2.0 Security Best Current Practice) §2.1.1 and §4.5: clients MUST \
+         prevent authorization code injection, by PKCE (the code_verifier of this browser's \
+         request does not redeem a code issued to another's) or by checking the id_token's \
+         nonce against the one this browser's request carried (OpenID Connect Core 1.0 \
+         §3.1.3.7 step 11).",
+    ),
+    case(
+        "O20",
+        "session fixation: the cookies the RP set before the login get no session after it",
+        Strength::Should,
+        "OWASP ASVS 4.0.3 V3.2.1: the application generates a new session token on user \
+         authentication. A browser holding only the cookies the RP set before the login (their \
+         pre-login values) must not be signed in once the user is; cookies that are not the \
+         session (CSRF or state cookies) are harmless and not judged.",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -970,6 +1033,8 @@ mod tests {
         for (prefix, n) in [("R", 8), ("T", 9), ("G", 4), ("S", 24), ("O", 14)] {
             ids.extend((1..=n).map(|i| format!("{prefix}{i}")));
         }
+        // The session-binding pack (issue 12) so far.
+        ids.extend(["S26", "O15", "O16", "O17", "O20"].map(String::from));
         ids
     }
 

@@ -224,6 +224,30 @@ fn cases() -> Vec<Case> {
             admitted_by: &[Flaw::IgnoreRecipient],
         },
         Case {
+            name: "S7 destination starting with the acs",
+            docs: vec![edited_then_signed(&params(30), |x| {
+                x.replace(
+                    &format!("Destination=\"{ACS}\""),
+                    &format!("Destination=\"{ACS}-elsewhere\""),
+                )
+            })],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient, Flaw::AcsPrefixMatch],
+        },
+        Case {
+            name: "S7 recipient containing the acs",
+            docs: vec![edited_then_signed(&params(31), |x| {
+                x.replace(
+                    &format!("Recipient=\"{ACS}\""),
+                    &format!("Recipient=\"http://evil.test/?{ACS}\""),
+                )
+            })],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient, Flaw::RecipientSubstring],
+        },
+        Case {
             name: "S8 in_response_to",
             docs: vec![with(&|p| p.in_response_to = Some("_not_mine".into()), 9)],
             allow_unsolicited: true,

@@ -92,6 +92,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-saml::S7_destination_not_the_acs_refused",
             "qovery-saml::S7_recipient_not_the_acs_refused",
+            "qovery-saml::S7_destination_the_acs_dash_elsewhere_refused",
+            "qovery-saml::S7_destination_the_acs_plus_a_letter_refused",
+            "qovery-saml::S7_destination_the_acs_dot_dot_other_refused",
+            "qovery-saml::S7_recipient_containing_the_acs_refused",
         ],
     ),
     (
@@ -396,6 +400,22 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S24_doctype_with_entities_refused",
             "qovery-saml::S24_external_entity_referenced_refused",
         ],
+    ),
+    (
+        "acs-prefix-match",
+        &[
+            "qovery-saml::S7_destination_the_acs_dash_elsewhere_refused",
+            "qovery-saml::S7_destination_the_acs_plus_a_letter_refused",
+            "qovery-saml::S7_destination_the_acs_dot_dot_other_refused",
+        ],
+    ),
+    (
+        "recipient-substring",
+        &["qovery-saml::S7_recipient_containing_the_acs_refused"],
+    ),
+    (
+        "slo-destination-prefix",
+        &["qovery-saml::G2_wrong_destination_ignored"],
     ),
 ];
 

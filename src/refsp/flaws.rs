@@ -17,6 +17,9 @@ pub enum Area {
     Logout,
     /// Checking an id_token, userinfo, discovery and JWKS.
     OidcLogin,
+    /// Binding a login to the browser that started it: state, PKCE and nonce, the session
+    /// cookie.
+    SessionBinding,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,6 +77,13 @@ pub enum Flaw {
     KeepSignedAssertion,
     UserinfoMismatchDropped,
     LastAssertion,
+    AcsPrefixMatch,
+    RecipientSubstring,
+    SloDestinationPrefix,
+    StateAnyPending,
+    StateOptional,
+    NoPkceNonceAnyPending,
+    SessionFixation,
 }
 
 impl Flaw {
@@ -131,6 +141,13 @@ impl Flaw {
         Flaw::KeepSignedAssertion,
         Flaw::UserinfoMismatchDropped,
         Flaw::LastAssertion,
+        Flaw::AcsPrefixMatch,
+        Flaw::RecipientSubstring,
+        Flaw::SloDestinationPrefix,
+        Flaw::StateAnyPending,
+        Flaw::StateOptional,
+        Flaw::NoPkceNonceAnyPending,
+        Flaw::SessionFixation,
     ];
 
     /// The name used on the command line.
@@ -189,6 +206,13 @@ impl Flaw {
             Flaw::KeepSignedAssertion => "keep-signed-assertion",
             Flaw::UserinfoMismatchDropped => "userinfo-mismatch-dropped",
             Flaw::LastAssertion => "last-assertion",
+            Flaw::AcsPrefixMatch => "acs-prefix-match",
+            Flaw::RecipientSubstring => "recipient-substring",
+            Flaw::SloDestinationPrefix => "slo-destination-prefix",
+            Flaw::StateAnyPending => "state-any-pending",
+            Flaw::StateOptional => "state-optional",
+            Flaw::NoPkceNonceAnyPending => "no-pkce-nonce-any-pending",
+            Flaw::SessionFixation => "session-fixation",
         }
     }
 
@@ -295,6 +319,23 @@ impl Flaw {
             Flaw::KeepSignedAssertion => {
                 "takes a Response with several Assertions or wrapped content, and uses only the signed one (allowed: not fooled)"
             }
+            Flaw::AcsPrefixMatch => {
+                "accepts a Destination or Recipient that merely starts with its ACS URL"
+            }
+            Flaw::RecipientSubstring => "accepts a Recipient that merely contains its ACS URL",
+            Flaw::SloDestinationPrefix => {
+                "accepts a LogoutRequest whose Destination merely starts with its SLO URL"
+            }
+            Flaw::StateAnyPending => {
+                "accepts a callback state that any pending login carried, not only this browser's"
+            }
+            Flaw::StateOptional => "skips the state check when the callback carries no state",
+            Flaw::NoPkceNonceAnyPending => {
+                "sends no PKCE challenge and accepts an id_token nonce of any pending login"
+            }
+            Flaw::SessionFixation => {
+                "sets its session cookie before the login and keeps that value once signed in"
+            }
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
@@ -321,7 +362,9 @@ impl Flaw {
             | AcceptAnyConfirmation
             | IgnoreStatus
             | AcceptDoctype
-            | FetchExternalEntities => Area::SamlResponse,
+            | FetchExternalEntities
+            | AcsPrefixMatch
+            | RecipientSubstring => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
             | RefuseUnmappedUsers => Area::Roles,
             RevocationWithoutAuth
@@ -339,7 +382,8 @@ impl Flaw {
             | LocalLogoutOnly
             | BackchannelUnsigned
             | BackchannelKeepsSession
-            | BackchannelClaimsUnchecked => Area::Logout,
+            | BackchannelClaimsUnchecked
+            | SloDestinationPrefix => Area::Logout,
             IgnoreNonce
             | IgnoreIdTokenAud
             | AcceptAlgNone
@@ -356,6 +400,9 @@ impl Flaw {
             | NoJwksRefetch
             | AudViaAzp
             | UserinfoMismatchDropped => Area::OidcLogin,
+            StateAnyPending | StateOptional | NoPkceNonceAnyPending | SessionFixation => {
+                Area::SessionBinding
+            }
         }
     }
 
@@ -413,6 +460,12 @@ impl Flaw {
             Flaw::AudViaAzp => &["O2"],
             Flaw::FetchExternalEntities => &["S24"],
             Flaw::LastAssertion => &["S15", "S23"],
+            Flaw::AcsPrefixMatch | Flaw::RecipientSubstring => &["S7"],
+            Flaw::SloDestinationPrefix => &["G2"],
+            Flaw::StateAnyPending => &["O15"],
+            Flaw::StateOptional => &["O16"],
+            Flaw::NoPkceNonceAnyPending => &["O17"],
+            Flaw::SessionFixation => &["O20", "S26"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

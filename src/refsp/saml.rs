@@ -132,6 +132,14 @@ fn full_text(n: roxmltree::Node<'_, '_>) -> String {
         .to_owned()
 }
 
+/// Whether a Destination (or, `recipient`, a bearer Recipient) names this ACS URL: equal,
+/// unless a flaw bends the comparison the way real SP libraries do (a prefix, a substring).
+fn names_the_acs(got: &str, acs: &str, recipient: bool, flaws: &Flaws) -> bool {
+    got == acs
+        || (flaws.on(Flaw::AcsPrefixMatch) && got.starts_with(acs))
+        || (recipient && flaws.on(Flaw::RecipientSubstring) && got.contains(acs))
+}
+
 fn instant(what: &'static str, s: &str) -> Result<OffsetDateTime, Refusal> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|_| Refusal::BadInstant(what, s.to_owned()))
@@ -268,7 +276,7 @@ pub fn check(
     }
     if !flaws.on(Flaw::IgnoreRecipient) {
         if let Some(d) = response.attribute("Destination") {
-            if d != sp.acs_url {
+            if !names_the_acs(d, &sp.acs_url, false, flaws) {
                 return Err(Refusal::Destination {
                     got: d.to_owned(),
                     expected: sp.acs_url.clone(),
@@ -314,7 +322,7 @@ pub fn check(
         None if any_confirmation => sp.acs_url.as_str(),
         None => return Err(Refusal::ConfirmationIncomplete("Recipient")),
     };
-    if !flaws.on(Flaw::IgnoreRecipient) && recipient != sp.acs_url {
+    if !flaws.on(Flaw::IgnoreRecipient) && !names_the_acs(recipient, &sp.acs_url, true, flaws) {
         return Err(Refusal::Recipient {
             got: recipient.to_owned(),
             expected: sp.acs_url.clone(),

@@ -43,6 +43,16 @@ pub enum Fault {
     /// A DOCTYPE whose external entity the NameID references: the SP must refuse it without
     /// fetching the entity (the IdP counts requests to its URL).
     ExternalEntity,
+    /// The Destination is the ACS URL followed by `-elsewhere`: an SP comparing by prefix
+    /// takes it.
+    DestinationAcsDashElsewhere,
+    /// The Destination is the ACS URL followed by one more character.
+    DestinationAcsPlusALetter,
+    /// The Destination is the ACS URL followed by `/../other`: another path once resolved.
+    DestinationAcsDotDotOther,
+    /// The bearer Recipient is another site's URL that merely contains the ACS URL (in its
+    /// query): an SP comparing by substring takes it.
+    RecipientContainingTheAcs,
 }
 
 impl Fault {
@@ -76,6 +86,10 @@ impl Fault {
         Fault::TwoAssertions,
         Fault::Doctype,
         Fault::ExternalEntity,
+        Fault::DestinationAcsDashElsewhere,
+        Fault::DestinationAcsPlusALetter,
+        Fault::DestinationAcsDotDotOther,
+        Fault::RecipientContainingTheAcs,
     ];
 
     /// Wrapping and multi-assertion cases: the forged document also carries the honest, signed
@@ -104,7 +118,12 @@ impl Fault {
             Fault::Expired | Fault::NotYetValid => "S4",
             Fault::ConfirmationExpired => "S5",
             Fault::WrongAudience => "S6",
-            Fault::WrongRecipient | Fault::WrongDestination => "S7",
+            Fault::WrongRecipient
+            | Fault::WrongDestination
+            | Fault::DestinationAcsDashElsewhere
+            | Fault::DestinationAcsPlusALetter
+            | Fault::DestinationAcsDotDotOther
+            | Fault::RecipientContainingTheAcs => "S7",
             Fault::WrongInResponseTo => "S8",
             Fault::Unsolicited => "S9",
             Fault::Replay => "S10",
@@ -156,6 +175,10 @@ impl Fault {
             Fault::TwoAssertions => "two_assertions",
             Fault::Doctype => "doctype_with_entities",
             Fault::ExternalEntity => "external_entity_referenced",
+            Fault::DestinationAcsDashElsewhere => "destination_the_acs_dash_elsewhere",
+            Fault::DestinationAcsPlusALetter => "destination_the_acs_plus_a_letter",
+            Fault::DestinationAcsDotDotOther => "destination_the_acs_dot_dot_other",
+            Fault::RecipientContainingTheAcs => "recipient_containing_the_acs",
         }
     }
 }
@@ -174,6 +197,9 @@ pub const MARKERS: &[&str] = &[
     "&ext;",
     "\"id-evil-",
     "\"id-second-",
+    "-elsewhere\"",
+    "/../other\"",
+    "http://evil.test/",
 ];
 
 /// The identity every forged document asserts instead of the honest one (NameID and email).
@@ -227,6 +253,12 @@ fn replace_attr(xml: &str, attr: &str, new: &str) -> String {
             .into_owned(),
         None => xml.to_owned(),
     }
+}
+
+/// The (escaped) value of the first `attr="..."` in `xml`.
+fn attr_value(xml: &str, attr: &str) -> Option<String> {
+    let re = regex::Regex::new(&format!(r#"\b{attr}="([^"]*)""#)).ok()?;
+    Some(re.captures(xml)?.get(1)?.as_str().to_owned())
 }
 
 fn remove_attr(xml: &str, attr: &str) -> String {
@@ -457,6 +489,29 @@ pub fn apply(
             )?,
             "Destination set to http://127.0.0.1:1/another-acs".into(),
         ),
+        Fault::DestinationAcsDashElsewhere
+        | Fault::DestinationAcsPlusALetter
+        | Fault::DestinationAcsDotDotOther => {
+            // The honest Destination is the ACS URL (escaped as written).
+            let acs = attr_value(&evil, "Destination").unwrap_or_default();
+            let to = match fault {
+                Fault::DestinationAcsDashElsewhere => format!("{acs}-elsewhere"),
+                Fault::DestinationAcsPlusALetter => format!("{acs}x"),
+                _ => format!("{}/../other", acs.trim_end_matches('/')),
+            };
+            f(
+                resign(&replace_attr(&evil, "Destination", &to), what)?,
+                format!("Destination set to {to} (the ACS URL is only its prefix)"),
+            )
+        }
+        Fault::RecipientContainingTheAcs => {
+            let acs = attr_value(&evil, "Recipient").unwrap_or_default();
+            let to = format!("http://evil.test/?{acs}");
+            f(
+                resign(&replace_attr(&evil, "Recipient", &to), what)?,
+                format!("Recipient set to {to} (it only contains the ACS URL)"),
+            )
+        }
         Fault::WrongInResponseTo => f(
             resign(
                 &replace_attr(&evil, "InResponseTo", "_not_a_request_of_this_sp"),

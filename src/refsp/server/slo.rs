@@ -235,8 +235,12 @@ pub(super) fn logout_request(
         .as_ref()
         .map(|l| l.slo_url.to_string())
         .unwrap_or_default();
-    if root.attribute("Destination") != Some(slo.as_str())
-        && !st.flaws.on(Flaw::SloIgnoresDestination)
+    let destination = root.attribute("Destination").unwrap_or_default();
+    let names_slo = destination == slo
+        || (st.flaws.on(Flaw::SloDestinationPrefix)
+            && !slo.is_empty()
+            && destination.starts_with(slo.as_str()));
+    if !names_slo && !st.flaws.on(Flaw::SloIgnoresDestination)
     {
         return refused(&format!("the LogoutRequest's Destination is not {slo}"));
     }
