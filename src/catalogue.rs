@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! O1-O14), and for every variant whose rule differs from its case's, the rule a trial enforces,
+//! S26, O1-O17, O20), and for every variant whose rule differs from its case's, the rule a trial enforces,
 //! where that rule is written down, and how strong it is. It is what a user shows the SP's owner
 //! when a trial fails, so every citation names the document and, where it could be checked, the
 //! section; none is guessed.
@@ -1065,6 +1065,13 @@ mod tests {
         }
         for f in crate::revocation::Fault::ALL {
             out.push((format!("{}_{}_refused", f.case(), f.name()), f.case()));
+        }
+        for a in crate::runner::binding::BindingAttack::ALL {
+            for saml in [false, true] {
+                if let Some(case) = a.case(saml) {
+                    out.push((format!("{case}_{}_refused", a.name()), case));
+                }
+            }
         }
         for (name, f) in LogoutFault::ALL {
             let case = match f {

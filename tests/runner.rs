@@ -417,6 +417,25 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "slo-destination-prefix",
         &["qovery-saml::G2_wrong_destination_ignored"],
     ),
+    (
+        "state-any-pending",
+        &["qovery-oidc::O15_state_of_another_browser_refused"],
+    ),
+    (
+        "state-optional",
+        &["qovery-oidc::O16_state_dropped_refused"],
+    ),
+    (
+        "no-pkce-nonce-any-pending",
+        &["qovery-oidc::O17_code_of_another_browser_refused"],
+    ),
+    (
+        "session-fixation",
+        &[
+            "qovery-oidc::O20_session_fixation_refused",
+            "qovery-saml::S26_session_fixation_refused",
+        ],
+    ),
 ];
 
 /// Refusal trials that a flaw fails in their honest part (before anything forged is sent): they

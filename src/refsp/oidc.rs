@@ -34,8 +34,12 @@ pub enum OidcRefusal {
     },
     #[error("userinfo sub `{got}` differs from the id_token sub `{expected}`")]
     UserinfoSub { got: String, expected: String },
-    #[error("the state parameter is unknown or was used already")]
+    #[error("the state parameter is not the one this browser's login request carried")]
     State,
+    #[error(
+        "no login is in flight in this browser (no login cookie, or its login was used already)"
+    )]
+    NoLoginInFlight,
     #[error("the IdP answered the authorization with an error: {0}")]
     AuthorizeError(String),
     #[error("the token request failed: {0}")]

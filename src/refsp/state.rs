@@ -90,6 +90,8 @@ pub enum Trust {
 /// An OIDC login in flight.
 #[derive(Debug, Clone)]
 pub struct OidcPending {
+    /// The state the authorization request carried.
+    pub state: String,
     pub nonce: String,
     pub verifier: String,
     pub created: OffsetDateTime,
@@ -162,6 +164,7 @@ pub struct SpState {
     pub trust: tokio::sync::Mutex<Option<Trust>>,
     pub sessions: Mutex<HashMap<String, SpSession>>,
     pub saml_memory: Mutex<SamlMemory>,
+    /// OIDC logins in flight, by the login cookie of the browser that started them.
     pub oidc_pending: Mutex<HashMap<String, OidcPending>>,
     pub jtis: Mutex<HashMap<String, i64>>,
     /// The SP's signing key, when its requests must be signed.
@@ -309,8 +312,9 @@ impl SpState {
         b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
-    pub fn start_session(&self, s: SpSession) -> String {
-        let id = self.token();
+    /// Starts a session under a new id, or under `id` (the `session-fixation` defect).
+    pub fn start_session(&self, id: Option<String>, s: SpSession) -> String {
+        let id = id.unwrap_or_else(|| self.token());
         let mut sessions = lock(&self.sessions);
         if sessions.len() >= MAX_ENTRIES {
             sessions.clear();

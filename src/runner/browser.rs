@@ -23,6 +23,72 @@ pub struct Hop {
     /// The names of the form fields a POST carried (the values are in `Browser::seen` when
     /// they are SAML messages).
     pub posted: Vec<String>,
+    /// The cookies the answer set, as `name=value` (attributes left out).
+    pub set_cookies: Vec<String>,
+}
+
+/// Where a navigation stopped: at its last page, or before a request to one of the endpoints
+/// it was told to stop at (the request not made).
+#[derive(Debug, Clone)]
+pub enum Navigation {
+    Arrived(Page),
+    Stopped {
+        url: String,
+        form: Option<Vec<(String, String)>>,
+    },
+}
+
+/// A change the runner makes to the next request to one of `endpoints` (same scheme, host,
+/// port and path), once: each parameter of `set` (query or form field) replaced by its value,
+/// or removed when that is `None`, added when absent.
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    pub endpoints: Vec<url::Url>,
+    pub set: Vec<(String, Option<String>)>,
+}
+
+/// Whether `url` is the endpoint `e`: same scheme, host, port and path (the query aside).
+pub fn same_endpoint(url: &str, e: &url::Url) -> bool {
+    url::Url::parse(url).is_ok_and(|a| {
+        a.scheme() == e.scheme()
+            && a.host_str() == e.host_str()
+            && a.port_or_known_default() == e.port_or_known_default()
+            && a.path() == e.path()
+    })
+}
+
+impl Rewrite {
+    /// The request rewritten, when it goes to one of the endpoints.
+    pub fn apply(
+        &self,
+        url: &str,
+        form: Option<&[(String, String)]>,
+    ) -> Option<(String, Option<Vec<(String, String)>>)> {
+        if !self.endpoints.iter().any(|e| same_endpoint(url, e)) {
+            return None;
+        }
+        let edit = |pairs: Vec<(String, String)>| {
+            let mut out: Vec<(String, String)> = pairs
+                .into_iter()
+                .filter(|(k, _)| !self.set.iter().any(|(n, _)| n == k))
+                .collect();
+            for (k, v) in &self.set {
+                if let Some(v) = v {
+                    out.push((k.clone(), v.clone()));
+                }
+            }
+            out
+        };
+        match form {
+            Some(f) => Some((url.to_owned(), Some(edit(f.to_vec())))),
+            None => {
+                let mut u = url::Url::parse(url).ok()?;
+                let pairs = edit(u.query_pairs().into_owned().collect());
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+                Some((u.to_string(), None))
+            }
+        }
+    }
 }
 
 /// A SAML message or token seen on the way (decoded), for transcripts.
@@ -63,6 +129,10 @@ pub struct Browser {
     pub last_saml_post: Option<(String, Vec<(String, String)>)>,
     pub hops: Vec<Hop>,
     pub seen: Vec<Seen>,
+    /// A change to make to the next matching request (taken when made).
+    pub rewrite: Option<Rewrite>,
+    /// The request the rewrite changed (method and endpoint, no values), once made.
+    pub rewritten: Option<String>,
 }
 
 impl Browser {
@@ -104,6 +174,8 @@ impl Browser {
             last_saml_post: None,
             hops: Vec::new(),
             seen: Vec::new(),
+            rewrite: None,
+            rewritten: None,
         })
     }
 
@@ -127,6 +199,13 @@ impl Browser {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
         let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_PAGE_BYTES)]).into_owned();
+        let set_cookies = headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|c| c.split(';').next())
+            .map(|c| c.trim().to_owned())
+            .collect();
         self.hops.push(Hop {
             method,
             url: url.to_owned(),
@@ -134,6 +213,7 @@ impl Browser {
             posted: form
                 .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
                 .unwrap_or_default(),
+            set_cookies,
         });
         Ok(Page {
             url: url.to_owned(),
@@ -154,6 +234,13 @@ impl Browser {
         })
     }
 
+    /// Adds a cookie (`name=value`) to the jar for `url`, as if that site had set it.
+    pub fn add_cookie(&self, url: &str, cookie: &str) {
+        if let Ok(u) = reqwest::Url::parse(url) {
+            self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &u);
+        }
+    }
+
     /// POSTs a form once (no redirect followed).
     pub async fn post_form(
         &mut self,
@@ -171,7 +258,24 @@ impl Browser {
     /// Goes to `url` and on as a browser would, signing in as `login` when fakta's login page
     /// appears. Ends at the first page that neither redirects nor submits itself.
     pub async fn navigate(&mut self, url: &str, login: &str) -> Result<Page, BrowseError> {
-        self.navigate_from((url.to_owned(), None), login).await
+        match self
+            .navigate_from((url.to_owned(), None), login, &[])
+            .await?
+        {
+            Navigation::Arrived(p) => Ok(p),
+            Navigation::Stopped { url, .. } => Err(BrowseError::TooManyHops(url)),
+        }
+    }
+
+    /// As [`Browser::navigate`], but stops before requesting one of `stop` (same endpoint).
+    pub async fn navigate_until(
+        &mut self,
+        url: &str,
+        login: &str,
+        stop: &[url::Url],
+    ) -> Result<Navigation, BrowseError> {
+        self.navigate_from((url.to_owned(), None), login, stop)
+            .await
     }
 
     /// Submits a form as a page's script would (`fields` POSTed to `action`), then goes on as
@@ -185,19 +289,37 @@ impl Browser {
         for (k, v) in &fields {
             self.note_field(k, v);
         }
-        self.navigate_from((action.to_owned(), Some(fields)), login)
-            .await
+        match self
+            .navigate_from((action.to_owned(), Some(fields)), login, &[])
+            .await?
+        {
+            Navigation::Arrived(p) => Ok(p),
+            Navigation::Stopped { url, .. } => Err(BrowseError::TooManyHops(url)),
+        }
     }
 
     async fn navigate_from(
         &mut self,
         start: (String, Option<Vec<(String, String)>>),
         login: &str,
-    ) -> Result<Page, BrowseError> {
+        stop: &[url::Url],
+    ) -> Result<Navigation, BrowseError> {
         let url = start.0.clone();
         let mut next = start;
         for _ in 0..MAX_HOPS {
-            let (url, form) = next;
+            let (mut url, mut form) = next;
+            if stop.iter().any(|e| same_endpoint(&url, e)) {
+                return Ok(Navigation::Stopped { url, form });
+            }
+            if let Some(rw) = &self.rewrite {
+                if let Some((u, f)) = rw.apply(&url, form.as_deref()) {
+                    let endpoint = url.split(['?', '#']).next().unwrap_or_default();
+                    let method = if f.is_some() { "POST" } else { "GET" };
+                    self.rewritten = Some(format!("{method} {endpoint}"));
+                    self.rewrite = None;
+                    (url, form) = (u, f);
+                }
+            }
             self.note_url(&url);
             let method = if form.is_some() { "POST" } else { "GET" };
             let page = self.send(method, &url, form.as_deref()).await?;
@@ -229,7 +351,7 @@ impl Browser {
                     }
                     next = (action, Some(fields));
                 }
-                None => return Ok(page),
+                None => return Ok(Navigation::Arrived(page)),
             }
         }
         Err(BrowseError::TooManyHops(url.to_owned()))

@@ -7,7 +7,8 @@
 use rand::Rng;
 use serde_json::Value;
 
-use super::browser::{Browser, Page};
+use super::binding::{BindingAttack, cookies_set_by};
+use super::browser::{Browser, Navigation, Page, Rewrite};
 use super::plan::TrialSpec;
 use super::transcript;
 use super::verdict::{Failure, FailureKind, Passed};
@@ -147,6 +148,8 @@ struct LoginSeen {
     issued: Vec<Issued>,
     /// The hop that delivered the Response or code to the registered URL, if any.
     delivered: Option<String>,
+    /// The index of the login's first hop in its browser's hops.
+    hops_from: usize,
 }
 
 impl<'a> TrialRun<'a> {
@@ -327,6 +330,7 @@ impl<'a> TrialRun<'a> {
             seen,
             issued,
             delivered,
+            hops_from: hops_before,
         })
     }
 
@@ -337,12 +341,37 @@ impl<'a> TrialRun<'a> {
         name: &str,
         other: Option<&str>,
     ) -> Result<(), Failure> {
+        // The trial's session-binding attack is made in its main browser's login.
+        let attack = self.spec.binding.filter(|_| name == "main");
+        let tampers = match attack {
+            Some(a) => self.prepare_binding(a).await?,
+            None => false,
+        };
         let got = self.navigate_login(from, name, other).await?;
         // A login carrying the trial's fault is itself the forged step.
         self.forged_sent |= self.spec.saml_fault.is_some() || self.spec.oidc_fault.is_some();
         let status = got.page.status;
         self.last_page = Some(got.page.clone());
+        if tampers {
+            let rewritten = self.browser(name).and_then(|(_, b, _)| b.rewritten.clone());
+            match rewritten {
+                Some(req) => {
+                    self.forged_sent = true;
+                    self.notes.push(format!("changed in the request {req}"));
+                }
+                None => {
+                    return Err(self.fail(
+                        FailureKind::Setup,
+                        "the login never reached the registered redirect_uri, so its callback could not be changed: nothing was delivered to the SP to refuse",
+                    ));
+                }
+            }
+        }
         match expect {
+            LoginOutcome::Accepted if attack == Some(BindingAttack::SessionFixation) => {
+                self.judge_accepted(&got)?;
+                self.fixation(&got).await
+            }
             LoginOutcome::Accepted => self.judge_accepted(&got),
             LoginOutcome::Rejected => self.judge_refused(&got),
             LoginOutcome::Either if status >= 500 => Err(self.fail(
@@ -351,6 +380,123 @@ impl<'a> TrialRun<'a> {
             )),
             LoginOutcome::Either => Ok(()),
         }
+    }
+
+    /// Readies a session-binding attack before the main browser's login: the other browser's
+    /// login held at its callback (never delivered), and the change to make to this browser's
+    /// callback. Whether a callback is to be changed.
+    async fn prepare_binding(&mut self, attack: BindingAttack) -> Result<bool, Failure> {
+        self.notes
+            .push(format!("session binding: {}", attack.describe()));
+        let endpoints: Vec<url::Url> = self
+            .spec
+            .conn
+            .app(&self.spec.app)
+            .and_then(|a| a.oidc())
+            .map(|o| o.redirect_uris.clone())
+            .unwrap_or_default();
+        let mut held = Vec::new();
+        if attack.needs_another_login() {
+            let login = self.user.login.clone();
+            let mut other = Browser::new(self.spec.conn.idp.base(), self.trial)
+                .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
+            let start = self.target.login_url.to_string();
+            let nav = other.navigate_until(&start, &login, &endpoints).await;
+            self.browsers
+                .push(("other".to_owned(), other, self.user.clone()));
+            match nav {
+                Ok(Navigation::Stopped { url, form }) => {
+                    held = match form {
+                        Some(f) => f,
+                        None => url::Url::parse(&url)
+                            .map(|u| u.query_pairs().into_owned().collect())
+                            .unwrap_or_default(),
+                    };
+                }
+                Ok(Navigation::Arrived(page)) => {
+                    return Err(self.fail_with(
+                        FailureKind::Setup,
+                        "the second browser's login never reached the registered redirect_uri: no state or code to take from it",
+                        Some(&page),
+                    ));
+                }
+                Err(e) => {
+                    return Err(self.fail(
+                        FailureKind::Transport,
+                        format!("the second browser's login could not complete: {e}"),
+                    ));
+                }
+            }
+        }
+        let set = attack
+            .callback_changes(&held)
+            .map_err(|e| self.fail(FailureKind::Setup, e))?;
+        if set.is_empty() {
+            return Ok(false);
+        }
+        if let Some((_, b, _)) = self.browser("main") {
+            b.rewrite = Some(Rewrite { endpoints, set });
+        }
+        Ok(true)
+    }
+
+    /// O20/S26: after the accepted login, a fresh browser holding only the cookies the SP set
+    /// before it (their pre-login values: those of the hops before the browser left the SP
+    /// for the IdP) must have no session. Cookie names alone prove nothing: a CSRF or state
+    /// cookie set before the login is harmless, so only a session there fails.
+    async fn fixation(&mut self, got: &LoginSeen) -> Result<(), Failure> {
+        let idp = url::Url::parse(self.spec.conn.idp.base()).ok();
+        let at_idp = |u: &str| {
+            url::Url::parse(u).is_ok_and(|u| {
+                idp.as_ref().is_some_and(|i| {
+                    u.host_str() == i.host_str()
+                        && u.port_or_known_default() == i.port_or_known_default()
+                })
+            })
+        };
+        let sp = self.target.login_url.clone();
+        let cookies = {
+            let hops = &self.browsers[0].1.hops[got.hops_from.min(self.browsers[0].1.hops.len())..];
+            let before: Vec<_> = hops
+                .iter()
+                .take_while(|h| !at_idp(&h.url))
+                .cloned()
+                .collect();
+            cookies_set_by(&sp, &before)
+        };
+        if cookies.is_empty() {
+            self.passed
+                .notes
+                .push("the SP set no cookie before the login: nothing to fixate".into());
+            return Ok(());
+        }
+        let names: Vec<&str> = cookies
+            .iter()
+            .filter_map(|c| c.split_once('=').map(|(k, _)| k))
+            .collect();
+        let names = names.join(", ");
+        let mut fresh = Browser::new(self.spec.conn.idp.base(), self.trial)
+            .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
+        for c in &cookies {
+            fresh.add_cookie(sp.as_str(), c);
+        }
+        self.forged_sent = true;
+        let seen = probe(&mut fresh, self.target)
+            .await
+            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        self.notes.push(format!(
+            "a fresh browser holding only the pre-login cookies ({names}) probed the session: {}",
+            seen.status
+        ));
+        if seen.logged_in {
+            return Err(self.fail(
+                FailureKind::SpAccepted,
+                format!(
+                    "expected no session for the cookies the SP set before the login ({names}), but the probe shows one: the SP kept a pre-login session id once the user signed in (session fixation; it must issue a new one at login)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// What the IdP asserted in this login (the last Response or code it issued), if it
@@ -835,15 +981,8 @@ fn delivery_hop(
     app: &str,
     hops: &[super::browser::Hop],
 ) -> Option<String> {
+    use super::browser::same_endpoint;
     let app = conn.app(app)?;
-    let same_endpoint = |a: &str, b: &url::Url| {
-        url::Url::parse(a).is_ok_and(|a| {
-            a.scheme() == b.scheme()
-                && a.host_str() == b.host_str()
-                && a.port_or_known_default() == b.port_or_known_default()
-                && a.path() == b.path()
-        })
-    };
     hops.iter()
         .find(|h| match (app.saml(), app.oidc()) {
             (Some(s), _) => h.method == "POST" && same_endpoint(&h.url, &s.acs_url),

@@ -429,12 +429,14 @@ mod tests {
             url: "http://127.0.0.1:7100/saml/slo?SAMLRequest=zz".into(),
             status: 302,
             posted: Vec::new(),
+            set_cookies: Vec::new(),
         };
         let idp_hop = Hop {
             method: "POST",
             url: IDP_SLO.into(),
             status: 200,
             posted: vec!["SAMLResponse".into(), "RelayState".into()],
+            set_cookies: Vec::new(),
         };
         let last = page(
             IDP_SLO,

@@ -5,6 +5,7 @@
 //! Architecture invariant: only this module knows reqwest and scraper; it never calls an SP's
 //! internals, only its URLs; its role oracle shares no code with `refsp`.
 
+pub mod binding;
 pub mod browser;
 pub mod exec;
 pub mod logout;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::oracle;
 
 mod attacks;
+mod binding;
 mod logout;
 mod revocation;
 mod roles;
@@ -15,6 +16,7 @@ use crate::config::{
     SessionState, Step, UserField,
 };
 pub use attacks::attack_pack;
+pub use binding::binding_pack;
 pub use logout::logout_pack;
 pub use revocation::revocation_pack;
 pub use roles::{honest_logins, role_matrix};
@@ -40,6 +42,8 @@ pub struct TrialSpec {
     /// The attack the IdP applies to this trial's logins.
     pub saml_fault: Option<crate::saml::faults::Fault>,
     pub oidc_fault: Option<crate::oidc::faults::Fault>,
+    /// The session-binding attack the runner makes in this trial's login (O15-O17, O20, S26).
+    pub binding: Option<super::binding::BindingAttack>,
     /// Why the trial cannot run on this file (listed as ignored with the reason, never
     /// dropped).
     pub ignored: Option<String>,
@@ -67,6 +71,7 @@ impl TrialSpec {
     pub fn is_fault_trial(&self) -> bool {
         self.saml_fault.is_some()
             || self.oidc_fault.is_some()
+            || self.binding.is_some()
             || self.steps.iter().any(|s| {
                 matches!(
                     s,
@@ -127,6 +132,7 @@ session after this forgery fails the trial"
             isolate: false,
             saml_fault: None,
             oidc_fault: None,
+            binding: None,
             ignored: None,
             ..self.clone()
         }
@@ -214,6 +220,7 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
                 .any(|st| matches!(st, Step::Revoke { .. } | Step::Logout { .. })),
             saml_fault: None,
             oidc_fault: None,
+            binding: None,
             ignored: None,
         });
     }
@@ -223,6 +230,7 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
     out.extend(logout_pack(pack, &conn));
     if attacks || conn.target.as_ref().is_some_and(|t| t.attacks) {
         out.extend(attack_pack(pack, &conn));
+        out.extend(binding_pack(pack, &conn));
     }
     out
 }

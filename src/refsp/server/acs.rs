@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::*;
@@ -16,26 +17,32 @@ use crate::saml::binding;
 
 pub(super) async fn callback_post(
     State(st): State<Arc<SpState>>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if st.app.saml().is_some() {
-        acs(&st, &form).await
+        acs(&st, &headers, &form).await
     } else {
-        oidc_callback(&st, &form).await
+        oidc_callback(&st, &headers, &form).await
     }
 }
 
 pub(super) async fn callback_get(
     State(st): State<Arc<SpState>>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if st.app.saml().is_some() {
         return refused("the ACS accepts only HTTP-POST");
     }
-    oidc_callback(&st, &q).await
+    oidc_callback(&st, &headers, &q).await
 }
 
-pub(super) async fn acs(st: &Arc<SpState>, form: &HashMap<String, String>) -> Response {
+pub(super) async fn acs(
+    st: &Arc<SpState>,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Response {
     let Some(b64) = form.get("SAMLResponse") else {
         return refused("no SAMLResponse in the form");
     };
@@ -89,6 +96,7 @@ pub(super) async fn acs(st: &Arc<SpState>, form: &HashMap<String, String>) -> Re
     };
     signed_in(
         st,
+        headers,
         SpSession {
             protocol: "saml",
             subject: a.name_id,

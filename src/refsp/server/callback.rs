@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 
@@ -16,9 +16,13 @@ use crate::refsp::roles;
 use crate::refsp::state::{OidcPending, SpSession, SpState, Trust, lock};
 use crate::saml::xml::escape;
 
-pub(super) async fn oidc_callback(st: &SpState, q: &HashMap<String, String>) -> Response {
-    match oidc_login(st, q).await {
-        Ok(s) => signed_in(st, s),
+pub(super) async fn oidc_callback(
+    st: &SpState,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Response {
+    match oidc_login(st, headers, q).await {
+        Ok(s) => signed_in(st, headers, s),
         Err(OidcRefusal::Internal(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html(page("Internal Server Error", &escape(&e))),
@@ -32,6 +36,7 @@ pub(super) async fn oidc_callback(st: &SpState, q: &HashMap<String, String>) -> 
 /// id_token's verification and claims, userinfo, and the session they yield.
 pub(super) async fn oidc_login(
     st: &SpState,
+    headers: &HeaderMap,
     q: &HashMap<String, String>,
 ) -> Result<SpSession, OidcRefusal> {
     if let Some(e) = q.get("error") {
@@ -40,10 +45,8 @@ pub(super) async fn oidc_login(
             q.get("error_description").map(String::as_str).unwrap_or("")
         )));
     }
-    let pending = q
-        .get("state")
-        .and_then(|s| lock(&st.oidc_pending).remove(s))
-        .ok_or(OidcRefusal::State)?;
+    let login = cookie(headers, LOGIN_COOKIE);
+    let pending = pending_login(st, login.as_deref(), q.get("state").map(String::as_str))?;
     let code = q
         .get("code")
         .ok_or(OidcRefusal::Token("no code in the callback".into()))?;
@@ -65,7 +68,8 @@ pub(super) async fn oidc_login(
     let claims = verify(st, &id_token, keys).await?;
     let now = st.now();
     let client_id = st.app.oidc().map(|o| o.client_id.as_str()).unwrap_or("");
-    let info = oidc::check_id_token(&claims, &issuer, client_id, &pending.nonce, now, &st.flaws)?;
+    let nonce = expected_nonce(st, &claims, &pending);
+    let info = oidc::check_id_token(&claims, &issuer, client_id, &nonce, now, &st.flaws)?;
     let group_claim = st
         .app
         .groups
@@ -102,6 +106,46 @@ pub(super) async fn oidc_login(
     })
 }
 
+/// This browser's login in flight (by its login cookie), taken once; the callback's state must
+/// be the one its request carried (RFC 6749 §10.12: a state from another browser's login, or
+/// none, is login CSRF).
+fn pending_login(
+    st: &SpState,
+    login: Option<&str>,
+    state: Option<&str>,
+) -> Result<OidcPending, OidcRefusal> {
+    let mut all = lock(&st.oidc_pending);
+    let mine = login
+        .and_then(|id| all.remove(id))
+        .ok_or(OidcRefusal::NoLoginInFlight)?;
+    let ok = match state {
+        Some(s) if s == mine.state => true,
+        // The `state-any-pending` defect: any state the SP handed out will do.
+        Some(s) => st.flaws.on(Flaw::StateAnyPending) && all.values().any(|p| p.state == s),
+        // The `state-optional` defect: no state, no check.
+        None => st.flaws.on(Flaw::StateOptional),
+    };
+    if ok {
+        Ok(mine)
+    } else {
+        Err(OidcRefusal::State)
+    }
+}
+
+/// The nonce the id_token must carry: the one of this browser's request (the
+/// `no-pkce-nonce-any-pending` defect takes the nonce of any login in flight).
+fn expected_nonce(st: &SpState, claims: &Value, pending: &OidcPending) -> String {
+    match claims["nonce"].as_str() {
+        Some(n)
+            if st.flaws.on(Flaw::NoPkceNonceAnyPending)
+                && lock(&st.oidc_pending).values().any(|p| p.nonce == n) =>
+        {
+            n.to_owned()
+        }
+        _ => pending.nonce.clone(),
+    }
+}
+
 /// Redeems the code at the token endpoint (with the pending login's PKCE verifier and the
 /// client's authentication): the token response, or why not.
 async fn exchange(
@@ -119,8 +163,10 @@ async fn exchange(
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", redirect_uri.as_str()),
-        ("code_verifier", pending.verifier.as_str()),
     ];
+    if !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
+        fields.push(("code_verifier", pending.verifier.as_str()));
+    }
     let secret = o.client_secret.as_ref().map(|s| s.expose().to_owned());
     let basic = match (o.token_auth, &secret) {
         (TokenAuth::ClientSecretBasic, Some(s)) => Some((o.client_id.as_str(), s.as_str())),

@@ -9,13 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::*;
+use crate::refsp::flaws::Flaw;
 use crate::refsp::saml::{self};
 use crate::refsp::state::{OidcPending, SpState, Trust, lock};
 use crate::saml::xml::escape;
 
-/// `GET {login_url}`: starts an SP-initiated login.
+/// `GET {login_url}`: starts an SP-initiated login, in the browser that asked (the OIDC
+/// request's state, nonce and PKCE verifier are kept under the login cookie).
 pub(super) async fn login(
     State(st): State<Arc<SpState>>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let t = match trust(&st, false).await {
@@ -28,70 +31,96 @@ pub(super) async fn login(
                 .into_response();
         }
     };
-    match t {
+    let mut r = match t {
         Trust::Saml {
             entity_id,
             sso_url,
             certs,
             ..
-        } => {
-            let Some(sp) = saml_settings(&st, &entity_id, &certs) else {
-                return refused("the app is not a SAML app");
-            };
-            let id = format!("_{}", st.token());
-            let now = st.now();
-            lock(&st.saml_memory).add_request(id.clone(), now);
-            let xml = saml::authn_request(&id, now, &sp, &sso_url);
-            // Signed (SAML Bindings 3.4.4.1) when the SP has a key.
-            let (signer, relay) = (Arc::clone(&st), q.get("RelayState").cloned());
-            let signed = off_the_workers(move || {
-                crate::saml::logout::redirect_query(&xml, relay.as_deref(), signer.sp_key.as_ref())
-                    .map_err(|e| e.to_string())
-            })
-            .await;
-            let query = match signed.and_then(|r| r) {
-                Ok(q) => q,
-                Err(e) => return refused(&format!("cannot sign the AuthnRequest: {e}")),
-            };
-            let sep = if sso_url.contains('?') { '&' } else { '?' };
-            redirect(&format!("{sso_url}{sep}{query}"))
-        }
+        } => saml_login(&st, &entity_id, &sso_url, &certs, q.get("RelayState")).await,
         Trust::Oidc {
             authorization_endpoint,
             ..
-        } => {
-            let Some(o) = st.app.oidc() else {
-                return refused("the app is not an OIDC app");
-            };
-            let state_param = st.token();
-            let nonce = st.token();
-            let verifier = format!("{}{}", st.token(), st.token());
-            let challenge = crate::oidc::jwt::b64(&openssl::sha::sha256(verifier.as_bytes()));
-            {
-                let mut pending = lock(&st.oidc_pending);
-                if pending.len() >= crate::refsp::state::MAX_ENTRIES {
-                    pending.clear();
-                }
-                pending.insert(
-                    state_param.clone(),
-                    OidcPending {
-                        nonce: nonce.clone(),
-                        verifier,
-                        created: st.now(),
-                    },
-                );
-            }
-            let q = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("client_id", &o.client_id)
-                .append_pair("redirect_uri", o.redirect_uris[0].as_str())
-                .append_pair("response_type", "code")
-                .append_pair("scope", "openid email profile groups")
-                .append_pair("state", &state_param)
-                .append_pair("nonce", &nonce)
-                .append_pair("code_challenge", &challenge)
-                .append_pair("code_challenge_method", "S256")
-                .finish();
-            redirect(&format!("{authorization_endpoint}?{q}"))
-        }
+        } => oidc_login_start(&st, &authorization_endpoint),
+    };
+    // The `session-fixation` defect: a session cookie handed out before the login, whose value
+    // the login then keeps.
+    if st.flaws.on(Flaw::SessionFixation) && session_id(&headers).is_none() {
+        set_cookie(&mut r, COOKIE_NAME, &st.token());
     }
+    r
+}
+
+/// A signed AuthnRequest by HTTP-Redirect.
+async fn saml_login(
+    st: &Arc<SpState>,
+    entity_id: &str,
+    sso_url: &str,
+    certs: &[Vec<u8>],
+    relay: Option<&String>,
+) -> Response {
+    let Some(sp) = saml_settings(st, entity_id, certs) else {
+        return refused("the app is not a SAML app");
+    };
+    let id = format!("_{}", st.token());
+    let now = st.now();
+    lock(&st.saml_memory).add_request(id.clone(), now);
+    let xml = saml::authn_request(&id, now, &sp, sso_url);
+    // Signed (SAML Bindings 3.4.4.1) when the SP has a key.
+    let (signer, relay) = (Arc::clone(st), relay.cloned());
+    let signed = off_the_workers(move || {
+        crate::saml::logout::redirect_query(&xml, relay.as_deref(), signer.sp_key.as_ref())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let query = match signed.and_then(|r| r) {
+        Ok(q) => q,
+        Err(e) => return refused(&format!("cannot sign the AuthnRequest: {e}")),
+    };
+    let sep = if sso_url.contains('?') { '&' } else { '?' };
+    redirect(&format!("{sso_url}{sep}{query}"))
+}
+
+/// An authorization request with state, nonce and a PKCE challenge, remembered under a login
+/// cookie of this browser: the callback is taken only from the browser that started the login
+/// (RFC 6749 §10.12).
+fn oidc_login_start(st: &SpState, authorization_endpoint: &str) -> Response {
+    let Some(o) = st.app.oidc() else {
+        return refused("the app is not an OIDC app");
+    };
+    let login_id = st.token();
+    let state_param = st.token();
+    let nonce = st.token();
+    let verifier = format!("{}{}", st.token(), st.token());
+    let challenge = crate::oidc::jwt::b64(&openssl::sha::sha256(verifier.as_bytes()));
+    {
+        let mut pending = lock(&st.oidc_pending);
+        if pending.len() >= crate::refsp::state::MAX_ENTRIES {
+            pending.clear();
+        }
+        pending.insert(
+            login_id.clone(),
+            OidcPending {
+                state: state_param.clone(),
+                nonce: nonce.clone(),
+                verifier,
+                created: st.now(),
+            },
+        );
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("client_id", &o.client_id)
+        .append_pair("redirect_uri", o.redirect_uris[0].as_str())
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile groups")
+        .append_pair("state", &state_param)
+        .append_pair("nonce", &nonce);
+    // The `no-pkce-nonce-any-pending` defect sends no challenge.
+    if !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
+        q.append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+    }
+    let mut r = redirect(&format!("{authorization_endpoint}?{}", q.finish()));
+    set_cookie(&mut r, LOGIN_COOKIE, &login_id);
+    r
 }

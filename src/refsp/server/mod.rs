@@ -18,7 +18,7 @@ use trust::{saml_settings, trust};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header::{COOKIE, LOCATION};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +28,8 @@ use crate::saml::xml::escape;
 
 /// The SP's session cookie (not `sid`: the IdP uses that name on the same host).
 pub const COOKIE_NAME: &str = "fakta_sp";
+/// The cookie naming this browser's OIDC login in flight (its state, nonce and PKCE verifier).
+pub const LOGIN_COOKIE: &str = "fakta_sp_login";
 
 pub fn app(state: Arc<SpState>) -> Router {
     let p = state.paths.clone();
@@ -139,6 +141,11 @@ pub(super) fn redirect(to: &str) -> Response {
 }
 
 pub(super) fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `name` the request carries.
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -146,8 +153,16 @@ pub(super) fn session_id(headers: &HeaderMap) -> Option<String> {
         .flat_map(|l| l.split(';'))
         .find_map(|c| {
             let (k, v) = c.trim().split_once('=')?;
-            (k == COOKIE_NAME).then(|| v.to_owned())
+            (k == name).then(|| v.to_owned())
         })
+}
+
+/// Adds `Set-Cookie: name=value` (host-only, whole site, not readable by scripts).
+pub(super) fn set_cookie(r: &mut Response, name: &str, value: &str) {
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(SET_COOKIE, v);
+    }
 }
 
 /// Runs signature work (RSA, ECDSA, libxmlsec1) on tokio's blocking pool, so it never holds

@@ -32,19 +32,19 @@ pub(super) fn profile(
     Ok((email, name))
 }
 
-pub(super) fn signed_in(st: &SpState, s: SpSession) -> Response {
+/// Starts the session and sets its cookie: a new id, never one the browser brought (unless the
+/// `session-fixation` defect keeps the pre-login one).
+pub(super) fn signed_in(st: &SpState, headers: &HeaderMap, s: SpSession) -> Response {
     let text = format!(
         "<p>Signed in as <b>{}</b> with role <b id=\"role\">{}</b>.</p>",
         escape(&s.email),
         escape(&s.role)
     );
     tracing::info!(subject = %s.subject, role = %s.role, "reference SP session started");
-    let id = st.start_session(s);
+    let kept = session_id(headers).filter(|_| st.flaws.on(Flaw::SessionFixation));
+    let id = st.start_session(kept, s);
     let mut r = Html(page("Signed in", &text)).into_response();
-    let cookie = format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(SET_COOKIE, v);
-    }
+    set_cookie(&mut r, COOKIE_NAME, &id);
     r
 }
 

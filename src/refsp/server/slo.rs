@@ -240,8 +240,7 @@ pub(super) fn logout_request(
         || (st.flaws.on(Flaw::SloDestinationPrefix)
             && !slo.is_empty()
             && destination.starts_with(slo.as_str()));
-    if !names_slo && !st.flaws.on(Flaw::SloIgnoresDestination)
-    {
+    if !names_slo && !st.flaws.on(Flaw::SloIgnoresDestination) {
         return refused(&format!("the LogoutRequest's Destination is not {slo}"));
     }
     if text("Issuer").as_deref() != Some(idp_entity_id) {

@@ -1,4 +1,5 @@
-//! The attack pack (S1-S24, O1-O14).
+//! The attack pack (S1-S24, O1-O14); the session-binding cases (O15-O17, O20, S26) are
+//! planned beside it, in `binding`.
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             isolate: false,
             saml_fault,
             oidc_fault,
+            binding: None,
             ignored: None,
         };
     let mut out = Vec::new();

@@ -28,6 +28,7 @@ pub(super) fn isolated_trial(
         isolate: true,
         saml_fault: None,
         oidc_fault: None,
+        binding: None,
         ignored: None,
     }
 }

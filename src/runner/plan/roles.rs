@@ -52,6 +52,7 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         isolate: false,
         saml_fault: None,
         oidc_fault: None,
+        binding: None,
         ignored: None,
     };
     let mut out = vec![spec("honest_login", then(login(LoginOutcome::Accepted)))];
@@ -136,6 +137,7 @@ impl Matrix<'_> {
             isolate: false,
             saml_fault: None,
             oidc_fault: None,
+            binding: None,
             ignored: None,
         });
     }

@@ -1,0 +1,49 @@
+//! The session-binding pack (O15-O17, O20, S26): honest documents, delivered to the wrong
+//! browser or replayed from one the SP should not trust; each paired with the honest twin.
+
+use std::sync::Arc;
+
+use super::{TrialSpec, login};
+use crate::config::{Connection, Emit, LoginOutcome};
+use crate::runner::binding::BindingAttack;
+
+/// One trial per attack that applies to the target app's protocol: the callback attacks must be
+/// refused; the fixation trial logs in (accepted) and then finds no session in the fresh
+/// browser holding the pre-login cookies.
+pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
+    let Some(target) = &conn.target else {
+        return Vec::new();
+    };
+    let Some(app) = conn.app(&target.app) else {
+        return Vec::new();
+    };
+    let Some(main) = conn.directory.users.first() else {
+        return Vec::new();
+    };
+    let saml = app.saml().is_some();
+    BindingAttack::ALL
+        .iter()
+        .filter_map(|a| {
+            let case = a.case(saml)?;
+            let expect = match a {
+                BindingAttack::SessionFixation => LoginOutcome::Accepted,
+                _ => LoginOutcome::Rejected,
+            };
+            Some(TrialSpec {
+                name: format!("{pack}::{case}_{}_refused", a.name()),
+                conn: conn.clone(),
+                app: app.id.clone(),
+                user: main.id.clone(),
+                emit: Emit::default(),
+                groups: None,
+                steps: vec![login(expect)],
+                why: None,
+                isolate: false,
+                saml_fault: None,
+                oidc_fault: None,
+                binding: Some(*a),
+                ignored: None,
+            })
+        })
+        .collect()
+}
