@@ -195,6 +195,11 @@ pub struct HarnessArgs {
     /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
+    /// Run only shard M of N (nextest's syntax): `count:M/N` deals the selected trials in
+    /// turn, `hash:M/N` by a hash of their names. Trials that restart the SP (O13) always run
+    /// in shard 1. For CI job matrices.
+    #[arg(long, value_name = "count:M/N|hash:M/N")]
+    pub partition: Option<crate::runner::partition::Partition>,
     /// With --list: `json` prints every trial with its case id, the rule it enforces, that
     /// rule's strength (MUST / SHOULD / Okta behaviour / connection settings) and why it is
     /// ignored, if it is. `pretty` and `terse` are libtest's.
@@ -219,6 +224,7 @@ impl HarnessArgs {
             listen_ip: None,
             sp_wait: None,
             list_json: self.format.as_deref() == Some("json"),
+            partition: self.partition,
         }
     }
 }

@@ -42,6 +42,15 @@ fn commands(template: &str) -> Vec<String> {
 
 /// Runs a template's commands in a scratch project; returns (exit code, output, JUnit).
 fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<String>) {
+    run_template_with(template, flaw, &[])
+}
+
+/// As [`run_template`], with more environment (what a CI job's matrix would set).
+fn run_template_with(
+    template: &str,
+    flaw: Option<&str>,
+    env: &[(&str, &str)],
+) -> (i32, String, Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let (idp, sp) = (free_port(), free_port());
     let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
@@ -77,6 +86,7 @@ fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<Stri
         .env("FAKTA_BIN", BIN)
         .env("FAKTA_CERTS", dir.path().join("certs"))
         .env("CONNECTION", "sso/connection.yaml")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let junit = std::fs::read_to_string(dir.path().join("fakta-junit.xml")).ok();
@@ -97,6 +107,34 @@ fn github_actions_template_passes_against_the_strict_sp() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("test result: ok."), "{out}");
     assert!(junit.unwrap().contains("testsuite name=\"connection\""));
+}
+
+/// The matrix of the GitHub template: each job runs its shard; the shards do not overlap.
+#[test]
+fn github_actions_shards_split_the_trials() {
+    let names = |junit: &str| -> std::collections::BTreeSet<String> {
+        junit
+            .split("<testcase name=\"")
+            .skip(1)
+            .filter_map(|t| t.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut shards = Vec::new();
+    for m in 1..=2 {
+        let part = format!("count:{m}/2");
+        let (code, out, junit) =
+            run_template_with("github-actions.yml", None, &[("FAKTA_PARTITION", &part)]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!("partition {part}: this shard holds")),
+            "{out}"
+        );
+        let got = names(&junit.unwrap());
+        assert!(got.len() > 10, "{part}: {got:?}");
+        shards.push(got);
+    }
+    assert!(shards[0].is_disjoint(&shards[1]), "{shards:#?}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod exec;
 pub mod logout;
 pub mod oracle;
+pub mod partition;
 pub mod plan;
 pub mod report;
 pub mod revoke;

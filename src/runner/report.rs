@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use super::exec::{self, Baseline};
+use super::partition::Dealer;
 use super::plan::{self, TrialSpec};
 use super::sp::{self, CommandSp, SP_WAIT, SpControl};
 use super::verdict::{Failure, FailureKind, Passed};
@@ -38,6 +39,8 @@ pub struct Options {
     pub listen_ip: Option<std::net::IpAddr>,
     /// How long to wait for the SP to listen (None: `sp::SP_WAIT`).
     pub sp_wait: Option<Duration>,
+    /// Run only this shard of the selected trials (`--partition`).
+    pub partition: Option<super::partition::Partition>,
     /// With `list`: one JSON document (every trial with its case, rule, strength and why it
     /// is ignored) instead of libtest's lines.
     pub list_json: bool,
@@ -183,9 +186,16 @@ pub fn run(
     let mut trials = Vec::new();
     let mut started_sps = Vec::new();
     let mut no_target = Vec::new();
+    let mut dealer = options.partition.map(Dealer::new);
+    let mut left_out = 0usize;
     for pack in packs {
         let conn = Arc::new(pack.conn);
-        let specs = plan::plan(&pack.name, conn.clone(), options.attacks);
+        let mut specs = plan::plan(&pack.name, conn.clone(), options.attacks);
+        if let Some(d) = dealer.as_mut() {
+            let before = specs.len();
+            specs.retain(|s| d.keeps(&s.name, selected(&s.name, options), needs_the_sp_alone(s)));
+            left_out += before - specs.len();
+        }
         let running = if options.list {
             None
         } else {
@@ -233,6 +243,15 @@ pub fn run(
         ..Arguments::default()
     };
     let total = trials.len();
+    if let Some(p) = options.partition {
+        eprintln!(
+            "partition {p}: this shard holds {total} trial(s); {left_out} run in the other shards"
+        );
+        if total == 0 {
+            // More shards than trials: an empty shard is not a failed run.
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let conclusion = libtest_mimic::run(&args, trials);
     if !options.list {
         print_notes(
@@ -290,13 +309,23 @@ fn selected(name: &str, options: &Options) -> bool {
     options.filter.as_deref().is_none_or(matches) && !options.skip.iter().any(|s| matches(s))
 }
 
+/// Whether a trial needs the SP to itself (it restarts it: O13); such trials run in shard 1.
+fn needs_the_sp_alone(spec: &TrialSpec) -> bool {
+    spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp())
+}
+
 /// `--list --format json`: every selected trial, for tooling.
 fn list_json(packs: &[Pack], options: &Options) {
     let mut trials = Vec::new();
+    let mut dealer = options.partition.map(Dealer::new);
     for pack in packs {
         let conn = Arc::new(pack.conn.clone());
         for spec in plan::plan(&pack.name, conn, options.attacks) {
-            if !selected(&spec.name, options) {
+            let chosen = selected(&spec.name, options);
+            let in_shard = dealer
+                .as_mut()
+                .is_none_or(|d| d.keeps(&spec.name, chosen, needs_the_sp_alone(&spec)));
+            if !chosen || !in_shard {
                 continue;
             }
             let rule = crate::catalogue::for_trial(&spec.name);
@@ -414,7 +443,7 @@ fn trial(
     outcomes: Arc<Mutex<Vec<Outcome>>>,
 ) -> Trial {
     let name = spec.name.clone();
-    let fresh = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
+    let fresh = needs_the_sp_alone(&spec);
     Trial::ignorable_test(name, move || {
         let record = |started: Instant, result: &Result<Passed, Failure>| {
             let (failure, ignored, notes) = match result {
