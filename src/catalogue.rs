@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S26, O1-O17, O20), and for every variant whose rule differs from its case's, the rule a trial enforces,
+//! S25, S26, O1-O17, O20, O21), and for every variant whose rule differs from its case's, the rule a trial enforces,
 //! where that rule is written down, and how strong it is. It is what a user shows the SP's owner
 //! when a trial fails, so every citation names the document and, where it could be checked, the
 //! section; none is guessed.
@@ -762,6 +762,15 @@ static RULES: &[Rule] = &[
          then decides.",
     ),
     case(
+        "S25",
+        "the RelayState points at another site: after the ACS the SP stays on its own site",
+        Strength::Should,
+        "SAML 2.0 Bindings §3.4.3 and §3.5.3: RelayState is state the SP itself sent (MUST \
+         return it unchanged), not a destination the SP may trust; OWASP's Unvalidated \
+         Redirects and Forwards Cheat Sheet: redirect only to validated, local destinations \
+         (CWE-601). Refusing such a login is allowed; redirecting off-site is not.",
+    ),
+    case(
         "S26",
         "session fixation: the cookies the SP set before the login get no session after it",
         Strength::Should,
@@ -947,6 +956,16 @@ static RULES: &[Rule] = &[
          pre-login values) must not be signed in once the user is; cookies that are not the \
          session (CSRF or state cookies) are harmless and not judged.",
     ),
+    case(
+        "O21",
+        "the login's return parameter points at another site: after the callback the RP stays on \
+         its own site",
+        Strength::Must,
+        "RFC 9700 (OAuth 2.0 Security Best Current Practice) §4.11.1: clients MUST NOT expose \
+         open redirectors; OWASP's Unvalidated Redirects and Forwards Cheat Sheet: redirect only \
+         to validated, local destinations (CWE-601). Runs when the file names the parameter \
+         (target.return_param); refusing such a login is allowed.",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -1034,7 +1053,7 @@ mod tests {
             ids.extend((1..=n).map(|i| format!("{prefix}{i}")));
         }
         // The session-binding pack (issue 12) so far.
-        ids.extend(["S26", "O15", "O16", "O17", "O20"].map(String::from));
+        ids.extend(["S25", "S26", "O15", "O16", "O17", "O20", "O21"].map(String::from));
         ids
     }
 

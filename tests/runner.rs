@@ -436,6 +436,15 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S26_session_fixation_refused",
         ],
     ),
+    (
+        "open-redirect",
+        &[
+            "qovery-oidc::O21_off_site_return_https_refused",
+            "qovery-oidc::O21_off_site_return_scheme_relative_refused",
+            "qovery-saml::S25_off_site_return_https_refused",
+            "qovery-saml::S25_off_site_return_scheme_relative_refused",
+        ],
+    ),
 ];
 
 /// Refusal trials that a flaw fails in their honest part (before anything forged is sent): they

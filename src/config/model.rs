@@ -378,6 +378,9 @@ pub struct Target {
     /// Response around unsigned assertions; set when the SP insists on signed assertions).
     /// Only for a SAML app.
     pub requires_signed_assertions: bool,
+    /// The login URL's query parameter naming where to go after the login (`return_to`,
+    /// `next`, ...), if the SP has one: O21 sets it to another site.
+    pub return_param: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -84,6 +84,7 @@ pub enum Flaw {
     StateOptional,
     NoPkceNonceAnyPending,
     SessionFixation,
+    OpenRedirect,
 }
 
 impl Flaw {
@@ -148,6 +149,7 @@ impl Flaw {
         Flaw::StateOptional,
         Flaw::NoPkceNonceAnyPending,
         Flaw::SessionFixation,
+        Flaw::OpenRedirect,
     ];
 
     /// The name used on the command line.
@@ -213,6 +215,7 @@ impl Flaw {
             Flaw::StateOptional => "state-optional",
             Flaw::NoPkceNonceAnyPending => "no-pkce-nonce-any-pending",
             Flaw::SessionFixation => "session-fixation",
+            Flaw::OpenRedirect => "open-redirect",
         }
     }
 
@@ -336,6 +339,9 @@ impl Flaw {
             Flaw::SessionFixation => {
                 "sets its session cookie before the login and keeps that value once signed in"
             }
+            Flaw::OpenRedirect => {
+                "after a login, redirects to any RelayState or return URL, another site's too"
+            }
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
@@ -400,9 +406,11 @@ impl Flaw {
             | NoJwksRefetch
             | AudViaAzp
             | UserinfoMismatchDropped => Area::OidcLogin,
-            StateAnyPending | StateOptional | NoPkceNonceAnyPending | SessionFixation => {
-                Area::SessionBinding
-            }
+            StateAnyPending
+            | StateOptional
+            | NoPkceNonceAnyPending
+            | SessionFixation
+            | OpenRedirect => Area::SessionBinding,
         }
     }
 
@@ -466,6 +474,7 @@ impl Flaw {
             Flaw::StateOptional => &["O16"],
             Flaw::NoPkceNonceAnyPending => &["O17"],
             Flaw::SessionFixation => &["O20", "S26"],
+            Flaw::OpenRedirect => &["O21", "S25"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

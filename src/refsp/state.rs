@@ -94,6 +94,8 @@ pub struct OidcPending {
     pub state: String,
     pub nonce: String,
     pub verifier: String,
+    /// Where to go after the login (the login URL's `target.return_param`), if asked.
+    pub return_to: Option<String>,
     pub created: OffsetDateTime,
 }
 

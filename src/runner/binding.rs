@@ -17,7 +17,16 @@ pub enum BindingAttack {
     /// O20 (OIDC) and S26 (SAML): the cookies the SP set before the login, replayed from a
     /// fresh browser once the user is signed in, must carry no session.
     SessionFixation,
+    /// S25 (SAML: the RelayState) and O21 (OIDC: the file's `target.return_param`): the login
+    /// asks to go on to `https://evil.test/...`; the SP must not send the browser there.
+    OffSiteReturnHttps,
+    /// As `OffSiteReturnHttps`, scheme-relative: `//evil.test/...`.
+    OffSiteReturnSchemeRelative,
 }
+
+/// Where the off-site trials ask the SP to go after the login (a name under `.test`, which
+/// never resolves: the runner stops before it anyway).
+pub const OFF_SITE: &str = "//evil.test/fakta-open-redirect";
 
 impl BindingAttack {
     pub const ALL: &'static [BindingAttack] = &[
@@ -25,6 +34,8 @@ impl BindingAttack {
         BindingAttack::StateDropped,
         BindingAttack::CodeOfAnotherBrowser,
         BindingAttack::SessionFixation,
+        BindingAttack::OffSiteReturnHttps,
+        BindingAttack::OffSiteReturnSchemeRelative,
     ];
 
     /// The case id, for an app of this protocol; `None` where the attack does not apply
@@ -36,6 +47,9 @@ impl BindingAttack {
             (BindingAttack::CodeOfAnotherBrowser, false) => Some("O17"),
             (BindingAttack::SessionFixation, false) => Some("O20"),
             (BindingAttack::SessionFixation, true) => Some("S26"),
+            (BindingAttack::OffSiteReturnHttps | BindingAttack::OffSiteReturnSchemeRelative, s) => {
+                Some(if s { "S25" } else { "O21" })
+            }
             _ => None,
         }
     }
@@ -46,6 +60,8 @@ impl BindingAttack {
             BindingAttack::StateDropped => "state_dropped",
             BindingAttack::CodeOfAnotherBrowser => "code_of_another_browser",
             BindingAttack::SessionFixation => "session_fixation",
+            BindingAttack::OffSiteReturnHttps => "off_site_return_https",
+            BindingAttack::OffSiteReturnSchemeRelative => "off_site_return_scheme_relative",
         }
     }
 
@@ -75,7 +91,9 @@ impl BindingAttack {
             BindingAttack::StateOfAnotherBrowser => vec![("state".into(), Some(take("state")?))],
             BindingAttack::StateDropped => vec![("state".into(), None)],
             BindingAttack::CodeOfAnotherBrowser => vec![("code".into(), Some(take("code")?))],
-            BindingAttack::SessionFixation => Vec::new(),
+            BindingAttack::SessionFixation
+            | BindingAttack::OffSiteReturnHttps
+            | BindingAttack::OffSiteReturnSchemeRelative => Vec::new(),
         })
     }
 
@@ -95,6 +113,19 @@ authorization request (its own PKCE challenge and nonce); this browser's state k
                 "the cookies the SP set before the login, with their pre-login values, sent from a \
 fresh browser once the user is signed in"
             }
+            BindingAttack::OffSiteReturnHttps | BindingAttack::OffSiteReturnSchemeRelative => {
+                "the login asks the SP to go on to another site afterwards (SAML: the RelayState \
+posted to the ACS; OIDC: the login URL's target.return_param)"
+            }
+        }
+    }
+
+    /// The off-site address this attack asks for, if it is an off-site one.
+    pub fn off_site(self) -> Option<String> {
+        match self {
+            BindingAttack::OffSiteReturnHttps => Some(format!("https:{OFF_SITE}")),
+            BindingAttack::OffSiteReturnSchemeRelative => Some(OFF_SITE.to_owned()),
+            _ => None,
         }
     }
 }

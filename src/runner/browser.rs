@@ -35,6 +35,8 @@ pub enum Navigation {
     Stopped {
         url: String,
         form: Option<Vec<(String, String)>>,
+        /// The page that led there (a redirect or an auto-submitting form), if any.
+        last: Option<Page>,
     },
 }
 
@@ -133,6 +135,11 @@ pub struct Browser {
     pub rewrite: Option<Rewrite>,
     /// The request the rewrite changed (method and endpoint, no values), once made.
     pub rewritten: Option<String>,
+    /// Endpoints [`Browser::navigate`] never requests (another site the runner pointed the SP
+    /// at): it stops before them, at the page that led there.
+    pub stop_at: Vec<url::Url>,
+    /// The URL a navigation stopped before, if one did.
+    pub stopped: Option<String>,
 }
 
 impl Browser {
@@ -176,6 +183,8 @@ impl Browser {
             seen: Vec::new(),
             rewrite: None,
             rewritten: None,
+            stop_at: Vec::new(),
+            stopped: None,
         })
     }
 
@@ -257,13 +266,21 @@ impl Browser {
 
     /// Goes to `url` and on as a browser would, signing in as `login` when fakta's login page
     /// appears. Ends at the first page that neither redirects nor submits itself.
+    /// Stops before an endpoint of `stop_at`, at the page that led there (noted in `stopped`).
     pub async fn navigate(&mut self, url: &str, login: &str) -> Result<Page, BrowseError> {
+        let stop = self.stop_at.clone();
         match self
-            .navigate_from((url.to_owned(), None), login, &[])
+            .navigate_from((url.to_owned(), None), login, &stop)
             .await?
         {
             Navigation::Arrived(p) => Ok(p),
-            Navigation::Stopped { url, .. } => Err(BrowseError::TooManyHops(url)),
+            Navigation::Stopped { url, last, .. } => {
+                self.stopped = Some(url.clone());
+                last.ok_or(BrowseError::BadRedirect {
+                    from: url,
+                    reason: "a navigation may not start at an endpoint it must stop before".into(),
+                })
+            }
         }
     }
 
@@ -306,10 +323,11 @@ impl Browser {
     ) -> Result<Navigation, BrowseError> {
         let url = start.0.clone();
         let mut next = start;
+        let mut last: Option<Page> = None;
         for _ in 0..MAX_HOPS {
             let (mut url, mut form) = next;
             if stop.iter().any(|e| same_endpoint(&url, e)) {
-                return Ok(Navigation::Stopped { url, form });
+                return Ok(Navigation::Stopped { url, form, last });
             }
             if let Some(rw) = &self.rewrite {
                 if let Some((u, f)) = rw.apply(&url, form.as_deref()) {
@@ -339,6 +357,7 @@ impl Browser {
                         reason: e.to_string(),
                     })?;
                 next = (to.to_string(), None);
+                last = Some(page);
                 continue;
             }
             match self.next_form(&page, login) {
@@ -350,6 +369,7 @@ impl Browser {
                         self.last_saml_post = Some((action.clone(), fields.clone()));
                     }
                     next = (action, Some(fields));
+                    last = Some(page);
                 }
                 None => return Ok(Navigation::Arrived(page)),
             }

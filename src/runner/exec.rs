@@ -367,6 +367,9 @@ impl<'a> TrialRun<'a> {
                 }
             }
         }
+        if let Some(to) = attack.and_then(BindingAttack::off_site) {
+            return self.judge_off_site(&got, &to);
+        }
         match expect {
             LoginOutcome::Accepted if attack == Some(BindingAttack::SessionFixation) => {
                 self.judge_accepted(&got)?;
@@ -405,7 +408,7 @@ impl<'a> TrialRun<'a> {
             self.browsers
                 .push(("other".to_owned(), other, self.user.clone()));
             match nav {
-                Ok(Navigation::Stopped { url, form }) => {
+                Ok(Navigation::Stopped { url, form, .. }) => {
                     held = match form {
                         Some(f) => f,
                         None => url::Url::parse(&url)
@@ -428,16 +431,54 @@ impl<'a> TrialRun<'a> {
                 }
             }
         }
-        let set = attack
-            .callback_changes(&held)
-            .map_err(|e| self.fail(FailureKind::Setup, e))?;
+        let (endpoints, set) = match attack.off_site() {
+            Some(to) => self.off_site_rewrite(to)?,
+            None => (
+                endpoints,
+                attack
+                    .callback_changes(&held)
+                    .map_err(|e| self.fail(FailureKind::Setup, e))?,
+            ),
+        };
         if set.is_empty() {
             return Ok(false);
         }
         if let Some((_, b, _)) = self.browser("main") {
             b.rewrite = Some(Rewrite { endpoints, set });
+            // The browser never goes to the other site: it stops before it, at the SP's
+            // redirect, which is the evidence.
+            if let Some(to) = attack.off_site() {
+                let to = to.trim_start_matches("https:");
+                b.stop_at = ["https:", "http:"]
+                    .iter()
+                    .filter_map(|s| url::Url::parse(&format!("{s}{to}")).ok())
+                    .collect();
+            }
         }
         Ok(true)
+    }
+
+    /// S25 / O21: where the off-site address goes in, as a rewrite: the RelayState posted to the
+    /// ACS (SAML), or the login URL's `target.return_param` (OIDC).
+    #[expect(clippy::type_complexity, reason = "a Rewrite's two fields")]
+    fn off_site_rewrite(
+        &self,
+        to: String,
+    ) -> Result<(Vec<url::Url>, Vec<(String, Option<String>)>), Failure> {
+        let app = self.spec.conn.app(&self.spec.app);
+        if let Some(saml) = app.and_then(|a| a.saml()) {
+            return Ok((
+                vec![saml.acs_url.clone()],
+                vec![("RelayState".to_owned(), Some(to))],
+            ));
+        }
+        let param = self.target.return_param.clone().ok_or_else(|| {
+            self.fail(
+                FailureKind::Setup,
+                "the file names no target.return_param to point at another site",
+            )
+        })?;
+        Ok((vec![self.target.login_url.clone()], vec![(param, Some(to))]))
     }
 
     /// O20/S26: after the accepted login, a fresh browser holding only the cookies the SP set
@@ -495,6 +536,47 @@ impl<'a> TrialRun<'a> {
                     "expected no session for the cookies the SP set before the login ({names}), but the probe shows one: the SP kept a pre-login session id once the user signed in (session fixation; it must issue a new one at login)"
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// S25 / O21: the login may be accepted or refused, but the SP must not send the browser
+    /// to the other site it was asked to go to afterwards (an open redirect).
+    fn judge_off_site(&mut self, got: &LoginSeen, to: &str) -> Result<(), Failure> {
+        let status = got.page.status;
+        if status >= 500 {
+            return Err(self.fail(
+                FailureKind::SpCrashed,
+                format!("the SP failed with {status} instead of accepting or refusing"),
+            ));
+        }
+        if got.delivered.is_none() {
+            return Err(self.fail(
+                FailureKind::Setup,
+                "the IdP's Response or code never reached the registered ACS URL / redirect_uri: \
+the SP never got to choose where to go after the login",
+            ));
+        }
+        let stopped = self.browsers[0].1.stopped.clone();
+        if let Some(off) = stopped {
+            let how = if got.seen.logged_in {
+                "signed the user in, then"
+            } else {
+                "refused the login, but"
+            };
+            return Err(self.fail(
+                FailureKind::SpAccepted,
+                format!(
+                    "expected the SP to stay on its own site after the login (asked to go on to \
+{to}); it {how} redirected the browser to {off}: an open redirect (the runner stopped before \
+following it)"
+                ),
+            ));
+        }
+        if !got.seen.logged_in {
+            self.passed
+                .notes
+                .push("refused the login that asked to go on to another site".into());
         }
         Ok(())
     }

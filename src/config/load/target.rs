@@ -22,6 +22,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "attacks",
             "start",
             "requires_signed_assertions",
+            "return_param",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
@@ -36,6 +37,24 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             None
         } else {
             Some(s.value)
+        }
+    });
+    let return_param = m.string(sink, "return_param").and_then(|s| {
+        let ok = !s.value.is_empty()
+            && s.value.len() <= 64
+            && s.value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b));
+        if ok {
+            Some(s.value)
+        } else {
+            sink.error(
+                s.pos,
+                &s.path,
+                "expected a query parameter name (letters, digits, `_-.[]`, at most 64 \
+characters), e.g. return_to",
+            );
+            None
         }
     });
     let app = m.req_string(sink, "app", "the id of the app under test");
@@ -67,6 +86,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
         logout_url,
         session: session?,
         requires_signed_assertions,
+        return_param,
     })
 }
 

@@ -94,6 +94,7 @@ pub(super) async fn acs(
         Ok(r) => r,
         Err(why) => return refused(why),
     };
+    let relay = form.get("RelayState").map(String::as_str);
     signed_in(
         st,
         headers,
@@ -108,6 +109,7 @@ pub(super) async fn acs(
             id_token: None,
             created: now,
         },
+        relay,
     )
 }
 

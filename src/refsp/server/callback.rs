@@ -22,7 +22,7 @@ pub(super) async fn oidc_callback(
     q: &HashMap<String, String>,
 ) -> Response {
     match oidc_login(st, headers, q).await {
-        Ok(s) => signed_in(st, headers, s),
+        Ok((s, return_to)) => signed_in(st, headers, s, return_to.as_deref()),
         Err(OidcRefusal::Internal(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html(page("Internal Server Error", &escape(&e))),
@@ -33,12 +33,13 @@ pub(super) async fn oidc_callback(
 }
 
 /// The callback's steps, in order: the browser's pending login (state), the code exchange, the
-/// id_token's verification and claims, userinfo, and the session they yield.
+/// id_token's verification and claims, userinfo, and the session they yield (with where the
+/// login asked to go next).
 pub(super) async fn oidc_login(
     st: &SpState,
     headers: &HeaderMap,
     q: &HashMap<String, String>,
-) -> Result<SpSession, OidcRefusal> {
+) -> Result<(SpSession, Option<String>), OidcRefusal> {
     if let Some(e) = q.get("error") {
         return Err(OidcRefusal::AuthorizeError(format!(
             "{e}: {}",
@@ -93,7 +94,7 @@ pub(super) async fn oidc_login(
     let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
     let role = roles::role_for(&st.settings, groups.as_deref(), &st.flaws)
         .map_err(|why| OidcRefusal::Profile(why.into()))?;
-    Ok(SpSession {
+    let session = SpSession {
         protocol: "oidc",
         subject: info.sub,
         email,
@@ -103,7 +104,8 @@ pub(super) async fn oidc_login(
         session_index: info.sid,
         id_token: Some(id_token),
         created: now,
-    })
+    };
+    Ok((session, pending.return_to))
 }
 
 /// This browser's login in flight (by its login cookie), taken once; the callback's state must

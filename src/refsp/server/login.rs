@@ -41,7 +41,10 @@ pub(super) async fn login(
         Trust::Oidc {
             authorization_endpoint,
             ..
-        } => oidc_login_start(&st, &authorization_endpoint),
+        } => {
+            let return_to = st.target.return_param.as_ref().and_then(|p| q.get(p));
+            oidc_login_start(&st, &authorization_endpoint, return_to.cloned())
+        }
     };
     // The `session-fixation` defect: a session cookie handed out before the login, whose value
     // the login then keeps.
@@ -84,7 +87,11 @@ async fn saml_login(
 /// An authorization request with state, nonce and a PKCE challenge, remembered under a login
 /// cookie of this browser: the callback is taken only from the browser that started the login
 /// (RFC 6749 §10.12).
-fn oidc_login_start(st: &SpState, authorization_endpoint: &str) -> Response {
+fn oidc_login_start(
+    st: &SpState,
+    authorization_endpoint: &str,
+    return_to: Option<String>,
+) -> Response {
     let Some(o) = st.app.oidc() else {
         return refused("the app is not an OIDC app");
     };
@@ -104,6 +111,7 @@ fn oidc_login_start(st: &SpState, authorization_endpoint: &str) -> Response {
                 state: state_param.clone(),
                 nonce: nonce.clone(),
                 verifier,
+                return_to,
                 created: st.now(),
             },
         );

@@ -33,8 +33,15 @@ pub(super) fn profile(
 }
 
 /// Starts the session and sets its cookie: a new id, never one the browser brought (unless the
-/// `session-fixation` defect keeps the pre-login one).
-pub(super) fn signed_in(st: &SpState, headers: &HeaderMap, s: SpSession) -> Response {
+/// `session-fixation` defect keeps the pre-login one). Then on to `return_to` (a RelayState or
+/// return URL) when it is a path on this site: never to another site (an open redirect),
+/// unless the `open-redirect` defect follows any.
+pub(super) fn signed_in(
+    st: &SpState,
+    headers: &HeaderMap,
+    s: SpSession,
+    return_to: Option<&str>,
+) -> Response {
     let text = format!(
         "<p>Signed in as <b>{}</b> with role <b id=\"role\">{}</b>.</p>",
         escape(&s.email),
@@ -43,9 +50,21 @@ pub(super) fn signed_in(st: &SpState, headers: &HeaderMap, s: SpSession) -> Resp
     tracing::info!(subject = %s.subject, role = %s.role, "reference SP session started");
     let kept = session_id(headers).filter(|_| st.flaws.on(Flaw::SessionFixation));
     let id = st.start_session(kept, s);
-    let mut r = Html(page("Signed in", &text)).into_response();
+    let mut r = match return_to {
+        Some(to) if local_path(to) || st.flaws.on(Flaw::OpenRedirect) => redirect(to),
+        _ => Html(page("Signed in", &text)).into_response(),
+    };
     set_cookie(&mut r, COOKIE_NAME, &id);
     r
+}
+
+/// A path on this site: `/...`, not `//host` or `/\\host` (which browsers read as another
+/// site), no control characters.
+fn local_path(to: &str) -> bool {
+    to.starts_with('/')
+        && !to.starts_with("//")
+        && !to.contains('\\')
+        && !to.chars().any(char::is_control)
 }
 
 pub(super) async fn home(State(st): State<Arc<SpState>>, headers: HeaderMap) -> Html<String> {

@@ -27,8 +27,18 @@ pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             let case = a.case(saml)?;
             let expect = match a {
                 BindingAttack::SessionFixation => LoginOutcome::Accepted,
+                // Refusing such a login is allowed; going off-site after it is not.
+                BindingAttack::OffSiteReturnHttps | BindingAttack::OffSiteReturnSchemeRelative => {
+                    LoginOutcome::Either
+                }
                 _ => LoginOutcome::Rejected,
             };
+            let ignored =
+                (a.off_site().is_some() && !saml && target.return_param.is_none()).then(|| {
+                    "the file names no return parameter of the SP's login URL \
+(target.return_param, e.g. return_to): nothing to point at another site"
+                        .to_owned()
+                });
             Some(TrialSpec {
                 name: format!("{pack}::{case}_{}_refused", a.name()),
                 conn: conn.clone(),
@@ -42,7 +52,7 @@ pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 saml_fault: None,
                 oidc_fault: None,
                 binding: Some(*a),
-                ignored: None,
+                ignored,
             })
         })
         .collect()
