@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S25, S26, O1-O17, O20, O21), and for every variant whose rule differs from its case's, the rule a trial enforces,
+//! S25, S26, O1-O21), and for every variant whose rule differs from its case's, the rule a trial enforces,
 //! where that rule is written down, and how strong it is. It is what a user shows the SP's owner
 //! when a trial fails, so every citation names the document and, where it could be checked, the
 //! section; none is guessed.
@@ -948,6 +948,24 @@ static RULES: &[Rule] = &[
          §3.1.3.7 step 11).",
     ),
     case(
+        "O18",
+        "a refresh returns an id_token whose sub is another user's",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §12.2: the ID Token of a refresh response MUST have the same \
+         sub as the ID Token issued at the original authentication (the OpenID Foundation's RP \
+         test refresh-token-invalid-sub). Runs when the file says how to make the SP refresh \
+         (target.refresh_url); refusing the refresh or ending the session are both allowed.",
+    ),
+    case(
+        "O19",
+        "a refresh returns an id_token from another issuer",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §12.2: the ID Token of a refresh response MUST have the same \
+         iss as the ID Token issued at the original authentication (the OpenID Foundation's RP \
+         test refresh-token-invalid-issuer). Runs when the file says how to make the SP refresh \
+         (target.refresh_url).",
+    ),
+    case(
         "O20",
         "session fixation: the cookies the RP set before the login get no session after it",
         Strength::Should,
@@ -1053,7 +1071,8 @@ mod tests {
             ids.extend((1..=n).map(|i| format!("{prefix}{i}")));
         }
         // The session-binding pack (issue 12) so far.
-        ids.extend(["S25", "S26", "O15", "O16", "O17", "O20", "O21"].map(String::from));
+        ids.extend(["S25", "S26"].map(String::from));
+        ids.extend((15..=21).map(|i| format!("O{i}")));
         ids
     }
 

@@ -445,6 +445,14 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S25_off_site_return_scheme_relative_refused",
         ],
     ),
+    (
+        "refresh-ignores-sub",
+        &["qovery-oidc::O18_refreshed_id_token_of_another_sub_refused"],
+    ),
+    (
+        "refresh-ignores-iss",
+        &["qovery-oidc::O19_refreshed_id_token_of_another_iss_refused"],
+    ),
 ];
 
 /// Refusal trials that a flaw fails in their honest part (before anything forged is sent): they

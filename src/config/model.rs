@@ -381,6 +381,8 @@ pub struct Target {
     /// The login URL's query parameter naming where to go after the login (`return_to`,
     /// `next`, ...), if the SP has one: O21 sets it to another site.
     pub return_param: Option<String>,
+    /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19).
+    pub refresh_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]

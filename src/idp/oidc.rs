@@ -588,7 +588,13 @@ fn issue_tokens(
         SigningAlg::RS256 => (state.rsa_kid.as_str(), rsa),
         SigningAlg::ES256 => (state.ec_kid.as_str(), state.keys.ec.pkey()),
     };
-    let id_token = match state.trial_oidc_fault(f.trial) {
+    // A refresh fault forges only the id_token of a refresh grant; every other, only the
+    // login's.
+    let on_refresh = f.from_code.is_none();
+    let fault = state
+        .trial_oidc_fault(f.trial)
+        .filter(|x| x.on_refresh() == on_refresh);
+    let id_token = match fault {
         // A runner trial's attack, applied to the honest claims and signature.
         Some(fault) => {
             let rotation = if fault == crate::oidc::faults::Fault::KeyRotation {

@@ -35,6 +35,12 @@ pub enum Fault {
     /// carries that issuer): the RP must not trust it. Needs an SP that reads discovery again,
     /// so the runner restarts the SP for it.
     DiscoveryIssuer,
+    /// The id_token of a refresh (not of the login) names another user as `sub` (OIDF RP test
+    /// refresh-token-invalid-sub).
+    RefreshSubDiffers,
+    /// The id_token of a refresh names another issuer (OIDF RP test
+    /// refresh-token-invalid-issuer).
+    RefreshIssDiffers,
 }
 
 impl Fault {
@@ -55,6 +61,8 @@ impl Fault {
         Fault::NoKid,
         Fault::KeyRotation,
         Fault::DiscoveryIssuer,
+        Fault::RefreshSubDiffers,
+        Fault::RefreshIssDiffers,
     ];
 
     pub fn case(self) -> &'static str {
@@ -73,6 +81,8 @@ impl Fault {
             Fault::NoKid => "O10",
             Fault::KeyRotation => "O14",
             Fault::DiscoveryIssuer => "O13",
+            Fault::RefreshSubDiffers => "O18",
+            Fault::RefreshIssDiffers => "O19",
         }
     }
 
@@ -94,7 +104,15 @@ impl Fault {
             Fault::NoKid => "no_kid_with_several_keys",
             Fault::KeyRotation => "signed_with_a_newly_published_key",
             Fault::DiscoveryIssuer => "discovery_issuer_not_the_issuer_in_use",
+            Fault::RefreshSubDiffers => "refreshed_id_token_of_another_sub",
+            Fault::RefreshIssDiffers => "refreshed_id_token_of_another_iss",
         }
+    }
+
+    /// Whether the fault is in the id_token of a refresh grant (the login's is honest): the RP
+    /// meets it only when it refreshes (the file's `target.refresh_url`).
+    pub fn on_refresh(self) -> bool {
+        matches!(self, Fault::RefreshSubDiffers | Fault::RefreshIssDiffers)
     }
 
     /// Whether the fault is in the discovery document, which an SP reads when it starts (or at
@@ -128,6 +146,9 @@ impl Fault {
 
 /// The email every forged id_token (and O12's userinfo) asserts instead of the user's.
 pub const FORGED_EMAIL: &str = "mallory@evil.invalid";
+
+/// The `sub` O18's refreshed id_token names.
+pub const REFRESH_SUB: &str = "00u-someone-else";
 
 /// The issuer O13 puts in discovery and in the id_token: the honest one with a path added, so
 /// that an RP comparing by prefix is caught too.
@@ -223,6 +244,20 @@ pub fn forge_id_token<K: HasPublic>(
         claims.insert("email".into(), json!(FORGED_EMAIL));
     }
     Ok(match fault {
+        Fault::RefreshSubDiffers => {
+            claims.insert("sub".into(), json!(REFRESH_SUB));
+            (
+                sign(&claims, kid)?,
+                format!("the refreshed id_token's sub set to {REFRESH_SUB}"),
+            )
+        }
+        Fault::RefreshIssDiffers => {
+            claims.insert("iss".into(), json!("https://another-idp.invalid"));
+            (
+                sign(&claims, kid)?,
+                "the refreshed id_token's iss set to https://another-idp.invalid".into(),
+            )
+        }
         Fault::WrongIss => {
             claims.insert("iss".into(), json!("https://another-idp.invalid"));
             (

@@ -85,6 +85,8 @@ pub enum Flaw {
     NoPkceNonceAnyPending,
     SessionFixation,
     OpenRedirect,
+    RefreshIgnoresSub,
+    RefreshIgnoresIss,
 }
 
 impl Flaw {
@@ -150,6 +152,8 @@ impl Flaw {
         Flaw::NoPkceNonceAnyPending,
         Flaw::SessionFixation,
         Flaw::OpenRedirect,
+        Flaw::RefreshIgnoresSub,
+        Flaw::RefreshIgnoresIss,
     ];
 
     /// The name used on the command line.
@@ -216,6 +220,8 @@ impl Flaw {
             Flaw::NoPkceNonceAnyPending => "no-pkce-nonce-any-pending",
             Flaw::SessionFixation => "session-fixation",
             Flaw::OpenRedirect => "open-redirect",
+            Flaw::RefreshIgnoresSub => "refresh-ignores-sub",
+            Flaw::RefreshIgnoresIss => "refresh-ignores-iss",
         }
     }
 
@@ -342,6 +348,10 @@ impl Flaw {
             Flaw::OpenRedirect => {
                 "after a login, redirects to any RelayState or return URL, another site's too"
             }
+            Flaw::RefreshIgnoresSub => {
+                "takes a refreshed id_token whose sub is not the session's (the session becomes that user)"
+            }
+            Flaw::RefreshIgnoresIss => "takes a refreshed id_token from another issuer",
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
@@ -405,7 +415,9 @@ impl Flaw {
             | IgnoreUserinfoSub
             | NoJwksRefetch
             | AudViaAzp
-            | UserinfoMismatchDropped => Area::OidcLogin,
+            | UserinfoMismatchDropped
+            | RefreshIgnoresSub
+            | RefreshIgnoresIss => Area::OidcLogin,
             StateAnyPending
             | StateOptional
             | NoPkceNonceAnyPending
@@ -475,6 +487,8 @@ impl Flaw {
             Flaw::NoPkceNonceAnyPending => &["O17"],
             Flaw::SessionFixation => &["O20", "S26"],
             Flaw::OpenRedirect => &["O21", "S25"],
+            Flaw::RefreshIgnoresSub => &["O18"],
+            Flaw::RefreshIgnoresIss => &["O19"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

@@ -34,6 +34,8 @@ pub enum OidcRefusal {
     },
     #[error("userinfo sub `{got}` differs from the id_token sub `{expected}`")]
     UserinfoSub { got: String, expected: String },
+    #[error("the refreshed id_token's sub `{got}` is not the session's `{expected}`")]
+    RefreshSub { got: String, expected: String },
     #[error("the state parameter is not the one this browser's login request carried")]
     State,
     #[error(

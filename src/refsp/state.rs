@@ -63,6 +63,8 @@ pub struct SpSession {
     /// SAML SessionIndex or OIDC sid.
     pub session_index: Option<String>,
     pub id_token: Option<String>,
+    /// OIDC: the refresh token, when the SP asked for one (it refreshes at `target.refresh_url`).
+    pub refresh_token: Option<String>,
     pub created: OffsetDateTime,
 }
 
@@ -110,6 +112,8 @@ pub struct Paths {
     pub slo: Option<String>,
     pub revocation: Option<String>,
     pub backchannel: Option<String>,
+    /// Where a signed-in browser makes the SP refresh its tokens.
+    pub refresh: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -285,6 +289,7 @@ impl SpState {
             slo: slo.map(|u| u.path().to_owned()),
             revocation: gtr.map(|u| u.path().to_owned()),
             backchannel: bcl.map(|u| u.path().to_owned()),
+            refresh: target.refresh_url.as_ref().map(|u| u.path().to_owned()),
         };
         Ok(Arc::new(SpState {
             conn,

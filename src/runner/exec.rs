@@ -349,7 +349,9 @@ impl<'a> TrialRun<'a> {
         };
         let got = self.navigate_login(from, name, other).await?;
         // A login carrying the trial's fault is itself the forged step.
-        self.forged_sent |= self.spec.saml_fault.is_some() || self.spec.oidc_fault.is_some();
+        // (A refresh fault's login is honest: its refresh is the forged step.)
+        self.forged_sent |=
+            self.spec.saml_fault.is_some() || self.spec.oidc_fault.is_some_and(|f| !f.on_refresh());
         let status = got.page.status;
         self.last_page = Some(got.page.clone());
         if tampers {
@@ -374,6 +376,10 @@ impl<'a> TrialRun<'a> {
             LoginOutcome::Accepted if attack == Some(BindingAttack::SessionFixation) => {
                 self.judge_accepted(&got)?;
                 self.fixation(&got).await
+            }
+            LoginOutcome::Accepted if self.spec.oidc_fault.is_some_and(|f| f.on_refresh()) => {
+                self.judge_accepted(&got)?;
+                self.refresh().await
             }
             LoginOutcome::Accepted => self.judge_accepted(&got),
             LoginOutcome::Rejected => self.judge_refused(&got),
@@ -577,6 +583,88 @@ following it)"
             self.passed
                 .notes
                 .push("refused the login that asked to go on to another site".into());
+        }
+        Ok(())
+    }
+
+    /// O18/O19: after the honest login, the browser visits `target.refresh_url`; the IdP
+    /// forges the refreshed id_token (another sub, another iss, and the forged email). The SP
+    /// may refuse it or end the session; a session showing the forged identity took it.
+    async fn refresh(&mut self) -> Result<(), Failure> {
+        use crate::oidc::faults::{FORGED_EMAIL, REFRESH_SUB};
+        let url = self.target.refresh_url.clone().ok_or_else(|| {
+            self.fail(
+                FailureKind::Setup,
+                "the trial refreshes, but target.refresh_url is not set",
+            )
+        })?;
+        let altered_before = self.idp.altered(self.trial).len();
+        self.forged_sent = true;
+        let page = {
+            let (_, b, who) = &mut self.browsers[0];
+            let login = who.login.clone();
+            b.navigate(url.as_str(), &login).await
+        };
+        let page = page.map_err(|e| {
+            self.fail(
+                FailureKind::Transport,
+                format!("the refresh could not complete: {e}"),
+            )
+        })?;
+        self.notes
+            .push(format!("refresh: GET {url} answered {}", page.status));
+        let status = page.status;
+        self.last_page = Some(page);
+        if status >= 500 {
+            return Err(self.fail(
+                FailureKind::SpCrashed,
+                format!("the SP failed with {status} when refreshing"),
+            ));
+        }
+        if self.idp.altered(self.trial).len() == altered_before {
+            self.passed.not_run = Some(
+                "the SP did not refresh its tokens at target.refresh_url (the IdP issued no \
+refreshed id_token): nothing to judge"
+                    .into(),
+            );
+            return Ok(());
+        }
+        let seen = probe(&mut self.browsers[0].1, self.target)
+            .await
+            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        if !seen.logged_in {
+            return Ok(());
+        }
+        let readers: Vec<(&str, &Reader)> = IDENTITY_READERS
+            .iter()
+            .filter_map(|k| Some((*k, self.target.session.read.get(*k)?)))
+            .collect();
+        if readers.is_empty() {
+            return Err(self.fail(
+                FailureKind::SpAccepted,
+                "the SP kept a session after refreshing with a forged id_token, and this file \
+reads no identity from the session (add target.session.read.email or .subject): fakta cannot \
+tell whether it took the forged one",
+            ));
+        }
+        for (key, reader) in readers {
+            let got = read_value(reader, &seen).map(|v| as_text(&v));
+            if let Some(v) = got.filter(|v| v == FORGED_EMAIL || v == REFRESH_SUB) {
+                return Err(self.fail(
+                    FailureKind::SpAccepted,
+                    format!(
+                        "after the refresh the session shows {key} = {v}: the SP took the \
+refreshed id_token, whose {} is not the login's",
+                        if self.spec.oidc_fault
+                            == Some(crate::oidc::faults::Fault::RefreshIssDiffers)
+                        {
+                            "iss"
+                        } else {
+                            "sub"
+                        }
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "start",
             "requires_signed_assertions",
             "return_param",
+            "refresh_url",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
@@ -71,6 +72,7 @@ characters), e.g. return_to",
         .req_string(sink, "login_url", "the SP URL where a login starts")
         .and_then(|s| url(sink, s));
     let logout_url = m.string(sink, "logout_url").and_then(|s| url(sink, s));
+    let refresh_url = m.string(sink, "refresh_url").and_then(|s| url(sink, s));
     let session = m
         .required(
             sink,
@@ -87,6 +89,7 @@ characters), e.g. return_to",
         session: session?,
         requires_signed_assertions,
         return_param,
+        refresh_url,
     })
 }
 

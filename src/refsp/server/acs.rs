@@ -107,6 +107,7 @@ pub(super) async fn acs(
             role,
             session_index: a.session_index,
             id_token: None,
+            refresh_token: None,
             created: now,
         },
         relay,

@@ -103,6 +103,7 @@ pub(super) async fn oidc_login(
         role,
         session_index: info.sid,
         id_token: Some(id_token),
+        refresh_token: body["refresh_token"].as_str().map(str::to_owned),
         created: now,
     };
     Ok((session, pending.return_to))
@@ -169,6 +170,20 @@ async fn exchange(
     if !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
         fields.push(("code_verifier", pending.verifier.as_str()));
     }
+    token_request(st, token_endpoint, fields).await
+}
+
+/// A token request with the client's authentication (Basic, in the body, or none); the token
+/// response, or why not.
+pub(super) async fn token_request(
+    st: &SpState,
+    token_endpoint: &str,
+    mut fields: Vec<(&str, &str)>,
+) -> Result<Value, OidcRefusal> {
+    let o = st
+        .app
+        .oidc()
+        .ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
     let secret = o.client_secret.as_ref().map(|s| s.expose().to_owned());
     let basic = match (o.token_auth, &secret) {
         (TokenAuth::ClientSecretBasic, Some(s)) => Some((o.client_id.as_str(), s.as_str())),
@@ -200,7 +215,11 @@ async fn exchange(
 
 /// The id_token's signature against the IdP's keys (fetched again, once, for a key the SP has
 /// not seen: the IdP may have rotated); its claims.
-async fn verify(st: &SpState, id_token: &str, mut keys: Vec<Key>) -> Result<Value, OidcRefusal> {
+pub(super) async fn verify(
+    st: &SpState,
+    id_token: &str,
+    mut keys: Vec<Key>,
+) -> Result<Value, OidcRefusal> {
     if st.flaws.on(Flaw::FailWithoutKid)
         && jwt::peek(id_token).is_some_and(|(h, _)| h.get("kid").is_none())
     {

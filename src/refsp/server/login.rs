@@ -116,11 +116,17 @@ fn oidc_login_start(
             },
         );
     }
+    // A refresh token only when the SP is to refresh (`target.refresh_url`).
+    let scope = if st.target.refresh_url.is_some() {
+        "openid email profile groups offline_access"
+    } else {
+        "openid email profile groups"
+    };
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("client_id", &o.client_id)
         .append_pair("redirect_uri", o.redirect_uris[0].as_str())
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid email profile groups")
+        .append_pair("scope", scope)
         .append_pair("state", &state_param)
         .append_pair("nonce", &nonce);
     // The `no-pkce-nonce-any-pending` defect sends no challenge.

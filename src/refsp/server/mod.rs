@@ -6,6 +6,7 @@ mod acs;
 mod backchannel;
 mod callback;
 mod login;
+mod refresh;
 mod revoke;
 mod session;
 mod slo;
@@ -49,6 +50,9 @@ pub fn app(state: Arc<SpState>) -> Router {
     }
     if let Some(b) = &p.backchannel {
         r = r.route(b, post(backchannel::backchannel));
+    }
+    if let Some(f) = &p.refresh {
+        r = r.route(f, get(refresh::refresh));
     }
     r.layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(state)

@@ -115,14 +115,24 @@ fakta cannot see which NameID the SP kept"
             let (suffix, expect) = match f {
                 O::NoKid => ("handled", LoginOutcome::Either),
                 O::KeyRotation => ("accepted", LoginOutcome::Accepted),
+                // The login is honest; the refresh (after it) is forged.
+                _ if f.on_refresh() => ("refused", LoginOutcome::Accepted),
                 _ => ("refused", LoginOutcome::Rejected),
             };
-            out.push(spec(
-                format!("{}_{}_{suffix}", f.case(), f.name()),
-                vec![login(expect)],
-                None,
-                Some(*f),
-            ));
+            let ignored = (f.on_refresh() && target.refresh_url.is_none()).then(|| {
+                "the file does not say how to make the SP refresh its tokens \
+(target.refresh_url: an SP URL that refreshes them for the signed-in browser)"
+                    .to_owned()
+            });
+            out.push(TrialSpec {
+                ignored,
+                ..spec(
+                    format!("{}_{}_{suffix}", f.case(), f.name()),
+                    vec![login(expect)],
+                    None,
+                    Some(*f),
+                )
+            });
         }
     }
     out
