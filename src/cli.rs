@@ -88,8 +88,9 @@ pub enum Command {
     },
     /// Run the shipped packs against the reference SP, all in this process.
     ///
-    /// The SAML and OIDC packs (scenarios/qovery-saml.yaml, scenarios/qovery-oidc.yaml, embedded)
-    /// each get an IdP and a reference SP on free loopback ports. Strict, every trial passes; with
+    /// The SAML and OIDC packs (scenarios/qovery-saml.yaml, scenarios/qovery-oidc.yaml, and
+    /// scenarios/qovery-saml-sp-initiated.yaml, an SP that takes no unsolicited login: S9;
+    /// embedded) each get an IdP and a reference SP on free loopback ports. Strict, every trial passes; with
     /// --flaw, the trials that must catch that flaw fail and the run exits non-zero.
     Demo {
         /// A deliberate defect to switch on in the reference SP (repeatable); see `fakta sp --list-flaws`.
@@ -192,7 +193,8 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
+    /// Add the attack and session-binding packs (SAML S1-S26, OIDC O1-O21) to every file, as
+    /// `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
     /// Run only shard M of N (nextest's syntax): `count:M/N` deals the selected trials in
@@ -233,6 +235,10 @@ impl HarnessArgs {
 pub const DEMO_PACKS: &[(&str, &str)] = &[
     ("qovery-saml", include_str!("../scenarios/qovery-saml.yaml")),
     ("qovery-oidc", include_str!("../scenarios/qovery-oidc.yaml")),
+    (
+        "qovery-saml-sp-initiated",
+        include_str!("../scenarios/qovery-saml-sp-initiated.yaml"),
+    ),
 ];
 
 #[derive(Debug, Subcommand)]

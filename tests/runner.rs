@@ -77,15 +77,25 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S1_unsigned_refused",
             "qovery-saml::S2_signed_by_a_foreign_key_refused",
             "qovery-saml::S3_altered_after_signing_refused",
+            "qovery-saml-sp-initiated::S1_assertion_unsigned_in_signed_response_refused",
+            "qovery-saml-sp-initiated::S1_unsigned_refused",
+            "qovery-saml-sp-initiated::S2_signed_by_a_foreign_key_refused",
+            "qovery-saml-sp-initiated::S3_altered_after_signing_refused",
         ],
     ),
     (
         "unsigned-assertion",
-        &["qovery-saml::S1_assertion_unsigned_in_signed_response_refused"],
+        &[
+            "qovery-saml::S1_assertion_unsigned_in_signed_response_refused",
+            "qovery-saml-sp-initiated::S1_assertion_unsigned_in_signed_response_refused",
+        ],
     ),
     (
         "ignore-audience",
-        &["qovery-saml::S6_audience_of_another_sp_refused"],
+        &[
+            "qovery-saml::S6_audience_of_another_sp_refused",
+            "qovery-saml-sp-initiated::S6_audience_of_another_sp_refused",
+        ],
     ),
     (
         "ignore-recipient",
@@ -96,24 +106,46 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S7_destination_the_acs_plus_a_letter_refused",
             "qovery-saml::S7_destination_the_acs_dot_dot_other_refused",
             "qovery-saml::S7_recipient_containing_the_acs_refused",
+            "qovery-saml-sp-initiated::S7_destination_not_the_acs_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_dash_elsewhere_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_dot_dot_other_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_plus_a_letter_refused",
+            "qovery-saml-sp-initiated::S7_recipient_containing_the_acs_refused",
+            "qovery-saml-sp-initiated::S7_recipient_not_the_acs_refused",
         ],
     ),
     (
         "ignore-in-response-to",
-        &["qovery-saml::S8_in_response_to_unknown_refused"],
+        &[
+            "qovery-saml::S8_in_response_to_unknown_refused",
+            "qovery-saml-sp-initiated::S8_in_response_to_unknown_refused",
+            "qovery-saml-sp-initiated::S9_unsolicited_refused",
+        ],
     ),
-    ("allow-replay", &["qovery-saml::S10_replayed_refused"]),
+    (
+        "allow-replay",
+        &[
+            "qovery-saml::S10_replayed_refused",
+            "qovery-saml-sp-initiated::S10_replayed_refused",
+        ],
+    ),
     (
         "accept-expired",
         &[
             "qovery-saml::S4_expired_refused",
             "qovery-saml::S4_not_yet_valid_refused",
             "qovery-saml::S5_confirmation_expired_refused",
+            "qovery-saml-sp-initiated::S4_expired_refused",
+            "qovery-saml-sp-initiated::S4_not_yet_valid_refused",
+            "qovery-saml-sp-initiated::S5_confirmation_expired_refused",
         ],
     ),
     (
         "ignore-issuer",
-        &["qovery-saml::S11_issuer_not_the_idp_refused"],
+        &[
+            "qovery-saml::S11_issuer_not_the_idp_refused",
+            "qovery-saml-sp-initiated::S11_issuer_not_the_idp_refused",
+        ],
     ),
     (
         "first-assertion",
@@ -122,6 +154,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S17_xsw4_evil_assertion_wraps_the_signed_one_refused",
             "qovery-saml::S18_xsw5_evil_assertion_keeps_the_signature_copy_at_the_end_refused",
             "qovery-saml::S20_xsw7_evil_assertion_in_extensions_refused",
+            "qovery-saml-sp-initiated::S16_xsw3_evil_assertion_before_the_signed_one_refused",
+            "qovery-saml-sp-initiated::S17_xsw4_evil_assertion_wraps_the_signed_one_refused",
+            "qovery-saml-sp-initiated::S18_xsw5_evil_assertion_keeps_the_signature_copy_at_the_end_refused",
+            "qovery-saml-sp-initiated::S20_xsw7_evil_assertion_in_extensions_refused",
         ],
     ),
     (
@@ -129,6 +165,8 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-saml::S15_xsw2_evil_response_with_the_signed_one_before_its_signature_refused",
             "qovery-saml::S23_two_assertions_refused",
+            "qovery-saml-sp-initiated::S15_xsw2_evil_response_with_the_signed_one_before_its_signature_refused",
+            "qovery-saml-sp-initiated::S23_two_assertions_refused",
         ],
     ),
     // Allowed behaviours: the SP is not fooled, so nothing may fail.
@@ -136,7 +174,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
     ("userinfo-mismatch-dropped", &[]),
     (
         "truncate-nameid-at-comment",
-        &["qovery-saml::S22_comment_in_name_id_full_value_kept"],
+        &[
+            "qovery-saml::S22_comment_in_name_id_full_value_kept",
+            "qovery-saml-sp-initiated::S22_comment_in_name_id_full_value_kept",
+        ],
     ),
     (
         "first-matching-group",
@@ -158,6 +199,9 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::R1_devops_from_Qovery_DevOps",
             "qovery-saml::R4_precedence",
             "qovery-saml::R5_group_removed_then_login_again",
+            "qovery-saml-sp-initiated::L0_honest_login",
+            "qovery-saml-sp-initiated::R1_admin_from_Qovery_Admins",
+            "qovery-saml-sp-initiated::R5_group_removed_then_login_again",
         ],
     ),
     (
@@ -166,6 +210,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-oidc::R7_missing_email_refused",
             "qovery-saml::R7_missing_email_is_refused",
             "qovery-saml::R7_missing_email_refused",
+            "qovery-saml-sp-initiated::R7_missing_email_refused",
         ],
     ),
     (
@@ -173,6 +218,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-oidc::R8_missing_name_refused",
             "qovery-saml::R8_missing_name_refused",
+            "qovery-saml-sp-initiated::R8_missing_name_refused",
         ],
     ),
     (
@@ -302,15 +348,23 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-saml::S12_no_recipient_refused",
             "qovery-saml::S12_not_bearer_refused",
+            "qovery-saml-sp-initiated::S12_no_recipient_refused",
+            "qovery-saml-sp-initiated::S12_not_bearer_refused",
         ],
     ),
     (
         "ignore-status",
-        &["qovery-saml::S13_status_not_success_refused"],
+        &[
+            "qovery-saml::S13_status_not_success_refused",
+            "qovery-saml-sp-initiated::S13_status_not_success_refused",
+        ],
     ),
     (
         "accept-doctype",
-        &["qovery-saml::S24_doctype_with_entities_refused"],
+        &[
+            "qovery-saml::S24_doctype_with_entities_refused",
+            "qovery-saml-sp-initiated::S24_doctype_with_entities_refused",
+        ],
     ),
     (
         "refuse-unmapped-users",
@@ -323,6 +377,9 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::R2_no_mapping",
             "qovery-saml::R5_group_removed_then_login_again",
             "qovery-saml::T9_other_users_keep_their_sessions",
+            "qovery-saml-sp-initiated::R2_no_groups_attribute",
+            "qovery-saml-sp-initiated::R2_no_mapping",
+            "qovery-saml-sp-initiated::R5_group_removed_then_login_again",
         ],
     ),
     (
@@ -399,6 +456,8 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-saml::S24_doctype_with_entities_refused",
             "qovery-saml::S24_external_entity_referenced_refused",
+            "qovery-saml-sp-initiated::S24_doctype_with_entities_refused",
+            "qovery-saml-sp-initiated::S24_external_entity_referenced_refused",
         ],
     ),
     (
@@ -407,11 +466,17 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S7_destination_the_acs_dash_elsewhere_refused",
             "qovery-saml::S7_destination_the_acs_plus_a_letter_refused",
             "qovery-saml::S7_destination_the_acs_dot_dot_other_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_dash_elsewhere_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_dot_dot_other_refused",
+            "qovery-saml-sp-initiated::S7_destination_the_acs_plus_a_letter_refused",
         ],
     ),
     (
         "recipient-substring",
-        &["qovery-saml::S7_recipient_containing_the_acs_refused"],
+        &[
+            "qovery-saml::S7_recipient_containing_the_acs_refused",
+            "qovery-saml-sp-initiated::S7_recipient_containing_the_acs_refused",
+        ],
     ),
     (
         "slo-destination-prefix",
@@ -434,6 +499,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-oidc::O20_session_fixation_refused",
             "qovery-saml::S26_session_fixation_refused",
+            "qovery-saml-sp-initiated::S26_session_fixation_refused",
         ],
     ),
     (
@@ -443,6 +509,8 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-oidc::O21_off_site_return_scheme_relative_refused",
             "qovery-saml::S25_off_site_return_https_refused",
             "qovery-saml::S25_off_site_return_scheme_relative_refused",
+            "qovery-saml-sp-initiated::S25_off_site_return_https_refused",
+            "qovery-saml-sp-initiated::S25_off_site_return_scheme_relative_refused",
         ],
     ),
     (
@@ -650,7 +718,10 @@ fn junit_report_names_packs_trials_and_failures() {
         .filter(|n| n.has_tag_name("testsuite"))
         .filter_map(|n| n.attribute("name"))
         .collect();
-    assert_eq!(suites, BTreeSet::from(["qovery-oidc", "qovery-saml"]));
+    assert_eq!(
+        suites,
+        BTreeSet::from(["qovery-oidc", "qovery-saml", "qovery-saml-sp-initiated"])
+    );
     let failures: Vec<&str> = doc
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
@@ -780,6 +851,9 @@ const NO_FLAW_SHOWS: &[&str] = &[
     "qovery-saml::S14_xsw1_evil_response_wraps_the_signed_one_in_its_signature_refused",
     "qovery-saml::S19_xsw6_evil_assertion_copy_inside_its_signature_refused",
     "qovery-saml::S21_xsw8_evil_assertion_copy_in_a_signature_object_refused",
+    "qovery-saml-sp-initiated::S14_xsw1_evil_response_wraps_the_signed_one_in_its_signature_refused",
+    "qovery-saml-sp-initiated::S19_xsw6_evil_assertion_copy_inside_its_signature_refused",
+    "qovery-saml-sp-initiated::S21_xsw8_evil_assertion_copy_in_a_signature_object_refused",
 ];
 
 #[test]

@@ -235,7 +235,9 @@ impl Flaw {
             Flaw::IgnoreInResponseTo => {
                 "does not match InResponseTo to its own requests (accepts unsolicited)"
             }
-            Flaw::AllowReplay => "accepts the same Assertion twice",
+            Flaw::AllowReplay => {
+                "accepts the same Assertion twice (no replay cache; an answered AuthnRequest stays open)"
+            }
             Flaw::AcceptExpired => {
                 "ignores NotBefore / NotOnOrAfter in Conditions and SubjectConfirmationData"
             }

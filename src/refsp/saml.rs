@@ -149,6 +149,11 @@ fn instant(what: &'static str, s: &str) -> Result<OffsetDateTime, Refusal> {
 pub trait Memory {
     /// Consumes an outstanding request id; false when unknown.
     fn take_request(&mut self, id: &str) -> bool;
+    /// Whether an outstanding request id is known, leaving it outstanding (the
+    /// `allow-replay` defect answers a request twice); consumes it unless overridden.
+    fn peek_request(&mut self, id: &str) -> bool {
+        self.take_request(id)
+    }
     /// Records an assertion id until `until`; false when it was seen before.
     fn first_use(&mut self, assertion_id: &str, until: OffsetDateTime) -> bool;
 }
@@ -391,7 +396,13 @@ pub fn check(
         .map(str::to_owned);
     if !flaws.on(Flaw::IgnoreInResponseTo) {
         match &in_response_to {
-            Some(id) if !memory.take_request(id) => {
+            Some(id)
+                if !(if flaws.on(Flaw::AllowReplay) {
+                    memory.peek_request(id)
+                } else {
+                    memory.take_request(id)
+                }) =>
+            {
                 return Err(Refusal::UnknownInResponseTo(id.clone()));
             }
             Some(_) => {}

@@ -141,6 +141,10 @@ impl Memory for SamlMemory {
         self.outstanding.remove(id).is_some()
     }
 
+    fn peek_request(&mut self, id: &str) -> bool {
+        self.outstanding.contains_key(id)
+    }
+
     fn first_use(&mut self, assertion_id: &str, until: OffsetDateTime) -> bool {
         if let Some(now) = self.now {
             if self.seen.len() >= MAX_ENTRIES {

@@ -1,5 +1,5 @@
-//! The attack pack (S1-S24, O1-O14); the session-binding cases (O15-O17, O20, S26) are
-//! planned beside it, in `binding`.
+//! The attack pack (S1-S24, O1-O14, and O18-O19 at a refresh); the session-binding cases
+//! (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
 
