@@ -73,6 +73,12 @@ fn changed_marker(f: Fault) -> &'static str {
         Fault::TwoAssertions => "id-second-",
         Fault::Doctype => "<!DOCTYPE",
         Fault::ExternalEntity => "&ext;",
+        Fault::DestinationAcsDashElsewhere => "Destination=\"http://127.0.0.1:7100/acs-elsewhere\"",
+        Fault::DestinationAcsPlusALetter => "Destination=\"http://127.0.0.1:7100/acsx\"",
+        Fault::DestinationAcsDotDotOther => "Destination=\"http://127.0.0.1:7100/acs/../other\"",
+        Fault::RecipientContainingTheAcs => {
+            "Recipient=\"http://evil.test/?http://127.0.0.1:7100/acs\""
+        }
     }
 }
 
