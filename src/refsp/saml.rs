@@ -158,8 +158,9 @@ pub trait Memory {
     fn first_use(&mut self, assertion_id: &str, until: OffsetDateTime) -> bool;
 }
 
-/// Checks a posted Response (already base64-decoded). Blocking (libxmlsec1, RSA): the server
-/// runs it on the blocking pool.
+/// Checks a posted Response (already base64-decoded), one rule at a time (each a function
+/// below, in the order applied). Blocking (libxmlsec1, RSA): the server runs it on the
+/// blocking pool.
 pub fn check(
     xml: &str,
     sp: &SpSettings,
@@ -172,23 +173,7 @@ pub fn check(
     if !is(&root, PROTOCOL, "Response") {
         return Err(Refusal::NotAResponse);
     }
-    let assertions: Vec<_> = original
-        .descendants()
-        .filter(|n| is(n, ASSERTION, "Assertion"))
-        .collect();
-    if assertions.is_empty() {
-        return Err(Refusal::NoAssertion);
-    }
-    // `keep-signed-assertion` reads only the verified Assertion below, whatever else the
-    // document holds: allowed, since the unsigned ones are never used.
-    let reads_any = [
-        Flaw::FirstAssertion,
-        Flaw::LastAssertion,
-        Flaw::KeepSignedAssertion,
-    ];
-    if assertions.len() > 1 && !reads_any.iter().any(|f| flaws.on(*f)) {
-        return Err(Refusal::SeveralAssertions(assertions.len()));
-    }
+    let assertions = one_assertion(&original, flaws)?;
 
     // The signed content: xmlsec's pre-digest bytes of the verified reference.
     let signed_text;
@@ -196,22 +181,7 @@ pub fn check(
     let content = if flaws.on(Flaw::SkipSignature) {
         &original
     } else {
-        // Nothing outside the document is ever fetched while verifying.
-        crate::saml::signature::same_document_references(&original)
-            .map_err(|e| Refusal::Reference(e.to_string()))?;
-        crate::ffi::prepare_xmlsec();
-        let certs: Vec<CertificateDer> = sp
-            .idp_certs
-            .iter()
-            .map(|c| CertificateDer::from(c.clone()))
-            .collect();
-        signed_text = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            xml,
-            &certs,
-            ReduceMode::PreDigest,
-            Some(&[AllowedSignatureAlgorithm::RsaSha256]),
-        )
-        .map_err(|e| Refusal::Signature(e.to_string()))?;
+        signed_text = signed_content(xml, &original, sp)?;
         signed_doc = parse(&signed_text, flaws)?;
         &signed_doc
     };
@@ -227,22 +197,7 @@ pub fn check(
     } else {
         child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
     };
-    // The Assertion is signed when it is the verified reference itself, or when the signed
-    // Response carries the Assertion's own signature (xmlsec verified every signature present).
-    if !flaws.on(Flaw::SkipSignature)
-        && !flaws.on(Flaw::UnsignedAssertion)
-        && !is(&signed_root, ASSERTION, "Assertion")
-    {
-        let id = verified_assertion.attribute("ID").unwrap_or_default();
-        let signed = child(verified_assertion, DSIG, "Signature")
-            .and_then(|s| child(s, DSIG, "SignedInfo"))
-            .and_then(|si| child(si, DSIG, "Reference"))
-            .and_then(|r| r.attribute("URI"))
-            .is_some_and(|uri| uri.strip_prefix('#') == Some(id));
-        if !signed {
-            return Err(Refusal::AssertionUnsigned);
-        }
-    }
+    assertion_signed(signed_root, verified_assertion, flaws)?;
     // The defect of `first-assertion`: the data is read from the document's first Assertion,
     // whatever was verified.
     let assertion = if flaws.on(Flaw::FirstAssertion) {
@@ -254,6 +209,111 @@ pub fn check(
     };
     let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
 
+    status(response, flaws)?;
+    issuer(assertion, response, sp, flaws)?;
+    destination(response, sp, flaws)?;
+    let subject = child(assertion, ASSERTION, "Subject").ok_or(Refusal::NoNameId)?;
+    let name_id = name_id(&original, subject, &assertion_id, flaws)?;
+    let data = bearer(subject, sp, flaws)?;
+    let conditions = child(assertion, ASSERTION, "Conditions");
+    let not_on_or_after = time_window(data, conditions, now, flaws)?;
+    audience(conditions, sp, flaws)?;
+    replay(memory, &assertion_id, not_on_or_after, now, flaws)?;
+    let in_response_to = in_response_to(data, response, sp, memory, flaws)?;
+    let session_index = child(assertion, ASSERTION, "AuthnStatement")
+        .and_then(|a| a.attribute("SessionIndex"))
+        .map(str::to_owned);
+    Ok(Accepted {
+        name_id,
+        session_index,
+        assertion_id,
+        in_response_to,
+        attributes: attributes(assertion),
+        not_on_or_after,
+    })
+}
+
+type Node<'a, 'i> = roxmltree::Node<'a, 'i>;
+
+/// One Assertion per Response (the flaws that read some Assertion of several excepted): every
+/// Assertion of the document, in order.
+fn one_assertion<'a, 'i>(
+    original: &'a roxmltree::Document<'i>,
+    flaws: &Flaws,
+) -> Result<Vec<Node<'a, 'i>>, Refusal> {
+    let assertions: Vec<_> = original
+        .descendants()
+        .filter(|n| is(n, ASSERTION, "Assertion"))
+        .collect();
+    if assertions.is_empty() {
+        return Err(Refusal::NoAssertion);
+    }
+    // `keep-signed-assertion` reads only the verified Assertion, whatever else the document
+    // holds: allowed, since the unsigned ones are never used.
+    let reads_any = [
+        Flaw::FirstAssertion,
+        Flaw::LastAssertion,
+        Flaw::KeepSignedAssertion,
+    ];
+    if assertions.len() > 1 && !reads_any.iter().any(|f| flaws.on(*f)) {
+        return Err(Refusal::SeveralAssertions(assertions.len()));
+    }
+    Ok(assertions)
+}
+
+/// The signature, by libxmlsec1 against the IdP's certificates (RSA-SHA256 only, references
+/// within the document only): the pre-digest text of what it covers.
+fn signed_content(
+    xml: &str,
+    original: &roxmltree::Document<'_>,
+    sp: &SpSettings,
+) -> Result<String, Refusal> {
+    // Nothing outside the document is ever fetched while verifying.
+    crate::saml::signature::same_document_references(original)
+        .map_err(|e| Refusal::Reference(e.to_string()))?;
+    crate::ffi::prepare_xmlsec();
+    let certs: Vec<CertificateDer> = sp
+        .idp_certs
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &certs,
+        ReduceMode::PreDigest,
+        Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+    )
+    .map_err(|e| Refusal::Signature(e.to_string()))
+}
+
+/// The Assertion is signed when it is the verified reference itself, or when the signed
+/// Response carries the Assertion's own signature (xmlsec verified every signature present).
+fn assertion_signed(
+    signed_root: Node<'_, '_>,
+    verified_assertion: Node<'_, '_>,
+    flaws: &Flaws,
+) -> Result<(), Refusal> {
+    if flaws.on(Flaw::SkipSignature)
+        || flaws.on(Flaw::UnsignedAssertion)
+        || is(&signed_root, ASSERTION, "Assertion")
+    {
+        return Ok(());
+    }
+    let id = verified_assertion.attribute("ID").unwrap_or_default();
+    let signed = child(verified_assertion, DSIG, "Signature")
+        .and_then(|s| child(s, DSIG, "SignedInfo"))
+        .and_then(|si| child(si, DSIG, "Reference"))
+        .and_then(|r| r.attribute("URI"))
+        .is_some_and(|uri| uri.strip_prefix('#') == Some(id));
+    if signed {
+        Ok(())
+    } else {
+        Err(Refusal::AssertionUnsigned)
+    }
+}
+
+/// The Response's top-level StatusCode is Success.
+fn status(response: Node<'_, '_>, flaws: &Flaws) -> Result<(), Refusal> {
     let status = child(response, PROTOCOL, "Status")
         .and_then(|s| child(s, PROTOCOL, "StatusCode"))
         .and_then(|c| c.attribute("Value"))
@@ -261,43 +321,65 @@ pub fn check(
     if status != SUCCESS && !flaws.on(Flaw::IgnoreStatus) {
         return Err(Refusal::Status(status.to_owned()));
     }
-    if !flaws.on(Flaw::IgnoreIssuer) {
-        for node in [Some(assertion), Some(response)].into_iter().flatten() {
-            if let Some(issuer) = child(node, ASSERTION, "Issuer") {
-                let got = full_text(issuer);
-                if got != sp.idp_entity_id {
-                    return Err(Refusal::Issuer {
-                        got,
-                        expected: sp.idp_entity_id.clone(),
-                    });
-                }
-            } else if node == assertion {
+    Ok(())
+}
+
+/// The Assertion's Issuer (required) and the Response's (when present) are the IdP's.
+fn issuer(
+    assertion: Node<'_, '_>,
+    response: Node<'_, '_>,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Result<(), Refusal> {
+    if flaws.on(Flaw::IgnoreIssuer) {
+        return Ok(());
+    }
+    for node in [assertion, response] {
+        if let Some(issuer) = child(node, ASSERTION, "Issuer") {
+            let got = full_text(issuer);
+            if got != sp.idp_entity_id {
                 return Err(Refusal::Issuer {
-                    got: "(none)".into(),
+                    got,
                     expected: sp.idp_entity_id.clone(),
                 });
             }
+        } else if node == assertion {
+            return Err(Refusal::Issuer {
+                got: "(none)".into(),
+                expected: sp.idp_entity_id.clone(),
+            });
         }
     }
-    if !flaws.on(Flaw::IgnoreRecipient) {
-        if let Some(d) = response.attribute("Destination") {
-            if !names_the_acs(d, &sp.acs_url, false, flaws) {
-                return Err(Refusal::Destination {
-                    got: d.to_owned(),
-                    expected: sp.acs_url.clone(),
-                });
-            }
-        }
-    }
+    Ok(())
+}
 
-    let subject = child(assertion, ASSERTION, "Subject").ok_or(Refusal::NoNameId)?;
+/// A Destination, when present, is this ACS URL.
+fn destination(response: Node<'_, '_>, sp: &SpSettings, flaws: &Flaws) -> Result<(), Refusal> {
+    if flaws.on(Flaw::IgnoreRecipient) {
+        return Ok(());
+    }
+    match response.attribute("Destination") {
+        Some(d) if !names_the_acs(d, &sp.acs_url, false, flaws) => Err(Refusal::Destination {
+            got: d.to_owned(),
+            expected: sp.acs_url.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The whole NameID (every text node: a comment inside does not cut it), not empty.
+fn name_id(
+    original: &roxmltree::Document<'_>,
+    subject: Node<'_, '_>,
+    assertion_id: &str,
+    flaws: &Flaws,
+) -> Result<String, Refusal> {
     let name_id_node = child(subject, ASSERTION, "NameID").ok_or(Refusal::NoNameId)?;
     let name_id = if flaws.on(Flaw::TruncateNameIdAtComment) {
         // The defect: the first text node only, as some XML libraries hand it out.
-        let id = assertion_id.as_str();
         original
             .descendants()
-            .find(|n| is(n, ASSERTION, "Assertion") && n.attribute("ID") == Some(id))
+            .find(|n| is(n, ASSERTION, "Assertion") && n.attribute("ID") == Some(assertion_id))
             .and_then(|a| child(a, ASSERTION, "Subject"))
             .and_then(|s| child(s, ASSERTION, "NameID"))
             .and_then(|n| n.first_child())
@@ -311,6 +393,15 @@ pub fn check(
     if name_id.is_empty() {
         return Err(Refusal::NoNameId);
     }
+    Ok(name_id)
+}
+
+/// A bearer SubjectConfirmation whose Recipient is this ACS URL: its SubjectConfirmationData.
+fn bearer<'a, 'i>(
+    subject: Node<'a, 'i>,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Result<Node<'a, 'i>, Refusal> {
     let confirmation = subject
         .children()
         .find(|c| is(c, ASSERTION, "SubjectConfirmation"))
@@ -333,86 +424,133 @@ pub fn check(
             expected: sp.acs_url.clone(),
         });
     }
+    Ok(data)
+}
+
+/// The confirmation's NotOnOrAfter and the Conditions' window, with the clock skew: how long
+/// the Assertion is good for.
+fn time_window(
+    data: Node<'_, '_>,
+    conditions: Option<Node<'_, '_>>,
+    now: OffsetDateTime,
+    flaws: &Flaws,
+) -> Result<Option<OffsetDateTime>, Refusal> {
     let confirm_until = data
         .attribute("NotOnOrAfter")
         .ok_or(Refusal::ConfirmationIncomplete("NotOnOrAfter"))?;
     let confirm_until = instant("SubjectConfirmationData NotOnOrAfter", confirm_until)?;
-    let conditions = child(assertion, ASSERTION, "Conditions");
     let mut not_on_or_after = Some(confirm_until);
-    if !flaws.on(Flaw::AcceptExpired) {
-        if now - SKEW >= confirm_until {
-            return Err(Refusal::Expired {
-                what: "SubjectConfirmationData NotOnOrAfter",
-                at: crate::saml::xml::instant(confirm_until),
-            });
-        }
-        if let Some(c) = conditions {
-            if let Some(nb) = c.attribute("NotBefore") {
-                let nb = instant("Conditions NotBefore", nb)?;
-                if now + SKEW < nb {
-                    return Err(Refusal::NotYetValid(crate::saml::xml::instant(nb)));
-                }
-            }
-            if let Some(na) = c.attribute("NotOnOrAfter") {
-                let na = instant("Conditions NotOnOrAfter", na)?;
-                if now - SKEW >= na {
-                    return Err(Refusal::Expired {
-                        what: "Conditions NotOnOrAfter",
-                        at: crate::saml::xml::instant(na),
-                    });
-                }
-                not_on_or_after = Some(na.min(confirm_until));
+    if flaws.on(Flaw::AcceptExpired) {
+        return Ok(not_on_or_after);
+    }
+    if now - SKEW >= confirm_until {
+        return Err(Refusal::Expired {
+            what: "SubjectConfirmationData NotOnOrAfter",
+            at: crate::saml::xml::instant(confirm_until),
+        });
+    }
+    if let Some(c) = conditions {
+        if let Some(nb) = c.attribute("NotBefore") {
+            let nb = instant("Conditions NotBefore", nb)?;
+            if now + SKEW < nb {
+                return Err(Refusal::NotYetValid(crate::saml::xml::instant(nb)));
             }
         }
-    }
-    if !flaws.on(Flaw::IgnoreAudience) {
-        let audiences: Vec<String> = conditions
-            .into_iter()
-            .flat_map(|c| {
-                c.children()
-                    .filter(|x| is(x, ASSERTION, "AudienceRestriction"))
-            })
-            .flat_map(|r| r.children().filter(|x| is(x, ASSERTION, "Audience")))
-            .map(full_text)
-            .collect();
-        if !audiences.contains(&sp.entity_id) {
-            return Err(Refusal::Audience {
-                got: audiences,
-                expected: sp.entity_id.clone(),
-            });
+        if let Some(na) = c.attribute("NotOnOrAfter") {
+            let na = instant("Conditions NotOnOrAfter", na)?;
+            if now - SKEW >= na {
+                return Err(Refusal::Expired {
+                    what: "Conditions NotOnOrAfter",
+                    at: crate::saml::xml::instant(na),
+                });
+            }
+            not_on_or_after = Some(na.min(confirm_until));
         }
     }
-    // Replay first: a replayed answer to an SP-initiated login would otherwise only show as
-    // an InResponseTo already answered.
-    if !flaws.on(Flaw::AllowReplay) {
-        let until = not_on_or_after.unwrap_or(now + Duration::minutes(10));
-        if !memory.first_use(&assertion_id, until.max(now + SKEW)) {
-            return Err(Refusal::Replay(assertion_id));
-        }
+    Ok(not_on_or_after)
+}
+
+/// This SP is one of the audiences.
+fn audience(
+    conditions: Option<Node<'_, '_>>,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Result<(), Refusal> {
+    if flaws.on(Flaw::IgnoreAudience) {
+        return Ok(());
     }
+    let audiences: Vec<String> = conditions
+        .into_iter()
+        .flat_map(|c| {
+            c.children()
+                .filter(|x| is(x, ASSERTION, "AudienceRestriction"))
+        })
+        .flat_map(|r| r.children().filter(|x| is(x, ASSERTION, "Audience")))
+        .map(full_text)
+        .collect();
+    if !audiences.contains(&sp.entity_id) {
+        return Err(Refusal::Audience {
+            got: audiences,
+            expected: sp.entity_id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The Assertion was not used before. Checked before InResponseTo: a replayed answer to an
+/// SP-initiated login would otherwise only show as an InResponseTo already answered.
+fn replay(
+    memory: &mut dyn Memory,
+    assertion_id: &str,
+    not_on_or_after: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    flaws: &Flaws,
+) -> Result<(), Refusal> {
+    if flaws.on(Flaw::AllowReplay) {
+        return Ok(());
+    }
+    let until = not_on_or_after.unwrap_or(now + Duration::minutes(10));
+    if !memory.first_use(assertion_id, until.max(now + SKEW)) {
+        return Err(Refusal::Replay(assertion_id.to_owned()));
+    }
+    Ok(())
+}
+
+/// InResponseTo answers an outstanding request of this SP (taken once), or is absent when the
+/// SP takes unsolicited Responses.
+fn in_response_to(
+    data: Node<'_, '_>,
+    response: Node<'_, '_>,
+    sp: &SpSettings,
+    memory: &mut dyn Memory,
+    flaws: &Flaws,
+) -> Result<Option<String>, Refusal> {
     let in_response_to = data
         .attribute("InResponseTo")
         .or_else(|| response.attribute("InResponseTo"))
         .map(str::to_owned);
-    if !flaws.on(Flaw::IgnoreInResponseTo) {
-        match &in_response_to {
-            Some(id)
-                if !(if flaws.on(Flaw::AllowReplay) {
-                    memory.peek_request(id)
-                } else {
-                    memory.take_request(id)
-                }) =>
-            {
+    if flaws.on(Flaw::IgnoreInResponseTo) {
+        return Ok(in_response_to);
+    }
+    match &in_response_to {
+        Some(id) => {
+            let known = if flaws.on(Flaw::AllowReplay) {
+                memory.peek_request(id)
+            } else {
+                memory.take_request(id)
+            };
+            if !known {
                 return Err(Refusal::UnknownInResponseTo(id.clone()));
             }
-            Some(_) => {}
-            None if !sp.allow_unsolicited => return Err(Refusal::Unsolicited),
-            None => {}
         }
+        None if !sp.allow_unsolicited => return Err(Refusal::Unsolicited),
+        None => {}
     }
-    let session_index = child(assertion, ASSERTION, "AuthnStatement")
-        .and_then(|a| a.attribute("SessionIndex"))
-        .map(str::to_owned);
+    Ok(in_response_to)
+}
+
+/// The attribute statements' values, by attribute name.
+fn attributes(assertion: Node<'_, '_>) -> BTreeMap<String, Vec<String>> {
     let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for statement in assertion
         .children()
@@ -430,14 +568,7 @@ pub fn check(
             attributes.entry(name).or_default().extend(values);
         }
     }
-    Ok(Accepted {
-        name_id,
-        session_index,
-        assertion_id,
-        in_response_to,
-        attributes,
-        not_on_or_after,
-    })
+    attributes
 }
 
 /// The SP's AuthnRequest (sent unsigned over HTTP-Redirect).
