@@ -27,6 +27,9 @@ pub struct Hop {
     pub set_cookies: Vec<String>,
 }
 
+/// A form's fields, in order.
+pub type Form = Vec<(String, String)>;
+
 /// Where a navigation stopped: at its last page, or before a request to one of the endpoints
 /// it was told to stop at (the request not made).
 #[derive(Debug, Clone)]
@@ -65,7 +68,7 @@ impl Rewrite {
         &self,
         url: &str,
         form: Option<&[(String, String)]>,
-    ) -> Option<(String, Option<Vec<(String, String)>>)> {
+    ) -> Option<(String, Option<Form>)> {
         if !self.endpoints.iter().any(|e| same_endpoint(url, e)) {
             return None;
         }

@@ -437,20 +437,20 @@ impl<'a> TrialRun<'a> {
                 }
             }
         }
-        let (endpoints, set) = match attack.off_site() {
+        let rewrite = match attack.off_site() {
             Some(to) => self.off_site_rewrite(to)?,
-            None => (
+            None => Rewrite {
                 endpoints,
-                attack
+                set: attack
                     .callback_changes(&held)
                     .map_err(|e| self.fail(FailureKind::Setup, e))?,
-            ),
+            },
         };
-        if set.is_empty() {
+        if rewrite.set.is_empty() {
             return Ok(false);
         }
         if let Some((_, b, _)) = self.browser("main") {
-            b.rewrite = Some(Rewrite { endpoints, set });
+            b.rewrite = Some(rewrite);
             // The browser never goes to the other site: it stops before it, at the SP's
             // redirect, which is the evidence.
             if let Some(to) = attack.off_site() {
@@ -466,17 +466,13 @@ impl<'a> TrialRun<'a> {
 
     /// S25 / O21: where the off-site address goes in, as a rewrite: the RelayState posted to the
     /// ACS (SAML), or the login URL's `target.return_param` (OIDC).
-    #[expect(clippy::type_complexity, reason = "a Rewrite's two fields")]
-    fn off_site_rewrite(
-        &self,
-        to: String,
-    ) -> Result<(Vec<url::Url>, Vec<(String, Option<String>)>), Failure> {
+    fn off_site_rewrite(&self, to: String) -> Result<Rewrite, Failure> {
         let app = self.spec.conn.app(&self.spec.app);
         if let Some(saml) = app.and_then(|a| a.saml()) {
-            return Ok((
-                vec![saml.acs_url.clone()],
-                vec![("RelayState".to_owned(), Some(to))],
-            ));
+            return Ok(Rewrite {
+                endpoints: vec![saml.acs_url.clone()],
+                set: vec![("RelayState".to_owned(), Some(to))],
+            });
         }
         let param = self.target.return_param.clone().ok_or_else(|| {
             self.fail(
@@ -484,7 +480,10 @@ impl<'a> TrialRun<'a> {
                 "the file names no target.return_param to point at another site",
             )
         })?;
-        Ok((vec![self.target.login_url.clone()], vec![(param, Some(to))]))
+        Ok(Rewrite {
+            endpoints: vec![self.target.login_url.clone()],
+            set: vec![(param, Some(to))],
+        })
     }
 
     /// O20/S26: after the accepted login, a fresh browser holding only the cookies the SP set
