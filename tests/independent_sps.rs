@@ -65,6 +65,19 @@ const PYSAML2_FAILS: &[&str] = &[
     // passes: "No valid recipient"). With conv_info={"entity_id": ...} this trial passes
     // (checked by hand). The Response's Destination is checked regardless (S7_destination).
     "pysaml2-sp::S7_recipient_not_the_acs_refused",
+    // The same unchecked Recipient: another site's URL that merely contains the ACS URL is
+    // taken too.
+    "pysaml2-sp::S7_recipient_containing_the_acs_refused",
+];
+
+/// Trials the Authlib app cannot run: it has no route that refreshes its tokens
+/// (target.refresh_url) and no "where to go next" login parameter (target.return_param), so
+/// the file names neither and fakta lists these as ignored, with that reason.
+const AUTHLIB_IGNORED: &[&str] = &[
+    "authlib-sp::O18_refreshed_id_token_of_another_sub_refused",
+    "authlib-sp::O19_refreshed_id_token_of_another_iss_refused",
+    "authlib-sp::O21_off_site_return_https_refused",
+    "authlib-sp::O21_off_site_return_scheme_relative_refused",
 ];
 
 /// One independent SP: its app, its connection file, the library whose version is pinned.
@@ -135,8 +148,8 @@ impl Sp {
     }
 
     /// Runs `fakta test` on a copy of the connection file and checks the failing trials are
-    /// exactly `fails`.
-    fn run(&self, fails: &[&str]) {
+    /// exactly `fails`, and the ignored ones exactly `ignored`.
+    fn run(&self, fails: &[&str], ignored: &[&str]) {
         self.require_env();
         let dir = tempfile::tempdir().unwrap();
         let file = self.connection_copy(dir.path());
@@ -177,11 +190,20 @@ impl Sp {
         );
         let odd: Vec<_> = trials
             .iter()
-            .filter(|(_, r)| *r != "ok" && *r != "FAILED")
+            .filter(|(n, r)| *r != "ok" && *r != "FAILED" && !ignored.contains(n))
             .collect();
         assert!(
             odd.is_empty(),
-            "every trial must run (none ignored): {odd:?}\n{}",
+            "every trial must run (none ignored but the listed): {odd:?}\n{}",
+            context()
+        );
+        let ran: Vec<&&str> = ignored
+            .iter()
+            .filter(|i| trials.iter().any(|(n, r)| n == *i && !r.starts_with("ignored")))
+            .collect();
+        assert!(
+            ran.is_empty(),
+            "listed as ignored, but ran: {ran:?}\n{}",
             context()
         );
         let names: BTreeSet<&str> = trials.iter().map(|(n, _)| *n).collect();
@@ -247,10 +269,10 @@ fn sp_log(stderr: &str) -> String {
 
 #[test]
 fn authlib_relying_party_fails_exactly_the_listed_trials() {
-    AUTHLIB.run(AUTHLIB_FAILS);
+    AUTHLIB.run(AUTHLIB_FAILS, AUTHLIB_IGNORED);
 }
 
 #[test]
 fn pysaml2_service_provider_fails_exactly_the_listed_trials() {
-    PYSAML2.run(PYSAML2_FAILS);
+    PYSAML2.run(PYSAML2_FAILS, &[]);
 }

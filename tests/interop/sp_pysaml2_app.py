@@ -126,6 +126,14 @@ class Sessions:
             self.by_id[sid] = {"outstanding": {}, "user": None}
             return sid, self.by_id[sid], True
 
+    def renew(self, old):
+        """A new id for a session at login (no session fixation): the old id is dropped."""
+        with self.lock:
+            sess = self.by_id.pop(old, None) or {"outstanding": {}, "user": None}
+            sid = secrets.token_urlsafe(24)
+            self.by_id[sid] = sess
+            return sid, sess
+
 
 def make_app(idp_url, app_id, entity_id, port):
     saml2, Saml2Client, SPConfig = import_pysaml2()
@@ -180,6 +188,9 @@ def make_app(idp_url, app_id, entity_id, port):
             sess["outstanding"].pop(resp.in_response_to, None)
             identity = resp.get_identity()
             email = (identity.get("email") or [None])[0]
+            # A new session id at login: the one the browser had before is never signed in.
+            sid, sess = sessions.renew(sid)
+            headers[:] = [("Set-Cookie", f"{COOKIE}={sid}; Path=/; HttpOnly")]
             sess["user"] = {"subject": resp.name_id.text, "email": email}
             print(f"sp_pysaml2_app: logged in NameID={resp.name_id.text!r}", file=sys.stderr, flush=True)
             return answer("302 Found", "", extra=[("Location", "/api/me")])
