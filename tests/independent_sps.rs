@@ -199,7 +199,11 @@ impl Sp {
         );
         let ran: Vec<&&str> = ignored
             .iter()
-            .filter(|i| trials.iter().any(|(n, r)| n == *i && !r.starts_with("ignored")))
+            .filter(|i| {
+                trials
+                    .iter()
+                    .any(|(n, r)| n == *i && !r.starts_with("ignored"))
+            })
             .collect();
         assert!(
             ran.is_empty(),

@@ -1,4 +1,4 @@
-//! The OIDC login faults (O1-O14 in docs/catalogue.md), as data, applied to the honest id_token
+//! The OIDC login faults (O1-O14, and O18-O19 in the id_token of a refresh; docs/catalogue.md),
 //! (and, for O12, to the userinfo answer; for O13, to the discovery document): the only place
 //! OIDC login faults are made.
 

@@ -1,7 +1,8 @@
 //! The session-binding attacks: not forged documents but honest ones delivered to the wrong
 //! browser, or a browser the SP should not trust. The IdP signs nothing differently; the runner
-//! moves state and codes between browsers (O15-O17) and replays the cookies the SP set before a
-//! login from a fresh browser (O20, S26).
+//! moves state and codes between browsers (O15-O17), replays the cookies the SP set before a
+//! login from a fresh browser (O20, S26), and asks the SP to go on to another site after the
+//! login (S25, O21).
 
 /// An attack on how the SP binds a login to the browser that started it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! The session-binding pack (O15-O17, O20, S26): honest documents, delivered to the wrong
-//! browser or replayed from one the SP should not trust; each paired with the honest twin.
+//! The session-binding pack (O15-O17, O20-O21, S25-S26): honest documents, delivered to the
+//! wrong browser, replayed from one the SP should not trust, or followed by a request to go to
+//! another site; each paired with the honest twin.
 
 use std::sync::Arc;
 
