@@ -1,6 +1,6 @@
-//! The OIDC login faults (O1-O14, and O18-O19 in the id_token of a refresh; docs/catalogue.md),
-//! (and, for O12, to the userinfo answer; for O13, to the discovery document): the only place
-//! OIDC login faults are made.
+//! The OIDC login faults (O1-O14; O18-O19 in a refresh's id_token), as data, applied to the
+//! honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery document):
+//! the only place OIDC login faults are made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
