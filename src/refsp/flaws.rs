@@ -74,6 +74,16 @@ pub enum Flaw {
     KeepSignedAssertion,
     UserinfoMismatchDropped,
     LastAssertion,
+    TrustKeyInfoKeyValue,
+    KeyValueBesideIdpCertificate,
+    DigestFromFirstNode,
+    ParsePastFirstRoot,
+    HmacWithPkcs1Pem,
+    HmacWithOpensshKey,
+    HmacWithJwkJson,
+    NoneForUnknownKid,
+    NoneWithoutKid,
+    AlgNoneAnyCase,
 }
 
 impl Flaw {
@@ -131,6 +141,16 @@ impl Flaw {
         Flaw::KeepSignedAssertion,
         Flaw::UserinfoMismatchDropped,
         Flaw::LastAssertion,
+        Flaw::TrustKeyInfoKeyValue,
+        Flaw::KeyValueBesideIdpCertificate,
+        Flaw::DigestFromFirstNode,
+        Flaw::ParsePastFirstRoot,
+        Flaw::HmacWithPkcs1Pem,
+        Flaw::HmacWithOpensshKey,
+        Flaw::HmacWithJwkJson,
+        Flaw::NoneForUnknownKid,
+        Flaw::NoneWithoutKid,
+        Flaw::AlgNoneAnyCase,
     ];
 
     /// The name used on the command line.
@@ -189,6 +209,16 @@ impl Flaw {
             Flaw::KeepSignedAssertion => "keep-signed-assertion",
             Flaw::UserinfoMismatchDropped => "userinfo-mismatch-dropped",
             Flaw::LastAssertion => "last-assertion",
+            Flaw::TrustKeyInfoKeyValue => "trust-keyinfo-keyvalue",
+            Flaw::KeyValueBesideIdpCertificate => "keyvalue-beside-idp-certificate",
+            Flaw::DigestFromFirstNode => "digest-from-first-node",
+            Flaw::ParsePastFirstRoot => "parse-past-first-root",
+            Flaw::HmacWithPkcs1Pem => "hmac-with-pkcs1-pem",
+            Flaw::HmacWithOpensshKey => "hmac-with-openssh-key",
+            Flaw::HmacWithJwkJson => "hmac-with-jwk-json",
+            Flaw::NoneForUnknownKid => "none-for-unknown-kid",
+            Flaw::NoneWithoutKid => "none-without-kid",
+            Flaw::AlgNoneAnyCase => "alg-none-any-case",
         }
     }
 
@@ -233,7 +263,7 @@ impl Flaw {
             Flaw::IgnoreIdTokenAud => "does not check the id_token aud",
             Flaw::AcceptAlgNone => "accepts id_tokens with alg none",
             Flaw::Hs256KeyConfusion => {
-                "verifies HS256 id_tokens with the IdP's public key as the HMAC secret"
+                "verifies HS256 id_tokens with the IdP's public key (SPKI PEM) as the HMAC secret"
             }
             Flaw::IgnoreExp => "accepts expired id_tokens",
             Flaw::TrustDiscoveryIssuer => {
@@ -298,6 +328,34 @@ impl Flaw {
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
+            Flaw::TrustKeyInfoKeyValue => {
+                "verifies with the ds:KeyValue a signature carries when its KeyInfo has no certificate (the document chooses the key)"
+            }
+            Flaw::KeyValueBesideIdpCertificate => {
+                "trusts a KeyInfo that holds the IdP's certificate, then verifies with the ds:KeyValue beside it"
+            }
+            Flaw::DigestFromFirstNode => {
+                "reads each DigestValue from its first child node (a comment there is taken as the digest)"
+            }
+            Flaw::ParsePastFirstRoot => {
+                "takes a document with a second root element: the signature of the first, the Response after it"
+            }
+            Flaw::HmacWithPkcs1Pem => {
+                "verifies HS256 id_tokens with the IdP's RSA public key as PKCS#1 PEM as the HMAC secret"
+            }
+            Flaw::HmacWithOpensshKey => {
+                "verifies HS256 id_tokens with the IdP's public key as an OpenSSH line (ssh-rsa, ecdsa-sha2-nistp256) as the HMAC secret"
+            }
+            Flaw::HmacWithJwkJson => {
+                "verifies HS256 id_tokens with the IdP's public key as JWK JSON text as the HMAC secret"
+            }
+            Flaw::NoneForUnknownKid => {
+                "when the kid names no key, verifies with no key, which passes alg none"
+            }
+            Flaw::NoneWithoutKid => {
+                "when the token has no kid, verifies with no key, which passes alg none"
+            }
+            Flaw::AlgNoneAnyCase => "reads alg none in any letter case (None, NONE) and accepts it",
         }
     }
 
@@ -321,7 +379,11 @@ impl Flaw {
             | AcceptAnyConfirmation
             | IgnoreStatus
             | AcceptDoctype
-            | FetchExternalEntities => Area::SamlResponse,
+            | FetchExternalEntities
+            | TrustKeyInfoKeyValue
+            | KeyValueBesideIdpCertificate
+            | DigestFromFirstNode
+            | ParsePastFirstRoot => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
             | RefuseUnmappedUsers => Area::Roles,
             RevocationWithoutAuth
@@ -355,7 +417,13 @@ impl Flaw {
             | IgnoreUserinfoSub
             | NoJwksRefetch
             | AudViaAzp
-            | UserinfoMismatchDropped => Area::OidcLogin,
+            | UserinfoMismatchDropped
+            | HmacWithPkcs1Pem
+            | HmacWithOpensshKey
+            | HmacWithJwkJson
+            | NoneForUnknownKid
+            | NoneWithoutKid
+            | AlgNoneAnyCase => Area::OidcLogin,
         }
     }
 
@@ -413,6 +481,16 @@ impl Flaw {
             Flaw::AudViaAzp => &["O2"],
             Flaw::FetchExternalEntities => &["S24"],
             Flaw::LastAssertion => &["S15", "S23"],
+            Flaw::TrustKeyInfoKeyValue => &["S2"],
+            Flaw::KeyValueBesideIdpCertificate => &["S2"],
+            Flaw::DigestFromFirstNode => &["S30"],
+            Flaw::ParsePastFirstRoot => &["S31"],
+            Flaw::HmacWithPkcs1Pem => &["O8"],
+            Flaw::HmacWithOpensshKey => &["O8"],
+            Flaw::HmacWithJwkJson => &["O8"],
+            Flaw::NoneForUnknownKid => &["O7"],
+            Flaw::NoneWithoutKid => &["O7"],
+            Flaw::AlgNoneAnyCase => &["O7"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }
