@@ -76,6 +76,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::S1_assertion_unsigned_in_signed_response_refused",
             "qovery-saml::S1_unsigned_refused",
             "qovery-saml::S2_signed_by_a_foreign_key_refused",
+            "qovery-saml::S2_signed_by_a_foreign_key_value_beside_the_idp_certificate_refused",
+            "qovery-saml::S2_signed_by_a_foreign_key_value_without_certificate_refused",
+            "qovery-saml::S30_digest_in_a_comment_assertion_signed_refused",
+            "qovery-saml::S30_digest_in_a_comment_both_signed_refused",
             "qovery-saml::S3_altered_after_signing_refused",
         ],
     ),
@@ -248,7 +252,14 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-oidc::O2_aud_of_another_client_refused",
         ],
     ),
-    ("accept-alg-none", &["qovery-oidc::O7_alg_none_refused"]),
+    (
+        "accept-alg-none",
+        &[
+            "qovery-oidc::O7_alg_none_kid_not_in_the_jwks_refused",
+            "qovery-oidc::O7_alg_none_refused",
+            "qovery-oidc::O7_alg_none_without_kid_refused",
+        ],
+    ),
     (
         "hs256-key-confusion",
         &["qovery-oidc::O8_hs256_with_the_public_key_as_secret_refused"],
@@ -395,6 +406,53 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-saml::S24_doctype_with_entities_refused",
             "qovery-saml::S24_external_entity_referenced_refused",
+        ],
+    ),
+    // The published attacks (README, "The attack pack": the advisories each case reproduces).
+    (
+        "trust-keyinfo-keyvalue",
+        &["qovery-saml::S2_signed_by_a_foreign_key_value_without_certificate_refused"],
+    ),
+    (
+        "keyvalue-beside-idp-certificate",
+        &["qovery-saml::S2_signed_by_a_foreign_key_value_beside_the_idp_certificate_refused"],
+    ),
+    (
+        "digest-from-first-node",
+        &[
+            "qovery-saml::S30_digest_in_a_comment_assertion_signed_refused",
+            "qovery-saml::S30_digest_in_a_comment_both_signed_refused",
+        ],
+    ),
+    (
+        "parse-past-first-root",
+        &["qovery-saml::S31_signed_assertion_then_a_second_root_refused"],
+    ),
+    (
+        "hmac-with-pkcs1-pem",
+        &["qovery-oidc::O8_hs256_with_the_public_key_as_pkcs1_pem_refused"],
+    ),
+    (
+        "hmac-with-openssh-key",
+        &["qovery-oidc::O8_hs256_with_the_public_key_as_openssh_line_refused"],
+    ),
+    (
+        "hmac-with-jwk-json",
+        &["qovery-oidc::O8_hs256_with_the_public_key_as_jwk_json_refused"],
+    ),
+    (
+        "none-for-unknown-kid",
+        &["qovery-oidc::O7_alg_none_kid_not_in_the_jwks_refused"],
+    ),
+    (
+        "none-without-kid",
+        &["qovery-oidc::O7_alg_none_without_kid_refused"],
+    ),
+    (
+        "alg-none-any-case",
+        &[
+            "qovery-oidc::O7_alg_none_spelled_NONE_refused",
+            "qovery-oidc::O7_alg_none_spelled_None_refused",
         ],
     ),
 ];
