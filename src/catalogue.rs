@@ -543,8 +543,8 @@ static RULES: &[Rule] = &[
         "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify the signatures with the key it holds for \
          its IdP; XML Signature Syntax and Processing §4.4 (KeyInfo): KeyInfo is optional and \
          may carry any key, so a key the document brings proves nothing (pysaml2 \
-         CVE-2021-21239: xmlsec1 took any key the document carried until pysaml2 6.5.0 limited \
-         it to x509 data).",
+         CVE-2021-21239: xmlsec1 took any key the document carried until pysaml2 6.5.0 enabled \
+         only raw X.509 certificates as key data).",
     ),
     variant(
         "S2",

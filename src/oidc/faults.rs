@@ -496,9 +496,20 @@ pub fn forge_id_token<K: HasPublic>(
                 alg: "HS256",
                 source: e,
             })?;
+            // The transcript names the encoding, and for an OpenSSH line its key type.
+            let how = match text {
+                KeyText::OpenSsh => format!(
+                    "an OpenSSH public-key line (`{} ...`)",
+                    String::from_utf8_lossy(&secret)
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                ),
+                _ => text.describe().to_owned(),
+            };
             (
                 format!("{input}.{}", b64(&mac)),
-                format!("HS256, HMAC keyed with {which} as {}", text.describe()),
+                format!("HS256, HMAC keyed with {which} as {how}"),
             )
         }
         Fault::UnknownKid => (
