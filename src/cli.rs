@@ -192,7 +192,8 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
+    /// Add the attack pack (SAML S1-S24, S30, S31, OIDC O1-O14) to every file, as
+    /// `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
     /// With --list: `json` prints every trial with its case id, the rule it enforces, that

@@ -365,7 +365,7 @@ pub enum SubjectFormat {
 /// How the runner reaches the SP under test.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Whether `fakta test` adds the attack pack (S1-S24, O1-O14) for this target.
+    /// Whether `fakta test` adds the attack pack (S1-S24, S30, S31, O1-O14) for this target.
     pub attacks: bool,
     /// A shell command that starts the SP: `fakta test` runs it (in the file's directory),
     /// stops it at the end, and restarts it for trials that need a fresh SP (O13).

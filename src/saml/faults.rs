@@ -1,7 +1,9 @@
-//! The SAML attack faults (S1-S24, S30, S31 in docs/catalogue.md), as data, applied to the honest signed
-//! Response: the only place SAML login faults are made. Content faults re-sign the altered
-//! document with the IdP's key (a valid IdP signature over wrong content, as an IdP issuing for
-//! another SP or a stolen assertion would give); signature faults change the signature itself.
+//! The SAML attack faults (S1-S24, S30, S31 in docs/catalogue.md), as data, applied to the
+//! honest signed Response: the only place SAML login faults are made. Content faults re-sign
+//! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
+//! issuing for another SP or a stolen assertion would give); signature faults change the
+//! signature itself (S2 and its key-value variants, S30's comment in each DigestValue); S31 is
+//! no longer one document.
 
 use time::{Duration, OffsetDateTime};
 

@@ -8,10 +8,11 @@ use crate::config::{
     Step,
 };
 
-/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14): each forged login must be refused (the SP
-/// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
-/// the SP keeps the whole NameID; O14 passes when the SP accepts a newly published key; O13
-/// restarts the SP (alone, with its own honest twin after a second restart).
+/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14): each forged login must be
+/// refused (the SP has no session afterwards), next to the honest twin `L0_honest_login`; S22
+/// passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
+/// published key; O13 restarts the SP (alone, with its own honest twin after a second
+/// restart). The O8 variant keyed with the EC key runs for ES256 apps only.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
