@@ -137,6 +137,14 @@ fn instant(what: &'static str, s: &str) -> Result<OffsetDateTime, Refusal> {
         .map_err(|_| Refusal::BadInstant(what, s.to_owned()))
 }
 
+/// How many closing tags of the root's name `parse-past-first-root` tries as the end of the
+/// first root element.
+const MAX_ROOT_CANDIDATES: usize = 16;
+
+/// How many `ds:KeyValue` keys the KeyInfo flaws take from one document (each becomes a
+/// throwaway certificate).
+const MAX_KEY_VALUES: usize = 4;
+
 /// The defect of `parse-past-first-root`: when the document does not parse because a second
 /// element follows the root, (the first root element, the rest). None without the flaw, or
 /// when the document parses (or fails for another reason).
@@ -157,7 +165,11 @@ fn split_at_second_root<'x>(xml: &'x str, flaws: &Flaws) -> Option<(&'x str, &'x
         .collect();
     let close = format!("</{name}>");
     let mut from = 0;
-    while let Some(at) = xml[from..].find(&close) {
+    // Each candidate costs a parse: a bounded number of them, however many the text holds.
+    for _ in 0..MAX_ROOT_CANDIDATES {
+        let Some(at) = xml[from..].find(&close) else {
+            break;
+        };
         let end = from + at + close.len();
         let (first, rest) = xml.split_at(end);
         if parse(first, flaws).is_ok() && parse(rest, flaws).is_ok() {
@@ -267,7 +279,11 @@ fn key_values_trusted(
         return Vec::new();
     }
     let mut out = Vec::new();
-    for info in doc.descendants().filter(|n| is(n, DSIG, "KeyInfo")) {
+    for info in doc
+        .descendants()
+        .filter(|n| is(n, DSIG, "KeyInfo"))
+        .take(MAX_KEY_VALUES)
+    {
         let certs: Vec<Vec<u8>> = info
             .descendants()
             .filter(|n| is(n, DSIG, "X509Certificate"))

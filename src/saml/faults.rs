@@ -444,7 +444,8 @@ fn digest_in_comment(signed: &str, who: &Identity<'_>) -> Result<String, SignErr
         }
     }
     let mut out = altered.clone();
-    inserts.sort_by(|a, b| b.0.cmp(&a.0));
+    // From the end, so the earlier offsets stay valid.
+    inserts.sort_by_key(|i| std::cmp::Reverse(i.0));
     for (at, comment) in inserts {
         out.insert_str(at, &comment);
     }
