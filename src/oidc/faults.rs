@@ -205,7 +205,8 @@ pub enum KeyText {
     /// One OpenSSH line, no comment: `ssh-rsa <base64>` (RFC 4253 §6.6) or
     /// `ecdsa-sha2-nistp256 <base64>` (RFC 5656 §3.1).
     OpenSsh,
-    /// The JWK as the JWKS publishes it, as compact JSON text.
+    /// The JWK the JWKS publishes (the same members), as compact JSON text in serde_json's
+    /// member order.
     JwkJson,
 }
 
@@ -600,6 +601,65 @@ mod tests {
         assert_eq!(doc, honest);
         assert!(Fault::DiscoveryIssuer.needs_fresh_sp());
         assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 1);
+    }
+
+    #[test]
+    fn each_key_text_is_the_key_in_that_text_or_none() {
+        let rsa =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let ec = openssl::pkey::PKey::from_ec_key(
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let text = |t: KeyText, k: &openssl::pkey::PKey<openssl::pkey::Private>| {
+            t.encode(k).map(|b| String::from_utf8(b).unwrap())
+        };
+        assert!(
+            text(KeyText::SpkiPem, &rsa)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        assert!(
+            text(KeyText::SpkiPem, &ec)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        assert!(
+            text(KeyText::Pkcs1Pem, &rsa)
+                .unwrap()
+                .starts_with("-----BEGIN RSA PUBLIC KEY-----")
+        );
+        assert_eq!(text(KeyText::Pkcs1Pem, &ec), None, "PKCS#1 is RSA only");
+        assert!(
+            text(KeyText::OpenSsh, &rsa)
+                .unwrap()
+                .starts_with("ssh-rsa AAAA")
+        );
+        assert!(
+            text(KeyText::OpenSsh, &ec)
+                .unwrap()
+                .starts_with("ecdsa-sha2-nistp256 AAAA")
+        );
+        let jwk: Value = serde_json::from_str(&text(KeyText::JwkJson, &ec).unwrap()).unwrap();
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["crv"].as_str()),
+            (Some("EC"), Some("P-256"))
+        );
+        // Each text is its own secret: the MACs differ.
+        let macs: std::collections::BTreeSet<Vec<u8>> = [
+            KeyText::SpkiPem,
+            KeyText::Pkcs1Pem,
+            KeyText::OpenSsh,
+            KeyText::JwkJson,
+        ]
+        .into_iter()
+        .map(|t| hmac_sha256(&t.encode(&rsa).unwrap(), b"input").unwrap())
+        .collect();
+        assert_eq!(macs.len(), 4);
     }
 
     #[test]
