@@ -605,9 +605,9 @@ mod tests {
 
     #[test]
     fn each_key_text_is_the_key_in_that_text_or_none() {
-        let rsa =
-            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-        let ec = openssl::pkey::PKey::from_ec_key(
+        use openssl::pkey::PKey;
+        let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let ec = PKey::from_ec_key(
             openssl::ec::EcKey::generate(
                 &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
                     .unwrap(),
@@ -615,9 +615,8 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let text = |t: KeyText, k: &openssl::pkey::PKey<openssl::pkey::Private>| {
-            t.encode(k).map(|b| String::from_utf8(b).unwrap())
-        };
+        let text =
+            |t: KeyText, k: &PKey<Private>| t.encode(k).map(|b| String::from_utf8(b).unwrap());
         assert!(
             text(KeyText::SpkiPem, &rsa)
                 .unwrap()
