@@ -222,7 +222,7 @@ async fn the_inspector_shows_a_saml_login_then_an_oidc_login_newest_first() {
     let summary = saml["summary"].as_str().unwrap();
     let fp = keys().current.certificate.sha256_fingerprint();
     assert!(
-        summary.contains(&format!("the Assertion (Reference URI #")) && summary.contains(&fp),
+        summary.contains("the Assertion (Reference URI #") && summary.contains(&fp),
         "{summary}"
     );
     assert!(

@@ -157,11 +157,11 @@ impl Login {
     }
 
     fn bytes(&self) -> usize {
-        let list = |l: &[String]| l.iter().map(string_bytes).sum::<usize>();
+        let list = |l: &[String]| l.iter().map(|s| string_bytes(s)).sum::<usize>();
         string_bytes(&self.user)
             + list(&self.groups)
-            + self.group_attribute.as_ref().map_or(0, string_bytes)
-            + self.filter.as_ref().map_or(0, string_bytes)
+            + self.group_attribute.as_deref().map_or(0, string_bytes)
+            + self.filter.as_deref().map_or(0, string_bytes)
             + self.sent.as_deref().map_or(0, list)
             + list(&self.dropped)
             + list(&self.missing)
@@ -207,7 +207,7 @@ pub struct Entry {
 }
 
 /// The bytes a string holds, with its header.
-fn string_bytes(s: &String) -> usize {
+fn string_bytes(s: &str) -> usize {
     size_of::<String>() + s.len()
 }
 
@@ -447,6 +447,21 @@ pub fn saml_response(
             app: app.id.clone(),
             summary,
             login: Some(login),
+            parts: vec![Part::new("Response", indent_xml(xml))],
+        },
+    );
+}
+
+/// A SAML Response that logs no one in (an error status), with why it was sent.
+pub fn status_response(state: &IdpState, app: &App, xml: &str, why: &str) {
+    record(
+        state,
+        Draft {
+            direction: Direction::Issued,
+            kind: Kind::SamlResponse,
+            app: app.id.clone(),
+            summary: format!("{why}\n{}", signatures(xml)),
+            login: None,
             parts: vec![Part::new("Response", indent_xml(xml))],
         },
     );

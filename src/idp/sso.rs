@@ -309,6 +309,12 @@ fn no_passive(
     );
     let key = &state.keys.current;
     let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
+    super::inspect::status_response(
+        state,
+        app,
+        &xml,
+        "NoPassive: a passive request without an IdP session",
+    );
     tracing::info!(app = %app.id, "answered a passive request with NoPassive");
     let page = binding::post_form(
         saml.acs_url.as_str(),
