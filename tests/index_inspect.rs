@@ -355,3 +355,79 @@ async fn the_byte_cap_holds_under_10000_logins() {
         entries.len()
     );
 }
+
+/// An SP-initiated logout: the LogoutRequest received and the LogoutResponse issued; a login
+/// with an attribute a scenario removed says which.
+#[tokio::test]
+async fn the_inspector_shows_logouts_and_removed_attributes() {
+    let st = state(example());
+    st.set_emit(
+        "00u1alice",
+        fakta::config::Emit {
+            omit_attributes: vec!["groups".into(), "name".into()],
+        },
+    );
+    let start = get(&st, "/app/acme_qovery_1/qovery/sso/saml", None).await;
+    let done = pick_user(&st, &start, "00u1alice").await;
+    let cookie = done.session_cookie().unwrap();
+    let request = fakta::saml::logout::build(&fakta::saml::logout::LogoutRequest {
+        id: "_inspected-logout".into(),
+        issue_instant: NOW,
+        issuer: "urn:auth0:qovery:acme".into(),
+        destination: "http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml".into(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        session_index: None,
+    });
+    let q = fakta::saml::logout::redirect_query(&request, None, None).unwrap();
+    let a = get(
+        &st,
+        &format!("/app/acme_qovery_1/qovery/slo/saml?{q}"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+
+    let json = get_json(&st, "/fakta/inspect").await;
+    let entries = json["entries"].as_array().unwrap();
+    let shape: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["direction"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("issued", "logout_response"),
+            ("received", "logout_request"),
+            ("issued", "saml_response"),
+        ]
+    );
+    let response = entries[0]["parts"][0]["text"].as_str().unwrap();
+    assert!(
+        response.contains("InResponseTo=\"_inspected-logout\""),
+        "{response}"
+    );
+    let received = entries[1]["parts"][0]["text"].as_str().unwrap();
+    assert!(received.contains("ID=\"_inspected-logout\""), "{received}");
+    let login = &entries[2]["login"];
+    assert_eq!(login["missing"], serde_json::json!(["groups", "name"]));
+    assert_eq!(
+        login["sent"],
+        Value::Null,
+        "the groups attribute was removed"
+    );
+    assert_eq!(login["dropped"], serde_json::json!(["Eng"]));
+    let xml = entries[2]["parts"][0]["text"].as_str().unwrap();
+    assert!(
+        !xml.contains("Name=\"groups\"") && !xml.contains("Name=\"name\""),
+        "{xml}"
+    );
+    let html = get(&st, "/fakta/inspect", None).await.body;
+    at(&html, "<td class=\"missing\">groups, name</td>");
+    at(&html, "<td class=\"sent\">no groups attribute</td>");
+}
