@@ -641,6 +641,11 @@ address through {}",
         "  signing certificate SHA-256 {}",
         state.keys.current.certificate.sha256_fingerprint()
     );
+    println!(
+        "  every app's settings {}  inspector {} (it shows identities)",
+        state.url("/"),
+        state.url("/fakta/inspect")
+    );
     let _ = std::io::stdout().flush();
 }
 
