@@ -55,6 +55,9 @@ pub enum Command {
         /// IdP that signs identities for anyone who asks: fakta warns when you do it.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Log one line per login on stderr: the app, the user and the groups sent.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Run the conformance trials of connection files against their SP (the file's `target`).
     ///
@@ -248,6 +251,8 @@ impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
             Command::Test { .. } | Command::Demo { .. } => "fakta=warn",
+            // The login lines are logged at debug level under their own target.
+            Command::Serve { verbose: true, .. } => "fakta=info,fakta::logins=debug",
             _ => "fakta=info",
         }
     }
@@ -256,7 +261,7 @@ impl Cli {
 /// Runs a parsed command line; errors are for the binary to print.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { file, listen } => serve(file.as_deref(), listen, &cli.certs),
+        Command::Serve { file, listen, .. } => serve(file.as_deref(), listen, &cli.certs),
         Command::Check {
             files,
             deny_warnings,
@@ -636,6 +641,11 @@ address through {}",
     println!(
         "  signing certificate SHA-256 {}",
         state.keys.current.certificate.sha256_fingerprint()
+    );
+    println!(
+        "  every app's settings {}  inspector {} (it shows identities)",
+        state.url("/"),
+        state.url("/fakta/inspect")
     );
     let _ = std::io::stdout().flush();
 }

@@ -16,6 +16,7 @@ pub(crate) mod ffi;
 pub mod idp;
 pub mod keys;
 pub mod oidc;
+pub mod redact;
 pub mod refsp;
 pub mod revocation;
 pub mod runner;

@@ -323,3 +323,94 @@ fn revoke_sends_through_the_running_idp() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown fault `nope`"), "{err}");
 }
+
+fn http_post_form(addr: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `fakta serve -v` logs one line per login on stderr: the app, the user, the groups sent.
+#[test]
+fn serve_verbose_logs_one_line_per_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let mut child = Server(
+        Command::new(BIN)
+            .args([
+                "--certs",
+                certs.to_str().unwrap(),
+                "serve",
+                "-v",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("FAKTA_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let first = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("fakta IdP listening on http://") => break line,
+            Some(Ok(_)) => {}
+            _ => panic!("fakta serve did not start"),
+        }
+    };
+    let addr = first
+        .trim_start_matches("fakta IdP listening on http://")
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    // An IdP-initiated login as alice: the login page, then the user picked.
+    let start = http_get(&addr, "/app/acme_qovery_1/qovery/sso/saml");
+    let token = start
+        .split("state=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| c.is_whitespace()).next())
+        .unwrap_or_else(|| panic!("no login page redirect: {start}"))
+        .to_owned();
+    let done = http_post_form(
+        &addr,
+        "/login/login.htm",
+        &format!("state={token}&username=00u1alice"),
+    );
+    assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line)
+                if line
+                    .contains("login: app qovery, user 00u1alice, groups sent [Qovery-Admins]") =>
+            {
+                break;
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no login line on stderr; saw:\n{}", seen.join("\n")),
+        }
+    }
+}

@@ -138,6 +138,18 @@ pub async fn revoke(
     } else {
         0
     };
+    super::inspect::revocation(
+        &state,
+        app,
+        &super::inspect::Revocation {
+            endpoint: &sent.endpoint,
+            header: &sent.header,
+            claims: &sent.claims,
+            body: &sent.body,
+            status: sent.status,
+            answer: &sent.answer,
+        },
+    );
     tracing::info!(user = %user.id, app = %app.id, status = sent.status, "revocation request sent");
     Json(json!({
         "endpoint": sent.endpoint,

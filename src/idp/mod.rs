@@ -1,5 +1,6 @@
 //! The identity provider over HTTP (axum): Okta-shaped URLs for SAML apps, the login page, the
-//! IdP session cookie, metadata and an index page for people.
+//! IdP session cookie, metadata, and for people an index page (Okta's "Sign On" tab of every
+//! app) and an inspector of the documents received and issued.
 //!
 //! Protocol documents are built by `crate::saml`; this module only moves them over HTTP and
 //! keeps state (sessions, pending logins).
@@ -7,6 +8,8 @@
 pub mod control;
 mod error;
 mod html;
+mod index;
+pub mod inspect;
 mod login;
 pub mod oidc;
 mod router;

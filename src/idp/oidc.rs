@@ -313,6 +313,8 @@ pub fn answer_with_code(
             email: who.email.clone(),
         },
     );
+    let emit = state.emit_view(trial.as_deref(), &who.id);
+    super::inspect::authorization(state, request, who, &emit);
     tracing::info!(client = %request.client_id, user = %user.id, "issued an authorization code");
     let mut fields = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
@@ -627,6 +629,7 @@ fn issue_tokens(
         }
         None => jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error)?,
     };
+    super::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     let info = |kind, expires, jti| TokenInfo {
         kind,
         app_id: app.id.clone(),
@@ -749,6 +752,7 @@ pub async fn userinfo(
             );
         }
     }
+    super::inspect::userinfo(&state, app, &claims);
     (no_store(), Json(claims)).into_response()
 }
 

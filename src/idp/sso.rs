@@ -83,6 +83,7 @@ fn sso_redirect(
         None => false,
     };
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
+    super::inspect::authn_request(state, app, "Redirect", signed, &xml);
     let request = authn_request::parse(&xml)?;
     check_request(state, app, saml, &request, signed)?;
     continue_login(state, app, &request, relay_state, headers)
@@ -118,6 +119,7 @@ fn sso_form(
         }
         None => false,
     };
+    super::inspect::authn_request(state, app, "POST", signed, &xml);
     check_request(state, app, saml, &request, signed)?;
     let relay_state = form.get("RelayState").cloned();
     continue_login(state, app, &request, relay_state, headers)
@@ -307,6 +309,12 @@ fn no_passive(
     );
     let key = &state.keys.current;
     let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
+    super::inspect::status_response(
+        state,
+        app,
+        &xml,
+        "NoPassive: a passive request without an IdP session",
+    );
     tracing::info!(app = %app.id, "answered a passive request with NoPassive");
     let page = binding::post_form(
         saml.acs_url.as_str(),
@@ -413,6 +421,7 @@ pub fn issue(
     let mut xml =
         signature::signed_response(&params, saml.sign, key.pkey(), &key.certificate.base64())?;
     // A runner trial's attack, applied to the honest signed document.
+    let mut forged = None;
     if let Some(fault) = state.trial_saml_fault(trial) {
         if let Some(foreign) = state.foreign_key() {
             let xxe_url = state.xxe_url(trial.unwrap_or_default());
@@ -421,7 +430,7 @@ pub fn issue(
                 assertion_id: &params.ids.assertion_id,
                 xxe_url: &xxe_url,
             };
-            let forged = crate::saml::faults::apply(
+            let forged_doc = crate::saml::faults::apply(
                 fault,
                 &xml,
                 &ids,
@@ -434,13 +443,13 @@ pub fn issue(
                     email: &user.email,
                 },
             )?;
-            state.note_altered(
-                trial,
-                format!("{} {}: {}", fault.case(), fault.name(), forged.altered),
-            );
-            xml = forged.xml;
+            let altered = format!("{} {}: {}", fault.case(), fault.name(), forged_doc.altered);
+            state.note_altered(trial, altered.clone());
+            forged = Some(altered);
+            xml = forged_doc.xml;
         }
     }
+    super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref());
     tracing::info!(
         app = %app.id,
         user = %user.id,

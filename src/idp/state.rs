@@ -202,6 +202,8 @@ pub struct IdpState {
     /// Signed AuthnRequest IDs answered (app id, request id) and until when they would be
     /// valid: a replay within the window is refused, after it the request is expired anyway.
     seen_requests: Mutex<HashMap<(String, String), OffsetDateTime>>,
+    /// The last documents received and issued, for people (`/fakta/inspect`), bounded in bytes.
+    pub inspector: super::inspect::Inspector,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -258,6 +260,7 @@ impl IdpState {
             rotated_jwks: std::sync::OnceLock::new(),
             discovery_fault: Mutex::new(None),
             seen_requests: Mutex::new(HashMap::new()),
+            inspector: super::inspect::Inspector::default(),
         }))
     }
 
