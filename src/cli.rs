@@ -192,6 +192,11 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// The run's time limit (seconds, 1-86400; default 600). Trials not started when it runs
+    /// out fail (kind setup), one running then fails (kind transport); each trial may take
+    /// 120 s and each request 15 s.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: Option<u64>,
     /// Add the attack pack (SAML S1-S24, OIDC O1-O14) to every file, as `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
@@ -219,6 +224,7 @@ impl HarnessArgs {
             listen_ip: None,
             sp_wait: None,
             list_json: self.format.as_deref() == Some("json"),
+            timeout: self.timeout.map(std::time::Duration::from_secs),
         }
     }
 }

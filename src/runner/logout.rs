@@ -34,6 +34,9 @@ pub enum SloAnswer {
     Refused { status: u16, reason: String },
 }
 
+/// Most bytes read of an RP's answer to a back-channel logout (it is only shown, cut short).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 fn random_hex() -> String {
     use rand::Rng;
     format!("{:032x}", rand::rng().random::<u128>())
@@ -335,14 +338,12 @@ pub async fn idp_initiated(
                 )
             }
         };
-        let resp = reqwest::Client::new()
-            .post(&uri)
-            .form(&[("logout_token", token.as_str())])
-            .send()
+        let client = super::fetch::client().map_err(|e| e.to_string())?;
+        let req = client.post(&uri).form(&[("logout_token", token.as_str())]);
+        let (status, _, answer) = super::fetch::send("POST", &uri, req, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| format!("POST {uri} failed: {e}"))?;
-        let status = resp.status().as_u16();
-        let answer = resp.text().await.unwrap_or_default();
+            .map_err(|e| e.to_string())?;
+        let answer = String::from_utf8_lossy(&answer);
         Done {
             description: format!(
                 "back-channel logout{} POSTed to {uri}: claims {claims}; the RP answered {status} {}",

@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod exec;
+pub mod fetch;
 pub mod logout;
 pub mod oracle;
 pub mod plan;
