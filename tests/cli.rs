@@ -1,23 +1,18 @@
 //! The `fakta` binary end to end: help texts, key management, and `serve` answering on a socket.
 
 mod common;
-use common::free_port;
+use common::{free_port, run_with_deadline, wait_for_line, wait_for_line_in};
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 
 fn fakta(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run fakta");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_with_deadline(Command::new(BIN).args(args), Duration::from_secs(60))
 }
 
 #[test]
@@ -134,17 +129,11 @@ fn serve_answers_metadata_on_loopback() {
             .spawn()
             .expect("spawn"),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let first = loop {
-        assert!(Instant::now() < deadline, "fakta serve did not start");
-        if let Some(Ok(line)) = lines.next() {
-            if line.starts_with("fakta IdP listening on http://") {
-                break line;
-            }
-        }
-    };
+    let first = wait_for_line(
+        &mut child.0,
+        "fakta IdP listening on http://",
+        Duration::from_secs(20),
+    );
     let addr = first
         .trim_start_matches("fakta IdP listening on http://")
         .split(' ')
@@ -183,16 +172,11 @@ fn serve_warns_when_listening_beyond_loopback() {
             .expect("spawn"),
     );
     let stderr = child.0.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no warning");
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("warning: listening on 0.0.0.0:") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("fakta serve ended without the warning"),
-        }
-    }
+    wait_for_line_in(
+        stderr,
+        "warning: listening on 0.0.0.0:",
+        Duration::from_secs(20),
+    );
 }
 
 #[test]
@@ -215,43 +199,29 @@ fn serve_refuses_a_broken_file_with_its_errors() {
 fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/check-connection.sh");
     let run = |file: &str| {
-        Command::new("bash")
-            .arg(script)
-            .arg(file)
-            .env("FAKTA_BIN", BIN)
-            .output()
-            .expect("run the template")
+        run_with_deadline(
+            Command::new("bash")
+                .arg(script)
+                .arg(file)
+                .env("FAKTA_BIN", BIN),
+            Duration::from_secs(60),
+        )
     };
     let ok = run(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/qovery-saml.yaml"
     ));
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    assert_eq!(ok.0, 0, "{}", ok.1);
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "idp: { base_url: http://127.0.0.1:7000 }\napps: []\n").unwrap();
     let out = run(bad.to_str().unwrap());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("missing key `directory`"));
+    assert_eq!(out.0, 2);
+    assert!(out.1.contains("missing key `directory`"), "{}", out.1);
 }
 
 fn wait_line(child: &mut std::process::Child, prefix: &str) {
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no `{prefix}` line");
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with(prefix) => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the process ended before `{prefix}`"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    wait_for_line(child, prefix, Duration::from_secs(20));
 }
 
 #[test]
