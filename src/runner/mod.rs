@@ -17,4 +17,4 @@ pub mod sp;
 pub mod transcript;
 pub mod verdict;
 
-pub use report::{Options, Pack, RunError, run};
+pub use report::{Bound, Options, Pack, RunError, run};

@@ -90,10 +90,20 @@ impl Budget {
 }
 
 /// A connection file under test, by pack name (the file stem).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pack {
     pub name: String,
     pub conn: Connection,
+    /// Listeners bound before the run, used instead of binding the file's ports (the demo binds
+    /// free ports first, so that nothing can take them between choosing and serving).
+    pub bound: Option<Bound>,
+}
+
+/// A pack's listeners, bound by the caller: the IdP's, and the in-process reference SP's.
+#[derive(Debug)]
+pub struct Bound {
+    pub idp: std::net::TcpListener,
+    pub sp: Option<std::net::TcpListener>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +332,12 @@ fn prepare(
         let running = if options.list {
             None
         } else {
-            let (idp, sp) = start(runtime, &pack.name, &conn, keys, sp_flaws, options)?;
+            let started = Starting {
+                pack: &pack.name,
+                conn: &conn,
+                bound: pack.bound,
+            };
+            let (idp, sp) = start(runtime, started, keys, sp_flaws, options)?;
             if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
                 wait_for(&pack.name, &t.login_url, options.sp_wait())?;
             }
@@ -429,30 +444,60 @@ fn wait_for(pack: &str, url: &url::Url, wait: Duration) -> Result<(), RunError> 
     Ok(())
 }
 
+/// A pack about to be started.
+struct Starting<'a> {
+    pack: &'a str,
+    conn: &'a Arc<Connection>,
+    bound: Option<Bound>,
+}
+
+/// A listener the caller bound, or one bound now at `addr`.
+fn listener(
+    runtime: &tokio::runtime::Runtime,
+    bound: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+    what: &'static str,
+    pack: &str,
+) -> Result<tokio::net::TcpListener, RunError> {
+    let listen = |source| RunError::Listen {
+        addr,
+        what,
+        pack: pack.to_owned(),
+        source,
+    };
+    match bound {
+        Some(l) => {
+            l.set_nonblocking(true).map_err(listen)?;
+            let _in_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(l).map_err(listen)
+        }
+        None => runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(listen),
+    }
+}
+
 /// Starts the pack's IdP, and the SP when fakta runs it: the reference SP for the demo, or
 /// `target.start`.
 fn start(
     runtime: &tokio::runtime::Runtime,
-    pack: &str,
-    conn: &Arc<Connection>,
+    starting: Starting<'_>,
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
     options: &Options,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
+    let Starting { pack, conn, bound } = starting;
+    let (bound_idp, bound_sp) = match bound {
+        Some(b) => (Some(b.idp), b.sp),
+        None => (None, None),
+    };
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let addr = idp_addr(&conn.idp.base_url, options.listen_ip);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|source| RunError::Listen {
-            addr,
-            what: "the IdP",
-            pack: pack.to_owned(),
-            source,
-        })?;
+    let listener_idp = listener(runtime, bound_idp, addr, "the IdP", pack)?;
     let served = idp.clone();
     runtime.spawn(crate::idp::serve(
-        listener,
+        listener_idp,
         served,
         std::future::pending::<()>(),
     ));
@@ -464,16 +509,9 @@ fn start(
                 RunError::Setup(format!("pack `{pack}` has no target for the reference SP"))
             })?;
             let addr = listen_addr(&target.login_url);
-            let listener = runtime
-                .block_on(tokio::net::TcpListener::bind(addr))
-                .map_err(|source| RunError::Listen {
-                    addr,
-                    what: "the reference SP",
-                    pack: pack.to_owned(),
-                    source,
-                })?;
+            let listener_sp = listener(runtime, bound_sp, addr, "the reference SP", pack)?;
             let served = sp.clone();
-            runtime.spawn(async move { served.serve(listener).await });
+            runtime.spawn(async move { served.serve(listener_sp).await });
             SpControl::InProcess(Box::new(sp))
         }
         (None, Some(target)) => match &target.start {
