@@ -80,10 +80,10 @@ for mode in $MODES; do
   wait "$sp_pid" 2>/dev/null || true
   sp_pid=
   secs=$(awk -v ns=$((end - start)) 'BEGIN {printf "%.1f", ns / 1e9}')
-  rss=$(awk '{printf "%.0f", $1 / 1024}' "$work/rss")
+  rss=$(tail -1 "$work/rss" | awk '{printf "%.0f", $1 / 1024}')
   summary=$(grep -E '^test result' "$work/out" | sed 's/^test result: //' || true)
   kinds=$(grep -E '^    [a-z-]+ \([0-9]+\):' "$work/out" | sed -E 's/^ +([a-z-]+ \([0-9]+\)).*/\1/' | paste -sd ' ' || true)
   printf '%-8s %10s %14s  %s; %s\n' "$mode" "$secs" "$rss" "$summary" "$kinds"
   # One failure's first lines, to show what the runner said.
-  grep -m1 -A4 -E '^kind: ' "$work/out" | sed 's/^/           /' || true
+  grep -m1 -A6 -E '^kind: ' "$work/out" | sed 's/^/           /' || true
 done

@@ -105,12 +105,18 @@ fn an_endless_page_fails_every_trial_as_transport_at_the_byte_limit() {
     assert_eq!(passed(&out), 0, "nothing passes against this SP:\n{out}");
     assert_eq!(kinds(&out), vec!["transport"], "{out}");
     assert!(
-        out.contains("the server sent more than 2097152 bytes (the runner reads no more of an answer)"),
+        out.contains(
+            "the server sent more than 2097152 bytes (the runner reads no more of an answer)"
+        ),
         "{out}"
     );
     // Each page is given up at 2 MiB: the run is quick, and its report small.
     assert!(took < Duration::from_secs(120), "took {took:?}");
-    assert!(out.len() < 4 * 1024 * 1024, "the report is {} bytes", out.len());
+    assert!(
+        out.len() < 4 * 1024 * 1024,
+        "the report is {} bytes",
+        out.len()
+    );
 }
 
 #[test]

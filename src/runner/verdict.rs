@@ -18,9 +18,11 @@ pub enum FailureKind {
     SpCrashed,
     /// The honest twin of this trial fails, so a refusal here proves nothing.
     CannotJudge,
-    /// The SP could not be reached, or did not answer in time.
+    /// The SP could not be reached, did not answer in time (a request, the trial, the run's
+    /// budget), or sent more than the runner reads.
     Transport,
-    /// The trial could not run as designed: the file, fakta, or a forgery that did not apply.
+    /// The trial could not run as designed: the file, fakta, a forgery that did not apply, or
+    /// the run's budget gone before it started.
     Setup,
 }
 
