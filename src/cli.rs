@@ -715,3 +715,30 @@ fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--timeout`'s help gives the limits in numbers: they must be the runner's.
+    #[test]
+    fn the_timeout_help_states_the_runners_limits() {
+        let mut cmd = super::Cli::command();
+        let test = cmd.find_subcommand_mut("test").expect("a test subcommand");
+        let help = test.render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for said in [
+            format!("default {}", crate::runner::report::RUN_TIMEOUT.as_secs()),
+            format!(
+                "each trial may take {} s",
+                crate::runner::report::TRIAL_TIMEOUT.as_secs()
+            ),
+            format!(
+                "each request {} s",
+                crate::runner::fetch::REQUEST_TIMEOUT.as_secs()
+            ),
+        ] {
+            assert!(help.contains(&said), "`{said}` not in:\n{help}");
+        }
+    }
+}

@@ -600,16 +600,13 @@ fn trial(
             let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
             let limit = TRIAL_TIMEOUT + 2 * shared.sp_wait;
-            let result = within(
+            let (result, cut) = within(
                 &spec,
                 &shared,
                 limit,
                 sp::run_with_fresh_sp(&spec, &idp, &sp),
             );
-            if result
-                .as_ref()
-                .is_err_and(|f| f.kind == FailureKind::Transport)
-            {
+            if cut {
                 // Cut short, it may have left the forged discovery in place and the SP reading
                 // it: put the honest one back for the trials that follow.
                 idp.set_discovery_fault(None);
@@ -621,7 +618,7 @@ fn trial(
         } else {
             let _shared = shared.gate.read().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            let result = within(
+            let (result, _) = within(
                 &spec,
                 &shared,
                 TRIAL_TIMEOUT,
@@ -633,24 +630,26 @@ fn trial(
 }
 
 /// Runs a trial within `limit` and what is left of the run's budget: a trial that does not
-/// start before the budget is gone, or does not end in time, fails with the reason.
+/// start before the budget is gone, or does not end in time, fails with the reason. Also says
+/// whether the trial was cut short (stopped while it ran).
 fn within(
     spec: &TrialSpec,
     shared: &Shared,
     limit: Duration,
     trial: impl Future<Output = Result<Passed, Failure>>,
-) -> Result<Passed, Failure> {
+) -> (Result<Passed, Failure>, bool) {
     let left = shared.budget.left();
     let total = shared.budget.total.as_secs();
     if left.is_zero() {
-        return Err(Failure::new(
+        let not_run = Failure::new(
             FailureKind::Setup,
             format!(
                 "trial {}\n  not run: the run's time limit ({total} s, --timeout) ran out before \
 this trial could start",
                 spec.name
             ),
-        ));
+        );
+        return (Err(not_run), false);
     }
     let (wait, why) = if left < limit {
         (
@@ -672,11 +671,14 @@ slow, or keeps the browser going)",
         .handle
         .block_on(async { tokio::time::timeout(wait, trial).await })
     {
-        Ok(result) => result,
-        Err(_) => Err(Failure::new(
-            FailureKind::Transport,
-            format!("trial {}\n  stopped: {why}", spec.name),
-        )),
+        Ok(result) => (result, false),
+        Err(_) => (
+            Err(Failure::new(
+                FailureKind::Transport,
+                format!("trial {}\n  stopped: {why}", spec.name),
+            )),
+            true,
+        ),
     }
 }
 
