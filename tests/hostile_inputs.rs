@@ -472,6 +472,8 @@ fn the_loader_answers_mutated_connection_files_with_a_value() {
 fn the_loader_answers_deep_and_huge_documents_with_a_value() {
     let limit = config::MAX_FILE_BYTES;
     let deep = |n: usize| n.min(limit / 4);
+    // Block nesting costs a space per level: 1,400 levels are the most that fit in the size
+    // limit (about 1 MiB of indentation).
     let mut cases: Vec<(String, String)> = vec![
         ("flow sequences".into(), deep_json(deep(200_000), "[", "]")),
         (
@@ -484,7 +486,7 @@ fn the_loader_answers_deep_and_huge_documents_with_a_value() {
         ),
         ("block sequences".into(), {
             let mut s = String::new();
-            for i in 0..2000 {
+            for i in 0..1400 {
                 s.push_str(&" ".repeat(i));
                 s.push_str("-\n");
             }
@@ -492,7 +494,7 @@ fn the_loader_answers_deep_and_huge_documents_with_a_value() {
         }),
         ("block mappings".into(), {
             let mut s = String::new();
-            for i in 0..2000 {
+            for i in 0..1400 {
                 s.push_str(&" ".repeat(i));
                 s.push_str("a:\n");
             }
@@ -541,4 +543,40 @@ fn the_loader_answers_deep_and_huge_documents_with_a_value() {
             );
         });
     }
+}
+
+/// The deepest documents the limits let through (64 block levels holding 254 flow levels) are
+/// read on a small stack; one level of block nesting more is refused, in words, before a tree
+/// is built.
+#[test]
+fn the_loader_reads_the_deepest_allowed_document_and_refuses_deeper_in_words() {
+    on_small_stack(|| {
+        let block = config::MAX_BLOCK_DEPTH;
+        let deepest: String = (0..block)
+            .map(|i| {
+                let value = if i + 1 == block {
+                    format!(" {}", deep_json(254, "[", "]"))
+                } else {
+                    String::new()
+                };
+                format!("{}a:{value}\n", " ".repeat(i))
+            })
+            .collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = config::load_str(&deepest, "deep.yaml", dir).unwrap_err();
+        assert!(
+            d.to_string().contains("unknown key `a`"),
+            "read as a document: {d}"
+        );
+        let deeper = format!("{deepest}{}a: 1\n", " ".repeat(block));
+        let d = config::load_str(&deeper, "deep.yaml", dir).unwrap_err();
+        assert_eq!(
+            d.to_string().lines().next().unwrap(),
+            format!(
+                "deep.yaml:{}:{}: the YAML nests deeper than {block} levels",
+                block + 1,
+                block + 1
+            )
+        );
+    });
 }
