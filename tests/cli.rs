@@ -1,12 +1,14 @@
 //! The `fakta` binary end to end: help texts, key management, and `serve` answering on a socket.
 
 mod common;
-use common::{free_port, run_with_deadline, wait_for_line, wait_for_line_in};
+use common::{free_port, run_with_deadline, try_wait_for_line_in, wait_for_line, wait_for_line_in};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
@@ -220,40 +222,77 @@ fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
     assert!(out.1.contains("missing key `directory`"), "{}", out.1);
 }
 
-fn wait_line(child: &mut std::process::Child, prefix: &str) {
-    wait_for_line(child, prefix, Duration::from_secs(20));
+/// Starts `fakta ARGS` and waits for its line starting with `prefix`; Err (the process
+/// stopped) with what it printed when the line does not come.
+fn start_server(certs: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
+    let mut child = Command::new(BIN)
+        .arg("--certs")
+        .arg(certs)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // stderr is drained all along (the server logs there), and kept for a failure.
+    let err = Arc::new(Mutex::new(Vec::new()));
+    let mut pipe = child.stderr.take().unwrap();
+    let kept = err.clone();
+    let drained = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            kept.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    let mut server = Server(child);
+    match try_wait_for_line_in(stdout, prefix, Duration::from_secs(20)) {
+        Ok(_) => Ok(server),
+        Err(e) => {
+            let _ = server.0.kill();
+            let _ = server.0.wait();
+            let _ = drained.join();
+            let err = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+            Err(format!("{e}\n--- stderr\n{err}"))
+        }
+    }
 }
 
 #[test]
 fn revoke_sends_through_the_running_idp() {
     let dir = tempfile::tempdir().unwrap();
-    let (idp, sp) = (free_port(), free_port());
-    let yaml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/qovery-saml.yaml"
-    ))
-    .unwrap()
-    .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
-    .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
     let file = dir.path().join("c.yaml");
-    std::fs::write(&file, yaml).unwrap();
     let certs = dir.path().join("certs");
-    let spawn = |args: &[&str]| {
-        Server(
-            Command::new(BIN)
-                .arg("--certs")
-                .arg(&certs)
-                .args(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
-    let mut idp_proc = spawn(&["serve", file.to_str().unwrap()]);
-    wait_line(&mut idp_proc.0, "fakta IdP listening");
-    let mut sp_proc = spawn(&["sp", file.to_str().unwrap()]);
-    wait_line(&mut sp_proc.0, "fakta reference SP listening");
+    // The ports are written into the file for the two processes: when one was taken between
+    // choosing it and binding it, start again on others.
+    let mut last = String::new();
+    let mut servers = None;
+    for _ in 0..5 {
+        let (idp, sp) = (free_port(), free_port());
+        let yaml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/qovery-saml.yaml"
+        ))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+        std::fs::write(&file, yaml).unwrap();
+        let f = file.to_str().unwrap();
+        let started = start_server(&certs, &["serve", f], "fakta IdP listening").and_then(|i| {
+            start_server(&certs, &["sp", f], "fakta reference SP listening").map(|s| (i, s))
+        });
+        match started {
+            Ok(both) => {
+                servers = Some(both);
+                break;
+            }
+            Err(e) if e.contains("Address already in use") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let _servers = servers.unwrap_or_else(|| panic!("no free ports after 5 tries: {last}"));
     let f = file.to_str().unwrap();
     let c = certs.to_str().unwrap();
     // Nobody is signed in at the SP: an honest request gets 404 (T6), which is not success.

@@ -102,6 +102,15 @@ pub fn wait_for_line_in(
     prefix: &str,
     deadline: Duration,
 ) -> String {
+    try_wait_for_line_in(stdout, prefix, deadline).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`wait_for_line_in`] that returns what went wrong (with the lines seen) instead of failing.
+pub fn try_wait_for_line_in(
+    stdout: impl std::io::Read + Send + 'static,
+    prefix: &str,
+    deadline: Duration,
+) -> Result<String, String> {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -118,16 +127,20 @@ pub fn wait_for_line_in(
     loop {
         let left = until.saturating_duration_since(std::time::Instant::now());
         match rx.recv_timeout(left) {
-            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(line) if line.starts_with(prefix) => return Ok(line),
             Ok(line) => seen.push(line),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
-                "no line starting with `{prefix}` within {deadline:?}; seen:\n{}",
-                seen.join("\n")
-            ),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!(
-                "the process ended before a line starting with `{prefix}`; seen:\n{}",
-                seen.join("\n")
-            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "no line starting with `{prefix}` within {deadline:?}; seen:\n{}",
+                    seen.join("\n")
+                ));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(format!(
+                    "the process ended before a line starting with `{prefix}`; seen:\n{}",
+                    seen.join("\n")
+                ));
+            }
         }
     }
 }
