@@ -88,6 +88,7 @@ impl Browser {
         );
         let client = fetch::client_builder()
             .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .build()
             .map_err(|e| FetchError::Failed {

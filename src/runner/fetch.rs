@@ -37,13 +37,12 @@ pub enum FetchError {
     },
 }
 
-/// A client builder with the runner's limits (no redirects followed: callers that follow them
-/// do it hop by hop).
+/// A client builder with the runner's limits (reqwest's redirect policy: the browser sets its
+/// own, to follow redirects hop by hop).
 pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// A client with the runner's limits.
