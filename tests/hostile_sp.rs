@@ -135,6 +135,12 @@ fn a_silent_sp_runs_out_the_run_budget_and_no_trial_passes_unheard() {
         ),
         "{out}"
     );
+    // ... and name the request they were waiting for.
+    assert!(
+        out.contains("it was waiting for GET http://127.0.0.1:")
+            && out.contains("/login?connection=acme (sent "),
+        "{out}"
+    );
     let kinds = kinds(&out);
     assert_eq!(kinds, vec!["transport", "setup"], "{out}");
     assert!(took < Duration::from_secs(30), "took {took:?}");

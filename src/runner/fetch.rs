@@ -92,6 +92,40 @@ fn error(method: &'static str, url: &str, e: &reqwest::Error, timeout: Duration)
     }
 }
 
+/// The request being waited on, with when it was sent.
+type Waiting = std::sync::Arc<std::sync::Mutex<Option<(&'static str, String, std::time::Instant)>>>;
+
+tokio::task_local! {
+    static WAITING_ON: Waiting;
+}
+
+/// What a trial's requests are doing, so that a trial stopped by its time limit can say which
+/// request it was waiting on, and for how long.
+#[derive(Debug, Clone, Default)]
+pub struct Activity(Waiting);
+
+impl Activity {
+    /// Runs `f`, recording in this activity each request it sends until it is answered.
+    pub async fn track<F: Future>(&self, f: F) -> F::Output {
+        WAITING_ON.scope(self.0.clone(), f).await
+    }
+
+    /// The request waited on, if one is: `GET URL (sent 7 s ago)`.
+    pub fn waiting_on(&self) -> Option<String> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref().map(|(method, url, since)| {
+            format!("{method} {url} (sent {} s ago)", since.elapsed().as_secs())
+        })
+    }
+}
+
+fn note_waiting(what: Option<(&'static str, &str)>) {
+    let _ = WAITING_ON.try_with(|w| {
+        *w.lock().unwrap_or_else(|e| e.into_inner()) =
+            what.map(|(m, u)| (m, u.to_owned(), std::time::Instant::now()));
+    });
+}
+
 /// Sends `req` and reads its answer within [`REQUEST_TIMEOUT`]: status, headers and at most
 /// `limit` bytes of body (more is an error, noticed as soon as it arrives).
 pub async fn send(
@@ -105,6 +139,19 @@ pub async fn send(
 
 /// [`send`] with another time limit for the whole exchange.
 pub async fn send_within(
+    method: &'static str,
+    url: &str,
+    req: reqwest::RequestBuilder,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), FetchError> {
+    note_waiting(Some((method, url)));
+    let answer = read(method, url, req, limit, timeout).await;
+    note_waiting(None);
+    answer
+}
+
+async fn read(
     method: &'static str,
     url: &str,
     req: reqwest::RequestBuilder,
@@ -234,6 +281,34 @@ mod tests {
             err.to_string()
                 .starts_with(&format!("GET {url}: no complete answer within"))
         );
+    }
+
+    #[tokio::test]
+    async fn an_activity_names_the_request_waited_on_and_forgets_it_when_answered() {
+        let silent = server(|s| {
+            std::thread::sleep(Duration::from_secs(10));
+            drop(s);
+        });
+        let client = client().unwrap();
+        let activity = Activity::default();
+        let waited = tokio::time::timeout(
+            Duration::from_millis(300),
+            activity.track(send("GET", &silent, client.get(&silent), 1024)),
+        )
+        .await;
+        assert!(waited.is_err(), "cut by the outer limit");
+        assert_eq!(
+            activity.waiting_on(),
+            Some(format!("GET {silent} (sent 0 s ago)"))
+        );
+        let quick = server(|mut s| {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        });
+        let answered = activity
+            .track(send("GET", &quick, client.get(&quick), 1024))
+            .await;
+        assert!(answered.is_ok());
+        assert_eq!(activity.waiting_on(), None);
     }
 
     #[test]

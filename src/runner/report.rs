@@ -667,18 +667,23 @@ slow, or keeps the browser going)",
             ),
         )
     };
+    let activity = super::fetch::Activity::default();
     match shared
         .handle
-        .block_on(async { tokio::time::timeout(wait, trial).await })
+        .block_on(async { tokio::time::timeout(wait, activity.track(trial)).await })
     {
         Ok(result) => (result, false),
-        Err(_) => (
-            Err(Failure::new(
+        Err(_) => {
+            let doing = match activity.waiting_on() {
+                Some(request) => format!("\n  it was waiting for {request}"),
+                None => String::new(),
+            };
+            let stopped = Failure::new(
                 FailureKind::Transport,
-                format!("trial {}\n  stopped: {why}", spec.name),
-            )),
-            true,
-        ),
+                format!("trial {}\n  stopped: {why}{doing}", spec.name),
+            );
+            (Err(stopped), true)
+        }
     }
 }
 
