@@ -449,3 +449,52 @@ fn s1_unsigned_assertion_is_judged_only_when_the_sp_requires_signed_assertions()
         }
     }
 }
+
+/// A file that reads no identity from the session cannot tell "accepted, not fooled" from
+/// "fooled": a session after a wrapping forgery fails the trial, and the run says which trials
+/// it could not tell (and `--list --format json` gives them a caveat).
+#[test]
+fn without_identity_readers_wrapping_trials_say_they_cannot_tell() {
+    const S16: &str = "qovery-saml::S16_xsw3_evil_assertion_before_the_signed_one_refused";
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let full = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    // The SP reads its own settings from the full file; the tested file reads no identity.
+    std::fs::write(dir.path().join("sp.yaml"), &full).unwrap();
+    let blind = full
+        .replace("      email: { json: /email }\n", "")
+        .replace("      subject: { json: /subject }\n", "")
+        .replace(
+            "target:\n",
+            &format!(
+                "target:\n  start: \"exec '{BIN}' --certs certs sp sp.yaml --flaw keep-signed-assertion\"\n"
+            ),
+        );
+    assert!(!blind.contains("json: /email"));
+    let file = dir.path().join("qovery-saml.yaml");
+    std::fs::write(&file, blind).unwrap();
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--exact", S16]);
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(failed(&out), vec![S16]);
+    assert!(
+        out.contains("so fakta cannot tell whether the SP kept the signed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cannot tell \"accepted, not fooled\" from \"fooled\" (1):"),
+        "{out}"
+    );
+    let (code, json, _) = fakta_test(dir.path(), &file, &["--list", "--format", "json", S16]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["trials"][0]["name"], S16);
+    assert!(
+        doc["trials"][0]["caveat"]
+            .as_str()
+            .is_some_and(|c| c.contains("reads no identity")),
+        "{json}"
+    );
+}

@@ -140,6 +140,8 @@ struct Outcome {
     ignored: Option<String>,
     /// What qualifies a pass ("accepted, not fooled", "refused with a server error").
     notes: Vec<String>,
+    /// What the file cannot tell for this trial (`TrialSpec::caveat`).
+    caveat: Option<String>,
     time: Duration,
 }
 
@@ -559,6 +561,7 @@ fn trial(
                     failure,
                     ignored,
                     notes,
+                    caveat: spec.caveat(),
                     time: started.elapsed(),
                 });
         };
@@ -707,6 +710,27 @@ fn print_notes(outcomes: &[Outcome], quiet: bool) {
         println!("notes:");
         for o in noted {
             println!("    {}: {}", o.name, o.notes.join("; "));
+        }
+        println!();
+    }
+    let mut cannot_tell: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.caveat.is_some() && o.ignored.is_none())
+        .map(|o| o.name.as_str())
+        .collect();
+    cannot_tell.sort();
+    if let (Some(first), false) = (cannot_tell.first(), quiet) {
+        let why = outcomes
+            .iter()
+            .find(|o| o.name == *first)
+            .and_then(|o| o.caveat.clone())
+            .unwrap_or_default();
+        println!(
+            "cannot tell \"accepted, not fooled\" from \"fooled\" ({}): {why}",
+            cannot_tell.len()
+        );
+        for n in cannot_tell {
+            println!("    {n}");
         }
         println!();
     }
