@@ -195,6 +195,11 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// The run's time limit (seconds, 1-86400; default 600). Trials not started when it runs
+    /// out fail (kind setup), one running then fails (kind transport); each trial may take
+    /// 120 s and each request 15 s.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: Option<u64>,
     /// Add the attack pack (SAML S1-S24, S30, S31, OIDC O1-O14) to every file, as
     /// `target.attacks: true` does.
     #[arg(long)]
@@ -223,6 +228,7 @@ impl HarnessArgs {
             listen_ip: None,
             sp_wait: None,
             list_json: self.format.as_deref() == Some("json"),
+            timeout: self.timeout.map(std::time::Duration::from_secs),
         }
     }
 }
@@ -451,7 +457,11 @@ fn test(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "pack".into());
-        packs.push(crate::runner::Pack { name, conn });
+        packs.push(crate::runner::Pack {
+            name,
+            conn,
+            bound: None,
+        });
     }
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
@@ -489,16 +499,16 @@ identity for anyone who asks while the trials run. Use it only on a network you 
     Ok(crate::runner::run(packs, keys, None, &options)?)
 }
 
-/// Free loopback ports, for the demo's servers.
-fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .context("finding free loopback ports")?;
-    Ok(listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect())
+/// Loopback listeners on free ports, for the demo's servers: bound here and handed to the
+/// runner, so that no other process can take a port between choosing and serving.
+fn free_listeners(n: usize) -> anyhow::Result<Vec<(u16, std::net::TcpListener)>> {
+    (0..n)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            Ok((l.local_addr()?.port(), l))
+        })
+        .collect::<std::io::Result<_>>()
+        .context("binding free loopback ports")
 }
 
 fn demo(
@@ -508,14 +518,18 @@ fn demo(
     certs: &Path,
 ) -> anyhow::Result<ExitCode> {
     let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
-    let ports = free_ports(DEMO_PACKS.len() * 2)?;
+    let mut listeners = free_listeners(DEMO_PACKS.len() * 2)?.into_iter();
     let mut packs = Vec::new();
-    for (i, (name, yaml)) in DEMO_PACKS.iter().enumerate() {
+    for (name, yaml) in DEMO_PACKS {
+        let (Some((idp_port, idp)), Some((sp_port, sp))) = (listeners.next(), listeners.next())
+        else {
+            bail!("binding free loopback ports: too few");
+        };
         // The shipped files use ports 7000 (IdP) and 7100 (SP); the demo moves each pack to
         // free ports so both run at once and nothing else on the machine is disturbed.
         let text = yaml
-            .replace("127.0.0.1:7000", &format!("127.0.0.1:{}", ports[2 * i]))
-            .replace("127.0.0.1:7100", &format!("127.0.0.1:{}", ports[2 * i + 1]));
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp_port}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp_port}"));
         let shown = format!("scenarios/{name}.yaml (embedded)");
         let conn = match config::load_str(&text, &shown, Path::new(".")) {
             Ok((c, _)) => c,
@@ -527,6 +541,7 @@ fn demo(
         packs.push(crate::runner::Pack {
             name: (*name).to_owned(),
             conn,
+            bound: Some(crate::runner::Bound { idp, sp: Some(sp) }),
         });
     }
     let (keys, _) = KeyStore::open_or_create(certs)
@@ -710,4 +725,31 @@ fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {
         print!("{}", prev.pem());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--timeout`'s help gives the limits in numbers: they must be the runner's.
+    #[test]
+    fn the_timeout_help_states_the_runners_limits() {
+        let mut cmd = super::Cli::command();
+        let test = cmd.find_subcommand_mut("test").expect("a test subcommand");
+        let help = test.render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for said in [
+            format!("default {}", crate::runner::report::RUN_TIMEOUT.as_secs()),
+            format!(
+                "each trial may take {} s",
+                crate::runner::report::TRIAL_TIMEOUT.as_secs()
+            ),
+            format!(
+                "each request {} s",
+                crate::runner::fetch::REQUEST_TIMEOUT.as_secs()
+            ),
+        ] {
+            assert!(help.contains(&said), "`{said}` not in:\n{help}");
+        }
+    }
 }

@@ -153,22 +153,25 @@ impl Sp {
     /// exactly `fails`.
     fn run(&self, fails: &[&str]) {
         self.require_env();
-        let dir = tempfile::tempdir().unwrap();
-        let file = self.connection_copy(dir.path());
-        let out = Command::new(BIN)
-            .arg("--certs")
-            .arg(dir.path().join("certs"))
-            .arg("test")
-            .arg(&file)
-            .env_remove("FAKTA_LOG")
-            .env_remove("PYSAML2_SP_LOG")
-            // fakta writes the SP's log, and the apps their temporary files, under TMPDIR.
-            .env("TMPDIR", dir.path())
-            .output()
-            .expect("run fakta");
-        let code = out.status.code().unwrap_or(-1);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        // On other ports when one was taken between choosing it and binding it.
+        let ((_dir, file), (code, stdout, stderr)) = common::retry_on_addr_in_use(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = self.connection_copy(dir.path());
+            let ran = common::run_with_deadline(
+                Command::new(BIN)
+                    .arg("--certs")
+                    .arg(dir.path().join("certs"))
+                    .arg("test")
+                    .arg(&file)
+                    .env_remove("FAKTA_LOG")
+                    .env_remove("PYSAML2_SP_LOG")
+                    // fakta writes the SP's log, and the apps their temporary files, under
+                    // TMPDIR.
+                    .env("TMPDIR", dir.path()),
+                std::time::Duration::from_secs(300),
+            );
+            ((dir, file), ran)
+        });
         let context = || {
             format!(
                 "$ fakta test {}\n{stdout}\n--- stderr ---\n{stderr}\n--- the SP's log ---\n{}",

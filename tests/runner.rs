@@ -2,23 +2,23 @@
 //! strict reference SP, each flaw makes exactly the trials that must catch it fail, libtest's
 //! options work, JUnit is written, and a failure explains itself.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 
 fn fakta(args: &[&str], certs: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .arg("--certs")
-        .arg(certs)
-        .args(args)
-        .env_remove("FAKTA_LOG")
-        .output()
-        .expect("run fakta");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    // A demo run takes seconds; a hung one fails the test with its output so far.
+    common::run_with_deadline(
+        Command::new(BIN)
+            .arg("--certs")
+            .arg(certs)
+            .args(args)
+            .env_remove("FAKTA_LOG"),
+        Duration::from_secs(180),
     )
 }
 

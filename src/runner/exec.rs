@@ -934,11 +934,13 @@ fn show_expected(e: &ExpectedValue) -> String {
     }
 }
 
+/// A value read from the SP's probe, as a transcript shows it (cut short: the SP chose it).
 fn show_value(v: &Value) -> String {
-    match v {
+    let text = match v {
         Value::Array(a) => format!("[{}]", a.iter().map(as_text).collect::<Vec<_>>().join(", ")),
         other => as_text(other),
-    }
+    };
+    super::fetch::at_most(&text, 300)
 }
 
 #[cfg(test)]

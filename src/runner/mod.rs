@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod exec;
+pub mod fetch;
 pub mod logout;
 pub mod oracle;
 pub mod plan;
@@ -16,4 +17,4 @@ pub mod sp;
 pub mod transcript;
 pub mod verdict;
 
-pub use report::{Options, Pack, RunError, run};
+pub use report::{Bound, Options, Pack, RunError, run};

@@ -7,6 +7,10 @@ use super::browser::{Browser, Page};
 use super::plan::TrialSpec;
 use crate::config::{LoginOutcome, Step, User};
 
+/// Most SAML messages a transcript shows, and most characters of each.
+const MAX_SEEN_SHOWN: usize = 8;
+const MAX_SEEN_CHARS: usize = 32 * 1024;
+
 fn describe(step: &Step) -> String {
     match step {
         Step::Login {
@@ -189,9 +193,20 @@ pub fn render(
             text.chars().take(300).collect::<String>()
         );
     }
-    for seen in &browser.seen {
+    // The SP chose what it sent: each message is shown up to a limit (fakta's Responses are
+    // a few KiB), the latest ones first when there are many.
+    let shown = browser.seen.len().min(MAX_SEEN_SHOWN);
+    if shown < browser.seen.len() {
+        let _ = writeln!(
+            t,
+            "({} earlier SAML messages left out)",
+            browser.seen.len() - shown
+        );
+    }
+    for seen in &browser.seen[browser.seen.len() - shown..] {
         let _ = writeln!(t, "{}:", seen.what);
-        t.push_str(&pretty_xml(&redact(&seen.text)));
+        let text = super::fetch::at_most(&seen.text, MAX_SEEN_CHARS);
+        t.push_str(&pretty_xml(&redact(&text)));
     }
     for (title, shown) in documents {
         let _ = writeln!(t, "{title}:");
