@@ -361,6 +361,7 @@ fn start(
     runtime.spawn(crate::idp::serve(
         listener,
         served,
+        crate::serving::Limits::default(),
         std::future::pending::<()>(),
     ));
     let sp = match (sp_flaws, conn.target.as_ref()) {
@@ -380,7 +381,15 @@ fn start(
                     source,
                 })?;
             let served = sp.clone();
-            runtime.spawn(async move { served.serve(listener).await });
+            runtime.spawn(async move {
+                served
+                    .serve(
+                        listener,
+                        crate::serving::Limits::default(),
+                        std::future::pending::<()>(),
+                    )
+                    .await
+            });
             SpControl::InProcess(Box::new(sp))
         }
         (None, Some(target)) => match &target.start {

@@ -1,0 +1,299 @@
+//! Serving HTTP/1.1 on a listener with limits against slow and numerous clients, and a
+//! graceful shutdown that ends in bounded time. The IdP (`idp::serve`), the reference SP
+//! (`refsp::serve`, `Restartable::serve`) and so `fakta serve`, `fakta sp` and `fakta test`'s
+//! in-process servers all go through [`serve`].
+//!
+//! axum's own `serve` has no header-read timeout, no connection cap, and its graceful shutdown
+//! waits for every open connection, so one half-sent request head kept `fakta serve` from
+//! exiting on Ctrl-C. This loop is generic over any tower service (no axum here: axum stays in
+//! `idp/` and `refsp/`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Bytes;
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{Semaphore, watch};
+
+/// What a server tolerates from its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request head (request line and headers) must arrive within this, counted from when
+    /// the server starts waiting for it: also how long an idle keep-alive connection stays
+    /// open.
+    pub header_read_timeout: Duration,
+    /// A request (reading its body, the handler's work) must be answered within this; past it
+    /// the client gets a 503.
+    pub request_timeout: Duration,
+    /// Connections open at once. Past it, new connections wait in the listen backlog until
+    /// one closes (at the latest after `header_read_timeout` for a slow client).
+    pub max_connections: usize,
+    /// A connection is asked to close (after its current request) once it is this old.
+    pub connection_lifetime: Duration,
+    /// On shutdown, open connections get this long to finish their requests; then they are
+    /// dropped and [`serve`] returns.
+    pub shutdown_grace: Duration,
+    /// The most bytes of a request head hyper buffers (its minimum is 8 KiB).
+    pub max_head_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            connection_lifetime: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(5),
+            max_head_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` completes, then stops accepting, lets open
+/// connections finish for at most `limits.shutdown_grace` and returns.
+pub async fn serve<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_head_bytes.max(8192));
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // The request timeout covers reading the body too: the handler's extractor reads it.
+        let service = {
+            let service = service.clone();
+            let limit = limits.request_timeout;
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                use tower::ServiceExt;
+                let service = service.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        match tokio::time::timeout(limit, service.oneshot(req)).await {
+                            Ok(Ok(resp)) => resp.map(Either::Left),
+                            Ok(Err(never)) => match never {},
+                            Err(_) => too_slow(limit),
+                        },
+                    )
+                }
+            })
+        };
+        let builder = builder.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let lifetime = tokio::time::sleep(limits.connection_lifetime);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = lifetime => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection gives its slot back when it ends: having all slots means none is open.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(
+        limits.shutdown_grace + Duration::from_millis(100),
+        slots.acquire_many(all),
+    )
+    .await;
+    Ok(())
+}
+
+/// The answer to a request that took longer than `limit`.
+fn too_slow<B>(limit: Duration) -> Response<Either<B, Full<Bytes>>> {
+    let mut resp = Response::new(Either::Right(Full::new(Bytes::from(format!(
+        "fakta: the request took longer than {} s and was abandoned\n",
+        limit.as_secs_f32()
+    )))));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    resp.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM: what `fakta serve` and `fakta sp` stop on.
+pub async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    fn hello() -> impl tower::Service<
+        Request<Incoming>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+        })
+    }
+
+    fn quick() -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_millis(300),
+            request_timeout: Duration::from_millis(300),
+            max_connections: 2,
+            connection_lifetime: Duration::from_secs(60),
+            shutdown_grace: Duration::from_millis(300),
+            max_head_bytes: 8192,
+        }
+    }
+
+    async fn start(
+        limits: Limits,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, hello(), limits, async {
+            let _ = rx.await;
+        }));
+        (addr, tx, task)
+    }
+
+    async fn get(addr: std::net::SocketAddr) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    /// Guards against slow clients holding connections forever: a half-sent head is cut.
+    #[tokio::test]
+    async fn a_half_sent_request_head_is_closed_after_the_header_timeout() {
+        let (addr, _stop, _task) = start(quick()).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let t = Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection is still open after 5 s");
+        assert!(t.elapsed() >= Duration::from_millis(250), "{:?}", t.elapsed());
+    }
+
+    /// Guards the connection cap: past it, clients wait (in the backlog) instead of the
+    /// server running out of descriptors, and they are served once slow ones are cut.
+    #[tokio::test]
+    async fn past_the_connection_cap_a_client_waits_until_a_slot_frees() {
+        let (addr, _stop, _task) = start(quick()).await;
+        let mut slow = Vec::new();
+        for _ in 0..2 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            slow.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(5), get(addr))
+            .await
+            .expect("answered once the slow clients were cut");
+        assert!(answer.ends_with("hello"), "{answer}");
+        assert!(
+            t.elapsed() >= Duration::from_millis(150),
+            "served at once, so the cap did not hold: {:?}",
+            t.elapsed()
+        );
+    }
+
+    /// Guards the bounded shutdown: an open, silent connection does not keep the server up.
+    #[tokio::test]
+    async fn shutdown_ends_within_the_grace_period_despite_an_open_connection() {
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(60),
+            ..quick()
+        };
+        let (addr, stop, task) = start(limits).await;
+        assert!(get(addr).await.ends_with("hello"));
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .expect("serve returned")
+            .unwrap()
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+    }
+}
