@@ -242,6 +242,9 @@ fn continue_login(
     )
 }
 
+/// The longest RelayState the IdP keeps and sends back, in bytes.
+pub const MAX_RELAY_STATE_BYTES: usize = 1024;
+
 /// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
 /// person is sent to the login page, unless the request is passive (`IsPassive`: no
 /// interaction allowed), which is answered with a NoPassive status.
@@ -254,6 +257,13 @@ fn start_login(
     is_passive: bool,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
+    if let Some(len) = relay_state
+        .as_ref()
+        .map(String::len)
+        .filter(|n| *n > MAX_RELAY_STATE_BYTES)
+    {
+        return Err(IdpError::RelayStateTooLong(len));
+    }
     if !force_authn {
         if let Some((session, user)) = current_session(state, headers) {
             let trial = super::state::trial_of(headers);

@@ -55,6 +55,9 @@ pub struct TokenInfo {
     pub jti: Option<String>,
     pub revoked: bool,
     pub trial: Option<String>,
+    /// The refresh token of the grant this token belongs to (a refresh token names itself):
+    /// revoking it revokes the access tokens issued with it or from it (RFC 7009 §2.1).
+    pub refresh: Option<String>,
 }
 
 impl TokenInfo {
@@ -67,6 +70,9 @@ impl TokenInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedeemError {
     Unknown,
+    /// Issued to another client: refused without using the code up, so the client it was
+    /// issued to can still redeem it.
+    OtherClient,
     Expired,
     /// Presented a second time; this many tokens issued from it were revoked.
     Reused {
@@ -95,9 +101,18 @@ impl TokenStore {
         self.codes.insert(code, grant);
     }
 
-    /// Marks a code used and returns its grant; a second use revokes what the first issued.
-    pub fn redeem(&mut self, code: &str, now: OffsetDateTime) -> Result<CodeGrant, RedeemError> {
+    /// Marks a code used by `client_id` and returns its grant; a second use revokes what the
+    /// first issued. Another client's attempt changes nothing.
+    pub fn redeem(
+        &mut self,
+        code: &str,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CodeGrant, RedeemError> {
         let grant = self.codes.get_mut(code).ok_or(RedeemError::Unknown)?;
+        if grant.client_id != client_id {
+            return Err(RedeemError::OtherClient);
+        }
         if grant.used {
             let issued = std::mem::take(&mut grant.issued);
             let mut revoked = 0;
@@ -147,17 +162,31 @@ impl TokenStore {
         self.tokens.get(token)
     }
 
-    /// Revokes a token if it belongs to `client_id`; true when something was revoked. A
-    /// refresh token takes the access tokens of the same grant with it.
-    pub fn revoke(&mut self, token: &str, client_id: &str) -> bool {
+    /// Revokes a token if it belongs to `client_id`; returns how many tokens were revoked. A
+    /// refresh token takes the access tokens of the same grant with it (RFC 7009 §2.1: the
+    /// server "SHOULD also invalidate all access tokens based on the same authorization
+    /// grant").
+    pub fn revoke(&mut self, token: &str, client_id: &str) -> usize {
         let Some(info) = self.tokens.get_mut(token) else {
-            return false;
+            return 0;
         };
         if info.client_id != client_id {
-            return false;
+            return 0;
         }
         info.revoked = true;
-        true
+        if info.kind != TokenKind::Refresh {
+            return 1;
+        }
+        let mut n = 1;
+        for t in self
+            .tokens
+            .values_mut()
+            .filter(|t| !t.revoked && t.refresh.as_deref() == Some(token))
+        {
+            t.revoked = true;
+            n += 1;
+        }
+        n
     }
 
     /// Revokes every token of a user (logout, global revocation); returns how many.
@@ -183,5 +212,45 @@ impl TokenStore {
 
     pub fn id_token(&self, jti: &str) -> Option<&(String, String, String)> {
         self.id_tokens.get(jti)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(now: OffsetDateTime) -> CodeGrant {
+        CodeGrant {
+            app_id: "web".into(),
+            client_id: "owner".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into()],
+            nonce: None,
+            challenge: None,
+            auth_time: now,
+            sid: "s".into(),
+            created: now,
+            used: false,
+            issued: Vec::new(),
+            trial: None,
+        }
+    }
+
+    /// Issue 13: a code presented by another client is refused without using it up.
+    #[test]
+    fn a_code_presented_by_another_client_stays_redeemable_by_its_owner() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let mut store = TokenStore::default();
+        store.add_code("c1".into(), grant(now));
+        assert_eq!(
+            store.redeem("c1", "thief", now).map(|_| ()),
+            Err(RedeemError::OtherClient)
+        );
+        assert!(store.redeem("c1", "owner", now).is_ok());
+        assert!(matches!(
+            store.redeem("c1", "owner", now),
+            Err(RedeemError::Reused { .. })
+        ));
     }
 }
