@@ -208,8 +208,16 @@ fn idp_initiated(
 
 /// The IdP session from the request's cookie, if any and still valid.
 pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSession, User)> {
-    let cookies = headers.get_all(COOKIE);
-    let sid = cookies
+    let sid = session_cookie(headers)?;
+    let session = state.session(&sid)?;
+    let user = state.directory.find(&session.user_id)?;
+    Some((session, user))
+}
+
+/// The IdP session cookie (`sid`) this browser sent, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|line| {
@@ -217,10 +225,7 @@ pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSess
                 let (k, v) = c.trim().split_once('=')?;
                 (k == SESSION_COOKIE).then(|| v.to_owned())
             })
-        })?;
-    let session = state.session(&sid)?;
-    let user = state.directory.find(&session.user_id)?;
-    Some((session, user))
+        })
 }
 
 /// An SP-initiated login: see [`start_login`].

@@ -326,6 +326,11 @@ impl IdpState {
         (sid, session)
     }
 
+    /// Ends the IdP session with cookie value `sid`; true when there was one.
+    pub fn end_session(&self, sid: &str) -> bool {
+        lock(&self.sessions).remove(sid).is_some()
+    }
+
     /// Ends one IdP session by its session index (`sid` of OIDC tokens); returns the user.
     pub fn end_session_by_index(&self, session_index: &str) -> Option<String> {
         let mut sessions = lock(&self.sessions);
