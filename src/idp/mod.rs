@@ -4,6 +4,7 @@
 //! Protocol documents are built by `crate::saml`; this module only moves them over HTTP and
 //! keeps state (sessions, pending logins).
 
+mod bounded;
 pub mod control;
 mod error;
 mod html;
