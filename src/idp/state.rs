@@ -183,6 +183,9 @@ pub enum PendingKind {
     Oidc(AuthorizeRequest),
 }
 
+/// Signed request IDs answered, by (app id, request id), and until when they are valid.
+type SeenRequests = HashMap<(String, String), OffsetDateTime>;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct IdpState {
@@ -210,7 +213,7 @@ pub struct IdpState {
     /// Signed AuthnRequest IDs answered (app id, request id) and until when they would be
     /// valid: a replay within the window is refused, after it the request is expired anyway.
     /// With the bytes its keys hold.
-    seen_requests: Mutex<(HashMap<(String, String), OffsetDateTime>, usize)>,
+    seen_requests: Mutex<(SeenRequests, usize)>,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
