@@ -374,7 +374,10 @@ fn serve_and_sp_stop_on_sigterm_and_sigint_despite_a_silent_client() {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(status.success(), "fakta {command} after {signal}: {status:?}");
+        assert!(
+            status.success(),
+            "fakta {command} after {signal}: {status:?}"
+        );
         drop(silent);
     }
 }
