@@ -280,6 +280,23 @@ for so in socks:
 report("after 11 s", f"{busy} got a 503 at once, {cut} cut, {still_open} open; "
        f"fds {fds()}; then: {answers()}")
 
+# 8. Slow bodies: requests that announce a 190 KB form, send most of it and stall, holding
+# what the server buffered until the request timeout (30 s) cuts them.
+heavy, failed = [], 0
+head = (f"POST /oauth2/v1/token HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        f"application/x-www-form-urlencoded\r\nContent-Length: 190000\r\n\r\n").encode()
+for _ in range(min(SLOW, 300)):
+    try:
+        so = socket.create_connection((HOST, port), timeout=5)
+        so.sendall(head + b"a" * 180_000)
+        heavy.append(so)
+    except OSError:
+        failed += 1
+time.sleep(1)
+report(f"{len(heavy)} stalled 180 KB bodies", f"{failed} refused; fds {fds()}; then: {answers()}")
+for so in heavy:
+    so.close()
+
 print(f"PEAK VmHWM {status('VmHWM') / 1024:.1f} MB; server answers: {answers()}", flush=True)
 PY
 

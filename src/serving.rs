@@ -41,6 +41,9 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// The most bytes of a request head hyper buffers (its minimum is 8 KiB).
     pub max_head_bytes: usize,
+    /// Request body bytes being read at once, over all connections: a request whose body
+    /// would pass it fails (400) instead of the server buffering many stalled bodies.
+    pub body_bytes_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +55,7 @@ impl Default for Limits {
             connection_lifetime: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(5),
             max_head_bytes: 64 * 1024,
+            body_bytes_in_flight: 8 << 20,
         }
     }
 }
@@ -65,7 +69,7 @@ pub async fn serve<S, B>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+    S: tower::Service<Request<BudgetBody>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + 'static,
@@ -73,6 +77,7 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let budget = Arc::new(Semaphore::new(limits.body_bytes_in_flight));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     // Connections being turned away (each for at most BUSY_LINGER): bounded too.
     let refusals = Arc::new(Semaphore::new(limits.max_connections));
@@ -110,9 +115,16 @@ where
         let service = {
             let service = service.clone();
             let limit = limits.request_timeout;
+            let budget = budget.clone();
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 use tower::ServiceExt;
                 let service = service.clone();
+                let req = req.map(|inner| BudgetBody {
+                    inner,
+                    budget: budget.clone(),
+                    limit: limits.body_bytes_in_flight,
+                    held: None,
+                });
                 async move {
                     Ok::<_, Infallible>(
                         match tokio::time::timeout(limit, service.oneshot(req)).await {
@@ -152,8 +164,68 @@ where
     Ok(())
 }
 
+/// A request body whose bytes count against the server's [`Limits::body_bytes_in_flight`]
+/// while it is being read (until it is dropped: once read, the handler's copy is its own).
+#[derive(Debug)]
+pub struct BudgetBody {
+    inner: Incoming,
+    budget: Arc<Semaphore>,
+    /// The budget's size, for the error.
+    limit: usize,
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("{0}")]
+    Http(#[from] hyper::Error),
+    #[error(
+        "the server is already reading {0} bytes of request bodies, its limit; retry in a moment"
+    )]
+    Busy(usize),
+}
+
+impl hyper::body::Body for BudgetBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BodyError>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        let frame = match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            let n = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            match this.budget.clone().try_acquire_many_owned(n) {
+                Ok(p) => match &mut this.held {
+                    Some(held) => held.merge(p),
+                    None => this.held = Some(p),
+                },
+                Err(_) => return Poll::Ready(Some(Err(BodyError::Busy(this.limit)))),
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// How long a connection turned away at the cap may take to read its 503.
-const BUSY_LINGER: Duration = Duration::from_secs(1);
+const BUSY_LINGER: Duration = Duration::from_millis(250);
 
 /// Answers a connection past the cap with a 503 and closes it. What the client sent is read
 /// (and dropped) for up to [`BUSY_LINGER`] first: closing a socket with unread data resets it,
@@ -222,16 +294,25 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
+    /// Reads the body, answers `hello` (or 400 with the error).
     fn hello() -> impl tower::Service<
-        Request<Incoming>,
+        Request<BudgetBody>,
         Response = Response<Full<Bytes>>,
         Error = Infallible,
         Future = impl Send,
     > + Clone
     + Send
     + 'static {
-        tower::service_fn(|_req: Request<Incoming>| async {
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+        tower::service_fn(|req: Request<BudgetBody>| async {
+            use http_body_util::BodyExt;
+            Ok::<_, Infallible>(match req.into_body().collect().await {
+                Ok(_) => Response::new(Full::new(Bytes::from_static(b"hello"))),
+                Err(e) => {
+                    let mut r = Response::new(Full::new(Bytes::from(e.to_string())));
+                    *r.status_mut() = StatusCode::BAD_REQUEST;
+                    r
+                }
+            })
         })
     }
 
@@ -243,6 +324,7 @@ mod tests {
             connection_lifetime: Duration::from_secs(60),
             shutdown_grace: Duration::from_millis(300),
             max_head_bytes: 8192,
+            body_bytes_in_flight: 16 * 1024,
         }
     }
 
@@ -311,6 +393,42 @@ mod tests {
             .await
             .expect("answered once the slow clients were cut");
         assert!(answer.ends_with("hello"), "{answer}");
+    }
+
+    /// Guards the body budget: stalled bodies cannot make the server buffer without bound.
+    #[tokio::test]
+    async fn bodies_being_read_are_bounded_in_bytes() {
+        let (addr, _stop, _task) = start(quick()).await;
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        stalled
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n")
+            .await
+            .unwrap();
+        stalled.write_all(&[b'a'; 12_000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        s.write_all(&[b'a'; 8000]).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("16384 bytes of request bodies"), "{out}");
+        drop(stalled);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        s.write_all(&[b'a'; 8000]).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.ends_with("hello"), "the budget came back: {out}");
     }
 
     /// Guards the bounded shutdown: an open, silent connection does not keep the server up.

@@ -27,14 +27,14 @@ pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
 /// session is about 300 bytes; a pending login 400 bytes to a few KiB (its OAuth parameters
 /// are at most `oidc::params::MAX_PARAM_BYTES` each, a RelayState at most 1 KiB).
 pub const MAX_SESSION_BYTES: usize = 2 << 20;
-pub const MAX_PENDING_BYTES: usize = 8 << 20;
+pub const MAX_PENDING_BYTES: usize = 4 << 20;
 /// Runner trials with a record at once (the runner opens and ends them; not reachable from
 /// the network).
 pub const MAX_TRIALS: usize = 10_000;
 /// How long an IdP-initiated LogoutRequest waits for the SP's LogoutResponse, and how many
 /// bytes of them are remembered (the oldest go first).
 pub const LOGOUT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
-pub const MAX_LOGOUT_REQUEST_BYTES: usize = 2 << 20;
+pub const MAX_LOGOUT_REQUEST_BYTES: usize = 1 << 20;
 /// How long a signed AuthnRequest is valid after its IssueInstant; one issued up to
 /// [`REQUEST_SKEW`] in the future (the SP's clock ahead of ours) is valid too.
 pub const REQUEST_LIFETIME: Duration = Duration::minutes(5);
@@ -44,7 +44,7 @@ pub const REQUEST_SKEW: Duration = Duration::minutes(1);
 /// [`REQUEST_LIFETIME`]; past it new requests are refused (never an old ID forgotten early).
 pub const MAX_SEEN_REQUESTS: usize = 10_000;
 /// The same store's cap in bytes (an ID may be long): past it new requests are refused too.
-pub const MAX_SEEN_REQUEST_BYTES: usize = 2 << 20;
+pub const MAX_SEEN_REQUEST_BYTES: usize = 1 << 20;
 
 /// Whether a signed request ID may be answered: [`IdpState::first_use_of_request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -819,7 +819,7 @@ mod tests {
         let pending = lock(&st.pending);
         assert!(pending.bytes() <= MAX_PENDING_BYTES, "{}", pending.bytes());
         assert!(
-            pending.len() < 2_000 && pending.len() > 100,
+            pending.len() < 2_000 && pending.len() > 30,
             "{}",
             pending.len()
         );

@@ -11,9 +11,10 @@ use crate::oidc::pkce;
 /// How long a code may wait for its exchange.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 /// Caps in bytes (estimated). An access token is about 1 KiB (its scopes are deduplicated and
-/// known ones only), with its record about 1.5 KiB: some 5,000 live tokens.
-pub const MAX_CODE_BYTES: usize = 4 << 20;
-pub const MAX_TOKEN_BYTES: usize = 8 << 20;
+/// known ones only), held twice (map and age queue) and with its record about 2 KiB: some
+/// 3,000 live tokens.
+pub const MAX_CODE_BYTES: usize = 2 << 20;
+pub const MAX_TOKEN_BYTES: usize = 6 << 20;
 pub const MAX_ID_TOKEN_BYTES: usize = 2 << 20;
 
 /// What an authorization code stands for.
