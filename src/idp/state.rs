@@ -44,7 +44,7 @@ pub const REQUEST_SKEW: Duration = Duration::minutes(1);
 /// [`REQUEST_LIFETIME`]; past it new requests are refused (never an old ID forgotten early).
 pub const MAX_SEEN_REQUESTS: usize = 10_000;
 /// The same store's cap in bytes (an ID may be long): past it new requests are refused too.
-pub const MAX_SEEN_REQUEST_BYTES: usize = 1 << 20;
+pub const MAX_SEEN_REQUEST_BYTES: usize = 2 << 20;
 
 /// Whether a signed request ID may be answered: [`IdpState::first_use_of_request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
