@@ -139,6 +139,14 @@ where
         false
     }
 
+    /// Makes an entry the newest (it was just used), so that what is in use outlives what
+    /// is not: a refresh token in use is not evicted by the access tokens it mints.
+    pub fn touch(&mut self, key: &K) {
+        if let Some(v) = self.remove(key) {
+            self.insert(key.clone(), v);
+        }
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key).map(|s| &s.value)
     }
@@ -263,6 +271,19 @@ mod tests {
         assert!(m.order.len() <= 2 * m.len() + 64 + 2, "{}", m.order.len());
         m.retain(|_, _| false);
         assert_eq!(m.bytes(), 0);
+    }
+
+    #[test]
+    fn a_touched_entry_goes_last() {
+        let one = entry(1000);
+        let mut m = Bounded::new(one * 3);
+        for i in 0..3 {
+            m.insert(format!("k{i}"), "v".repeat(1000));
+        }
+        m.touch(&"k0".to_owned());
+        m.insert("k3".to_owned(), "v".repeat(1000));
+        assert!(m.get(&"k0".to_owned()).is_some(), "used, so kept");
+        assert!(m.get(&"k1".to_owned()).is_none());
     }
 
     #[test]

@@ -514,11 +514,17 @@ fn grant(
             let rt = form
                 .get("refresh_token")
                 .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
-            let info = lock(&state.tokens)
-                .token(rt)
-                .filter(|t| t.kind == TokenKind::Refresh)
-                .cloned()
-                .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+            let info = {
+                let mut store = lock(&state.tokens);
+                let info = store
+                    .token(rt)
+                    .filter(|t| t.kind == TokenKind::Refresh)
+                    .cloned()
+                    .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+                // In use: the access tokens it mints must not push it out of the store.
+                store.touch(rt);
+                info
+            };
             if !info.active(now) {
                 return Err(invalid_grant("the refresh token has been revoked"));
             }

@@ -311,7 +311,12 @@ impl IdpState {
         let mut sessions = lock(&self.sessions);
         let key = sid.to_owned();
         match sessions.get(&key) {
-            Some(s) if s.expires > now => Some(s.clone()),
+            Some(s) if s.expires > now => {
+                let s = s.clone();
+                // In use: the newest, the last to be evicted.
+                sessions.touch(&key);
+                Some(s)
+            }
             Some(_) => {
                 sessions.remove(&key);
                 None

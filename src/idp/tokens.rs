@@ -199,6 +199,11 @@ impl TokenStore {
         self.tokens.insert(token, info);
     }
 
+    /// Marks a token used (a refresh): the newest, the last to be evicted.
+    pub fn touch(&mut self, token: &str) {
+        self.tokens.touch(&token.to_owned());
+    }
+
     pub fn token(&self, token: &str) -> Option<&TokenInfo> {
         self.tokens.get(&token.to_owned())
     }
@@ -315,9 +320,13 @@ mod tests {
             trial: None,
             refresh: None,
         };
+        let refresh = "r".repeat(30);
+        store.add_token(refresh.clone(), info.clone(), None);
         for i in 0..5_000 {
             store.add_token(format!("{i}{}", "t".repeat(1000)), info.clone(), None);
+            store.touch(&refresh);
         }
+        assert!(store.token(&refresh).is_some(), "a token in use stays");
         assert!(store.tokens.bytes() <= MAX_TOKEN_BYTES);
         assert!(store.token(&format!("4999{}", "t".repeat(1000))).is_some());
         assert!(store.token(&format!("0{}", "t".repeat(1000))).is_none());
