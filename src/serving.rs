@@ -395,6 +395,30 @@ mod tests {
         assert!(answer.ends_with("hello"), "{answer}");
     }
 
+    /// Guards the request timeout: a body that stops coming gets a 503, not an open wait.
+    #[tokio::test]
+    async fn a_stalled_body_gets_a_503_after_the_request_timeout() {
+        let (addr, _stop, _task) = start(quick()).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .expect("answered and closed")
+            .unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+        assert!(out.contains("took longer than 0.3 s"), "{out}");
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
     /// Guards the body budget: stalled bodies cannot make the server buffer without bound.
     #[tokio::test]
     async fn bodies_being_read_are_bounded_in_bytes() {
