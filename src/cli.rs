@@ -338,6 +338,9 @@ pub fn listen_address(conn: &Connection, listen: Option<SocketAddr>) -> SocketAd
     })
 }
 
+/// How long `fakta serve` and `fakta sp` wait for blocking work after the server stopped.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn serve(
     file: Option<&Path>,
     listen: Option<SocketAddr>,
@@ -362,18 +365,24 @@ an identity for anyone who asks. Use it only on a network you trust."
     }
     let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr().unwrap_or(addr);
         print_banner(&state, bound);
-        idp::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        idp::serve(
+            listener,
+            state,
+            crate::serving::Limits::default(),
+            crate::serving::terminated(),
+        )
         .await
         .context("serving HTTP")
-    })?;
+    });
+    // A signature still being made on the blocking pool must not hold the exit up.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -584,7 +593,7 @@ fn sp(
         eprintln!("warning: the reference SP listens on {addr}, reachable from other machines");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -612,12 +621,18 @@ fn sp(
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        crate::refsp::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        crate::refsp::serve(
+            listener,
+            state,
+            crate::serving::Limits::default(),
+            crate::serving::terminated(),
+        )
         .await
         .context("serving HTTP")
-    })?;
+    });
+    // A signature still being made on the blocking pool must not hold the exit up.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

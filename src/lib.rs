@@ -21,3 +21,4 @@ pub mod refsp;
 pub mod revocation;
 pub mod runner;
 pub mod saml;
+pub mod serving;

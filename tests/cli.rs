@@ -423,3 +423,61 @@ fn serve_verbose_logs_one_line_per_login() {
         }
     }
 }
+
+/// Issue 13: `fakta serve` and `fakta sp` stop on SIGTERM (and SIGINT) within a bounded time
+/// and exit 0, even with a client that sent half a request head and went quiet.
+#[test]
+fn serve_and_sp_stop_on_sigterm_and_sigint_despite_a_silent_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/qovery-saml.yaml"
+    ))
+    .unwrap()
+    .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+    .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let certs = dir.path().join("certs");
+    for (command, port, banner, signal) in [
+        ("serve", idp, "fakta IdP listening", "-TERM"),
+        ("sp", sp, "fakta reference SP listening", "-INT"),
+    ] {
+        let mut child = Server(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(&certs)
+                .args([command, file.to_str().unwrap()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_line(&mut child.0, banner, Duration::from_secs(20));
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        silent.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        let killed = Command::new("kill")
+            .args([signal, &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = loop {
+            if let Some(s) = child.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "fakta {command} still running 10 s after {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            status.success(),
+            "fakta {command} after {signal}: {status:?}"
+        );
+        drop(silent);
+    }
+}

@@ -210,8 +210,16 @@ fn idp_initiated(
 
 /// The IdP session from the request's cookie, if any and still valid.
 pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSession, User)> {
-    let cookies = headers.get_all(COOKIE);
-    let sid = cookies
+    let sid = session_cookie(headers)?;
+    let session = state.session(&sid)?;
+    let user = state.directory.find(&session.user_id)?;
+    Some((session, user))
+}
+
+/// The IdP session cookie (`sid`) this browser sent, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|line| {
@@ -219,10 +227,7 @@ pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSess
                 let (k, v) = c.trim().split_once('=')?;
                 (k == SESSION_COOKIE).then(|| v.to_owned())
             })
-        })?;
-    let session = state.session(&sid)?;
-    let user = state.directory.find(&session.user_id)?;
-    Some((session, user))
+        })
 }
 
 /// An SP-initiated login: see [`start_login`].
@@ -244,6 +249,9 @@ fn continue_login(
     )
 }
 
+/// The longest RelayState the IdP keeps and sends back, in bytes.
+pub const MAX_RELAY_STATE_BYTES: usize = 1024;
+
 /// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
 /// person is sent to the login page, unless the request is passive (`IsPassive`: no
 /// interaction allowed), which is answered with a NoPassive status.
@@ -256,6 +264,13 @@ fn start_login(
     is_passive: bool,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
+    if let Some(len) = relay_state
+        .as_ref()
+        .map(String::len)
+        .filter(|n| *n > MAX_RELAY_STATE_BYTES)
+    {
+        return Err(IdpError::RelayStateTooLong(len));
+    }
     if !force_authn {
         if let Some((session, user)) = current_session(state, headers) {
             let trial = super::state::trial_of(headers);

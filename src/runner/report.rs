@@ -501,6 +501,7 @@ fn start(
     runtime.spawn(crate::idp::serve(
         listener_idp,
         served,
+        crate::serving::Limits::default(),
         std::future::pending::<()>(),
     ));
     let sp = match (sp_flaws, conn.target.as_ref()) {
@@ -513,7 +514,15 @@ fn start(
             let addr = listen_addr(&target.login_url);
             let listener_sp = listener(runtime, bound_sp, addr, "the reference SP", pack)?;
             let served = sp.clone();
-            runtime.spawn(async move { served.serve(listener_sp).await });
+            runtime.spawn(async move {
+                served
+                    .serve(
+                        listener_sp,
+                        crate::serving::Limits::default(),
+                        std::future::pending::<()>(),
+                    )
+                    .await
+            });
             SpControl::InProcess(Box::new(sp))
         }
         (None, Some(target)) => match &target.start {
