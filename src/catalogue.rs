@@ -1,8 +1,8 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S25, S26, O1-O21), and for every variant whose rule differs from its case's, the rule a trial enforces,
-//! where that rule is written down, and how strong it is. It is what a user shows the SP's owner
-//! when a trial fails, so every citation names the document and, where it could be checked, the
-//! section; none is guessed.
+//! S25, S26, S30, S31, O1-O21), and for every variant whose rule differs from its case's, the
+//! rule a trial enforces, where that rule is written down, and how strong it is. It is what a
+//! user shows the SP's owner when a trial fails, so every citation names the document and,
+//! where it could be checked, the section; none is guessed.
 //!
 //! Pure data and lookups. `docs/catalogue.md` is rendered from this table (`markdown`), and a
 //! test keeps the two identical.
@@ -535,6 +535,27 @@ static RULES: &[Rule] = &[
          settings): a certificate the document carries in its own KeyInfo proves only that \
          someone signed it.",
     ),
+    variant(
+        "S2",
+        "signed_by_a_foreign_key_value_without_certificate",
+        "signed by a foreign key given only as a ds:KeyValue (no certificate)",
+        Strength::Must,
+        "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify the signatures with the key it holds for \
+         its IdP; XML Signature Syntax and Processing §4.4 (KeyInfo): KeyInfo is optional and \
+         may carry any key, so a key the document brings proves nothing (pysaml2 \
+         CVE-2021-21239: xmlsec1 took any key the document carried until pysaml2 6.5.0 enabled \
+         only raw X.509 certificates as key data).",
+    ),
+    variant(
+        "S2",
+        "signed_by_a_foreign_key_value_beside_the_idp_certificate",
+        "KeyInfo holds the IdP's real certificate and, beside it, the foreign key that signed",
+        Strength::Must,
+        "SAML 2.0 Profiles §4.1.4.3: the SP MUST verify the signatures with the key it holds for \
+         its IdP: finding the IdP's certificate in KeyInfo does not make the signature the \
+         IdP's; the signature must verify with the configured key itself, never with another \
+         key the same KeyInfo offers.",
+    ),
     case(
         "S3",
         "the content was altered after signing",
@@ -779,6 +800,27 @@ static RULES: &[Rule] = &[
          pre-login values) must not be signed in once the user is; cookies that are not the \
          session (CSRF or login-state cookies) are harmless and not judged.",
     ),
+    case(
+        "S30",
+        "content altered after signing, each DigestValue led by a comment holding the new digest",
+        Strength::Must,
+        "XML Signature Syntax and Processing §3.2.1 (Reference Validation): the digest of the \
+         referenced content is compared with the DigestValue; the comment is no part of that \
+         value (Canonical XML drops comments from SignedInfo, which is why the SignatureValue \
+         still verifies), so the altered content fails core validation. SAML 2.0 Profiles \
+         §4.1.4.3: the SP MUST verify the signatures (xml-crypto CVE-2025-29775: the digest was \
+         read from the DigestValue's first child node; fixed in 6.0.1, 3.2.1 and 2.1.6).",
+    ),
+    case(
+        "S31",
+        "two root elements: the IdP-signed Assertion, then a forged Response",
+        Strength::Must,
+        "XML 1.0 §2.1 (Well-Formed XML Documents): a document has exactly one root element, and \
+         §1.2: a fatal error stops normal processing, so the text is no SAML message at all; \
+         SAML 2.0 Profiles §4.1.4.3: the SP MUST verify the signatures of the Response it reads, \
+         not of another element (passport-saml CVE-2022-39299: a signature over the first root \
+         element was taken for the Response after it).",
+    ),
     // --- OIDC login faults ---------------------------------------------------------------------
     case(
         "O1",
@@ -862,6 +904,36 @@ static RULES: &[Rule] = &[
          registered for it (this client registered RS256 or ES256); RFC 8725 §3.1: only the \
          algorithms the application accepts are used.",
     ),
+    variant(
+        "O7",
+        "alg_none_kid_not_in_the_jwks",
+        "alg none with a kid the JWKS does not hold",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §2: ID Tokens MUST NOT use none unless the Client registered \
+         for it; §3.1.3.7 step 6: the Client MUST validate the signature with the keys the \
+         Issuer provides: a kid that names none of them is a reason to refuse, never to verify \
+         with no key (jsonwebtoken CVE-2022-23540: verify() with an empty key and no algorithms \
+         list fell back to none; fixed in 9.0.0).",
+    ),
+    variant(
+        "O7",
+        "alg_none_spelled",
+        "alg none written in another letter case",
+        Strength::Must,
+        "RFC 7515 §4.1.1: alg values are case-sensitive, so None or NONE is no algorithm this \
+         client registered (RS256 or ES256) and the token MUST be rejected (RFC 8725 §3.1: only \
+         the algorithms the application accepts); a verifier that blocks none as written and \
+         reads the other spellings as none is fooled.",
+    ),
+    variant(
+        "O7",
+        "alg_none_without_kid",
+        "alg none with no kid at all",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §2: ID Tokens MUST NOT use none unless the Client registered \
+         for it; a token that names no key still must verify with one of the Issuer's keys \
+         (§3.1.3.7 step 6), never with no key (jsonwebtoken CVE-2022-23540).",
+    ),
     case(
         "O8",
         "HS256 keyed with the IdP's public key (key confusion)",
@@ -869,6 +941,41 @@ static RULES: &[Rule] = &[
         "RFC 8725 §3.1: each key MUST be used with exactly one algorithm, checked when the \
          cryptographic operation is performed; OpenID Connect Core 1.0 §3.1.3.7 step 8: a MAC \
          alg is keyed with the client_secret, never the OP's public key.",
+    ),
+    variant(
+        "O8",
+        "hs256_with_the_ec_public_key_as_pem",
+        "HS256 keyed with the ES256 app's EC public key (SPKI PEM)",
+        Strength::Must,
+        "RFC 8725 §3.1: each key MUST be used with exactly one algorithm; the EC key signs \
+         ES256 and is never an HMAC secret (OpenID Connect Core 1.0 §3.1.3.7 step 8: a MAC is \
+         keyed with the client_secret).",
+    ),
+    variant(
+        "O8",
+        "hs256_with_the_public_key_as_jwk_json",
+        "HS256 keyed with the IdP's public key as its JWK JSON text",
+        Strength::Must,
+        "RFC 8725 §3.1: each key MUST be used with exactly one algorithm, whatever text it is \
+         kept in; a JWK of kty RSA or EC is no octet secret (RFC 7518 §6.4). PyJWT before 2.13.0 \
+         took a public JWK as an HMAC secret (CVE-2026-48526).",
+    ),
+    variant(
+        "O8",
+        "hs256_with_the_public_key_as_openssh_line",
+        "HS256 keyed with the IdP's public key as an OpenSSH line (ssh-rsa, ecdsa-sha2-nistp256)",
+        Strength::Must,
+        "RFC 8725 §3.1: each key MUST be used with exactly one algorithm. PyJWT before 2.4.0 \
+         (CVE-2022-29217) and python-jose through 3.3.0 (CVE-2024-33663) blocked PEM and ssh-rsa \
+         keys as HMAC secrets but let ecdsa-sha2-nistp256 and other OpenSSH keys through.",
+    ),
+    variant(
+        "O8",
+        "hs256_with_the_public_key_as_pkcs1_pem",
+        "HS256 keyed with the IdP's RSA public key as PKCS#1 PEM",
+        Strength::Must,
+        "RFC 8725 §3.1: each key MUST be used with exactly one algorithm; an RSA public key in \
+         PKCS#1 PEM (BEGIN RSA PUBLIC KEY) is the same key as its SPKI PEM and no HMAC secret.",
     ),
     case(
         "O9",
@@ -1073,6 +1180,8 @@ mod tests {
         // The session-binding pack (issue 12) so far.
         ids.extend(["S25", "S26"].map(String::from));
         ids.extend((15..=21).map(|i| format!("O{i}")));
+        // The published-vulnerability cases.
+        ids.extend(["S30", "S31"].map(str::to_owned));
         ids
     }
 

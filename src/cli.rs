@@ -55,6 +55,9 @@ pub enum Command {
         /// IdP that signs identities for anyone who asks: fakta warns when you do it.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Log one line per login on stderr: the app, the user and the groups sent.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Run the conformance trials of connection files against their SP (the file's `target`).
     ///
@@ -193,7 +196,13 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// Add the attack and session-binding packs (SAML S1-S26, OIDC O1-O21) to every file, as
+    /// The run's time limit (seconds, 1-86400; default 600). Trials not started when it runs
+    /// out fail (kind setup), one running then fails (kind transport); each trial may take
+    /// 120 s and each request 15 s.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: Option<u64>,
+    /// Add the attack and session-binding packs (SAML S1-S26, S30, S31, OIDC O1-O21) to every
+    /// file, as
     /// `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
@@ -227,6 +236,7 @@ impl HarnessArgs {
             sp_wait: None,
             list_json: self.format.as_deref() == Some("json"),
             partition: self.partition,
+            timeout: self.timeout.map(std::time::Duration::from_secs),
         }
     }
 }
@@ -259,6 +269,8 @@ impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
             Command::Test { .. } | Command::Demo { .. } => "fakta=warn",
+            // The login lines are logged at debug level under their own target.
+            Command::Serve { verbose: true, .. } => "fakta=info,fakta::logins=debug",
             _ => "fakta=info",
         }
     }
@@ -267,7 +279,7 @@ impl Cli {
 /// Runs a parsed command line; errors are for the binary to print.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { file, listen } => serve(file.as_deref(), listen, &cli.certs),
+        Command::Serve { file, listen, .. } => serve(file.as_deref(), listen, &cli.certs),
         Command::Check {
             files,
             deny_warnings,
@@ -338,6 +350,9 @@ pub fn listen_address(conn: &Connection, listen: Option<SocketAddr>) -> SocketAd
     })
 }
 
+/// How long `fakta serve` and `fakta sp` wait for blocking work after the server stopped.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn serve(
     file: Option<&Path>,
     listen: Option<SocketAddr>,
@@ -362,18 +377,24 @@ an identity for anyone who asks. Use it only on a network you trust."
     }
     let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr().unwrap_or(addr);
         print_banner(&state, bound);
-        idp::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        idp::serve(
+            listener,
+            state,
+            crate::serving::Limits::default(),
+            crate::serving::terminated(),
+        )
         .await
         .context("serving HTTP")
-    })?;
+    });
+    // A signature still being made on the blocking pool must not hold the exit up.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -457,7 +478,11 @@ fn test(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "pack".into());
-        packs.push(crate::runner::Pack { name, conn });
+        packs.push(crate::runner::Pack {
+            name,
+            conn,
+            bound: None,
+        });
     }
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
@@ -495,16 +520,16 @@ identity for anyone who asks while the trials run. Use it only on a network you 
     Ok(crate::runner::run(packs, keys, None, &options)?)
 }
 
-/// Free loopback ports, for the demo's servers.
-fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .context("finding free loopback ports")?;
-    Ok(listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect())
+/// Loopback listeners on free ports, for the demo's servers: bound here and handed to the
+/// runner, so that no other process can take a port between choosing and serving.
+fn free_listeners(n: usize) -> anyhow::Result<Vec<(u16, std::net::TcpListener)>> {
+    (0..n)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            Ok((l.local_addr()?.port(), l))
+        })
+        .collect::<std::io::Result<_>>()
+        .context("binding free loopback ports")
 }
 
 fn demo(
@@ -514,14 +539,18 @@ fn demo(
     certs: &Path,
 ) -> anyhow::Result<ExitCode> {
     let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
-    let ports = free_ports(DEMO_PACKS.len() * 2)?;
+    let mut listeners = free_listeners(DEMO_PACKS.len() * 2)?.into_iter();
     let mut packs = Vec::new();
-    for (i, (name, yaml)) in DEMO_PACKS.iter().enumerate() {
+    for (name, yaml) in DEMO_PACKS {
+        let (Some((idp_port, idp)), Some((sp_port, sp))) = (listeners.next(), listeners.next())
+        else {
+            bail!("binding free loopback ports: too few");
+        };
         // The shipped files use ports 7000 (IdP) and 7100 (SP); the demo moves each pack to
         // free ports so both run at once and nothing else on the machine is disturbed.
         let text = yaml
-            .replace("127.0.0.1:7000", &format!("127.0.0.1:{}", ports[2 * i]))
-            .replace("127.0.0.1:7100", &format!("127.0.0.1:{}", ports[2 * i + 1]));
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp_port}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp_port}"));
         let shown = format!("scenarios/{name}.yaml (embedded)");
         let conn = match config::load_str(&text, &shown, Path::new(".")) {
             Ok((c, _)) => c,
@@ -533,6 +562,7 @@ fn demo(
         packs.push(crate::runner::Pack {
             name: (*name).to_owned(),
             conn,
+            bound: Some(crate::runner::Bound { idp, sp: Some(sp) }),
         });
     }
     let (keys, _) = KeyStore::open_or_create(certs)
@@ -575,7 +605,7 @@ fn sp(
         eprintln!("warning: the reference SP listens on {addr}, reachable from other machines");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -603,12 +633,18 @@ fn sp(
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        crate::refsp::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        crate::refsp::serve(
+            listener,
+            state,
+            crate::serving::Limits::default(),
+            crate::serving::terminated(),
+        )
         .await
         .context("serving HTTP")
-    })?;
+    });
+    // A signature still being made on the blocking pool must not hold the exit up.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -647,6 +683,11 @@ address through {}",
     println!(
         "  signing certificate SHA-256 {}",
         state.keys.current.certificate.sha256_fingerprint()
+    );
+    println!(
+        "  every app's settings {}  inspector {} (it shows identities)",
+        state.url("/"),
+        state.url("/fakta/inspect")
     );
     let _ = std::io::stdout().flush();
 }
@@ -711,4 +752,31 @@ fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {
         print!("{}", prev.pem());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--timeout`'s help gives the limits in numbers: they must be the runner's.
+    #[test]
+    fn the_timeout_help_states_the_runners_limits() {
+        let mut cmd = super::Cli::command();
+        let test = cmd.find_subcommand_mut("test").expect("a test subcommand");
+        let help = test.render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for said in [
+            format!("default {}", crate::runner::report::RUN_TIMEOUT.as_secs()),
+            format!(
+                "each trial may take {} s",
+                crate::runner::report::TRIAL_TIMEOUT.as_secs()
+            ),
+            format!(
+                "each request {} s",
+                crate::runner::fetch::REQUEST_TIMEOUT.as_secs()
+            ),
+        ] {
+            assert!(help.contains(&said), "`{said}` not in:\n{help}");
+        }
+    }
 }

@@ -4,10 +4,11 @@
 //! one, and write JUnit XML.
 
 mod common;
-use common::free_port;
+use common::{free_port, retry_on_addr_in_use, run_with_deadline};
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -40,7 +41,8 @@ fn commands(template: &str) -> Vec<String> {
     out
 }
 
-/// Runs a template's commands in a scratch project; returns (exit code, output, JUnit).
+/// Runs a template's commands in a scratch project; returns (exit code, output, JUnit). Runs
+/// again on other ports when one was taken between choosing it and binding it.
 fn run_template(template: &str, flaw: Option<&str>) -> (i32, String, Option<String>) {
     run_template_with(template, flaw, &[])
 }
@@ -51,6 +53,16 @@ fn run_template_with(
     flaw: Option<&str>,
     env: &[(&str, &str)],
 ) -> (i32, String, Option<String>) {
+    let (junit, (code, out, _)) = retry_on_addr_in_use(|| try_template(template, flaw, env));
+    (code, out, junit)
+}
+
+/// One run of [`run_template_with`]: (JUnit, (exit code, output, output and the SP's log)).
+fn try_template(
+    template: &str,
+    flaw: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Option<String>, common::Ran) {
     let dir = tempfile::tempdir().unwrap();
     let (idp, sp) = (free_port(), free_port());
     let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
@@ -79,26 +91,21 @@ fn run_template_with(
         "set -e\ntrap 'code=$?; kill $(jobs -p) 2>/dev/null; exit $code' EXIT\nchmod +x scripts/start-sp-for-tests.sh\n{}\n",
         lines.join("\n")
     );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("FAKTA_BIN", BIN)
-        .env("FAKTA_CERTS", dir.path().join("certs"))
-        .env("CONNECTION", "sso/connection.yaml")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+    let (code, stdout, stderr) = run_with_deadline(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("FAKTA_BIN", BIN)
+            .env("FAKTA_CERTS", dir.path().join("certs"))
+            .env("CONNECTION", "sso/connection.yaml")
+            .envs(env.iter().copied()),
+        Duration::from_secs(300),
+    );
     let junit = std::fs::read_to_string(dir.path().join("fakta-junit.xml")).ok();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        junit,
-    )
+    let sp_log = std::fs::read_to_string(dir.path().join("sp.log")).unwrap_or_default();
+    let out = format!("{stdout}{stderr}");
+    (junit, (code, out.clone(), format!("{out}{sp_log}")))
 }
 
 #[test]
@@ -152,15 +159,15 @@ fn gitlab_template_fails_against_a_flawed_sp_with_junit() {
 #[test]
 fn the_plain_script_runs_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(Path::new(ROOT).join("ci/fakta-test.sh"))
-        .arg(dir.path().join("missing.yaml"))
-        .env("FAKTA_BIN", BIN)
-        .output()
-        .unwrap();
+    let (code, out, err) = run_with_deadline(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("ci/fakta-test.sh"))
+            .arg(dir.path().join("missing.yaml"))
+            .env("FAKTA_BIN", BIN),
+        Duration::from_secs(60),
+    );
     assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a missing file is an error, not a pass"
+        code, 2,
+        "a missing file is an error, not a pass: {out}{err}"
     );
 }

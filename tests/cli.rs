@@ -1,23 +1,20 @@
 //! The `fakta` binary end to end: help texts, key management, and `serve` answering on a socket.
 
 mod common;
-use common::free_port;
+use common::{free_port, run_with_deadline, try_wait_for_line_in, wait_for_line, wait_for_line_in};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 
 fn fakta(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run fakta");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_with_deadline(Command::new(BIN).args(args), Duration::from_secs(60))
 }
 
 #[test]
@@ -134,17 +131,11 @@ fn serve_answers_metadata_on_loopback() {
             .spawn()
             .expect("spawn"),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let first = loop {
-        assert!(Instant::now() < deadline, "fakta serve did not start");
-        if let Some(Ok(line)) = lines.next() {
-            if line.starts_with("fakta IdP listening on http://") {
-                break line;
-            }
-        }
-    };
+    let first = wait_for_line(
+        &mut child.0,
+        "fakta IdP listening on http://",
+        Duration::from_secs(20),
+    );
     let addr = first
         .trim_start_matches("fakta IdP listening on http://")
         .split(' ')
@@ -183,16 +174,11 @@ fn serve_warns_when_listening_beyond_loopback() {
             .expect("spawn"),
     );
     let stderr = child.0.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no warning");
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("warning: listening on 0.0.0.0:") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("fakta serve ended without the warning"),
-        }
-    }
+    wait_for_line_in(
+        stderr,
+        "warning: listening on 0.0.0.0:",
+        Duration::from_secs(20),
+    );
 }
 
 #[test]
@@ -215,75 +201,98 @@ fn serve_refuses_a_broken_file_with_its_errors() {
 fn the_ci_template_script_fails_on_a_broken_file_and_passes_the_example() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/check-connection.sh");
     let run = |file: &str| {
-        Command::new("bash")
-            .arg(script)
-            .arg(file)
-            .env("FAKTA_BIN", BIN)
-            .output()
-            .expect("run the template")
+        run_with_deadline(
+            Command::new("bash")
+                .arg(script)
+                .arg(file)
+                .env("FAKTA_BIN", BIN),
+            Duration::from_secs(60),
+        )
     };
     let ok = run(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/qovery-saml.yaml"
     ));
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    assert_eq!(ok.0, 0, "{}", ok.1);
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "idp: { base_url: http://127.0.0.1:7000 }\napps: []\n").unwrap();
     let out = run(bad.to_str().unwrap());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("missing key `directory`"));
+    assert_eq!(out.0, 2);
+    assert!(out.1.contains("missing key `directory`"), "{}", out.1);
 }
 
-fn wait_line(child: &mut std::process::Child, prefix: &str) {
+/// Starts `fakta ARGS` and waits for its line starting with `prefix`; Err (the process
+/// stopped) with what it printed when the line does not come.
+fn start_server(certs: &Path, args: &[&str], prefix: &str) -> Result<Server, String> {
+    let mut child = Command::new(BIN)
+        .arg("--certs")
+        .arg(certs)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no `{prefix}` line");
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with(prefix) => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the process ended before `{prefix}`"),
+    // stderr is drained all along (the server logs there), and kept for a failure.
+    let err = Arc::new(Mutex::new(Vec::new()));
+    let mut pipe = child.stderr.take().unwrap();
+    let kept = err.clone();
+    let drained = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            kept.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    let mut server = Server(child);
+    match try_wait_for_line_in(stdout, prefix, Duration::from_secs(20)) {
+        Ok(_) => Ok(server),
+        Err(e) => {
+            let _ = server.0.kill();
+            let _ = server.0.wait();
+            let _ = drained.join();
+            let err = String::from_utf8_lossy(&err.lock().unwrap()).into_owned();
+            Err(format!("{e}\n--- stderr\n{err}"))
         }
     }
-    std::thread::spawn(move || for _ in lines {});
 }
 
 #[test]
 fn revoke_sends_through_the_running_idp() {
     let dir = tempfile::tempdir().unwrap();
-    let (idp, sp) = (free_port(), free_port());
-    let yaml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/qovery-saml.yaml"
-    ))
-    .unwrap()
-    .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
-    .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
     let file = dir.path().join("c.yaml");
-    std::fs::write(&file, yaml).unwrap();
     let certs = dir.path().join("certs");
-    let spawn = |args: &[&str]| {
-        Server(
-            Command::new(BIN)
-                .arg("--certs")
-                .arg(&certs)
-                .args(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
-    let mut idp_proc = spawn(&["serve", file.to_str().unwrap()]);
-    wait_line(&mut idp_proc.0, "fakta IdP listening");
-    let mut sp_proc = spawn(&["sp", file.to_str().unwrap()]);
-    wait_line(&mut sp_proc.0, "fakta reference SP listening");
+    // The ports are written into the file for the two processes: when one was taken between
+    // choosing it and binding it, start again on others.
+    let mut last = String::new();
+    let mut servers = None;
+    for _ in 0..5 {
+        let (idp, sp) = (free_port(), free_port());
+        let yaml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/qovery-saml.yaml"
+        ))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+        std::fs::write(&file, yaml).unwrap();
+        let f = file.to_str().unwrap();
+        let started = start_server(&certs, &["serve", f], "fakta IdP listening").and_then(|i| {
+            start_server(&certs, &["sp", f], "fakta reference SP listening").map(|s| (i, s))
+        });
+        match started {
+            Ok(both) => {
+                servers = Some(both);
+                break;
+            }
+            Err(e) if e.contains("Address already in use") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let _servers = servers.unwrap_or_else(|| panic!("no free ports after 5 tries: {last}"));
     let f = file.to_str().unwrap();
     let c = certs.to_str().unwrap();
     // Nobody is signed in at the SP: an honest request gets 404 (T6), which is not success.
@@ -322,4 +331,153 @@ fn revoke_sends_through_the_running_idp() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown fault `nope`"), "{err}");
+}
+
+fn http_post_form(addr: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `fakta serve -v` logs one line per login on stderr: the app, the user, the groups sent.
+#[test]
+fn serve_verbose_logs_one_line_per_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let mut child = Server(
+        Command::new(BIN)
+            .args([
+                "--certs",
+                certs.to_str().unwrap(),
+                "serve",
+                "-v",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("FAKTA_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let first = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("fakta IdP listening on http://") => break line,
+            Some(Ok(_)) => {}
+            _ => panic!("fakta serve did not start"),
+        }
+    };
+    let addr = first
+        .trim_start_matches("fakta IdP listening on http://")
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    // An IdP-initiated login as alice: the login page, then the user picked.
+    let start = http_get(&addr, "/app/acme_qovery_1/qovery/sso/saml");
+    let token = start
+        .split("state=")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| c.is_whitespace()).next())
+        .unwrap_or_else(|| panic!("no login page redirect: {start}"))
+        .to_owned();
+    let done = http_post_form(
+        &addr,
+        "/login/login.htm",
+        &format!("state={token}&username=00u1alice"),
+    );
+    assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line)
+                if line
+                    .contains("login: app qovery, user 00u1alice, groups sent [Qovery-Admins]") =>
+            {
+                break;
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no login line on stderr; saw:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// Issue 13: `fakta serve` and `fakta sp` stop on SIGTERM (and SIGINT) within a bounded time
+/// and exit 0, even with a client that sent half a request head and went quiet.
+#[test]
+fn serve_and_sp_stop_on_sigterm_and_sigint_despite_a_silent_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/qovery-saml.yaml"
+    ))
+    .unwrap()
+    .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+    .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let certs = dir.path().join("certs");
+    for (command, port, banner, signal) in [
+        ("serve", idp, "fakta IdP listening", "-TERM"),
+        ("sp", sp, "fakta reference SP listening", "-INT"),
+    ] {
+        let mut child = Server(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(&certs)
+                .args([command, file.to_str().unwrap()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_line(&mut child.0, banner, Duration::from_secs(20));
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        silent.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        let killed = Command::new("kill")
+            .args([signal, &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = loop {
+            if let Some(s) = child.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "fakta {command} still running 10 s after {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            status.success(),
+            "fakta {command} after {signal}: {status:?}"
+        );
+        drop(silent);
+    }
 }

@@ -6,8 +6,11 @@
 //! Accept new or changed snapshots with `INSTA_UPDATE=always cargo test --test config_invalid`
 //! and read them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use fakta::config::{self, Diagnostics};
 
@@ -212,13 +215,14 @@ fn invalid_files_snapshots() {
 }
 
 fn fakta_check(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fakta"))
-        .arg("check")
-        .args(args)
-        .output()
-        .expect("run fakta");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.code().expect("exit code"), stdout)
+    let (code, stdout, _) = common::run_with_deadline(
+        Command::new(env!("CARGO_BIN_EXE_fakta"))
+            .arg("check")
+            .args(args),
+        Duration::from_secs(60),
+    );
+    assert_ne!(code, -1, "fakta check was killed by a signal");
+    (code, stdout)
 }
 
 #[test]

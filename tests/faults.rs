@@ -79,6 +79,11 @@ fn changed_marker(f: Fault) -> &'static str {
         Fault::RecipientContainingTheAcs => {
             "Recipient=\"http://evil.test/?http://127.0.0.1:7100/acs\""
         }
+        Fault::ForeignKeyValue | Fault::ForeignKeyValueBesideIdpCert => "<ds:RSAKeyValue>",
+        Fault::DigestCommentAssertion | Fault::DigestCommentResponse | Fault::DigestCommentBoth => {
+            "<ds:DigestValue><!--"
+        }
+        Fault::TwoRoots => "id-second-",
     }
 }
 
@@ -127,6 +132,22 @@ fn every_saml_fault_forges_what_it_says_and_asserts_mallory() {
             changed_marker(*f),
             forged.xml
         );
+        // S31 is two root elements: not a document, and the second root (what a parser that
+        // keeps going reads) is the forgery.
+        let xml = if *f == Fault::TwoRoots {
+            assert!(
+                roxmltree::Document::parse_with_options(&forged.xml, no_dtd).is_err(),
+                "{f:?} is not well-formed"
+            );
+            let at = forged.xml.find("<saml2p:Response").expect("a second root");
+            assert!(
+                forged.xml[..at].contains("<ds:Signature"),
+                "the first root is signed"
+            );
+            forged.xml[at..].to_owned()
+        } else {
+            forged.xml.clone()
+        };
         match f {
             Fault::Doctype | Fault::ExternalEntity => {
                 assert!(
@@ -135,8 +156,8 @@ fn every_saml_fault_forges_what_it_says_and_asserts_mallory() {
                 );
             }
             _ => {
-                let doc = roxmltree::Document::parse_with_options(&forged.xml, no_dtd)
-                    .unwrap_or_else(|e| panic!("{f:?} does not parse: {e}\n{}", forged.xml));
+                let doc = roxmltree::Document::parse_with_options(&xml, no_dtd)
+                    .unwrap_or_else(|e| panic!("{f:?} does not parse: {e}\n{xml}"));
                 let text = |name: &str| -> Vec<String> {
                     doc.descendants()
                         .filter(|n| n.tag_name().name() == name)
@@ -233,5 +254,34 @@ fn every_oidc_fault_forges_the_id_token_or_userinfo_and_asserts_mallory() {
             let mut info = honest.clone();
             assert!(ofaults::forge_userinfo(*f, &mut info).is_none(), "{f:?}");
         }
+    }
+}
+
+/// The OpenSSH public-key lines of the O8 variants are what OpenSSH itself reads:
+/// `ssh-keygen -e -m PKCS8` turns each (RSA, P-256) back into the key's SPKI PEM.
+#[test]
+fn openssh_lines_round_trip_through_ssh_keygen() {
+    use ofaults::KeyText;
+    let keys = common::keys();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, key) in [("rsa", keys.current.pkey()), ("ec", keys.ec.pkey())] {
+        let line = KeyText::OpenSsh.encode(key).expect("an OpenSSH line");
+        let path = dir.path().join(format!("{name}.pub"));
+        std::fs::write(&path, &line).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-e", "-m", "PKCS8", "-f"])
+            .arg(&path)
+            .output()
+            .expect("ssh-keygen (Debian package openssh-client, installed by scripts/setup-deps)");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8(KeyText::SpkiPem.encode(key).unwrap()).unwrap(),
+            "{name}"
+        );
     }
 }

@@ -403,7 +403,12 @@ fn serve(state: Arc<fakta::idp::IdpState>) -> (String, tokio::runtime::Runtime) 
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    rt.spawn(fakta::idp::serve(listener, state, std::future::pending()));
+    rt.spawn(fakta::idp::serve(
+        listener,
+        state,
+        fakta::serving::Limits::default(),
+        std::future::pending(),
+    ));
     (base, rt)
 }
 

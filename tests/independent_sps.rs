@@ -9,6 +9,14 @@
 //!   Saml2Client (IdP metadata fetched from fakta, xmlsec1, both signatures wanted, unsolicited
 //!   Responses refused), against the SAML attack pack (S1-S24).
 //!
+//! - the published advisories (README, "The attack pack"): the same apps, and
+//!   tests/interop/sp_pyjwt_app.py (tests/interop/pyjwt-sp.yaml, an ES256 relying party whose
+//!   id_token check is PyJWT's), each run twice with the library pinned to a release a published
+//!   advisory affects and to the release that fixed it (tests/interop/published/, installed by
+//!   scripts/setup-deps under target/interop-python/ and put on PYTHONPATH): the affected
+//!   release fails exactly the trials of the new case that reproduce the advisory, as an
+//!   accepted forgery, and the patched release passes them.
+//!
 //! Each test pins the EXACT set of trials the library fails (`*_FAILS`, each entry with why,
 //! checked against the transcript and the library's source), and needs the honest login
 //! (`L0_honest_login`) to pass, so the app demonstrably works. A new failure, or a listed one
@@ -87,6 +95,9 @@ struct Sp {
     file: &'static str,
     library: &'static str,
     version: &'static str,
+    /// Trials the file's settings make the plan report ignored, with its reason (every other
+    /// trial must run).
+    ignored: &'static [&'static str],
 }
 
 const AUTHLIB: Sp = Sp {
@@ -95,6 +106,7 @@ const AUTHLIB: Sp = Sp {
     file: "authlib-sp.yaml",
     library: "authlib",
     version: "1.9.10",
+    ignored: AUTHLIB_IGNORED,
 };
 
 const PYSAML2: Sp = Sp {
@@ -103,6 +115,9 @@ const PYSAML2: Sp = Sp {
     file: "pysaml2-sp.yaml",
     library: "pysaml2",
     version: "7.5.5",
+    // The app requires signed assertions (requires_signed_assertions): a Response-signed
+    // document is refused before any digest is read, so that S30 variant proves nothing.
+    ignored: &["pysaml2-sp::S30_digest_in_a_comment_response_signed_refused"],
 };
 
 impl Sp {
@@ -148,25 +163,28 @@ impl Sp {
     }
 
     /// Runs `fakta test` on a copy of the connection file and checks the failing trials are
-    /// exactly `fails`, and the ignored ones exactly `ignored`.
-    fn run(&self, fails: &[&str], ignored: &[&str]) {
+    /// exactly `fails`, and the ignored ones exactly `self.ignored`.
+    fn run(&self, fails: &[&str]) {
         self.require_env();
-        let dir = tempfile::tempdir().unwrap();
-        let file = self.connection_copy(dir.path());
-        let out = Command::new(BIN)
-            .arg("--certs")
-            .arg(dir.path().join("certs"))
-            .arg("test")
-            .arg(&file)
-            .env_remove("FAKTA_LOG")
-            .env_remove("PYSAML2_SP_LOG")
-            // fakta writes the SP's log, and the apps their temporary files, under TMPDIR.
-            .env("TMPDIR", dir.path())
-            .output()
-            .expect("run fakta");
-        let code = out.status.code().unwrap_or(-1);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        // On other ports when one was taken between choosing it and binding it.
+        let ((_dir, file), (code, stdout, stderr)) = common::retry_on_addr_in_use(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = self.connection_copy(dir.path());
+            let ran = common::run_with_deadline(
+                Command::new(BIN)
+                    .arg("--certs")
+                    .arg(dir.path().join("certs"))
+                    .arg("test")
+                    .arg(&file)
+                    .env_remove("FAKTA_LOG")
+                    .env_remove("PYSAML2_SP_LOG")
+                    // fakta writes the SP's log, and the apps their temporary files, under
+                    // TMPDIR.
+                    .env("TMPDIR", dir.path()),
+                std::time::Duration::from_secs(300),
+            );
+            ((dir, file), ran)
+        });
         let context = || {
             format!(
                 "$ fakta test {}\n{stdout}\n--- stderr ---\n{stderr}\n--- the SP's log ---\n{}",
@@ -190,14 +208,15 @@ impl Sp {
         );
         let odd: Vec<_> = trials
             .iter()
-            .filter(|(n, r)| *r != "ok" && *r != "FAILED" && !ignored.contains(n))
+            .filter(|(n, r)| *r != "ok" && *r != "FAILED" && !self.ignored.contains(n))
             .collect();
         assert!(
             odd.is_empty(),
             "every trial must run (none ignored but the listed): {odd:?}\n{}",
             context()
         );
-        let ran: Vec<&&str> = ignored
+        let ran: Vec<&&str> = self
+            .ignored
             .iter()
             .filter(|i| {
                 trials
@@ -241,6 +260,175 @@ impl Sp {
     }
 }
 
+const PYJWT: Sp = Sp {
+    pack: "pyjwt-sp",
+    script: "sp_pyjwt_app.py",
+    file: "pyjwt-sp.yaml",
+    library: "pyjwt",
+    version: "2.4.0",
+    ignored: &[],
+};
+
+/// One advisory, shown against a library pinned to an affected release and to its fix.
+struct Advisory {
+    sp: Sp,
+    /// The trials of the case that reproduces it (a libtest filter).
+    filter: &'static str,
+    affected: &'static str,
+    patched: &'static str,
+    /// The trials the affected release fails (each as an accepted forgery).
+    fails: &'static [&'static str],
+}
+
+impl Advisory {
+    /// `fakta test FILE` with the release's directory first on PYTHONPATH, running the honest
+    /// login and the trials `filter` selects (every other trial skipped by its exact name, so
+    /// the SP is started once); returns each trial's result and the run's output.
+    fn run(&self, version: &str) -> (Vec<(String, String)>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let pythonpath = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/interop-python")
+            .join(format!("{}-{version}", self.sp.library));
+        let out = Command::new(python())
+            .arg(self.sp.script_path())
+            .arg("--check-env")
+            .env("PYTHONPATH", &pythonpath)
+            .output()
+            .expect("run python");
+        let env = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v: serde_json::Value = serde_json::from_str(&env).unwrap_or_default();
+        assert_eq!(
+            v[self.sp.library],
+            version,
+            "{} {version} is not installed in {} ({env}); run scripts/setup-deps",
+            self.sp.library,
+            pythonpath.display()
+        );
+        let file = self.sp.connection_copy(dir.path());
+        let list = Command::new(BIN)
+            .arg("--certs")
+            .arg(dir.path().join("certs"))
+            .args(["test", "--list"])
+            .arg(&file)
+            .output()
+            .expect("run fakta --list");
+        let skips: Vec<String> = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .filter_map(|l| l.strip_suffix(": test"))
+            .filter(|n| !n.contains(self.filter) && !n.ends_with("::L0_honest_login"))
+            .flat_map(|n| ["--skip".to_owned(), n.to_owned()])
+            .collect();
+        assert!(!skips.is_empty(), "fakta --list listed no trial to skip");
+        let out = Command::new(BIN)
+            .arg("--certs")
+            .arg(dir.path().join("certs"))
+            .arg("test")
+            .arg(&file)
+            .arg("--exact")
+            .args(&skips)
+            .env_remove("FAKTA_LOG")
+            .env_remove("PYSAML2_SP_LOG")
+            .env("TMPDIR", dir.path())
+            .env("PYTHONPATH", &pythonpath)
+            .output()
+            .expect("run fakta");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let trials = results(&stdout)
+            .into_iter()
+            .map(|(n, r)| (n.to_owned(), r.to_owned()))
+            .collect();
+        let context = format!(
+            "$ PYTHONPATH={} fakta test {} --exact --skip (all but L0 and {})\n{stdout}\n--- stderr ---\n{}",
+            pythonpath.display(),
+            file.display(),
+            self.filter,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (trials, context)
+    }
+
+    /// The honest login passes with both releases; the affected one fails exactly `fails`
+    /// among the case's trials, each as sp-accepted; the patched one fails none.
+    fn check(&self) {
+        for (version, want) in [(self.affected, self.fails), (self.patched, &[][..])] {
+            let (trials, context) = self.run(version);
+            assert!(
+                trials
+                    .iter()
+                    .any(|(n, r)| n.ends_with("::L0_honest_login") && r == "ok"),
+                "{} {version}: the honest login must pass:\n{context}",
+                self.sp.library
+            );
+            assert!(
+                trials
+                    .iter()
+                    .filter(|(n, _)| n.contains(self.filter))
+                    .count()
+                    > want.len(),
+                "{} {version}: too few trials of the case ran:\n{context}",
+                self.sp.library
+            );
+            let failed: BTreeSet<&str> = trials
+                .iter()
+                .filter(|(_, r)| r != "ok")
+                .map(|(n, _)| n.as_str())
+                .collect();
+            assert_eq!(
+                failed,
+                want.iter().copied().collect::<BTreeSet<_>>(),
+                "{} {version}: the failing trials are not the advisory's:\n{context}",
+                self.sp.library
+            );
+            for name in want {
+                let section = context
+                    .split(&format!("---- {name} ----\n"))
+                    .nth(1)
+                    .unwrap_or_default();
+                assert!(
+                    section.starts_with("kind: sp-accepted"),
+                    "{name} must fail as an accepted forgery:\n{context}"
+                );
+            }
+        }
+    }
+}
+
+/// pysaml2 CVE-2021-21239 (GHSA-5p3x-r448-pc62): before 6.5.0, pysaml2 let xmlsec1 verify with
+/// any key the document carried; 6.5.0 passes `--enabled-key-data raw-x509-cert`
+/// (saml2/sigver.py). With 6.4.1 both key-value variants of S2 get through (xmlsec1 1.2 takes
+/// the ds:KeyValue even beside the IdP's certificate); the certificate-in-KeyInfo S2 does not.
+#[test]
+fn pysaml2_6_4_1_takes_a_key_value_from_the_document_and_6_5_0_does_not() {
+    Advisory {
+        sp: PYSAML2,
+        filter: "S2_",
+        affected: "6.4.1",
+        patched: "6.5.0",
+        fails: &[
+            "pysaml2-sp::S2_signed_by_a_foreign_key_value_beside_the_idp_certificate_refused",
+            "pysaml2-sp::S2_signed_by_a_foreign_key_value_without_certificate_refused",
+        ],
+    }
+    .check();
+}
+
+/// PyJWT CVE-2022-29217 (GHSA-ffqj-6fqr-9h24): PyJWT 2.3.0's `HMACAlgorithm.prepare_key`
+/// (jwt/algorithms.py) blocked PEM and `ssh-rsa` keys as HMAC secrets but not
+/// `ecdsa-sha2-nistp256` lines; 2.4.0 refuses every PEM and OpenSSH key (`is_pem_format`,
+/// `is_ssh_key`). The app keeps the IdP's ES256 key as an OpenSSH line, so of the O8 variants
+/// only that encoding gets through 2.3.0.
+#[test]
+fn pyjwt_2_3_0_takes_an_openssh_ecdsa_key_as_hmac_secret_and_2_4_0_does_not() {
+    Advisory {
+        sp: PYJWT,
+        filter: "O8_",
+        affected: "2.3.0",
+        patched: "2.4.0",
+        fails: &["pyjwt-sp::O8_hs256_with_the_public_key_as_openssh_line_refused"],
+    }
+    .check();
+}
+
 /// `'text'` for sh.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -273,10 +461,10 @@ fn sp_log(stderr: &str) -> String {
 
 #[test]
 fn authlib_relying_party_fails_exactly_the_listed_trials() {
-    AUTHLIB.run(AUTHLIB_FAILS, AUTHLIB_IGNORED);
+    AUTHLIB.run(AUTHLIB_FAILS);
 }
 
 #[test]
 fn pysaml2_service_provider_fails_exactly_the_listed_trials() {
-    PYSAML2.run(PYSAML2_FAILS, &[]);
+    PYSAML2.run(PYSAML2_FAILS);
 }

@@ -726,3 +726,216 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
         "the IdP session is gone"
     );
 }
+
+/// Issue 13: RFC 6749 §3.1/§3.2, a parameter repeated at the authorize or token endpoint is an
+/// `invalid_request` (sent to the client when its client_id and redirect_uri are sound).
+#[tokio::test]
+async fn a_repeated_parameter_is_an_invalid_request_at_authorize_and_token() {
+    let st = state(oidc_example());
+    let mut params = web_params(&[]);
+    params.push(("scope", "openid"));
+    let start = get(&st, &authorize_uri("/oauth2/v1", &params), None).await;
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let q = query_of(start.location());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("`scope` appears more than once"));
+    assert_eq!(q["state"], "st-123");
+
+    let mut params = web_params(&[]);
+    params.push(("redirect_uri", "http://evil.test/cb"));
+    let start = get(&st, &authorize_uri("/oauth2/v1", &params), None).await;
+    assert_eq!(start.status, StatusCode::BAD_REQUEST, "never redirected");
+    assert!(start.body.contains("`redirect_uri` appears more than once"));
+
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let twice = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code", "another"),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert_eq!(oauth_error(&twice), "invalid_request");
+    assert!(twice.body.contains("`code` appears more than once"));
+    assert_eq!(
+        exchange(&st, &code).await.status,
+        StatusCode::OK,
+        "the refused request did not use the code up"
+    );
+}
+
+/// Issue 13: a body too large or not a form gets an OAuth JSON error at the token endpoint.
+#[tokio::test]
+async fn the_token_endpoint_answers_413_and_415_as_oauth_json() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let st = state(oidc_example());
+    let big = format!("grant_type=x&pad={}", "a".repeat(300 * 1024));
+    let req = Request::post("/oauth2/v1/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(big))
+        .unwrap();
+    let a = send(&st, req).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(oauth_error(&a), "invalid_request");
+    assert!(a.body.contains("larger than"), "{}", a.body);
+    let req = Request::post("/oauth2/v1/token")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let a = send(&st, req).await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(oauth_error(&a), "invalid_request");
+}
+
+/// Issue 13: a huge `state` is refused (not kept in a pending login) and a scope repeated
+/// many times is one scope in the tokens.
+#[tokio::test]
+async fn oauth_parameters_are_bounded_in_bytes_and_scopes_deduplicated() {
+    let st = state(oidc_example());
+    let huge = "s".repeat(60_000);
+    let start = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("state", &huge)])),
+        None,
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::FOUND);
+    let q = query_of(start.location());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(
+        q["error_description"].contains("at most 4096 bytes"),
+        "{q:?}"
+    );
+    assert!(
+        !q.contains_key("state"),
+        "the oversized state is not echoed"
+    );
+
+    let scope = "openid email ".repeat(300);
+    let (code, _) = code_for(&st, &web_params(&[("scope", &scope)]), "00u1alice").await;
+    let body = json(&exchange(&st, &code).await);
+    assert_eq!(body["scope"], "openid email");
+    assert!(body["access_token"].as_str().unwrap().len() < 2048);
+}
+
+/// Issue 13: RFC 7009 §2.1, revoking a refresh token revokes the access tokens of its grant.
+#[tokio::test]
+async fn revoking_a_refresh_token_revokes_its_access_tokens() {
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let body = json(&exchange(&st, &code).await);
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let first = body["access_token"].as_str().unwrap().to_owned();
+    let refreshed = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    let second = json(&refreshed)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for at in [&first, &second] {
+        assert_eq!(
+            get_bearer(&st, "/oauth2/v1/userinfo", at).await.status,
+            StatusCode::OK
+        );
+    }
+    let revoked = post_form_basic(
+        &st,
+        "/oauth2/v1/revoke",
+        &[("token", &rt), ("token_type_hint", "refresh_token")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    for at in [&first, &second] {
+        let a = get_bearer(&st, "/oauth2/v1/userinfo", at).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+    }
+}
+
+/// Issue 13: the auth-scheme is case-insensitive (RFC 7235 §2.1), so `bearer` works.
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_case_insensitively() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let st = state(oidc_example());
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let at = json(&exchange(&st, &code).await)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = Request::get("/oauth2/v1/userinfo")
+        .header("authorization", format!("bearer {at}"))
+        .body(Body::empty())
+        .unwrap();
+    let a = send(&st, req).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}
+
+/// Issue 13: RFC 7636 §4.2, a challenge outside the base64url alphabet or not 43 characters
+/// (S256) is refused; a verifier shorter than 43 characters is named as such (§4.1).
+#[tokio::test]
+async fn pkce_challenges_and_verifiers_are_checked_for_shape() {
+    let st = state(oidc_example());
+    let spa = |challenge: &'static str| {
+        vec![
+            ("client_id", SPA),
+            ("redirect_uri", SPA_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+            ("state", "s1"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ]
+    };
+    for bad in [
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMA",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
+    ] {
+        let start = get(&st, &authorize_uri("/oauth2/default/v1", &spa(bad)), None).await;
+        let q = query_of(start.location());
+        assert_eq!(q["error"], "invalid_request", "{bad}");
+        assert!(q["error_description"].contains("RFC 7636"), "{q:?}");
+    }
+    let start = get(
+        &st,
+        &authorize_uri("/oauth2/default/v1", &spa(CHALLENGE)),
+        None,
+    )
+    .await;
+    let done = pick_user(&st, &start, "00u3dora").await;
+    let code = query_of(done.location())["code"].clone();
+    let short = post_form(
+        &st,
+        "/oauth2/default/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SPA_REDIRECT),
+            ("client_id", SPA),
+            ("code_verifier", "too-short"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(oauth_error(&short), "invalid_grant");
+    assert!(
+        short
+            .body
+            .contains("is 9 characters; RFC 7636 §4.1 requires 43 to 128"),
+        "{}",
+        short.body
+    );
+}

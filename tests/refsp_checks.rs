@@ -71,6 +71,28 @@ fn signed(p: &ResponseParams, what: SignWhat) -> String {
     signature::signed_response(p, what, k.pkey(), &k.certificate.base64()).unwrap()
 }
 
+/// A fault of the attack pack (`saml::faults::apply`) applied to an honest Response signed as
+/// fakta's IdP signs it (both), solicited by `_req{n}`.
+fn forged(fault: fakta::saml::faults::Fault, n: u32) -> String {
+    let k = keys().current;
+    let mut p = params(n);
+    p.in_response_to = Some(format!("_req{n}"));
+    let honest = signed(&p, SignWhat::Both);
+    let ids = fakta::saml::faults::Ids {
+        response_id: &p.ids.response_id,
+        assertion_id: &p.ids.assertion_id,
+        xxe_url: "http://127.0.0.1:1/xxe",
+    };
+    let who = fakta::saml::faults::Identity {
+        name_id: &p.name_id,
+        email: "alice@acme.test",
+    };
+    let foreign = fakta::keys::foreign_key().expect("a foreign key");
+    fakta::saml::faults::apply(fault, &honest, &ids, SignWhat::Both, &k, foreign, NOW, &who)
+        .unwrap()
+        .xml
+}
+
 /// Builds with an assertion template, edits the text, then signs: the edit is covered.
 fn edited_then_signed(p: &ResponseParams, edit: impl Fn(String) -> String) -> String {
     let k = keys().current;
@@ -101,7 +123,7 @@ struct Case {
     name: &'static str,
     docs: Vec<String>,
     allow_unsolicited: bool,
-    outstanding: Option<&'static str>,
+    outstanding: Option<String>,
     admitted_by: &'static [Flaw],
 }
 
@@ -134,7 +156,7 @@ fn cases() -> Vec<Case> {
         f(&mut p);
         signed(&p, SignWhat::Both)
     };
-    vec![
+    let mut out = vec![
         Case {
             name: "L0 honest",
             docs: vec![honest.clone()],
@@ -146,7 +168,7 @@ fn cases() -> Vec<Case> {
             name: "L0 honest solicited",
             docs: vec![signed(&solicited, SignWhat::Both)],
             allow_unsolicited: false,
-            outstanding: Some("_req15"),
+            outstanding: Some("_req15".into()),
             admitted_by: Flaw::ALL,
         },
         Case {
@@ -317,13 +339,63 @@ fn cases() -> Vec<Case> {
             outstanding: None,
             admitted_by: &[Flaw::AcceptDoctype],
         },
-    ]
+    ];
+    use fakta::saml::faults::Fault as F;
+    // The published attacks (S2 variants, S30, S31), as the attack pack makes them.
+    let published: [(&'static str, F, u32, &'static [Flaw]); 6] = [
+        (
+            "S2 key value without certificate",
+            F::ForeignKeyValue,
+            30,
+            &[Flaw::SkipSignature, Flaw::TrustKeyInfoKeyValue],
+        ),
+        (
+            "S2 key value beside the IdP's certificate",
+            F::ForeignKeyValueBesideIdpCert,
+            31,
+            &[Flaw::SkipSignature, Flaw::KeyValueBesideIdpCertificate],
+        ),
+        (
+            "S30 digest in a comment, assertion signed",
+            F::DigestCommentAssertion,
+            32,
+            &[Flaw::SkipSignature, Flaw::DigestFromFirstNode],
+        ),
+        (
+            "S30 digest in a comment, response signed",
+            F::DigestCommentResponse,
+            33,
+            &[Flaw::SkipSignature],
+        ),
+        (
+            "S30 digest in a comment, both signed",
+            F::DigestCommentBoth,
+            34,
+            &[Flaw::SkipSignature, Flaw::DigestFromFirstNode],
+        ),
+        (
+            "S31 two root elements",
+            F::TwoRoots,
+            35,
+            &[Flaw::ParsePastFirstRoot],
+        ),
+    ];
+    for (name, fault, n, admitted_by) in published {
+        out.push(Case {
+            name,
+            docs: vec![forged(fault, n)],
+            allow_unsolicited: false,
+            outstanding: Some(format!("_req{n}")),
+            admitted_by,
+        });
+    }
+    out
 }
 
 fn run(case: &Case, flaws: &Flaws) -> Result<saml::Accepted, saml::Refusal> {
     let mut memory = TestMemory::default();
-    if let Some(id) = case.outstanding {
-        memory.requests.insert(id.into());
+    if let Some(id) = &case.outstanding {
+        memory.requests.insert(id.clone());
     }
     let s = settings(case.allow_unsolicited);
     let mut last = Err(saml::Refusal::NoAssertion);
@@ -500,6 +572,83 @@ mod jwts {
             "{input}.{}",
             URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
         )
+    }
+
+    /// The O7 and O8 variants of the attack pack, made by `oidc::faults::forge_id_token` for an
+    /// RS256 and an ES256 app: the strict verifier refuses each, and each flaw admits exactly
+    /// the variants it names.
+    #[test]
+    fn published_alg_none_and_key_confusion_variants_and_their_flaws() {
+        use fakta::oidc::faults::Fault as O;
+        let keys = jwks();
+        let st = common::state(common::oidc_example());
+        let ks = common::keys();
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), json!("http://127.0.0.1:7000"));
+        claims.insert("sub".into(), json!("00u1alice"));
+        let flaws = [
+            Flaw::AcceptAlgNone,
+            Flaw::Hs256KeyConfusion,
+            Flaw::HmacWithPkcs1Pem,
+            Flaw::HmacWithOpensshKey,
+            Flaw::HmacWithJwkJson,
+            Flaw::NoneForUnknownKid,
+            Flaw::NoneWithoutKid,
+            Flaw::AlgNoneAnyCase,
+        ];
+        let admitted_by = |f: O| -> &'static [Flaw] {
+            match f {
+                O::AlgNone => &[Flaw::AcceptAlgNone],
+                O::AlgNoneUnknownKid => &[Flaw::AcceptAlgNone, Flaw::NoneForUnknownKid],
+                O::AlgNoneNoKid => &[Flaw::AcceptAlgNone, Flaw::NoneWithoutKid],
+                O::AlgNoneCapitalized | O::AlgNoneUppercase => &[Flaw::AlgNoneAnyCase],
+                O::Hs256KeyConfusion | O::Hs256EcPem => &[Flaw::Hs256KeyConfusion],
+                O::Hs256Pkcs1Pem => &[Flaw::HmacWithPkcs1Pem],
+                O::Hs256OpenSsh => &[Flaw::HmacWithOpensshKey],
+                O::Hs256JwkJson => &[Flaw::HmacWithJwkJson],
+                _ => &[],
+            }
+        };
+        let allowed = ["RS256", "ES256"];
+        let mut wrong = Vec::new();
+        let mut checked = 0;
+        for (alg, kid, key) in [
+            (SigningAlg::RS256, st.rsa_kid.as_str(), ks.current.pkey()),
+            (SigningAlg::ES256, st.ec_kid.as_str(), ks.ec.pkey()),
+        ] {
+            for f in O::ALL
+                .iter()
+                .copied()
+                .filter(|f| matches!(f.case(), "O7" | "O8") && f.applies_to(alg))
+            {
+                let (token, _) = fakta::oidc::faults::forge_id_token(
+                    f,
+                    claims.clone(),
+                    alg,
+                    kid,
+                    key,
+                    ks.current.pkey(),
+                    None,
+                )
+                .unwrap();
+                checked += 1;
+                if jwt::verify(&token, &keys, &allowed, &Flaws::none()).is_ok() {
+                    wrong.push(format!("{alg:?} {f:?}: the strict verifier accepts it"));
+                }
+                for flaw in flaws {
+                    let ok =
+                        jwt::verify(&token, &keys, &allowed, &Flaws::none().with(flaw)).is_ok();
+                    if ok != admitted_by(f).contains(&flaw) {
+                        wrong.push(format!("{alg:?} {f:?} under {flaw}: accepted {ok}"));
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            checked, 19,
+            "nine variants for RS256, ten for ES256 (the EC key as PEM too)"
+        );
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]

@@ -814,11 +814,8 @@ async fn o13_a_discovery_issuer_that_is_not_the_issuer_in_use_is_refused() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 502);
     let body = r.text().await.unwrap();
-    assert!(
-        body.contains("discovery document&apos;s issuer")
-            || body.contains("discovery document's issuer"),
-        "{body}"
-    );
+    // The reference SP's pages escape every value the way fakta's IdP does.
+    assert!(body.contains("discovery document&apos;s issuer"), "{body}");
 }
 
 #[tokio::test]

@@ -3,10 +3,14 @@
 //! run as a separate process by the command in the file, as a user's SP would be.
 
 mod common;
-use common::free_port;
+use common::{free_port, process_group_gone, retry_on_addr_in_use, run_with_deadline};
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
+
+/// The longest a `fakta test` run here may take (the attack pack, in a debug build).
+const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -35,22 +39,40 @@ fn pack(dir: &Path, start: Option<&str>) -> (std::path::PathBuf, u16) {
 }
 
 fn fakta_test(dir: &Path, file: &Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .arg("--certs")
-        .arg(dir.join("certs"))
-        .arg("test")
-        .arg(file)
-        .args(extra)
-        .env_remove("FAKTA_LOG")
-        // The SP logs go to the temp directory: this test's own.
-        .env("TMPDIR", dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    run_with_deadline(
+        Command::new(BIN)
+            .arg("--certs")
+            .arg(dir.join("certs"))
+            .arg("test")
+            .arg(file)
+            .args(extra)
+            .env_remove("FAKTA_LOG")
+            // The SP logs go to the temp directory: this test's own.
+            .env("TMPDIR", dir),
+        RUN_DEADLINE,
     )
+}
+
+/// [`pack`] and a first `fakta test` of it, on other ports when one was taken meanwhile.
+fn pack_and_test(
+    dir: &Path,
+    start: Option<&str>,
+    extra: &[&str],
+) -> ((std::path::PathBuf, u16), (i32, String, String)) {
+    retry_on_addr_in_use(|| {
+        let (file, sp) = pack(dir, start);
+        let ran = fakta_test(dir, &file, extra);
+        ((file, sp), ran)
+    })
+}
+
+/// The process group ids the start command wrote (`echo $$`: `sh -c` leads its own group).
+fn pgids(dir: &Path, name: &str) -> Vec<i32> {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
 }
 
 /// The SP log's path, from fakta's stderr: `... (in DIR; output in PATH, kept if ...)`.
@@ -84,15 +106,18 @@ fn line<'a>(stdout: &'a str, trial: &str) -> &'a str {
 #[test]
 fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
-    // A marker file shows how many times the command ran: the start, and two restarts for O13.
-    let cmd = format!("echo started >> starts.txt; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
-    let (file, sp) = pack(dir.path(), Some(&cmd));
-    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    // A marker file shows how many times the command ran (the start, and two restarts for
+    // O13), each with its process group id.
+    let cmd = format!("echo $$ >> starts.txt; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
+    let ((_, sp), (code, out, err)) = pack_and_test(dir.path(), Some(&cmd), &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(line(&out, O13).ends_with(" ok"), "{}", line(&out, O13));
     assert!(out.contains("0 ignored"), "{out}");
-    let starts = std::fs::read_to_string(dir.path().join("starts.txt")).unwrap();
-    assert_eq!(starts.lines().count(), 3, "start + two restarts: {starts}");
+    let groups = pgids(dir.path(), "starts.txt");
+    assert_eq!(groups.len(), 3, "start + two restarts: {groups:?}");
+    for g in groups {
+        assert!(process_group_gone(g), "process group {g} is still there");
+    }
     assert!(
         err.contains("fakta: starting the SP of pack `qovery-oidc`"),
         "{err}"
@@ -105,8 +130,7 @@ fn a_started_sp_that_trusts_discovery_is_caught_by_o13_only() {
     let dir = tempfile::tempdir().unwrap();
     let cmd =
         format!("exec '{BIN}' --certs certs sp qovery-oidc.yaml --flaw trust-discovery-issuer");
-    let (file, sp) = pack(dir.path(), Some(&cmd));
-    let (code, out, err) = fakta_test(dir.path(), &file, &[]);
+    let ((_, sp), (code, out, err)) = pack_and_test(dir.path(), Some(&cmd), &[]);
     assert_eq!(code, 101, "{out}\n{err}");
     assert_eq!(failed(&out), vec![O13], "{out}");
     assert!(
@@ -283,12 +307,12 @@ fn listen_ip_moves_the_idp_and_base_url_must_lead_there() {
 #[test]
 fn an_sp_that_never_listens_is_given_up_after_sp_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let (file, _) = pack(dir.path(), Some("echo 'warming up the JVM'; sleep 30"));
+    let cmd = "echo $$ > pgid.txt; echo 'warming up the JVM'; sleep 30";
     let started = std::time::Instant::now();
-    let (code, out, err) = fakta_test(dir.path(), &file, &["--sp-wait", "1"]);
+    let ((file, _), (code, out, err)) = pack_and_test(dir.path(), Some(cmd), &["--sp-wait", "1"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(15),
+        started.elapsed() < Duration::from_secs(15),
         "gave up late: {:?}",
         started.elapsed()
     );
@@ -301,13 +325,13 @@ fn an_sp_that_never_listens_is_given_up_after_sp_wait() {
         err.contains("warming up the JVM"),
         "the last output is shown: {err}"
     );
-    // The command given up on is stopped, not left running.
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    // The command given up on is stopped, its whole process group (the `sleep` too).
+    let groups = pgids(dir.path(), "pgid.txt");
+    assert_eq!(groups.len(), 1, "{groups:?}");
     assert!(
-        !String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .any(|l| l.contains("warming up the JVM")),
-        "the SP's process group was stopped"
+        process_group_gone(groups[0]),
+        "the SP's process group {} is still there",
+        groups[0]
     );
     let (code, _, err) = fakta_test(dir.path(), &file, &["--sp-wait", "0"]);
     assert_eq!(code, 2);
@@ -318,8 +342,7 @@ fn an_sp_that_never_listens_is_given_up_after_sp_wait() {
 fn with_nocapture_the_sp_output_goes_to_stderr_instead_of_a_log() {
     let dir = tempfile::tempdir().unwrap();
     let cmd = format!("echo 'sp says hello'; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
-    let (file, _) = pack(dir.path(), Some(&cmd));
-    let (code, out, err) = fakta_test(dir.path(), &file, &["--nocapture", "L0"]);
+    let (_, (code, out, err)) = pack_and_test(dir.path(), Some(&cmd), &["--nocapture", "L0"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(err.contains("output below, on stderr"), "{err}");
     assert!(err.contains("sp says hello"), "{err}");
@@ -425,4 +448,53 @@ fn s1_unsigned_assertion_is_judged_only_when_the_sp_requires_signed_assertions()
             );
         }
     }
+}
+
+/// A file that reads no identity from the session cannot tell "accepted, not fooled" from
+/// "fooled": a session after a wrapping forgery fails the trial, and the run says which trials
+/// it could not tell (and `--list --format json` gives them a caveat).
+#[test]
+fn without_identity_readers_wrapping_trials_say_they_cannot_tell() {
+    const S16: &str = "qovery-saml::S16_xsw3_evil_assertion_before_the_signed_one_refused";
+    let dir = tempfile::tempdir().unwrap();
+    let (idp, sp) = (free_port(), free_port());
+    let full = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    // The SP reads its own settings from the full file; the tested file reads no identity.
+    std::fs::write(dir.path().join("sp.yaml"), &full).unwrap();
+    let blind = full
+        .replace("      email: { json: /email }\n", "")
+        .replace("      subject: { json: /subject }\n", "")
+        .replace(
+            "target:\n",
+            &format!(
+                "target:\n  start: \"exec '{BIN}' --certs certs sp sp.yaml --flaw keep-signed-assertion\"\n"
+            ),
+        );
+    assert!(!blind.contains("json: /email"));
+    let file = dir.path().join("qovery-saml.yaml");
+    std::fs::write(&file, blind).unwrap();
+    let (code, out, err) = fakta_test(dir.path(), &file, &["--exact", S16]);
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(failed(&out), vec![S16]);
+    assert!(
+        out.contains("so fakta cannot tell whether the SP kept the signed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cannot tell \"accepted, not fooled\" from \"fooled\" (1):"),
+        "{out}"
+    );
+    let (code, json, _) = fakta_test(dir.path(), &file, &["--list", "--format", "json", S16]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["trials"][0]["name"], S16);
+    assert!(
+        doc["trials"][0]["caveat"]
+            .as_str()
+            .is_some_and(|c| c.contains("reads no identity")),
+        "{json}"
+    );
 }

@@ -17,3 +17,4 @@ pub use files::{
 pub use load::{MAX_FILE_BYTES, load_file, load_str};
 pub use model::*;
 pub use reader::Pos;
+pub use yaml::MAX_BLOCK_DEPTH;

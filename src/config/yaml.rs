@@ -276,6 +276,70 @@ pub(super) fn second_document(text: &str) -> Option<(Pos, String)> {
     None
 }
 
+/// Most levels of block nesting (indentation, and `- ` entries on one line) a connection file
+/// may have. The shipped files nest 7 deep. Flow nesting (`[`, `{`) is limited by the parser
+/// itself (255 levels, "recursion limit exceeded"); block nesting is not, and a tree thousands
+/// of levels deep would overflow the stack of the walks over it (and of its drop).
+pub const MAX_BLOCK_DEPTH: usize = 64;
+
+/// Where the text nests deeper than [`MAX_BLOCK_DEPTH`] block levels, if it does: a single
+/// pass over the lines with a stack of indentation columns, before the parser builds a tree.
+/// It may count too many (a continuation line of a plain scalar), never too few; the lines of
+/// a literal or folded block scalar (`|`, `>`) are text, not nesting, and are skipped.
+pub(super) fn too_deep(text: &str) -> Option<(Pos, String)> {
+    let mut columns: Vec<usize> = Vec::new();
+    // The indentation of the line that opened a block scalar: deeper lines are its text.
+    let mut scalar: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let mut rest = &line[indent..];
+        if rest.trim().is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        if let Some(base) = scalar {
+            if indent > base {
+                continue;
+            }
+            scalar = None;
+        }
+        let mut column = indent;
+        loop {
+            while columns.last().is_some_and(|&c| c >= column) {
+                columns.pop();
+            }
+            columns.push(column);
+            if columns.len() > MAX_BLOCK_DEPTH {
+                let pos = Pos {
+                    line: i + 1,
+                    column: line[..column].chars().count() + 1,
+                };
+                return Some((
+                    pos,
+                    format!("the YAML nests deeper than {MAX_BLOCK_DEPTH} levels"),
+                ));
+            }
+            // `- - x` is a sequence in a sequence: each entry marker is a level.
+            match rest.strip_prefix('-') {
+                Some(after) if after.starts_with(' ') && !after.trim().is_empty() => {
+                    let spaces = after.len() - after.trim_start_matches(' ').len();
+                    column += 1 + spaces;
+                    rest = &after[spaces..];
+                }
+                _ => break,
+            }
+        }
+        let last = rest.trim_end().rsplit(' ').next().unwrap_or("");
+        let header = last.strip_prefix(['|', '>']).is_some_and(|ind| {
+            ind.chars()
+                .all(|c| c == '-' || c == '+' || c.is_ascii_digit())
+        });
+        if header {
+            scalar = Some(indent);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +364,46 @@ mod tests {
         assert_eq!(second("--- # first\nidp: {}\n"), None);
         // Not markers: indented, or followed by more than a space.
         assert_eq!(second("a: |\n  ---\nb: ---x\n----\n"), None);
+    }
+
+    #[test]
+    fn block_nesting_is_counted_by_indentation_and_entries_and_limited() {
+        let depth = |n: usize, unit: &str| -> String {
+            (0..n)
+                .map(|i| format!("{}{unit}\n", " ".repeat(i)))
+                .collect()
+        };
+        assert_eq!(too_deep(&depth(MAX_BLOCK_DEPTH, "a:")), None);
+        let (pos, message) = too_deep(&depth(MAX_BLOCK_DEPTH + 1, "a:")).unwrap();
+        assert_eq!(
+            (pos.line, pos.column),
+            (MAX_BLOCK_DEPTH + 1, MAX_BLOCK_DEPTH + 1)
+        );
+        assert_eq!(message, "the YAML nests deeper than 64 levels");
+        assert!(too_deep(&depth(MAX_BLOCK_DEPTH + 1, "-")).is_some());
+        // Entries on one line nest too.
+        let dashes = format!("{}x\n", "- ".repeat(MAX_BLOCK_DEPTH + 1));
+        assert_eq!(too_deep(&dashes).map(|(p, _)| p.line), Some(1));
+        assert_eq!(
+            too_deep(&format!("{}x\n", "- ".repeat(MAX_BLOCK_DEPTH - 1))),
+            None
+        );
+        // Siblings do not add up; a block scalar's indented text is not nesting.
+        assert_eq!(too_deep(&"a: 1\n".repeat(10_000)), None);
+        let text: String = (0..200)
+            .map(|i| format!("  {}if x\n", " ".repeat(i)))
+            .collect();
+        assert_eq!(too_deep(&format!("run: |\n{text}b: 1\n")), None);
+        assert_eq!(too_deep(&format!("- >-\n{text}- 1\n")), None);
+        // Without the header, the same lines nest.
+        assert!(too_deep(&format!("run:\n{text}b: 1\n")).is_some());
+        // The shipped files are far from the limit.
+        for f in [
+            include_str!("../../scenarios/qovery-saml.yaml"),
+            include_str!("../../scenarios/qovery-oidc.yaml"),
+        ] {
+            assert_eq!(too_deep(f), None);
+        }
     }
 
     #[test]

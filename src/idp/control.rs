@@ -3,7 +3,9 @@
 //! the user's IdP sessions, as Okta's Universal Logout does. `fakta revoke` calls it.
 //!
 //! JSON only (a browser page on another origin cannot send it without a CORS preflight, which
-//! this IdP never answers).
+//! this IdP never answers), and only to requests whose `Host` is the base URL's host and port:
+//! a page that rebinds its own name to 127.0.0.1 (DNS rebinding) is same-origin with itself,
+//! not with the IdP, and its requests carry its own name in `Host`.
 
 use std::sync::Arc;
 
@@ -35,12 +37,46 @@ fn bad(status: StatusCode, msg: String) -> Response {
     (status, Json(json!({"error": msg}))).into_response()
 }
 
+/// Whether a `Host` header value names the host and port of `base` (the port may be left out
+/// when it is the scheme's default; host names compare case-insensitively).
+pub fn host_is_base(host: &str, base: &url::Url) -> bool {
+    // Host is `host[:port]`: anything that would make it a longer URL is not one.
+    if host.is_empty() || host.contains(['/', '?', '#', '@', '\\']) {
+        return false;
+    }
+    let Ok(seen) = url::Url::parse(&format!("{}://{host}/", base.scheme())) else {
+        return false;
+    };
+    seen.username().is_empty()
+        && seen.password().is_none()
+        && seen.host() == base.host()
+        && seen.port_or_known_default() == base.port_or_known_default()
+}
+
 /// `POST /api/v1/fakta/revoke`
 pub async fn revoke(
     State(state): State<Arc<IdpState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let base = &state.conn.idp.base_url;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|h| host_is_base(h, base)) {
+        let expected = match base.port() {
+            Some(p) => format!("{}:{p}", base.host_str().unwrap_or("")),
+            None => base.host_str().unwrap_or("").to_owned(),
+        };
+        return bad(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the control endpoint answers only requests addressed to {expected} (the base URL); this one has Host {}",
+                host.map(|h| format!("`{}`", h.chars().take(100).collect::<String>()))
+                    .unwrap_or_else(|| "missing".into())
+            ),
+        );
+    }
     let json_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -138,6 +174,18 @@ pub async fn revoke(
     } else {
         0
     };
+    super::inspect::revocation(
+        &state,
+        app,
+        &super::inspect::Revocation {
+            endpoint: &sent.endpoint,
+            header: &sent.header,
+            claims: &sent.claims,
+            body: &sent.body,
+            status: sent.status,
+            answer: &sent.answer,
+        },
+    );
     tracing::info!(user = %user.id, app = %app.id, status = sent.status, "revocation request sent");
     Json(json!({
         "endpoint": sent.endpoint,
@@ -150,4 +198,26 @@ pub async fn revoke(
         "idp_sessions_ended": ended,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: the control endpoint's DNS-rebinding guard.
+    #[test]
+    fn only_the_base_urls_host_and_port_are_accepted() {
+        let base = url::Url::parse("http://127.0.0.1:7000").unwrap();
+        assert!(host_is_base("127.0.0.1:7000", &base));
+        assert!(!host_is_base("127.0.0.1", &base));
+        assert!(!host_is_base("localhost:7000", &base));
+        assert!(!host_is_base("evil.test:7000", &base));
+        assert!(!host_is_base("127.0.0.1:7000@evil.test", &base));
+        assert!(!host_is_base("127.0.0.1:7000/x", &base));
+        assert!(!host_is_base("", &base));
+        let named = url::Url::parse("http://IdP.Local").unwrap();
+        assert!(host_is_base("idp.local", &named));
+        assert!(host_is_base("idp.local:80", &named));
+        assert!(!host_is_base("idp.local:8080", &named));
+    }
 }

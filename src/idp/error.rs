@@ -89,6 +89,11 @@ pub enum IdpError {
     NoSamlMessage,
     #[error("the Response could not be signed: {0}")]
     Sign(#[from] SignError),
+    #[error(
+        "the RelayState is {0} bytes; fakta accepts at most {max} (SAML Bindings §3.4.3 and §3.5.3 say 80; fakta allows more, as SPs often exceed it)",
+        max = super::sso::MAX_RELAY_STATE_BYTES
+    )]
+    RelayStateTooLong(usize),
 }
 
 impl IdpError {

@@ -124,16 +124,14 @@ fn complete_login(
     }
 }
 
-/// `GET /login/signout`: ends the IdP session of this browser.
+/// `GET /login/signout`: ends the IdP session of this browser (the user's sessions in other
+/// browsers stay).
 pub async fn signout(
     State(state): State<Arc<IdpState>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let ended = match super::sso::current_session(&state, &headers) {
-        Some((_, user)) => state.end_sessions_of(&user.id),
-        None => 0,
-    };
-    let body = if ended > 0 {
+    let ended = super::sso::session_cookie(&headers).is_some_and(|sid| state.end_session(&sid));
+    let body = if ended {
         "<p>You are signed out of the IdP.</p>"
     } else {
         "<p>There was no IdP session to end.</p>"

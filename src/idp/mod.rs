@@ -1,12 +1,16 @@
 //! The identity provider over HTTP (axum): Okta-shaped URLs for SAML apps, the login page, the
-//! IdP session cookie, metadata and an index page for people.
+//! IdP session cookie, metadata, and for people an index page (Okta's "Sign On" tab of every
+//! app) and an inspector of the documents received and issued.
 //!
 //! Protocol documents are built by `crate::saml`; this module only moves them over HTTP and
 //! keeps state (sessions, pending logins).
 
+mod bounded;
 pub mod control;
 mod error;
 mod html;
+mod index;
+pub mod inspect;
 mod login;
 pub mod oidc;
 mod router;
@@ -24,15 +28,15 @@ pub use state::{
 };
 pub use tokens::TokenStore;
 
-/// Serves the IdP on `listener` until `shutdown` completes (axum stays inside `idp/`).
+/// Serves the IdP on `listener` until `shutdown` completes, within `limits` (timeouts,
+/// connection cap, bounded graceful shutdown: `crate::serving`). axum stays inside `idp/`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: std::sync::Arc<IdpState>,
+    limits: crate::serving::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::serving::serve(listener, app(state), limits, shutdown).await
 }
 
 /// Runs a handler's work on tokio's blocking pool: signature checks (RSA, libxmlsec1) and

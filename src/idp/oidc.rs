@@ -7,7 +7,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Form, FromRequestParts, Query, RawPathParams, State};
+use axum::extract::{
+    FromRequest, FromRequestParts, Query, RawPathParams, RawQuery, Request, State,
+};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -26,6 +28,7 @@ use crate::oidc::client_auth;
 use crate::oidc::discovery;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::jwt;
+use crate::oidc::params::{self, Params};
 use crate::oidc::tokens::{self, Grant};
 use crate::saml::binding::post_form_fields;
 
@@ -85,6 +88,62 @@ impl IntoResponse for OAuthResponse {
         }
         resp
     }
+}
+
+/// An OAuth error document with another status than RFC 6749 §5.2's 400/401 (413, 415): a
+/// client reading `error` finds one whatever went wrong.
+fn oauth_status(status: StatusCode, error: OAuthError) -> Response {
+    tracing::info!("OAuth error ({status}): {error}");
+    (status, no_store(), Json(&error)).into_response()
+}
+
+/// The parameters of a form body (token, revocation, introspection). A body that is too large
+/// or not a form is refused with an OAuth JSON error (413 or 415) rather than axum's text.
+#[derive(Debug)]
+pub struct OAuthForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(oauth_status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2)",
+                ),
+            ));
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                let msg = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    format!(
+                        "the request body is larger than {} bytes",
+                        super::router::MAX_BODY_BYTES
+                    )
+                } else {
+                    format!("the request body could not be read: {}", e.body_text())
+                };
+                oauth_status(e.status(), OAuthError::new(ErrorCode::InvalidRequest, msg))
+            })?;
+        Ok(OAuthForm(params::parse(&body)))
+    }
+}
+
+/// The parameters, each present once and within its size limit (RFC 6749 §3.1, §3.2).
+fn checked(p: &Params) -> Result<&HashMap<String, String>, OAuthResponse> {
+    p.checked().map_err(|e| invalid_request(e.to_string()))
 }
 
 fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
@@ -160,8 +219,9 @@ pub async fn authorize_get(
     State(state): State<Arc<IdpState>>,
     ServerId(server): ServerId,
     headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let params = params::parse(query.unwrap_or_default().as_bytes());
     authorize(&state, &server, &headers, &params)
 }
 
@@ -169,16 +229,16 @@ pub async fn authorize_post(
     State(state): State<Arc<IdpState>>,
     ServerId(server): ServerId,
     headers: HeaderMap,
-    Form(params): Form<HashMap<String, String>>,
+    body: axum::body::Bytes,
 ) -> Response {
-    authorize(&state, &server, &headers, &params)
+    authorize(&state, &server, &headers, &params::parse(&body))
 }
 
 fn authorize(
     state: &IdpState,
     server: &AuthServer,
     headers: &HeaderMap,
-    params: &HashMap<String, String>,
+    params: &Params,
 ) -> Response {
     let request = match authorize::parse(params, |cid| {
         find_client(state, server, cid).map(|(_, o)| o)
@@ -313,6 +373,8 @@ pub fn answer_with_code(
             email: who.email.clone(),
         },
     );
+    let emit = state.emit_view(trial.as_deref(), &who.id);
+    super::inspect::authorization(state, request, who, &emit);
     tracing::info!(client = %request.client_id, user = %user.id, "issued an authorization code");
     let mut fields = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
@@ -322,12 +384,7 @@ pub fn answer_with_code(
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    client_auth::credentials(headers.get(AUTHORIZATION)?.to_str().ok()?, "Bearer")
 }
 
 /// Authenticates the client of a token/revoke/introspect request.
@@ -338,7 +395,7 @@ fn client<'s>(
     form: &HashMap<String, String>,
 ) -> Result<(&'s App, &'s OidcApp), OAuthResponse> {
     let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let basic = auth.is_some_and(|a| a.starts_with("Basic "));
+    let basic = auth.is_some_and(|a| client_auth::credentials(a, "Basic").is_some());
     let wrap = |error| OAuthResponse { error, basic };
     let presented = client_auth::presented(auth, form).map_err(wrap)?;
     let (app, oidc) = find_client(state, server, &presented.client_id).ok_or_else(|| {
@@ -367,10 +424,11 @@ pub async fn token(
     State(state): State<Arc<IdpState>>,
     ServerId(server): ServerId,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
+    checked(&form)?;
     // Client authentication and token signing (RSA, ECDSA): off the async workers.
-    tokio::task::spawn_blocking(move || grant(&state, &server, &headers, &form))
+    tokio::task::spawn_blocking(move || grant(&state, &server, &headers, &form.map))
         .await
         .unwrap_or_else(|e| {
             tracing::error!("the token request failed: {e}");
@@ -391,18 +449,16 @@ fn grant(
             let code = form
                 .get("code")
                 .ok_or_else(|| invalid_request("the request has no code"))?;
-            let grant = lock(&state.tokens).redeem(code, now).map_err(|e| match e {
+            let grant = lock(&state.tokens).redeem(code, &oidc.client_id, now).map_err(|e| match e {
                 RedeemError::Unknown => invalid_grant("the authorization code is unknown"),
+                RedeemError::OtherClient => {
+                    invalid_grant("the authorization code was issued to another client")
+                }
                 RedeemError::Expired => invalid_grant("the authorization code has expired"),
                 RedeemError::Reused { revoked } => invalid_grant(format!(
                     "the authorization code was already used; the {revoked} token(s) issued for it are now revoked"
                 )),
             })?;
-            if grant.client_id != oidc.client_id {
-                return Err(invalid_grant(
-                    "the authorization code was issued to another client",
-                ));
-            }
             match form.get("redirect_uri") {
                 Some(r) if *r == grant.redirect_uri => {}
                 Some(r) => {
@@ -414,6 +470,9 @@ fn grant(
             }
             match (&grant.challenge, form.get("code_verifier")) {
                 (Some((challenge, method)), Some(v)) => {
+                    if let Err(e) = crate::oidc::pkce::check_verifier(v) {
+                        return Err(invalid_grant(format!("PKCE verification failed: {e}")));
+                    }
                     if !crate::oidc::pkce::verify(*method, challenge, v) {
                         return Err(invalid_grant(
                             "PKCE verification failed: the code_verifier does not match the code_challenge",
@@ -457,11 +516,17 @@ fn grant(
             let rt = form
                 .get("refresh_token")
                 .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
-            let info = lock(&state.tokens)
-                .token(rt)
-                .filter(|t| t.kind == TokenKind::Refresh)
-                .cloned()
-                .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+            let info = {
+                let mut store = lock(&state.tokens);
+                let info = store
+                    .token(rt)
+                    .filter(|t| t.kind == TokenKind::Refresh)
+                    .cloned()
+                    .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+                // In use: the access tokens it mints must not push it out of the store.
+                store.touch(rt);
+                info
+            };
             if !info.active(now) {
                 return Err(invalid_grant("the refresh token has been revoked"));
             }
@@ -472,11 +537,7 @@ fn grant(
             }
             let scopes: Vec<String> = match form.get("scope") {
                 Some(s) => {
-                    let asked: Vec<String> = s
-                        .split(' ')
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    let asked = authorize::scope_list(s);
                     if let Some(extra) = asked.iter().find(|x| !info.scopes.contains(x)) {
                         return Err(OAuthError::new(
                             ErrorCode::InvalidScope,
@@ -633,6 +694,17 @@ fn issue_tokens(
         }
         None => jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error)?,
     };
+    super::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
+    // The grant's refresh token, decided before the access token is recorded so that it can
+    // name it (revoking the refresh token revokes the access token).
+    let refresh = match f.refresh {
+        RefreshToken::Keep(rt) => Some((rt.to_owned(), false)),
+        RefreshToken::NewIfOffline if f.scopes.iter().any(|s| s == "offline_access") => {
+            Some((state.new_token(), true))
+        }
+        RefreshToken::NewIfOffline => None,
+    };
+    let family = refresh.as_ref().map(|(rt, _)| rt.clone());
     let info = |kind, expires, jti| TokenInfo {
         kind,
         app_id: app.id.clone(),
@@ -646,6 +718,7 @@ fn issue_tokens(
         jti,
         revoked: false,
         trial: f.trial.map(str::to_owned),
+        refresh: family.clone(),
     };
     let mut body = json!({
         "token_type": "Bearer",
@@ -670,18 +743,15 @@ fn issue_tokens(
         user.id.clone(),
         f.sid.to_owned(),
     );
-    match f.refresh {
-        RefreshToken::Keep(rt) => body["refresh_token"] = json!(rt),
-        RefreshToken::NewIfOffline if f.scopes.iter().any(|s| s == "offline_access") => {
-            let rt = state.new_token();
+    if let Some((rt, new)) = refresh {
+        if new {
             store.add_token(
                 rt.clone(),
                 info(TokenKind::Refresh, None, None),
                 f.from_code,
             );
-            body["refresh_token"] = json!(rt);
         }
-        RefreshToken::NewIfOffline => {}
+        body["refresh_token"] = json!(rt);
     }
     drop(store);
     tracing::info!(client = %oidc.client_id, user = %user.id, "issued tokens");
@@ -755,6 +825,7 @@ pub async fn userinfo(
             );
         }
     }
+    super::inspect::userinfo(&state, app, &claims);
     (no_store(), Json(claims)).into_response()
 }
 
@@ -839,9 +910,10 @@ pub async fn revoke(
     State(state): State<Arc<IdpState>>,
     ServerId(server): ServerId,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
-    let (_, oidc) = client(&state, &server, &headers, &form)?;
+    let form = checked(&form)?;
+    let (_, oidc) = client(&state, &server, &headers, form)?;
     let token = form
         .get("token")
         .ok_or_else(|| invalid_request("the request has no token"))?;
@@ -864,9 +936,10 @@ pub async fn introspect(
     State(state): State<Arc<IdpState>>,
     ServerId(server): ServerId,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
-    let (_, oidc) = client(&state, &server, &headers, &form)?;
+    let form = checked(&form)?;
+    let (_, oidc) = client(&state, &server, &headers, form)?;
     let token = form
         .get("token")
         .ok_or_else(|| invalid_request("the request has no token"))?;

@@ -1,15 +1,14 @@
-//! The IdP's routes.
+//! The IdP's routes, and the metadata and XXE-probe handlers.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::IdpError;
-use super::html::{e, page};
 use super::login::{login_page, login_submit, signout};
 use super::oidc;
 use super::sso::{saml_app, sso_get, sso_post};
@@ -23,7 +22,13 @@ pub const MAX_BODY_BYTES: usize = 192 * 1024;
 /// The IdP as a router, so handlers can be tested with `oneshot` and no socket.
 pub fn app(state: Arc<IdpState>) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(super::index::index))
+        .route(
+            "/app/{app_id}/sso/saml/certificate.pem",
+            get(super::index::certificate),
+        )
+        .route("/fakta/inspect", get(super::inspect::list))
+        .route("/fakta/inspect/{seq}", get(super::inspect::one))
         .route("/app/{app_id}/sso/saml/metadata", get(saml_metadata))
         .route(
             "/app/{app_name}/{app_id}/sso/saml",
@@ -102,55 +107,4 @@ async fn saml_metadata(
         want_authn_requests_signed: saml.sp_certificate.is_some(),
     });
     Ok(([(CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response())
-}
-
-/// `GET /`: what this IdP serves, for a person setting up an SP.
-async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
-    let mut body = String::new();
-    let cert = &state.keys.current.certificate;
-    body.push_str(&format!(
-        "<p>Signing certificate SHA-256 fingerprint: <code>{}</code></p>",
-        e(&cert.sha256_fingerprint())
-    ));
-    body.push_str("<h2>Apps</h2>");
-    for app in &state.conn.apps {
-        if let Some(saml) = app.saml() {
-            let md = state.url(&IdpState::metadata_path(app));
-            let sso = state.url(&IdpState::sso_path(app));
-            body.push_str(&format!(
-                "<h3>{id} (SAML)</h3><table>\
-<tr><td>metadata</td><td><a href=\"{md}\">{md}</a></td></tr>\
-<tr><td>SSO URL</td><td><code>{sso}</code></td></tr>\
-<tr><td>IdP entity id</td><td><code>{iss}</code></td></tr>\
-<tr><td>SP entity id (audience)</td><td><code>{aud}</code></td></tr>\
-<tr><td>ACS URL</td><td><code>{acs}</code></td></tr></table>",
-                id = e(&app.id),
-                md = e(&md),
-                sso = e(&sso),
-                iss = e(&saml.issuer),
-                aud = e(&saml.audience),
-                acs = e(saml.acs_url.as_str()),
-            ));
-            if saml.allow_idp_initiated {
-                body.push_str(&format!(
-                    "<p><a href=\"{}\">IdP-initiated login</a></p>",
-                    e(&sso)
-                ));
-            }
-        }
-    }
-    body.push_str(
-        "<h2>Users</h2><table><tr><th>id</th><th>login</th><th>name</th><th>groups</th></tr>",
-    );
-    for u in state.directory.all() {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&u.id),
-            e(&u.login),
-            e(u.name.as_deref().unwrap_or("")),
-            e(&u.groups.join(", "))
-        ));
-    }
-    body.push_str("</table>");
-    Html(page("fakta IdP", &body))
 }

@@ -66,7 +66,7 @@ fn slo_redirect(
                 },
             )?;
         }
-        return logout_response(state, app, &parsed);
+        return logout_response(state, app, &parsed, &xml);
     }
     let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
@@ -113,7 +113,7 @@ fn slo_form(
                 return Err(refuse(SignatureProblem::DoesNotVerify));
             }
         }
-        return logout_response(state, app, &parsed);
+        return logout_response(state, app, &parsed, &xml);
     }
     let raw = form.get("SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     let xml = binding::decode_post(raw)?;
@@ -132,10 +132,22 @@ fn logout_response(
     state: &IdpState,
     app: &crate::config::App,
     r: &logout::ParsedResponse,
+    xml: &str,
 ) -> Result<Response, IdpError> {
     let saml = app
         .saml()
         .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    super::inspect::logout_message(
+        state,
+        app,
+        super::inspect::Direction::Received,
+        super::inspect::Kind::LogoutResponse,
+        &format!(
+            "the SP's answer to an IdP-initiated logout: status {}",
+            r.status
+        ),
+        xml,
+    );
     let in_response_to = logout::check_response(r, &saml.audience, &state.url(&slo_path(app)))?;
     state
         .take_logout_request(in_response_to, &app.id)
@@ -185,6 +197,14 @@ fn finish(
         .saml()
         .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
     let req = logout::parse_request(xml).map_err(|e| IdpError::Logout(e.to_string()))?;
+    super::inspect::logout_message(
+        state,
+        app,
+        super::inspect::Direction::Received,
+        super::inspect::Kind::LogoutRequest,
+        "SP-initiated logout",
+        xml,
+    );
     if req.issuer != saml.audience {
         return Err(IdpError::Logout(format!(
             "the LogoutRequest's Issuer `{}` is not this app's SP entity id `{}`",
@@ -218,6 +238,14 @@ fn finish(
     }
     tracing::info!(app = %app.id, name_id = %req.name_id, "SP-initiated logout");
     let response = logout::response(&state.new_id(), &req.id, state.now(), &saml.issuer, &sp_slo);
+    super::inspect::logout_message(
+        state,
+        app,
+        super::inspect::Direction::Issued,
+        super::inspect::Kind::LogoutResponse,
+        "to the SP's SLO URL, HTTP-Redirect binding, the query string signed with the IdP's key",
+        &response,
+    );
     let query = logout::redirect_response_query(
         &response,
         relay.as_deref(),

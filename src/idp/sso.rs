@@ -83,6 +83,7 @@ fn sso_redirect(
         None => false,
     };
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
+    super::inspect::authn_request(state, app, "Redirect", signed, &xml);
     let request = authn_request::parse(&xml)?;
     check_request(state, app, saml, &request, signed)?;
     continue_login(state, app, &request, relay_state, headers)
@@ -118,6 +119,7 @@ fn sso_form(
         }
         None => false,
     };
+    super::inspect::authn_request(state, app, "POST", signed, &xml);
     check_request(state, app, saml, &request, signed)?;
     let relay_state = form.get("RelayState").cloned();
     continue_login(state, app, &request, relay_state, headers)
@@ -208,8 +210,16 @@ fn idp_initiated(
 
 /// The IdP session from the request's cookie, if any and still valid.
 pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSession, User)> {
-    let cookies = headers.get_all(COOKIE);
-    let sid = cookies
+    let sid = session_cookie(headers)?;
+    let session = state.session(&sid)?;
+    let user = state.directory.find(&session.user_id)?;
+    Some((session, user))
+}
+
+/// The IdP session cookie (`sid`) this browser sent, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|line| {
@@ -217,10 +227,7 @@ pub fn current_session(state: &IdpState, headers: &HeaderMap) -> Option<(IdpSess
                 let (k, v) = c.trim().split_once('=')?;
                 (k == SESSION_COOKIE).then(|| v.to_owned())
             })
-        })?;
-    let session = state.session(&sid)?;
-    let user = state.directory.find(&session.user_id)?;
-    Some((session, user))
+        })
 }
 
 /// An SP-initiated login: see [`start_login`].
@@ -242,6 +249,9 @@ fn continue_login(
     )
 }
 
+/// The longest RelayState the IdP keeps and sends back, in bytes.
+pub const MAX_RELAY_STATE_BYTES: usize = 1024;
+
 /// With a live IdP session (and no ForceAuthn) the Response goes out at once; otherwise the
 /// person is sent to the login page, unless the request is passive (`IsPassive`: no
 /// interaction allowed), which is answered with a NoPassive status.
@@ -254,6 +264,13 @@ fn start_login(
     is_passive: bool,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
+    if let Some(len) = relay_state
+        .as_ref()
+        .map(String::len)
+        .filter(|n| *n > MAX_RELAY_STATE_BYTES)
+    {
+        return Err(IdpError::RelayStateTooLong(len));
+    }
     if !force_authn {
         if let Some((session, user)) = current_session(state, headers) {
             let trial = super::state::trial_of(headers);
@@ -307,6 +324,12 @@ fn no_passive(
     );
     let key = &state.keys.current;
     let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
+    super::inspect::status_response(
+        state,
+        app,
+        &xml,
+        "NoPassive: a passive request without an IdP session",
+    );
     tracing::info!(app = %app.id, "answered a passive request with NoPassive");
     let page = binding::post_form(
         saml.acs_url.as_str(),
@@ -413,6 +436,7 @@ pub fn issue(
     let mut xml =
         signature::signed_response(&params, saml.sign, key.pkey(), &key.certificate.base64())?;
     // A runner trial's attack, applied to the honest signed document.
+    let mut forged = None;
     if let Some(fault) = state.trial_saml_fault(trial) {
         if let Some(foreign) = state.foreign_key() {
             let xxe_url = state.xxe_url(trial.unwrap_or_default());
@@ -421,7 +445,7 @@ pub fn issue(
                 assertion_id: &params.ids.assertion_id,
                 xxe_url: &xxe_url,
             };
-            let forged = crate::saml::faults::apply(
+            let forged_doc = crate::saml::faults::apply(
                 fault,
                 &xml,
                 &ids,
@@ -434,13 +458,13 @@ pub fn issue(
                     email: &user.email,
                 },
             )?;
-            state.note_altered(
-                trial,
-                format!("{} {}: {}", fault.case(), fault.name(), forged.altered),
-            );
-            xml = forged.xml;
+            let altered = format!("{} {}: {}", fault.case(), fault.name(), forged_doc.altered);
+            state.note_altered(trial, altered.clone());
+            forged = Some(altered);
+            xml = forged_doc.xml;
         }
     }
+    super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref());
     tracing::info!(
         app = %app.id,
         user = %user.id,

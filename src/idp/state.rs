@@ -15,20 +15,26 @@ use crate::keys::KeyStore;
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::oidc::jwks::{JwkSet, jwk};
 
+use super::bounded::{Bounded, ENTRY_OVERHEAD, Footprint};
 use super::tokens::TokenStore;
 
 /// How long an IdP session lasts without a new login.
 pub const SESSION_LIFETIME: Duration = Duration::hours(8);
 /// How long a login may wait on the login page.
 pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
-/// Caps on stored sessions and pending logins, so a flood of requests cannot grow memory
-/// without bound; the oldest entries go first.
-pub const MAX_SESSIONS: usize = 10_000;
-pub const MAX_PENDING: usize = 10_000;
-/// How long an IdP-initiated LogoutRequest waits for the SP's LogoutResponse, and how many are
-/// remembered (the oldest go first).
+/// Caps in bytes (estimated, see `bounded::Footprint`) on stored sessions and pending logins,
+/// so a flood of requests cannot grow memory without bound; the oldest entries go first. A
+/// session is about 300 bytes; a pending login 400 bytes to a few KiB (its OAuth parameters
+/// are at most `oidc::params::MAX_PARAM_BYTES` each, a RelayState at most 1 KiB).
+pub const MAX_SESSION_BYTES: usize = 2 << 20;
+pub const MAX_PENDING_BYTES: usize = 4 << 20;
+/// Runner trials with a record at once (the runner opens and ends them; not reachable from
+/// the network).
+pub const MAX_TRIALS: usize = 10_000;
+/// How long an IdP-initiated LogoutRequest waits for the SP's LogoutResponse, and how many
+/// bytes of them are remembered (the oldest go first).
 pub const LOGOUT_REQUEST_LIFETIME: Duration = Duration::minutes(10);
-pub const MAX_LOGOUT_REQUESTS: usize = 10_000;
+pub const MAX_LOGOUT_REQUEST_BYTES: usize = 1 << 20;
 /// How long a signed AuthnRequest is valid after its IssueInstant; one issued up to
 /// [`REQUEST_SKEW`] in the future (the SP's clock ahead of ours) is valid too.
 pub const REQUEST_LIFETIME: Duration = Duration::minutes(5);
@@ -37,6 +43,8 @@ pub const REQUEST_SKEW: Duration = Duration::minutes(1);
 /// signed requests, so filling it takes the SP itself sending this many in
 /// [`REQUEST_LIFETIME`]; past it new requests are refused (never an old ID forgotten early).
 pub const MAX_SEEN_REQUESTS: usize = 10_000;
+/// The same store's cap in bytes (an ID may be long): past it new requests are refused too.
+pub const MAX_SEEN_REQUEST_BYTES: usize = 2 << 20;
 
 /// Whether a signed request ID may be answered: [`IdpState::first_use_of_request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +183,9 @@ pub enum PendingKind {
     Oidc(AuthorizeRequest),
 }
 
+/// Signed request IDs answered, by (app id, request id), and until when they are valid.
+type SeenRequests = HashMap<(String, String), OffsetDateTime>;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct IdpState {
@@ -184,10 +195,10 @@ pub struct IdpState {
     pub clock: Arc<dyn Clock>,
     /// SP certificates by app id, for apps that require signed AuthnRequests.
     pub sp_certs: HashMap<String, X509>,
-    sessions: Mutex<HashMap<String, IdpSession>>,
-    pending: Mutex<HashMap<String, PendingLogin>>,
+    sessions: Mutex<Bounded<String, IdpSession>>,
+    pending: Mutex<Bounded<String, PendingLogin>>,
     /// IdP-initiated LogoutRequests sent, by ID.
-    logout_requests: Mutex<HashMap<String, SentLogoutRequest>>,
+    logout_requests: Mutex<Bounded<String, SentLogoutRequest>>,
     emit: Mutex<HashMap<String, Emit>>,
     /// OAuth codes and tokens.
     pub tokens: Mutex<TokenStore>,
@@ -201,7 +212,10 @@ pub struct IdpState {
     discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, ForgedDiscovery)>>,
     /// Signed AuthnRequest IDs answered (app id, request id) and until when they would be
     /// valid: a replay within the window is refused, after it the request is expired anyway.
-    seen_requests: Mutex<HashMap<(String, String), OffsetDateTime>>,
+    /// With the bytes its keys hold.
+    seen_requests: Mutex<(SeenRequests, usize)>,
+    /// The last documents received and issued, for people (`/fakta/inspect`), bounded in bytes.
+    pub inspector: super::inspect::Inspector,
     /// The JWK Set served at `.../v1/keys`, made once.
     pub jwks: String,
     /// `kid` of the current RSA key and of the EC key.
@@ -249,15 +263,16 @@ impl IdpState {
             keys,
             clock,
             sp_certs,
-            sessions: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
-            logout_requests: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Bounded::new(MAX_SESSION_BYTES)),
+            pending: Mutex::new(Bounded::new(MAX_PENDING_BYTES)),
+            logout_requests: Mutex::new(Bounded::new(MAX_LOGOUT_REQUEST_BYTES)),
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
             trials: Mutex::new(HashMap::new()),
             rotated_jwks: std::sync::OnceLock::new(),
             discovery_fault: Mutex::new(None),
-            seen_requests: Mutex::new(HashMap::new()),
+            seen_requests: Mutex::new((HashMap::new(), 0)),
+            inspector: super::inspect::Inspector::default(),
         }))
     }
 
@@ -297,10 +312,16 @@ impl IdpState {
     pub fn session(&self, sid: &str) -> Option<IdpSession> {
         let now = self.now();
         let mut sessions = lock(&self.sessions);
-        match sessions.get(sid) {
-            Some(s) if s.expires > now => Some(s.clone()),
+        let key = sid.to_owned();
+        match sessions.get(&key) {
+            Some(s) if s.expires > now => {
+                let s = s.clone();
+                // In use: the newest, the last to be evicted.
+                sessions.touch(&key);
+                Some(s)
+            }
             Some(_) => {
-                sessions.remove(sid);
+                sessions.remove(&key);
                 None
             }
             None => None,
@@ -317,13 +338,14 @@ impl IdpState {
             session_index: self.new_id(),
             expires: now + SESSION_LIFETIME,
         };
-        let mut sessions = lock(&self.sessions);
-        if sessions.len() >= MAX_SESSIONS {
-            sessions.retain(|_, s| s.expires > now);
-            evict_oldest(&mut sessions, |s| s.authn_instant);
-        }
-        sessions.insert(sid.clone(), session.clone());
+        // Sessions are evicted oldest first, so expired ones go before live ones.
+        lock(&self.sessions).insert(sid.clone(), session.clone());
         (sid, session)
+    }
+
+    /// Ends the IdP session with cookie value `sid`; true when there was one.
+    pub fn end_session(&self, sid: &str) -> bool {
+        lock(&self.sessions).remove(&sid.to_owned()).is_some()
     }
 
     /// Ends one IdP session by its session index (`sid` of OIDC tokens); returns the user.
@@ -346,36 +368,28 @@ impl IdpState {
 
     pub fn add_pending(&self, p: PendingLogin) -> String {
         let token = self.new_token();
-        let now = self.now();
-        let mut pending = lock(&self.pending);
-        if pending.len() >= MAX_PENDING {
-            pending.retain(|_, p| p.created + PENDING_LIFETIME > now);
-            evict_oldest(&mut pending, |p| p.created);
-        }
-        pending.insert(token.clone(), p);
+        // Evicted oldest first: expired logins go before live ones.
+        lock(&self.pending).insert(token.clone(), p);
         token
     }
 
     /// Takes a pending login (each can complete once).
     pub fn take_pending(&self, token: &str) -> Option<PendingLogin> {
         let now = self.now();
-        let p = lock(&self.pending).remove(token)?;
+        let p = lock(&self.pending).remove(&token.to_owned())?;
         (p.created + PENDING_LIFETIME > now).then_some(p)
     }
 
     pub fn peek_pending(&self, token: &str) -> Option<PendingLogin> {
-        lock(&self.pending).get(token).cloned()
+        lock(&self.pending).get(&token.to_owned()).cloned()
     }
 
     /// Remembers the ID of an IdP-initiated LogoutRequest sent to app `app_id`, so that the SP's
     /// LogoutResponse can be matched to it ([`IdpState::take_logout_request`]).
     pub fn remember_logout_request(&self, id: &str, app_id: &str) {
         let now = self.now();
+        // Evicted oldest first: expired requests go before waiting ones.
         let mut sent = lock(&self.logout_requests);
-        if sent.len() >= MAX_LOGOUT_REQUESTS {
-            sent.retain(|_, r| r.sent + LOGOUT_REQUEST_LIFETIME > now);
-            evict_oldest(&mut sent, |r| r.sent);
-        }
         sent.insert(
             id.to_owned(),
             SentLogoutRequest {
@@ -391,18 +405,19 @@ impl IdpState {
     pub fn take_logout_request(&self, id: &str, app_id: &str) -> Result<(), InResponseToProblem> {
         let now = self.now();
         let mut sent = lock(&self.logout_requests);
-        let r = sent.get_mut(id).ok_or(InResponseToProblem::Unknown)?;
+        let key = id.to_owned();
+        let r = sent.get(&key).ok_or(InResponseToProblem::Unknown)?;
         if r.app_id != app_id {
             return Err(InResponseToProblem::OtherApp(r.app_id.clone()));
         }
         if r.sent + LOGOUT_REQUEST_LIFETIME <= now {
-            sent.remove(id);
+            sent.remove(&key);
             return Err(InResponseToProblem::Expired);
         }
         if r.answered {
             return Err(InResponseToProblem::AlreadyAnswered);
         }
-        r.answered = true;
+        sent.update(&key, |r| r.answered = true);
         Ok(())
     }
 
@@ -596,7 +611,7 @@ impl IdpState {
     /// Changes what the IdP emits for a user, in one trial only.
     pub fn set_trial_emit(&self, trial: &str, user_id: &str, emit: Emit) {
         let mut trials = lock(&self.trials);
-        if trials.len() >= MAX_PENDING {
+        if trials.len() >= MAX_TRIALS {
             trials.clear();
         }
         trials
@@ -609,7 +624,7 @@ impl IdpState {
     /// Changes a user's groups at the IdP, in one trial only.
     pub fn set_trial_groups(&self, trial: &str, user_id: &str, groups: Vec<String>) {
         let mut trials = lock(&self.trials);
-        if trials.len() >= MAX_PENDING {
+        if trials.len() >= MAX_TRIALS {
             trials.clear();
         }
         trials
@@ -623,7 +638,7 @@ impl IdpState {
     /// changes nothing at the IdP.
     pub fn begin_trial(&self, trial: &str) {
         let mut trials = lock(&self.trials);
-        if trials.len() >= MAX_PENDING {
+        if trials.len() >= MAX_TRIALS {
             trials.clear();
         }
         trials.entry(trial.to_owned()).or_default();
@@ -653,18 +668,26 @@ impl IdpState {
         valid_until: OffsetDateTime,
     ) -> RequestUse {
         let now = self.now();
-        let mut seen = lock(&self.seen_requests);
+        let mut guard = lock(&self.seen_requests);
+        let (seen, bytes) = &mut *guard;
         let key = (app_id.to_owned(), request_id.to_owned());
         if seen.get(&key).is_some_and(|until| *until >= now) {
             return RequestUse::Replayed;
         }
-        if seen.len() >= MAX_SEEN_REQUESTS {
+        let size = key.footprint() + ENTRY_OVERHEAD;
+        let full = |seen: &HashMap<_, _>, bytes: usize| {
+            seen.len() >= MAX_SEEN_REQUESTS || bytes + size > MAX_SEEN_REQUEST_BYTES
+        };
+        if full(seen, *bytes) {
             seen.retain(|_, until| *until >= now);
-            if seen.len() >= MAX_SEEN_REQUESTS {
+            *bytes = seen.keys().map(|k| k.footprint() + ENTRY_OVERHEAD).sum();
+            if full(seen, *bytes) {
                 return RequestUse::Full;
             }
         }
-        seen.insert(key, valid_until);
+        if seen.insert(key, valid_until).is_none() {
+            *bytes += size;
+        }
         RequestUse::First
     }
 
@@ -677,16 +700,36 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Drops the oldest tenth of a full map.
-fn evict_oldest<V>(map: &mut HashMap<String, V>, age: impl Fn(&V) -> OffsetDateTime) {
-    if map.len() < MAX_SESSIONS.min(MAX_PENDING).min(MAX_LOGOUT_REQUESTS) {
-        return;
+impl Footprint for IdpSession {
+    fn heap_bytes(&self) -> usize {
+        self.user_id.heap_bytes() + self.session_index.heap_bytes()
     }
-    let mut by_age: Vec<(OffsetDateTime, String)> =
-        map.iter().map(|(k, v)| (age(v), k.clone())).collect();
-    by_age.sort();
-    for (_, k) in by_age.into_iter().take(map.len() / 10 + 1) {
-        map.remove(&k);
+}
+
+impl Footprint for SentLogoutRequest {
+    fn heap_bytes(&self) -> usize {
+        self.app_id.heap_bytes()
+    }
+}
+
+impl Footprint for PendingLogin {
+    fn heap_bytes(&self) -> usize {
+        let kind = match &self.kind {
+            PendingKind::Saml {
+                in_response_to,
+                relay_state,
+            } => in_response_to.heap_bytes() + relay_state.heap_bytes(),
+            PendingKind::Oidc(r) => {
+                r.client_id.heap_bytes()
+                    + r.redirect_uri.heap_bytes()
+                    + r.scopes.heap_bytes()
+                    + r.state.heap_bytes()
+                    + r.nonce.heap_bytes()
+                    + r.code_challenge.as_ref().map_or(0, |(c, _)| c.heap_bytes())
+                    + r.login_hint.heap_bytes()
+            }
+        };
+        self.app_id.heap_bytes() + self.login_hint.heap_bytes() + kind
     }
 }
 
@@ -744,21 +787,64 @@ mod tests {
     }
 
     #[test]
-    fn the_logout_request_store_is_bounded() {
+    fn the_logout_request_store_is_bounded_in_bytes() {
         let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
         let clock = Arc::new(FixedClock::new(t));
         let st = state(clock.clone());
-        for i in 0..MAX_LOGOUT_REQUESTS + 5 {
+        let n = 20_000;
+        for i in 0..n {
             clock.set(t + Duration::milliseconds(i as i64));
             st.remember_logout_request(&format!("id{i}"), "qovery");
         }
-        assert!(lock(&st.logout_requests).len() <= MAX_LOGOUT_REQUESTS);
+        assert!(lock(&st.logout_requests).bytes() <= MAX_LOGOUT_REQUEST_BYTES);
         assert_eq!(
             st.take_logout_request("id0", "qovery"),
             Err(InResponseToProblem::Unknown),
             "the oldest went first"
         );
-        let last = format!("id{}", MAX_LOGOUT_REQUESTS + 4);
+        let last = format!("id{}", n - 1);
         assert_eq!(st.take_logout_request(&last, "qovery"), Ok(()));
+    }
+
+    /// Issue 13: pending logins with huge values (190 KB RelayStates made 1.9 GB) stay within
+    /// the byte cap, the newest kept.
+    #[test]
+    fn pending_logins_are_bounded_in_bytes() {
+        let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let st = state(Arc::new(FixedClock::new(t)));
+        let mut last = String::new();
+        for _ in 0..2_000 {
+            last = st.add_pending(PendingLogin {
+                app_id: "qovery".into(),
+                kind: PendingKind::Saml {
+                    in_response_to: Some("_r".into()),
+                    relay_state: Some("r".repeat(60_000)),
+                },
+                login_hint: None,
+                created: t,
+            });
+        }
+        let pending = lock(&st.pending);
+        assert!(pending.bytes() <= MAX_PENDING_BYTES, "{}", pending.bytes());
+        assert!(
+            pending.len() < 2_000 && pending.len() > 30,
+            "{}",
+            pending.len()
+        );
+        drop(pending);
+        assert!(st.peek_pending(&last).is_some());
+    }
+
+    /// Issue 13: sessions are bounded in bytes too (oldest first).
+    #[test]
+    fn sessions_are_bounded_in_bytes() {
+        let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let st = state(Arc::new(FixedClock::new(t)));
+        let (first, _) = st.start_session("00u1alice");
+        for _ in 0..20_000 {
+            st.start_session("00u1alice");
+        }
+        assert!(lock(&st.sessions).bytes() <= MAX_SESSION_BYTES);
+        assert!(st.session(&first).is_none(), "the oldest went first");
     }
 }

@@ -1,17 +1,21 @@
 //! Issued OAuth state: authorization codes (single use, short-lived) and the tokens they led
 //! to, so that a reused code revokes its tokens, and userinfo, revocation and introspection can
-//! answer. Bounded: the oldest entries go first when a cap is reached.
-
-use std::collections::HashMap;
+//! answer. Bounded in bytes (`super::bounded`): the oldest entries go first when a cap is
+//! reached.
 
 use time::{Duration, OffsetDateTime};
 
+use super::bounded::{Bounded, Footprint};
 use crate::oidc::pkce;
 
 /// How long a code may wait for its exchange.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
-pub const MAX_CODES: usize = 10_000;
-pub const MAX_TOKENS: usize = 50_000;
+/// Caps in bytes (estimated). An access token is about 1 KiB (its scopes are deduplicated and
+/// known ones only), held twice (map and age queue) and with its record about 2 KiB: some
+/// 3,000 live tokens.
+pub const MAX_CODE_BYTES: usize = 2 << 20;
+pub const MAX_TOKEN_BYTES: usize = 6 << 20;
+pub const MAX_ID_TOKEN_BYTES: usize = 2 << 20;
 
 /// What an authorization code stands for.
 #[derive(Debug, Clone)]
@@ -55,6 +59,9 @@ pub struct TokenInfo {
     pub jti: Option<String>,
     pub revoked: bool,
     pub trial: Option<String>,
+    /// The refresh token of the grant this token belongs to (a refresh token names itself):
+    /// revoking it revokes the access tokens issued with it or from it (RFC 7009 §2.1).
+    pub refresh: Option<String>,
 }
 
 impl TokenInfo {
@@ -67,6 +74,9 @@ impl TokenInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedeemError {
     Unknown,
+    /// Issued to another client: refused without using the code up, so the client it was
+    /// issued to can still redeem it.
+    OtherClient,
     Expired,
     /// Presented a second time; this many tokens issued from it were revoked.
     Reused {
@@ -74,90 +84,157 @@ pub enum RedeemError {
     },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenStore {
-    codes: HashMap<String, CodeGrant>,
-    tokens: HashMap<String, TokenInfo>,
+    codes: Bounded<String, CodeGrant>,
+    tokens: Bounded<String, TokenInfo>,
     /// id_token jti -> (client_id, user_id, sid), for end_session's id_token_hint.
-    id_tokens: HashMap<String, (String, String, String)>,
+    id_tokens: Bounded<String, (String, String, String)>,
+    /// Tokens added so far, to sweep inactive ones every [`SWEEP_EVERY`].
+    added: u64,
+}
+
+const SWEEP_EVERY: u64 = 1024;
+
+impl Default for TokenStore {
+    fn default() -> Self {
+        TokenStore {
+            codes: Bounded::new(MAX_CODE_BYTES),
+            tokens: Bounded::new(MAX_TOKEN_BYTES),
+            id_tokens: Bounded::new(MAX_ID_TOKEN_BYTES),
+            added: 0,
+        }
+    }
+}
+
+impl Footprint for CodeGrant {
+    fn heap_bytes(&self) -> usize {
+        self.app_id.heap_bytes()
+            + self.client_id.heap_bytes()
+            + self.redirect_uri.heap_bytes()
+            + self.user_id.heap_bytes()
+            + self.scopes.heap_bytes()
+            + self.nonce.heap_bytes()
+            + self.challenge.as_ref().map_or(0, |(c, _)| c.heap_bytes())
+            + self.sid.heap_bytes()
+            + self.issued.heap_bytes()
+            + self.trial.heap_bytes()
+    }
+}
+
+impl Footprint for TokenInfo {
+    fn heap_bytes(&self) -> usize {
+        self.app_id.heap_bytes()
+            + self.client_id.heap_bytes()
+            + self.user_id.heap_bytes()
+            + self.scopes.heap_bytes()
+            + self.sid.heap_bytes()
+            + self.jti.heap_bytes()
+            + self.trial.heap_bytes()
+            + self.refresh.heap_bytes()
+    }
 }
 
 impl TokenStore {
     pub fn add_code(&mut self, code: String, grant: CodeGrant) {
-        if self.codes.len() >= MAX_CODES {
-            let now = grant.created;
-            self.codes
-                .retain(|_, c| !c.used && c.created + CODE_LIFETIME > now);
-            if self.codes.len() >= MAX_CODES {
-                self.codes.clear();
-            }
-        }
+        // Evicted oldest first: codes live a minute, so expired ones go before live ones.
         self.codes.insert(code, grant);
     }
 
-    /// Marks a code used and returns its grant; a second use revokes what the first issued.
-    pub fn redeem(&mut self, code: &str, now: OffsetDateTime) -> Result<CodeGrant, RedeemError> {
-        let grant = self.codes.get_mut(code).ok_or(RedeemError::Unknown)?;
+    /// Marks a code used by `client_id` and returns its grant; a second use revokes what the
+    /// first issued. Another client's attempt changes nothing.
+    pub fn redeem(
+        &mut self,
+        code: &str,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CodeGrant, RedeemError> {
+        let key = code.to_owned();
+        let grant = self.codes.get(&key).ok_or(RedeemError::Unknown)?;
+        if grant.client_id != client_id {
+            return Err(RedeemError::OtherClient);
+        }
         if grant.used {
-            let issued = std::mem::take(&mut grant.issued);
+            let issued = self
+                .codes
+                .update(&key, |g| std::mem::take(&mut g.issued))
+                .unwrap_or_default();
             let mut revoked = 0;
             for t in issued {
-                if let Some(info) = self.tokens.get_mut(&t) {
-                    if !info.revoked {
-                        info.revoked = true;
-                        revoked += 1;
-                    }
+                let now_revoked = self
+                    .tokens
+                    .update(&t, |info| !std::mem::replace(&mut info.revoked, true));
+                if now_revoked == Some(true) {
+                    revoked += 1;
                 }
             }
             return Err(RedeemError::Reused { revoked });
         }
-        grant.used = true;
-        if grant.created + CODE_LIFETIME <= now {
-            return Err(RedeemError::Expired);
+        let expired = grant.created + CODE_LIFETIME <= now;
+        let grant = self.codes.update(&key, |g| {
+            g.used = true;
+            g.clone()
+        });
+        match grant {
+            Some(_) if expired => Err(RedeemError::Expired),
+            Some(g) => Ok(g),
+            None => Err(RedeemError::Unknown),
         }
-        Ok(grant.clone())
     }
 
     /// Records a token, remembering which code it came from.
     pub fn add_token(&mut self, token: String, info: TokenInfo, from_code: Option<&str>) {
-        if self.tokens.len() >= MAX_TOKENS {
+        self.added += 1;
+        if self.added % SWEEP_EVERY == 0 && self.tokens.bytes() > MAX_TOKEN_BYTES / 2 {
+            // Refresh tokens never expire, so age alone would evict them before expired or
+            // revoked access tokens: those are dropped first, now and then (a sweep is a pass
+            // over the store).
             let now = info.issued_at;
             self.tokens.retain(|_, t| t.active(now));
-            if self.tokens.len() >= MAX_TOKENS {
-                let mut by_age: Vec<(OffsetDateTime, String)> = self
-                    .tokens
-                    .iter()
-                    .map(|(k, v)| (v.issued_at, k.clone()))
-                    .collect();
-                by_age.sort();
-                for (_, k) in by_age.into_iter().take(MAX_TOKENS / 10) {
-                    self.tokens.remove(&k);
-                }
-            }
         }
         if let Some(code) = from_code {
-            if let Some(g) = self.codes.get_mut(code) {
-                g.issued.push(token.clone());
-            }
+            self.codes
+                .update(&code.to_owned(), |g| g.issued.push(token.clone()));
         }
         self.tokens.insert(token, info);
     }
 
-    pub fn token(&self, token: &str) -> Option<&TokenInfo> {
-        self.tokens.get(token)
+    /// Marks a token used (a refresh): the newest, the last to be evicted.
+    pub fn touch(&mut self, token: &str) {
+        self.tokens.touch(&token.to_owned());
     }
 
-    /// Revokes a token if it belongs to `client_id`; true when something was revoked. A
-    /// refresh token takes the access tokens of the same grant with it.
-    pub fn revoke(&mut self, token: &str, client_id: &str) -> bool {
-        let Some(info) = self.tokens.get_mut(token) else {
-            return false;
+    pub fn token(&self, token: &str) -> Option<&TokenInfo> {
+        self.tokens.get(&token.to_owned())
+    }
+
+    /// Revokes a token if it belongs to `client_id`; returns how many tokens were revoked. A
+    /// refresh token takes the access tokens of the same grant with it (RFC 7009 §2.1: the
+    /// server "SHOULD also invalidate all access tokens based on the same authorization
+    /// grant").
+    pub fn revoke(&mut self, token: &str, client_id: &str) -> usize {
+        let key = token.to_owned();
+        let Some(info) = self.tokens.get(&key) else {
+            return 0;
         };
         if info.client_id != client_id {
-            return false;
+            return 0;
         }
-        info.revoked = true;
-        true
+        let refresh = info.kind == TokenKind::Refresh;
+        self.tokens.update(&key, |i| i.revoked = true);
+        if !refresh {
+            return 1;
+        }
+        let mut n = 1;
+        for t in self
+            .tokens
+            .values_mut()
+            .filter(|t| !t.revoked && t.refresh.as_deref() == Some(token))
+        {
+            t.revoked = true;
+            n += 1;
+        }
+        n
     }
 
     /// Revokes every token of a user (logout, global revocation); returns how many.
@@ -175,13 +252,83 @@ impl TokenStore {
     }
 
     pub fn add_id_token(&mut self, jti: String, client_id: String, user_id: String, sid: String) {
-        if self.id_tokens.len() >= MAX_TOKENS {
-            self.id_tokens.clear();
-        }
         self.id_tokens.insert(jti, (client_id, user_id, sid));
     }
 
     pub fn id_token(&self, jti: &str) -> Option<&(String, String, String)> {
-        self.id_tokens.get(jti)
+        self.id_tokens.get(&jti.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(now: OffsetDateTime) -> CodeGrant {
+        CodeGrant {
+            app_id: "web".into(),
+            client_id: "owner".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into()],
+            nonce: None,
+            challenge: None,
+            auth_time: now,
+            sid: "s".into(),
+            created: now,
+            used: false,
+            issued: Vec::new(),
+            trial: None,
+        }
+    }
+
+    /// Issue 13: a code presented by another client is refused without using it up.
+    #[test]
+    fn a_code_presented_by_another_client_stays_redeemable_by_its_owner() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let mut store = TokenStore::default();
+        store.add_code("c1".into(), grant(now));
+        assert_eq!(
+            store.redeem("c1", "thief", now).map(|_| ()),
+            Err(RedeemError::OtherClient)
+        );
+        assert!(store.redeem("c1", "owner", now).is_ok());
+        assert!(matches!(
+            store.redeem("c1", "owner", now),
+            Err(RedeemError::Reused { .. })
+        ));
+    }
+
+    /// Issue 13: each refresh kept ~1.8 MB with a 27,000-times repeated scope; the store is
+    /// now capped in bytes, the newest tokens kept.
+    #[test]
+    fn the_token_store_is_bounded_in_bytes() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let mut store = TokenStore::default();
+        let info = TokenInfo {
+            kind: TokenKind::Access,
+            app_id: "web".into(),
+            client_id: "owner".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".to_owned(); 500],
+            auth_time: now,
+            sid: "s".into(),
+            issued_at: now,
+            expires: None,
+            jti: None,
+            revoked: false,
+            trial: None,
+            refresh: None,
+        };
+        let refresh = "r".repeat(30);
+        store.add_token(refresh.clone(), info.clone(), None);
+        for i in 0..5_000 {
+            store.add_token(format!("{i}{}", "t".repeat(1000)), info.clone(), None);
+            store.touch(&refresh);
+        }
+        assert!(store.token(&refresh).is_some(), "a token in use stays");
+        assert!(store.tokens.bytes() <= MAX_TOKEN_BYTES);
+        assert!(store.token(&format!("4999{}", "t".repeat(1000))).is_some());
+        assert!(store.token(&format!("0{}", "t".repeat(1000))).is_none());
     }
 }

@@ -2,12 +2,23 @@
 //! client. Errors come in two kinds: those that must never redirect (unknown client, a
 //! redirect_uri that is not registered) and those sent back to the client's redirect_uri.
 
-use std::collections::HashMap;
-
 use super::discovery::SCOPES;
 use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
 use super::pkce;
 use crate::config::OidcApp;
+
+/// The scopes of a `scope` parameter, each once, in their first order: a scope repeated 27,000
+/// times is one scope (and the tokens stay small).
+pub fn scope_list(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
@@ -56,11 +67,20 @@ pub enum AuthorizeError {
     },
 }
 
-/// Checks `params` for the client found by `find_client`.
+/// Checks `params` for the client found by `find_client`. A repeated or oversized parameter
+/// is an `invalid_request` sent to the client, unless it is the client_id or redirect_uri
+/// (then nothing tells where to send it).
 pub fn parse<'a>(
-    params: &HashMap<String, String>,
+    params: &Params,
     find_client: impl Fn(&str) -> Option<&'a OidcApp>,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
+    let problem = params.problem.as_ref();
+    if let Some(p) = problem {
+        if matches!(p.name(), None | Some("client_id" | "redirect_uri")) {
+            return Err(AuthorizeError::Page(p.to_string()));
+        }
+    }
+    let params = &params.map;
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id")
         .ok_or_else(|| AuthorizeError::Page("the request has no client_id".to_owned()))?;
@@ -89,6 +109,14 @@ pub fn parse<'a>(
         state: state.clone(),
         error: OAuthError::new(code, msg),
     };
+    if let Some(p) = problem {
+        // RFC 6749 §4.1.2.1: invalid_request, "includes a parameter more than once".
+        return Err(fail(
+            ResponseMode::Query,
+            ErrorCode::InvalidRequest,
+            p.to_string(),
+        ));
+    }
     match get("response_mode") {
         None | Some("query") => {}
         Some("form_post") => response_mode = ResponseMode::FormPost,
@@ -117,12 +145,7 @@ pub fn parse<'a>(
             ));
         }
     }
-    let scopes: Vec<String> = get("scope")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let scopes = scope_list(get("scope").unwrap_or(""));
     if !scopes.iter().any(|s| s == "openid") {
         return Err(fail(
             response_mode,
@@ -152,11 +175,11 @@ pub fn parse<'a>(
                     )
                 })?,
             };
-            if !(43..=128).contains(&challenge.len()) {
+            if let Err(e) = pkce::check_challenge(method, challenge) {
                 return Err(fail(
                     response_mode,
                     ErrorCode::InvalidRequest,
-                    "code_challenge must be 43 to 128 characters".to_owned(),
+                    e.to_string(),
                 ));
             }
             Some((challenge.to_owned(), method))

@@ -21,17 +21,25 @@ fn invalid(msg: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClient, msg)
 }
 
+/// The credentials of an `Authorization` header value under `scheme`. The scheme is matched
+/// case-insensitively (RFC 7235 §2.1: "case-insensitive token"; so `bearer` is RFC 6750's
+/// `Bearer`, `BASIC` is `Basic`).
+pub fn credentials<'h>(header: &'h str, scheme: &str) -> Option<&'h str> {
+    let (name, rest) = header.trim_start().split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
 /// Reads the client's credentials from an `Authorization: Basic` header or the form.
 pub fn presented(
     authorization: Option<&str>,
     form: &HashMap<String, String>,
 ) -> Result<Presented, OAuthError> {
     if let Some(h) = authorization {
-        let Some(b64) = h.strip_prefix("Basic ") else {
+        let Some(b64) = credentials(h, "Basic") else {
             return Err(invalid("the Authorization header is not Basic"));
         };
         let raw = STANDARD
-            .decode(b64.trim())
+            .decode(b64)
             .map_err(|_| invalid("the Basic credentials are not valid base64"))?;
         let raw =
             String::from_utf8(raw).map_err(|_| invalid("the Basic credentials are not UTF-8"))?;
@@ -96,5 +104,25 @@ pub fn method_name(m: TokenAuth) -> &'static str {
         TokenAuth::ClientSecretBasic => "client_secret_basic",
         TokenAuth::ClientSecretPost => "client_secret_post",
         TokenAuth::None => "none (public client with PKCE)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards case-insensitive auth-scheme matching (Bearer at userinfo, Basic at token).
+    #[test]
+    fn the_scheme_is_matched_case_insensitively() {
+        assert_eq!(credentials("Bearer abc", "Bearer"), Some("abc"));
+        assert_eq!(credentials("bearer abc", "Bearer"), Some("abc"));
+        assert_eq!(credentials("BEARER  abc ", "Bearer"), Some("abc"));
+        assert_eq!(credentials("Basic abc", "Bearer"), None);
+        assert_eq!(credentials("Bearerabc", "Bearer"), None);
+        let p = presented(Some("basic YTpi"), &HashMap::new()).unwrap();
+        assert_eq!(
+            (p.client_id.as_str(), p.secret.as_deref()),
+            ("a", Some("b"))
+        );
     }
 }

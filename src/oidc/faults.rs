@@ -1,6 +1,7 @@
-//! The OIDC login faults (O1-O14; O18-O19 in a refresh's id_token), as data, applied to the
-//! honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery document):
-//! the only place OIDC login faults are made.
+//! The OIDC login faults (O1-O14 in docs/catalogue.md, O7 and O8 in several variants; O18-O19
+//! in a refresh's id_token), as data, applied to the honest id_token (and, for O12, to the
+//! userinfo answer; for O13, to the discovery document): the only place OIDC login faults are
+//! made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,6 +42,24 @@ pub enum Fault {
     /// The id_token of a refresh names another issuer (OIDF RP test
     /// refresh-token-invalid-issuer).
     RefreshIssDiffers,
+    /// O7 with a kid the JWKS does not hold (a verifier that finds no key and then verifies
+    /// with "no key" takes alg none: jsonwebtoken CVE-2022-23540).
+    AlgNoneUnknownKid,
+    /// O7 with no kid at all.
+    AlgNoneNoKid,
+    /// O7 spelled `None`.
+    AlgNoneCapitalized,
+    /// O7 spelled `NONE`.
+    AlgNoneUppercase,
+    /// O8 with the RSA public key as PKCS#1 PEM (`BEGIN RSA PUBLIC KEY`).
+    Hs256Pkcs1Pem,
+    /// O8 with the signing key as an OpenSSH public-key line (`ssh-rsa ...`,
+    /// `ecdsa-sha2-nistp256 ...`): PyJWT CVE-2022-29217, python-jose CVE-2024-33663.
+    Hs256OpenSsh,
+    /// O8 with the signing key's JWK (as the JWKS publishes it) as JSON text.
+    Hs256JwkJson,
+    /// O8 with the EC signing key of an ES256 app as SPKI PEM.
+    Hs256EcPem,
 }
 
 impl Fault {
@@ -63,6 +82,14 @@ impl Fault {
         Fault::DiscoveryIssuer,
         Fault::RefreshSubDiffers,
         Fault::RefreshIssDiffers,
+        Fault::AlgNoneUnknownKid,
+        Fault::AlgNoneNoKid,
+        Fault::AlgNoneCapitalized,
+        Fault::AlgNoneUppercase,
+        Fault::Hs256Pkcs1Pem,
+        Fault::Hs256OpenSsh,
+        Fault::Hs256JwkJson,
+        Fault::Hs256EcPem,
     ];
 
     pub fn case(self) -> &'static str {
@@ -73,8 +100,16 @@ impl Fault {
             Fault::MissingIat => "O4",
             Fault::WrongNonce => "O5",
             Fault::CorruptSignature => "O6",
-            Fault::AlgNone => "O7",
-            Fault::Hs256KeyConfusion => "O8",
+            Fault::AlgNone
+            | Fault::AlgNoneUnknownKid
+            | Fault::AlgNoneNoKid
+            | Fault::AlgNoneCapitalized
+            | Fault::AlgNoneUppercase => "O7",
+            Fault::Hs256KeyConfusion
+            | Fault::Hs256Pkcs1Pem
+            | Fault::Hs256OpenSsh
+            | Fault::Hs256JwkJson
+            | Fault::Hs256EcPem => "O8",
             Fault::UnknownKid => "O9",
             Fault::Expired => "O11",
             Fault::UserinfoSubDiffers => "O12",
@@ -106,6 +141,32 @@ impl Fault {
             Fault::DiscoveryIssuer => "discovery_issuer_not_the_issuer_in_use",
             Fault::RefreshSubDiffers => "refreshed_id_token_of_another_sub",
             Fault::RefreshIssDiffers => "refreshed_id_token_of_another_iss",
+            Fault::AlgNoneUnknownKid => "alg_none_kid_not_in_the_jwks",
+            Fault::AlgNoneNoKid => "alg_none_without_kid",
+            Fault::AlgNoneCapitalized => "alg_none_spelled_None",
+            Fault::AlgNoneUppercase => "alg_none_spelled_NONE",
+            Fault::Hs256Pkcs1Pem => "hs256_with_the_public_key_as_pkcs1_pem",
+            Fault::Hs256OpenSsh => "hs256_with_the_public_key_as_openssh_line",
+            Fault::Hs256JwkJson => "hs256_with_the_public_key_as_jwk_json",
+            Fault::Hs256EcPem => "hs256_with_the_ec_public_key_as_pem",
+        }
+    }
+
+    /// Whether the fault makes sense for an app whose id_tokens use `alg`: the EC key's own
+    /// encodings only for ES256 apps.
+    pub fn applies_to(self, alg: Alg) -> bool {
+        self != Fault::Hs256EcPem || alg == Alg::ES256
+    }
+
+    /// For the O8 variants, how the public key is written as the HMAC secret.
+    pub fn key_text(self) -> Option<KeyText> {
+        match self {
+            Fault::Hs256KeyConfusion => Some(KeyText::SpkiPem),
+            Fault::Hs256Pkcs1Pem => Some(KeyText::Pkcs1Pem),
+            Fault::Hs256OpenSsh => Some(KeyText::OpenSsh),
+            Fault::Hs256JwkJson => Some(KeyText::JwkJson),
+            Fault::Hs256EcPem => Some(KeyText::SpkiPem),
+            _ => None,
         }
     }
 
@@ -140,8 +201,112 @@ impl Fault {
                 | Fault::AlgNone
                 | Fault::Hs256KeyConfusion
                 | Fault::KeyRotation
+                | Fault::AlgNoneUnknownKid
+                | Fault::AlgNoneNoKid
+                | Fault::AlgNoneCapitalized
+                | Fault::AlgNoneUppercase
+                | Fault::Hs256Pkcs1Pem
+                | Fault::Hs256OpenSsh
+                | Fault::Hs256JwkJson
+                | Fault::Hs256EcPem
         )
     }
+}
+
+/// The texts a public key is written in, each of which some JWT library has taken as an HMAC
+/// secret when handed the key with `alg` HS256 (the O8 variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyText {
+    /// `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo, RFC 7468 §13).
+    SpkiPem,
+    /// `-----BEGIN RSA PUBLIC KEY-----` (PKCS#1, RFC 8017 A.1.1); RSA keys only.
+    Pkcs1Pem,
+    /// One OpenSSH line, no comment: `ssh-rsa <base64>` (RFC 4253 §6.6) or
+    /// `ecdsa-sha2-nistp256 <base64>` (RFC 5656 §3.1).
+    OpenSsh,
+    /// The JWK the JWKS publishes (the same members), as compact JSON text in serde_json's
+    /// member order.
+    JwkJson,
+}
+
+impl KeyText {
+    /// The key in this text; None when the text does not exist for the key's type.
+    pub fn encode<K: HasPublic>(self, key: &PKeyRef<K>) -> Option<Vec<u8>> {
+        use openssl::pkey::Id;
+        match self {
+            KeyText::SpkiPem => key.public_key_to_pem().ok(),
+            KeyText::Pkcs1Pem => key.rsa().ok()?.public_key_to_pem_pkcs1().ok(),
+            KeyText::OpenSsh => {
+                // SSH wire format: each field a 4-byte big-endian length then the bytes; an
+                // mpint with a leading zero when its top bit is set.
+                fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+                    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                    out.extend_from_slice(bytes);
+                }
+                fn mpint(out: &mut Vec<u8>, n: &openssl::bn::BigNumRef) {
+                    let mut v = n.to_vec();
+                    if v.first().is_some_and(|b| b & 0x80 != 0) {
+                        v.insert(0, 0);
+                    }
+                    field(out, &v);
+                }
+                let mut blob = Vec::new();
+                let name = match key.id() {
+                    Id::RSA => {
+                        let rsa = key.rsa().ok()?;
+                        field(&mut blob, b"ssh-rsa");
+                        mpint(&mut blob, rsa.e());
+                        mpint(&mut blob, rsa.n());
+                        "ssh-rsa"
+                    }
+                    Id::EC => {
+                        let ec = key.ec_key().ok()?;
+                        if ec.group().curve_name() != Some(openssl::nid::Nid::X9_62_PRIME256V1) {
+                            return None;
+                        }
+                        let mut ctx = openssl::bn::BigNumContext::new().ok()?;
+                        let point = ec
+                            .public_key()
+                            .to_bytes(
+                                ec.group(),
+                                openssl::ec::PointConversionForm::UNCOMPRESSED,
+                                &mut ctx,
+                            )
+                            .ok()?;
+                        field(&mut blob, b"ecdsa-sha2-nistp256");
+                        field(&mut blob, b"nistp256");
+                        field(&mut blob, &point);
+                        "ecdsa-sha2-nistp256"
+                    }
+                    _ => return None,
+                };
+                use base64::engine::general_purpose::STANDARD;
+                Some(format!("{name} {}", STANDARD.encode(blob)).into_bytes())
+            }
+            KeyText::JwkJson => {
+                let v = serde_json::to_value(super::jwks::jwk(key)?).ok()?;
+                serde_json::to_string(&v).ok().map(String::into_bytes)
+            }
+        }
+    }
+
+    /// How the transcript names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyText::SpkiPem => "SPKI PEM",
+            KeyText::Pkcs1Pem => "PKCS#1 PEM",
+            KeyText::OpenSsh => "OpenSSH public-key line",
+            KeyText::JwkJson => "JWK JSON text",
+        }
+    }
+}
+
+/// HMAC-SHA256 of `input` keyed with `secret`.
+pub fn hmac_sha256(secret: &[u8], input: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let k = openssl::pkey::PKey::hmac(secret)?;
+    let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &k)?;
+    s.update(input)?;
+    s.sign_to_vec()
 }
 
 /// The email every forged id_token (and O12's userinfo) asserts instead of the user's.
@@ -309,44 +474,79 @@ pub fn forge_id_token<K: HasPublic>(
                 "one bit of the signature flipped".into(),
             )
         }
-        Fault::AlgNone => {
+        Fault::AlgNone
+        | Fault::AlgNoneUnknownKid
+        | Fault::AlgNoneNoKid
+        | Fault::AlgNoneCapitalized
+        | Fault::AlgNoneUppercase => {
+            let (alg, kid, altered) = match fault {
+                Fault::AlgNoneUnknownKid => (
+                    "none",
+                    Some("kid-not-in-the-jwks"),
+                    "alg none, no signature, kid kid-not-in-the-jwks",
+                ),
+                Fault::AlgNoneNoKid => ("none", None, "alg none, no signature, no kid"),
+                Fault::AlgNoneCapitalized => {
+                    ("None", Some(kid), "alg None (capitalized), no signature")
+                }
+                Fault::AlgNoneUppercase => {
+                    ("NONE", Some(kid), "alg NONE (upper case), no signature")
+                }
+                _ => ("none", Some(kid), "alg none, no signature"),
+            };
             let h = jwt::Header {
-                alg: "none",
-                kid: Some(kid),
+                alg,
+                kid,
                 typ: None,
             };
             (
                 format!("{}.", jwt::signing_input(&h, &claims)?),
-                "alg none, no signature".into(),
+                altered.into(),
             )
         }
-        Fault::Hs256KeyConfusion => {
+        Fault::Hs256KeyConfusion
+        | Fault::Hs256Pkcs1Pem
+        | Fault::Hs256OpenSsh
+        | Fault::Hs256JwkJson
+        | Fault::Hs256EcPem => {
             let h = jwt::Header {
                 alg: "HS256",
                 kid: Some(kid),
                 typ: None,
             };
             let input = jwt::signing_input(&h, &claims)?;
-            let pem = rsa_public
-                .public_key_to_pem()
-                .map_err(|e| jwt::JwtError::Sign {
-                    alg: "HS256",
-                    source: e,
-                })?;
-            let mac = openssl::pkey::PKey::hmac(&pem)
-                .and_then(|k| {
-                    let mut s =
-                        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &k)?;
-                    s.update(input.as_bytes())?;
-                    s.sign_to_vec()
-                })
-                .map_err(|e| jwt::JwtError::Sign {
-                    alg: "HS256",
-                    source: e,
-                })?;
+            let text = fault.key_text().unwrap_or(KeyText::SpkiPem);
+            // The RSA key's SPKI and PKCS#1 PEM (as before, whatever the app's alg); the
+            // signing key itself for the other texts.
+            let (secret, which) = match fault {
+                Fault::Hs256KeyConfusion | Fault::Hs256Pkcs1Pem => {
+                    (text.encode(rsa_public), "the IdP's RSA public key")
+                }
+                _ => (text.encode(key), "the IdP's id_token signing key"),
+            };
+            let no_text = || jwt::JwtError::Sign {
+                alg: "HS256",
+                source: openssl::error::ErrorStack::get(),
+            };
+            let secret = secret.ok_or_else(no_text)?;
+            let mac = hmac_sha256(&secret, input.as_bytes()).map_err(|e| jwt::JwtError::Sign {
+                alg: "HS256",
+                source: e,
+            })?;
+            // The transcript names the encoding, and for an OpenSSH line its key type.
+            let how = match text {
+                KeyText::OpenSsh => format!(
+                    "an OpenSSH public-key line (`{} ...`)",
+                    String::from_utf8_lossy(&secret)
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                ),
+                _ => text.describe().to_owned(),
+            };
             (
                 format!("{input}.{}", b64(&mac)),
-                "HS256, HMAC keyed with the IdP's RSA public key (PEM)".into(),
+                format!("HS256, HMAC keyed with {which} as {how}"),
             )
         }
         Fault::UnknownKid => (
@@ -437,6 +637,64 @@ mod tests {
         assert_eq!(doc, honest);
         assert!(Fault::DiscoveryIssuer.needs_fresh_sp());
         assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 1);
+    }
+
+    #[test]
+    fn each_key_text_is_the_key_in_that_text_or_none() {
+        use openssl::pkey::PKey;
+        let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let ec = PKey::from_ec_key(
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let text =
+            |t: KeyText, k: &PKey<Private>| t.encode(k).map(|b| String::from_utf8(b).unwrap());
+        assert!(
+            text(KeyText::SpkiPem, &rsa)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        assert!(
+            text(KeyText::SpkiPem, &ec)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        assert!(
+            text(KeyText::Pkcs1Pem, &rsa)
+                .unwrap()
+                .starts_with("-----BEGIN RSA PUBLIC KEY-----")
+        );
+        assert_eq!(text(KeyText::Pkcs1Pem, &ec), None, "PKCS#1 is RSA only");
+        assert!(
+            text(KeyText::OpenSsh, &rsa)
+                .unwrap()
+                .starts_with("ssh-rsa AAAA")
+        );
+        assert!(
+            text(KeyText::OpenSsh, &ec)
+                .unwrap()
+                .starts_with("ecdsa-sha2-nistp256 AAAA")
+        );
+        let jwk: Value = serde_json::from_str(&text(KeyText::JwkJson, &ec).unwrap()).unwrap();
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["crv"].as_str()),
+            (Some("EC"), Some("P-256"))
+        );
+        // Each text is its own secret: the MACs differ.
+        let macs: std::collections::BTreeSet<Vec<u8>> = [
+            KeyText::SpkiPem,
+            KeyText::Pkcs1Pem,
+            KeyText::OpenSsh,
+            KeyText::JwkJson,
+        ]
+        .into_iter()
+        .map(|t| hmac_sha256(&t.encode(&rsa).unwrap(), b"input").unwrap())
+        .collect();
+        assert_eq!(macs.len(), 4);
     }
 
     #[test]

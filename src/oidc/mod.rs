@@ -12,5 +12,6 @@ pub mod faults;
 pub mod jwks;
 pub mod jwt;
 pub mod logout;
+pub mod params;
 pub mod pkce;
 pub mod tokens;

@@ -87,6 +87,16 @@ pub enum Flaw {
     OpenRedirect,
     RefreshIgnoresSub,
     RefreshIgnoresIss,
+    TrustKeyInfoKeyValue,
+    KeyValueBesideIdpCertificate,
+    DigestFromFirstNode,
+    ParsePastFirstRoot,
+    HmacWithPkcs1Pem,
+    HmacWithOpensshKey,
+    HmacWithJwkJson,
+    NoneForUnknownKid,
+    NoneWithoutKid,
+    AlgNoneAnyCase,
 }
 
 impl Flaw {
@@ -154,6 +164,16 @@ impl Flaw {
         Flaw::OpenRedirect,
         Flaw::RefreshIgnoresSub,
         Flaw::RefreshIgnoresIss,
+        Flaw::TrustKeyInfoKeyValue,
+        Flaw::KeyValueBesideIdpCertificate,
+        Flaw::DigestFromFirstNode,
+        Flaw::ParsePastFirstRoot,
+        Flaw::HmacWithPkcs1Pem,
+        Flaw::HmacWithOpensshKey,
+        Flaw::HmacWithJwkJson,
+        Flaw::NoneForUnknownKid,
+        Flaw::NoneWithoutKid,
+        Flaw::AlgNoneAnyCase,
     ];
 
     /// The name used on the command line.
@@ -222,6 +242,16 @@ impl Flaw {
             Flaw::OpenRedirect => "open-redirect",
             Flaw::RefreshIgnoresSub => "refresh-ignores-sub",
             Flaw::RefreshIgnoresIss => "refresh-ignores-iss",
+            Flaw::TrustKeyInfoKeyValue => "trust-keyinfo-keyvalue",
+            Flaw::KeyValueBesideIdpCertificate => "keyvalue-beside-idp-certificate",
+            Flaw::DigestFromFirstNode => "digest-from-first-node",
+            Flaw::ParsePastFirstRoot => "parse-past-first-root",
+            Flaw::HmacWithPkcs1Pem => "hmac-with-pkcs1-pem",
+            Flaw::HmacWithOpensshKey => "hmac-with-openssh-key",
+            Flaw::HmacWithJwkJson => "hmac-with-jwk-json",
+            Flaw::NoneForUnknownKid => "none-for-unknown-kid",
+            Flaw::NoneWithoutKid => "none-without-kid",
+            Flaw::AlgNoneAnyCase => "alg-none-any-case",
         }
     }
 
@@ -268,7 +298,7 @@ impl Flaw {
             Flaw::IgnoreIdTokenAud => "does not check the id_token aud",
             Flaw::AcceptAlgNone => "accepts id_tokens with alg none",
             Flaw::Hs256KeyConfusion => {
-                "verifies HS256 id_tokens with the IdP's public key as the HMAC secret"
+                "verifies HS256 id_tokens with the IdP's public key (SPKI PEM) as the HMAC secret"
             }
             Flaw::IgnoreExp => "accepts expired id_tokens",
             Flaw::TrustDiscoveryIssuer => {
@@ -357,6 +387,34 @@ impl Flaw {
             Flaw::UserinfoMismatchDropped => {
                 "on a userinfo sub that differs, drops the userinfo answer and keeps the id_token's identity (allowed: not fooled)"
             }
+            Flaw::TrustKeyInfoKeyValue => {
+                "verifies with the ds:KeyValue a signature carries when its KeyInfo has no certificate (the document chooses the key)"
+            }
+            Flaw::KeyValueBesideIdpCertificate => {
+                "trusts a KeyInfo that holds the IdP's certificate, then verifies with the ds:KeyValue beside it"
+            }
+            Flaw::DigestFromFirstNode => {
+                "reads each DigestValue from its first child node (a comment there is taken as the digest)"
+            }
+            Flaw::ParsePastFirstRoot => {
+                "takes a document with a second root element: the signature of the first, the Response after it"
+            }
+            Flaw::HmacWithPkcs1Pem => {
+                "verifies HS256 id_tokens with the IdP's RSA public key as PKCS#1 PEM as the HMAC secret"
+            }
+            Flaw::HmacWithOpensshKey => {
+                "verifies HS256 id_tokens with the IdP's public key as an OpenSSH line (ssh-rsa, ecdsa-sha2-nistp256) as the HMAC secret"
+            }
+            Flaw::HmacWithJwkJson => {
+                "verifies HS256 id_tokens with the IdP's public key as JWK JSON text as the HMAC secret"
+            }
+            Flaw::NoneForUnknownKid => {
+                "when the kid names no key, verifies with no key, which passes alg none"
+            }
+            Flaw::NoneWithoutKid => {
+                "when the token has no kid, verifies with no key, which passes alg none"
+            }
+            Flaw::AlgNoneAnyCase => "reads alg none in any letter case (None, NONE) and accepts it",
         }
     }
 
@@ -382,7 +440,11 @@ impl Flaw {
             | AcceptDoctype
             | FetchExternalEntities
             | AcsPrefixMatch
-            | RecipientSubstring => Area::SamlResponse,
+            | RecipientSubstring
+            | TrustKeyInfoKeyValue
+            | KeyValueBesideIdpCertificate
+            | DigestFromFirstNode
+            | ParsePastFirstRoot => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
             | RefuseUnmappedUsers => Area::Roles,
             RevocationWithoutAuth
@@ -419,7 +481,13 @@ impl Flaw {
             | AudViaAzp
             | UserinfoMismatchDropped
             | RefreshIgnoresSub
-            | RefreshIgnoresIss => Area::OidcLogin,
+            | RefreshIgnoresIss
+            | HmacWithPkcs1Pem
+            | HmacWithOpensshKey
+            | HmacWithJwkJson
+            | NoneForUnknownKid
+            | NoneWithoutKid
+            | AlgNoneAnyCase => Area::OidcLogin,
             StateAnyPending
             | StateOptional
             | NoPkceNonceAnyPending
@@ -491,6 +559,16 @@ impl Flaw {
             Flaw::OpenRedirect => &["O21", "S25"],
             Flaw::RefreshIgnoresSub => &["O18"],
             Flaw::RefreshIgnoresIss => &["O19"],
+            Flaw::TrustKeyInfoKeyValue => &["S2"],
+            Flaw::KeyValueBesideIdpCertificate => &["S2"],
+            Flaw::DigestFromFirstNode => &["S30"],
+            Flaw::ParsePastFirstRoot => &["S31"],
+            Flaw::HmacWithPkcs1Pem => &["O8"],
+            Flaw::HmacWithOpensshKey => &["O8"],
+            Flaw::HmacWithJwkJson => &["O8"],
+            Flaw::NoneForUnknownKid => &["O7"],
+            Flaw::NoneWithoutKid => &["O7"],
+            Flaw::AlgNoneAnyCase => &["O7"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

@@ -1,6 +1,7 @@
 //! The reference SP's JWT verification (id_tokens, logout tokens, revocation requests): its own
-//! code, sharing nothing with the IdP's signer. RS256 and ES256 against a JWK Set; the flaws
-//! `accept-alg-none` and `hs256-key-confusion` bend exactly what their names say.
+//! code, sharing nothing with the IdP's signer (the HS256 flaws write the public key in the
+//! same texts as the O8 faults, `oidc::faults::KeyText`). RS256 and ES256 against a JWK Set;
+//! the alg-none and HMAC flaws bend exactly what their names say.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,7 @@ use openssl::sign::Verifier;
 use serde_json::Value;
 
 use super::flaws::{Flaw, Flaws};
+use crate::oidc::faults::KeyText;
 
 /// Largest token accepted.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -96,6 +98,20 @@ pub fn peek(token: &str) -> Option<(Value, Value)> {
     Some((h, c))
 }
 
+/// The key texts the HS256 flaws take as an HMAC secret (`hs256-key-confusion`: SPKI PEM,
+/// then PKCS#1 PEM, OpenSSH line, JWK JSON text).
+fn hmac_texts(flaws: &Flaws) -> impl Iterator<Item = KeyText> + '_ {
+    [
+        (Flaw::Hs256KeyConfusion, KeyText::SpkiPem),
+        (Flaw::HmacWithPkcs1Pem, KeyText::Pkcs1Pem),
+        (Flaw::HmacWithOpensshKey, KeyText::OpenSsh),
+        (Flaw::HmacWithJwkJson, KeyText::JwkJson),
+    ]
+    .into_iter()
+    .filter(|(f, _)| flaws.on(*f))
+    .map(|(_, t)| t)
+}
+
 /// Verifies the signature of a compact JWS with the keys; returns (header, claims).
 /// `allowed` lists the algorithms accepted (e.g. RS256, ES256).
 pub fn verify(
@@ -118,24 +134,36 @@ pub fn verify(
     let sig = URL_SAFE_NO_PAD
         .decode(parts[2].trim_end_matches('='))
         .map_err(|_| JwtRefusal::BadPart("signature"))?;
+    let kid = header["kid"].as_str();
+    let kid_unknown = kid.is_some_and(|kid| !keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
     match alg.as_str() {
         "none" if flaws.on(Flaw::AcceptAlgNone) => return Ok((header, claims)),
-        "HS256" if flaws.on(Flaw::Hs256KeyConfusion) => {
-            // The defect: the IdP's RSA public key (PEM) used as an HMAC secret.
-            for k in keys.iter().filter(|k| k.kty == "RSA") {
-                let Ok(pem) = k.key.public_key_to_pem() else {
-                    continue;
-                };
-                let Ok(hkey) = PKey::hmac(&pem) else { continue };
-                let ok = openssl::sign::Signer::new(MessageDigest::sha256(), &hkey)
-                    .and_then(|mut s| {
-                        s.update(input.as_bytes())?;
-                        s.sign_to_vec()
-                    })
-                    .map(|mac| mac.len() == sig.len() && openssl::memcmp::eq(&mac, &sig))
-                    .unwrap_or(false);
-                if ok {
-                    return Ok((header, claims));
+        // The defects of `none-for-unknown-kid` and `none-without-kid`: no key found, so the
+        // token is verified with "no key", under which alg none passes.
+        "none" if flaws.on(Flaw::NoneForUnknownKid) && kid_unknown => {
+            return Ok((header, claims));
+        }
+        "none" if flaws.on(Flaw::NoneWithoutKid) && kid.is_none() => {
+            return Ok((header, claims));
+        }
+        // The defect of `alg-none-any-case`: "none" is blocked as written, other spellings are
+        // read as none.
+        a if a != "none" && a.eq_ignore_ascii_case("none") && flaws.on(Flaw::AlgNoneAnyCase) => {
+            return Ok((header, claims));
+        }
+        "HS256" if hmac_texts(flaws).next().is_some() => {
+            // The defect: the IdP's public key, in some text, used as an HMAC secret.
+            for text in hmac_texts(flaws) {
+                for k in keys {
+                    let Some(secret) = text.encode(&k.key) else {
+                        continue;
+                    };
+                    let ok = crate::oidc::faults::hmac_sha256(&secret, input.as_bytes())
+                        .map(|mac| mac.len() == sig.len() && openssl::memcmp::eq(&mac, &sig))
+                        .unwrap_or(false);
+                    if ok {
+                        return Ok((header, claims));
+                    }
                 }
             }
             return Err(JwtRefusal::Signature);

@@ -18,14 +18,13 @@ pub use flaws::{Flaw, Flaws};
 pub use server::{Restartable, app};
 pub use state::{SpError, SpState};
 
-/// Serves the reference SP on `listener` until `shutdown` completes (axum stays inside
-/// `refsp/`).
+/// Serves the reference SP on `listener` until `shutdown` completes, within `limits`
+/// (`crate::serving`). axum stays inside `refsp/`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: std::sync::Arc<SpState>,
+    limits: crate::serving::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::serving::serve(listener, app(state), limits, shutdown).await
 }

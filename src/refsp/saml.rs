@@ -145,6 +145,206 @@ fn instant(what: &'static str, s: &str) -> Result<OffsetDateTime, Refusal> {
         .map_err(|_| Refusal::BadInstant(what, s.to_owned()))
 }
 
+/// How many closing tags of the root's name `parse-past-first-root` tries as the end of the
+/// first root element.
+const MAX_ROOT_CANDIDATES: usize = 16;
+
+/// How many `ds:KeyValue` keys the KeyInfo flaws take from one document (each becomes a
+/// throwaway certificate).
+const MAX_KEY_VALUES: usize = 4;
+
+/// The defect of `parse-past-first-root`: when the document does not parse because a second
+/// element follows the root, (the first root element, the rest). None without the flaw, or
+/// when the document parses (or fails for another reason).
+fn split_at_second_root<'x>(xml: &'x str, flaws: &Flaws) -> Option<(&'x str, &'x str)> {
+    if !flaws.on(Flaw::ParsePastFirstRoot) || parse(xml, flaws).is_ok() {
+        return None;
+    }
+    // The root's qualified name, after the XML declaration.
+    let body = xml.trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>")?.1.trim_start(),
+        None => body,
+    };
+    let name: String = body
+        .strip_prefix('<')?
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    let close = format!("</{name}>");
+    let mut from = 0;
+    // Each candidate costs a parse: a bounded number of them, however many the text holds.
+    for _ in 0..MAX_ROOT_CANDIDATES {
+        let Some(at) = xml[from..].find(&close) else {
+            break;
+        };
+        let end = from + at + close.len();
+        let (first, rest) = xml.split_at(end);
+        if parse(first, flaws).is_ok() && parse(rest, flaws).is_ok() {
+            return Some((first, rest));
+        }
+        from = end;
+    }
+    None
+}
+
+/// Whether a `ds:DigestValue` of the document has a child other than its text (a comment).
+fn digest_value_has_a_leading_node(doc: &roxmltree::Document<'_>) -> bool {
+    doc.descendants()
+        .filter(|n| is(n, DSIG, "DigestValue"))
+        .any(|d| d.children().any(|c| !c.is_text()))
+}
+
+/// The defect of `digest-from-first-node`, in place of xmlsec: each reference's digest is
+/// compared with the first child node of its DigestValue (a comment's text included), and
+/// SignedInfo's signature is checked over its exclusive c14n (comments dropped). Returns the
+/// signed element's canonical form (what xmlsec's pre-digest output would be).
+fn first_node_digests(doc: &roxmltree::Document<'_>, certs: &[Vec<u8>]) -> Result<String, Refusal> {
+    use base64::Engine;
+    use openssl::hash::MessageDigest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bad = |why: &str| Refusal::Signature(why.to_owned());
+    let keys: Vec<_> = certs
+        .iter()
+        .filter_map(|c| openssl::x509::X509::from_der(c).ok()?.public_key().ok())
+        .collect();
+    let mut signed = None;
+    for sig in doc.descendants().filter(|n| is(n, DSIG, "Signature")) {
+        let info = child(sig, DSIG, "SignedInfo").ok_or_else(|| bad("no SignedInfo"))?;
+        let method = child(info, DSIG, "SignatureMethod")
+            .and_then(|m| m.attribute("Algorithm"))
+            .unwrap_or_default();
+        if method != crate::saml::ns::ALG_RSA_SHA256 {
+            return Err(bad("the SignatureMethod is not RSA-SHA256"));
+        }
+        let reference = child(info, DSIG, "Reference").ok_or_else(|| bad("no Reference"))?;
+        let id = reference
+            .attribute("URI")
+            .and_then(|u| u.strip_prefix('#'))
+            .ok_or_else(|| bad("the Reference names no ID"))?;
+        let element = doc
+            .descendants()
+            .find(|n| n.is_element() && n.attribute("ID") == Some(id))
+            .ok_or_else(|| bad("no element has the referenced ID"))?;
+        let own = element.children().find(|c| is(c, DSIG, "Signature"));
+        let canonical = crate::saml::c14n::canonicalize(element, own.map(|s| s.id()));
+        let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())
+            .map_err(|e| bad(&e.to_string()))?;
+        // The defect: the first child node, whatever it is.
+        let first = child(reference, DSIG, "DigestValue")
+            .and_then(|d| d.first_child())
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .trim();
+        if first != b64.encode(digest) {
+            return Err(bad("a digest does not match"));
+        }
+        let value: String = child(sig, DSIG, "SignatureValue")
+            .map(full_text)
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let value = b64
+            .decode(value)
+            .map_err(|_| bad("SignatureValue is not base64"))?;
+        let info_c14n = crate::saml::c14n::canonicalize(info, None);
+        let verified = keys.iter().any(|k| {
+            openssl::sign::Verifier::new(MessageDigest::sha256(), k)
+                .and_then(|mut v| {
+                    v.update(info_c14n.as_bytes())?;
+                    v.verify(&value)
+                })
+                .unwrap_or(false)
+        });
+        if !verified {
+            return Err(bad(
+                "SignatureValue does not verify with the IdP's certificate",
+            ));
+        }
+        // The outermost signed element is what the SP reads (xmlsec's pre-digest output).
+        if signed.is_none() || element == doc.root_element() {
+            signed = Some(canonical);
+        }
+    }
+    signed.ok_or_else(|| bad("no signature"))
+}
+
+/// The defects of `trust-keyinfo-keyvalue` and `keyvalue-beside-idp-certificate`: the
+/// `ds:RSAKeyValue` of a signature's KeyInfo, wrapped in a certificate for xmlsec, when the
+/// KeyInfo has no certificate (the first) or has one of the IdP's (the second).
+fn key_values_trusted(
+    doc: &roxmltree::Document<'_>,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (alone, beside) = (
+        flaws.on(Flaw::TrustKeyInfoKeyValue),
+        flaws.on(Flaw::KeyValueBesideIdpCertificate),
+    );
+    if !alone && !beside {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for info in doc
+        .descendants()
+        .filter(|n| is(n, DSIG, "KeyInfo"))
+        .take(MAX_KEY_VALUES)
+    {
+        let certs: Vec<Vec<u8>> = info
+            .descendants()
+            .filter(|n| is(n, DSIG, "X509Certificate"))
+            .filter_map(|c| {
+                b64.decode(full_text(c).split_whitespace().collect::<String>())
+                    .ok()
+            })
+            .collect();
+        let take = (alone && certs.is_empty())
+            || (beside && certs.iter().any(|c| sp.idp_certs.contains(c)));
+        let Some(kv) = info.descendants().find(|n| is(n, DSIG, "RSAKeyValue")) else {
+            continue;
+        };
+        let number = |name: &str| {
+            let text: String = child(kv, DSIG, name)
+                .map(full_text)?
+                .split_whitespace()
+                .collect();
+            openssl::bn::BigNum::from_slice(&b64.decode(text).ok()?).ok()
+        };
+        if let (true, Some(n), Some(e)) = (take, number("Modulus"), number("Exponent")) {
+            if let Some(der) = certificate_for(n, e) {
+                out.push(der);
+            }
+        }
+    }
+    out
+}
+
+/// A throwaway certificate around an RSA public key (xmlsec is handed keys as certificates).
+fn certificate_for(n: openssl::bn::BigNum, e: openssl::bn::BigNum) -> Option<Vec<u8>> {
+    use openssl::pkey::PKey;
+    let public = PKey::from_rsa(openssl::rsa::Rsa::from_public_components(n, e).ok()?).ok()?;
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).ok()?;
+    let signer = PKey::from_ec_key(openssl::ec::EcKey::generate(&group).ok()?).ok()?;
+    let mut b = openssl::x509::X509Builder::new().ok()?;
+    b.set_pubkey(&public).ok()?;
+    let mut name = openssl::x509::X509NameBuilder::new().ok()?;
+    name.append_entry_by_text("CN", "keyvalue").ok()?;
+    let name = name.build();
+    b.set_subject_name(&name).ok()?;
+    b.set_issuer_name(&name).ok()?;
+    let (from, until) = (
+        openssl::asn1::Asn1Time::days_from_now(0).ok()?,
+        openssl::asn1::Asn1Time::days_from_now(1).ok()?,
+    );
+    b.set_not_before(&from).ok()?;
+    b.set_not_after(&until).ok()?;
+    b.sign(&signer, openssl::hash::MessageDigest::sha256())
+        .ok()?;
+    b.build().to_der().ok()
+}
+
 /// What the caller remembers between requests: requests sent, assertions seen.
 pub trait Memory {
     /// Consumes an outstanding request id; false when unknown.
@@ -168,6 +368,12 @@ pub fn check(
     memory: &mut dyn Memory,
     flaws: &Flaws,
 ) -> Result<Accepted, Refusal> {
+    // The defect of `parse-past-first-root`: a document with a second root element is split
+    // there; the first is only signature-checked, the second is read.
+    let (xml, first_root) = match split_at_second_root(xml, flaws) {
+        Some((first, rest)) => (rest, Some(first)),
+        None => (xml, None),
+    };
     let original = parse(xml, flaws)?;
     let root = original.root_element();
     if !is(&root, PROTOCOL, "Response") {
@@ -180,8 +386,17 @@ pub fn check(
     let signed_doc;
     let content = if flaws.on(Flaw::SkipSignature) {
         &original
+    } else if let Some(first) = first_root {
+        first_root_signed(first, sp, flaws)?;
+        &original
+    } else if flaws.on(Flaw::DigestFromFirstNode) && digest_value_has_a_leading_node(&original) {
+        crate::saml::signature::same_document_references(&original)
+            .map_err(|e| Refusal::Reference(e.to_string()))?;
+        signed_text = first_node_digests(&original, &sp.idp_certs)?;
+        signed_doc = parse(&signed_text, flaws)?;
+        &signed_doc
     } else {
-        signed_text = signed_content(xml, &original, sp)?;
+        signed_text = signed_content(xml, &original, sp, flaws)?;
         signed_doc = parse(&signed_text, flaws)?;
         &signed_doc
     };
@@ -197,7 +412,10 @@ pub fn check(
     } else {
         child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
     };
-    assertion_signed(signed_root, verified_assertion, flaws)?;
+    // Under `parse-past-first-root` only the first root was verified: nothing read is signed.
+    if first_root.is_none() {
+        assertion_signed(signed_root, verified_assertion, flaws)?;
+    }
     // The defect of `first-assertion`: the data is read from the document's first Assertion,
     // whatever was verified.
     let assertion = if flaws.on(Flaw::FirstAssertion) {
@@ -267,16 +485,19 @@ fn signed_content(
     xml: &str,
     original: &roxmltree::Document<'_>,
     sp: &SpSettings,
+    flaws: &Flaws,
 ) -> Result<String, Refusal> {
     // Nothing outside the document is ever fetched while verifying.
     crate::saml::signature::same_document_references(original)
         .map_err(|e| Refusal::Reference(e.to_string()))?;
     crate::ffi::prepare_xmlsec();
-    let certs: Vec<CertificateDer> = sp
-        .idp_certs
-        .iter()
-        .map(|c| CertificateDer::from(c.clone()))
+    // The keys the KeyInfo flaws take from the document come first: samael stops at the
+    // first key that fails with an error rather than a mismatch.
+    let mut certs: Vec<CertificateDer> = key_values_trusted(original, sp, flaws)
+        .into_iter()
+        .map(CertificateDer::from)
         .collect();
+    certs.extend(sp.idp_certs.iter().map(|c| CertificateDer::from(c.clone())));
     XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certs,
@@ -284,6 +505,28 @@ fn signed_content(
         Some(&[AllowedSignatureAlgorithm::RsaSha256]),
     )
     .map_err(|e| Refusal::Signature(e.to_string()))
+}
+
+/// The defect of `parse-past-first-root`: only the document's first root element is
+/// verified (by libxmlsec1 against the IdP's certificates, as `signed_content`); what is read
+/// comes from the rest.
+fn first_root_signed(first: &str, sp: &SpSettings, flaws: &Flaws) -> Result<(), Refusal> {
+    let certs: Vec<CertificateDer> = sp
+        .idp_certs
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    crate::saml::signature::same_document_references(&parse(first, flaws)?)
+        .map_err(|e| Refusal::Reference(e.to_string()))?;
+    crate::ffi::prepare_xmlsec();
+    XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        first,
+        &certs,
+        ReduceMode::PreDigest,
+        Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+    )
+    .map_err(|e| Refusal::Signature(e.to_string()))?;
+    Ok(())
 }
 
 /// The Assertion is signed when it is the verified reference itself, or when the signed

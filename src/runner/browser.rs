@@ -9,10 +9,13 @@ use reqwest::cookie::Jar;
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, HeaderMap, HeaderValue, USER_AGENT};
 use scraper::{Html, Selector};
 
+use super::fetch::{self, FetchError};
+
 /// Most hops one navigation may take.
 pub const MAX_HOPS: usize = 25;
-/// Largest page read.
-pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+/// Largest page read: a longer answer is an error (the SP is sending more than any login page
+/// needs), found while it streams in.
+pub const MAX_PAGE_BYTES: usize = fetch::MAX_BODY_BYTES;
 
 /// One request the browser made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +117,8 @@ pub struct Page {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrowseError {
-    #[error("{method} {url} failed: {reason}")]
-    Request {
-        method: &'static str,
-        url: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     #[error("more than {MAX_HOPS} hops starting at {0}")]
     TooManyHops(String),
     #[error("bad redirect from {from}: {reason}")]
@@ -167,13 +166,12 @@ impl Browser {
             USER_AGENT,
             HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64) fakta-runner/0.1"),
         );
-        let client = reqwest::Client::builder()
+        let client = fetch::client_builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
-            .timeout(std::time::Duration::from_secs(15))
             .build()
-            .map_err(|e| BrowseError::Request {
+            .map_err(|e| FetchError::Failed {
                 method: "GET",
                 url: idp_base.to_owned(),
                 reason: e.to_string(),
@@ -197,20 +195,12 @@ impl Browser {
         url: &str,
         form: Option<&[(String, String)]>,
     ) -> Result<Page, BrowseError> {
-        let err = |reason: String| BrowseError::Request {
-            method,
-            url: url.to_owned(),
-            reason,
-        };
         let req = match form {
             Some(f) => self.client.post(url).form(f),
             None => self.client.get(url),
         };
-        let resp = req.send().await.map_err(|e| err(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
-        let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_PAGE_BYTES)]).into_owned();
+        let (status, headers, bytes) = fetch::send(method, url, req, MAX_PAGE_BYTES).await?;
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         let set_cookies = headers
             .get_all(reqwest::header::SET_COOKIE)
             .iter()

@@ -289,30 +289,25 @@ impl<'a> TrialRun<'a> {
         };
         let before = self.idp.issued(self.trial).len();
         let target = self.target;
-        let (page, hops_before, seen) = {
+        let (navigated, hops_before) = {
             let Some((_, b, who)) = self.browser(name) else {
                 return Err(self.fail(FailureKind::Setup, format!("no browser `{name}`")));
             };
             let login = who.login.clone();
             let hops_before = b.hops.len();
-            let page = b.navigate(&start, &login).await;
-            let seen = match &page {
-                Ok(_) => Some(probe(b, target).await),
-                Err(_) => None,
+            let navigated = match b.navigate(&start, &login).await {
+                Ok(page) => Ok((probe(b, target).await, page)),
+                Err(e) => Err(e),
             };
-            (page, hops_before, seen)
+            (navigated, hops_before)
         };
-        let page = page.map_err(|e| {
+        let (seen, page) = navigated.map_err(|e| {
             self.fail(
                 FailureKind::Transport,
                 format!("the login could not complete: {e}"),
             )
         })?;
-        let seen = match seen {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(self.fail_with(FailureKind::Transport, e, Some(&page))),
-            None => unreachable!("a probe follows every completed navigation"),
-        };
+        let seen = seen.map_err(|e| self.fail_with(FailureKind::Transport, e, Some(&page)))?;
         let issued: Vec<Issued> = self
             .idp
             .issued(self.trial)
@@ -791,7 +786,7 @@ the registered ACS URL / redirect_uri by this browser",
         }
         let fresh_sp = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
         if !fresh_sp {
-            let Some(asserted) = Self::asserted(got) else {
+            if Self::asserted(got).is_none() {
                 return Err(self.fail(
                     FailureKind::Setup,
                     format!(
@@ -800,8 +795,7 @@ Response or code (last page {status} at {}), so nothing was delivered to the SP 
                         got.page.url
                     ),
                 ));
-            };
-            let _ = asserted;
+            }
             if got.delivered.is_none() {
                 return Err(self.fail(
                     FailureKind::Setup,
@@ -1248,11 +1242,13 @@ fn show_expected(e: &ExpectedValue) -> String {
     }
 }
 
+/// A value read from the SP's probe, as a transcript shows it (cut short: the SP chose it).
 fn show_value(v: &Value) -> String {
-    match v {
+    let text = match v {
         Value::Array(a) => format!("[{}]", a.iter().map(as_text).collect::<Vec<_>>().join(", ")),
         other => as_text(other),
-    }
+    };
+    super::fetch::at_most(&text, 300)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use super::browser::{Browser, Hop, Page};
 use super::plan::TrialSpec;
-use crate::config::{LogoutFault, SigningAlg, SloBinding, User};
+use crate::config::{App, LogoutFault, OidcApp, SamlApp, SigningAlg, SloBinding, User};
 use crate::idp::IdpState;
 use crate::oidc::logout::{self as bcl, Signing};
 use crate::saml::logout as slo;
@@ -33,6 +33,9 @@ pub enum SloAnswer {
     /// Refused: the IdP's HTTP status and the reason its page gives.
     Refused { status: u16, reason: String },
 }
+
+/// Most bytes read of an RP's answer to a back-channel logout (it is only shown, cut short).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 fn random_hex() -> String {
     use rand::Rng;
@@ -146,6 +149,9 @@ fn session_index(idp: &IdpState, browser: &Browser) -> Option<String> {
     idp.session(&sid).map(|s| s.session_index)
 }
 
+/// Sends the trial's IdP-initiated logout (honest, or with `fault`) for `user` to the app: a
+/// SAML LogoutRequest through `browser` by `binding`, or an OIDC back-channel logout token; an
+/// honest one also ends the user's IdP session.
 pub async fn idp_initiated(
     spec: &TrialSpec,
     idp: &IdpState,
@@ -158,40 +164,99 @@ pub async fn idp_initiated(
     let app = spec.conn.app(&spec.app).ok_or("unknown app")?;
     let index = session_index(idp, browser);
     let done = if let Some(saml) = app.saml() {
-        let slo_url = app
-            .logout
-            .as_ref()
-            .ok_or_else(|| format!("app `{}` has no logout.slo_url", app.id))?
-            .slo_url
-            .to_string();
+        let sent = Slo {
+            spec,
+            idp,
+            trial,
+            user,
+            app,
+            saml,
+            index: index.clone(),
+        };
+        sent.send(browser, fault, binding).await?
+    } else if let Some(o) = app.oidc() {
+        if binding == SloBinding::Post {
+            return Err(
+                "`binding: post` is the binding of a SAML LogoutRequest; this app is OIDC".into(),
+            );
+        }
+        backchannel(idp, app, o, user, index.as_deref(), fault).await?
+    } else {
+        return Err("the app has no protocol".into());
+    };
+    if fault.is_none() {
+        if let Some(i) = &index {
+            idp.end_session_by_index(i);
+        }
+    }
+    Ok(done)
+}
+
+/// A SAML IdP-initiated logout of one trial's user.
+struct Slo<'a> {
+    spec: &'a TrialSpec,
+    idp: &'a IdpState,
+    trial: &'a str,
+    user: &'a User,
+    app: &'a App,
+    saml: &'a SamlApp,
+    index: Option<String>,
+}
+
+impl Slo<'_> {
+    /// The LogoutRequest to send, with or without its fault, and whether it is signed.
+    fn request(
+        &self,
+        slo_url: &str,
+        fault: Option<LogoutFault>,
+    ) -> Result<(slo::LogoutRequest, bool), String> {
+        let (saml, idp, user) = (self.saml, self.idp, self.user);
         let honest = slo::LogoutRequest {
             id: format!("id{}", random_hex()),
             issue_instant: idp.now(),
             issuer: saml.issuer.clone(),
-            destination: slo_url.clone(),
+            destination: slo_url.to_owned(),
             name_id: user
                 .field(&saml.name_id.value)
                 .unwrap_or(&user.email)
                 .to_owned(),
             name_id_format: saml.name_id.format.urn().to_owned(),
-            session_index: index.clone(),
+            session_index: self.index.clone(),
         };
-        let (request, signed) = match fault {
+        Ok(match fault {
             Some(LogoutFault::Saml(f)) => {
-                let other = spec
+                let other = self
+                    .spec
                     .conn
                     .directory
                     .users
                     .iter()
-                    .find(|u| u.id != spec.user)
-                    .and_then(|u| idp.user_view(Some(trial), &u.id))
+                    .find(|u| u.id != self.spec.user)
+                    .and_then(|u| idp.user_view(Some(self.trial), &u.id))
                     .map(|u| u.field(&saml.name_id.value).unwrap_or(&u.email).to_owned())
                     .unwrap_or_else(|| "someone-else@other.invalid".into());
                 slo::apply(f, honest, (other, Some(format!("id{}", random_hex()))))
             }
             Some(LogoutFault::Oidc(_)) => return Err("an OIDC logout fault on a SAML app".into()),
             None => (honest, true),
-        };
+        })
+    }
+
+    /// Sends the LogoutRequest through the browser and reads where the browser ended.
+    async fn send(
+        &self,
+        browser: &mut Browser,
+        fault: Option<LogoutFault>,
+        binding: SloBinding,
+    ) -> Result<Done, String> {
+        let (idp, app, user) = (self.idp, self.app, self.user);
+        let slo_url = app
+            .logout
+            .as_ref()
+            .ok_or_else(|| format!("app `{}` has no logout.slo_url", app.id))?
+            .slo_url
+            .to_string();
+        let (request, signed) = self.request(&slo_url, fault)?;
         // The IdP remembers the request, to match the SP's LogoutResponse to it.
         idp.remember_logout_request(&request.id, &app.id);
         let xml = slo::build(&request);
@@ -225,23 +290,9 @@ pub async fn idp_initiated(
         let idp_slo = idp.url(&crate::idp::slo::slo_path(app));
         let hops = &browser.hops[first_hop.min(browser.hops.len())..];
         let answer = (without_query(&page.url) == idp_slo).then(|| slo_answer(&page));
-        let verdict = match &answer {
-            None => "the SP sent no LogoutResponse to the IdP's SLO endpoint".to_owned(),
-            Some(SloAnswer::SignedOut) => {
-                "the SP's LogoutResponse (status Success) was accepted by the IdP".to_owned()
-            }
-            Some(SloAnswer::NotConfirmed(st)) => {
-                format!(
-                    "the IdP accepted the SP's LogoutResponse, whose status is {st}: the SP did not confirm the logout"
-                )
-            }
-            Some(SloAnswer::Refused { status, reason }) => format!(
-                "the IdP's SLO endpoint refused the SP's LogoutResponse ({status}): {reason}; the SP's fault: its LogoutResponse is not acceptable"
-            ),
-        };
-        Done {
+        Ok(Done {
             description: format!(
-                "IdP-initiated LogoutRequest{} ({}, {}) sent through the browser to {slo_url}; the browser went:{}\n{verdict}",
+                "IdP-initiated LogoutRequest{} ({}, {}) sent through the browser to {slo_url}; the browser went:{}\n{}",
                 fault
                     .map(|f| format!(" with fault {}", f.name()))
                     .unwrap_or_default(),
@@ -251,119 +302,142 @@ pub async fn idp_initiated(
                     SloBinding::Post => "HTTP-POST",
                 },
                 describe_hops(hops, &page, idp.conn.idp.base(), &idp_slo),
+                slo_verdict(answer.as_ref()),
             ),
             status: page.status,
             slo_answer: answer,
             page: Some(page),
-        }
-    } else if let Some(o) = app.oidc() {
-        if binding == SloBinding::Post {
-            return Err(
-                "`binding: post` is the binding of a SAML LogoutRequest; this app is OIDC".into(),
-            );
-        }
-        let uri = o
-            .backchannel_logout_uri
-            .as_ref()
-            .ok_or_else(|| format!("app `{}` has no backchannel_logout_uri", app.id))?
-            .to_string();
-        let issuer = o.server.issuer(idp.conn.idp.base());
-        let claims = bcl::claims(
-            &issuer,
-            &o.client_id,
-            &user.id,
-            index.as_deref(),
-            idp.now(),
-            &random_hex(),
-        );
-        let (claims, signing) = match fault {
-            Some(LogoutFault::Oidc(f)) => bcl::apply(f, claims),
-            Some(LogoutFault::Saml(_)) => return Err("a SAML logout fault on an OIDC app".into()),
-            None => (claims, Signing::Idp),
-        };
-        let typ = Some("logout+jwt");
-        let (alg, kid, key) = match o.signing_alg {
-            SigningAlg::RS256 => (
-                SigningAlg::RS256,
-                idp.rsa_kid.as_str(),
-                idp.keys.current.pkey().clone(),
-            ),
-            SigningAlg::ES256 => (
-                SigningAlg::ES256,
-                idp.ec_kid.as_str(),
-                idp.keys.ec.pkey().clone(),
-            ),
-        };
-        let token = match signing {
-            Signing::Idp => {
-                crate::oidc::jwt::sign(alg, kid, typ, &key, &claims).map_err(|e| e.to_string())?
-            }
-            Signing::Foreign => {
-                let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
-                crate::oidc::jwt::sign(SigningAlg::RS256, kid, typ, other.pkey(), &claims)
-                    .map_err(|e| e.to_string())?
-            }
-            Signing::Unsigned => {
-                let h = crate::oidc::jwt::Header {
-                    alg: "none",
-                    kid: Some(kid),
-                    typ,
-                };
-                format!(
-                    "{}.",
-                    crate::oidc::jwt::signing_input(&h, &claims).map_err(|e| e.to_string())?
-                )
-            }
-            Signing::Hs256 => {
-                let h = crate::oidc::jwt::Header {
-                    alg: "HS256",
-                    kid: Some(kid),
-                    typ,
-                };
-                let input =
-                    crate::oidc::jwt::signing_input(&h, &claims).map_err(|e| e.to_string())?;
-                let secret = random_hex();
-                let hkey =
-                    openssl::pkey::PKey::hmac(secret.as_bytes()).map_err(|e| e.to_string())?;
-                let mut s =
-                    openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &hkey)
-                        .map_err(|e| e.to_string())?;
-                s.update(input.as_bytes()).map_err(|e| e.to_string())?;
-                format!(
-                    "{input}.{}",
-                    crate::oidc::jwt::b64(&s.sign_to_vec().map_err(|e| e.to_string())?)
-                )
-            }
-        };
-        let resp = reqwest::Client::new()
-            .post(&uri)
-            .form(&[("logout_token", token.as_str())])
-            .send()
-            .await
-            .map_err(|e| format!("POST {uri} failed: {e}"))?;
-        let status = resp.status().as_u16();
-        let answer = resp.text().await.unwrap_or_default();
-        Done {
-            description: format!(
-                "back-channel logout{} POSTed to {uri}: claims {claims}; the RP answered {status} {}",
-                fault
-                    .map(|f| format!(" with fault {}", f.name()))
-                    .unwrap_or_default(),
-                answer.chars().take(200).collect::<String>()
-            ),
-            status,
-            slo_answer: None,
-            page: None,
-        }
-    } else {
-        return Err("the app has no protocol".into());
-    };
-    if fault.is_none() {
-        if let Some(i) = &index {
-            idp.end_session_by_index(i);
-        }
+        })
     }
-    Ok(done)
+}
+
+/// What the IdP made of the SP's LogoutResponse, in words.
+fn slo_verdict(answer: Option<&SloAnswer>) -> String {
+    match answer {
+        None => "the SP sent no LogoutResponse to the IdP's SLO endpoint".to_owned(),
+        Some(SloAnswer::SignedOut) => {
+            "the SP's LogoutResponse (status Success) was accepted by the IdP".to_owned()
+        }
+        Some(SloAnswer::NotConfirmed(st)) => {
+            format!(
+                "the IdP accepted the SP's LogoutResponse, whose status is {st}: the SP did not confirm the logout"
+            )
+        }
+        Some(SloAnswer::Refused { status, reason }) => format!(
+            "the IdP's SLO endpoint refused the SP's LogoutResponse ({status}): {reason}; the SP's fault: its LogoutResponse is not acceptable"
+        ),
+    }
+}
+
+/// An OIDC back-channel logout token (G4) POSTed to the RP.
+async fn backchannel(
+    idp: &IdpState,
+    app: &App,
+    o: &OidcApp,
+    user: &User,
+    index: Option<&str>,
+    fault: Option<LogoutFault>,
+) -> Result<Done, String> {
+    let uri = o
+        .backchannel_logout_uri
+        .as_ref()
+        .ok_or_else(|| format!("app `{}` has no backchannel_logout_uri", app.id))?
+        .to_string();
+    let issuer = o.server.issuer(idp.conn.idp.base());
+    let claims = bcl::claims(
+        &issuer,
+        &o.client_id,
+        &user.id,
+        index,
+        idp.now(),
+        &random_hex(),
+    );
+    let (claims, signing) = match fault {
+        Some(LogoutFault::Oidc(f)) => bcl::apply(f, claims),
+        Some(LogoutFault::Saml(_)) => return Err("a SAML logout fault on an OIDC app".into()),
+        None => (claims, Signing::Idp),
+    };
+    let token = logout_token(idp, o.signing_alg, signing, &claims)?;
+    let client = super::fetch::client().map_err(|e| e.to_string())?;
+    let req = client.post(&uri).form(&[("logout_token", token.as_str())]);
+    let (status, _, answer) = super::fetch::send("POST", &uri, req, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer);
+    Ok(Done {
+        description: format!(
+            "back-channel logout{} POSTed to {uri}: claims {claims}; the RP answered {status} {}",
+            fault
+                .map(|f| format!(" with fault {}", f.name()))
+                .unwrap_or_default(),
+            answer.chars().take(200).collect::<String>()
+        ),
+        status,
+        slo_answer: None,
+        page: None,
+    })
+}
+
+/// The logout token as `signing` says: by the IdP's key for the app's algorithm, a foreign
+/// key, unsigned, or HS256 with a secret the RP cannot know.
+fn logout_token(
+    idp: &IdpState,
+    alg: SigningAlg,
+    signing: Signing,
+    claims: &serde_json::Value,
+) -> Result<String, String> {
+    let typ = Some("logout+jwt");
+    let (alg, kid, key) = match alg {
+        SigningAlg::RS256 => (
+            SigningAlg::RS256,
+            idp.rsa_kid.as_str(),
+            idp.keys.current.pkey().clone(),
+        ),
+        SigningAlg::ES256 => (
+            SigningAlg::ES256,
+            idp.ec_kid.as_str(),
+            idp.keys.ec.pkey().clone(),
+        ),
+    };
+    let token = match signing {
+        Signing::Idp => {
+            crate::oidc::jwt::sign(alg, kid, typ, &key, claims).map_err(|e| e.to_string())?
+        }
+        Signing::Foreign => {
+            let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
+            crate::oidc::jwt::sign(SigningAlg::RS256, kid, typ, other.pkey(), claims)
+                .map_err(|e| e.to_string())?
+        }
+        Signing::Unsigned => {
+            let h = crate::oidc::jwt::Header {
+                alg: "none",
+                kid: Some(kid),
+                typ,
+            };
+            format!(
+                "{}.",
+                crate::oidc::jwt::signing_input(&h, claims).map_err(|e| e.to_string())?
+            )
+        }
+        Signing::Hs256 => {
+            let h = crate::oidc::jwt::Header {
+                alg: "HS256",
+                kid: Some(kid),
+                typ,
+            };
+            let input = crate::oidc::jwt::signing_input(&h, claims).map_err(|e| e.to_string())?;
+            let secret = random_hex();
+            let hkey = openssl::pkey::PKey::hmac(secret.as_bytes()).map_err(|e| e.to_string())?;
+            let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &hkey)
+                .map_err(|e| e.to_string())?;
+            s.update(input.as_bytes()).map_err(|e| e.to_string())?;
+            format!(
+                "{input}.{}",
+                crate::oidc::jwt::b64(&s.sign_to_vec().map_err(|e| e.to_string())?)
+            )
+        }
+    };
+    Ok(token)
 }
 
 #[cfg(test)]

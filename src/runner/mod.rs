@@ -8,6 +8,7 @@
 pub mod binding;
 pub mod browser;
 pub mod exec;
+pub mod fetch;
 pub mod logout;
 pub mod oracle;
 pub mod partition;
@@ -18,4 +19,4 @@ pub mod sp;
 pub mod transcript;
 pub mod verdict;
 
-pub use report::{Options, Pack, RunError, run};
+pub use report::{Bound, Options, Pack, RunError, run};

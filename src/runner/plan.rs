@@ -224,13 +224,16 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
             ignored: None,
         });
     }
-    out.extend(honest_logins(pack, &conn));
-    out.extend(role_matrix(pack, &conn));
-    out.extend(revocation_pack(pack, &conn));
-    out.extend(logout_pack(pack, &conn));
+    let mut generated = honest_logins(pack, &conn);
+    generated.extend(role_matrix(pack, &conn));
+    generated.extend(revocation_pack(pack, &conn));
+    generated.extend(logout_pack(pack, &conn));
     if attacks || conn.target.as_ref().is_some_and(|t| t.attacks) {
-        out.extend(attack_pack(pack, &conn));
-        out.extend(binding_pack(pack, &conn));
+        generated.extend(attack_pack(pack, &conn));
+        generated.extend(binding_pack(pack, &conn));
     }
+    // A scenario of the file named like a generated trial replaces it: one trial per name.
+    let written: std::collections::BTreeSet<String> = out.iter().map(|t| t.name.clone()).collect();
+    out.extend(generated.into_iter().filter(|t| !written.contains(&t.name)));
     out
 }

@@ -44,19 +44,69 @@ pub struct Options {
     /// With `list`: one JSON document (every trial with its case, rule, strength and why it
     /// is ignored) instead of libtest's lines.
     pub list_json: bool,
+    /// The run's time budget (None: [`RUN_TIMEOUT`]); trials not started when it runs out fail.
+    pub timeout: Option<Duration>,
 }
+
+/// How long the trials of one `fakta test` may take in all, unless `--timeout` says otherwise.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one trial may take (each of its requests has `fetch::REQUEST_TIMEOUT`); a trial
+/// that restarts the SP gets twice the SP's start-up wait on top.
+pub const TRIAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Options {
     fn sp_wait(&self) -> Duration {
         self.sp_wait.unwrap_or(SP_WAIT)
     }
+
+    fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(RUN_TIMEOUT)
+    }
+}
+
+/// The run's time budget: set going when the first trial may start, shared by every trial.
+#[derive(Debug)]
+struct Budget {
+    total: Duration,
+    began: std::sync::OnceLock<Instant>,
+}
+
+impl Budget {
+    fn new(total: Duration) -> Budget {
+        Budget {
+            total,
+            began: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn begin(&self) {
+        let _ = self.began.set(Instant::now());
+    }
+
+    /// What is left of it (all of it before it began).
+    fn left(&self) -> Duration {
+        match self.began.get() {
+            Some(t) => self.total.saturating_sub(t.elapsed()),
+            None => self.total,
+        }
+    }
 }
 
 /// A connection file under test, by pack name (the file stem).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pack {
     pub name: String,
     pub conn: Connection,
+    /// Listeners bound before the run, used instead of binding the file's ports (the demo binds
+    /// free ports first, so that nothing can take them between choosing and serving).
+    pub bound: Option<Bound>,
+}
+
+/// A pack's listeners, bound by the caller: the IdP's, and the in-process reference SP's.
+#[derive(Debug)]
+pub struct Bound {
+    pub idp: std::net::TcpListener,
+    pub sp: Option<std::net::TcpListener>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +143,8 @@ struct Outcome {
     ignored: Option<String>,
     /// What qualifies a pass ("accepted, not fooled", "refused with a server error").
     notes: Vec<String>,
+    /// What the file cannot tell for this trial (`TrialSpec::caveat`).
+    caveat: Option<String>,
     time: Duration,
 }
 
@@ -117,21 +169,7 @@ pub fn run(
     sp_flaws: Option<Flaws>,
     options: &Options,
 ) -> Result<ExitCode, RunError> {
-    for (i, a) in packs.iter().enumerate() {
-        for b in &packs[i + 1..] {
-            let (pa, pb) = (
-                a.conn.idp.base_url.port_or_known_default(),
-                b.conn.idp.base_url.port_or_known_default(),
-            );
-            if pa == pb {
-                return Err(RunError::SamePort {
-                    a: a.name.clone(),
-                    b: b.name.clone(),
-                    port: pa.unwrap_or(0),
-                });
-            }
-        }
-    }
+    distinct_ports(&packs)?;
     if options.list_json && !options.list {
         return Err(RunError::Setup(
             "--format json lists the trials: it goes with --list".into(),
@@ -162,74 +200,18 @@ pub fn run(
             .iter()
             .any(|p| p.conn.target.as_ref().is_some_and(|t| t.start.is_some()));
     if starts_sps {
-        // Ctrl-C or a CI job's cancellation must not leave the SPs fakta started running (they
-        // are in process groups of their own, out of reach of the terminal's signal).
-        runtime.spawn(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            let code = tokio::select! {
-                _ = int.recv() => 130,
-                _ = term.recv() => 143,
-            };
-            sp::kill_all();
-            std::process::exit(code);
-        });
+        stop_sps_on_signals(&runtime);
     }
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
-    // Trials share the SP; one that restarts it (O13) takes it for itself.
-    let gate = Arc::new(RwLock::new(()));
-    let mut trials = Vec::new();
-    let mut started_sps = Vec::new();
-    let mut no_target = Vec::new();
-    let mut dealer = options.partition.map(Dealer::new);
-    let mut left_out = 0usize;
-    for pack in packs {
-        let conn = Arc::new(pack.conn);
-        let mut specs = plan::plan(&pack.name, conn.clone(), options.attacks);
-        if let Some(d) = dealer.as_mut() {
-            let before = specs.len();
-            specs.retain(|s| d.keeps(&s.name, selected(&s.name, options), needs_the_sp_alone(s)));
-            left_out += before - specs.len();
-        }
-        let running = if options.list {
-            None
-        } else {
-            let (idp, sp) = start(
-                &runtime,
-                &pack.name,
-                &conn,
-                &keys,
-                sp_flaws.as_ref(),
-                options,
-            )?;
-            if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
-                wait_for(&pack.name, &t.login_url, options.sp_wait())?;
-            }
-            if matches!(sp.as_ref(), SpControl::Command(_)) {
-                started_sps.push(sp.clone());
-            }
-            Some((idp, sp))
-        };
-        if conn.target.is_none() {
-            no_target.push(pack.name.clone());
-        }
-        let baseline = Arc::new(Baseline::new());
-        for spec in specs {
-            trials.push(trial(
-                spec,
-                running.clone(),
-                baseline.clone(),
-                gate.clone(),
-                runtime.handle().clone(),
-                outcomes.clone(),
-            ));
-        }
-    }
+    let budget = Arc::new(Budget::new(options.timeout()));
+    let shared = Shared {
+        gate: Arc::new(RwLock::new(())),
+        handle: runtime.handle().clone(),
+        outcomes: outcomes.clone(),
+        budget: budget.clone(),
+        sp_wait: options.sp_wait(),
+    };
+    let prepared = prepare(packs, &keys, sp_flaws.as_ref(), options, &runtime, &shared)?;
     let args = Arguments {
         filter: options.filter.clone(),
         skip: options.skip.clone(),
@@ -242,17 +224,19 @@ pub fn run(
         quiet: options.quiet,
         ..Arguments::default()
     };
-    let total = trials.len();
+    let total = prepared.trials.len();
     if let Some(p) = options.partition {
         eprintln!(
-            "partition {p}: this shard holds {total} trial(s); {left_out} run in the other shards"
+            "partition {p}: this shard holds {total} trial(s); {} run in the other shards",
+            prepared.left_out
         );
         if total == 0 {
             // More shards than trials: an empty shard is not a failed run.
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let conclusion = libtest_mimic::run(&args, trials);
+    budget.begin();
+    let conclusion = libtest_mimic::run(&args, prepared.trials);
     if !options.list {
         print_notes(
             &outcomes.lock().unwrap_or_else(|e| e.into_inner()),
@@ -264,37 +248,166 @@ pub fn run(
     }
     let executed = conclusion.num_passed + conclusion.num_failed;
     if !options.list && executed == 0 {
-        let why = if total == 0 && !no_target.is_empty() {
-            format!(
-                "the file(s) {} have no `target`: there is no SP to test (add target.app, \
-target.login_url and target.session)",
-                no_target.join(", ")
-            )
-        } else if total == 0 {
-            "the files yield no trial".to_owned()
-        } else if conclusion.num_filtered_out as usize == total {
-            format!("the filter matched none of the {total} trials (see --list)")
-        } else {
-            format!(
-                "every selected trial was ignored ({} ignored, {} filtered out): nothing was checked",
-                conclusion.num_ignored, conclusion.num_filtered_out
-            )
-        };
-        eprintln!("error: no trial ran: {why}");
+        eprintln!(
+            "error: no trial ran: {}",
+            why_none_ran(&conclusion, total, &prepared.no_target)
+        );
         return Ok(ExitCode::from(2));
     }
     // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here. Their
     // logs are kept only when something failed.
     if !conclusion.has_failed() {
-        for sp in &started_sps {
+        for sp in &prepared.started_sps {
             if let SpControl::Command(c) = sp.as_ref() {
                 c.discard_log();
             }
         }
     }
-    drop(started_sps);
+    drop(prepared.started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())
+}
+
+/// Two packs cannot share the IdP's port.
+fn distinct_ports(packs: &[Pack]) -> Result<(), RunError> {
+    for (i, a) in packs.iter().enumerate() {
+        for b in &packs[i + 1..] {
+            let (pa, pb) = (
+                a.conn.idp.base_url.port_or_known_default(),
+                b.conn.idp.base_url.port_or_known_default(),
+            );
+            if pa == pb {
+                return Err(RunError::SamePort {
+                    a: a.name.clone(),
+                    b: b.name.clone(),
+                    port: pa.unwrap_or(0),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C or a CI job's cancellation must not leave the SPs fakta started running (they are in
+/// process groups of their own, out of reach of the terminal's signal).
+fn stop_sps_on_signals(runtime: &tokio::runtime::Runtime) {
+    runtime.spawn(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let code = tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        };
+        sp::kill_all();
+        std::process::exit(code);
+    });
+}
+
+/// What every trial of the run shares.
+#[derive(Clone)]
+struct Shared {
+    /// Trials share the SP; one that restarts it (O13) takes it for itself.
+    gate: Arc<RwLock<()>>,
+    handle: tokio::runtime::Handle,
+    outcomes: Arc<Mutex<Vec<Outcome>>>,
+    budget: Arc<Budget>,
+    sp_wait: Duration,
+}
+
+/// The trials of every pack, with their IdPs and SPs running (unless only listing).
+struct Prepared {
+    trials: Vec<Trial>,
+    /// The SPs fakta started (`target.start`), stopped when dropped.
+    started_sps: Vec<Arc<SpControl>>,
+    /// The packs without a `target`.
+    no_target: Vec<String>,
+    /// How many trials `--partition` left to the other shards.
+    left_out: usize,
+}
+
+fn prepare(
+    packs: Vec<Pack>,
+    keys: &KeyStore,
+    sp_flaws: Option<&Flaws>,
+    options: &Options,
+    runtime: &tokio::runtime::Runtime,
+    shared: &Shared,
+) -> Result<Prepared, RunError> {
+    let mut prepared = Prepared {
+        trials: Vec::new(),
+        started_sps: Vec::new(),
+        no_target: Vec::new(),
+        left_out: 0,
+    };
+    let mut dealer = options.partition.map(Dealer::new);
+    for pack in packs {
+        let conn = Arc::new(pack.conn);
+        let mut specs = plan::plan(&pack.name, conn.clone(), options.attacks);
+        if let Some(d) = dealer.as_mut() {
+            let before = specs.len();
+            specs.retain(|s| d.keeps(&s.name, selected(&s.name, options), needs_the_sp_alone(s)));
+            prepared.left_out += before - specs.len();
+        }
+        let running = if options.list {
+            None
+        } else {
+            let started = Starting {
+                pack: &pack.name,
+                conn: &conn,
+                bound: pack.bound,
+            };
+            let (idp, sp) = start(runtime, started, keys, sp_flaws, options)?;
+            if let (Some(t), SpControl::External) = (&conn.target, sp.as_ref()) {
+                wait_for(&pack.name, &t.login_url, options.sp_wait())?;
+            }
+            if matches!(sp.as_ref(), SpControl::Command(_)) {
+                prepared.started_sps.push(sp.clone());
+            }
+            Some((idp, sp))
+        };
+        if conn.target.is_none() {
+            prepared.no_target.push(pack.name.clone());
+        }
+        let baseline = Arc::new(Baseline::new());
+        for spec in specs {
+            prepared.trials.push(trial(
+                spec,
+                running.clone(),
+                baseline.clone(),
+                shared.clone(),
+            ));
+        }
+    }
+    Ok(prepared)
+}
+
+/// Why a run executed no trial, in words.
+fn why_none_ran(
+    conclusion: &libtest_mimic::Conclusion,
+    total: usize,
+    no_target: &[String],
+) -> String {
+    if total == 0 && !no_target.is_empty() {
+        format!(
+            "the file(s) {} have no `target`: there is no SP to test (add target.app, \
+target.login_url and target.session)",
+            no_target.join(", ")
+        )
+    } else if total == 0 {
+        "the files yield no trial".to_owned()
+    } else if conclusion.num_filtered_out as usize == total {
+        format!("the filter matched none of the {total} trials (see --list)")
+    } else {
+        format!(
+            "every selected trial was ignored ({} ignored, {} filtered out): nothing was checked",
+            conclusion.num_ignored, conclusion.num_filtered_out
+        )
+    }
 }
 
 /// Whether libtest would select the trial `name` under the options' filter and skips.
@@ -365,31 +478,62 @@ fn wait_for(pack: &str, url: &url::Url, wait: Duration) -> Result<(), RunError> 
     Ok(())
 }
 
+/// A pack about to be started.
+struct Starting<'a> {
+    pack: &'a str,
+    conn: &'a Arc<Connection>,
+    bound: Option<Bound>,
+}
+
+/// A listener the caller bound, or one bound now at `addr`.
+fn listener(
+    runtime: &tokio::runtime::Runtime,
+    bound: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+    what: &'static str,
+    pack: &str,
+) -> Result<tokio::net::TcpListener, RunError> {
+    let listen = |source| RunError::Listen {
+        addr,
+        what,
+        pack: pack.to_owned(),
+        source,
+    };
+    match bound {
+        Some(l) => {
+            l.set_nonblocking(true).map_err(listen)?;
+            let _in_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(l).map_err(listen)
+        }
+        None => runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(listen),
+    }
+}
+
 /// Starts the pack's IdP, and the SP when fakta runs it: the reference SP for the demo, or
 /// `target.start`.
 fn start(
     runtime: &tokio::runtime::Runtime,
-    pack: &str,
-    conn: &Arc<Connection>,
+    starting: Starting<'_>,
     keys: &KeyStore,
     sp_flaws: Option<&Flaws>,
     options: &Options,
 ) -> Result<(Arc<IdpState>, Arc<SpControl>), RunError> {
+    let Starting { pack, conn, bound } = starting;
+    let (bound_idp, bound_sp) = match bound {
+        Some(b) => (Some(b.idp), b.sp),
+        None => (None, None),
+    };
     let idp = IdpState::new((**conn).clone(), keys.clone(), Arc::new(SystemClock))
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let addr = idp_addr(&conn.idp.base_url, options.listen_ip);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|source| RunError::Listen {
-            addr,
-            what: "the IdP",
-            pack: pack.to_owned(),
-            source,
-        })?;
+    let listener_idp = listener(runtime, bound_idp, addr, "the IdP", pack)?;
     let served = idp.clone();
     runtime.spawn(crate::idp::serve(
-        listener,
+        listener_idp,
         served,
+        crate::serving::Limits::default(),
         std::future::pending::<()>(),
     ));
     let sp = match (sp_flaws, conn.target.as_ref()) {
@@ -400,16 +544,17 @@ fn start(
                 RunError::Setup(format!("pack `{pack}` has no target for the reference SP"))
             })?;
             let addr = listen_addr(&target.login_url);
-            let listener = runtime
-                .block_on(tokio::net::TcpListener::bind(addr))
-                .map_err(|source| RunError::Listen {
-                    addr,
-                    what: "the reference SP",
-                    pack: pack.to_owned(),
-                    source,
-                })?;
+            let listener_sp = listener(runtime, bound_sp, addr, "the reference SP", pack)?;
             let served = sp.clone();
-            runtime.spawn(async move { served.serve(listener).await });
+            runtime.spawn(async move {
+                served
+                    .serve(
+                        listener_sp,
+                        crate::serving::Limits::default(),
+                        std::future::pending::<()>(),
+                    )
+                    .await
+            });
             SpControl::InProcess(Box::new(sp))
         }
         (None, Some(target)) => match &target.start {
@@ -438,9 +583,7 @@ fn trial(
     spec: TrialSpec,
     running: Option<Running>,
     baseline: Arc<Baseline>,
-    gate: Arc<RwLock<()>>,
-    handle: tokio::runtime::Handle,
-    outcomes: Arc<Mutex<Vec<Outcome>>>,
+    shared: Shared,
 ) -> Trial {
     let name = spec.name.clone();
     let fresh = needs_the_sp_alone(&spec);
@@ -450,7 +593,8 @@ fn trial(
                 Ok(p) => (None, p.not_run.clone(), p.notes.clone()),
                 Err(f) => (Some(f.clone()), None, Vec::new()),
             };
-            outcomes
+            shared
+                .outcomes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(Outcome {
@@ -458,6 +602,7 @@ fn trial(
                     failure,
                     ignored,
                     notes,
+                    caveat: spec.caveat(),
                     time: started.elapsed(),
                 });
         };
@@ -480,7 +625,7 @@ fn trial(
                 }),
             );
         }
-        let Some((idp, sp)) = running else {
+        let Some((idp, sp)) = running.clone() else {
             return Err(Failed::from("the IdP is not running"));
         };
         // A trial's time is its own: it starts once the trial has the SP (shared or alone).
@@ -496,18 +641,94 @@ fn trial(
                     }),
                 );
             }
-            let _alone = gate.write().unwrap_or_else(|e| e.into_inner());
+            let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            finish(
-                started,
-                handle.block_on(sp::run_with_fresh_sp(&spec, &idp, &sp)),
-            )
+            let limit = TRIAL_TIMEOUT + 2 * shared.sp_wait;
+            let (result, cut) = within(
+                &spec,
+                &shared,
+                limit,
+                sp::run_with_fresh_sp(&spec, &idp, &sp),
+            );
+            if cut {
+                // Cut short, it may have left the forged discovery in place and the SP reading
+                // it: put the honest one back for the trials that follow.
+                idp.set_discovery_fault(None);
+                let _ = shared
+                    .handle
+                    .block_on(tokio::time::timeout(2 * shared.sp_wait, sp.restart()));
+            }
+            finish(started, result)
         } else {
-            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
+            let _shared = shared.gate.read().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            finish(started, handle.block_on(exec::run(&spec, &idp, &baseline)))
+            let (result, _) = within(
+                &spec,
+                &shared,
+                TRIAL_TIMEOUT,
+                exec::run(&spec, &idp, &baseline),
+            );
+            finish(started, result)
         }
     })
+}
+
+/// Runs a trial within `limit` and what is left of the run's budget: a trial that does not
+/// start before the budget is gone, or does not end in time, fails with the reason. Also says
+/// whether the trial was cut short (stopped while it ran).
+fn within(
+    spec: &TrialSpec,
+    shared: &Shared,
+    limit: Duration,
+    trial: impl Future<Output = Result<Passed, Failure>>,
+) -> (Result<Passed, Failure>, bool) {
+    let left = shared.budget.left();
+    let total = shared.budget.total.as_secs();
+    if left.is_zero() {
+        let not_run = Failure::new(
+            FailureKind::Setup,
+            format!(
+                "trial {}\n  not run: the run's time limit ({total} s, --timeout) ran out before \
+this trial could start",
+                spec.name
+            ),
+        );
+        return (Err(not_run), false);
+    }
+    let (wait, why) = if left < limit {
+        (
+            left,
+            format!("the run's time limit ({total} s, --timeout) ran out during this trial"),
+        )
+    } else {
+        (
+            limit,
+            format!(
+                "the trial did not end within {} s (each request may take {} s; the SP is too \
+slow, or keeps the browser going)",
+                limit.as_secs(),
+                super::fetch::REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+    };
+    let activity = super::fetch::Activity::default();
+    match shared
+        .handle
+        .block_on(async { tokio::time::timeout(wait, activity.track(trial)).await })
+    {
+        Ok(result) => (result, false),
+        Err(_) => {
+            let doing = match activity.waiting_on() {
+                Some(request) => format!("\n  it was waiting for {request}"),
+                None => String::new(),
+            };
+            let stopped = Failure::new(
+                FailureKind::Transport,
+                format!("trial {}\n  stopped: {why}{doing}", spec.name),
+            );
+            (Err(stopped), true)
+        }
+    }
 }
 
 /// A failure as printed: its kind, the rule the trial enforces (so that a user can defend the
@@ -530,6 +751,27 @@ fn print_notes(outcomes: &[Outcome], quiet: bool) {
         println!("notes:");
         for o in noted {
             println!("    {}: {}", o.name, o.notes.join("; "));
+        }
+        println!();
+    }
+    let mut cannot_tell: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.caveat.is_some() && o.ignored.is_none())
+        .map(|o| o.name.as_str())
+        .collect();
+    cannot_tell.sort();
+    if let (Some(first), false) = (cannot_tell.first(), quiet) {
+        let why = outcomes
+            .iter()
+            .find(|o| o.name == *first)
+            .and_then(|o| o.caveat.clone())
+            .unwrap_or_default();
+        println!(
+            "cannot tell \"accepted, not fooled\" from \"fooled\" ({}): {why}",
+            cannot_tell.len()
+        );
+        for n in cannot_tell {
+            println!("    {n}");
         }
         println!();
     }

@@ -4,11 +4,15 @@
 
 use serde_json::{Value, json};
 
+use super::fetch::{self, FetchError};
 use super::plan::TrialSpec;
 use crate::config::{App, Connection, SigningAlg, SubjectFormat, User};
 use crate::idp::IdpState;
 use crate::keys::KeyStore;
 use crate::revocation::{self, Fault, Outgoing, Signing};
+
+/// Most bytes read of an answer to a revocation request (it is only shown, cut short).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What was sent and what came back.
 #[derive(Debug, Clone)]
@@ -45,15 +49,12 @@ impl Sent {
 
 /// POSTs `body` as JSON to a running IdP's control endpoint (`fakta revoke`); returns its
 /// status and answer.
-pub async fn post_control(url: &str, body: &Value) -> Result<(u16, String), reqwest::Error> {
-    let resp = reqwest::Client::new()
-        .post(url)
-        .timeout(std::time::Duration::from_secs(30))
-        .json(body)
-        .send()
-        .await?;
-    let status = resp.status().as_u16();
-    Ok((status, resp.text().await.unwrap_or_default()))
+pub async fn post_control(url: &str, body: &Value) -> Result<(u16, String), FetchError> {
+    let req = fetch::client()?.post(url).json(body);
+    // The IdP's control endpoint posts to the SP itself (which may take REQUEST_TIMEOUT).
+    let wait = fetch::REQUEST_TIMEOUT * 2;
+    let (status, _, answer) = fetch::send_within("POST", url, req, MAX_ANSWER_BYTES, wait).await?;
+    Ok((status, String::from_utf8_lossy(&answer).into_owned()))
 }
 
 /// The honest request for `user` of `app`, as fakta's IdP sends it.
@@ -114,10 +115,7 @@ pub async fn post(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = fetch::client().map_err(|e| e.to_string())?;
     let (status, answer) = deliver(
         &client,
         endpoint,
@@ -177,20 +175,15 @@ async fn deliver(
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
-    let resp = req
-        .send()
+    let (status, _, answer) = fetch::send("POST", endpoint, req, MAX_ANSWER_BYTES)
         .await
-        .map_err(|e| format!("POST {endpoint} failed: {e}"))?;
-    let status = resp.status().as_u16();
-    Ok((status, resp.text().await.unwrap_or_default()))
+        .map_err(|e| e.to_string())?;
+    Ok((status, String::from_utf8_lossy(&answer).into_owned()))
 }
 
 /// Posts an earlier request again, byte for byte (T8: a replayed jti).
 pub async fn replay(earlier: &Sent) -> Result<Sent, String> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = fetch::client().map_err(|e| e.to_string())?;
     let bearer = earlier.authorization.then_some(earlier.token.as_str());
     let (status, answer) =
         deliver(&client, &earlier.endpoint, bearer, earlier.body.as_bytes()).await?;

@@ -7,6 +7,10 @@ use super::browser::{Browser, Page};
 use super::plan::TrialSpec;
 use crate::config::{LoginOutcome, Step, User};
 
+/// Most SAML messages a transcript shows, and most characters of each.
+const MAX_SEEN_SHOWN: usize = 8;
+const MAX_SEEN_CHARS: usize = 32 * 1024;
+
 fn describe(step: &Step) -> String {
     match step {
         Step::Login {
@@ -92,53 +96,7 @@ fn describe(step: &Step) -> String {
     }
 }
 
-/// Hides values that act as credentials: authorization codes, tokens (in queries, fragments,
-/// form bodies and JSON), client secrets, raw SAMLResponse parameters, anything shaped like a
-/// JWT, signature values, certificates.
-pub fn redact(s: &str) -> String {
-    static RULES: std::sync::OnceLock<Vec<(regex::Regex, &'static str)>> =
-        std::sync::OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        [
-            (
-                r"(?m)((?:^|[?&#\s])(?:code|access_token|id_token|refresh_token|logout_token|client_secret|SAMLResponse)=)[^&\s#]+",
-                "${1}[redacted]",
-            ),
-            (
-                r#"("(?:access_token|id_token|refresh_token|logout_token|client_secret|code)"\s*:\s*")[^"]*""#,
-                "${1}[redacted]\"",
-            ),
-            (
-                r"(?i)(authorization:\s*(?:bearer|basic)\s+)\S+",
-                "${1}[redacted]",
-            ),
-            (
-                r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
-                "[a JWT, redacted]",
-            ),
-            (
-                r"(?s)(<ds:SignatureValue>).*?(</ds:SignatureValue>)",
-                "${1}[redacted]${2}",
-            ),
-            (
-                r"(?s)(<ds:X509Certificate>).*?(</ds:X509Certificate>)",
-                "${1}[certificate]${2}",
-            ),
-            (
-                r"(?s)(<ds:DigestValue>).*?(</ds:DigestValue>)",
-                "${1}[digest]${2}",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(re, with)| Some((regex::Regex::new(re).ok()?, with)))
-        .collect()
-    });
-    let mut out = s.to_owned();
-    for (re, with) in rules {
-        out = re.replace_all(&out, *with).into_owned();
-    }
-    out
-}
+pub use crate::redact::redact;
 
 fn pretty_xml(xml: &str) -> String {
     let mut out = String::new();
@@ -235,55 +193,24 @@ pub fn render(
             text.chars().take(300).collect::<String>()
         );
     }
-    for seen in &browser.seen {
+    // The SP chose what it sent: each message is shown up to a limit (fakta's Responses are
+    // a few KiB), the latest ones first when there are many.
+    let shown = browser.seen.len().min(MAX_SEEN_SHOWN);
+    if shown < browser.seen.len() {
+        let _ = writeln!(
+            t,
+            "({} earlier SAML messages left out)",
+            browser.seen.len() - shown
+        );
+    }
+    for seen in &browser.seen[browser.seen.len() - shown..] {
         let _ = writeln!(t, "{}:", seen.what);
-        t.push_str(&pretty_xml(&redact(&seen.text)));
+        let text = super::fetch::at_most(&seen.text, MAX_SEEN_CHARS);
+        t.push_str(&pretty_xml(&redact(&text)));
     }
     for (title, shown) in documents {
         let _ = writeln!(t, "{title}:");
         t.push_str(shown);
     }
     t
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    /// The redaction promise: no credential survives into a transcript or JUnit file.
-    #[test]
-    fn no_secret_survives_redaction() {
-        let secrets = [
-            "http://sp/cb?code=SECRETCODE1&state=x",
-            "http://sp/cb#id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl&state=y",
-            "http://sp/cb#access_token=SECRETAT2",
-            "http://sp/acs?SAMLResponse=PHNhbWxwOlJlc3BvbnNl&RelayState=r",
-            "client_secret=SECRETCS3&grant_type=authorization_code",
-            r#"{"access_token":"SECRETAT4","refresh_token":"SECRETRT5","id_token":"x.y.z"}"#,
-            "Authorization: Bearer SECRETBEARER6",
-            "Authorization: Basic U0VDUkVUQkFTSUM3",
-            "<ds:SignatureValue>SECRETSIG8</ds:SignatureValue>",
-            "token eyJ0eXAiOiJKV1QifQ.eyJleHAiOjF9.SECRETJWTSIG9 in a page",
-        ];
-        let text = secrets.join("\n");
-        let out = redact(&text);
-        for needle in [
-            "SECRETCODE1",
-            "c2lnbmF0dXJl",
-            "SECRETAT2",
-            "PHNhbWxwOlJlc3BvbnNl",
-            "SECRETCS3",
-            "SECRETAT4",
-            "SECRETRT5",
-            "SECRETBEARER6",
-            "U0VDUkVUQkFTSUM3",
-            "SECRETSIG8",
-            "SECRETJWTSIG9",
-        ] {
-            assert!(!out.contains(needle), "{needle} survived:\n{out}");
-        }
-        // What is not a secret stays readable.
-        assert!(out.contains("state=x"), "{out}");
-        assert!(out.contains("RelayState=r"), "{out}");
-    }
 }

@@ -18,9 +18,11 @@ pub enum FailureKind {
     SpCrashed,
     /// The honest twin of this trial fails, so a refusal here proves nothing.
     CannotJudge,
-    /// The SP could not be reached, or did not answer in time.
+    /// The SP could not be reached, did not answer in time (a request, the trial, the run's
+    /// budget), or sent more than the runner reads.
     Transport,
-    /// The trial could not run as designed: the file, fakta, or a forgery that did not apply.
+    /// The trial could not run as designed: the file, fakta, a forgery that did not apply, or
+    /// the run's budget gone before it started.
     Setup,
 }
 
@@ -72,6 +74,11 @@ impl fmt::Display for FailureKind {
     }
 }
 
+/// Most bytes a failure's transcript keeps: what the SP sent is in it (pages, URLs, SAML
+/// messages), and an SP must not be able to make a report huge. fakta's own documents make
+/// transcripts of a few tens of KiB at most.
+pub const MAX_TRANSCRIPT_BYTES: usize = 256 * 1024;
+
 /// A failed trial: its kind and the transcript that explains it.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -80,11 +87,26 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure; its text is redacted here, the one door to libtest's output and JUnit.
+    /// A failure; its text is redacted and cut to [`MAX_TRANSCRIPT_BYTES`] here, the one door
+    /// to libtest's output and JUnit.
     pub fn new(kind: FailureKind, transcript: impl Into<String>) -> Failure {
+        let mut transcript = transcript.into();
+        if transcript.len() > MAX_TRANSCRIPT_BYTES {
+            // Cut before redacting (the regexes then see a bounded text), on a character
+            // boundary; a value cut in two is still redacted by the rules that match a prefix.
+            let mut end = MAX_TRANSCRIPT_BYTES;
+            while !transcript.is_char_boundary(end) {
+                end -= 1;
+            }
+            let total = transcript.len();
+            transcript.truncate(end);
+            transcript.push_str(&format!(
+                "\n[transcript cut: {total} bytes, only the first {end} kept]"
+            ));
+        }
         Failure {
             kind,
-            transcript: super::transcript::redact(&transcript.into()),
+            transcript: super::transcript::redact(&transcript),
         }
     }
 
@@ -116,5 +138,31 @@ mod tests {
         }
         assert_eq!(FailureKind::from_first_line("kind: nonsense"), None);
         assert_eq!(FailureKind::from_first_line("trial x"), None);
+    }
+
+    #[test]
+    fn a_huge_transcript_is_cut_with_a_mark_and_stays_redacted() {
+        let huge = format!(
+            "trial x\n{}\nAuthorization: Bearer SECRET1\n{}",
+            "é".repeat(MAX_TRANSCRIPT_BYTES / 4),
+            "y".repeat(4 * MAX_TRANSCRIPT_BYTES)
+        );
+        let f = Failure::new(FailureKind::Transport, huge.clone());
+        assert!(f.transcript.len() < MAX_TRANSCRIPT_BYTES + 200);
+        assert!(f.transcript.starts_with("trial x\n"));
+        assert!(
+            f.transcript.ends_with(&format!(
+                "[transcript cut: {} bytes, only the first {MAX_TRANSCRIPT_BYTES} kept]",
+                huge.len()
+            )),
+            "{}",
+            &f.transcript[f.transcript.len() - 100..]
+        );
+        assert!(!f.transcript.contains("SECRET1"));
+        // A short one is kept whole.
+        assert_eq!(
+            Failure::new(FailureKind::Setup, "short").transcript,
+            "short"
+        );
     }
 }

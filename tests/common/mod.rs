@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -19,7 +20,155 @@ pub const NOW: time::OffsetDateTime = time::macros::datetime!(2026-11-28 09:00:0
 
 pub const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-saml.yaml");
 
-/// A loopback port free at the time of asking.
+/// What a process run by [`run_with_deadline`] left: exit code (-1: killed by a signal),
+/// stdout, stderr.
+pub type Ran = (i32, String, String);
+
+/// Runs `cmd` (stdout and stderr captured) and waits at most `deadline` for it to end, even
+/// when it prints nothing. Past the deadline it gets SIGTERM (fakta stops the SPs it started
+/// on it), then SIGKILL, and the test fails with what it printed so far.
+pub fn run_with_deadline(cmd: &mut std::process::Command, deadline: Duration) -> Ran {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the process");
+    let collect = |mut r: Box<dyn Read + Send>| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let b = buf.clone();
+        let t = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                b.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        (buf, t)
+    };
+    let (out, out_t) = collect(Box::new(child.stdout.take().unwrap()));
+    let (err, err_t) = collect(Box::new(child.stderr.take().unwrap()));
+    let text = |b: &Arc<std::sync::Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&b.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    };
+    let until = std::time::Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the process") {
+            break status;
+        }
+        if std::time::Instant::now() >= until {
+            let pid = child.id() as i32;
+            // SAFETY: kill(2) on the child's own pid, which has not been reaped yet.
+            #[expect(unsafe_code, reason = "kill(2): SIGTERM first, so fakta stops its SPs")]
+            unsafe {
+                libc::kill(pid, libc::SIGTERM)
+            };
+            std::thread::sleep(Duration::from_secs(2));
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} did not end within {deadline:?}; killed. Its output so far:\n--- stdout\n{}\n--- stderr\n{}",
+                text(&out),
+                text(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The pipes close when the process and what it started end; a grandchild holding them
+    // open must not hang the test either.
+    let joined = std::time::Instant::now() + Duration::from_secs(5);
+    while !(out_t.is_finished() && err_t.is_finished()) && std::time::Instant::now() < joined {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (status.code().unwrap_or(-1), text(&out), text(&err))
+}
+
+/// Waits at most `deadline` for a line of `child`'s stdout starting with `prefix`, even when
+/// it prints nothing; the rest of its output is drained on a thread. Fails the test with the
+/// lines seen so far.
+pub fn wait_for_line(child: &mut std::process::Child, prefix: &str, deadline: Duration) -> String {
+    let stdout = child.stdout.take().expect("stdout piped");
+    wait_for_line_in(stdout, prefix, deadline)
+}
+
+/// [`wait_for_line`] on any of a child's pipes.
+pub fn wait_for_line_in(
+    stdout: impl std::io::Read + Send + 'static,
+    prefix: &str,
+    deadline: Duration,
+) -> String {
+    try_wait_for_line_in(stdout, prefix, deadline).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`wait_for_line_in`] that returns what went wrong (with the lines seen) instead of failing.
+pub fn try_wait_for_line_in(
+    stdout: impl std::io::Read + Send + 'static,
+    prefix: &str,
+    deadline: Duration,
+) -> Result<String, String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Nobody listens any more: keep draining so the child never blocks on a pipe.
+                continue;
+            }
+        }
+    });
+    let until = std::time::Instant::now() + deadline;
+    let mut seen = Vec::new();
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return Ok(line),
+            Ok(line) => seen.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "no line starting with `{prefix}` within {deadline:?}; seen:\n{}",
+                    seen.join("\n")
+                ));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(format!(
+                    "the process ended before a line starting with `{prefix}`; seen:\n{}",
+                    seen.join("\n")
+                ));
+            }
+        }
+    }
+}
+
+/// Whether a process group is gone: `kill(-pgid, 0)` fails with ESRCH.
+pub fn process_group_gone(pgid: i32) -> bool {
+    assert!(pgid > 1, "not a process group id: {pgid}");
+    // SAFETY: signal 0 only checks for existence; nothing is sent.
+    #[expect(unsafe_code, reason = "kill(2) with signal 0, to read ESRCH")]
+    let r = unsafe { libc::kill(-pgid, 0) };
+    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Runs `attempt` (which picks its own free ports) again, up to five times, while what it ran
+/// failed because a port was taken meanwhile ("Address already in use" on stderr).
+pub fn retry_on_addr_in_use<T>(mut attempt: impl FnMut() -> (T, Ran)) -> (T, Ran) {
+    for _ in 0..4 {
+        let got = attempt();
+        if !got.1.2.contains("Address already in use") {
+            return got;
+        }
+    }
+    attempt()
+}
+
+/// A loopback port free at the time of asking. It is free no longer than that: use it only
+/// where the code under test cannot take a bound listener, and retry on "address in use"
+/// ([`retry_on_addr_in_use`]).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

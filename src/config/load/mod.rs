@@ -79,6 +79,11 @@ pub fn load_str(
     // YAML allows a byte order mark before the stream; the parser would read it as part of the
     // first key. It is invisible in editors, so columns are counted without it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Before the parser builds a tree: the walks over it (and its drop) recurse per level.
+    if let Some((pos, message)) = yaml::too_deep(text) {
+        sink.error(pos, "", message);
+        return Err(Diagnostics(sink.found));
+    }
     // The parser reads the first document only; a second one would be silently ignored.
     if let Some((pos, message)) = yaml::second_document(text) {
         sink.error(pos, "", message);

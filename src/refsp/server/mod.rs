@@ -99,9 +99,15 @@ impl Restartable {
         })
     }
 
-    /// Serves the SP as it is at each request, on `listener`, until the task is dropped.
-    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).await
+    /// Serves the SP as it is at each request, on `listener`, within `limits`, until
+    /// `shutdown` completes (or the task is dropped).
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        limits: crate::serving::Limits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::serving::serve(listener, self.router(), limits, shutdown).await
     }
 
     /// Drops the SP's state and starts with a new one.

@@ -1,5 +1,5 @@
-//! The attack pack (S1-S24, O1-O14, and O18-O19 at a refresh); the session-binding cases
-//! (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
+//! The attack pack (S1-S24, S30, S31, O1-O14, and O18-O19 at a refresh); the session-binding
+//! cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
 
@@ -9,10 +9,11 @@ use crate::config::{
     Step,
 };
 
-/// The attack pack (docs/catalogue.md S1-S24, O1-O14): each forged login must be refused (the SP
-/// has no session afterwards), next to the honest twin `L0_honest_login`; S22 passes only when
-/// the SP keeps the whole NameID; O14 passes when the SP accepts a newly published key; O13
-/// restarts the SP (alone, with its own honest twin after a second restart).
+/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14, O18-O19): each forged login must be
+/// refused (the SP has no session afterwards), next to the honest twin `L0_honest_login`; S22
+/// passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
+/// published key; O13 restarts the SP (alone, with its own honest twin after a second
+/// restart). The O8 variant keyed with the EC key runs for ES256 apps only.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
@@ -48,6 +49,12 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 S::Unsolicited if saml.allow_idp_initiated => Some(
                     "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
 unsolicited Responses"
+                        .to_owned(),
+                ),
+                S::DigestCommentResponse if target.requires_signed_assertions => Some(
+                    "the SP requires signed assertions (target.requires_signed_assertions): a \
+Response whose Assertion is unsigned is refused before any digest is read, so this variant would \
+prove nothing; the Assertion-signed variants run instead"
                         .to_owned(),
                 ),
                 S::ResponseSignedOnly if !target.requires_signed_assertions => Some(
@@ -110,8 +117,8 @@ fakta cannot see which NameID the SP kept"
             });
         }
     }
-    if app.oidc().is_some() {
-        for f in O::ALL {
+    if let Some(oidc) = app.oidc() {
+        for f in O::ALL.iter().filter(|f| f.applies_to(oidc.signing_alg)) {
             let (suffix, expect) = match f {
                 O::NoKid => ("handled", LoginOutcome::Either),
                 O::KeyRotation => ("accepted", LoginOutcome::Accepted),
