@@ -45,31 +45,7 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let mut out = Vec::new();
     if let Some(saml) = app.saml() {
         for f in S::ALL {
-            let ignored = match f {
-                S::Unsolicited if saml.allow_idp_initiated => Some(
-                    "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
-unsolicited Responses"
-                        .to_owned(),
-                ),
-                S::DigestCommentResponse if target.requires_signed_assertions => Some(
-                    "the SP requires signed assertions (target.requires_signed_assertions): a \
-Response whose Assertion is unsigned is refused before any digest is read, so this variant would \
-prove nothing; the Assertion-signed variants run instead"
-                        .to_owned(),
-                ),
-                S::ResponseSignedOnly if !target.requires_signed_assertions => Some(
-                    "the file does not say that the SP requires signed assertions \
-(target.requires_signed_assertions): SAML profiles 4.1.4.5 let a signed Response protect an \
-unsigned Assertion, so accepting one is no fault by itself"
-                        .to_owned(),
-                ),
-                S::CommentInNameId if !target.session.read.contains_key("subject") => Some(
-                    "the file reads no `subject` from the session (target.session.read.subject): \
-fakta cannot see which NameID the SP kept"
-                        .to_owned(),
-                ),
-                _ => None,
-            };
+            let ignored = saml_not_applicable(*f, saml, target);
             let steps = match f {
                 _ if ignored.is_some() => vec![login(LoginOutcome::Rejected)],
                 // An unsolicited Response when the SP takes them: only the replay cache can
@@ -143,4 +119,38 @@ fakta cannot see which NameID the SP kept"
         }
     }
     out
+}
+
+/// Why a SAML attack cannot run on this file (the trial is listed ignored with it), if so.
+fn saml_not_applicable(
+    f: crate::saml::faults::Fault,
+    saml: &crate::config::SamlApp,
+    target: &crate::config::Target,
+) -> Option<String> {
+    use crate::saml::faults::Fault as S;
+    match f {
+        S::Unsolicited if saml.allow_idp_initiated => Some(
+            "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
+unsolicited Responses"
+                .to_owned(),
+        ),
+        S::DigestCommentResponse if target.requires_signed_assertions => Some(
+            "the SP requires signed assertions (target.requires_signed_assertions): a \
+Response whose Assertion is unsigned is refused before any digest is read, so this variant would \
+prove nothing; the Assertion-signed variants run instead"
+                .to_owned(),
+        ),
+        S::ResponseSignedOnly if !target.requires_signed_assertions => Some(
+            "the file does not say that the SP requires signed assertions \
+(target.requires_signed_assertions): SAML profiles 4.1.4.5 let a signed Response protect an \
+unsigned Assertion, so accepting one is no fault by itself"
+                .to_owned(),
+        ),
+        S::CommentInNameId if !target.session.read.contains_key("subject") => Some(
+            "the file reads no `subject` from the session (target.session.read.subject): \
+fakta cannot see which NameID the SP kept"
+                .to_owned(),
+        ),
+        _ => None,
+    }
 }
