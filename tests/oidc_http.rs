@@ -727,6 +727,38 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
     );
 }
 
+/// RP-initiated logout ends this browser's IdP session, not the user's session in another
+/// browser (the same rule as `/login/signout`).
+#[tokio::test]
+async fn end_session_ends_only_this_browsers_idp_session() {
+    let st = state(oidc_example());
+    let (code, first) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let (_, second) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    assert_ne!(first, second, "two browsers, two IdP sessions");
+    let id_token = json(&exchange(&st, &code).await)["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:7100/")
+        .finish();
+    let ok = get(&st, &format!("/oauth2/v1/logout?{q}"), Some(&first)).await;
+    assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+    let authorize = authorize_uri("/oauth2/v1", &web_params(&[]));
+    let this = get(&st, &authorize, Some(&first)).await;
+    assert!(
+        this.location().starts_with("/login/login.htm"),
+        "this browser signs in again"
+    );
+    let other = get(&st, &authorize, Some(&second)).await;
+    assert!(
+        other.location().starts_with("http://127.0.0.1:7100/"),
+        "the other browser keeps its session: {}",
+        other.location()
+    );
+}
+
 /// Issue 13: RFC 6749 §3.1/§3.2, a parameter repeated at the authorize or token endpoint is an
 /// `invalid_request` (sent to the client when its client_id and redirect_uri are sound).
 #[tokio::test]

@@ -874,8 +874,9 @@ pub async fn end_session(
         state.end_session_by_index(sid);
         tracing::info!(user = %user_id, "IdP session ended by end_session");
     }
-    if let Some((_, user)) = current_session(&state, &headers) {
-        state.end_sessions_of(&user.id);
+    // This browser's IdP session ends; the user's sessions in other browsers do not.
+    if let Some((session, _)) = current_session(&state, &headers) {
+        state.end_session_by_index(&session.session_index);
     }
     let expire = format!(
         "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
