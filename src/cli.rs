@@ -47,7 +47,9 @@ pub const INIT_DEFAULT_PATH: &str = "fakta.yaml";
     long_about = "A fake Okta: a mock SAML 2.0 and OpenID Connect identity provider driven by YAML connection files.\n\n\
 A connection file describes the IdP (its base URL), a directory of users and groups, the apps \
 (SAML service providers and OIDC clients) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
-layout; `fakta check` validates files; `fakta keys` manages the signing key that SPs trust."
+layout; `fakta check` validates files; `fakta init` writes a starter file; `fakta export` prints \
+the metadata or discovery document an SP is configured from; `fakta keys` manages the signing key \
+that SPs trust."
 )]
 pub struct Cli {
     /// Folder holding the IdP's signing key and certificates (created on first use).

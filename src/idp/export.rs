@@ -77,3 +77,26 @@ pub fn saml_metadata(state: &IdpState, app: &App, saml: &SamlApp) -> String {
 pub fn discovery_document(state: &IdpState, server: &Server) -> serde_json::Value {
     serde_json::to_value(discovery::metadata(server, state.conn.idp.base())).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ExportError;
+
+    /// The errors name every app id, so the user can pick one without opening the file.
+    #[test]
+    fn the_errors_name_the_apps() {
+        let known = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            ExportError::UnknownApp {
+                asked: "c".into(),
+                known: known.clone()
+            }
+            .to_string(),
+            "no app `c` in the file; its apps are: a, b"
+        );
+        assert_eq!(
+            ExportError::WhichApp { known }.to_string(),
+            "the file has 2 apps (a, b): say which with --app"
+        );
+    }
+}
