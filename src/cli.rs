@@ -187,8 +187,8 @@ pub enum Command {
     /// metadata, an OIDC app's discovery document (of its authorization server).
     ///
     /// Byte for byte what `fakta serve FILE` serves at the metadata or discovery URL with the
-    /// same --certs folder (the key is created there if there is none yet), so the SP can be set
-    /// up before fakta runs.
+    /// same --certs folder (the key is created there if there is none yet), then a newline; the
+    /// URL goes to stderr. So the SP can be set up before fakta runs.
     Export {
         /// The connection file.
         file: PathBuf,

@@ -554,8 +554,16 @@ fn serve_without_a_file_serves_saml_and_oidc_and_export_prints_what_it_serves() 
     let index = http_get(&addr, "/");
     let (status, page) = status_and_body(&index);
     assert!(status.starts_with("HTTP/1.1 200"), "{index}");
-    for app in ["qovery", "qovery-oidc", "qovery-spa"] {
-        assert!(page.contains(app), "the index page shows {app}");
+    // The SAML app by its metadata URL, the OIDC apps by their client ids.
+    for shown in [
+        "http://127.0.0.1:7000/app/qovery/sso/saml/metadata",
+        "0oa1qoveryweb",
+        "0oa2qoveryspa",
+    ] {
+        assert!(
+            page.contains(shown),
+            "the index page shows {shown}:\n{page}"
+        );
     }
 }
 
