@@ -68,7 +68,7 @@ port_busy "$PORT" && die "no free port found"
 SERVE_ARGS=(--certs "$CERTS" serve)
 if [[ "$PORT" != 7000 ]]; then
     sed "s#base_url: http://127.0.0.1:7000#base_url: http://127.0.0.1:$PORT#" \
-        scenarios/qovery-saml.yaml >"$WORK/connection.yaml"
+        scenarios/example.yaml >"$WORK/connection.yaml"
     SERVE_ARGS+=("$WORK/connection.yaml")
 fi
 BASE="http://127.0.0.1:$PORT"

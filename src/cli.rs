@@ -1,4 +1,6 @@
-//! The command line: `fakta serve | check | keys`.
+//! The command line: `fakta serve | test | demo | check | sp | revoke | export | init | keys`,
+//! and the connection files embedded in the binary (serve's example, init's starters, the
+//! demo's packs).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -13,9 +15,29 @@ use crate::config::{self, Connection, Diagnostics};
 use crate::idp::{self, IdpState};
 use crate::keys::KeyStore;
 
-/// The connection file served when `fakta serve` is given none.
-pub const EMBEDDED_EXAMPLE: &str = include_str!("../scenarios/qovery-saml.yaml");
-pub const EMBEDDED_EXAMPLE_NAME: &str = "scenarios/qovery-saml.yaml (embedded)";
+/// The connection file served when `fakta serve` is given none: a SAML app and OIDC apps.
+pub const EMBEDDED_EXAMPLE: &str = include_str!("../scenarios/example.yaml");
+pub const EMBEDDED_EXAMPLE_NAME: &str = "scenarios/example.yaml (embedded)";
+
+/// The starter files `fakta init` writes, one per protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StarterProtocol {
+    Saml,
+    Oidc,
+}
+
+impl StarterProtocol {
+    /// The commented starter connection file for this protocol.
+    pub fn text(self) -> &'static str {
+        match self {
+            StarterProtocol::Saml => include_str!("../scenarios/starter-saml.yaml"),
+            StarterProtocol::Oidc => include_str!("../scenarios/starter-oidc.yaml"),
+        }
+    }
+}
+
+/// Where `fakta init` writes when given no path.
+pub const INIT_DEFAULT_PATH: &str = "fakta.yaml";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +47,9 @@ pub const EMBEDDED_EXAMPLE_NAME: &str = "scenarios/qovery-saml.yaml (embedded)";
     long_about = "A fake Okta: a mock SAML 2.0 and OpenID Connect identity provider driven by YAML connection files.\n\n\
 A connection file describes the IdP (its base URL), a directory of users and groups, the apps \
 (SAML service providers and OIDC clients) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
-layout; `fakta check` validates files; `fakta keys` manages the signing key that SPs trust."
+layout; `fakta check` validates files; `fakta init` writes a starter file; `fakta export` prints \
+the metadata or discovery document an SP is configured from; `fakta keys` manages the signing key \
+that SPs trust."
 )]
 pub struct Cli {
     /// Folder holding the IdP's signing key and certificates (created on first use).
@@ -47,7 +71,8 @@ pub enum Command {
     /// Run the identity provider for a connection file.
     ///
     /// Listens on 127.0.0.1 at the port of `idp.base_url` unless --listen says otherwise.
-    /// Without FILE, serves the shipped example (scenarios/qovery-saml.yaml).
+    /// Without FILE, serves the shipped example (scenarios/example.yaml, embedded): a SAML app
+    /// and two OIDC apps on http://127.0.0.1:7000.
     Serve {
         /// The connection file.
         file: Option<PathBuf>,
@@ -157,6 +182,32 @@ pub enum Command {
         /// subject format: iss_sub or email (default: the app's subject_format).
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
+    },
+    /// Print the document an SP is configured from, without serving: a SAML app's IdP
+    /// metadata, an OIDC app's discovery document (of its authorization server).
+    ///
+    /// Byte for byte what `fakta serve FILE` serves at the metadata or discovery URL with the
+    /// same --certs folder (the key is created there if there is none yet), then a newline; the
+    /// URL goes to stderr. So the SP can be set up before fakta runs.
+    Export {
+        /// The connection file.
+        file: PathBuf,
+        /// The app (may be left out when the file has one app).
+        #[arg(long, value_name = "ID")]
+        app: Option<String>,
+    },
+    /// Write a commented starter connection file, to edit for your SP.
+    ///
+    /// It passes `fakta check` and runs with `fakta serve` as it is; its comments say what to
+    /// change first (the SP's ACS URL and entity id, or its redirect URI; the target section).
+    /// An existing file is never overwritten.
+    Init {
+        /// The SSO protocol of the app.
+        #[arg(long, value_enum, default_value_t = StarterProtocol::Saml)]
+        protocol: StarterProtocol,
+        /// Where to write it.
+        #[arg(default_value = INIT_DEFAULT_PATH)]
+        path: PathBuf,
     },
     /// Show, rotate or retire the IdP's signing key.
     Keys {
@@ -285,6 +336,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deny_warnings,
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
+        Command::Export { file, app } => export(&file, app.as_deref(), &cli.certs),
+        Command::Init { protocol, path } => init(protocol, &path),
         Command::Test {
             args,
             listen_ip,
@@ -395,6 +448,51 @@ an identity for anyone who asks. Use it only on a network you trust."
     // A signature still being made on the blocking pool must not hold the exit up.
     runtime.shutdown_timeout(SHUTDOWN_WAIT);
     served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fakta export`: the app's metadata or discovery document on stdout (and a newline).
+fn export(file: &Path, app: Option<&str>, certs: &Path) -> anyhow::Result<ExitCode> {
+    let conn = load_connection(Some(file))?;
+    let (keys, created) = KeyStore::open_or_create(certs)
+        .with_context(|| format!("loading the signing key from {}", certs.display()))?;
+    if created {
+        eprintln!(
+            "created a new signing key in {} (certificate SHA-256 {}); `fakta serve` will use it",
+            certs.display(),
+            keys.current.certificate.sha256_fingerprint()
+        );
+    }
+    let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
+    let doc = idp::export::export(&state, app).with_context(|| file.display().to_string())?;
+    eprintln!("# served at {}", doc.url);
+    println!("{}", doc.body);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fakta init`: writes the starter file, never over an existing one.
+fn init(protocol: StarterProtocol, path: &Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    // create_new: an existing file (or a link to one) is refused by the OS, with no race
+    // between looking and writing.
+    let mut f = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists; fakta init does not overwrite a file (give another path)",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    };
+    f.write_all(protocol.text().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "wrote {}: edit the lines marked CHANGE ME, then `fakta check {0}` and `fakta serve {0}`",
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

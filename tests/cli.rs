@@ -28,6 +28,8 @@ fn help_texts() {
         &["test", "--help"],
         &["demo", "--help"],
         &["revoke", "--help"],
+        &["export", "--help"],
+        &["init", "--help"],
         &["sp", "--list-flaws"],
     ] {
         let (code, out, _) = fakta(args);
@@ -480,4 +482,178 @@ fn serve_and_sp_stop_on_sigterm_and_sigint_despite_a_silent_client() {
         );
         drop(silent);
     }
+}
+
+/// `fakta serve [FILE] --listen 127.0.0.1:0`: the server and the address it listens on.
+fn serve_on_a_free_port(certs: &Path, file: Option<&Path>) -> (Server, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--certs").arg(certs).arg("serve");
+    if let Some(f) = file {
+        cmd.arg(f);
+    }
+    let mut child = Server(
+        cmd.args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    let first = wait_for_line(
+        &mut child.0,
+        "fakta IdP listening on http://",
+        Duration::from_secs(20),
+    );
+    let addr = first
+        .trim_start_matches("fakta IdP listening on http://")
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    (child, addr)
+}
+
+/// The status line and the body of an answer from [`http_get`].
+fn status_and_body(answer: &str) -> (&str, &str) {
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.lines().next().unwrap_or(""), body)
+}
+
+/// `fakta serve` with no file serves the embedded example: a SAML app and OIDC apps on one
+/// IdP; and `fakta export` prints, for each app, exactly what that server serves at the
+/// metadata or discovery URL (the same key folder).
+#[test]
+fn serve_without_a_file_serves_saml_and_oidc_and_export_prints_what_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let (_server, addr) = serve_on_a_free_port(&certs, None);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/example.yaml");
+    let c = certs.to_str().unwrap();
+    for (app, path) in [
+        ("qovery", "/app/qovery/sso/saml/metadata"),
+        ("qovery-oidc", "/.well-known/openid-configuration"),
+        (
+            "qovery-spa",
+            "/oauth2/default/.well-known/openid-configuration",
+        ),
+    ] {
+        let answer = http_get(&addr, path);
+        let (status, served) = status_and_body(&answer);
+        assert!(status.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+        let (code, exported, err) = fakta(&["--certs", c, "export", example, "--app", app]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            !err.contains("created a new signing key"),
+            "export used serve's key: {err}"
+        );
+        assert_eq!(exported, format!("{served}\n"), "export --app {app}");
+        assert!(
+            err.contains(&format!("served at http://127.0.0.1:7000{path}")),
+            "{err}"
+        );
+    }
+    let index = http_get(&addr, "/");
+    let (status, page) = status_and_body(&index);
+    assert!(status.starts_with("HTTP/1.1 200"), "{index}");
+    // The SAML app by its metadata URL, the OIDC apps by their client ids.
+    for shown in [
+        "http://127.0.0.1:7000/app/qovery/sso/saml/metadata",
+        "0oa1qoveryweb",
+        "0oa2qoveryspa",
+    ] {
+        assert!(
+            page.contains(shown),
+            "the index page shows {shown}:\n{page}"
+        );
+    }
+}
+
+#[test]
+fn export_names_the_apps_when_it_cannot_tell_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("certs");
+    let c = c.to_str().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/example.yaml");
+    let (code, out, err) = fakta(&["--certs", c, "export", example, "--app", "nope"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("no app `nope` in the file; its apps are: qovery, qovery-oidc, qovery-spa"),
+        "{err}"
+    );
+    let (code, _, err) = fakta(&["--certs", c, "export", example]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the file has 3 apps (qovery, qovery-oidc, qovery-spa): say which with --app"),
+        "{err}"
+    );
+    // One app: --app may be left out.
+    let saml = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/qovery-saml.yaml");
+    let (code, out, err) = fakta(&["--certs", c, "export", saml]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(
+        out.contains("entityID=\"http://www.okta.com/qovery\""),
+        "{out}"
+    );
+}
+
+/// `fakta init` writes a starter file that `fakta check` passes with no warning and `fakta
+/// serve` runs as it is; a second `init` on the same path refuses and leaves the file alone.
+#[test]
+fn init_writes_a_starter_that_checks_and_serves_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    for (protocol, path) in [
+        ("saml", "/app/my-app/sso/saml/metadata"),
+        ("oidc", "/.well-known/openid-configuration"),
+    ] {
+        let file = dir.path().join(format!("{protocol}.yaml"));
+        let f = file.to_str().unwrap();
+        let (code, _, err) = fakta(&["init", "--protocol", protocol, f]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("CHANGE ME"), "{err}");
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert!(written.contains("CHANGE ME"));
+
+        let (code, out, _) = fakta(&["check", f]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.ends_with(&format!("{f}: 0 error(s), 0 warning(s)\n")),
+            "{out}"
+        );
+
+        let (server, addr) = serve_on_a_free_port(&certs, Some(&file));
+        let answer = http_get(&addr, path);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{protocol}: {answer}");
+        drop(server);
+
+        std::fs::write(&file, "mine\n").unwrap();
+        let (code, _, err) = fakta(&["init", "--protocol", protocol, f]);
+        assert_eq!(code, 2);
+        assert!(
+            err.contains(&format!(
+                "{f} already exists; fakta init does not overwrite"
+            )),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine\n");
+    }
+    // Into a folder that does not exist: an error naming the path, no panic.
+    let missing = dir.path().join("no/such/folder/c.yaml");
+    let (code, _, err) = fakta(&["init", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot create"), "{err}");
+}
+
+/// With no path, `fakta init` writes fakta.yaml in the current folder (SAML by default).
+#[test]
+fn init_defaults_to_a_saml_fakta_yaml_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_with_deadline(
+        Command::new(BIN).arg("init").current_dir(dir.path()),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let written = std::fs::read_to_string(dir.path().join("fakta.yaml")).unwrap();
+    assert!(written.contains("protocol: saml"));
 }

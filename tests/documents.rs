@@ -57,3 +57,65 @@ async fn login_page() {
     let token = start.location().split("state=").nth(1).unwrap().to_owned();
     insta::assert_snapshot!(page.body.replace(&token, "[STATE]").replace("><", ">\n<"));
 }
+
+/// `fakta export`'s document for a SAML app: the metadata, byte for byte what the IdP serves.
+#[tokio::test]
+async fn export_of_a_saml_app() {
+    let st = state(example());
+    let doc = fakta::idp::export::export(&st, None).expect("one app: no --app needed");
+    let served = get(&st, "/app/qovery/sso/saml/metadata", None).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(doc.body, served.body);
+    assert_eq!(
+        served.headers["content-type"].to_str().unwrap(),
+        doc.content_type
+    );
+    assert_eq!(
+        doc.url,
+        "http://127.0.0.1:7000/app/qovery/sso/saml/metadata"
+    );
+    insta::assert_snapshot!(redacted(&doc.body));
+}
+
+/// `fakta export`'s document for an OIDC app on a custom authorization server: that server's
+/// discovery, byte for byte what the IdP serves.
+#[tokio::test]
+async fn export_of_an_oidc_app_on_a_custom_server() {
+    let st = state(oidc_example());
+    let doc = fakta::idp::export::export(&st, Some("qovery-spa")).unwrap();
+    let path = "/oauth2/default/.well-known/openid-configuration";
+    let served = get(&st, path, None).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(doc.body, served.body);
+    assert_eq!(
+        served.headers["content-type"].to_str().unwrap(),
+        doc.content_type
+    );
+    assert_eq!(doc.url, format!("http://127.0.0.1:7000{path}"));
+    let pretty: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&pretty).unwrap());
+    // The org server's app gets the org server's discovery.
+    let org = fakta::idp::export::export(&st, Some("qovery-oidc")).unwrap();
+    let served = get(&st, "/.well-known/openid-configuration", None).await;
+    assert_eq!(org.body, served.body);
+}
+
+#[test]
+fn export_names_the_apps_when_it_cannot_tell_which() {
+    use fakta::idp::export::{ExportError, export};
+    let st = state(oidc_example());
+    let known = vec!["qovery-oidc".to_owned(), "qovery-spa".to_owned()];
+    assert_eq!(
+        export(&st, None),
+        Err(ExportError::WhichApp {
+            known: known.clone()
+        })
+    );
+    assert_eq!(
+        export(&st, Some("qovery")),
+        Err(ExportError::UnknownApp {
+            asked: "qovery".into(),
+            known
+        })
+    );
+}

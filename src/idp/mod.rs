@@ -8,6 +8,7 @@
 mod bounded;
 pub mod control;
 mod error;
+pub mod export;
 mod html;
 mod index;
 pub mod inspect;

@@ -25,7 +25,6 @@ use super::tokens::{CodeGrant, RedeemError, TokenInfo, TokenKind};
 use crate::config::{App, AuthServer, OidcApp, SigningAlg, User};
 use crate::oidc::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt, ResponseMode};
 use crate::oidc::client_auth;
-use crate::oidc::discovery;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::jwt;
 use crate::oidc::params::{self, Params};
@@ -179,8 +178,7 @@ pub async fn discovery(State(state): State<Arc<IdpState>>, ServerId(server): Ser
     if !server_exists(&state, &server) {
         return not_found_server(&server);
     }
-    let honest = serde_json::to_value(discovery::metadata(&server, state.conn.idp.base()))
-        .unwrap_or_default();
+    let honest = super::export::discovery_document(&state, &server);
     Json(state.discovery_document(honest)).into_response()
 }
 

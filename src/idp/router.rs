@@ -13,7 +13,6 @@ use super::login::{login_page, login_submit, signout};
 use super::oidc;
 use super::sso::{saml_app, sso_get, sso_post};
 use super::state::IdpState;
-use crate::saml::metadata;
 
 /// Form bodies above this are refused before they are read (SAML messages are capped at 64 KiB
 /// after decoding; base64 and form encoding make the body larger).
@@ -94,17 +93,6 @@ async fn saml_metadata(
     Path(app_id): Path<String>,
 ) -> Result<Response, IdpError> {
     let (app, saml) = saml_app(&state, None, &app_id)?;
-    let sso = state.url(&IdpState::sso_path(app));
-    let xml = metadata::build(&metadata::MetadataParams {
-        entity_id: &saml.issuer,
-        sso_url: &sso,
-        slo_url: app
-            .logout
-            .as_ref()
-            .map(|_| state.url(&super::slo::slo_path(app)))
-            .as_deref(),
-        certificates: state.keys.published().iter().map(|c| c.base64()).collect(),
-        want_authn_requests_signed: saml.sp_certificate.is_some(),
-    });
-    Ok(([(CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response())
+    let xml = super::export::saml_metadata(&state, app, saml);
+    Ok(([(CONTENT_TYPE, super::export::METADATA_CONTENT_TYPE)], xml).into_response())
 }

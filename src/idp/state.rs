@@ -741,7 +741,7 @@ mod tests {
     fn state(clock: Arc<FixedClock>) -> Arc<IdpState> {
         let (conn, _) = crate::config::load_str(
             crate::cli::EMBEDDED_EXAMPLE,
-            "qovery-saml.yaml",
+            crate::cli::EMBEDDED_EXAMPLE_NAME,
             std::path::Path::new("."),
         )
         .unwrap();
