@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use fakta::config::Emit;
+use fakta::config::{Emit, SpMessage};
 use fakta::saml::{authn_request, binding};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -1225,4 +1225,200 @@ async fn the_control_endpoint_refuses_other_hosts() {
         a.body
     );
     assert!(a.body.contains("no user `mallory`"));
+}
+
+// --- `sp_signs`: which SP messages must be signed ---------------------------------------------
+
+/// An app with the SP certificate and `sp_signs: [<sp_signs>]`.
+fn sp_that_signs(sp_signs: &[SpMessage]) -> SignedSp {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = fakta::keys::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("sp.crt"), sp.certificate.pem()).unwrap();
+    let kinds: Vec<&str> = sp_signs.iter().map(|k| k.name()).collect();
+    let yaml = std::fs::read_to_string(EXAMPLE).unwrap().replace(
+        "# sp_certificate: sp.crt",
+        &format!(
+            "sp_certificate: sp.crt\n    sp_signs: [{}]",
+            kinds.join(", ")
+        ),
+    );
+    let state = state(connection(&yaml, dir.path()));
+    SignedSp {
+        _dir: dir,
+        key: sp.pkey().clone(),
+        cert_b64: sp.certificate.base64(),
+        state,
+    }
+}
+
+/// Who signs a message: nobody, the SP (its certificate's key), or another key.
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Unsigned,
+    Sp,
+    Foreign,
+}
+
+/// Sends the SP's message of kind `kind` (id made unique with `n`) by HTTP-POST or
+/// HTTP-Redirect, signed as `by` says. A LogoutResponse answers a LogoutRequest the IdP
+/// remembers having sent.
+async fn send_sp_message(
+    sp: &SignedSp,
+    foreign: &PKey<Private>,
+    kind: SpMessage,
+    post: bool,
+    by: By,
+    n: usize,
+) -> Answer {
+    let key = match by {
+        By::Unsigned => None,
+        By::Sp => Some(&sp.key),
+        By::Foreign => Some(foreign),
+    };
+    let (path, field, xml, id, issuer_close) = match kind {
+        SpMessage::AuthnRequests => {
+            let id = format!("_r{n}");
+            let xml = request(&id, SP, SSO_URL, ACS, false);
+            (SSO, "SAMLRequest", xml, id, "</saml:Issuer>")
+        }
+        SpMessage::LogoutRequests => {
+            let id = format!("_lo{n}");
+            let xml = fakta::saml::logout::build(&fakta::saml::logout::LogoutRequest {
+                id: id.clone(),
+                issue_instant: NOW,
+                issuer: SP.into(),
+                destination: SLO_URL.into(),
+                name_id: "alice@acme.test".into(),
+                name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+                session_index: None,
+            });
+            (SLO, "SAMLRequest", xml, id, "</saml2:Issuer>")
+        }
+        SpMessage::LogoutResponses => {
+            let sent = format!("id_sent_{n}");
+            sp.state.remember_logout_request(&sent, "qovery");
+            let xml = sp_logout_response(&sent, SP, SUCCESS);
+            (
+                SLO,
+                "SAMLResponse",
+                xml,
+                "_sp_resp1".to_owned(),
+                "</saml2:Issuer>",
+            )
+        }
+    };
+    if !post {
+        let q = match (kind, key) {
+            (SpMessage::AuthnRequests, Some(k)) => signed_query(&xml, k),
+            (SpMessage::AuthnRequests, None) => redirect_uri(&xml, Some("rs"))
+                .split_once('?')
+                .unwrap()
+                .1
+                .to_owned(),
+            (SpMessage::LogoutRequests, k) => {
+                fakta::saml::logout::redirect_query(&xml, Some("rs"), k).unwrap()
+            }
+            (SpMessage::LogoutResponses, k) => response_query(&xml, k),
+        };
+        return get(&sp.state, &format!("{path}?{q}"), None).await;
+    }
+    let body = match key {
+        None => xml,
+        Some(k) => {
+            let at = xml.find(issuer_close).unwrap() + issuer_close.len();
+            let with_template = format!(
+                "{}{}{}",
+                &xml[..at],
+                fakta::saml::response::signature_template(&id, &sp.cert_b64),
+                &xml[at..]
+            );
+            let der = k.private_key_to_pkcs8().unwrap();
+            fakta::saml::signature::sign_first_template(&with_template, &der).unwrap()
+        }
+    };
+    post_form(
+        &sp.state,
+        path,
+        &[(field, &binding::encode_post(&body))],
+        None,
+    )
+    .await
+}
+
+/// What the IdP answers a message it takes: a redirect onwards for requests, the sign-out page
+/// for a LogoutResponse.
+fn taken(kind: SpMessage) -> StatusCode {
+    match kind {
+        SpMessage::LogoutResponses => StatusCode::OK,
+        _ => StatusCode::FOUND,
+    }
+}
+
+#[tokio::test]
+async fn each_kind_of_sp_message_is_required_signed_only_when_sp_signs_lists_it() {
+    let foreign = fakta::keys::SigningKey::generate().unwrap();
+    let foreign = foreign.pkey();
+    let mut n = 0;
+    for &kind in SpMessage::ALL {
+        let others: Vec<SpMessage> = SpMessage::ALL
+            .iter()
+            .copied()
+            .filter(|k| *k != kind)
+            .collect();
+        let required = sp_that_signs(&[kind]);
+        let optional = sp_that_signs(&others);
+        for post in [false, true] {
+            let how = format!(
+                "{} by {}",
+                kind.name(),
+                if post { "POST" } else { "Redirect" }
+            );
+            // Listed: unsigned refused, another key refused, the SP's signature taken.
+            for (by, want) in [
+                (By::Unsigned, StatusCode::BAD_REQUEST),
+                (By::Foreign, StatusCode::BAD_REQUEST),
+                (By::Sp, taken(kind)),
+            ] {
+                n += 1;
+                let a = send_sp_message(&required, foreign, kind, post, by, n).await;
+                assert_eq!(a.status, want, "{how}, required, {by:?}: {}", a.body);
+            }
+            // Left out: unsigned taken, but a signature that is there must still verify.
+            for (by, want) in [
+                (By::Unsigned, taken(kind)),
+                (By::Foreign, StatusCode::BAD_REQUEST),
+                (By::Sp, taken(kind)),
+            ] {
+                n += 1;
+                let a = send_sp_message(&optional, foreign, kind, post, by, n).await;
+                assert_eq!(a.status, want, "{how}, optional, {by:?}: {}", a.body);
+                if matches!(by, By::Foreign) {
+                    assert!(a.body.contains("does not verify"), "{how}: {}", a.body);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_signed_authn_request_is_still_answered_once_when_signing_is_optional() {
+    let sp = sp_that_signs(&[]);
+    let md = get(&sp.state, "/app/qovery/sso/saml/metadata", None).await;
+    assert!(
+        md.body.contains("WantAuthnRequestsSigned=\"false\""),
+        "{}",
+        md.body
+    );
+    let uri = format!("{SSO}?{}", signed_query(&honest(), &sp.key));
+    let first = get(&sp.state, &uri, None).await;
+    assert_eq!(first.status, StatusCode::FOUND, "{}", first.body);
+    let again = get(&sp.state, &uri, None).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(again.body.contains("_r1"), "{}", again.body);
+    // Unsigned ones are not held to the replay store (as without a certificate).
+    let unsigned = redirect_uri(&honest(), Some("rs"));
+    for _ in 0..2 {
+        let a = get(&sp.state, &unsigned, None).await;
+        assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+    }
 }

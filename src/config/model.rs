@@ -234,8 +234,12 @@ pub struct SamlApp {
     pub audience: String,
     /// The ACS URL: the only place assertions are ever posted to.
     pub acs_url: Url,
-    /// When set, AuthnRequests must be signed with this certificate's key.
+    /// The certificate the SP signs with: every signature on an SP message is verified with it.
     pub sp_certificate: Option<PathBuf>,
+    /// The messages that must be signed (`sp_signs`; all of them when only `sp_certificate` is
+    /// given, none without a certificate). A message left out may come unsigned, but a
+    /// signature it does carry must still verify.
+    pub sp_signs: Vec<SpMessage>,
     /// The SP's private key (PEM), used only by the reference SP to sign its requests.
     pub sp_private_key: Option<PathBuf>,
     pub sign: SignWhat,
@@ -247,6 +251,47 @@ pub struct SamlApp {
     pub default_relay_state: Option<String>,
     /// Lifetime of the assertion (Conditions and SubjectConfirmationData), in seconds.
     pub assertion_lifetime_secs: i64,
+}
+
+impl SamlApp {
+    /// Whether the SP must sign messages of kind `m` (checked with `sp_certificate`).
+    pub fn requires_signed(&self, m: SpMessage) -> bool {
+        self.sp_certificate.is_some() && self.sp_signs.contains(&m)
+    }
+}
+
+/// A kind of message the SP sends the IdP, which `apps[].sp_signs` may require signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpMessage {
+    AuthnRequests,
+    LogoutRequests,
+    LogoutResponses,
+}
+
+impl SpMessage {
+    pub const ALL: &'static [SpMessage] = &[
+        SpMessage::AuthnRequests,
+        SpMessage::LogoutRequests,
+        SpMessage::LogoutResponses,
+    ];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpMessage::AuthnRequests => "authn_requests",
+            SpMessage::LogoutRequests => "logout_requests",
+            SpMessage::LogoutResponses => "logout_responses",
+        }
+    }
+
+    /// What the index page calls it.
+    pub fn title(self) -> &'static str {
+        match self {
+            SpMessage::AuthnRequests => "AuthnRequests",
+            SpMessage::LogoutRequests => "LogoutRequests",
+            SpMessage::LogoutResponses => "LogoutResponses",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

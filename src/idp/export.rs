@@ -68,7 +68,7 @@ pub fn saml_metadata(state: &IdpState, app: &App, saml: &SamlApp) -> String {
         sso_url: &sso,
         slo_url: slo.as_deref(),
         certificates: state.keys.published().iter().map(|c| c.base64()).collect(),
-        want_authn_requests_signed: saml.sp_certificate.is_some(),
+        want_authn_requests_signed: saml.requires_signed(crate::config::SpMessage::AuthnRequests),
     })
 }
 

@@ -17,8 +17,8 @@ use super::html::{e, page};
 use super::inspect;
 use super::state::IdpState;
 use crate::config::{
-    App, GroupStatement, NameIdFormat, OidcApp, SamlApp, SignWhat, SigningAlg, SubjectFormat,
-    TokenAuth, User, UserField, WhenNone,
+    App, GroupStatement, NameIdFormat, OidcApp, SamlApp, SignWhat, SigningAlg, SpMessage,
+    SubjectFormat, TokenAuth, User, UserField, WhenNone,
 };
 use crate::directory::emitted_groups;
 use crate::oidc::discovery;
@@ -98,6 +98,27 @@ fn group_statement(g: Option<&GroupStatement>) -> String {
     }
 }
 
+/// Which of the SP's messages must be signed (`sp_signs`), and what happens to the others.
+fn sp_signatures(saml: &SamlApp) -> String {
+    if saml.sp_certificate.is_none() {
+        return "none required (no SP certificate in the file)".to_owned();
+    }
+    let (required, optional): (Vec<SpMessage>, Vec<SpMessage>) = SpMessage::ALL
+        .iter()
+        .partition(|m| saml.requires_signed(**m));
+    let names = |ms: &[SpMessage]| ms.iter().map(|m| m.title()).collect::<Vec<_>>().join(", ");
+    let mut out = if required.is_empty() {
+        "none required".to_owned()
+    } else {
+        format!("required on {}", names(&required))
+    };
+    if !optional.is_empty() {
+        out.push_str(&format!("; {} may come unsigned", names(&optional)));
+    }
+    out.push_str("; every signature present is verified with the SP certificate of the file");
+    out
+}
+
 fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
     let cert = &state.keys.current.certificate;
     let sso = state.url(&IdpState::sso_path(app));
@@ -156,14 +177,7 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
             format!("{} = {}", code(name_id), code(&field(&saml.name_id.value))),
         ),
         ("Signed", e(signed)),
-        (
-            "Signed AuthnRequests",
-            e(if saml.sp_certificate.is_some() {
-                "required (verified with the SP certificate of the file)"
-            } else {
-                "not required"
-            }),
-        ),
+        ("SP signatures", e(&sp_signatures(saml))),
         ("Attribute statements", attributes),
         (
             "Group attribute statement",

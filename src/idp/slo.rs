@@ -19,6 +19,7 @@ use super::html;
 use super::sso::{current_session, saml_app, verify_post};
 use super::state::IdpState;
 use super::{IdpError, SESSION_COOKIE};
+use crate::config::SpMessage;
 use crate::saml::binding::{self, raw_param};
 use crate::saml::logout::{self, SignatureProblem};
 use crate::saml::ns;
@@ -54,12 +55,15 @@ fn slo_redirect(
     query: String,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(state, Some(app_name), app_id)?;
+    let (app, saml) = saml_app(state, Some(app_name), app_id)?;
+    // A signature is verified whenever there is a certificate; `sp_signs` only says whether
+    // one must be there.
     if let Some(raw) = raw_param(&query, "SAMLResponse") {
         let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
         let parsed = logout::parse_response(&xml)?;
         if let Some(cert) = state.sp_certs.get(&app.id) {
-            binding::verify_redirect_signature(&query, "SAMLResponse", cert, true).map_err(
+            let required = saml.requires_signed(SpMessage::LogoutResponses);
+            binding::verify_redirect_signature(&query, "SAMLResponse", cert, required).map_err(
                 |e| IdpError::LogoutResponseSignature {
                     app: app.id.clone(),
                     problem: e.into(),
@@ -70,7 +74,8 @@ fn slo_redirect(
     }
     let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
-        binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?;
+        let required = saml.requires_signed(SpMessage::LogoutRequests);
+        binding::verify_redirect_signature(&query, "SAMLRequest", cert, required)?;
     }
     let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
     let relay = raw_param(&query, "RelayState").map(binding::percent_decode);
@@ -95,12 +100,16 @@ fn slo_form(
     form: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
-    let (app, _) = saml_app(state, Some(app_name), app_id)?;
+    let (app, saml) = saml_app(state, Some(app_name), app_id)?;
     if let Some(raw) = form.get("SAMLResponse") {
         let xml = binding::decode_post(raw)?;
         // Parsed (no DTD, nesting bounded) before xmlsec sees it.
         let parsed = logout::parse_response(&xml)?;
-        if let Some(cert) = state.sp_certs.get(&app.id) {
+        // Checked when required, and whenever a signature is there: an optional signature
+        // that does not verify is still a forgery.
+        let checked =
+            saml.requires_signed(SpMessage::LogoutResponses) || parsed.signatures.count > 0;
+        if let (Some(cert), true) = (state.sp_certs.get(&app.id), checked) {
             let refuse = |problem| IdpError::LogoutResponseSignature {
                 app: app.id.clone(),
                 problem,
@@ -120,7 +129,8 @@ fn slo_form(
     // Parsed (roxmltree, no DTD) before xmlsec sees it.
     logout::parse_request(&xml).map_err(|e| IdpError::Logout(e.to_string()))?;
     if let Some(cert) = state.sp_certs.get(&app.id) {
-        verify_post(&xml, cert, "LogoutRequest", &app.id)?;
+        let required = saml.requires_signed(SpMessage::LogoutRequests);
+        verify_post(&xml, cert, "LogoutRequest", &app.id, required)?;
     }
     finish(state, app, &xml, form.get("RelayState").cloned(), headers)
 }

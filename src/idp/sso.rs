@@ -16,7 +16,7 @@ use super::state::{
     REQUEST_SKEW, RequestUse,
 };
 use super::{IdpError, SESSION_COOKIE};
-use crate::config::{App, Emit, SamlApp, User};
+use crate::config::{App, Emit, SamlApp, SpMessage, User};
 use crate::directory::emitted_groups;
 use crate::saml::authn_request::{self, AuthnRequest};
 use crate::saml::binding::{self, raw_param};
@@ -78,8 +78,11 @@ fn sso_redirect(
     let Some(raw_request) = raw_param(&query, "SAMLRequest") else {
         return idp_initiated(state, app, saml, relay_state, headers);
     };
+    // A signature is verified whenever there is a certificate; `sp_signs` only says whether
+    // one must be there.
+    let required = saml.requires_signed(SpMessage::AuthnRequests);
     let signed = match state.sp_certs.get(&app.id) {
-        Some(cert) => binding::verify_redirect_signature(&query, "SAMLRequest", cert, true)?,
+        Some(cert) => binding::verify_redirect_signature(&query, "SAMLRequest", cert, required)?,
         None => false,
     };
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
@@ -112,11 +115,9 @@ fn sso_form(
         .ok_or(IdpError::MissingField("SAMLRequest"))?;
     let xml = binding::decode_post(raw)?;
     let request = authn_request::parse(&xml)?;
+    let required = saml.requires_signed(SpMessage::AuthnRequests);
     let signed = match state.sp_certs.get(&app.id) {
-        Some(cert) => {
-            verify_post(&xml, cert, "AuthnRequest", &app.id)?;
-            true
-        }
+        Some(cert) => verify_post(&xml, cert, "AuthnRequest", &app.id, required)?,
         None => false,
     };
     super::inspect::authn_request(state, app, "POST", signed, &xml);
@@ -127,13 +128,16 @@ fn sso_form(
 
 /// Checks the enveloped signature of a POSTed request (`message`: AuthnRequest or
 /// LogoutRequest) with the app's SP certificate: its shape first (same-document reference to
-/// the root element, see `saml::signature::check_enveloped`), then libxmlsec1. Blocking.
+/// the root element, see `saml::signature::check_enveloped`), then libxmlsec1. Whether it was
+/// signed; an unsigned one is an error when `required`, a present one must verify regardless.
+/// Blocking.
 pub(super) fn verify_post(
     xml: &str,
     cert: &openssl::x509::X509,
     message: &'static str,
     app_id: &str,
-) -> Result<(), IdpError> {
+    required: bool,
+) -> Result<bool, IdpError> {
     use crate::saml::signature::{ReferenceError, VerifyError};
     let bad = || IdpError::BadPostSignature {
         message,
@@ -141,7 +145,10 @@ pub(super) fn verify_post(
     };
     let der = cert.to_der().map_err(|_| bad())?;
     match signature::verify_enveloped(xml, &der) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(VerifyError::Reference(ReferenceError::SignatureCount { count: 0 })) if !required => {
+            Ok(false)
+        }
         Err(VerifyError::Reference(ReferenceError::SignatureCount { count: 0 })) => {
             Err(IdpError::UnsignedPost {
                 message,

@@ -25,6 +25,7 @@ const SAML_APP_KEYS: &[&str] = &[
     "acs_url",
     "sp_certificate",
     "sp_private_key",
+    "sp_signs",
     "sign",
     "name_id",
     "attributes",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::files;
 use super::super::model::*;
-use super::super::reader::{Map, Sink};
+use super::super::reader::{Map, Sink, choice};
 use super::app::{attribute_statements, name_id};
 use super::values::{seconds, url};
 
@@ -42,6 +42,7 @@ pub(super) fn saml_app(
         );
     }
     let sp_private_key = sp_private_key.map(|s| PathBuf::from(s.value));
+    let sp_signs = sp_signs(sink, m, sp_certificate.is_some());
     let sign = m
         .choice(
             sink,
@@ -77,6 +78,7 @@ pub(super) fn saml_app(
         acs_url: acs?,
         sp_certificate,
         sp_private_key,
+        sp_signs,
         sign,
         name_id: name_id?,
         attributes,
@@ -84,4 +86,33 @@ pub(super) fn saml_app(
         default_relay_state,
         assertion_lifetime_secs: lifetime?,
     }))
+}
+
+/// `sp_signs`: which SP messages must be signed. Without it, all of them when there is an SP
+/// certificate (so a certificate alone keeps meaning "everything signed"), none without one.
+fn sp_signs(sink: &mut Sink, m: &Map<'_>, has_certificate: bool) -> Vec<SpMessage> {
+    let Some(words) = m.strings(sink, "sp_signs") else {
+        return if has_certificate && m.get("sp_signs").is_none() {
+            SpMessage::ALL.to_vec()
+        } else {
+            Vec::new()
+        };
+    };
+    if !has_certificate {
+        sink.error(
+            m.key_pos("sp_signs"),
+            &m.key_path("sp_signs"),
+            "`sp_signs` without `sp_certificate`: the IdP would have no certificate to check the signatures with",
+        );
+    }
+    let choices: Vec<(&str, SpMessage)> = SpMessage::ALL.iter().map(|k| (k.name(), *k)).collect();
+    let mut kinds = Vec::new();
+    for w in words {
+        if let Some(k) = choice(sink, w, &choices) {
+            if !kinds.contains(&k.value) {
+                kinds.push(k.value);
+            }
+        }
+    }
+    kinds
 }
