@@ -116,3 +116,44 @@ fn sp_signs(sink: &mut Sink, m: &Map<'_>, has_certificate: bool) -> Vec<SpMessag
     }
     kinds
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_str;
+    use super::*;
+
+    /// The SAML example, with an SP certificate and `extra` under it, loaded from a folder that
+    /// holds the certificate: the app's `sp_signs`.
+    fn sp_signs_of(extra: &str) -> Vec<SpMessage> {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = crate::keys::SigningKey::generate().unwrap().certificate.pem();
+        std::fs::write(dir.path().join("sp.crt"), cert).unwrap();
+        let yaml = include_str!("../../../scenarios/qovery-saml.yaml")
+            .replace("# sp_certificate: sp.crt", &format!("sp_certificate: sp.crt{extra}"));
+        let (conn, _) = load_str(&yaml, "test.yaml", dir.path()).unwrap_or_else(|d| panic!("{d}"));
+        conn.apps[0].saml().unwrap().sp_signs.clone()
+    }
+
+    #[test]
+    fn a_certificate_alone_means_every_message_is_signed() {
+        assert_eq!(sp_signs_of(""), SpMessage::ALL);
+    }
+
+    #[test]
+    fn sp_signs_narrows_it_and_an_empty_list_requires_none() {
+        use SpMessage::*;
+        assert_eq!(
+            sp_signs_of("\n    sp_signs: [logout_responses, logout_requests, logout_requests]"),
+            [LogoutResponses, LogoutRequests]
+        );
+        assert_eq!(sp_signs_of("\n    sp_signs: []"), []);
+    }
+
+    #[test]
+    fn every_kind_has_its_own_word() {
+        let mut names: Vec<&str> = SpMessage::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SpMessage::ALL.len());
+    }
+}
