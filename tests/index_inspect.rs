@@ -62,6 +62,7 @@ async fn the_index_is_the_sign_on_tab_of_a_saml_and_an_oidc_app() {
         &cert.base64()[..64],
         "Identity Provider Single Logout URL</th><td><code>http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml</code>",
         "Audience URI (SP Entity ID)</th><td><code>urn:auth0:qovery:acme</code>",
+        "SP signatures</th><td>none required (no SP certificate in the file)</td>",
         // Global Token Revocation: the issuer and the subject format to share.
         "Request issuer (JWT iss)</th><td><code>http://127.0.0.1:7000</code>",
         "Issuer and Subject Identifier (<code>iss_sub</code>): <code>iss</code> <code>http://www.okta.com/qovery</code>",
@@ -120,6 +121,38 @@ async fn the_index_is_the_sign_on_tab_of_a_saml_and_an_oidc_app() {
         not_saml.body
     );
     at(&not_saml.body, "is not a SAML app");
+}
+
+/// The index says which of the SP's messages must be signed (`sp_signs`), and that a signature
+/// on the others is still checked.
+#[tokio::test]
+async fn the_index_shows_which_sp_messages_must_be_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = fakta::keys::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("sp.crt"), sp.certificate.pem()).unwrap();
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    for (extra, shown) in [
+        (
+            "",
+            "required on AuthnRequests, LogoutRequests, LogoutResponses; every signature present",
+        ),
+        (
+            "\n    sp_signs: [logout_requests]",
+            "required on LogoutRequests; AuthnRequests, LogoutResponses may come unsigned; every signature present",
+        ),
+        (
+            "\n    sp_signs: []",
+            "none required; AuthnRequests, LogoutRequests, LogoutResponses may come unsigned; every signature present",
+        ),
+    ] {
+        let yaml = example.replace(
+            "# sp_certificate: sp.crt",
+            &format!("sp_certificate: sp.crt{extra}"),
+        );
+        let st = state(connection(&yaml, dir.path()));
+        let page = get(&st, "/", None).await;
+        at(&page.body, &format!("SP signatures</th><td>{shown}"));
+    }
 }
 
 #[tokio::test]

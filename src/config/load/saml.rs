@@ -126,10 +126,15 @@ mod tests {
     /// holds the certificate: the app's `sp_signs`.
     fn sp_signs_of(extra: &str) -> Vec<SpMessage> {
         let dir = tempfile::tempdir().unwrap();
-        let cert = crate::keys::SigningKey::generate().unwrap().certificate.pem();
+        let cert = crate::keys::SigningKey::generate()
+            .unwrap()
+            .certificate
+            .pem();
         std::fs::write(dir.path().join("sp.crt"), cert).unwrap();
-        let yaml = include_str!("../../../scenarios/qovery-saml.yaml")
-            .replace("# sp_certificate: sp.crt", &format!("sp_certificate: sp.crt{extra}"));
+        let yaml = include_str!("../../../scenarios/qovery-saml.yaml").replace(
+            "# sp_certificate: sp.crt",
+            &format!("sp_certificate: sp.crt{extra}"),
+        );
         let (conn, _) = load_str(&yaml, "test.yaml", dir.path()).unwrap_or_else(|d| panic!("{d}"));
         conn.apps[0].saml().unwrap().sp_signs.clone()
     }
