@@ -13,7 +13,7 @@ use super::http::HttpClient;
 use super::jwt::Key;
 use super::saml::Memory;
 use crate::clock::Clock;
-use crate::config::{App, Connection, Expectations, Target};
+use crate::config::{App, Connection, Expectations, SpMessage, Target};
 
 /// Caps on what the SP stores (oldest dropped first).
 pub const MAX_ENTRIES: usize = 10_000;
@@ -43,7 +43,7 @@ pub enum SpError {
         path: String,
     },
     #[error(
-        "{file}: app `{app}` requires signed requests (sp_certificate); give the reference SP the matching key with apps[].sp_private_key"
+        "{file}: app `{app}` requires signed messages (sp_certificate, sp_signs); give the reference SP the matching key with apps[].sp_private_key"
     )]
     SignedRequests { file: String, app: String },
     #[error("{file}: the SP private key: {reason}")]
@@ -226,7 +226,10 @@ impl SpState {
         }
         let callback = match (app.saml(), app.oidc()) {
             (Some(s), _) => {
-                if s.sp_certificate.is_some() && s.sp_private_key.is_none() {
+                // A key is needed only when some message must be signed (`sp_signs: []`
+                // accepts every message unsigned).
+                let must_sign = SpMessage::ALL.iter().any(|m| s.requires_signed(*m));
+                if must_sign && s.sp_private_key.is_none() {
                     return Err(SpError::SignedRequests {
                         file,
                         app: app.id.clone(),
