@@ -212,9 +212,9 @@ pub enum Command {
     },
     /// Print the JSON Schema (draft 2020-12) of the connection file, for editors.
     ///
-    /// Byte for byte scenarios/fakta.schema.json (embedded). The shipped files name it in a
-    /// `# yaml-language-server: $schema=...` first line; editors with YAML support complete and
-    /// check keys with it. `fakta check` is still the full check: the schema has the keys and
+    /// Byte for byte scenarios/fakta.schema.json (embedded). The shipped files name it on their
+    /// first line, a yaml-language-server `$schema=` comment; editors with YAML support complete
+    /// and check keys with it. `fakta check` is still the full check: the schema has the keys and
     /// their shapes, not cross-references (a scenario's user, the target's app) or lint rules.
     Schema,
     /// Show, rotate or retire the IdP's signing key.
