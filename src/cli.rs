@@ -47,7 +47,8 @@ pub const INIT_DEFAULT_PATH: &str = "fakta.yaml";
     long_about = "A fake Okta: a mock SAML 2.0 and OpenID Connect identity provider driven by YAML connection files.\n\n\
 A connection file describes the IdP (its base URL), a directory of users and groups, the apps \
 (SAML service providers and OIDC clients) and how to test one of them. `fakta serve` runs the IdP with Okta's URL \
-layout; `fakta check` validates files; `fakta init` writes a starter file; `fakta export` prints \
+layout; `fakta check` validates files; `fakta init` writes a starter file; `fakta schema` prints \
+their JSON Schema, for editors; `fakta export` prints \
 the metadata or discovery document an SP is configured from; `fakta keys` manages the signing key \
 that SPs trust."
 )]
@@ -209,6 +210,13 @@ pub enum Command {
         #[arg(default_value = INIT_DEFAULT_PATH)]
         path: PathBuf,
     },
+    /// Print the JSON Schema (draft 2020-12) of the connection file, for editors.
+    ///
+    /// Byte for byte scenarios/fakta.schema.json (embedded). The shipped files name it on their
+    /// first line, a yaml-language-server `$schema=` comment; editors with YAML support complete
+    /// and check keys with it. `fakta check` is still the full check: the schema has the keys and
+    /// their shapes, not cross-references (a scenario's user, the target's app) or lint rules.
+    Schema,
     /// Show, rotate or retire the IdP's signing key.
     Keys {
         #[command(subcommand)]
@@ -338,6 +346,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { action } => keys(action, &cli.certs),
         Command::Export { file, app } => export(&file, app.as_deref(), &cli.certs),
         Command::Init { protocol, path } => init(protocol, &path),
+        Command::Schema => schema(),
         Command::Test {
             args,
             listen_ip,
@@ -467,6 +476,16 @@ fn export(file: &Path, app: Option<&str>, certs: &Path) -> anyhow::Result<ExitCo
     let doc = idp::export::export(&state, app).with_context(|| file.display().to_string())?;
     eprintln!("# served at {}", doc.url);
     println!("{}", doc.body);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fakta schema`: the embedded JSON Schema on stdout.
+fn schema() -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(config::SCHEMA.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing the schema to stdout")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,6 +30,7 @@ fn help_texts() {
         &["revoke", "--help"],
         &["export", "--help"],
         &["init", "--help"],
+        &["schema", "--help"],
         &["sp", "--list-flaws"],
     ] {
         let (code, out, _) = fakta(args);

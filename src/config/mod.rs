@@ -8,6 +8,7 @@ mod lint;
 mod load;
 mod model;
 mod reader;
+mod schema;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
@@ -17,4 +18,5 @@ pub use files::{
 pub use load::{MAX_FILE_BYTES, load_file, load_str};
 pub use model::*;
 pub use reader::Pos;
+pub use schema::SCHEMA;
 pub use yaml::MAX_BLOCK_DEPTH;

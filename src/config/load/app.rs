@@ -11,7 +11,7 @@ use super::Declared;
 use super::values::{one_of, regex_error, slug, url};
 use super::{oidc, saml};
 
-const COMMON_APP_KEYS: &[&str] = &[
+pub(crate) const COMMON_APP_KEYS: &[&str] = &[
     "id",
     "name",
     "protocol",
@@ -19,7 +19,7 @@ const COMMON_APP_KEYS: &[&str] = &[
     "global_token_revocation",
 ];
 
-const SAML_APP_KEYS: &[&str] = &[
+pub(crate) const SAML_APP_KEYS: &[&str] = &[
     "issuer",
     "audience",
     "acs_url",
@@ -35,7 +35,7 @@ const SAML_APP_KEYS: &[&str] = &[
     "logout",
 ];
 
-const OIDC_APP_KEYS: &[&str] = &[
+pub(crate) const OIDC_APP_KEYS: &[&str] = &[
     "client_id",
     "client_secret",
     "redirect_uris",

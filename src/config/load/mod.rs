@@ -23,6 +23,12 @@ use super::reader::{self, Map, Pos, Sink};
 use super::{chars, lint, yaml};
 
 pub(crate) use expectations::MappingAt;
+/// The key lists the JSON Schema (config/schema.rs) is checked against.
+#[cfg(test)]
+pub(crate) use {
+    app::{COMMON_APP_KEYS, OIDC_APP_KEYS, SAML_APP_KEYS},
+    oidc::RESERVED_CLAIMS,
+};
 
 /// Largest connection file accepted.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -116,7 +122,7 @@ pub fn load_str(
 /// than "expected a mapping, found an empty value".
 const EMPTY_IS_EMPTY_MAPPING: &[&str] = &["idp", "directory", "target", "expectations"];
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "idp",
     "directory",
     "apps",

@@ -156,7 +156,7 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
 }
 
 /// Claims the IdP sets itself; a claim statement may not override them.
-const RESERVED_CLAIMS: &[&str] = &[
+pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "iss",
     "sub",
     "aud",
