@@ -29,6 +29,16 @@ const MODELINE: &str = "# yaml-language-server: $schema=fakta.schema.json";
 /// validator must report an error, and the mistake.
 const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
     (
+        "sp_signs_unknown_kind",
+        "/apps/0/sp_signs/1",
+        "`authn_request` is not a kind of SP message (enum)",
+    ),
+    (
+        "sp_signs_without_sp_certificate",
+        "/apps/0",
+        "`sp_signs` needs `sp_certificate` (dependentRequired)",
+    ),
+    (
         "bad_app_id_slug",
         "/apps/0/id",
         "an id with a space (pattern)",
