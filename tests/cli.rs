@@ -120,31 +120,7 @@ impl Drop for Server {
 fn serve_answers_metadata_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
-    let mut child = Server(
-        Command::new(BIN)
-            .args([
-                "--certs",
-                certs.to_str().unwrap(),
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
-    let first = wait_for_line(
-        &mut child.0,
-        "fakta IdP listening on http://",
-        Duration::from_secs(20),
-    );
-    let addr = first
-        .trim_start_matches("fakta IdP listening on http://")
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (_server, addr) = serve_on_a_free_port(&certs, None);
     assert!(addr.starts_with("127.0.0.1:"));
     let answer = http_get(&addr, "/app/qovery/sso/saml/metadata");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

@@ -65,7 +65,7 @@ pub(super) async fn acs(
     let now = st.now();
     // libxmlsec1 and RSA: off the async workers.
     let checker = Arc::clone(st);
-    let accepted = tokio::task::spawn_blocking(move || {
+    let accepted = off_the_workers(move || {
         let mut memory = lock(&checker.saml_memory);
         memory.now = Some(now);
         saml::check(&xml, &sp, now, &mut *memory, &checker.flaws)

@@ -156,7 +156,7 @@ pub(super) async fn slo_post(
     if !st.flaws.on(Flaw::UnsignedSlo) {
         // libxmlsec1: off the async workers.
         let signed = xml.clone();
-        let verified = tokio::task::spawn_blocking(move || {
+        let verified = off_the_workers(move || {
             certs
                 .iter()
                 .any(|c| crate::saml::signature::verify_first(&signed, c))
