@@ -3,7 +3,8 @@
 
 mod common;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use base64::Engine;
 use common::*;
 use fakta::config::Emit;
@@ -356,10 +357,10 @@ async fn token_endpoint_errors() {
     .await;
     assert_eq!(oauth_error(&no_code), "invalid_request");
     // Malformed Basic credentials are an error, never a panic.
-    let req = axum::http::Request::post("/oauth2/v1/token")
+    let req = Request::post("/oauth2/v1/token")
         .header("authorization", "Basic %%%not-base64")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(axum::body::Body::from("grant_type=authorization_code"))
+        .body(Body::from("grant_type=authorization_code"))
         .unwrap();
     assert_eq!(oauth_error(&send(&st, req).await), "invalid_client");
 }
@@ -970,4 +971,183 @@ async fn pkce_challenges_and_verifiers_are_checked_for_shape() {
         "{}",
         short.body
     );
+}
+
+/// A browser's request from a page at `origin`, with extra headers.
+fn from_origin(method: &str, uri: &str, origin: &str, extra: &[(&str, &str)]) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("origin", origin);
+    for (k, v) in extra {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn a_trusted_origin_gets_the_token_preflight_and_the_answers() {
+    // The SPA's redirect URI is on 127.0.0.1:7200: that origin is trusted by default.
+    let st = state(oidc_example());
+    let origin = "http://127.0.0.1:7200";
+    let pre = send(
+        &st,
+        from_origin(
+            "OPTIONS",
+            "/oauth2/default/v1/token",
+            origin,
+            &[
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type, X-Okta-User-Agent-Extended",
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(pre.status, StatusCode::NO_CONTENT, "{}", pre.body);
+    let h = |a: &Answer, k: &str| {
+        a.headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(h(&pre, "access-control-allow-origin"), origin);
+    assert_eq!(h(&pre, "access-control-allow-credentials"), "true");
+    assert!(h(&pre, "access-control-allow-methods").contains("POST"));
+    assert!(h(&pre, "access-control-allow-headers").contains("content-type"));
+    assert_eq!(h(&pre, "vary"), "Origin");
+    for path in [
+        "/oauth2/default/v1/keys",
+        "/oauth2/default/.well-known/openid-configuration",
+        "/.well-known/openid-configuration",
+        "/oauth2/v1/keys",
+    ] {
+        let a = send(&st, from_origin("GET", path, origin, &[])).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert_eq!(h(&a, "access-control-allow-origin"), origin, "{path}");
+    }
+    // An error answer carries the grant too: the page must be able to read the OAuth error.
+    let a = send(
+        &st,
+        from_origin("POST", "/oauth2/default/v1/token", origin, &[]),
+    )
+    .await;
+    assert!(a.status.is_client_error(), "{}", a.body);
+    assert_eq!(h(&a, "access-control-allow-origin"), origin);
+}
+
+#[tokio::test]
+async fn an_untrusted_origin_is_never_reflected() {
+    let st = state(oidc_example());
+    for origin in [
+        "http://evil.invalid",
+        "null",
+        "http://127.0.0.1:7200.evil.invalid",
+    ] {
+        let pre = send(
+            &st,
+            from_origin(
+                "OPTIONS",
+                "/oauth2/default/v1/token",
+                origin,
+                &[("access-control-request-method", "POST")],
+            ),
+        )
+        .await;
+        assert_eq!(pre.status, StatusCode::FORBIDDEN, "{origin}");
+        assert!(
+            pre.body
+                .contains("is not a trusted origin; list it under idp.trusted_origins"),
+            "{}",
+            pre.body
+        );
+        assert!(pre.headers.get("access-control-allow-origin").is_none());
+        let a = send(
+            &st,
+            from_origin("GET", "/oauth2/default/v1/keys", origin, &[]),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(
+            a.headers.get("access-control-allow-origin").is_none(),
+            "{origin}"
+        );
+        assert_eq!(
+            a.headers.get("vary").map(|v| v.as_bytes()),
+            Some(&b"Origin"[..])
+        );
+    }
+    // A trusted origin asking for a header or method the endpoints do not take.
+    let origin = "http://127.0.0.1:7200";
+    for (method, headers, says) in [
+        ("PUT", "", "method `PUT` is not answered here"),
+        (
+            "POST",
+            "x-custom",
+            "request header `x-custom` is not allowed",
+        ),
+    ] {
+        let pre = send(
+            &st,
+            from_origin(
+                "OPTIONS",
+                "/oauth2/default/v1/userinfo",
+                origin,
+                &[
+                    ("access-control-request-method", method),
+                    ("access-control-request-headers", headers),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(pre.status, StatusCode::FORBIDDEN);
+        assert!(pre.body.contains(says), "{}", pre.body);
+    }
+    // Requests without Origin (servers, curl) are unchanged.
+    let a = get(&st, "/oauth2/default/v1/keys", None).await;
+    assert!(a.headers.get("vary").is_none());
+}
+
+#[tokio::test]
+async fn listed_trusted_origins_replace_the_derived_ones() {
+    let yaml = std::fs::read_to_string(OIDC_EXAMPLE)
+        .expect("example")
+        .replacen(
+            "base_url: http://127.0.0.1:7000",
+            "base_url: http://127.0.0.1:7000\n  trusted_origins: [\"http://LOCALHOST:5173/\"]",
+            1,
+        );
+    let conn = connection(&yaml, std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert_eq!(conn.trusted_origins(), ["http://localhost:5173"]);
+    let st = state(conn);
+    let a = send(
+        &st,
+        from_origin(
+            "GET",
+            "/oauth2/default/v1/keys",
+            "http://localhost:5173",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(
+        a.headers
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"http://localhost:5173"[..])
+    );
+    let a = send(
+        &st,
+        from_origin(
+            "GET",
+            "/oauth2/default/v1/keys",
+            "http://127.0.0.1:7200",
+            &[],
+        ),
+    )
+    .await;
+    assert!(a.headers.get("access-control-allow-origin").is_none());
 }

@@ -29,6 +29,11 @@ const MODELINE: &str = "# yaml-language-server: $schema=fakta.schema.json";
 /// validator must report an error, and the mistake.
 const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
     (
+        "bad_trusted_origin",
+        "/idp/trusted_origins/0",
+        "`*` and a URL with a path are not origins (pattern)",
+    ),
+    (
         "sp_signs_unknown_kind",
         "/apps/0/sp_signs/1",
         "`authn_request` is not a kind of SP message (enum)",

@@ -32,12 +32,36 @@ impl Connection {
     pub fn user(&self, id_or_login: &str) -> Option<&User> {
         self.directory.find(id_or_login)
     }
+
+    /// The origins whose pages may call the IdP's OAuth endpoints from JavaScript: the file's
+    /// `idp.trusted_origins`, or else the origins of every OIDC app's redirect and post-logout
+    /// URIs (what Okta's app wizard adds as Trusted Origins for a browser app). Sorted, once each.
+    pub fn trusted_origins(&self) -> Vec<String> {
+        if let Some(listed) = &self.idp.trusted_origins {
+            return listed.clone();
+        }
+        let mut origins: Vec<String> = self
+            .apps
+            .iter()
+            .filter_map(App::oidc)
+            .flat_map(|o| o.redirect_uris.iter().chain(&o.post_logout_redirect_uris))
+            .map(|u| u.origin())
+            .filter(|o| o.is_tuple())
+            .map(|o| o.ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Idp {
     /// Where the IdP is reached, e.g. `http://127.0.0.1:7000`; no trailing slash.
     pub base_url: Url,
+    /// Okta's Trusted Origins with the CORS scope, as ASCII origins (`http://127.0.0.1:5173`),
+    /// when the file lists them; otherwise [`Connection::trusted_origins`] derives them.
+    pub trusted_origins: Option<Vec<String>>,
 }
 
 impl Idp {

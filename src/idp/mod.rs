@@ -7,6 +7,7 @@
 
 mod bounded;
 pub mod control;
+mod cors;
 mod error;
 pub mod export;
 mod html;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -41,13 +42,21 @@ pub fn app(state: Arc<IdpState>) -> Router {
         .route("/login/signout", get(signout))
         .route("/api/v1/fakta/revoke", post(super::control::revoke))
         .route("/fakta/xxe/{trial}", get(xxe))
-        .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route(
-            "/oauth2/{server}/.well-known/openid-configuration",
-            get(oidc::discovery),
+        .merge(
+            Router::new()
+                .route("/.well-known/openid-configuration", get(oidc::discovery))
+                .route(
+                    "/oauth2/{server}/.well-known/openid-configuration",
+                    get(oidc::discovery),
+                )
+                .merge(oidc_endpoints("/oauth2/v1"))
+                .merge(oidc_endpoints("/oauth2/{server}/v1"))
+                // Trusted Origins: what a single-page app calls from its own origin.
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    super::cors::cors,
+                )),
         )
-        .merge(oidc_endpoints("/oauth2/v1"))
-        .merge(oidc_endpoints("/oauth2/{server}/v1"))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

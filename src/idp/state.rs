@@ -221,6 +221,8 @@ pub struct IdpState {
     /// `kid` of the current RSA key and of the EC key.
     pub rsa_kid: String,
     pub ec_kid: String,
+    /// The origins answered with CORS headers (`Connection::trusted_origins`), made once.
+    pub trusted_origins: Vec<String>,
 }
 
 impl IdpState {
@@ -255,6 +257,7 @@ impl IdpState {
         };
         let jwks = serde_json::to_string(&set).unwrap_or_else(|_| "{\"keys\":[]}".into());
         Ok(Arc::new(IdpState {
+            trusted_origins: conn.trusted_origins(),
             jwks,
             rsa_kid,
             ec_kid,
