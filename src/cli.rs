@@ -125,6 +125,10 @@ pub enum Command {
         /// A deliberate defect to switch on in the reference SP (repeatable); see `fakta sp --list-flaws`.
         #[arg(long = "flaw", value_name = "NAME")]
         flaws: Vec<String>,
+        /// Serve the IdP over HTTPS (`https://` base URLs, a certificate from fakta's local CA in
+        /// the --certs folder; see `fakta tls show`).
+        #[arg(long)]
+        https: bool,
         /// A filter on trial names.
         filter: Option<String>,
         #[command(flatten)]
@@ -222,6 +226,23 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// HTTPS: show fakta's local certificate authority and how to make a runtime trust it.
+    ///
+    /// With `idp.base_url: https://…`, `fakta serve` and `fakta test` serve TLS with a
+    /// certificate from a local CA made once in the --certs folder (tls-ca.pem; its key
+    /// tls-ca-key.pem is mode 0600 and never printed). fakta's runner and reference SP trust it
+    /// by themselves; your SP needs to be told once.
+    Tls {
+        #[command(subcommand)]
+        action: TlsAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TlsAction {
+    /// Print the CA certificate (PEM), its fingerprint, and the setting each common runtime
+    /// reads to trust it; creates the CA if there is none yet.
+    Show,
 }
 
 /// The libtest options `fakta test` and `fakta demo` share.
@@ -296,6 +317,7 @@ impl HarnessArgs {
             list_json: self.format.as_deref() == Some("json"),
             partition: self.partition,
             timeout: self.timeout.map(std::time::Duration::from_secs),
+            certs: None,
         }
     }
 }
@@ -344,6 +366,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deny_warnings,
         } => Ok(check(&files, deny_warnings)),
         Command::Keys { action } => keys(action, &cli.certs),
+        Command::Tls {
+            action: TlsAction::Show,
+        } => tls_show(&cli.certs),
         Command::Export { file, app } => export(&file, app.as_deref(), &cli.certs),
         Command::Init { protocol, path } => init(protocol, &path),
         Command::Schema => schema(),
@@ -359,12 +384,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app,
             fault,
             format,
-        } => revoke(&file, user, app, fault, format),
+        } => revoke(&file, user, app, fault, format, &cli.certs),
         Command::Demo {
             flaws,
+            https,
             filter,
             harness,
-        } => demo(&flaws, filter, &harness, &cli.certs),
+        } => demo(&flaws, https, filter, &harness, &cli.certs),
         Command::Sp {
             file,
             flaws,
@@ -375,7 +401,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", crate::refsp::flaws::table());
                 return Ok(ExitCode::SUCCESS);
             }
-            sp(file.as_deref(), &flaws, listen)
+            sp(file.as_deref(), &flaws, listen, &cli.certs)
         }
     }
 }
@@ -437,6 +463,27 @@ fn serve(
 an identity for anyone who asks. Use it only on a network you trust."
         );
     }
+    let tls = match conn.idp.base_url.scheme() {
+        "https" => {
+            let host = conn.idp.base_url.host_str().unwrap_or("127.0.0.1");
+            let tls = crate::tls::LocalTls::open_or_create(certs, host)
+                .with_context(|| format!("setting up HTTPS in {}", certs.display()))?;
+            if !tls.created.is_empty() {
+                eprintln!(
+                    "created {} in {} for HTTPS; `fakta tls show` says how to make your SP trust the CA",
+                    tls.created.join(" and "),
+                    certs.display()
+                );
+            }
+            eprintln!(
+                "HTTPS: certificate for {host} from fakta's local CA {} (SHA-256 {})",
+                tls.ca_path().display(),
+                tls.ca_fingerprint()
+            );
+            Some(tls.acceptor().context("setting up HTTPS")?)
+        }
+        _ => None,
+    };
     let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async move {
@@ -445,9 +492,10 @@ an identity for anyone who asks. Use it only on a network you trust."
             .with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr().unwrap_or(addr);
         print_banner(&state, bound);
-        idp::serve(
+        idp::serve_maybe_tls(
             listener,
             state,
+            tls,
             crate::serving::Limits::default(),
             crate::serving::terminated(),
         )
@@ -521,8 +569,10 @@ fn revoke(
     app: Option<String>,
     fault: Option<String>,
     format: Option<String>,
+    certs: &Path,
 ) -> anyhow::Result<ExitCode> {
     let conn = load_connection(Some(file))?;
+    trust_local_ca(&conn, certs)?;
     let url = format!("{}/api/v1/fakta/revoke", conn.idp.base());
     let faulty = fault.is_some();
     let body = serde_json::json!({"user": user, "app": app, "fault": fault, "format": format});
@@ -604,6 +654,7 @@ fn test(
     let (keys, _) = KeyStore::open_or_create(certs)
         .with_context(|| format!("loading the signing key from {}", certs.display()))?;
     let mut options = harness.options(filter);
+    options.certs = Some(certs.to_path_buf());
     options.sp_wait = sp_wait.map(std::time::Duration::from_secs);
     if let Some(ip) = listen_ip.filter(|ip| !ip.is_unspecified()) {
         // The browser (and the SP) reach the IdP at base_url: it must name this address.
@@ -651,6 +702,7 @@ fn free_listeners(n: usize) -> anyhow::Result<Vec<(u16, std::net::TcpListener)>>
 
 fn demo(
     flaws: &[String],
+    https: bool,
     filter: Option<String>,
     harness: &HarnessArgs,
     certs: &Path,
@@ -665,9 +717,12 @@ fn demo(
         };
         // The shipped files use ports 7000 (IdP) and 7100 (SP); the demo moves each pack to
         // free ports so both run at once and nothing else on the machine is disturbed.
-        let text = yaml
+        let mut text = yaml
             .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp_port}"))
             .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp_port}"));
+        if https {
+            text = text.replace("base_url: http://", "base_url: https://");
+        }
         let shown = format!("scenarios/{name}.yaml (embedded)");
         let conn = match config::load_str(&text, &shown, Path::new(".")) {
             Ok((c, _)) => c,
@@ -698,7 +753,10 @@ fn demo(
         packs,
         keys,
         Some(flaws),
-        &harness.options(filter),
+        &crate::runner::Options {
+            certs: Some(certs.to_path_buf()),
+            ..harness.options(filter)
+        },
     )?)
 }
 
@@ -706,9 +764,12 @@ fn sp(
     file: Option<&Path>,
     flaws: &[String],
     listen: Option<SocketAddr>,
+    certs: &Path,
 ) -> anyhow::Result<ExitCode> {
     let flaws = crate::refsp::Flaws::parse(flaws).map_err(anyhow::Error::msg)?;
     let conn = load_connection(file)?;
+    // The SP's own calls (metadata, discovery, token) go to the IdP.
+    trust_local_ca(&conn, certs)?;
     let state = crate::refsp::SpState::new(conn, flaws, Arc::new(SystemClock))?;
     let addr = listen.unwrap_or_else(|| {
         let port = state
@@ -768,7 +829,8 @@ fn sp(
 fn print_banner(state: &IdpState, addr: SocketAddr) {
     use std::io::Write;
     println!(
-        "fakta IdP listening on http://{addr} (base URL {})",
+        "fakta IdP listening on {}://{addr} (base URL {})",
+        state.conn.idp.base_url.scheme(),
         state.conn.idp.base()
     );
     let port = state.conn.idp.base_url.port_or_known_default();
@@ -831,6 +893,56 @@ pub fn check(files: &[PathBuf], deny_warnings: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// For a client of a running https IdP (`fakta sp`, `fakta revoke`): trust the local CA that
+/// `fakta serve` made in the same --certs folder.
+fn trust_local_ca(conn: &Connection, certs: &Path) -> anyhow::Result<()> {
+    if conn.idp.base_url.scheme() != "https" {
+        return Ok(());
+    }
+    let ca = certs.join(crate::tls::CA_CERT_FILE);
+    let pem = std::fs::read(&ca).with_context(|| {
+        format!(
+            "idp.base_url is https: reading fakta's local CA {} (start `fakta serve` with the same --certs first)",
+            ca.display()
+        )
+    })?;
+    let cert = openssl::x509::X509::from_pem(&pem)
+        .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+    crate::tls::trust(&cert);
+    Ok(())
+}
+
+/// `fakta tls show`: the local CA, and each runtime's setting to trust it.
+fn tls_show(certs: &Path) -> anyhow::Result<ExitCode> {
+    let tls = crate::tls::LocalTls::open_or_create(certs, "localhost")
+        .with_context(|| format!("setting up HTTPS in {}", certs.display()))?;
+    if !tls.created.is_empty() {
+        eprintln!("created fakta's local CA in {}", certs.display());
+    }
+    let path = std::fs::canonicalize(tls.ca_path()).unwrap_or_else(|_| tls.ca_path());
+    let p = path.display();
+    println!("# fakta's local CA: {p}");
+    println!("# SHA-256 fingerprint {}", tls.ca_fingerprint());
+    print!("{}", tls.ca_pem());
+    println!("# Trust it (the issuer URL is the other setting to change):");
+    println!("#   Node.js          NODE_EXTRA_CA_CERTS={p}   (added to the built-in roots)");
+    println!("#   Python requests  REQUESTS_CA_BUNDLE={p}   (replaces the roots for that process)");
+    println!(
+        "#   OpenSSL, Go, Ruby, httpx  SSL_CERT_FILE={p}   (replaces the roots for that process)"
+    );
+    println!(
+        "#   Java             keytool -importcert -noprompt -alias fakta -file {p} -keystore <your truststore>"
+    );
+    println!("#   curl             curl --cacert {p} ...");
+    println!(
+        "#   Debian/Ubuntu    sudo cp {p} /usr/local/share/ca-certificates/fakta.crt && sudo update-ca-certificates"
+    );
+    println!(
+        "#   SPs fakta starts (target.start) get FAKTA_CA_FILE and NODE_EXTRA_CA_CERTS set to it."
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn keys(action: KeysAction, certs: &Path) -> anyhow::Result<ExitCode> {

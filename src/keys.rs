@@ -414,14 +414,14 @@ impl KeyStore {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
     fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),
         source,
     })
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let err = |source| KeyError::Write {
         path: path.to_path_buf(),
         source,
@@ -439,7 +439,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 
 /// Writes a certificate: mode 0644 whatever the umask (anyone may read a certificate; only
 /// the owner may change it).
-fn write_public(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+pub(crate) fn write_public(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let err = |source| KeyError::Write {
         path: path.to_path_buf(),
         source,
@@ -450,7 +450,7 @@ fn write_public(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 
 /// Creates the keys folder (and missing parents) when it does not exist; the folder itself
 /// is made 0700 whatever the umask. A folder that already exists is the user's: left as it is.
-fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     let err = |source| KeyError::CreateDir {
         path: dir.to_path_buf(),
         source,

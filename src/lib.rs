@@ -22,3 +22,4 @@ pub mod revocation;
 pub mod runner;
 pub mod saml;
 pub mod serving;
+pub mod tls;

@@ -77,6 +77,28 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_maybe_tls(listener, None, service, limits, shutdown).await
+}
+
+/// [`serve`] over TLS when `tls` is given: each connection's handshake must finish within
+/// `limits.header_read_timeout` (a client that stalls it frees its slot then), and only then is
+/// HTTP read from it.
+pub async fn serve_maybe_tls<S, B>(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<openssl::ssl::SslAcceptor>>,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<BudgetBody>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let budget = Arc::new(Semaphore::new(limits.body_bytes_in_flight));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     // Connections being turned away (each for at most BUSY_LINGER): bounded too.
@@ -137,19 +159,26 @@ where
             })
         };
         let builder = builder.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let lifetime = tokio::time::sleep(limits.connection_lifetime);
-            tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = lifetime => {}
-                _ = stop.wait_for(|s| *s) => {}
+            let io = TokioIo::new(stream);
+            let Some(acceptor) = tls else {
+                return connection(&builder, io, service, limits, stop).await;
+            };
+            let Ok(ssl) = openssl::ssl::Ssl::new(acceptor.context()) else {
+                return;
+            };
+            let Ok(mut tls_io) = hyper_openssl::SslStream::new(ssl, io) else {
+                return;
+            };
+            let handshake = std::pin::Pin::new(&mut tls_io).accept();
+            match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                Ok(Ok(())) => connection(&builder, tls_io, service, limits, stop).await,
+                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!("TLS handshake not finished in time; connection closed"),
             }
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
         });
     }
     drop(listener);
@@ -162,6 +191,33 @@ where
     )
     .await;
     Ok(())
+}
+
+/// Serves one connection until it ends, it reaches `limits.connection_lifetime`, or the
+/// server stops (then it gets `limits.shutdown_grace` to finish its request).
+async fn connection<I, S, B>(
+    builder: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let lifetime = tokio::time::sleep(limits.connection_lifetime);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = lifetime => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
 }
 
 /// A request body whose bytes count against the server's [`Limits::body_bytes_in_flight`]

@@ -41,6 +41,17 @@ pub async fn serve(
     crate::serving::serve(listener, app(state), limits, shutdown).await
 }
 
+/// [`serve`], over TLS when `tls` is given (an `https` base URL: `crate::tls`).
+pub async fn serve_maybe_tls(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<IdpState>,
+    tls: Option<std::sync::Arc<openssl::ssl::SslAcceptor>>,
+    limits: crate::serving::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::serving::serve_maybe_tls(listener, tls, app(state), limits, shutdown).await
+}
+
 /// Runs a handler's work on tokio's blocking pool: signature checks (RSA, libxmlsec1) and
 /// signing never hold one of the few async workers, so slow or many of them cannot stall the
 /// IdP's other requests.

@@ -6,9 +6,11 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
+use hyper_openssl::client::legacy::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use openssl::ssl::{SslConnector, SslMethod};
 
 /// Largest answer read from the IdP.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -43,16 +45,36 @@ impl Answer {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// Or why TLS could not be set up (said on the first request).
+    client: Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpClient {
+    /// Plain HTTP, and HTTPS trusting the system's roots and fakta's local CA
+    /// (`crate::tls::trust`) for an https IdP.
     fn default() -> Self {
-        HttpClient {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let client = SslConnector::builder(SslMethod::tls_client())
+            .and_then(|mut ssl| {
+                for ca in crate::tls::trusted() {
+                    // Already there (the same CA twice) is fine.
+                    let _ = ssl.cert_store_mut().add_cert(ca);
+                }
+                ssl.set_alpn_protos(b"\x08http/1.1")?;
+                HttpsConnector::with_connector(http, ssl)
+            })
+            .map(|https| Client::builder(TokioExecutor::new()).build(https))
+            .map_err(|e| format!("setting up TLS failed: {e}"));
+        HttpClient { client }
     }
 }
 
@@ -105,15 +127,16 @@ impl HttpClient {
             reason: e.to_string(),
         })?;
         let fut = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| HttpError::Request {
-                    method,
-                    url: url.to_owned(),
-                    reason: e.to_string(),
-                })?;
+            let client = self.client.as_ref().map_err(|reason| HttpError::Request {
+                method,
+                url: url.to_owned(),
+                reason: reason.clone(),
+            })?;
+            let resp = client.request(req).await.map_err(|e| HttpError::Request {
+                method,
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
                 .collect()

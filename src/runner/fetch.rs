@@ -40,9 +40,15 @@ pub enum FetchError {
 /// A client builder with the runner's limits (reqwest's redirect policy: the browser sets its
 /// own, to follow redirects hop by hop).
 pub fn client_builder() -> reqwest::ClientBuilder {
+    // An https IdP's certificate comes from fakta's local CA (`crate::tls::trust`).
+    let local_cas = crate::tls::trusted()
+        .into_iter()
+        .filter_map(|ca| ca.to_der().ok())
+        .filter_map(|der| reqwest::Certificate::from_der(&der).ok());
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
+        .tls_certs_merge(local_cas)
 }
 
 /// A client with the runner's limits.

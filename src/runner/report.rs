@@ -46,6 +46,9 @@ pub struct Options {
     pub list_json: bool,
     /// The run's time budget (None: [`RUN_TIMEOUT`]); trials not started when it runs out fail.
     pub timeout: Option<Duration>,
+    /// The keys folder: an https IdP's local CA and server certificate are kept there too
+    /// (None: `certs`).
+    pub certs: Option<PathBuf>,
 }
 
 /// How long the trials of one `fakta test` may take in all, unless `--timeout` says otherwise.
@@ -511,6 +514,30 @@ fn listener(
     }
 }
 
+/// TLS for an https IdP: the local CA's server certificate (`crate::tls`), trusted by this
+/// process's clients from now on (the runner, the reference SP, `target.start`'s environment).
+fn idp_tls(
+    conn: &Connection,
+    options: &Options,
+    pack: &str,
+) -> Result<Option<Arc<openssl::ssl::SslAcceptor>>, RunError> {
+    let base = &conn.idp.base_url;
+    if base.scheme() != "https" {
+        return Ok(None);
+    }
+    let dir = options
+        .certs
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("certs"));
+    let host = base.host_str().unwrap_or("127.0.0.1");
+    let tls = crate::tls::LocalTls::open_or_create(&dir, host)
+        .map_err(|e| RunError::Setup(format!("pack `{pack}`: HTTPS for {base}: {e}")))?;
+    tls.trust();
+    tls.acceptor()
+        .map(Some)
+        .map_err(|e| RunError::Setup(format!("pack `{pack}`: HTTPS for {base}: {e}")))
+}
+
 /// Starts the pack's IdP, and the SP when fakta runs it: the reference SP for the demo, or
 /// `target.start`.
 fn start(
@@ -529,10 +556,12 @@ fn start(
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let addr = idp_addr(&conn.idp.base_url, options.listen_ip);
     let listener_idp = listener(runtime, bound_idp, addr, "the IdP", pack)?;
+    let tls = idp_tls(conn, options, pack)?;
     let served = idp.clone();
-    runtime.spawn(crate::idp::serve(
+    runtime.spawn(crate::idp::serve_maybe_tls(
         listener_idp,
         served,
+        tls,
         crate::serving::Limits::default(),
         std::future::pending::<()>(),
     ));

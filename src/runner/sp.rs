@@ -257,7 +257,15 @@ impl CommandParts {
                 Stdio::from(std::io::stderr()),
             ),
         };
-        let child = Command::new("sh")
+        let mut command = Command::new("sh");
+        if let Some(ca) = crate::tls::ca_file() {
+            // An https IdP: the SP is told which CA signed its certificate.
+            command.env("FAKTA_CA_FILE", &ca);
+            if std::env::var_os("NODE_EXTRA_CA_CERTS").is_none() {
+                command.env("NODE_EXTRA_CA_CERTS", &ca);
+            }
+        }
+        let child = command
             .arg("-c")
             .arg(&self.command)
             .current_dir(&self.dir)
