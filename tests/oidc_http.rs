@@ -1151,3 +1151,115 @@ async fn listed_trusted_origins_replace_the_derived_ones() {
     .await;
     assert!(a.headers.get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn sessions_me_answers_as_okta_and_delete_ends_the_session() {
+    let st = state(oidc_example());
+    let none = get(&st, "/api/v1/sessions/me", None).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let err: Value = serde_json::from_str(&none.body).unwrap();
+    assert_eq!(err["errorCode"], "E0000007");
+    assert_eq!(
+        err["errorSummary"],
+        "Not found: Resource not found: me (Session)"
+    );
+    assert!(
+        err["errorId"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("oae"))
+    );
+    assert_eq!(err["errorCauses"], serde_json::json!([]));
+
+    let (_, sid) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let me = get(&st, "/api/v1/sessions/me", Some(&sid)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let me: Value = serde_json::from_str(&me.body).unwrap();
+    assert_eq!(me["userId"], "00u1alice");
+    assert_eq!(me["status"], "ACTIVE");
+    assert!(me["login"].as_str().is_some_and(|l| l.contains('@')));
+    assert!(me["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(
+        me["_links"]["self"]["href"],
+        "http://127.0.0.1:7000/api/v1/sessions/me"
+    );
+
+    let del = send(
+        &st,
+        Request::delete("/api/v1/sessions/me")
+            .header("cookie", &sid)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    assert!(
+        del.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The session is gone for every endpoint: sessions/me, and a prompt=none authorize.
+    let after = get(&st, "/api/v1/sessions/me", Some(&sid)).await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND);
+    let silent = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("prompt", "none")])),
+        Some(&sid),
+    )
+    .await;
+    assert!(
+        silent.location().contains("error=login_required"),
+        "{}",
+        silent.location()
+    );
+}
+
+#[tokio::test]
+async fn the_rfc_8414_document_is_served_beside_discovery() {
+    let st = state(oidc_example());
+    for (prefix, issuer) in [
+        ("", "http://127.0.0.1:7000"),
+        ("/oauth2/default", "http://127.0.0.1:7000/oauth2/default"),
+    ] {
+        let oidc = get(
+            &st,
+            &format!("{prefix}/.well-known/openid-configuration"),
+            None,
+        )
+        .await;
+        let oauth = get(
+            &st,
+            &format!("{prefix}/.well-known/oauth-authorization-server"),
+            None,
+        )
+        .await;
+        assert_eq!(oauth.status, StatusCode::OK, "{prefix}");
+        let doc: Value = serde_json::from_str(&oauth.body).unwrap();
+        // RFC 8414 section 3.3: the issuer is the one the document was asked for.
+        assert_eq!(doc["issuer"], issuer);
+        assert!(doc["token_endpoint"].is_string());
+        assert_eq!(oauth.body, oidc.body);
+    }
+    let unknown = get(
+        &st,
+        "/oauth2/nope/.well-known/oauth-authorization-server",
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn other_management_api_paths_answer_in_oktas_error_shape() {
+    let st = state(oidc_example());
+    let a = get(&st, "/api/v1/users/me", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let err: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(err["errorCode"], "E0000007");
+    assert!(
+        err["errorSummary"]
+            .as_str()
+            .is_some_and(|s| s.contains("/api/v1/users/me")),
+        "{err}"
+    );
+}

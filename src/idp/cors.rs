@@ -1,8 +1,9 @@
 //! CORS on the OAuth and discovery endpoints, as Okta's Trusted Origins (CORS scope) give it.
 //!
 //! A single-page app calls discovery, the JWKS, the token, userinfo, revocation, introspection
-//! and logout endpoints from its own origin with `fetch`. The browser lets it read an answer only
-//! when the answer names that origin in `Access-Control-Allow-Origin`, and sends a preflight
+//! and logout endpoints, and `/api/v1/sessions/me`, from its own origin with `fetch`. The
+//! browser lets it read an answer only when the answer names that origin in
+//! `Access-Control-Allow-Origin`, and sends a preflight
 //! `OPTIONS` before a `POST` with a non-simple header (`Authorization`, a JSON body). Okta answers
 //! both for the origins an admin listed as Trusted Origins and for nobody else
 //! (<https://developer.okta.com/docs/guides/enable-cors/main/>: "Every website origin must be
@@ -28,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use super::state::IdpState;
 
 /// The methods the endpoints behind this layer answer.
-const METHODS: &str = "GET, POST, OPTIONS";
+const METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
 /// Request headers a page may send (the CORS-safelisted ones need no mention): what OAuth and
 /// OIDC client libraries send, and Okta's SDK header.
@@ -104,7 +105,7 @@ fn preflight(headers: &HeaderMap, origin: &HeaderValue, trusted: bool, path: &st
         .get(ACCESS_CONTROL_REQUEST_METHOD)
         .and_then(|m| m.to_str().ok())
         .unwrap_or("");
-    if !matches!(method, "GET" | "POST") {
+    if !matches!(method, "GET" | "POST" | "DELETE") {
         return refuse(format!(
             "method `{}` is not answered here ({METHODS})",
             method.escape_debug()

@@ -15,6 +15,7 @@ mod index;
 pub mod inspect;
 mod login;
 pub mod oidc;
+mod okta_api;
 mod router;
 pub mod slo;
 mod sso;

@@ -41,6 +41,12 @@ pub fn app(state: Arc<IdpState>) -> Router {
         )
         .route("/login/signout", get(signout))
         .route("/api/v1/fakta/revoke", post(super::control::revoke))
+        // The rest of Okta's management API is not emulated: answered in Okta's error shape,
+        // so an SDK reports "not found" rather than failing to parse an HTML page.
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(super::okta_api::not_emulated),
+        )
         .route("/fakta/xxe/{trial}", get(xxe))
         .merge(
             Router::new()
@@ -48,6 +54,20 @@ pub fn app(state: Arc<IdpState>) -> Router {
                 .route(
                     "/oauth2/{server}/.well-known/openid-configuration",
                     get(oidc::discovery),
+                )
+                // RFC 8414, which Okta serves beside OIDC discovery: resource-server libraries
+                // given only an issuer read it.
+                .route(
+                    "/.well-known/oauth-authorization-server",
+                    get(oidc::discovery),
+                )
+                .route(
+                    "/oauth2/{server}/.well-known/oauth-authorization-server",
+                    get(oidc::discovery),
+                )
+                .route(
+                    "/api/v1/sessions/me",
+                    get(super::okta_api::get_me).delete(super::okta_api::delete_me),
                 )
                 .merge(oidc_endpoints("/oauth2/v1"))
                 .merge(oidc_endpoints("/oauth2/{server}/v1"))
