@@ -10,7 +10,7 @@ pub mod control;
 mod error;
 pub mod export;
 mod html;
-mod index;
+pub mod index;
 pub mod inspect;
 mod login;
 pub mod oidc;

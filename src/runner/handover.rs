@@ -1,0 +1,569 @@
+//! The report to hand over (`fakta test --report FILE`, `fakta demo --report FILE`): one
+//! self-contained HTML file for the people who own the SP. The run's results are gathered into
+//! one serializable model ([`Report`]) and rendered with the template `templates/report.html`
+//! (minijinja, HTML autoescaping on, so every value from the file or the SP is text).
+//!
+//! What it holds: the verdicts per pack and per [`Category`], the role matrix (user, groups at
+//! the IdP, groups sent, expected and observed role), every failure with its rule and
+//! transcript (already redacted, `verdict::Failure::new`), and each app's "Sign On" settings as
+//! the IdP's index page shows them (`idp::index::sign_on`: public values only). The file links
+//! to nothing: no script, stylesheet or image is loaded from anywhere.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::plan::TrialSpec;
+use super::verdict::{FailureKind, Observation};
+use crate::config::{ExpectedValue, Step};
+use crate::idp::IdpState;
+use crate::idp::index::{self, SignOn, Users};
+
+/// The template, embedded: the binary needs no file beside it.
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write the report {path}: it is a directory; give a file name")]
+    IsADirectory { path: PathBuf },
+    #[error("cannot write the report {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot render the report {path}: {source}")]
+    Render {
+        path: PathBuf,
+        source: minijinja::Error,
+    },
+}
+
+/// Checks, before any trial runs, that the report can be written at `path`: not a directory,
+/// in a directory that exists, writable. A file this makes is removed again (the run writes it
+/// at the end); an existing file is left as it is until then.
+pub fn check_writable(path: &Path) -> Result<(), ReportError> {
+    if path.is_dir() {
+        return Err(ReportError::IsADirectory {
+            path: path.to_owned(),
+        });
+    }
+    let existed = path.exists();
+    let write = |source| ReportError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(write)?;
+    if !existed {
+        std::fs::remove_file(path).map_err(write)?;
+    }
+    Ok(())
+}
+
+/// Which part of the suite a trial belongs to, by its case id's letter (docs/catalogue.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// L0: the honest logins every refusal is judged against.
+    Logins,
+    /// R1-R8: the role matrix.
+    Roles,
+    /// T1-T9: Global Token Revocation.
+    Revocation,
+    /// G1-G4: logout.
+    Logout,
+    /// S and O cases: forged logins and session binding.
+    Attacks,
+    /// The file's own scenarios (names outside the catalogue).
+    Scenarios,
+}
+
+impl Category {
+    pub const ALL: &'static [Category] = &[
+        Category::Logins,
+        Category::Roles,
+        Category::Revocation,
+        Category::Logout,
+        Category::Attacks,
+        Category::Scenarios,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::Logins => "honest logins",
+            Category::Roles => "roles",
+            Category::Revocation => "revocation",
+            Category::Logout => "logout",
+            Category::Attacks => "attacks",
+            Category::Scenarios => "the file's scenarios",
+        }
+    }
+
+    /// The category of a trial, by the catalogue entry its name falls under.
+    pub fn of(trial: &str) -> Category {
+        let Some(rule) = crate::catalogue::for_trial(trial) else {
+            return Category::Scenarios;
+        };
+        match rule.case.as_bytes().first() {
+            Some(b'L') => Category::Logins,
+            Some(b'R') => Category::Roles,
+            Some(b'T') => Category::Revocation,
+            Some(b'G') => Category::Logout,
+            Some(b'S' | b'O') => Category::Attacks,
+            _ => Category::Scenarios,
+        }
+    }
+}
+
+/// How one trial ended, as the runner recorded it.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub name: String,
+    pub failure: Option<super::verdict::Failure>,
+    pub ignored: Option<String>,
+    pub notes: Vec<String>,
+    pub caveat: Option<String>,
+    pub observed: Vec<Observation>,
+}
+
+/// What the report needs of a pack, gathered when its IdP starts (before any trial changes
+/// the directory): its apps' settings, its users, and its role expectations.
+#[derive(Debug, Clone)]
+pub struct PackInfo {
+    pub name: String,
+    pub sign_on: Vec<SignOn>,
+    pub users: Users,
+    /// Per trial with a role expectation: each expectation's row, in step order.
+    pub roles: BTreeMap<String, Vec<RolePlan>>,
+}
+
+/// One role expectation of a trial, before the trial runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePlan {
+    pub user: String,
+    pub groups_at_idp: Vec<String>,
+    pub groups_sent: String,
+    pub expected: String,
+}
+
+impl PackInfo {
+    pub fn gather(name: &str, idp: &IdpState, specs: &[TrialSpec]) -> PackInfo {
+        PackInfo {
+            name: name.to_owned(),
+            sign_on: index::sign_on(idp),
+            users: index::users(idp),
+            roles: specs
+                .iter()
+                .filter(|s| s.ignored.is_none())
+                .map(|s| (s.name.clone(), role_plan(s)))
+                .filter(|(_, rows)| !rows.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// The role expectations of a trial: the groups the user has at the IdP at each (the trial's
+/// own, changed by `set_groups`), what the app's group statement sends of them (as the index
+/// page computes it, unless the trial leaves the attribute out), and the role expected.
+fn role_plan(spec: &TrialSpec) -> Vec<RolePlan> {
+    let (Some(user), Some(app)) = (spec.conn.user(&spec.user), spec.conn.app(&spec.app)) else {
+        return Vec::new();
+    };
+    let mut user = user.clone();
+    if let Some(g) = &spec.groups {
+        user.groups = g.clone();
+    }
+    let left_out = app
+        .groups
+        .as_ref()
+        .is_some_and(|g| spec.emit.omit_attributes.contains(&g.attribute));
+    let mut out = Vec::new();
+    for step in &spec.steps {
+        match step {
+            Step::SetGroups { groups } => user.groups = groups.clone(),
+            Step::Expect(e) => {
+                let Some(want) = e.values.get("role") else {
+                    continue;
+                };
+                let groups_sent = if left_out {
+                    "not sent: this trial leaves the groups attribute out".to_owned()
+                } else {
+                    index::sends(app, &user)
+                };
+                out.push(RolePlan {
+                    user: format!("{} ({})", user.id, user.login),
+                    groups_at_idp: user.groups.clone(),
+                    groups_sent,
+                    expected: match want {
+                        ExpectedValue::One(r) => r.clone(),
+                        ExpectedValue::List(l) => l.join(" or "),
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The report: one struct tree, the template's only input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub title: String,
+    /// When the run ended (UTC, RFC 3339).
+    pub generated: String,
+    /// The command line that made it.
+    pub command: String,
+    /// What was tested: "the reference SP (flaws: ...)" for the demo, "the packs' targets" else.
+    pub target: String,
+    /// `--partition`, when the run was a shard: which, and how many trials other shards ran.
+    pub partition: Option<String>,
+    pub totals: Counts,
+    /// The failures by kind, every kind listed (zero included), in `FailureKind::ALL`'s order.
+    pub by_kind: Vec<KindCount>,
+    pub packs: Vec<PackReport>,
+    pub failures: Vec<FailureReport>,
+    pub notes: Vec<Note>,
+    /// Trials that cannot tell "accepted, not fooled" from "fooled" on this file, and why.
+    pub cannot_tell: Vec<Note>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub ignored: usize,
+    pub total: usize,
+}
+
+impl Counts {
+    fn add(&mut self, verdict: Verdict) {
+        self.total += 1;
+        match verdict {
+            Verdict::Ok => self.passed += 1,
+            Verdict::Failed => self.failed += 1,
+            Verdict::Ignored => self.ignored += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    Failed,
+    Ignored,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindCount {
+    pub kind: &'static str,
+    pub meaning: &'static str,
+    pub blames_the_sp: bool,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryCounts {
+    pub category: Category,
+    pub title: &'static str,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackReport {
+    pub name: String,
+    pub counts: Counts,
+    /// Only the categories with a trial in this run.
+    pub categories: Vec<CategoryCounts>,
+    pub roles: Vec<RoleRow>,
+    pub trials: Vec<TrialRow>,
+    pub sign_on: Vec<SignOn>,
+    pub users: Users,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialRow {
+    pub name: String,
+    pub case: String,
+    pub category: Category,
+    pub verdict: Verdict,
+    /// The failure's kind, the reason it was ignored, or the notes that qualify the pass.
+    pub detail: String,
+    pub strength: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleRow {
+    pub trial: String,
+    pub verdict: Verdict,
+    pub user: String,
+    pub groups_at_idp: Vec<String>,
+    pub groups_sent: String,
+    pub expected: String,
+    /// What the SP's session showed; "(not run)" or "(not reached)" when it was not read.
+    pub observed: String,
+    /// Whether the role was read and is not the expected one.
+    pub disagrees: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureReport {
+    pub trial: String,
+    pub pack: String,
+    pub case: String,
+    pub kind: &'static str,
+    pub kind_meaning: &'static str,
+    pub title: Option<&'static str>,
+    pub rule: Option<&'static str>,
+    pub strength: Option<String>,
+    /// Expected and observed, every hop, and the decoded documents; secrets redacted.
+    pub transcript: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub trial: String,
+    pub text: String,
+}
+
+/// What the run was, besides its trials.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub command: String,
+    pub target: String,
+    pub partition: Option<String>,
+    pub generated: String,
+}
+
+impl RunInfo {
+    /// This process's command line, the time now, and what was tested.
+    pub fn now(target: String, partition: Option<String>) -> RunInfo {
+        let generated = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| "(unknown time)".to_owned());
+        RunInfo {
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            target,
+            partition,
+            generated,
+        }
+    }
+}
+
+fn verdict_of(e: &Ended) -> Verdict {
+    match (&e.failure, &e.ignored) {
+        (Some(_), _) => Verdict::Failed,
+        (None, Some(_)) => Verdict::Ignored,
+        (None, None) => Verdict::Ok,
+    }
+}
+
+fn pack_of(trial: &str) -> &str {
+    trial.split_once("::").map_or("", |(p, _)| p)
+}
+
+fn case_of(trial: &str) -> String {
+    let tail = trial.split_once("::").map_or(trial, |(_, t)| t);
+    tail.split('_').next().unwrap_or(tail).to_owned()
+}
+
+/// The report of a run: `packs` in the order they ran, `ended` as the trials finished.
+pub fn build(info: RunInfo, packs: &[PackInfo], ended: &[Ended]) -> Report {
+    let mut ended: Vec<&Ended> = ended.iter().collect();
+    ended.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut totals = Counts::default();
+    let mut out_packs = Vec::new();
+    for p in packs {
+        let mine: Vec<&&Ended> = ended
+            .iter()
+            .filter(|e| pack_of(&e.name) == p.name)
+            .collect();
+        let mut counts = Counts::default();
+        let mut by_category: BTreeMap<Category, Counts> = BTreeMap::new();
+        let mut trials = Vec::new();
+        let mut roles = Vec::new();
+        for e in &mine {
+            let verdict = verdict_of(e);
+            counts.add(verdict);
+            totals.add(verdict);
+            let category = Category::of(&e.name);
+            by_category.entry(category).or_default().add(verdict);
+            let detail = match (&e.failure, &e.ignored) {
+                (Some(f), _) => f.kind.name().to_owned(),
+                (None, Some(why)) => why.clone(),
+                (None, None) => e.notes.join("; "),
+            };
+            trials.push(TrialRow {
+                name: e.name.clone(),
+                case: case_of(&e.name),
+                category,
+                verdict,
+                detail,
+                strength: crate::catalogue::for_trial(&e.name).map(|r| r.strength.to_string()),
+            });
+            let Some(plan) = p.roles.get(&e.name) else {
+                continue;
+            };
+            let observed: Vec<&Observation> =
+                e.observed.iter().filter(|o| o.name == "role").collect();
+            for (i, row) in plan.iter().enumerate() {
+                let (seen, read) = match (verdict, observed.get(i)) {
+                    (Verdict::Ignored, _) => ("(not run)".to_owned(), false),
+                    (_, Some(o)) => (
+                        o.value.clone().unwrap_or_else(|| "(nothing)".to_owned()),
+                        true,
+                    ),
+                    (_, None) => ("(not reached)".to_owned(), false),
+                };
+                let trial = if plan.len() > 1 {
+                    format!("{} (expectation {} of {})", e.name, i + 1, plan.len())
+                } else {
+                    e.name.clone()
+                };
+                roles.push(RoleRow {
+                    trial,
+                    verdict,
+                    user: row.user.clone(),
+                    groups_at_idp: row.groups_at_idp.clone(),
+                    groups_sent: row.groups_sent.clone(),
+                    disagrees: read && seen != row.expected,
+                    expected: row.expected.clone(),
+                    observed: seen,
+                });
+            }
+        }
+        out_packs.push(PackReport {
+            name: p.name.clone(),
+            counts,
+            categories: Category::ALL
+                .iter()
+                .filter_map(|c| {
+                    by_category.get(c).map(|counts| CategoryCounts {
+                        category: *c,
+                        title: c.title(),
+                        counts: *counts,
+                    })
+                })
+                .collect(),
+            roles,
+            trials,
+            sign_on: p.sign_on.clone(),
+            users: p.users.clone(),
+        });
+    }
+    let failures: Vec<FailureReport> = ended
+        .iter()
+        .filter_map(|e| {
+            let f = e.failure.as_ref()?;
+            let rule = crate::catalogue::for_trial(&e.name);
+            Some(FailureReport {
+                trial: e.name.clone(),
+                pack: pack_of(&e.name).to_owned(),
+                case: case_of(&e.name),
+                kind: f.kind.name(),
+                kind_meaning: f.kind.meaning(),
+                title: rule.map(|r| r.title),
+                rule: rule.map(|r| r.rule),
+                strength: rule.map(|r| r.strength.to_string()),
+                transcript: f.transcript.clone(),
+            })
+        })
+        .collect();
+    let by_kind = FailureKind::ALL
+        .iter()
+        .map(|k| KindCount {
+            kind: k.name(),
+            meaning: k.meaning(),
+            blames_the_sp: k.blames_the_sp(),
+            count: failures.iter().filter(|f| f.kind == k.name()).count(),
+        })
+        .collect();
+    let notes = ended
+        .iter()
+        .filter(|e| !e.notes.is_empty() && e.failure.is_none())
+        .map(|e| Note {
+            trial: e.name.clone(),
+            text: e.notes.join("; "),
+        })
+        .collect();
+    let cannot_tell = ended
+        .iter()
+        .filter(|e| e.ignored.is_none())
+        .filter_map(|e| {
+            Some(Note {
+                trial: e.name.clone(),
+                text: e.caveat.clone()?,
+            })
+        })
+        .collect();
+    Report {
+        title: "fakta conformance report".to_owned(),
+        generated: info.generated,
+        command: info.command,
+        target: info.target,
+        partition: info.partition,
+        totals,
+        by_kind,
+        packs: out_packs,
+        failures,
+        notes,
+        cannot_tell,
+    }
+}
+
+/// The report as HTML.
+pub fn render(report: &Report) -> Result<String, minijinja::Error> {
+    let mut env = minijinja::Environment::new();
+    // Autoescaping follows the name: `.html` escapes every value for HTML.
+    env.add_template("report.html", TEMPLATE)?;
+    env.get_template("report.html")?.render(report)
+}
+
+/// Renders the report and writes it to `path`.
+pub fn write(path: &Path, report: &Report) -> Result<(), ReportError> {
+    let html = render(report).map_err(|source| ReportError::Render {
+        path: path.to_owned(),
+        source,
+    })?;
+    std::fs::write(path, html).map_err(|source| ReportError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_case_has_a_category_of_the_suite() {
+        for r in crate::catalogue::all() {
+            let name = format!("p::{}_{}", r.case, r.variant);
+            assert_ne!(Category::of(&name), Category::Scenarios, "{name}");
+        }
+        assert_eq!(Category::of("p::my_own_scenario"), Category::Scenarios);
+        assert_eq!(Category::of("p::R5_group_removed"), Category::Roles);
+        assert_eq!(Category::of("p::S7_x"), Category::Attacks);
+        assert_eq!(Category::of("p::O12_x"), Category::Attacks);
+    }
+
+    #[test]
+    fn a_directory_or_a_missing_directory_is_refused_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_writable(dir.path()).unwrap_err();
+        assert!(matches!(err, ReportError::IsADirectory { .. }), "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let missing = dir.path().join("nowhere").join("r.html");
+        let err = check_writable(&missing).unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
+        // A writable path is checked without leaving a file behind.
+        let fine = dir.path().join("r.html");
+        check_writable(&fine).unwrap();
+        assert!(!fine.exists());
+    }
+}
