@@ -291,6 +291,7 @@ pub struct TrialRow {
     pub name: String,
     pub case: String,
     pub category: Category,
+    pub category_title: &'static str,
     pub verdict: Verdict,
     /// The failure's kind, the reason it was ignored, or the notes that qualify the pass.
     pub detail: String,
@@ -402,6 +403,7 @@ pub fn build(info: RunInfo, packs: &[PackInfo], ended: &[Ended]) -> Report {
                 name: e.name.clone(),
                 case: case_of(&e.name),
                 category,
+                category_title: category.title(),
                 verdict,
                 detail,
                 strength: crate::catalogue::for_trial(&e.name).map(|r| r.strength.to_string()),
@@ -550,6 +552,206 @@ mod tests {
         assert_eq!(Category::of("p::R5_group_removed"), Category::Roles);
         assert_eq!(Category::of("p::S7_x"), Category::Attacks);
         assert_eq!(Category::of("p::O12_x"), Category::Attacks);
+    }
+
+    fn demo_specs(pack: &str) -> Vec<TrialSpec> {
+        let (_, yaml) = crate::cli::DEMO_PACKS
+            .iter()
+            .find(|(p, _)| *p == pack)
+            .unwrap();
+        let (conn, _) = crate::config::load_str(yaml, pack, Path::new(".")).unwrap();
+        crate::runner::plan::plan(pack, std::sync::Arc::new(conn), false)
+    }
+
+    #[test]
+    fn the_role_plan_follows_set_groups_and_a_left_out_attribute() {
+        let specs = demo_specs("qovery-saml");
+        let plan_of = |name: &str| {
+            role_plan(
+                specs
+                    .iter()
+                    .find(|s| s.name == format!("qovery-saml::{name}"))
+                    .unwrap(),
+            )
+        };
+        let r5 = plan_of("R5_group_removed_then_login_again");
+        assert_eq!(
+            r5,
+            [
+                RolePlan {
+                    user: "00u1alice (alice@acme.test)".into(),
+                    groups_at_idp: vec!["Qovery-Admins".into()],
+                    groups_sent: "sent: Qovery-Admins".into(),
+                    expected: "admin".into(),
+                },
+                RolePlan {
+                    user: "00u1alice (alice@acme.test)".into(),
+                    groups_at_idp: vec![],
+                    groups_sent: "sent: no groups attribute".into(),
+                    expected: "viewer".into(),
+                },
+            ]
+        );
+        let left_out = plan_of("R2_no_groups_attribute");
+        assert_eq!(left_out.len(), 1);
+        assert_eq!(
+            left_out[0].groups_sent,
+            "not sent: this trial leaves the groups attribute out"
+        );
+        assert_eq!(left_out[0].groups_at_idp, ["Qovery-Admins", "Eng"]);
+        // No role expectation, no row.
+        assert!(plan_of("R7_missing_email_refused").is_empty());
+    }
+
+    /// A small report, every section present, with markup in every value that comes from the
+    /// file or the SP.
+    fn small_report() -> Report {
+        let pack = PackInfo {
+            name: "p".into(),
+            sign_on: vec![SignOn {
+                app: "app<1>".into(),
+                name: "n".into(),
+                protocol: "SAML 2.0",
+                settings: vec![
+                    index::Setting {
+                        label: "Identity Provider Issuer",
+                        value: vec![index::Part::Code {
+                            text: "http://idp.test/<i>".into(),
+                        }],
+                    },
+                    index::Setting {
+                        label: "IdP metadata",
+                        value: vec![
+                            index::Part::Link {
+                                url: "http://idp.test/metadata".into(),
+                            },
+                            index::Part::Break,
+                            index::Part::Text {
+                                text: "a & b".into(),
+                            },
+                        ],
+                    },
+                ],
+                revocation: vec![],
+                idp_initiated: None,
+            }],
+            users: Users {
+                apps: vec!["app<1>".into()],
+                rows: vec![index::UserRow {
+                    id: "00u1".into(),
+                    login: "a@x.test".into(),
+                    name: "<b>Al</b>".into(),
+                    groups: vec!["G<1>".into()],
+                    sends: vec!["sent: G<1>".into()],
+                }],
+            },
+            roles: [(
+                "p::R1_admin".to_owned(),
+                vec![RolePlan {
+                    user: "00u1 (a@x.test)".into(),
+                    groups_at_idp: vec!["G<1>".into()],
+                    groups_sent: "sent: G<1>".into(),
+                    expected: "admin".into(),
+                }],
+            )]
+            .into(),
+        };
+        let failure = super::super::verdict::Failure::new(
+            FailureKind::WrongOutcome,
+            "trial p::R1_admin\n  expected role = admin\n  observed role = <viewer>",
+        )
+        .with_observed(vec![Observation {
+            name: "role".into(),
+            value: Some("<viewer>".into()),
+        }]);
+        let ended = [
+            Ended {
+                name: "p::R1_admin".into(),
+                failure: Some(failure),
+                ignored: None,
+                notes: vec![],
+                caveat: None,
+                observed: vec![Observation {
+                    name: "role".into(),
+                    value: Some("<viewer>".into()),
+                }],
+            },
+            Ended {
+                name: "p::T1_revocation_ends_the_session".into(),
+                failure: None,
+                ignored: None,
+                notes: vec!["a <note>".into()],
+                caveat: None,
+                observed: vec![],
+            },
+            Ended {
+                name: "p::my_scenario".into(),
+                failure: None,
+                ignored: Some("no <reason>".into()),
+                notes: vec![],
+                caveat: None,
+                observed: vec![],
+            },
+        ];
+        let info = RunInfo {
+            command: "fakta test p.yaml --report r.html".into(),
+            target: "p: the SP at http://127.0.0.1:1/login".into(),
+            partition: Some(
+                "count:1/2: this shard held 3 trial(s); 2 ran in the other shards".into(),
+            ),
+            generated: "2026-12-01T00:00:00Z".into(),
+        };
+        build(info, &[pack], &ended)
+    }
+
+    #[test]
+    fn the_model_counts_per_pack_and_category_and_joins_the_observed_role() {
+        let r = small_report();
+        assert_eq!(
+            r.totals,
+            Counts {
+                passed: 1,
+                failed: 1,
+                ignored: 1,
+                total: 3
+            }
+        );
+        let cats: Vec<(Category, Counts)> = r.packs[0]
+            .categories
+            .iter()
+            .map(|c| (c.category, c.counts))
+            .collect();
+        assert_eq!(
+            cats.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [Category::Roles, Category::Revocation, Category::Scenarios]
+        );
+        assert_eq!(r.packs[0].roles[0].observed, "<viewer>");
+        assert!(r.packs[0].roles[0].disagrees);
+        assert_eq!(r.failures[0].kind, "wrong-outcome");
+        assert!(r.failures[0].rule.is_some());
+        let kinds: usize = r.by_kind.iter().map(|k| k.count).sum();
+        assert_eq!(kinds, 1);
+        assert_eq!(r.by_kind.len(), FailureKind::ALL.len());
+    }
+
+    #[test]
+    fn the_rendered_report_escapes_every_value_and_links_nowhere() {
+        let html = render(&small_report()).unwrap();
+        for raw in [
+            "<b>Al</b>",
+            "G<1>",
+            "<viewer>",
+            "<i>",
+            "<note>",
+            "<reason>",
+            "app<1>",
+        ] {
+            assert!(!html.contains(raw), "unescaped {raw}");
+        }
+        assert!(html.contains("&lt;b&gt;Al&lt;&#x2f;b&gt;"), "{html}");
+        assert!(!html.contains("href="), "a link in the report");
+        assert!(!html.contains("src="), "a source in the report");
+        insta::assert_snapshot!(html);
     }
 
     #[test]
