@@ -20,6 +20,11 @@ use crate::config::{ExpectedValue, Step};
 use crate::idp::IdpState;
 use crate::idp::index::{self, SignOn, Users};
 
+/// Most bytes of transcripts one report holds: each is already cut to
+/// `verdict::MAX_TRANSCRIPT_BYTES`, but a run with hundreds of failures must not make a report
+/// no browser opens. Past it, a failure says where its transcript is instead.
+pub const MAX_TRANSCRIPTS_BYTES: usize = 16 * 1024 * 1024;
+
 /// The template, embedded: the binary needs no file beside it.
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -458,11 +463,22 @@ pub fn build(info: RunInfo, packs: &[PackInfo], ended: &[Ended]) -> Report {
             users: p.users.clone(),
         });
     }
+    let mut kept = 0usize;
     let failures: Vec<FailureReport> = ended
         .iter()
         .filter_map(|e| {
             let f = e.failure.as_ref()?;
             let rule = crate::catalogue::for_trial(&e.name);
+            kept += f.transcript.len();
+            let transcript = if kept <= MAX_TRANSCRIPTS_BYTES {
+                f.transcript.clone()
+            } else {
+                format!(
+                    "[transcript left out: this report holds at most {} MiB of transcripts; it \
+is in libtest's output and the JUnit report]",
+                    MAX_TRANSCRIPTS_BYTES / (1024 * 1024)
+                )
+            };
             Some(FailureReport {
                 trial: e.name.clone(),
                 pack: pack_of(&e.name).to_owned(),
@@ -472,7 +488,7 @@ pub fn build(info: RunInfo, packs: &[PackInfo], ended: &[Ended]) -> Report {
                 title: rule.map(|r| r.title),
                 rule: rule.map(|r| r.rule),
                 strength: rule.map(|r| r.strength.to_string()),
-                transcript: f.transcript.clone(),
+                transcript,
             })
         })
         .collect();
@@ -752,6 +768,42 @@ mod tests {
         assert!(!html.contains("href="), "a link in the report");
         assert!(!html.contains("src="), "a source in the report");
         insta::assert_snapshot!(html);
+    }
+
+    #[test]
+    fn transcripts_past_the_report_cap_are_left_out_with_a_pointer() {
+        let big = "x".repeat(super::super::verdict::MAX_TRANSCRIPT_BYTES);
+        let n = MAX_TRANSCRIPTS_BYTES / big.len() + 2;
+        let ended: Vec<Ended> = (0..n)
+            .map(|i| Ended {
+                name: format!("p::S1_{i:03}"),
+                failure: Some(super::super::verdict::Failure::new(
+                    FailureKind::SpAccepted,
+                    big.clone(),
+                )),
+                ignored: None,
+                notes: vec![],
+                caveat: None,
+                observed: vec![],
+            })
+            .collect();
+        let info = RunInfo {
+            command: String::new(),
+            target: String::new(),
+            partition: None,
+            generated: String::new(),
+        };
+        let r = build(info, &[], &ended);
+        let total: usize = r
+            .failures
+            .iter()
+            .filter(|f| !f.transcript.starts_with("[transcript left out"))
+            .map(|f| f.transcript.len())
+            .sum();
+        assert!(total <= MAX_TRANSCRIPTS_BYTES, "{total}");
+        let last = &r.failures[n - 1].transcript;
+        assert!(last.starts_with("[transcript left out"), "{last}");
+        assert_eq!(r.failures[0].transcript, big);
     }
 
     #[test]

@@ -265,7 +265,16 @@ pub fn run(
             prepared.left_out
         );
         if total == 0 {
-            // More shards than trials: an empty shard is not a failed run.
+            // More shards than trials: an empty shard is not a failed run (and its report says
+            // so).
+            if let Some(path) = &options.report {
+                let shard = Shard {
+                    options,
+                    total,
+                    left_out: prepared.left_out,
+                };
+                write_report(path, tested, &shard, &prepared.packs, &outcomes)?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -281,31 +290,12 @@ pub fn run(
         write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
     }
     if let (Some(path), false) = (&options.report, options.list) {
-        let shard = options.partition.map(|p| {
-            format!(
-                "{p}: this shard held {total} trial(s); {} ran in the other shards",
-                prepared.left_out
-            )
-        });
-        let ended: Vec<handover::Ended> = outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|o| handover::Ended {
-                name: o.name.clone(),
-                failure: o.failure.clone(),
-                ignored: o.ignored.clone(),
-                notes: o.notes.clone(),
-                caveat: o.caveat.clone(),
-                observed: o.observed.clone(),
-            })
-            .collect();
-        let report = handover::build(
-            handover::RunInfo::now(tested, shard),
-            &prepared.packs,
-            &ended,
-        );
-        handover::write(path, &report)?;
+        let shard = Shard {
+            options,
+            total,
+            left_out: prepared.left_out,
+        };
+        write_report(path, tested, &shard, &prepared.packs, &outcomes)?;
     }
     let executed = conclusion.num_passed + conclusion.num_failed;
     if !options.list && executed == 0 {
@@ -327,6 +317,45 @@ pub fn run(
     drop(prepared.started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())
+}
+
+/// What `--partition` left this run, for the report.
+struct Shard<'a> {
+    options: &'a Options,
+    total: usize,
+    left_out: usize,
+}
+
+/// Writes the report to hand over (`--report`) from the trials that ended.
+fn write_report(
+    path: &std::path::Path,
+    tested: String,
+    shard: &Shard<'_>,
+    packs: &[handover::PackInfo],
+    outcomes: &Mutex<Vec<Outcome>>,
+) -> Result<(), RunError> {
+    let partition = shard.options.partition.map(|p| {
+        format!(
+            "{p}: this shard held {} trial(s); {} ran in the other shards",
+            shard.total, shard.left_out
+        )
+    });
+    let ended: Vec<handover::Ended> = outcomes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|o| handover::Ended {
+            name: o.name.clone(),
+            failure: o.failure.clone(),
+            ignored: o.ignored.clone(),
+            notes: o.notes.clone(),
+            caveat: o.caveat.clone(),
+            observed: o.observed.clone(),
+        })
+        .collect();
+    let report = handover::build(handover::RunInfo::now(tested, partition), packs, &ended);
+    handover::write(path, &report)?;
+    Ok(())
 }
 
 /// Two packs cannot share the IdP's port.
