@@ -421,8 +421,11 @@ pub fn build(info: RunInfo, packs: &[PackInfo], ended: &[Ended]) -> Report {
             for (i, row) in plan.iter().enumerate() {
                 let (seen, read) = match (verdict, observed.get(i)) {
                     (Verdict::Ignored, _) => ("(not run)".to_owned(), false),
+                    // What the SP's session shows is the SP's text: redacted like a transcript.
                     (_, Some(o)) => (
-                        o.value.clone().unwrap_or_else(|| "(nothing)".to_owned()),
+                        o.value
+                            .as_deref()
+                            .map_or_else(|| "(nothing)".to_owned(), crate::redact::redact),
                         true,
                     ),
                     (_, None) => ("(not reached)".to_owned(), false),
