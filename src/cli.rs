@@ -276,6 +276,12 @@ pub struct HarnessArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Write the report to hand over here: one self-contained HTML file (no external assets)
+    /// with the verdicts per pack and per category, the role matrix, every failure with its
+    /// rule and transcript, and each app's settings as the IdP's "Sign On" tab shows them. The
+    /// path is checked before any trial runs.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// The run's time limit (seconds, 1-86400; default 600). Trials not started when it runs
     /// out fail (kind setup), one running then fails (kind transport); each trial may take
     /// 120 s and each request 15 s.
@@ -311,6 +317,7 @@ impl HarnessArgs {
             nocapture: self.nocapture,
             quiet: self.quiet || self.format.as_deref() == Some("terse"),
             junit: self.junit.clone(),
+            report: self.report.clone(),
             attacks: self.attacks,
             listen_ip: None,
             sp_wait: None,

@@ -2,7 +2,8 @@
 //! and what a customer shares with the SP's team (SAML: SSO URL, issuer, certificate, SLO URL,
 //! Global Token Revocation issuer and subject format; OIDC: client id, issuer, endpoints,
 //! redirect URIs, auth method), the users with the groups each app sends them after its filter
-//! (and the ones it drops), and the inspector's newest entries.
+//! (and the ones it drops), and the inspector's newest entries. The first two are gathered as
+//! data ([`sign_on`], [`users`]) that the runner's report (`runner::handover`) shows too.
 //!
 //! Public values only: never a client secret or a key. Everything is escaped.
 
@@ -65,37 +66,178 @@ fn field(f: &UserField) -> String {
     }
 }
 
-/// A two-column table from (label, HTML) rows; the values are escaped by the caller.
-fn table(id: &str, rows: &[(&str, String)]) -> String {
-    let mut t = format!("<table id=\"{}\">", e(id));
-    for (label, html) in rows {
-        t.push_str(&format!("<tr><th>{}</th><td>{html}</td></tr>", e(label)));
+/// One piece of a setting's value: the index page links and marks up each kind its way, the
+/// runner's report (`runner::handover`) its own (without links: it is a file to hand over).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Part {
+    /// Words.
+    Text { text: String },
+    /// A value to copy as is (a URL to paste, an issuer, an attribute name).
+    Code { text: String },
+    /// A URL the IdP serves (metadata, discovery, keys): a link on the index page.
+    Link { url: String },
+    /// A line break between values.
+    Break,
+    /// The signing certificate: what Okta's "X.509 Certificate" shows.
+    Certificate {
+        fingerprint: String,
+        not_after: String,
+        download: String,
+        pem: String,
+    },
+}
+
+fn text(s: impl Into<String>) -> Part {
+    Part::Text { text: s.into() }
+}
+
+fn code(s: impl Into<String>) -> Part {
+    Part::Code { text: s.into() }
+}
+
+fn link(url: impl Into<String>) -> Part {
+    Part::Link { url: url.into() }
+}
+
+/// One row of an app's "Sign On" tab: a label and its value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Setting {
+    pub label: &'static str,
+    pub value: Vec<Part>,
+}
+
+fn row(label: &'static str, value: Vec<Part>) -> Setting {
+    Setting { label, value }
+}
+
+/// One app's "Sign On" tab, as data: what a customer shares with the SP's team. Public values
+/// only, never a client secret or a key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignOn {
+    pub app: String,
+    pub name: String,
+    /// "SAML 2.0" or "OpenID Connect".
+    pub protocol: &'static str,
+    pub settings: Vec<Setting>,
+    /// Global Token Revocation's settings (empty when the app has none).
+    pub revocation: Vec<Setting>,
+    /// The IdP-initiated login URL, when the app takes one.
+    pub idp_initiated: Option<String>,
+}
+
+/// A user of the directory and the groups each app with a group statement sends them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserRow {
+    pub id: String,
+    pub login: String,
+    pub name: String,
+    pub groups: Vec<String>,
+    /// Per app with a group statement, in [`Users::apps`]' order: "sent: A; dropped: B".
+    pub sends: Vec<String>,
+}
+
+/// The directory as the index page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Users {
+    /// The apps with a group statement (one column each).
+    pub apps: Vec<String>,
+    pub rows: Vec<UserRow>,
+}
+
+/// Every app's "Sign On" tab: the data of the index page and of the runner's report.
+pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
+    let mut out = Vec::new();
+    for app in &state.conn.apps {
+        let (protocol, settings, issuer, subject) = match (app.saml(), app.oidc()) {
+            (Some(saml), _) => (
+                "SAML 2.0",
+                saml_settings(state, app, saml),
+                saml.issuer.clone(),
+                "the NameID",
+            ),
+            (_, Some(oidc)) => {
+                let md = discovery::metadata(&oidc.server, state.conn.idp.base());
+                (
+                    "OpenID Connect",
+                    oidc_settings(state, app, oidc),
+                    md.issuer,
+                    "the user id",
+                )
+            }
+            _ => continue,
+        };
+        let revocation = app
+            .global_token_revocation
+            .as_ref()
+            .map(|g| revocation(state, g, &issuer, subject))
+            .unwrap_or_default();
+        let idp_initiated = app
+            .saml()
+            .filter(|s| s.allow_idp_initiated)
+            .map(|_| state.url(&IdpState::sso_path(app)));
+        out.push(SignOn {
+            app: app.id.clone(),
+            name: app.name.clone(),
+            protocol,
+            settings,
+            revocation,
+            idp_initiated,
+        });
     }
-    t.push_str("</table>");
-    t
+    out
 }
 
-fn code(s: &str) -> String {
-    format!("<code>{}</code>", e(s))
+/// The users of the directory (as it is now), with what each app sends them.
+pub fn users(state: &IdpState) -> Users {
+    let apps: Vec<&App> = state
+        .conn
+        .apps
+        .iter()
+        .filter(|a| a.groups.is_some())
+        .collect();
+    Users {
+        apps: apps.iter().map(|a| a.id.clone()).collect(),
+        rows: state
+            .directory
+            .all()
+            .into_iter()
+            .map(|u| UserRow {
+                sends: apps.iter().map(|a| sends(a, &u)).collect(),
+                id: u.id,
+                login: u.login,
+                name: u.name.unwrap_or_default(),
+                groups: u.groups,
+            })
+            .collect(),
+    }
 }
 
-fn link(url: &str) -> String {
-    format!("<a href=\"{u}\"><code>{u}</code></a>", u = e(url))
-}
-
-fn group_statement(g: Option<&GroupStatement>) -> String {
+fn group_statement(g: Option<&GroupStatement>) -> Vec<Part> {
     match g {
-        Some(g) => format!(
-            "{} filtered by {}{}",
+        Some(g) => vec![
             code(&g.attribute),
-            code(&g.filter.to_string()),
-            match g.when_none {
+            text(" filtered by "),
+            code(g.filter.to_string()),
+            text(match g.when_none {
                 WhenNone::Absent => ", left out when no group passes",
                 WhenNone::Empty => ", empty when no group passes",
-            }
-        ),
-        None => "none (no groups are sent)".to_owned(),
+            }),
+        ],
+        None => vec![text("none (no groups are sent)")],
     }
+}
+
+/// Values one a line.
+fn lines(values: impl IntoIterator<Item = Part>) -> Vec<Part> {
+    let mut out = Vec::new();
+    for v in values {
+        if !out.is_empty() {
+            out.push(Part::Break);
+        }
+        out.push(v);
+    }
+    out
 }
 
 /// Which of the SP's messages must be signed (`sp_signs`), and what happens to the others.
@@ -119,32 +261,30 @@ fn sp_signatures(saml: &SamlApp) -> String {
     out
 }
 
-fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
+fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
     let cert = &state.keys.current.certificate;
     let sso = state.url(&IdpState::sso_path(app));
     let mut rows = vec![
-        ("Identity Provider Single Sign-On URL", code(&sso)),
-        ("Identity Provider Issuer", code(&saml.issuer)),
-        (
+        row("Identity Provider Single Sign-On URL", vec![code(&sso)]),
+        row("Identity Provider Issuer", vec![code(&saml.issuer)]),
+        row(
             "IdP metadata",
-            link(&state.url(&IdpState::metadata_path(app))),
+            vec![link(state.url(&IdpState::metadata_path(app)))],
         ),
-        (
+        row(
             "X.509 Certificate",
-            format!(
-                "SHA-256 <code class=\"fingerprint\">{}</code>, valid until {} \
-(<a href=\"{}\">download</a>)<pre class=\"certificate\">{}</pre>",
-                e(&cert.sha256_fingerprint()),
-                e(&cert.not_after()),
-                e(&state.url(&certificate_path(app))),
-                e(&cert.pem()),
-            ),
+            vec![Part::Certificate {
+                fingerprint: cert.sha256_fingerprint(),
+                not_after: cert.not_after(),
+                download: state.url(&certificate_path(app)),
+                pem: cert.pem(),
+            }],
         ),
     ];
     if app.logout.is_some() {
-        rows.push((
+        rows.push(row(
             "Identity Provider Single Logout URL",
-            code(&state.url(&super::slo::slo_path(app))),
+            vec![code(state.url(&super::slo::slo_path(app)))],
         ));
     }
     let name_id = match saml.name_id.format {
@@ -158,91 +298,84 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
         SignWhat::Assertion => "Assertion",
     };
     let attributes = if saml.attributes.is_empty() {
-        "none".to_owned()
+        vec![text("none")]
     } else {
-        saml.attributes
-            .iter()
-            .map(|(name, f)| format!("{} = {}", code(name), code(&field(f))))
-            .collect::<Vec<_>>()
-            .join("<br>")
+        let mut out = Vec::new();
+        for (name, f) in &saml.attributes {
+            if !out.is_empty() {
+                out.push(Part::Break);
+            }
+            out.extend([code(name), text(" = "), code(field(f))]);
+        }
+        out
     };
     rows.extend([
-        (
+        row(
             "Single sign-on URL (ACS, of the SP)",
-            code(saml.acs_url.as_str()),
+            vec![code(saml.acs_url.as_str())],
         ),
-        ("Audience URI (SP Entity ID)", code(&saml.audience)),
-        (
+        row("Audience URI (SP Entity ID)", vec![code(&saml.audience)]),
+        row(
             "Name ID",
-            format!("{} = {}", code(name_id), code(&field(&saml.name_id.value))),
+            vec![code(name_id), text(" = "), code(field(&saml.name_id.value))],
         ),
-        ("Signed", e(signed)),
-        ("SP signatures", e(&sp_signatures(saml))),
-        ("Attribute statements", attributes),
-        (
+        row("Signed", vec![text(signed)]),
+        row("SP signatures", vec![text(sp_signatures(saml))]),
+        row("Attribute statements", attributes),
+        row(
             "Group attribute statement",
             group_statement(app.groups.as_ref()),
         ),
     ]);
-    let mut out = table(&format!("app-{}", app.id), &rows);
-    if let Some(g) = &app.global_token_revocation {
-        out.push_str(&revocation(state, app, g, &saml.issuer, "the NameID"));
-    }
-    if saml.allow_idp_initiated {
-        out.push_str(&format!(
-            "<p><a href=\"{}\">IdP-initiated login</a></p>",
-            e(&sso)
-        ));
-    }
-    out
+    rows
 }
 
 /// What a customer shares for Global Token Revocation ("Issuer and Subject Identifier").
 fn revocation(
     state: &IdpState,
-    app: &App,
     g: &crate::config::GlobalTokenRevocation,
     subject_issuer: &str,
     subject: &str,
-) -> String {
+) -> Vec<Setting> {
     let base = state.conn.idp.base();
     let format = match g.subject_format {
-        SubjectFormat::IssSub => format!(
-            "Issuer and Subject Identifier (<code>iss_sub</code>): <code>iss</code> {}, \
-<code>sub</code> {}",
+        SubjectFormat::IssSub => vec![
+            text("Issuer and Subject Identifier ("),
+            code("iss_sub"),
+            text("): "),
+            code("iss"),
+            text(" "),
             code(subject_issuer),
-            e(subject)
-        ),
-        SubjectFormat::Email => "Email (<code>email</code>): the user's email".to_owned(),
+            text(", "),
+            code("sub"),
+            text(format!(" {subject}")),
+        ],
+        SubjectFormat::Email => vec![text("Email ("), code("email"), text("): the user's email")],
     };
-    format!(
-        "<h4>Global Token Revocation</h4>{}",
-        table(
-            &format!("gtr-{}", app.id),
-            &[
-                ("Revocation endpoint (of the SP)", code(g.endpoint.as_str())),
-                ("Request issuer (JWT iss)", code(base)),
-                (
-                    "Keys that sign the request",
-                    link(&state.url(&(discovery::Server::Org.endpoint_prefix() + "/keys")))
-                ),
-                ("Subject format", format),
-            ],
-        )
-    )
+    vec![
+        row(
+            "Revocation endpoint (of the SP)",
+            vec![code(g.endpoint.as_str())],
+        ),
+        row("Request issuer (JWT iss)", vec![code(base)]),
+        row(
+            "Keys that sign the request",
+            vec![link(
+                state.url(&(discovery::Server::Org.endpoint_prefix() + "/keys")),
+            )],
+        ),
+        row("Subject format", format),
+    ]
 }
 
-fn oidc_section(state: &IdpState, app: &App, oidc: &OidcApp) -> String {
+fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
     let base = state.conn.idp.base();
     let md = discovery::metadata(&oidc.server, base);
     let uris = |l: &[url::Url]| {
         if l.is_empty() {
-            "none".to_owned()
+            vec![text("none")]
         } else {
-            l.iter()
-                .map(|u| code(u.as_str()))
-                .collect::<Vec<_>>()
-                .join("<br>")
+            lines(l.iter().map(|u| code(u.as_str())))
         }
     };
     let auth = match oidc.token_auth {
@@ -263,58 +396,61 @@ fn oidc_section(state: &IdpState, app: &App, oidc: &OidcApp) -> String {
         crate::config::AuthServer::Custom(id) => format!("custom ({id})"),
     };
     let claims = if oidc.claims.is_empty() {
-        "none besides the standard ones".to_owned()
+        vec![text("none besides the standard ones")]
     } else {
-        oidc.claims
-            .iter()
-            .map(|(name, f)| format!("{} = {}", code(name), code(&field(f))))
-            .collect::<Vec<_>>()
-            .join("<br>")
+        let mut out = Vec::new();
+        for (name, f) in &oidc.claims {
+            if !out.is_empty() {
+                out.push(Part::Break);
+            }
+            out.extend([code(name), text(" = "), code(field(f))]);
+        }
+        out
     };
-    let rows = vec![
-        ("Client ID", code(&oidc.client_id)),
-        ("Client authentication", e(auth)),
-        ("Authorization server", e(&server)),
-        ("Issuer", code(&md.issuer)),
-        ("Discovery", link(&state.url(&oidc.server.discovery_path()))),
-        ("JWKS", link(&md.jwks_uri)),
-        ("Authorize endpoint", code(&md.authorization_endpoint)),
-        ("Token endpoint", code(&md.token_endpoint)),
-        ("Userinfo endpoint", code(&md.userinfo_endpoint)),
-        ("End session endpoint", code(&md.end_session_endpoint)),
-        ("Revocation endpoint", code(&md.revocation_endpoint)),
-        ("Sign-in redirect URIs", uris(&oidc.redirect_uris)),
-        (
+    vec![
+        row("Client ID", vec![code(&oidc.client_id)]),
+        row("Client authentication", vec![text(auth)]),
+        row("Authorization server", vec![text(server)]),
+        row("Issuer", vec![code(&md.issuer)]),
+        row(
+            "Discovery",
+            vec![link(state.url(&oidc.server.discovery_path()))],
+        ),
+        row("JWKS", vec![link(&md.jwks_uri)]),
+        row("Authorize endpoint", vec![code(&md.authorization_endpoint)]),
+        row("Token endpoint", vec![code(&md.token_endpoint)]),
+        row("Userinfo endpoint", vec![code(&md.userinfo_endpoint)]),
+        row("End session endpoint", vec![code(&md.end_session_endpoint)]),
+        row("Revocation endpoint", vec![code(&md.revocation_endpoint)]),
+        row("Sign-in redirect URIs", uris(&oidc.redirect_uris)),
+        row(
             "Sign-out redirect URIs",
             uris(&oidc.post_logout_redirect_uris),
         ),
-        (
+        row(
             "Back-channel logout URI",
-            oidc.backchannel_logout_uri
-                .as_ref()
-                .map_or_else(|| "none".to_owned(), |u| code(u.as_str())),
+            vec![
+                oidc.backchannel_logout_uri
+                    .as_ref()
+                    .map_or_else(|| text("none"), |u| code(u.as_str())),
+            ],
         ),
-        ("id_token signing", e(alg)),
-        (
+        row("id_token signing", vec![text(alg)]),
+        row(
             "PKCE",
-            e(if oidc.require_pkce {
+            vec![text(if oidc.require_pkce {
                 "required"
             } else {
                 "optional"
-            }),
+            })],
         ),
-        ("Claims", claims),
-        ("Groups claim", group_statement(app.groups.as_ref())),
-    ];
-    let mut out = table(&format!("app-{}", app.id), &rows);
-    if let Some(g) = &app.global_token_revocation {
-        out.push_str(&revocation(state, app, g, &md.issuer, "the user id"));
-    }
-    out
+        row("Claims", claims),
+        row("Groups claim", group_statement(app.groups.as_ref())),
+    ]
 }
 
 /// What an app sends a user: "sent: A, B; dropped: C".
-fn sends(app: &App, user: &User) -> String {
+pub fn sends(app: &App, user: &User) -> String {
     let Some(statement) = &app.groups else {
         return "no group statement".to_owned();
     };
@@ -336,6 +472,67 @@ fn sends(app: &App, user: &User) -> String {
     }
 }
 
+/// A value's parts as the index page shows them.
+fn parts_html(parts: &[Part]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Part::Text { text } => out.push_str(&e(text)),
+            Part::Code { text } => out.push_str(&format!("<code>{}</code>", e(text))),
+            Part::Link { url } => {
+                out.push_str(&format!("<a href=\"{u}\"><code>{u}</code></a>", u = e(url)))
+            }
+            Part::Break => out.push_str("<br>"),
+            Part::Certificate {
+                fingerprint,
+                not_after,
+                download,
+                pem,
+            } => out.push_str(&format!(
+                "SHA-256 <code class=\"fingerprint\">{}</code>, valid until {} \
+(<a href=\"{}\">download</a>)<pre class=\"certificate\">{}</pre>",
+                e(fingerprint),
+                e(not_after),
+                e(download),
+                e(pem),
+            )),
+        }
+    }
+    out
+}
+
+/// A two-column table of settings.
+fn table(id: &str, rows: &[Setting]) -> String {
+    let mut t = format!("<table id=\"{}\">", e(id));
+    for r in rows {
+        t.push_str(&format!(
+            "<tr><th>{}</th><td>{}</td></tr>",
+            e(r.label),
+            parts_html(&r.value)
+        ));
+    }
+    t.push_str("</table>");
+    t
+}
+
+/// An app's "Sign On" tab as the index page shows it.
+fn sign_on_html(s: &SignOn) -> String {
+    let mut out = table(&format!("app-{}", s.app), &s.settings);
+    if !s.revocation.is_empty() {
+        out.push_str(&format!(
+            "<h4>Global Token Revocation</h4>{}",
+            table(&format!("gtr-{}", s.app), &s.revocation)
+        ));
+    }
+    if let Some(url) = &s.idp_initiated {
+        out.push_str(&format!(
+            "<p><a href=\"{}\">IdP-initiated login</a></p>",
+            e(url)
+        ));
+    }
+    out
+}
+
 /// `GET /`: what this IdP serves, for a person setting up an SP.
 pub async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
     let mut body = String::new();
@@ -347,39 +544,31 @@ pub async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
         e(&state.url("/fakta/inspect")),
     ));
     body.push_str("<h2>Apps</h2>");
-    for app in &state.conn.apps {
-        let (protocol, section) = match (app.saml(), app.oidc()) {
-            (Some(saml), _) => ("SAML 2.0", saml_section(&state, app, saml)),
-            (_, Some(oidc)) => ("OpenID Connect", oidc_section(&state, app, oidc)),
-            _ => continue,
-        };
+    for app in sign_on(&state) {
         body.push_str(&format!(
-            "<h3>{} <small>({protocol}, app name <code>{}</code>)</small></h3>{section}",
-            e(&app.id),
+            "<h3>{} <small>({}, app name <code>{}</code>)</small></h3>{}",
+            e(&app.app),
+            app.protocol,
             e(&app.name),
+            sign_on_html(&app),
         ));
     }
-    let apps_with_groups: Vec<&App> = state
-        .conn
-        .apps
-        .iter()
-        .filter(|a| a.groups.is_some())
-        .collect();
+    let users = users(&state);
     body.push_str("<h2>Users</h2><table id=\"users\"><tr><th>id</th><th>login</th><th>name</th><th>groups</th>");
-    for app in &apps_with_groups {
-        body.push_str(&format!("<th>{}</th>", e(&app.id)));
+    for app in &users.apps {
+        body.push_str(&format!("<th>{}</th>", e(app)));
     }
     body.push_str("</tr>");
-    for u in state.directory.all() {
+    for u in &users.rows {
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             e(&u.id),
             e(&u.login),
-            e(u.name.as_deref().unwrap_or("")),
+            e(&u.name),
             e(&u.groups.join(", "))
         ));
-        for app in &apps_with_groups {
-            body.push_str(&format!("<td>{}</td>", e(&sends(app, &u))));
+        for sent in &u.sends {
+            body.push_str(&format!("<td>{}</td>", e(sent)));
         }
         body.push_str("</tr>");
     }

@@ -11,7 +11,7 @@ mod cors;
 mod error;
 pub mod export;
 mod html;
-mod index;
+pub mod index;
 pub mod inspect;
 mod login;
 pub mod oidc;

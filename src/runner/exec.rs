@@ -11,7 +11,7 @@ use super::binding::{BindingAttack, cookies_set_by};
 use super::browser::{Browser, Navigation, Page, Rewrite};
 use super::plan::TrialSpec;
 use super::transcript;
-use super::verdict::{Failure, FailureKind, Passed};
+use super::verdict::{Failure, FailureKind, Observation, Passed};
 use crate::config::{
     ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionExpectation, SessionState, Step, Target,
     User,
@@ -95,7 +95,10 @@ pub async fn run_alone(spec: &TrialSpec, idp: &IdpState) -> Result<Passed, Failu
         idp.set_trial_oidc_fault(&trial, f);
     }
     let mut result = match TrialRun::new(spec, idp, &trial) {
-        Ok(mut run) => run.steps().await.map(|()| run.passed),
+        Ok(mut run) => run.steps().await.map(|()| Passed {
+            observed: std::mem::take(&mut run.observed),
+            ..std::mem::take(&mut run.passed)
+        }),
         Err(f) => Err(f),
     };
     // S24: a refusal is not enough; the SP must not have fetched the external entity either.
@@ -138,6 +141,8 @@ struct TrialRun<'a> {
     step: usize,
     /// Whether a step so far sent something forged (a faulty revocation or logout).
     forged_sent: bool,
+    /// The values read from the session so far (the report's role matrix).
+    observed: Vec<Observation>,
 }
 
 /// What one login navigation produced.
@@ -177,6 +182,7 @@ impl<'a> TrialRun<'a> {
             last_revocation: None,
             step: 0,
             forged_sent: false,
+            observed: Vec::new(),
         })
     }
 
@@ -211,6 +217,7 @@ impl<'a> TrialRun<'a> {
             kind,
             transcript::render(self.spec, &self.user, self.step, step, &what, evidence),
         )
+        .with_observed(self.observed.clone())
     }
 
     fn browser(&mut self, name: &str) -> Option<&mut (String, Browser, User)> {
@@ -960,6 +967,10 @@ identity (not fooled) or took the forged one"
                 )
             })?;
             let got = read_value(reader, &seen);
+            self.observed.push(Observation {
+                name: vname.clone(),
+                value: got.as_ref().map(show_value),
+            });
             if !matches(expected, &got) {
                 return Err(self.fail(
                     FailureKind::WrongOutcome,

@@ -9,6 +9,7 @@ pub mod binding;
 pub mod browser;
 pub mod exec;
 pub mod fetch;
+pub mod handover;
 pub mod logout;
 pub mod oracle;
 pub mod partition;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use super::exec::{self, Baseline};
+use super::handover;
 use super::partition::Dealer;
 use super::plan::{self, TrialSpec};
 use super::sp::{self, CommandSp, SP_WAIT, SpControl};
@@ -33,6 +34,8 @@ pub struct Options {
     pub nocapture: bool,
     pub quiet: bool,
     pub junit: Option<PathBuf>,
+    /// Write the report to hand over (one HTML file, `handover`) here.
+    pub report: Option<PathBuf>,
     /// Add the attack pack to every file.
     pub attacks: bool,
     /// Where the IdP listens (port: base_url's); None: 127.0.0.1.
@@ -137,6 +140,8 @@ pub enum RunError {
     },
     #[error("cannot write the JUnit report {path}: {reason}")]
     Junit { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Report(#[from] handover::ReportError),
 }
 
 struct Outcome {
@@ -148,6 +153,8 @@ struct Outcome {
     notes: Vec<String>,
     /// What the file cannot tell for this trial (`TrialSpec::caveat`).
     caveat: Option<String>,
+    /// The values read from the session (the report's role matrix).
+    observed: Vec<super::verdict::Observation>,
     time: Duration,
 }
 
@@ -182,6 +189,33 @@ pub fn run(
         list_json(&packs, options);
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(path) = &options.report {
+        if options.list {
+            return Err(RunError::Setup(
+                "--report writes the results of a run: it does not go with --list".into(),
+            ));
+        }
+        // Now, not after the trials: a path that cannot be written wastes no run.
+        handover::check_writable(path)?;
+    }
+    let tested = match &sp_flaws {
+        Some(f) if f.iter().next().is_none() => "the reference SP, strict (fakta demo)".to_owned(),
+        Some(f) => format!(
+            "the reference SP with the flaw(s) {} (fakta demo)",
+            f.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => packs
+            .iter()
+            .map(|p| match &p.conn.target {
+                Some(t) => format!("{}: the SP at {}", p.name, t.login_url),
+                None => format!("{}: no target", p.name),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
     if !options.list {
         // The keys of the "signed by another key" and key-rotation faults take a while to
         // make: start now, one per core.
@@ -234,7 +268,16 @@ pub fn run(
             prepared.left_out
         );
         if total == 0 {
-            // More shards than trials: an empty shard is not a failed run.
+            // More shards than trials: an empty shard is not a failed run (and its report says
+            // so).
+            if let Some(path) = &options.report {
+                let shard = Shard {
+                    options,
+                    total,
+                    left_out: prepared.left_out,
+                };
+                write_report(path, tested, &shard, &prepared.packs, &outcomes)?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -248,6 +291,14 @@ pub fn run(
     }
     if let (Some(path), false) = (&options.junit, options.list) {
         write_junit(path, &outcomes.lock().unwrap_or_else(|e| e.into_inner()))?;
+    }
+    if let (Some(path), false) = (&options.report, options.list) {
+        let shard = Shard {
+            options,
+            total,
+            left_out: prepared.left_out,
+        };
+        write_report(path, tested, &shard, &prepared.packs, &outcomes)?;
     }
     let executed = conclusion.num_passed + conclusion.num_failed;
     if !options.list && executed == 0 {
@@ -269,6 +320,45 @@ pub fn run(
     drop(prepared.started_sps);
     drop(runtime);
     Ok(conclusion.exit_code())
+}
+
+/// What `--partition` left this run, for the report.
+struct Shard<'a> {
+    options: &'a Options,
+    total: usize,
+    left_out: usize,
+}
+
+/// Writes the report to hand over (`--report`) from the trials that ended.
+fn write_report(
+    path: &std::path::Path,
+    tested: String,
+    shard: &Shard<'_>,
+    packs: &[handover::PackInfo],
+    outcomes: &Mutex<Vec<Outcome>>,
+) -> Result<(), RunError> {
+    let partition = shard.options.partition.map(|p| {
+        format!(
+            "{p}: this shard held {} trial(s); {} ran in the other shards",
+            shard.total, shard.left_out
+        )
+    });
+    let ended: Vec<handover::Ended> = outcomes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|o| handover::Ended {
+            name: o.name.clone(),
+            failure: o.failure.clone(),
+            ignored: o.ignored.clone(),
+            notes: o.notes.clone(),
+            caveat: o.caveat.clone(),
+            observed: o.observed.clone(),
+        })
+        .collect();
+    let report = handover::build(handover::RunInfo::now(tested, partition), packs, &ended);
+    handover::write(path, &report)?;
+    Ok(())
 }
 
 /// Two packs cannot share the IdP's port.
@@ -331,6 +421,8 @@ struct Prepared {
     no_target: Vec<String>,
     /// How many trials `--partition` left to the other shards.
     left_out: usize,
+    /// What the report needs of each pack (gathered only with `--report`).
+    packs: Vec<handover::PackInfo>,
 }
 
 fn prepare(
@@ -346,6 +438,7 @@ fn prepare(
         started_sps: Vec::new(),
         no_target: Vec::new(),
         left_out: 0,
+        packs: Vec::new(),
     };
     let mut dealer = options.partition.map(Dealer::new);
     for pack in packs {
@@ -370,6 +463,11 @@ fn prepare(
             }
             if matches!(sp.as_ref(), SpControl::Command(_)) {
                 prepared.started_sps.push(sp.clone());
+            }
+            if options.report.is_some() {
+                prepared
+                    .packs
+                    .push(handover::PackInfo::gather(&pack.name, &idp, &specs));
             }
             Some((idp, sp))
         };
@@ -618,9 +716,9 @@ fn trial(
     let fresh = needs_the_sp_alone(&spec);
     Trial::ignorable_test(name, move || {
         let record = |started: Instant, result: &Result<Passed, Failure>| {
-            let (failure, ignored, notes) = match result {
-                Ok(p) => (None, p.not_run.clone(), p.notes.clone()),
-                Err(f) => (Some(f.clone()), None, Vec::new()),
+            let (failure, ignored, notes, observed) = match result {
+                Ok(p) => (None, p.not_run.clone(), p.notes.clone(), p.observed.clone()),
+                Err(f) => (Some(f.clone()), None, Vec::new(), f.observed.clone()),
             };
             shared
                 .outcomes
@@ -632,6 +730,7 @@ fn trial(
                     ignored,
                     notes,
                     caveat: spec.caveat(),
+                    observed,
                     time: started.elapsed(),
                 });
         };
@@ -649,8 +748,8 @@ fn trial(
             return finish(
                 Instant::now(),
                 Ok(Passed {
-                    notes: Vec::new(),
                     not_run: Some(why.clone()),
+                    ..Passed::default()
                 }),
             );
         }
@@ -665,8 +764,8 @@ fn trial(
                 return finish(
                     Instant::now(),
                     Ok(Passed {
-                        notes: Vec::new(),
                         not_run: Some(why),
+                        ..Passed::default()
                     }),
                 );
             }

@@ -392,7 +392,7 @@ pub async fn run_with_fresh_sp(
         // Refusing to start on a discovery document it must not trust is a refusal.
         Ok(Started::Exited { .. }) => Ok(Passed {
             notes: vec!["refused: the SP would not start with the forged discovery".into()],
-            not_run: None,
+            ..Passed::default()
         }),
         Err(e) => Err(setup(format!(
             "{}: the SP was restarted to read the forged discovery, and: {e}",
@@ -456,6 +456,7 @@ pub async fn run_with_fresh_sp(
             not_run: Some(
                 "the SP did not fetch discovery after its restart: it never read the forged document".into(),
             ),
+            observed: Vec::new(),
         }),
         (Ok(passed), Ok(_)) => Ok(passed),
     }

@@ -49,6 +49,33 @@ impl FailureKind {
         }
     }
 
+    /// What the kind means, in one sentence (the report's legend).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            FailureKind::SpAccepted => {
+                "the SP accepted what its spec says it must refuse (a forged login, revocation or logout)"
+            }
+            FailureKind::SpRefused => {
+                "the SP refused what it must accept (the honest login, revocation or logout)"
+            }
+            FailureKind::WrongOutcome => {
+                "the SP decided, but not as the connection says (role, identity or session state)"
+            }
+            FailureKind::SpCrashed => {
+                "the SP answered a server error where it had to accept or refuse cleanly"
+            }
+            FailureKind::CannotJudge => {
+                "the honest twin of this trial fails, so a refusal here proves nothing"
+            }
+            FailureKind::Transport => {
+                "the SP could not be reached, did not answer in time, or sent too much"
+            }
+            FailureKind::Setup => {
+                "the trial could not run as designed (the file, fakta, or the run's time limit)"
+            }
+        }
+    }
+
     /// Whether the failure is the SP's doing (as opposed to the run's).
     pub fn blames_the_sp(self) -> bool {
         matches!(
@@ -79,11 +106,22 @@ impl fmt::Display for FailureKind {
 /// transcripts of a few tens of KiB at most.
 pub const MAX_TRANSCRIPT_BYTES: usize = 256 * 1024;
 
+/// A value read from the SP's session at an `expect` step (`target.session.read`), as the
+/// report's role matrix shows it; `None` when the reader found nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The reader's name (`role`, `email`, ...).
+    pub name: String,
+    pub value: Option<String>,
+}
+
 /// A failed trial: its kind and the transcript that explains it.
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub kind: FailureKind,
     pub transcript: String,
+    /// The values read from the session before the trial failed (the last one may be why).
+    pub observed: Vec<Observation>,
 }
 
 impl Failure {
@@ -107,7 +145,14 @@ impl Failure {
         Failure {
             kind,
             transcript: super::transcript::redact(&transcript),
+            observed: Vec::new(),
         }
+    }
+
+    /// The failure with the values read from the session so far.
+    pub fn with_observed(mut self, observed: Vec<Observation>) -> Failure {
+        self.observed = observed;
+        self
     }
 
     /// The text libtest prints for the failure: the kind first, then the transcript.
@@ -123,6 +168,8 @@ pub struct Passed {
     pub notes: Vec<String>,
     /// Set when the check could not run on this SP (shown as ignored, with the reason).
     pub not_run: Option<String>,
+    /// The values read from the session, in the order of the `expect` steps.
+    pub observed: Vec<Observation>,
 }
 
 #[cfg(test)]
