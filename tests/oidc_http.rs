@@ -213,6 +213,71 @@ async fn form_post_mode_posts_code_and_state() {
     assert!(form_field(&done.body, "code").is_some());
 }
 
+/// O22 (the OpenID Foundation's RP test form-post-error): under a trial's authorization-error
+/// fault the IdP answers the signed-in user with access_denied and the request's state, in
+/// the response mode the client asked for, and issues no code; other browsers get codes.
+#[tokio::test]
+async fn an_authorization_error_goes_back_in_the_clients_response_mode() {
+    use fakta::idp::IssuedKind;
+    use fakta::oidc::faults::Fault;
+    let st = state(oidc_example());
+    for mode in ["query", "form_post"] {
+        let trial = format!("trial-{mode}");
+        st.begin_trial(&trial);
+        st.set_trial_oidc_fault(&trial, Fault::AuthorizationError);
+        let cookie = format!("fakta_trial={trial}");
+        let params = web_params(&[("response_mode", mode)]);
+        let start = get(&st, &authorize_uri("/oauth2/v1", &params), Some(&cookie)).await;
+        assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+        let token = start
+            .location()
+            .split("state=")
+            .nth(1)
+            .expect("state in login URL")
+            .to_owned();
+        let done = post_form(
+            &st,
+            "/login/login.htm",
+            &[("state", &token), ("username", "00u1alice")],
+            Some(&cookie),
+        )
+        .await;
+        let field = |name: &str| -> Option<String> {
+            if mode == "query" {
+                query_of(done.location()).get(name).cloned()
+            } else {
+                form_field(&done.body, name)
+            }
+        };
+        if mode == "query" {
+            assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+            assert!(done.location().starts_with(REDIRECT), "{}", done.location());
+        } else {
+            assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+            assert_eq!(done.form_action(), REDIRECT);
+        }
+        assert_eq!(field("error").as_deref(), Some("access_denied"), "{mode}");
+        assert_eq!(field("state").as_deref(), Some("st-123"), "{mode}");
+        assert_eq!(field("code"), None, "{mode}");
+        let issued = st.issued(&trial);
+        assert!(
+            issued
+                .iter()
+                .any(|i| i.kind == IssuedKind::AuthorizationError),
+            "{mode}"
+        );
+        assert!(!issued.iter().any(|i| i.kind == IssuedKind::Code), "{mode}");
+        let altered = st.altered(&trial).join("\n");
+        assert!(
+            altered.contains(&format!("response_mode {mode}")),
+            "{altered}"
+        );
+    }
+    // Another browser (no trial cookie) signing in gets its code.
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    assert!(!code.is_empty());
+}
+
 #[tokio::test]
 async fn codes_are_single_use_and_a_reuse_revokes_their_tokens() {
     let st = state(oidc_example());

@@ -422,7 +422,8 @@ fn selected(name: &str, options: &Options) -> bool {
     options.filter.as_deref().is_none_or(matches) && !options.skip.iter().any(|s| matches(s))
 }
 
-/// Whether a trial needs the SP to itself (it restarts it: O13); such trials run in shard 1.
+/// Whether a trial needs the SP to itself (it restarts it: O13, O10 with a single key); such
+/// trials run in shard 1.
 fn needs_the_sp_alone(spec: &TrialSpec) -> bool {
     spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp())
 }
@@ -651,9 +652,11 @@ fn trial(
                 sp::run_with_fresh_sp(&spec, &idp, &sp),
             );
             if cut {
-                // Cut short, it may have left the forged discovery in place and the SP reading
-                // it: put the honest one back for the trials that follow.
+                // Cut short, it may have left the forged discovery (or the single-key JWKS) in
+                // place and the SP reading it: put the honest ones back for the trials that
+                // follow.
                 idp.set_discovery_fault(None);
+                idp.set_jwks_override(None);
                 let _ = shared
                     .handle
                     .block_on(tokio::time::timeout(2 * shared.sp_wait, sp.restart()));

@@ -14,8 +14,9 @@ fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
     }
 }
 
-/// Logout trials (docs/catalogue.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
-/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin.
+/// Logout trials (docs/catalogue.md G1-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
+/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin; G3's
+/// variants (end_session returning another state, or none) only report what the RP did.
 pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::config::LogoutFault;
     let Some(target) = &conn.target else {
@@ -98,6 +99,17 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 }),
             ],
         ));
+        // The end_session redirect back with another state, or none: what the RP does is
+        // reported (a note), never judged, since RP-Initiated Logout 1.0 puts no MUST on it.
+        for change in crate::oidc::logout::PostLogoutState::ALL {
+            out.push(TrialSpec {
+                post_logout_state: Some(*change),
+                ..spec(
+                    format!("G3_{}_reported", change.name()),
+                    vec![login(LoginOutcome::Accepted), logout(LoginFrom::Sp, None)],
+                )
+            });
+        }
     }
     out
 }
