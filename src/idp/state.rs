@@ -840,6 +840,38 @@ mod tests {
     }
 
     #[test]
+    fn a_single_key_jwks_is_served_to_everyone_until_taken_back_and_counted() {
+        let clock = Arc::new(FixedClock::new(
+            time::macros::datetime!(2026-11-28 09:00:00 UTC),
+        ));
+        let st = state(clock);
+        let published = st.jwks_document();
+        let kids = |doc: &str| -> Vec<String> {
+            let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+            v["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(kids(&published).len() >= 2, "RSA and EC: {published}");
+        for (alg, kid) in [
+            (crate::oidc::jwt::Alg::RS256, st.rsa_kid.clone()),
+            (crate::oidc::jwt::Alg::ES256, st.ec_kid.clone()),
+        ] {
+            let single = st.single_key_jwks(alg).unwrap();
+            assert_eq!(kids(&single), vec![kid], "{alg:?}");
+            assert_eq!(st.set_jwks_override(Some(single.clone())), 0);
+            assert_eq!(st.jwks_document(), single);
+            assert_eq!(st.jwks_document(), single);
+            assert_eq!(st.set_jwks_override(None), 2, "served twice");
+            assert_eq!(st.jwks_document(), published);
+            assert_eq!(st.set_jwks_override(None), 0);
+        }
+    }
+
+    #[test]
     fn the_logout_request_store_is_bounded_in_bytes() {
         let t = time::macros::datetime!(2026-11-28 09:00:00 UTC);
         let clock = Arc::new(FixedClock::new(t));

@@ -673,6 +673,61 @@ mod tests {
     }
 
     #[test]
+    fn o10_with_a_single_key_leaves_out_the_kid_and_keeps_the_identity_and_signature() {
+        let key = openssl::pkey::PKey::from_ec_key(
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let claims = json!({"iss": "http://idp", "sub": "00u1", "email": "alice@acme.test"});
+        let (token, altered) = forge_id_token(
+            Fault::NoKidSingleKey,
+            claims.as_object().unwrap().clone(),
+            Alg::ES256,
+            "k1",
+            &key,
+            &key,
+            None,
+        )
+        .unwrap();
+        let header = jwt::peek_part(&token, 0).unwrap();
+        assert_eq!(header, json!({"alg": "ES256"}), "no kid");
+        assert_eq!(
+            jwt::peek_part(&token, 1).unwrap(),
+            claims,
+            "the honest claims"
+        );
+        assert!(altered.contains("holds only this key"), "{altered}");
+        // The signature is the key's over the token as sent.
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let der = openssl::ecdsa::EcdsaSig::from_private_components(
+            openssl::bn::BigNum::from_slice(&raw[..32]).unwrap(),
+            openssl::bn::BigNum::from_slice(&raw[32..]).unwrap(),
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        v.update(input.as_bytes()).unwrap();
+        assert!(v.verify(&der).unwrap());
+        // Accepted faults and O22 carry the honest identity; O22 alone replaces the code.
+        for f in [Fault::NoKidSingleKey, Fault::AuthorizationError] {
+            assert!(!f.forges_identity(), "{f:?}");
+        }
+        let replaced: Vec<Fault> = Fault::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.in_authorization_response())
+            .collect();
+        assert_eq!(replaced, vec![Fault::AuthorizationError]);
+    }
+
+    #[test]
     fn each_key_text_is_the_key_in_that_text_or_none() {
         use openssl::pkey::PKey;
         let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();

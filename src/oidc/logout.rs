@@ -109,3 +109,22 @@ pub fn apply(fault: Fault, mut c: Value) -> (Value, Signing) {
     }
     (c, Signing::Idp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_logout_state_changes_differ_from_the_rps_state() {
+        let sent = "st-123";
+        assert_eq!(
+            PostLogoutState::Other.apply(sent).as_deref(),
+            Some(OTHER_STATE)
+        );
+        assert_ne!(PostLogoutState::Other.apply(sent).as_deref(), Some(sent));
+        assert_eq!(PostLogoutState::Dropped.apply(sent), None);
+        let names: std::collections::BTreeSet<&str> =
+            PostLogoutState::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), PostLogoutState::ALL.len());
+    }
+}

@@ -113,3 +113,50 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::logout::PostLogoutState;
+
+    fn pack(yaml: &str) -> Vec<TrialSpec> {
+        let (conn, _) = crate::config::load_str(yaml, "p", std::path::Path::new(".")).unwrap();
+        logout_pack("p", &Arc::new(conn))
+    }
+
+    /// G3's state variants come with G3 (an OIDC app with a logout URL), one per change, and
+    /// only log in and log out: nothing in them can fail on what the RP does with the state.
+    #[test]
+    fn g3_state_variants_are_planned_with_g3_and_report_only() {
+        let oidc = crate::cli::DEMO_PACKS
+            .iter()
+            .find(|(name, _)| *name == "qovery-oidc")
+            .map(|(_, yaml)| *yaml)
+            .unwrap();
+        let trials = pack(oidc);
+        assert!(
+            trials
+                .iter()
+                .any(|t| t.name == "p::G3_rp_initiated_logout_ends_both_sessions")
+        );
+        let reported: Vec<&TrialSpec> = trials
+            .iter()
+            .filter(|t| t.post_logout_state.is_some())
+            .collect();
+        assert_eq!(reported.len(), PostLogoutState::ALL.len());
+        for t in reported {
+            let change = t.post_logout_state.unwrap();
+            assert_eq!(t.name, format!("p::G3_{}_reported", change.name()));
+            assert!(!t.is_fault_trial() && !t.rests_on_a_refusal(), "{}", t.name);
+            assert_eq!(t.steps.len(), 2, "login and logout only: {}", t.name);
+        }
+        // Without a logout URL there is no RP-initiated logout to change.
+        let without = oidc.replace("  logout_url: http://127.0.0.1:7100/logout\n", "");
+        assert_ne!(without, oidc);
+        assert!(
+            pack(&without)
+                .iter()
+                .all(|t| t.post_logout_state.is_none() && !t.name.contains("G3_"))
+        );
+    }
+}
