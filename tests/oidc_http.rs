@@ -794,6 +794,53 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
 
 /// RP-initiated logout ends this browser's IdP session, not the user's session in another
 /// browser (the same rule as `/login/signout`).
+/// G3's state variants: in a trial whose end_session state is changed, the redirect back to
+/// the post_logout_redirect_uri carries another state, or none; without the trial cookie the
+/// RP's own state comes back.
+#[tokio::test]
+async fn end_session_returns_another_state_or_none_in_a_trial_that_asks() {
+    use fakta::oidc::logout::{OTHER_STATE, PostLogoutState};
+    let st = state(oidc_example());
+    let mut back = Vec::new();
+    for change in [
+        Some(PostLogoutState::Other),
+        Some(PostLogoutState::Dropped),
+        None,
+    ] {
+        let (code, session) = code_for(&st, &web_params(&[]), "00u1alice").await;
+        let id_token = json(&exchange(&st, &code).await)["id_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", &id_token)
+            .append_pair("post_logout_redirect_uri", "http://127.0.0.1:7100/")
+            .append_pair("state", "bye")
+            .finish();
+        let mut cookie = session;
+        if let Some(c) = change {
+            let trial = format!("trial-{}", c.name());
+            st.set_trial_post_logout_state(&trial, c);
+            cookie = format!("{cookie}; fakta_trial={trial}");
+        }
+        let done = get(&st, &format!("/oauth2/v1/logout?{q}"), Some(&cookie)).await;
+        assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+        back.push(done.location().to_owned());
+        if let Some(c) = change {
+            let altered = st.altered(&format!("trial-{}", c.name())).join("\n");
+            assert!(altered.contains(&format!("G3 {}", c.name())), "{altered}");
+        }
+    }
+    assert_eq!(
+        back,
+        [
+            format!("http://127.0.0.1:7100/?state={OTHER_STATE}"),
+            "http://127.0.0.1:7100/".to_owned(),
+            "http://127.0.0.1:7100/?state=bye".to_owned(),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn end_session_ends_only_this_browsers_idp_session() {
     let st = state(oidc_example());
