@@ -64,6 +64,37 @@ fn the_demo_passes_against_the_strict_reference_sp() {
     assert!(out.contains("test qovery-saml::L0_honest_login"));
     assert!(out.contains("test qovery-oidc::R4_precedence"));
     assert!(!err.contains("INFO"), "test runs log only warnings: {err}");
+    // O22 goes the form_post way (the reference SP asks for it), and G3's state variants say
+    // what the SP did instead of judging it.
+    let note = |trial: &str| {
+        out.lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("qovery-oidc::{trial}: "))
+            })
+            .unwrap_or_else(|| panic!("no note for {trial}:\n{out}"))
+    };
+    let o22 = note("O22_authorization_error_handled");
+    assert!(
+        o22.contains("no session") && o22.contains("delivered by POST http://127.0.0.1:"),
+        "{o22}"
+    );
+    for (trial, carried) in [
+        (
+            "G3_post_logout_redirect_with_another_state_reported",
+            "with state a-state-the-rp-never-sent instead of the RP's",
+        ),
+        (
+            "G3_post_logout_redirect_without_state_reported",
+            "with no state (the RP sent one)",
+        ),
+    ] {
+        let n = note(trial);
+        assert!(
+            n.contains("reported, not judged") && n.contains(carried),
+            "{n}"
+        );
+    }
 }
 
 /// Which trials must fail for each reference-SP flaw (docs/catalogue.md ids in the names). Every
