@@ -311,7 +311,8 @@ fn stop_sps_on_signals(runtime: &tokio::runtime::Runtime) {
 /// What every trial of the run shares.
 #[derive(Clone)]
 struct Shared {
-    /// Trials share the SP; one that restarts it (O13) takes it for itself.
+    /// Trials share the SP; one that restarts it (O13, O10 with a single key) takes it for
+    /// itself.
     gate: Arc<RwLock<()>>,
     handle: tokio::runtime::Handle,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
