@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S25, S26, S30, S31, O1-O21), and for every variant whose rule differs from its case's, the
+//! S25, S26, S30, S31, O1-O22), and for every variant whose rule differs from its case's, the
 //! rule a trial enforces, where that rule is written down, and how strong it is. It is what a
 //! user shows the SP's owner when a trial fails, so every citation names the document and,
 //! where it could be checked, the section; none is guessed.
@@ -417,6 +417,31 @@ static RULES: &[Rule] = &[
         "OpenID Connect RP-Initiated Logout 1.0 §2: an RP requests that the OP log the End-User \
          out by redirecting the User Agent to the OP's logout endpoint; the file's \
          `target.logout_url` says this RP offers logout.",
+    ),
+    variant(
+        "G3",
+        "post_logout_redirect_with_another_state",
+        "end_session comes back to the post_logout_redirect_uri with another state: what the RP \
+         did is reported, not judged",
+        Strength::Should,
+        "OpenID Connect RP-Initiated Logout 1.0 §2: state is an opaque value the RP uses to \
+         maintain state between the logout request and the callback to its \
+         post_logout_redirect_uri, and the OP passes it back; neither §2 nor §3 puts a MUST on \
+         the RP's check of it. The trial (the OpenID Foundation's RP test \
+         rp-init-logout-other-state) notes what the RP answered and whether its session ended, \
+         and never fails on it; it is not run when the RP's logout sends no state.",
+    ),
+    variant(
+        "G3",
+        "post_logout_redirect_without_state",
+        "end_session comes back to the post_logout_redirect_uri without the state the RP sent: \
+         what the RP did is reported, not judged",
+        Strength::Should,
+        "OpenID Connect RP-Initiated Logout 1.0 §2: if the logout request included state, the OP \
+         passes it back; the RP's handling of a return without it has no MUST. The trial (the \
+         OpenID Foundation's RP test rp-init-logout-no-state) notes what the RP answered and \
+         whether its session ended, and never fails on it; it is not run when the RP's logout \
+         sends no state.",
     ),
     case(
         "G4",
@@ -994,6 +1019,18 @@ static RULES: &[Rule] = &[
          OpenID Foundation's RP test rp-id_token-kid-absent-multiple-jwks accepts either), but \
          an error (5xx) is neither.",
     ),
+    variant(
+        "O10",
+        "no_kid_with_a_single_key",
+        "no kid while the JWKS holds only the signing key: the SP accepts",
+        Strength::Should,
+        "OpenID Connect Core 1.0 §10.1: a kid MUST be provided when the referenced JWK Set holds \
+         several keys, so with a single key an ID Token may leave it out and is still valid under \
+         every step of §3.1.3.7; refusing it refuses a valid login (the OpenID Foundation's RP \
+         test rp-id_token-kid-absent-single-jwks expects it accepted). The JWK Set is served to \
+         everyone, so the trial restarts the SP and runs alone (target.start, or the demo's \
+         reference SP); an SP that does not fetch the JWK Set after its restart is not judged.",
+    ),
     case(
         "O11",
         "the id_token has expired",
@@ -1091,6 +1128,21 @@ static RULES: &[Rule] = &[
          to validated, local destinations (CWE-601). Runs when the file names the parameter \
          (target.return_param); refusing such a login is allowed.",
     ),
+    case(
+        "O22",
+        "the IdP answers the authorization request with an error (access_denied): the RP has \
+         no session and does not fail",
+        Strength::Vendor,
+        "Okta support, \"Why am I redirected back to my app instead of being shown the \
+         Okta-hosted error pages when my OpenID Connect app returns an error?\": Okta returns \
+         every error of the authorization request to the client's redirect URI (access_denied \
+         \"User is not assigned to the client application.\" included), and the application must \
+         catch it and show an error page. OpenID Connect Core 1.0 §3.1.2.6 and RFC 6749 §4.1.2.1: \
+         the error and the request's state are returned to the redirect URI, in the response \
+         mode the client asked for (OAuth 2.0 Form Post Response Mode §2: a POST form; the OpenID \
+         Foundation's RP test form-post-error). No code was issued, so a session fails the trial \
+         (sp-accepted); so does a server error (5xx) instead of an error page (sp-crashed).",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -1179,7 +1231,7 @@ mod tests {
         }
         // The session-binding pack (issue 12) so far.
         ids.extend(["S25", "S26"].map(String::from));
-        ids.extend((15..=21).map(|i| format!("O{i}")));
+        ids.extend((15..=22).map(|i| format!("O{i}")));
         // The published-vulnerability cases.
         ids.extend(["S30", "S31"].map(str::to_owned));
         ids

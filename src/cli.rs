@@ -94,8 +94,8 @@ pub enum Command {
     /// The SP must be running (fakta waits up to 20 s for it, see --sp-wait), unless the file gives
     /// `target.start`: then fakta runs that shell command (in the file's directory, in the
     /// foreground), waits for the SP to listen, restarts it for trials that need a fresh SP
-    /// (O13: discovery's issuer is not the issuer in use), and stops it at the end. Without it,
-    /// those trials are reported as ignored.
+    /// (O13: discovery's issuer is not the issuer in use; O10 with a JWKS of one key), and stops
+    /// it at the end. Without it, those trials are reported as ignored.
     ///
     /// The IdP listens on 127.0.0.1; an SP on another machine (a customer's staging SP, say)
     /// needs --listen-ip, with `idp.base_url` naming an address that SP can reach.
@@ -287,14 +287,14 @@ pub struct HarnessArgs {
     /// 120 s and each request 15 s.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: Option<u64>,
-    /// Add the attack and session-binding packs (SAML S1-S26, S30, S31, OIDC O1-O21) to every
+    /// Add the attack and session-binding packs (SAML S1-S26, S30, S31, OIDC O1-O22) to every
     /// file, as
     /// `target.attacks: true` does.
     #[arg(long)]
     pub attacks: bool,
     /// Run only shard M of N (nextest's syntax): `count:M/N` deals the selected trials in
-    /// turn, `hash:M/N` by a hash of their names. Trials that restart the SP (O13) always run
-    /// in shard 1. For CI job matrices.
+    /// turn, `hash:M/N` by a hash of their names. Trials that restart the SP (O13, O10's
+    /// single-key variant) always run in shard 1. For CI job matrices.
     #[arg(long, value_name = "count:M/N|hash:M/N")]
     pub partition: Option<crate::runner::partition::Partition>,
     /// With --list: `json` prints every trial with its case id, the rule it enforces, that

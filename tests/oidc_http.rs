@@ -214,6 +214,71 @@ async fn form_post_mode_posts_code_and_state() {
     assert!(form_field(&done.body, "code").is_some());
 }
 
+/// O22 (the OpenID Foundation's RP test form-post-error): under a trial's authorization-error
+/// fault the IdP answers the signed-in user with access_denied and the request's state, in
+/// the response mode the client asked for, and issues no code; other browsers get codes.
+#[tokio::test]
+async fn an_authorization_error_goes_back_in_the_clients_response_mode() {
+    use fakta::idp::IssuedKind;
+    use fakta::oidc::faults::Fault;
+    let st = state(oidc_example());
+    for mode in ["query", "form_post"] {
+        let trial = format!("trial-{mode}");
+        st.begin_trial(&trial);
+        st.set_trial_oidc_fault(&trial, Fault::AuthorizationError);
+        let cookie = format!("fakta_trial={trial}");
+        let params = web_params(&[("response_mode", mode)]);
+        let start = get(&st, &authorize_uri("/oauth2/v1", &params), Some(&cookie)).await;
+        assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+        let token = start
+            .location()
+            .split("state=")
+            .nth(1)
+            .expect("state in login URL")
+            .to_owned();
+        let done = post_form(
+            &st,
+            "/login/login.htm",
+            &[("state", &token), ("username", "00u1alice")],
+            Some(&cookie),
+        )
+        .await;
+        let field = |name: &str| -> Option<String> {
+            if mode == "query" {
+                query_of(done.location()).get(name).cloned()
+            } else {
+                form_field(&done.body, name)
+            }
+        };
+        if mode == "query" {
+            assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+            assert!(done.location().starts_with(REDIRECT), "{}", done.location());
+        } else {
+            assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+            assert_eq!(done.form_action(), REDIRECT);
+        }
+        assert_eq!(field("error").as_deref(), Some("access_denied"), "{mode}");
+        assert_eq!(field("state").as_deref(), Some("st-123"), "{mode}");
+        assert_eq!(field("code"), None, "{mode}");
+        let issued = st.issued(&trial);
+        assert!(
+            issued
+                .iter()
+                .any(|i| i.kind == IssuedKind::AuthorizationError),
+            "{mode}"
+        );
+        assert!(!issued.iter().any(|i| i.kind == IssuedKind::Code), "{mode}");
+        let altered = st.altered(&trial).join("\n");
+        assert!(
+            altered.contains(&format!("response_mode {mode}")),
+            "{altered}"
+        );
+    }
+    // Another browser (no trial cookie) signing in gets its code.
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    assert!(!code.is_empty());
+}
+
 #[tokio::test]
 async fn codes_are_single_use_and_a_reuse_revokes_their_tokens() {
     let st = state(oidc_example());
@@ -730,6 +795,53 @@ async fn end_session_checks_the_redirect_and_ends_the_idp_session() {
 
 /// RP-initiated logout ends this browser's IdP session, not the user's session in another
 /// browser (the same rule as `/login/signout`).
+/// G3's state variants: in a trial whose end_session state is changed, the redirect back to
+/// the post_logout_redirect_uri carries another state, or none; without the trial cookie the
+/// RP's own state comes back.
+#[tokio::test]
+async fn end_session_returns_another_state_or_none_in_a_trial_that_asks() {
+    use fakta::oidc::logout::{OTHER_STATE, PostLogoutState};
+    let st = state(oidc_example());
+    let mut back = Vec::new();
+    for change in [
+        Some(PostLogoutState::Other),
+        Some(PostLogoutState::Dropped),
+        None,
+    ] {
+        let (code, session) = code_for(&st, &web_params(&[]), "00u1alice").await;
+        let id_token = json(&exchange(&st, &code).await)["id_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", &id_token)
+            .append_pair("post_logout_redirect_uri", "http://127.0.0.1:7100/")
+            .append_pair("state", "bye")
+            .finish();
+        let mut cookie = session;
+        if let Some(c) = change {
+            let trial = format!("trial-{}", c.name());
+            st.set_trial_post_logout_state(&trial, c);
+            cookie = format!("{cookie}; fakta_trial={trial}");
+        }
+        let done = get(&st, &format!("/oauth2/v1/logout?{q}"), Some(&cookie)).await;
+        assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+        back.push(done.location().to_owned());
+        if let Some(c) = change {
+            let altered = st.altered(&format!("trial-{}", c.name())).join("\n");
+            assert!(altered.contains(&format!("G3 {}", c.name())), "{altered}");
+        }
+    }
+    assert_eq!(
+        back,
+        [
+            format!("http://127.0.0.1:7100/?state={OTHER_STATE}"),
+            "http://127.0.0.1:7100/".to_owned(),
+            "http://127.0.0.1:7100/?state=bye".to_owned(),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn end_session_ends_only_this_browsers_idp_session() {
     let st = state(oidc_example());

@@ -15,6 +15,7 @@ const RUN_DEADLINE: Duration = Duration::from_secs(300);
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const O13: &str = "qovery-oidc::O13_discovery_issuer_not_the_issuer_in_use_refused";
+const O10_SINGLE: &str = "qovery-oidc::O10_no_kid_with_a_single_key_accepted";
 
 /// The shipped OIDC pack on free ports, with `start` (if any) under `target`; returns the file
 /// and the SP's port.
@@ -106,15 +107,24 @@ fn line<'a>(stdout: &'a str, trial: &str) -> &'a str {
 #[test]
 fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
-    // A marker file shows how many times the command ran (the start, and two restarts for
-    // O13), each with its process group id.
+    // A marker file shows how many times the command ran (the start, two restarts for O13 and
+    // two for O10's single-key variant), each with its process group id.
     let cmd = format!("echo $$ >> starts.txt; exec '{BIN}' --certs certs sp qovery-oidc.yaml");
     let ((_, sp), (code, out, err)) = pack_and_test(dir.path(), Some(&cmd), &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(line(&out, O13).ends_with(" ok"), "{}", line(&out, O13));
+    assert!(
+        line(&out, O10_SINGLE).ends_with(" ok"),
+        "{}",
+        line(&out, O10_SINGLE)
+    );
     assert!(out.contains("0 ignored"), "{out}");
     let groups = pgids(dir.path(), "starts.txt");
-    assert_eq!(groups.len(), 3, "start + two restarts: {groups:?}");
+    assert_eq!(
+        groups.len(),
+        5,
+        "start + two restarts each for O13 and O10: {groups:?}"
+    );
     for g in groups {
         assert!(process_group_gone(g), "process group {g} is still there");
     }

@@ -334,6 +334,14 @@ pub fn answer_with_code(
     session: &IdpSession,
     trial: Option<String>,
 ) -> Response {
+    // O22: the user signed in, and the IdP refuses the login (as Okta does for a user not
+    // assigned to the app), in the response mode the client asked for.
+    if state
+        .trial_oidc_fault(trial.as_deref())
+        .is_some_and(|f| f.in_authorization_response())
+    {
+        return authorization_error(state, request, user, trial.as_deref());
+    }
     let code = state.new_token();
     let app_id = state
         .conn
@@ -379,6 +387,50 @@ pub fn answer_with_code(
         fields.push(("state", s));
     }
     to_client(&request.redirect_uri, request.response_mode, &fields)
+}
+
+/// The error O22 sends instead of a code: `access_denied` with Okta's description for a user
+/// not assigned to the app, and the request's state, recorded as issued to the trial.
+fn authorization_error(
+    state: &IdpState,
+    request: &AuthorizeRequest,
+    user: &User,
+    trial: Option<&str>,
+) -> Response {
+    let error = OAuthError::new(
+        ErrorCode::AccessDenied,
+        "User is not assigned to the client application.",
+    );
+    let mode = match request.response_mode {
+        ResponseMode::Query => "query",
+        ResponseMode::FormPost => "form_post",
+    };
+    state.note_issued(
+        trial,
+        super::state::Issued {
+            kind: super::state::IssuedKind::AuthorizationError,
+            subject: user.id.clone(),
+            email: user.email.clone(),
+        },
+    );
+    state.note_altered(
+        trial,
+        format!(
+            "O22 authorization_error: error access_denied instead of a code, with the request's \
+state{}, sent by response_mode {mode} (the client asked for it)",
+            if request.state.is_some() {
+                ""
+            } else {
+                " (the request had none)"
+            }
+        ),
+    );
+    redirect_error(
+        &request.redirect_uri,
+        request.response_mode,
+        request.state.as_deref(),
+        &error,
+    )
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -880,10 +932,30 @@ pub async fn end_session(
         "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
         super::SESSION_COOKIE
     );
+    let trial = super::state::trial_of(&headers);
     let mut resp = match target {
         Some(uri) => {
+            // A runner trial may change the state returned (G3's variants): applied to the
+            // honest redirect, recorded for the runner.
+            let returned = match (
+                state.trial_post_logout_state(trial.as_deref()),
+                q.get("state"),
+            ) {
+                (Some(change), Some(sent)) => {
+                    state.note_altered(
+                        trial.as_deref(),
+                        format!(
+                            "G3 {}: the redirect to {uri} carries {}",
+                            change.name(),
+                            change.describe()
+                        ),
+                    );
+                    change.apply(sent)
+                }
+                (_, sent) => sent.cloned(),
+            };
             let mut fields = Vec::new();
-            if let Some(s) = q.get("state") {
+            if let Some(s) = &returned {
                 fields.push(("state", s.as_str()));
             }
             if fields.is_empty() {

@@ -67,6 +67,8 @@ pub struct TrialOverrides {
     /// The attack this trial's logins get (applied after the honest document is signed).
     pub saml_fault: Option<crate::saml::faults::Fault>,
     pub oidc_fault: Option<crate::oidc::faults::Fault>,
+    /// What end_session's redirect back to the RP does with its state (G3's variants).
+    pub post_logout_state: Option<crate::oidc::logout::PostLogoutState>,
     /// What the faults altered, for the transcript.
     pub altered: Vec<String>,
     /// Forged documents the runner's browser does not see (they go over the back channel), by
@@ -97,6 +99,8 @@ pub enum IssuedKind {
     Code,
     /// Tokens the SP got from the token endpoint.
     Tokens,
+    /// An error sent through the browser to a registered redirect_uri instead of a code (O22).
+    AuthorizationError,
 }
 
 /// The forged discovery documents served under a discovery fault (O13), for the transcript.
@@ -210,6 +214,10 @@ pub struct IdpState {
     /// A fault in the discovery documents served to everyone (O13), while the runner has the
     /// SP to itself, and what was served under it.
     discovery_fault: Mutex<Option<(crate::oidc::faults::Fault, ForgedDiscovery)>>,
+    /// A JWK Set served to everyone instead of the published one (O10's single-key variant:
+    /// only the signing key), while the runner has the SP to itself, and how often it was
+    /// served.
+    jwks_override: Mutex<Option<(String, usize)>>,
     /// Signed AuthnRequest IDs answered (app id, request id) and until when they would be
     /// valid: a replay within the window is refused, after it the request is expired anyway.
     /// With the bytes its keys hold.
@@ -274,6 +282,7 @@ impl IdpState {
             trials: Mutex::new(HashMap::new()),
             rotated_jwks: std::sync::OnceLock::new(),
             discovery_fault: Mutex::new(None),
+            jwks_override: Mutex::new(None),
             seen_requests: Mutex::new((HashMap::new(), 0)),
             inspector: super::inspect::Inspector::default(),
         }))
@@ -503,6 +512,25 @@ impl IdpState {
         self.with_trial(trial, |o| o.saml_fault).flatten()
     }
 
+    /// Changes the state end_session returns to the RP, in one trial only.
+    pub fn set_trial_post_logout_state(
+        &self,
+        trial: &str,
+        change: crate::oidc::logout::PostLogoutState,
+    ) {
+        lock(&self.trials)
+            .entry(trial.to_owned())
+            .or_default()
+            .post_logout_state = Some(change);
+    }
+
+    pub fn trial_post_logout_state(
+        &self,
+        trial: Option<&str>,
+    ) -> Option<crate::oidc::logout::PostLogoutState> {
+        self.with_trial(trial, |o| o.post_logout_state).flatten()
+    }
+
     pub fn trial_oidc_fault(&self, trial: Option<&str>) -> Option<crate::oidc::faults::Fault> {
         self.with_trial(trial, |o| o.oidc_fault).flatten()
     }
@@ -546,12 +574,37 @@ impl IdpState {
             .unwrap_or_default()
     }
 
-    /// The JWKS as served now.
+    /// The JWKS as served now: the single-key set while one is set (counted), else the
+    /// published one (with the rotation key once O14 has published it).
     pub fn jwks_document(&self) -> String {
+        if let Some((doc, served)) = lock(&self.jwks_override).as_mut() {
+            *served += 1;
+            return doc.clone();
+        }
         self.rotated_jwks
             .get()
             .cloned()
             .unwrap_or_else(|| self.jwks.clone())
+    }
+
+    /// The JWK Set holding only the key that signs the id_tokens of `alg` (the current RSA key
+    /// or the EC key).
+    pub fn single_key_jwks(&self, alg: crate::oidc::jwt::Alg) -> Option<String> {
+        let key = match alg {
+            crate::oidc::jwt::Alg::RS256 => jwk(self.keys.current.pkey())?,
+            crate::oidc::jwt::Alg::ES256 => jwk(self.keys.ec.pkey())?,
+        };
+        serde_json::to_string(&JwkSet { keys: vec![key] }).ok()
+    }
+
+    /// Serves `doc` as the JWKS to every caller until called with None (O10's single-key
+    /// variant, while the runner has the SP alone). Returns how often the previous override
+    /// was served.
+    pub fn set_jwks_override(&self, doc: Option<String>) -> usize {
+        let mut g = lock(&self.jwks_override);
+        let served = g.take().map_or(0, |(_, n)| n);
+        *g = doc.map(|d| (d, 0));
+        served
     }
 
     /// Publishes the rotation key in the JWKS (from now on, for everyone) and returns it with
@@ -787,6 +840,38 @@ mod tests {
             Err(InResponseToProblem::Unknown),
             "an expired entry is dropped"
         );
+    }
+
+    #[test]
+    fn a_single_key_jwks_is_served_to_everyone_until_taken_back_and_counted() {
+        let clock = Arc::new(FixedClock::new(
+            time::macros::datetime!(2026-11-28 09:00:00 UTC),
+        ));
+        let st = state(clock);
+        let published = st.jwks_document();
+        let kids = |doc: &str| -> Vec<String> {
+            let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+            v["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(kids(&published).len() >= 2, "RSA and EC: {published}");
+        for (alg, kid) in [
+            (crate::oidc::jwt::Alg::RS256, st.rsa_kid.clone()),
+            (crate::oidc::jwt::Alg::ES256, st.ec_kid.clone()),
+        ] {
+            let single = st.single_key_jwks(alg).unwrap();
+            assert_eq!(kids(&single), vec![kid], "{alg:?}");
+            assert_eq!(st.set_jwks_override(Some(single.clone())), 0);
+            assert_eq!(st.jwks_document(), single);
+            assert_eq!(st.jwks_document(), single);
+            assert_eq!(st.set_jwks_override(None), 2, "served twice");
+            assert_eq!(st.jwks_document(), published);
+            assert_eq!(st.set_jwks_override(None), 0);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The OIDC login faults (O1-O14 in docs/catalogue.md, O7 and O8 in several variants; O18-O19
-//! in a refresh's id_token), as data, applied to the honest id_token (and, for O12, to the
-//! userinfo answer; for O13, to the discovery document): the only place OIDC login faults are
-//! made.
+//! The OIDC login faults (O1-O14 in docs/catalogue.md, O7, O8 and O10 in several variants;
+//! O18-O19 in a refresh's id_token; O22 in the authorization response), as data, applied to
+//! the honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery
+//! document; O22 replaces the code with an error): the only place OIDC login faults are made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,6 +29,14 @@ pub enum Fault {
     UserinfoSubDiffers,
     /// No `kid` while the JWKS holds several keys (the RP may refuse or try them all).
     NoKid,
+    /// No `kid` while the JWKS holds only the signing key (OIDF RP test
+    /// kid-absent-single-jwks): the RP must accept. The JWKS is changed for everyone, so the
+    /// runner restarts the SP for it, alone.
+    NoKidSingleKey,
+    /// The IdP answers the authorization request with an error (`access_denied`, the
+    /// request's state) in the RP's response mode, form_post included (OIDF RP test
+    /// form-post-error): no code, so no login; the RP must handle it.
+    AuthorizationError,
     /// Signed with a new key that appears in the JWKS just before the login: the RP must fetch
     /// the JWKS again and accept.
     KeyRotation,
@@ -78,6 +86,7 @@ impl Fault {
         Fault::Expired,
         Fault::UserinfoSubDiffers,
         Fault::NoKid,
+        Fault::NoKidSingleKey,
         Fault::KeyRotation,
         Fault::DiscoveryIssuer,
         Fault::RefreshSubDiffers,
@@ -90,6 +99,7 @@ impl Fault {
         Fault::Hs256OpenSsh,
         Fault::Hs256JwkJson,
         Fault::Hs256EcPem,
+        Fault::AuthorizationError,
     ];
 
     pub fn case(self) -> &'static str {
@@ -113,7 +123,8 @@ impl Fault {
             Fault::UnknownKid => "O9",
             Fault::Expired => "O11",
             Fault::UserinfoSubDiffers => "O12",
-            Fault::NoKid => "O10",
+            Fault::NoKid | Fault::NoKidSingleKey => "O10",
+            Fault::AuthorizationError => "O22",
             Fault::KeyRotation => "O14",
             Fault::DiscoveryIssuer => "O13",
             Fault::RefreshSubDiffers => "O18",
@@ -137,6 +148,8 @@ impl Fault {
             Fault::Expired => "expired",
             Fault::UserinfoSubDiffers => "userinfo_sub_differs",
             Fault::NoKid => "no_kid_with_several_keys",
+            Fault::NoKidSingleKey => "no_kid_with_a_single_key",
+            Fault::AuthorizationError => "authorization_error",
             Fault::KeyRotation => "signed_with_a_newly_published_key",
             Fault::DiscoveryIssuer => "discovery_issuer_not_the_issuer_in_use",
             Fault::RefreshSubDiffers => "refreshed_id_token_of_another_sub",
@@ -176,19 +189,30 @@ impl Fault {
         matches!(self, Fault::RefreshSubDiffers | Fault::RefreshIssDiffers)
     }
 
-    /// Whether the fault is in the discovery document, which an SP reads when it starts (or at
-    /// its first login): the runner must restart the SP for it, with no other trial running.
+    /// Whether the fault is in what an SP reads when it starts (or at its first login) and
+    /// keeps: the discovery document (O13), the JWK Set (O10 with a single key). The runner
+    /// must restart the SP for it, with no other trial running.
     pub fn needs_fresh_sp(self) -> bool {
-        self == Fault::DiscoveryIssuer
+        matches!(self, Fault::DiscoveryIssuer | Fault::NoKidSingleKey)
+    }
+
+    /// Whether the fault replaces the authorization response (an error instead of a code):
+    /// no id_token is ever issued.
+    pub fn in_authorization_response(self) -> bool {
+        self == Fault::AuthorizationError
     }
 
     /// Whether the forged id_token asserts the forged identity (`email` mallory): every fault
     /// the RP must refuse; not those it may accept (O10, O14), nor O12, whose forgery is in
-    /// userinfo.
+    /// userinfo, nor O22, which issues no id_token.
     pub fn forges_identity(self) -> bool {
         !matches!(
             self,
-            Fault::NoKid | Fault::KeyRotation | Fault::UserinfoSubDiffers
+            Fault::NoKid
+                | Fault::NoKidSingleKey
+                | Fault::KeyRotation
+                | Fault::UserinfoSubDiffers
+                | Fault::AuthorizationError
         )
     }
 
@@ -559,7 +583,7 @@ pub fn forge_id_token<K: HasPublic>(
             claims.insert("exp".into(), json!(iat - 3600));
             (sign(&claims, kid)?, "exp set to an hour ago".into())
         }
-        Fault::NoKid => {
+        Fault::NoKid | Fault::NoKidSingleKey => {
             let h = jwt::Header {
                 alg: alg.name(),
                 kid: None,
@@ -567,11 +591,19 @@ pub fn forge_id_token<K: HasPublic>(
             };
             let input = jwt::signing_input(&h, &claims)?;
             let sig = jwt::sign_input(alg, key, &input)?;
+            let keys = if fault == Fault::NoKid {
+                "the JWKS has several keys"
+            } else {
+                "the JWKS holds only this key"
+            };
             (
                 format!("{input}.{}", b64(&sig)),
-                "no kid in the header (the JWKS has several keys)".into(),
+                format!("no kid in the header ({keys})"),
             )
         }
+        // The fault is the authorization response: no code, so this is never reached; an
+        // id_token asked for anyway is the honest one.
+        Fault::AuthorizationError => (sign(&claims, kid)?, "nothing (honest)".into()),
         Fault::KeyRotation => {
             let (new_kid, new_key) = rotation.ok_or_else(|| jwt::JwtError::Sign {
                 alg: "RS256",
@@ -636,7 +668,63 @@ mod tests {
         assert!(forge_discovery(Fault::WrongIss, &mut doc).is_none());
         assert_eq!(doc, honest);
         assert!(Fault::DiscoveryIssuer.needs_fresh_sp());
-        assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 1);
+        assert!(Fault::NoKidSingleKey.needs_fresh_sp());
+        assert!(Fault::ALL.iter().filter(|f| f.needs_fresh_sp()).count() == 2);
+    }
+
+    #[test]
+    fn o10_with_a_single_key_leaves_out_the_kid_and_keeps_the_identity_and_signature() {
+        let key = openssl::pkey::PKey::from_ec_key(
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let claims = json!({"iss": "http://idp", "sub": "00u1", "email": "alice@acme.test"});
+        let (token, altered) = forge_id_token(
+            Fault::NoKidSingleKey,
+            claims.as_object().unwrap().clone(),
+            Alg::ES256,
+            "k1",
+            &key,
+            &key,
+            None,
+        )
+        .unwrap();
+        let header = jwt::peek_part(&token, 0).unwrap();
+        assert_eq!(header, json!({"alg": "ES256"}), "no kid");
+        assert_eq!(
+            jwt::peek_part(&token, 1).unwrap(),
+            claims,
+            "the honest claims"
+        );
+        assert!(altered.contains("holds only this key"), "{altered}");
+        // The signature is the key's over the token as sent.
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let der = openssl::ecdsa::EcdsaSig::from_private_components(
+            openssl::bn::BigNum::from_slice(&raw[..32]).unwrap(),
+            openssl::bn::BigNum::from_slice(&raw[32..]).unwrap(),
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        let mut v =
+            openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        v.update(input.as_bytes()).unwrap();
+        assert!(v.verify(&der).unwrap());
+        // Accepted faults and O22 carry the honest identity; O22 alone replaces the code.
+        for f in [Fault::NoKidSingleKey, Fault::AuthorizationError] {
+            assert!(!f.forges_identity(), "{f:?}");
+        }
+        let replaced: Vec<Fault> = Fault::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.in_authorization_response())
+            .collect();
+        assert_eq!(replaced, vec![Fault::AuthorizationError]);
     }
 
     #[test]

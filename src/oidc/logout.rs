@@ -19,6 +19,49 @@ pub enum Fault {
     BadSignature,
 }
 
+/// What the OP's end_session redirect back to the RP (RP-Initiated Logout 1.0 §3) does with
+/// the state the RP sent: the OpenID Foundation's RP tests rp-init-logout-other-state and
+/// rp-init-logout-no-state. The RP's handling is reported, not judged: the spec puts no MUST
+/// on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostLogoutState {
+    /// Another state than the RP's.
+    Other,
+    /// No state at all.
+    Dropped,
+}
+
+/// The state `PostLogoutState::Other` returns instead of the RP's.
+pub const OTHER_STATE: &str = "a-state-the-rp-never-sent";
+
+impl PostLogoutState {
+    pub const ALL: &'static [PostLogoutState] = &[PostLogoutState::Other, PostLogoutState::Dropped];
+
+    /// The trial name's part after `G3_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PostLogoutState::Other => "post_logout_redirect_with_another_state",
+            PostLogoutState::Dropped => "post_logout_redirect_without_state",
+        }
+    }
+
+    /// The state returned for the RP's `sent`.
+    pub fn apply(self, _sent: &str) -> Option<String> {
+        match self {
+            PostLogoutState::Other => Some(OTHER_STATE.to_owned()),
+            PostLogoutState::Dropped => None,
+        }
+    }
+
+    /// What the redirect carried, for notes and transcripts.
+    pub fn describe(self) -> String {
+        match self {
+            PostLogoutState::Other => format!("state {OTHER_STATE} instead of the RP's"),
+            PostLogoutState::Dropped => "no state (the RP sent one)".to_owned(),
+        }
+    }
+}
+
 /// How the token is signed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signing {
@@ -65,4 +108,23 @@ pub fn apply(fault: Fault, mut c: Value) -> (Value, Signing) {
         Fault::NoncePresent => c["nonce"] = json!("n-0S6_WzA2Mj"),
     }
     (c, Signing::Idp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_logout_state_changes_differ_from_the_rps_state() {
+        let sent = "st-123";
+        assert_eq!(
+            PostLogoutState::Other.apply(sent).as_deref(),
+            Some(OTHER_STATE)
+        );
+        assert_ne!(PostLogoutState::Other.apply(sent).as_deref(), Some(sent));
+        assert_eq!(PostLogoutState::Dropped.apply(sent), None);
+        let names: std::collections::BTreeSet<&str> =
+            PostLogoutState::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), PostLogoutState::ALL.len());
+    }
 }

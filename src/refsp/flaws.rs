@@ -97,6 +97,8 @@ pub enum Flaw {
     NoneForUnknownKid,
     NoneWithoutKid,
     AlgNoneAnyCase,
+    RequireKid,
+    FailOnAuthorizationError,
 }
 
 impl Flaw {
@@ -174,6 +176,8 @@ impl Flaw {
         Flaw::NoneForUnknownKid,
         Flaw::NoneWithoutKid,
         Flaw::AlgNoneAnyCase,
+        Flaw::RequireKid,
+        Flaw::FailOnAuthorizationError,
     ];
 
     /// The name used on the command line.
@@ -252,6 +256,8 @@ impl Flaw {
             Flaw::NoneForUnknownKid => "none-for-unknown-kid",
             Flaw::NoneWithoutKid => "none-without-kid",
             Flaw::AlgNoneAnyCase => "alg-none-any-case",
+            Flaw::RequireKid => "require-kid",
+            Flaw::FailOnAuthorizationError => "fail-on-authorization-error",
         }
     }
 
@@ -415,6 +421,12 @@ impl Flaw {
                 "when the token has no kid, verifies with no key, which passes alg none"
             }
             Flaw::AlgNoneAnyCase => "reads alg none in any letter case (None, NONE) and accepts it",
+            Flaw::RequireKid => {
+                "refuses an id_token without kid, even when the IdP's JWKS holds a single key"
+            }
+            Flaw::FailOnAuthorizationError => {
+                "fails (500) on a callback carrying an authorization error instead of showing it"
+            }
         }
     }
 
@@ -487,7 +499,9 @@ impl Flaw {
             | HmacWithJwkJson
             | NoneForUnknownKid
             | NoneWithoutKid
-            | AlgNoneAnyCase => Area::OidcLogin,
+            | AlgNoneAnyCase
+            | RequireKid
+            | FailOnAuthorizationError => Area::OidcLogin,
             StateAnyPending
             | StateOptional
             | NoPkceNonceAnyPending
@@ -569,6 +583,8 @@ impl Flaw {
             Flaw::NoneForUnknownKid => &["O7"],
             Flaw::NoneWithoutKid => &["O7"],
             Flaw::AlgNoneAnyCase => &["O7"],
+            Flaw::RequireKid => &["O10"],
+            Flaw::FailOnAuthorizationError => &["O22"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

@@ -30,6 +30,8 @@ pub enum JwtRefusal {
     Alg(String),
     #[error("no key with kid `{0}` in the IdP's JWKS")]
     UnknownKid(String),
+    #[error("the token has no kid (this SP requires one)")]
+    KidRequired,
     #[error("no key in the IdP's JWKS fits alg `{0}`")]
     NoKey(String),
     #[error("the signature does not verify")]

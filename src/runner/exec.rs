@@ -94,6 +94,9 @@ pub async fn run_alone(spec: &TrialSpec, idp: &IdpState) -> Result<Passed, Failu
     if let Some(f) = spec.oidc_fault {
         idp.set_trial_oidc_fault(&trial, f);
     }
+    if let Some(change) = spec.post_logout_state {
+        idp.set_trial_post_logout_state(&trial, change);
+    }
     let mut result = match TrialRun::new(spec, idp, &trial) {
         Ok(mut run) => run.steps().await.map(|()| Passed {
             observed: std::mem::take(&mut run.observed),
@@ -791,6 +794,12 @@ the registered ACS URL / redirect_uri by this browser",
         if got.seen.logged_in {
             return self.judge_session_after_forgery(got);
         }
+        if spec
+            .oidc_fault
+            .is_some_and(|f| f.in_authorization_response())
+        {
+            return self.judge_authorization_error(got);
+        }
         let fresh_sp = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
         if !fresh_sp {
             if Self::asserted(got).is_none() {
@@ -843,6 +852,48 @@ forgery equals the honest document tests nothing)",
                 .notes
                 .push(format!("refused with a server error (HTTP {status})"));
         }
+        Ok(())
+    }
+
+    /// O22: the IdP sent an error instead of a code, and the SP has no session. It counts only
+    /// when the error was sent to this browser and delivered to the registered redirect_uri; a
+    /// server error (5xx) is the SP failing on a response the protocol defines, not handling it.
+    fn judge_authorization_error(&mut self, got: &LoginSeen) -> Result<(), Failure> {
+        let status = got.page.status;
+        let sent = got
+            .issued
+            .iter()
+            .any(|i| i.kind == IssuedKind::AuthorizationError);
+        if !sent {
+            return Err(self.fail(
+                FailureKind::Setup,
+                format!(
+                    "cannot tell how the SP handles an authorization error: the login never \
+reached the IdP's answer (last page {status} at {}), so no error was sent",
+                    got.page.url
+                ),
+            ));
+        }
+        let Some(hop) = &got.delivered else {
+            return Err(self.fail(
+                FailureKind::Setup,
+                "cannot tell how the SP handles an authorization error: the IdP sent it, but the \
+browser did not deliver it to the registered redirect_uri",
+            ));
+        };
+        if status >= 500 {
+            return Err(self.fail(
+                FailureKind::SpCrashed,
+                format!(
+                    "the SP failed with {status} on the authorization error instead of showing \
+it (delivered by {hop})"
+                ),
+            ));
+        }
+        self.passed.notes.push(format!(
+            "handled: the SP has no session and answered {status} (the error was delivered by \
+{hop})"
+        ));
         Ok(())
     }
 
@@ -1041,11 +1092,15 @@ identity (not fooled) or took the forged one"
                 })?;
                 let (_, b, who) = &mut self.browsers[0];
                 let login = who.login.clone();
+                let hops_before = b.hops.len();
                 let page = b.navigate(url.as_str(), &login).await;
                 let page = page.map_err(|e| {
                     self.fail(FailureKind::Transport, format!("logout failed: {e}"))
                 })?;
                 self.last_page = Some(page);
+                if let Some(change) = self.spec.post_logout_state {
+                    self.report_post_logout(change, hops_before).await?;
+                }
             }
             LoginFrom::Idp => {
                 self.forged_sent |= fault.is_some();
@@ -1093,6 +1148,68 @@ identity (not fooled) or took the forged one"
                 }
             }
         }
+        Ok(())
+    }
+
+    /// G3's variants: what the RP did when end_session came back with another state or none,
+    /// as a note (RP-Initiated Logout 1.0 puts no MUST on the RP's check of state); not run when
+    /// the IdP had no state to change.
+    async fn report_post_logout(
+        &mut self,
+        change: crate::oidc::logout::PostLogoutState,
+        hops_before: usize,
+    ) -> Result<(), Failure> {
+        let changed = self
+            .idp
+            .altered(self.trial)
+            .iter()
+            .any(|a| a.starts_with(&format!("G3 {}", change.name())));
+        if !changed {
+            self.passed.not_run = Some(
+                "the RP's logout did not come through the IdP's end_session with a state and a \
+post_logout_redirect_uri, so there was no state to change"
+                    .to_owned(),
+            );
+            return Ok(());
+        }
+        let uris: Vec<url::Url> = self
+            .spec
+            .conn
+            .app(&self.spec.app)
+            .and_then(|a| a.oidc())
+            .map(|o| o.post_logout_redirect_uris.clone())
+            .unwrap_or_default();
+        let target = self.target;
+        let (_, b, _) = &mut self.browsers[0];
+        let back = b.hops[hops_before..]
+            .iter()
+            .find(|h| {
+                uris.iter()
+                    .any(|u| super::browser::same_endpoint(&h.url, u))
+            })
+            .map(|h| (h.url.clone(), h.status));
+        let seen = probe(b, target)
+            .await
+            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        let session = if seen.logged_in {
+            "still active"
+        } else {
+            "ended"
+        };
+        let note = match back {
+            Some((url, status)) => format!(
+                "reported, not judged: end_session came back to {url} with {}; the RP answered \
+{status} there and its session is {session} (an RP that ends its session before going to the \
+IdP shows nothing here of how it checks the state)",
+                change.describe()
+            ),
+            None => format!(
+                "reported, not judged: end_session was to come back with {}, but the browser \
+never reached a registered post_logout_redirect_uri; the RP's session is {session}",
+                change.describe()
+            ),
+        };
+        self.passed.notes.push(note);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! `--partition count:M/N` and `hash:M/N` (nextest's syntax): which trials shard M of N runs, so
 //! a CI pipeline can spread a large run over its job matrix. Trials that need the SP to
-//! themselves (O13 restarts it) always go to shard 1, so no other shard restarts the SP.
+//! themselves (O13 and O10's single-key variant restart it) always go to shard 1, so no other
+//! shard restarts the SP.
 
 use std::fmt;
 use std::str::FromStr;

@@ -44,6 +44,8 @@ pub struct TrialSpec {
     pub oidc_fault: Option<crate::oidc::faults::Fault>,
     /// The session-binding attack the runner makes in this trial's login (O15-O17, O20, S26).
     pub binding: Option<super::binding::BindingAttack>,
+    /// What the IdP's end_session does with the state it returns to the RP (G3's variants).
+    pub post_logout_state: Option<crate::oidc::logout::PostLogoutState>,
     /// Why the trial cannot run on this file (listed as ignored with the reason, never
     /// dropped).
     pub ignored: Option<String>,
@@ -133,6 +135,7 @@ session after this forgery fails the trial"
             saml_fault: None,
             oidc_fault: None,
             binding: None,
+            post_logout_state: None,
             ignored: None,
             ..self.clone()
         }
@@ -221,6 +224,7 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
             saml_fault: None,
             oidc_fault: None,
             binding: None,
+            post_logout_state: None,
             ignored: None,
         });
     }

@@ -404,7 +404,8 @@ fn stop_sps_on_signals(runtime: &tokio::runtime::Runtime) {
 /// What every trial of the run shares.
 #[derive(Clone)]
 struct Shared {
-    /// Trials share the SP; one that restarts it (O13) takes it for itself.
+    /// Trials share the SP; one that restarts it (O13, O10 with a single key) takes it for
+    /// itself.
     gate: Arc<RwLock<()>>,
     handle: tokio::runtime::Handle,
     outcomes: Arc<Mutex<Vec<Outcome>>>,
@@ -523,7 +524,8 @@ fn selected(name: &str, options: &Options) -> bool {
     options.filter.as_deref().is_none_or(matches) && !options.skip.iter().any(|s| matches(s))
 }
 
-/// Whether a trial needs the SP to itself (it restarts it: O13); such trials run in shard 1.
+/// Whether a trial needs the SP to itself (it restarts it: O13, O10 with a single key); such
+/// trials run in shard 1.
 fn needs_the_sp_alone(spec: &TrialSpec) -> bool {
     spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp())
 }
@@ -779,9 +781,11 @@ fn trial(
                 sp::run_with_fresh_sp(&spec, &idp, &sp),
             );
             if cut {
-                // Cut short, it may have left the forged discovery in place and the SP reading
-                // it: put the honest one back for the trials that follow.
+                // Cut short, it may have left the forged discovery (or the single-key JWKS) in
+                // place and the SP reading it: put the honest ones back for the trials that
+                // follow.
                 idp.set_discovery_fault(None);
+                idp.set_jwks_override(None);
                 let _ = shared
                     .handle
                     .block_on(tokio::time::timeout(2 * shared.sp_wait, sp.restart()));

@@ -385,6 +385,9 @@ pub async fn run_with_fresh_sp(
     let Some(fault) = spec.oidc_fault else {
         return exec::run_alone(spec, idp).await;
     };
+    if fault == crate::oidc::faults::Fault::NoKidSingleKey {
+        return run_with_single_key_jwks(spec, idp, sp).await;
+    }
     let setup = |what: String| Failure::new(FailureKind::Setup, what);
     idp.set_discovery_fault(Some(fault));
     let attack = match sp.restart().await {
@@ -459,5 +462,75 @@ pub async fn run_with_fresh_sp(
             observed: Vec::new(),
         }),
         (Ok(passed), Ok(_)) => Ok(passed),
+    }
+}
+
+/// O10 with a single key (OIDF RP test kid-absent-single-jwks): with no other trial running,
+/// the IdP publishes a JWK Set holding only the app's signing key, the SP is restarted (so it
+/// reads that set, not the one it kept), and the login, whose id_token has no kid, must be
+/// accepted; then the published JWKS is back and the SP is restarted again. An SP that never
+/// fetched the single-key set cannot know the kid was optional: not judged.
+pub async fn run_with_single_key_jwks(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    sp: &SpControl,
+) -> Result<Passed, Failure> {
+    let setup = |what: String| Failure::new(FailureKind::Setup, format!("{}: {what}", spec.name));
+    let alg = spec
+        .conn
+        .app(&spec.app)
+        .and_then(|a| a.oidc())
+        .map(|o| o.signing_alg)
+        .ok_or_else(|| setup("the trial's app is not an OIDC app".into()))?;
+    let single = idp
+        .single_key_jwks(alg)
+        .ok_or_else(|| setup(format!("no {} key to publish alone", alg.name())))?;
+    idp.set_jwks_override(Some(single));
+    let attack = match sp.restart().await {
+        Ok(Started::Up) => exec::run_alone(spec, idp).await,
+        Ok(Started::Exited { status, log_tail }) => Err(Failure::new(
+            FailureKind::SpCrashed,
+            format!(
+                "{}: the SP ended with {status} when restarted to read a JWKS of one key; its last output:\n{log_tail}",
+                spec.name
+            ),
+        )),
+        Err(e) => Err(setup(format!(
+            "the SP was restarted to read a JWKS of one key, and: {e}"
+        ))),
+    };
+    let served = idp.set_jwks_override(None);
+    // The trials after this one must meet an SP that reads the published JWKS again.
+    let back = sp.restart().await;
+    let fetched = format!(
+        "the JWKS served while the trial had the SP alone held only the {} signing key; the SP \
+fetched it {served} time(s) after its restart",
+        alg.name()
+    );
+    let unseen = || Passed {
+        notes: Vec::new(),
+        not_run: Some(
+            "the SP did not fetch the JWKS after its restart: it never saw that the set held a \
+single key (with the several keys it knew, refusing a token without kid is allowed: O10)"
+                .into(),
+        ),
+    };
+    match (attack, back) {
+        // Refusing is allowed to an SP that still knows several keys; failing (5xx) is not.
+        (Err(e), _) if served == 0 && e.kind == FailureKind::SpRefused => Ok(unseen()),
+        (Err(e), _) => Err(Failure::new(e.kind, format!("{}\n{fetched}", e.transcript))),
+        (Ok(_), _) if served == 0 => Ok(unseen()),
+        (Ok(_), Ok(Started::Exited { status, log_tail })) => Err(Failure::new(
+            FailureKind::SpCrashed,
+            format!(
+                "{}: the SP accepted the token, then ended with {status} when restarted with the \
+published JWKS; its last output:\n{log_tail}",
+                spec.name
+            ),
+        )),
+        (Ok(_), Err(e)) => Err(setup(format!(
+            "the SP accepted the token, then could not be restarted with the published JWKS: {e}"
+        ))),
+        (Ok(passed), Ok(Started::Up)) => Ok(passed),
     }
 }

@@ -41,6 +41,12 @@ pub(super) async fn oidc_login(
     q: &HashMap<String, String>,
 ) -> Result<(SpSession, Option<String>), OidcRefusal> {
     if let Some(e) = q.get("error") {
+        // The `fail-on-authorization-error` defect: the error is not handled.
+        if st.flaws.on(Flaw::FailOnAuthorizationError) {
+            return Err(OidcRefusal::Internal(format!(
+                "unhandled authorization error `{e}` at the callback"
+            )));
+        }
         return Err(OidcRefusal::AuthorizeError(format!(
             "{e}: {}",
             q.get("error_description").map(String::as_str).unwrap_or("")
@@ -226,6 +232,12 @@ pub(super) async fn verify(
         return Err(OidcRefusal::Internal(
             "the id_token header has no kid (the SP assumed one)".into(),
         ));
+    }
+    // The `require-kid` defect: no kid, no login, whatever the JWKS holds.
+    if st.flaws.on(Flaw::RequireKid)
+        && jwt::peek(id_token).is_some_and(|(h, _)| h.get("kid").is_none())
+    {
+        return Err(OidcRefusal::Jwt(jwt::JwtRefusal::KidRequired));
     }
     let verify = |keys: Vec<Key>| {
         let (token, flaws) = (id_token.to_owned(), st.flaws.clone());

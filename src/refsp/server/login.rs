@@ -1,5 +1,5 @@
 //! `GET {login_url}`: an SP-initiated login, SAML (a signed AuthnRequest by HTTP-Redirect) or
-//! OIDC (an authorization request with state, nonce and PKCE).
+//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,7 +128,11 @@ fn oidc_login_start(
         .append_pair("response_type", "code")
         .append_pair("scope", scope)
         .append_pair("state", &state_param)
-        .append_pair("nonce", &nonce);
+        .append_pair("nonce", &nonce)
+        // The answer (a code, or an error: O22) comes as a POST form (OAuth 2.0 Form Post
+        // Response Mode), so the demo runs that path; the independent Authlib app takes query.
+        // Its cookies are SameSite=Lax: the IdP is the same site (loopback) here.
+        .append_pair("response_mode", "form_post");
     // The `no-pkce-nonce-any-pending` defect sends no challenge.
     if !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
         q.append_pair("code_challenge", &challenge)

@@ -1,5 +1,5 @@
-//! The attack pack (S1-S24, S30, S31, O1-O14, and O18-O19 at a refresh); the session-binding
-//! cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
+//! The attack pack (S1-S24, S30, S31, O1-O14, O18-O19 at a refresh, and O22); the
+//! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
 
@@ -9,11 +9,13 @@ use crate::config::{
     Step,
 };
 
-/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14, O18-O19): each forged login must be
-/// refused (the SP has no session afterwards), next to the honest twin `L0_honest_login`; S22
-/// passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
+/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14, O18-O19, O22): each forged login
+/// must be refused (the SP has no session afterwards), next to the honest twin `L0_honest_login`;
+/// S22 passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
 /// published key; O13 restarts the SP (alone, with its own honest twin after a second
-/// restart). The O8 variant keyed with the EC key runs for ES256 apps only.
+/// restart), and so does O10 with a single key, which must be accepted; O22 (an error instead
+/// of a code) must end with no session and no server error. The O8 variant keyed with the EC
+/// key runs for ES256 apps only.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
@@ -40,6 +42,7 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             saml_fault,
             oidc_fault,
             binding: None,
+            post_logout_state: None,
             ignored: None,
         };
     let mut out = Vec::new();
@@ -97,7 +100,9 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         for f in O::ALL.iter().filter(|f| f.applies_to(oidc.signing_alg)) {
             let (suffix, expect) = match f {
                 O::NoKid => ("handled", LoginOutcome::Either),
-                O::KeyRotation => ("accepted", LoginOutcome::Accepted),
+                O::KeyRotation | O::NoKidSingleKey => ("accepted", LoginOutcome::Accepted),
+                // No code is issued: the RP must end with no session and no server error.
+                O::AuthorizationError => ("handled", LoginOutcome::Rejected),
                 // The login is honest; the refresh (after it) is forged.
                 _ if f.on_refresh() => ("refused", LoginOutcome::Accepted),
                 _ => ("refused", LoginOutcome::Rejected),

@@ -53,6 +53,7 @@ pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 saml_fault: None,
                 oidc_fault: None,
                 binding: Some(*a),
+                post_logout_state: None,
                 ignored,
             })
         })

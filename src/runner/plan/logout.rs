@@ -14,8 +14,9 @@ fn logout(from: LoginFrom, fault: Option<crate::config::LogoutFault>) -> Step {
     }
 }
 
-/// Logout trials (docs/catalogue.md G2-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
-/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin.
+/// Logout trials (docs/catalogue.md G1-G4): IdP-initiated SAML LogoutRequests, OIDC back-channel
+/// logout tokens, and RP-initiated OIDC logout, each fault paired with its honest twin; G3's
+/// variants (end_session returning another state, or none) only report what the RP did.
 pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::config::LogoutFault;
     let Some(target) = &conn.target else {
@@ -98,6 +99,64 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 }),
             ],
         ));
+        // The end_session redirect back with another state, or none: what the RP does is
+        // reported (a note), never judged, since RP-Initiated Logout 1.0 puts no MUST on it.
+        for change in crate::oidc::logout::PostLogoutState::ALL {
+            out.push(TrialSpec {
+                post_logout_state: Some(*change),
+                ..spec(
+                    format!("G3_{}_reported", change.name()),
+                    vec![login(LoginOutcome::Accepted), logout(LoginFrom::Sp, None)],
+                )
+            });
+        }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::logout::PostLogoutState;
+
+    fn pack(yaml: &str) -> Vec<TrialSpec> {
+        let (conn, _) = crate::config::load_str(yaml, "p", std::path::Path::new(".")).unwrap();
+        logout_pack("p", &Arc::new(conn))
+    }
+
+    /// G3's state variants come with G3 (an OIDC app with a logout URL), one per change, and
+    /// only log in and log out: nothing in them can fail on what the RP does with the state.
+    #[test]
+    fn g3_state_variants_are_planned_with_g3_and_report_only() {
+        let oidc = crate::cli::DEMO_PACKS
+            .iter()
+            .find(|(name, _)| *name == "qovery-oidc")
+            .map(|(_, yaml)| *yaml)
+            .unwrap();
+        let trials = pack(oidc);
+        assert!(
+            trials
+                .iter()
+                .any(|t| t.name == "p::G3_rp_initiated_logout_ends_both_sessions")
+        );
+        let reported: Vec<&TrialSpec> = trials
+            .iter()
+            .filter(|t| t.post_logout_state.is_some())
+            .collect();
+        assert_eq!(reported.len(), PostLogoutState::ALL.len());
+        for t in reported {
+            let change = t.post_logout_state.unwrap();
+            assert_eq!(t.name, format!("p::G3_{}_reported", change.name()));
+            assert!(!t.is_fault_trial() && !t.rests_on_a_refusal(), "{}", t.name);
+            assert_eq!(t.steps.len(), 2, "login and logout only: {}", t.name);
+        }
+        // Without a logout URL there is no RP-initiated logout to change.
+        let without = oidc.replace("  logout_url: http://127.0.0.1:7100/logout\n", "");
+        assert_ne!(without, oidc);
+        assert!(
+            pack(&without)
+                .iter()
+                .all(|t| t.post_logout_state.is_none() && !t.name.contains("G3_"))
+        );
+    }
 }

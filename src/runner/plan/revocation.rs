@@ -29,6 +29,7 @@ pub(super) fn isolated_trial(
         saml_fault: None,
         oidc_fault: None,
         binding: None,
+        post_logout_state: None,
         ignored: None,
     }
 }

@@ -53,6 +53,7 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         saml_fault: None,
         oidc_fault: None,
         binding: None,
+        post_logout_state: None,
         ignored: None,
     };
     let mut out = vec![spec("honest_login", then(login(LoginOutcome::Accepted)))];
@@ -138,6 +139,7 @@ impl Matrix<'_> {
             saml_fault: None,
             oidc_fault: None,
             binding: None,
+            post_logout_state: None,
             ignored: None,
         });
     }
