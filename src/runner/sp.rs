@@ -514,6 +514,7 @@ fetched it {served} time(s) after its restart",
 single key (with the several keys it knew, refusing a token without kid is allowed: O10)"
                 .into(),
         ),
+        ..Passed::default()
     };
     match (attack, back) {
         // Refusing is allowed to an SP that still knows several keys; failing (5xx) is not.
