@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use openssl::x509::X509;
 use regex::Regex;
 use url::Url;
 
@@ -235,7 +236,7 @@ pub struct SamlApp {
     /// The ACS URL: the only place assertions are ever posted to.
     pub acs_url: Url,
     /// The certificate the SP signs with: every signature on an SP message is verified with it.
-    pub sp_certificate: Option<PathBuf>,
+    pub sp_certificate: Option<SpCertificate>,
     /// The messages that must be signed (`sp_signs`; all of them when only `sp_certificate` is
     /// given, none without a certificate). A message left out may come unsigned, but a
     /// signature it does carry must still verify.
@@ -258,6 +259,17 @@ impl SamlApp {
     pub fn requires_signed(&self, m: SpMessage) -> bool {
         self.sp_certificate.is_some() && self.sp_signs.contains(&m)
     }
+}
+
+/// Where the SP's signing certificate comes from.
+#[derive(Debug, Clone)]
+pub enum SpCertificate {
+    /// `sp_certificate`: a PEM file, relative to the connection file's folder. The loader
+    /// checks it; the IdP reads it again when it starts (the file may have been replaced).
+    File(PathBuf),
+    /// The signing KeyDescriptor of `sp_metadata`, read with the metadata. `source` is the
+    /// metadata's file or URL as the connection file gives it.
+    Metadata { source: String, x509: X509 },
 }
 
 /// A kind of message the SP sends the IdP, which `apps[].sp_signs` may require signed.
@@ -315,6 +327,12 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
+    pub const ALL: &'static [NameIdFormat] = &[
+        NameIdFormat::Unspecified,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Persistent,
+    ];
+
     pub fn urn(self) -> &'static str {
         match self {
             NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",

@@ -9,6 +9,7 @@ mod idp;
 mod oidc;
 mod saml;
 mod scenario;
+mod sp_metadata;
 mod target;
 mod values;
 
