@@ -333,6 +333,15 @@ impl NameIdFormat {
         NameIdFormat::Persistent,
     ];
 
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            NameIdFormat::Unspecified => "unspecified",
+            NameIdFormat::EmailAddress => "email_address",
+            NameIdFormat::Persistent => "persistent",
+        }
+    }
+
     pub fn urn(self) -> &'static str {
         match self {
             NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",

@@ -232,16 +232,10 @@ pub(super) fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
 
 pub(super) fn name_id(sink: &mut Sink, node: &Node, path: &str) -> Option<NameIdSpec> {
     let m = Map::new(sink, node, path, &["format", "value"])?;
+    let formats: Vec<(&str, NameIdFormat)> =
+        NameIdFormat::ALL.iter().map(|f| (f.name(), *f)).collect();
     let format = m
-        .choice(
-            sink,
-            "format",
-            &[
-                ("unspecified", NameIdFormat::Unspecified),
-                ("email_address", NameIdFormat::EmailAddress),
-                ("persistent", NameIdFormat::Persistent),
-            ],
-        )
+        .choice(sink, "format", &formats)
         .map(|f| f.value)
         .unwrap_or(NameIdFormat::Unspecified);
     let value = match m.string(sink, "value") {

@@ -141,7 +141,16 @@ fn name_id_from_metadata(
                 pos: Pos::of(node.span()),
                 path: format!("{}.format", m.key_path("name_id")),
             };
-            i.disagree(sink, &at, "name_id.format", spec.format.urn(), &listed);
+            i.differs(
+                sink,
+                &at,
+                &format!(
+                    "name_id.format is `{}` ({})",
+                    spec.format.name(),
+                    spec.format.urn()
+                ),
+                &listed,
+            );
         }
         return spec;
     }
