@@ -114,7 +114,12 @@ pub(super) fn string_key(
     from_meta: impl Fn(&SpMetadata) -> String,
 ) -> Option<At<String>> {
     let Some(i) = imported else {
-        return m.req_string(sink, key, what);
+        // An unusable `sp_metadata` already has its error; a missing key would repeat it.
+        return if m.get("sp_metadata").is_some() {
+            m.string(sink, key)
+        } else {
+            m.req_string(sink, key, what)
+        };
     };
     let there = from_meta(&i.meta);
     match m.string(sink, key) {
