@@ -261,3 +261,49 @@ fn a_metadata_url_is_fetched() {
     assert_eq!(saml.audience, ENTITY);
     assert_eq!(saml.acs_url.as_str(), "http://127.0.0.1:7100/saml/acs");
 }
+
+/// `fakta init --sp-metadata`: the starter names the metadata (relative to the new file's
+/// folder) and loads with everything the metadata gives; a bad document writes nothing.
+#[test]
+fn fakta_init_starts_from_the_sps_metadata() {
+    let sp = pysaml2_metadata();
+    std::fs::create_dir(sp.dir.path().join("out")).unwrap();
+    let init = |meta: &str, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fakta"))
+            .args(["init", "--sp-metadata", meta, out])
+            .current_dir(sp.dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = init("sp-metadata.xml", "out/c.yaml");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let file = sp.dir.path().join("out/c.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("sp_metadata: \"../sp-metadata.xml\""),
+        "{text}"
+    );
+    let (conn, _) = fakta::config::load_file(&file).unwrap_or_else(|d| panic!("{d}"));
+    let saml = conn.apps[0].saml().unwrap();
+    assert_eq!(saml.audience, ENTITY);
+    assert_eq!(saml.acs_url.as_str(), "http://127.0.0.1:7100/saml/acs");
+    assert_eq!(saml.name_id.format, NameIdFormat::Persistent);
+    assert!(matches!(
+        saml.sp_certificate,
+        Some(SpCertificate::Metadata { .. })
+    ));
+
+    let bad = init("out/c.yaml", "out/d.yaml");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("the SP's metadata out/c.yaml: not well-formed XML"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!sp.dir.path().join("out/d.yaml").exists());
+}

@@ -50,21 +50,10 @@ impl Imported {
 /// Reads `sp_metadata` if the app has it; an unusable document is an error at the key.
 pub(super) fn load(sink: &mut Sink, m: &Map<'_>, base_dir: &Path) -> Option<Imported> {
     let at = m.string(sink, "sp_metadata")?;
-    let text = match read(&at.value, base_dir) {
-        Ok(t) => t,
-        Err(e) => {
-            sink.error(at.pos, &at.path, e);
-            return None;
-        }
-    };
-    let meta = match sp_metadata::parse(&text) {
+    let meta = match read_sp_metadata(&at.value, base_dir) {
         Ok(meta) => meta,
         Err(e) => {
-            sink.error(
-                at.pos,
-                &at.path,
-                format!("the SP's metadata {}: {e}", at.value),
-            );
+            sink.error(at.pos, &at.path, e);
             return None;
         }
     };
@@ -79,6 +68,14 @@ pub(super) fn load(sink: &mut Sink, m: &Map<'_>, base_dir: &Path) -> Option<Impo
         source: at.value,
         meta,
     })
+}
+
+/// An SP's metadata named by `source` (a file relative to `base_dir`, or a plain-http URL),
+/// read and parsed; the error names the source and what is wrong. `fakta init --sp-metadata`
+/// uses it too.
+pub fn read_sp_metadata(source: &str, base_dir: &Path) -> Result<SpMetadata, String> {
+    let text = read(source, base_dir)?;
+    sp_metadata::parse(&text).map_err(|e| format!("the SP's metadata {source}: {e}"))
 }
 
 /// The document's text: a URL is fetched (http only), anything else is a file path.
