@@ -996,7 +996,7 @@ mod tests {
     #[test]
     fn a_path_is_written_relative_to_the_new_files_folder() {
         let rel = |p: &str, f: &str| {
-            relative_to(Path::new(p), Path::new(f))
+            super::relative_to(std::path::Path::new(p), std::path::Path::new(f))
                 .display()
                 .to_string()
         };
