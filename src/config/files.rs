@@ -166,11 +166,12 @@ pub fn fetch_http(url: &url::Url, limit: u64) -> Result<Vec<u8>, FetchError> {
     stream
         .set_write_timeout(Some(FETCH_TIMEOUT))
         .map_err(read_err)?;
-    write!(
-        stream,
+    // One buffer, one write: a server that answers after the first packet would otherwise
+    // see the rest of the request arrive on a closed connection.
+    let request = format!(
         "GET {target} HTTP/1.0\r\nHost: {host_header}\r\nAccept: application/samlmetadata+xml, application/xml, text/xml\r\nUser-Agent: fakta\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(read_err)?;
+    );
+    stream.write_all(request.as_bytes()).map_err(read_err)?;
     // Headers get 16 KiB on top of the body's limit.
     let cap = limit + 16 * 1024;
     let mut bytes = Vec::new();
@@ -303,6 +304,19 @@ mod tests {
         );
     }
 
+    /// Reads a request up to the end of its headers.
+    fn read_request(s: &mut std::net::TcpStream) {
+        use std::io::Read;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
     /// A one-shot HTTP server on loopback answering `answer` to the first request.
     fn serve_once(answer: Vec<u8>) -> url::Url {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -310,8 +324,7 @@ mod tests {
         std::thread::spawn(move || {
             use std::io::{Read, Write};
             if let Ok((mut s, _)) = listener.accept() {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf);
+                read_request(&mut s);
                 let _ = s.write_all(&answer);
             }
         });
