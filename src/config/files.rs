@@ -322,7 +322,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
-            use std::io::{Read, Write};
+            use std::io::Write;
             if let Ok((mut s, _)) = listener.accept() {
                 read_request(&mut s);
                 let _ = s.write_all(&answer);
