@@ -146,6 +146,13 @@ fn fakta_check_reports_where_the_file_disagrees_with_the_metadata() {
     sign: response
     name_id: { format: email_address }
     logout: { slo_url: http://127.0.0.1:7100/logout }
+target:
+  app: pysaml2
+  login_url: http://127.0.0.1:7100/login
+  session:
+    probe: http://127.0.0.1:7100/api/me
+    read:
+      email: { json: /email }
 ",
         ),
     );

@@ -252,6 +252,9 @@ pub struct SamlApp {
     pub default_relay_state: Option<String>,
     /// Lifetime of the assertion (Conditions and SubjectConfirmationData), in seconds.
     pub assertion_lifetime_secs: i64,
+    /// `sp_metadata` as written, when that metadata says `WantAssertionsSigned="true"`: only a
+    /// hint for `target.requires_signed_assertions` (a lint), since the target may be another SP.
+    pub metadata_wants_signed_assertions: Option<String>,
 }
 
 impl SamlApp {

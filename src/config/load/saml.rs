@@ -110,6 +110,9 @@ pub(super) fn saml_app(
         allow_idp_initiated,
         default_relay_state,
         assertion_lifetime_secs: lifetime?,
+        metadata_wants_signed_assertions: imported
+            .filter(|i| i.meta.want_assertions_signed)
+            .map(|i| i.source.clone()),
     }))
 }
 
