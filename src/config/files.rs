@@ -138,7 +138,12 @@ pub fn fetch_http(url: &url::Url, limit: u64) -> Result<Vec<u8>, FetchError> {
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address");
     let mut stream = None;
     for a in addrs {
-        match TcpStream::connect_timeout(&a, FETCH_TIMEOUT) {
+        // Every address shares the one time limit.
+        let left = FETCH_TIMEOUT
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(timeout)?;
+        match TcpStream::connect_timeout(&a, left) {
             Ok(s) => {
                 stream = Some(s);
                 break;
