@@ -125,7 +125,7 @@ fn every_value_comes_from_pysaml2s_metadata() {
     assert_eq!(
         said,
         [format!(
-            "{}:9:18: warning: apps[0].sp_metadata: the SP's metadata sp-metadata.xml lists 2 AssertionConsumerServices; the HTTP-POST one at http://127.0.0.1:7100/saml/acs is used (lowest index, 2)",
+            "{}:9:18: warning: apps[0].sp_metadata: the SP's metadata sp-metadata.xml lists 2 AssertionConsumerServices; the HTTP-POST one at http://127.0.0.1:7100/saml/acs is used (the first not marked isDefault=\"false\")",
             file.display()
         )]
     );

@@ -56,8 +56,6 @@ pub enum SpMetadataError {
         element: &'static str,
         value: String,
     },
-    #[error("AssertionConsumerService index=`{value}` is not an unsigned number")]
-    BadIndex { value: String },
     #[error("the signing KeyDescriptor's X509Certificate is not a base64 DER certificate")]
     BadCertificate,
 }
@@ -221,40 +219,33 @@ fn binding_name(uri: &str) -> &str {
     uri.rsplit(':').next().unwrap_or(uri)
 }
 
-/// The ACS Okta would post to: among the HTTP-POST endpoints, the one marked `isDefault="true"`,
-/// else the lowest `index`, else the first (SAML metadata 2.4.4.1's rule for the default).
+/// The ACS Okta would post to: among the HTTP-POST endpoints, the default as SAML Metadata
+/// 2.2.3 defines it for indexed endpoints: the first with `isDefault="true"`, else the first
+/// without `isDefault="false"`, else the first (`index` plays no part in it).
 fn acs(sp: &Node<'_, '_>, choices: &mut Vec<String>) -> Result<Endpoint, SpMetadataError> {
     let all: Vec<Node<'_, '_>> = md_children(sp, "AssertionConsumerService").collect();
-    let mut posts = Vec::new();
-    for n in &all {
-        if n.attribute("Binding") != Some(ns::BINDING_POST) {
-            continue;
-        }
-        let index = match n.attribute("index") {
-            Some(i) => Some(
-                i.trim()
-                    .parse::<u32>()
-                    .map_err(|_| SpMetadataError::BadIndex {
-                        value: i.to_owned(),
-                    })?,
-            ),
-            None => None,
-        };
-        let default = n.attribute("isDefault").map(str::trim) == Some("true")
-            || n.attribute("isDefault").map(str::trim) == Some("1");
-        posts.push((*n, index, default));
-    }
+    let is_default = |n: &Node<'_, '_>| match n.attribute("isDefault").map(str::trim) {
+        Some("true" | "1") => Some(true),
+        Some("false" | "0") => Some(false),
+        _ => None,
+    };
+    let posts: Vec<Node<'_, '_>> = all
+        .iter()
+        .filter(|n| n.attribute("Binding") == Some(ns::BINDING_POST))
+        .copied()
+        .collect();
     let chosen = posts
         .iter()
-        .find(|(_, _, d)| *d)
+        .find(|n| is_default(n) == Some(true))
+        .map(|n| (n, "isDefault=\"true\""))
         .or_else(|| {
             posts
                 .iter()
-                .filter(|(_, i, _)| i.is_some())
-                .min_by_key(|(_, i, _)| *i)
+                .find(|n| is_default(n).is_none())
+                .map(|n| (n, "the first not marked isDefault=\"false\""))
         })
-        .or_else(|| posts.first());
-    let Some((node, index, default)) = chosen else {
+        .or_else(|| posts.first().map(|n| (n, "the first")));
+    let Some((node, why)) = chosen else {
         let listed = if all.is_empty() {
             "no AssertionConsumerService at all".to_owned()
         } else {
@@ -267,13 +258,6 @@ fn acs(sp: &Node<'_, '_>, choices: &mut Vec<String>) -> Result<Endpoint, SpMetad
     };
     let url = location(node, "AssertionConsumerService")?;
     if all.len() > 1 {
-        let why = if *default {
-            "isDefault".to_owned()
-        } else if let Some(i) = index {
-            format!("lowest index, {i}")
-        } else {
-            "the first".to_owned()
-        };
         choices.push(format!(
             "{} AssertionConsumerServices; the HTTP-POST one at {url} is used ({why})",
             all.len()
@@ -423,7 +407,7 @@ mod tests {
     fn the_default_post_acs_is_chosen_and_the_choice_said() {
         let inner = format!(
             r#"<md:AssertionConsumerService Binding="{ARTIFACT}" Location="https://sp.test/art" index="0" isDefault="true"/>
-<md:AssertionConsumerService Binding="{POST}" Location="https://sp.test/two" index="2"/>
+<md:AssertionConsumerService Binding="{POST}" Location="https://sp.test/two" index="2" isDefault="false"/>
 <md:AssertionConsumerService Binding="{POST}" Location="https://sp.test/one" index="1"/>"#
         );
         let m = parse(&doc(&inner, "")).unwrap();
@@ -432,10 +416,10 @@ mod tests {
         assert_eq!(
             m.choices,
             [
-                "3 AssertionConsumerServices; the HTTP-POST one at https://sp.test/one is used (lowest index, 1)"
+                "3 AssertionConsumerServices; the HTTP-POST one at https://sp.test/one is used (the first not marked isDefault=\"false\")"
             ]
         );
-        let marked = inner.replace(r#"index="2"/>"#, r#"index="2" isDefault="true"/>"#);
+        let marked = inner.replace(r#"isDefault="false""#, r#"isDefault="true""#);
         assert_eq!(
             parse(&doc(&marked, "")).unwrap().acs.url.as_str(),
             "https://sp.test/two"
