@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::clock::SystemClock;
-use crate::config::{self, Connection, Diagnostics};
+use crate::config::{self, Connection, Diagnostics, NameIdFormat};
 use crate::idp::{self, IdpState};
 use crate::keys::KeyStore;
 
@@ -210,6 +210,11 @@ pub enum Command {
         /// The SSO protocol of the app.
         #[arg(long, value_enum, default_value_t = StarterProtocol::Saml)]
         protocol: StarterProtocol,
+        /// Your SP's SAML metadata (a file, or a plain-http URL): the starter names it as
+        /// `sp_metadata`, which fills the app's entity id, ACS URL, SLO URL, signing
+        /// certificate, signed messages and NameID format. SAML only.
+        #[arg(long, value_name = "FILE_OR_URL")]
+        sp_metadata: Option<String>,
         /// Where to write it.
         #[arg(default_value = INIT_DEFAULT_PATH)]
         path: PathBuf,
@@ -377,7 +382,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: TlsAction::Show,
         } => tls_show(&cli.certs),
         Command::Export { file, app } => export(&file, app.as_deref(), &cli.certs),
-        Command::Init { protocol, path } => init(protocol, &path),
+        Command::Init {
+            protocol,
+            sp_metadata,
+            path,
+        } => init(protocol, sp_metadata.as_deref(), &path),
         Command::Schema => schema(),
         Command::Test {
             args,
@@ -545,8 +554,20 @@ fn schema() -> anyhow::Result<ExitCode> {
 }
 
 /// `fakta init`: writes the starter file, never over an existing one.
-fn init(protocol: StarterProtocol, path: &Path) -> anyhow::Result<ExitCode> {
+fn init(
+    protocol: StarterProtocol,
+    sp_metadata: Option<&str>,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
     use std::io::Write;
+    let text = match sp_metadata {
+        None => protocol.text().to_owned(),
+        Some(_) if protocol != StarterProtocol::Saml => {
+            bail!("--sp-metadata is SAML metadata; it goes with --protocol saml")
+        }
+        // Read before the file is created, so a bad document leaves nothing behind.
+        Some(source) => starter_from_metadata(source, path)?,
+    };
     // create_new: an existing file (or a link to one) is refused by the OS, with no race
     // between looking and writing.
     let mut f = match std::fs::OpenOptions::new()
@@ -561,13 +582,88 @@ fn init(protocol: StarterProtocol, path: &Path) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
     };
-    f.write_all(protocol.text().as_bytes())
+    f.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!(
         "wrote {}: edit the lines marked CHANGE ME, then `fakta check {0}` and `fakta serve {0}`",
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SAML starter with `sp_metadata` in place of the audience and ACS lines (and the NameID
+/// format the metadata asks for), after checking the metadata reads. A file path is rewritten
+/// relative to the folder of the file being written, where the loader resolves it.
+fn starter_from_metadata(source: &str, out: &Path) -> anyhow::Result<String> {
+    let meta = config::read_sp_metadata(source, Path::new("")).map_err(|e| anyhow::anyhow!(e))?;
+    let named = if source.contains("://") {
+        source.to_owned()
+    } else {
+        let meta_path = std::path::absolute(source)?;
+        let out_dir = std::path::absolute(out)?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        relative_to(&meta_path, &out_dir).display().to_string()
+    };
+    let mut filled = vec![
+        format!("audience {}", meta.entity_id),
+        format!("acs_url {}", meta.acs.url),
+    ];
+    if let Some(slo) = &meta.slo {
+        filled.push(format!("logout.slo_url {}", slo.url));
+    }
+    if meta.signing_certificate.is_some() {
+        filled.push("the SP's signing certificate".to_owned());
+    }
+    let starter = StarterProtocol::Saml.text();
+    let old = "    audience: https://sp.example.test/saml/metadata   # CHANGE ME: your SP's entity id\n    acs_url: http://127.0.0.1:7100/saml/acs           # CHANGE ME: your SP's ACS URL\n";
+    debug_assert!(
+        starter.contains(old),
+        "the SAML starter's audience and ACS lines changed"
+    );
+    // YAML double quotes: the path or URL may hold `#` or `: `.
+    let quoted = serde_json::to_string(&named).unwrap_or_default();
+    let new = format!(
+        "    sp_metadata: {quoted}   # your SP's metadata; a key written here wins over it\n    # from it: {}\n",
+        filled.join(", ")
+    );
+    let mut text = starter.replace(old, &new);
+    if let Some(f) = meta
+        .name_id_formats
+        .iter()
+        .find_map(|u| NameIdFormat::ALL.iter().find(|f| f.urn() == u))
+    {
+        // A persistent NameID is an opaque, stable id (SAML Core 8.3.7): the Okta user id.
+        let value = if *f == NameIdFormat::Persistent {
+            "user.id"
+        } else {
+            "user.email"
+        };
+        text = text.replace(
+            "name_id: { format: email_address, value: user.email }",
+            &format!("name_id: {{ format: {}, value: {value} }}", f.name()),
+        );
+    }
+    Ok(text)
+}
+
+/// `path` as seen from the folder `from` (both absolute): `../sp.xml` style, or `path` itself
+/// when the two share no root (another drive).
+fn relative_to(path: &Path, from: &Path) -> PathBuf {
+    let (p, f): (Vec<_>, Vec<_>) = (path.components().collect(), from.components().collect());
+    let common = p.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
 }
 
 fn revoke(
@@ -1014,5 +1110,17 @@ mod tests {
         ] {
             assert!(help.contains(&said), "`{said}` not in:\n{help}");
         }
+    }
+
+    #[test]
+    fn a_path_is_written_relative_to_the_new_files_folder() {
+        let rel = |p: &str, f: &str| {
+            super::relative_to(std::path::Path::new(p), std::path::Path::new(f))
+                .display()
+                .to_string()
+        };
+        assert_eq!(rel("/w/sp.xml", "/w"), "sp.xml");
+        assert_eq!(rel("/w/sp.xml", "/w/out/x"), "../../sp.xml");
+        assert_eq!(rel("/w/a/sp.xml", "/w/b"), "../a/sp.xml");
     }
 }

@@ -673,7 +673,7 @@ fn an_sp_certificate_or_key_that_is_not_a_regular_file_is_refused_at_start() {
     let fakta::config::Protocol::Saml(saml) = &mut app.protocol else {
         panic!("qovery is a SAML app");
     };
-    saml.sp_certificate = Some("/dev/zero".into());
+    saml.sp_certificate = Some(fakta::config::SpCertificate::File("/dev/zero".into()));
     saml.sp_private_key = Some("/dev/zero".into());
     let Err(err) = fakta::idp::IdpState::new(
         conn.clone(),

@@ -41,7 +41,7 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
     (
         "sp_signs_without_sp_certificate",
         "/apps/0",
-        "`sp_signs` needs `sp_certificate` (dependentRequired)",
+        "`sp_signs` needs `sp_certificate` or `sp_metadata` (dependentSchemas)",
     ),
     (
         "bad_app_id_slug",
@@ -359,6 +359,31 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "sp_certificate_not_pem",
         Outcome::Passes,
         "the file system: the certificate file is no PEM",
+    ),
+    (
+        "sp_metadata_doctype",
+        Outcome::Passes,
+        "the metadata file's content: a DOCTYPE",
+    ),
+    (
+        "sp_metadata_https_url",
+        Outcome::Passes,
+        "a URL scheme fakta cannot fetch (no TLS client)",
+    ),
+    (
+        "sp_metadata_missing",
+        Outcome::Passes,
+        "the file system: the metadata file is missing",
+    ),
+    (
+        "sp_metadata_no_sp",
+        Outcome::Passes,
+        "the metadata file's content: an IdP's metadata",
+    ),
+    (
+        "sp_metadata_not_xml",
+        Outcome::Passes,
+        "the metadata file's content: not XML",
     ),
     (
         "tab_indentation",

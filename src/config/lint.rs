@@ -18,11 +18,10 @@ pub(super) fn expectations_without_target(sink: &mut Sink, top: &Map<'_>) {
 
 /// `target.requires_signed_assertions` is about SAML assertions: an error for an OIDC app, and a
 /// warning when the app is set to sign only the Response (then every honest login fails).
+/// Without it, a hint when the app's SP metadata says `WantAssertionsSigned="true"` (the target
+/// may be another SP than the metadata's, so it is not set from there).
 /// `node` is the `target` mapping, for the key's position.
 pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], target: &Target) {
-    if !target.requires_signed_assertions {
-        return;
-    }
     let Some(app) = apps.iter().find(|a| a.id == target.app) else {
         return;
     };
@@ -32,6 +31,22 @@ pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], targ
         .and_then(|m| m.keys().find(|k| k.as_str() == key))
         .map_or_else(|| Pos::of(node.span()), |k| Pos::of(k.span()));
     let path = join("target", key);
+    if !target.requires_signed_assertions {
+        if let Some(source) = app
+            .saml()
+            .and_then(|s| s.metadata_wants_signed_assertions.as_ref())
+        {
+            sink.warning(
+                pos,
+                &path,
+                format!(
+                    "the SP's metadata of app `{}` ({source}) says WantAssertionsSigned=\"true\": if the SP under test is that SP, set `{key}: true` (the signed-Response variant of S1 then runs)",
+                    app.id
+                ),
+            );
+        }
+        return;
+    }
     match &app.protocol {
         Protocol::Oidc(_) => sink.error(
             pos,

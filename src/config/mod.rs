@@ -13,9 +13,10 @@ mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use files::{
-    FileError, MAX_REFERENCED_FILE_BYTES, read_capped, read_certificate, read_private_key,
+    FETCH_TIMEOUT, FetchError, FileError, MAX_REFERENCED_FILE_BYTES, fetch_http, read_capped,
+    read_certificate, read_private_key,
 };
-pub use load::{MAX_FILE_BYTES, load_file, load_str};
+pub use load::{MAX_FILE_BYTES, load_file, load_str, read_sp_metadata};
 pub use model::*;
 pub use reader::Pos;
 pub use schema::SCHEMA;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use openssl::x509::X509;
 use regex::Regex;
 use url::Url;
 
@@ -259,7 +260,7 @@ pub struct SamlApp {
     /// The ACS URL: the only place assertions are ever posted to.
     pub acs_url: Url,
     /// The certificate the SP signs with: every signature on an SP message is verified with it.
-    pub sp_certificate: Option<PathBuf>,
+    pub sp_certificate: Option<SpCertificate>,
     /// The messages that must be signed (`sp_signs`; all of them when only `sp_certificate` is
     /// given, none without a certificate). A message left out may come unsigned, but a
     /// signature it does carry must still verify.
@@ -275,6 +276,9 @@ pub struct SamlApp {
     pub default_relay_state: Option<String>,
     /// Lifetime of the assertion (Conditions and SubjectConfirmationData), in seconds.
     pub assertion_lifetime_secs: i64,
+    /// `sp_metadata` as written, when that metadata says `WantAssertionsSigned="true"`: only a
+    /// hint for `target.requires_signed_assertions` (a lint), since the target may be another SP.
+    pub metadata_wants_signed_assertions: Option<String>,
 }
 
 impl SamlApp {
@@ -282,6 +286,17 @@ impl SamlApp {
     pub fn requires_signed(&self, m: SpMessage) -> bool {
         self.sp_certificate.is_some() && self.sp_signs.contains(&m)
     }
+}
+
+/// Where the SP's signing certificate comes from.
+#[derive(Debug, Clone)]
+pub enum SpCertificate {
+    /// `sp_certificate`: a PEM file, relative to the connection file's folder. The loader
+    /// checks it; the IdP reads it again when it starts (the file may have been replaced).
+    File(PathBuf),
+    /// The signing KeyDescriptor of `sp_metadata`, read with the metadata. `source` is the
+    /// metadata's file or URL as the connection file gives it.
+    Metadata { source: String, x509: X509 },
 }
 
 /// A kind of message the SP sends the IdP, which `apps[].sp_signs` may require signed.
@@ -339,6 +354,21 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
+    pub const ALL: &'static [NameIdFormat] = &[
+        NameIdFormat::Unspecified,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Persistent,
+    ];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            NameIdFormat::Unspecified => "unspecified",
+            NameIdFormat::EmailAddress => "email_address",
+            NameIdFormat::Persistent => "persistent",
+        }
+    }
+
     pub fn urn(self) -> &'static str {
         match self {
             NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",

@@ -9,7 +9,7 @@ use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
-use crate::config::{App, Connection, Emit, User};
+use crate::config::{App, Connection, Emit, SpCertificate, User};
 use crate::directory::Directory;
 use crate::keys::KeyStore;
 use crate::oidc::authorize::AuthorizeRequest;
@@ -241,15 +241,18 @@ impl IdpState {
     ) -> Result<Arc<IdpState>, StateError> {
         let mut sp_certs = HashMap::new();
         for app in &conn.apps {
-            if let Some(path) = app.saml().and_then(|s| s.sp_certificate.as_ref()) {
-                let cert = crate::config::read_certificate(&conn.base_dir.join(path)).map_err(
-                    |source| StateError::SpCertificate {
-                        app: app.id.clone(),
-                        source,
-                    },
-                )?;
-                sp_certs.insert(app.id.clone(), cert);
-            }
+            let cert = match app.saml().and_then(|s| s.sp_certificate.as_ref()) {
+                None => continue,
+                Some(SpCertificate::Metadata { x509, .. }) => x509.clone(),
+                Some(SpCertificate::File(path)) => crate::config::read_certificate(
+                    &conn.base_dir.join(path),
+                )
+                .map_err(|source| StateError::SpCertificate {
+                    app: app.id.clone(),
+                    source,
+                })?,
+            };
+            sp_certs.insert(app.id.clone(), cert);
         }
         let rsa_jwk = jwk(keys.current.pkey());
         let ec_jwk = jwk(keys.ec.pkey());

@@ -13,5 +13,6 @@ pub mod metadata;
 pub mod ns;
 pub mod response;
 pub mod signature;
+pub mod sp_metadata;
 pub mod untrusted;
 pub mod xml;

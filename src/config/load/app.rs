@@ -8,6 +8,7 @@ use marked_yaml::Node;
 use super::super::model::*;
 use super::super::reader::{self, At, Map, Pos, Sink, index, join};
 use super::Declared;
+use super::sp_metadata::{self, Imported};
 use super::values::{one_of, regex_error, slug, url};
 use super::{oidc, saml};
 
@@ -21,6 +22,7 @@ pub(crate) const COMMON_APP_KEYS: &[&str] = &[
 
 pub(crate) const SAML_APP_KEYS: &[&str] = &[
     "issuer",
+    "sp_metadata",
     "audience",
     "acs_url",
     "sp_certificate",
@@ -163,15 +165,28 @@ fn app(
     if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
         declared.apps_with_bad_groups.push(id.value.clone());
     }
-    let logout = m
-        .get("logout")
-        .and_then(|n| logout(sink, n, &m.key_path("logout")));
+    // The SP's metadata fills SAML keys, `logout` among them; read before them.
+    let imported = match protocol.as_ref().map(|p| p.value.as_str()) {
+        Some("saml") => sp_metadata::load(sink, &m, base_dir),
+        _ => None,
+    };
+    let logout = match m.get("logout") {
+        Some(n) => logout(sink, n, &m.key_path("logout"), imported.as_ref()),
+        None => imported
+            .as_ref()
+            .and_then(|i| i.meta.slo.as_ref())
+            .map(|slo| Logout {
+                slo_url: slo.url.clone(),
+            }),
+    };
     let app_id = id.as_ref().map(|i| i.value.as_str());
     let gtr = m
         .get("global_token_revocation")
         .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
     let protocol = match protocol {
-        Some(p) if p.value == "saml" => saml::saml_app(sink, &m, app_id, base_dir),
+        Some(p) if p.value == "saml" => {
+            saml::saml_app(sink, &m, app_id, base_dir, imported.as_ref())
+        }
         Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m),
         Some(p) => {
             sink.error(
@@ -217,16 +232,10 @@ pub(super) fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
 
 pub(super) fn name_id(sink: &mut Sink, node: &Node, path: &str) -> Option<NameIdSpec> {
     let m = Map::new(sink, node, path, &["format", "value"])?;
+    let formats: Vec<(&str, NameIdFormat)> =
+        NameIdFormat::ALL.iter().map(|f| (f.name(), *f)).collect();
     let format = m
-        .choice(
-            sink,
-            "format",
-            &[
-                ("unspecified", NameIdFormat::Unspecified),
-                ("email_address", NameIdFormat::EmailAddress),
-                ("persistent", NameIdFormat::Persistent),
-            ],
-        )
+        .choice(sink, "format", &formats)
         .map(|f| f.value)
         .unwrap_or(NameIdFormat::Unspecified);
     let value = match m.string(sink, "value") {
@@ -308,12 +317,22 @@ fn group_filter(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupFilter>
     })
 }
 
-fn logout(sink: &mut Sink, node: &Node, path: &str) -> Option<Logout> {
+fn logout(sink: &mut Sink, node: &Node, path: &str, imported: Option<&Imported>) -> Option<Logout> {
     let m = Map::new(sink, node, path, &["slo_url"])?;
     let slo = m.req_string(sink, "slo_url", "the SP's Single Logout URL")?;
-    Some(Logout {
-        slo_url: url(sink, slo)?,
-    })
+    let at = (slo.pos, slo.path.clone());
+    let slo_url = url(sink, slo)?;
+    if let Some((i, there)) = imported.and_then(|i| Some((i, &i.meta.slo.as_ref()?.url))) {
+        if *there != slo_url {
+            let here = At {
+                value: (),
+                pos: at.0,
+                path: at.1,
+            };
+            i.disagree(sink, &here, "slo_url", slo_url.as_str(), there.as_str());
+        }
+    }
+    Some(Logout { slo_url })
 }
 
 fn revocation(sink: &mut Sink, node: &Node, path: &str) -> Option<GlobalTokenRevocation> {

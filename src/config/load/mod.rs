@@ -9,6 +9,7 @@ mod idp;
 mod oidc;
 mod saml;
 mod scenario;
+mod sp_metadata;
 mod target;
 mod values;
 
@@ -23,6 +24,7 @@ use super::reader::{self, Map, Pos, Sink};
 use super::{chars, lint, yaml};
 
 pub(crate) use expectations::MappingAt;
+pub use sp_metadata::read_sp_metadata;
 /// The key lists the JSON Schema (config/schema.rs) is checked against.
 #[cfg(test)]
 pub(crate) use {

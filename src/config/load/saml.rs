@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::super::files;
 use super::super::model::*;
-use super::super::reader::{Map, Sink, choice};
+use super::super::reader::{At, Map, Pos, Sink, choice};
 use super::app::{attribute_statements, name_id};
+use super::sp_metadata::{self, Imported};
 use super::values::{seconds, url};
 
 pub(super) fn saml_app(
@@ -15,19 +16,27 @@ pub(super) fn saml_app(
     m: &Map<'_>,
     id: Option<&str>,
     base_dir: &Path,
+    imported: Option<&Imported>,
 ) -> Option<Protocol> {
     let issuer = m.string(sink, "issuer");
-    let audience = m.req_string(sink, "audience", "the SP entity id (the SAML Audience)");
-    let acs = m
-        .req_string(sink, "acs_url", "the SP's Assertion Consumer Service URL")
-        .and_then(|s| url(sink, s));
-    let sp_certificate = m.string(sink, "sp_certificate");
-    if let Some(c) = &sp_certificate {
-        if let Err(e) = files::read_certificate(&base_dir.join(&c.value)) {
-            sink.error(c.pos, &c.path, e.to_string());
-        }
-    }
-    let sp_certificate = sp_certificate.map(|s| PathBuf::from(s.value));
+    let audience = sp_metadata::string_key(
+        sink,
+        m,
+        "audience",
+        "the SP entity id (the SAML Audience)",
+        imported,
+        |meta| meta.entity_id.clone(),
+    );
+    let acs = sp_metadata::string_key(
+        sink,
+        m,
+        "acs_url",
+        "the SP's Assertion Consumer Service URL",
+        imported,
+        |meta| meta.acs.url.to_string(),
+    )
+    .and_then(|s| url(sink, s));
+    let sp_certificate = sp_metadata::certificate(sink, m, base_dir, imported);
     let sp_private_key = m.string(sink, "sp_private_key");
     if let Some(k) = &sp_private_key {
         if let Err(e) = files::read_private_key(&base_dir.join(&k.value)) {
@@ -42,7 +51,7 @@ pub(super) fn saml_app(
         );
     }
     let sp_private_key = sp_private_key.map(|s| PathBuf::from(s.value));
-    let sp_signs = sp_signs(sink, m, sp_certificate.is_some());
+    let sp_signs = sp_signs(sink, m, sp_certificate.is_some(), imported);
     let sign = m
         .choice(
             sink,
@@ -53,7 +62,22 @@ pub(super) fn saml_app(
                 ("assertion", SignWhat::Assertion),
             ],
         )
-        .map(|s| s.value)
+        .map(|s| {
+            // WantAssertionsSigned: the SP wants the Assertion itself signed (SAML metadata
+            // 2.4.4); `both` and `assertion` do that.
+            if let Some(i) = imported.filter(|i| i.meta.want_assertions_signed) {
+                if s.value == SignWhat::Response {
+                    i.disagree(
+                        sink,
+                        &s,
+                        "sign",
+                        "response",
+                        "WantAssertionsSigned=\"true\"",
+                    );
+                }
+            }
+            s.value
+        })
         .unwrap_or(SignWhat::Both);
     let name_id = match m.get("name_id") {
         Some(n) => name_id(sink, n, &m.key_path("name_id")),
@@ -62,6 +86,7 @@ pub(super) fn saml_app(
             value: UserField::Email,
         }),
     };
+    let name_id = name_id.map(|n| name_id_from_metadata(sink, m, n, imported));
     let attributes = match m.get("attributes") {
         Some(n) => attribute_statements(sink, n, &m.key_path("attributes")),
         None => Vec::new(),
@@ -85,17 +110,84 @@ pub(super) fn saml_app(
         allow_idp_initiated,
         default_relay_state,
         assertion_lifetime_secs: lifetime?,
+        metadata_wants_signed_assertions: imported
+            .filter(|i| i.meta.want_assertions_signed)
+            .map(|i| i.source.clone()),
     }))
 }
 
+/// The NameID format: the file's `name_id.format` if written (a warning when the SP's metadata
+/// lists formats and not this one), else the first of the metadata's that fakta can issue.
+fn name_id_from_metadata(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    mut spec: NameIdSpec,
+    imported: Option<&Imported>,
+) -> NameIdSpec {
+    let Some(i) = imported.filter(|i| !i.meta.name_id_formats.is_empty()) else {
+        return spec;
+    };
+    let listed = i.meta.name_id_formats.join(", ");
+    let written = m
+        .get("name_id")
+        .and_then(|n| n.as_mapping())
+        .and_then(|n| n.get_node("format"));
+    if let Some(node) = written {
+        if !i
+            .meta
+            .name_id_formats
+            .iter()
+            .any(|u| u == spec.format.urn())
+        {
+            let at = At {
+                value: (),
+                pos: Pos::of(node.span()),
+                path: format!("{}.format", m.key_path("name_id")),
+            };
+            i.differs(
+                sink,
+                &at,
+                &format!(
+                    "name_id.format is `{}` ({})",
+                    spec.format.name(),
+                    spec.format.urn()
+                ),
+                &listed,
+            );
+        }
+        return spec;
+    }
+    match sp_metadata::name_id_format(&i.meta) {
+        Some(f) => spec.format = f,
+        None => sink.warning(
+            m.key_pos("sp_metadata"),
+            &m.key_path("sp_metadata"),
+            format!(
+                "the SP's metadata {} asks for NameID formats fakta cannot issue ({listed}); the NameID is sent as {}",
+                i.source,
+                spec.format.urn()
+            ),
+        ),
+    }
+    spec
+}
+
 /// `sp_signs`: which SP messages must be signed. Without it, all of them when there is an SP
-/// certificate (so a certificate alone keeps meaning "everything signed"), none without one.
-fn sp_signs(sink: &mut Sink, m: &Map<'_>, has_certificate: bool) -> Vec<SpMessage> {
+/// certificate (so a certificate alone keeps meaning "everything signed"), none without one;
+/// with the SP's metadata, what the metadata implies ([`sp_metadata::default_sp_signs`]), and a
+/// written list that leaves out AuthnRequests the metadata says are signed (or requires them
+/// where it says they are not) is warned about.
+fn sp_signs(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    has_certificate: bool,
+    imported: Option<&Imported>,
+) -> Vec<SpMessage> {
     let Some(words) = m.strings(sink, "sp_signs") else {
-        return if has_certificate && m.get("sp_signs").is_none() {
-            SpMessage::ALL.to_vec()
-        } else {
-            Vec::new()
+        return match (has_certificate && m.get("sp_signs").is_none(), imported) {
+            (false, _) => Vec::new(),
+            (true, Some(i)) => sp_metadata::default_sp_signs(&i.meta),
+            (true, None) => SpMessage::ALL.to_vec(),
         };
     };
     if !has_certificate {
@@ -112,6 +204,28 @@ fn sp_signs(sink: &mut Sink, m: &Map<'_>, has_certificate: bool) -> Vec<SpMessag
             if !kinds.contains(&k.value) {
                 kinds.push(k.value);
             }
+        }
+    }
+    if let Some(i) = imported {
+        let here = kinds.contains(&SpMessage::AuthnRequests);
+        if here != i.meta.authn_requests_signed {
+            let at = At {
+                value: (),
+                pos: m.key_pos("sp_signs"),
+                path: m.key_path("sp_signs"),
+            };
+            let (h, t) = if here {
+                (
+                    "sp_signs includes `authn_requests`",
+                    "AuthnRequestsSigned=\"false\"",
+                )
+            } else {
+                (
+                    "sp_signs leaves out `authn_requests`",
+                    "AuthnRequestsSigned=\"true\"",
+                )
+            };
+            i.differs(sink, &at, h, t);
         }
     }
     kinds
