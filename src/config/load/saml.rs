@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use marked_yaml::Node;
+
 use super::super::files;
 use super::super::model::*;
 use super::super::reader::{Map, Sink, choice};
@@ -69,6 +71,24 @@ pub(super) fn saml_app(
     let allow_idp_initiated = m.bool(sink, "allow_idp_initiated").unwrap_or(true);
     let default_relay_state = m.string(sink, "default_relay_state").map(|s| s.value);
     let lifetime = seconds(sink, m, "assertion_lifetime_secs", 300, 86_400);
+    // Okta's Advanced Settings: "Signature Algorithm" and "Digest Algorithm", SHA-256 unless
+    // set (https://support.okta.com/help/Documentation/Knowledge_Article/102619923-SAML-2-0-Encryption-Early-Access).
+    let algorithms: Vec<(&str, SignatureAlgorithm)> = SignatureAlgorithm::ALL
+        .iter()
+        .map(|a| (a.name(), *a))
+        .collect();
+    let signature_algorithm = m
+        .choice(sink, "signature_algorithm", &algorithms)
+        .map_or(SignatureAlgorithm::RsaSha256, |a| a.value);
+    let digests: Vec<(&str, DigestAlgorithm)> =
+        DigestAlgorithm::ALL.iter().map(|a| (a.name(), *a)).collect();
+    let digest_algorithm = m
+        .choice(sink, "digest_algorithm", &digests)
+        .map_or(DigestAlgorithm::Sha256, |a| a.value);
+    let encryption = match m.get("encryption") {
+        Some(n) => encryption(sink, n, &m.key_path("encryption"), base_dir),
+        None => None,
+    };
     let issuer = issuer
         .map(|s| s.value)
         .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
@@ -85,7 +105,78 @@ pub(super) fn saml_app(
         allow_idp_initiated,
         default_relay_state,
         assertion_lifetime_secs: lifetime?,
+        signature_algorithm,
+        digest_algorithm,
+        encryption,
     }))
+}
+
+/// `encryption`: Okta's "Assertion Encryption: Encrypted" with its "Encryption Algorithm",
+/// "Key Transport Algorithm" and "Encryption Certificate" (an RSA certificate: Okta wraps the
+/// content key with RSA). `private_key` is the SP's, for the reference SP; it must match the
+/// certificate.
+fn encryption(sink: &mut Sink, node: &Node, path: &str, base_dir: &Path) -> Option<Encryption> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["certificate", "block", "key_transport", "private_key"],
+    )?;
+    let certificate = m.req_string(
+        sink,
+        "certificate",
+        "the SP's encryption certificate (PEM), e.g. sp-enc.crt",
+    );
+    let mut public = None;
+    if let Some(c) = &certificate {
+        match files::read_certificate(&base_dir.join(&c.value)) {
+            Ok(cert) => match cert.public_key().and_then(|k| k.rsa()) {
+                Ok(rsa) => public = Some(rsa),
+                Err(_) => sink.error(
+                    c.pos,
+                    &c.path,
+                    "the encryption certificate's key is not RSA: Okta wraps the content key with RSA (rsa-oaep or rsa-1_5)",
+                ),
+            },
+            Err(e) => sink.error(c.pos, &c.path, e.to_string()),
+        }
+    }
+    let blocks: Vec<(&str, BlockCipher)> =
+        BlockCipher::ALL.iter().map(|b| (b.name(), *b)).collect();
+    let block = m
+        .choice(sink, "block", &blocks)
+        .map_or(BlockCipher::Aes256Cbc, |b| b.value);
+    let transports: Vec<(&str, KeyTransport)> =
+        KeyTransport::ALL.iter().map(|k| (k.name(), *k)).collect();
+    let key_transport = m
+        .choice(sink, "key_transport", &transports)
+        .map_or(KeyTransport::RsaOaep, |k| k.value);
+    let private_key = m.string(sink, "private_key");
+    if let Some(k) = &private_key {
+        match files::read_private_key(&base_dir.join(&k.value)) {
+            Ok(key) => {
+                let matches = match (&public, key.rsa()) {
+                    (Some(p), Ok(r)) => p.n() == r.n() && p.e() == r.e(),
+                    (None, _) => true,
+                    (Some(_), Err(_)) => false,
+                };
+                if !matches {
+                    sink.error(
+                        k.pos,
+                        &k.path,
+                        "this private key does not match the encryption certificate: the SP could not decrypt what the IdP encrypts",
+                    );
+                }
+            }
+            Err(e) => sink.error(k.pos, &k.path, e.to_string()),
+        }
+    }
+    Some(Encryption {
+        certificate: PathBuf::from(certificate?.value),
+        block,
+        key_transport,
+        private_key: private_key.map(|k| PathBuf::from(k.value)),
+    })
 }
 
 /// `sp_signs`: which SP messages must be signed. Without it, all of them when there is an SP
