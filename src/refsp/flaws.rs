@@ -97,6 +97,9 @@ pub enum Flaw {
     NoneForUnknownKid,
     NoneWithoutKid,
     AlgNoneAnyCase,
+    AcceptPlainAssertion,
+    TrustDecryptedAssertion,
+    AcceptSha1,
 }
 
 impl Flaw {
@@ -174,6 +177,9 @@ impl Flaw {
         Flaw::NoneForUnknownKid,
         Flaw::NoneWithoutKid,
         Flaw::AlgNoneAnyCase,
+        Flaw::AcceptPlainAssertion,
+        Flaw::TrustDecryptedAssertion,
+        Flaw::AcceptSha1,
     ];
 
     /// The name used on the command line.
@@ -252,6 +258,9 @@ impl Flaw {
             Flaw::NoneForUnknownKid => "none-for-unknown-kid",
             Flaw::NoneWithoutKid => "none-without-kid",
             Flaw::AlgNoneAnyCase => "alg-none-any-case",
+            Flaw::AcceptPlainAssertion => "accept-plain-assertion",
+            Flaw::TrustDecryptedAssertion => "trust-decrypted-assertion",
+            Flaw::AcceptSha1 => "accept-sha1",
         }
     }
 
@@ -415,6 +424,15 @@ impl Flaw {
                 "when the token has no kid, verifies with no key, which passes alg none"
             }
             Flaw::AlgNoneAnyCase => "reads alg none in any letter case (None, NONE) and accepts it",
+            Flaw::AcceptPlainAssertion => {
+                "configured to receive encrypted assertions, still accepts one in clear"
+            }
+            Flaw::TrustDecryptedAssertion => {
+                "takes an Assertion that decrypts with its key as authentic, without verifying the signature inside"
+            }
+            Flaw::AcceptSha1 => {
+                "configured for SHA-256, still accepts RSA-SHA1 signatures and SHA-1 digests"
+            }
         }
     }
 
@@ -444,7 +462,10 @@ impl Flaw {
             | TrustKeyInfoKeyValue
             | KeyValueBesideIdpCertificate
             | DigestFromFirstNode
-            | ParsePastFirstRoot => Area::SamlResponse,
+            | ParsePastFirstRoot
+            | AcceptPlainAssertion
+            | TrustDecryptedAssertion
+            | AcceptSha1 => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
             | RefuseUnmappedUsers => Area::Roles,
             RevocationWithoutAuth
@@ -501,6 +522,9 @@ impl Flaw {
         match self {
             Flaw::SkipSignature => &["S1", "S2", "S3"],
             Flaw::UnsignedAssertion => &["S1"],
+            Flaw::AcceptPlainAssertion => &["S27"],
+            Flaw::TrustDecryptedAssertion => &["S28"],
+            Flaw::AcceptSha1 => &["S29"],
             Flaw::IgnoreAudience => &["S6"],
             Flaw::IgnoreRecipient => &["S7"],
             Flaw::IgnoreInResponseTo => &["S8", "S9"],

@@ -105,7 +105,9 @@ pub enum DecryptError {
     Unwrap { block: &'static str, want: usize },
     #[error("the ciphertext is {len} bytes, not a valid length for {block} (IV, blocks, tag)")]
     CipherLength { block: &'static str, len: usize },
-    #[error("the Assertion does not decrypt ({block}: wrong key, altered ciphertext or bad padding)")]
+    #[error(
+        "the Assertion does not decrypt ({block}: wrong key, altered ciphertext or bad padding)"
+    )]
     Decrypt { block: &'static str },
     #[error("the decrypted Assertion is not UTF-8 text")]
     NotUtf8,
@@ -454,8 +456,7 @@ mod tests {
     fn keypair() -> (PKey<Private>, PKey<Public>) {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
         let private = PKey::from_rsa(rsa.clone()).unwrap();
-        let public =
-            PKey::public_key_from_der(&private.public_key_to_der().unwrap()).unwrap();
+        let public = PKey::public_key_from_der(&private.public_key_to_der().unwrap()).unwrap();
         (private, public)
     }
 
@@ -496,11 +497,23 @@ mod tests {
             iv: vec![0; 16],
         };
         assert!(matches!(
-            encrypt_assertion(DOC, BlockCipher::Aes256Cbc, KeyTransport::RsaOaep, &public, &short),
+            encrypt_assertion(
+                DOC,
+                BlockCipher::Aes256Cbc,
+                KeyTransport::RsaOaep,
+                &public,
+                &short
+            ),
             Err(EncryptError::KeyLength { want: 32, .. })
         ));
         assert!(matches!(
-            encrypt_assertion("<x/>", BlockCipher::Aes128Cbc, KeyTransport::RsaOaep, &public, &short),
+            encrypt_assertion(
+                "<x/>",
+                BlockCipher::Aes128Cbc,
+                KeyTransport::RsaOaep,
+                &public,
+                &short
+            ),
             Err(EncryptError::NoAssertion)
         ));
     }
@@ -559,18 +572,30 @@ mod tests {
             ));
             // Unknown algorithms, a missing key, two EncryptedData.
             assert!(matches!(
-                run(&xml.replace(block_uri(*block), "http://www.w3.org/2001/04/xmlenc#tripledes-cbc")),
+                run(&xml.replace(
+                    block_uri(*block),
+                    "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"
+                )),
                 Err(DecryptError::Algorithm { .. })
             ));
-            let (k0, k1) = (xml.find("<ds:KeyInfo").unwrap(), xml.find("</ds:KeyInfo>").unwrap());
+            let (k0, k1) = (
+                xml.find("<ds:KeyInfo").unwrap(),
+                xml.find("</ds:KeyInfo>").unwrap(),
+            );
             let keyless = format!("{}{}", &xml[..k0], &xml[k1 + "</ds:KeyInfo>".len()..]);
             assert_eq!(run(&keyless), Err(DecryptError::EncryptedKeyCount(0)));
             let d0 = xml.find("<xenc:EncryptedData").unwrap();
             let d1 = xml.find("</saml2:EncryptedAssertion>").unwrap();
             let twice = format!("{}{}{}", &xml[..d1], &xml[d0..d1], &xml[d1..]);
             assert_eq!(run(&twice), Err(DecryptError::EncryptedDataCount(2)));
-            let valueless = xml.replace(&format!("<xenc:CipherValue>{content}</xenc:CipherValue>"), "");
-            assert_eq!(run(&valueless), Err(DecryptError::NoCipherValue("EncryptedData")));
+            let valueless = xml.replace(
+                &format!("<xenc:CipherValue>{content}</xenc:CipherValue>"),
+                "",
+            );
+            assert_eq!(
+                run(&valueless),
+                Err(DecryptError::NoCipherValue("EncryptedData"))
+            );
         }
     }
 }

@@ -39,6 +39,8 @@ pub enum SignError {
     Native(String),
     #[error("cannot sign the document: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+    #[error("{0}")]
+    Encrypt(#[from] super::encrypt::EncryptError),
 }
 
 /// Fills in the empty template of the `ds:Signature` that references `reference_id` (a child of
@@ -299,14 +301,22 @@ pub fn sign_bare_key_info(
     let template = format!(
         "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{MARK}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
     );
-    sign_in_order(bare, response_id, assertion_id, what, &Options::default(), MARK, |xml: &str, _: &str| {
-        let xml = xml.replacen(
-            &template,
-            &format!("<ds:KeyInfo>{key_info}</ds:KeyInfo>"),
-            1,
-        );
-        sign_first_template(&xml, private_key_pkcs8_der)
-    })
+    sign_in_order(
+        bare,
+        response_id,
+        assertion_id,
+        what,
+        &Options::default(),
+        MARK,
+        |xml: &str, _: &str| {
+            let xml = xml.replacen(
+                &template,
+                &format!("<ds:KeyInfo>{key_info}</ds:KeyInfo>"),
+                1,
+            );
+            sign_first_template(&xml, private_key_pkcs8_der)
+        },
+    )
 }
 
 /// The document without any `ds:Signature` element.

@@ -80,8 +80,10 @@ pub(super) fn saml_app(
     let signature_algorithm = m
         .choice(sink, "signature_algorithm", &algorithms)
         .map_or(SignatureAlgorithm::RsaSha256, |a| a.value);
-    let digests: Vec<(&str, DigestAlgorithm)> =
-        DigestAlgorithm::ALL.iter().map(|a| (a.name(), *a)).collect();
+    let digests: Vec<(&str, DigestAlgorithm)> = DigestAlgorithm::ALL
+        .iter()
+        .map(|a| (a.name(), *a))
+        .collect();
     let digest_algorithm = m
         .choice(sink, "digest_algorithm", &digests)
         .map_or(DigestAlgorithm::Sha256, |a| a.value);
