@@ -130,7 +130,10 @@ fn every_signature_and_digest_algorithm_verifies_with_xmlsec1() {
                 let tampered = xml.replacen("alice@acme.test", "mallory@evil.test", 1);
                 std::fs::write(&file, &tampered).unwrap();
                 let (ok, _, _) = xmlsec1(&args);
-                assert!(!ok, "{signature_alg:?} {digest:?}: an altered document fails");
+                assert!(
+                    !ok,
+                    "{signature_alg:?} {digest:?}: an altered document fails"
+                );
             }
         }
     }
@@ -242,8 +245,8 @@ fn document(fault: Option<Fault>, public: &PKey<Public>, n: u32) -> String {
         )
         .unwrap();
     };
-    let honest = signature::signed_response(&p, SignWhat::Both, k.pkey(), &k.certificate.base64())
-        .unwrap();
+    let honest =
+        signature::signed_response(&p, SignWhat::Both, k.pkey(), &k.certificate.base64()).unwrap();
     let ids = faults::Ids {
         response_id: &p.ids.response_id,
         assertion_id: &p.ids.assertion_id,
@@ -326,5 +329,8 @@ fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
         }
     }
     // An SP that does not decrypt refuses an EncryptedAssertion as no Assertion at all.
-    assert_eq!(check(&honest, &settings(None), &[]), Err(Refusal::NoAssertion));
+    assert_eq!(
+        check(&honest, &settings(None), &[]),
+        Err(Refusal::NoAssertion)
+    );
 }
