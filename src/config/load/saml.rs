@@ -247,6 +247,78 @@ mod tests {
         assert_eq!(sp_signs_of("\n    sp_signs: []"), []);
     }
 
+    /// The SAML example with `encryption` (key pair files written beside it) and `extra`
+    /// app keys: the app, or the diagnostics.
+    fn with_encryption(encryption: &str, key_matches: bool) -> Result<SamlApp, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let k = crate::keys::SigningKey::generate().unwrap();
+        let other = crate::keys::SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("sp-enc.crt"), k.certificate.pem()).unwrap();
+        let key = if key_matches { &k } else { &other };
+        std::fs::write(
+            dir.path().join("sp-enc.key"),
+            key.pkey().private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let yaml = include_str!("../../../scenarios/qovery-saml.yaml").replace(
+            "# sp_certificate: sp.crt",
+            &format!("encryption: {encryption}"),
+        );
+        load_str(&yaml, "test.yaml", dir.path())
+            .map(|(conn, _)| conn.apps[0].saml().unwrap().clone())
+            .map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn encryption_defaults_to_okta_s_and_the_key_must_match_the_certificate() {
+        let app =
+            with_encryption("{ certificate: sp-enc.crt, private_key: sp-enc.key }", true).unwrap();
+        let enc = app.encryption.unwrap();
+        assert_eq!(
+            (enc.block, enc.key_transport),
+            (BlockCipher::Aes256Cbc, KeyTransport::RsaOaep)
+        );
+        assert_eq!(app.signature_algorithm, SignatureAlgorithm::RsaSha256);
+        assert_eq!(app.digest_algorithm, DigestAlgorithm::Sha256);
+        let app = with_encryption(
+            "{ certificate: sp-enc.crt, block: aes128-gcm, key_transport: rsa-1_5 }",
+            true,
+        )
+        .unwrap();
+        let enc = app.encryption.unwrap();
+        assert_eq!(
+            (enc.block, enc.key_transport),
+            (BlockCipher::Aes128Gcm, KeyTransport::Rsa15)
+        );
+        let err = with_encryption(
+            "{ certificate: sp-enc.crt, private_key: sp-enc.key }",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("apps[0].encryption.private_key: this private key does not match the encryption certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_algorithm_has_its_own_word() {
+        let words = |v: Vec<&str>| {
+            let mut w = v.clone();
+            w.sort_unstable();
+            w.dedup();
+            w.len() == v.len()
+        };
+        assert!(words(BlockCipher::ALL.iter().map(|b| b.name()).collect()));
+        assert!(words(KeyTransport::ALL.iter().map(|b| b.name()).collect()));
+        assert!(words(
+            SignatureAlgorithm::ALL.iter().map(|b| b.name()).collect()
+        ));
+        assert!(words(
+            DigestAlgorithm::ALL.iter().map(|b| b.name()).collect()
+        ));
+    }
+
     #[test]
     fn every_kind_has_its_own_word() {
         let mut names: Vec<&str> = SpMessage::ALL.iter().map(|m| m.name()).collect();
