@@ -2,11 +2,14 @@
 //! Okta signature/digest combination verifies with the `xmlsec1` command; every block cipher
 //! and key transport decrypts with `xmlsec1 --decrypt` (the SP's private key), after which the
 //! inner signature verifies. Then the reference SP's ACS check: it decrypts and verifies, and
-//! each of its three new flaws changes exactly the verdict of its own case.
+//! each of its three new flaws changes exactly the verdict of its own case. Last, the whole
+//! path: `fakta test` against `fakta sp` with the shipped SAML pack made to encrypt, strict and
+//! under each flaw (the demo's apps do not encrypt, so this is where S27 and S28 run).
 
 mod common;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::Command;
 
 use common::{NOW, keys};
@@ -333,4 +336,102 @@ fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
         check(&honest, &settings(None), &[]),
         Err(Refusal::NoAssertion)
     );
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The shipped SAML pack on free ports, its app encrypting for a key pair written beside it,
+/// the reference SP started by `fakta test` with `flaw`; the run of trials matching `filter`.
+fn encrypted_pack_run(flaw: Option<&str>, filter: &str) -> (i32, String, String) {
+    common::retry_on_addr_in_use(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let k = fakta::keys::SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("sp-enc.crt"), k.certificate.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("sp-enc.key"),
+            k.pkey().private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let (idp, sp) = (common::free_port(), common::free_port());
+        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
+        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+            .unwrap()
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
+            .replace(
+                "    # sp_certificate: sp.crt",
+                "    encryption: { certificate: sp-enc.crt, block: aes256-gcm, private_key: sp-enc.key }\n    # sp_certificate: sp.crt",
+            )
+            .replace(
+                "target:\n",
+                &format!(
+                    "target:\n  start: \"exec '{BIN}' --certs certs sp qovery-saml.yaml{flaw}\"\n"
+                ),
+            );
+        assert!(yaml.contains("encryption: {"));
+        let file = dir.path().join("qovery-saml.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let ran = common::run_with_deadline(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(dir.path().join("certs"))
+                .arg("test")
+                .arg(&file)
+                .arg(filter)
+                .env_remove("FAKTA_LOG")
+                .env("TMPDIR", dir.path()),
+            std::time::Duration::from_secs(300),
+        );
+        (dir, ran)
+    })
+    .1
+}
+
+fn failed(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw() {
+    const S27: &str = "qovery-saml::S27_assertion_not_encrypted_refused";
+    const S28A: &str = "qovery-saml::S28_encrypted_assertion_unsigned_refused";
+    const S28B: &str = "qovery-saml::S28_encrypted_assertion_signature_broken_refused";
+    const S29: &str = "qovery-saml::S29_signed_with_sha1_refused";
+    // "S2" selects S2*, S20-S29: with encryption on, only S27-S29 run; the other faults are
+    // forged in clear and listed ignored with that reason.
+    let (code, out, err) = encrypted_pack_run(None, "S2");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = |t: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("test {t} ")))
+            .unwrap_or_else(|| panic!("no line for {t}:\n{out}"))
+            .to_owned()
+    };
+    for t in [S27, S28A, S28B, S29] {
+        assert!(line(t).ends_with("... ok"), "{t}:\n{out}");
+    }
+    assert!(
+        line("qovery-saml::S2_signed_by_a_foreign_key_refused")
+            .contains("ignored (the app encrypts assertions (apps[].encryption)"),
+        "{out}"
+    );
+    for (flaw, want) in [
+        ("accept-plain-assertion", vec![S27]),
+        ("trust-decrypted-assertion", vec![S28B, S28A]),
+        ("accept-sha1", vec![S29]),
+    ] {
+        let (code, out, err) = encrypted_pack_run(Some(flaw), "S2");
+        assert_eq!(code, 101, "{flaw}: {out}\n{err}");
+        let mut got = failed(&out);
+        got.sort_unstable();
+        let mut want = want;
+        want.sort_unstable();
+        assert_eq!(got, want, "{flaw}:\n{out}");
+        assert!(out.contains("kind: sp-accepted"), "{flaw}:\n{out}");
+    }
 }

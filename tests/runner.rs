@@ -612,11 +612,11 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
 const CAUGHT_OUTSIDE_THE_DEMO: &[(&str, &str)] = &[
     (
         "accept-plain-assertion",
-        "tests/encryption.rs the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case",
+        "tests/encryption.rs fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw",
     ),
     (
         "trust-decrypted-assertion",
-        "tests/encryption.rs the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case",
+        "tests/encryption.rs fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw",
     ),
 ];
 
