@@ -338,6 +338,82 @@ fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
     );
 }
 
+/// Malformed EncryptedAssertions reach the reference SP's decryption: each is a refusal naming
+/// what is wrong, never a panic or an acceptance.
+#[test]
+fn the_reference_sp_refuses_malformed_encrypted_assertions_with_a_reason() {
+    let (private, public, _) = sp_key();
+    let sp = settings(Some(private));
+    // Assertion-signed only, so the Response's signature does not stop the edits first.
+    let k = keys().current;
+    let enc = encryptor(BlockCipher::Aes128Cbc, KeyTransport::Rsa15, &public);
+    let options = Options {
+        algorithms: Algorithms::default(),
+        encrypt: Some(&enc),
+    };
+    let honest = signature::signed_response_with(
+        &params(8),
+        SignWhat::Assertion,
+        &options,
+        k.pkey(),
+        &k.certificate.base64(),
+    )
+    .unwrap();
+    assert!(check(&honest, &sp, &[]).is_ok());
+    let values: Vec<String> = {
+        let doc = roxmltree::Document::parse(&honest).unwrap();
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "CipherValue")
+            .map(|n| n.text().unwrap().to_owned())
+            .collect()
+    };
+    let (wrapped, content) = (&values[0], &values[1]);
+    let ea0 = honest.find("<saml2:EncryptedAssertion").unwrap();
+    let ea1 =
+        honest.find("</saml2:EncryptedAssertion>").unwrap() + "</saml2:EncryptedAssertion>".len();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "content truncated",
+            honest.replace(content.as_str(), &content[..content.len() / 2]),
+        ),
+        (
+            "content not base64",
+            honest.replace(content.as_str(), "!!!"),
+        ),
+        ("content emptied", honest.replace(content.as_str(), "")),
+        (
+            "content huge",
+            honest.replace(content.as_str(), &"QUFB".repeat(100_000)),
+        ),
+        (
+            "key truncated",
+            honest.replace(wrapped.as_str(), &wrapped[..40]),
+        ),
+        (
+            "unknown block cipher",
+            honest.replace("xmlenc#aes128-cbc", "xmlenc#tripledes-cbc"),
+        ),
+        (
+            "unknown key transport",
+            honest.replace("xmlenc#rsa-1_5", "xmlenc#kw-aes128"),
+        ),
+    ];
+    for (what, xml) in cases {
+        assert!(
+            matches!(check(&xml, &sp, &[]), Err(Refusal::Decrypt(_))),
+            "{what}: {:?}",
+            check(&xml, &sp, &[])
+        );
+        // The flaws that trust the decrypted Assertion still need one.
+        assert!(
+            check(&xml, &sp, &[Flaw::TrustDecryptedAssertion]).is_err(),
+            "{what}"
+        );
+    }
+    let twice = format!("{}{}{}", &honest[..ea1], &honest[ea0..ea1], &honest[ea1..]);
+    assert_eq!(check(&twice, &sp, &[]), Err(Refusal::SeveralAssertions(2)));
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

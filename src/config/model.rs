@@ -532,7 +532,7 @@ pub enum SubjectFormat {
 /// How the runner reaches the SP under test.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Whether `fakta test` adds the attack pack (S1-S24, S30, S31, O1-O14, O18-O19) and the
+    /// Whether `fakta test` adds the attack pack (S1-S24, S27-S31, O1-O14, O18-O19) and the
     /// session-binding pack (S25-S26, O15-O17, O20-O21) for this target.
     pub attacks: bool,
     /// A shell command that starts the SP: `fakta test` runs it (in the file's directory),

@@ -1,7 +1,10 @@
 //! The reference SP's SAML side: building its AuthnRequest and checking a posted Response the
 //! way a careful SP does — only signed content is read (xmlsec's pre-digest output, so
 //! signature wrapping cannot smuggle data in), then Issuer, Audience, Recipient/Destination,
-//! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay.
+//! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay. An SP whose
+//! app encrypts (`decryption_key`) takes only an `EncryptedAssertion`: the Response's signature
+//! is verified over it, then the Assertion is decrypted (`saml::encrypt`) and its own signature
+//! verified; signatures and digests are RSA-SHA256 / SHA-256 unless the SP takes SHA-1.
 
 use std::collections::BTreeMap;
 
@@ -63,7 +66,9 @@ pub enum Refusal {
     TooDeep { limit: usize },
     #[error("the document is not a samlp:Response")]
     NotAResponse,
-    #[error("the Response has no Assertion (encrypted assertions are not supported)")]
+    #[error(
+        "the Response has no Assertion (an EncryptedAssertion is read only by an SP with a decryption key: apps[].encryption.private_key)"
+    )]
     NoAssertion,
     #[error("the Response has {0} Assertions; exactly one is accepted")]
     SeveralAssertions(usize),

@@ -1,4 +1,4 @@
-//! The SAML attack faults (S1-S24, S30, S31 in docs/catalogue.md), as data, applied to the
+//! The SAML attack faults (S1-S24, S27-S31 in docs/catalogue.md), as data, applied to the
 //! honest signed Response: the only place SAML login faults are made. Content faults re-sign
 //! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
 //! issuing for another SP or a stolen assertion would give); signature faults change the
