@@ -826,6 +826,39 @@ static RULES: &[Rule] = &[
          session (CSRF or login-state cookies) are harmless and not judged.",
     ),
     case(
+        "S27",
+        "the Assertion in clear to an SP that takes only encrypted assertions",
+        Strength::Connection,
+        "SAML 2.0 Core §2.3.4 (EncryptedAssertion) and Profiles §4.1.4.2 leave encryption to \
+         the parties' agreement: an SP that gave the IdP its encryption certificate (Okta: \
+         Advanced Settings, Assertion Encryption: Encrypted, the app's `encryption`) has made \
+         confidentiality its policy, and an Assertion in clear (readable by the browser and \
+         anything between) is outside it. No MUST of SAML forbids a clear Assertion, so this is \
+         the SP's own configured policy.",
+    ),
+    case(
+        "S28",
+        "an encrypted Assertion whose inner signature is missing or broken",
+        Strength::Must,
+        "SAML 2.0 Profiles §4.1.4.5 (errata E26): each assertion MUST be protected by a \
+         signature, and §4.1.4.3: the SP MUST verify it; encryption is no signature (Core \
+         §2.3.4: the encryption key is the SP's public certificate, so anyone can encrypt an \
+         Assertion for it). XML Signature §3.2: a signature present that fails core validation \
+         fails; the SP verifies the Assertion's signature after decrypting it.",
+    ),
+    case(
+        "S29",
+        "a Response signed RSA-SHA1 over SHA-1 digests to an SP configured for SHA-256",
+        Strength::Connection,
+        "XML Signature 1.1 §6.2.1 and §6.4.2: SHA-1 and RSA-SHA1 are discouraged (use is \
+         discouraged because of collision attacks; SHA-256 and RSA-SHA256 are the required \
+         algorithms); NIST SP 800-131A Rev. 2 §9: SHA-1 is disallowed for generating digital \
+         signatures. No SAML MUST forbids verifying one, so the refusal is judged against the \
+         SP's configuration (Okta's Signature and Digest Algorithm: RSA-SHA256 and SHA256 by \
+         default); `target.allows_sha1: true` says the SP takes SHA-1, and the case is not \
+         run.",
+    ),
+    case(
         "S30",
         "content altered after signing, each DigestValue led by a comment holding the new digest",
         Strength::Must,
@@ -1234,6 +1267,8 @@ mod tests {
         ids.extend((15..=22).map(|i| format!("O{i}")));
         // The published-vulnerability cases.
         ids.extend(["S30", "S31"].map(str::to_owned));
+        // Assertion encryption and signature algorithms (issue 19).
+        ids.extend(["S27", "S28", "S29"].map(str::to_owned));
         ids
     }
 

@@ -347,6 +347,8 @@ fn a_deep_response_is_refused_by_the_reference_sp_under_every_flaw() {
             idp_entity_id: "http://www.okta.com/qovery".into(),
             idp_certs: vec![],
             allow_unsolicited: true,
+            decryption_key: None,
+            allow_sha1: false,
         };
         for flaws in [
             Flaws::none(),
@@ -584,6 +586,8 @@ fn the_reference_sp_refuses_a_response_referencing_a_url_without_fetching_it() {
         idp_entity_id: "http://www.okta.com/qovery".into(),
         idp_certs: vec![k.certificate.der().to_vec()],
         allow_unsolicited: true,
+        decryption_key: None,
+        allow_sha1: false,
     };
     let flaws = fakta::refsp::Flaws::none();
     let got = check(&forged, &sp, NOW, &mut SamlMemory::default(), &flaws);

@@ -63,6 +63,9 @@ async fn the_index_is_the_sign_on_tab_of_a_saml_and_an_oidc_app() {
         "Identity Provider Single Logout URL</th><td><code>http://127.0.0.1:7000/app/acme_qovery_1/qovery/slo/saml</code>",
         "Audience URI (SP Entity ID)</th><td><code>urn:auth0:qovery:acme</code>",
         "SP signatures</th><td>none required (no SP certificate in the file)</td>",
+        // Okta's Advanced Settings: the defaults.
+        "Signature Algorithm / Digest Algorithm</th><td>RSA-SHA256 / SHA256</td>",
+        "Assertion Encryption</th><td>Unencrypted</td>",
         // Global Token Revocation: the issuer and the subject format to share.
         "Request issuer (JWT iss)</th><td><code>http://127.0.0.1:7000</code>",
         "Issuer and Subject Identifier (<code>iss_sub</code>): <code>iss</code> <code>http://www.okta.com/qovery</code>",

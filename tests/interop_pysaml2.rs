@@ -125,14 +125,32 @@ impl Verdict {
 
 /// Runs the pysaml2 SP on a posted SAMLResponse, with `request_id` as the one outstanding request.
 fn pysaml2(metadata: &Path, request_id: &str, saml_response_b64: &str) -> Verdict {
+    pysaml2_decrypting(metadata, request_id, saml_response_b64, None)
+}
+
+/// [`pysaml2`], the SP holding its encryption key pair (key, certificate) when given.
+fn pysaml2_decrypting(
+    metadata: &Path,
+    request_id: &str,
+    saml_response_b64: &str,
+    sp_keys: Option<(&Path, &Path)>,
+) -> Verdict {
     let py = python();
-    let args = [
+    let mut args = vec![
         SCRIPT.to_owned(),
         "--idp-metadata".to_owned(),
         metadata.display().to_string(),
         "--request-id".to_owned(),
         request_id.to_owned(),
     ];
+    if let Some((key, cert)) = sp_keys {
+        args.extend([
+            "--sp-key".to_owned(),
+            key.display().to_string(),
+            "--sp-cert".to_owned(),
+            cert.display().to_string(),
+        ]);
+    }
     let mut child = Command::new(&py)
         .args(&args)
         .stdin(Stdio::piped())
@@ -352,6 +370,150 @@ async fn pysaml2_wanting_both_signatures_refuses_sign_response_only_and_sign_ass
         "a Response that is not signed itself (sign: assertion)",
         "Signature missing for response",
     );
+}
+
+/// The signing app of `common::signing_app("both")` with `encryption` set to `block` and
+/// `transport`, the SP's key pair written beside it: (connection, key file, certificate file).
+fn encrypting_app(
+    dir: &Path,
+    block: &str,
+    transport: &str,
+) -> (fakta::config::Connection, PathBuf, PathBuf) {
+    let k = fakta::keys::SigningKey::generate().expect("an SP key");
+    let (key, cert) = (dir.join("sp-enc.key"), dir.join("sp-enc.crt"));
+    std::fs::write(&key, k.pkey().private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&cert, k.certificate.pem()).unwrap();
+    let yaml = format!(
+        r#"
+idp:
+  base_url: http://127.0.0.1:7000
+directory:
+  users:
+    - {{ id: 00u1alice, email: alice@acme.test, name: Alice Admin, groups: [Qovery-Admins, Eng] }}
+apps:
+  - id: qovery
+    name: acme_qovery_1
+    protocol: saml
+    audience: urn:auth0:qovery:acme
+    acs_url: http://127.0.0.1:7100/login/callback?connection=acme
+    attributes:
+      email: user.email
+    encryption: {{ certificate: sp-enc.crt, block: {block}, key_transport: {transport}, private_key: sp-enc.key }}
+"#
+    );
+    (connection(&yaml, dir), key, cert)
+}
+
+#[tokio::test]
+async fn pysaml2_decrypts_every_block_cipher_and_key_transport_then_verifies_the_assertion() {
+    use fakta::config::{BlockCipher, KeyTransport};
+    for block in BlockCipher::ALL {
+        for transport in KeyTransport::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let (conn, key, cert) = encrypting_app(dir.path(), block.name(), transport.name());
+            let idp = idp_on(conn, keys(), Arc::new(SystemClock)).await;
+            let id = format!("_pysaml2_enc_{}", block.name().replace('-', "_"));
+            let posted = sp_login(&idp.st, &id, "00u1alice").await;
+            let xml = fakta::saml::binding::decode_post(&posted).expect("base64 of the Response");
+            assert!(xml.contains("EncryptedAssertion") && !xml.contains("alice@acme.test"));
+            let v = pysaml2_decrypting(&idp.metadata, &id, &posted, Some((&key, &cert)));
+            assert_accepted(&v);
+            assert_eq!(
+                v.json["name_id"], "alice@acme.test",
+                "{block:?} {transport:?}"
+            );
+            assert_eq!(v.attribute("email"), ["alice@acme.test"]);
+            // Without the SP's key there is nothing to read.
+            let v = pysaml2(&idp.metadata, &id, &posted);
+            assert!(!v.ok(), "{block:?} {transport:?}: {}", v.json);
+        }
+    }
+}
+
+#[tokio::test]
+async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken() {
+    // S28: the IdP-signed Assertion altered after signing, then encrypted for the SP, the
+    // Response signed over it (what `faults::EncryptedSignatureBroken` sends).
+    let dir = tempfile::tempdir().unwrap();
+    let (conn, key, cert) = encrypting_app(dir.path(), "aes256-gcm", "rsa-oaep");
+    let sp_public = fakta::config::read_certificate(&cert)
+        .unwrap()
+        .public_key()
+        .unwrap();
+    let idp = idp_on(conn, keys(), Arc::new(SystemClock)).await;
+    let k = keys().current;
+    let now = time::OffsetDateTime::now_utc();
+    let p = fakta::saml::response::ResponseParams {
+        ids: fakta::saml::response::ResponseIds {
+            response_id: "id-s28-resp".into(),
+            assertion_id: "id-s28-assert".into(),
+            session_index: "id-s28-sess".into(),
+        },
+        issue_instant: now,
+        authn_instant: now,
+        lifetime: time::Duration::minutes(5),
+        issuer: "http://www.okta.com/qovery".into(),
+        destination: "http://127.0.0.1:7100/login/callback?connection=acme".into(),
+        in_response_to: Some("_pysaml2_s28".into()),
+        audience: "urn:auth0:qovery:acme".into(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        attributes: vec![],
+    };
+    let encrypt = |xml: &str| -> Result<String, fakta::saml::signature::SignError> {
+        let secrets = fakta::saml::encrypt::Secrets {
+            key: vec![7; 32],
+            iv: vec![9; 12],
+        };
+        Ok(fakta::saml::encrypt::encrypt_assertion(
+            xml,
+            fakta::config::BlockCipher::Aes256Gcm,
+            fakta::config::KeyTransport::RsaOaep,
+            &sp_public,
+            &secrets,
+        )?)
+    };
+    let options = fakta::saml::signature::Options {
+        algorithms: Default::default(),
+        encrypt: Some(&encrypt),
+    };
+    let honest = fakta::saml::signature::signed_response(
+        &p,
+        fakta::config::SignWhat::Both,
+        k.pkey(),
+        &k.certificate.base64(),
+    )
+    .unwrap();
+    let ids = fakta::saml::faults::Ids {
+        response_id: &p.ids.response_id,
+        assertion_id: &p.ids.assertion_id,
+        xxe_url: "http://127.0.0.1:1/xxe",
+    };
+    let who = fakta::saml::faults::Identity {
+        name_id: &p.name_id,
+        email: "alice@acme.test",
+    };
+    for fault in [
+        fakta::saml::faults::Fault::EncryptedSignatureBroken,
+        fakta::saml::faults::Fault::EncryptedUnsigned,
+    ] {
+        let forged = fakta::saml::faults::apply_with(
+            fault,
+            &honest,
+            &ids,
+            fakta::config::SignWhat::Both,
+            &options,
+            &k,
+            fakta::keys::foreign_key().expect("a foreign key"),
+            now,
+            &who,
+        )
+        .unwrap();
+        let posted = fakta::saml::binding::encode_post(&forged.xml);
+        let v = pysaml2_decrypting(&idp.metadata, "_pysaml2_s28", &posted, Some((&key, &cert)));
+        // Broken: "Failed to verify signature"; unsigned: "Signature missing for response".
+        assert_refused(&v, &format!("{fault:?}"), "SignatureError");
+    }
 }
 
 #[tokio::test]

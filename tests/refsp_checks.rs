@@ -114,6 +114,8 @@ fn settings(allow_unsolicited: bool) -> SpSettings {
         idp_entity_id: IDP.into(),
         idp_certs: vec![keys().current.certificate.der().to_vec()],
         allow_unsolicited,
+        decryption_key: None,
+        allow_sha1: false,
     }
 }
 

@@ -59,6 +59,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "an email without `@`",
     ),
     (
+        "bad_encryption",
+        "/apps/0/encryption",
+        "`certificate` missing, `block: tripledes-cbc` (enum)",
+    ),
+    (
         "bad_login_expect",
         "/scenarios/0/steps/0",
         "`expect: refused` (enum)",
@@ -319,6 +324,16 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "oidc_duplicate_client_id",
         Outcome::Passes,
         "uniqueness across items",
+    ),
+    (
+        "allows_sha1_oidc",
+        Outcome::Passes,
+        "a cross-reference: the target's app is an OIDC app",
+    ),
+    (
+        "encryption_files_missing",
+        Outcome::Passes,
+        "the file system: the certificate and key files are missing",
     ),
     (
         "requires_signed_assertions_oidc",

@@ -25,12 +25,26 @@ pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], targ
     let Some(app) = apps.iter().find(|a| a.id == target.app) else {
         return;
     };
+    let at = |key: &str| {
+        let pos = node
+            .as_mapping()
+            .and_then(|m| m.keys().find(|k| k.as_str() == key))
+            .map_or_else(|| Pos::of(node.span()), |k| Pos::of(k.span()));
+        (pos, join("target", key))
+    };
+    if target.allows_sha1 && app.saml().is_none() {
+        let (pos, path) = at("allows_sha1");
+        sink.error(
+            pos,
+            &path,
+            format!(
+                "`allows_sha1` is about SAML signatures, and app `{}` is an OIDC app",
+                app.id
+            ),
+        );
+    }
     let key = "requires_signed_assertions";
-    let pos = node
-        .as_mapping()
-        .and_then(|m| m.keys().find(|k| k.as_str() == key))
-        .map_or_else(|| Pos::of(node.span()), |k| Pos::of(k.span()));
-    let path = join("target", key);
+    let (pos, path) = at(key);
     if !target.requires_signed_assertions {
         if let Some(source) = app
             .saml()

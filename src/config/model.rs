@@ -279,6 +279,128 @@ pub struct SamlApp {
     /// `sp_metadata` as written, when that metadata says `WantAssertionsSigned="true"`: only a
     /// hint for `target.requires_signed_assertions` (a lint), since the target may be another SP.
     pub metadata_wants_signed_assertions: Option<String>,
+    /// Okta's "Signature Algorithm" (Advanced Settings): RSA-SHA256 unless set.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// Okta's "Digest Algorithm" (Advanced Settings): SHA256 unless set.
+    pub digest_algorithm: DigestAlgorithm,
+    /// Okta's "Assertion Encryption: Encrypted" with its algorithms and the SP's encryption
+    /// certificate; None: assertions go in clear.
+    pub encryption: Option<Encryption>,
+}
+
+/// Okta's "Signature Algorithm" choices for a SAML app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureAlgorithm {
+    RsaSha256,
+    RsaSha1,
+}
+
+impl SignatureAlgorithm {
+    pub const ALL: &'static [SignatureAlgorithm] =
+        &[SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha1];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureAlgorithm::RsaSha256 => "rsa-sha256",
+            SignatureAlgorithm::RsaSha1 => "rsa-sha1",
+        }
+    }
+
+    /// The XML Signature algorithm URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            SignatureAlgorithm::RsaSha256 => crate::saml::ns::ALG_RSA_SHA256,
+            SignatureAlgorithm::RsaSha1 => crate::saml::ns::ALG_RSA_SHA1,
+        }
+    }
+}
+
+/// Okta's "Digest Algorithm" choices for a SAML app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    Sha256,
+    Sha1,
+}
+
+impl DigestAlgorithm {
+    pub const ALL: &'static [DigestAlgorithm] = &[DigestAlgorithm::Sha256, DigestAlgorithm::Sha1];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha256 => "sha256",
+            DigestAlgorithm::Sha1 => "sha1",
+        }
+    }
+
+    /// The XML Signature digest URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha256 => crate::saml::ns::ALG_SHA256,
+            DigestAlgorithm::Sha1 => crate::saml::ns::ALG_SHA1,
+        }
+    }
+}
+
+/// `apps[].encryption`: the Assertion is signed, then encrypted for the SP (Okta's "Assertion
+/// Encryption: Encrypted", "Encryption Algorithm", "Key Transport Algorithm", "Encryption
+/// Certificate").
+#[derive(Debug, Clone)]
+pub struct Encryption {
+    /// The SP's encryption certificate (PEM): its RSA key wraps the content key.
+    pub certificate: PathBuf,
+    pub block: BlockCipher,
+    pub key_transport: KeyTransport,
+    /// The matching private key (PEM), used only by the reference SP to decrypt.
+    pub private_key: Option<PathBuf>,
+}
+
+/// Okta's "Encryption Algorithm" choices (XML Encryption block ciphers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockCipher {
+    Aes128Cbc,
+    Aes256Cbc,
+    Aes128Gcm,
+    Aes256Gcm,
+}
+
+impl BlockCipher {
+    pub const ALL: &'static [BlockCipher] = &[
+        BlockCipher::Aes256Cbc,
+        BlockCipher::Aes128Cbc,
+        BlockCipher::Aes256Gcm,
+        BlockCipher::Aes128Gcm,
+    ];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockCipher::Aes128Cbc => "aes128-cbc",
+            BlockCipher::Aes256Cbc => "aes256-cbc",
+            BlockCipher::Aes128Gcm => "aes128-gcm",
+            BlockCipher::Aes256Gcm => "aes256-gcm",
+        }
+    }
+}
+
+/// Okta's "Key Transport Algorithm" choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyTransport {
+    RsaOaep,
+    Rsa15,
+}
+
+impl KeyTransport {
+    pub const ALL: &'static [KeyTransport] = &[KeyTransport::RsaOaep, KeyTransport::Rsa15];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyTransport::RsaOaep => "rsa-oaep",
+            KeyTransport::Rsa15 => "rsa-1_5",
+        }
+    }
 }
 
 impl SamlApp {
@@ -464,7 +586,7 @@ pub enum SubjectFormat {
 /// How the runner reaches the SP under test.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Whether `fakta test` adds the attack pack (S1-S24, S30, S31, O1-O14, O18-O19) and the
+    /// Whether `fakta test` adds the attack pack (S1-S24, S27-S31, O1-O14, O18-O19) and the
     /// session-binding pack (S25-S26, O15-O17, O20-O21) for this target.
     pub attacks: bool,
     /// A shell command that starts the SP: `fakta test` runs it (in the file's directory),
@@ -478,6 +600,8 @@ pub struct Target {
     /// Response around unsigned assertions; set when the SP insists on signed assertions).
     /// Only for a SAML app.
     pub requires_signed_assertions: bool,
+    /// The SP takes SHA-1 signatures and digests (S29 is then not judged). Only for a SAML app.
+    pub allows_sha1: bool,
     /// The login URL's query parameter naming where to go after the login (`return_to`,
     /// `next`, ...), if the SP has one: O21 sets it to another site.
     pub return_param: Option<String>,

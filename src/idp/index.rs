@@ -18,8 +18,9 @@ use super::html::{e, page};
 use super::inspect;
 use super::state::IdpState;
 use crate::config::{
-    App, GroupStatement, NameIdFormat, OidcApp, SamlApp, SignWhat, SigningAlg, SpMessage,
-    SubjectFormat, TokenAuth, User, UserField, WhenNone,
+    App, BlockCipher, DigestAlgorithm, GroupStatement, KeyTransport, NameIdFormat, OidcApp,
+    SamlApp, SignWhat, SignatureAlgorithm, SigningAlg, SpMessage, SubjectFormat, TokenAuth, User,
+    UserField, WhenNone,
 };
 use crate::directory::emitted_groups;
 use crate::oidc::discovery;
@@ -261,6 +262,27 @@ fn sp_signatures(saml: &SamlApp) -> String {
     out
 }
 
+/// Okta's "Assertion Encryption" with its algorithms, as Okta's Advanced Settings name them.
+fn assertion_encryption(saml: &SamlApp) -> String {
+    let Some(enc) = &saml.encryption else {
+        return "Unencrypted".to_owned();
+    };
+    let block = match enc.block {
+        BlockCipher::Aes256Cbc => "AES256-CBC",
+        BlockCipher::Aes128Cbc => "AES128-CBC",
+        BlockCipher::Aes256Gcm => "AES256-GCM",
+        BlockCipher::Aes128Gcm => "AES128-GCM",
+    };
+    let transport = match enc.key_transport {
+        KeyTransport::RsaOaep => "RSA-OAEP",
+        KeyTransport::Rsa15 => "RSA15",
+    };
+    format!(
+        "Encrypted: {block}, key transport {transport}, for the certificate {}",
+        enc.certificate.display()
+    )
+}
+
 fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
     let cert = &state.keys.current.certificate;
     let sso = state.url(&IdpState::sso_path(app));
@@ -320,6 +342,21 @@ fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
             vec![code(name_id), text(" = "), code(field(&saml.name_id.value))],
         ),
         row("Signed", vec![text(signed)]),
+        row(
+            "Signature Algorithm / Digest Algorithm",
+            vec![text(format!(
+                "{} / {}",
+                match saml.signature_algorithm {
+                    SignatureAlgorithm::RsaSha256 => "RSA-SHA256",
+                    SignatureAlgorithm::RsaSha1 => "RSA-SHA1",
+                },
+                match saml.digest_algorithm {
+                    DigestAlgorithm::Sha256 => "SHA256",
+                    DigestAlgorithm::Sha1 => "SHA1",
+                }
+            ))],
+        ),
+        row("Assertion Encryption", vec![text(assertion_encryption(saml))]),
         row("SP signatures", vec![text(sp_signatures(saml))]),
         row("Attribute statements", attributes),
         row(

@@ -440,11 +440,58 @@ pub fn issue(
         },
     );
     let key = &state.keys.current;
-    let mut xml =
-        signature::signed_response(&params, saml.sign, key.pkey(), &key.certificate.base64())?;
+    // Okta's Advanced Settings: the algorithms, and "Assertion Encryption" (the Assertion
+    // signed, then encrypted, then the Response signed over the EncryptedAssertion).
+    let encryption = saml
+        .encryption
+        .as_ref()
+        .zip(state.sp_encryption_keys.get(&app.id));
+    let encrypt = |xml: &str| -> Result<String, signature::SignError> {
+        let Some((enc, sp_key)) = encryption else {
+            return Ok(xml.to_owned());
+        };
+        // A fresh content key and IV for every Response.
+        let (k, i) = crate::saml::encrypt::Secrets::lengths(enc.block);
+        let mut secrets = crate::saml::encrypt::Secrets {
+            key: vec![0; k],
+            iv: vec![0; i],
+        };
+        openssl::rand::rand_bytes(&mut secrets.key)?;
+        openssl::rand::rand_bytes(&mut secrets.iv)?;
+        Ok(crate::saml::encrypt::encrypt_assertion(
+            xml,
+            enc.block,
+            enc.key_transport,
+            sp_key,
+            &secrets,
+        )?)
+    };
+    let algorithms = response::Algorithms {
+        signature: saml.signature_algorithm,
+        digest: saml.digest_algorithm,
+    };
+    let options = signature::Options {
+        algorithms,
+        encrypt: encryption
+            .is_some()
+            .then_some(&encrypt as signature::Encrypt<'_>),
+    };
+    let fault = state.trial_saml_fault(trial);
+    // A fault is applied to the honest document in clear; it encrypts where it should.
+    let honest_options = signature::Options {
+        encrypt: options.encrypt.filter(|_| fault.is_none()),
+        ..options
+    };
+    let mut xml = signature::signed_response_with(
+        &params,
+        saml.sign,
+        &honest_options,
+        key.pkey(),
+        &key.certificate.base64(),
+    )?;
     // A runner trial's attack, applied to the honest signed document.
     let mut forged = None;
-    if let Some(fault) = state.trial_saml_fault(trial) {
+    if let Some(fault) = fault {
         if let Some(foreign) = state.foreign_key() {
             let xxe_url = state.xxe_url(trial.unwrap_or_default());
             let ids = crate::saml::faults::Ids {
@@ -452,11 +499,12 @@ pub fn issue(
                 assertion_id: &params.ids.assertion_id,
                 xxe_url: &xxe_url,
             };
-            let forged_doc = crate::saml::faults::apply(
+            let forged_doc = crate::saml::faults::apply_with(
                 fault,
                 &xml,
                 &ids,
                 saml.sign,
+                &options,
                 key,
                 foreign,
                 state.now(),

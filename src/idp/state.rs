@@ -136,6 +136,8 @@ pub enum StateError {
         app: String,
         source: crate::config::FileError,
     },
+    #[error("the encryption certificate of app `{app}` has no usable public key: {reason}")]
+    EncryptionKey { app: String, reason: String },
 }
 
 /// A person logged in at the IdP.
@@ -199,6 +201,8 @@ pub struct IdpState {
     pub clock: Arc<dyn Clock>,
     /// SP certificates by app id, for apps that require signed AuthnRequests.
     pub sp_certs: HashMap<String, X509>,
+    /// The RSA keys of the SAML apps' encryption certificates (`apps[].encryption`), by app id.
+    pub sp_encryption_keys: HashMap<String, openssl::pkey::PKey<openssl::pkey::Public>>,
     sessions: Mutex<Bounded<String, IdpSession>>,
     pending: Mutex<Bounded<String, PendingLogin>>,
     /// IdP-initiated LogoutRequests sent, by ID.
@@ -254,6 +258,21 @@ impl IdpState {
             };
             sp_certs.insert(app.id.clone(), cert);
         }
+        let mut sp_encryption_keys = HashMap::new();
+        for app in &conn.apps {
+            if let Some(enc) = app.saml().and_then(|s| s.encryption.as_ref()) {
+                let cert = crate::config::read_certificate(&conn.base_dir.join(&enc.certificate))
+                    .map_err(|source| StateError::SpCertificate {
+                    app: app.id.clone(),
+                    source,
+                })?;
+                let key = cert.public_key().map_err(|e| StateError::EncryptionKey {
+                    app: app.id.clone(),
+                    reason: e.to_string(),
+                })?;
+                sp_encryption_keys.insert(app.id.clone(), key);
+            }
+        }
         let rsa_jwk = jwk(keys.current.pkey());
         let ec_jwk = jwk(keys.ec.pkey());
         let previous = keys
@@ -277,6 +296,7 @@ impl IdpState {
             keys,
             clock,
             sp_certs,
+            sp_encryption_keys,
             sessions: Mutex::new(Bounded::new(MAX_SESSION_BYTES)),
             pending: Mutex::new(Bounded::new(MAX_PENDING_BYTES)),
             logout_requests: Mutex::new(Bounded::new(MAX_LOGOUT_REQUEST_BYTES)),

@@ -99,6 +99,9 @@ pub enum Flaw {
     AlgNoneAnyCase,
     RequireKid,
     FailOnAuthorizationError,
+    AcceptPlainAssertion,
+    TrustDecryptedAssertion,
+    AcceptSha1,
 }
 
 impl Flaw {
@@ -178,6 +181,9 @@ impl Flaw {
         Flaw::AlgNoneAnyCase,
         Flaw::RequireKid,
         Flaw::FailOnAuthorizationError,
+        Flaw::AcceptPlainAssertion,
+        Flaw::TrustDecryptedAssertion,
+        Flaw::AcceptSha1,
     ];
 
     /// The name used on the command line.
@@ -258,6 +264,9 @@ impl Flaw {
             Flaw::AlgNoneAnyCase => "alg-none-any-case",
             Flaw::RequireKid => "require-kid",
             Flaw::FailOnAuthorizationError => "fail-on-authorization-error",
+            Flaw::AcceptPlainAssertion => "accept-plain-assertion",
+            Flaw::TrustDecryptedAssertion => "trust-decrypted-assertion",
+            Flaw::AcceptSha1 => "accept-sha1",
         }
     }
 
@@ -427,6 +436,15 @@ impl Flaw {
             Flaw::FailOnAuthorizationError => {
                 "fails (500) on a callback carrying an authorization error instead of showing it"
             }
+            Flaw::AcceptPlainAssertion => {
+                "configured to receive encrypted assertions, still accepts one in clear"
+            }
+            Flaw::TrustDecryptedAssertion => {
+                "takes an Assertion that decrypts with its key as authentic, without verifying the signature inside"
+            }
+            Flaw::AcceptSha1 => {
+                "configured for SHA-256, still accepts RSA-SHA1 signatures and SHA-1 digests"
+            }
         }
     }
 
@@ -456,7 +474,10 @@ impl Flaw {
             | TrustKeyInfoKeyValue
             | KeyValueBesideIdpCertificate
             | DigestFromFirstNode
-            | ParsePastFirstRoot => Area::SamlResponse,
+            | ParsePastFirstRoot
+            | AcceptPlainAssertion
+            | TrustDecryptedAssertion
+            | AcceptSha1 => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
             | RefuseUnmappedUsers => Area::Roles,
             RevocationWithoutAuth
@@ -515,6 +536,9 @@ impl Flaw {
         match self {
             Flaw::SkipSignature => &["S1", "S2", "S3"],
             Flaw::UnsignedAssertion => &["S1"],
+            Flaw::AcceptPlainAssertion => &["S27"],
+            Flaw::TrustDecryptedAssertion => &["S28"],
+            Flaw::AcceptSha1 => &["S29"],
             Flaw::IgnoreAudience => &["S6"],
             Flaw::IgnoreRecipient => &["S7"],
             Flaw::IgnoreInResponseTo => &["S8", "S9"],

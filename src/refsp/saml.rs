@@ -1,7 +1,10 @@
 //! The reference SP's SAML side: building its AuthnRequest and checking a posted Response the
 //! way a careful SP does — only signed content is read (xmlsec's pre-digest output, so
 //! signature wrapping cannot smuggle data in), then Issuer, Audience, Recipient/Destination,
-//! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay.
+//! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay. An SP whose
+//! app encrypts (`decryption_key`) takes only an `EncryptedAssertion`: the Response's signature
+//! is verified over it, then the Assertion is decrypted (`saml::encrypt`) and its own signature
+//! verified; signatures and digests are RSA-SHA256 / SHA-256 unless the SP takes SHA-1.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +33,12 @@ pub struct SpSettings {
     /// The IdP's signing certificates (DER), from its metadata.
     pub idp_certs: Vec<Vec<u8>>,
     pub allow_unsolicited: bool,
+    /// The SP's decryption key: set when the app encrypts assertions, and then the SP takes
+    /// only encrypted ones (it gave the IdP its encryption certificate for that).
+    pub decryption_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+    /// Whether RSA-SHA1 signatures and SHA-1 digests are taken (else RSA-SHA256 and SHA-256
+    /// only).
+    pub allow_sha1: bool,
 }
 
 /// A Response the SP accepted.
@@ -57,7 +66,9 @@ pub enum Refusal {
     TooDeep { limit: usize },
     #[error("the document is not a samlp:Response")]
     NotAResponse,
-    #[error("the Response has no Assertion (encrypted assertions are not supported)")]
+    #[error(
+        "the Response has no Assertion (an EncryptedAssertion is read only by an SP with a decryption key: apps[].encryption.private_key)"
+    )]
     NoAssertion,
     #[error("the Response has {0} Assertions; exactly one is accepted")]
     SeveralAssertions(usize),
@@ -97,6 +108,18 @@ pub enum Refusal {
     NoNameId,
     #[error("the {0} `{1}` is not a valid instant")]
     BadInstant(&'static str, String),
+    #[error(
+        "the Assertion is in clear, and this SP takes only encrypted assertions (it gave the IdP its encryption certificate)"
+    )]
+    NotEncrypted,
+    #[error("the EncryptedAssertion does not decrypt: {0}")]
+    Decrypt(String),
+    #[error("the {what} is `{algorithm}`; this SP is configured for {want}")]
+    WeakAlgorithm {
+        what: &'static str,
+        algorithm: String,
+        want: &'static str,
+    },
 }
 
 fn parse<'x>(xml: &'x str, flaws: &Flaws) -> Result<roxmltree::Document<'x>, Refusal> {
@@ -374,17 +397,26 @@ pub fn check(
         Some((first, rest)) => (rest, Some(first)),
         None => (xml, None),
     };
+    // An encrypted Assertion is decrypted and verified here (the Response's signature first,
+    // over the EncryptedAssertion, then the Assertion's own); what follows reads the result.
+    let decrypted = if first_root.is_none() {
+        decrypted_response(xml, sp, flaws)?
+    } else {
+        None
+    };
+    let xml = decrypted.as_deref().unwrap_or(xml);
     let original = parse(xml, flaws)?;
     let root = original.root_element();
     if !is(&root, PROTOCOL, "Response") {
         return Err(Refusal::NotAResponse);
     }
     let assertions = one_assertion(&original, flaws)?;
+    algorithms(&original, sp, flaws)?;
 
     // The signed content: xmlsec's pre-digest bytes of the verified reference.
     let signed_text;
     let signed_doc;
-    let content = if flaws.on(Flaw::SkipSignature) {
+    let content = if flaws.on(Flaw::SkipSignature) || decrypted.is_some() {
         &original
     } else if let Some(first) = first_root {
         first_root_signed(first, sp, flaws)?;
@@ -413,7 +445,8 @@ pub fn check(
         child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
     };
     // Under `parse-past-first-root` only the first root was verified: nothing read is signed.
-    if first_root.is_none() {
+    // A decrypted Assertion was verified by `decrypted_response`.
+    if first_root.is_none() && decrypted.is_none() {
         assertion_signed(signed_root, verified_assertion, flaws)?;
     }
     // The defect of `first-assertion`: the data is read from the document's first Assertion,
@@ -452,6 +485,132 @@ pub fn check(
 }
 
 type Node<'a, 'i> = roxmltree::Node<'a, 'i>;
+
+/// The signature and digest algorithms of every `ds:Signature` in the document: RSA-SHA256
+/// and SHA-256, unless the SP takes SHA-1 (or has the `accept-sha1` defect). A digest inside
+/// an `xenc:EncryptionMethod` (RSA-OAEP's) is not a signature's.
+fn algorithms(
+    doc: &roxmltree::Document<'_>,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Result<(), Refusal> {
+    use crate::saml::ns;
+    let sha1 = sp.allow_sha1 || flaws.on(Flaw::AcceptSha1);
+    for n in doc.descendants() {
+        let (what, want, weak) = if is(&n, DSIG, "SignatureMethod") {
+            ("SignatureMethod", ns::ALG_RSA_SHA256, ns::ALG_RSA_SHA1)
+        } else if is(&n, DSIG, "DigestMethod")
+            && n.parent().is_some_and(|p| is(&p, DSIG, "Reference"))
+        {
+            ("DigestMethod", ns::ALG_SHA256, ns::ALG_SHA1)
+        } else {
+            continue;
+        };
+        let algorithm = n.attribute("Algorithm").unwrap_or_default();
+        if algorithm != want && !(sha1 && algorithm == weak) {
+            return Err(Refusal::WeakAlgorithm {
+                what,
+                algorithm: algorithm.to_owned(),
+                want: if what == "SignatureMethod" {
+                    "RSA-SHA256"
+                } else {
+                    "SHA-256"
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// For an SP that decrypts (`SpSettings::decryption_key`): the Response with its one
+/// `EncryptedAssertion` replaced by the decrypted, verified Assertion (xmlsec's pre-digest
+/// text of it), the Response itself verified first when it is signed (its signature covers
+/// the EncryptedAssertion). None for an SP without a decryption key. An Assertion in clear is
+/// refused (SAML core §2.3.4: the SP asked for encryption), except under
+/// `accept-plain-assertion`; under `trust-decrypted-assertion` the decrypted Assertion is
+/// taken without verifying its signature.
+fn decrypted_response(
+    xml: &str,
+    sp: &SpSettings,
+    flaws: &Flaws,
+) -> Result<Option<String>, Refusal> {
+    let Some(key) = &sp.decryption_key else {
+        return Ok(None);
+    };
+    let doc = parse(xml, flaws)?;
+    let root = doc.root_element();
+    if !is(&root, PROTOCOL, "Response") {
+        return Err(Refusal::NotAResponse);
+    }
+    let encrypted = doc
+        .descendants()
+        .filter(|n| is(n, ASSERTION, "EncryptedAssertion"))
+        .count();
+    let plain = doc
+        .descendants()
+        .filter(|n| is(n, ASSERTION, "Assertion"))
+        .count();
+    if encrypted == 0 {
+        return if flaws.on(Flaw::AcceptPlainAssertion) {
+            Ok(None)
+        } else if plain == 0 {
+            Err(Refusal::NoAssertion)
+        } else {
+            Err(Refusal::NotEncrypted)
+        };
+    }
+    if encrypted + plain > 1 {
+        return Err(Refusal::SeveralAssertions(encrypted + plain));
+    }
+    algorithms(&doc, sp, flaws)?;
+    // The Response's signature, when it has one: what is read next is what it covers.
+    let response_text = if child(root, DSIG, "Signature").is_some() {
+        signed_content(xml, &doc, sp, flaws)?
+    } else {
+        xml.to_owned()
+    };
+    let response_doc = parse(&response_text, flaws)?;
+    let encrypted = child(response_doc.root_element(), ASSERTION, "EncryptedAssertion")
+        .ok_or(Refusal::NoAssertion)?;
+    let plain = crate::saml::encrypt::decrypt_assertion(encrypted, key)
+        .map_err(|e| Refusal::Decrypt(e.to_string()))?;
+    let assertion_doc = parse(&plain, flaws)?;
+    let assertion = assertion_doc.root_element();
+    if !is(&assertion, ASSERTION, "Assertion") {
+        return Err(Refusal::Decrypt(
+            "the decrypted element is not a saml:Assertion".into(),
+        ));
+    }
+    algorithms(&assertion_doc, sp, flaws)?;
+    let verified = if flaws.on(Flaw::TrustDecryptedAssertion) {
+        plain.clone()
+    } else {
+        let id = assertion.attribute("ID").unwrap_or_default();
+        let signed = child(assertion, DSIG, "Signature")
+            .and_then(|s| child(s, DSIG, "SignedInfo"))
+            .and_then(|si| child(si, DSIG, "Reference"))
+            .and_then(|r| r.attribute("URI"))
+            .is_some_and(|uri| uri.strip_prefix('#') == Some(id));
+        if !signed {
+            return Err(Refusal::AssertionUnsigned);
+        }
+        let text = signed_content(&plain, &assertion_doc, sp, flaws)?;
+        let reduced = parse(&text, flaws)?;
+        let root = reduced.root_element();
+        if !is(&root, ASSERTION, "Assertion") || root.attribute("ID") != Some(id) {
+            return Err(Refusal::Signature(
+                "the decrypted Assertion's signature does not cover the Assertion".into(),
+            ));
+        }
+        text
+    };
+    let r = encrypted.range();
+    Ok(Some(format!(
+        "{}{verified}{}",
+        &response_text[..r.start],
+        &response_text[r.end..]
+    )))
+}
 
 /// One Assertion per Response (the flaws that read some Assertion of several excepted): every
 /// Assertion of the document, in order.
@@ -498,11 +657,14 @@ fn signed_content(
         .map(CertificateDer::from)
         .collect();
     certs.extend(sp.idp_certs.iter().map(|c| CertificateDer::from(c.clone())));
+    // RSA-SHA1 has no name in samael's list: when SHA-1 is taken, `algorithms` has already
+    // limited the document to RSA-SHA256 and RSA-SHA1.
+    let sha1 = sp.allow_sha1 || flaws.on(Flaw::AcceptSha1);
     XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &certs,
         ReduceMode::PreDigest,
-        Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+        (!sha1).then_some(&[AllowedSignatureAlgorithm::RsaSha256][..]),
     )
     .map_err(|e| Refusal::Signature(e.to_string()))
 }

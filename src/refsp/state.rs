@@ -48,6 +48,10 @@ pub enum SpError {
     SignedRequests { file: String, app: String },
     #[error("{file}: the SP private key: {reason}")]
     SpKey { file: String, reason: String },
+    #[error(
+        "{file}: app `{app}` encrypts assertions (apps[].encryption); give the reference SP its decryption key with apps[].encryption.private_key"
+    )]
+    NoDecryptionKey { file: String, app: String },
 }
 
 /// A logged-in user at the SP.
@@ -179,6 +183,8 @@ pub struct SpState {
     pub jtis: Mutex<HashMap<String, i64>>,
     /// The SP's signing key, when its requests must be signed.
     pub sp_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
+    /// The SP's decryption key, when the app encrypts assertions (`apps[].encryption`).
+    pub decryption_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -288,6 +294,23 @@ impl SpState {
             }
             None => None,
         };
+        let decryption_key = match app.saml().and_then(|s| s.encryption.as_ref()) {
+            Some(enc) => {
+                let path = enc
+                    .private_key
+                    .as_ref()
+                    .ok_or_else(|| SpError::NoDecryptionKey {
+                        file: file.clone(),
+                        app: app.id.clone(),
+                    })?;
+                let key = crate::config::read_private_key(&conn.base_dir.join(path));
+                Some(key.map_err(|e| SpError::SpKey {
+                    file: file.clone(),
+                    reason: e.to_string(),
+                })?)
+            }
+            None => None,
+        };
         let paths = Paths {
             login: target.login_url.path().to_owned(),
             probe: target.session.probe.path().to_owned(),
@@ -314,6 +337,7 @@ impl SpState {
             oidc_pending: Mutex::new(HashMap::new()),
             jtis: Mutex::new(HashMap::new()),
             sp_key,
+            decryption_key,
         }))
     }
 

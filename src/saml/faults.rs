@@ -1,4 +1,4 @@
-//! The SAML attack faults (S1-S24, S30, S31 in docs/catalogue.md), as data, applied to the
+//! The SAML attack faults (S1-S24, S27-S31 in docs/catalogue.md), as data, applied to the
 //! honest signed Response: the only place SAML login faults are made. Content faults re-sign
 //! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
 //! issuing for another SP or a stolen assertion would give); signature faults change the
@@ -7,7 +7,9 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::signature::{SignError, sign_bare, sign_bare_key_info, strip_signatures};
+use super::signature::{
+    Options, SignError, sign_bare, sign_bare_key_info, sign_bare_with, strip_signatures,
+};
 use super::xml::{self, instant};
 use crate::config::SignWhat;
 use crate::keys::SigningKey;
@@ -72,6 +74,18 @@ pub enum Fault {
     /// S31: the IdP-signed Assertion as a first root element, then a forged Response for
     /// mallory (passport-saml CVE-2022-39299).
     TwoRoots,
+    /// S27: the honest signed Response with its Assertion in clear, to an SP that has
+    /// encryption configured (`apps[].encryption`).
+    PlainAssertion,
+    /// S28: an Assertion for mallory, signed by no one, encrypted for the SP (its encryption
+    /// certificate is public): only the inner signature could show who made it.
+    EncryptedUnsigned,
+    /// S28: the Assertion signed by the IdP, then altered (mallory) and encrypted: the inner
+    /// signature no longer verifies; the Response is signed as the app says.
+    EncryptedSignatureBroken,
+    /// S29: the Response signed RSA-SHA1 over SHA-1 digests (a downgrade from the SHA-256 the
+    /// SP is configured for), by the IdP's key, asserting mallory.
+    Sha1Signed,
 }
 
 impl Fault {
@@ -115,6 +129,10 @@ impl Fault {
         Fault::DigestCommentResponse,
         Fault::DigestCommentBoth,
         Fault::TwoRoots,
+        Fault::PlainAssertion,
+        Fault::EncryptedUnsigned,
+        Fault::EncryptedSignatureBroken,
+        Fault::Sha1Signed,
     ];
 
     /// Wrapping and multi-assertion cases: the forged document also carries the honest, signed
@@ -172,6 +190,9 @@ impl Fault {
             | Fault::DigestCommentResponse
             | Fault::DigestCommentBoth => "S30",
             Fault::TwoRoots => "S31",
+            Fault::PlainAssertion => "S27",
+            Fault::EncryptedUnsigned | Fault::EncryptedSignatureBroken => "S28",
+            Fault::Sha1Signed => "S29",
         }
     }
 
@@ -218,6 +239,10 @@ impl Fault {
             Fault::DigestCommentResponse => "digest_in_a_comment_response_signed",
             Fault::DigestCommentBoth => "digest_in_a_comment_both_signed",
             Fault::TwoRoots => "signed_assertion_then_a_second_root",
+            Fault::PlainAssertion => "assertion_not_encrypted",
+            Fault::EncryptedUnsigned => "encrypted_assertion_unsigned",
+            Fault::EncryptedSignatureBroken => "encrypted_assertion_signature_broken",
+            Fault::Sha1Signed => "signed_with_sha1",
         }
     }
 }
@@ -484,7 +509,7 @@ fn digest_in_comment(signed: &str, who: &Identity<'_>) -> Result<String, SignErr
     Ok(out)
 }
 
-/// Applies `fault` to the honest signed Response.
+/// Applies `fault` to the honest signed Response (RSA-SHA256, in clear).
 #[expect(
     clippy::too_many_arguments,
     reason = "the honest document and everything needed to re-sign it"
@@ -499,23 +524,109 @@ pub fn apply(
     now: OffsetDateTime,
     who: &Identity<'_>,
 ) -> Result<Forged, SignError> {
+    apply_with(
+        fault,
+        honest,
+        ids,
+        what,
+        &Options::default(),
+        idp,
+        foreign,
+        now,
+        who,
+    )
+}
+
+/// Applies `fault` to the honest signed Response, whose Assertion is in clear: re-signed with
+/// the app's algorithms; `options.encrypt` (the app's encryption) is used by S28 and S29 only,
+/// the other faults are forged in clear (their trials are not planned for an app that encrypts).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the honest document and everything needed to re-sign it"
+)]
+pub fn apply_with(
+    fault: Fault,
+    honest: &str,
+    ids: &Ids<'_>,
+    what: SignWhat,
+    options: &Options<'_>,
+    idp: &SigningKey,
+    foreign: &SigningKey,
+    now: OffsetDateTime,
+    who: &Identity<'_>,
+) -> Result<Forged, SignError> {
     let name_id = who.name_id;
     let bare = strip_signatures(honest);
     // Content and signature faults assert the forged identity: an SP that takes such a
     // document shows mallory, never the honest user.
     let evil = who.forge(&bare);
-    let resign = |xml: &str, w: SignWhat| {
-        sign_bare(
+    let in_clear = Options {
+        algorithms: options.algorithms,
+        encrypt: None,
+    };
+    let resign_with = |xml: &str, w: SignWhat, o: &Options<'_>| {
+        sign_bare_with(
             xml,
             ids.response_id,
             ids.assertion_id,
             w,
+            o,
             idp.private_der(),
             &idp.certificate.base64(),
         )
     };
+    let resign = |xml: &str, w: SignWhat| resign_with(xml, w, &in_clear);
+    let encrypt = |xml: &str| match options.encrypt {
+        Some(e) => e(xml),
+        None => Ok(xml.to_owned()),
+    };
     let f = |xml: String, altered: String| Ok(Forged { xml, altered });
     match fault {
+        Fault::PlainAssertion => f(
+            honest.to_owned(),
+            "the Assertion is sent in clear (signed as usual), not encrypted for the SP".into(),
+        ),
+        Fault::EncryptedUnsigned => f(
+            encrypt(&evil)?,
+            format!(
+                "an unsigned Assertion for {FORGED_IDENTITY}, encrypted with the SP's (public) encryption certificate; nothing is signed"
+            ),
+        ),
+        Fault::EncryptedSignatureBroken => {
+            let signed = resign(&bare, SignWhat::Assertion)?;
+            let xml = encrypt(&who.forge(&signed))?;
+            let xml = if what == SignWhat::Assertion {
+                xml
+            } else {
+                resign(&xml, SignWhat::Response)?
+            };
+            f(
+                xml,
+                format!(
+                    "NameID/email changed to {FORGED_IDENTITY} after the Assertion was signed, then encrypted (its signature no longer verifies){}",
+                    if what == SignWhat::Assertion {
+                        ""
+                    } else {
+                        "; the Response signed over the EncryptedAssertion"
+                    }
+                ),
+            )
+        }
+        Fault::Sha1Signed => {
+            let sha1 = Options {
+                algorithms: crate::saml::response::Algorithms {
+                    signature: crate::config::SignatureAlgorithm::RsaSha1,
+                    digest: crate::config::DigestAlgorithm::Sha1,
+                },
+                encrypt: options.encrypt,
+            };
+            f(
+                resign_with(&evil, what, &sha1)?,
+                format!(
+                    "signed RSA-SHA1 over SHA-1 digests (the IdP's key), asserting {FORGED_IDENTITY}: the content a SHA-1 collision would let an attacker substitute"
+                ),
+            )
+        }
         Fault::Unsigned => f(evil, "every ds:Signature removed".into()),
         Fault::ResponseSignedOnly => f(
             resign(&evil, SignWhat::Response)?,

@@ -7,6 +7,7 @@
 pub mod authn_request;
 pub mod binding;
 pub mod c14n;
+pub mod encrypt;
 pub mod faults;
 pub mod logout;
 pub mod metadata;

@@ -187,9 +187,31 @@ pub fn build_status(
     )
 }
 
+/// The signature and digest algorithms of an app's signatures (Okta's "Signature Algorithm"
+/// and "Digest Algorithm"); RSA-SHA256 and SHA-256 by default, as Okta's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Algorithms {
+    pub signature: crate::config::SignatureAlgorithm,
+    pub digest: crate::config::DigestAlgorithm,
+}
+
+impl Default for Algorithms {
+    fn default() -> Self {
+        Algorithms {
+            signature: crate::config::SignatureAlgorithm::RsaSha256,
+            digest: crate::config::DigestAlgorithm::Sha256,
+        }
+    }
+}
+
 /// An enveloped-signature template for the element with `ID="{reference_id}"`: RSA-SHA256,
 /// SHA-256 digest, exclusive c14n, the certificate in KeyInfo (as Okta sends it).
 pub fn signature_template(reference_id: &str, cert_b64: &str) -> String {
+    signature_template_with(reference_id, cert_b64, Algorithms::default())
+}
+
+/// [`signature_template`] with the app's algorithms.
+pub fn signature_template_with(reference_id: &str, cert_b64: &str, algs: Algorithms) -> String {
     format!(
         "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>\
 <ds:SignatureMethod Algorithm=\"{rsa}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms>\
@@ -198,9 +220,9 @@ pub fn signature_template(reference_id: &str, cert_b64: &str) -> String {
 <ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
         ds = ns::DSIG,
         c14n = ns::ALG_EXC_C14N,
-        rsa = ns::ALG_RSA_SHA256,
+        rsa = algs.signature.uri(),
         env = ns::ALG_ENVELOPED,
-        sha = ns::ALG_SHA256,
+        sha = algs.digest.uri(),
         id = escape(reference_id),
         cert = cert_b64,
     )

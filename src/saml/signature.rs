@@ -1,8 +1,9 @@
 //! Enveloped XML signatures over fakta's Responses.
 //!
 //! The honest Responses fakta builds are signed here, natively: exclusive c14n of the signed
-//! element without its signature (`super::c14n`), SHA-256, the canonical SignedInfo signed
-//! RSA-SHA256 with the parsed key, the values written into fakta's own template. libxmlsec
+//! element without its signature (`super::c14n`), its digest, the canonical SignedInfo signed
+//! with the parsed key (the algorithms are those the template names: RSA-SHA256 and SHA-256
+//! unless the app says RSA-SHA1 or SHA-1, Okta's two other choices), the values written into fakta's own template. libxmlsec
 //! (through samael) re-imports the key for every signature, which cost more than the RSA
 //! operation itself; it still signs the forged documents of the attack pack (`sign_bare`: any
 //! shape, duplicated IDs, comments), and every test verifies the native signatures with it, the
@@ -24,7 +25,7 @@ use openssl::pkey::{PKey, Private};
 use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
 
 use super::ns;
-use super::response::{self, ResponseParams, Templates};
+use super::response::{self, Algorithms, ResponseParams, Templates};
 use super::untrusted::{self, XmlError};
 use crate::config::SignWhat;
 
@@ -38,6 +39,8 @@ pub enum SignError {
     Native(String),
     #[error("cannot sign the document: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+    #[error("{0}")]
+    Encrypt(#[from] super::encrypt::EncryptError),
 }
 
 /// Fills in the empty template of the `ds:Signature` that references `reference_id` (a child of
@@ -80,8 +83,25 @@ pub fn sign_template(
         .children()
         .find(|c| is(c, "SignatureValue"))
         .ok_or_else(|| native("the template has no SignatureValue"))?;
+    let algorithm = |name: &str| {
+        signed_info
+            .descendants()
+            .find(|c| is(c, name))
+            .and_then(|c| c.attribute("Algorithm"))
+            .unwrap_or_default()
+    };
+    let digest_method = match algorithm("DigestMethod") {
+        ns::ALG_SHA256 => MessageDigest::sha256(),
+        ns::ALG_SHA1 => MessageDigest::sha1(),
+        other => return Err(native(&format!("unsupported DigestMethod `{other}`"))),
+    };
+    let signature_method = match algorithm("SignatureMethod") {
+        ns::ALG_RSA_SHA256 => MessageDigest::sha256(),
+        ns::ALG_RSA_SHA1 => MessageDigest::sha1(),
+        other => return Err(native(&format!("unsupported SignatureMethod `{other}`"))),
+    };
     let canonical = super::c14n::canonicalize(signed, Some(signature.id()));
-    let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())?;
+    let digest = openssl::hash::hash(digest_method, canonical.as_bytes())?;
     // The filled DigestValue, as fakta writes it and as its canonical form is (base64 has
     // nothing to escape).
     let digest_element = format!(
@@ -94,7 +114,7 @@ pub fn sign_template(
         return Err(native("the template's DigestValue is not empty"));
     }
     let info = info.replacen(EMPTY_DIGEST, &digest_element, 1);
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key)?;
+    let mut signer = openssl::sign::Signer::new(signature_method, key)?;
     signer.update(info.as_bytes())?;
     let value = signer.sign_to_vec()?;
     // The two empty elements of the template are replaced in the text, in document order.
@@ -114,10 +134,44 @@ pub fn sign_template(
     Ok(out)
 }
 
-/// Builds and signs a Response as `what` says (natively, see the module docs).
+/// Builds and signs a Response as `what` says (natively, see the module docs), RSA-SHA256
+/// over SHA-256 digests, the Assertion in clear.
 pub fn signed_response(
     params: &ResponseParams,
     what: SignWhat,
+    key: &PKey<Private>,
+    cert_b64: &str,
+) -> Result<String, SignError> {
+    signed_response_with(params, what, &Options::default(), key, cert_b64)
+}
+
+/// Turns the document with a signed (or unsigned) Assertion into one with an
+/// `EncryptedAssertion`, before the Response is signed.
+pub type Encrypt<'a> = &'a dyn Fn(&str) -> Result<String, SignError>;
+
+/// How an app signs: its algorithms, and whether the Assertion is encrypted between the
+/// Assertion's signature and the Response's (as Okta does: sign, encrypt, then sign the
+/// Response over the `EncryptedAssertion`).
+#[derive(Clone, Copy, Default)]
+pub struct Options<'a> {
+    pub algorithms: Algorithms,
+    pub encrypt: Option<Encrypt<'a>>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("algorithms", &self.algorithms)
+            .field("encrypt", &self.encrypt.is_some())
+            .finish()
+    }
+}
+
+/// [`signed_response`] with the app's algorithms and encryption.
+pub fn signed_response_with(
+    params: &ResponseParams,
+    what: SignWhat,
+    options: &Options<'_>,
     key: &PKey<Private>,
     cert_b64: &str,
 ) -> Result<String, SignError> {
@@ -131,6 +185,7 @@ pub fn signed_response(
         &params.ids.response_id,
         &params.ids.assertion_id,
         what,
+        options,
         cert_b64,
         |xml, id| sign_template(xml, id, key),
     )
@@ -159,20 +214,25 @@ fn sign_in_order(
     response_id: &str,
     assertion_id: &str,
     what: SignWhat,
+    options: &Options<'_>,
     cert_b64: &str,
     sign: impl Fn(&str, &str) -> Result<String, SignError>,
 ) -> Result<String, SignError> {
     let close = "</saml2:Issuer>";
+    let template = |id: &str| response::signature_template_with(id, cert_b64, options.algorithms);
     let mut xml = bare.to_owned();
     if what != SignWhat::Response {
         let start = xml.find("<saml2:Assertion").ok_or(SignError::NoIssuer)?;
         let at = xml[start..].find(close).ok_or(SignError::NoIssuer)? + start + close.len();
-        xml.insert_str(at, &response::signature_template(assertion_id, cert_b64));
+        xml.insert_str(at, &template(assertion_id));
         xml = sign(&xml, assertion_id)?;
+    }
+    if let Some(encrypt) = options.encrypt {
+        xml = encrypt(&xml)?;
     }
     if what != SignWhat::Assertion {
         let at = xml.find(close).ok_or(SignError::NoIssuer)? + close.len();
-        xml.insert_str(at, &response::signature_template(response_id, cert_b64));
+        xml.insert_str(at, &template(response_id));
         xml = sign(&xml, response_id)?;
     }
     Ok(xml)
@@ -194,9 +254,36 @@ pub fn sign_bare(
     private_key_pkcs8_der: &[u8],
     cert_b64: &str,
 ) -> Result<String, SignError> {
-    sign_in_order(bare, response_id, assertion_id, what, cert_b64, |xml, _| {
-        sign_first_template(xml, private_key_pkcs8_der)
-    })
+    sign_bare_with(
+        bare,
+        response_id,
+        assertion_id,
+        what,
+        &Options::default(),
+        private_key_pkcs8_der,
+        cert_b64,
+    )
+}
+
+/// [`sign_bare`] with algorithms and encryption (S28, S29).
+pub fn sign_bare_with(
+    bare: &str,
+    response_id: &str,
+    assertion_id: &str,
+    what: SignWhat,
+    options: &Options<'_>,
+    private_key_pkcs8_der: &[u8],
+    cert_b64: &str,
+) -> Result<String, SignError> {
+    sign_in_order(
+        bare,
+        response_id,
+        assertion_id,
+        what,
+        options,
+        cert_b64,
+        |xml, _| sign_first_template(xml, private_key_pkcs8_der),
+    )
 }
 
 /// As [`sign_bare`], with `key_info` (the content of `ds:KeyInfo`) in every signature instead
@@ -214,14 +301,22 @@ pub fn sign_bare_key_info(
     let template = format!(
         "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{MARK}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
     );
-    sign_in_order(bare, response_id, assertion_id, what, MARK, |xml, _| {
-        let xml = xml.replacen(
-            &template,
-            &format!("<ds:KeyInfo>{key_info}</ds:KeyInfo>"),
-            1,
-        );
-        sign_first_template(&xml, private_key_pkcs8_der)
-    })
+    sign_in_order(
+        bare,
+        response_id,
+        assertion_id,
+        what,
+        &Options::default(),
+        MARK,
+        |xml: &str, _: &str| {
+            let xml = xml.replacen(
+                &template,
+                &format!("<ds:KeyInfo>{key_info}</ds:KeyInfo>"),
+                1,
+            );
+            sign_first_template(&xml, private_key_pkcs8_der)
+        },
+    )
 }
 
 /// The document without any `ds:Signature` element.

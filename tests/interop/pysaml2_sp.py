@@ -7,8 +7,12 @@ metadata file (keys come from the metadata, never from the Response), both the R
 Assertion required to be signed, unsolicited Responses refused, no clock slack, and the Response
 must answer the one outstanding AuthnRequest ID given on the command line.
 
+With --sp-key and --sp-cert (the SP's encryption key pair, PEM), it decrypts an
+EncryptedAssertion with them (pysaml2's `encryption_keypairs`) and then checks the Assertion's
+signature as usual.
+
 Usage:
-    pysaml2_sp.py --idp-metadata FILE --request-id ID < SAMLResponse (base64, as POSTed)
+    pysaml2_sp.py --idp-metadata FILE --request-id ID [--sp-key FILE --sp-cert FILE] < SAMLResponse (base64, as POSTed)
     pysaml2_sp.py --check-env
 
 Prints one JSON object on stdout:
@@ -58,8 +62,8 @@ def import_pysaml2():
     return saml2.__version__, BINDING_HTTP_POST, Saml2Client, SPConfig
 
 
-def sp_config(idp_metadata, xmlsec1, binding_post):
-    return {
+def sp_config(idp_metadata, xmlsec1, binding_post, sp_key=None, sp_cert=None):
+    conf = {
         "entityid": SP_ENTITY_ID,
         "xmlsec_binary": xmlsec1,
         "crypto_backend": "xmlsec1",
@@ -81,6 +85,11 @@ def sp_config(idp_metadata, xmlsec1, binding_post):
             }
         },
     }
+    if sp_key and sp_cert:
+        conf["key_file"] = sp_key
+        conf["cert_file"] = sp_cert
+        conf["encryption_keypairs"] = [{"key_file": sp_key, "cert_file": sp_cert}]
+    return conf
 
 
 def check_env():
@@ -93,11 +102,11 @@ def check_env():
     print(json.dumps({"ok": True, "pysaml2": version, "xmlsec1": out, "python": sys.version.split()[0]}))
 
 
-def check_response(idp_metadata, request_id, saml_response_b64):
+def check_response(idp_metadata, request_id, saml_response_b64, sp_key=None, sp_cert=None):
     xmlsec1 = xmlsec1_binary()
     version, binding_post, Saml2Client, SPConfig = import_pysaml2()
     conf = SPConfig()
-    conf.load(sp_config(idp_metadata, xmlsec1, binding_post))
+    conf.load(sp_config(idp_metadata, xmlsec1, binding_post, sp_key, sp_cert))
     client = Saml2Client(config=conf)
     try:
         resp = client.parse_authn_request_response(
@@ -130,6 +139,8 @@ def main():
     p.add_argument("--check-env", action="store_true", help="print tool versions and exit")
     p.add_argument("--idp-metadata", help="the IdP metadata XML file")
     p.add_argument("--request-id", help="the ID of the one outstanding AuthnRequest")
+    p.add_argument("--sp-key", help="the SP's decryption key (PEM), for encrypted assertions")
+    p.add_argument("--sp-cert", help="the SP's encryption certificate (PEM), with --sp-key")
     args = p.parse_args()
     level = os.environ.get("PYSAML2_SP_LOG")
     if level:
@@ -140,7 +151,7 @@ def main():
     if not args.idp_metadata or not args.request_id:
         p.error("--idp-metadata and --request-id are required")
     saml_response = sys.stdin.read().strip()
-    result = check_response(args.idp_metadata, args.request_id, saml_response)
+    result = check_response(args.idp_metadata, args.request_id, saml_response, args.sp_key, args.sp_cert)
     print(json.dumps(result))
     sys.exit(0 if result["ok"] else 1)
 

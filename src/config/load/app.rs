@@ -34,6 +34,9 @@ pub(crate) const SAML_APP_KEYS: &[&str] = &[
     "allow_idp_initiated",
     "default_relay_state",
     "assertion_lifetime_secs",
+    "signature_algorithm",
+    "digest_algorithm",
+    "encryption",
     "logout",
 ];
 

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use marked_yaml::Node;
+
 use super::super::files;
 use super::super::model::*;
 use super::super::reader::{At, Map, Pos, Sink, choice};
@@ -94,6 +96,26 @@ pub(super) fn saml_app(
     let allow_idp_initiated = m.bool(sink, "allow_idp_initiated").unwrap_or(true);
     let default_relay_state = m.string(sink, "default_relay_state").map(|s| s.value);
     let lifetime = seconds(sink, m, "assertion_lifetime_secs", 300, 86_400);
+    // Okta's Advanced Settings: "Signature Algorithm" and "Digest Algorithm", SHA-256 unless
+    // set (https://support.okta.com/help/Documentation/Knowledge_Article/102619923-SAML-2-0-Encryption-Early-Access).
+    let algorithms: Vec<(&str, SignatureAlgorithm)> = SignatureAlgorithm::ALL
+        .iter()
+        .map(|a| (a.name(), *a))
+        .collect();
+    let signature_algorithm = m
+        .choice(sink, "signature_algorithm", &algorithms)
+        .map_or(SignatureAlgorithm::RsaSha256, |a| a.value);
+    let digests: Vec<(&str, DigestAlgorithm)> = DigestAlgorithm::ALL
+        .iter()
+        .map(|a| (a.name(), *a))
+        .collect();
+    let digest_algorithm = m
+        .choice(sink, "digest_algorithm", &digests)
+        .map_or(DigestAlgorithm::Sha256, |a| a.value);
+    let encryption = match m.get("encryption") {
+        Some(n) => encryption(sink, n, &m.key_path("encryption"), base_dir),
+        None => None,
+    };
     let issuer = issuer
         .map(|s| s.value)
         .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
@@ -113,6 +135,9 @@ pub(super) fn saml_app(
         metadata_wants_signed_assertions: imported
             .filter(|i| i.meta.want_assertions_signed)
             .map(|i| i.source.clone()),
+        signature_algorithm,
+        digest_algorithm,
+        encryption,
     }))
 }
 
@@ -170,6 +195,74 @@ fn name_id_from_metadata(
         ),
     }
     spec
+}
+
+/// `encryption`: Okta's "Assertion Encryption: Encrypted" with its "Encryption Algorithm",
+/// "Key Transport Algorithm" and "Encryption Certificate" (an RSA certificate: Okta wraps the
+/// content key with RSA). `private_key` is the SP's, for the reference SP; it must match the
+/// certificate.
+fn encryption(sink: &mut Sink, node: &Node, path: &str, base_dir: &Path) -> Option<Encryption> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["certificate", "block", "key_transport", "private_key"],
+    )?;
+    let certificate = m.req_string(
+        sink,
+        "certificate",
+        "the SP's encryption certificate (PEM), e.g. sp-enc.crt",
+    );
+    let mut public = None;
+    if let Some(c) = &certificate {
+        match files::read_certificate(&base_dir.join(&c.value)) {
+            Ok(cert) => match cert.public_key().and_then(|k| k.rsa()) {
+                Ok(rsa) => public = Some(rsa),
+                Err(_) => sink.error(
+                    c.pos,
+                    &c.path,
+                    "the encryption certificate's key is not RSA: Okta wraps the content key with RSA (rsa-oaep or rsa-1_5)",
+                ),
+            },
+            Err(e) => sink.error(c.pos, &c.path, e.to_string()),
+        }
+    }
+    let blocks: Vec<(&str, BlockCipher)> =
+        BlockCipher::ALL.iter().map(|b| (b.name(), *b)).collect();
+    let block = m
+        .choice(sink, "block", &blocks)
+        .map_or(BlockCipher::Aes256Cbc, |b| b.value);
+    let transports: Vec<(&str, KeyTransport)> =
+        KeyTransport::ALL.iter().map(|k| (k.name(), *k)).collect();
+    let key_transport = m
+        .choice(sink, "key_transport", &transports)
+        .map_or(KeyTransport::RsaOaep, |k| k.value);
+    let private_key = m.string(sink, "private_key");
+    if let Some(k) = &private_key {
+        match files::read_private_key(&base_dir.join(&k.value)) {
+            Ok(key) => {
+                let matches = match (&public, key.rsa()) {
+                    (Some(p), Ok(r)) => p.n() == r.n() && p.e() == r.e(),
+                    (None, _) => true,
+                    (Some(_), Err(_)) => false,
+                };
+                if !matches {
+                    sink.error(
+                        k.pos,
+                        &k.path,
+                        "this private key does not match the encryption certificate: the SP could not decrypt what the IdP encrypts",
+                    );
+                }
+            }
+            Err(e) => sink.error(k.pos, &k.path, e.to_string()),
+        }
+    }
+    Some(Encryption {
+        certificate: PathBuf::from(certificate?.value),
+        block,
+        key_transport,
+        private_key: private_key.map(|k| PathBuf::from(k.value)),
+    })
 }
 
 /// `sp_signs`: which SP messages must be signed. Without it, all of them when there is an SP
@@ -266,6 +359,78 @@ mod tests {
             [LogoutResponses, LogoutRequests]
         );
         assert_eq!(sp_signs_of("\n    sp_signs: []"), []);
+    }
+
+    /// The SAML example with `encryption` (key pair files written beside it) and `extra`
+    /// app keys: the app, or the diagnostics.
+    fn with_encryption(encryption: &str, key_matches: bool) -> Result<SamlApp, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let k = crate::keys::SigningKey::generate().unwrap();
+        let other = crate::keys::SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("sp-enc.crt"), k.certificate.pem()).unwrap();
+        let key = if key_matches { &k } else { &other };
+        std::fs::write(
+            dir.path().join("sp-enc.key"),
+            key.pkey().private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let yaml = include_str!("../../../scenarios/qovery-saml.yaml").replace(
+            "# sp_certificate: sp.crt",
+            &format!("encryption: {encryption}"),
+        );
+        load_str(&yaml, "test.yaml", dir.path())
+            .map(|(conn, _)| conn.apps[0].saml().unwrap().clone())
+            .map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn encryption_defaults_to_okta_s_and_the_key_must_match_the_certificate() {
+        let app =
+            with_encryption("{ certificate: sp-enc.crt, private_key: sp-enc.key }", true).unwrap();
+        let enc = app.encryption.unwrap();
+        assert_eq!(
+            (enc.block, enc.key_transport),
+            (BlockCipher::Aes256Cbc, KeyTransport::RsaOaep)
+        );
+        assert_eq!(app.signature_algorithm, SignatureAlgorithm::RsaSha256);
+        assert_eq!(app.digest_algorithm, DigestAlgorithm::Sha256);
+        let app = with_encryption(
+            "{ certificate: sp-enc.crt, block: aes128-gcm, key_transport: rsa-1_5 }",
+            true,
+        )
+        .unwrap();
+        let enc = app.encryption.unwrap();
+        assert_eq!(
+            (enc.block, enc.key_transport),
+            (BlockCipher::Aes128Gcm, KeyTransport::Rsa15)
+        );
+        let err = with_encryption(
+            "{ certificate: sp-enc.crt, private_key: sp-enc.key }",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("apps[0].encryption.private_key: this private key does not match the encryption certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_algorithm_has_its_own_word() {
+        let words = |v: Vec<&str>| {
+            let mut w = v.clone();
+            w.sort_unstable();
+            w.dedup();
+            w.len() == v.len()
+        };
+        assert!(words(BlockCipher::ALL.iter().map(|b| b.name()).collect()));
+        assert!(words(KeyTransport::ALL.iter().map(|b| b.name()).collect()));
+        assert!(words(
+            SignatureAlgorithm::ALL.iter().map(|b| b.name()).collect()
+        ));
+        assert!(words(
+            DigestAlgorithm::ALL.iter().map(|b| b.name()).collect()
+        ));
     }
 
     #[test]

@@ -22,12 +22,14 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "attacks",
             "start",
             "requires_signed_assertions",
+            "allows_sha1",
             "return_param",
             "refresh_url",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
     let requires_signed_assertions = m.bool(sink, "requires_signed_assertions").unwrap_or(false);
+    let allows_sha1 = m.bool(sink, "allows_sha1").unwrap_or(false);
     let start = m.string(sink, "start").and_then(|s| {
         if s.value.trim().is_empty() {
             sink.error(
@@ -88,6 +90,7 @@ characters), e.g. return_to",
         logout_url,
         session: session?,
         requires_signed_assertions,
+        allows_sha1,
         return_param,
         refresh_url,
     })

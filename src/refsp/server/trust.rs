@@ -100,5 +100,11 @@ pub(super) fn saml_settings(
         idp_entity_id: entity_id.to_owned(),
         idp_certs: certs.to_vec(),
         allow_unsolicited: s.allow_idp_initiated,
+        decryption_key: st.decryption_key.clone(),
+        // The SP takes what its own IdP connection signs with, and SHA-1 when the file says
+        // it does (S29 is then not judged).
+        allow_sha1: st.target.allows_sha1
+            || s.signature_algorithm == crate::config::SignatureAlgorithm::RsaSha1
+            || s.digest_algorithm == crate::config::DigestAlgorithm::Sha1,
     })
 }

@@ -1,4 +1,4 @@
-//! The attack pack (S1-S24, S30, S31, O1-O14, O18-O19 at a refresh, and O22); the
+//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, and O22); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use crate::config::{
     Step,
 };
 
-/// The attack pack (docs/catalogue.md S1-S24, S30, S31, O1-O14, O18-O19, O22): each forged login
-/// must be refused (the SP has no session afterwards), next to the honest twin `L0_honest_login`;
-/// S22 passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
+/// The attack pack (docs/catalogue.md S1-S24, S27-S31, O1-O14, O18-O19, O22): each forged
+/// login must be refused (the SP has no session afterwards), next to the honest twin
+/// `L0_honest_login`; S22 passes only when the SP keeps the whole NameID; O14 passes when the SP accepts a newly
 /// published key; O13 restarts the SP (alone, with its own honest twin after a second
 /// restart), and so does O10 with a single key, which must be accepted; O22 (an error instead
 /// of a code) must end with no session and no server error. The O8 variant keyed with the EC
@@ -133,7 +133,34 @@ fn saml_not_applicable(
     target: &crate::config::Target,
 ) -> Option<String> {
     use crate::saml::faults::Fault as S;
+    let encrypts = saml.encryption.is_some();
+    let sha1 = target.allows_sha1
+        || saml.signature_algorithm == crate::config::SignatureAlgorithm::RsaSha1
+        || saml.digest_algorithm == crate::config::DigestAlgorithm::Sha1;
     match f {
+        S::PlainAssertion | S::EncryptedUnsigned | S::EncryptedSignatureBroken if !encrypts => {
+            Some(
+                "the app does not encrypt assertions (apps[].encryption): the SP takes them in \
+clear, so there is no encryption to skip or to rely on"
+                    .to_owned(),
+            )
+        }
+        S::Sha1Signed if sha1 => Some(
+            "the SP takes SHA-1 (target.allows_sha1, or the app signs with RSA-SHA1 or SHA-1 \
+digests): no SHA-256 configuration to downgrade from"
+                .to_owned(),
+        ),
+        S::Sha1Signed | S::PlainAssertion | S::EncryptedUnsigned | S::EncryptedSignatureBroken => {
+            None
+        }
+        // The other faults are forged in clear: against an SP that takes only encrypted
+        // assertions they would be refused for that alone, which proves nothing.
+        S::Replay => None,
+        _ if encrypts => Some(
+            "the app encrypts assertions (apps[].encryption): this fault is forged in clear, \
+and the SP refuses a clear Assertion whatever it holds (S27), so the trial would prove nothing"
+                .to_owned(),
+        ),
         S::Unsolicited if saml.allow_idp_initiated => Some(
             "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
 unsolicited Responses"

@@ -1,0 +1,513 @@
+//! Assertion encryption and signature algorithms (S27-S29), checked by independent tools: every
+//! Okta signature/digest combination verifies with the `xmlsec1` command; every block cipher
+//! and key transport decrypts with `xmlsec1 --decrypt` (the SP's private key), after which the
+//! inner signature verifies. Then the reference SP's ACS check: it decrypts and verifies, and
+//! each of its three new flaws changes exactly the verdict of its own case. Last, the whole
+//! path: `fakta test` against `fakta sp` with the shipped SAML pack made to encrypt, strict and
+//! under each flaw (the demo's apps do not encrypt, so this is where S27 and S28 run).
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+use common::{NOW, keys};
+use fakta::config::{BlockCipher, DigestAlgorithm, KeyTransport, SignWhat, SignatureAlgorithm};
+use fakta::refsp::saml::{self, Memory, Refusal, SpSettings};
+use fakta::refsp::{Flaw, Flaws};
+use fakta::saml::encrypt::{self, Secrets};
+use fakta::saml::faults::{self, Fault};
+use fakta::saml::response::{Algorithms, Attribute, ResponseIds, ResponseParams};
+use fakta::saml::signature::{self, Options, SignError};
+use openssl::pkey::{PKey, Private, Public};
+use time::{Duration, OffsetDateTime};
+
+const ACS: &str = "http://127.0.0.1:7100/login/callback?connection=acme";
+const SP: &str = "urn:auth0:qovery:acme";
+const IDP: &str = "http://www.okta.com/qovery";
+const ID_ATTRS: [&str; 4] = [
+    "--id-attr:ID",
+    "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    "--id-attr:ID",
+    "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+];
+
+fn params(n: u32) -> ResponseParams {
+    ResponseParams {
+        ids: ResponseIds {
+            response_id: format!("idresp{n}"),
+            assertion_id: format!("idassert{n}"),
+            session_index: format!("idsess{n}"),
+        },
+        issue_instant: NOW,
+        authn_instant: NOW,
+        lifetime: Duration::minutes(5),
+        issuer: IDP.into(),
+        destination: ACS.into(),
+        in_response_to: None,
+        audience: SP.into(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        attributes: vec![Attribute {
+            name: "email".into(),
+            values: vec!["alice@acme.test".into()],
+        }],
+    }
+}
+
+/// The SP's encryption key pair (an RSA key with a certificate, as Okta requires).
+fn sp_key() -> (PKey<Private>, PKey<Public>, String) {
+    let k = fakta::keys::SigningKey::generate().unwrap();
+    let private = k.pkey().clone();
+    let public = k.certificate.x509().public_key().unwrap();
+    (private, public, k.certificate.pem())
+}
+
+fn encryptor(
+    block: BlockCipher,
+    transport: KeyTransport,
+    public: &PKey<Public>,
+) -> impl Fn(&str) -> Result<String, SignError> + '_ {
+    move |xml: &str| {
+        let (k, i) = Secrets::lengths(block);
+        let mut s = Secrets {
+            key: vec![0; k],
+            iv: vec![0; i],
+        };
+        openssl::rand::rand_bytes(&mut s.key)?;
+        openssl::rand::rand_bytes(&mut s.iv)?;
+        Ok(encrypt::encrypt_assertion(
+            xml, block, transport, public, &s,
+        )?)
+    }
+}
+
+fn xmlsec1(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("xmlsec1")
+        .args(args)
+        .output()
+        .expect("the xmlsec1 command (scripts/setup-deps installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_signature_and_digest_algorithm_verifies_with_xmlsec1() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys().current;
+    let cert = dir.path().join("idp.pem");
+    std::fs::write(&cert, k.certificate.pem()).unwrap();
+    for signature_alg in SignatureAlgorithm::ALL {
+        for digest in DigestAlgorithm::ALL {
+            let algorithms = Algorithms {
+                signature: *signature_alg,
+                digest: *digest,
+            };
+            // The Response's signature is the first one xmlsec1 meets with `sign: response`,
+            // the Assertion's with `sign: assertion`.
+            for what in [SignWhat::Response, SignWhat::Assertion] {
+                let options = Options {
+                    algorithms,
+                    encrypt: None,
+                };
+                let xml = signature::signed_response_with(
+                    &params(1),
+                    what,
+                    &options,
+                    k.pkey(),
+                    &k.certificate.base64(),
+                )
+                .unwrap();
+                assert!(xml.contains(signature_alg.uri()) && xml.contains(digest.uri()));
+                let file = dir.path().join("r.xml");
+                std::fs::write(&file, &xml).unwrap();
+                let mut args = vec!["--verify", "--pubkey-cert-pem", cert.to_str().unwrap()];
+                args.extend(ID_ATTRS);
+                args.push(file.to_str().unwrap());
+                let (ok, _, err) = xmlsec1(&args);
+                assert!(ok, "{signature_alg:?} {digest:?} {what:?}: {err}\n{xml}");
+                let tampered = xml.replacen("alice@acme.test", "mallory@evil.test", 1);
+                std::fs::write(&file, &tampered).unwrap();
+                let (ok, _, _) = xmlsec1(&args);
+                assert!(
+                    !ok,
+                    "{signature_alg:?} {digest:?}: an altered document fails"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_block_cipher_and_key_transport_decrypts_with_xmlsec1_and_the_inner_signature_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys().current;
+    let idp_cert = dir.path().join("idp.pem");
+    std::fs::write(&idp_cert, k.certificate.pem()).unwrap();
+    let (private, public, _) = sp_key();
+    let sp_key_file = dir.path().join("sp.key");
+    std::fs::write(&sp_key_file, private.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    for block in BlockCipher::ALL {
+        for transport in KeyTransport::ALL {
+            let enc = encryptor(*block, *transport, &public);
+            let options = Options {
+                algorithms: Algorithms::default(),
+                encrypt: Some(&enc),
+            };
+            let xml = signature::signed_response_with(
+                &params(2),
+                SignWhat::Both,
+                &options,
+                k.pkey(),
+                &k.certificate.base64(),
+            )
+            .unwrap();
+            assert!(!xml.contains("alice@acme.test"), "{xml}");
+            assert!(xml.contains("<saml2:EncryptedAssertion"));
+            let file = dir.path().join("enc.xml");
+            std::fs::write(&file, &xml).unwrap();
+            // The Response's signature covers the EncryptedAssertion.
+            let mut verify = vec!["--verify", "--pubkey-cert-pem", idp_cert.to_str().unwrap()];
+            verify.extend(ID_ATTRS);
+            verify.push(file.to_str().unwrap());
+            let (ok, _, err) = xmlsec1(&verify);
+            assert!(ok, "{block:?} {transport:?}: the Response signature: {err}");
+            let (ok, plain, err) = xmlsec1(&[
+                "--decrypt",
+                "--privkey-pem",
+                sp_key_file.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ]);
+            assert!(ok, "{block:?} {transport:?}: xmlsec1 --decrypt: {err}");
+            assert!(plain.contains(">alice@acme.test<"), "{plain}");
+            // The decrypted Assertion's own signature (the first one left once the
+            // Response's is removed).
+            let doc = roxmltree::Document::parse(&plain).unwrap();
+            let assertion = doc
+                .descendants()
+                .find(|n| n.tag_name().name() == "Assertion")
+                .unwrap();
+            let file = dir.path().join("assertion.xml");
+            std::fs::write(&file, &plain[assertion.range()]).unwrap();
+            let mut verify = vec!["--verify", "--pubkey-cert-pem", idp_cert.to_str().unwrap()];
+            verify.extend(ID_ATTRS);
+            verify.push(file.to_str().unwrap());
+            let (ok, _, err) = xmlsec1(&verify);
+            assert!(ok, "{block:?} {transport:?}: the inner signature: {err}");
+        }
+    }
+}
+
+#[derive(Default)]
+struct TestMemory {
+    seen: HashSet<String>,
+}
+
+impl Memory for TestMemory {
+    fn take_request(&mut self, _id: &str) -> bool {
+        false
+    }
+    fn first_use(&mut self, assertion_id: &str, _until: OffsetDateTime) -> bool {
+        self.seen.insert(assertion_id.to_owned())
+    }
+}
+
+fn settings(decryption_key: Option<PKey<Private>>) -> SpSettings {
+    SpSettings {
+        entity_id: SP.into(),
+        acs_url: ACS.into(),
+        idp_entity_id: IDP.into(),
+        idp_certs: vec![keys().current.certificate.der().to_vec()],
+        allow_unsolicited: true,
+        decryption_key,
+        allow_sha1: false,
+    }
+}
+
+/// The honest Response of an app that encrypts (`encrypt`), or one with `fault` applied as the
+/// IdP applies it.
+fn document(fault: Option<Fault>, public: &PKey<Public>, n: u32) -> String {
+    let k = keys().current;
+    let enc = encryptor(BlockCipher::Aes256Gcm, KeyTransport::RsaOaep, public);
+    let options = Options {
+        algorithms: Algorithms::default(),
+        encrypt: Some(&enc),
+    };
+    let p = params(n);
+    let Some(fault) = fault else {
+        return signature::signed_response_with(
+            &p,
+            SignWhat::Both,
+            &options,
+            k.pkey(),
+            &k.certificate.base64(),
+        )
+        .unwrap();
+    };
+    let honest =
+        signature::signed_response(&p, SignWhat::Both, k.pkey(), &k.certificate.base64()).unwrap();
+    let ids = faults::Ids {
+        response_id: &p.ids.response_id,
+        assertion_id: &p.ids.assertion_id,
+        xxe_url: "http://127.0.0.1:1/xxe",
+    };
+    let who = faults::Identity {
+        name_id: &p.name_id,
+        email: "alice@acme.test",
+    };
+    let foreign = fakta::keys::foreign_key().expect("a foreign key");
+    faults::apply_with(
+        fault,
+        &honest,
+        &ids,
+        SignWhat::Both,
+        &options,
+        &k,
+        foreign,
+        NOW,
+        &who,
+    )
+    .unwrap()
+    .xml
+}
+
+fn check(xml: &str, sp: &SpSettings, flaws: &[Flaw]) -> Result<saml::Accepted, Refusal> {
+    let flaws = Flaws::parse(&flaws.iter().map(|f| f.name()).collect::<Vec<_>>()).unwrap();
+    saml::check(xml, sp, NOW, &mut TestMemory::default(), &flaws)
+}
+
+#[test]
+fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
+    let (private, public, _) = sp_key();
+    let sp = settings(Some(private));
+    let honest = document(None, &public, 3);
+    let got = check(&honest, &sp, &[]).unwrap_or_else(|r| panic!("{r}\n{honest}"));
+    assert_eq!(got.name_id, "alice@acme.test");
+
+    // S27: in clear, to an SP that decrypts.
+    let plain = document(Some(Fault::PlainAssertion), &public, 4);
+    assert_eq!(check(&plain, &sp, &[]), Err(Refusal::NotEncrypted));
+    assert!(check(&plain, &sp, &[Flaw::AcceptPlainAssertion]).is_ok());
+    // S28: encrypted, inner signature missing (nothing signed) or broken.
+    let unsigned = document(Some(Fault::EncryptedUnsigned), &public, 5);
+    assert_eq!(check(&unsigned, &sp, &[]), Err(Refusal::AssertionUnsigned));
+    let broken = document(Some(Fault::EncryptedSignatureBroken), &public, 6);
+    assert!(
+        matches!(check(&broken, &sp, &[]), Err(Refusal::Signature(_))),
+        "{:?}",
+        check(&broken, &sp, &[])
+    );
+    for doc in [&unsigned, &broken] {
+        let got = check(doc, &sp, &[Flaw::TrustDecryptedAssertion]).unwrap();
+        assert_eq!(got.name_id, faults::FORGED_IDENTITY);
+    }
+    // S29: SHA-1, to an SP configured for SHA-256 (and to one that takes SHA-1).
+    let sha1 = document(Some(Fault::Sha1Signed), &public, 7);
+    assert!(matches!(
+        check(&sha1, &sp, &[]),
+        Err(Refusal::WeakAlgorithm { .. })
+    ));
+    assert!(check(&sha1, &sp, &[Flaw::AcceptSha1]).is_ok());
+    let lenient = SpSettings {
+        allow_sha1: true,
+        ..sp.clone()
+    };
+    assert!(check(&sha1, &lenient, &[]).is_ok());
+
+    // Each flaw leaves the other cases refused.
+    for (flaw, opens) in [
+        (Flaw::AcceptPlainAssertion, &plain),
+        (Flaw::TrustDecryptedAssertion, &unsigned),
+        (Flaw::AcceptSha1, &sha1),
+    ] {
+        for doc in [&plain, &unsigned, &broken, &sha1] {
+            if doc == opens || (flaw == Flaw::TrustDecryptedAssertion && doc == &broken) {
+                continue;
+            }
+            assert!(check(doc, &sp, &[flaw]).is_err(), "{flaw:?}");
+        }
+    }
+    // An SP that does not decrypt refuses an EncryptedAssertion as no Assertion at all.
+    assert_eq!(
+        check(&honest, &settings(None), &[]),
+        Err(Refusal::NoAssertion)
+    );
+}
+
+/// Malformed EncryptedAssertions reach the reference SP's decryption: each is a refusal naming
+/// what is wrong, never a panic or an acceptance.
+#[test]
+fn the_reference_sp_refuses_malformed_encrypted_assertions_with_a_reason() {
+    let (private, public, _) = sp_key();
+    let sp = settings(Some(private));
+    // Assertion-signed only, so the Response's signature does not stop the edits first.
+    let k = keys().current;
+    let enc = encryptor(BlockCipher::Aes128Cbc, KeyTransport::Rsa15, &public);
+    let options = Options {
+        algorithms: Algorithms::default(),
+        encrypt: Some(&enc),
+    };
+    let honest = signature::signed_response_with(
+        &params(8),
+        SignWhat::Assertion,
+        &options,
+        k.pkey(),
+        &k.certificate.base64(),
+    )
+    .unwrap();
+    assert!(check(&honest, &sp, &[]).is_ok());
+    let values: Vec<String> = {
+        let doc = roxmltree::Document::parse(&honest).unwrap();
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "CipherValue")
+            .map(|n| n.text().unwrap().to_owned())
+            .collect()
+    };
+    let (wrapped, content) = (&values[0], &values[1]);
+    let ea0 = honest.find("<saml2:EncryptedAssertion").unwrap();
+    let ea1 =
+        honest.find("</saml2:EncryptedAssertion>").unwrap() + "</saml2:EncryptedAssertion>".len();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "content truncated",
+            honest.replace(content.as_str(), &content[..content.len() / 2]),
+        ),
+        (
+            "content not base64",
+            honest.replace(content.as_str(), "!!!"),
+        ),
+        ("content emptied", honest.replace(content.as_str(), "")),
+        (
+            "content huge",
+            honest.replace(content.as_str(), &"QUFB".repeat(100_000)),
+        ),
+        (
+            "key truncated",
+            honest.replace(wrapped.as_str(), &wrapped[..40]),
+        ),
+        (
+            "unknown block cipher",
+            honest.replace("xmlenc#aes128-cbc", "xmlenc#tripledes-cbc"),
+        ),
+        (
+            "unknown key transport",
+            honest.replace("xmlenc#rsa-1_5", "xmlenc#kw-aes128"),
+        ),
+    ];
+    for (what, xml) in cases {
+        assert!(
+            matches!(check(&xml, &sp, &[]), Err(Refusal::Decrypt(_))),
+            "{what}: {:?}",
+            check(&xml, &sp, &[])
+        );
+        // The flaws that trust the decrypted Assertion still need one.
+        assert!(
+            check(&xml, &sp, &[Flaw::TrustDecryptedAssertion]).is_err(),
+            "{what}"
+        );
+    }
+    let twice = format!("{}{}{}", &honest[..ea1], &honest[ea0..ea1], &honest[ea1..]);
+    assert_eq!(check(&twice, &sp, &[]), Err(Refusal::SeveralAssertions(2)));
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The shipped SAML pack on free ports, its app encrypting for a key pair written beside it,
+/// the reference SP started by `fakta test` with `flaw`; the run of trials matching `filter`.
+fn encrypted_pack_run(flaw: Option<&str>, filter: &str) -> (i32, String, String) {
+    common::retry_on_addr_in_use(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let k = fakta::keys::SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("sp-enc.crt"), k.certificate.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("sp-enc.key"),
+            k.pkey().private_key_to_pem_pkcs8().unwrap(),
+        )
+        .unwrap();
+        let (idp, sp) = (common::free_port(), common::free_port());
+        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
+        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+            .unwrap()
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
+            .replace(
+                "    # sp_certificate: sp.crt",
+                "    encryption: { certificate: sp-enc.crt, block: aes256-gcm, private_key: sp-enc.key }\n    # sp_certificate: sp.crt",
+            )
+            .replace(
+                "target:\n",
+                &format!(
+                    "target:\n  start: \"exec '{BIN}' --certs certs sp qovery-saml.yaml{flaw}\"\n"
+                ),
+            );
+        assert!(yaml.contains("encryption: {"));
+        let file = dir.path().join("qovery-saml.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let ran = common::run_with_deadline(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(dir.path().join("certs"))
+                .arg("test")
+                .arg(&file)
+                .arg(filter)
+                .env_remove("FAKTA_LOG")
+                .env("TMPDIR", dir.path()),
+            std::time::Duration::from_secs(300),
+        );
+        (dir, ran)
+    })
+    .1
+}
+
+fn failed(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw() {
+    const S27: &str = "qovery-saml::S27_assertion_not_encrypted_refused";
+    const S28A: &str = "qovery-saml::S28_encrypted_assertion_unsigned_refused";
+    const S28B: &str = "qovery-saml::S28_encrypted_assertion_signature_broken_refused";
+    const S29: &str = "qovery-saml::S29_signed_with_sha1_refused";
+    // "S2" selects S2*, S20-S29: with encryption on, only S27-S29 run; the other faults are
+    // forged in clear and listed ignored with that reason.
+    let (code, out, err) = encrypted_pack_run(None, "S2");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = |t: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("test {t} ")))
+            .unwrap_or_else(|| panic!("no line for {t}:\n{out}"))
+            .to_owned()
+    };
+    for t in [S27, S28A, S28B, S29] {
+        assert!(line(t).ends_with("... ok"), "{t}:\n{out}");
+    }
+    assert!(
+        line("qovery-saml::S2_signed_by_a_foreign_key_refused")
+            .contains("ignored (the app encrypts assertions (apps[].encryption)"),
+        "{out}"
+    );
+    for (flaw, want) in [
+        ("accept-plain-assertion", vec![S27]),
+        ("trust-decrypted-assertion", vec![S28B, S28A]),
+        ("accept-sha1", vec![S29]),
+    ] {
+        let (code, out, err) = encrypted_pack_run(Some(flaw), "S2");
+        assert_eq!(code, 101, "{flaw}: {out}\n{err}");
+        let mut got = failed(&out);
+        got.sort_unstable();
+        let mut want = want;
+        want.sort_unstable();
+        assert_eq!(got, want, "{flaw}:\n{out}");
+        assert!(out.contains("kind: sp-accepted"), "{flaw}:\n{out}");
+    }
+}
