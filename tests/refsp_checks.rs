@@ -45,6 +45,8 @@ fn params(n: u32) -> ResponseParams {
         lifetime: Duration::minutes(5),
         issuer: IDP.into(),
         destination: ACS.into(),
+        recipient: ACS.into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         in_response_to: None,
         audience: SP.into(),
         name_id: "alice@acme.test".into(),
@@ -52,14 +54,17 @@ fn params(n: u32) -> ResponseParams {
         attributes: vec![
             Attribute {
                 name: "email".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["alice@acme.test".into()],
             },
             Attribute {
                 name: "name".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["Alice Admin".into()],
             },
             Attribute {
                 name: "groups".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["Qovery-Admins".into()],
             },
         ],

@@ -162,7 +162,14 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
     } else {
         saml.attributes
             .iter()
-            .map(|(name, f)| format!("{} = {}", code(name), code(&field(f))))
+            .map(|a| {
+                format!(
+                    "{} = {} ({})",
+                    code(&a.name),
+                    code(&field(&a.field)),
+                    e(a.name_format.title())
+                )
+            })
             .collect::<Vec<_>>()
             .join("<br>")
     };
@@ -174,7 +181,11 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
         ("Audience URI (SP Entity ID)", code(&saml.audience)),
         (
             "Name ID",
-            format!("{} = {}", code(name_id), code(&field(&saml.name_id.value))),
+            format!(
+                "{} = {}",
+                code(name_id),
+                code(&saml.name_id.value.describe())
+            ),
         ),
         ("Signed", e(signed)),
         ("SP signatures", e(&sp_signatures(saml))),
