@@ -243,8 +243,33 @@ fn cases() -> Vec<Case> {
         Case {
             name: "S7 recipient",
             docs: vec![with(
-                &|p| p.destination = "http://127.0.0.1:6666/acs".into(),
+                &|p| {
+                    p.destination = "http://127.0.0.1:6666/acs".into();
+                    p.recipient = "http://127.0.0.1:6666/acs".into();
+                },
                 8,
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient],
+        },
+        // Okta's "Recipient URL" / "Destination URL" set apart from the SSO URL: each alone
+        // is enough for the strict SP to refuse.
+        Case {
+            name: "recipient_url apart from the acs",
+            docs: vec![with(
+                &|p| p.recipient = "http://127.0.0.1:7100/elsewhere".into(),
+                32,
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient],
+        },
+        Case {
+            name: "destination_url apart from the acs",
+            docs: vec![with(
+                &|p| p.destination = "http://127.0.0.1:7100/elsewhere".into(),
+                33,
             )],
             allow_unsolicited: true,
             outstanding: None,

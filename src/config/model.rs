@@ -889,3 +889,84 @@ pub enum ExpectedValue {
     One(String),
     List(Vec<String>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> User {
+        User {
+            id: "00u1alice".into(),
+            login: "alice".into(),
+            email: "alice@acme.test".into(),
+            name: None,
+            groups: Vec::new(),
+            attributes: [("dept".to_owned(), "R&D".to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn a_template_is_text_and_substitutions_only() {
+        let t = Template::parse("${user.login}.${ user.dept }@corp$x").unwrap();
+        assert_eq!(
+            t.0,
+            [
+                TemplatePart::Field(UserField::Login),
+                TemplatePart::Text(".".into()),
+                TemplatePart::Field(UserField::Extra("dept".into())),
+                TemplatePart::Text("@corp$x".into()),
+            ]
+        );
+        assert_eq!(t.render(&alice()).as_deref(), Some("alice.R&D@corp$x"));
+        assert_eq!(t.to_string(), "${user.login}.${user.dept}@corp$x");
+        // A field the user lacks: no value, so the caller's fallback applies.
+        let name = Template::parse("${user.name}").unwrap();
+        assert_eq!(name.render(&alice()), None);
+    }
+
+    #[test]
+    fn template_errors_say_where() {
+        assert_eq!(
+            Template::parse("ab${user.id"),
+            Err(TemplateError::Unclosed { at: 2 })
+        );
+        assert_eq!(
+            Template::parse("${user.id}${toUpper(user.id)}"),
+            Err(TemplateError::NotAField {
+                inner: "toUpper(user.id)".into(),
+                at: 10
+            })
+        );
+        assert_eq!(Template::parse(""), Err(TemplateError::Empty));
+        // Nesting is not a thing: the first `}` ends the substitution.
+        assert!(matches!(
+            Template::parse("${user.${user.id}}"),
+            Err(TemplateError::NotAField { .. })
+        ));
+    }
+
+    #[test]
+    fn the_name_id_value_words() {
+        let u = alice();
+        assert_eq!(
+            NameIdValue::EmailPrefix.render(&u).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            NameIdValue::Field(UserField::Login).describe(),
+            "okta_username"
+        );
+        assert_eq!(NameIdValue::Field(UserField::Id).describe(), "user.id");
+    }
+
+    #[test]
+    fn every_setting_word_is_its_own() {
+        let mut formats: Vec<&str> = AttrNameFormat::ALL.iter().map(|f| f.name()).collect();
+        formats.dedup();
+        assert_eq!(formats.len(), AttrNameFormat::ALL.len());
+        let mut classes: Vec<&str> = AuthnContextClass::ALL.iter().map(|c| c.name()).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        assert_eq!(classes.len(), AuthnContextClass::ALL.len());
+    }
+}

@@ -119,6 +119,22 @@ fn sp_signatures(saml: &SamlApp) -> String {
     out
 }
 
+/// Okta's checkbox, and the URLs when it is cleared.
+fn recipient_and_destination(saml: &SamlApp) -> String {
+    if saml.recipient_url.is_none() && saml.destination_url.is_none() {
+        return "Yes: both are the ACS URL the Response is posted to".to_owned();
+    }
+    let url = |u: &Option<url::Url>| {
+        u.as_ref()
+            .map_or_else(|| "the ACS URL".to_owned(), |u| code(u.as_str()))
+    };
+    format!(
+        "No: Recipient URL {}, Destination URL {}",
+        url(&saml.recipient_url),
+        url(&saml.destination_url)
+    )
+}
+
 fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
     let cert = &state.keys.current.certificate;
     let sso = state.url(&IdpState::sso_path(app));
@@ -178,6 +194,22 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
             "Single sign-on URL (ACS, of the SP)",
             code(saml.acs_url.as_str()),
         ),
+        (
+            "Use this for Recipient URL and Destination URL",
+            recipient_and_destination(saml),
+        ),
+        (
+            "Other Requestable SSO URLs",
+            if saml.other_sso_urls.is_empty() {
+                "none".to_owned()
+            } else {
+                saml.other_sso_urls
+                    .iter()
+                    .map(|o| format!("{} (index {})", code(o.url.as_str()), o.index))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            },
+        ),
         ("Audience URI (SP Entity ID)", code(&saml.audience)),
         (
             "Name ID",
@@ -188,6 +220,22 @@ fn saml_section(state: &IdpState, app: &App, saml: &SamlApp) -> String {
             ),
         ),
         ("Signed", e(signed)),
+        (
+            "Authentication context class",
+            format!(
+                "{} ({})",
+                e(saml.authn_context_class.title()),
+                code(saml.authn_context_class.urn())
+            ),
+        ),
+        (
+            "Honor Force Authentication",
+            e(if saml.honor_force_authn {
+                "Yes"
+            } else {
+                "No: ForceAuthn is ignored when the browser has an IdP session"
+            }),
+        ),
         ("SP signatures", e(&sp_signatures(saml))),
         ("Attribute statements", attributes),
         (
