@@ -152,9 +152,17 @@ async fn signed_response_with_the_saml_app_settings() {
         false,
     );
     let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("SAMLRequest", &fakta::saml::binding::encode_redirect(&request))
+        .append_pair(
+            "SAMLRequest",
+            &fakta::saml::binding::encode_redirect(&request),
+        )
         .finish();
-    let start = get(&st, &format!("/app/acme_qovery_1/qovery/sso/saml?{q}"), None).await;
+    let start = get(
+        &st,
+        &format!("/app/acme_qovery_1/qovery/sso/saml?{q}"),
+        None,
+    )
+    .await;
     let done = pick_user(&st, &start, "00u5obrien").await;
     assert_eq!(done.form_action(), "http://127.0.0.1:7200/acs");
     let xml = done.saml_response();

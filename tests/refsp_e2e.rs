@@ -208,18 +208,17 @@ async fn missing_email_or_name_is_refused_unless_flawed() {
 /// `ignore-recipient` flaw lets it in.
 #[tokio::test]
 async fn a_recipient_or_destination_apart_from_the_acs_url_is_refused() {
-    for (key, what) in [("recipient_url", "Recipient"), ("destination_url", "Destination")] {
+    for (key, what) in [
+        ("recipient_url", "Recipient"),
+        ("destination_url", "Destination"),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("apart.yaml");
-        let yaml = std::fs::read_to_string(common::EXAMPLE)
-            .unwrap()
-            .replacen(
-                "    allow_idp_initiated: true\n",
-                &format!(
-                    "    allow_idp_initiated: true\n    {key}: http://127.0.0.1:7100/elsewhere\n"
-                ),
-                1,
-            );
+        let yaml = std::fs::read_to_string(common::EXAMPLE).unwrap().replacen(
+            "    allow_idp_initiated: true\n",
+            &format!("    allow_idp_initiated: true\n    {key}: http://127.0.0.1:7100/elsewhere\n"),
+            1,
+        );
         std::fs::write(&file, yaml).unwrap();
         let file = file.to_str().unwrap();
         let w = world(file, Flaws::none()).await;

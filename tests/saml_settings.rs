@@ -20,13 +20,11 @@ const SP: &str = "urn:auth0:qovery:acme";
 
 /// The example app with `extra` keys added under it.
 fn app_with(extra: &str) -> fakta::config::Connection {
-    let yaml = std::fs::read_to_string(EXAMPLE)
-        .expect("example")
-        .replacen(
-            "    allow_idp_initiated: true\n",
-            &format!("    allow_idp_initiated: true\n{extra}"),
-            1,
-        );
+    let yaml = std::fs::read_to_string(EXAMPLE).expect("example").replacen(
+        "    allow_idp_initiated: true\n",
+        &format!("    allow_idp_initiated: true\n{extra}"),
+        1,
+    );
     connection(&yaml, Path::new(EXAMPLE).parent().expect("folder"))
 }
 
@@ -96,7 +94,12 @@ async fn attributes_carry_the_name_format_they_are_given() {
     let formats: Vec<(&str, &str)> = doc
         .descendants()
         .filter(|n| n.tag_name().name() == "Attribute")
-        .map(|n| (n.attribute("Name").unwrap(), n.attribute("NameFormat").unwrap()))
+        .map(|n| {
+            (
+                n.attribute("Name").unwrap(),
+                n.attribute("NameFormat").unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         formats,
@@ -195,7 +198,12 @@ async fn forced_login_page(honor: Option<bool>) -> bool {
     let start = get(&st, &redirect_uri(&request("_f1", ACS, false)), None).await;
     let done = pick_user(&st, &start, "00u1alice").await;
     let cookie = done.session_cookie().expect("IdP session");
-    let forced = get(&st, &redirect_uri(&request("_f2", ACS, true)), Some(&cookie)).await;
+    let forced = get(
+        &st,
+        &redirect_uri(&request("_f2", ACS, true)),
+        Some(&cookie),
+    )
+    .await;
     match forced.status {
         StatusCode::FOUND => {
             assert!(forced.location().starts_with("/login/login.htm?state="));
@@ -219,7 +227,8 @@ async fn force_authn_shows_the_login_page_only_when_honoured() {
     );
 }
 
-const OTHERS: &str = "    other_sso_urls:\n      - { url: \"http://127.0.0.1:7200/tenant-b/acs\", index: 4 }\n";
+const OTHERS: &str =
+    "    other_sso_urls:\n      - { url: \"http://127.0.0.1:7200/tenant-b/acs\", index: 4 }\n";
 
 #[tokio::test]
 async fn another_requestable_sso_url_is_answered_by_url_and_by_index() {
@@ -290,7 +299,12 @@ async fn an_unregistered_url_or_index_is_refused_on_a_page_that_names_it() {
     );
     // Without `other_sso_urls` the other URL is refused like any unregistered one.
     let plain = state(example());
-    let a = get(&plain, &redirect_uri(&request("_e3", OTHER_ACS, false)), None).await;
+    let a = get(
+        &plain,
+        &redirect_uri(&request("_e3", OTHER_ACS, false)),
+        None,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
 }
 
@@ -320,7 +334,10 @@ async fn the_application_username_choices_give_the_name_id() {
         name_id("{ value: email_prefix }", "00u1alice").await,
         "alice"
     );
-    assert_eq!(name_id("{ value: user.id }", "00u1alice").await, "00u1alice");
+    assert_eq!(
+        name_id("{ value: user.id }", "00u1alice").await,
+        "00u1alice"
+    );
     assert_eq!(
         name_id(
             "{ value: custom, expression: \"${user.id}:${user.department}/x\" }",

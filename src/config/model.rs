@@ -260,9 +260,11 @@ pub struct SamlApp {
     pub attributes: Vec<SamlAttribute>,
     /// Okta's "Recipient URL" when "Use this for Recipient URL and Destination URL" is off:
     /// the bearer SubjectConfirmationData's Recipient. None: the ACS URL the Response goes to.
-    pub recipient_url: Option<Url>,
+    /// Kept as the validated URL's text: an `Url` is 88 bytes, and the app is stored in an
+    /// enum beside the OIDC app.
+    pub recipient_url: Option<String>,
     /// Okta's "Destination URL", likewise: the Response's Destination. None: the ACS URL.
-    pub destination_url: Option<Url>,
+    pub destination_url: Option<String>,
     /// Okta's "Other Requestable SSO URLs": further ACS URLs an AuthnRequest may name, by
     /// `AssertionConsumerServiceURL` or by `AssertionConsumerServiceIndex`. IdP-initiated
     /// logins always go to `acs_url`.

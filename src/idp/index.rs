@@ -124,10 +124,7 @@ fn recipient_and_destination(saml: &SamlApp) -> String {
     if saml.recipient_url.is_none() && saml.destination_url.is_none() {
         return "Yes: both are the ACS URL the Response is posted to".to_owned();
     }
-    let url = |u: &Option<url::Url>| {
-        u.as_ref()
-            .map_or_else(|| "the ACS URL".to_owned(), |u| code(u.as_str()))
-    };
+    let url = |u: &Option<String>| u.as_deref().map_or_else(|| "the ACS URL".to_owned(), code);
     format!(
         "No: Recipient URL {}, Destination URL {}",
         url(&saml.recipient_url),

@@ -389,9 +389,7 @@ fn status_answer(
         &id,
         state.now(),
         &saml.issuer,
-        saml.destination_url
-            .as_ref()
-            .map_or(acs.as_str(), |u| u.as_str()),
+        saml.destination_url.as_deref().unwrap_or(&acs),
         login.in_response_to.as_deref(),
         ns::STATUS_RESPONDER,
         detail,
@@ -399,7 +397,8 @@ fn status_answer(
     let key = &state.keys.current;
     let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
     super::inspect::status_response(state, app, &xml, why);
-    tracing::info!(app = %app.id, why, "answered a request with a status");
+    // The status, not `why`: that quotes the request, whose size the SP chose.
+    tracing::info!(app = %app.id, status = detail, "answered a request with a status");
     let page = binding::post_form(
         &acs,
         "SAMLResponse",
@@ -477,7 +476,7 @@ pub fn issue(
     let name_id = saml.name_id_of(user);
     let acs = acs_url.unwrap_or_else(|| saml.acs_url.as_str().to_owned());
     // Okta's "Recipient URL" and "Destination URL", when set apart from the SSO URL.
-    let or_acs = |u: &Option<url::Url>| u.as_ref().map_or(acs.clone(), |u| u.as_str().to_owned());
+    let or_acs = |u: &Option<String>| u.clone().unwrap_or_else(|| acs.clone());
     let params = ResponseParams {
         ids: ResponseIds {
             response_id: state.new_id(),

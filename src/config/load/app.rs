@@ -222,7 +222,11 @@ pub(super) fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
 
 /// `name_id`: `format` and `value`. The value is one of Okta's "Application username" words
 /// (`okta_username`, `email`, `email_prefix`, `custom` with `expression`) or, as files written
-/// before those words say, a user field (`user.email`).
+/// before those words say, a user field (`user.email`). Okta's field reference
+/// (help.okta.com, "Application Integration Wizard SAML field reference", Application
+/// username: "The default value to use for a user's app username") offers Okta username,
+/// Email, Email prefix and Custom, among others; fakta's Custom is a template, not Okta's
+/// expression language: only `${user.field}` and text, so nothing in a file is evaluated.
 pub(super) fn name_id(
     sink: &mut Sink,
     node: &Node,

@@ -107,8 +107,8 @@ pub(super) fn saml_app(
         sign,
         name_id: name_id?,
         attributes,
-        recipient_url,
-        destination_url,
+        recipient_url: recipient_url.map(String::from),
+        destination_url: destination_url.map(String::from),
         other_sso_urls,
         authn_context_class,
         honor_force_authn,
@@ -209,6 +209,10 @@ fn sp_signs(sink: &mut Sink, m: &Map<'_>, has_certificate: bool) -> Vec<SpMessag
     kinds
 }
 
+/// Okta's attribute statements have a "Name format" of Unspecified, URI Reference or Basic
+/// (Okta's field reference; "Pass Dynamic Authentication Context": "In Name format, select
+/// Unspecified"), written as the SAML Core 8.2 `NameFormat` URNs.
+///
 /// `attributes`: attribute name -> a user field (`email: user.email`, NameFormat unspecified),
 /// or a mapping with the field under `value` and Okta's "Name format" under `name_format`
 /// (`email: { value: user.email, name_format: uri }`).
