@@ -315,6 +315,11 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "a lint warning",
     ),
     (
+        "lint_name_id_not_an_email",
+        Outcome::Passes,
+        "a lint warning",
+    ),
+    (
         "lint_recipient_destination_differ",
         Outcome::Passes,
         "a lint warning",

@@ -250,7 +250,12 @@ pub(super) fn name_id(
     let value = match m.string(sink, "value") {
         Some(s) if s.value == "okta_username" => NameIdValue::Field(UserField::Login),
         Some(s) if s.value == "email" => NameIdValue::Field(UserField::Email),
-        Some(s) if s.value == "email_prefix" => NameIdValue::EmailPrefix,
+        Some(s) if s.value == "email_prefix" => {
+            if format == NameIdFormat::EmailAddress {
+                not_an_email(sink, &s, "`email_prefix` is the email up to its `@`");
+            }
+            NameIdValue::EmailPrefix
+        }
         Some(s) if s.value == "custom" => {
             let Some(e) = expression else {
                 sink.error(
@@ -260,9 +265,17 @@ pub(super) fn name_id(
                 );
                 return None;
             };
+            let t = template(sink, e.clone(), declared)?;
+            let has_email = t.fields().any(|f| *f == UserField::Email)
+                || t.0
+                    .iter()
+                    .any(|p| matches!(p, TemplatePart::Text(x) if x.contains('@')));
+            if format == NameIdFormat::EmailAddress && !has_email {
+                not_an_email(sink, &e, "this template has no `@` and no user.email");
+            }
             return Some(NameIdSpec {
                 format,
-                value: NameIdValue::Custom(template(sink, e, declared)?),
+                value: NameIdValue::Custom(t),
             });
         }
         Some(s) if s.value.starts_with("user.") => NameIdValue::Field(user_field(sink, s)?),
@@ -287,6 +300,18 @@ pub(super) fn name_id(
         );
     }
     Some(NameIdSpec { format, value })
+}
+
+/// `format: email_address` with a value that is no email address: SAML Core 8.3.2 says the
+/// value is an addr-spec (RFC 2822), and an SP reading the format may refuse or misfile it.
+fn not_an_email(sink: &mut Sink, at: &At<String>, why: &str) {
+    sink.warning(
+        at.pos,
+        &at.path,
+        format!(
+            "the NameID format is email_address, but {why}: the value is no email address (SAML Core 8.3.2)"
+        ),
+    );
 }
 
 /// A custom NameID template: its syntax, then every `user.<attribute>` it names must be an
