@@ -55,6 +55,8 @@ impl Fixture {
             lifetime: time::Duration::seconds(300),
             issuer: "http://www.okta.com/qovery".to_owned(),
             destination: "http://127.0.0.1:7100/login/callback?connection=acme".to_owned(),
+            recipient: "http://127.0.0.1:7100/login/callback?connection=acme".to_owned(),
+            authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
             in_response_to: Some("_6c3a4f8e2b1d4e7f9a0b1c2d3e4f5a6b".to_owned()),
             audience: "urn:auth0:qovery:acme".to_owned(),
             name_id: "alice@acme.test".to_owned(),
@@ -62,14 +64,17 @@ impl Fixture {
             attributes: vec![
                 Attribute {
                     name: "email".to_owned(),
+                    name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                     values: vec!["alice@acme.test".to_owned()],
                 },
                 Attribute {
                     name: "name".to_owned(),
+                    name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                     values: vec!["Alice Admin".to_owned()],
                 },
                 Attribute {
                     name: "groups".to_owned(),
+                    name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                     values: vec!["Qovery-Admins".to_owned()],
                 },
             ],

@@ -119,3 +119,54 @@ fn export_names_the_apps_when_it_cannot_tell_which() {
         })
     );
 }
+
+/// A Response with Okta's SAML app settings turned (issue 19): Recipient and Destination URLs
+/// apart from the SSO URL, attribute name formats, the X.509 authentication context class and
+/// a custom application username; answered to another requestable SSO URL the request names.
+#[tokio::test]
+async fn signed_response_with_the_saml_app_settings() {
+    let yaml = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replacen(
+            "    name_id: { format: unspecified, value: user.email }",
+            "    name_id: { format: persistent, value: custom, expression: \"${user.id}.${user.department}\" }",
+            1,
+        )
+        .replacen(
+            "      email: user.email\n      name: user.name\n",
+            "      email: { value: user.email, name_format: basic }\n      \"urn:oid:2.5.4.3\": { value: user.name, name_format: uri }\n",
+            1,
+        )
+        .replacen(
+            "    allow_idp_initiated: true\n",
+            "    allow_idp_initiated: true\n    recipient_url: http://127.0.0.1:7100/recipient\n    destination_url: http://127.0.0.1:7100/destination\n    authn_context_class: x509\n    other_sso_urls: [{ url: http://127.0.0.1:7200/acs, index: 2 }]\n",
+            1,
+        );
+    let st = state(connection(&yaml, std::path::Path::new(".")));
+    let request = fakta::saml::authn_request::build(
+        "_settings",
+        "2026-11-28T09:00:00.000Z",
+        "urn:auth0:qovery:acme",
+        "http://127.0.0.1:7000/app/acme_qovery_1/qovery/sso/saml",
+        "http://127.0.0.1:7200/acs",
+        false,
+    );
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLRequest",
+            &fakta::saml::binding::encode_redirect(&request),
+        )
+        .finish();
+    let start = get(
+        &st,
+        &format!("/app/acme_qovery_1/qovery/sso/saml?{q}"),
+        None,
+    )
+    .await;
+    let done = pick_user(&st, &start, "00u5obrien").await;
+    assert_eq!(done.form_action(), "http://127.0.0.1:7200/acs");
+    let xml = done.saml_response();
+    let cert = keys().current.certificate.der().to_vec();
+    assert!(fakta::saml::signature::verify_first(&xml, &cert));
+    insta::assert_snapshot!(redacted(&xml));
+}

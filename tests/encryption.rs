@@ -45,13 +45,16 @@ fn params(n: u32) -> ResponseParams {
         lifetime: Duration::minutes(5),
         issuer: IDP.into(),
         destination: ACS.into(),
+        recipient: ACS.into(),
         in_response_to: None,
         audience: SP.into(),
         name_id: "alice@acme.test".into(),
         name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         attributes: vec![Attribute {
             name: "email".into(),
             values: vec!["alice@acme.test".into()],
+            name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
         }],
     }
 }

@@ -27,6 +27,8 @@ fn params() -> ResponseParams {
         lifetime: time::Duration::minutes(5),
         issuer: "http://www.okta.com/exk1".into(),
         destination: "http://127.0.0.1:7100/acs".into(),
+        recipient: "http://127.0.0.1:7100/acs".into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         in_response_to: Some("_req1".into()),
         audience: "urn:sp".into(),
         name_id: NAME_ID.into(),
@@ -34,10 +36,12 @@ fn params() -> ResponseParams {
         attributes: vec![
             Attribute {
                 name: "email".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec![EMAIL.into()],
             },
             Attribute {
                 name: "groups".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["Qovery-Admins".into()],
             },
         ],

@@ -564,6 +564,8 @@ fn the_reference_sp_refuses_a_response_referencing_a_url_without_fetching_it() {
         lifetime: time::Duration::minutes(5),
         issuer: "http://www.okta.com/qovery".into(),
         destination: ACS.into(),
+        recipient: ACS.into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         in_response_to: None,
         audience: SP.into(),
         name_id: "alice@acme.test".into(),

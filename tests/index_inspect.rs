@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use fakta::idp::inspect::MAX_TOTAL_BYTES;
 use serde_json::Value;
+use std::path::Path;
 
 const CLIENT: &str = "0oa1qoveryweb";
 const SECRET: &str = "fakta-demo-secret-change-me";
@@ -155,6 +156,50 @@ async fn the_index_shows_which_sp_messages_must_be_signed() {
         let st = state(connection(&yaml, dir.path()));
         let page = get(&st, "/", None).await;
         at(&page.body, &format!("SP signatures</th><td>{shown}"));
+    }
+}
+
+/// The index shows Okta's SAML app settings (issue 19) as the admin console names them, the
+/// defaults first, then each turned.
+#[tokio::test]
+async fn the_index_shows_the_saml_app_settings() {
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let page = get(&state(connection(&example, Path::new("."))), "/", None).await;
+    for shown in [
+        "Use this for Recipient URL and Destination URL</th><td>Yes: both are the ACS URL",
+        "Other Requestable SSO URLs</th><td>none</td>",
+        "Authentication context class</th><td>PasswordProtectedTransport (<code>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</code>)",
+        "Honor Force Authentication</th><td>Yes</td>",
+        "<code>email</code> = <code>user.email</code> (Unspecified)",
+    ] {
+        at(&page.body, shown);
+    }
+    let yaml = example
+        .replacen(
+            "    allow_idp_initiated: true\n",
+            "    allow_idp_initiated: true\n    recipient_url: http://127.0.0.1:7100/r\n    authn_context_class: integrated_windows\n    honor_force_authn: false\n    other_sso_urls: [{ url: http://127.0.0.1:7200/acs, index: 5 }]\n",
+            1,
+        )
+        .replacen(
+            "      name: user.name\n",
+            "      name: { value: user.name, name_format: uri }\n",
+            1,
+        )
+        .replacen(
+            "value: user.email }",
+            "value: custom, expression: \"${user.id}@corp\" }",
+            1,
+        );
+    let page = get(&state(connection(&yaml, Path::new("."))), "/", None).await;
+    for shown in [
+        "Use this for Recipient URL and Destination URL</th><td>No: Recipient URL <code>http://127.0.0.1:7100/r</code>, Destination URL the ACS URL",
+        "Other Requestable SSO URLs</th><td><code>http://127.0.0.1:7200/acs</code> (index 5)",
+        "Authentication context class</th><td>Integrated Windows Authentication (<code>urn:federation:authentication:windows</code>)",
+        "Honor Force Authentication</th><td>No: ForceAuthn is ignored",
+        "<code>name</code> = <code>user.name</code> (URI Reference)",
+        "<code>Unspecified</code> = <code>custom ${user.id}@corp</code>",
+    ] {
+        at(&page.body, shown);
     }
 }
 

@@ -454,10 +454,12 @@ async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken(
         lifetime: time::Duration::minutes(5),
         issuer: "http://www.okta.com/qovery".into(),
         destination: "http://127.0.0.1:7100/login/callback?connection=acme".into(),
+        recipient: "http://127.0.0.1:7100/login/callback?connection=acme".into(),
         in_response_to: Some("_pysaml2_s28".into()),
         audience: "urn:auth0:qovery:acme".into(),
         name_id: "alice@acme.test".into(),
         name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         attributes: vec![],
     };
     let encrypt = |xml: &str| -> Result<String, fakta::saml::signature::SignError> {

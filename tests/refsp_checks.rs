@@ -45,6 +45,8 @@ fn params(n: u32) -> ResponseParams {
         lifetime: Duration::minutes(5),
         issuer: IDP.into(),
         destination: ACS.into(),
+        recipient: ACS.into(),
+        authn_context_class: fakta::saml::ns::AC_PASSWORD_PROTECTED.into(),
         in_response_to: None,
         audience: SP.into(),
         name_id: "alice@acme.test".into(),
@@ -52,14 +54,17 @@ fn params(n: u32) -> ResponseParams {
         attributes: vec![
             Attribute {
                 name: "email".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["alice@acme.test".into()],
             },
             Attribute {
                 name: "name".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["Alice Admin".into()],
             },
             Attribute {
                 name: "groups".into(),
+                name_format: fakta::saml::ns::ATTRNAME_UNSPECIFIED.into(),
                 values: vec!["Qovery-Admins".into()],
             },
         ],
@@ -240,8 +245,33 @@ fn cases() -> Vec<Case> {
         Case {
             name: "S7 recipient",
             docs: vec![with(
-                &|p| p.destination = "http://127.0.0.1:6666/acs".into(),
+                &|p| {
+                    p.destination = "http://127.0.0.1:6666/acs".into();
+                    p.recipient = "http://127.0.0.1:6666/acs".into();
+                },
                 8,
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient],
+        },
+        // Okta's "Recipient URL" / "Destination URL" set apart from the SSO URL: each alone
+        // is enough for the strict SP to refuse.
+        Case {
+            name: "recipient_url apart from the acs",
+            docs: vec![with(
+                &|p| p.recipient = "http://127.0.0.1:7100/elsewhere".into(),
+                32,
+            )],
+            allow_unsolicited: true,
+            outstanding: None,
+            admitted_by: &[Flaw::IgnoreRecipient],
+        },
+        Case {
+            name: "destination_url apart from the acs",
+            docs: vec![with(
+                &|p| p.destination = "http://127.0.0.1:7100/elsewhere".into(),
+                33,
             )],
             allow_unsolicited: true,
             outstanding: None,

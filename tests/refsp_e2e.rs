@@ -203,6 +203,38 @@ async fn missing_email_or_name_is_refused_unless_flawed() {
     }
 }
 
+/// Okta's "Recipient URL" or "Destination URL" set apart from the SSO URL (what `fakta check`
+/// warns about): the strict SP refuses the login, naming the value; only its
+/// `ignore-recipient` flaw lets it in.
+#[tokio::test]
+async fn a_recipient_or_destination_apart_from_the_acs_url_is_refused() {
+    for (key, what) in [
+        ("recipient_url", "Recipient"),
+        ("destination_url", "Destination"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("apart.yaml");
+        let yaml = std::fs::read_to_string(common::EXAMPLE).unwrap().replacen(
+            "    allow_idp_initiated: true\n",
+            &format!("    allow_idp_initiated: true\n    {key}: http://127.0.0.1:7100/elsewhere\n"),
+            1,
+        );
+        std::fs::write(&file, yaml).unwrap();
+        let file = file.to_str().unwrap();
+        let w = world(file, Flaws::none()).await;
+        let (b, status, body) = saml_login(&w, "00u1alice").await;
+        assert_eq!(status, 403, "{key}: {body}");
+        let elsewhere = format!("{what} `{}/elsewhere` is not this ACS URL", w.sp);
+        assert!(body.contains(&elsewhere), "{key}: {body}");
+        assert_eq!(me(&b, &w).await.0, 401);
+
+        let w = world(file, Flaws::none().with(Flaw::IgnoreRecipient)).await;
+        let (b, status, body) = saml_login(&w, "00u1alice").await;
+        assert_eq!(status, 200, "{key} with the flaw: {body}");
+        assert_eq!(me(&b, &w).await.0, 200);
+    }
+}
+
 fn gtr_token(w: &World, endpoint: &str, sub_app: &str) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let jti = format!("j{}", rand_suffix());

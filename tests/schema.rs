@@ -44,6 +44,16 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "`sp_signs` needs `sp_certificate` or `sp_metadata` (dependentSchemas)",
     ),
     (
+        "bad_other_sso_urls",
+        "/apps/0/other_sso_urls/0/index",
+        "`index: one` is not a number",
+    ),
+    (
+        "bad_attribute_name_format",
+        "/apps/0/attributes/email",
+        "`name_format: url` (enum)",
+    ),
+    (
         "bad_app_id_slug",
         "/apps/0/id",
         "an id with a space (pattern)",
@@ -313,6 +323,21 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "lint_signed_assertions_response_only",
         Outcome::Passes,
         "a lint warning",
+    ),
+    (
+        "lint_name_id_not_an_email",
+        Outcome::Passes,
+        "a lint warning",
+    ),
+    (
+        "lint_recipient_destination_differ",
+        Outcome::Passes,
+        "a lint warning",
+    ),
+    (
+        "name_id_custom_errors",
+        Outcome::Passes,
+        "a template's syntax, the fields it names (a cross-reference to the directory), `expression` only with `value: custom`",
     ),
     (
         "lint_unreachable_mapping",

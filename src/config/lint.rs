@@ -8,6 +8,43 @@ use super::load::{Declared, MappingAt};
 use super::model::*;
 use super::reader::{Map, Pos, Sink, join};
 
+/// `recipient_url` / `destination_url` apart from `acs_url` is what Okta allows ("Use this
+/// for Recipient URL and Destination URL" cleared), but an SP checks the bearer Recipient
+/// (SAML Profiles 4.1.4.3) and the Destination (SAML Core 3.2.2) against the ACS URL the
+/// Response arrives at, so most SPs will refuse every login: a warning at the key.
+pub(crate) fn recipient_and_destination(
+    sink: &mut Sink,
+    app: &Map<'_>,
+    acs: &url::Url,
+    recipient: &Option<url::Url>,
+    destination: &Option<url::Url>,
+) {
+    for (key, what, rule, u) in [
+        (
+            "recipient_url",
+            "Recipient",
+            "SAML Profiles 4.1.4.3",
+            recipient,
+        ),
+        (
+            "destination_url",
+            "Destination",
+            "SAML Core 3.2.2",
+            destination,
+        ),
+    ] {
+        if u.as_ref().is_some_and(|u| u != acs) {
+            sink.warning(
+                app.key_pos(key),
+                &app.key_path(key),
+                format!(
+                    "`{key}` differs from `acs_url` `{acs}`: an SP refuses a Response whose {what} is not the ACS URL it arrives at ({rule}), so logins to an SP that checks will fail"
+                ),
+            );
+        }
+    }
+}
+
 pub(super) fn expectations_without_target(sink: &mut Sink, top: &Map<'_>) {
     sink.warning(
         top.key_pos("expectations"),

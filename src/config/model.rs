@@ -127,6 +127,18 @@ pub enum UserField {
     Extra(String),
 }
 
+impl std::fmt::Display for UserField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserField::Id => f.write_str("user.id"),
+            UserField::Login => f.write_str("user.login"),
+            UserField::Email => f.write_str("user.email"),
+            UserField::Name => f.write_str("user.name"),
+            UserField::Extra(k) => write!(f, "user.{k}"),
+        }
+    }
+}
+
 impl UserField {
     pub fn parse(s: &str) -> Option<UserField> {
         let key = s.strip_prefix("user.")?;
@@ -176,6 +188,8 @@ impl App {
 
 /// The protocol-specific part of an app.
 #[derive(Debug, Clone)]
+// A file holds a handful of apps, made once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Protocol {
     Saml(SamlApp),
     Oidc(OidcApp),
@@ -269,8 +283,24 @@ pub struct SamlApp {
     pub sp_private_key: Option<PathBuf>,
     pub sign: SignWhat,
     pub name_id: NameIdSpec,
-    /// Attribute statements in file order: SAML attribute name -> user field.
-    pub attributes: Vec<(String, UserField)>,
+    /// Attribute statements in file order.
+    pub attributes: Vec<SamlAttribute>,
+    /// Okta's "Recipient URL" when "Use this for Recipient URL and Destination URL" is off:
+    /// the bearer SubjectConfirmationData's Recipient. None: the ACS URL the Response goes to.
+    /// Kept as the validated URL's text: an `Url` is 88 bytes, and the app is stored in an
+    /// enum beside the OIDC app.
+    pub recipient_url: Option<String>,
+    /// Okta's "Destination URL", likewise: the Response's Destination. None: the ACS URL.
+    pub destination_url: Option<String>,
+    /// Okta's "Other Requestable SSO URLs": further ACS URLs an AuthnRequest may name, by
+    /// `AssertionConsumerServiceURL` or by `AssertionConsumerServiceIndex`. IdP-initiated
+    /// logins always go to `acs_url`.
+    pub other_sso_urls: Vec<OtherSsoUrl>,
+    /// Okta's "Authentication context class": the AuthnStatement's AuthnContextClassRef.
+    pub authn_context_class: AuthnContextClass,
+    /// Okta's "Honor Force Authentication": whether `ForceAuthn="true"` shows the login page
+    /// even when the browser has an IdP session (false: the request's flag is ignored).
+    pub honor_force_authn: bool,
     pub allow_idp_initiated: bool,
     /// RelayState sent with IdP-initiated responses.
     pub default_relay_state: Option<String>,
@@ -408,6 +438,140 @@ impl SamlApp {
     pub fn requires_signed(&self, m: SpMessage) -> bool {
         self.sp_certificate.is_some() && self.sp_signs.contains(&m)
     }
+
+    /// The NameID value the app sends for `user` (Okta's "Application username"); the email
+    /// when the field it names is empty for this user.
+    pub fn name_id_of(&self, user: &User) -> String {
+        self.name_id
+            .value
+            .render(user)
+            .unwrap_or_else(|| user.email.clone())
+    }
+}
+
+/// One SAML attribute statement: its name, the user field it carries, and its `NameFormat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlAttribute {
+    pub name: String,
+    pub field: UserField,
+    pub name_format: AttrNameFormat,
+}
+
+/// Okta's attribute "Name format" choices (SAML Core 8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrNameFormat {
+    Unspecified,
+    Uri,
+    Basic,
+}
+
+impl AttrNameFormat {
+    pub const ALL: &'static [AttrNameFormat] = &[
+        AttrNameFormat::Unspecified,
+        AttrNameFormat::Uri,
+        AttrNameFormat::Basic,
+    ];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrNameFormat::Unspecified => "unspecified",
+            AttrNameFormat::Uri => "uri",
+            AttrNameFormat::Basic => "basic",
+        }
+    }
+
+    /// What Okta's admin console calls it.
+    pub fn title(self) -> &'static str {
+        match self {
+            AttrNameFormat::Unspecified => "Unspecified",
+            AttrNameFormat::Uri => "URI Reference",
+            AttrNameFormat::Basic => "Basic",
+        }
+    }
+
+    pub fn urn(self) -> &'static str {
+        match self {
+            AttrNameFormat::Unspecified => {
+                "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
+            }
+            AttrNameFormat::Uri => "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+            AttrNameFormat::Basic => "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+        }
+    }
+}
+
+/// One of Okta's "Other Requestable SSO URLs", with its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherSsoUrl {
+    pub url: Url,
+    /// The `AssertionConsumerServiceIndex` that names it (an unsignedShort, SAML Core 3.4.1).
+    pub index: u16,
+}
+
+/// Okta's "Authentication context class" choices: the AuthnContextClassRef of the
+/// AuthnStatement (SAML Authentication Context, section 3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthnContextClass {
+    PasswordProtectedTransport,
+    Password,
+    TlsClient,
+    X509,
+    Kerberos,
+    IntegratedWindows,
+    Unspecified,
+}
+
+impl AuthnContextClass {
+    pub const ALL: &'static [AuthnContextClass] = &[
+        AuthnContextClass::PasswordProtectedTransport,
+        AuthnContextClass::Password,
+        AuthnContextClass::TlsClient,
+        AuthnContextClass::X509,
+        AuthnContextClass::Kerberos,
+        AuthnContextClass::IntegratedWindows,
+        AuthnContextClass::Unspecified,
+    ];
+
+    /// The word for it in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthnContextClass::PasswordProtectedTransport => "password_protected_transport",
+            AuthnContextClass::Password => "password",
+            AuthnContextClass::TlsClient => "tls_client",
+            AuthnContextClass::X509 => "x509",
+            AuthnContextClass::Kerberos => "kerberos",
+            AuthnContextClass::IntegratedWindows => "integrated_windows",
+            AuthnContextClass::Unspecified => "unspecified",
+        }
+    }
+
+    /// What Okta's admin console calls it.
+    pub fn title(self) -> &'static str {
+        match self {
+            AuthnContextClass::PasswordProtectedTransport => "PasswordProtectedTransport",
+            AuthnContextClass::Password => "Password",
+            AuthnContextClass::TlsClient => "TLS Client",
+            AuthnContextClass::X509 => "X.509 Certificate",
+            AuthnContextClass::Kerberos => "Kerberos",
+            AuthnContextClass::IntegratedWindows => "Integrated Windows Authentication",
+            AuthnContextClass::Unspecified => "Unspecified",
+        }
+    }
+
+    pub fn urn(self) -> &'static str {
+        match self {
+            AuthnContextClass::PasswordProtectedTransport => {
+                "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            }
+            AuthnContextClass::Password => "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+            AuthnContextClass::TlsClient => "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient",
+            AuthnContextClass::X509 => "urn:oasis:names:tc:SAML:2.0:ac:classes:X509",
+            AuthnContextClass::Kerberos => "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos",
+            AuthnContextClass::IntegratedWindows => "urn:federation:authentication:windows",
+            AuthnContextClass::Unspecified => "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
+        }
+    }
 }
 
 /// Where the SP's signing certificate comes from.
@@ -465,7 +629,137 @@ pub enum SignWhat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameIdSpec {
     pub format: NameIdFormat,
-    pub value: UserField,
+    pub value: NameIdValue,
+}
+
+/// What the NameID carries: Okta's "Application username" choices, or (as before them) a user
+/// field named directly (`user.email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameIdValue {
+    /// A user field (`user.login` is Okta's "Okta username", `user.email` its "Email").
+    Field(UserField),
+    /// Okta's "Email prefix": the email up to its `@`.
+    EmailPrefix,
+    /// Okta's "Custom": a template of literal text and `${user.field}` substitutions.
+    Custom(Template),
+}
+
+impl NameIdValue {
+    /// The value for `user`; None when a field it needs is empty for this user.
+    pub fn render(&self, user: &User) -> Option<String> {
+        match self {
+            NameIdValue::Field(f) => user.field(f).map(str::to_owned),
+            NameIdValue::EmailPrefix => Some(
+                user.email
+                    .split_once('@')
+                    .map_or(user.email.as_str(), |(prefix, _)| prefix)
+                    .to_owned(),
+            ),
+            NameIdValue::Custom(t) => t.render(user),
+        }
+    }
+
+    /// As the file spells it (`okta_username`, `email`, `email_prefix`, `user.id`, or the
+    /// custom template).
+    pub fn describe(&self) -> String {
+        match self {
+            NameIdValue::Field(UserField::Login) => "okta_username".to_owned(),
+            NameIdValue::Field(UserField::Email) => "email".to_owned(),
+            NameIdValue::Field(f) => f.to_string(),
+            NameIdValue::EmailPrefix => "email_prefix".to_owned(),
+            NameIdValue::Custom(t) => format!("custom {t}"),
+        }
+    }
+}
+
+/// A tiny template: literal text and `${user.field}` substitutions, concatenated. Nothing
+/// else is evaluated (no functions, no conditionals, no nesting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(pub Vec<TemplatePart>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePart {
+    Text(String),
+    Field(UserField),
+}
+
+/// Why a template does not parse; the byte offset is into the template text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`${{` at byte {at} is not closed by `}}`")]
+    Unclosed { at: usize },
+    #[error(
+        "`${{{inner}}}` at byte {at} is not a user field; expected user.id, user.login, user.email, user.name or user.<attribute>"
+    )]
+    NotAField { inner: String, at: usize },
+    #[error("the template is empty")]
+    Empty,
+}
+
+impl Template {
+    /// Parses `text`: `${` starts a substitution that runs to the next `}`; `$` alone is text.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(start) = rest.find("${") {
+            if start > 0 {
+                parts.push(TemplatePart::Text(rest[..start].to_owned()));
+            }
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or(TemplateError::Unclosed { at: offset + start })?;
+            let inner = after[..end].trim();
+            let field = UserField::parse(inner).ok_or_else(|| TemplateError::NotAField {
+                inner: inner.to_owned(),
+                at: offset + start,
+            })?;
+            parts.push(TemplatePart::Field(field));
+            let consumed = start + 2 + end + 1;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            parts.push(TemplatePart::Text(rest.to_owned()));
+        }
+        if parts.is_empty() {
+            return Err(TemplateError::Empty);
+        }
+        Ok(Template(parts))
+    }
+
+    /// The fields it reads.
+    pub fn fields(&self) -> impl Iterator<Item = &UserField> {
+        self.0.iter().filter_map(|p| match p {
+            TemplatePart::Field(f) => Some(f),
+            TemplatePart::Text(_) => None,
+        })
+    }
+
+    /// The text for `user`; None when a field it reads is empty for this user.
+    pub fn render(&self, user: &User) -> Option<String> {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                TemplatePart::Text(t) => out.push_str(t),
+                TemplatePart::Field(f) => out.push_str(user.field(f)?),
+            }
+        }
+        Some(out)
+    }
+}
+
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.0 {
+            match p {
+                TemplatePart::Text(t) => f.write_str(t)?,
+                TemplatePart::Field(field) => write!(f, "${{{field}}}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -776,4 +1070,85 @@ pub enum SessionState {
 pub enum ExpectedValue {
     One(String),
     List(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> User {
+        User {
+            id: "00u1alice".into(),
+            login: "alice".into(),
+            email: "alice@acme.test".into(),
+            name: None,
+            groups: Vec::new(),
+            attributes: [("dept".to_owned(), "R&D".to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn a_template_is_text_and_substitutions_only() {
+        let t = Template::parse("${user.login}.${ user.dept }@corp$x").unwrap();
+        assert_eq!(
+            t.0,
+            [
+                TemplatePart::Field(UserField::Login),
+                TemplatePart::Text(".".into()),
+                TemplatePart::Field(UserField::Extra("dept".into())),
+                TemplatePart::Text("@corp$x".into()),
+            ]
+        );
+        assert_eq!(t.render(&alice()).as_deref(), Some("alice.R&D@corp$x"));
+        assert_eq!(t.to_string(), "${user.login}.${user.dept}@corp$x");
+        // A field the user lacks: no value, so the caller's fallback applies.
+        let name = Template::parse("${user.name}").unwrap();
+        assert_eq!(name.render(&alice()), None);
+    }
+
+    #[test]
+    fn template_errors_say_where() {
+        assert_eq!(
+            Template::parse("ab${user.id"),
+            Err(TemplateError::Unclosed { at: 2 })
+        );
+        assert_eq!(
+            Template::parse("${user.id}${toUpper(user.id)}"),
+            Err(TemplateError::NotAField {
+                inner: "toUpper(user.id)".into(),
+                at: 10
+            })
+        );
+        assert_eq!(Template::parse(""), Err(TemplateError::Empty));
+        // Nesting is not a thing: the first `}` ends the substitution.
+        assert!(matches!(
+            Template::parse("${user.${user.id}}"),
+            Err(TemplateError::NotAField { .. })
+        ));
+    }
+
+    #[test]
+    fn the_name_id_value_words() {
+        let u = alice();
+        assert_eq!(
+            NameIdValue::EmailPrefix.render(&u).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            NameIdValue::Field(UserField::Login).describe(),
+            "okta_username"
+        );
+        assert_eq!(NameIdValue::Field(UserField::Id).describe(), "user.id");
+    }
+
+    #[test]
+    fn every_setting_word_is_its_own() {
+        let mut formats: Vec<&str> = AttrNameFormat::ALL.iter().map(|f| f.name()).collect();
+        formats.dedup();
+        assert_eq!(formats.len(), AttrNameFormat::ALL.len());
+        let mut classes: Vec<&str> = AuthnContextClass::ALL.iter().map(|c| c.name()).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        assert_eq!(classes.len(), AuthnContextClass::ALL.len());
+    }
 }

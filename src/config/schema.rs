@@ -81,6 +81,23 @@ mod tests {
         assert_eq!(strings(reserved), set(RESERVED_CLAIMS.iter().copied()));
     }
 
+    /// The SAML app settings' words are the enums' own.
+    #[test]
+    fn saml_setting_words_are_the_enums() {
+        use super::super::model::{AttrNameFormat, AuthnContextClass};
+        let s = schema();
+        let app = &s["$defs"]["app"]["properties"];
+        assert_eq!(
+            strings(&app["authn_context_class"]["enum"]),
+            set(AuthnContextClass::ALL.iter().map(|c| c.name()))
+        );
+        let attribute = &s["$defs"]["saml_attributes"]["additionalProperties"]["anyOf"][1];
+        assert_eq!(
+            strings(&attribute["properties"]["name_format"]["enum"]),
+            set(AttrNameFormat::ALL.iter().map(|f| f.name()))
+        );
+    }
+
     /// The fault names of the logout and revoke steps are the enums' own.
     #[test]
     fn step_faults_are_the_enums() {

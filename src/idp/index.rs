@@ -283,6 +283,20 @@ fn assertion_encryption(saml: &SamlApp) -> String {
     )
 }
 
+/// Okta's checkbox, and the URLs when it is cleared.
+fn recipient_and_destination(saml: &SamlApp) -> Vec<Part> {
+    if saml.recipient_url.is_none() && saml.destination_url.is_none() {
+        return vec![text("Yes: both are the ACS URL the Response is posted to")];
+    }
+    let url = |u: &Option<String>| u.as_deref().map_or_else(|| text("the ACS URL"), code);
+    vec![
+        text("No: Recipient URL "),
+        url(&saml.recipient_url),
+        text(", Destination URL "),
+        url(&saml.destination_url),
+    ]
+}
+
 fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
     let cert = &state.keys.current.certificate;
     let sso = state.url(&IdpState::sso_path(app));
@@ -323,11 +337,16 @@ fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
         vec![text("none")]
     } else {
         let mut out = Vec::new();
-        for (name, f) in &saml.attributes {
+        for a in &saml.attributes {
             if !out.is_empty() {
                 out.push(Part::Break);
             }
-            out.extend([code(name), text(" = "), code(field(f))]);
+            out.extend([
+                code(a.name.as_str()),
+                text(" = "),
+                code(field(&a.field)),
+                text(format!(" ({})", a.name_format.title())),
+            ]);
         }
         out
     };
@@ -336,12 +355,50 @@ fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
             "Single sign-on URL (ACS, of the SP)",
             vec![code(saml.acs_url.as_str())],
         ),
+        row(
+            "Use this for Recipient URL and Destination URL",
+            recipient_and_destination(saml),
+        ),
+        row("Other Requestable SSO URLs", {
+            let mut out = Vec::new();
+            for o in &saml.other_sso_urls {
+                if !out.is_empty() {
+                    out.push(Part::Break);
+                }
+                out.extend([code(o.url.as_str()), text(format!(" (index {})", o.index))]);
+            }
+            if out.is_empty() {
+                out.push(text("none"));
+            }
+            out
+        }),
         row("Audience URI (SP Entity ID)", vec![code(&saml.audience)]),
         row(
             "Name ID",
-            vec![code(name_id), text(" = "), code(field(&saml.name_id.value))],
+            vec![
+                code(name_id),
+                text(" = "),
+                code(saml.name_id.value.describe()),
+            ],
         ),
         row("Signed", vec![text(signed)]),
+        row(
+            "Authentication context class",
+            vec![
+                text(saml.authn_context_class.title()),
+                text(" ("),
+                code(saml.authn_context_class.urn()),
+                text(")"),
+            ],
+        ),
+        row(
+            "Honor Force Authentication",
+            vec![text(if saml.honor_force_authn {
+                "Yes"
+            } else {
+                "No: ForceAuthn is ignored when the browser has an IdP session"
+            })],
+        ),
         row(
             "Signature Algorithm / Digest Algorithm",
             vec![text(format!(
@@ -356,7 +413,10 @@ fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
                 }
             ))],
         ),
-        row("Assertion Encryption", vec![text(assertion_encryption(saml))]),
+        row(
+            "Assertion Encryption",
+            vec![text(assertion_encryption(saml))],
+        ),
         row("SP signatures", vec![text(sp_signatures(saml))]),
         row("Attribute statements", attributes),
         row(

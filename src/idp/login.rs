@@ -94,6 +94,7 @@ fn complete_login(
     match pending.kind {
         PendingKind::Saml {
             in_response_to,
+            acs_url,
             relay_state,
         } => {
             let (app, _) = saml_app(state, None, &pending.app_id)?;
@@ -103,6 +104,7 @@ fn complete_login(
                 &user,
                 &session,
                 in_response_to,
+                acs_url,
                 relay_state,
                 Some(cookie),
                 super::state::trial_of(headers).as_deref(),

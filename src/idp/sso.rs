@@ -18,7 +18,7 @@ use super::state::{
 use super::{IdpError, SESSION_COOKIE};
 use crate::config::{App, Emit, SamlApp, SpMessage, User};
 use crate::directory::emitted_groups;
-use crate::saml::authn_request::{self, AuthnRequest};
+use crate::saml::authn_request::{self, AcsUrls, AuthnRequest};
 use crate::saml::binding::{self, raw_param};
 use crate::saml::response::{self, Attribute, ResponseIds, ResponseParams};
 use crate::saml::{ns, signature};
@@ -88,8 +88,8 @@ fn sso_redirect(
     let xml = binding::decode_redirect(&binding::percent_decode(raw_request))?;
     super::inspect::authn_request(state, app, "Redirect", signed, &xml);
     let request = authn_request::parse(&xml)?;
-    check_request(state, app, saml, &request, signed)?;
-    continue_login(state, app, &request, relay_state, headers)
+    let acs = check_request(state, app, saml, &request, signed)?;
+    continue_login(state, app, saml, &request, acs, relay_state, headers)
 }
 
 /// `POST /app/{name}/{id}/sso/saml`: HTTP-POST binding.
@@ -121,9 +121,9 @@ fn sso_form(
         None => false,
     };
     super::inspect::authn_request(state, app, "POST", signed, &xml);
-    check_request(state, app, saml, &request, signed)?;
+    let acs = check_request(state, app, saml, &request, signed)?;
     let relay_state = form.get("RelayState").cloned();
-    continue_login(state, app, &request, relay_state, headers)
+    continue_login(state, app, saml, &request, acs, relay_state, headers)
 }
 
 /// Checks the enveloped signature of a POSTed request (`message`: AuthnRequest or
@@ -162,16 +162,29 @@ pub(super) fn verify_post(
 }
 
 /// Checks the request against the app; a signed one must also be within its validity window
-/// and not seen before (replay).
+/// and not seen before (replay). The ACS URL to answer to: the app's, or one of its other
+/// requestable SSO URLs the request named.
 fn check_request(
     state: &IdpState,
     app: &App,
     saml: &SamlApp,
     request: &AuthnRequest,
     signed: bool,
-) -> Result<(), IdpError> {
+) -> Result<String, IdpError> {
     let sso_url = state.url(&IdpState::sso_path(app));
-    request.check(&saml.audience, saml.acs_url.as_str(), &sso_url)?;
+    let others: Vec<(u16, &str)> = saml
+        .other_sso_urls
+        .iter()
+        .map(|o| (o.index, o.url.as_str()))
+        .collect();
+    let acs = request.check(
+        &saml.audience,
+        AcsUrls {
+            default: saml.acs_url.as_str(),
+            others: &others,
+        },
+        &sso_url,
+    )?;
     if signed {
         let raw = request
             .issue_instant
@@ -198,7 +211,7 @@ fn check_request(
             RequestUse::Full => return Err(IdpError::TooManyRequests(MAX_SEEN_REQUESTS)),
         }
     }
-    Ok(())
+    Ok(acs)
 }
 
 fn idp_initiated(
@@ -212,7 +225,16 @@ fn idp_initiated(
         return Err(IdpError::IdpInitiatedOff(app.id.clone()));
     }
     let relay_state = relay_state.or_else(|| saml.default_relay_state.clone());
-    start_login(state, app, None, relay_state, false, false, headers)
+    // IdP-initiated logins always go to the app's own SSO URL (Okta's field reference: "This
+    // URL is always used for Identity Provider (IdP) initiated sign-on requests").
+    let login = Login {
+        in_response_to: None,
+        acs_url: None,
+        relay_state,
+        force_authn: false,
+        is_passive: false,
+    };
+    start_login(state, app, login, headers)
 }
 
 /// The IdP session from the request's cookie, if any and still valid.
@@ -237,23 +259,54 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// An SP-initiated login: see [`start_login`].
+/// An SP-initiated login: see [`start_login`]. ForceAuthn counts only when the app honours
+/// it (Okta's "Honor Force Authentication": "select No to ignore the ForceAuthn attribute,
+/// permitting the use of an existing session", support.okta.com "When Does SAML Honor Force
+/// Authentication Apply"). A RequestedAuthnContext the app's class cannot meet is answered
+/// with a NoAuthnContext status before any login page.
 fn continue_login(
     state: &IdpState,
     app: &App,
+    saml: &SamlApp,
     request: &AuthnRequest,
+    acs: String,
     relay_state: Option<String>,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
-    start_login(
-        state,
-        app,
-        Some(request.id.clone()),
+    let login = Login {
+        in_response_to: Some(request.id.clone()),
+        acs_url: Some(acs),
         relay_state,
-        request.force_authn,
-        request.is_passive,
-        headers,
-    )
+        force_authn: request.force_authn && saml.honor_force_authn,
+        is_passive: request.is_passive,
+    };
+    // Okta documents no answer to a RequestedAuthnContext (its AuthnStatement carries the
+    // app's "Authentication context class"); SAML Core 3.3.2.2.1 requires an `exact` match of
+    // one requested class, and 3.2.2.2 gives NoAuthnContext for a request that cannot be
+    // met. fakta takes the conservative side: it refuses rather than send a class the SP said
+    // it would not take.
+    if let Some(asked) = &request.requested_authn_context {
+        let class = saml.authn_context_class.urn();
+        if !asked.met_by(class) {
+            let why = format!(
+                "NoAuthnContext: the request asks for {} ({}), and the app's class is {class}",
+                asked.class_refs.join(", "),
+                asked.comparison
+            );
+            return status_answer(state, app, login, ns::STATUS_NO_AUTHN_CONTEXT, &why);
+        }
+    }
+    start_login(state, app, login, headers)
+}
+
+/// A login to answer: the request it answers (None: IdP-initiated), where the Response goes
+/// (None: the app's `acs_url`), and what the request asked of the IdP.
+struct Login {
+    in_response_to: Option<String>,
+    acs_url: Option<String>,
+    relay_state: Option<String>,
+    force_authn: bool,
+    is_passive: bool,
 }
 
 /// The longest RelayState the IdP keeps and sends back, in bytes.
@@ -265,20 +318,18 @@ pub const MAX_RELAY_STATE_BYTES: usize = 1024;
 fn start_login(
     state: &IdpState,
     app: &App,
-    in_response_to: Option<String>,
-    relay_state: Option<String>,
-    force_authn: bool,
-    is_passive: bool,
+    login: Login,
     headers: &HeaderMap,
 ) -> Result<Response, IdpError> {
-    if let Some(len) = relay_state
+    if let Some(len) = login
+        .relay_state
         .as_ref()
         .map(String::len)
         .filter(|n| *n > MAX_RELAY_STATE_BYTES)
     {
         return Err(IdpError::RelayStateTooLong(len));
     }
-    if !force_authn {
+    if !login.force_authn {
         if let Some((session, user)) = current_session(state, headers) {
             let trial = super::state::trial_of(headers);
             return issue(
@@ -286,21 +337,29 @@ fn start_login(
                 app,
                 &user,
                 &session,
-                in_response_to,
-                relay_state,
+                login.in_response_to,
+                login.acs_url,
+                login.relay_state,
                 None,
                 trial.as_deref(),
             );
         }
     }
-    if is_passive {
-        return no_passive(state, app, in_response_to, relay_state);
+    if login.is_passive {
+        return status_answer(
+            state,
+            app,
+            login,
+            ns::STATUS_NO_PASSIVE,
+            "NoPassive: a passive request without an IdP session",
+        );
     }
     let token = state.add_pending(PendingLogin {
         app_id: app.id.clone(),
         kind: PendingKind::Saml {
-            in_response_to,
-            relay_state,
+            in_response_to: login.in_response_to,
+            acs_url: login.acs_url,
+            relay_state: login.relay_state,
         },
         login_hint: None,
         created: state.now(),
@@ -308,41 +367,43 @@ fn start_login(
     Ok(to_login_page(&token))
 }
 
-/// The answer to a passive request that would need the login page: a signed Response with
-/// status Responder / NoPassive (SAML Core 3.2.2.2), posted to the registered ACS URL.
-fn no_passive(
+/// The answer to a request the IdP will not log in for: a signed Response with status
+/// Responder and the second-level `detail` (SAML Core 3.2.2.2: NoPassive for a passive request
+/// that would need the login page, NoAuthnContext for an authentication context the app
+/// cannot give), posted to the ACS URL the request chose among the registered ones.
+fn status_answer(
     state: &IdpState,
     app: &App,
-    in_response_to: Option<String>,
-    relay_state: Option<String>,
+    login: Login,
+    detail: &str,
+    why: &str,
 ) -> Result<Response, IdpError> {
     let saml = app
         .saml()
         .ok_or_else(|| IdpError::NotSaml(app.id.clone()))?;
+    let acs = login
+        .acs_url
+        .unwrap_or_else(|| saml.acs_url.as_str().to_owned());
     let id = state.new_id();
     let bare = response::build_status(
         &id,
         state.now(),
         &saml.issuer,
-        saml.acs_url.as_str(),
-        in_response_to.as_deref(),
+        saml.destination_url.as_deref().unwrap_or(&acs),
+        login.in_response_to.as_deref(),
         ns::STATUS_RESPONDER,
-        ns::STATUS_NO_PASSIVE,
+        detail,
     );
     let key = &state.keys.current;
     let xml = signature::signed_status_response(&bare, &id, key.pkey(), &key.certificate.base64())?;
-    super::inspect::status_response(
-        state,
-        app,
-        &xml,
-        "NoPassive: a passive request without an IdP session",
-    );
-    tracing::info!(app = %app.id, "answered a passive request with NoPassive");
+    super::inspect::status_response(state, app, &xml, why);
+    // The status, not `why`: that quotes the request, whose size the SP chose.
+    tracing::info!(app = %app.id, status = detail, "answered a request with a status");
     let page = binding::post_form(
-        saml.acs_url.as_str(),
+        &acs,
         "SAMLResponse",
         &binding::encode_post(&xml),
-        relay_state.as_deref(),
+        login.relay_state.as_deref(),
     );
     Ok(Html(page).into_response())
 }
@@ -365,10 +426,11 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
     let mut out: Vec<Attribute> = saml
         .attributes
         .iter()
-        .filter(|(name, _)| !omitted(name))
-        .filter_map(|(name, field)| {
-            user.field(field).map(|v| Attribute {
-                name: name.clone(),
+        .filter(|a| !omitted(&a.name))
+        .filter_map(|a| {
+            user.field(&a.field).map(|v| Attribute {
+                name: a.name.clone(),
+                name_format: a.name_format.urn().to_owned(),
                 values: vec![v.to_owned()],
             })
         })
@@ -378,6 +440,7 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
             if let Some(values) = emitted_groups(user, Some(statement)) {
                 out.push(Attribute {
                     name: statement.attribute.clone(),
+                    name_format: ns::ATTRNAME_UNSPECIFIED.to_owned(),
                     values,
                 });
             }
@@ -386,8 +449,9 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
     out
 }
 
-/// Builds, signs and posts (through the browser) the Response for `user` to the app's ACS URL.
-/// The ACS URL is always the registered one, never one taken from a request.
+/// Builds, signs and posts (through the browser) the Response for `user` to the app's ACS URL,
+/// or to the other requestable SSO URL `acs_url` the request chose. The ACS URL is always a
+/// registered one, never one taken from a request unchecked.
 #[expect(
     clippy::too_many_arguments,
     reason = "each is one fact of the Response"
@@ -398,6 +462,7 @@ pub fn issue(
     user: &User,
     session: &IdpSession,
     in_response_to: Option<String>,
+    acs_url: Option<String>,
     relay_state: Option<String>,
     set_cookie: Option<String>,
     trial: Option<&str>,
@@ -408,10 +473,10 @@ pub fn issue(
     let viewed = state.user_view(trial, &user.id);
     let user = viewed.as_ref().unwrap_or(user);
     let emit = state.emit_view(trial, &user.id);
-    let name_id = user
-        .field(&saml.name_id.value)
-        .unwrap_or(&user.email)
-        .to_owned();
+    let name_id = saml.name_id_of(user);
+    let acs = acs_url.unwrap_or_else(|| saml.acs_url.as_str().to_owned());
+    // Okta's "Recipient URL" and "Destination URL", when set apart from the SSO URL.
+    let or_acs = |u: &Option<String>| u.clone().unwrap_or_else(|| acs.clone());
     let params = ResponseParams {
         ids: ResponseIds {
             response_id: state.new_id(),
@@ -422,7 +487,9 @@ pub fn issue(
         authn_instant: session.authn_instant,
         lifetime: Duration::seconds(saml.assertion_lifetime_secs),
         issuer: saml.issuer.clone(),
-        destination: saml.acs_url.to_string(),
+        destination: or_acs(&saml.destination_url),
+        recipient: or_acs(&saml.recipient_url),
+        authn_context_class: saml.authn_context_class.urn().to_owned(),
         in_response_to,
         audience: saml.audience.clone(),
         name_id,
@@ -527,7 +594,7 @@ pub fn issue(
         "issued a SAML Response"
     );
     let page = binding::post_form(
-        saml.acs_url.as_str(),
+        &acs,
         "SAMLResponse",
         &binding::encode_post(&xml),
         relay_state.as_deref(),

@@ -184,6 +184,8 @@ pub enum PendingKind {
     Saml {
         /// The AuthnRequest ID; None for IdP-initiated.
         in_response_to: Option<String>,
+        /// The ACS URL the request chose among the registered ones; None: the app's `acs_url`.
+        acs_url: Option<String>,
         relay_state: Option<String>,
     },
     Oidc(AuthorizeRequest),
@@ -796,8 +798,9 @@ impl Footprint for PendingLogin {
         let kind = match &self.kind {
             PendingKind::Saml {
                 in_response_to,
+                acs_url,
                 relay_state,
-            } => in_response_to.heap_bytes() + relay_state.heap_bytes(),
+            } => in_response_to.heap_bytes() + acs_url.heap_bytes() + relay_state.heap_bytes(),
             PendingKind::Oidc(r) => {
                 r.client_id.heap_bytes()
                     + r.redirect_uri.heap_bytes()
@@ -929,6 +932,7 @@ mod tests {
                 app_id: "qovery".into(),
                 kind: PendingKind::Saml {
                     in_response_to: Some("_r".into()),
+                    acs_url: None,
                     relay_state: Some("r".repeat(60_000)),
                 },
                 login_hint: None,

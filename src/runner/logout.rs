@@ -216,10 +216,7 @@ impl Slo<'_> {
             issue_instant: idp.now(),
             issuer: saml.issuer.clone(),
             destination: slo_url.to_owned(),
-            name_id: user
-                .field(&saml.name_id.value)
-                .unwrap_or(&user.email)
-                .to_owned(),
+            name_id: saml.name_id_of(user),
             name_id_format: saml.name_id.format.urn().to_owned(),
             session_index: self.index.clone(),
         };
@@ -233,7 +230,7 @@ impl Slo<'_> {
                     .iter()
                     .find(|u| u.id != self.spec.user)
                     .and_then(|u| idp.user_view(Some(self.trial), &u.id))
-                    .map(|u| u.field(&saml.name_id.value).unwrap_or(&u.email).to_owned())
+                    .map(|u| saml.name_id_of(&u))
                     .unwrap_or_else(|| "someone-else@other.invalid".into());
                 slo::apply(f, honest, (other, Some(format!("id{}", random_hex()))))
             }

@@ -169,16 +169,20 @@ pub(super) fn login(expect: LoginOutcome) -> Step {
 
 /// The name under which the app sends a user field (SAML attribute or OIDC claim).
 pub fn sent_name(app: &App, field: &UserField, default: &str) -> String {
-    let statements = match (app.saml(), app.oidc()) {
-        (Some(s), _) => &s.attributes,
-        (_, Some(o)) => &o.claims,
-        _ => return default.to_owned(),
+    let found = match (app.saml(), app.oidc()) {
+        (Some(s), _) => s
+            .attributes
+            .iter()
+            .find(|a| a.field == *field)
+            .map(|a| a.name.clone()),
+        (_, Some(o)) => o
+            .claims
+            .iter()
+            .find(|(_, f)| f == field)
+            .map(|(n, _)| n.clone()),
+        _ => None,
     };
-    statements
-        .iter()
-        .find(|(_, f)| f == field)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_else(|| default.to_owned())
+    found.unwrap_or_else(|| default.to_owned())
 }
 
 /// Every trial of a pack: the file's scenarios, the role matrix, the revocation and logout

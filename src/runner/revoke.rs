@@ -73,10 +73,7 @@ pub fn request_for(
     let base = conn.idp.base();
     let (app_sub, subject_issuer, subject) = match (app.saml(), app.oidc()) {
         (Some(s), _) => {
-            let name_id = user
-                .field(&s.name_id.value)
-                .unwrap_or(&user.email)
-                .to_owned();
+            let name_id = s.name_id_of(user);
             (app.id.clone(), s.issuer.clone(), name_id)
         }
         (_, Some(o)) => (o.client_id.clone(), o.server.issuer(base), user.id.clone()),

@@ -24,9 +24,17 @@ pub enum AuthnRequestError {
     #[error("the AuthnRequest's Issuer `{got}` is not this app's SP entity id `{expected}`")]
     UnknownIssuer { got: String, expected: String },
     #[error(
-        "the AuthnRequest asks for AssertionConsumerServiceURL `{got}`, which is not this app's ACS URL `{expected}`; fakta never posts an assertion to an unregistered URL"
+        "the AuthnRequest asks for AssertionConsumerServiceURL `{got}`, which is not registered for this app (its ACS URL{registered}); fakta never posts an assertion to an unregistered URL"
     )]
-    AcsMismatch { got: String, expected: String },
+    AcsMismatch { got: String, registered: String },
+    #[error(
+        "the AuthnRequest asks for AssertionConsumerServiceIndex `{got}`, which names no URL of this app ({registered}); fakta never posts an assertion to an unregistered URL"
+    )]
+    UnknownAcsIndex { got: String, registered: String },
+    #[error(
+        "the AuthnRequest has both AssertionConsumerServiceIndex and {other}, which SAML Core 3.4.1 makes mutually exclusive"
+    )]
+    AcsIndexAndUrl { other: &'static str },
     #[error(
         "the AuthnRequest asks for ProtocolBinding `{0}`; only HTTP-POST is supported for responses"
     )]
@@ -43,12 +51,37 @@ pub struct AuthnRequest {
     pub issue_instant: Option<String>,
     pub destination: Option<String>,
     pub acs_url: Option<String>,
+    /// `AssertionConsumerServiceIndex`, as written.
+    pub acs_index: Option<String>,
     pub protocol_binding: Option<String>,
     pub force_authn: bool,
     pub is_passive: bool,
     pub name_id_format: Option<String>,
     /// Whether an enveloped `ds:Signature` is present (POST binding).
     pub has_signature: bool,
+    /// `<samlp:RequestedAuthnContext>`, if any.
+    pub requested_authn_context: Option<RequestedAuthnContext>,
+}
+
+/// What a `<samlp:RequestedAuthnContext>` asks for (SAML Core 3.3.2.2.1): its class references
+/// (declaration references are not read) and the comparison, `exact` when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedAuthnContext {
+    pub comparison: String,
+    pub class_refs: Vec<String>,
+}
+
+impl RequestedAuthnContext {
+    /// Whether answering with `class` meets the request. Only `exact` can be decided: SAML
+    /// Core 3.3.2.2.1 leaves the order between classes for `minimum`, `maximum` and `better`
+    /// to the IdP, and Okta documents none, so those are met by the app's own class (the IdP
+    /// answers with it, as Okta does). An `exact` request that names no class refs asks for
+    /// nothing fakta reads (declaration references) and is met too.
+    pub fn met_by(&self, class: &str) -> bool {
+        self.comparison != "exact"
+            || self.class_refs.is_empty()
+            || self.class_refs.iter().any(|c| c == class)
+    }
 }
 
 /// Parses XML that must be a SAML 2.0 AuthnRequest.
@@ -113,29 +146,113 @@ pub fn parse(xml: &str) -> Result<AuthnRequest, AuthnRequestError> {
             .and_then(|n| n.attribute("Format"))
             .map(str::to_owned),
         has_signature: child(ns::DSIG, "Signature").is_some(),
+        acs_index: root
+            .attribute("AssertionConsumerServiceIndex")
+            .map(str::to_owned),
+        requested_authn_context: child(ns::PROTOCOL, "RequestedAuthnContext").map(|n| {
+            RequestedAuthnContext {
+                comparison: n.attribute("Comparison").unwrap_or("exact").to_owned(),
+                class_refs: n
+                    .children()
+                    .filter(|c| {
+                        c.is_element()
+                            && c.tag_name().name() == "AuthnContextClassRef"
+                            && c.tag_name().namespace() == Some(ns::ASSERTION)
+                    })
+                    .map(|c| {
+                        c.descendants()
+                            .filter(|d| d.is_text())
+                            .filter_map(|d| d.text())
+                            .collect::<String>()
+                            .trim()
+                            .to_owned()
+                    })
+                    .collect(),
+            }
+        }),
     })
 }
 
+/// The ACS URLs registered for an app: its own (Okta's "Single sign-on URL") and the other
+/// requestable ones with their indexes.
+#[derive(Debug, Clone, Copy)]
+pub struct AcsUrls<'a> {
+    pub default: &'a str,
+    pub others: &'a [(u16, &'a str)],
+}
+
+impl AcsUrls<'_> {
+    /// For error messages: ` `a`, or another requestable SSO URL: `b` (index 1)`.
+    fn registered(&self) -> String {
+        let mut out = format!(" `{}`", self.default);
+        if !self.others.is_empty() {
+            let others: Vec<String> = self
+                .others
+                .iter()
+                .map(|(i, u)| format!("`{u}` (index {i})"))
+                .collect();
+            out.push_str(&format!(
+                ", or another requestable SSO URL: {}",
+                others.join(", ")
+            ));
+        }
+        out
+    }
+}
+
 impl AuthnRequest {
-    /// Checks the request against the app it was sent to: Issuer, ACS URL, binding, Destination.
+    /// Checks the request against the app it was sent to: Issuer, ACS URL (by URL or by index,
+    /// among the registered ones), binding, Destination. The ACS URL to answer to.
     pub fn check(
         &self,
         sp_entity_id: &str,
-        acs_url: &str,
+        acs: AcsUrls<'_>,
         sso_url: &str,
-    ) -> Result<(), AuthnRequestError> {
+    ) -> Result<String, AuthnRequestError> {
         if self.issuer != sp_entity_id {
             return Err(AuthnRequestError::UnknownIssuer {
                 got: self.issuer.clone(),
                 expected: sp_entity_id.to_owned(),
             });
         }
-        if let Some(got) = &self.acs_url {
-            if got != acs_url {
-                return Err(AuthnRequestError::AcsMismatch {
-                    got: got.clone(),
-                    expected: acs_url.to_owned(),
+        let mut chosen = acs.default.to_owned();
+        if let Some(got) = &self.acs_index {
+            if self.acs_url.is_some() {
+                return Err(AuthnRequestError::AcsIndexAndUrl {
+                    other: "AssertionConsumerServiceURL",
                 });
+            }
+            if self.protocol_binding.is_some() {
+                return Err(AuthnRequestError::AcsIndexAndUrl {
+                    other: "ProtocolBinding",
+                });
+            }
+            let index = got.trim().parse::<u16>().ok();
+            chosen = acs
+                .others
+                .iter()
+                .find(|(i, _)| Some(*i) == index)
+                .map(|(_, u)| (*u).to_owned())
+                .ok_or_else(|| AuthnRequestError::UnknownAcsIndex {
+                    got: got.clone(),
+                    registered: if acs.others.is_empty() {
+                        "it has no other requestable SSO URLs".to_owned()
+                    } else {
+                        format!("its indexes are {}", acs.registered().trim_start())
+                    },
+                })?;
+        }
+        if let Some(got) = &self.acs_url {
+            if got != acs.default {
+                chosen = acs
+                    .others
+                    .iter()
+                    .find(|(_, u)| u == got)
+                    .map(|(_, u)| (*u).to_owned())
+                    .ok_or_else(|| AuthnRequestError::AcsMismatch {
+                        got: got.clone(),
+                        registered: acs.registered(),
+                    })?;
             }
         }
         if let Some(b) = &self.protocol_binding {
@@ -151,7 +268,7 @@ impl AuthnRequest {
                 });
             }
         }
-        Ok(())
+        Ok(chosen)
     }
 }
 
@@ -197,17 +314,17 @@ mod tests {
         assert_eq!(req.id, "_abc");
         assert!(req.force_authn);
         assert!(!req.has_signature);
-        req.check("urn:sp", ACS, SSO).unwrap();
+        assert_eq!(req.check("urn:sp", only(ACS), SSO).unwrap(), ACS);
         assert!(matches!(
-            req.check("urn:other", ACS, SSO),
+            req.check("urn:other", only(ACS), SSO),
             Err(AuthnRequestError::UnknownIssuer { .. })
         ));
         assert!(matches!(
-            req.check("urn:sp", "http://evil.test/acs", SSO),
+            req.check("urn:sp", only("http://evil.test/acs"), SSO),
             Err(AuthnRequestError::AcsMismatch { .. })
         ));
         assert!(matches!(
-            req.check("urn:sp", ACS, "http://127.0.0.1:7000/other"),
+            req.check("urn:sp", only(ACS), "http://127.0.0.1:7000/other"),
             Err(AuthnRequestError::DestinationMismatch { .. })
         ));
     }
@@ -227,9 +344,131 @@ mod tests {
         let req = parse(&xml).unwrap();
         assert_eq!(req.issuer, "urn:sp.evil");
         assert!(matches!(
-            req.check("urn:sp", ACS, SSO),
+            req.check("urn:sp", only(ACS), SSO),
             Err(AuthnRequestError::UnknownIssuer { .. })
         ));
+    }
+
+    fn only(acs: &str) -> AcsUrls<'_> {
+        AcsUrls {
+            default: acs,
+            others: &[],
+        }
+    }
+
+    const OTHER: &str = "http://127.0.0.1:7200/acs";
+    const OTHERS: &[(u16, &str)] = &[(3, OTHER)];
+
+    fn with_others() -> AcsUrls<'static> {
+        AcsUrls {
+            default: ACS,
+            others: OTHERS,
+        }
+    }
+
+    #[test]
+    fn another_requestable_url_is_chosen_by_url_or_by_index() {
+        let by_url = parse(&build(
+            "_a",
+            "2026-11-28T08:00:00Z",
+            "urn:sp",
+            SSO,
+            OTHER,
+            false,
+        ))
+        .unwrap();
+        assert_eq!(by_url.check("urn:sp", with_others(), SSO).unwrap(), OTHER);
+        let by_index = build("_a", "2026-11-28T08:00:00Z", "urn:sp", SSO, ACS, false).replace(
+            &format!(
+                " AssertionConsumerServiceURL=\"{ACS}\" ProtocolBinding=\"{}\"",
+                ns::BINDING_POST
+            ),
+            " AssertionConsumerServiceIndex=\"3\"",
+        );
+        let by_index = parse(&by_index).unwrap();
+        assert_eq!(by_index.acs_index.as_deref(), Some("3"));
+        assert_eq!(by_index.check("urn:sp", with_others(), SSO).unwrap(), OTHER);
+        // Without the other URLs, neither is registered.
+        let e = by_url.check("urn:sp", only(ACS), SSO).unwrap_err();
+        assert!(matches!(e, AuthnRequestError::AcsMismatch { .. }));
+        let e = by_index.check("urn:sp", only(ACS), SSO).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the AuthnRequest asks for AssertionConsumerServiceIndex `3`, which names no URL of this app (it has no other requestable SSO URLs); fakta never posts an assertion to an unregistered URL"
+        );
+    }
+
+    #[test]
+    fn an_unregistered_url_or_index_is_refused_naming_what_is_registered() {
+        let evil = parse(&build(
+            "_a",
+            "2026-11-28T08:00:00Z",
+            "urn:sp",
+            SSO,
+            "http://evil.test/acs",
+            false,
+        ))
+        .unwrap();
+        assert_eq!(
+            evil.check("urn:sp", with_others(), SSO)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "the AuthnRequest asks for AssertionConsumerServiceURL `http://evil.test/acs`, which is not registered for this app (its ACS URL `{ACS}`, or another requestable SSO URL: `{OTHER}` (index 3)); fakta never posts an assertion to an unregistered URL"
+            )
+        );
+        let seven = build("_a", "2026-11-28T08:00:00Z", "urn:sp", SSO, ACS, false).replace(
+            " ProtocolBinding=",
+            " AssertionConsumerServiceIndex=\"7\" ProtocolBinding=",
+        );
+        assert_eq!(
+            parse(&seven).unwrap().check("urn:sp", with_others(), SSO),
+            Err(AuthnRequestError::AcsIndexAndUrl {
+                other: "AssertionConsumerServiceURL"
+            })
+        );
+        let seven = seven.replace(&format!(" AssertionConsumerServiceURL=\"{ACS}\""), "");
+        assert_eq!(
+            parse(&seven).unwrap().check("urn:sp", with_others(), SSO),
+            Err(AuthnRequestError::AcsIndexAndUrl {
+                other: "ProtocolBinding"
+            })
+        );
+        let seven = seven.replace(&format!(" ProtocolBinding=\"{}\"", ns::BINDING_POST), "");
+        assert!(matches!(
+            parse(&seven).unwrap().check("urn:sp", with_others(), SSO),
+            Err(AuthnRequestError::UnknownAcsIndex { .. })
+        ));
+    }
+
+    #[test]
+    fn requested_authn_context_exact_is_met_only_by_a_listed_class() {
+        let ppt = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+        let x509 = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509";
+        let with = |attrs: &str| {
+            let xml = build("_a", "2026-11-28T08:00:00Z", "urn:sp", SSO, ACS, false).replace(
+                "</samlp:AuthnRequest>",
+                &format!("<samlp:RequestedAuthnContext{attrs}><saml:AuthnContextClassRef> {x509} </saml:AuthnContextClassRef></samlp:RequestedAuthnContext></samlp:AuthnRequest>"),
+            );
+            parse(&xml).unwrap().requested_authn_context.unwrap()
+        };
+        let exact = with("");
+        assert_eq!(exact.comparison, "exact");
+        assert_eq!(exact.class_refs, [x509]);
+        assert!(exact.met_by(x509));
+        assert!(!exact.met_by(ppt));
+        assert!(!with(" Comparison=\"exact\"").met_by(ppt));
+        assert!(with(" Comparison=\"minimum\"").met_by(ppt));
+        let none = parse(&build(
+            "_a",
+            "2026-11-28T08:00:00Z",
+            "urn:sp",
+            SSO,
+            ACS,
+            false,
+        ))
+        .unwrap();
+        assert_eq!(none.requested_authn_context, None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Building the `<saml2p:Response>` an Okta SAML app sends: Okta's prefixes and element order,
 //! bearer SubjectConfirmation, Conditions with one Audience, an AuthnStatement with a
-//! SessionIndex, and attributes with `NameFormat` unspecified and `xs:string` values.
+//! SessionIndex and the app's authentication context class, and attributes with the app's
+//! `NameFormat` (unspecified unless set) and `xs:string` values.
 //!
 //! Every value is escaped here (samael's builders write text content raw, and libxml's
 //! recover mode then silently rewrites a value such as `a&b<c` before it is signed).
@@ -22,6 +23,8 @@ pub struct ResponseIds {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
     pub name: String,
+    /// The `NameFormat` URN (SAML Core 8.2).
+    pub name_format: String,
     pub values: Vec<String>,
 }
 
@@ -35,8 +38,14 @@ pub struct ResponseParams {
     pub lifetime: Duration,
     /// The IdP entity id.
     pub issuer: String,
-    /// The ACS URL: Destination and Recipient.
+    /// The Response's Destination: the ACS URL it is posted to, unless the app sets Okta's
+    /// "Destination URL".
     pub destination: String,
+    /// The bearer SubjectConfirmationData's Recipient: the ACS URL, unless the app sets Okta's
+    /// "Recipient URL".
+    pub recipient: String,
+    /// The AuthnStatement's AuthnContextClassRef.
+    pub authn_context_class: String,
     /// None for IdP-initiated (unsolicited) responses.
     pub in_response_to: Option<String>,
     pub audience: String,
@@ -112,7 +121,7 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
         bearer = ns::CM_BEARER,
         irt = in_response_to,
         noa = not_on_or_after,
-        dest = escape(&p.destination),
+        dest = escape(&p.recipient),
     ));
     x.push_str(&format!(
         "<saml2:Conditions xmlns:saml2=\"{a}\" NotBefore=\"{nb}\" NotOnOrAfter=\"{noa}\"><saml2:AudienceRestriction><saml2:Audience>{aud}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>",
@@ -126,7 +135,7 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
         a = ns::ASSERTION,
         ai = instant(p.authn_instant),
         si = escape(&p.ids.session_index),
-        ac = ns::AC_PASSWORD_PROTECTED,
+        ac = escape(&p.authn_context_class),
     ));
     if !p.attributes.is_empty() {
         x.push_str(&format!(
@@ -137,7 +146,7 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
             x.push_str(&format!(
                 "<saml2:Attribute Name=\"{}\" NameFormat=\"{}\">",
                 escape(&attr.name),
-                ns::ATTRNAME_UNSPECIFIED
+                escape(&attr.name_format),
             ));
             for v in &attr.values {
                 x.push_str(&format!(

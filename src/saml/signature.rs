@@ -528,6 +528,8 @@ mod tests {
             lifetime: time::Duration::minutes(5),
             issuer: "http://www.okta.com/exk1".into(),
             destination: "http://127.0.0.1:7100/acs?a=1&b=\"2\"".into(),
+            recipient: "http://127.0.0.1:7100/acs?a=1&b=\"2\"".into(),
+            authn_context_class: ns::AC_PASSWORD_PROTECTED.into(),
             in_response_to: Some("_req<1>".into()),
             audience: "urn:sp & 'co'".into(),
             name_id: name.into(),
@@ -535,10 +537,12 @@ mod tests {
             attributes: vec![
                 Attribute {
                     name: "name\twith tab".into(),
+                    name_format: ns::ATTRNAME_UNSPECIFIED.into(),
                     values: vec![name.into(), "line\r\nbreak\rcr".into()],
                 },
                 Attribute {
                     name: "groups".into(),
+                    name_format: ns::ATTRNAME_UNSPECIFIED.into(),
                     values: vec!["Qovery-Admins".into(), String::new()],
                 },
             ],

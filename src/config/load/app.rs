@@ -31,6 +31,11 @@ pub(crate) const SAML_APP_KEYS: &[&str] = &[
     "sign",
     "name_id",
     "attributes",
+    "recipient_url",
+    "destination_url",
+    "other_sso_urls",
+    "authn_context_class",
+    "honor_force_authn",
     "allow_idp_initiated",
     "default_relay_state",
     "assertion_lifetime_secs",
@@ -188,7 +193,7 @@ fn app(
         .and_then(|n| revocation(sink, n, &m.key_path("global_token_revocation")));
     let protocol = match protocol {
         Some(p) if p.value == "saml" => {
-            saml::saml_app(sink, &m, app_id, base_dir, imported.as_ref())
+            saml::saml_app(sink, &m, app_id, base_dir, declared, imported.as_ref())
         }
         Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m),
         Some(p) => {
@@ -233,19 +238,129 @@ pub(super) fn user_field(sink: &mut Sink, s: At<String>) -> Option<UserField> {
     }
 }
 
-pub(super) fn name_id(sink: &mut Sink, node: &Node, path: &str) -> Option<NameIdSpec> {
-    let m = Map::new(sink, node, path, &["format", "value"])?;
+/// `name_id`: `format` and `value`. The value is one of Okta's "Application username" words
+/// (`okta_username`, `email`, `email_prefix`, `custom` with `expression`) or, as files written
+/// before those words say, a user field (`user.email`). Okta's field reference
+/// (help.okta.com, "Application Integration Wizard SAML field reference", Application
+/// username: "The default value to use for a user's app username") offers Okta username,
+/// Email, Email prefix and Custom, among others; fakta's Custom is a template, not Okta's
+/// expression language: only `${user.field}` and text, so nothing in a file is evaluated.
+pub(super) fn name_id(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    declared: &Declared,
+) -> Option<NameIdSpec> {
+    let m = Map::new(sink, node, path, &["format", "value", "expression"])?;
     let formats: Vec<(&str, NameIdFormat)> =
         NameIdFormat::ALL.iter().map(|f| (f.name(), *f)).collect();
     let format = m
         .choice(sink, "format", &formats)
         .map(|f| f.value)
         .unwrap_or(NameIdFormat::Unspecified);
+    let expression = m.string(sink, "expression");
     let value = match m.string(sink, "value") {
-        Some(s) => user_field(sink, s)?,
-        None => UserField::Email,
+        Some(s) if s.value == "okta_username" => NameIdValue::Field(UserField::Login),
+        Some(s) if s.value == "email" => NameIdValue::Field(UserField::Email),
+        Some(s) if s.value == "email_prefix" => {
+            if format == NameIdFormat::EmailAddress {
+                not_an_email(sink, &s, "`email_prefix` is the email up to its `@`");
+            }
+            NameIdValue::EmailPrefix
+        }
+        Some(s) if s.value == "custom" => {
+            let Some(e) = expression else {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    "`value: custom` needs `expression`, a template such as `${user.login}@corp.example`",
+                );
+                return None;
+            };
+            let t = template(sink, e.clone(), declared)?;
+            let has_email = t.fields().any(|f| *f == UserField::Email)
+                || t.0
+                    .iter()
+                    .any(|p| matches!(p, TemplatePart::Text(x) if x.contains('@')));
+            if format == NameIdFormat::EmailAddress && !has_email {
+                not_an_email(sink, &e, "this template has no `@` and no user.email");
+            }
+            return Some(NameIdSpec {
+                format,
+                value: NameIdValue::Custom(t),
+            });
+        }
+        Some(s) if s.value.starts_with("user.") => NameIdValue::Field(user_field(sink, s)?),
+        Some(s) => {
+            sink.error(
+                s.pos,
+                &s.path,
+                format!(
+                    "unknown value `{}`; expected `okta_username`, `email`, `email_prefix`, `custom` (with `expression`) or a user field such as `user.id`",
+                    s.value
+                ),
+            );
+            return None;
+        }
+        None => NameIdValue::Field(UserField::Email),
     };
+    if let Some(e) = expression {
+        sink.error(
+            e.pos,
+            &e.path,
+            "`expression` is read only with `value: custom`",
+        );
+    }
     Some(NameIdSpec { format, value })
+}
+
+/// `format: email_address` with a value that is no email address: SAML Core 8.3.2 says the
+/// value is an addr-spec (RFC 2822), and an SP reading the format may refuse or misfile it.
+fn not_an_email(sink: &mut Sink, at: &At<String>, why: &str) {
+    sink.warning(
+        at.pos,
+        &at.path,
+        format!(
+            "the NameID format is email_address, but {why}: the value is no email address (SAML Core 8.3.2)"
+        ),
+    );
+}
+
+/// A custom NameID template: its syntax, then every `user.<attribute>` it names must be an
+/// attribute some user of the directory has (a typo would otherwise send every NameID as the
+/// email fallback).
+fn template(sink: &mut Sink, e: At<String>, declared: &Declared) -> Option<Template> {
+    let t = match Template::parse(&e.value) {
+        Ok(t) => t,
+        Err(err) => {
+            sink.error(e.pos, &e.path, format!("in `{}`: {err}", e.value));
+            return None;
+        }
+    };
+    let mut ok = true;
+    if let Some(known) = &declared.user_attributes {
+        for f in t.fields() {
+            if let UserField::Extra(k) = f {
+                if !known.contains(k) {
+                    let names: Vec<String> = known.iter().map(|k| format!("user.{k}")).collect();
+                    sink.error(
+                        e.pos,
+                        &e.path,
+                        format!(
+                            "`{f}` is not a field of any user: the directory's users have user.id, user.login, user.email, user.name{}",
+                            if names.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", {}", names.join(", "))
+                            }
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    ok.then_some(t)
 }
 
 pub(super) fn attribute_statements(

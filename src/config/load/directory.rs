@@ -17,6 +17,7 @@ pub(super) fn directory(
     if m.get("users").is_none() {
         // A directory without users is valid; scenarios cannot name anyone in it.
         declared.users = Some(Vec::new());
+        declared.user_attributes = Some(Default::default());
         return Some(Directory::default());
     }
     let list = m.seq(sink, "users")?;
@@ -43,6 +44,12 @@ pub(super) fn directory(
             logins.push(login);
         }
     }
+    declared.user_attributes = Some(
+        users
+            .iter()
+            .flat_map(|u: &User| u.attributes.keys().cloned())
+            .collect(),
+    );
     reader::report_duplicates(sink, &ids, "user id");
     reader::report_duplicates(sink, &logins, "user login");
     Some(Directory { users })

@@ -147,6 +147,9 @@ pub(crate) struct Declared {
     pub(crate) apps: Option<Vec<String>>,
     /// Apps whose `groups` statement is present but invalid (no lint about their groups).
     pub(crate) apps_with_bad_groups: Vec<String>,
+    /// The extra attribute names any user has (`user.<name>` in a NameID template); `None`
+    /// when the directory could not be read.
+    pub(crate) user_attributes: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Declared {

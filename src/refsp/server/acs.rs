@@ -141,8 +141,8 @@ pub(super) fn attr_name(st: &SpState, field: &UserField, default: &str) -> Strin
         .and_then(|s| {
             s.attributes
                 .iter()
-                .find(|(_, f)| f == field)
-                .map(|(n, _)| n.clone())
+                .find(|a| a.field == *field)
+                .map(|a| a.name.clone())
         })
         .unwrap_or_else(|| default.to_owned())
 }

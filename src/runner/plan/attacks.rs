@@ -67,10 +67,7 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                     Step::Replay,
                 ],
                 S::CommentInNameId => {
-                    let full = format!(
-                        "{}.evil.test",
-                        main.field(&saml.name_id.value).unwrap_or(&main.email)
-                    );
+                    let full = format!("{}.evil.test", saml.name_id_of(main));
                     let mut e = SessionExpectation {
                         session: Some(SessionState::Active),
                         ..Default::default()
