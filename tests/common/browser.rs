@@ -69,24 +69,53 @@ pub fn serve_router(listener: tokio::net::TcpListener, base: String, app: axum::
 pub struct Idp {
     pub base: String,
     pub state: Arc<IdpState>,
+    /// Every request it got: method, path, Origin header.
+    pub seen: Seen,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub type Seen = Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+impl Idp {
+    /// The requests seen so far with `method` on `path`, as their Origin headers.
+    pub fn origins_of(&self, method: &str, path: &str) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, o)| o.clone())
+            .collect()
+    }
 }
 
 pub async fn idp(yaml: &str) -> Idp {
     let (l, base) = listener().await;
     let conn = crate::common::connection(&yaml.replace("{IDP}", &base), std::path::Path::new("."));
     let state = IdpState::new(conn, crate::common::keys(), Arc::new(SystemClock)).expect("state");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let st = Arc::clone(&state);
-    tokio::spawn(async move {
-        let _ = fakta::idp::serve(l, st, fakta::serving::Limits::default(), async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    let app = fakta::idp::app(Arc::clone(&state)).layer(axum::middleware::map_request(
+        move |req: axum::extract::Request| {
+            let origin = req
+                .headers()
+                .get("origin")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            log.lock().unwrap().push((
+                req.method().to_string(),
+                req.uri().path().to_owned(),
+                origin,
+            ));
+            std::future::ready(req)
+        },
+    ));
+    let served = serve_router(l, base.clone(), app);
     Idp {
         base,
         state,
-        _stop: tx,
+        seen,
+        _stop: served._stop,
     }
 }
