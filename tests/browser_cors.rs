@@ -85,11 +85,11 @@ async fn a_trusted_origin_reads_the_answers_and_another_origin_cannot() {
     // browser asked first, and was answered.
     assert_eq!(
         idp.origins_of("OPTIONS", "/oauth2/default/v1/token"),
-        [trusted.base.clone()]
+        [trusted.base.as_str()]
     );
     assert_eq!(
         idp.origins_of("POST", "/oauth2/default/v1/token"),
-        [trusted.base.clone()]
+        [trusted.base.as_str()]
     );
 
     let mut page = browser.page().await.unwrap();
@@ -109,7 +109,7 @@ async fn a_trusted_origin_reads_the_answers_and_another_origin_cannot() {
     );
     assert_eq!(
         idp.origins_of("POST", "/oauth2/default/v1/token"),
-        [trusted.base.clone()]
+        [trusted.base.as_str()]
     );
     assert_eq!(
         idp.origins_of("GET", "/oauth2/default/v1/keys"),
