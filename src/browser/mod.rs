@@ -312,7 +312,27 @@ pub struct Hop {
     pub url: String,
     /// The answer's status, once it came (a redirect's status is its own hop's).
     pub status: Option<u16>,
+    /// The answer's headers (names lower-cased), once it came.
+    pub headers: Vec<(String, String)>,
+    /// Why the request failed without an answer (refused connection, aborted), if it did.
+    pub failed: Option<String>,
     request_id: String,
+}
+
+impl Hop {
+    fn answered(&mut self, response: &Value) {
+        self.status = response["status"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok());
+        self.headers = response["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
 }
 
 /// A key [`Page::press`] can press.
@@ -360,24 +380,37 @@ impl Page {
         match ev.method.as_str() {
             "Network.requestWillBeSent" if is_document => {
                 let id = p["requestId"].as_str().unwrap_or("").to_owned();
-                if let Some(status) = p["redirectResponse"]["status"].as_u64() {
+                if p["redirectResponse"].is_object() {
+                    let answer = &p["redirectResponse"];
                     if let Some(h) = self.hops.iter_mut().rev().find(|h| h.request_id == id) {
-                        h.status = u16::try_from(status).ok();
+                        h.answered(answer);
                     }
                 }
                 self.hops.push(Hop {
                     method: p["request"]["method"].as_str().unwrap_or("GET").to_owned(),
                     url: p["request"]["url"].as_str().unwrap_or("").to_owned(),
                     status: None,
+                    headers: Vec::new(),
+                    failed: None,
                     request_id: id,
                 });
             }
             "Network.responseReceived" if is_document => {
                 let id = p["requestId"].as_str().unwrap_or("");
                 if let Some(h) = self.hops.iter_mut().rev().find(|h| h.request_id == id) {
-                    h.status = p["response"]["status"]
-                        .as_u64()
-                        .and_then(|s| u16::try_from(s).ok());
+                    h.answered(&p["response"]);
+                }
+            }
+            // Only documents are hops; the event does not say the type, the id does.
+            "Network.loadingFailed" => {
+                let id = p["requestId"].as_str().unwrap_or("");
+                if let Some(h) = self
+                    .hops
+                    .iter_mut()
+                    .rev()
+                    .find(|h| h.request_id == id && h.status.is_none())
+                {
+                    h.failed = Some(p["errorText"].as_str().unwrap_or("failed").to_owned());
                 }
             }
             _ => {}
@@ -419,6 +452,16 @@ impl Page {
         self.settle().await
     }
 
+    /// Whether an element matches the CSS `selector` now.
+    pub async fn has(&self, selector: &str) -> Result<bool, BrowserError> {
+        let sel = serde_json::to_string(selector).unwrap_or_default();
+        Ok(self
+            .eval(&format!("document.querySelector({sel}) !== null"))
+            .await?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
     /// Waits until no document request is under way and the page's `document.readyState` is
     /// `complete` at the same URL twice, 150 ms apart: redirects, auto-submitting forms and
     /// scripts that navigate on load have run their course.
@@ -428,7 +471,10 @@ impl Page {
         loop {
             tokio::time::sleep(Duration::from_millis(150)).await;
             self.drain();
-            let pending = self.hops.iter().any(|h| h.status.is_none());
+            let pending = self
+                .hops
+                .iter()
+                .any(|h| h.status.is_none() && h.failed.is_none());
             // A navigation under way destroys the context an evaluation runs in: not settled.
             let now = self
                 .eval_quiet("document.readyState === 'complete' ? location.href : null")

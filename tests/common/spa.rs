@@ -124,6 +124,12 @@ async fn me(State(spa): State<Arc<Spa>>, headers: HeaderMap) -> Response {
         Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
         Err(e) => return refuse(e),
     };
+    // The SP provisions users by email and name (R7, R8): without them, no session.
+    for needed in ["email", "name"] {
+        if !profile[needed].is_string() {
+            return refuse(format!("the IdP sent no {needed}"));
+        }
+    }
     let groups: Vec<String> = profile["groups"]
         .as_array()
         .map(|g| {
