@@ -763,11 +763,16 @@ deliver it to the registered ACS URL / redirect_uri"
                 }
                 (Some(_), Some(_)) => "",
             };
+            let session = &self.target.session;
+            let means = match &session.logged_in_js {
+                Some(js) => format!("{} and `{js}` true in the page", session.logged_in_status),
+                None => session.logged_in_status.to_string(),
+            };
             return Err(self.fail(
                 kind,
                 format!(
-                    "expected the SP to accept the login; the session probe answered {} (logged in means {}){how}",
-                    got.seen.status, self.target.session.logged_in_status
+                    "expected the SP to accept the login; the session probe answered {} (logged in means {means}){how}",
+                    got.seen.status
                 ),
             ));
         }
