@@ -153,6 +153,37 @@ fn the_reference_sp_passes_in_chromium_and_the_rest_is_ignored_with_the_reason()
     );
 }
 
+/// Browser mode can fail: against the reference SP with a flaw, the trials that catch it fail
+/// in Chromium as they do over HTTP, with the same kind.
+#[test]
+fn a_flawed_sp_fails_the_trials_that_catch_it_in_chromium() {
+    let certs = tempfile::tempdir().unwrap();
+    let (code, out, err) = fakta(
+        &[
+            "demo",
+            "--browser",
+            "chromium",
+            "--flaw",
+            "accept-missing-email",
+            "qovery-oidc::R7_",
+        ],
+        certs.path(),
+    );
+    assert_eq!(code, 101, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        verdicts(&out),
+        [(
+            "qovery-oidc::R7_missing_email_refused".to_owned(),
+            "FAILED".to_owned()
+        )],
+        "{out}"
+    );
+    assert!(out.contains("kind: sp-accepted"), "{out}");
+    // The transcript shows Chromium's hops: the authorize request and the callback.
+    assert!(out.contains("/oauth2/v1/authorize?"), "{out}");
+    assert!(out.contains("/login/oidc/callback?"), "{out}");
+}
+
 /// A missing Chromium is one clear error naming the package, not a hang or a list of failures.
 #[test]
 fn a_missing_chromium_is_one_error_naming_the_package() {
