@@ -298,3 +298,77 @@ impl Transport for ChromiumTab {
 
 /// How long Chromium may take to start for a run.
 pub const LAUNCH_LIMIT: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::runner::plan;
+
+    fn trials(yaml: &str, attacks: bool) -> Vec<TrialSpec> {
+        let (conn, _) = crate::config::load_str(yaml, "t.yaml", std::path::Path::new("."))
+            .unwrap_or_else(|d| panic!("{d}"));
+        plan::plan("p", Arc::new(conn), attacks)
+    }
+
+    /// What each mode says of each trial: the reason, or "runs".
+    fn verdicts(specs: &[TrialSpec], engine: Engine) -> BTreeMap<String, String> {
+        specs
+            .iter()
+            .map(|s| {
+                let why = not_runnable(s, engine).unwrap_or_else(|| "runs".into());
+                (s.name.trim_start_matches("p::").to_owned(), why)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chromium_runs_the_honest_logins_and_roles_and_says_why_not_the_rest() {
+        let specs = trials(include_str!("../../scenarios/qovery-oidc.yaml"), true);
+        assert!(verdicts(&specs, Engine::Http).values().all(|v| v == "runs"));
+        let v = verdicts(&specs, Engine::Chromium);
+        let why = |prefix: &str| {
+            v.iter()
+                .find(|(n, _)| n.starts_with(prefix))
+                .map(|(_, w)| w.as_str())
+                .unwrap_or_else(|| panic!("no trial {prefix}"))
+        };
+        for runs in ["L0_", "R1_", "R4_", "R5_", "R7_", "R8_"] {
+            assert_eq!(why(runs), "runs", "{runs}");
+        }
+        let not_yet = |what: &str| {
+            format!("not runnable in browser mode yet: {what} (run it without --browser)")
+        };
+        assert_eq!(why("O1_"), not_yet("the IdP forges this trial's documents"));
+        assert_eq!(
+            why("O15_"),
+            not_yet("the runner changes a request in this trial's login")
+        );
+        assert_eq!(why("T1_"), not_yet("a revocation"));
+        assert_eq!(why("G4_"), not_yet("a logout"));
+        // Every trial either runs or says why not: none is dropped.
+        assert_eq!(v.len(), specs.len());
+    }
+
+    #[test]
+    fn a_file_read_with_js_needs_a_browser() {
+        let yaml = include_str!("../../tests/spa/spa.yaml");
+        let specs = trials(yaml, false);
+        assert!(!specs.is_empty());
+        for (name, why) in verdicts(&specs, Engine::Http) {
+            assert_eq!(
+                why,
+                "needs JavaScript: target.session reads the session with `js`, which only a \
+real browser runs (fakta test --browser chromium)",
+                "{name}"
+            );
+        }
+        assert!(
+            verdicts(&specs, Engine::Chromium)
+                .values()
+                .all(|v| v == "runs")
+        );
+    }
+}
