@@ -19,8 +19,12 @@ async fn log_in(page: &mut Page, spa: &str, idp: &str, login: &str) -> serde_jso
     page.wait_for("window.session === null").await.unwrap();
     assert!(page.text().await.unwrap().contains("Not signed in."));
     page.click("#login").await.unwrap();
-    let url = page.url().await.unwrap();
-    assert!(url.starts_with(&format!("{idp}/login/login.htm")), "{url}");
+    // The library reads discovery before it leaves for the IdP: wait for the login page.
+    let login_page = serde_json::to_string(&format!("{idp}/login/login.htm")).unwrap();
+    page.wait_for(&format!("location.href.startsWith({login_page})"))
+        .await
+        .unwrap();
+    page.settle().await.unwrap();
     page.click(&format!("button[name=username][value='{login}']"))
         .await
         .unwrap();

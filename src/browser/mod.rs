@@ -95,6 +95,8 @@ pub const FLAGS: [&str; 11] = [
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// The default limit of one command, one navigation, one wait.
 pub const STEP_LIMIT: Duration = Duration::from_secs(20);
+/// How soon after a click or key a navigation it starts shows its first request.
+pub const NAVIGATION_START: Duration = Duration::from_millis(500);
 /// The last bytes of Chromium's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -579,8 +581,11 @@ impl Page {
     }
 
     /// Clicks the first element matching the CSS `selector` with the mouse, at its centre (as
-    /// a person would: other elements on top get the click), then waits until the page settled.
+    /// a person would: other elements on top get the click); when the click starts a
+    /// navigation, waits until the page settled (see [`Page::after_input`]).
     pub async fn click(&mut self, selector: &str) -> Result<(), BrowserError> {
+        self.drain();
+        let before = self.hops.len();
         let sel = serde_json::to_string(selector).unwrap_or_default();
         let rect = self
             .eval(&format!(
@@ -602,7 +607,24 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
             )
             .await?;
         }
-        self.settle().await
+        self.after_input(before).await
+    }
+
+    /// After a click or a key: a link or a form sends its request at once, so when a document
+    /// request appears within [`NAVIGATION_START`] the page is let settle; otherwise the input
+    /// navigated nowhere (a field focused) or its script navigates later, which the caller
+    /// waits for ([`Page::wait_for`]). Never settling on the page being left is what makes a
+    /// second click on it impossible.
+    async fn after_input(&mut self, hops_before: usize) -> Result<(), BrowserError> {
+        let deadline = Instant::now() + NAVIGATION_START;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            self.drain();
+            if self.hops.len() > hops_before {
+                return self.settle().await;
+            }
+        }
+        Ok(())
     }
 
     /// Types `text` into the focused element.
@@ -612,8 +634,11 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
             .map(|_| ())
     }
 
-    /// Presses and releases `key` (Enter and Space then let the page settle).
+    /// Presses and releases `key`; when that starts a navigation (Enter in a form, Space on
+    /// a button), waits until the page settled.
     pub async fn press(&mut self, key: Key) -> Result<(), BrowserError> {
+        self.drain();
+        let before = self.hops.len();
         let (name, code, vk, text, modifiers) = match key {
             Key::Tab => ("Tab", "Tab", 9, "", 0),
             Key::ShiftTab => ("Tab", "Tab", 9, "", 8),
@@ -629,7 +654,7 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
             self.call("Input.dispatchKeyEvent", p).await?;
         }
         if matches!(key, Key::Enter | Key::Space) {
-            self.settle().await?;
+            self.after_input(before).await?;
         }
         Ok(())
     }
