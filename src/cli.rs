@@ -307,6 +307,18 @@ pub struct HarnessArgs {
     /// ignored, if it is. `pretty` and `terse` are libtest's.
     #[arg(long, value_name = "FORMAT", value_parser = ["pretty", "terse", "json"])]
     pub format: Option<String>,
+    /// Drive a real browser instead of the HTTP emulation: `chromium` (headless, the Debian
+    /// package `chromium`; FAKTA_CHROMIUM names another binary). Runs the pages' JavaScript
+    /// (single-page apps, `js` session readers); for now the honest logins and the role
+    /// matrix, the other trials are listed ignored with the reason.
+    #[arg(long, value_enum, value_name = "BROWSER")]
+    pub browser: Option<BrowserChoice>,
+}
+
+/// The real browsers `--browser` can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BrowserChoice {
+    Chromium,
 }
 
 impl HarnessArgs {
@@ -330,6 +342,10 @@ impl HarnessArgs {
             partition: self.partition,
             timeout: self.timeout.map(std::time::Duration::from_secs),
             certs: None,
+            browser: match self.browser {
+                Some(BrowserChoice::Chromium) => crate::runner::transport::Engine::Chromium,
+                None => crate::runner::transport::Engine::Http,
+            },
         }
     }
 }

@@ -10,6 +10,8 @@
 //!   verification.)
 //! - `kill(2)` on a process group, to stop an SP that `fakta test` started (`target.start`)
 //!   with everything it started in turn.
+//! - the two pipes Chromium's `--remote-debugging-pipe` speaks DevTools over (its fds 3 and 4):
+//!   `pipe2(2)`, and `dup2(2)` in the child between fork and exec (`crate::browser`).
 
 use std::sync::Once;
 
@@ -60,6 +62,71 @@ pub fn signal_group(pgid: i32, sig: std::os::raw::c_int) -> bool {
     unsafe {
         libc::kill(-pgid, sig) == 0
     }
+}
+
+/// The pipes of Chromium's `--remote-debugging-pipe`: the browser reads commands on its fd 3
+/// and writes answers and events on its fd 4. Keep [`DevtoolsPipes::child_ends`] until the
+/// child is spawned, then drop them (so the browser's exit closes the pipe we read).
+#[derive(Debug)]
+pub struct DevtoolsPipes {
+    /// Our end of the browser's fd 3: we write commands here.
+    pub to_browser: std::os::fd::OwnedFd,
+    /// Our end of the browser's fd 4: answers and events come here.
+    pub from_browser: std::os::fd::OwnedFd,
+    /// The browser's ends (above fd 9, close-on-exec), moved to 3 and 4 in the child.
+    pub child_ends: [std::os::fd::OwnedFd; 2],
+}
+
+/// Makes the two pipes and arranges for `cmd`'s child to find them as fds 3 and 4.
+pub fn devtools_pipes(cmd: &mut std::process::Command) -> std::io::Result<DevtoolsPipes> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 writes two ints into the array we pass, which lives for the call.
+        #[expect(unsafe_code, reason = "an FFI call, see the module docs")]
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just opened by pipe2 and belong to nobody else.
+        #[expect(unsafe_code, reason = "taking ownership of fresh descriptors")]
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    }
+    /// A copy at fd 10 or above, so the dup2 calls in the child cannot overwrite each other.
+    fn high(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor we own returns a new one or -1.
+        #[expect(unsafe_code, reason = "an FFI call, see the module docs")]
+        let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+        if new < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor from fcntl, owned by nobody else.
+        #[expect(unsafe_code, reason = "taking ownership of a fresh descriptor")]
+        Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    }
+    let (browser_reads, we_write) = pipe()?;
+    let (we_read, browser_writes) = pipe()?;
+    let (r, w) = (high(&browser_reads)?, high(&browser_writes)?);
+    let (r_fd, w_fd) = (r.as_raw_fd(), w.as_raw_fd());
+    // SAFETY: the closure runs in the child between fork and exec and only calls dup2, which is
+    // async-signal-safe; both source descriptors are at 10 or above, so neither dup2 replaces
+    // the other's source. dup2 clears close-on-exec on 3 and 4.
+    #[expect(unsafe_code, reason = "dup2 in the child, see the module docs")]
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(r_fd, 3) < 0 || libc::dup2(w_fd, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(DevtoolsPipes {
+        to_browser: we_write,
+        from_browser: we_read,
+        child_ends: [r, w],
+    })
 }
 
 #[cfg(test)]

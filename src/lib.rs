@@ -7,6 +7,7 @@
 // Library code handles every failure; tests may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod browser;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;

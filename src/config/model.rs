@@ -908,6 +908,9 @@ pub struct SessionProbe {
     pub probe: Url,
     /// The probe's HTTP status that means "logged in".
     pub logged_in_status: u16,
+    /// A JavaScript expression that also decides "logged in" (`--browser chromium` only): true
+    /// or false once the page decided, null or undefined before.
+    pub logged_in_js: Option<String>,
     /// Values read from the probe's answer, by name (`role`, `email`, `groups`, ...).
     pub read: BTreeMap<String, Reader>,
 }
@@ -922,6 +925,9 @@ pub enum Reader {
     Regex(Regex),
     /// A response header.
     Header(String),
+    /// A JavaScript expression evaluated in the probe's page once it settled (`--browser
+    /// chromium` only; the HTTP browser runs no script).
+    Js(String),
 }
 
 /// The SP-side connection settings the SP is supposed to apply.

@@ -11,7 +11,9 @@ use super::binding::{BindingAttack, cookies_set_by};
 use super::browser::{Browser, Navigation, Page, Rewrite};
 use super::plan::TrialSpec;
 use super::transcript;
+use super::transport::{ChromiumTab, Transport};
 use super::verdict::{Failure, FailureKind, Observation, Passed};
+use crate::browser::Chromium;
 use crate::config::{
     ExpectedValue, LoginFrom, LoginOutcome, Reader, SessionExpectation, SessionState, Step, Target,
     User,
@@ -25,6 +27,8 @@ pub struct Observed {
     pub body: String,
     pub headers: reqwest::header::HeaderMap,
     pub logged_in: bool,
+    /// What each `js` reader's expression gave in the page (Chromium only; empty otherwise).
+    pub js: Vec<(String, Value)>,
 }
 
 /// The honest login of a pack, run once and shared by every trial whose pass rests on a
@@ -36,7 +40,17 @@ pub const IDENTITY_READERS: &[&str] = &["email", "subject"];
 
 /// Runs a trial against the IdP `idp` (in this process) and the SP the target names.
 pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Result<Passed, Failure> {
-    let result = run_alone(spec, idp).await;
+    run_in(spec, idp, baseline, None).await
+}
+
+/// As [`run`], in `chromium` when given (the trial's main browser is a tab of it).
+pub async fn run_in(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    baseline: &Baseline,
+    chromium: Option<&Chromium>,
+) -> Result<Passed, Failure> {
+    let result = run_alone_in(spec, idp, chromium).await;
     // A refusal (or a trial that could not deliver its forgery) is judged against the honest
     // login: when that fails too, nothing here means anything.
     let judged_by_refusal = spec.rests_on_a_refusal()
@@ -46,7 +60,7 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Resul
         };
     if judged_by_refusal {
         let honest = baseline
-            .get_or_init(|| async { honest_login(spec, idp).await })
+            .get_or_init(|| async { honest_login(spec, idp, chromium).await })
             .await;
         if let Err(why) = honest {
             return Err(Failure::new(
@@ -64,9 +78,13 @@ pub async fn run(spec: &TrialSpec, idp: &IdpState, baseline: &Baseline) -> Resul
 
 /// The honest login of the pack (the first user, no fault): accepted, through the IdP, with the
 /// identity the IdP asserted.
-async fn honest_login(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
+async fn honest_login(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    chromium: Option<&Chromium>,
+) -> Result<(), String> {
     let twin = spec.honest_twin();
-    match run_alone(&twin, idp).await {
+    match run_alone_in(&twin, idp, chromium).await {
         Ok(_) => Ok(()),
         Err(f) => Err(f.render()),
     }
@@ -74,6 +92,15 @@ async fn honest_login(spec: &TrialSpec, idp: &IdpState) -> Result<(), String> {
 
 /// Runs a trial without its baseline check.
 pub async fn run_alone(spec: &TrialSpec, idp: &IdpState) -> Result<Passed, Failure> {
+    run_alone_in(spec, idp, None).await
+}
+
+/// As [`run_alone`], in `chromium` when given.
+pub async fn run_alone_in(
+    spec: &TrialSpec,
+    idp: &IdpState,
+    chromium: Option<&Chromium>,
+) -> Result<Passed, Failure> {
     let trial: String = {
         let b: [u8; 12] = rand::rng().random();
         b.iter().map(|x| format!("{x:02x}")).collect()
@@ -98,10 +125,13 @@ pub async fn run_alone(spec: &TrialSpec, idp: &IdpState) -> Result<Passed, Failu
         idp.set_trial_post_logout_state(&trial, change);
     }
     let mut result = match TrialRun::new(spec, idp, &trial) {
-        Ok(mut run) => run.steps().await.map(|()| Passed {
-            observed: std::mem::take(&mut run.observed),
-            ..std::mem::take(&mut run.passed)
-        }),
+        Ok(mut run) => match run.open_tab(chromium).await {
+            Ok(()) => run.steps().await.map(|()| Passed {
+                observed: std::mem::take(&mut run.observed),
+                ..std::mem::take(&mut run.passed)
+            }),
+            Err(f) => Err(f),
+        },
         Err(f) => Err(f),
     };
     // S24: a refusal is not enough; the SP must not have fetched the external entity either.
@@ -146,6 +176,9 @@ struct TrialRun<'a> {
     forged_sent: bool,
     /// The values read from the session so far (the report's role matrix).
     observed: Vec<Observation>,
+    /// In Chromium mode, the main browser's tab: it navigates and probes, and hands its hops
+    /// to the main browser's record.
+    tab: Option<ChromiumTab>,
 }
 
 /// What one login navigation produced.
@@ -186,7 +219,20 @@ impl<'a> TrialRun<'a> {
             step: 0,
             forged_sent: false,
             observed: Vec::new(),
+            tab: None,
         })
+    }
+
+    /// Opens the main browser's Chromium tab, when the run has a Chromium.
+    async fn open_tab(&mut self, chromium: Option<&Chromium>) -> Result<(), Failure> {
+        let Some(chromium) = chromium else {
+            return Ok(());
+        };
+        let tab = ChromiumTab::open(chromium, self.spec.conn.idp.base(), self.trial, self.target)
+            .await
+            .map_err(|e| self.fail(FailureKind::Setup, e))?;
+        self.tab = Some(tab);
+        Ok(())
     }
 
     /// The failure of the current step, with its transcript.
@@ -299,17 +345,22 @@ impl<'a> TrialRun<'a> {
         };
         let before = self.idp.issued(self.trial).len();
         let target = self.target;
-        let (navigated, hops_before) = {
+        let (login, hops_before) = {
             let Some((_, b, who)) = self.browser(name) else {
                 return Err(self.fail(FailureKind::Setup, format!("no browser `{name}`")));
             };
-            let login = who.login.clone();
-            let hops_before = b.hops.len();
-            let navigated = match b.navigate(&start, &login).await {
-                Ok(page) => Ok((probe(b, target).await, page)),
-                Err(e) => Err(e),
-            };
-            (navigated, hops_before)
+            (who.login.clone(), b.hops.len())
+        };
+        let navigated = match self.tab.as_mut().filter(|_| name == "main") {
+            Some(tab) => {
+                let navigated = login_through(tab, &start, &login, target).await;
+                tab.hand_over(&mut self.browsers[0].1.hops);
+                navigated
+            }
+            None => match self.browser(name) {
+                Some((_, b, _)) => login_through(b, &start, &login, target).await,
+                None => Err(format!("no browser `{name}`")),
+            },
         };
         let (seen, page) = navigated.map_err(|e| {
             self.fail(
@@ -722,11 +773,16 @@ deliver it to the registered ACS URL / redirect_uri"
                 }
                 (Some(_), Some(_)) => "",
             };
+            let session = &self.target.session;
+            let means = match &session.logged_in_js {
+                Some(js) => format!("{} and `{js}` true in the page", session.logged_in_status),
+                None => session.logged_in_status.to_string(),
+            };
             return Err(self.fail(
                 kind,
                 format!(
-                    "expected the SP to accept the login; the session probe answered {} (logged in means {}){how}",
-                    got.seen.status, self.target.session.logged_in_status
+                    "expected the SP to accept the login; the session probe answered {} (logged in means {means}){how}",
+                    got.seen.status
                 ),
             ));
         }
@@ -957,9 +1013,15 @@ identity (not fooled) or took the forged one"
     async fn expect(&mut self, e: &SessionExpectation) -> Result<(), Failure> {
         let name = e.browser.clone().unwrap_or_else(|| "main".into());
         let target = self.target;
-        let seen = match self.browser(&name) {
-            Some((_, b, _)) => probe(b, target).await,
-            None => {
+        let tab = self.tab.as_mut().filter(|_| name == "main");
+        let seen = match (tab, self.browsers.iter_mut().find(|(n, _, _)| *n == name)) {
+            (Some(tab), Some((_, b, _))) => {
+                let seen = tab.probe(target).await;
+                tab.hand_over(&mut b.hops);
+                seen
+            }
+            (None, Some((_, b, _))) => probe(b, target).await,
+            (_, None) => {
                 return Err(self.fail(
                     FailureKind::Setup,
                     format!("no browser `{name}` signed in yet"),
@@ -1289,10 +1351,23 @@ fn describe_reader(r: &Reader) -> String {
         Reader::Css(s) => format!("(css {s})"),
         Reader::Regex(re) => format!("(regex {})", re.as_str()),
         Reader::Header(h) => format!("(header {h})"),
+        Reader::Js(e) => format!("(js {e})"),
     }
 }
 
-async fn probe(browser: &mut Browser, target: &Target) -> Result<Observed, String> {
+/// A login in `transport`: the navigation, then the probe; transport errors in words.
+async fn login_through(
+    transport: &mut dyn Transport,
+    start: &str,
+    login: &str,
+    target: &Target,
+) -> Result<(Result<Observed, String>, Page), String> {
+    let page = transport.navigate(start, login).await?;
+    Ok((transport.probe(target).await, page))
+}
+
+/// The HTTP browser's probe: a GET of the probe URL.
+pub async fn probe(browser: &mut Browser, target: &Target) -> Result<Observed, String> {
     let page = browser
         .get(target.session.probe.as_str())
         .await
@@ -1302,6 +1377,7 @@ async fn probe(browser: &mut Browser, target: &Target) -> Result<Observed, Strin
         status: page.status,
         headers: page.headers,
         body: page.body,
+        js: Vec::new(),
     })
 }
 
@@ -1338,6 +1414,12 @@ pub fn read_value(reader: &Reader, seen: &Observed) -> Option<Value> {
             .get(name.as_str())
             .and_then(|v| v.to_str().ok())
             .map(|v| Value::String(v.to_owned())),
+        Reader::Js(expr) => seen
+            .js
+            .iter()
+            .find(|(e, _)| e == expr)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_null() && *v != Value::Bool(false) && v.as_str() != Some("")),
     }
 }
 
@@ -1391,7 +1473,27 @@ mod tests {
             body: r#"<html><body><span id="role">devops</span> {"role":"x"}</body></html>"#.into(),
             headers,
             logged_in: true,
+            js: vec![
+                ("window.session.role".into(), Value::String("devops".into())),
+                ("window.nothing".into(), Value::Null),
+                ("window.no".into(), Value::Bool(false)),
+            ],
         }
+    }
+
+    /// A `js` reader reads what its expression gave in the page; null, false and "" are
+    /// nothing (the page has no such value), and an expression never run reads nothing.
+    #[test]
+    fn a_js_reader_reads_what_the_page_gave() {
+        let s = seen();
+        let js = |e: &str| read_value(&Reader::Js(e.into()), &s);
+        assert_eq!(
+            js("window.session.role"),
+            Some(Value::String("devops".into()))
+        );
+        assert_eq!(js("window.nothing"), None);
+        assert_eq!(js("window.no"), None);
+        assert_eq!(js("window.never.run"), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! trials of a connection file (its scenarios and the generated role matrix), failure
 //! transcripts, libtest output and JUnit.
 //!
-//! Architecture invariant: only this module knows reqwest and scraper; it never calls an SP's
+//! Architecture invariant: only this module knows reqwest and scraper (`transport` drives
+//! `crate::browser` for `--browser chromium`); it never calls an SP's
 //! internals, only its URLs; its role oracle shares no code with `refsp`.
 
 pub mod binding;
@@ -18,6 +19,7 @@ pub mod report;
 pub mod revoke;
 pub mod sp;
 pub mod transcript;
+pub mod transport;
 pub mod verdict;
 
 pub use report::{Bound, Options, Pack, RunError, run};

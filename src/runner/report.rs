@@ -52,6 +52,8 @@ pub struct Options {
     /// The keys folder: an https IdP's local CA and server certificate are kept there too
     /// (None: `certs`).
     pub certs: Option<PathBuf>,
+    /// The browser the trials drive (`--browser`): the HTTP emulation, or headless Chromium.
+    pub browser: super::transport::Engine,
 }
 
 /// How long the trials of one `fakta test` may take in all, unless `--timeout` says otherwise.
@@ -241,12 +243,31 @@ pub fn run(
     }
     let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::new()));
     let budget = Arc::new(Budget::new(options.timeout()));
+    let chromium = match options.browser {
+        super::transport::Engine::Chromium if !options.list => {
+            let limit = super::transport::LAUNCH_LIMIT;
+            let launched = runtime
+                .block_on(async {
+                    tokio::time::timeout(limit, crate::browser::Chromium::launch()).await
+                })
+                .map_err(|_| {
+                    RunError::Setup(format!(
+                        "--browser chromium: Chromium did not start within {} s",
+                        limit.as_secs()
+                    ))
+                })?
+                .map_err(|e| RunError::Setup(format!("--browser chromium: {e}")))?;
+            Some(Arc::new(launched))
+        }
+        _ => None,
+    };
     let shared = Shared {
         gate: Arc::new(RwLock::new(())),
         handle: runtime.handle().clone(),
         outcomes: outcomes.clone(),
         budget: budget.clone(),
         sp_wait: options.sp_wait(),
+        chromium,
     };
     let prepared = prepare(packs, &keys, sp_flaws.as_ref(), options, &runtime, &shared)?;
     let args = Arguments {
@@ -411,6 +432,8 @@ struct Shared {
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     budget: Arc<Budget>,
     sp_wait: Duration,
+    /// The run's Chromium (`--browser chromium`): one process, a fresh context per trial.
+    chromium: Option<Arc<crate::browser::Chromium>>,
 }
 
 /// The trials of every pack, with their IdPs and SPs running (unless only listing).
@@ -445,6 +468,7 @@ fn prepare(
     for pack in packs {
         let conn = Arc::new(pack.conn);
         let mut specs = plan::plan(&pack.name, conn.clone(), options.attacks);
+        mark_not_runnable(&mut specs, options);
         if let Some(d) = dealer.as_mut() {
             let before = specs.len();
             specs.retain(|s| d.keeps(&s.name, selected(&s.name, options), needs_the_sp_alone(s)));
@@ -486,6 +510,13 @@ fn prepare(
         }
     }
     Ok(prepared)
+}
+
+/// Lists the trials the chosen browser cannot run as ignored, with the reason.
+fn mark_not_runnable(specs: &mut [TrialSpec], options: &Options) {
+    for s in specs.iter_mut().filter(|s| s.ignored.is_none()) {
+        s.ignored = super::transport::not_runnable(s, options.browser);
+    }
 }
 
 /// Why a run executed no trial, in words.
@@ -536,7 +567,9 @@ fn list_json(packs: &[Pack], options: &Options) {
     let mut dealer = options.partition.map(Dealer::new);
     for pack in packs {
         let conn = Arc::new(pack.conn.clone());
-        for spec in plan::plan(&pack.name, conn, options.attacks) {
+        let mut specs = plan::plan(&pack.name, conn, options.attacks);
+        mark_not_runnable(&mut specs, options);
+        for spec in specs {
             let chosen = selected(&spec.name, options);
             let in_shard = dealer
                 .as_mut()
@@ -798,7 +831,7 @@ fn trial(
                 &spec,
                 &shared,
                 TRIAL_TIMEOUT,
-                exec::run(&spec, &idp, &baseline),
+                exec::run_in(&spec, &idp, &baseline, shared.chromium.as_deref()),
             );
             finish(started, result)
         }

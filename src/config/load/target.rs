@@ -111,11 +111,19 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
         )
         .and_then(|s| url(sink, s));
     let mut status = Some(200);
+    let mut logged_in_js = None;
     if let Some(n) = m.get("logged_in_when") {
-        let w = Map::new(sink, n, "target.session.logged_in_when", &["status"]);
-        status = w
-            .and_then(|w| w.req_string(sink, "status", "an HTTP status code"))
-            .and_then(|s| http_status(sink, s));
+        let w = Map::new(sink, n, "target.session.logged_in_when", &["status", "js"]);
+        if let Some(w) = w {
+            logged_in_js = w.string(sink, "js").map(|s| s.value);
+            if w.get("status").is_some() || logged_in_js.is_none() {
+                status = w
+                    .req_string(sink, "status", "an HTTP status code")
+                    .and_then(|s| http_status(sink, s));
+            }
+        } else {
+            status = None;
+        }
     }
     let mut read = BTreeMap::new();
     if let Some(n) = m.get("read") {
@@ -142,12 +150,13 @@ fn session(sink: &mut Sink, node: &Node) -> Option<SessionProbe> {
     Some(SessionProbe {
         probe: probe?,
         logged_in_status: status?,
+        logged_in_js,
         read,
     })
 }
 
 fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
-    let (kind, s) = one_of(sink, node, path, &["json", "css", "regex", "header"])?;
+    let (kind, s) = one_of(sink, node, path, &["json", "css", "regex", "header", "js"])?;
     Some(match kind {
         "json" => {
             if !s.value.starts_with('/') {
@@ -171,6 +180,7 @@ fn session_reader(sink: &mut Sink, node: &Node, path: &str) -> Option<Reader> {
                 return None;
             }
         },
+        "js" => Reader::Js(s.value),
         _ => Reader::Header(s.value),
     })
 }
