@@ -179,9 +179,11 @@ fn a_flawed_sp_fails_the_trials_that_catch_it_in_chromium() {
         "{out}"
     );
     assert!(out.contains("kind: sp-accepted"), "{out}");
-    // The transcript shows Chromium's hops: the authorize request and the callback.
+    // The transcript shows Chromium's hops: the authorize request and the callback (posted:
+    // the reference SP asks for response_mode=form_post).
     assert!(out.contains("/oauth2/v1/authorize?"), "{out}");
-    assert!(out.contains("/login/oidc/callback?"), "{out}");
+    assert!(out.contains("POST http://127.0.0.1:"), "{out}");
+    assert!(out.contains("/login/oidc/callback -> 200"), "{out}");
 }
 
 /// A missing Chromium is one clear error naming the package, not a hang or a list of failures.
