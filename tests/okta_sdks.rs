@@ -11,7 +11,12 @@
 //! with the IdP's own key but expired, for another issuer or another audience, and a token
 //! signed by a foreign key under the IdP's kid, must be refused.
 //!
-//! node or the package missing is a failure, not a skip: run `scripts/setup-deps`.
+//! `@okta/okta-auth-js` (its published browser bundle, pinned there too) in headless Chromium
+//! (`--dump-dom`, no driver): tests/spa-okta/index.html, served from its own origin, calls
+//! `session.exists()` and `token.getWithoutPrompt()` (a hidden iframe, prompt=none,
+//! `response_mode=okta_post_message`), before and after signing a user in.
+//!
+//! node, Chromium or a package missing is a failure, not a skip: run `scripts/setup-deps`.
 
 mod common;
 
@@ -358,4 +363,201 @@ async fn without_the_ca_the_verifier_cannot_reach_the_keys() {
     assert_eq!(verdict["ok"], false, "{verdict}");
     let error = verdict["error"].as_str().unwrap_or("");
     assert!(error.contains("certificate"), "{error}");
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const SPA_PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spa-okta/index.html");
+/// The version tests/interop/node/packages.txt pins.
+const AUTH_JS_VERSION: &str = "8.0.1";
+const SPA_CLIENT: &str = "0oa4oktaspa";
+
+/// Kills a helper process (the SPA's static server) when the test ends.
+struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Loads `url` in headless Chromium (its own profile in `profile`) and returns the JSON the
+/// page wrote into `#result`.
+fn spa_result(profile: &Path, url: &str) -> Value {
+    let (code, dom, err) = run_with_deadline(
+        Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                // Virtual time runs the page's timers and network until it is idle.
+                "--virtual-time-budget=20000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--dump-dom")
+            .arg(url),
+        Duration::from_secs(90),
+    );
+    assert_eq!(code, 0, "chromium --dump-dom failed:\n{err}");
+    let start = dom.find("<pre id=\"result\">").expect("the result element") + 17;
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let text = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: the page wrote `{text}`"))
+}
+
+/// okta-auth-js, Okta's browser SDK (its published bundle, unmodified), in headless Chromium
+/// against `fakta serve`: `session.exists()` reads `/api/v1/sessions/me` and
+/// `token.getWithoutPrompt()` renews silently in a hidden iframe with
+/// `response_mode=okta_post_message`. Without an IdP session the SDK gets fakta's posted
+/// `login_required` (so the message's shape, state and origin are what it listens for); once
+/// the page has signed a user in, the SDK gets a code, redeems it with PKCE and validates the
+/// id_token itself.
+#[test]
+fn okta_auth_js_renews_silently_in_headless_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install the Debian package `chromium` (scripts/setup-deps does)"
+    );
+    let bundle = Path::new(NODE_MODULES).join("@okta/okta-auth-js/dist/okta-auth-js.min.js");
+    let pkg = Path::new(NODE_MODULES).join("@okta/okta-auth-js/package.json");
+    let version: Value = serde_json::from_str(
+        &std::fs::read_to_string(&pkg)
+            .unwrap_or_else(|e| panic!("{} is missing ({e}): {HINT}", pkg.display())),
+    )
+    .unwrap();
+    assert_eq!(version["version"], AUTH_JS_VERSION, "{HINT}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (idp_port, spa_port) = (free_port(), free_port());
+    // Both on localhost: the same site, as an SPA and its Okta custom domain are, so the
+    // browser sends the IdP's SameSite=Lax session cookie to the hidden iframe.
+    let base = format!("http://localhost:{idp_port}");
+    let spa = format!("http://localhost:{spa_port}");
+    let redirect = format!("{spa}/login/callback");
+    let yaml = [
+        "idp:".to_owned(),
+        format!("  base_url: {base}"),
+        "directory:".to_owned(),
+        "  users:".to_owned(),
+        "    - { id: 00u1alice, email: alice@acme.test, name: Alice Admin, groups: [Eng] }"
+            .to_owned(),
+        "apps:".to_owned(),
+        "  - id: okta-spa".to_owned(),
+        "    protocol: oidc".to_owned(),
+        format!("    client_id: {SPA_CLIENT}"),
+        "    token_endpoint_auth_method: none".to_owned(),
+        format!("    redirect_uris: [{redirect}]"),
+        "    authorization_server: default".to_owned(),
+    ]
+    .join("\n");
+    let file = dir.path().join("spa.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let mut server = Server(
+        Command::new(BIN)
+            .arg("--certs")
+            .arg(dir.path().join("certs"))
+            .arg("serve")
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_line(
+        &mut server.0,
+        "fakta IdP listening",
+        Duration::from_secs(20),
+    );
+    // The SPA: the page and the SDK's bundle, served from their own origin.
+    let root = dir.path().join("spa");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::copy(SPA_PAGE, root.join("index.html")).unwrap();
+    std::os::unix::fs::symlink(&bundle, root.join("okta-auth-js.min.js")).unwrap();
+    let _spa_server = Helper(
+        Command::new(common::python())
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(spa_port.to_string())
+            .arg("--directory")
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(spa_port);
+    let issuer = format!("{base}/oauth2/default");
+    let page = |extra: &str| {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("issuer", issuer.as_str()),
+                ("client_id", SPA_CLIENT),
+                ("redirect_uri", redirect.as_str()),
+            ])
+            .finish();
+        format!("{spa}/index.html?{q}{extra}")
+    };
+
+    let first = spa_result(&dir.path().join("profile-1"), &page(""));
+    assert!(first.get("fatal").is_none(), "{first}");
+    assert_eq!(
+        first["version"],
+        format!("okta-auth-js/{AUTH_JS_VERSION}"),
+        "{first}"
+    );
+    assert_eq!(first["session_exists"], false, "{first}");
+    assert_eq!(first["renew"]["ok"], false, "{first}");
+    assert_eq!(first["renew"]["name"], "OAuthError", "{first}");
+    assert_eq!(first["renew"]["errorCode"], "login_required", "{first}");
+
+    // A pending login of fakta's (its login page's state), for the page to complete in the
+    // browser as a person would.
+    let (code, out, err) = run_with_deadline(
+        Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{redirect_url}"])
+            .arg(format!(
+                "{base}/oauth2/default/v1/authorize?client_id={SPA_CLIENT}&redirect_uri={}\
+&response_type=code&scope=openid&state=s&nonce=n&code_challenge={}&code_challenge_method=S256",
+                url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>(),
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            )),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{err}");
+    let login_state = out.split("state=").nth(1).expect("the login page's state");
+    let second = spa_result(
+        &dir.path().join("profile-2"),
+        &page(&format!("&login_state={login_state}&user=00u1alice")),
+    );
+    assert!(second.get("fatal").is_none(), "{second}");
+    assert_eq!(second["session_exists"], true, "{second}");
+    assert_eq!(second["renew"]["ok"], true, "{second}");
+    assert_eq!(
+        second["renew"]["tokens"],
+        json!(["accessToken", "idToken"]),
+        "{second}"
+    );
+    let claims = &second["renew"]["id_token_claims"];
+    assert_eq!(claims["sub"], "00u1alice", "{second}");
+    assert_eq!(claims["iss"], issuer.as_str(), "{second}");
+    assert_eq!(claims["aud"], SPA_CLIENT, "{second}");
 }

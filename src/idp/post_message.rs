@@ -13,8 +13,9 @@
 //! element or break out of the string.
 //!
 //! The fault as data ([`Target::Foreign`]): the same result posted to an origin that is not the
-//! redirect URI's. No conforming browser delivers it to the SPA, so an SPA that still logs in
-//! took the result from somewhere else; it is here for the browser trials of SPAs to use.
+//! redirect URI's. No conforming browser delivers it to the SPA (tests/okta_sdks.rs: with it,
+//! okta-auth-js's silent renew times out), so an SPA that still logs in took the result from
+//! somewhere else; it is here for the browser trials of SPAs to use.
 
 use serde_json::{Map, Value};
 use url::Url;
