@@ -214,6 +214,72 @@ async fn form_post_mode_posts_code_and_state() {
     assert!(form_field(&done.body, "code").is_some());
 }
 
+/// The `data` and `origin` a response_mode=okta_post_message page posts (JSON literals in its
+/// script).
+fn posted(page: &str) -> (Value, String) {
+    let grab = |name: &str| -> Value {
+        let at = page
+            .find(&format!("var {name} = "))
+            .unwrap_or_else(|| panic!("no {name} in {page}"));
+        let start = at + name.len() + 7;
+        let end = start + page[start..].find(";\n").unwrap();
+        serde_json::from_str(&page[start..end]).unwrap()
+    };
+    (grab("data"), grab("origin").as_str().unwrap().to_owned())
+}
+
+/// okta-auth-js's silent renew (`token.getWithoutPrompt`: prompt=none,
+/// response_mode=okta_post_message in a hidden iframe): without a session the page posts
+/// login_required with the state, with one it posts a code that redeems; always to the redirect
+/// URI's origin, never `*`.
+#[tokio::test]
+async fn okta_post_message_posts_the_result_to_the_redirect_uris_origin() {
+    let st = state(oidc_example());
+    let silent = web_params(&[("prompt", "none"), ("response_mode", "okta_post_message")]);
+    let first = get(&st, &authorize_uri("/oauth2/v1", &silent), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let (data, origin) = posted(&first.body);
+    assert_eq!(origin, "http://127.0.0.1:7100");
+    assert_eq!(data["error"], "login_required", "{data}");
+    assert_eq!(data["state"], "st-123");
+    assert!(data.get("code").is_none());
+    assert!(!first.body.contains("\"*\""));
+
+    let (_, cookie) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let again = get(&st, &authorize_uri("/oauth2/v1", &silent), Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let (data, origin) = posted(&again.body);
+    assert_eq!(origin, "http://127.0.0.1:7100");
+    assert_eq!(data["state"], "st-123");
+    let code = data["code"].as_str().expect("a code");
+    let tokens = exchange(&st, code).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert!(json(&tokens)["id_token"].is_string());
+
+    // A value chosen by the client cannot close the script.
+    let evil = web_params(&[
+        ("prompt", "none"),
+        ("response_mode", "okta_post_message"),
+        ("state", "</script><script>alert(1)</script>"),
+    ]);
+    let page = get(&st, &authorize_uri("/oauth2/v1", &evil), Some(&cookie)).await;
+    assert_eq!(page.body.matches("</script").count(), 1, "{}", page.body);
+    assert_eq!(
+        posted(&page.body).0["state"],
+        "</script><script>alert(1)</script>"
+    );
+
+    // Discovery says so, as Okta's does.
+    let doc = get(&st, "/.well-known/openid-configuration", None).await;
+    assert!(
+        json(&doc)["response_modes_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "okta_post_message")
+    );
+}
+
 /// O22 (the OpenID Foundation's RP test form-post-error): under a trial's authorization-error
 /// fault the IdP answers the signed-in user with access_denied and the request's state, in
 /// the response mode the client asked for, and issues no code; other browsers get codes.
@@ -222,7 +288,7 @@ async fn an_authorization_error_goes_back_in_the_clients_response_mode() {
     use fakta::idp::IssuedKind;
     use fakta::oidc::faults::Fault;
     let st = state(oidc_example());
-    for mode in ["query", "form_post"] {
+    for mode in ["query", "form_post", "okta_post_message"] {
         let trial = format!("trial-{mode}");
         st.begin_trial(&trial);
         st.set_trial_oidc_fault(&trial, Fault::AuthorizationError);
@@ -244,10 +310,10 @@ async fn an_authorization_error_goes_back_in_the_clients_response_mode() {
         )
         .await;
         let field = |name: &str| -> Option<String> {
-            if mode == "query" {
-                query_of(done.location()).get(name).cloned()
-            } else {
-                form_field(&done.body, name)
+            match mode {
+                "query" => query_of(done.location()).get(name).cloned(),
+                "form_post" => form_field(&done.body, name),
+                _ => posted(&done.body).0[name].as_str().map(str::to_owned),
             }
         };
         if mode == "query" {
@@ -255,7 +321,9 @@ async fn an_authorization_error_goes_back_in_the_clients_response_mode() {
             assert!(done.location().starts_with(REDIRECT), "{}", done.location());
         } else {
             assert_eq!(done.status, StatusCode::OK, "{}", done.body);
-            assert_eq!(done.form_action(), REDIRECT);
+            if mode == "form_post" {
+                assert_eq!(done.form_action(), REDIRECT);
+            }
         }
         assert_eq!(field("error").as_deref(), Some("access_denied"), "{mode}");
         assert_eq!(field("state").as_deref(), Some("st-123"), "{mode}");

@@ -16,6 +16,7 @@ pub mod inspect;
 mod login;
 pub mod oidc;
 mod okta_api;
+pub mod post_message;
 mod router;
 pub mod slo;
 mod sso;

@@ -306,6 +306,15 @@ fn to_client(redirect_uri: &str, mode: ResponseMode, fields: &[(&str, &str)]) ->
             resp
         }
         ResponseMode::FormPost => Html(post_form_fields(redirect_uri, fields)).into_response(),
+        ResponseMode::OktaPostMessage => {
+            match super::post_message::page(redirect_uri, fields, &super::post_message::Target::RedirectOrigin) {
+                Some(page) => Html(page).into_response(),
+                None => IdpError::Authorize(format!(
+                    "response_mode okta_post_message needs a web origin to post to; redirect_uri `{redirect_uri}` has none"
+                ))
+                .into_response(),
+            }
+        }
     }
 }
 
@@ -401,10 +410,7 @@ fn authorization_error(
         ErrorCode::AccessDenied,
         "User is not assigned to the client application.",
     );
-    let mode = match request.response_mode {
-        ResponseMode::Query => "query",
-        ResponseMode::FormPost => "form_post",
-    };
+    let mode = request.response_mode.as_str();
     state.note_issued(
         trial,
         super::state::Issued {

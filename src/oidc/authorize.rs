@@ -24,6 +24,20 @@ pub fn scope_list(scope: &str) -> Vec<String> {
 pub enum ResponseMode {
     Query,
     FormPost,
+    /// Okta's `okta_post_message`: a page that posts the result to the window that opened the
+    /// request (okta-auth-js's silent renew and popup; `crate::idp::post_message`).
+    OktaPostMessage,
+}
+
+impl ResponseMode {
+    /// The `response_mode` value naming this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+            ResponseMode::OktaPostMessage => "okta_post_message",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,11 +134,14 @@ pub fn parse<'a>(
     match get("response_mode") {
         None | Some("query") => {}
         Some("form_post") => response_mode = ResponseMode::FormPost,
+        Some("okta_post_message") => response_mode = ResponseMode::OktaPostMessage,
         Some(other) => {
             return Err(fail(
                 ResponseMode::Query,
                 ErrorCode::InvalidRequest,
-                format!("response_mode `{other}` is not supported; use query or form_post"),
+                format!(
+                    "response_mode `{other}` is not supported; use query, form_post or okta_post_message"
+                ),
             ));
         }
     }

@@ -83,7 +83,7 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
         revocation_endpoint: ep("revoke"),
         introspection_endpoint: ep("introspect"),
         response_types_supported: vec!["code"],
-        response_modes_supported: vec!["query", "form_post"],
+        response_modes_supported: vec!["query", "form_post", "okta_post_message"],
         grant_types_supported: vec!["authorization_code", "refresh_token"],
         subject_types_supported: vec!["public"],
         id_token_signing_alg_values_supported: vec!["RS256", "ES256"],
