@@ -1375,3 +1375,68 @@ async fn other_management_api_paths_answer_in_oktas_error_shape() {
         "{err}"
     );
 }
+
+/// The qovery-oidc app launched by "Either Okta or App", with an initiate login URI that has
+/// its own query.
+fn launchable() -> fakta::config::Connection {
+    let yaml = std::fs::read_to_string(OIDC_EXAMPLE).unwrap().replace(
+        "    backchannel_logout_uri: http://127.0.0.1:7100/oidc/backchannel-logout\n",
+        "    backchannel_logout_uri: http://127.0.0.1:7100/oidc/backchannel-logout\n    initiate_login_uri: http://127.0.0.1:7100/login/oidc/initiate?tenant=acme\n",
+    );
+    assert!(yaml.contains("initiate_login_uri"));
+    connection(&yaml, std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Third-party-initiated login (OIDC Core §4): the app's tile sends the browser to its initiate
+/// login URI with the issuer, and passes on login_hint and target_link_uri; an app without one
+/// ("App Only") has no tile to launch, and the index page links the tile.
+#[tokio::test]
+async fn the_tile_of_an_app_with_an_initiate_login_uri_sends_the_browser_there_with_iss() {
+    let st = state(launchable());
+    let a = get(&st, "/home/qovery-oidc/launch", None).await;
+    assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+    let to = url::Url::parse(a.location()).unwrap();
+    assert_eq!(
+        &to[..url::Position::AfterPath],
+        "http://127.0.0.1:7100/login/oidc/initiate"
+    );
+    let q = query_of(a.location());
+    assert_eq!(q.get("tenant").map(String::as_str), Some("acme"));
+    assert_eq!(
+        q.get("iss").map(String::as_str),
+        Some(st.conn.idp.base().trim_end_matches('/'))
+    );
+    assert!(!q.contains_key("login_hint"));
+
+    let a = get(
+        &st,
+        "/home/qovery-oidc/launch?login_hint=alice%40acme.test&target_link_uri=http%3A%2F%2F127.0.0.1%3A7100%2Fdeep",
+        None,
+    )
+    .await;
+    let q = query_of(a.location());
+    assert_eq!(
+        q.get("login_hint").map(String::as_str),
+        Some("alice@acme.test")
+    );
+    assert_eq!(
+        q.get("target_link_uri").map(String::as_str),
+        Some("http://127.0.0.1:7100/deep")
+    );
+
+    // The SPA has no initiate login URI: App Only.
+    let a = get(&st, "/home/qovery-spa/launch", None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.body.contains("no `initiate_login_uri`"), "{}", a.body);
+    let a = get(&st, "/home/nope/launch", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let index = get(&st, "/", None).await;
+    assert!(
+        index.body.contains("/home/qovery-oidc/launch"),
+        "{}",
+        index.body
+    );
+    assert!(!index.body.contains("/home/qovery-spa/launch"));
+    assert!(index.body.contains("Either Okta or App"));
+}

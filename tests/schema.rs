@@ -156,6 +156,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "a redirect URI with a fragment (pattern)",
     ),
     (
+        "oidc_initiate_login_uri_fragment",
+        "/apps/0/initiate_login_uri",
+        "an initiate login URI with a fragment (pattern)",
+    ),
+    (
         "oidc_secret_method_without_secret",
         "/apps/0",
         "client_secret_post without `client_secret`",

@@ -224,6 +224,10 @@ pub struct OidcApp {
     pub require_pkce: bool,
     pub access_token_lifetime_secs: i64,
     pub id_token_lifetime_secs: i64,
+    /// Okta's "Login initiated by: Either Okta or App" with its "Initiate login URI": the app's
+    /// tile sends the browser there with `iss` (OIDC Core §4, third-party-initiated login), and
+    /// the client starts its own authorization request. None: "App Only".
+    pub initiate_login_uri: Option<Url>,
 }
 
 /// How a client authenticates at the token endpoint.

@@ -137,6 +137,28 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
     };
     let require_pkce =
         m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
+    // "Login initiated by: Either Okta or App", "Redirect to app to initiate login (OIDC
+    // Compliant)": Okta's tile redirects to the client's `initiate_login_uri` (Okta help, "Create
+    // OpenID Connect app integrations"; OIDC Core §4). The URI takes the IdP's query parameters,
+    // so, like a redirect URI, it has no fragment.
+    let initiate_login_uri = match m.string(sink, "initiate_login_uri") {
+        Some(s) => {
+            let (pos, path) = (s.pos, s.path.clone());
+            let u = url(sink, s)?;
+            if let Some(fragment) = u.fragment() {
+                sink.error(
+                    pos,
+                    &path,
+                    format!(
+                        "the initiate login URI must not have a fragment (`#{fragment}`): the IdP adds `iss` to its query (OpenID Connect Core section 4)"
+                    ),
+                );
+                return None;
+            }
+            Some(u)
+        }
+        None => None,
+    };
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -152,6 +174,7 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         require_pkce,
         access_token_lifetime_secs: access?,
         id_token_lifetime_secs: id_life?,
+        initiate_login_uri,
     }))
 }
 

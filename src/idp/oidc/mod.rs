@@ -1,7 +1,8 @@
 //! OpenID Connect over HTTP, one module per endpoint: discovery and JWKS, authorize (code flow
 //! with PKCE, the shared login page and IdP session), the answer to the client in the response
 //! mode it asked for (`response`), token (one function per grant type), userinfo, end_session,
-//! revocation (RFC 7009) and introspection (RFC 7662), for the org server and custom servers.
+//! revocation (RFC 7009) and introspection (RFC 7662), for the org server and custom servers;
+//! and an app's tile (`launch`, third-party-initiated login).
 //! This module holds what the endpoints share: the server a request names, OAuth error
 //! answers, form bodies and client lookup/authentication.
 
@@ -9,6 +10,7 @@ mod authorize;
 mod discovery;
 mod end_session;
 mod introspect;
+mod launch;
 mod response;
 mod token;
 mod userinfo;
@@ -17,6 +19,7 @@ pub use authorize::{answer_with_code, authorize_get, authorize_post};
 pub use discovery::{discovery, keys};
 pub use end_session::end_session;
 pub use introspect::{introspect, revoke};
+pub use launch::launch;
 pub use token::token;
 pub use userinfo::userinfo;
 
