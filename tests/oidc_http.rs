@@ -1440,3 +1440,145 @@ async fn the_tile_of_an_app_with_an_initiate_login_uri_sends_the_browser_there_w
     assert!(!index.body.contains("/home/qovery-spa/launch"));
     assert!(index.body.contains("Either Okta or App"));
 }
+
+/// The example plus a service app (client_credentials only, on the custom server), and the web
+/// app without the refresh token grant.
+fn with_grant_types() -> fakta::config::Connection {
+    let yaml = std::fs::read_to_string(OIDC_EXAMPLE)
+        .unwrap()
+        .replace(
+            "    redirect_uris: [http://127.0.0.1:7100/login/oidc/callback]\n",
+            "    redirect_uris: [http://127.0.0.1:7100/login/oidc/callback]\n    grant_types: [authorization_code]\n",
+        )
+        .replace(
+            "\ntarget:",
+            "  - id: service\n    protocol: oidc\n    client_id: 0oa3service\n    client_secret: svc-secret\n    redirect_uris: [http://127.0.0.1:7300/cb]\n    authorization_server: default\n    grant_types: [client_credentials]\n\ntarget:",
+        );
+    assert!(yaml.contains("0oa3service") && yaml.contains("grant_types: [authorization_code]"));
+    connection(&yaml, std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Okta's "Grant type" boxes (RFC 6749 §4.4, §5.2): a client_credentials token for the client
+/// itself, no user and no id_token; OpenID scopes refused as Okta does; a grant the app does not
+/// have is `unauthorized_client` at the token and authorize endpoints; no refresh token without
+/// the refresh token grant.
+#[tokio::test]
+async fn grant_types_decide_what_the_token_endpoint_issues() {
+    let st = state(with_grant_types());
+    let svc = Some(("0oa3service", "svc-secret"));
+    let token = |fields: Vec<(&'static str, &'static str)>, who| {
+        let st = st.clone();
+        async move { post_form_basic(&st, "/oauth2/default/v1/token", &fields, who).await }
+    };
+    let ok = token(
+        vec![
+            ("grant_type", "client_credentials"),
+            ("scope", "fakta.read"),
+        ],
+        svc,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let body = json(&ok);
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    assert_eq!(body["scope"], "fakta.read");
+    let at = body["access_token"].as_str().unwrap();
+    let claims = peek_claims(at).unwrap();
+    assert_eq!(claims["sub"], "0oa3service");
+    assert_eq!(claims["cid"], "0oa3service");
+    assert_eq!(
+        claims["iss"],
+        format!(
+            "{}/oauth2/default",
+            st.conn.idp.base().trim_end_matches('/')
+        )
+    );
+    assert!(claims.get("uid").is_none());
+    let intro = post_form_basic(&st, "/oauth2/default/v1/introspect", &[("token", at)], svc).await;
+    let intro = json(&intro);
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["sub"], "0oa3service");
+    // Userinfo has no user to answer for.
+    let ui = get_bearer(&st, "/oauth2/default/v1/userinfo", at).await;
+    assert_eq!(ui.status, StatusCode::UNAUTHORIZED);
+
+    for (scope, says) in [
+        ("openid fakta.read", "Cannot request 'openid' scopes"),
+        (
+            "",
+            "at least one of the authorization server's custom scopes",
+        ),
+    ] {
+        let bad = post_form_basic(
+            &st,
+            "/oauth2/default/v1/token",
+            &[("grant_type", "client_credentials"), ("scope", scope)],
+            svc,
+        )
+        .await;
+        assert_eq!(oauth_error(&bad), "invalid_scope", "{}", bad.body);
+        assert!(bad.body.contains(says), "{}", bad.body);
+    }
+
+    // The service app has no authorization code grant; the web app no client credentials.
+    let bad = token(
+        vec![("grant_type", "authorization_code"), ("code", "x")],
+        svc,
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unauthorized_client", "{}", bad.body);
+    assert!(
+        bad.body.contains("its grant_types: client_credentials"),
+        "{}",
+        bad.body
+    );
+    let start = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/default/v1",
+            &[
+                ("client_id", "0oa3service"),
+                ("redirect_uri", "http://127.0.0.1:7300/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "s1"),
+            ],
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let q = query_of(start.location());
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("unauthorized_client")
+    );
+    assert_eq!(q.get("state").map(String::as_str), Some("s1"));
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "fakta.read"),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unauthorized_client", "{}", bad.body);
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "password")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unsupported_grant_type", "{}", bad.body);
+
+    // offline_access without the refresh token grant: tokens, but no refresh token.
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let done = exchange(&st, &code).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let body = json(&done);
+    assert!(body.get("id_token").is_some());
+    assert!(body.get("refresh_token").is_none(), "{}", done.body);
+}

@@ -156,6 +156,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "a redirect URI with a fragment (pattern)",
     ),
     (
+        "oidc_bad_grant_types",
+        "/apps/2/grant_types/0",
+        "`password` (enum), a listed-twice grant, an empty list",
+    ),
+    (
         "oidc_initiate_login_uri_fragment",
         "/apps/0/initiate_login_uri",
         "an initiate login URI with a fragment (pattern)",

@@ -450,6 +450,10 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
                 None => vec![text("App Only")],
             },
         ),
+        row(
+            "Grant types",
+            vec![code(crate::oidc::grant_names(&oidc.grant_types))],
+        ),
         row("id_token signing", vec![text(alg)]),
         row(
             "PKCE",

@@ -129,6 +129,22 @@ pub fn parse<'a>(
         }
     }
     match get("response_type") {
+        // RFC 6749 §4.1.2.1: unauthorized_client, "The client is not authorized to request an
+        // authorization code using this method" (Okta: the grant type is not enabled).
+        Some("code")
+            if !app
+                .grant_types
+                .contains(&crate::config::GrantType::AuthorizationCode) =>
+        {
+            return Err(fail(
+                response_mode,
+                ErrorCode::UnauthorizedClient,
+                format!(
+                    "client `{client_id}` may not use the authorization code grant (its grant_types: {})",
+                    crate::oidc::grant_names(&app.grant_types)
+                ),
+            ));
+        }
         Some("code") => {}
         Some(other) => {
             return Err(fail(

@@ -49,6 +49,7 @@ pub(crate) const OIDC_APP_KEYS: &[&str] = &[
     "access_token_lifetime_secs",
     "id_token_lifetime_secs",
     "initiate_login_uri",
+    "grant_types",
 ];
 
 /// The keys an app may have given what its `protocol` says, the keys of the other protocol,

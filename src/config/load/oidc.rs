@@ -159,6 +159,7 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         }
         None => None,
     };
+    let grant_types = grant_types(sink, m, token_auth, &server);
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -175,7 +176,65 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         access_token_lifetime_secs: access?,
         id_token_lifetime_secs: id_life?,
         initiate_login_uri,
+        grant_types: grant_types?,
     }))
+}
+
+/// Okta's "Grant type" checkboxes (default: authorization code and refresh token). A client
+/// credentials grant is for confidential clients only (RFC 6749 §4.4: "MUST only be used by
+/// confidential clients") and, in Okta, on a custom authorization server: its scopes are the
+/// server's custom scopes (Okta, "Implement the Client Credentials flow").
+fn grant_types(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    token_auth: TokenAuth,
+    server: &AuthServer,
+) -> Option<Vec<GrantType>> {
+    if m.get("grant_types").is_none() {
+        return Some(GrantType::DEFAULT.to_vec());
+    }
+    let choices: Vec<(&str, GrantType)> = GrantType::ALL.iter().map(|g| (g.name(), *g)).collect();
+    let items = m.strings(sink, "grant_types")?;
+    let before = sink.found.len();
+    let mut out: Vec<GrantType> = Vec::new();
+    for s in items {
+        let (pos, path) = (s.pos, s.path.clone());
+        let Some(g) = super::super::reader::choice(sink, s, &choices) else {
+            continue;
+        };
+        if out.contains(&g.value) {
+            sink.error(pos, &path, format!("`{}` is listed twice", g.value.name()));
+            continue;
+        }
+        if g.value == GrantType::ClientCredentials {
+            if token_auth == TokenAuth::None {
+                sink.error(
+                    pos,
+                    &path,
+                    "client_credentials is for confidential clients (RFC 6749 section 4.4): give the app a `client_secret`, or remove the grant",
+                );
+            } else if *server == AuthServer::Org {
+                sink.error(
+                    pos,
+                    &path,
+                    "Okta issues client_credentials tokens for custom scopes on a custom authorization server, not the org server: set `authorization_server`",
+                );
+            }
+        }
+        out.push(g.value);
+    }
+    if sink.found.len() != before {
+        return None;
+    }
+    if out.is_empty() {
+        sink.error(
+            m.key_pos("grant_types"),
+            &m.key_path("grant_types"),
+            "expected at least one grant type",
+        );
+        return None;
+    }
+    Some(out)
 }
 
 /// Claims the IdP sets itself; a claim statement may not override them.

@@ -62,7 +62,8 @@ pub async fn introspect(
                 "client_id": i.client_id,
                 "token_type": match i.kind { TokenKind::Access => "Bearer", TokenKind::Refresh => "refresh_token" },
                 "iat": i.issued_at.unix_timestamp(),
-                "sub": user.as_ref().map(|u| u.login.clone()),
+                // A client_credentials token has no user: its subject is the client (Okta).
+                "sub": user.as_ref().map_or_else(|| i.client_id.clone(), |u| u.login.clone()),
                 "uid": i.user_id,
                 "iss": server.issuer(state.conn.idp.base()),
             });

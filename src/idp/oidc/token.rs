@@ -14,7 +14,7 @@ use time::Duration;
 use super::{
     OAuthForm, OAuthResponse, ServerId, checked, client, invalid_grant, invalid_request, no_store,
 };
-use crate::config::{App, AuthServer, OidcApp, SigningAlg, User};
+use crate::config::{App, AuthServer, GrantType, OidcApp, SigningAlg, User};
 use crate::idp::state::{IdpState, lock};
 use crate::idp::tokens::{RedeemError, TokenInfo, TokenKind};
 use crate::oidc::authorize;
@@ -46,19 +46,36 @@ fn grant(
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthResponse> {
     let (app, oidc) = client(state, server, headers, form)?;
-    let body = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => authorization_code(state, server, app, oidc, form)?,
-        Some("refresh_token") => refresh_token(state, server, app, oidc, form)?,
-        Some(other) => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!(
-                    "grant_type `{other}` is not supported; use authorization_code or refresh_token"
-                ),
-            )
-            .into());
-        }
-        None => return Err(invalid_request("the request has no grant_type")),
+    let Some(asked) = form.get("grant_type") else {
+        return Err(invalid_request("the request has no grant_type"));
+    };
+    let Some(kind) = GrantType::ALL.into_iter().find(|g| g.name() == asked) else {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type `{asked}` is not supported; use {}",
+                crate::oidc::grant_names(&GrantType::ALL)
+            ),
+        )
+        .into());
+    };
+    // RFC 6749 §5.2: unauthorized_client, "The authenticated client is not authorized to use
+    // this authorization grant type" (Okta: the app's "Grant type" box is not ticked).
+    if !oidc.grant_types.contains(&kind) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!(
+                "client `{}` may not use grant_type `{asked}` (its grant_types: {})",
+                oidc.client_id,
+                crate::oidc::grant_names(&oidc.grant_types)
+            ),
+        )
+        .into());
+    }
+    let body = match kind {
+        GrantType::AuthorizationCode => authorization_code(state, server, app, oidc, form)?,
+        GrantType::RefreshToken => refresh_token(state, server, app, oidc, form)?,
+        GrantType::ClientCredentials => client_credentials(state, server, app, oidc, form)?,
     };
     Ok((no_store(), Json(body)).into_response())
 }
@@ -204,6 +221,92 @@ fn refresh_token(
     )
 }
 
+/// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself, no
+/// user, no id_token, no refresh token (§4.4.3: "A refresh token SHOULD NOT be included"). As
+/// Okta: at least one scope, and none of OpenID Connect's ("Cannot request 'openid' scopes using
+/// client credentials", `invalid_scope`).
+fn client_credentials(
+    state: &IdpState,
+    server: &AuthServer,
+    app: &App,
+    oidc: &OidcApp,
+    form: &HashMap<String, String>,
+) -> Result<Value, OAuthResponse> {
+    let scopes = authorize::scope_list(form.get("scope").map(String::as_str).unwrap_or(""));
+    if scopes.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "a client_credentials request needs at least one of the authorization server's custom scopes",
+        )
+        .into());
+    }
+    if let Some(s) = scopes.iter().find(|s| OIDC_SCOPES.contains(&s.as_str())) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("Cannot request '{s}' scopes using client credentials."),
+        )
+        .into());
+    }
+    let now = state.now();
+    let base = state.conn.idp.base();
+    let jti = format!("AT.{}", state.new_token());
+    let claims = tokens::client_access_token_claims(
+        &server.issuer(base),
+        &server.access_token_audience(base),
+        oidc,
+        &scopes,
+        now,
+        &jti,
+    );
+    let access_token = jwt::sign(
+        SigningAlg::RS256,
+        &state.rsa_kid,
+        None,
+        state.keys.current.pkey(),
+        &claims,
+    )
+    .map_err(sign_error)?;
+    // Recorded for revocation and introspection; no user (an empty user id is no user's, and
+    // userinfo answers it `invalid_token`).
+    lock(&state.tokens).add_token(
+        access_token.clone(),
+        TokenInfo {
+            kind: TokenKind::Access,
+            app_id: app.id.clone(),
+            client_id: oidc.client_id.clone(),
+            user_id: String::new(),
+            scopes: scopes.clone(),
+            auth_time: now,
+            sid: String::new(),
+            issued_at: now,
+            expires: Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
+            jti: Some(jti),
+            revoked: false,
+            trial: None,
+            refresh: None,
+        },
+        None,
+    );
+    tracing::info!(client = %oidc.client_id, "issued a client_credentials access token");
+    Ok(json!({
+        "token_type": "Bearer",
+        "expires_in": oidc.access_token_lifetime_secs,
+        "access_token": access_token,
+        "scope": scopes.join(" "),
+    }))
+}
+
+/// The scopes that ask about a user, which a grant without one cannot be given.
+const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "groups",
+];
+
 enum RefreshToken<'a> {
     NewIfOffline,
     Keep(&'a str),
@@ -322,7 +425,11 @@ fn issue_tokens(
     // name it (revoking the refresh token revokes the access token).
     let refresh = match f.refresh {
         RefreshToken::Keep(rt) => Some((rt.to_owned(), false)),
-        RefreshToken::NewIfOffline if f.scopes.iter().any(|s| s == "offline_access") => {
+        // Okta issues a refresh token only when the app has the refresh token grant.
+        RefreshToken::NewIfOffline
+            if f.scopes.iter().any(|s| s == "offline_access")
+                && oidc.grant_types.contains(&GrantType::RefreshToken) =>
+        {
             Some((state.new_token(), true))
         }
         RefreshToken::NewIfOffline => None,
