@@ -255,6 +255,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
 /// Invalid fixtures the schema lets through (or that are not YAML a validator can read), and why.
 const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
     (
+        "oidc_wildcard_redirect",
+        Outcome::Passes,
+        "a wildcard redirect URI without `wildcard_redirect`, and one over a whole domain",
+    ),
+    (
         "bad_group_filter_and_mapping",
         Outcome::Passes,
         "a regex that does not compile",

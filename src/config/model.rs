@@ -231,6 +231,9 @@ pub struct OidcApp {
     /// Okta's "Grant type" checkboxes: the grants the token endpoint accepts from this client
     /// (anything else is `unauthorized_client`, RFC 6749 §5.2). Never empty.
     pub grant_types: Vec<GrantType>,
+    /// Okta's "Allow wildcard * in sign-in URI redirect" (off by default): a redirect URI host
+    /// `*.example.com` stands for one subdomain label (`oidc::authorize::redirect_matches`).
+    pub wildcard_redirect: bool,
 }
 
 /// An OAuth grant an app may use (Okta's "Grant type" on the app's General tab).

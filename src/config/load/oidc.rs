@@ -160,6 +160,7 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         None => None,
     };
     let grant_types = grant_types(sink, m, token_auth, &server);
+    let wildcard_redirect = wildcards(sink, m, redirect_uris.as_deref().unwrap_or_default());
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -177,7 +178,53 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         id_token_lifetime_secs: id_life?,
         initiate_login_uri,
         grant_types: grant_types?,
+        wildcard_redirect,
     }))
+}
+
+/// Okta's "Allow wildcard * in sign-in URI redirect": off by default. With it off, a `*` in a
+/// redirect URI's host would never match (an error); with it on, each wildcard URI is a
+/// warning: any subdomain of that domain receives codes, so all of them must be trusted.
+fn wildcards(sink: &mut Sink, m: &Map<'_>, uris: &[Url]) -> bool {
+    let on = m.bool(sink, "wildcard_redirect").unwrap_or(false);
+    for (i, u) in uris.iter().enumerate() {
+        let host = u.host_str().unwrap_or_default();
+        if !host.contains('*') {
+            continue;
+        }
+        let path = super::super::reader::index(&m.key_path("redirect_uris"), i);
+        let pos = m.key_pos("redirect_uris");
+        let one_label = host
+            .strip_prefix("*.")
+            .is_some_and(|rest| !rest.contains('*') && rest.contains('.'));
+        if !one_label {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "`{host}`: a wildcard must be the whole first label of a host with at least two more, as in `*.example.com`"
+                ),
+            );
+        } else if !on {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "`{u}` has a wildcard, but the app does not allow them: set `wildcard_redirect: true` (Okta's \"Allow wildcard * in sign-in URI redirect\"), or list each URI"
+                ),
+            );
+        } else {
+            sink.warning(
+                pos,
+                &path,
+                format!(
+                    "`{u}`: every subdomain of `{}` receives this app's codes; each of them must be as trusted as the app",
+                    &host[2..]
+                ),
+            );
+        }
+    }
+    on
 }
 
 /// Okta's "Grant type" checkboxes (default: authorization code and refresh token). A client
