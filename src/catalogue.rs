@@ -106,7 +106,11 @@ static RULES: &[Rule] = &[
         Strength::Connection,
         "SAML 2.0 Profiles §4.1.5 (Unsolicited Responses): an identity provider MAY send a \
          Response the SP did not ask for; the app's `allow_idp_initiated` (default true) says \
-         this SP takes them.",
+         this SP takes them. For an OIDC app with an `initiate_login_uri` (Okta's \"Login \
+         initiated by: Either Okta or App\"), OpenID Connect Core 1.0 §4 (Initiating Login from \
+         a Third Party): the app's tile sends the browser to that URI with `iss`, and the RP \
+         starts its own authorization request, which must end in a session (the OpenID \
+         Foundation's RP test 3rd-party-init-login).",
     ),
     // --- roles: the file's expectations ------------------------------------------------------
     case(

@@ -1443,3 +1443,210 @@ async fn other_management_api_paths_answer_in_oktas_error_shape() {
         "{err}"
     );
 }
+
+/// The qovery-oidc app launched by "Either Okta or App", with an initiate login URI that has
+/// its own query.
+fn launchable() -> fakta::config::Connection {
+    let yaml = std::fs::read_to_string(OIDC_EXAMPLE).unwrap().replace(
+        "initiate_login_uri: http://127.0.0.1:7100/login/oidc/initiate ",
+        "initiate_login_uri: http://127.0.0.1:7100/login/oidc/initiate?tenant=acme ",
+    );
+    assert!(yaml.contains("initiate?tenant=acme"));
+    connection(&yaml, std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Third-party-initiated login (OIDC Core §4): the app's tile sends the browser to its initiate
+/// login URI with the issuer, and passes on login_hint and target_link_uri; an app without one
+/// ("App Only") has no tile to launch, and the index page links the tile.
+#[tokio::test]
+async fn the_tile_of_an_app_with_an_initiate_login_uri_sends_the_browser_there_with_iss() {
+    let st = state(launchable());
+    let a = get(&st, "/home/qovery-oidc/launch", None).await;
+    assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+    let to = url::Url::parse(a.location()).unwrap();
+    assert_eq!(
+        &to[..url::Position::AfterPath],
+        "http://127.0.0.1:7100/login/oidc/initiate"
+    );
+    let q = query_of(a.location());
+    assert_eq!(q.get("tenant").map(String::as_str), Some("acme"));
+    assert_eq!(
+        q.get("iss").map(String::as_str),
+        Some(st.conn.idp.base().trim_end_matches('/'))
+    );
+    assert!(!q.contains_key("login_hint"));
+
+    let a = get(
+        &st,
+        "/home/qovery-oidc/launch?login_hint=alice%40acme.test&target_link_uri=http%3A%2F%2F127.0.0.1%3A7100%2Fdeep",
+        None,
+    )
+    .await;
+    let q = query_of(a.location());
+    assert_eq!(
+        q.get("login_hint").map(String::as_str),
+        Some("alice@acme.test")
+    );
+    assert_eq!(
+        q.get("target_link_uri").map(String::as_str),
+        Some("http://127.0.0.1:7100/deep")
+    );
+
+    // The SPA has no initiate login URI: App Only.
+    let a = get(&st, "/home/qovery-spa/launch", None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.body.contains("no `initiate_login_uri`"), "{}", a.body);
+    let a = get(&st, "/home/nope/launch", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let index = get(&st, "/", None).await;
+    assert!(
+        index.body.contains("/home/qovery-oidc/launch"),
+        "{}",
+        index.body
+    );
+    assert!(!index.body.contains("/home/qovery-spa/launch"));
+    assert!(index.body.contains("Either Okta or App"));
+}
+
+/// The example plus a service app (client_credentials only, on the custom server), and the web
+/// app without the refresh token grant.
+fn with_grant_types() -> fakta::config::Connection {
+    let yaml = std::fs::read_to_string(OIDC_EXAMPLE)
+        .unwrap()
+        .replace(
+            "    redirect_uris: [http://127.0.0.1:7100/login/oidc/callback]\n",
+            "    redirect_uris: [http://127.0.0.1:7100/login/oidc/callback]\n    grant_types: [authorization_code]\n",
+        )
+        .replace(
+            "\ntarget:",
+            "  - id: service\n    protocol: oidc\n    client_id: 0oa3service\n    client_secret: svc-secret\n    redirect_uris: [http://127.0.0.1:7300/cb]\n    authorization_server: default\n    grant_types: [client_credentials]\n\ntarget:",
+        );
+    assert!(yaml.contains("0oa3service") && yaml.contains("grant_types: [authorization_code]"));
+    connection(&yaml, std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Okta's "Grant type" boxes (RFC 6749 §4.4, §5.2): a client_credentials token for the client
+/// itself, no user and no id_token; OpenID scopes refused as Okta does; a grant the app does not
+/// have is `unauthorized_client` at the token and authorize endpoints; no refresh token without
+/// the refresh token grant.
+#[tokio::test]
+async fn grant_types_decide_what_the_token_endpoint_issues() {
+    let st = state(with_grant_types());
+    let svc = Some(("0oa3service", "svc-secret"));
+    let token = |fields: Vec<(&'static str, &'static str)>, who| {
+        let st = st.clone();
+        async move { post_form_basic(&st, "/oauth2/default/v1/token", &fields, who).await }
+    };
+    let ok = token(
+        vec![
+            ("grant_type", "client_credentials"),
+            ("scope", "fakta.read"),
+        ],
+        svc,
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let body = json(&ok);
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    assert_eq!(body["scope"], "fakta.read");
+    let at = body["access_token"].as_str().unwrap();
+    let claims = peek_claims(at).unwrap();
+    assert_eq!(claims["sub"], "0oa3service");
+    assert_eq!(claims["cid"], "0oa3service");
+    assert_eq!(
+        claims["iss"],
+        format!(
+            "{}/oauth2/default",
+            st.conn.idp.base().trim_end_matches('/')
+        )
+    );
+    assert!(claims.get("uid").is_none());
+    let intro = post_form_basic(&st, "/oauth2/default/v1/introspect", &[("token", at)], svc).await;
+    let intro = json(&intro);
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["sub"], "0oa3service");
+    // Userinfo has no user to answer for.
+    let ui = get_bearer(&st, "/oauth2/default/v1/userinfo", at).await;
+    assert_eq!(ui.status, StatusCode::UNAUTHORIZED);
+
+    for (scope, says) in [
+        ("openid fakta.read", "Cannot request 'openid' scopes"),
+        (
+            "",
+            "at least one of the authorization server's custom scopes",
+        ),
+    ] {
+        let bad = post_form_basic(
+            &st,
+            "/oauth2/default/v1/token",
+            &[("grant_type", "client_credentials"), ("scope", scope)],
+            svc,
+        )
+        .await;
+        assert_eq!(oauth_error(&bad), "invalid_scope", "{}", bad.body);
+        assert!(bad.body.contains(says), "{}", bad.body);
+    }
+
+    // The service app has no authorization code grant; the web app no client credentials.
+    let bad = token(
+        vec![("grant_type", "authorization_code"), ("code", "x")],
+        svc,
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unauthorized_client", "{}", bad.body);
+    assert!(
+        bad.body.contains("its grant_types: client_credentials"),
+        "{}",
+        bad.body
+    );
+    let start = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/default/v1",
+            &[
+                ("client_id", "0oa3service"),
+                ("redirect_uri", "http://127.0.0.1:7300/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "s1"),
+            ],
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::FOUND, "{}", start.body);
+    let q = query_of(start.location());
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("unauthorized_client")
+    );
+    assert_eq!(q.get("state").map(String::as_str), Some("s1"));
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "fakta.read"),
+        ],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unauthorized_client", "{}", bad.body);
+    let bad = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "password")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(oauth_error(&bad), "unsupported_grant_type", "{}", bad.body);
+
+    // offline_access without the refresh token grant: tokens, but no refresh token.
+    let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;
+    let done = exchange(&st, &code).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let body = json(&done);
+    assert!(body.get("id_token").is_some());
+    assert!(body.get("refresh_token").is_none(), "{}", done.body);
+}

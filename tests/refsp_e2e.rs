@@ -919,3 +919,53 @@ async fn g2_a_logout_response_the_idp_refuses_fails_the_trial_as_the_sps_fault()
         assert!(transcript.contains(&needle), "{needle}\n{transcript}");
     }
 }
+
+/// Third-party-initiated login (OIDC Core §4): the IdP's tile sends the browser to the SP's
+/// initiate login URI with `iss`; the SP starts its own authorization request and the user ends
+/// up signed in, at the `target_link_uri` when it is the SP's own. An `iss` that is not the
+/// issuer the SP trusts, or none, starts no login.
+#[tokio::test]
+async fn the_idps_tile_starts_the_sps_own_oidc_login() {
+    let w = world(common::OIDC_EXAMPLE, Flaws::none()).await;
+    let b = browser();
+    let (status, body) = browse(
+        &b,
+        &format!("{}/home/qovery-oidc/launch", w.idp_base),
+        "00u4max",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (s, v) = me(&b, &w).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["subject"], "00u4max");
+
+    // The SP's own page as target_link_uri is followed; another site is not.
+    let b = browser();
+    let tile = format!(
+        "{}/home/qovery-oidc/launch?target_link_uri={}",
+        w.idp_base,
+        url::form_urlencoded::byte_serialize(format!("{}/api/me", w.sp).as_bytes())
+            .collect::<String>()
+    );
+    let (status, body) = browse(&b, &tile, "00u4max").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("00u4max"), "landed on /api/me: {body}");
+
+    for (iss, why) in [
+        ("https://evil.test", "names issuer `https://evil.test`"),
+        ("", "has no `iss`"),
+    ] {
+        let r = browser()
+            .get(format!(
+                "{}/login/oidc/initiate?iss={}",
+                w.sp,
+                url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+        let body = r.text().await.unwrap();
+        assert!(body.contains(why), "{body}");
+    }
+}

@@ -226,6 +226,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "ignore-groups",
         &[
             "qovery-oidc::L0_honest_login",
+            "qovery-oidc::L0_idp_initiated_login",
             "qovery-oidc::R1_admin_from_Qovery_Admins",
             "qovery-oidc::R1_admin_gets_admin",
             "qovery-oidc::R1_devops_from_Qovery_DevOps",

@@ -171,6 +171,16 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "a redirect URI with a fragment (pattern)",
     ),
     (
+        "oidc_bad_grant_types",
+        "/apps/2/grant_types/0",
+        "`password` (enum), a listed-twice grant, an empty list",
+    ),
+    (
+        "oidc_initiate_login_uri_fragment",
+        "/apps/0/initiate_login_uri",
+        "an initiate login URI with a fragment (pattern)",
+    ),
+    (
         "oidc_secret_method_without_secret",
         "/apps/0",
         "client_secret_post without `client_secret`",
@@ -259,6 +269,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
 
 /// Invalid fixtures the schema lets through (or that are not YAML a validator can read), and why.
 const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
+    (
+        "oidc_wildcard_redirect",
+        Outcome::Passes,
+        "a wildcard redirect URI without `wildcard_redirect`, and one over a whole domain",
+    ),
     (
         "bad_group_filter_and_mapping",
         Outcome::Passes,

@@ -239,6 +239,47 @@ pub struct OidcApp {
     pub require_pkce: bool,
     pub access_token_lifetime_secs: i64,
     pub id_token_lifetime_secs: i64,
+    /// Okta's "Login initiated by: Either Okta or App" with its "Initiate login URI": the app's
+    /// tile sends the browser there with `iss` (OIDC Core §4, third-party-initiated login), and
+    /// the client starts its own authorization request. None: "App Only".
+    pub initiate_login_uri: Option<Url>,
+    /// Okta's "Grant type" checkboxes: the grants the token endpoint accepts from this client
+    /// (anything else is `unauthorized_client`, RFC 6749 §5.2). Never empty.
+    pub grant_types: Vec<GrantType>,
+    /// Okta's "Allow wildcard * in sign-in URI redirect" (off by default): a redirect URI host
+    /// `*.example.com` stands for one subdomain label (`oidc::authorize::redirect_matches`).
+    pub wildcard_redirect: bool,
+}
+
+/// An OAuth grant an app may use (Okta's "Grant type" on the app's General tab).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    /// RFC 6749 §4.1: the browser login.
+    AuthorizationCode,
+    /// RFC 6749 §6: a refresh token with `offline_access`.
+    RefreshToken,
+    /// RFC 6749 §4.4: a confidential client's own token, no user.
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    /// Its `grant_type` value at the token endpoint and in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Okta's default for a web app: authorization code, and refresh tokens when asked for.
+    pub const DEFAULT: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
 }
 
 /// How a client authenticates at the token endpoint.

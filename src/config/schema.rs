@@ -120,4 +120,15 @@ mod tests {
             set(crate::revocation::Fault::ALL.iter().map(|f| f.name()))
         );
     }
+
+    /// An OIDC app's `grant_types` are the loader's enum.
+    #[test]
+    fn grant_types_are_the_enum() {
+        let s = schema();
+        let app = &s["$defs"]["app"]["properties"]["grant_types"];
+        assert_eq!(
+            strings(&app["items"]["enum"]),
+            set(crate::config::GrantType::ALL.iter().map(|g| g.name()))
+        );
+    }
 }

@@ -62,6 +62,16 @@ pub enum IdpError {
     Internal(String),
     #[error("IdP-initiated login is turned off for app `{0}` (allow_idp_initiated: false)")]
     IdpInitiatedOff(String),
+    #[error(
+        "app `{0}` is not launched from the IdP: it has no `initiate_login_uri` (Okta's \"Login initiated by: App Only\")"
+    )]
+    NotLaunchable(String),
+    #[error("the launch URL's `{param}` is {len} bytes; fakta passes on at most {max}")]
+    LaunchParamTooLong {
+        param: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("the form has no `{0}` field")]
     MissingField(&'static str),
     #[error(
@@ -100,7 +110,7 @@ impl IdpError {
     pub fn status(&self) -> StatusCode {
         match self {
             IdpError::UnknownApp(_) | IdpError::AppNameMismatch { .. } => StatusCode::NOT_FOUND,
-            IdpError::IdpInitiatedOff(_) => StatusCode::FORBIDDEN,
+            IdpError::IdpInitiatedOff(_) | IdpError::NotLaunchable(_) => StatusCode::FORBIDDEN,
             IdpError::Sign(_) | IdpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             IdpError::TooManyRequests(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,

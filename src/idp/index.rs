@@ -173,10 +173,15 @@ pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
             .as_ref()
             .map(|g| revocation(state, g, &issuer, subject))
             .unwrap_or_default();
-        let idp_initiated = app
-            .saml()
-            .filter(|s| s.allow_idp_initiated)
-            .map(|_| state.url(&IdpState::sso_path(app)));
+        // The app's tile: the SAML IdP-initiated SSO URL, or for an OIDC app launched by
+        // "Either Okta or App", the launch URL that sends the browser to its initiate login URI.
+        let idp_initiated = match (app.saml(), app.oidc()) {
+            (Some(s), _) if s.allow_idp_initiated => Some(state.url(&IdpState::sso_path(app))),
+            (_, Some(o)) if o.initiate_login_uri.is_some() => {
+                Some(state.url(&IdpState::launch_path(app)))
+            }
+            _ => None,
+        };
         out.push(SignOn {
             app: app.id.clone(),
             name: app.name.clone(),
@@ -531,6 +536,20 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
                     .as_ref()
                     .map_or_else(|| text("none"), |u| code(u.as_str())),
             ],
+        ),
+        row(
+            "Login initiated by",
+            match &oidc.initiate_login_uri {
+                Some(u) => vec![
+                    text("Either Okta or App; initiate login URI "),
+                    code(u.as_str()),
+                ],
+                None => vec![text("App Only")],
+            },
+        ),
+        row(
+            "Grant types",
+            vec![code(crate::oidc::grant_names(&oidc.grant_types))],
         ),
         row("id_token signing", vec![text(alg)]),
         row(

@@ -34,6 +34,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
             "/app/{app_name}/{app_id}/sso/saml",
             get(sso_get).post(sso_post),
         )
+        .route("/home/{app_id}/launch", get(oidc::launch))
         .route("/login/login.htm", get(login_page).post(login_submit))
         .route(
             "/app/{app_name}/{app_id}/slo/saml",

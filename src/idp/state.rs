@@ -330,6 +330,12 @@ impl IdpState {
         format!("/app/{}/{}/sso/saml", app.name, app.id)
     }
 
+    /// An OIDC app's tile: sends the browser to the app's `initiate_login_uri`
+    /// (`oidc::launch`).
+    pub fn launch_path(app: &App) -> String {
+        format!("/home/{}/launch", app.id)
+    }
+
     pub fn metadata_path(app: &App) -> String {
         format!("/app/{}/sso/saml/metadata", app.id)
     }

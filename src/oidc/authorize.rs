@@ -105,7 +105,11 @@ pub fn parse<'a>(
     })?;
     let redirect_uri = get("redirect_uri")
         .ok_or_else(|| AuthorizeError::Page("the request has no redirect_uri".to_owned()))?;
-    if !app.redirect_uris.iter().any(|u| u.as_str() == redirect_uri) {
+    if !app
+        .redirect_uris
+        .iter()
+        .any(|u| redirect_matches(u, redirect_uri, app.wildcard_redirect))
+    {
         return Err(AuthorizeError::Page(format!(
             "redirect_uri `{redirect_uri}` is not registered for client `{client_id}`; registered: {}",
             app.redirect_uris
@@ -146,6 +150,22 @@ pub fn parse<'a>(
         }
     }
     match get("response_type") {
+        // RFC 6749 §4.1.2.1: unauthorized_client, "The client is not authorized to request an
+        // authorization code using this method" (Okta: the grant type is not enabled).
+        Some("code")
+            if !app
+                .grant_types
+                .contains(&crate::config::GrantType::AuthorizationCode) =>
+        {
+            return Err(fail(
+                response_mode,
+                ErrorCode::UnauthorizedClient,
+                format!(
+                    "client `{client_id}` may not use the authorization code grant (its grant_types: {})",
+                    crate::oidc::grant_names(&app.grant_types)
+                ),
+            ));
+        }
         Some("code") => {}
         Some(other) => {
             return Err(fail(
@@ -248,4 +268,78 @@ pub fn parse<'a>(
         max_age,
         login_hint: get("login_hint").map(str::to_owned),
     })
+}
+
+/// Whether `asked` is the registered redirect URI `registered`: exactly (RFC 6749 §3.1.2.3), or,
+/// with Okta's "Allow wildcard * in sign-in URI redirect" on, a registered host `*.rest` stands
+/// for exactly one more DNS label before `rest`: never `rest` itself, never a label with a dot
+/// (Okta help, "Create OpenID Connect app integrations": the wildcard matches one subdomain).
+/// Everything else (scheme, port, path, query) must be the same.
+pub fn redirect_matches(registered: &url::Url, asked: &str, wildcard: bool) -> bool {
+    if registered.as_str() == asked {
+        return true;
+    }
+    let Some(rest) = registered
+        .host_str()
+        .and_then(|h| h.strip_prefix("*."))
+        .filter(|_| wildcard)
+    else {
+        return false;
+    };
+    let Ok(asked) = url::Url::parse(asked) else {
+        return false;
+    };
+    let label_ok = asked
+        .host_str()
+        .and_then(|h| h.strip_suffix(rest))
+        .and_then(|h| h.strip_suffix('.'))
+        .is_some_and(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    label_ok
+        && asked.scheme() == registered.scheme()
+        && asked.port_or_known_default() == registered.port_or_known_default()
+        && asked.path() == registered.path()
+        && asked.query() == registered.query()
+        && asked.fragment().is_none()
+        && asked.username().is_empty()
+        && asked.password().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_redirect_uri_matches_one_label_only_when_allowed() {
+        let reg = url::Url::parse("https://*.example.com/callback").unwrap();
+        assert_eq!(reg.host_str(), Some("*.example.com"));
+        let m = |asked: &str| redirect_matches(&reg, asked, true);
+        assert!(m("https://tenant-1.example.com/callback"));
+        assert!(!redirect_matches(
+            &reg,
+            "https://tenant-1.example.com/callback",
+            false
+        ));
+        for bad in [
+            "https://example.com/callback",
+            "https://a.b.example.com/callback",
+            "https://.example.com/callback",
+            "https://evil-example.com/callback",
+            "https://a.example.com.evil.test/callback",
+            "http://a.example.com/callback",
+            "https://a.example.com:8443/callback",
+            "https://a.example.com/callback/more",
+            "https://a.example.com/callback?x=1",
+            "https://u@a.example.com/callback",
+        ] {
+            assert!(!m(bad), "{bad} must not match");
+        }
+        let exact = url::Url::parse("https://app.test/cb").unwrap();
+        assert!(redirect_matches(&exact, "https://app.test/cb", false));
+        assert!(!redirect_matches(&exact, "https://x.app.test/cb", true));
+    }
 }

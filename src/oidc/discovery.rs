@@ -84,7 +84,11 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
         introspection_endpoint: ep("introspect"),
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query", "form_post", "okta_post_message"],
-        grant_types_supported: vec!["authorization_code", "refresh_token"],
+        // Every grant fakta's token endpoint answers; an app uses those its `grant_types` allow.
+        grant_types_supported: crate::config::GrantType::ALL
+            .iter()
+            .map(|g| g.name())
+            .collect(),
         subject_types_supported: vec!["public"],
         id_token_signing_alg_values_supported: vec!["RS256", "ES256"],
         scopes_supported: SCOPES.to_vec(),

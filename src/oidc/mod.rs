@@ -15,3 +15,12 @@ pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod tokens;
+
+/// An app's grant types as the file spells them, for error messages.
+pub fn grant_names(grants: &[crate::config::GrantType]) -> String {
+    grants
+        .iter()
+        .map(|g| g.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

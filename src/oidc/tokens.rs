@@ -109,6 +109,32 @@ pub fn access_token_claims(
     c
 }
 
+/// A client_credentials access token: Okta's shape, with the client as `sub` and no user
+/// (`uid`, `auth_time` absent).
+pub fn client_access_token_claims(
+    issuer: &str,
+    audience: &str,
+    oidc: &OidcApp,
+    scopes: &[String],
+    now: OffsetDateTime,
+    jti: &str,
+) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("ver".into(), json!(1));
+    c.insert("jti".into(), json!(jti));
+    c.insert("iss".into(), json!(issuer));
+    c.insert("aud".into(), json!(audience));
+    c.insert("iat".into(), json!(unix(now)));
+    c.insert(
+        "exp".into(),
+        json!(unix(now) + oidc.access_token_lifetime_secs),
+    );
+    c.insert("cid".into(), json!(oidc.client_id));
+    c.insert("scp".into(), json!(scopes));
+    c.insert("sub".into(), json!(oidc.client_id));
+    c
+}
+
 /// The userinfo answer: `sub` and the profile claims.
 pub fn userinfo_claims(g: &Grant<'_>) -> Map<String, Value> {
     let mut c = profile_claims(g);

@@ -118,6 +118,8 @@ pub struct Paths {
     pub backchannel: Option<String>,
     /// Where a signed-in browser makes the SP refresh its tokens.
     pub refresh: Option<String>,
+    /// The OIDC app's initiate login URI (third-party-initiated login, OIDC Core §4).
+    pub initiate: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -191,7 +193,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn origin(u: &Url) -> String {
+pub(crate) fn origin(u: &Url) -> String {
     format!(
         "{}://{}:{}",
         u.scheme(),
@@ -262,6 +264,10 @@ impl SpState {
         if let Some(u) = &bcl {
             urls.push(("backchannel_logout_uri", u.clone()));
         }
+        let initiate = app.oidc().and_then(|o| o.initiate_login_uri.clone());
+        if let Some(u) = &initiate {
+            urls.push(("initiate_login_uri", u.clone()));
+        }
         for (what, u) in &urls {
             if origin(u) != expected {
                 return Err(SpError::OtherOrigin {
@@ -320,6 +326,7 @@ impl SpState {
             revocation: gtr.map(|u| u.path().to_owned()),
             backchannel: bcl.map(|u| u.path().to_owned()),
             refresh: target.refresh_url.as_ref().map(|u| u.path().to_owned()),
+            initiate: initiate.map(|u| u.path().to_owned()),
         };
         Ok(Arc::new(SpState {
             conn,

@@ -330,18 +330,20 @@ impl<'a> TrialRun<'a> {
         let conn = &self.spec.conn;
         let start = match from {
             LoginFrom::Sp => self.target.login_url.to_string(),
-            LoginFrom::Idp => {
-                let app = conn
-                    .app(&self.spec.app)
-                    .filter(|a| a.saml().is_some())
-                    .ok_or_else(|| {
-                        self.fail(
-                            FailureKind::Setup,
-                            "an IdP-initiated login needs a SAML app",
-                        )
-                    })?;
-                self.idp.url(&IdpState::sso_path(app))
-            }
+            // The app's tile: SAML's unsolicited Response, or an OIDC app's launch URL, which
+            // sends the browser to its initiate login URI (OIDC Core §4).
+            LoginFrom::Idp => match conn.app(&self.spec.app) {
+                Some(app) if app.saml().is_some() => self.idp.url(&IdpState::sso_path(app)),
+                Some(app) if app.oidc().is_some_and(|o| o.initiate_login_uri.is_some()) => {
+                    self.idp.url(&IdpState::launch_path(app))
+                }
+                _ => {
+                    return Err(self.fail(
+                        FailureKind::Setup,
+                        "an IdP-initiated login needs a SAML app, or an OIDC app with an initiate_login_uri",
+                    ));
+                }
+            },
         };
         let before = self.idp.issued(self.trial).len();
         let target = self.target;

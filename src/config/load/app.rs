@@ -58,6 +58,9 @@ pub(crate) const OIDC_APP_KEYS: &[&str] = &[
     "require_pkce",
     "access_token_lifetime_secs",
     "id_token_lifetime_secs",
+    "initiate_login_uri",
+    "grant_types",
+    "wildcard_redirect",
 ];
 
 /// The keys an app may have given what its `protocol` says, the keys of the other protocol,

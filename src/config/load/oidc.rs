@@ -137,6 +137,30 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
     };
     let require_pkce =
         m.bool(sink, "require_pkce").unwrap_or(false) || token_auth == TokenAuth::None;
+    // "Login initiated by: Either Okta or App", "Redirect to app to initiate login (OIDC
+    // Compliant)": Okta's tile redirects to the client's `initiate_login_uri` (Okta help, "Create
+    // OpenID Connect app integrations"; OIDC Core §4). The URI takes the IdP's query parameters,
+    // so, like a redirect URI, it has no fragment.
+    let initiate_login_uri = match m.string(sink, "initiate_login_uri") {
+        Some(s) => {
+            let (pos, path) = (s.pos, s.path.clone());
+            let u = url(sink, s)?;
+            if let Some(fragment) = u.fragment() {
+                sink.error(
+                    pos,
+                    &path,
+                    format!(
+                        "the initiate login URI must not have a fragment (`#{fragment}`): the IdP adds `iss` to its query (OpenID Connect Core section 4)"
+                    ),
+                );
+                return None;
+            }
+            Some(u)
+        }
+        None => None,
+    };
+    let grant_types = grant_types(sink, m, token_auth, &server);
+    let wildcard_redirect = wildcards(sink, m, redirect_uris.as_deref().unwrap_or_default());
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -152,7 +176,112 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         require_pkce,
         access_token_lifetime_secs: access?,
         id_token_lifetime_secs: id_life?,
+        initiate_login_uri,
+        grant_types: grant_types?,
+        wildcard_redirect,
     }))
+}
+
+/// Okta's "Allow wildcard * in sign-in URI redirect": off by default. With it off, a `*` in a
+/// redirect URI's host would never match (an error); with it on, each wildcard URI is a
+/// warning: any subdomain of that domain receives codes, so all of them must be trusted.
+fn wildcards(sink: &mut Sink, m: &Map<'_>, uris: &[Url]) -> bool {
+    let on = m.bool(sink, "wildcard_redirect").unwrap_or(false);
+    for (i, u) in uris.iter().enumerate() {
+        let host = u.host_str().unwrap_or_default();
+        if !host.contains('*') {
+            continue;
+        }
+        let path = super::super::reader::index(&m.key_path("redirect_uris"), i);
+        let pos = m.key_pos("redirect_uris");
+        let one_label = host
+            .strip_prefix("*.")
+            .is_some_and(|rest| !rest.contains('*') && rest.contains('.'));
+        if !one_label {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "`{host}`: a wildcard must be the whole first label of a host with at least two more, as in `*.example.com`"
+                ),
+            );
+        } else if !on {
+            sink.error(
+                pos,
+                &path,
+                format!(
+                    "`{u}` has a wildcard, but the app does not allow them: set `wildcard_redirect: true` (Okta's \"Allow wildcard * in sign-in URI redirect\"), or list each URI"
+                ),
+            );
+        } else {
+            sink.warning(
+                pos,
+                &path,
+                format!(
+                    "`{u}`: every subdomain of `{}` receives this app's codes; each of them must be as trusted as the app",
+                    &host[2..]
+                ),
+            );
+        }
+    }
+    on
+}
+
+/// Okta's "Grant type" checkboxes (default: authorization code and refresh token). A client
+/// credentials grant is for confidential clients only (RFC 6749 §4.4: "MUST only be used by
+/// confidential clients") and, in Okta, on a custom authorization server: its scopes are the
+/// server's custom scopes (Okta, "Implement the Client Credentials flow").
+fn grant_types(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    token_auth: TokenAuth,
+    server: &AuthServer,
+) -> Option<Vec<GrantType>> {
+    if m.get("grant_types").is_none() {
+        return Some(GrantType::DEFAULT.to_vec());
+    }
+    let choices: Vec<(&str, GrantType)> = GrantType::ALL.iter().map(|g| (g.name(), *g)).collect();
+    let items = m.strings(sink, "grant_types")?;
+    let before = sink.found.len();
+    let mut out: Vec<GrantType> = Vec::new();
+    for s in items {
+        let (pos, path) = (s.pos, s.path.clone());
+        let Some(g) = super::super::reader::choice(sink, s, &choices) else {
+            continue;
+        };
+        if out.contains(&g.value) {
+            sink.error(pos, &path, format!("`{}` is listed twice", g.value.name()));
+            continue;
+        }
+        if g.value == GrantType::ClientCredentials {
+            if token_auth == TokenAuth::None {
+                sink.error(
+                    pos,
+                    &path,
+                    "client_credentials is for confidential clients (RFC 6749 section 4.4): give the app a `client_secret`, or remove the grant",
+                );
+            } else if *server == AuthServer::Org {
+                sink.error(
+                    pos,
+                    &path,
+                    "Okta issues client_credentials tokens for custom scopes on a custom authorization server, not the org server: set `authorization_server`",
+                );
+            }
+        }
+        out.push(g.value);
+    }
+    if sink.found.len() != before {
+        return None;
+    }
+    if out.is_empty() {
+        sink.error(
+            m.key_pos("grant_types"),
+            &m.key_path("grant_types"),
+            "expected at least one grant type",
+        );
+        return None;
+    }
+    Some(out)
 }
 
 /// Claims the IdP sets itself; a claim statement may not override them.

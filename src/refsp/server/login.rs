@@ -1,5 +1,6 @@
 //! `GET {login_url}`: an SP-initiated login, SAML (a signed AuthnRequest by HTTP-Redirect) or
-//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post).
+//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post); and
+//! `GET {initiate_login_uri}`, the same OIDC login started by the IdP's tile (OIDC Core §4).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +53,47 @@ pub(super) async fn login(
         set_cookie(&mut r, COOKIE_NAME, &st.token());
     }
     r
+}
+
+/// `GET {initiate_login_uri}?iss=..`: third-party-initiated login (OpenID Connect Core §4). The
+/// SP starts its own authorization request, the same as an SP-initiated one, but only towards
+/// the issuer it trusts: `iss` is REQUIRED, and a login started for another issuer would send
+/// the user to an IdP this SP does not know. `target_link_uri` is followed only within this SP
+/// (§4: "the Client MUST verify the value of the target_link_uri to prevent being used as an
+/// open redirector").
+pub(super) async fn initiate(
+    State(st): State<Arc<SpState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(iss) = q.get("iss").filter(|i| !i.is_empty()) else {
+        return refused("the initiate-login request has no `iss` (OpenID Connect Core section 4)");
+    };
+    let (issuer, authorization_endpoint) = match trust(&st, false).await {
+        Ok(Trust::Oidc {
+            issuer,
+            authorization_endpoint,
+            ..
+        }) => (issuer, authorization_endpoint),
+        Ok(Trust::Saml { .. }) => return refused("the app is not an OIDC app"),
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                Html(page("IdP unreachable", &escape(&e))),
+            )
+                .into_response();
+        }
+    };
+    if *iss != issuer {
+        return refused(&format!(
+            "the initiate-login request names issuer `{iss}`, not `{issuer}`, the one this SP trusts: no login is started for an unknown issuer"
+        ));
+    }
+    let return_to = q
+        .get("target_link_uri")
+        .and_then(|t| url::Url::parse(t).ok())
+        .filter(|t| crate::refsp::state::origin(t) == st.origin)
+        .map(|t| t[url::Position::BeforePath..].to_owned());
+    oidc_login_start(&st, &authorization_endpoint, return_to)
 }
 
 /// A signed AuthnRequest by HTTP-Redirect.

@@ -54,6 +54,9 @@ pub fn app(state: Arc<SpState>) -> Router {
     if let Some(f) = &p.refresh {
         r = r.route(f, get(refresh::refresh));
     }
+    if let Some(i) = &p.initiate {
+        r = r.route(i, get(login::initiate));
+    }
     r.layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
 }

@@ -57,7 +57,11 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         ignored: None,
     };
     let mut out = vec![spec("honest_login", then(login(LoginOutcome::Accepted)))];
-    if app.saml().is_some_and(|s| s.allow_idp_initiated) {
+    // Started from the IdP: SAML's unsolicited Response, or an OIDC app's tile sending the
+    // browser to its initiate login URI (OIDC Core §4, third-party-initiated login).
+    if app.saml().is_some_and(|s| s.allow_idp_initiated)
+        || app.oidc().is_some_and(|o| o.initiate_login_uri.is_some())
+    {
         out.push(spec(
             "idp_initiated_login",
             then(Step::Login {

@@ -1,0 +1,489 @@
+//! The token endpoint: client authentication, then one function per grant type, and the
+//! signing and recording of the tokens a grant issues.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::{
+    OAuthForm, OAuthResponse, ServerId, checked, client, invalid_grant, invalid_request, no_store,
+};
+use crate::config::{App, AuthServer, GrantType, OidcApp, SigningAlg, User};
+use crate::idp::state::{IdpState, lock};
+use crate::idp::tokens::{RedeemError, TokenInfo, TokenKind};
+use crate::oidc::authorize;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::jwt;
+use crate::oidc::tokens::{self, Grant};
+
+/// `POST .../v1/token`
+pub async fn token(
+    State(state): State<Arc<IdpState>>,
+    ServerId(server): ServerId,
+    headers: HeaderMap,
+    OAuthForm(form): OAuthForm,
+) -> Result<Response, OAuthResponse> {
+    checked(&form)?;
+    // Client authentication and token signing (RSA, ECDSA): off the async workers.
+    tokio::task::spawn_blocking(move || grant(&state, &server, &headers, &form.map))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("the token request failed: {e}");
+            Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
+        })
+}
+
+fn grant(
+    state: &IdpState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthResponse> {
+    let (app, oidc) = client(state, server, headers, form)?;
+    let Some(asked) = form.get("grant_type") else {
+        return Err(invalid_request("the request has no grant_type"));
+    };
+    let Some(kind) = GrantType::ALL.into_iter().find(|g| g.name() == asked) else {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type `{asked}` is not supported; use {}",
+                crate::oidc::grant_names(&GrantType::ALL)
+            ),
+        )
+        .into());
+    };
+    // RFC 6749 §5.2: unauthorized_client, "The authenticated client is not authorized to use
+    // this authorization grant type" (Okta: the app's "Grant type" box is not ticked).
+    if !oidc.grant_types.contains(&kind) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!(
+                "client `{}` may not use grant_type `{asked}` (its grant_types: {})",
+                oidc.client_id,
+                crate::oidc::grant_names(&oidc.grant_types)
+            ),
+        )
+        .into());
+    }
+    let body = match kind {
+        GrantType::AuthorizationCode => authorization_code(state, server, app, oidc, form)?,
+        GrantType::RefreshToken => refresh_token(state, server, app, oidc, form)?,
+        GrantType::ClientCredentials => client_credentials(state, server, app, oidc, form)?,
+    };
+    Ok((no_store(), Json(body)).into_response())
+}
+
+/// `grant_type=authorization_code` (RFC 6749 §4.1.3, PKCE RFC 7636 §4.6).
+fn authorization_code(
+    state: &IdpState,
+    server: &AuthServer,
+    app: &App,
+    oidc: &OidcApp,
+    form: &HashMap<String, String>,
+) -> Result<Value, OAuthResponse> {
+    let now = state.now();
+    let code = form
+        .get("code")
+        .ok_or_else(|| invalid_request("the request has no code"))?;
+    let grant = lock(&state.tokens).redeem(code, &oidc.client_id, now).map_err(|e| match e {
+        RedeemError::Unknown => invalid_grant("the authorization code is unknown"),
+        RedeemError::OtherClient => {
+            invalid_grant("the authorization code was issued to another client")
+        }
+        RedeemError::Expired => invalid_grant("the authorization code has expired"),
+        RedeemError::Reused { revoked } => invalid_grant(format!(
+            "the authorization code was already used; the {revoked} token(s) issued for it are now revoked"
+        )),
+    })?;
+    match form.get("redirect_uri") {
+        Some(r) if *r == grant.redirect_uri => {}
+        Some(r) => {
+            return Err(invalid_grant(format!(
+                "redirect_uri `{r}` is not the one of the authorization request"
+            )));
+        }
+        None => return Err(invalid_grant("the request has no redirect_uri")),
+    }
+    match (&grant.challenge, form.get("code_verifier")) {
+        (Some((challenge, method)), Some(v)) => {
+            if let Err(e) = crate::oidc::pkce::check_verifier(v) {
+                return Err(invalid_grant(format!("PKCE verification failed: {e}")));
+            }
+            if !crate::oidc::pkce::verify(*method, challenge, v) {
+                return Err(invalid_grant(
+                    "PKCE verification failed: the code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(invalid_grant(
+                "the authorization request used PKCE: a code_verifier is required",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "a code_verifier was sent, but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .user_view(grant.trial.as_deref(), &grant.user_id)
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    issue_tokens(
+        state,
+        app,
+        oidc,
+        &user,
+        server,
+        IssueFor {
+            scopes: &grant.scopes,
+            nonce: grant.nonce.as_deref(),
+            auth_time: grant.auth_time,
+            sid: &grant.sid,
+            refresh: RefreshToken::NewIfOffline,
+            from_code: Some(code),
+            trial: grant.trial.as_deref(),
+        },
+    )
+}
+
+/// `grant_type=refresh_token` (RFC 6749 §6).
+fn refresh_token(
+    state: &IdpState,
+    server: &AuthServer,
+    app: &App,
+    oidc: &OidcApp,
+    form: &HashMap<String, String>,
+) -> Result<Value, OAuthResponse> {
+    let now = state.now();
+    let rt = form
+        .get("refresh_token")
+        .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
+    let info = {
+        let mut store = lock(&state.tokens);
+        let info = store
+            .token(rt)
+            .filter(|t| t.kind == TokenKind::Refresh)
+            .cloned()
+            .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+        // In use: the access tokens it mints must not push it out of the store.
+        store.touch(rt);
+        info
+    };
+    if !info.active(now) {
+        return Err(invalid_grant("the refresh token has been revoked"));
+    }
+    if info.client_id != oidc.client_id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let scopes: Vec<String> = match form.get("scope") {
+        Some(s) => {
+            let asked = authorize::scope_list(s);
+            if let Some(extra) = asked.iter().find(|x| !info.scopes.contains(x)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("scope `{extra}` was not granted to this refresh token"),
+                )
+                .into());
+            }
+            asked
+        }
+        None => info.scopes.clone(),
+    };
+    let user = state
+        .user_view(info.trial.as_deref(), &info.user_id)
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    issue_tokens(
+        state,
+        app,
+        oidc,
+        &user,
+        server,
+        IssueFor {
+            scopes: &scopes,
+            nonce: None,
+            auth_time: info.auth_time,
+            sid: &info.sid,
+            refresh: RefreshToken::Keep(rt),
+            from_code: None,
+            trial: info.trial.as_deref(),
+        },
+    )
+}
+
+/// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself, no
+/// user, no id_token, no refresh token (§4.4.3: "A refresh token SHOULD NOT be included"). As
+/// Okta: at least one scope, and none of OpenID Connect's ("Cannot request 'openid' scopes using
+/// client credentials", `invalid_scope`).
+fn client_credentials(
+    state: &IdpState,
+    server: &AuthServer,
+    app: &App,
+    oidc: &OidcApp,
+    form: &HashMap<String, String>,
+) -> Result<Value, OAuthResponse> {
+    let scopes = authorize::scope_list(form.get("scope").map(String::as_str).unwrap_or(""));
+    if scopes.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "a client_credentials request needs at least one of the authorization server's custom scopes",
+        )
+        .into());
+    }
+    if let Some(s) = scopes.iter().find(|s| OIDC_SCOPES.contains(&s.as_str())) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("Cannot request '{s}' scopes using client credentials."),
+        )
+        .into());
+    }
+    let now = state.now();
+    let base = state.conn.idp.base();
+    let jti = format!("AT.{}", state.new_token());
+    let claims = tokens::client_access_token_claims(
+        &server.issuer(base),
+        &server.access_token_audience(base),
+        oidc,
+        &scopes,
+        now,
+        &jti,
+    );
+    let access_token = jwt::sign(
+        SigningAlg::RS256,
+        &state.rsa_kid,
+        None,
+        state.keys.current.pkey(),
+        &claims,
+    )
+    .map_err(sign_error)?;
+    // Recorded for revocation and introspection; no user (an empty user id is no user's, and
+    // userinfo answers it `invalid_token`).
+    lock(&state.tokens).add_token(
+        access_token.clone(),
+        TokenInfo {
+            kind: TokenKind::Access,
+            app_id: app.id.clone(),
+            client_id: oidc.client_id.clone(),
+            user_id: String::new(),
+            scopes: scopes.clone(),
+            auth_time: now,
+            sid: String::new(),
+            issued_at: now,
+            expires: Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
+            jti: Some(jti),
+            revoked: false,
+            trial: None,
+            refresh: None,
+        },
+        None,
+    );
+    tracing::info!(client = %oidc.client_id, "issued a client_credentials access token");
+    Ok(json!({
+        "token_type": "Bearer",
+        "expires_in": oidc.access_token_lifetime_secs,
+        "access_token": access_token,
+        "scope": scopes.join(" "),
+    }))
+}
+
+/// The scopes that ask about a user, which a grant without one cannot be given.
+const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "groups",
+];
+
+enum RefreshToken<'a> {
+    NewIfOffline,
+    Keep(&'a str),
+}
+
+struct IssueFor<'a> {
+    scopes: &'a [String],
+    nonce: Option<&'a str>,
+    auth_time: time::OffsetDateTime,
+    sid: &'a str,
+    refresh: RefreshToken<'a>,
+    from_code: Option<&'a str>,
+    trial: Option<&'a str>,
+}
+
+fn sign_error(e: jwt::JwtError) -> OAuthResponse {
+    tracing::error!("signing a token failed: {e}");
+    OAuthError::new(
+        ErrorCode::InvalidRequest,
+        "the IdP could not sign the token",
+    )
+    .into()
+}
+
+/// Signs an access token and an id_token (one RSA signature each for RS256) and records them.
+fn issue_tokens(
+    state: &IdpState,
+    app: &App,
+    oidc: &OidcApp,
+    user: &User,
+    server: &AuthServer,
+    f: IssueFor<'_>,
+) -> Result<Value, OAuthResponse> {
+    let now = state.now();
+    let base = state.conn.idp.base();
+    let issuer = server.issuer(base);
+    let emit = state.emit_view(f.trial, &user.id);
+    let grant = Grant {
+        issuer: &issuer,
+        app,
+        oidc,
+        user,
+        scopes: f.scopes,
+        nonce: f.nonce,
+        auth_time: f.auth_time,
+        sid: f.sid,
+        omit: &emit.omit_attributes,
+    };
+    state.note_issued(
+        f.trial,
+        crate::idp::state::Issued {
+            kind: crate::idp::state::IssuedKind::Tokens,
+            subject: user.id.clone(),
+            email: user.email.clone(),
+        },
+    );
+    let at_jti = format!("AT.{}", state.new_token());
+    let at_claims =
+        tokens::access_token_claims(&grant, &server.access_token_audience(base), now, &at_jti);
+    let rsa = state.keys.current.pkey();
+    let access_token =
+        jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims).map_err(sign_error)?;
+    let id_jti = format!("ID.{}", state.new_token());
+    let id_claims = tokens::id_token_claims(&grant, now, &id_jti, Some(&access_token));
+    let (kid, key) = match oidc.signing_alg {
+        SigningAlg::RS256 => (state.rsa_kid.as_str(), rsa),
+        SigningAlg::ES256 => (state.ec_kid.as_str(), state.keys.ec.pkey()),
+    };
+    // A refresh fault forges only the id_token of a refresh grant; every other, only the
+    // login's.
+    let on_refresh = f.from_code.is_none();
+    let fault = state
+        .trial_oidc_fault(f.trial)
+        .filter(|x| x.on_refresh() == on_refresh);
+    let id_token = match fault {
+        // A runner trial's attack, applied to the honest claims and signature.
+        Some(fault) => {
+            let rotation = if fault == crate::oidc::faults::Fault::KeyRotation {
+                state.publish_rotation_key()
+            } else {
+                None
+            };
+            let rotation_ref = rotation.as_ref().map(|(k, key)| (k.as_str(), key.pkey()));
+            let honest_claims = Value::Object(id_claims.clone());
+            let (token, altered) = crate::oidc::faults::forge_id_token(
+                fault,
+                id_claims,
+                oidc.signing_alg,
+                kid,
+                key,
+                rsa,
+                rotation_ref,
+            )
+            .map_err(sign_error)?;
+            state.note_altered(
+                f.trial,
+                format!("{} {}: {altered}", fault.case(), fault.name()),
+            );
+            let honest_header = serde_json::to_value(jwt::Header {
+                alg: oidc.signing_alg.name(),
+                kid: Some(kid),
+                typ: None,
+            })
+            .unwrap_or_default();
+            state.note_document(
+                f.trial,
+                "forged id_token (what the SP got from the token endpoint)".into(),
+                crate::oidc::faults::show_jwt(fault, &honest_header, &honest_claims, &token),
+            );
+            token
+        }
+        None => jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error)?,
+    };
+    crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
+    // The grant's refresh token, decided before the access token is recorded so that it can
+    // name it (revoking the refresh token revokes the access token).
+    let refresh = match f.refresh {
+        RefreshToken::Keep(rt) => Some((rt.to_owned(), false)),
+        // Okta issues a refresh token only when the app has the refresh token grant.
+        RefreshToken::NewIfOffline
+            if f.scopes.iter().any(|s| s == "offline_access")
+                && oidc.grant_types.contains(&GrantType::RefreshToken) =>
+        {
+            Some((state.new_token(), true))
+        }
+        RefreshToken::NewIfOffline => None,
+    };
+    let family = refresh.as_ref().map(|(rt, _)| rt.clone());
+    let info = |kind, expires, jti| TokenInfo {
+        kind,
+        app_id: app.id.clone(),
+        client_id: oidc.client_id.clone(),
+        user_id: user.id.clone(),
+        scopes: f.scopes.to_vec(),
+        auth_time: f.auth_time,
+        sid: f.sid.to_owned(),
+        issued_at: now,
+        expires,
+        jti,
+        revoked: false,
+        trial: f.trial.map(str::to_owned),
+        refresh: family.clone(),
+    };
+    let mut body = json!({
+        "token_type": "Bearer",
+        "expires_in": oidc.access_token_lifetime_secs,
+        "access_token": access_token,
+        "scope": f.scopes.join(" "),
+        "id_token": id_token,
+    });
+    let mut store = lock(&state.tokens);
+    store.add_token(
+        access_token,
+        info(
+            TokenKind::Access,
+            Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
+            Some(at_jti),
+        ),
+        f.from_code,
+    );
+    store.add_id_token(
+        id_jti,
+        oidc.client_id.clone(),
+        user.id.clone(),
+        f.sid.to_owned(),
+    );
+    if let Some((rt, new)) = refresh {
+        if new {
+            store.add_token(
+                rt.clone(),
+                info(TokenKind::Refresh, None, None),
+                f.from_code,
+            );
+        }
+        body["refresh_token"] = json!(rt);
+    }
+    drop(store);
+    tracing::info!(client = %oidc.client_id, user = %user.id, "issued tokens");
+    Ok(body)
+}
