@@ -124,6 +124,9 @@ where
                 }
             },
         };
+        // Answers go out as soon as they are written: over TLS a response is several records,
+        // and Nagle's algorithm held the last one for the client's delayed ACK (40 ms a request).
+        let _ = stream.set_nodelay(true);
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             if let Ok(refusal) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {
