@@ -139,7 +139,7 @@ pub async fn signout(
         "<p>There was no IdP session to end.</p>"
     };
     let mut resp = Html(page("Signed out", body)).into_response();
-    let expire = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expire = super::expired_session_cookie();
     if let Ok(v) = expire.parse() {
         resp.headers_mut().insert(SET_COOKIE, v);
     }

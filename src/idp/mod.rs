@@ -68,3 +68,9 @@ where
 
 /// The IdP session cookie (Okta's is also called `sid`).
 pub const SESSION_COOKIE: &str = "sid";
+
+/// The `Set-Cookie` value that ends the IdP session cookie in the browser (sign-out, SLO,
+/// end_session, `DELETE /api/v1/sessions/me`).
+fn expired_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}

@@ -82,10 +82,7 @@ pub async fn delete_me(State(state): State<Arc<IdpState>>, headers: HeaderMap) -
     };
     state.end_session_by_index(&session.session_index);
     tracing::info!(user = %user.id, "IdP session ended by DELETE /api/v1/sessions/me");
-    let expire = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        super::SESSION_COOKIE
-    );
+    let expire = super::expired_session_cookie();
     (StatusCode::NO_CONTENT, [(SET_COOKIE, expire)]).into_response()
 }
 

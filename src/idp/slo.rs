@@ -15,10 +15,10 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::IdpError;
 use super::html;
 use super::sso::{current_session, saml_app, verify_post};
 use super::state::IdpState;
-use super::{IdpError, SESSION_COOKIE};
 use crate::config::SpMessage;
 use crate::saml::binding::{self, raw_param};
 use crate::saml::logout::{self, SignatureProblem};
@@ -267,7 +267,7 @@ fn finish(
     if let Ok(v) = HeaderValue::from_str(&format!("{sp_slo}{sep}{query}")) {
         resp.headers_mut().insert(LOCATION, v);
     }
-    let expire = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expire = super::expired_session_cookie();
     if let Ok(v) = expire.parse() {
         resp.headers_mut().insert(SET_COOKIE, v);
     }

@@ -66,10 +66,7 @@ pub async fn end_session(
     if let Some((session, _)) = current_session(&state, &headers) {
         state.end_session_by_index(&session.session_index);
     }
-    let expire = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        crate::idp::SESSION_COOKIE
-    );
+    let expire = crate::idp::expired_session_cookie();
     let trial = crate::idp::state::trial_of(&headers);
     let mut resp = match target {
         Some(uri) => {

@@ -32,7 +32,6 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE}
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::html::e;
 use super::state::IdpState;
@@ -188,14 +187,11 @@ fn not_found_server(server: &AuthServer) -> Response {
         AuthServer::Org => "org",
         AuthServer::Custom(id) => id,
     };
-    (
+    crate::idp::okta_api::okta_error(
         StatusCode::NOT_FOUND,
-        Json(json!({
-            "errorCode": "E0000007",
-            "errorSummary": format!("Not found: authorization server `{id}` (no app uses it)"),
-        })),
+        "E0000007",
+        &format!("Not found: authorization server `{id}` (no app uses it)"),
     )
-        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
