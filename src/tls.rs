@@ -177,6 +177,9 @@ impl LocalTls {
 }
 
 static TRUSTED: Mutex<Vec<X509>> = Mutex::new(Vec::new());
+/// Bumped each time [`trust`] adds a CA, so clients built once (their TLS set-up reads the
+/// system's roots: milliseconds of CPU each time) know when to rebuild.
+static TRUSTED_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static CA_FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 impl LocalTls {
@@ -210,7 +213,13 @@ pub fn trust(ca: &X509) {
         .any(|c| c.to_der().ok().as_deref() == Some(der.as_slice()))
     {
         t.push(ca.clone());
+        TRUSTED_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Changes each time the set of [`trusted`] CAs grows.
+pub fn trusted_generation() -> u64 {
+    TRUSTED_GENERATION.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The CAs added with [`trust`].

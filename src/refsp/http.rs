@@ -61,21 +61,40 @@ impl Default for HttpClient {
     /// Plain HTTP, and HTTPS trusting the system's roots and fakta's local CA
     /// (`crate::tls::trust`) for an https IdP.
     fn default() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        let client = SslConnector::builder(SslMethod::tls_client())
-            .and_then(|mut ssl| {
-                for ca in crate::tls::trusted() {
-                    // Already there (the same CA twice) is fine.
-                    let _ = ssl.cert_store_mut().add_cert(ca);
-                }
-                ssl.set_alpn_protos(b"\x08http/1.1")?;
-                HttpsConnector::with_connector(http, ssl)
-            })
-            .map(|https| Client::builder(TokioExecutor::new()).build(https))
-            .map_err(|e| format!("setting up TLS failed: {e}"));
+        let client = connector().map(|https| Client::builder(TokioExecutor::new()).build(https));
         HttpClient { client }
     }
+}
+
+/// The TLS connector every reference SP shares, made once per set of trusted CAs: reading the
+/// system's roots costs milliseconds of CPU, and every reference SP makes a client. (Only the
+/// connector is shared: a connection pool must not outlive the runtime that made it.)
+fn connector() -> Result<HttpsConnector<HttpConnector>, String> {
+    type Cached = Option<(u64, Result<HttpsConnector<HttpConnector>, String>)>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    let generation = crate::tls::trusted_generation();
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((made_for, https)) = cache.as_ref() {
+        if *made_for == generation {
+            return https.clone();
+        }
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = SslConnector::builder(SslMethod::tls_client())
+        .and_then(|mut ssl| {
+            for ca in crate::tls::trusted() {
+                // Already there (the same CA twice) is fine.
+                let _ = ssl.cert_store_mut().add_cert(ca);
+            }
+            ssl.set_alpn_protos(b"\x08http/1.1")?;
+            HttpsConnector::with_connector(http, ssl)
+        })
+        .map_err(|e| format!("setting up TLS failed: {e}"));
+    *cache = Some((generation, https.clone()));
+    https
 }
 
 impl HttpClient {

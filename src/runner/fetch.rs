@@ -40,15 +40,37 @@ pub enum FetchError {
 /// A client builder with the runner's limits (reqwest's redirect policy: the browser sets its
 /// own, to follow redirects hop by hop).
 pub fn client_builder() -> reqwest::ClientBuilder {
-    // An https IdP's certificate comes from fakta's local CA (`crate::tls::trust`).
-    let local_cas = crate::tls::trusted()
-        .into_iter()
-        .filter_map(|ca| ca.to_der().ok())
-        .filter_map(|der| reqwest::Certificate::from_der(&der).ok());
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tls_certs_merge(local_cas)
+        .connect_timeout(CONNECT_TIMEOUT);
+    match tls_connector() {
+        Ok(tls) => builder.tls_backend_preconfigured(tls),
+        // reqwest builds its own, and `build` says what failed.
+        Err(_) => builder,
+    }
+}
+
+/// The TLS set-up every client shares: the system's roots plus fakta's local CA for an https
+/// IdP (`crate::tls::trust`). Made once per set of trusted CAs: reading the system's roots
+/// costs milliseconds of CPU, and a run makes a client per trial (it was three quarters of a
+/// demo's CPU).
+fn tls_connector() -> Result<native_tls::TlsConnector, native_tls::Error> {
+    static CACHE: std::sync::Mutex<Option<(u64, native_tls::TlsConnector)>> =
+        std::sync::Mutex::new(None);
+    let generation = crate::tls::trusted_generation();
+    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((made_for, tls)) = cache.as_ref() {
+        if *made_for == generation {
+            return Ok(tls.clone());
+        }
+    }
+    let mut builder = native_tls::TlsConnector::builder();
+    for der in crate::tls::trusted().iter().filter_map(|ca| ca.to_der().ok()) {
+        builder.add_root_certificate(native_tls::Certificate::from_der(&der)?);
+    }
+    let tls = builder.build()?;
+    *cache = Some((generation, tls.clone()));
+    Ok(tls)
 }
 
 /// A client with the runner's limits.
