@@ -1,41 +1,81 @@
 //! The live directory: users as the IdP sees them now (scenarios may change a user's groups
 //! between logins), and what an app's group statement emits for a user.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::config::{Directory as DirectoryConfig, GroupStatement, User, WhenNone};
 
-/// The users of a connection file, with groups that can change while the IdP runs.
+/// The users of a connection file, with groups that can change while the IdP runs. Looked up
+/// through indexes, so a login costs the same in a 5-user file and a 100,000-user one.
 #[derive(Debug)]
 pub struct Directory {
     users: RwLock<Vec<User>>,
+    /// Position in `users` by id, by login and by ASCII-lowercased email; the first user with a
+    /// value wins, as a scan in file order would.
+    by_id: HashMap<String, usize>,
+    by_login: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
 }
 
 impl Directory {
     pub fn new(config: &DirectoryConfig) -> Self {
+        let mut by_id = HashMap::with_capacity(config.users.len());
+        let mut by_login = HashMap::with_capacity(config.users.len());
+        let mut by_email = HashMap::with_capacity(config.users.len());
+        for (i, u) in config.users.iter().enumerate() {
+            by_id.entry(u.id.clone()).or_insert(i);
+            by_login.entry(u.login.clone()).or_insert(i);
+            by_email.entry(u.email.to_ascii_lowercase()).or_insert(i);
+        }
         Directory {
             users: RwLock::new(config.users.clone()),
+            by_id,
+            by_login,
+            by_email,
         }
+    }
+
+    /// Where a user is, by id, then login, then email (any case); the login page accepts any
+    /// of them, in that order of precedence.
+    fn position(&self, key: &str) -> Option<usize> {
+        self.by_id
+            .get(key)
+            .or_else(|| self.by_login.get(key))
+            .or_else(|| self.by_email.get(&key.to_ascii_lowercase()))
+            .copied()
     }
 
     /// A snapshot of a user by id, login or email.
     pub fn find(&self, key: &str) -> Option<User> {
+        let i = self.position(key)?;
         let users = self.users.read().unwrap_or_else(|e| e.into_inner());
-        DirectoryConfig {
-            users: users.clone(),
-        }
-        .find(key)
-        .cloned()
+        users.get(i).cloned()
     }
 
-    pub fn all(&self) -> Vec<User> {
-        self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// How many users there are.
+    pub fn len(&self) -> usize {
+        self.users.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the directory has no user.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` users, in file order (a page lists no more than a person can read).
+    pub fn first(&self, n: usize) -> Vec<User> {
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+        users.iter().take(n).cloned().collect()
     }
 
     /// Replaces a user's groups; false when there is no such user.
     pub fn set_groups(&self, user_id: &str, groups: Vec<String>) -> bool {
+        let Some(&i) = self.by_id.get(user_id) else {
+            return false;
+        };
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
-        match users.iter_mut().find(|u| u.id == user_id) {
+        match users.get_mut(i) {
             Some(u) => {
                 u.groups = groups;
                 true
@@ -133,5 +173,25 @@ mod tests {
         assert!(d.set_groups("00u1", vec!["B".into()]));
         assert_eq!(d.find("00u1").unwrap().groups, vec!["B".to_owned()]);
         assert!(!d.set_groups("nobody", vec![]));
+    }
+
+    #[test]
+    fn find_looks_up_id_then_login_then_email_in_any_case() {
+        let mut a = user(&["A"]);
+        a.login = "alice".into();
+        a.email = "Alice@X.test".into();
+        let mut b = user(&["B"]);
+        b.id = "00u2".into();
+        // b's login is a's id: the id wins, as on the login page.
+        b.login = "00u1".into();
+        b.email = "b@x.test".into();
+        let d = Directory::new(&DirectoryConfig { users: vec![a, b] });
+        assert_eq!(d.find("00u1").unwrap().groups, vec!["A".to_owned()]);
+        assert_eq!(d.find("alice").unwrap().id, "00u1");
+        assert_eq!(d.find("alice@x.TEST").unwrap().id, "00u1");
+        assert_eq!(d.find("00u2").unwrap().id, "00u2");
+        assert!(d.find("nobody").is_none());
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.first(1).len(), 1);
     }
 }

@@ -1422,3 +1422,46 @@ async fn a_signed_authn_request_is_still_answered_once_when_signing_is_optional(
         assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
     }
 }
+
+/// A large directory: the login page and the index list the first users as buttons and count
+/// the rest; a user past the list logs in by typing, like one in the list.
+#[tokio::test]
+async fn large_directories_list_the_first_users_and_count_the_rest() {
+    let mut conn = example();
+    let template = conn.directory.users[0].clone();
+    for i in 0..1000 {
+        let mut u = template.clone();
+        u.id = format!("00ugen{i:04}");
+        u.login = format!("gen{i:04}@acme.test");
+        u.email = u.login.clone();
+        conn.directory.users.push(u);
+    }
+    let total = conn.directory.users.len();
+    let st = state(conn);
+    let start = get(&st, SSO, None).await;
+    let loc = start.location().to_owned();
+    let token = loc.split("state=").nth(1).unwrap().to_owned();
+    let page = get(&st, &loc, None).await;
+    assert_eq!(page.body.matches("name=\"username\" value=").count(), 200);
+    assert!(
+        page.body
+            .contains(&format!("{} more users are not listed", total - 200)),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("gen0999@acme.test"));
+    let typed = post_form(
+        &st,
+        "/login/login.htm",
+        &[("state", &token), ("username", "GEN0999@acme.test")],
+        None,
+    )
+    .await;
+    assert_eq!(typed.status, StatusCode::OK, "{}", typed.body);
+    let index = get(&st, "/", None).await;
+    assert!(
+        index
+            .body
+            .contains(&format!("{} more users are not listed", total - 500))
+    );
+}

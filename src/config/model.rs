@@ -864,7 +864,26 @@ pub enum GroupFilter {
 
 impl GroupFilter {
     pub fn regex(source: &str) -> Result<GroupFilter, regex::Error> {
-        let anchored = Regex::new(&format!("^(?:{source})$"))?;
+        // Apps of one file mostly share their filter: compiling it (a DFA) once, not per app,
+        // keeps a 100-app file's load in milliseconds. Bounded: a file has at most that many.
+        static COMPILED: std::sync::Mutex<Option<std::collections::HashMap<String, Regex>>> =
+            std::sync::Mutex::new(None);
+        const MOST_CACHED: usize = 1024;
+        let mut cache = COMPILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = cache.get_or_insert_with(Default::default);
+        let anchored = match cache.get(source) {
+            Some(re) => re.clone(),
+            None => {
+                let re = Regex::new(&format!("^(?:{source})$"))?;
+                if cache.len() >= MOST_CACHED {
+                    cache.clear();
+                }
+                cache.insert(source.to_owned(), re.clone());
+                re
+            }
+        };
         Ok(GroupFilter::Regex {
             source: source.to_owned(),
             anchored,

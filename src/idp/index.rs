@@ -144,7 +144,13 @@ pub struct Users {
     /// The apps with a group statement (one column each).
     pub apps: Vec<String>,
     pub rows: Vec<UserRow>,
+    /// Users past the first [`LISTED_USERS`], counted, not listed.
+    pub unlisted: usize,
 }
+
+/// Users the index page and the report list; a 100,000-user directory would make them
+/// megabytes (the inspector and `fakta check` still see every user).
+pub const LISTED_USERS: usize = 500;
 
 /// Every app's "Sign On" tab: the data of the index page and of the runner's report.
 pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
@@ -204,9 +210,10 @@ pub fn users(state: &IdpState) -> Users {
         .collect();
     Users {
         apps: apps.iter().map(|a| a.id.clone()).collect(),
+        unlisted: state.directory.len().saturating_sub(LISTED_USERS),
         rows: state
             .directory
-            .all()
+            .first(LISTED_USERS)
             .into_iter()
             .map(|u| UserRow {
                 sends: apps.iter().map(|a| sends(a, &u)).collect(),
@@ -689,6 +696,12 @@ pub async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
         body.push_str("</tr>");
     }
     body.push_str("</table>");
+    if users.unlisted > 0 {
+        body.push_str(&format!(
+            "<p>{} more users are not listed.</p>",
+            users.unlisted
+        ));
+    }
     let recent = state.inspector.newest(RECENT);
     body.push_str(&format!(
         "<h2>Recent documents</h2><p><a href=\"{}\">All of them</a></p><ul id=\"recent\">",

@@ -663,6 +663,7 @@ mod tests {
                     groups: vec!["G<1>".into()],
                     sends: vec!["sent: G<1>".into()],
                 }],
+                unlisted: 0,
             },
             roles: [(
                 "p::R1_admin".to_owned(),

@@ -32,8 +32,10 @@ pub(crate) use {
     oidc::RESERVED_CLAIMS,
 };
 
-/// Largest connection file accepted.
-pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Largest connection file accepted: room for an enterprise directory (100,000 users in 10,000
+/// groups with 100 apps is 13 MiB; benches/scale.sh), bounded so a wrong path (a disk image, a
+/// log) is refused before it is parsed. The file is the user's own, never the network's.
+pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Loads and validates a connection file. On success the diagnostics hold only warnings.
 pub fn load_file(path: &Path) -> Result<(Connection, Diagnostics), Diagnostics> {
