@@ -123,7 +123,10 @@ fn refused(a: &Answer) -> String {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
     let v = json_of(a);
     assert_eq!(v["error"], "invalid_client", "{}", a.body);
-    v["error_description"].as_str().unwrap_or_default().to_owned()
+    v["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// private_key_jwt end to end (RS256 and ES256 keys from the file), and each of Okta's
@@ -253,7 +256,11 @@ async fn private_key_jwt_is_checked_as_okta_does() {
 async fn client_secret_jwt_is_an_hmac_with_the_client_secret() {
     let st = state(with_auth(&client_secret_jwt()));
     for (i, alg) in ["HS256", "HS384", "HS512"].iter().enumerate() {
-        let a = exchange(&st, &hs(alg, HMAC_SECRET, &claims(TOKEN_URL, &format!("h-{i}")))).await;
+        let a = exchange(
+            &st,
+            &hs(alg, HMAC_SECRET, &claims(TOKEN_URL, &format!("h-{i}"))),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK, "{alg}: {}", a.body);
     }
     let wrong = exchange(&st, &hs("HS256", "not-it", &claims(TOKEN_URL, "h-9"))).await;
@@ -288,10 +295,7 @@ async fn discovery_and_the_index_page_show_the_methods() {
             "revocation_endpoint_auth_methods_supported",
             "introspection_endpoint_auth_methods_supported",
         ] {
-            assert!(
-                d[list].as_array().unwrap().iter().any(|x| x == m),
-                "{list}"
-            );
+            assert!(d[list].as_array().unwrap().iter().any(|x| x == m), "{list}");
         }
     }
     let algs = &d["token_endpoint_auth_signing_alg_values_supported"];
@@ -362,8 +366,9 @@ async fn active(st: &Arc<IdpState>, token: &str) -> bool {
 /// grant (Okta's reuse detection).
 #[tokio::test]
 async fn rotated_refresh_tokens_have_a_grace_period_then_reuse_revokes_the_family() {
-    let (st, clock) =
-        state_with_clock(with_refresh("{ rotation: rotate, grace_period_seconds: 10 }"));
+    let (st, clock) = state_with_clock(with_refresh(
+        "{ rotation: rotate, grace_period_seconds: 10 }",
+    ));
     let first = login(&st).await;
     let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
     let at1 = first["access_token"].as_str().unwrap().to_owned();
@@ -402,8 +407,9 @@ async fn rotated_refresh_tokens_have_a_grace_period_then_reuse_revokes_the_famil
 /// A grace period of 0: the previous token is refused at once, and the family goes with it.
 #[tokio::test]
 async fn without_a_grace_period_any_reuse_revokes_the_family() {
-    let (st, _clock) =
-        state_with_clock(with_refresh("{ rotation: rotate, grace_period_seconds: 0 }"));
+    let (st, _clock) = state_with_clock(with_refresh(
+        "{ rotation: rotate, grace_period_seconds: 0 }",
+    ));
     let rt1 = login(&st).await["refresh_token"]
         .as_str()
         .unwrap()
@@ -412,7 +418,11 @@ async fn without_a_grace_period_any_reuse_revokes_the_family() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(error_of(&refresh(&st, &rt1).await).1.contains("reuse detection"));
+    assert!(
+        error_of(&refresh(&st, &rt1).await)
+            .1
+            .contains("reuse detection")
+    );
     assert_eq!(error_of(&refresh(&st, &rt2).await).0, "invalid_grant");
 }
 

@@ -298,9 +298,7 @@ const CLIENT_EC_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/cl
 #[test]
 fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-jwks.json");
-    let pk = format!(
-        "    token_endpoint_auth_method: private_key_jwt\n    jwks: {jwks}\n"
-    );
+    let pk = format!("    token_endpoint_auth_method: private_key_jwt\n    jwks: {jwks}\n");
     let server = start_server_with(&[(WEB_AUTH, &pk)]);
     let key_args = |key: &'static str, alg: &'static str, kid: &'static str| {
         vec![
@@ -335,7 +333,10 @@ fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     assert_eq!(run.code, 1, "{}", run.out);
     assert_eq!(run.out["stage"], "token", "{}", run.out);
     assert!(
-        run.out["error"].as_str().unwrap_or("").contains("invalid_client"),
+        run.out["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid_client"),
         "{}",
         run.out
     );
@@ -354,7 +355,10 @@ fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     let run = confidential(&server, &args);
     assert_eq!(run.code, 1, "{}", run.out);
     assert!(
-        run.out["error"].as_str().unwrap_or("").contains("invalid_client"),
+        run.out["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid_client"),
         "{}",
         run.out
     );

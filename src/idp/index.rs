@@ -481,10 +481,12 @@ fn refresh_text(p: &crate::config::RefreshPolicy) -> String {
     };
     let life = p
         .lifetime_secs
-        .map_or("unlimited lifetime".to_owned(), |s| format!("lifetime {s} s"));
-    let idle = p
-        .idle_secs
-        .map_or("never idle-expired".to_owned(), |s| format!("expires if not used every {s} s"));
+        .map_or("unlimited lifetime".to_owned(), |s| {
+            format!("lifetime {s} s")
+        });
+    let idle = p.idle_secs.map_or("never idle-expired".to_owned(), |s| {
+        format!("expires if not used every {s} s")
+    });
     format!("{rotation}; {life}; {idle}")
 }
 

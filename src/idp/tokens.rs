@@ -229,7 +229,9 @@ impl TokenStore {
         }
         let family = (info.kind == TokenKind::Refresh)
             .then(|| info.refresh.clone().unwrap_or_else(|| token.to_owned()));
-        let newly = self.tokens.update(&key, |i| !std::mem::replace(&mut i.revoked, true));
+        let newly = self
+            .tokens
+            .update(&key, |i| !std::mem::replace(&mut i.revoked, true));
         match family {
             None => 1,
             Some(f) => usize::from(newly == Some(true)) + self.revoke_family(&f),
@@ -253,7 +255,8 @@ impl TokenStore {
 
     /// Notes a refresh token's use (a persistent token, or a rotated one in its grace period).
     pub fn mark_used(&mut self, token: &str, now: OffsetDateTime) {
-        self.tokens.update(&token.to_owned(), |t| t.used = Some(now));
+        self.tokens
+            .update(&token.to_owned(), |t| t.used = Some(now));
     }
 
     /// Notes that a refresh token was replaced by `successor` at `now`.
@@ -287,48 +290,61 @@ impl TokenStore {
     }
 }
 
-/// Cap of the client assertion replay store: about 200 bytes a jti, some 5,000 assertions
-/// within their hour. Past it the oldest go first, so a jti older than thousands of newer ones
-/// could be replayed; a test tool's clients send far fewer.
-pub const MAX_JTI_BYTES: usize = 1 << 20;
+/// Caps of the client assertion replay store. Only a client's key or secret makes an assertion
+/// that gets this far, so filling it takes the client itself sending this many within their
+/// hour; past it new assertions are refused (never an unexpired jti forgotten early).
+pub const MAX_JTIS: usize = 10_000;
+pub const MAX_JTI_BYTES: usize = 2 << 20;
 
-/// The `jti`s of client assertions already used, each kept until its assertion's `exp` (after
-/// that the assertion itself is refused as expired). Okta accepts a jti once.
-#[derive(Debug)]
-pub struct SeenJtis {
-    seen: Bounded<String, OffsetDateTime>,
-    added: u64,
+/// Whether a client assertion's `jti` may be accepted ([`SeenJtis::first_use`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiUse {
+    First,
+    /// Seen before and its assertion not yet expired: Okta refuses a reused jti.
+    Replayed,
+    /// The store is full of unexpired jtis.
+    Full,
 }
 
-impl Default for SeenJtis {
-    fn default() -> Self {
-        SeenJtis {
-            seen: Bounded::new(MAX_JTI_BYTES),
-            added: 0,
-        }
-    }
+/// The `jti`s of client assertions already accepted, each kept until its assertion's `exp`
+/// (after that the assertion itself is refused as expired).
+#[derive(Debug, Default)]
+pub struct SeenJtis {
+    seen: std::collections::HashMap<String, OffsetDateTime>,
+    bytes: usize,
 }
 
 impl SeenJtis {
-    /// Records `client_id`'s `jti` until `exp`; false when it is already recorded and unexpired.
+    /// Records `client_id`'s `jti` until `exp`, unless it is recorded already or there is no
+    /// room.
     pub fn first_use(
         &mut self,
         client_id: &str,
         jti: &str,
         exp: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> bool {
+    ) -> JtiUse {
         let key = format!("{client_id}\n{jti}");
         if self.seen.get(&key).is_some_and(|e| *e > now) {
-            return false;
+            return JtiUse::Replayed;
         }
-        self.added += 1;
-        if self.added % 256 == 0 {
-            // Expired entries go before the cap would push out live ones.
+        let size = key.footprint() + super::bounded::ENTRY_OVERHEAD;
+        let full = |n: usize, bytes: usize| n >= MAX_JTIS || bytes + size > MAX_JTI_BYTES;
+        if full(self.seen.len(), self.bytes) {
             self.seen.retain(|_, e| *e > now);
+            self.bytes = self
+                .seen
+                .keys()
+                .map(|k| k.footprint() + super::bounded::ENTRY_OVERHEAD)
+                .sum();
+            if full(self.seen.len(), self.bytes) {
+                return JtiUse::Full;
+            }
         }
-        self.seen.insert(key, exp);
-        true
+        if self.seen.insert(key, exp).is_none() {
+            self.bytes += size;
+        }
+        JtiUse::First
     }
 }
 
@@ -376,16 +392,26 @@ mod tests {
         let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
         let exp = now + Duration::minutes(5);
         let mut seen = SeenJtis::default();
-        assert!(seen.first_use("c", "j1", exp, now));
-        assert!(!seen.first_use("c", "j1", exp, now + Duration::minutes(1)));
+        assert_eq!(seen.first_use("c", "j1", exp, now), JtiUse::First);
+        assert_eq!(
+            seen.first_use("c", "j1", exp, now + Duration::minutes(1)),
+            JtiUse::Replayed
+        );
         // Another client's jti is its own.
-        assert!(seen.first_use("d", "j1", exp, now));
-        assert!(seen.first_use("c", "j2", exp, now));
-        // Bounded: far more jtis than the cap holds.
-        for i in 0..20_000 {
+        assert_eq!(seen.first_use("d", "j1", exp, now), JtiUse::First);
+        // Full: refused, never an unexpired jti forgotten.
+        for i in 0..MAX_JTIS {
             seen.first_use("c", &format!("k{i}"), exp, now);
         }
-        assert!(seen.seen.bytes() <= MAX_JTI_BYTES);
+        assert_eq!(seen.first_use("c", "new", exp, now), JtiUse::Full);
+        assert_eq!(seen.first_use("c", "j1", exp, now), JtiUse::Replayed);
+        assert!(seen.bytes <= MAX_JTI_BYTES);
+        // Once they expire there is room again.
+        let later = exp + Duration::seconds(1);
+        assert_eq!(
+            seen.first_use("c", "new", later + Duration::minutes(5), later),
+            JtiUse::First
+        );
     }
 
     /// Issue 13: each refresh kept ~1.8 MB with a 27,000-times repeated scope; the store is

@@ -172,7 +172,10 @@ fn verify_with_key(key: &ClientKey, input: &[u8], sig: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-fn int_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, AssertionError> {
+fn int_claim(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, AssertionError> {
     match claims.get(name) {
         None => Ok(None),
         Some(v) => v
@@ -387,8 +390,11 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
                 .map_err(|e| e.to_string())?;
             let (x, y) = (b64_bn(k, "x")?, b64_bn(k, "y")?);
             let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y)
-            .map_err(|_| "`x`, `y` are not a point on P-256".to_owned())?;
-            (SigningAlg::ES256, PKey::from_ec_key(ec).map_err(|e| e.to_string())?)
+                .map_err(|_| "`x`, `y` are not a point on P-256".to_owned())?;
+            (
+                SigningAlg::ES256,
+                PKey::from_ec_key(ec).map_err(|e| e.to_string())?,
+            )
         }
         Some(other) => return Err(format!("kty `{other}`: expected RSA or EC")),
         None => return Err("no `kty`".into()),
@@ -397,7 +403,11 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
         if a.as_str() != Some(alg.name()) {
             return Err(format!(
                 "alg {a} does not fit the key: a {} key signs {}",
-                if alg == SigningAlg::RS256 { "RSA" } else { "P-256" },
+                if alg == SigningAlg::RS256 {
+                    "RSA"
+                } else {
+                    "P-256"
+                },
                 alg.name()
             ));
         }
@@ -663,19 +673,33 @@ mod tests {
         let forged = hs("HS256", &pem, &claims());
         assert!(matches!(
             check_keys(&keys, &forged),
-            Err(AssertionError::Alg { method: "private_key_jwt", .. })
+            Err(AssertionError::Alg {
+                method: "private_key_jwt",
+                ..
+            })
         ));
         // And an RS256 assertion for a client_secret_jwt client.
         assert!(matches!(
             check_secret(&signed(&r, "r", &claims())),
-            Err(AssertionError::Alg { method: "client_secret_jwt", .. })
+            Err(AssertionError::Alg {
+                method: "client_secret_jwt",
+                ..
+            })
         ));
     }
 
     #[test]
     fn malformed_assertions_are_refused_without_panicking() {
         let keys = [registered(&rsa(), "r")];
-        for bad in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!", "e30.e30.", "W10.e30.AA"] {
+        for bad in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            "e30.e30.",
+            "W10.e30.AA",
+        ] {
             assert!(check_keys(&keys, bad).is_err(), "{bad}");
         }
         assert_eq!(
@@ -694,7 +718,10 @@ mod tests {
     #[test]
     fn jwk_sets_are_checked_key_by_key() {
         assert_eq!(parse_jwks(&json!({})).unwrap_err(), JwksError::NoKeys);
-        assert_eq!(parse_jwks(&json!({"keys": []})).unwrap_err(), JwksError::Empty);
+        assert_eq!(
+            parse_jwks(&json!({"keys": []})).unwrap_err(),
+            JwksError::Empty
+        );
         let e = parse_jwks(&json!({"keys": [{"kty": "oct", "k": "AAAA"}]})).unwrap_err();
         assert!(e.to_string().contains("kty `oct`"), "{e}");
         let small = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();

@@ -219,4 +219,49 @@ mod tests {
             ("a", Some("b"))
         );
     }
+
+    fn form(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// RFC 7521 §4.2: the assertion needs RFC 7523's type, and one way of authenticating.
+    #[test]
+    fn an_assertion_needs_its_type_and_no_second_credential() {
+        let a = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwb2ExIn0.c2ln";
+        let err = |f: &[(&str, &str)], basic: Option<&str>| {
+            presented(basic, &form(f)).unwrap_err().to_string()
+        };
+        assert!(err(&[("client_assertion", a)], None).contains("no client_assertion_type"));
+        assert!(
+            err(
+                &[("client_assertion", a), ("client_assertion_type", "jwt")],
+                None
+            )
+            .contains("client_assertion_type `jwt` is not")
+        );
+        assert!(
+            err(
+                &[("client_assertion_type", assertion::ASSERTION_TYPE)],
+                None
+            )
+            .contains("no client_assertion")
+        );
+        let typed = [
+            ("client_assertion", a),
+            ("client_assertion_type", assertion::ASSERTION_TYPE),
+        ];
+        assert!(
+            err(&[typed[0], typed[1], ("client_secret", "s")], None)
+                .contains("authenticated twice")
+        );
+        assert!(err(&typed, Some("Basic YTpi")).contains("authenticated twice"));
+        // The client is the assertion's sub when the form has no client_id.
+        let p = presented(None, &form(&typed)).unwrap();
+        assert_eq!(p.client_id, "0oa1");
+        assert_eq!(p.method, TokenAuth::ClientSecretJwt);
+        assert_eq!(p.assertion.as_deref(), Some(a));
+    }
 }

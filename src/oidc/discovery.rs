@@ -76,7 +76,10 @@ pub const SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_a
 
 /// Every client authentication method the endpoints take (an app uses the one it registered).
 fn auth_methods() -> Vec<&'static str> {
-    crate::config::TokenAuth::ALL.iter().map(|t| t.name()).collect()
+    crate::config::TokenAuth::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect()
 }
 
 /// The algorithms of client assertions: HMAC for `client_secret_jwt`, RSA and ECDSA for

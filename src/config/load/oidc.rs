@@ -240,9 +240,9 @@ fn client_keys(
                 }
                 other => Ok(yaml_json(other)),
             };
-            match set.and_then(|v| {
-                crate::oidc::assertion::parse_jwks(&v).map_err(|e| e.to_string())
-            }) {
+            match set
+                .and_then(|v| crate::oidc::assertion::parse_jwks(&v).map_err(|e| e.to_string()))
+            {
                 Ok(keys) => Some(keys),
                 Err(e) => {
                     sink.error(pos, &key_path, e);

@@ -35,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::html::e;
 use super::state::{IdpState, lock};
+use super::tokens::JtiUse;
 use crate::config::{App, AuthServer, OidcApp};
 use crate::oidc::client_auth;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -240,16 +241,25 @@ fn client<'s>(
         now: now.unix_timestamp(),
     };
     let verified = client_auth::authenticate(oidc, &presented, &ctx).map_err(wrap)?;
-    if let Some(crate::oidc::assertion::Verified { jti: Some(jti), exp }) = verified {
+    if let Some(crate::oidc::assertion::Verified {
+        jti: Some(jti),
+        exp,
+    }) = verified
+    {
         let exp = time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now);
-        if !lock(&state.assertion_jtis).first_use(&oidc.client_id, &jti, exp, now) {
-            return Err(wrap(OAuthError::new(
-                ErrorCode::InvalidClient,
-                format!(
-                    "client assertion: {}",
-                    crate::oidc::assertion::AssertionError::Replayed(jti)
-                ),
-            )));
+        let refusal = match lock(&state.assertion_jtis).first_use(&oidc.client_id, &jti, exp, now) {
+            JtiUse::First => None,
+            JtiUse::Replayed => Some(format!(
+                "client assertion: {}",
+                crate::oidc::assertion::AssertionError::Replayed(jti)
+            )),
+            JtiUse::Full => Some(format!(
+                "client assertion: the IdP already holds {} unexpired jtis; retry when some expire",
+                crate::idp::tokens::MAX_JTIS
+            )),
+        };
+        if let Some(msg) = refusal {
+            return Err(wrap(OAuthError::new(ErrorCode::InvalidClient, msg)));
         }
     }
     Ok((app, oidc))

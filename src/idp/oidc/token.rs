@@ -508,8 +508,7 @@ fn issue_tokens(
     // name it (revoking the refresh token revokes the access token).
     // (token, family, Some(expiry) when the token is new and must be recorded)
     #[allow(clippy::type_complexity)]
-    let refresh: Option<(String, String, Option<Option<time::OffsetDateTime>>)> = match f.refresh
-    {
+    let refresh: Option<(String, String, Option<Option<time::OffsetDateTime>>)> = match f.refresh {
         RefreshToken::Return { token, family } => Some((token, family, None)),
         RefreshToken::Rotate {
             token,

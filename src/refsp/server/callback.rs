@@ -284,8 +284,9 @@ async fn client_assertion(st: &SpState, token_endpoint: &str) -> Result<String, 
         };
         let input = jwt::signing_input(&header, &claims).map_err(|e| e.to_string())?;
         let sig = match &with {
-            With::Secret(secret) => assertion::hmac(alg, secret.as_bytes(), input.as_bytes())
-                .ok_or("HMAC failed")?,
+            With::Secret(secret) => {
+                assertion::hmac(alg, secret.as_bytes(), input.as_bytes()).ok_or("HMAC failed")?
+            }
             With::Key(key, _) => {
                 let alg = assertion::alg_of(key).ok_or("not an RSA or P-256 key")?;
                 jwt::sign_input(alg, key, &input).map_err(|e| e.to_string())?
@@ -293,10 +294,7 @@ async fn client_assertion(st: &SpState, token_endpoint: &str) -> Result<String, 
         };
         Ok(format!("{input}.{}", jwt::b64(&sig)))
     };
-    off_the_workers(sign)
-        .await
-        .map_err(failed)?
-        .map_err(failed)
+    off_the_workers(sign).await.map_err(failed)?.map_err(failed)
 }
 
 /// The id_token's signature against the IdP's keys (fetched again, once, for a key the SP has
