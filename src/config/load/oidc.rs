@@ -334,7 +334,15 @@ fn refresh_policy(
     let rotation = m
         .choice(sink, "rotation", &choices)
         .map_or(default.rotation, |r| r.value);
-    let grace = match m.string(sink, "grace_period_seconds") {
+    let grace_key = m.string(sink, "grace_period_seconds");
+    if let (Some(s), Rotation::Static) = (&grace_key, rotation) {
+        sink.warning(
+            s.pos,
+            &s.path,
+            "a grace period applies to rotated refresh tokens; with `rotation: static` it has no effect",
+        );
+    }
+    let grace = match grace_key {
         None => Some(default.grace_period_secs),
         Some(s) => match s.value.parse::<i64>() {
             Ok(v) if (0..=60).contains(&v) => Some(v),
@@ -351,13 +359,6 @@ fn refresh_policy(
             }
         },
     };
-    if let (Some(s), Rotation::Static) = (m.string(sink, "grace_period_seconds"), rotation) {
-        sink.warning(
-            s.pos,
-            &s.path,
-            "a grace period applies to rotated refresh tokens; with `rotation: static` it has no effect",
-        );
-    }
     // Okta's lifetimes go up to five years.
     const MAX: i64 = 5 * 365 * 86_400;
     let optional = |sink: &mut Sink, key: &str, default: Option<i64>| match m.get(key) {
@@ -505,3 +506,70 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "nbf",
     "azp",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::model::{Rotation, TokenAuth};
+
+    fn load(apps: &str) -> Result<(super::Connection, String), String> {
+        let yaml = format!(
+            "idp: {{ base_url: http://127.0.0.1:7000 }}\ndirectory:\n  users:\n    - {{ id: 00u1alice, email: alice@acme.test, name: Alice }}\napps:\n{apps}"
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valid");
+        match crate::config::load_str(&yaml, "t.yaml", &dir) {
+            Ok((c, d)) => Ok((c, d.to_string())),
+            Err(d) => Err(d.to_string()),
+        }
+    }
+
+    /// Okta's defaults: a public client rotates, a confidential one keeps its token; 30 s of
+    /// grace; unlimited lifetime; 7 days idle.
+    #[test]
+    fn refresh_defaults_follow_the_client_type() {
+        let (c, _) = load(
+            "  - { id: spa, protocol: oidc, client_id: s, token_endpoint_auth_method: none, redirect_uris: [http://127.0.0.1:7200/cb] }\n  - { id: web, protocol: oidc, client_id: w, client_secret: x, redirect_uris: [http://127.0.0.1:7100/cb] }\n",
+        )
+        .unwrap();
+        let policy = |i: usize| c.apps[i].oidc().unwrap().refresh;
+        assert_eq!(policy(0).rotation, Rotation::Rotate);
+        assert_eq!(policy(1).rotation, Rotation::Static);
+        assert_eq!(policy(1).grace_period_secs, 30);
+        assert_eq!(policy(1).lifetime_secs, None);
+        assert_eq!(policy(1).idle_secs, Some(604_800));
+    }
+
+    #[test]
+    fn a_grace_period_without_rotation_and_an_idle_time_past_the_lifetime_are_warned() {
+        let (c, warnings) = load(
+            "  - id: web\n    protocol: oidc\n    client_id: w\n    client_secret: x\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    refresh_token: { rotation: static, grace_period_seconds: 10, lifetime_seconds: 60, idle_seconds: 120 }\n",
+        )
+        .unwrap();
+        assert!(
+            warnings.contains("with `rotation: static` it has no effect"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("idle_seconds (120) is longer than lifetime_seconds (60)"),
+            "{warnings}"
+        );
+        assert_eq!(c.apps[0].oidc().unwrap().refresh.lifetime_secs, Some(60));
+    }
+
+    /// A JWK set inline or from a file; the reference SP's key must be one of its keys.
+    #[test]
+    fn jwks_load_inline_and_from_a_file() {
+        let (c, _) = load(
+            "  - id: m2m\n    protocol: oidc\n    client_id: m\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    token_endpoint_auth_method: private_key_jwt\n    jwks: client-jwks.json\n    client_private_key: client-ec.pem\n",
+        )
+        .unwrap();
+        let o = c.apps[0].oidc().unwrap();
+        assert_eq!(o.token_auth, TokenAuth::PrivateKeyJwt);
+        assert_eq!(o.jwks.len(), 2);
+        assert_eq!(o.jwks[0].kid.as_deref(), Some("client-rsa"));
+        let e = load(
+            "  - id: m2m\n    protocol: oidc\n    client_id: m\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    token_endpoint_auth_method: private_key_jwt\n    jwks: { keys: [ { kty: RSA, n: AQAB, e: AQAB } ] }\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("apps[0].jwks: key 0: an RSA key of"), "{e}");
+    }
+}
