@@ -56,11 +56,16 @@ impl Drop for Server {
 /// Starts the real binary on a free loopback port, with a copy of the example connection whose
 /// base_url is that port; waits for its `fakta IdP listening on` line.
 fn start_server() -> Server {
+    start_server_with(&[])
+}
+
+/// As [`start_server`], with `(from, to)` replacements made in the connection copy.
+fn start_server_with(edits: &[(&str, &str)]) -> Server {
     require_env();
     let mut last_error = String::new();
     // The free port can be taken between the probe and the bind: try a few.
     for _ in 0..3 {
-        match try_start(free_port()) {
+        match try_start(free_port(), edits) {
             Ok(s) => return s,
             Err(e) => last_error = e,
         }
@@ -68,9 +73,13 @@ fn start_server() -> Server {
     panic!("fakta did not start: {last_error}");
 }
 
-fn try_start(port: u16) -> Result<Server, String> {
+fn try_start(port: u16, edits: &[(&str, &str)]) -> Result<Server, String> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let original = std::fs::read_to_string(CONNECTION).expect("read the example connection");
+    let mut original = std::fs::read_to_string(CONNECTION).expect("read the example connection");
+    for (from, to) in edits {
+        assert_eq!(original.matches(from).count(), 1, "{CONNECTION}: `{from}`");
+        original = original.replace(from, to);
+    }
     let line = "  base_url: http://127.0.0.1:7000\n";
     assert_eq!(
         original.matches(line).count(),
@@ -276,4 +285,81 @@ fn authlib_refuses_a_wrong_nonce_and_fakta_refuses_a_wrong_secret() {
     let run = confidential(&server, &["--alg", "ES256"]);
     assert_eq!(run.code, 1, "{}", run.out);
     assert_eq!(run.out["stage"], "id_token", "{}", run.out);
+}
+
+/// The web app's lines for its client secret and method, replaced in the JWT tests.
+const WEB_AUTH: &str = "    client_secret: fakta-demo-secret-change-me   # a test secret; never a real one\n    token_endpoint_auth_method: client_secret_basic   # or client_secret_post, or none (public + PKCE)\n";
+const CLIENT_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-rsa.pem");
+const CLIENT_EC_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-ec.pem");
+
+/// Authlib's own RFC 7523 client authentication (`PrivateKeyJWT`, RS256 and ES256, and
+/// `ClientSecretJWT`, HS256) is accepted by fakta's token endpoint; an assertion signed with a
+/// key the app does not hold, or with another secret, is refused as `invalid_client`.
+#[test]
+fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
+    let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-jwks.json");
+    let pk = format!("    token_endpoint_auth_method: private_key_jwt\n    jwks: {jwks}\n");
+    let server = start_server_with(&[(WEB_AUTH, &pk)]);
+    let key_args = |key: &'static str, alg: &'static str, kid: &'static str| {
+        vec![
+            "--auth-method",
+            "private_key_jwt",
+            "--private-key",
+            key,
+            "--assertion-alg",
+            alg,
+            "--kid",
+            kid,
+        ]
+    };
+    for (key, alg, kid) in [
+        (CLIENT_KEY, "RS256", "client-rsa"),
+        (CLIENT_EC_KEY, "ES256", "client-ec"),
+    ] {
+        let run = confidential(&server, &key_args(key, alg, kid));
+        assert_eq!(run.code, 0, "{alg}: {}\n{}", run.out, run.stderr);
+        assert_eq!(run.out["token_endpoint_auth_method"], "private_key_jwt");
+        assert_eq!(run.out["claims"]["sub"], "00u1alice");
+    }
+    // The IdP's own key is not the client's.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = dir.path().join("stranger.pem");
+    let key = openssl::rsa::Rsa::generate(2048).unwrap();
+    std::fs::write(&stranger, key.private_key_to_pem().unwrap()).unwrap();
+    let stranger = stranger.to_str().unwrap().to_owned();
+    let mut args = vec!["--auth-method", "private_key_jwt", "--private-key"];
+    args.push(&stranger);
+    let run = confidential(&server, &args);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(run.out["stage"], "token", "{}", run.out);
+    assert!(
+        run.out["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid_client"),
+        "{}",
+        run.out
+    );
+    drop(server);
+
+    let hs = "    client_secret: a-long-enough-client-secret-for-hs256\n    token_endpoint_auth_method: client_secret_jwt\n";
+    let server = start_server_with(&[(WEB_AUTH, hs)]);
+    let jwt_args = ["--auth-method", "client_secret_jwt"];
+    let mut args = vec!["--client-secret", "a-long-enough-client-secret-for-hs256"];
+    args.extend(jwt_args);
+    let run = confidential(&server, &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.out, run.stderr);
+    assert_eq!(run.out["token_endpoint_auth_method"], "client_secret_jwt");
+    let mut args = vec!["--client-secret", "not-the-secret"];
+    args.extend(jwt_args);
+    let run = confidential(&server, &args);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert!(
+        run.out["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid_client"),
+        "{}",
+        run.out
+    );
 }

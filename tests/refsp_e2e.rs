@@ -969,3 +969,43 @@ async fn the_idps_tile_starts_the_sps_own_oidc_login() {
         assert!(body.contains(why), "{body}");
     }
 }
+
+/// The example with the web app's client authentication replaced by `auth`, written to `dir`.
+fn oidc_file_with(dir: &std::path::Path, auth: &str) -> String {
+    let yaml = std::fs::read_to_string(common::OIDC_EXAMPLE).unwrap().replace(
+        "    client_secret: fakta-demo-secret-change-me   # a test secret; never a real one\n    token_endpoint_auth_method: client_secret_basic   # or client_secret_post, or none (public + PKCE)\n",
+        auth,
+    );
+    assert!(yaml.contains(auth), "the example changed");
+    let file = dir.join("jwt.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    file.to_str().unwrap().to_owned()
+}
+
+/// The reference SP authenticates with `private_key_jwt` (its `client_private_key`) and with
+/// `client_secret_jwt` (its secret), and keeps each rotated refresh token: with rotation and no
+/// grace period, refreshing twice works only if it discards the old one (RFC 6749 §6).
+#[tokio::test]
+async fn the_reference_sp_signs_client_assertions_and_follows_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let private_key_jwt = format!(
+        "    token_endpoint_auth_method: private_key_jwt\n    jwks: {root}/tests/valid/client-jwks.json\n    client_private_key: {root}/tests/valid/client-rsa.pem\n    refresh_token: {{ rotation: rotate, grace_period_seconds: 0 }}\n"
+    );
+    let client_secret_jwt = "    client_secret: a-long-enough-client-secret-for-hs256\n    token_endpoint_auth_method: client_secret_jwt\n    refresh_token: { rotation: rotate, grace_period_seconds: 0 }\n".to_owned();
+    for auth in [private_key_jwt, client_secret_jwt] {
+        let w = world(&oidc_file_with(dir.path(), &auth), Flaws::none()).await;
+        let b = browser();
+        let (status, body) = browse(&b, &format!("{}/login/oidc", w.sp), "00u1alice").await;
+        assert_eq!(status, 200, "{auth}: {body}");
+        let (s, v) = me(&b, &w).await;
+        assert_eq!((s, &v["subject"]), (200, &json!("00u1alice")), "{auth}");
+        for round in 0..2 {
+            let r = b.get(format!("{}/refresh", w.sp)).send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            assert_eq!(status, 200, "{auth} refresh {round}: {text}");
+            assert!(text.contains("refreshed"), "{text}");
+        }
+    }
+}

@@ -181,6 +181,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "an initiate login URI with a fragment (pattern)",
     ),
     (
+        "oidc_client_jwt_methods",
+        "/apps/0",
+        "private_key_jwt without `jwks` (required), and more",
+    ),
+    (
         "oidc_secret_method_without_secret",
         "/apps/0",
         "client_secret_post without `client_secret`",

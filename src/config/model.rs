@@ -249,6 +249,76 @@ pub struct OidcApp {
     /// Okta's "Allow wildcard * in sign-in URI redirect" (off by default): a redirect URI host
     /// `*.example.com` stands for one subdomain label (`oidc::authorize::redirect_matches`).
     pub wildcard_redirect: bool,
+    /// The client's public keys for `private_key_jwt` (Okta's "Public keys" on the app): the
+    /// signatures of its client assertions are checked with them. Empty for other methods.
+    pub jwks: Vec<ClientKey>,
+    /// The client's private key (PEM) for `private_key_jwt`, used only by the reference SP to
+    /// sign its client assertions; relative to the connection file.
+    pub client_private_key: Option<PathBuf>,
+    /// Okta's refresh token behaviour: rotation, its grace period, and the lifetimes.
+    pub refresh: RefreshPolicy,
+}
+
+/// One key of a client's JWK set (`private_key_jwt`).
+#[derive(Debug, Clone)]
+pub struct ClientKey {
+    pub kid: Option<String>,
+    /// The JWS algorithm the key verifies (RS256 for an RSA key, ES256 for a P-256 one).
+    pub alg: SigningAlg,
+    pub key: openssl::pkey::PKey<openssl::pkey::Public>,
+}
+
+/// Whether a refresh returns a new refresh token (Okta: "Rotate token after every use") or the
+/// same one ("Use persistent token").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Rotate,
+    Static,
+}
+
+impl Rotation {
+    pub const ALL: [Rotation; 2] = [Rotation::Rotate, Rotation::Static];
+
+    /// Its name in the connection file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rotation::Rotate => "rotate",
+            Rotation::Static => "static",
+        }
+    }
+}
+
+/// An app's refresh tokens (Okta: the app's "Refresh token behavior" and "Grace period for
+/// token rotation"; the access policy rule's "Refresh token lifetime ... but will expire if not
+/// used every").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    pub rotation: Rotation,
+    /// After a rotation, how long the previous refresh token still works (0 to 60; Okta's
+    /// default 30).
+    pub grace_period_secs: i64,
+    /// From the login: after this, every refresh token of the grant is expired. None: unlimited.
+    pub lifetime_secs: Option<i64>,
+    /// A refresh token not used for this long expires. None: never.
+    pub idle_secs: Option<i64>,
+}
+
+impl RefreshPolicy {
+    /// Okta's defaults: rotation for public clients (an SPA's default), a persistent token for
+    /// confidential ones; a 30-second grace period; unlimited lifetime, idle expiry after 7
+    /// days (the default access policy rule).
+    pub fn default_for(token_auth: TokenAuth) -> Self {
+        RefreshPolicy {
+            rotation: if token_auth == TokenAuth::None {
+                Rotation::Rotate
+            } else {
+                Rotation::Static
+            },
+            grace_period_secs: 30,
+            lifetime_secs: None,
+            idle_secs: Some(7 * 86_400),
+        }
+    }
 }
 
 /// An OAuth grant an app may use (Okta's "Grant type" on the app's General tab).
@@ -287,7 +357,40 @@ impl GrantType {
 pub enum TokenAuth {
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed (HMAC) with the client secret (RFC 7523 §2.2, OIDC Core §9).
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key; the IdP holds its public keys.
+    PrivateKeyJwt,
     None,
+}
+
+impl TokenAuth {
+    pub const ALL: [TokenAuth; 5] = [
+        TokenAuth::ClientSecretBasic,
+        TokenAuth::ClientSecretPost,
+        TokenAuth::ClientSecretJwt,
+        TokenAuth::PrivateKeyJwt,
+        TokenAuth::None,
+    ];
+
+    /// Its name in the connection file and in discovery (`token_endpoint_auth_method`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenAuth::ClientSecretBasic => "client_secret_basic",
+            TokenAuth::ClientSecretPost => "client_secret_post",
+            TokenAuth::ClientSecretJwt => "client_secret_jwt",
+            TokenAuth::PrivateKeyJwt => "private_key_jwt",
+            TokenAuth::None => "none",
+        }
+    }
+
+    /// Whether the client proves itself with the client secret (which the file must hold).
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            TokenAuth::ClientSecretBasic | TokenAuth::ClientSecretPost | TokenAuth::ClientSecretJwt
+        )
+    }
 }
 
 /// The JWS algorithm of an app's id_tokens.

@@ -131,4 +131,19 @@ mod tests {
             set(crate::config::GrantType::ALL.iter().map(|g| g.name()))
         );
     }
+
+    /// `token_endpoint_auth_method` and `refresh_token.rotation` are the loader's enums.
+    #[test]
+    fn client_auth_methods_and_rotations_are_the_enums() {
+        let s = schema();
+        let app = &s["$defs"]["app"]["properties"];
+        assert_eq!(
+            strings(&app["token_endpoint_auth_method"]["enum"]),
+            set(crate::config::TokenAuth::ALL.iter().map(|t| t.name()))
+        );
+        assert_eq!(
+            strings(&app["refresh_token"]["properties"]["rotation"]["enum"]),
+            set(crate::config::Rotation::ALL.iter().map(|r| r.name()))
+        );
+    }
 }

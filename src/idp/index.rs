@@ -477,6 +477,26 @@ fn revocation(
     ]
 }
 
+/// Okta's "Refresh token behavior" and the lifetimes, in words.
+fn refresh_text(p: &crate::config::RefreshPolicy) -> String {
+    let rotation = match p.rotation {
+        crate::config::Rotation::Rotate => format!(
+            "rotated after every use (grace period {} s)",
+            p.grace_period_secs
+        ),
+        crate::config::Rotation::Static => "persistent (the same token every refresh)".to_owned(),
+    };
+    let life = p
+        .lifetime_secs
+        .map_or("unlimited lifetime".to_owned(), |s| {
+            format!("lifetime {s} s")
+        });
+    let idle = p.idle_secs.map_or("never idle-expired".to_owned(), |s| {
+        format!("expires if not used every {s} s")
+    });
+    format!("{rotation}; {life}; {idle}")
+}
+
 fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
     let base = state.conn.idp.base();
     let md = discovery::metadata(&oidc.server, base);
@@ -493,6 +513,12 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
         }
         TokenAuth::ClientSecretPost => {
             "client_secret_post (the secret is in the file, not shown here)"
+        }
+        TokenAuth::ClientSecretJwt => {
+            "client_secret_jwt (a JWT signed with the client secret, which is in the file, not shown here)"
+        }
+        TokenAuth::PrivateKeyJwt => {
+            "private_key_jwt (a JWT signed with the client's private key; its public keys are in the file)"
         }
         TokenAuth::None => "none (a public client: PKCE)",
     };
@@ -558,6 +584,7 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
             "Grant types",
             vec![code(crate::oidc::grant_names(&oidc.grant_types))],
         ),
+        row("Refresh token", vec![text(refresh_text(&oidc.refresh))]),
         row("id_token signing", vec![text(alg)]),
         row(
             "PKCE",

@@ -212,6 +212,8 @@ pub struct IdpState {
     emit: Mutex<HashMap<String, Emit>>,
     /// OAuth codes and tokens.
     pub tokens: Mutex<TokenStore>,
+    /// Client assertion jtis already used (Okta refuses a reused one).
+    pub assertion_jtis: Mutex<super::tokens::SeenJtis>,
     /// Per-trial changes (what a test runner's trial asked for), keyed by the trial id the
     /// browser carries in the `fakta_trial` cookie.
     trials: Mutex<HashMap<String, TrialOverrides>>,
@@ -304,6 +306,7 @@ impl IdpState {
             logout_requests: Mutex::new(Bounded::new(MAX_LOGOUT_REQUEST_BYTES)),
             emit: Mutex::new(HashMap::new()),
             tokens: Mutex::new(TokenStore::default()),
+            assertion_jtis: Mutex::default(),
             trials: Mutex::new(HashMap::new()),
             rotated_jwks: std::sync::OnceLock::new(),
             discovery_fault: Mutex::new(None),

@@ -54,14 +54,20 @@ pub struct TokenInfo {
     pub auth_time: OffsetDateTime,
     pub sid: String,
     pub issued_at: OffsetDateTime,
-    /// None for refresh tokens (they last until revoked).
+    /// None: until revoked (a refresh token with an unlimited lifetime). A rotated refresh
+    /// token keeps the expiry of the grant's first.
     pub expires: Option<OffsetDateTime>,
     pub jti: Option<String>,
     pub revoked: bool,
     pub trial: Option<String>,
-    /// The refresh token of the grant this token belongs to (a refresh token names itself):
-    /// revoking it revokes the access tokens issued with it or from it (RFC 7009 §2.1).
+    /// The refresh token family this token belongs to: the grant's first refresh token (which
+    /// names itself). Revoking a refresh token revokes its family: the refresh tokens rotated
+    /// from it and the access tokens issued with them (RFC 7009 §2.1; Okta's reuse detection).
     pub refresh: Option<String>,
+    /// A refresh token's last use (for the idle expiry); None: not used since issued.
+    pub used: Option<OffsetDateTime>,
+    /// A rotated refresh token: when, and the token it was replaced by.
+    pub rotated: Option<(OffsetDateTime, String)>,
 }
 
 impl TokenInfo {
@@ -132,6 +138,7 @@ impl Footprint for TokenInfo {
             + self.jti.heap_bytes()
             + self.trial.heap_bytes()
             + self.refresh.heap_bytes()
+            + self.rotated.as_ref().map_or(0, |(_, t)| t.heap_bytes())
     }
 }
 
@@ -220,21 +227,44 @@ impl TokenStore {
         if info.client_id != client_id {
             return 0;
         }
-        let refresh = info.kind == TokenKind::Refresh;
-        self.tokens.update(&key, |i| i.revoked = true);
-        if !refresh {
-            return 1;
+        let family = (info.kind == TokenKind::Refresh)
+            .then(|| info.refresh.clone().unwrap_or_else(|| token.to_owned()));
+        let newly = self
+            .tokens
+            .update(&key, |i| !std::mem::replace(&mut i.revoked, true));
+        match family {
+            None => 1,
+            Some(f) => usize::from(newly == Some(true)) + self.revoke_family(&f),
         }
-        let mut n = 1;
+    }
+
+    /// Revokes every token of a refresh token family (the grant's refresh tokens and the
+    /// access tokens issued with them); returns how many were active.
+    pub fn revoke_family(&mut self, family: &str) -> usize {
+        let mut n = 0;
         for t in self
             .tokens
             .values_mut()
-            .filter(|t| !t.revoked && t.refresh.as_deref() == Some(token))
+            .filter(|t| !t.revoked && t.refresh.as_deref() == Some(family))
         {
             t.revoked = true;
             n += 1;
         }
         n
+    }
+
+    /// Notes a refresh token's use (a persistent token, or a rotated one in its grace period).
+    pub fn mark_used(&mut self, token: &str, now: OffsetDateTime) {
+        self.tokens
+            .update(&token.to_owned(), |t| t.used = Some(now));
+    }
+
+    /// Notes that a refresh token was replaced by `successor` at `now`.
+    pub fn mark_rotated(&mut self, token: &str, successor: &str, now: OffsetDateTime) {
+        self.tokens.update(&token.to_owned(), |t| {
+            t.used = Some(now);
+            t.rotated = Some((now, successor.to_owned()));
+        });
     }
 
     /// Revokes every token of a user (logout, global revocation); returns how many.
@@ -257,6 +287,64 @@ impl TokenStore {
 
     pub fn id_token(&self, jti: &str) -> Option<&(String, String, String)> {
         self.id_tokens.get(&jti.to_owned())
+    }
+}
+
+/// Caps of the client assertion replay store. Only a client's key or secret makes an assertion
+/// that gets this far, so filling it takes the client itself sending this many within their
+/// hour; past it new assertions are refused (never an unexpired jti forgotten early).
+pub const MAX_JTIS: usize = 10_000;
+pub const MAX_JTI_BYTES: usize = 2 << 20;
+
+/// Whether a client assertion's `jti` may be accepted ([`SeenJtis::first_use`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiUse {
+    First,
+    /// Seen before and its assertion not yet expired: Okta refuses a reused jti.
+    Replayed,
+    /// The store is full of unexpired jtis.
+    Full,
+}
+
+/// The `jti`s of client assertions already accepted, each kept until its assertion's `exp`
+/// (after that the assertion itself is refused as expired).
+#[derive(Debug, Default)]
+pub struct SeenJtis {
+    seen: std::collections::HashMap<String, OffsetDateTime>,
+    bytes: usize,
+}
+
+impl SeenJtis {
+    /// Records `client_id`'s `jti` until `exp`, unless it is recorded already or there is no
+    /// room.
+    pub fn first_use(
+        &mut self,
+        client_id: &str,
+        jti: &str,
+        exp: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> JtiUse {
+        let key = format!("{client_id}\n{jti}");
+        if self.seen.get(&key).is_some_and(|e| *e > now) {
+            return JtiUse::Replayed;
+        }
+        let size = key.footprint() + super::bounded::ENTRY_OVERHEAD;
+        let full = |n: usize, bytes: usize| n >= MAX_JTIS || bytes + size > MAX_JTI_BYTES;
+        if full(self.seen.len(), self.bytes) {
+            self.seen.retain(|_, e| *e > now);
+            self.bytes = self
+                .seen
+                .keys()
+                .map(|k| k.footprint() + super::bounded::ENTRY_OVERHEAD)
+                .sum();
+            if full(self.seen.len(), self.bytes) {
+                return JtiUse::Full;
+            }
+        }
+        if self.seen.insert(key, exp).is_none() {
+            self.bytes += size;
+        }
+        JtiUse::First
     }
 }
 
@@ -299,6 +387,33 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_jti_is_accepted_once_until_it_expires() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let exp = now + Duration::minutes(5);
+        let mut seen = SeenJtis::default();
+        assert_eq!(seen.first_use("c", "j1", exp, now), JtiUse::First);
+        assert_eq!(
+            seen.first_use("c", "j1", exp, now + Duration::minutes(1)),
+            JtiUse::Replayed
+        );
+        // Another client's jti is its own.
+        assert_eq!(seen.first_use("d", "j1", exp, now), JtiUse::First);
+        // Full: refused, never an unexpired jti forgotten.
+        for i in 0..MAX_JTIS {
+            seen.first_use("c", &format!("k{i}"), exp, now);
+        }
+        assert_eq!(seen.first_use("c", "new", exp, now), JtiUse::Full);
+        assert_eq!(seen.first_use("c", "j1", exp, now), JtiUse::Replayed);
+        assert!(seen.bytes <= MAX_JTI_BYTES);
+        // Once they expire there is room again.
+        let later = exp + Duration::seconds(1);
+        assert_eq!(
+            seen.first_use("c", "new", later + Duration::minutes(5), later),
+            JtiUse::First
+        );
+    }
+
     /// Issue 13: each refresh kept ~1.8 MB with a 27,000-times repeated scope; the store is
     /// now capped in bytes, the newest tokens kept.
     #[test]
@@ -319,6 +434,8 @@ mod tests {
             revoked: false,
             trial: None,
             refresh: None,
+            used: None,
+            rotated: None,
         };
         let refresh = "r".repeat(30);
         store.add_token(refresh.clone(), info.clone(), None);

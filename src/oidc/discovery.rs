@@ -58,8 +58,13 @@ pub struct ProviderMetadata {
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub scopes_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// OIDC Discovery §3: the algorithms of `client_secret_jwt` and `private_key_jwt`
+    /// assertions (RFC 8414 §2 names the same for revocation and introspection).
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub request_parameter_supported: bool,
@@ -68,7 +73,24 @@ pub struct ProviderMetadata {
 }
 
 pub const SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// Every client authentication method the endpoints take (an app uses the one it registered).
+fn auth_methods() -> Vec<&'static str> {
+    crate::config::TokenAuth::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect()
+}
+
+/// The algorithms of client assertions: HMAC for `client_secret_jwt`, RSA and ECDSA for
+/// `private_key_jwt` (never `none`).
+fn assertion_algs() -> Vec<&'static str> {
+    let a = &crate::oidc::assertion::HMAC_ALGS;
+    a.iter()
+        .chain(crate::oidc::assertion::KEY_ALGS)
+        .copied()
+        .collect()
+}
 
 pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
     let issuer = server.issuer(base);
@@ -92,9 +114,12 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
         subject_types_supported: vec!["public"],
         id_token_signing_alg_values_supported: vec!["RS256", "ES256"],
         scopes_supported: SCOPES.to_vec(),
-        token_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
-        revocation_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
-        introspection_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        token_endpoint_auth_methods_supported: auth_methods(),
+        token_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+        revocation_endpoint_auth_methods_supported: auth_methods(),
+        revocation_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+        introspection_endpoint_auth_methods_supported: auth_methods(),
+        introspection_endpoint_auth_signing_alg_values_supported: assertion_algs(),
         claims_supported: vec![
             "iss",
             "sub",

@@ -4,6 +4,7 @@
 //! Architecture invariant: nothing here does I/O or reads the clock or a random source; the
 //! HTTP side is `crate::idp::oidc`.
 
+pub mod assertion;
 pub mod authorize;
 pub mod client_auth;
 pub mod discovery;

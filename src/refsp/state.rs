@@ -49,6 +49,10 @@ pub enum SpError {
     #[error("{file}: the SP private key: {reason}")]
     SpKey { file: String, reason: String },
     #[error(
+        "{file}: app `{app}` authenticates with private_key_jwt; give the reference SP the client's private key with apps[].client_private_key"
+    )]
+    NoClientKey { file: String, app: String },
+    #[error(
         "{file}: app `{app}` encrypts assertions (apps[].encryption); give the reference SP its decryption key with apps[].encryption.private_key"
     )]
     NoDecryptionKey { file: String, app: String },
@@ -183,7 +187,8 @@ pub struct SpState {
     /// OIDC logins in flight, by the login cookie of the browser that started them.
     pub oidc_pending: Mutex<HashMap<String, OidcPending>>,
     pub jtis: Mutex<HashMap<String, i64>>,
-    /// The SP's signing key, when its requests must be signed.
+    /// The SP's signing key, when its requests must be signed (SAML), or the client's
+    /// `private_key_jwt` key (OIDC).
     pub sp_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
     /// The SP's decryption key, when the app encrypts assertions (`apps[].encryption`).
     pub decryption_key: Option<openssl::pkey::PKey<openssl::pkey::Private>>,
@@ -245,7 +250,17 @@ impl SpState {
                 }
                 ("acs_url", s.acs_url.clone())
             }
-            (_, Some(o)) => ("redirect_uris[0]", o.redirect_uris[0].clone()),
+            (_, Some(o)) => {
+                if o.token_auth == crate::config::TokenAuth::PrivateKeyJwt
+                    && o.client_private_key.is_none()
+                {
+                    return Err(SpError::NoClientKey {
+                        file,
+                        app: app.id.clone(),
+                    });
+                }
+                ("redirect_uris[0]", o.redirect_uris[0].clone())
+            }
             _ => ("acs_url", target.login_url.clone()),
         };
         urls.push(callback.clone());
@@ -290,7 +305,12 @@ impl SpState {
                 }
             }
         }
-        let sp_key = match app.saml().and_then(|s| s.sp_private_key.as_ref()) {
+        // A SAML SP's request signing key, or an OIDC client's `private_key_jwt` key.
+        let sp_key = match app
+            .saml()
+            .and_then(|s| s.sp_private_key.as_ref())
+            .or_else(|| app.oidc().and_then(|o| o.client_private_key.as_ref()))
+        {
             Some(p) => {
                 let key = crate::config::read_private_key(&conn.base_dir.join(p));
                 Some(key.map_err(|e| SpError::SpKey {

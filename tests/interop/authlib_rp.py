@@ -12,7 +12,10 @@ Given the issuer URL of a real, listening fakta it does what a web app with Auth
      the 302 to the redirect_uri WITHOUT following it (nothing listens there);
   4. the code exchange with OAuth2Session.fetch_token (it checks the returned state), the client
      authenticating with client_secret_basic, or `none` (client_id in the body) for a public
-     client, and the PKCE code_verifier;
+     client, or with a client assertion built by Authlib's own RFC 7523 code
+     (authlib.oauth2.rfc7523 ClientSecretJWT / PrivateKeyJWT: iss = sub = client_id, aud = the
+     token endpoint, exp, jti) for --auth-method client_secret_jwt / private_key_jwt; and the
+     PKCE code_verifier;
   5. the id_token: signature checked with authlib.jose against the JWKS fetched from the
      discovery document's jwks_uri, only the expected alg allowed (RS256 unless --alg), then
      claims validated with authlib.jose's JWTClaims (iss, aud, nonce, sub essential; exp, iat
@@ -24,6 +27,8 @@ Given the issuer URL of a real, listening fakta it does what a web app with Auth
 Usage:
     authlib_rp.py --issuer URL --client-id ID [--client-secret S] --redirect-uri URI
                   --user LOGIN [--alg RS256|ES256] [--wrong-nonce]
+                  [--auth-method client_secret_jwt|private_key_jwt [--private-key PEM]
+                   [--kid KID] [--assertion-alg ALG]]
     authlib_rp.py --check-env
 
 Prints one JSON object on stdout:
@@ -71,6 +76,7 @@ def import_libs():
         from authlib.jose import JsonWebKey, JsonWebToken
         from authlib.oidc.core import CodeIDToken
         from authlib.common.security import generate_token
+        from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
     except ImportError as e:
         env_problem(f"cannot import authlib/requests ({e}) with {sys.executable}")
     NOTES.append("authlib.jose is deprecated in favour of joserfc (AuthlibDeprecationWarning); "
@@ -83,6 +89,8 @@ def import_libs():
         "JsonWebToken": JsonWebToken,
         "CodeIDToken": CodeIDToken,
         "generate_token": generate_token,
+        "ClientSecretJWT": ClientSecretJWT,
+        "PrivateKeyJWT": PrivateKeyJWT,
     }
 
 
@@ -157,19 +165,35 @@ def run(args):
         return meta
 
     meta = step("discovery", discover)
-    auth_method = "client_secret_basic" if args.client_secret else "none"
+    auth_method = args.auth_method or ("client_secret_basic" if args.client_secret else "none")
     if auth_method not in meta.get("token_endpoint_auth_methods_supported", []):
         raise Failure("discovery", f"{auth_method} is not in token_endpoint_auth_methods_supported")
+    secret = args.client_secret
+    assertion = None
+    if auth_method in ("client_secret_jwt", "private_key_jwt"):
+        cls = libs["ClientSecretJWT" if auth_method == "client_secret_jwt" else "PrivateKeyJWT"]
+        alg = args.assertion_alg or cls.alg
+        if alg not in meta.get("token_endpoint_auth_signing_alg_values_supported", []):
+            raise Failure("discovery", f"{alg} is not in token_endpoint_auth_signing_alg_values_supported")
+        if auth_method == "private_key_jwt":
+            with open(args.private_key, encoding="ascii") as f:
+                secret = f.read()
+            if alg.startswith("ES"):
+                from joserfc.jwk import ECKey
+                secret = ECKey.import_key(secret)
+        assertion = cls(meta["token_endpoint"], headers={"kid": args.kid} if args.kid else None, alg=alg)
 
     # 2. The authorization URL.
     session = libs["OAuth2Session"](
         client_id=args.client_id,
-        client_secret=args.client_secret,
+        client_secret=secret,
         scope=SCOPE,
         redirect_uri=args.redirect_uri,
         token_endpoint_auth_method=auth_method,
         code_challenge_method="S256",
     )
+    if assertion is not None:
+        session.register_client_auth_method(assertion)
     code_verifier = libs["generate_token"](48)
     nonce = libs["generate_token"](20)
     auth_url, state = step("authorize", session.create_authorization_url,
@@ -279,6 +303,11 @@ def main():
     p.add_argument("--user", help="what to type in the login form's username field")
     p.add_argument("--alg", default="RS256", help="the only id_token signing alg accepted")
     p.add_argument("--wrong-nonce", action="store_true", help="validate against another nonce (must fail)")
+    p.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_jwt", "private_key_jwt", "none"],
+                   help="client authentication (default client_secret_basic with a secret, none without)")
+    p.add_argument("--private-key", help="the client's private key (PEM) for private_key_jwt")
+    p.add_argument("--kid", help="the kid of the client assertion's header")
+    p.add_argument("--assertion-alg", help="the client assertion's alg (Authlib's default: HS256 / RS256)")
     args = p.parse_args()
     if args.check_env:
         check_env()

@@ -61,6 +61,9 @@ pub(crate) const OIDC_APP_KEYS: &[&str] = &[
     "initiate_login_uri",
     "grant_types",
     "wildcard_redirect",
+    "jwks",
+    "client_private_key",
+    "refresh_token",
 ];
 
 /// The keys an app may have given what its `protocol` says, the keys of the other protocol,
@@ -198,7 +201,7 @@ fn app(
         Some(p) if p.value == "saml" => {
             saml::saml_app(sink, &m, app_id, base_dir, declared, imported.as_ref())
         }
-        Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m),
+        Some(p) if p.value == "oidc" => oidc::oidc_app(sink, &m, base_dir),
         Some(p) => {
             sink.error(
                 p.pos,

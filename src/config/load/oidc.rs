@@ -1,9 +1,12 @@
 //! An OIDC app's keys: client, redirect URIs, client authentication, signing, claims and the
 //! authorization server.
 
+use std::path::{Path, PathBuf};
+
 use marked_yaml::Node;
 use url::Url;
 
+use super::super::files;
 use super::super::model::*;
 use super::super::reader::{Map, Pos, Sink, join};
 use super::app::attribute_statements;
@@ -62,7 +65,7 @@ fn redirect_list(sink: &mut Sink, m: &Map<'_>, key: &str) -> Option<Vec<Url>> {
     (sink.found.len() == before).then_some(out)
 }
 
-pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
+pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>, base_dir: &Path) -> Option<Protocol> {
     let client_id = m.req_string(sink, "client_id", "the OAuth client id, e.g. 0oa1clientid");
     let secret = m.string(sink, "client_secret");
     let (redirect_uris, post_logout) = redirects(sink, m);
@@ -70,15 +73,8 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         Some(s) => Some(url(sink, s)?),
         None => None,
     };
-    let auth = m.choice(
-        sink,
-        "token_endpoint_auth_method",
-        &[
-            ("client_secret_basic", TokenAuth::ClientSecretBasic),
-            ("client_secret_post", TokenAuth::ClientSecretPost),
-            ("none", TokenAuth::None),
-        ],
-    );
+    let methods: Vec<(&str, TokenAuth)> = TokenAuth::ALL.iter().map(|t| (t.name(), *t)).collect();
+    let auth = m.choice(sink, "token_endpoint_auth_method", &methods);
     let token_auth = match (&auth, &secret) {
         (Some(a), _) => a.value,
         (None, Some(_)) => TokenAuth::ClientSecretBasic,
@@ -90,13 +86,19 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
             &s.path,
             "a public client (`token_endpoint_auth_method: none`) has no client secret; remove it or choose client_secret_basic / client_secret_post",
         ),
-        (TokenAuth::ClientSecretBasic | TokenAuth::ClientSecretPost, None, Some(a)) => sink.error(
+        (TokenAuth::PrivateKeyJwt, Some(s), _) => sink.error(
+            s.pos,
+            &s.path,
+            "a `private_key_jwt` client proves itself with its key pair, not a secret (Okta keeps no secret for it); remove `client_secret`",
+        ),
+        (t, None, Some(a)) if t.uses_secret() => sink.error(
             a.pos,
             &a.path,
             "this method needs a `client_secret`",
         ),
         _ => {}
     }
+    let (jwks, client_private_key) = client_keys(sink, m, token_auth, base_dir);
     let signing_alg = m
         .choice(
             sink,
@@ -161,6 +163,10 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
     };
     let grant_types = grant_types(sink, m, token_auth, &server);
     let wildcard_redirect = wildcards(sink, m, redirect_uris.as_deref().unwrap_or_default());
+    let refresh = match m.get("refresh_token") {
+        Some(n) => refresh_policy(sink, n, &m.key_path("refresh_token"), token_auth),
+        None => Some(RefreshPolicy::default_for(token_auth)),
+    };
     let access = seconds(sink, m, "access_token_lifetime_secs", 3600, 86_400);
     let id_life = seconds(sink, m, "id_token_lifetime_secs", 3600, 86_400);
     Some(Protocol::Oidc(OidcApp {
@@ -179,7 +185,205 @@ pub(super) fn oidc_app(sink: &mut Sink, m: &Map<'_>) -> Option<Protocol> {
         initiate_login_uri,
         grant_types: grant_types?,
         wildcard_redirect,
+        jwks: jwks?,
+        client_private_key: client_private_key?,
+        refresh: refresh?,
     }))
+}
+
+/// `jwks` (the client's public keys: a file, or an inline JWK set) and `client_private_key`
+/// (the reference SP's signing key), both for `private_key_jwt` only (Okta, "Client
+/// authentication methods": the app holds the client's public keys; the client signs with its
+/// private key).
+#[allow(clippy::type_complexity)]
+fn client_keys(
+    sink: &mut Sink,
+    m: &Map<'_>,
+    token_auth: TokenAuth,
+    base_dir: &Path,
+) -> (Option<Vec<ClientKey>>, Option<Option<PathBuf>>) {
+    let key_path = m.key_path("jwks");
+    let jwks = match m.get("jwks") {
+        None => {
+            if token_auth == TokenAuth::PrivateKeyJwt {
+                sink.error(
+                    m.key_pos("token_endpoint_auth_method"),
+                    &m.key_path("token_endpoint_auth_method"),
+                    "private_key_jwt needs the client's public keys: add `jwks: FILE` (a JWK set) or an inline JWK set `jwks: { keys: [...] }`",
+                );
+                None
+            } else {
+                Some(Vec::new())
+            }
+        }
+        Some(_) if token_auth != TokenAuth::PrivateKeyJwt => {
+            sink.error(
+                m.key_pos("jwks"),
+                &key_path,
+                format!(
+                    "`jwks` holds the keys of a `private_key_jwt` client, but this one uses {}",
+                    token_auth.name()
+                ),
+            );
+            None
+        }
+        Some(n) => {
+            let pos = m.key_pos("jwks");
+            let set = match n {
+                Node::Scalar(s) => {
+                    let file = base_dir.join(s.as_str());
+                    match files::read_capped(&file, files::MAX_REFERENCED_FILE_BYTES) {
+                        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                            .map_err(|e| format!("{}: not JSON: {e}", s.as_str())),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                other => Ok(yaml_json(other)),
+            };
+            match set
+                .and_then(|v| crate::oidc::assertion::parse_jwks(&v).map_err(|e| e.to_string()))
+            {
+                Ok(keys) => Some(keys),
+                Err(e) => {
+                    sink.error(pos, &key_path, e);
+                    None
+                }
+            }
+        }
+    };
+    let private = match m.string(sink, "client_private_key") {
+        None => Some(None),
+        Some(k) if token_auth != TokenAuth::PrivateKeyJwt => {
+            sink.error(
+                k.pos,
+                &k.path,
+                "`client_private_key` signs a `private_key_jwt` client's assertions; this client uses another method",
+            );
+            None
+        }
+        Some(k) => match files::read_private_key(&base_dir.join(&k.value)) {
+            Err(e) => {
+                sink.error(k.pos, &k.path, e.to_string());
+                None
+            }
+            Ok(key) => {
+                if let Some(keys) = &jwks {
+                    if !crate::oidc::assertion::holds(keys, &key) {
+                        sink.error(
+                            k.pos,
+                            &k.path,
+                            "this private key's public key is not in `jwks`: the IdP would refuse the reference SP's assertions",
+                        );
+                    }
+                }
+                if crate::oidc::assertion::alg_of(&key).is_none() {
+                    sink.error(k.pos, &k.path, "expected an RSA or P-256 private key");
+                }
+                Some(Some(PathBuf::from(k.value)))
+            }
+        },
+    };
+    (jwks, private)
+}
+
+/// An inline JWK set as JSON: its members are mappings, sequences and strings (`n`, `e`, `x`,
+/// `y`, `kid` are strings), so scalars stay strings. The depth is the file's, written by the
+/// user, and JWK sets are three levels deep; deeper nodes are cut off.
+fn yaml_json(node: &Node) -> serde_json::Value {
+    fn go(node: &Node, depth: usize) -> serde_json::Value {
+        use serde_json::Value;
+        if depth > 8 {
+            return Value::Null;
+        }
+        match node {
+            Node::Scalar(s) => Value::String(s.as_str().to_owned()),
+            Node::Sequence(seq) => Value::Array(seq.iter().map(|n| go(n, depth + 1)).collect()),
+            Node::Mapping(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), go(v, depth + 1)))
+                    .collect(),
+            ),
+        }
+    }
+    go(node, 0)
+}
+
+/// `refresh_token: { rotation, grace_period_seconds, lifetime_seconds, idle_seconds }`: Okta's
+/// "Refresh token behavior" (rotate or persistent), "Grace period for token rotation" (0 to 60
+/// seconds, default 30) and the access policy's refresh token lifetime and "expire if not used
+/// every" (Okta, "Refresh token rotation"; "Configure an access policy").
+fn refresh_policy(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    token_auth: TokenAuth,
+) -> Option<RefreshPolicy> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &[
+            "rotation",
+            "grace_period_seconds",
+            "lifetime_seconds",
+            "idle_seconds",
+        ],
+    )?;
+    let default = RefreshPolicy::default_for(token_auth);
+    let choices: Vec<(&str, Rotation)> = Rotation::ALL.iter().map(|r| (r.name(), *r)).collect();
+    let rotation = m
+        .choice(sink, "rotation", &choices)
+        .map_or(default.rotation, |r| r.value);
+    let grace_key = m.string(sink, "grace_period_seconds");
+    if let (Some(s), Rotation::Static) = (&grace_key, rotation) {
+        sink.warning(
+            s.pos,
+            &s.path,
+            "a grace period applies to rotated refresh tokens; with `rotation: static` it has no effect",
+        );
+    }
+    let grace = match grace_key {
+        None => Some(default.grace_period_secs),
+        Some(s) => match s.value.parse::<i64>() {
+            Ok(v) if (0..=60).contains(&v) => Some(v),
+            _ => {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!(
+                        "expected a number of seconds from 0 to 60 (Okta's range), found `{}`",
+                        s.value
+                    ),
+                );
+                None
+            }
+        },
+    };
+    // Okta's lifetimes go up to five years.
+    const MAX: i64 = 5 * 365 * 86_400;
+    let optional = |sink: &mut Sink, key: &str, default: Option<i64>| match m.get(key) {
+        None => Some(default),
+        Some(_) => seconds(sink, &m, key, 1, MAX).map(Some),
+    };
+    let lifetime = optional(sink, "lifetime_seconds", default.lifetime_secs);
+    let idle = optional(sink, "idle_seconds", default.idle_secs);
+    if let (Some(Some(l)), Some(Some(i))) = (lifetime, idle) {
+        if i > l {
+            sink.warning(
+                m.key_pos("idle_seconds"),
+                &m.key_path("idle_seconds"),
+                format!(
+                    "idle_seconds ({i}) is longer than lifetime_seconds ({l}): the lifetime ends every refresh token first"
+                ),
+            );
+        }
+    }
+    Some(RefreshPolicy {
+        rotation,
+        grace_period_secs: grace?,
+        lifetime_secs: lifetime?,
+        idle_secs: idle?,
+    })
 }
 
 /// Okta's "Allow wildcard * in sign-in URI redirect": off by default. With it off, a `*` in a
@@ -302,3 +506,70 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "nbf",
     "azp",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::model::{Rotation, TokenAuth};
+
+    fn load(apps: &str) -> Result<(super::Connection, String), String> {
+        let yaml = format!(
+            "idp: {{ base_url: http://127.0.0.1:7000 }}\ndirectory:\n  users:\n    - {{ id: 00u1alice, email: alice@acme.test, name: Alice }}\napps:\n{apps}"
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valid");
+        match crate::config::load_str(&yaml, "t.yaml", &dir) {
+            Ok((c, d)) => Ok((c, d.to_string())),
+            Err(d) => Err(d.to_string()),
+        }
+    }
+
+    /// Okta's defaults: a public client rotates, a confidential one keeps its token; 30 s of
+    /// grace; unlimited lifetime; 7 days idle.
+    #[test]
+    fn refresh_defaults_follow_the_client_type() {
+        let (c, _) = load(
+            "  - { id: spa, protocol: oidc, client_id: s, token_endpoint_auth_method: none, redirect_uris: [http://127.0.0.1:7200/cb] }\n  - { id: web, protocol: oidc, client_id: w, client_secret: x, redirect_uris: [http://127.0.0.1:7100/cb] }\n",
+        )
+        .unwrap();
+        let policy = |i: usize| c.apps[i].oidc().unwrap().refresh;
+        assert_eq!(policy(0).rotation, Rotation::Rotate);
+        assert_eq!(policy(1).rotation, Rotation::Static);
+        assert_eq!(policy(1).grace_period_secs, 30);
+        assert_eq!(policy(1).lifetime_secs, None);
+        assert_eq!(policy(1).idle_secs, Some(604_800));
+    }
+
+    #[test]
+    fn a_grace_period_without_rotation_and_an_idle_time_past_the_lifetime_are_warned() {
+        let (c, warnings) = load(
+            "  - id: web\n    protocol: oidc\n    client_id: w\n    client_secret: x\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    refresh_token: { rotation: static, grace_period_seconds: 10, lifetime_seconds: 60, idle_seconds: 120 }\n",
+        )
+        .unwrap();
+        assert!(
+            warnings.contains("with `rotation: static` it has no effect"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("idle_seconds (120) is longer than lifetime_seconds (60)"),
+            "{warnings}"
+        );
+        assert_eq!(c.apps[0].oidc().unwrap().refresh.lifetime_secs, Some(60));
+    }
+
+    /// A JWK set inline or from a file; the reference SP's key must be one of its keys.
+    #[test]
+    fn jwks_load_inline_and_from_a_file() {
+        let (c, _) = load(
+            "  - id: m2m\n    protocol: oidc\n    client_id: m\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    token_endpoint_auth_method: private_key_jwt\n    jwks: client-jwks.json\n    client_private_key: client-ec.pem\n",
+        )
+        .unwrap();
+        let o = c.apps[0].oidc().unwrap();
+        assert_eq!(o.token_auth, TokenAuth::PrivateKeyJwt);
+        assert_eq!(o.jwks.len(), 2);
+        assert_eq!(o.jwks[0].kid.as_deref(), Some("client-rsa"));
+        let e = load(
+            "  - id: m2m\n    protocol: oidc\n    client_id: m\n    redirect_uris: [http://127.0.0.1:7100/cb]\n    token_endpoint_auth_method: private_key_jwt\n    jwks: { keys: [ { kty: RSA, n: AQAB, e: AQAB } ] }\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("apps[0].jwks: key 0: an RSA key of"), "{e}");
+    }
+}

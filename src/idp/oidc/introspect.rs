@@ -1,5 +1,6 @@
 //! Token revocation (RFC 7009) and introspection (RFC 7662).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -9,9 +10,21 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{OAuthForm, OAuthResponse, ServerId, checked, client, invalid_request, no_store};
+use crate::config::AuthServer;
 use crate::idp::state::{IdpState, lock};
 use crate::idp::tokens::TokenKind;
 use crate::oidc::error::{ErrorCode, OAuthError};
+
+/// Runs an endpoint's work off the async workers: its client authentication may verify a
+/// client assertion's signature.
+async fn blocking(
+    f: impl FnOnce() -> Result<Response, OAuthResponse> + Send + 'static,
+) -> Result<Response, OAuthResponse> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!("the request failed: {e}");
+        Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
+    })
+}
 
 /// `POST .../v1/revoke` (RFC 7009): 200 whether or not the token was known.
 pub async fn revoke(
@@ -20,8 +33,17 @@ pub async fn revoke(
     headers: HeaderMap,
     OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
-    let form = checked(&form)?;
-    let (_, oidc) = client(&state, &server, &headers, form)?;
+    checked(&form)?;
+    blocking(move || revoke_now(&state, &server, &headers, &form.map)).await
+}
+
+fn revoke_now(
+    state: &IdpState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthResponse> {
+    let (_, oidc) = client(state, server, "revoke", headers, form)?;
     let token = form
         .get("token")
         .ok_or_else(|| invalid_request("the request has no token"))?;
@@ -46,8 +68,17 @@ pub async fn introspect(
     headers: HeaderMap,
     OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
-    let form = checked(&form)?;
-    let (_, oidc) = client(&state, &server, &headers, form)?;
+    checked(&form)?;
+    blocking(move || introspect_now(&state, &server, &headers, &form.map)).await
+}
+
+fn introspect_now(
+    state: &IdpState,
+    server: &AuthServer,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthResponse> {
+    let (_, oidc) = client(state, server, "introspect", headers, form)?;
     let token = form
         .get("token")
         .ok_or_else(|| invalid_request("the request has no token"))?;

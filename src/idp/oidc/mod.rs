@@ -34,7 +34,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::html::e;
-use super::state::IdpState;
+use super::state::{IdpState, lock};
+use super::tokens::JtiUse;
 use crate::config::{App, AuthServer, OidcApp};
 use crate::oidc::client_auth;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -198,10 +199,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     client_auth::credentials(headers.get(AUTHORIZATION)?.to_str().ok()?, "Bearer")
 }
 
-/// Authenticates the client of a token/revoke/introspect request.
+/// Authenticates the client of a token/revoke/introspect request (`endpoint`: `token`,
+/// `revoke` or `introspect`). A client assertion's `aud` is the endpoint's full URL (Okta),
+/// or the token endpoint's (RFC 7523 §3: "The token endpoint URL of the authorization server
+/// MAY be used"); its `jti` may be used once. Verifying an assertion is public-key crypto:
+/// callers run this off the async workers.
 fn client<'s>(
     state: &'s IdpState,
     server: &'s AuthServer,
+    endpoint: &str,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<(&'s App, &'s OidcApp), OAuthResponse> {
@@ -218,7 +224,44 @@ fn client<'s>(
             ),
         ))
     })?;
-    client_auth::authenticate(oidc, &presented).map_err(wrap)?;
+    let url = |name: &str| {
+        format!(
+            "{}{}/{name}",
+            state.conn.idp.base(),
+            server.endpoint_prefix()
+        )
+    };
+    let mut audiences = vec![url(endpoint)];
+    if endpoint != "token" {
+        audiences.push(url("token"));
+    }
+    let now = state.now();
+    let ctx = client_auth::Context {
+        audiences,
+        now: now.unix_timestamp(),
+    };
+    let verified = client_auth::authenticate(oidc, &presented, &ctx).map_err(wrap)?;
+    if let Some(crate::oidc::assertion::Verified {
+        jti: Some(jti),
+        exp,
+    }) = verified
+    {
+        let exp = time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now);
+        let refusal = match lock(&state.assertion_jtis).first_use(&oidc.client_id, &jti, exp, now) {
+            JtiUse::First => None,
+            JtiUse::Replayed => Some(format!(
+                "client assertion: {}",
+                crate::oidc::assertion::AssertionError::Replayed(jti)
+            )),
+            JtiUse::Full => Some(format!(
+                "client assertion: the IdP already holds {} unexpired jtis; retry when some expire",
+                crate::idp::tokens::MAX_JTIS
+            )),
+        };
+        if let Some(msg) = refusal {
+            return Err(wrap(OAuthError::new(ErrorCode::InvalidClient, msg)));
+        }
+    }
     Ok((app, oidc))
 }
 

@@ -14,7 +14,7 @@ use time::Duration;
 use super::{
     OAuthForm, OAuthResponse, ServerId, checked, client, invalid_grant, invalid_request, no_store,
 };
-use crate::config::{App, AuthServer, GrantType, OidcApp, SigningAlg, User};
+use crate::config::{App, AuthServer, GrantType, OidcApp, Rotation, SigningAlg, User};
 use crate::idp::state::{IdpState, lock};
 use crate::idp::tokens::{RedeemError, TokenInfo, TokenKind};
 use crate::oidc::authorize;
@@ -45,7 +45,7 @@ fn grant(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Response, OAuthResponse> {
-    let (app, oidc) = client(state, server, headers, form)?;
+    let (app, oidc) = client(state, server, "token", headers, form)?;
     let Some(asked) = form.get("grant_type") else {
         return Err(invalid_request("the request has no grant_type"));
     };
@@ -155,7 +155,14 @@ fn authorization_code(
     )
 }
 
-/// `grant_type=refresh_token` (RFC 6749 §6).
+/// `grant_type=refresh_token` (RFC 6749 §6), with the app's refresh token policy (Okta,
+/// "Refresh token rotation"): a persistent token comes back unchanged; a rotating one is
+/// replaced by a new token of the same family, and the replaced one "remains valid for the
+/// configured amount of time to allow clients to get the new token" (its grace period: it
+/// answers with new access and id tokens and that same new refresh token). Used after the grace
+/// period, "Okta immediately invalidates the most recently issued refresh token and all access
+/// tokens issued since the user authenticated": the whole family is revoked. A token not used
+/// for the policy's idle time, or past the grant's lifetime, is expired.
 fn refresh_token(
     state: &IdpState,
     server: &AuthServer,
@@ -164,6 +171,7 @@ fn refresh_token(
     form: &HashMap<String, String>,
 ) -> Result<Value, OAuthResponse> {
     let now = state.now();
+    let policy = oidc.refresh;
     let rt = form
         .get("refresh_token")
         .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
@@ -178,13 +186,28 @@ fn refresh_token(
         store.touch(rt);
         info
     };
-    if !info.active(now) {
-        return Err(invalid_grant("the refresh token has been revoked"));
-    }
+    // Another client's attempt changes nothing (no reuse detection on its behalf).
     if info.client_id != oidc.client_id {
         return Err(invalid_grant(
             "the refresh token was issued to another client",
         ));
+    }
+    if info.revoked {
+        return Err(invalid_grant("the refresh token has been revoked"));
+    }
+    if !info.active(now) {
+        return Err(invalid_grant(format!(
+            "the refresh token has expired: its lifetime ({} s from the login) is over",
+            policy.lifetime_secs.unwrap_or_default()
+        )));
+    }
+    let last = info.used.unwrap_or(info.issued_at);
+    if let Some(idle) = policy.idle_secs {
+        if last + Duration::seconds(idle) <= now {
+            return Err(invalid_grant(format!(
+                "the refresh token has expired: it was not used for {idle} s (the app's idle_seconds)"
+            )));
+        }
     }
     let scopes: Vec<String> = match form.get("scope") {
         Some(s) => {
@@ -203,6 +226,55 @@ fn refresh_token(
     let user = state
         .user_view(info.trial.as_deref(), &info.user_id)
         .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    let family = info.refresh.clone().unwrap_or_else(|| rt.clone());
+    // Decided under one lock, so that two refreshes with one token cannot both rotate it.
+    let refresh = {
+        let mut store = lock(&state.tokens);
+        let rotated = store.token(rt).and_then(|t| t.rotated.clone());
+        match rotated {
+            Some((at, successor)) => {
+                let grace = Duration::seconds(policy.grace_period_secs);
+                // Only the token just replaced has a grace period: its successor must not have
+                // been replaced in turn.
+                let successor_current = store
+                    .token(&successor)
+                    .is_none_or(|t| t.rotated.is_none() && !t.revoked);
+                if now < at + grace && successor_current {
+                    RefreshToken::Return {
+                        token: successor,
+                        family,
+                    }
+                } else {
+                    let revoked = store.revoke_family(&family);
+                    drop(store);
+                    tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
+                    return Err(invalid_grant(format!(
+                        "the refresh token was rotated {} s ago and its grace period ({} s) is over: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
+                        (now - at).whole_seconds(),
+                        policy.grace_period_secs
+                    )));
+                }
+            }
+            None => match policy.rotation {
+                Rotation::Static => {
+                    store.mark_used(rt, now);
+                    RefreshToken::Return {
+                        token: rt.clone(),
+                        family,
+                    }
+                }
+                Rotation::Rotate => {
+                    let new = state.new_token();
+                    store.mark_rotated(rt, &new, now);
+                    RefreshToken::Rotate {
+                        token: new,
+                        family,
+                        expires: info.expires,
+                    }
+                }
+            },
+        }
+    };
     issue_tokens(
         state,
         app,
@@ -214,7 +286,7 @@ fn refresh_token(
             nonce: None,
             auth_time: info.auth_time,
             sid: &info.sid,
-            refresh: RefreshToken::Keep(rt),
+            refresh,
             from_code: None,
             trial: info.trial.as_deref(),
         },
@@ -284,6 +356,8 @@ fn client_credentials(
             revoked: false,
             trial: None,
             refresh: None,
+            used: None,
+            rotated: None,
         },
         None,
     );
@@ -307,9 +381,18 @@ const OIDC_SCOPES: &[&str] = &[
     "groups",
 ];
 
-enum RefreshToken<'a> {
+/// The refresh token a grant answers with.
+enum RefreshToken {
+    /// A new family if the login asked for `offline_access` and the app has the grant.
     NewIfOffline,
-    Keep(&'a str),
+    /// A token already recorded: a persistent one again, or a rotated one's successor.
+    Return { token: String, family: String },
+    /// A new token of the family (rotation), recorded now; the grant's expiry carries over.
+    Rotate {
+        token: String,
+        family: String,
+        expires: Option<time::OffsetDateTime>,
+    },
 }
 
 struct IssueFor<'a> {
@@ -317,7 +400,7 @@ struct IssueFor<'a> {
     nonce: Option<&'a str>,
     auth_time: time::OffsetDateTime,
     sid: &'a str,
-    refresh: RefreshToken<'a>,
+    refresh: RefreshToken,
     from_code: Option<&'a str>,
     trial: Option<&'a str>,
 }
@@ -423,18 +506,30 @@ fn issue_tokens(
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can
     // name it (revoking the refresh token revokes the access token).
-    let refresh = match f.refresh {
-        RefreshToken::Keep(rt) => Some((rt.to_owned(), false)),
+    // (token, family, Some(expiry) when the token is new and must be recorded)
+    #[allow(clippy::type_complexity)]
+    let refresh: Option<(String, String, Option<Option<time::OffsetDateTime>>)> = match f.refresh {
+        RefreshToken::Return { token, family } => Some((token, family, None)),
+        RefreshToken::Rotate {
+            token,
+            family,
+            expires,
+        } => Some((token, family, Some(expires))),
         // Okta issues a refresh token only when the app has the refresh token grant.
         RefreshToken::NewIfOffline
             if f.scopes.iter().any(|s| s == "offline_access")
                 && oidc.grant_types.contains(&GrantType::RefreshToken) =>
         {
-            Some((state.new_token(), true))
+            let t = state.new_token();
+            let expires = oidc
+                .refresh
+                .lifetime_secs
+                .map(|l| now + Duration::seconds(l));
+            Some((t.clone(), t, Some(expires)))
         }
         RefreshToken::NewIfOffline => None,
     };
-    let family = refresh.as_ref().map(|(rt, _)| rt.clone());
+    let family = refresh.as_ref().map(|(_, f, _)| f.clone());
     let info = |kind, expires, jti| TokenInfo {
         kind,
         app_id: app.id.clone(),
@@ -449,6 +544,8 @@ fn issue_tokens(
         revoked: false,
         trial: f.trial.map(str::to_owned),
         refresh: family.clone(),
+        used: None,
+        rotated: None,
     };
     let mut body = json!({
         "token_type": "Bearer",
@@ -473,11 +570,11 @@ fn issue_tokens(
         user.id.clone(),
         f.sid.to_owned(),
     );
-    if let Some((rt, new)) = refresh {
-        if new {
+    if let Some((rt, _, new)) = refresh {
+        if let Some(expires) = new {
             store.add_token(
                 rt.clone(),
-                info(TokenKind::Refresh, None, None),
+                info(TokenKind::Refresh, expires, None),
                 f.from_code,
             );
         }

@@ -191,7 +191,19 @@ pub(super) async fn token_request(
         .oidc()
         .ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
     let secret = o.client_secret.as_ref().map(|s| s.expose().to_owned());
+    let assertion;
     let basic = match (o.token_auth, &secret) {
+        // RFC 7523 §2.2 with OIDC Core §9's claims, as Okta wants them ("Build a JWT for
+        // client authentication"): iss = sub = client_id, aud = the token endpoint's URL.
+        (TokenAuth::ClientSecretJwt | TokenAuth::PrivateKeyJwt, _) => {
+            assertion = client_assertion(st, token_endpoint).await?;
+            fields.push((
+                "client_assertion_type",
+                crate::oidc::assertion::ASSERTION_TYPE,
+            ));
+            fields.push(("client_assertion", &assertion));
+            None
+        }
         (TokenAuth::ClientSecretBasic, Some(s)) => Some((o.client_id.as_str(), s.as_str())),
         (TokenAuth::ClientSecretPost, Some(s)) => {
             fields.push(("client_id", &o.client_id));
@@ -217,6 +229,72 @@ pub(super) async fn token_request(
         )));
     }
     Ok(body)
+}
+
+/// A client assertion for the token endpoint: HS256 with the client secret
+/// (`client_secret_jwt`) or the client's private key (`private_key_jwt`), valid five minutes,
+/// with a fresh `jti`. Signed off the async workers.
+async fn client_assertion(st: &SpState, token_endpoint: &str) -> Result<String, OidcRefusal> {
+    use crate::oidc::{assertion, jwt};
+    let o = st
+        .app
+        .oidc()
+        .ok_or(OidcRefusal::Token("not an OIDC app".into()))?;
+    let now = st.now().unix_timestamp();
+    let claims = serde_json::json!({
+        "iss": o.client_id,
+        "sub": o.client_id,
+        "aud": token_endpoint,
+        "iat": now,
+        "exp": now + 300,
+        "jti": st.token(),
+    });
+    let failed = |e: String| OidcRefusal::Token(format!("cannot sign the client assertion: {e}"));
+    enum With {
+        Secret(String),
+        Key(openssl::pkey::PKey<openssl::pkey::Private>, Option<String>),
+    }
+    let with = match (o.token_auth, &o.client_secret, &st.sp_key) {
+        (TokenAuth::ClientSecretJwt, Some(secret), _) => With::Secret(secret.expose().to_owned()),
+        (TokenAuth::PrivateKeyJwt, _, Some(key)) => {
+            // The kid of the registered key this private key belongs to, if it has one.
+            let kid = o
+                .jwks
+                .iter()
+                .find(|k| k.key.public_eq(key))
+                .and_then(|k| k.kid.clone());
+            With::Key(key.clone(), kid)
+        }
+        _ => return Err(failed("no client secret or private key".into())),
+    };
+    let sign = move || -> Result<String, String> {
+        let (alg, kid) = match &with {
+            With::Secret(_) => ("HS256", None),
+            With::Key(key, kid) => (
+                assertion::alg_of(key)
+                    .ok_or("not an RSA or P-256 key")?
+                    .name(),
+                kid.as_deref(),
+            ),
+        };
+        let header = jwt::Header {
+            alg,
+            kid,
+            typ: None,
+        };
+        let input = jwt::signing_input(&header, &claims).map_err(|e| e.to_string())?;
+        let sig = match &with {
+            With::Secret(secret) => {
+                assertion::hmac(alg, secret.as_bytes(), input.as_bytes()).ok_or("HMAC failed")?
+            }
+            With::Key(key, _) => {
+                let alg = assertion::alg_of(key).ok_or("not an RSA or P-256 key")?;
+                jwt::sign_input(alg, key, &input).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(format!("{input}.{}", jwt::b64(&sig)))
+    };
+    off_the_workers(sign).await.map_err(failed)?.map_err(failed)
 }
 
 /// The id_token's signature against the IdP's keys (fetched again, once, for a key the SP has
