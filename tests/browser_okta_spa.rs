@@ -6,6 +6,12 @@
 //! the same SPA after a login: `session.exists()` and the silent renew `token.getWithoutPrompt()`
 //! (okta_post_message in a hidden iframe) work from it.
 //!
+//! O25 (`--attacks`, browser mode): after the login the SPA signs in again silently at
+//! `target.silent_login_url`; the honest answer (posted by the IdP's page) signs it in, the one
+//! posted by a frame of another origin is ignored by okta-auth-js; the page's deliberately
+//! flawed variant (`?flaw=post-message-any-origin`: a hand-written listener without the origin
+//! check) takes it, and O25 alone fails, as sp-accepted.
+//!
 //! Chromium, node's packages (target/interop-node) or a free port missing is a failure, not a
 //! skip: run `scripts/setup-deps`.
 
@@ -122,6 +128,86 @@ fn the_okta_auth_js_spa_passes_the_honest_logins_and_the_role_matrix_in_chromium
     names.sort_unstable();
     assert_eq!(names, TRIALS, "{out}");
     assert!(got.iter().all(|(_, v)| v == "ok"), "{out}");
+}
+
+/// The failure kind of each failed trial, read from its section (`---- name ----` then
+/// `kind: ...`).
+fn kinds(stdout: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = stdout.lines();
+    while let Some(l) = lines.next() {
+        if let Some(name) = l
+            .strip_prefix("---- ")
+            .and_then(|r| r.strip_suffix(" ----"))
+        {
+            let kind = lines
+                .next()
+                .and_then(|k| k.strip_prefix("kind: "))
+                .unwrap_or("(no kind line)");
+            out.push((name.to_owned(), kind.to_owned()));
+        }
+    }
+    out
+}
+
+/// `fakta test FILE O25 --browser chromium --attacks` on the setup's file, its silent sign-in
+/// page given `query`.
+fn run_o25(s: &Setup, query: &str) -> common::Ran {
+    let yaml = std::fs::read_to_string(s.file())
+        .unwrap()
+        .replace("/silent-login\n", &format!("/silent-login{query}\n"));
+    assert!(yaml.contains(&format!("/silent-login{query}\n")), "{yaml}");
+    std::fs::write(s.file(), yaml).unwrap();
+    common::run_with_deadline(
+        Command::new(BIN)
+            .arg("--certs")
+            .arg(s.certs())
+            .arg("test")
+            .arg(s.file())
+            .args(["O25", "--browser", "chromium", "--attacks"])
+            .env_remove("FAKTA_LOG"),
+        Duration::from_secs(240),
+    )
+}
+
+const O25: [&str; 2] = [
+    "okta-spa::O25_post_message_from_another_origin_refused",
+    "okta-spa::O25_post_message_from_the_idp_origin_accepted",
+];
+
+#[test]
+fn o25_the_sdk_takes_the_idps_post_message_and_ignores_another_origins() {
+    let s = Setup::new();
+    let (code, out, err) = run_o25(&s, "");
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let got = verdicts(&out);
+    let mut names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, O25, "{out}");
+    assert!(got.iter().all(|(_, v)| v == "ok"), "{out}");
+}
+
+#[test]
+fn o25_catches_a_listener_that_does_not_check_the_origin() {
+    let s = Setup::new();
+    let (code, out, err) = run_o25(&s, "?flaw=post-message-any-origin");
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let mut got = verdicts(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (O25[0].to_owned(), "FAILED".to_owned()),
+            (O25[1].to_owned(), "ok".to_owned()),
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        kinds(&out),
+        [(O25[0].to_owned(), "sp-accepted".to_owned())],
+        "{out}"
+    );
+    assert!(out.contains("without checking its origin"), "{out}");
 }
 
 /// Kills `fakta serve` when the test ends, passed or not.

@@ -68,6 +68,13 @@ pub enum Fault {
     Hs256JwkJson,
     /// O8 with the EC signing key of an ES256 app as SPKI PEM.
     Hs256EcPem,
+    /// O25's honest twin: an `okta_post_message` answer (a silent sign-in, after the login)
+    /// posted from the IdP's origin, as Okta posts it: the SPA must take it. Nothing is forged.
+    PostMessageFromTheIdp,
+    /// O25: the same answer (the honest code and state) posted from a frame of another origin
+    /// (a sandboxed frame inside the IdP's page: its origin is opaque, `null`). The SPA must
+    /// ignore it, as okta-auth-js does: a receiver checks `event.origin`.
+    PostMessageFromAnotherOrigin,
 }
 
 impl Fault {
@@ -100,6 +107,8 @@ impl Fault {
         Fault::Hs256JwkJson,
         Fault::Hs256EcPem,
         Fault::AuthorizationError,
+        Fault::PostMessageFromTheIdp,
+        Fault::PostMessageFromAnotherOrigin,
     ];
 
     pub fn case(self) -> &'static str {
@@ -125,6 +134,7 @@ impl Fault {
             Fault::UserinfoSubDiffers => "O12",
             Fault::NoKid | Fault::NoKidSingleKey => "O10",
             Fault::AuthorizationError => "O22",
+            Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin => "O25",
             Fault::KeyRotation => "O14",
             Fault::DiscoveryIssuer => "O13",
             Fault::RefreshSubDiffers => "O18",
@@ -162,6 +172,8 @@ impl Fault {
             Fault::Hs256OpenSsh => "hs256_with_the_public_key_as_openssh_line",
             Fault::Hs256JwkJson => "hs256_with_the_public_key_as_jwk_json",
             Fault::Hs256EcPem => "hs256_with_the_ec_public_key_as_pem",
+            Fault::PostMessageFromTheIdp => "post_message_from_the_idp_origin",
+            Fault::PostMessageFromAnotherOrigin => "post_message_from_another_origin",
         }
     }
 
@@ -196,6 +208,16 @@ impl Fault {
         matches!(self, Fault::DiscoveryIssuer | Fault::NoKidSingleKey)
     }
 
+    /// Whether the fault is in how an `okta_post_message` answer reaches the SPA (O25): the
+    /// login and every token are honest; the runner has the SPA sign in again silently after
+    /// the login (`target.silent_login_url`).
+    pub fn in_post_message(self) -> bool {
+        matches!(
+            self,
+            Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin
+        )
+    }
+
     /// Whether the fault replaces the authorization response (an error instead of a code):
     /// no id_token is ever issued.
     pub fn in_authorization_response(self) -> bool {
@@ -213,6 +235,8 @@ impl Fault {
                 | Fault::KeyRotation
                 | Fault::UserinfoSubDiffers
                 | Fault::AuthorizationError
+                | Fault::PostMessageFromTheIdp
+                | Fault::PostMessageFromAnotherOrigin
         )
     }
 
@@ -604,6 +628,11 @@ pub fn forge_id_token<K: HasPublic>(
         // The fault is the authorization response: no code, so this is never reached; an
         // id_token asked for anyway is the honest one.
         Fault::AuthorizationError => (sign(&claims, kid)?, "nothing (honest)".into()),
+        // The fault is in the okta_post_message page, never in a token (the IdP does not
+        // forge tokens for it); an id_token asked for anyway is the honest one.
+        Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin => {
+            (sign(&claims, kid)?, "nothing (honest)".into())
+        }
         Fault::KeyRotation => {
             let (new_kid, new_key) = rotation.ok_or_else(|| jwt::JwtError::Sign {
                 alg: "RS256",

@@ -71,6 +71,17 @@ pub fn not_runnable(spec: &TrialSpec, engine: Engine) -> Option<String> {
 browser runs (fakta test --browser chromium)"
                 .to_owned(),
         ),
+        // O25 (planned only for a file with target.silent_login_url): the answer is a page
+        // whose script posts it to the SPA, and the SPA's own script receives it.
+        Engine::Http
+            if spec.ignored.is_none() && spec.oidc_fault.is_some_and(|f| f.in_post_message()) =>
+        {
+            Some(
+                "needs a real browser: the okta_post_message answer is a page whose script posts \
+it to the SPA's script (fakta test --browser chromium)"
+                    .to_owned(),
+            )
+        }
         Engine::Http => None,
         Engine::Chromium => chromium_blocker(spec).map(|what| {
             format!("not runnable in browser mode yet: {what} (run it without --browser)")
@@ -80,7 +91,8 @@ browser runs (fakta test --browser chromium)"
 
 /// What in `spec` the Chromium mode does not do yet.
 fn chromium_blocker(spec: &TrialSpec) -> Option<&'static str> {
-    if spec.saml_fault.is_some() || spec.oidc_fault.is_some() {
+    // O25 changes only the page the IdP serves, which any browser loads as it is.
+    if spec.saml_fault.is_some() || spec.oidc_fault.is_some_and(|f| !f.in_post_message()) {
         return Some("the IdP forges this trial's documents");
     }
     if spec.binding.is_some() {

@@ -58,6 +58,7 @@ tests/interop/node/packages.txt into target/interop-node)"
         .route("/", page())
         .route("/login", page())
         .route("/login/callback", page())
+        .route("/silent-login", page())
         .route("/app.js", file(format!("{DIR}/app.js"), "text/javascript"))
         .route(
             "/okta-auth-js.min.js",

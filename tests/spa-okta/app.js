@@ -11,6 +11,17 @@
 // something failed: `window.sessionError` says what), and the API's answer
 // ({ email, role, groups, subject }) once signed in.
 //
+// /silent-login (the file's `target.silent_login_url`, O25) drops the SPA's own tokens and
+// signs in again silently with the IdP session (`token.getWithoutPrompt()`: prompt=none,
+// response_mode=okta_post_message in a hidden iframe; the SDK takes the answer only from the
+// issuer's origin), then shows the session as / does.
+//
+// `?flaw=post-message-any-origin` on /silent-login is a deliberately flawed variant, for
+// tests/browser_okta_spa.rs to prove that O25 catches it: the silent sign-in is hand-written
+// (as SPAs that do not use the SDK's own call write it: the same request, PKCE included), and
+// its message listener checks the state but not `event.origin`, so an answer posted by a frame
+// of any origin is taken. The SDK itself is never changed.
+//
 // `window.silentRenew()` (for tests/browser_okta_spa.rs, never called by the page itself: a
 // trial's IdP record must hold only the logins the runner made) asks the SDK whether the IdP
 // session exists (`session.exists()`) and renews silently (`token.getWithoutPrompt()`:
@@ -18,6 +29,47 @@
 "use strict";
 
 window.session = undefined;
+
+// THE FLAW (see above): a silent sign-in whose listener takes any origin's message.
+async function silentSignInAnyOrigin(authClient, issuer) {
+  const p = await authClient.token.prepareTokenParams({
+    responseType: "code",
+    responseMode: "okta_post_message",
+    prompt: "none",
+  });
+  const query = new URLSearchParams({
+    client_id: p.clientId,
+    redirect_uri: p.redirectUri,
+    response_type: "code",
+    response_mode: "okta_post_message",
+    prompt: "none",
+    scope: p.scopes.join(" "),
+    state: p.state,
+    nonce: p.nonce,
+    code_challenge: p.codeChallenge,
+    code_challenge_method: p.codeChallengeMethod,
+  });
+  const frame = document.createElement("iframe");
+  frame.style.display = "none";
+  const answer = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no answer within 5 s")), 5000);
+    window.addEventListener("message", (e) => {
+      // Missing here: `if (e.origin !== new URL(issuer).origin) return;`
+      if (e.data && e.data.state === p.state) {
+        clearTimeout(timer);
+        resolve(e.data);
+      }
+    });
+    frame.src = issuer + "/v1/authorize?" + query;
+    document.body.appendChild(frame);
+  });
+  frame.remove();
+  if (answer.error) {
+    throw new Error(answer.error + ": " + answer.error_description);
+  }
+  const res = await authClient.token.exchangeCodeForTokens({ ...p, authorizationCode: answer.code });
+  return res.tokens;
+}
 
 (async () => {
   const $ = (id) => document.getElementById(id);
@@ -65,6 +117,21 @@ window.session = undefined;
     }
     if (location.pathname === "/login/callback") {
       await authClient.handleLoginRedirect();
+    }
+    if (location.pathname === "/silent-login") {
+      // Only the IdP session may sign the user in again.
+      authClient.tokenManager.clear();
+      const flawed =
+        new URLSearchParams(location.search).get("flaw") === "post-message-any-origin";
+      try {
+        const tokens = flawed
+          ? await silentSignInAnyOrigin(authClient, cfg.issuer)
+          : (await authClient.token.getWithoutPrompt({ timeout: 5000 })).tokens;
+        authClient.tokenManager.setTokens(tokens);
+      } catch (e) {
+        window.silentError = String(e);
+      }
+      history.replaceState(null, "", "/");
     }
     const accessToken = await authClient.tokenManager.get("accessToken");
     if (!accessToken) {
