@@ -754,6 +754,24 @@ mod tests {
             .filter(|f| f.in_authorization_response())
             .collect();
         assert_eq!(replaced, vec![Fault::AuthorizationError]);
+        // O25 is in the okta_post_message page alone: honest identity, honest tokens.
+        let posted: Vec<Fault> = Fault::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.in_post_message())
+            .collect();
+        assert_eq!(
+            posted,
+            vec![
+                Fault::PostMessageFromTheIdp,
+                Fault::PostMessageFromAnotherOrigin
+            ]
+        );
+        for f in posted {
+            assert_eq!(f.case(), "O25");
+            assert!(!f.forges_identity() && !f.on_refresh() && !f.alters_signature());
+            assert!(!f.in_authorization_response() && !f.needs_fresh_sp());
+        }
     }
 
     #[test]
