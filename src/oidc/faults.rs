@@ -1,5 +1,6 @@
 //! The OIDC login faults (O1-O14 in docs/catalogue.md, O7, O8 and O10 in several variants;
-//! O18-O19 in a refresh's id_token; O22 in the authorization response), as data, applied to
+//! O18-O19 in a refresh's id_token; O22 in the authorization response; O25 in how an
+//! okta_post_message answer is posted, made by `idp::post_message`), as data, applied to
 //! the honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery
 //! document; O22 replaces the code with an error): the only place OIDC login faults are made.
 

@@ -1,4 +1,5 @@
-//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, and O22); the
+//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, and O25 at a silent
+//! sign-in after the login); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
