@@ -1180,6 +1180,34 @@ static RULES: &[Rule] = &[
          Foundation's RP test form-post-error). No code was issued, so a session fails the trial \
          (sp-accepted); so does a server error (5xx) instead of an error page (sp-crashed).",
     ),
+    case(
+        "O25",
+        "okta_post_message: the silent sign-in's answer posted by a frame of another origin is \
+         ignored (no session)",
+        Strength::Should,
+        "HTML Living Standard, Web messaging, \"Posting messages\", security: authors should \
+         check the origin attribute to ensure that messages are only accepted from domains that \
+         they expect to receive messages from. Okta, OpenID Connect & OAuth 2.0 API, \
+         /authorize, response_mode okta_post_message: the result is sent with postMessage from \
+         the Okta (issuer's) origin to the origin of the redirect_uri; okta-auth-js takes a \
+         message only when event.origin is the issuer's. After the honest login the browser \
+         visits target.silent_login_url (the SPA drops its tokens and signs in silently, \
+         prompt=none); the IdP's page posts the honest code and state to the SPA's origin from \
+         a sandboxed frame (event.origin \"null\"). A session afterwards fails the trial \
+         (sp-accepted). Runs in a real browser (--browser chromium) for files with \
+         target.silent_login_url.",
+    ),
+    variant(
+        "O25",
+        "post_message_from_the_idp_origin",
+        "okta_post_message, honest: the silent sign-in's answer posted by the IdP's page is taken",
+        Strength::Vendor,
+        "Okta, OpenID Connect & OAuth 2.0 API, /authorize, response_mode okta_post_message \
+         (used with prompt=none for a silent sign-in in a hidden iframe, okta-auth-js \
+         token.getWithoutPrompt()): the result is posted from the issuer's origin to the \
+         redirect_uri's origin, and the app signs the user in with it. The honest twin of O25: \
+         after it the session must show the user.",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -1273,6 +1301,8 @@ mod tests {
         ids.extend(["S30", "S31"].map(str::to_owned));
         // Assertion encryption and signature algorithms (issue 19).
         ids.extend(["S27", "S28", "S29"].map(str::to_owned));
+        // okta_post_message from another origin (issue 20).
+        ids.push("O25".to_owned());
         ids
     }
 

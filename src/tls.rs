@@ -230,6 +230,17 @@ pub fn trusted() -> Vec<X509> {
         .clone()
 }
 
+/// The SHA-256 of `cert`'s SubjectPublicKeyInfo, base64: what Chromium's
+/// `--ignore-certificate-errors-spki-list` takes (`crate::browser` trusts the [`trusted`] CAs
+/// with it: a chain that holds one of them is accepted, as the runner's other clients accept
+/// it).
+pub fn spki_sha256_base64(cert: &X509) -> Result<String, openssl::error::ErrorStack> {
+    use base64::Engine;
+    let spki = cert.public_key()?.public_key_to_der()?;
+    let digest = openssl::hash::hash(MessageDigest::sha256(), &spki)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
 fn p256() -> Result<PKey<Private>, openssl::error::ErrorStack> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     PKey::from_ec_key(EcKey::generate(&group)?)

@@ -147,7 +147,8 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// Starts Chromium (see [`find_chromium`]) with a fresh profile; needs a tokio runtime.
+    /// Starts Chromium (see [`find_chromium`]) with a fresh profile, trusting the CAs this
+    /// process trusts (`crate::tls::trusted`: call `trust` first); needs a tokio runtime.
     pub async fn launch() -> Result<Chromium, BrowserError> {
         let path = find_chromium()?;
         let spawn_err = |source| BrowserError::Spawn {
@@ -160,8 +161,21 @@ impl Chromium {
             .map_err(spawn_err)?;
         let mut cmd = Command::new(&path);
         cmd.args(FLAGS)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
+            .arg(format!("--user-data-dir={}", profile.path().display()));
+        // The CAs fakta's own clients trust (an https IdP's local CA, `crate::tls::trust`):
+        // the browser accepts a chain that holds one of them, and no other unknown chain.
+        // Chromium honours the flag only with `--user-data-dir`, which every launch has.
+        let spki: Vec<String> = crate::tls::trusted()
+            .iter()
+            .filter_map(|ca| crate::tls::spki_sha256_base64(ca).ok())
+            .collect();
+        if !spki.is_empty() {
+            cmd.arg(format!(
+                "--ignore-certificate-errors-spki-list={}",
+                spki.join(",")
+            ));
+        }
+        cmd.arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1064,6 +1064,10 @@ pub struct Target {
     pub return_param: Option<String>,
     /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19).
     pub refresh_url: Option<Url>,
+    /// An SPA page that, visited by a browser signed in at the IdP, drops the SPA's own tokens
+    /// and signs in again silently (prompt=none, response_mode okta_post_message: okta-auth-js
+    /// `token.getWithoutPrompt()`), then shows the session (O25, in a real browser).
+    pub silent_login_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]

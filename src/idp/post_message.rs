@@ -12,10 +12,13 @@
 //! JSON with `<`, `>`, `&` and the line separators escaped, so no value can close the script
 //! element or break out of the string.
 //!
-//! The fault as data ([`Target::Foreign`]): the same result posted to an origin that is not the
+//! The faults as data. [`Target::Foreign`]: the same result posted to an origin that is not the
 //! redirect URI's. No conforming browser delivers it to the SPA (tests/okta_sdks.rs: with it,
-//! okta-auth-js's silent renew times out), so an SPA that still logs in took the result from
-//! somewhere else; it is here for the browser trials of SPAs to use.
+//! okta-auth-js's silent renew times out), so no receiver can be caught by it.
+//! [`Target::FromOpaqueOrigin`] (O25): the result posted to the redirect URI's origin, as Okta
+//! does, but by a sandboxed frame inside the page, whose origin is opaque (`event.origin` is
+//! `"null"`): the browser delivers it, and only the receiver's own origin check can refuse it
+//! (HTML Living Standard, "Posting messages", security: authors check `event.origin`).
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -27,6 +30,9 @@ pub enum Target {
     RedirectOrigin,
     /// Another origin (a fault): the browser must drop the message.
     Foreign(String),
+    /// The redirect URI's origin, but sent from a sandboxed frame (an opaque origin, O25): the
+    /// receiver must drop the message.
+    FromOpaqueOrigin,
 }
 
 /// The redirect URI's origin (`scheme://host[:port]`), `None` for an opaque one (a custom
@@ -60,8 +66,30 @@ fn script_json(v: &Value) -> String {
 /// origin (the caller then answers with an error page: there is nowhere safe to post).
 pub fn page(redirect_uri: &str, fields: &[(&str, &str)], target: &Target) -> Option<String> {
     let origin = match target {
-        Target::RedirectOrigin => origin_of(redirect_uri)?,
+        Target::RedirectOrigin | Target::FromOpaqueOrigin => origin_of(redirect_uri)?,
         Target::Foreign(o) => o.clone(),
+    };
+    // O25: the script that posts runs in a sandboxed frame (`allow-scripts` without
+    // `allow-same-origin`: an opaque origin); from there the receiver is this page's opener or
+    // parent. The values reach the frame's script as JSON with `<` escaped, so nothing closes it.
+    let send = match target {
+        Target::FromOpaqueOrigin => {
+            r#"var frame = document.createElement('iframe');
+  frame.setAttribute('sandbox', 'allow-scripts');
+  frame.style.display = 'none';
+  var send = function (data, origin) {
+    var page = window.parent;
+    var to = page.opener || (page.parent !== page ? page.parent : null);
+    if (to) { to.postMessage(data, origin); }
+  };
+  var json = function (v) { return JSON.stringify(v).replace(/</g, '\\u003c'); };
+  frame.srcdoc = '<script>(' + send + ')(' + json(data) + ', ' + json(origin) + ');<\/script>';
+  document.body.appendChild(frame);"#
+        }
+        _ => {
+            "var to = window.opener || (window.parent !== window ? window.parent : null);
+  if (to) { to.postMessage(data, origin); }"
+        }
     };
     let data: Map<String, Value> = fields
         .iter()
@@ -73,8 +101,7 @@ pub fn page(redirect_uri: &str, fields: &[(&str, &str)], target: &Target) -> Opt
 (function () {{\n\
   var data = {data};\n\
   var origin = {origin};\n\
-  var to = window.opener || (window.parent !== window ? window.parent : null);\n\
-  if (to) {{ to.postMessage(data, origin); }}\n\
+  {send}\n\
 }})();\n\
 </script><noscript><p>This page hands the sign-in result to the application that opened it; it needs JavaScript.</p></noscript></body></html>\n",
         data = script_json(&Value::Object(data)),
@@ -137,6 +164,31 @@ mod tests {
             origin_of("http://localhost:8080/a/b").as_deref(),
             Some("http://localhost:8080")
         );
+    }
+
+    #[test]
+    fn o25_posts_to_the_redirect_origin_from_a_sandboxed_frame() {
+        let evil = "</script><script>alert(1)</script>";
+        let p = page(
+            "https://localhost:7300/login/callback",
+            &[("code", "c"), ("state", evil)],
+            &Target::FromOpaqueOrigin,
+        )
+        .unwrap();
+        let (data, origin) = vars(&p);
+        assert_eq!(origin, "https://localhost:7300");
+        assert_eq!(data["state"], evil);
+        // The page itself posts nothing: a frame without allow-same-origin does.
+        assert!(!p.contains("window.opener ||"), "{p}");
+        assert!(
+            p.contains("setAttribute('sandbox', 'allow-scripts')"),
+            "{p}"
+        );
+        assert!(!p.contains("allow-same-origin"), "{p}");
+        assert!(p.contains("to.postMessage(data, origin)"), "{p}");
+        // `<` is escaped in what the frame's script gets, and the only `</script` is the page's.
+        assert!(p.contains(r"replace(/</g, '\\u003c')"), "{p}");
+        assert_eq!(p.matches("</script").count(), 1, "{p}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The OIDC login faults (O1-O14 in docs/catalogue.md, O7, O8 and O10 in several variants;
-//! O18-O19 in a refresh's id_token; O22 in the authorization response), as data, applied to
+//! O18-O19 in a refresh's id_token; O22 in the authorization response; O25 in how an
+//! okta_post_message answer is posted, made by `idp::post_message`), as data, applied to
 //! the honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery
 //! document; O22 replaces the code with an error): the only place OIDC login faults are made.
 
@@ -68,6 +69,13 @@ pub enum Fault {
     Hs256JwkJson,
     /// O8 with the EC signing key of an ES256 app as SPKI PEM.
     Hs256EcPem,
+    /// O25's honest twin: an `okta_post_message` answer (a silent sign-in, after the login)
+    /// posted from the IdP's origin, as Okta posts it: the SPA must take it. Nothing is forged.
+    PostMessageFromTheIdp,
+    /// O25: the same answer (the honest code and state) posted from a frame of another origin
+    /// (a sandboxed frame inside the IdP's page: its origin is opaque, `null`). The SPA must
+    /// ignore it, as okta-auth-js does: a receiver checks `event.origin`.
+    PostMessageFromAnotherOrigin,
 }
 
 impl Fault {
@@ -100,6 +108,8 @@ impl Fault {
         Fault::Hs256JwkJson,
         Fault::Hs256EcPem,
         Fault::AuthorizationError,
+        Fault::PostMessageFromTheIdp,
+        Fault::PostMessageFromAnotherOrigin,
     ];
 
     pub fn case(self) -> &'static str {
@@ -125,6 +135,7 @@ impl Fault {
             Fault::UserinfoSubDiffers => "O12",
             Fault::NoKid | Fault::NoKidSingleKey => "O10",
             Fault::AuthorizationError => "O22",
+            Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin => "O25",
             Fault::KeyRotation => "O14",
             Fault::DiscoveryIssuer => "O13",
             Fault::RefreshSubDiffers => "O18",
@@ -162,6 +173,8 @@ impl Fault {
             Fault::Hs256OpenSsh => "hs256_with_the_public_key_as_openssh_line",
             Fault::Hs256JwkJson => "hs256_with_the_public_key_as_jwk_json",
             Fault::Hs256EcPem => "hs256_with_the_ec_public_key_as_pem",
+            Fault::PostMessageFromTheIdp => "post_message_from_the_idp_origin",
+            Fault::PostMessageFromAnotherOrigin => "post_message_from_another_origin",
         }
     }
 
@@ -196,6 +209,16 @@ impl Fault {
         matches!(self, Fault::DiscoveryIssuer | Fault::NoKidSingleKey)
     }
 
+    /// Whether the fault is in how an `okta_post_message` answer reaches the SPA (O25): the
+    /// login and every token are honest; the runner has the SPA sign in again silently after
+    /// the login (`target.silent_login_url`).
+    pub fn in_post_message(self) -> bool {
+        matches!(
+            self,
+            Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin
+        )
+    }
+
     /// Whether the fault replaces the authorization response (an error instead of a code):
     /// no id_token is ever issued.
     pub fn in_authorization_response(self) -> bool {
@@ -213,6 +236,8 @@ impl Fault {
                 | Fault::KeyRotation
                 | Fault::UserinfoSubDiffers
                 | Fault::AuthorizationError
+                | Fault::PostMessageFromTheIdp
+                | Fault::PostMessageFromAnotherOrigin
         )
     }
 
@@ -604,6 +629,11 @@ pub fn forge_id_token<K: HasPublic>(
         // The fault is the authorization response: no code, so this is never reached; an
         // id_token asked for anyway is the honest one.
         Fault::AuthorizationError => (sign(&claims, kid)?, "nothing (honest)".into()),
+        // The fault is in the okta_post_message page, never in a token (the IdP does not
+        // forge tokens for it); an id_token asked for anyway is the honest one.
+        Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin => {
+            (sign(&claims, kid)?, "nothing (honest)".into())
+        }
         Fault::KeyRotation => {
             let (new_kid, new_key) = rotation.ok_or_else(|| jwt::JwtError::Sign {
                 alg: "RS256",
@@ -725,6 +755,24 @@ mod tests {
             .filter(|f| f.in_authorization_response())
             .collect();
         assert_eq!(replaced, vec![Fault::AuthorizationError]);
+        // O25 is in the okta_post_message page alone: honest identity, honest tokens.
+        let posted: Vec<Fault> = Fault::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.in_post_message())
+            .collect();
+        assert_eq!(
+            posted,
+            vec![
+                Fault::PostMessageFromTheIdp,
+                Fault::PostMessageFromAnotherOrigin
+            ]
+        );
+        for f in posted {
+            assert_eq!(f.case(), "O25");
+            assert!(!f.forges_identity() && !f.on_refresh() && !f.alters_signature());
+            assert!(!f.in_authorization_response() && !f.needs_fresh_sp());
+        }
     }
 
     #[test]

@@ -408,8 +408,12 @@ impl<'a> TrialRun<'a> {
         let got = self.navigate_login(from, name, other).await?;
         // A login carrying the trial's fault is itself the forged step.
         // (A refresh fault's login is honest: its refresh is the forged step.)
-        self.forged_sent |=
-            self.spec.saml_fault.is_some() || self.spec.oidc_fault.is_some_and(|f| !f.on_refresh());
+        // (So is O25's: its silent sign-in after the login is.)
+        self.forged_sent |= self.spec.saml_fault.is_some()
+            || self
+                .spec
+                .oidc_fault
+                .is_some_and(|f| !f.on_refresh() && !f.in_post_message());
         let status = got.page.status;
         self.last_page = Some(got.page.clone());
         if tampers {
@@ -438,6 +442,10 @@ impl<'a> TrialRun<'a> {
             LoginOutcome::Accepted if self.spec.oidc_fault.is_some_and(|f| f.on_refresh()) => {
                 self.judge_accepted(&got)?;
                 self.refresh().await
+            }
+            LoginOutcome::Accepted if self.spec.oidc_fault.is_some_and(|f| f.in_post_message()) => {
+                self.judge_accepted(&got)?;
+                self.silent_login().await
             }
             LoginOutcome::Accepted => self.judge_accepted(&got),
             LoginOutcome::Rejected => self.judge_refused(&got),
@@ -640,6 +648,110 @@ following it)"
             self.passed
                 .notes
                 .push("refused the login that asked to go on to another site".into());
+        }
+        Ok(())
+    }
+
+    /// O25: after the honest login (the browser now has an IdP session), the browser visits
+    /// `target.silent_login_url`, where the SPA drops its own tokens and signs in again
+    /// silently with `response_mode=okta_post_message`. The IdP's page posts the answer (the
+    /// honest code and state) to the redirect URI's origin: itself for the honest twin, which
+    /// must end signed in as the user; from a sandboxed frame of an opaque origin for the
+    /// fault, which must end with no session (the HTML Living Standard's postMessage security
+    /// advice: a receiver checks `event.origin`; okta-auth-js takes only the issuer's origin).
+    async fn silent_login(&mut self) -> Result<(), Failure> {
+        use crate::oidc::faults::Fault;
+        let url = self.target.silent_login_url.clone().ok_or_else(|| {
+            self.fail(
+                FailureKind::Setup,
+                "the trial signs in silently, but target.silent_login_url is not set",
+            )
+        })?;
+        let foreign = self.spec.oidc_fault == Some(Fault::PostMessageFromAnotherOrigin);
+        let altered_before = self.idp.altered(self.trial).len();
+        // The page's own script signs in: the trial's Chromium tab (O25 runs only there).
+        let login = self.browsers[0].2.login.clone();
+        let page = match self.tab.as_mut() {
+            Some(tab) => {
+                let page = tab.navigate(url.as_str(), &login).await;
+                tab.hand_over(&mut self.browsers[0].1.hops);
+                page
+            }
+            None => self.browsers[0]
+                .1
+                .navigate(url.as_str(), &login)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        let page = page.map_err(|e| {
+            self.fail(
+                FailureKind::Transport,
+                format!("the silent sign-in could not complete: {e}"),
+            )
+        })?;
+        self.notes.push(format!(
+            "silent sign-in: GET {url} answered {}",
+            page.status
+        ));
+        let status = page.status;
+        self.last_page = Some(page);
+        if status >= 500 {
+            return Err(self.fail(
+                FailureKind::SpCrashed,
+                format!("the SP failed with {status} at its silent sign-in page"),
+            ));
+        }
+        if self.idp.altered(self.trial).len() == altered_before {
+            self.passed.not_run = Some(
+                "the SPA did not sign in silently with okta_post_message at target.silent_login_url (the IdP answered no okta_post_message request of this browser): nothing to judge"
+                    .into(),
+            );
+            return Ok(());
+        }
+        self.forged_sent |= foreign;
+        let target = self.target;
+        let seen = match self.tab.as_mut() {
+            Some(tab) => {
+                let seen = tab.probe(target).await;
+                tab.hand_over(&mut self.browsers[0].1.hops);
+                seen
+            }
+            None => probe(&mut self.browsers[0].1, target).await,
+        };
+        let seen = seen.map_err(|e| self.fail(FailureKind::Transport, e))?;
+        if foreign {
+            if seen.logged_in {
+                return Err(self.fail(
+                    FailureKind::SpAccepted,
+                    "expected the SPA to ignore the okta_post_message answer posted by a frame of another origin (event.origin \"null\", not the issuer's), and so to have no session after its silent sign-in; the probe shows a session: the SPA took a message without checking its origin",
+                ));
+            }
+            self.passed
+                .notes
+                .push("ignored the answer posted from another origin: no session".into());
+            return Ok(());
+        }
+        if !seen.logged_in {
+            return Err(self.fail(
+                FailureKind::SpRefused,
+                format!(
+                    "expected the SPA to sign in silently with the answer the IdP's page posted (okta_post_message, from the issuer's origin, as Okta posts it); the session probe answered {}",
+                    seen.status
+                ),
+            ));
+        }
+        let email = self.user.email.clone();
+        if let Some(reader) = self.target.session.read.get("email") {
+            let got = read_value(reader, &seen).map(|v| as_text(&v));
+            if got.as_deref() != Some(email.as_str()) {
+                return Err(self.fail(
+                    FailureKind::WrongOutcome,
+                    format!(
+                        "after the silent sign-in the session shows email {}, not the user's {email}",
+                        got.unwrap_or_else(|| "(none)".into())
+                    ),
+                ));
+            }
         }
         Ok(())
     }

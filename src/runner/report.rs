@@ -245,6 +245,10 @@ pub fn run(
     let budget = Arc::new(Budget::new(options.timeout()));
     let chromium = match options.browser {
         super::transport::Engine::Chromium if !options.list => {
+            // An https IdP's local CA first: Chromium takes the CAs to trust when it starts.
+            for p in &packs {
+                idp_tls(&p.conn, options, &p.name)?;
+            }
             let limit = super::transport::LAUNCH_LIMIT;
             let launched = runtime
                 .block_on(async {

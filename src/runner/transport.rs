@@ -71,6 +71,17 @@ pub fn not_runnable(spec: &TrialSpec, engine: Engine) -> Option<String> {
 browser runs (fakta test --browser chromium)"
                 .to_owned(),
         ),
+        // O25 (planned only for a file with target.silent_login_url): the answer is a page
+        // whose script posts it to the SPA, and the SPA's own script receives it.
+        Engine::Http
+            if spec.ignored.is_none() && spec.oidc_fault.is_some_and(|f| f.in_post_message()) =>
+        {
+            Some(
+                "needs a real browser: the okta_post_message answer is a page whose script posts \
+it to the SPA's script (fakta test --browser chromium)"
+                    .to_owned(),
+            )
+        }
         Engine::Http => None,
         Engine::Chromium => chromium_blocker(spec).map(|what| {
             format!("not runnable in browser mode yet: {what} (run it without --browser)")
@@ -80,7 +91,8 @@ browser runs (fakta test --browser chromium)"
 
 /// What in `spec` the Chromium mode does not do yet.
 fn chromium_blocker(spec: &TrialSpec) -> Option<&'static str> {
-    if spec.saml_fault.is_some() || spec.oidc_fault.is_some() {
+    // O25 changes only the page the IdP serves, which any browser loads as it is.
+    if spec.saml_fault.is_some() || spec.oidc_fault.is_some_and(|f| !f.in_post_message()) {
         return Some("the IdP forges this trial's documents");
     }
     if spec.binding.is_some() {
@@ -370,5 +382,57 @@ real browser runs (fakta test --browser chromium)",
                 .values()
                 .all(|v| v == "runs")
         );
+    }
+
+    #[test]
+    fn o25_runs_only_in_chromium_and_only_for_a_file_naming_its_silent_sign_in_page() {
+        let plain = include_str!("../../scenarios/qovery-oidc.yaml");
+        let refresh = "  refresh_url: http://127.0.0.1:7100/refresh";
+        assert!(plain.contains(refresh));
+        let silent = plain.replacen(
+            refresh,
+            &format!("{refresh}\n  silent_login_url: http://127.0.0.1:7100/silent-login\n  #"),
+            1,
+        );
+        let o25 = |specs: &[TrialSpec]| -> Vec<(String, Option<String>)> {
+            specs
+                .iter()
+                .filter(|s| s.name.starts_with("p::O25_"))
+                .map(|s| (s.name.clone(), s.ignored.clone()))
+                .collect()
+        };
+        // Without the page: planned, ignored with the reason.
+        let specs = trials(plain, true);
+        let planned = o25(&specs);
+        assert_eq!(planned.len(), 2, "{planned:?}");
+        for (name, ignored) in &planned {
+            assert!(
+                ignored
+                    .as_deref()
+                    .is_some_and(|w| w.contains("target.silent_login_url")),
+                "{name}: {ignored:?}"
+            );
+        }
+        // With it: Chromium runs both, the HTTP emulation says why it cannot.
+        let specs = trials(&silent, true);
+        assert!(o25(&specs).iter().all(|(_, ignored)| ignored.is_none()));
+        for engine in [Engine::Http, Engine::Chromium] {
+            let v = verdicts(&specs, engine);
+            for name in [
+                "O25_post_message_from_the_idp_origin_accepted",
+                "O25_post_message_from_another_origin_refused",
+            ] {
+                let why = v.get(name).unwrap_or_else(|| panic!("no trial {name}"));
+                match engine {
+                    Engine::Chromium => assert_eq!(why, "runs", "{name}"),
+                    Engine::Http => assert!(why.starts_with("needs a real browser"), "{why}"),
+                }
+            }
+            // The other attacks are as they were.
+            assert_eq!(
+                v["O1_iss_of_another_idp_refused"] == "runs",
+                engine == Engine::Http
+            );
+        }
     }
 }

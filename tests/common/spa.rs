@@ -25,15 +25,20 @@ pub fn spa_file(idp: &str, spa: &str) -> String {
         .replace("http://127.0.0.1:7200", spa)
 }
 
-struct Spa {
-    authority: String,
-    http: reqwest::Client,
+/// The SPA's API: what it trusts (the issuer of the custom authorization server `default`,
+/// its client id) and how it reaches the IdP. tests/common/spa_okta.rs (the okta-auth-js SPA)
+/// uses it too.
+pub struct Api {
+    pub authority: String,
+    pub client_id: &'static str,
+    pub http: reqwest::Client,
 }
 
 /// The SPA's router, for an IdP at `idp` (the custom authorization server `default`).
 pub fn router(idp: &str) -> axum::Router {
-    let spa = Arc::new(Spa {
+    let spa = Arc::new(Api {
         authority: format!("{idp}/oauth2/default"),
+        client_id: CLIENT_ID,
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -59,11 +64,18 @@ pub fn router(idp: &str) -> axum::Router {
         )
         .route(
             "/config.json",
-            get(|State(spa): State<Arc<Spa>>| async move {
-                axum::Json(json!({ "authority": spa.authority, "client_id": CLIENT_ID }))
+            get(|State(spa): State<Arc<Api>>| async move {
+                axum::Json(json!({ "authority": spa.authority, "client_id": spa.client_id }))
             }),
         )
-        .route("/api/me", get(me))
+        .route(
+            "/api/me",
+            get(
+                |State(api): State<Arc<Api>>, headers: HeaderMap| async move {
+                    me(&api, &headers).await
+                },
+            ),
+        )
         .with_state(spa)
 }
 
@@ -71,7 +83,8 @@ fn refuse(why: String) -> Response {
     (StatusCode::UNAUTHORIZED, why).into_response()
 }
 
-async fn me(State(spa): State<Arc<Spa>>, headers: HeaderMap) -> Response {
+/// `GET /api/me`: the bearer token verified, the profile asked for, the role rules applied.
+pub async fn me(spa: &Api, headers: &HeaderMap) -> Response {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -108,7 +121,7 @@ async fn me(State(spa): State<Arc<Spa>>, headers: HeaderMap) -> Response {
     for (claim, want) in [
         ("iss", json!(spa.authority)),
         ("aud", json!("api://default")),
-        ("cid", json!(CLIENT_ID)),
+        ("cid", json!(spa.client_id)),
     ] {
         if claims[claim] != want {
             return refuse(format!(

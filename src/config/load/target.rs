@@ -25,6 +25,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "allows_sha1",
             "return_param",
             "refresh_url",
+            "silent_login_url",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
@@ -75,6 +76,9 @@ characters), e.g. return_to",
         .and_then(|s| url(sink, s));
     let logout_url = m.string(sink, "logout_url").and_then(|s| url(sink, s));
     let refresh_url = m.string(sink, "refresh_url").and_then(|s| url(sink, s));
+    let silent_login_url = m
+        .string(sink, "silent_login_url")
+        .and_then(|s| url(sink, s));
     let session = m
         .required(
             sink,
@@ -93,6 +97,7 @@ characters), e.g. return_to",
         allows_sha1,
         return_param,
         refresh_url,
+        silent_login_url,
     })
 }
 

@@ -8,15 +8,18 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use time::Duration;
 
-use super::response::{redirect_error, to_client};
+use super::response::{redirect_error, to_client_via};
 use super::{ServerId, find_client};
 use crate::config::{AuthServer, User};
 use crate::idp::IdpError;
+use crate::idp::post_message::Target;
 use crate::idp::sso::{current_session, to_login_page};
 use crate::idp::state::{IdpSession, IdpState, PendingKind, PendingLogin, lock};
 use crate::idp::tokens::CodeGrant;
+use crate::oidc::authorize::ResponseMode;
 use crate::oidc::authorize::{self, AuthorizeError, AuthorizeRequest, Prompt};
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::faults::Fault;
 use crate::oidc::params::{self, Params};
 
 /// `GET|POST .../v1/authorize`
@@ -156,7 +159,38 @@ pub fn answer_with_code(
     if let Some(s) = &request.state {
         fields.push(("state", s));
     }
-    to_client(&request.redirect_uri, request.response_mode, &fields)
+    // O25: an okta_post_message answer posted by a frame of another (opaque) origin; the
+    // honest code and state, so that only the SPA's origin check stands between them and a
+    // session.
+    let post = match state.trial_oidc_fault(trial.as_deref()) {
+        Some(Fault::PostMessageFromAnotherOrigin)
+            if request.response_mode == ResponseMode::OktaPostMessage =>
+        {
+            state.note_altered(
+                trial.as_deref(),
+                "O25 post_message_from_another_origin: the okta_post_message answer (the honest \
+code and state) posted to the redirect URI's origin by a sandboxed frame, whose origin is opaque \
+(event.origin \"null\"), not by the IdP's page"
+                    .to_owned(),
+            );
+            Target::FromOpaqueOrigin
+        }
+        // Its honest twin: nothing forged; the note tells the runner the SPA's silent sign-in
+        // asked for okta_post_message.
+        Some(Fault::PostMessageFromTheIdp)
+            if request.response_mode == ResponseMode::OktaPostMessage =>
+        {
+            state.note_altered(
+                trial.as_deref(),
+                "O25 post_message_from_the_idp_origin: nothing forged: the okta_post_message \
+answer posted by the IdP's page to the redirect URI's origin, as Okta posts it"
+                    .to_owned(),
+            );
+            Target::RedirectOrigin
+        }
+        _ => Target::RedirectOrigin,
+    };
+    to_client_via(&request.redirect_uri, request.response_mode, &fields, &post)
 }
 
 /// The error O22 sends instead of a code: `access_denied` with Okta's description for a user

@@ -15,6 +15,21 @@ pub(super) fn to_client(
     mode: ResponseMode,
     fields: &[(&str, &str)],
 ) -> Response {
+    to_client_via(
+        redirect_uri,
+        mode,
+        fields,
+        &crate::idp::post_message::Target::RedirectOrigin,
+    )
+}
+
+/// [`to_client`], with where an `okta_post_message` page posts from and to (O25's fault).
+pub(super) fn to_client_via(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    fields: &[(&str, &str)],
+    post: &crate::idp::post_message::Target,
+) -> Response {
     match mode {
         ResponseMode::Query => {
             let mut url = redirect_uri.to_owned();
@@ -31,11 +46,7 @@ pub(super) fn to_client(
         }
         ResponseMode::FormPost => Html(post_form_fields(redirect_uri, fields)).into_response(),
         ResponseMode::OktaPostMessage => {
-            match crate::idp::post_message::page(
-                redirect_uri,
-                fields,
-                &crate::idp::post_message::Target::RedirectOrigin,
-            ) {
+            match crate::idp::post_message::page(redirect_uri, fields, post) {
                 Some(page) => Html(page).into_response(),
                 None => crate::idp::IdpError::Authorize(format!(
                     "response_mode okta_post_message needs a web origin to post to; redirect_uri `{redirect_uri}` has none"

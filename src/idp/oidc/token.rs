@@ -461,9 +461,10 @@ fn issue_tokens(
     // A refresh fault forges only the id_token of a refresh grant; every other, only the
     // login's.
     let on_refresh = f.from_code.is_none();
+    // O25's faults are in the okta_post_message page, never in a token.
     let fault = state
         .trial_oidc_fault(f.trial)
-        .filter(|x| x.on_refresh() == on_refresh);
+        .filter(|x| x.on_refresh() == on_refresh && !x.in_post_message());
     let id_token = match fault {
         // A runner trial's attack, applied to the honest claims and signature.
         Some(fault) => {

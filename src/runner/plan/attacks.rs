@@ -1,4 +1,5 @@
-//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, and O22); the
+//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, and O25 at a silent
+//! sign-in after the login); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
@@ -102,13 +103,28 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 O::AuthorizationError => ("handled", LoginOutcome::Rejected),
                 // The login is honest; the refresh (after it) is forged.
                 _ if f.on_refresh() => ("refused", LoginOutcome::Accepted),
+                // The login is honest; the silent sign-in after it is judged: the honest
+                // twin must sign in, the message from another origin must not.
+                O::PostMessageFromTheIdp => ("accepted", LoginOutcome::Accepted),
+                O::PostMessageFromAnotherOrigin => ("refused", LoginOutcome::Accepted),
                 _ => ("refused", LoginOutcome::Rejected),
             };
-            let ignored = (f.on_refresh() && target.refresh_url.is_none()).then(|| {
-                "the file does not say how to make the SP refresh its tokens \
+            let ignored = if f.on_refresh() && target.refresh_url.is_none() {
+                Some(
+                    "the file does not say how to make the SP refresh its tokens \
 (target.refresh_url: an SP URL that refreshes them for the signed-in browser)"
-                    .to_owned()
-            });
+                        .to_owned(),
+                )
+            } else if f.in_post_message() && target.silent_login_url.is_none() {
+                Some(
+                    "the app does not sign in with okta_post_message as far as the file says \
+(target.silent_login_url: an SPA page that signs in again silently, e.g. okta-auth-js \
+token.getWithoutPrompt())"
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
             out.push(TrialSpec {
                 ignored,
                 ..spec(
