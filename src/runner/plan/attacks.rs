@@ -1,4 +1,5 @@
-//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, and O22); the
+//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, and O23-O24 in the
+//! implicit/hybrid front channel); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use crate::config::{
 /// published key; O13 restarts the SP (alone, with its own honest twin after a second
 /// restart), and so does O10 with a single key, which must be accepted; O22 (an error instead
 /// of a code) must end with no session and no server error. The O8 variant keyed with the EC
-/// key runs for ES256 apps only.
+/// key runs for ES256 apps only; O23 and O24 (a front-channel id_token's bad at_hash, c_hash)
+/// only for an SP whose `target.response_type` returns that hash, ignored otherwise.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
@@ -104,11 +106,14 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 _ if f.on_refresh() => ("refused", LoginOutcome::Accepted),
                 _ => ("refused", LoginOutcome::Rejected),
             };
-            let ignored = (f.on_refresh() && target.refresh_url.is_none()).then(|| {
-                "the file does not say how to make the SP refresh its tokens \
+            let ignored = (f.on_refresh() && target.refresh_url.is_none())
+                .then(|| {
+                    "the file does not say how to make the SP refresh its tokens \
 (target.refresh_url: an SP URL that refreshes them for the signed-in browser)"
-                    .to_owned()
-            });
+                        .to_owned()
+                })
+                // O23, O24: only for an SP whose response type carries the hash.
+                .or_else(|| f.needs_response_type(target.response_type));
             out.push(TrialSpec {
                 ignored,
                 ..spec(
