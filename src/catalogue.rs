@@ -112,6 +112,19 @@ static RULES: &[Rule] = &[
          starts its own authorization request, which must end in a session (the OpenID \
          Foundation's RP test 3rd-party-init-login).",
     ),
+    variant(
+        "L0",
+        "idp_initiated_login_unknown_issuer",
+        "the app's tile names an issuer the RP does not trust: the RP starts no login",
+        Strength::Should,
+        "OpenID Connect Core 1.0 §4 (Initiating Login from a Third Party): `iss` is the \
+         \"Issuer Identifier for the OP that the RP is to send the Authentication Request to\"; \
+         an RP that trusts one issuer cannot send the request to another, and starting a login \
+         toward its own IdP instead answers a request nobody made for it (anyone's page can \
+         start logins through the initiate login URI). No MUST says it in these words, hence \
+         SHOULD. The trial launches the app with iss https://unknown-issuer.invalid; an \
+         authorization request reaching the IdP after it, or a session, fails it.",
+    ),
     // --- roles: the file's expectations ------------------------------------------------------
     case(
         "R1",

@@ -77,6 +77,10 @@ pub enum Fault {
     /// with (OIDC Core §3.3.2.10; OIDF RP test rp-id_token-bad-c_hash): the code may have been
     /// swapped.
     BadCHash,
+    /// Not in a token: the app's tile sends the browser to the initiate login URI with an `iss`
+    /// that is not the IdP's (OIDC Core §4): the RP must start no login for an issuer it does
+    /// not know. Planned next to L0_idp_initiated_login, not in the attack pack's loop.
+    LaunchUnknownIssuer,
 }
 
 impl Fault {
@@ -111,6 +115,7 @@ impl Fault {
         Fault::AuthorizationError,
         Fault::BadAtHash,
         Fault::BadCHash,
+        Fault::LaunchUnknownIssuer,
     ];
 
     pub fn case(self) -> &'static str {
@@ -142,6 +147,7 @@ impl Fault {
             Fault::RefreshIssDiffers => "O19",
             Fault::BadAtHash => "O23",
             Fault::BadCHash => "O24",
+            Fault::LaunchUnknownIssuer => "L0",
         }
     }
 
@@ -177,6 +183,7 @@ impl Fault {
             Fault::Hs256EcPem => "hs256_with_the_ec_public_key_as_pem",
             Fault::BadAtHash => "at_hash_of_another_access_token",
             Fault::BadCHash => "c_hash_of_another_code",
+            Fault::LaunchUnknownIssuer => "idp_initiated_login_unknown_issuer",
         }
     }
 
@@ -240,6 +247,12 @@ impl Fault {
         })
     }
 
+    /// Whether the fault is in the app tile's launch (the `iss` sent to the initiate login
+    /// URI), not in any token.
+    pub fn at_launch(self) -> bool {
+        self == Fault::LaunchUnknownIssuer
+    }
+
     /// Whether the fault replaces the authorization response (an error instead of a code):
     /// no id_token is ever issued.
     pub fn in_authorization_response(self) -> bool {
@@ -257,6 +270,7 @@ impl Fault {
                 | Fault::KeyRotation
                 | Fault::UserinfoSubDiffers
                 | Fault::AuthorizationError
+                | Fault::LaunchUnknownIssuer
         )
     }
 
@@ -385,6 +399,9 @@ pub const OTHER_ACCESS_TOKEN: &str = "an-access-token-the-idp-never-issued";
 
 /// The code whose hash O24 puts in `c_hash`: never issued.
 pub const OTHER_CODE: &str = "a-code-the-idp-never-issued";
+
+/// The issuer the forged launch names (`Fault::LaunchUnknownIssuer`): no IdP's.
+pub const UNKNOWN_ISSUER: &str = "https://unknown-issuer.invalid";
 
 /// The `sub` O18's refreshed id_token names.
 pub const REFRESH_SUB: &str = "00u-someone-else";
@@ -665,9 +682,11 @@ pub fn forge_id_token<K: HasPublic>(
                 format!("c_hash set to the hash of another code (`{OTHER_CODE}`)"),
             )
         }
-        // The fault is the authorization response: no code, so this is never reached; an
-        // id_token asked for anyway is the honest one.
-        Fault::AuthorizationError => (sign(&claims, kid)?, "nothing (honest)".into()),
+        // The fault is the authorization response, or the launch: never applied to an
+        // id_token; one asked for anyway is the honest one.
+        Fault::AuthorizationError | Fault::LaunchUnknownIssuer => {
+            (sign(&claims, kid)?, "nothing (honest)".into())
+        }
         Fault::KeyRotation => {
             let (new_kid, new_key) = rotation.ok_or_else(|| jwt::JwtError::Sign {
                 alg: "RS256",

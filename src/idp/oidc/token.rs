@@ -549,7 +549,7 @@ fn issue_tokens(
     let on_refresh = f.from_code.is_none();
     let fault = state
         .trial_oidc_fault(f.trial)
-        .filter(|x| x.on_refresh() == on_refresh && !x.in_front_channel());
+        .filter(|x| x.on_refresh() == on_refresh && !x.in_front_channel() && !x.at_launch());
     let id_token = sign_id_token(state, oidc, f.trial, fault, id_claims, "the token endpoint")?;
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can

@@ -96,7 +96,10 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         }
     }
     if let Some(oidc) = app.oidc() {
-        for f in O::ALL.iter().filter(|f| f.applies_to(oidc.signing_alg)) {
+        for f in O::ALL
+            .iter()
+            .filter(|f| f.applies_to(oidc.signing_alg) && !f.at_launch())
+        {
             let (suffix, expect) = match f {
                 O::NoKid => ("handled", LoginOutcome::Either),
                 O::KeyRotation | O::NoKidSingleKey => ("accepted", LoginOutcome::Accepted),
@@ -124,6 +127,28 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 )
             });
         }
+        // Next to L0_idp_initiated_login: the tile names an issuer the RP does not know
+        // (OIDC Core §4); it must start no login.
+        let f = O::LaunchUnknownIssuer;
+        let ignored = oidc.initiate_login_uri.is_none().then(|| {
+            "the app has no initiate_login_uri (Okta's \"Login initiated by: App Only\"): \
+there is no third-party-initiated login to send an unknown issuer to"
+                .to_owned()
+        });
+        out.push(TrialSpec {
+            ignored,
+            ..spec(
+                format!("{}_{}_refused", f.case(), f.name()),
+                vec![Step::Login {
+                    expect: LoginOutcome::Rejected,
+                    from: LoginFrom::Idp,
+                    browser: "main".into(),
+                    user: None,
+                }],
+                None,
+                Some(f),
+            )
+        });
     }
     out
 }
