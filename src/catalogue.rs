@@ -1310,6 +1310,8 @@ mod tests {
         ids.extend(["S30", "S31"].map(str::to_owned));
         // Assertion encryption and signature algorithms (issue 19).
         ids.extend(["S27", "S28", "S29"].map(str::to_owned));
+        // The implicit and hybrid flows' front-channel hashes (issue 19).
+        ids.extend(["O23", "O24"].map(str::to_owned));
         ids
     }
 
