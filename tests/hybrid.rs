@@ -132,4 +132,16 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
         text.contains("`code code` is not a response type"),
         "{text}"
     );
+    // A SAML target has no response type.
+    let saml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("target:\n", "target:\n  response_type: code\n");
+    let text = fakta::config::load_str(&saml, "saml.yaml", Path::new("."))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("target.response_type") && text.contains("is a SAML app"),
+        "{text}"
+    );
 }

@@ -1238,6 +1238,51 @@ pub enum ExpectedValue {
 mod tests {
     use super::*;
 
+    #[test]
+    fn response_types_parse_in_any_order_and_name_their_grants() {
+        for r in ResponseType::ALL {
+            assert_eq!(ResponseType::parse(r.name()), Some(r));
+            let reversed: Vec<&str> = r.name().split(' ').rev().collect();
+            assert_eq!(ResponseType::parse(&reversed.join(" ")), Some(r));
+        }
+        assert_eq!(
+            ResponseType::parse("token  id_token"),
+            Some(ResponseType::IdTokenToken)
+        );
+        for bad in [
+            "",
+            "token",
+            "none",
+            "code code",
+            "code id_token id_token",
+            "Code",
+        ] {
+            assert_eq!(ResponseType::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(ResponseType::Code.grants(), [GrantType::AuthorizationCode]);
+        assert_eq!(ResponseType::IdTokenToken.grants(), [GrantType::Implicit]);
+        assert_eq!(
+            ResponseType::CodeToken.grants(),
+            [GrantType::AuthorizationCode, GrantType::Implicit]
+        );
+        let returns: Vec<&str> = ResponseType::ALL
+            .iter()
+            .filter(|r| r.returns_tokens())
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(
+            returns,
+            [
+                "id_token",
+                "id_token token",
+                "code id_token",
+                "code token",
+                "code id_token token"
+            ]
+        );
+        assert!(!GrantType::Implicit.at_token_endpoint());
+    }
+
     fn alice() -> User {
         User {
             id: "00u1alice".into(),

@@ -362,6 +362,122 @@ pub fn redirect_matches(registered: &url::Url, asked: &str, wildcard: bool) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GrantType;
+
+    fn app(grants: &[GrantType]) -> OidcApp {
+        let conn = crate::config::load_str(
+            include_str!("../../scenarios/qovery-oidc.yaml"),
+            "qovery-oidc.yaml",
+            std::path::Path::new("."),
+        )
+        .unwrap()
+        .0;
+        let mut o = conn.apps[0].oidc().unwrap().clone();
+        o.grant_types = grants.to_vec();
+        o
+    }
+
+    fn ask(app: &OidcApp, extra: &[(&str, &str)]) -> Result<AuthorizeRequest, AuthorizeError> {
+        let mut pairs = vec![
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", app.redirect_uris[0].as_str()),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("nonce", "n"),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            if !v.is_empty() {
+                pairs.push((k, v));
+            }
+        }
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        parse(&super::super::params::parse(q.as_bytes()), |_| Some(app))
+    }
+
+    fn refused(r: Result<AuthorizeRequest, AuthorizeError>) -> (ResponseMode, ErrorCode) {
+        match r {
+            Err(AuthorizeError::Redirect {
+                response_mode,
+                error,
+                ..
+            }) => (response_mode, error.error),
+            other => panic!("expected an error sent to the client, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn implicit_and_hybrid_need_their_grants_a_nonce_and_no_query() {
+        use GrantType::{AuthorizationCode as Code, Implicit};
+        let both = app(&[Code, Implicit]);
+        let r = ask(&both, &[("response_type", "id_token code")]).unwrap();
+        assert_eq!(r.response_type, ResponseType::CodeIdToken);
+        assert_eq!(
+            r.response_mode,
+            ResponseMode::Fragment,
+            "the default for tokens"
+        );
+        let r = ask(&both, &[("response_type", "code")]).unwrap();
+        assert_eq!(r.response_mode, ResponseMode::Query);
+        let r = ask(
+            &both,
+            &[("response_type", "code"), ("response_mode", "fragment")],
+        )
+        .unwrap();
+        assert_eq!(r.response_mode, ResponseMode::Fragment);
+        let r = ask(
+            &both,
+            &[
+                ("response_type", "id_token token"),
+                ("response_mode", "form_post"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.response_mode, ResponseMode::FormPost);
+        // Hybrid needs both grants; implicit only its own.
+        let implicit_only = app(&[Implicit]);
+        assert!(ask(&implicit_only, &[("response_type", "id_token")]).is_ok());
+        for (grants, rt) in [
+            (&implicit_only, "code id_token"),
+            (&implicit_only, "code"),
+            (&app(&[Code]), "id_token"),
+            (&app(&[Code]), "code token"),
+        ] {
+            assert_eq!(
+                refused(ask(grants, &[("response_type", rt)])).1,
+                ErrorCode::UnauthorizedClient,
+                "{rt}"
+            );
+        }
+        // A nonce whenever an id_token comes from the authorization endpoint (OIDC Core
+        // §3.2.2.1, §3.3.2.11); `code token` returns none.
+        for rt in [
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code id_token token",
+        ] {
+            assert_eq!(
+                refused(ask(&both, &[("response_type", rt), ("nonce", "")])),
+                (ResponseMode::Fragment, ErrorCode::InvalidRequest),
+                "{rt}"
+            );
+        }
+        assert!(ask(&both, &[("response_type", "code token"), ("nonce", "")]).is_ok());
+        assert_eq!(
+            refused(ask(
+                &both,
+                &[("response_type", "id_token"), ("response_mode", "query")]
+            )),
+            (ResponseMode::Fragment, ErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            refused(ask(&both, &[("response_type", "token")])).1,
+            ErrorCode::UnsupportedResponseType
+        );
+    }
 
     #[test]
     fn a_wildcard_redirect_uri_matches_one_label_only_when_allowed() {
