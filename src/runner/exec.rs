@@ -726,13 +726,15 @@ refreshed id_token, whose {} is not the login's",
         Ok(())
     }
 
-    /// What the IdP asserted in this login (the last Response or code it issued), if it
-    /// issued one.
+    /// What the IdP asserted in this login (the last Response, code or tokens it issued: the
+    /// implicit flow issues tokens and no code), if it issued one.
     fn asserted(got: &LoginSeen) -> Option<&Issued> {
-        got.issued
-            .iter()
-            .rev()
-            .find(|i| matches!(i.kind, IssuedKind::SamlResponse { .. } | IssuedKind::Code))
+        got.issued.iter().rev().find(|i| {
+            matches!(
+                i.kind,
+                IssuedKind::SamlResponse { .. } | IssuedKind::Code | IssuedKind::Tokens
+            )
+        })
     }
 
     /// A login counts as accepted only when it went through the IdP (a Response or code issued
