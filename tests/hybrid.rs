@@ -144,4 +144,28 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
         text.contains("target.response_type") && text.contains("is a SAML app"),
         "{text}"
     );
+    // The reference SP redeems a code: an implicit-only response type is refused at its start.
+    let implicit = yaml
+        .replace(
+            "response_type: code id_token",
+            "response_type: id_token token",
+        )
+        .replace(
+            "    signing_alg: RS256 ",
+            "    grant_types: [authorization_code, implicit]\n    signing_alg: RS256 ",
+        );
+    let (conn, _) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let err = fakta::refsp::SpState::new(
+        conn,
+        fakta::refsp::Flaws::none(),
+        std::sync::Arc::new(fakta::clock::SystemClock),
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("target.response_type `id_token token`: the reference SP redeems a code"),
+        "{err}"
+    );
 }

@@ -1781,6 +1781,7 @@ async fn implicit_and_hybrid_answers_carry_at_hash_and_c_hash() {
         ("token code id_token", Some("form_post")),
         ("code id_token", Some("form_post")),
         ("id_token token", Some("form_post")),
+        ("code id_token token", Some("okta_post_message")),
     ] {
         let mut extra = vec![("response_type", rt)];
         if let Some(m) = mode {
@@ -1793,6 +1794,16 @@ async fn implicit_and_hybrid_answers_carry_at_hash_and_c_hash() {
                 assert_eq!(done.status, StatusCode::FOUND, "{rt}: {}", done.body);
                 assert!(done.location().starts_with(&format!("{REDIRECT}#")), "{rt}");
                 fragment_of(done.location())
+            }
+            Some("okta_post_message") => {
+                assert_eq!(done.status, StatusCode::OK, "{rt}");
+                let (data, origin) = posted(&done.body);
+                assert_eq!(origin, "http://127.0.0.1:7100");
+                data.as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
             }
             Some(_) => {
                 assert_eq!(done.status, StatusCode::OK, "{rt}");
