@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S25, S26, S30, S31, O1-O22), and for every variant whose rule differs from its case's, the
+//! S25, S26, S30, S31, O1-O24), and for every variant whose rule differs from its case's, the
 //! rule a trial enforces, where that rule is written down, and how strong it is. It is what a
 //! user shows the SP's owner when a trial fails, so every citation names the document and,
 //! where it could be checked, the section; none is guessed.
@@ -111,6 +111,19 @@ static RULES: &[Rule] = &[
          a Third Party): the app's tile sends the browser to that URI with `iss`, and the RP \
          starts its own authorization request, which must end in a session (the OpenID \
          Foundation's RP test 3rd-party-init-login).",
+    ),
+    variant(
+        "L0",
+        "idp_initiated_login_unknown_issuer",
+        "the app's tile names an issuer the RP does not trust: the RP starts no login",
+        Strength::Should,
+        "OpenID Connect Core 1.0 §4 (Initiating Login from a Third Party): `iss` is the \
+         \"Issuer Identifier for the OP that the RP is to send the Authentication Request to\"; \
+         an RP that trusts one issuer cannot send the request to another, and starting a login \
+         toward its own IdP instead answers a request nobody made for it (anyone's page can \
+         start logins through the initiate login URI). No MUST says it in these words, hence \
+         SHOULD. The trial launches the app with iss https://unknown-issuer.invalid; an \
+         authorization request reaching the IdP after it, or a session, fails it.",
     ),
     // --- roles: the file's expectations ------------------------------------------------------
     case(
@@ -1181,6 +1194,30 @@ static RULES: &[Rule] = &[
          (sp-accepted); so does a server error (5xx) instead of an error page (sp-crashed).",
     ),
     case(
+        "O23",
+        "the id_token the authorization endpoint returns beside an access token carries the \
+         at_hash of another access token",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §3.2.2.8 (implicit flow) and §3.3.2.8 (hybrid flow): the \
+         Client MUST validate the response, the Access Token included, by §3.2.2.9 / §3.3.2.9: \
+         the at_hash of the ID Token (the left half of the SHA-256 of the token, base64url; \
+         §3.2.2.10, §3.3.2.11) MUST match the Access Token; the OpenID Foundation's RP test \
+         rp-id_token-bad-at_hash. Runs when the SP asks for an id_token and an access token \
+         (target.response_type `id_token token` or `code id_token token`).",
+    ),
+    case(
+        "O24",
+        "the id_token the authorization endpoint returns beside a code carries the c_hash of \
+         another code",
+        Strength::Must,
+        "OpenID Connect Core 1.0 §3.3.2.8 (hybrid flow): the Client MUST validate the \
+         response, the code included, by §3.3.2.10: the c_hash of the ID Token (the left half \
+         of the SHA-256 of the code, base64url; §3.3.2.11) MUST match the code, which binds the \
+         code to the signed ID Token (a swapped code is caught); the OpenID Foundation's RP \
+         test rp-id_token-bad-c_hash. Runs when the SP asks for an id_token with a code \
+         (target.response_type `code id_token` or `code id_token token`).",
+    ),
+    case(
         "O25",
         "okta_post_message: the silent sign-in's answer posted by a frame of another origin is \
          ignored (no session)",
@@ -1301,6 +1338,8 @@ mod tests {
         ids.extend(["S30", "S31"].map(str::to_owned));
         // Assertion encryption and signature algorithms (issue 19).
         ids.extend(["S27", "S28", "S29"].map(str::to_owned));
+        // The implicit and hybrid flows' front-channel hashes (issue 19).
+        ids.extend(["O23", "O24"].map(str::to_owned));
         // okta_post_message from another origin (issue 20).
         ids.push("O25".to_owned());
         ids

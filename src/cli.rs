@@ -292,7 +292,7 @@ pub struct HarnessArgs {
     /// 120 s and each request 15 s.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: Option<u64>,
-    /// Add the attack and session-binding packs (SAML S1-S26, S30, S31, OIDC O1-O22, O25) to every
+    /// Add the attack and session-binding packs (SAML S1-S26, S30, S31, OIDC O1-O25) to every
     /// file, as
     /// `target.attacks: true` does.
     #[arg(long)]

@@ -86,12 +86,17 @@ const PYSAML2_FAILS: &[&str] = &[
 
 /// Trials the Authlib app cannot run: it has no route that refreshes its tokens
 /// (target.refresh_url) and no "where to go next" login parameter (target.return_param), so
-/// the file names neither and fakta lists these as ignored, with that reason.
+/// the file names neither and fakta lists these as ignored, with that reason. It logs in by the
+/// code flow (no front-channel id_token: O23, O24) and its app has no initiate_login_uri (no
+/// third-party-initiated login to launch with an unknown issuer).
 const AUTHLIB_IGNORED: &[&str] = &[
     "authlib-sp::O18_refreshed_id_token_of_another_sub_refused",
     "authlib-sp::O19_refreshed_id_token_of_another_iss_refused",
     "authlib-sp::O21_off_site_return_https_refused",
     "authlib-sp::O21_off_site_return_scheme_relative_refused",
+    "authlib-sp::O23_at_hash_of_another_access_token_refused",
+    "authlib-sp::O24_c_hash_of_another_code_refused",
+    "authlib-sp::L0_idp_initiated_login_unknown_issuer_refused",
 ];
 
 /// One independent SP: its app, its connection file, the library whose version is pinned.

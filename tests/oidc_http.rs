@@ -618,7 +618,7 @@ async fn authorize_errors_never_redirect_to_unverified_places() {
         (("prompt", "sideways"), "invalid_request"),
         (("max_age", "-1"), "invalid_request"),
         (("code_challenge_method", "S512"), "invalid_request"),
-        (("response_mode", "fragment"), "invalid_request"),
+        (("response_mode", "sideways"), "invalid_request"),
     ] {
         let mut p = web_params(&[extra]);
         if extra.0 == "code_challenge_method" {
@@ -1649,4 +1649,214 @@ async fn grant_types_decide_what_the_token_endpoint_issues() {
     let body = json(&done);
     assert!(body.get("id_token").is_some());
     assert!(body.get("refresh_token").is_none(), "{}", done.body);
+}
+
+/// The example with the web app's "Implicit (hybrid)" grant ticked.
+fn with_implicit() -> fakta::config::Connection {
+    let mut c = oidc_example();
+    for a in &mut c.apps {
+        if let fakta::config::Protocol::Oidc(o) = &mut a.protocol {
+            o.grant_types.push(fakta::config::GrantType::Implicit);
+        }
+    }
+    c
+}
+
+/// The parameters of a redirect's fragment.
+fn fragment_of(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).expect("absolute redirect");
+    assert_eq!(url.query(), None, "nothing in the query: {location}");
+    url::form_urlencoded::parse(url.fragment().expect("a fragment").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Without the implicit grant a token-returning response type is `unauthorized_client`, sent
+/// in the fragment (the default mode for tokens, OIDC Core §3.2.2.5); with it, a request without
+/// a nonce is `invalid_request` (§3.2.2.1), and so is `response_mode=query`; the token endpoint
+/// never takes `grant_type=implicit`.
+#[tokio::test]
+async fn implicit_and_hybrid_requests_are_checked_against_the_grants_nonce_and_mode() {
+    let st = state(oidc_example());
+    let a = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/v1",
+            &web_params(&[("response_type", "code id_token")]),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FOUND);
+    let f = fragment_of(a.location());
+    assert_eq!(f["error"], "unauthorized_client");
+    assert!(f["error_description"].contains("implicit"), "{f:?}");
+    assert_eq!(f["state"], "st-123");
+
+    let st = state(with_implicit());
+    let no_nonce: Vec<(&str, &str)> = web_params(&[("response_type", "id_token")])
+        .into_iter()
+        .filter(|(k, _)| *k != "nonce")
+        .collect();
+    let a = get(&st, &authorize_uri("/oauth2/v1", &no_nonce), None).await;
+    let f = fragment_of(a.location());
+    assert_eq!(f["error"], "invalid_request");
+    assert!(f["error_description"].contains("nonce"), "{f:?}");
+    // `code token` returns no id_token from the authorization endpoint: nonce stays optional.
+    let no_nonce: Vec<(&str, &str)> = web_params(&[("response_type", "code token")])
+        .into_iter()
+        .filter(|(k, _)| *k != "nonce")
+        .collect();
+    let a = get(&st, &authorize_uri("/oauth2/v1", &no_nonce), None).await;
+    assert!(
+        a.location().starts_with("/login/login.htm"),
+        "the login page: {}",
+        a.location()
+    );
+
+    let a = get(
+        &st,
+        &authorize_uri(
+            "/oauth2/v1",
+            &web_params(&[
+                ("response_type", "id_token token"),
+                ("response_mode", "query"),
+            ]),
+        ),
+        None,
+    )
+    .await;
+    let f = fragment_of(a.location());
+    assert_eq!(f["error"], "invalid_request");
+    assert!(f["error_description"].contains("query"), "{f:?}");
+    let a = get(
+        &st,
+        &authorize_uri("/oauth2/v1", &web_params(&[("response_type", "token")])),
+        None,
+    )
+    .await;
+    assert_eq!(query_of(a.location())["error"], "unsupported_response_type");
+
+    let t = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[("grant_type", "implicit")],
+        Some((CLIENT, SECRET)),
+    )
+    .await;
+    assert_eq!(oauth_error(&t), "unsupported_grant_type");
+    let d = json(&get(&st, "/.well-known/openid-configuration", None).await);
+    let types: Vec<&str> = d["response_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "code",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ]
+    );
+}
+
+/// Each response type in its default mode (fragment) and by form_post: what comes back, with
+/// at_hash for an access token and c_hash for a code in the front-channel id_token (OIDC Core
+/// §3.2.2.10, §3.3.2.11); the access token works at userinfo and the code redeems.
+#[tokio::test]
+async fn implicit_and_hybrid_answers_carry_at_hash_and_c_hash() {
+    let st = state(with_implicit());
+    for (rt, mode) in [
+        ("id_token", None),
+        ("id_token token", None),
+        ("code id_token", None),
+        ("code token", None),
+        ("code id_token token", None),
+        // Words in any order (Multiple Response Type Encoding Practices §5).
+        ("token code id_token", Some("form_post")),
+        ("code id_token", Some("form_post")),
+        ("id_token token", Some("form_post")),
+        ("code id_token token", Some("okta_post_message")),
+    ] {
+        let mut extra = vec![("response_type", rt)];
+        if let Some(m) = mode {
+            extra.push(("response_mode", m));
+        }
+        let start = get(&st, &authorize_uri("/oauth2/v1", &web_params(&extra)), None).await;
+        let done = pick_user(&st, &start, "00u1alice").await;
+        let got: std::collections::HashMap<String, String> = match mode {
+            None => {
+                assert_eq!(done.status, StatusCode::FOUND, "{rt}: {}", done.body);
+                assert!(done.location().starts_with(&format!("{REDIRECT}#")), "{rt}");
+                fragment_of(done.location())
+            }
+            Some("okta_post_message") => {
+                assert_eq!(done.status, StatusCode::OK, "{rt}");
+                let (data, origin) = posted(&done.body);
+                assert_eq!(origin, "http://127.0.0.1:7100");
+                data.as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            }
+            Some(_) => {
+                assert_eq!(done.status, StatusCode::OK, "{rt}");
+                assert_eq!(done.form_action(), REDIRECT);
+                ["code", "id_token", "access_token", "token_type", "state"]
+                    .into_iter()
+                    .filter_map(|k| form_field(&done.body, k).map(|v| (k.to_owned(), v)))
+                    .collect()
+            }
+        };
+        assert_eq!(got["state"], "st-123", "{rt}");
+        let words: Vec<&str> = rt.split(' ').collect();
+        for (word, field) in [
+            ("code", "code"),
+            ("id_token", "id_token"),
+            ("token", "access_token"),
+        ] {
+            assert_eq!(
+                got.contains_key(field),
+                words.contains(&word),
+                "{rt}: {field} in {got:?}"
+            );
+        }
+        if let Some(at) = got.get("access_token") {
+            assert_eq!(got["token_type"], "Bearer", "{rt}");
+            let ui = get_bearer(&st, "/oauth2/v1/userinfo", at).await;
+            assert_eq!(ui.status, StatusCode::OK, "{rt}: {}", ui.body);
+        }
+        if let Some(id) = got.get("id_token") {
+            let c = peek_claims(id).unwrap();
+            assert_eq!(c["nonce"], "n-456", "{rt}");
+            assert_eq!(c["aud"], CLIENT);
+            assert_eq!(c["email"], "alice@acme.test");
+            assert_eq!(
+                c.get("at_hash").and_then(Value::as_str).map(str::to_owned),
+                got.get("access_token").map(|t| half_hash(t)),
+                "{rt}: at_hash"
+            );
+            assert_eq!(
+                c.get("c_hash").and_then(Value::as_str).map(str::to_owned),
+                got.get("code").map(|t| half_hash(t)),
+                "{rt}: c_hash"
+            );
+        }
+        if let Some(code) = got.get("code") {
+            let t = exchange(&st, code).await;
+            assert_eq!(t.status, StatusCode::OK, "{rt}: {}", t.body);
+            let id = json(&t)["id_token"].as_str().unwrap().to_owned();
+            let c = peek_claims(&id).unwrap();
+            assert!(
+                c.get("c_hash").is_none(),
+                "{rt}: the token endpoint's has none"
+            );
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //! binary listening on a loopback port. The script does discovery, builds the authorization URL
 //! (PKCE S256, nonce, state) with authlib's OAuth2Session, drives the login page with `requests`,
 //! exchanges the code, verifies the id_token with authlib.jose against the JWKS from jwks_uri
-//! (iss, aud, nonce, exp, iat, at_hash) and calls userinfo.
+//! (iss, aud, nonce, exp, iat, at_hash) and calls userinfo. With the web app's implicit grant
+//! ticked, it also runs the implicit and hybrid flows (answers in the fragment), validating the
+//! front-channel id_token with Authlib's ImplicitIDToken / HybridIDToken (nonce, at_hash,
+//! c_hash).
 //!
 //! The connection file's base_url says port 7000, but the issuer must be where the RP reaches the
 //! IdP: each test serves a temporary copy of scenarios/qovery-oidc.yaml whose base_url names a
@@ -56,16 +59,16 @@ impl Drop for Server {
 /// Starts the real binary on a free loopback port, with a copy of the example connection whose
 /// base_url is that port; waits for its `fakta IdP listening on` line.
 fn start_server() -> Server {
-    start_server_with(&[])
+    start_server_with(|yaml| yaml)
 }
 
-/// As [`start_server`], with `(from, to)` replacements made in the connection copy.
-fn start_server_with(edits: &[(&str, &str)]) -> Server {
+/// As [`start_server`], with the connection copy changed by `edit` first.
+fn start_server_with(edit: impl Fn(String) -> String) -> Server {
     require_env();
     let mut last_error = String::new();
     // The free port can be taken between the probe and the bind: try a few.
     for _ in 0..3 {
-        match try_start(free_port(), edits) {
+        match try_start(free_port(), &edit) {
             Ok(s) => return s,
             Err(e) => last_error = e,
         }
@@ -73,13 +76,9 @@ fn start_server_with(edits: &[(&str, &str)]) -> Server {
     panic!("fakta did not start: {last_error}");
 }
 
-fn try_start(port: u16, edits: &[(&str, &str)]) -> Result<Server, String> {
+fn try_start(port: u16, edit: &dyn Fn(String) -> String) -> Result<Server, String> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut original = std::fs::read_to_string(CONNECTION).expect("read the example connection");
-    for (from, to) in edits {
-        assert_eq!(original.matches(from).count(), 1, "{CONNECTION}: `{from}`");
-        original = original.replace(from, to);
-    }
+    let original = std::fs::read_to_string(CONNECTION).expect("read the example connection");
     let line = "  base_url: http://127.0.0.1:7000\n";
     assert_eq!(
         original.matches(line).count(),
@@ -91,7 +90,7 @@ fn try_start(port: u16, edits: &[(&str, &str)]) -> Result<Server, String> {
     let conn = dir.path().join("qovery-oidc.yaml");
     std::fs::write(
         &conn,
-        original.replace(line, &format!("  base_url: {base}\n")),
+        edit(original.replace(line, &format!("  base_url: {base}\n"))),
     )
     .expect("write the connection copy");
     let stderr_path = dir.path().join("stderr.log");
@@ -287,6 +286,14 @@ fn authlib_refuses_a_wrong_nonce_and_fakta_refuses_a_wrong_secret() {
     assert_eq!(run.out["stage"], "id_token", "{}", run.out);
 }
 
+/// An edit of the connection copy that replaces `from` (found exactly once) with `to`.
+fn replacing(from: &'static str, to: String) -> impl Fn(String) -> String {
+    move |yaml: String| {
+        assert_eq!(yaml.matches(from).count(), 1, "{CONNECTION}: `{from}`");
+        yaml.replace(from, &to)
+    }
+}
+
 /// The web app's lines for its client secret and method, replaced in the JWT tests.
 const WEB_AUTH: &str = "    client_secret: fakta-demo-secret-change-me   # a test secret; never a real one\n    token_endpoint_auth_method: client_secret_basic   # or client_secret_post, or none (public + PKCE)\n";
 const CLIENT_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-rsa.pem");
@@ -299,7 +306,7 @@ const CLIENT_EC_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/cl
 fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/valid/client-jwks.json");
     let pk = format!("    token_endpoint_auth_method: private_key_jwt\n    jwks: {jwks}\n");
-    let server = start_server_with(&[(WEB_AUTH, &pk)]);
+    let server = start_server_with(replacing(WEB_AUTH, pk));
     let key_args = |key: &'static str, alg: &'static str, kid: &'static str| {
         vec![
             "--auth-method",
@@ -343,7 +350,7 @@ fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     drop(server);
 
     let hs = "    client_secret: a-long-enough-client-secret-for-hs256\n    token_endpoint_auth_method: client_secret_jwt\n";
-    let server = start_server_with(&[(WEB_AUTH, hs)]);
+    let server = start_server_with(replacing(WEB_AUTH, hs.to_owned()));
     let jwt_args = ["--auth-method", "client_secret_jwt"];
     let mut args = vec!["--client-secret", "a-long-enough-client-secret-for-hs256"];
     args.extend(jwt_args);
@@ -362,4 +369,70 @@ fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
         "{}",
         run.out
     );
+}
+
+/// The web app with "Implicit (hybrid)" ticked.
+fn implicit_server() -> Server {
+    start_server_with(|yaml| {
+        let out = yaml.replace(
+            "    signing_alg: RS256 ",
+            "    grant_types: [authorization_code, refresh_token, implicit]\n    signing_alg: RS256 ",
+        );
+        assert!(
+            out.contains("implicit]"),
+            "the web app's signing_alg line moved"
+        );
+        out
+    })
+}
+
+/// Authlib's ImplicitIDToken and HybridIDToken accept fakta's implicit and hybrid answers (the
+/// fragment's fields, nonce, at_hash, c_hash), and the code of a hybrid answer redeems; given
+/// another code or access token than the one that came, Authlib refuses the id_token (so the
+/// hashes are really checked).
+#[test]
+fn authlib_takes_the_implicit_and_hybrid_answers_and_checks_their_hashes() {
+    let server = implicit_server();
+    for rt in [
+        "id_token",
+        "id_token token",
+        "code id_token",
+        "code token",
+        "code id_token token",
+    ] {
+        let run = confidential(&server, &["--response-type", rt]);
+        let o = &run.out;
+        assert_eq!(run.code, 0, "{rt}: Authlib refused: {o}\n{}", run.stderr);
+        assert_eq!(o["response_type"], rt);
+        let c = &o["claims"];
+        if rt.contains("id_token") {
+            assert_eq!(c["aud"], WEB, "{rt}");
+            assert_eq!(c["email"], "alice@acme.test", "{rt}");
+            assert_eq!(
+                c["at_hash"].is_string(),
+                rt.split(' ').any(|w| w == "token"),
+                "{rt}: {c}"
+            );
+            assert_eq!(c["c_hash"].is_string(), rt.starts_with("code"), "{rt}: {c}");
+        }
+        assert_eq!(
+            o["redeemed"].is_array(),
+            rt.starts_with("code"),
+            "{rt}: {o}"
+        );
+    }
+    for (rt, flag, claim) in [
+        ("code id_token", "--wrong-code", "c_hash"),
+        ("id_token token", "--wrong-access-token", "at_hash"),
+        ("code id_token token", "--wrong-access-token", "at_hash"),
+    ] {
+        let run = confidential(&server, &["--response-type", rt, flag]);
+        assert_eq!(run.code, 1, "{rt} {flag}: {}", run.out);
+        assert_eq!(run.out["stage"], "id_token", "{}", run.out);
+        assert!(
+            run.out["error"].as_str().unwrap_or("").contains(claim),
+            "{rt} {flag}: {}",
+            run.out
+        );
+    }
 }

@@ -118,7 +118,15 @@ fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
         "{}",
         line(&out, O10_SINGLE)
     );
-    assert!(out.contains("0 ignored"), "{out}");
+    // Only O23 and O24 are ignored: the SP asks for response_type code (tests/hybrid.rs runs
+    // them in the hybrid flow).
+    assert!(out.contains("2 ignored"), "{out}");
+    for t in [
+        "qovery-oidc::O23_at_hash_of_another_access_token_refused",
+        "qovery-oidc::O24_c_hash_of_another_code_refused",
+    ] {
+        assert!(line(&out, t).contains("... ignored (the SP asks for response_type `code`"));
+    }
     let groups = pgids(dir.path(), "starts.txt");
     assert_eq!(
         groups.len(),

@@ -119,6 +119,55 @@ pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], targ
     }
 }
 
+/// `target.response_type` is what the SP asks the IdP for: an OIDC setting, and one the app's
+/// grant types must allow (Okta answers `unauthorized_client` otherwise: the implicit flow
+/// needs "Implicit (hybrid)" ticked, the hybrid flow that and "Authorization Code"). An error
+/// at the key, naming the grants that are missing.
+pub(super) fn response_type(sink: &mut Sink, node: &Node, apps: &[App], target: &Target) {
+    let key = "response_type";
+    let Some(k) = node
+        .as_mapping()
+        .and_then(|m| m.keys().find(|k| k.as_str() == key))
+    else {
+        return;
+    };
+    let Some(app) = apps.iter().find(|a| a.id == target.app) else {
+        return;
+    };
+    let (pos, path) = (Pos::of(k.span()), join("target", key));
+    let asked = target.response_type.name();
+    let Some(oidc) = app.oidc() else {
+        sink.error(
+            pos,
+            &path,
+            format!(
+                "`{key}` is about OIDC authorization requests, and app `{}` is a SAML app",
+                app.id
+            ),
+        );
+        return;
+    };
+    let missing: Vec<&str> = target
+        .response_type
+        .grants()
+        .iter()
+        .filter(|g| !oidc.grant_types.contains(g))
+        .map(|g| g.name())
+        .collect();
+    if !missing.is_empty() {
+        sink.error(
+            pos,
+            &path,
+            format!(
+                "response_type `{asked}` needs the grant type(s) {} on app `{}` (its grant_types: {}): the IdP would answer unauthorized_client",
+                missing.join(", "),
+                app.id,
+                crate::oidc::grant_names(&oidc.grant_types)
+            ),
+        );
+    }
+}
+
 /// A mapped group that the target app's group filter never emits makes its role unreachable.
 /// Findings are placed at the role (no group is sent at all) or at the group that is never sent.
 /// An app whose group statement is itself in error is left alone: that error says it all.

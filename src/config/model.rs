@@ -330,13 +330,18 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4: a confidential client's own token, no user.
     ClientCredentials,
+    /// OIDC Core §3.2 (implicit flow): tokens straight from the authorization endpoint
+    /// (`response_type` `id_token`, `id_token token`); with `authorization_code` also the hybrid
+    /// flow (§3.3, `code id_token`, ...). Never a `grant_type` at the token endpoint.
+    Implicit,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::Implicit,
     ];
 
     /// Its `grant_type` value at the token endpoint and in the connection file.
@@ -345,11 +350,118 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::Implicit => "implicit",
         }
+    }
+
+    /// Whether the token endpoint takes it as a `grant_type` (the implicit grant has no token
+    /// request: RFC 6749 §4.2).
+    pub fn at_token_endpoint(self) -> bool {
+        self != GrantType::Implicit
     }
 
     /// Okta's default for a web app: authorization code, and refresh tokens when asked for.
     pub const DEFAULT: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+}
+
+/// An authorization request's `response_type` (Okta's OIDC & OAuth 2.0 API reference,
+/// `/authorize`: `code`, `id_token`, `id_token token`, and the hybrid combinations; OIDC Core
+/// §3.1 code flow, §3.2 implicit, §3.3 hybrid). Its values are space-separated and unordered
+/// (OAuth 2.0 Multiple Response Type Encoding Practices §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseType {
+    #[default]
+    Code,
+    IdToken,
+    IdTokenToken,
+    CodeIdToken,
+    CodeToken,
+    CodeIdTokenToken,
+}
+
+impl ResponseType {
+    pub const ALL: [ResponseType; 6] = [
+        ResponseType::Code,
+        ResponseType::IdToken,
+        ResponseType::IdTokenToken,
+        ResponseType::CodeIdToken,
+        ResponseType::CodeToken,
+        ResponseType::CodeIdTokenToken,
+    ];
+
+    /// Its value in OIDC Core's spelling (discovery's `response_types_supported`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseType::Code => "code",
+            ResponseType::IdToken => "id_token",
+            ResponseType::IdTokenToken => "id_token token",
+            ResponseType::CodeIdToken => "code id_token",
+            ResponseType::CodeToken => "code token",
+            ResponseType::CodeIdTokenToken => "code id_token token",
+        }
+    }
+
+    /// The response type a `response_type` value names, in any order of its words, each once.
+    pub fn parse(value: &str) -> Option<ResponseType> {
+        let mut words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        let n = words.len();
+        words.dedup();
+        if words.len() != n {
+            return None;
+        }
+        ResponseType::ALL.into_iter().find(|r| {
+            let mut mine: Vec<&str> = r.name().split(' ').collect();
+            mine.sort_unstable();
+            mine == words
+        })
+    }
+
+    pub fn has_code(self) -> bool {
+        matches!(
+            self,
+            ResponseType::Code
+                | ResponseType::CodeIdToken
+                | ResponseType::CodeToken
+                | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Whether the authorization endpoint returns an id_token.
+    pub fn has_id_token(self) -> bool {
+        matches!(
+            self,
+            ResponseType::IdToken
+                | ResponseType::IdTokenToken
+                | ResponseType::CodeIdToken
+                | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Whether the authorization endpoint returns an access token.
+    pub fn has_token(self) -> bool {
+        matches!(
+            self,
+            ResponseType::IdTokenToken | ResponseType::CodeToken | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Whether anything but a code comes back from the authorization endpoint (the implicit
+    /// and hybrid flows): its default response mode is then `fragment` (Multiple Response
+    /// Type Encoding Practices §2.1), and never `query`.
+    pub fn returns_tokens(self) -> bool {
+        self.has_id_token() || self.has_token()
+    }
+
+    /// The grant types an app must have for it (Okta: the implicit flow needs "Implicit
+    /// (hybrid)" ticked; the hybrid flow needs it and "Authorization Code").
+    pub fn grants(self) -> &'static [GrantType] {
+        match self {
+            ResponseType::Code => &[GrantType::AuthorizationCode],
+            ResponseType::IdToken | ResponseType::IdTokenToken => &[GrantType::Implicit],
+            _ => &[GrantType::AuthorizationCode, GrantType::Implicit],
+        }
+    }
 }
 
 /// How a client authenticates at the token endpoint.
@@ -1068,6 +1180,9 @@ pub struct Target {
     /// and signs in again silently (prompt=none, response_mode okta_post_message: okta-auth-js
     /// `token.getWithoutPrompt()`), then shows the session (O25, in a real browser).
     pub silent_login_url: Option<Url>,
+    /// The `response_type` the SP's login asks for (OIDC only; default `code`): O23 runs when
+    /// it returns an id_token with an access token, O24 when it returns one with a code.
+    pub response_type: ResponseType,
 }
 
 #[derive(Debug, Clone)]
@@ -1248,6 +1363,51 @@ pub enum ExpectedValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_types_parse_in_any_order_and_name_their_grants() {
+        for r in ResponseType::ALL {
+            assert_eq!(ResponseType::parse(r.name()), Some(r));
+            let reversed: Vec<&str> = r.name().split(' ').rev().collect();
+            assert_eq!(ResponseType::parse(&reversed.join(" ")), Some(r));
+        }
+        assert_eq!(
+            ResponseType::parse("token  id_token"),
+            Some(ResponseType::IdTokenToken)
+        );
+        for bad in [
+            "",
+            "token",
+            "none",
+            "code code",
+            "code id_token id_token",
+            "Code",
+        ] {
+            assert_eq!(ResponseType::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(ResponseType::Code.grants(), [GrantType::AuthorizationCode]);
+        assert_eq!(ResponseType::IdTokenToken.grants(), [GrantType::Implicit]);
+        assert_eq!(
+            ResponseType::CodeToken.grants(),
+            [GrantType::AuthorizationCode, GrantType::Implicit]
+        );
+        let returns: Vec<&str> = ResponseType::ALL
+            .iter()
+            .filter(|r| r.returns_tokens())
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(
+            returns,
+            [
+                "id_token",
+                "id_token token",
+                "code id_token",
+                "code token",
+                "code id_token token"
+            ]
+        );
+        assert!(!GrantType::Implicit.at_token_endpoint());
+    }
 
     fn alice() -> User {
         User {

@@ -489,7 +489,8 @@ pub fn logout_message(
     );
 }
 
-/// An authorization request answered with a code (the code is never recorded).
+/// An authorization request answered with a code and/or tokens (their values are never
+/// recorded).
 pub fn authorization(
     state: &IdpState,
     request: &crate::oidc::authorize::AuthorizeRequest,
@@ -509,6 +510,7 @@ pub fn authorization(
     let shown = serde_json::json!({
         "client_id": request.client_id,
         "redirect_uri": request.redirect_uri,
+        "response_type": request.response_type.name(),
         "scope": request.scopes.join(" "),
         "state": request.state,
         "nonce": request.nonce,
@@ -522,7 +524,14 @@ pub fn authorization(
             direction: Direction::Received,
             kind: Kind::Authorization,
             app: app.id.clone(),
-            summary: "answered with an authorization code (its value is not shown)".into(),
+            summary: if request.response_type == crate::config::ResponseType::Code {
+                "answered with an authorization code (its value is not shown)".into()
+            } else {
+                format!(
+                    "answered response_type `{}` (the values are not shown)",
+                    request.response_type.name()
+                )
+            },
             login: Some(login),
             parts: vec![Part::new("authorization request", pretty_json(&shown))],
         },

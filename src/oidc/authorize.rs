@@ -6,7 +6,7 @@ use super::discovery::SCOPES;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use super::pkce;
-use crate::config::OidcApp;
+use crate::config::{OidcApp, ResponseType};
 
 /// The scopes of a `scope` parameter, each once, in their first order: a scope repeated 27,000
 /// times is one scope (and the tokens stay small).
@@ -23,6 +23,9 @@ pub fn scope_list(scope: &str) -> Vec<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
     Query,
+    /// In the redirect's `#fragment` (the default for the implicit and hybrid flows: OIDC Core
+    /// §3.2.2.5, §3.3.2.5).
+    Fragment,
     FormPost,
     /// Okta's `okta_post_message`: a page that posts the result to the window that opened the
     /// request (okta-auth-js's silent renew and popup; `crate::idp::post_message`).
@@ -30,10 +33,18 @@ pub enum ResponseMode {
 }
 
 impl ResponseMode {
+    pub const ALL: [ResponseMode; 4] = [
+        ResponseMode::Query,
+        ResponseMode::Fragment,
+        ResponseMode::FormPost,
+        ResponseMode::OktaPostMessage,
+    ];
+
     /// The `response_mode` value naming this mode.
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
             ResponseMode::FormPost => "form_post",
             ResponseMode::OktaPostMessage => "okta_post_message",
         }
@@ -55,6 +66,8 @@ pub enum Prompt {
 pub struct AuthorizeRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// What the authorization endpoint returns: a code, tokens, or both.
+    pub response_type: ResponseType,
     pub scopes: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
@@ -120,7 +133,12 @@ pub fn parse<'a>(
         )));
     }
     let state = get("state").map(str::to_owned);
-    let mut response_mode = ResponseMode::Query;
+    let asked_type = get("response_type").map(|v| (v, ResponseType::parse(v)));
+    // Tokens default to the fragment (OIDC Core §3.2.2.5, §3.3.2.5); a code to the query.
+    let default_mode = match asked_type {
+        Some((_, Some(r))) if r.returns_tokens() => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
+    };
     let fail = |mode: ResponseMode, code: ErrorCode, msg: String| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.to_owned(),
         response_mode: mode,
@@ -129,51 +147,25 @@ pub fn parse<'a>(
     };
     if let Some(p) = problem {
         // RFC 6749 §4.1.2.1: invalid_request, "includes a parameter more than once".
-        return Err(fail(
-            ResponseMode::Query,
-            ErrorCode::InvalidRequest,
-            p.to_string(),
-        ));
+        return Err(fail(default_mode, ErrorCode::InvalidRequest, p.to_string()));
     }
-    match get("response_mode") {
-        None | Some("query") => {}
-        Some("form_post") => response_mode = ResponseMode::FormPost,
-        Some("okta_post_message") => response_mode = ResponseMode::OktaPostMessage,
-        Some(other) => {
-            return Err(fail(
-                ResponseMode::Query,
-                ErrorCode::InvalidRequest,
-                format!(
-                    "response_mode `{other}` is not supported; use query, form_post or okta_post_message"
-                ),
-            ));
-        }
-    }
-    match get("response_type") {
-        // RFC 6749 §4.1.2.1: unauthorized_client, "The client is not authorized to request an
-        // authorization code using this method" (Okta: the grant type is not enabled).
-        Some("code")
-            if !app
-                .grant_types
-                .contains(&crate::config::GrantType::AuthorizationCode) =>
-        {
-            return Err(fail(
-                response_mode,
-                ErrorCode::UnauthorizedClient,
-                format!(
-                    "client `{client_id}` may not use the authorization code grant (its grant_types: {})",
-                    crate::oidc::grant_names(&app.grant_types)
-                ),
-            ));
-        }
-        Some("code") => {}
-        Some(other) => {
-            return Err(fail(
-                response_mode,
-                ErrorCode::UnsupportedResponseType,
-                format!("response_type `{other}` is not supported; use code"),
-            ));
-        }
+    let response_mode = match get("response_mode") {
+        None => default_mode,
+        Some(m) => match ResponseMode::ALL.into_iter().find(|x| x.as_str() == m) {
+            Some(mode) => mode,
+            None => {
+                return Err(fail(
+                    default_mode,
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "response_mode `{m}` is not supported; use {}",
+                        ResponseMode::ALL.map(ResponseMode::as_str).join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    let response_type = match asked_type {
         None => {
             return Err(fail(
                 response_mode,
@@ -181,6 +173,63 @@ pub fn parse<'a>(
                 "the request has no response_type".to_owned(),
             ));
         }
+        Some((other, None)) => {
+            return Err(fail(
+                response_mode,
+                ErrorCode::UnsupportedResponseType,
+                format!(
+                    "response_type `{other}` is not supported; use {}",
+                    ResponseType::ALL.map(ResponseType::name).join(", ")
+                ),
+            ));
+        }
+        Some((_, Some(r))) => r,
+    };
+    // RFC 6749 §4.1.2.1: unauthorized_client, "The client is not authorized to request an
+    // authorization code using this method" (Okta: the app's grant type is not ticked; the
+    // implicit flow needs "Implicit (hybrid)", the hybrid flow that and "Authorization Code").
+    if let Some(missing) = response_type
+        .grants()
+        .iter()
+        .find(|g| !app.grant_types.contains(g))
+    {
+        return Err(fail(
+            response_mode,
+            ErrorCode::UnauthorizedClient,
+            format!(
+                "client `{client_id}` may not use response_type `{}`: it needs the {} grant (its grant_types: {})",
+                response_type.name(),
+                missing.name(),
+                crate::oidc::grant_names(&app.grant_types)
+            ),
+        ));
+    }
+    if response_type.returns_tokens() && response_mode == ResponseMode::Query {
+        // Tokens never go in a query string, which servers and proxies log: fragment is the
+        // default where tokens are returned (Multiple Response Type Encoding Practices §2.1),
+        // and Okta takes fragment, form_post or okta_post_message for them.
+        return Err(fail(
+            ResponseMode::Fragment,
+            ErrorCode::InvalidRequest,
+            format!(
+                "response_mode query cannot carry the tokens of response_type `{}`; use fragment, form_post or okta_post_message",
+                response_type.name()
+            ),
+        ));
+    }
+    // OIDC Core §3.2.2.1 (implicit) and §3.3.2.11 (hybrid): nonce is REQUIRED when the
+    // authorization endpoint returns an id_token (Okta: "required if you request an ID token
+    // and the response type is not code").
+    let nonce = get("nonce").map(str::to_owned);
+    if response_type.has_id_token() && nonce.is_none() {
+        return Err(fail(
+            response_mode,
+            ErrorCode::InvalidRequest,
+            format!(
+                "response_type `{}` returns an id_token from the authorization endpoint: the request must carry a nonce (OpenID Connect Core 3.2.2.1, 3.3.2.11)",
+                response_type.name()
+            ),
+        ));
     }
     let scopes = scope_list(get("scope").unwrap_or(""));
     if !scopes.iter().any(|s| s == "openid") {
@@ -259,9 +308,10 @@ pub fn parse<'a>(
     Ok(AuthorizeRequest {
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
+        response_type,
         scopes,
         state,
-        nonce: get("nonce").map(str::to_owned),
+        nonce,
         code_challenge,
         response_mode,
         prompt,
@@ -312,6 +362,122 @@ pub fn redirect_matches(registered: &url::Url, asked: &str, wildcard: bool) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GrantType;
+
+    fn app(grants: &[GrantType]) -> OidcApp {
+        let conn = crate::config::load_str(
+            include_str!("../../scenarios/qovery-oidc.yaml"),
+            "qovery-oidc.yaml",
+            std::path::Path::new("."),
+        )
+        .unwrap()
+        .0;
+        let mut o = conn.apps[0].oidc().unwrap().clone();
+        o.grant_types = grants.to_vec();
+        o
+    }
+
+    fn ask(app: &OidcApp, extra: &[(&str, &str)]) -> Result<AuthorizeRequest, AuthorizeError> {
+        let mut pairs = vec![
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", app.redirect_uris[0].as_str()),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("nonce", "n"),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            if !v.is_empty() {
+                pairs.push((k, v));
+            }
+        }
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        parse(&super::super::params::parse(q.as_bytes()), |_| Some(app))
+    }
+
+    fn refused(r: Result<AuthorizeRequest, AuthorizeError>) -> (ResponseMode, ErrorCode) {
+        match r {
+            Err(AuthorizeError::Redirect {
+                response_mode,
+                error,
+                ..
+            }) => (response_mode, error.error),
+            other => panic!("expected an error sent to the client, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn implicit_and_hybrid_need_their_grants_a_nonce_and_no_query() {
+        use GrantType::{AuthorizationCode as Code, Implicit};
+        let both = app(&[Code, Implicit]);
+        let r = ask(&both, &[("response_type", "id_token code")]).unwrap();
+        assert_eq!(r.response_type, ResponseType::CodeIdToken);
+        assert_eq!(
+            r.response_mode,
+            ResponseMode::Fragment,
+            "the default for tokens"
+        );
+        let r = ask(&both, &[("response_type", "code")]).unwrap();
+        assert_eq!(r.response_mode, ResponseMode::Query);
+        let r = ask(
+            &both,
+            &[("response_type", "code"), ("response_mode", "fragment")],
+        )
+        .unwrap();
+        assert_eq!(r.response_mode, ResponseMode::Fragment);
+        let r = ask(
+            &both,
+            &[
+                ("response_type", "id_token token"),
+                ("response_mode", "form_post"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.response_mode, ResponseMode::FormPost);
+        // Hybrid needs both grants; implicit only its own.
+        let implicit_only = app(&[Implicit]);
+        assert!(ask(&implicit_only, &[("response_type", "id_token")]).is_ok());
+        for (grants, rt) in [
+            (&implicit_only, "code id_token"),
+            (&implicit_only, "code"),
+            (&app(&[Code]), "id_token"),
+            (&app(&[Code]), "code token"),
+        ] {
+            assert_eq!(
+                refused(ask(grants, &[("response_type", rt)])).1,
+                ErrorCode::UnauthorizedClient,
+                "{rt}"
+            );
+        }
+        // A nonce whenever an id_token comes from the authorization endpoint (OIDC Core
+        // §3.2.2.1, §3.3.2.11); `code token` returns none.
+        for rt in [
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code id_token token",
+        ] {
+            assert_eq!(
+                refused(ask(&both, &[("response_type", rt), ("nonce", "")])),
+                (ResponseMode::Fragment, ErrorCode::InvalidRequest),
+                "{rt}"
+            );
+        }
+        assert!(ask(&both, &[("response_type", "code token"), ("nonce", "")]).is_ok());
+        assert_eq!(
+            refused(ask(
+                &both,
+                &[("response_type", "id_token"), ("response_mode", "query")]
+            )),
+            (ResponseMode::Fragment, ErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            refused(ask(&both, &[("response_type", "token")])).1,
+            ErrorCode::UnsupportedResponseType
+        );
+    }
 
     #[test]
     fn a_wildcard_redirect_uri_matches_one_label_only_when_allowed() {

@@ -104,9 +104,18 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
         end_session_endpoint: ep("logout"),
         revocation_endpoint: ep("revoke"),
         introspection_endpoint: ep("introspect"),
-        response_types_supported: vec!["code"],
-        response_modes_supported: vec!["query", "form_post", "okta_post_message"],
-        // Every grant fakta's token endpoint answers; an app uses those its `grant_types` allow.
+        // Okta's `/authorize` response types (code flow, implicit, hybrid); an app uses those
+        // its `grant_types` allow (`ResponseType::grants`).
+        response_types_supported: crate::config::ResponseType::ALL
+            .iter()
+            .map(|r| r.name())
+            .collect(),
+        response_modes_supported: crate::oidc::authorize::ResponseMode::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect(),
+        // Every grant fakta answers (Discovery 1.0 §3 lists `implicit` among them too); an app
+        // uses those its `grant_types` allow.
         grant_types_supported: crate::config::GrantType::ALL
             .iter()
             .map(|g| g.name())
@@ -129,6 +138,7 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
             "auth_time",
             "nonce",
             "at_hash",
+            "c_hash",
             "sid",
             "email",
             "email_verified",

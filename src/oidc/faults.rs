@@ -1,5 +1,6 @@
 //! The OIDC login faults (O1-O14 in docs/catalogue.md, O7, O8 and O10 in several variants;
-//! O18-O19 in a refresh's id_token; O22 in the authorization response; O25 in how an
+//! O18-O19 in a refresh's id_token; O22 in the authorization response; O23-O24 in the id_token
+//! the authorization endpoint returns in the implicit and hybrid flows; O25 in how an
 //! okta_post_message answer is posted, made by `idp::post_message`), as data, applied to
 //! the honest id_token (and, for O12, to the userinfo answer; for O13, to the discovery
 //! document; O22 replaces the code with an error): the only place OIDC login faults are made.
@@ -69,6 +70,18 @@ pub enum Fault {
     Hs256JwkJson,
     /// O8 with the EC signing key of an ES256 app as SPKI PEM.
     Hs256EcPem,
+    /// The front-channel id_token's `at_hash` is the hash of another access token than the
+    /// one it came with (OIDC Core §3.2.2.9, §3.3.2.9: the RP MUST refuse; OIDF RP test
+    /// rp-id_token-bad-at_hash).
+    BadAtHash,
+    /// The front-channel id_token's `c_hash` is the hash of another code than the one it came
+    /// with (OIDC Core §3.3.2.10; OIDF RP test rp-id_token-bad-c_hash): the code may have been
+    /// swapped.
+    BadCHash,
+    /// Not in a token: the app's tile sends the browser to the initiate login URI with an `iss`
+    /// that is not the IdP's (OIDC Core §4): the RP must start no login for an issuer it does
+    /// not know. Planned next to L0_idp_initiated_login, not in the attack pack's loop.
+    LaunchUnknownIssuer,
     /// O25's honest twin: an `okta_post_message` answer (a silent sign-in, after the login)
     /// posted from the IdP's origin, as Okta posts it: the SPA must take it. Nothing is forged.
     PostMessageFromTheIdp,
@@ -108,6 +121,9 @@ impl Fault {
         Fault::Hs256JwkJson,
         Fault::Hs256EcPem,
         Fault::AuthorizationError,
+        Fault::BadAtHash,
+        Fault::BadCHash,
+        Fault::LaunchUnknownIssuer,
         Fault::PostMessageFromTheIdp,
         Fault::PostMessageFromAnotherOrigin,
     ];
@@ -140,6 +156,9 @@ impl Fault {
             Fault::DiscoveryIssuer => "O13",
             Fault::RefreshSubDiffers => "O18",
             Fault::RefreshIssDiffers => "O19",
+            Fault::BadAtHash => "O23",
+            Fault::BadCHash => "O24",
+            Fault::LaunchUnknownIssuer => "L0",
         }
     }
 
@@ -173,6 +192,9 @@ impl Fault {
             Fault::Hs256OpenSsh => "hs256_with_the_public_key_as_openssh_line",
             Fault::Hs256JwkJson => "hs256_with_the_public_key_as_jwk_json",
             Fault::Hs256EcPem => "hs256_with_the_ec_public_key_as_pem",
+            Fault::BadAtHash => "at_hash_of_another_access_token",
+            Fault::BadCHash => "c_hash_of_another_code",
+            Fault::LaunchUnknownIssuer => "idp_initiated_login_unknown_issuer",
             Fault::PostMessageFromTheIdp => "post_message_from_the_idp_origin",
             Fault::PostMessageFromAnotherOrigin => "post_message_from_another_origin",
         }
@@ -219,6 +241,41 @@ impl Fault {
         )
     }
 
+    /// Whether the fault is in the id_token the authorization endpoint returns (implicit and
+    /// hybrid flows), not the token endpoint's: O23, O24.
+    pub fn in_front_channel(self) -> bool {
+        matches!(self, Fault::BadAtHash | Fault::BadCHash)
+    }
+
+    /// Why the fault cannot be judged for an SP that asks for `response_type`, if so: O23 needs
+    /// an id_token and an access token from the authorization endpoint, O24 an id_token and a
+    /// code (the hash is in the id_token only then).
+    pub fn needs_response_type(self, response_type: crate::config::ResponseType) -> Option<String> {
+        let (carried, needs) = match self {
+            Fault::BadAtHash => (
+                response_type.has_id_token() && response_type.has_token(),
+                "an id_token with an access token (id_token token, code id_token token)",
+            ),
+            Fault::BadCHash => (
+                response_type.has_id_token() && response_type.has_code(),
+                "an id_token with a code (code id_token, code id_token token)",
+            ),
+            _ => return None,
+        };
+        (!carried).then(|| {
+            format!(
+                "the SP asks for response_type `{}` (target.response_type), and the hash this case forges is only in {needs} from the authorization endpoint",
+                response_type.name()
+            )
+        })
+    }
+
+    /// Whether the fault is in the app tile's launch (the `iss` sent to the initiate login
+    /// URI), not in any token.
+    pub fn at_launch(self) -> bool {
+        self == Fault::LaunchUnknownIssuer
+    }
+
     /// Whether the fault replaces the authorization response (an error instead of a code):
     /// no id_token is ever issued.
     pub fn in_authorization_response(self) -> bool {
@@ -238,6 +295,7 @@ impl Fault {
                 | Fault::AuthorizationError
                 | Fault::PostMessageFromTheIdp
                 | Fault::PostMessageFromAnotherOrigin
+                | Fault::LaunchUnknownIssuer
         )
     }
 
@@ -360,6 +418,15 @@ pub fn hmac_sha256(secret: &[u8], input: &[u8]) -> Result<Vec<u8>, openssl::erro
 
 /// The email every forged id_token (and O12's userinfo) asserts instead of the user's.
 pub const FORGED_EMAIL: &str = "mallory@evil.invalid";
+
+/// The access token whose hash O23 puts in `at_hash`: never issued.
+pub const OTHER_ACCESS_TOKEN: &str = "an-access-token-the-idp-never-issued";
+
+/// The code whose hash O24 puts in `c_hash`: never issued.
+pub const OTHER_CODE: &str = "a-code-the-idp-never-issued";
+
+/// The issuer the forged launch names (`Fault::LaunchUnknownIssuer`): no IdP's.
+pub const UNKNOWN_ISSUER: &str = "https://unknown-issuer.invalid";
 
 /// The `sub` O18's refreshed id_token names.
 pub const REFRESH_SUB: &str = "00u-someone-else";
@@ -626,9 +693,25 @@ pub fn forge_id_token<K: HasPublic>(
                 format!("no kid in the header ({keys})"),
             )
         }
-        // The fault is the authorization response: no code, so this is never reached; an
-        // id_token asked for anyway is the honest one.
-        Fault::AuthorizationError => (sign(&claims, kid)?, "nothing (honest)".into()),
+        Fault::BadAtHash => {
+            claims.insert("at_hash".into(), json!(jwt::half_hash(OTHER_ACCESS_TOKEN)));
+            (
+                sign(&claims, kid)?,
+                format!("at_hash set to the hash of another access token (`{OTHER_ACCESS_TOKEN}`)"),
+            )
+        }
+        Fault::BadCHash => {
+            claims.insert("c_hash".into(), json!(jwt::half_hash(OTHER_CODE)));
+            (
+                sign(&claims, kid)?,
+                format!("c_hash set to the hash of another code (`{OTHER_CODE}`)"),
+            )
+        }
+        // The fault is the authorization response, or the launch: never applied to an
+        // id_token; one asked for anyway is the honest one.
+        Fault::AuthorizationError | Fault::LaunchUnknownIssuer => {
+            (sign(&claims, kid)?, "nothing (honest)".into())
+        }
         // The fault is in the okta_post_message page, never in a token (the IdP does not
         // forge tokens for it); an id_token asked for anyway is the honest one.
         Fault::PostMessageFromTheIdp | Fault::PostMessageFromAnotherOrigin => {

@@ -101,7 +101,7 @@ pub fn sign<C: Serialize>(
 }
 
 /// `at_hash` / `c_hash`: the left half of SHA-256 of the ASCII token, base64url (OIDC Core
-/// 3.1.3.6; both RS256 and ES256 use SHA-256).
+/// 3.1.3.6, §3.2.2.10 at_hash, §3.3.2.11 c_hash; both RS256 and ES256 use SHA-256).
 pub fn half_hash(token: &str) -> String {
     let digest = openssl::sha::sha256(token.as_bytes());
     b64(&digest[..16])
@@ -186,5 +186,14 @@ mod tests {
             half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+        // OIDC Core A.4 (code id_token): code "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"
+        // -> c_hash "LDktKdoQak3Pk0cnXxCltA".
+        assert_eq!(
+            half_hash("Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"),
+            "LDktKdoQak3Pk0cnXxCltA"
+        );
+        // A fixed vector computed independently:
+        //   printf %s fakta-code | openssl dgst -sha256 -binary | head -c 16 | basenc --base64url  (padding dropped)
+        assert_eq!(half_hash("fakta-code"), "IRY0vUqfW2oCaD32zTRqCQ");
     }
 }

@@ -56,6 +56,19 @@ pub fn id_token_claims(
     jti: &str,
     access_token: Option<&str>,
 ) -> Map<String, Value> {
+    front_channel_id_token_claims(g, now, jti, access_token, None)
+}
+
+/// id_token claims with `at_hash` when an access token goes with it and `c_hash` when a code
+/// does (OIDC Core §3.3.2.11: both REQUIRED for an id_token the authorization endpoint returns
+/// beside them; §3.2.2.10 `at_hash` in the implicit flow).
+pub fn front_channel_id_token_claims(
+    g: &Grant<'_>,
+    now: OffsetDateTime,
+    jti: &str,
+    access_token: Option<&str>,
+    code: Option<&str>,
+) -> Map<String, Value> {
     let mut c = Map::new();
     c.insert("ver".into(), json!(1));
     c.insert("jti".into(), json!(jti));
@@ -76,6 +89,9 @@ pub fn id_token_claims(
     }
     if let Some(at) = access_token {
         c.insert("at_hash".into(), json!(half_hash(at)));
+    }
+    if let Some(code) = code {
+        c.insert("c_hash".into(), json!(half_hash(code)));
     }
     for (k, v) in profile_claims(g) {
         c.insert(k, v);

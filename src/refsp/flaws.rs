@@ -102,6 +102,9 @@ pub enum Flaw {
     AcceptPlainAssertion,
     TrustDecryptedAssertion,
     AcceptSha1,
+    SkipAtHash,
+    SkipCHash,
+    LaunchAnyIssuer,
 }
 
 impl Flaw {
@@ -184,6 +187,9 @@ impl Flaw {
         Flaw::AcceptPlainAssertion,
         Flaw::TrustDecryptedAssertion,
         Flaw::AcceptSha1,
+        Flaw::SkipAtHash,
+        Flaw::SkipCHash,
+        Flaw::LaunchAnyIssuer,
     ];
 
     /// The name used on the command line.
@@ -267,6 +273,9 @@ impl Flaw {
             Flaw::AcceptPlainAssertion => "accept-plain-assertion",
             Flaw::TrustDecryptedAssertion => "trust-decrypted-assertion",
             Flaw::AcceptSha1 => "accept-sha1",
+            Flaw::SkipAtHash => "skip-at-hash",
+            Flaw::SkipCHash => "skip-c-hash",
+            Flaw::LaunchAnyIssuer => "launch-any-issuer",
         }
     }
 
@@ -445,6 +454,15 @@ impl Flaw {
             Flaw::AcceptSha1 => {
                 "configured for SHA-256, still accepts RSA-SHA1 signatures and SHA-1 digests"
             }
+            Flaw::SkipAtHash => {
+                "does not check the front-channel id_token's at_hash against the access token it came with"
+            }
+            Flaw::SkipCHash => {
+                "does not check the front-channel id_token's c_hash against the code it came with"
+            }
+            Flaw::LaunchAnyIssuer => {
+                "starts a login from its initiate-login URI whatever issuer `iss` names"
+            }
         }
     }
 
@@ -522,7 +540,10 @@ impl Flaw {
             | NoneWithoutKid
             | AlgNoneAnyCase
             | RequireKid
-            | FailOnAuthorizationError => Area::OidcLogin,
+            | FailOnAuthorizationError
+            | SkipAtHash
+            | SkipCHash
+            | LaunchAnyIssuer => Area::OidcLogin,
             StateAnyPending
             | StateOptional
             | NoPkceNonceAnyPending
@@ -609,6 +630,9 @@ impl Flaw {
             Flaw::AlgNoneAnyCase => &["O7"],
             Flaw::RequireKid => &["O10"],
             Flaw::FailOnAuthorizationError => &["O22"],
+            Flaw::SkipAtHash => &["O23"],
+            Flaw::SkipCHash => &["O24"],
+            Flaw::LaunchAnyIssuer => &["L0"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

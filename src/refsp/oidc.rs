@@ -32,6 +32,32 @@ pub enum OidcRefusal {
         got: Option<String>,
         expected: String,
     },
+    #[error(
+        "the authorization response has no {0}, which response_type `{1}` returns (OpenID Connect Core 3.3.2.5)"
+    )]
+    MissingInResponse(&'static str, &'static str),
+    #[error(
+        "the front-channel id_token has no {claim}, REQUIRED beside {what} (OpenID Connect Core {section})"
+    )]
+    HashMissing {
+        claim: &'static str,
+        what: &'static str,
+        section: &'static str,
+    },
+    #[error(
+        "the front-channel id_token's {claim} does not match the {what} it came with (OpenID Connect Core {section})"
+    )]
+    HashMismatch {
+        claim: &'static str,
+        what: &'static str,
+        section: &'static str,
+    },
+    #[error("the id_token's alg `{0}` has no hash for at_hash / c_hash here (RS256, ES256 only)")]
+    HashAlg(String),
+    #[error(
+        "the token endpoint's id_token has sub `{got}`, the authorization endpoint's `{expected}`: they must be identical (OpenID Connect Core 3.3.3.6)"
+    )]
+    FrontChannelSub { got: String, expected: String },
     #[error("userinfo sub `{got}` differs from the id_token sub `{expected}`")]
     UserinfoSub { got: String, expected: String },
     #[error("the refreshed id_token's sub `{got}` is not the session's `{expected}`")]
@@ -141,6 +167,77 @@ pub fn check_id_token(
     })
 }
 
+/// Which value a front-channel hash covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashed {
+    /// `at_hash`, of the access token (OIDC Core §3.2.2.9, §3.3.2.9).
+    AccessToken,
+    /// `c_hash`, of the code (OIDC Core §3.3.2.10).
+    Code,
+}
+
+impl Hashed {
+    fn claim(self) -> &'static str {
+        match self {
+            Hashed::AccessToken => "at_hash",
+            Hashed::Code => "c_hash",
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            Hashed::AccessToken => "access token",
+            Hashed::Code => "code",
+        }
+    }
+    fn section(self) -> &'static str {
+        match self {
+            Hashed::AccessToken => "3.3.2.9",
+            Hashed::Code => "3.3.2.10",
+        }
+    }
+}
+
+/// The left half of the hash of `value`'s ASCII octets, base64url, with the hash of the JWS
+/// `alg` (OIDC Core §3.3.2.11): SHA-256 for RS256 and ES256, the algorithms this SP accepts.
+pub fn half_hash(alg: &str, value: &str) -> Option<String> {
+    use base64::Engine;
+    match alg {
+        "RS256" | "ES256" => {
+            let digest = openssl::sha::sha256(value.as_bytes());
+            Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
+        }
+        _ => None,
+    }
+}
+
+/// Checks a front-channel id_token's `at_hash` or `c_hash` (REQUIRED there: OIDC Core
+/// §3.3.2.11) against the value it came with; `alg` is the id_token's (already verified).
+pub fn check_hash(
+    claims: &Value,
+    alg: &str,
+    which: Hashed,
+    value: &str,
+) -> Result<(), OidcRefusal> {
+    let Some(got) = claims[which.claim()].as_str() else {
+        return Err(OidcRefusal::HashMissing {
+            claim: which.claim(),
+            what: which.what(),
+            section: "3.3.2.11",
+        });
+    };
+    let want = half_hash(alg, value).ok_or_else(|| OidcRefusal::HashAlg(alg.to_owned()))?;
+    // Both are public values of the response: a plain comparison leaks nothing.
+    if got == want {
+        Ok(())
+    } else {
+        Err(OidcRefusal::HashMismatch {
+            claim: which.claim(),
+            what: which.what(),
+            section: which.section(),
+        })
+    }
+}
+
 /// A string claim from the id_token, else from userinfo.
 pub fn claim_str(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<String> {
     id[name]
@@ -165,6 +262,38 @@ pub fn claim_list(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<Ve
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn front_channel_hashes_are_checked_against_their_value() {
+        // OIDC Core A.4: code "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk",
+        // c_hash "LDktKdoQak3Pk0cnXxCltA".
+        let code = "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk";
+        let c = json!({"c_hash": "LDktKdoQak3Pk0cnXxCltA"});
+        assert_eq!(check_hash(&c, "RS256", Hashed::Code, code), Ok(()));
+        assert!(matches!(
+            check_hash(&c, "ES256", Hashed::Code, "another-code"),
+            Err(OidcRefusal::HashMismatch {
+                claim: "c_hash",
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_hash(&c, "RS256", Hashed::AccessToken, code),
+            Err(OidcRefusal::HashMissing {
+                claim: "at_hash",
+                ..
+            })
+        ));
+        assert_eq!(
+            check_hash(&c, "HS256", Hashed::Code, code),
+            Err(OidcRefusal::HashAlg("HS256".into()))
+        );
+        // OIDC Core A.3: access token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", at_hash
+        // "77QmUPtjPfzWtF2AnpK9RQ".
+        let a = json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"});
+        let at = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(check_hash(&a, "RS256", Hashed::AccessToken, at), Ok(()));
+    }
 
     const NOW: i64 = 1_800_000_000;
 

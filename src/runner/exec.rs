@@ -838,13 +838,15 @@ refreshed id_token, whose {} is not the login's",
         Ok(())
     }
 
-    /// What the IdP asserted in this login (the last Response or code it issued), if it
-    /// issued one.
+    /// What the IdP asserted in this login (the last Response, code or tokens it issued: the
+    /// implicit flow issues tokens and no code), if it issued one.
     fn asserted(got: &LoginSeen) -> Option<&Issued> {
-        got.issued
-            .iter()
-            .rev()
-            .find(|i| matches!(i.kind, IssuedKind::SamlResponse { .. } | IssuedKind::Code))
+        got.issued.iter().rev().find(|i| {
+            matches!(
+                i.kind,
+                IssuedKind::SamlResponse { .. } | IssuedKind::Code | IssuedKind::Tokens
+            )
+        })
     }
 
     /// A login counts as accepted only when it went through the IdP (a Response or code issued
@@ -970,6 +972,9 @@ the registered ACS URL / redirect_uri by this browser",
         {
             return self.judge_authorization_error(got);
         }
+        if spec.oidc_fault.is_some_and(|f| f.at_launch()) {
+            return self.judge_unknown_issuer_launch(got);
+        }
         let fresh_sp = spec.oidc_fault.is_some_and(|f| f.needs_fresh_sp());
         if !fresh_sp {
             if Self::asserted(got).is_none() {
@@ -1022,6 +1027,45 @@ forgery equals the honest document tests nothing)",
                 .notes
                 .push(format!("refused with a server error (HTTP {status})"));
         }
+        Ok(())
+    }
+
+    /// L0's forged launch: the tile sent the browser to the initiate login URI with an issuer
+    /// the RP does not know, and the RP has no session. It counts only when the forged launch
+    /// was sent in this trial; an authorization request that reached the IdP after it is a
+    /// login started for an unknown issuer (OIDC Core §4: `iss` names the OP the RP is to send
+    /// the request to, and this RP trusts another), even if it did not end in a session.
+    fn judge_unknown_issuer_launch(&mut self, got: &LoginSeen) -> Result<(), Failure> {
+        let status = got.page.status;
+        if self.idp.altered(self.trial).is_empty() {
+            return Err(self.fail(
+                FailureKind::Setup,
+                format!(
+                    "cannot tell a refusal: the browser never reached the IdP's launch URL, so no forged iss was sent (last page {status} at {})",
+                    got.page.url
+                ),
+            ));
+        }
+        let started = got.issued.iter().any(|i| i.kind == IssuedKind::Code)
+            || self.browsers.first().is_some_and(|(_, b, _)| {
+                let idp = self.spec.conn.idp.base();
+                b.hops[got.hops_from.min(b.hops.len())..]
+                    .iter()
+                    .any(|h| h.url.starts_with(idp) && h.url.contains("/v1/authorize"))
+            });
+        if started {
+            return Err(self.fail(
+                FailureKind::SpAccepted,
+                format!(
+                    "the SP started a login although the launch named issuer {}, not the IdP it trusts (last page {status} at {})",
+                    crate::oidc::faults::UNKNOWN_ISSUER,
+                    got.page.url
+                ),
+            ));
+        }
+        self.passed.notes.push(format!(
+            "no login started for the unknown issuer: the SP answered {status} at the initiate login URI"
+        ));
         Ok(())
     }
 

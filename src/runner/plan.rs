@@ -125,11 +125,25 @@ session after this forgery fails the trial"
     /// fault, nothing left out.
     pub fn honest_twin(&self) -> TrialSpec {
         let pack = self.name.split_once("::").map(|(p, _)| p).unwrap_or("");
+        // A forged launch's twin is the honest launch (L0_idp_initiated_login).
+        let (name, first) = if self.oidc_fault.is_some_and(|f| f.at_launch()) {
+            (
+                "L0_idp_initiated_login",
+                Step::Login {
+                    expect: LoginOutcome::Accepted,
+                    from: LoginFrom::Idp,
+                    browser: "main".into(),
+                    user: None,
+                },
+            )
+        } else {
+            ("L0_honest_login", login(LoginOutcome::Accepted))
+        };
         TrialSpec {
-            name: format!("{pack}::L0_honest_login (the honest twin)"),
+            name: format!("{pack}::{name} (the honest twin)"),
             emit: Emit::default(),
             groups: None,
-            steps: vec![login(LoginOutcome::Accepted)],
+            steps: vec![first],
             why: None,
             isolate: false,
             saml_fault: None,

@@ -24,11 +24,17 @@ Given the issuer URL of a real, listening fakta it does what a web app with Auth
   6. userinfo: GET userinfo_endpoint with the access token (OAuth2Session sends it as a Bearer
      token); its `sub` must be the id_token's.
 
+With --response-type other than `code` (`id_token token`, `code id_token`, ...), steps 2-6 are
+the implicit or hybrid flow instead (run_front_channel): the answer in the redirect's fragment,
+the id_token validated with authlib.oidc.core's ImplicitIDToken / HybridIDToken (nonce, at_hash,
+c_hash), a code redeemed.
+
 Usage:
     authlib_rp.py --issuer URL --client-id ID [--client-secret S] --redirect-uri URI
                   --user LOGIN [--alg RS256|ES256] [--wrong-nonce]
                   [--auth-method client_secret_jwt|private_key_jwt [--private-key PEM]
                    [--kid KID] [--assertion-alg ALG]]
+                  [--response-type TYPE [--wrong-code] [--wrong-access-token]]
     authlib_rp.py --check-env
 
 Prints one JSON object on stdout:
@@ -142,7 +148,109 @@ def expect_redirect(resp, what):
     return urljoin(resp.url, resp.headers["Location"])
 
 
+def login_through(requests, auth_url, args, sep):
+    """The browser: GET the authorization URL (302 to the login page), POST its login form with
+    the user, and return the 302 to the redirect_uri (not followed), which must carry the answer
+    after `sep` (`?` for the query, `#` for the fragment)."""
+    browser = requests.Session()
+    r = browser.get(auth_url, allow_redirects=False, timeout=10)
+    login_url = expect_redirect(r, "authorize")
+    page = browser.get(login_url, allow_redirects=False, timeout=10)
+    if page.status_code != 200:
+        raise Failure("login", f"the login page answered HTTP {page.status_code}: {page.text[:500]}")
+    parser = Forms()
+    parser.feed(page.text)
+    form = next((f for f in parser.forms if f["inputs"].get("username", {}).get("type") == "text"), None)
+    if form is None:
+        raise Failure("login", f"no login form with a username field on {login_url}")
+    fields = {name: i["value"] for name, i in form["inputs"].items() if i["type"] == "hidden"}
+    fields["username"] = args.user
+    fields["password"] = "any"
+    done = browser.post(urljoin(page.url, form["action"]), data=fields, allow_redirects=False, timeout=10)
+    back = expect_redirect(done, "login")
+    if not back.startswith(args.redirect_uri + sep):
+        raise Failure("login", f"the IdP sent the browser to {back}, not to {args.redirect_uri}{sep}...")
+    return back
+
+
+def fetch_discovery(requests, issuer):
+    r = requests.get(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=10)
+    r.raise_for_status()
+    meta = r.json()
+    if meta.get("issuer") != issuer:
+        raise Failure("discovery", f"the discovery document says issuer {meta.get('issuer')!r}, "
+                                   f"expected {issuer!r}")
+    return meta
+
+
+def run_front_channel(args):
+    """The implicit or hybrid flow (--response-type other than code): the answer comes in the
+    redirect's fragment; the id_token is verified against the JWKS and validated with
+    authlib.oidc.core's ImplicitIDToken (nonce REQUIRED, at_hash of the access token) or
+    HybridIDToken (also c_hash of the code), given the values that came with it (or, with
+    --wrong-code / --wrong-access-token, other ones: a correct RP then fails at stage id_token);
+    a code is then redeemed at the token endpoint."""
+    libs = import_libs()
+    requests = libs["requests"]
+    from authlib.oidc.core import HybridIDToken, ImplicitIDToken
+    meta = step("discovery", fetch_discovery, requests, args.issuer)
+    if args.response_type not in meta.get("response_types_supported", []):
+        raise Failure("discovery", f"{args.response_type!r} is not in response_types_supported")
+    nonce = libs["generate_token"](20)
+    state = libs["generate_token"](20)
+    from urllib.parse import urlencode
+    auth_url = meta["authorization_endpoint"] + "?" + urlencode({
+        "client_id": args.client_id, "redirect_uri": args.redirect_uri,
+        "response_type": args.response_type, "scope": SCOPE, "state": state, "nonce": nonce})
+    callback = step("login", login_through, requests, auth_url, args, "#")
+    got = {k: v[0] for k, v in parse_qs(urlsplit(callback).fragment).items()}
+    if "error" in got:
+        raise Failure("login", f"the IdP answered error={got['error']} {got.get('error_description')}")
+    if got.get("state") != state:
+        raise Failure("login", f"state {got.get('state')} is not the one sent ({state})")
+    words = args.response_type.split()
+    for word, field in (("code", "code"), ("id_token", "id_token"), ("token", "access_token")):
+        if (word in words) != (field in got):
+            raise Failure("login", f"response_type {args.response_type!r}, and the answer has {sorted(got)}")
+
+    def validate_id_token():
+        jwks = requests.get(meta["jwks_uri"], timeout=10)
+        jwks.raise_for_status()
+        keys = libs["JsonWebKey"].import_key_set(jwks.json())
+        claims = libs["JsonWebToken"]([args.alg]).decode(got["id_token"], keys)
+        params = {"nonce": nonce, "client_id": args.client_id}
+        if "access_token" in got:
+            params["access_token"] = "another-access-token" if args.wrong_access_token else got["access_token"]
+        if "code" in got:
+            params["code"] = "another-code" if args.wrong_code else got["code"]
+        cls = HybridIDToken if "code" in got else ImplicitIDToken
+        options = {"iss": {"essential": True, "value": args.issuer},
+                   "aud": {"essential": True, "value": args.client_id}}
+        token = cls(dict(claims), dict(claims.header), options, params)
+        token.validate(leeway=0)
+        return dict(token)
+
+    # `code token` brings no id_token from the authorization endpoint (the token endpoint's is
+    # the code flow's).
+    claims = step("id_token", validate_id_token) if "id_token" in got else {}
+    redeemed = None
+    if "code" in got:
+        def redeem():
+            r = requests.post(meta["token_endpoint"], timeout=10, auth=(args.client_id, args.client_secret),
+                              data={"grant_type": "authorization_code", "code": got["code"],
+                                    "redirect_uri": args.redirect_uri})
+            if r.status_code != 200:
+                raise Failure("token", f"HTTP {r.status_code}: {r.text[:500]}")
+            return sorted(r.json())
+        redeemed = step("token", redeem)
+    return {"ok": True, "authlib": libs["authlib_version"], "issuer": args.issuer,
+            "response_type": args.response_type, "fields": sorted(got), "claims": claims,
+            "redeemed": redeemed, "notes": NOTES}
+
+
 def run(args):
+    if args.response_type != "code":
+        return run_front_channel(args)
     libs = import_libs()
     requests = libs["requests"]
     issuer = args.issuer
@@ -203,28 +311,7 @@ def run(args):
         raise Failure("authorize", f"authlib built an unexpected authorization URL: {auth_url}")
 
     # 3. The browser.
-    def browse():
-        browser = requests.Session()
-        r = browser.get(auth_url, allow_redirects=False, timeout=10)
-        login_url = expect_redirect(r, "authorize")
-        page = browser.get(login_url, allow_redirects=False, timeout=10)
-        if page.status_code != 200:
-            raise Failure("login", f"the login page answered HTTP {page.status_code}: {page.text[:500]}")
-        parser = Forms()
-        parser.feed(page.text)
-        form = next((f for f in parser.forms if f["inputs"].get("username", {}).get("type") == "text"), None)
-        if form is None:
-            raise Failure("login", f"no login form with a username field on {login_url}")
-        fields = {name: i["value"] for name, i in form["inputs"].items() if i["type"] == "hidden"}
-        fields["username"] = args.user
-        fields["password"] = "any"
-        done = browser.post(urljoin(page.url, form["action"]), data=fields, allow_redirects=False, timeout=10)
-        back = expect_redirect(done, "login")
-        if not back.startswith(args.redirect_uri + "?"):
-            raise Failure("login", f"the IdP sent the browser to {back}, not to {args.redirect_uri}")
-        return back
-
-    callback = step("login", browse)
+    callback = step("login", login_through, requests, auth_url, args, "?")
     got = parse_qs(urlsplit(callback).query)
     if "error" in got:
         raise Failure("login", f"the IdP answered error={got['error']} {got.get('error_description')}")
@@ -308,6 +395,11 @@ def main():
     p.add_argument("--private-key", help="the client's private key (PEM) for private_key_jwt")
     p.add_argument("--kid", help="the kid of the client assertion's header")
     p.add_argument("--assertion-alg", help="the client assertion's alg (Authlib's default: HS256 / RS256)")
+    p.add_argument("--response-type", default="code",
+                   help="code (the code flow), or an implicit / hybrid type answered in the fragment")
+    p.add_argument("--wrong-code", action="store_true", help="check c_hash against another code (must fail)")
+    p.add_argument("--wrong-access-token", action="store_true",
+                   help="check at_hash against another access token (must fail)")
     args = p.parse_args()
     if args.check_env:
         check_env()

@@ -204,6 +204,7 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
     }
     if let (Some(t), Some(node)) = (&target, top.get("target")) {
         lint::signed_assertions(sink, node, &apps, t);
+        lint::response_type(sink, node, &apps, t);
     }
     let expectations = expectations.map(|(e, _)| e);
     Some(Connection {

@@ -26,6 +26,7 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "return_param",
             "refresh_url",
             "silent_login_url",
+            "response_type",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
@@ -79,6 +80,30 @@ characters), e.g. return_to",
     let silent_login_url = m
         .string(sink, "silent_login_url")
         .and_then(|s| url(sink, s));
+    let choices: Vec<(&str, ResponseType)> =
+        ResponseType::ALL.iter().map(|r| (r.name(), *r)).collect();
+    let response_type = match m.string(sink, "response_type") {
+        None => Some(ResponseType::default()),
+        Some(s) => match ResponseType::parse(&s.value) {
+            Some(r) => Some(r),
+            None => {
+                sink.error(
+                    s.pos,
+                    &s.path,
+                    format!(
+                        "`{}` is not a response type; expected one of: {}",
+                        s.value,
+                        choices
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                None
+            }
+        },
+    };
     let session = m
         .required(
             sink,
@@ -98,6 +123,7 @@ characters), e.g. return_to",
         return_param,
         refresh_url,
         silent_login_url,
+        response_type: response_type?,
     })
 }
 

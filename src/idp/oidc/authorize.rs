@@ -1,5 +1,6 @@
 //! The authorization endpoint: parses the request, reuses the IdP session or sends the browser
-//! to the login page, and answers with a code (or an error) in the client's response mode.
+//! to the login page, and answers in the client's response mode with a code (code flow), tokens
+//! (implicit flow, OIDC Core §3.2) or both (hybrid flow, §3.3), or an error.
 
 use std::sync::Arc;
 
@@ -30,7 +31,10 @@ pub async fn authorize_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = params::parse(query.unwrap_or_default().as_bytes());
-    authorize(&state, &server, &headers, &params)
+    // An answer with tokens (implicit, hybrid) signs them: off the async workers.
+    crate::idp::off_the_workers(move || Ok(authorize(&state, &server, &headers, &params)))
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn authorize_post(
@@ -39,7 +43,10 @@ pub async fn authorize_post(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    authorize(&state, &server, &headers, &params::parse(&body))
+    let params = params::parse(&body);
+    crate::idp::off_the_workers(move || Ok(authorize(&state, &server, &headers, &params)))
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 fn authorize(
@@ -99,7 +106,8 @@ fn authorize(
     }
 }
 
-/// Issues an authorization code for a logged-in user and sends it to the client.
+/// Answers a logged-in user's authorization request: a code, tokens or both, as its
+/// response_type asks (OIDC Core §3.1.2.5, §3.2.2.5, §3.3.2.5), sent to the client.
 pub fn answer_with_code(
     state: &IdpState,
     request: &AuthorizeRequest,
@@ -115,47 +123,89 @@ pub fn answer_with_code(
     {
         return authorization_error(state, request, user, trial.as_deref());
     }
-    let code = state.new_token();
-    let app_id = state
-        .conn
-        .apps
-        .iter()
-        .find(|a| a.oidc().is_some_and(|o| o.client_id == request.client_id))
-        .map(|a| a.id.clone())
-        .unwrap_or_default();
-    lock(&state.tokens).add_code(
-        code.clone(),
-        CodeGrant {
-            app_id,
-            client_id: request.client_id.clone(),
-            redirect_uri: request.redirect_uri.clone(),
-            user_id: user.id.clone(),
-            scopes: request.scopes.clone(),
-            nonce: request.nonce.clone(),
-            challenge: request.code_challenge.clone(),
-            auth_time: session.authn_instant,
-            sid: session.session_index.clone(),
-            created: state.now(),
-            used: false,
-            issued: Vec::new(),
-            trial: trial.clone(),
-        },
-    );
+    let found = state.conn.apps.iter().find_map(|a| {
+        a.oidc()
+            .filter(|o| o.client_id == request.client_id)
+            .map(|o| (a, o))
+    });
+    let app_id = found.map(|(a, _)| a.id.clone()).unwrap_or_default();
+    let code = request.response_type.has_code().then(|| state.new_token());
+    if let Some(code) = &code {
+        lock(&state.tokens).add_code(
+            code.clone(),
+            CodeGrant {
+                app_id,
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                user_id: user.id.clone(),
+                scopes: request.scopes.clone(),
+                nonce: request.nonce.clone(),
+                challenge: request.code_challenge.clone(),
+                auth_time: session.authn_instant,
+                sid: session.session_index.clone(),
+                created: state.now(),
+                used: false,
+                issued: Vec::new(),
+                trial: trial.clone(),
+            },
+        );
+    }
     // The identity the tokens for this code will carry (a trial may give the user its own).
     let viewed = state.user_view(trial.as_deref(), &user.id);
     let who = viewed.as_ref().unwrap_or(user);
-    state.note_issued(
-        trial.as_deref(),
-        crate::idp::state::Issued {
-            kind: crate::idp::state::IssuedKind::Code,
-            subject: who.id.clone(),
-            email: who.email.clone(),
-        },
-    );
+    if code.is_some() {
+        state.note_issued(
+            trial.as_deref(),
+            crate::idp::state::Issued {
+                kind: crate::idp::state::IssuedKind::Code,
+                subject: who.id.clone(),
+                email: who.email.clone(),
+            },
+        );
+    }
     let emit = state.emit_view(trial.as_deref(), &who.id);
     crate::idp::inspect::authorization(state, request, who, &emit);
-    tracing::info!(client = %request.client_id, user = %user.id, "issued an authorization code");
-    let mut fields = vec![("code", code.as_str())];
+    let tokens = match (request.response_type.returns_tokens(), found) {
+        (false, _) => None,
+        (true, Some((app, oidc))) => {
+            match super::token::front_channel(
+                state,
+                app,
+                oidc,
+                who,
+                request,
+                session,
+                code.as_deref(),
+                trial.as_deref(),
+            ) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    return redirect_error(
+                        &request.redirect_uri,
+                        request.response_mode,
+                        request.state.as_deref(),
+                        &e,
+                    );
+                }
+            }
+        }
+        (true, None) => {
+            return IdpError::Authorize("unknown client".into()).into_response();
+        }
+    };
+    tracing::info!(
+        client = %request.client_id,
+        user = %user.id,
+        response_type = request.response_type.name(),
+        "answered the authorization request"
+    );
+    let mut fields: Vec<(&str, &str)> = Vec::new();
+    if let Some(c) = &code {
+        fields.push(("code", c));
+    }
+    if let Some(t) = &tokens {
+        fields.extend(t.iter().map(|(k, v)| (*k, v.as_str())));
+    }
     if let Some(s) = &request.state {
         fields.push(("state", s));
     }

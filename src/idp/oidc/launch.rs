@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::idp::IdpError;
@@ -23,6 +23,7 @@ pub const MAX_LAUNCH_PARAM_BYTES: usize = 2048;
 pub async fn launch(
     State(state): State<Arc<IdpState>>,
     Path(app_id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
     let app = state
@@ -33,7 +34,25 @@ pub async fn launch(
         .oidc()
         .and_then(|o| o.initiate_login_uri.as_ref().map(|u| (o, u)))
         .ok_or_else(|| IdpError::NotLaunchable(app_id.clone()))?;
-    let target = launch_url(uri, &oidc.server.issuer(state.conn.idp.base()), &q)?;
+    let honest = oidc.server.issuer(state.conn.idp.base());
+    // A runner trial's forged launch: an issuer the RP does not know (OIDC Core §4).
+    let trial = crate::idp::state::trial_of(&headers);
+    let issuer = match state.trial_oidc_fault(trial.as_deref()) {
+        Some(f) if f.at_launch() => {
+            let forged = crate::oidc::faults::UNKNOWN_ISSUER;
+            state.note_altered(
+                trial.as_deref(),
+                format!(
+                    "{} {}: the launch sends iss {forged} (not {honest}) to {uri}",
+                    f.case(),
+                    f.name()
+                ),
+            );
+            forged.to_owned()
+        }
+        _ => honest,
+    };
+    let target = launch_url(uri, &issuer, &q)?;
     tracing::info!(app = %app.id, "launched an OIDC app: third-party-initiated login");
     let mut resp = StatusCode::FOUND.into_response();
     let v = HeaderValue::from_str(target.as_str())

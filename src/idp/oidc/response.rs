@@ -31,12 +31,18 @@ pub(super) fn to_client_via(
     post: &crate::idp::post_message::Target,
 ) -> Response {
     match mode {
-        ResponseMode::Query => {
+        ResponseMode::Query | ResponseMode::Fragment => {
             let mut url = redirect_uri.to_owned();
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(fields)
                 .finish();
-            url.push(if url.contains('?') { '&' } else { '?' });
+            // A registered redirect_uri has no fragment (RFC 6749 §3.1.2), so the answer's is
+            // the only one.
+            url.push(match mode {
+                ResponseMode::Fragment => '#',
+                _ if url.contains('?') => '&',
+                _ => '?',
+            });
             url.push_str(&q);
             let mut resp = StatusCode::FOUND.into_response();
             if let Ok(v) = HeaderValue::from_str(&url) {

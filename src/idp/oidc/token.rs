@@ -49,12 +49,17 @@ fn grant(
     let Some(asked) = form.get("grant_type") else {
         return Err(invalid_request("the request has no grant_type"));
     };
-    let Some(kind) = GrantType::ALL.into_iter().find(|g| g.name() == asked) else {
+    // The implicit grant has no token request (RFC 6749 §4.2): it is no `grant_type` here.
+    let token_grants: Vec<GrantType> = GrantType::ALL
+        .into_iter()
+        .filter(|g| g.at_token_endpoint())
+        .collect();
+    let Some(kind) = token_grants.iter().copied().find(|g| g.name() == asked) else {
         return Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!(
                 "grant_type `{asked}` is not supported; use {}",
-                crate::oidc::grant_names(&GrantType::ALL)
+                crate::oidc::grant_names(&token_grants)
             ),
         )
         .into());
@@ -76,6 +81,13 @@ fn grant(
         GrantType::AuthorizationCode => authorization_code(state, server, app, oidc, form)?,
         GrantType::RefreshToken => refresh_token(state, server, app, oidc, form)?,
         GrantType::ClientCredentials => client_credentials(state, server, app, oidc, form)?,
+        GrantType::Implicit => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "the implicit grant has no token request (RFC 6749 §4.2)",
+            )
+            .into());
+        }
     };
     Ok((no_store(), Json(body)).into_response())
 }
@@ -414,6 +426,169 @@ fn sign_error(e: jwt::JwtError) -> OAuthResponse {
     .into()
 }
 
+/// Signs an id_token for `oidc` with its key, or, in a runner trial with `fault`, forges it
+/// from the honest claims (noting what was altered and the forged token for the transcript).
+/// `from` says where the SP got it.
+fn sign_id_token(
+    state: &IdpState,
+    oidc: &OidcApp,
+    trial: Option<&str>,
+    fault: Option<crate::oidc::faults::Fault>,
+    id_claims: serde_json::Map<String, Value>,
+    from: &str,
+) -> Result<String, OAuthResponse> {
+    let rsa = state.keys.current.pkey();
+    let (kid, key) = match oidc.signing_alg {
+        SigningAlg::RS256 => (state.rsa_kid.as_str(), rsa),
+        SigningAlg::ES256 => (state.ec_kid.as_str(), state.keys.ec.pkey()),
+    };
+    let Some(fault) = fault else {
+        return jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error);
+    };
+    // A runner trial's attack, applied to the honest claims and signature.
+    let rotation = if fault == crate::oidc::faults::Fault::KeyRotation {
+        state.publish_rotation_key()
+    } else {
+        None
+    };
+    let rotation_ref = rotation.as_ref().map(|(k, key)| (k.as_str(), key.pkey()));
+    let honest_claims = Value::Object(id_claims.clone());
+    let (token, altered) = crate::oidc::faults::forge_id_token(
+        fault,
+        id_claims,
+        oidc.signing_alg,
+        kid,
+        key,
+        rsa,
+        rotation_ref,
+    )
+    .map_err(sign_error)?;
+    state.note_altered(
+        trial,
+        format!("{} {}: {altered}", fault.case(), fault.name()),
+    );
+    let honest_header = serde_json::to_value(jwt::Header {
+        alg: oidc.signing_alg.name(),
+        kid: Some(kid),
+        typ: None,
+    })
+    .unwrap_or_default();
+    state.note_document(
+        trial,
+        format!("forged id_token (what the SP got from {from})"),
+        crate::oidc::faults::show_jwt(fault, &honest_header, &honest_claims, &token),
+    );
+    Ok(token)
+}
+
+/// The tokens the authorization endpoint returns beside (or instead of) a code: an access token
+/// for `token`, an id_token for `id_token` with `at_hash` and `c_hash` for what comes with it
+/// (OIDC Core §3.2.2.5, §3.2.2.10, §3.3.2.5, §3.3.2.11), as response fields. Recorded like
+/// the token endpoint's, for revocation and introspection. A trial's front-channel fault (O23,
+/// O24) forges this id_token.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn front_channel(
+    state: &IdpState,
+    app: &App,
+    oidc: &OidcApp,
+    user: &User,
+    request: &authorize::AuthorizeRequest,
+    session: &crate::idp::state::IdpSession,
+    code: Option<&str>,
+    trial: Option<&str>,
+) -> Result<Vec<(&'static str, String)>, OAuthError> {
+    let now = state.now();
+    let base = state.conn.idp.base();
+    let issuer = oidc.server.issuer(base);
+    let emit = state.emit_view(trial, &user.id);
+    let grant = Grant {
+        issuer: &issuer,
+        app,
+        oidc,
+        user,
+        scopes: &request.scopes,
+        nonce: request.nonce.as_deref(),
+        auth_time: session.authn_instant,
+        sid: &session.session_index,
+        omit: &emit.omit_attributes,
+    };
+    state.note_issued(
+        trial,
+        crate::idp::state::Issued {
+            kind: crate::idp::state::IssuedKind::Tokens,
+            subject: user.id.clone(),
+            email: user.email.clone(),
+        },
+    );
+    let rt = request.response_type;
+    let mut fields = Vec::new();
+    let access_token = if rt.has_token() {
+        let jti = format!("AT.{}", state.new_token());
+        let claims = tokens::access_token_claims(
+            &grant,
+            &oidc.server.access_token_audience(base),
+            now,
+            &jti,
+        );
+        let rsa = state.keys.current.pkey();
+        let at = jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &claims)
+            .map_err(|e| sign_error(e).error)?;
+        lock(&state.tokens).add_token(
+            at.clone(),
+            TokenInfo {
+                kind: TokenKind::Access,
+                app_id: app.id.clone(),
+                client_id: oidc.client_id.clone(),
+                user_id: user.id.clone(),
+                scopes: request.scopes.clone(),
+                auth_time: session.authn_instant,
+                sid: session.session_index.clone(),
+                issued_at: now,
+                expires: Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
+                jti: Some(jti),
+                revoked: false,
+                trial: trial.map(str::to_owned),
+                refresh: None,
+                used: None,
+                rotated: None,
+            },
+            None,
+        );
+        fields.push(("access_token", at.clone()));
+        fields.push(("token_type", "Bearer".to_owned()));
+        fields.push(("expires_in", oidc.access_token_lifetime_secs.to_string()));
+        fields.push(("scope", request.scopes.join(" ")));
+        Some(at)
+    } else {
+        None
+    };
+    if rt.has_id_token() {
+        let jti = format!("ID.{}", state.new_token());
+        let claims =
+            tokens::front_channel_id_token_claims(&grant, now, &jti, access_token.as_deref(), code);
+        let fault = state
+            .trial_oidc_fault(trial)
+            .filter(|f| f.in_front_channel());
+        let id_token = sign_id_token(
+            state,
+            oidc,
+            trial,
+            fault,
+            claims,
+            "the authorization endpoint",
+        )
+        .map_err(|e| e.error)?;
+        lock(&state.tokens).add_id_token(
+            jti,
+            oidc.client_id.clone(),
+            user.id.clone(),
+            session.session_index.clone(),
+        );
+        fields.push(("id_token", id_token));
+    }
+    Ok(fields)
+}
+
 /// Signs an access token and an id_token (one RSA signature each for RS256) and records them.
 fn issue_tokens(
     state: &IdpState,
@@ -454,56 +629,16 @@ fn issue_tokens(
         jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims).map_err(sign_error)?;
     let id_jti = format!("ID.{}", state.new_token());
     let id_claims = tokens::id_token_claims(&grant, now, &id_jti, Some(&access_token));
-    let (kid, key) = match oidc.signing_alg {
-        SigningAlg::RS256 => (state.rsa_kid.as_str(), rsa),
-        SigningAlg::ES256 => (state.ec_kid.as_str(), state.keys.ec.pkey()),
-    };
     // A refresh fault forges only the id_token of a refresh grant; every other, only the
     // login's.
     let on_refresh = f.from_code.is_none();
     // O25's faults are in the okta_post_message page, never in a token.
     let fault = state
         .trial_oidc_fault(f.trial)
-        .filter(|x| x.on_refresh() == on_refresh && !x.in_post_message());
-    let id_token = match fault {
-        // A runner trial's attack, applied to the honest claims and signature.
-        Some(fault) => {
-            let rotation = if fault == crate::oidc::faults::Fault::KeyRotation {
-                state.publish_rotation_key()
-            } else {
-                None
-            };
-            let rotation_ref = rotation.as_ref().map(|(k, key)| (k.as_str(), key.pkey()));
-            let honest_claims = Value::Object(id_claims.clone());
-            let (token, altered) = crate::oidc::faults::forge_id_token(
-                fault,
-                id_claims,
-                oidc.signing_alg,
-                kid,
-                key,
-                rsa,
-                rotation_ref,
-            )
-            .map_err(sign_error)?;
-            state.note_altered(
-                f.trial,
-                format!("{} {}: {altered}", fault.case(), fault.name()),
-            );
-            let honest_header = serde_json::to_value(jwt::Header {
-                alg: oidc.signing_alg.name(),
-                kid: Some(kid),
-                typ: None,
-            })
-            .unwrap_or_default();
-            state.note_document(
-                f.trial,
-                "forged id_token (what the SP got from the token endpoint)".into(),
-                crate::oidc::faults::show_jwt(fault, &honest_header, &honest_claims, &token),
-            );
-            token
-        }
-        None => jwt::sign(oidc.signing_alg, kid, None, key, &id_claims).map_err(sign_error)?,
-    };
+        .filter(|x| x.on_refresh() == on_refresh && !x.in_post_message()
+                && !x.in_front_channel()
+                && !x.at_launch());
+    let id_token = sign_id_token(state, oidc, f.trial, fault, id_claims, "the token endpoint")?;
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can
     // name it (revoking the refresh token revokes the access token).

@@ -1,5 +1,5 @@
-//! The OIDC callback: the state, the code exchange, the id_token's verification, userinfo, and
-//! the session it yields.
+//! The OIDC callback: the state, the hybrid flow's front-channel id_token, the code exchange,
+//! the id_token's verification, userinfo, and the session it yields.
 
 use std::collections::HashMap;
 
@@ -67,6 +67,8 @@ pub(super) async fn oidc_login(
     else {
         return Err(OidcRefusal::Token("not an OIDC app".into()));
     };
+    let client_id = st.app.oidc().map(|o| o.client_id.as_str()).unwrap_or("");
+    let front_sub = front_channel(st, q, code, &issuer, client_id, &pending, keys.clone()).await?;
     let body = exchange(st, &token_endpoint, code, &pending).await?;
     let id_token = body["id_token"]
         .as_str()
@@ -74,9 +76,14 @@ pub(super) async fn oidc_login(
         .to_owned();
     let claims = verify(st, &id_token, keys).await?;
     let now = st.now();
-    let client_id = st.app.oidc().map(|o| o.client_id.as_str()).unwrap_or("");
     let nonce = expected_nonce(st, &claims, &pending);
     let info = oidc::check_id_token(&claims, &issuer, client_id, &nonce, now, &st.flaws)?;
+    if let Some(expected) = front_sub.filter(|f| *f != info.sub) {
+        return Err(OidcRefusal::FrontChannelSub {
+            got: info.sub,
+            expected,
+        });
+    }
     let group_claim = st
         .app
         .groups
@@ -113,6 +120,49 @@ pub(super) async fn oidc_login(
         created: now,
     };
     Ok((session, pending.return_to))
+}
+
+/// The hybrid flow's id_token from the authorization endpoint, when the SP asks for one
+/// (target.response_type): checked like the token endpoint's (signature, iss, aud, nonce, exp:
+/// OIDC Core §3.3.2.12), and bound to what came with it: `c_hash` to the code (§3.3.2.10),
+/// `at_hash` to the access token (§3.3.2.9). Its `sub`, which the token endpoint's id_token
+/// must repeat (§3.3.3.6); None without a front-channel id_token.
+async fn front_channel(
+    st: &SpState,
+    q: &HashMap<String, String>,
+    code: &str,
+    issuer: &str,
+    client_id: &str,
+    pending: &OidcPending,
+    keys: Vec<Key>,
+) -> Result<Option<String>, OidcRefusal> {
+    let rt = st.target.response_type;
+    if !rt.has_id_token() {
+        return Ok(None);
+    }
+    let token = q
+        .get("id_token")
+        .ok_or(OidcRefusal::MissingInResponse("id_token", rt.name()))?;
+    let claims = verify(st, token, keys).await?;
+    let nonce = expected_nonce(st, &claims, pending);
+    let info = oidc::check_id_token(&claims, issuer, client_id, &nonce, st.now(), &st.flaws)?;
+    let alg = jwt::peek(token)
+        .and_then(|(h, _)| h["alg"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    // The `skip-c-hash` defect: the code is taken without its binding to the id_token.
+    if rt.has_code() && !st.flaws.on(Flaw::SkipCHash) {
+        oidc::check_hash(&claims, &alg, oidc::Hashed::Code, code)?;
+    }
+    if rt.has_token() {
+        let at = q
+            .get("access_token")
+            .ok_or(OidcRefusal::MissingInResponse("access_token", rt.name()))?;
+        // The `skip-at-hash` defect: the access token is taken without its binding.
+        if !st.flaws.on(Flaw::SkipAtHash) {
+            oidc::check_hash(&claims, &alg, oidc::Hashed::AccessToken, at)?;
+        }
+    }
+    Ok(Some(info.sub))
 }
 
 /// This browser's login in flight (by its login cookie), taken once; the callback's state must

@@ -1,5 +1,6 @@
 //! `GET {login_url}`: an SP-initiated login, SAML (a signed AuthnRequest by HTTP-Redirect) or
-//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post); and
+//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post, for a code
+//! or the hybrid flow's code and id_token); and
 //! `GET {initiate_login_uri}`, the same OIDC login started by the IdP's tile (OIDC Core §4).
 
 use std::collections::HashMap;
@@ -83,7 +84,8 @@ pub(super) async fn initiate(
                 .into_response();
         }
     };
-    if *iss != issuer {
+    // The `launch-any-issuer` defect: a login is started whatever issuer `iss` names.
+    if *iss != issuer && !st.flaws.on(Flaw::LaunchAnyIssuer) {
         return refused(&format!(
             "the initiate-login request names issuer `{iss}`, not `{issuer}`, the one this SP trusts: no login is started for an unknown issuer"
         ));
@@ -167,7 +169,9 @@ fn oidc_login_start(
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("client_id", &o.client_id)
         .append_pair("redirect_uri", o.redirect_uris[0].as_str())
-        .append_pair("response_type", "code")
+        // `code` unless the file says otherwise (target.response_type): the hybrid flow's id_token
+        // from the authorization endpoint is then checked too (OIDC Core §3.3.2.8).
+        .append_pair("response_type", st.target.response_type.name())
         .append_pair("scope", scope)
         .append_pair("state", &state_param)
         .append_pair("nonce", &nonce)

@@ -1,5 +1,5 @@
-//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, and O25 at a silent
-//! sign-in after the login); the
+//! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, O23-O24 in the
+//! implicit/hybrid front channel, and O25 at a silent sign-in after the login); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use crate::config::{
 /// published key; O13 restarts the SP (alone, with its own honest twin after a second
 /// restart), and so does O10 with a single key, which must be accepted; O22 (an error instead
 /// of a code) must end with no session and no server error. The O8 variant keyed with the EC
-/// key runs for ES256 apps only.
+/// key runs for ES256 apps only; O23 and O24 (a front-channel id_token's bad at_hash, c_hash)
+/// only for an SP whose `target.response_type` returns that hash, ignored otherwise.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
@@ -95,7 +96,10 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         }
     }
     if let Some(oidc) = app.oidc() {
-        for f in O::ALL.iter().filter(|f| f.applies_to(oidc.signing_alg)) {
+        for f in O::ALL
+            .iter()
+            .filter(|f| f.applies_to(oidc.signing_alg) && !f.at_launch())
+        {
             let (suffix, expect) = match f {
                 O::NoKid => ("handled", LoginOutcome::Either),
                 O::KeyRotation | O::NoKidSingleKey => ("accepted", LoginOutcome::Accepted),
@@ -109,22 +113,22 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 O::PostMessageFromAnotherOrigin => ("refused", LoginOutcome::Accepted),
                 _ => ("refused", LoginOutcome::Rejected),
             };
-            let ignored = if f.on_refresh() && target.refresh_url.is_none() {
-                Some(
+            let ignored = (f.on_refresh() && target.refresh_url.is_none())
+                .then(|| {
                     "the file does not say how to make the SP refresh its tokens \
 (target.refresh_url: an SP URL that refreshes them for the signed-in browser)"
-                        .to_owned(),
-                )
-            } else if f.in_post_message() && target.silent_login_url.is_none() {
-                Some(
-                    "the app does not sign in with okta_post_message as far as the file says \
+                        .to_owned()
+                })
+                .or_else(|| {
+                    (f.in_post_message() && target.silent_login_url.is_none()).then(|| {
+                        "the app does not sign in with okta_post_message as far as the file says \
 (target.silent_login_url: an SPA page that signs in again silently, e.g. okta-auth-js \
 token.getWithoutPrompt())"
-                        .to_owned(),
-                )
-            } else {
-                None
-            };
+                            .to_owned()
+                    })
+                })
+                // O23, O24: only for an SP whose response type carries the hash.
+                .or_else(|| f.needs_response_type(target.response_type));
             out.push(TrialSpec {
                 ignored,
                 ..spec(
@@ -135,6 +139,28 @@ token.getWithoutPrompt())"
                 )
             });
         }
+        // Next to L0_idp_initiated_login: the tile names an issuer the RP does not know
+        // (OIDC Core §4); it must start no login.
+        let f = O::LaunchUnknownIssuer;
+        let ignored = oidc.initiate_login_uri.is_none().then(|| {
+            "the app has no initiate_login_uri (Okta's \"Login initiated by: App Only\"): \
+there is no third-party-initiated login to send an unknown issuer to"
+                .to_owned()
+        });
+        out.push(TrialSpec {
+            ignored,
+            ..spec(
+                format!("{}_{}_refused", f.case(), f.name()),
+                vec![Step::Login {
+                    expect: LoginOutcome::Rejected,
+                    from: LoginFrom::Idp,
+                    browser: "main".into(),
+                    user: None,
+                }],
+                None,
+                Some(f),
+            )
+        });
     }
     out
 }

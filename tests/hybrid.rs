@@ -1,0 +1,171 @@
+//! The implicit and hybrid flows end to end: `fakta test` against the reference SP asking for a
+//! hybrid response type (target.response_type), where O23 (at_hash) and O24 (c_hash) run, each
+//! caught by the one flaw that skips its check; and `fakta check` refusing a response type the
+//! app's grant types do not allow.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fakta");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const O23: &str = "qovery-oidc::O23_at_hash_of_another_access_token_refused";
+const O24: &str = "qovery-oidc::O24_c_hash_of_another_code_refused";
+
+/// The shipped OIDC pack on free ports, its web app with the implicit grant ticked, the
+/// reference SP (started by `fakta test`, with `flaw`) asking for `response_type`; the run of
+/// the trials matching `filter`.
+fn hybrid_pack_run(response_type: &str, flaw: Option<&str>, filter: &str) -> (i32, String, String) {
+    common::retry_on_addr_in_use(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (idp, sp) = (common::free_port(), common::free_port());
+        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
+        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-oidc.yaml"))
+            .unwrap()
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
+            .replace(
+                "    signing_alg: RS256 ",
+                "    grant_types: [authorization_code, refresh_token, implicit]\n    signing_alg: RS256 ",
+            )
+            .replace(
+                "target:\n",
+                &format!(
+                    "target:\n  response_type: {response_type}\n  start: \"exec '{BIN}' --certs certs sp qovery-oidc.yaml{flaw}\"\n"
+                ),
+            );
+        assert!(yaml.contains("grant_types: [authorization_code, refresh_token, implicit]"));
+        let file = dir.path().join("qovery-oidc.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let ran = common::run_with_deadline(
+            Command::new(BIN)
+                .arg("--certs")
+                .arg(dir.path().join("certs"))
+                .arg("test")
+                .arg(&file)
+                .arg(filter)
+                .env_remove("FAKTA_LOG")
+                .env("TMPDIR", dir.path()),
+            std::time::Duration::from_secs(300),
+        );
+        (dir, ran)
+    })
+    .1
+}
+
+fn failed(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::trim)
+        .collect()
+}
+
+fn line<'a>(out: &'a str, trial: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(&format!("test {trial} ")))
+        .unwrap_or_else(|| panic!("no line for {trial}:\n{out}"))
+}
+
+#[test]
+fn fakta_test_runs_o23_o24_against_a_hybrid_sp_and_catches_each_flaw() {
+    // "O" selects every OIDC login case: the strict SP passes them all in the hybrid flow.
+    let (code, out, err) = hybrid_pack_run("code id_token token", None, "O");
+    assert_eq!(code, 0, "{out}\n{err}");
+    for t in [O23, O24, "qovery-oidc::O5_nonce_not_the_one_sent_refused"] {
+        assert!(line(&out, t).ends_with("... ok"), "{t}:\n{out}");
+    }
+    for (flaw, want) in [("skip-at-hash", O23), ("skip-c-hash", O24)] {
+        let (code, out, err) = hybrid_pack_run("code id_token token", Some(flaw), "O2");
+        assert_eq!(code, 101, "{flaw}: {out}\n{err}");
+        assert_eq!(failed(&out), vec![want], "{flaw}:\n{out}");
+        assert!(out.contains("kind: sp-accepted"), "{flaw}:\n{out}");
+        assert!(
+            out.contains("forged id_token (what the SP got from the authorization endpoint)"),
+            "{flaw}: the transcript shows the front-channel forgery:\n{out}"
+        );
+    }
+    // `code id_token` brings no access token from the authorization endpoint: O23 is listed
+    // ignored with the reason, O24 runs; the honest login goes through the hybrid flow.
+    let (code, out, err) = hybrid_pack_run("code id_token", None, "O2");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        line(&out, O23).contains("ignored (the SP asks for response_type `code id_token`"),
+        "{out}"
+    );
+    assert!(line(&out, O24).ends_with("... ok"), "{out}");
+}
+
+#[test]
+fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
+    let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-oidc.yaml"))
+        .unwrap()
+        .replace("target:\n", "target:\n  response_type: code id_token\n");
+    let err = fakta::config::load_str(&yaml, "hybrid.yaml", Path::new("."))
+        .map(|_| ())
+        .expect_err("the app lacks the implicit grant");
+    let text = err.to_string();
+    assert!(
+        text.contains("target.response_type")
+            && text.contains("needs the grant type(s) implicit on app `qovery-oidc`"),
+        "{text}"
+    );
+    // Located: the line of the key.
+    let at = yaml
+        .lines()
+        .position(|l| l.contains("response_type: code id_token"))
+        .unwrap()
+        + 1;
+    assert!(text.contains(&format!("hybrid.yaml:{at}:")), "{text}");
+    let ok = yaml.replace(
+        "    signing_alg: RS256 ",
+        "    grant_types: [authorization_code, implicit]\n    signing_alg: RS256 ",
+    );
+    assert!(fakta::config::load_str(&ok, "hybrid.yaml", Path::new(".")).is_ok());
+    let bad = yaml.replace("response_type: code id_token", "response_type: code code");
+    let text = fakta::config::load_str(&bad, "hybrid.yaml", Path::new("."))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("`code code` is not a response type"),
+        "{text}"
+    );
+    // A SAML target has no response type.
+    let saml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
+        .unwrap()
+        .replace("target:\n", "target:\n  response_type: code\n");
+    let text = fakta::config::load_str(&saml, "saml.yaml", Path::new("."))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("target.response_type") && text.contains("is a SAML app"),
+        "{text}"
+    );
+    // The reference SP redeems a code: an implicit-only response type is refused at its start.
+    let implicit = yaml
+        .replace(
+            "response_type: code id_token",
+            "response_type: id_token token",
+        )
+        .replace(
+            "    signing_alg: RS256 ",
+            "    grant_types: [authorization_code, implicit]\n    signing_alg: RS256 ",
+        );
+    let (conn, _) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let err = fakta::refsp::SpState::new(
+        conn,
+        fakta::refsp::Flaws::none(),
+        std::sync::Arc::new(fakta::clock::SystemClock),
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("target.response_type `id_token token`: the reference SP redeems a code"),
+        "{err}"
+    );
+}
