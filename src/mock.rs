@@ -403,8 +403,8 @@ impl MockIdpBuilder {
         let listener = bind().await?;
         let base = format!("http://{}", local_addr(&listener)?);
         let yaml = self.to_yaml(&base);
-        let conn = match config::load_str(&yaml, BUILDER_SOURCE, Path::new(".")) {
-            Ok((conn, _warnings)) => conn,
+        let (conn, warnings) = match config::load_str(&yaml, BUILDER_SOURCE, Path::new(".")) {
+            Ok(loaded) => loaded,
             Err(diagnostics) => {
                 return Err(Error::Invalid {
                     file: BUILDER_SOURCE.into(),
@@ -413,7 +413,7 @@ impl MockIdpBuilder {
             }
         };
         let keys = keys(self.certs.as_deref()).await?;
-        MockIdp::on(conn, keys, listener)
+        MockIdp::on(conn, warnings, keys, listener)
     }
 }
 
@@ -503,6 +503,8 @@ pub fn temporary_keys() -> Result<KeyStore, Error> {
 #[derive(Debug)]
 pub struct MockIdp {
     running: Running,
+    /// What `fakta check` warns about in the connection (`fakta serve` prints them).
+    warnings: Diagnostics,
 }
 
 impl MockIdp {
@@ -531,8 +533,8 @@ impl MockIdp {
     async fn from_loaded(
         loaded: Result<(Connection, Diagnostics), Diagnostics>,
     ) -> Result<MockIdp, Error> {
-        let mut conn = match loaded {
-            Ok((conn, _warnings)) => conn,
+        let (mut conn, warnings) = match loaded {
+            Ok(loaded) => loaded,
             Err(diagnostics) => {
                 let file = diagnostics
                     .0
@@ -550,22 +552,29 @@ impl MockIdp {
         // An http URL with a host always takes a port.
         let _ = conn.idp.base_url.set_port(Some(port));
         let keys = keys(None).await?;
-        MockIdp::on(conn, keys, listener)
+        MockIdp::on(conn, warnings, keys, listener)
     }
 
     fn on(
         conn: Connection,
+        warnings: Diagnostics,
         keys: KeyStore,
         listener: tokio::net::TcpListener,
     ) -> Result<MockIdp, Error> {
         let state = IdpState::new(conn, keys, Arc::new(SystemClock))?;
         Ok(MockIdp {
+            warnings,
             running: Running::start(state, listener, None, crate::serving::Limits::default()),
         })
     }
 
     fn state(&self) -> &IdpState {
         &self.running.state
+    }
+
+    /// What `fakta check` warns about in the connection (the errors stop it from starting).
+    pub fn warnings(&self) -> &Diagnostics {
+        &self.warnings
     }
 
     /// The address it listens on (127.0.0.1 and its port).

@@ -69,6 +69,7 @@ async fn from_file_serves_the_file_on_a_free_port() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/example.yaml");
     let idp = MockIdp::from_file(path).await.expect("starts");
     assert_ne!(idp.addr().port(), 7000);
+    assert!(!idp.warnings().has_errors());
     let (status, metadata) = get(&idp.metadata_url("qovery")).await;
     assert_eq!(status, 200);
     assert!(metadata.contains(&idp.base_url()), "{metadata}");
