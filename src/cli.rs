@@ -346,6 +346,7 @@ impl HarnessArgs {
                 Some(BrowserChoice::Chromium) => crate::runner::transport::Engine::Chromium,
                 None => crate::runner::transport::Engine::Http,
             },
+            log: None,
         }
     }
 }

@@ -111,8 +111,17 @@ impl Suite {
     /// runner starts its own.
     pub fn run_blocking(self) -> Result<SuiteResults, Error> {
         let keys = crate::mock::temporary_keys()?;
+        // libtest's lines would go to the process's stdout, past the capture of the test that
+        // runs the suite: they go to a file, then into the results.
+        let log = tempfile::NamedTempFile::new().map_err(|e| Error::Read {
+            path: std::env::temp_dir(),
+            reason: format!("making a file for the run's output: {e}"),
+        })?;
+        let mut options = self.options;
+        options.log = Some(log.path().to_path_buf());
         let (_, ended) =
-            runner::report::run_and_collect(self.packs, keys, self.reference_sp, &self.options)?;
+            runner::report::run_and_collect(self.packs, keys, self.reference_sp, &options)?;
+        let output = std::fs::read_to_string(log.path()).unwrap_or_default();
         let trials = ended
             .into_iter()
             .map(|e| {
@@ -129,7 +138,7 @@ impl Suite {
                 }
             })
             .collect();
-        Ok(SuiteResults { trials })
+        Ok(SuiteResults { trials, output })
     }
 }
 
@@ -178,6 +187,9 @@ pub struct TrialResult {
 pub struct SuiteResults {
     /// Every trial that was selected.
     pub trials: Vec<TrialResult>,
+    /// What `fakta test` would have printed: libtest's lines, each failure with its
+    /// transcript, the summary.
+    pub output: String,
 }
 
 impl SuiteResults {

@@ -198,6 +198,12 @@ async fn the_suite_reports_each_trials_verdict_and_transcript() {
     );
     assert!(t.transcript.as_deref().is_some_and(|s| !s.is_empty()));
     assert_eq!(flawed.failed().count(), 1);
+    assert!(
+        flawed.output.contains("S1_unsigned_refused")
+            && flawed.output.contains("test result: FAILED"),
+        "{}",
+        flawed.output
+    );
     assert!(!flawed.all_passed());
 }
 

@@ -54,6 +54,9 @@ pub struct Options {
     pub certs: Option<PathBuf>,
     /// The browser the trials drive (`--browser`): the HTTP emulation, or headless Chromium.
     pub browser: super::transport::Engine,
+    /// Where libtest's lines go instead of stdout (the library's `Suite`: they would bypass
+    /// the output capture of the test that runs it).
+    pub log: Option<PathBuf>,
 }
 
 /// How long the trials of one `fakta test` may take in all, unless `--timeout` says otherwise.
@@ -290,6 +293,7 @@ pub fn run_and_collect(
         test_threads: options.test_threads,
         nocapture: options.nocapture,
         quiet: options.quiet,
+        logfile: options.log.as_ref().map(|p| p.display().to_string()),
         ..Arguments::default()
     };
     let total = prepared.trials.len();
