@@ -346,6 +346,7 @@ impl HarnessArgs {
                 Some(BrowserChoice::Chromium) => crate::runner::transport::Engine::Chromium,
                 None => crate::runner::transport::Engine::Http,
             },
+            log: None,
         }
     }
 }
@@ -522,17 +523,14 @@ an identity for anyone who asks. Use it only on a network you trust."
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let bound = listener.local_addr().unwrap_or(addr);
-        print_banner(&state, bound);
-        idp::serve_maybe_tls(
-            listener,
-            state,
-            tls,
-            crate::serving::Limits::default(),
-            crate::serving::terminated(),
-        )
-        .await
-        .context("serving HTTP")
+        // The one way fakta starts its IdP, as `MockIdp` does.
+        let running =
+            crate::mock::Running::start(state, listener, tls, crate::serving::Limits::default());
+        print_banner(&running.state, running.addr);
+        running
+            .until(crate::serving::terminated())
+            .await
+            .context("serving HTTP")
     });
     // A signature still being made on the blocking pool must not hold the exit up.
     runtime.shutdown_timeout(SHUTDOWN_WAIT);

@@ -17,10 +17,19 @@ use super::{IdpError, SESSION_COOKIE};
 /// `GET /login/login.htm?state=...`
 pub async fn login_page(
     State(state): State<Arc<IdpState>>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, IdpError> {
     let token = q.get("state").ok_or(IdpError::LoginExpired)?;
     let pending = state.peek_pending(token).ok_or(IdpError::LoginExpired)?;
+    if let Some(user) = state.auto_login() {
+        // `MockIdp::login_as`: the page is answered as that user, as a person would.
+        let form = HashMap::from([
+            ("state".to_owned(), token.clone()),
+            ("username".to_owned(), user),
+        ]);
+        return super::off_the_workers(move || complete_login(&state, &headers, &form)).await;
+    }
     Ok(Html(render(&state, token, &pending, None)).into_response())
 }
 

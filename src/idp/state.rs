@@ -239,6 +239,9 @@ pub struct IdpState {
     pub ec_kid: String,
     /// The origins answered with CORS headers (`Connection::trusted_origins`), made once.
     pub trusted_origins: Vec<String>,
+    /// The user id the login page answers for by itself (`MockIdp::login_as`): set, a login
+    /// that would show the page completes at once as this user.
+    auto_login: Mutex<Option<String>>,
 }
 
 impl IdpState {
@@ -313,11 +316,28 @@ impl IdpState {
             jwks_override: Mutex::new(None),
             seen_requests: Mutex::new((HashMap::new(), 0)),
             inspector: super::inspect::Inspector::default(),
+            auto_login: Mutex::new(None),
         }))
     }
 
     pub fn app(&self, id: &str) -> Option<&App> {
         self.conn.app(id)
+    }
+
+    /// Makes the login page answer for itself as `user_id` (None: show it again). The IdP
+    /// sessions of every browser end, so that no browser goes on as another user: the next
+    /// login anywhere is this user's.
+    pub fn set_auto_login(&self, user_id: Option<String>) {
+        *self.auto_login.lock().unwrap_or_else(|e| e.into_inner()) = user_id;
+        lock(&self.sessions).retain(|_, _| false);
+    }
+
+    /// The user the login page answers for by itself, if any.
+    pub fn auto_login(&self) -> Option<String> {
+        self.auto_login
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -54,6 +54,9 @@ pub struct Options {
     pub certs: Option<PathBuf>,
     /// The browser the trials drive (`--browser`): the HTTP emulation, or headless Chromium.
     pub browser: super::transport::Engine,
+    /// Where libtest's lines go instead of stdout (the library's `Suite`: they would bypass
+    /// the output capture of the test that runs it).
+    pub log: Option<PathBuf>,
 }
 
 /// How long the trials of one `fakta test` may take in all, unless `--timeout` says otherwise.
@@ -181,6 +184,16 @@ pub fn run(
     sp_flaws: Option<Flaws>,
     options: &Options,
 ) -> Result<ExitCode, RunError> {
+    run_and_collect(packs, keys, sp_flaws, options).map(|(code, _)| code)
+}
+
+/// [`run`], also returning how each trial ended (the library's `Suite`).
+pub fn run_and_collect(
+    packs: Vec<Pack>,
+    keys: KeyStore,
+    sp_flaws: Option<Flaws>,
+    options: &Options,
+) -> Result<(ExitCode, Vec<handover::Ended>), RunError> {
     distinct_ports(&packs)?;
     if options.list_json && !options.list {
         return Err(RunError::Setup(
@@ -189,7 +202,7 @@ pub fn run(
     }
     if options.list && options.list_json {
         list_json(&packs, options);
-        return Ok(ExitCode::SUCCESS);
+        return Ok((ExitCode::SUCCESS, Vec::new()));
     }
     if let Some(path) = &options.report {
         if options.list {
@@ -284,6 +297,7 @@ pub fn run(
         test_threads: options.test_threads,
         nocapture: options.nocapture,
         quiet: options.quiet,
+        logfile: options.log.as_ref().map(|p| p.display().to_string()),
         ..Arguments::default()
     };
     let total = prepared.trials.len();
@@ -303,7 +317,7 @@ pub fn run(
                 };
                 write_report(path, tested, &shard, &prepared.packs, &outcomes)?;
             }
-            return Ok(ExitCode::SUCCESS);
+            return Ok((ExitCode::SUCCESS, Vec::new()));
         }
     }
     budget.begin();
@@ -331,7 +345,7 @@ pub fn run(
             "error: no trial ran: {}",
             why_none_ran(&conclusion, total, &prepared.no_target)
         );
-        return Ok(ExitCode::from(2));
+        return Ok((ExitCode::from(2), ended(&outcomes)));
     }
     // The SPs fakta started stop when their last handle goes (`CommandSp`'s Drop): here. Their
     // logs are kept only when something failed.
@@ -344,7 +358,24 @@ pub fn run(
     }
     drop(prepared.started_sps);
     drop(runtime);
-    Ok(conclusion.exit_code())
+    Ok((conclusion.exit_code(), ended(&outcomes)))
+}
+
+/// How the trials ended, in the order they ended.
+fn ended(outcomes: &Mutex<Vec<Outcome>>) -> Vec<handover::Ended> {
+    outcomes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|o| handover::Ended {
+            name: o.name.clone(),
+            failure: o.failure.clone(),
+            ignored: o.ignored.clone(),
+            notes: o.notes.clone(),
+            caveat: o.caveat.clone(),
+            observed: o.observed.clone(),
+        })
+        .collect()
 }
 
 /// What `--partition` left this run, for the report.
@@ -368,19 +399,7 @@ fn write_report(
             shard.total, shard.left_out
         )
     });
-    let ended: Vec<handover::Ended> = outcomes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|o| handover::Ended {
-            name: o.name.clone(),
-            failure: o.failure.clone(),
-            ignored: o.ignored.clone(),
-            notes: o.notes.clone(),
-            caveat: o.caveat.clone(),
-            observed: o.observed.clone(),
-        })
-        .collect();
+    let ended = ended(outcomes);
     let report = handover::build(handover::RunInfo::now(tested, partition), packs, &ended);
     handover::write(path, &report)?;
     Ok(())
