@@ -318,7 +318,14 @@ pub struct Hop {
     pub headers: Vec<(String, String)>,
     /// Why the request failed without an answer (refused connection, aborted), if it did.
     pub failed: Option<String>,
+    /// The body sent (a form's fields, url-encoded), when there is one of at most
+    /// [`MAX_BODY_BYTES`].
+    pub body: Option<String>,
+    /// The `Set-Cookie` lines of the answer: Chromium gives them apart from the headers.
+    pub set_cookies: Vec<String>,
     request_id: String,
+    /// Whether the cookies of this hop's answer came already (one such event per answer).
+    extra: bool,
 }
 
 impl Hop {
@@ -334,6 +341,99 @@ impl Hop {
                     .collect()
             })
             .unwrap_or_default();
+    }
+}
+
+/// The most bytes of a request body the driver reads (a SAMLResponse form is tens of KiB): a
+/// longer one is neither recorded nor shown to an interceptor ([`Paused::body`] is `None`).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request's body as Chromium reports it (`postData`, or the base64 `postDataEntries` of
+/// newer releases), when it has one of at most [`MAX_BODY_BYTES`].
+fn request_body(request: &Value) -> Option<Vec<u8>> {
+    use base64::Engine;
+    if let Some(s) = request["postData"].as_str() {
+        return (s.len() <= MAX_BODY_BYTES).then(|| s.as_bytes().to_vec());
+    }
+    let mut out = Vec::new();
+    for entry in request["postDataEntries"].as_array()? {
+        let b64 = entry["bytes"].as_str().unwrap_or("");
+        // Base64 is 4/3 of the bytes: check before decoding.
+        if out.len() + b64.len() / 4 * 3 > MAX_BODY_BYTES {
+            return None;
+        }
+        out.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()?,
+        );
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A document request Chromium holds until an [`Interceptor`] decides about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paused {
+    pub method: String,
+    pub url: String,
+    /// Its body (a form's fields, url-encoded), when it has one of at most [`MAX_BODY_BYTES`].
+    pub body: Option<Vec<u8>>,
+    /// Whether it has a body ([`Paused::body`] is `None` for one past the limit).
+    pub has_body: bool,
+}
+
+/// What becomes of a paused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Sent as it is.
+    Continue,
+    /// Sent with another URL and/or body, unseen by the page (`Fetch.continueRequest`).
+    Change {
+        url: Option<String>,
+        body: Option<Vec<u8>>,
+    },
+    /// Never sent: the page gets this HTML answer instead (`Fetch.fulfillRequest`).
+    Fulfill { status: u16, html: String },
+    /// Never sent: the navigation is aborted and the page stays where it was
+    /// (`Fetch.failRequest`).
+    Abort,
+}
+
+/// Decides about each paused document request of a page, in the order they come.
+pub type Interceptor = Box<dyn FnMut(&Paused) -> Decision + Send>;
+
+/// The `Fetch.*` command that carries out `decision` for the paused request `id`.
+fn command(id: &str, decision: Decision) -> (&'static str, Value) {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    match decision {
+        Decision::Continue => ("Fetch.continueRequest", json!({ "requestId": id })),
+        Decision::Change { url, body } => {
+            let mut p = json!({ "requestId": id });
+            if let Some(u) = url {
+                p["url"] = json!(u);
+            }
+            if let Some(b) = body {
+                p["postData"] = json!(b64(&b));
+            }
+            ("Fetch.continueRequest", p)
+        }
+        Decision::Fulfill { status, html } => (
+            "Fetch.fulfillRequest",
+            json!({
+                "requestId": id,
+                "responseCode": status,
+                "responseHeaders": [
+                    { "name": "Content-Type", "value": "text/html; charset=utf-8" },
+                    { "name": "Cache-Control", "value": "no-store" },
+                ],
+                "body": b64(html.as_bytes()),
+            }),
+        ),
+        Decision::Abort => (
+            "Fetch.failRequest",
+            json!({ "requestId": id, "errorReason": "Aborted" }),
+        ),
     }
 }
 
@@ -394,8 +494,37 @@ impl Page {
                     status: None,
                     headers: Vec::new(),
                     failed: None,
+                    body: request_body(&p["request"])
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    set_cookies: Vec::new(),
                     request_id: id,
+                    extra: false,
                 });
+            }
+            // Answers of one redirect chain share a request id and come in order: the k-th
+            // such event is the k-th hop's (not a document's only by its id, as above).
+            "Network.responseReceivedExtraInfo" => {
+                let id = p["requestId"].as_str().unwrap_or("");
+                if let Some(h) = self
+                    .hops
+                    .iter_mut()
+                    .find(|h| h.request_id == id && !h.extra)
+                {
+                    h.extra = true;
+                    h.set_cookies = p["headers"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                        .flat_map(|(_, v)| {
+                            v.as_str()
+                                .unwrap_or("")
+                                .lines()
+                                .map(str::to_owned)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                }
             }
             "Network.responseReceived" if is_document => {
                 let id = p["requestId"].as_str().unwrap_or("");
@@ -417,6 +546,62 @@ impl Page {
             }
             _ => {}
         }
+    }
+
+    /// From now on, holds each document request of this page (navigations, redirects, form
+    /// posts; not its scripts' fetches) until `decide` says what becomes of it. The decisions
+    /// are carried out by a task of their own, so a request is let go even while the page's
+    /// owner waits on a navigation; each answer has the page's time limit, and a request whose
+    /// answer failed is left to Chromium (which ends it with the target). Only this page's
+    /// target is intercepted: other pages, in other contexts, are not slowed down.
+    pub async fn intercept(&mut self, mut decide: Interceptor) -> Result<(), BrowserError> {
+        let mut paused = self.conn.subscribe_fetch(&self.session);
+        let (conn, session, limit) = (Arc::clone(&self.conn), self.session.clone(), self.limit);
+        tokio::spawn(async move {
+            while let Some(ev) = paused.recv().await {
+                if ev.method != "Fetch.requestPaused" {
+                    continue;
+                }
+                let p = &ev.params;
+                let id = p["requestId"].as_str().unwrap_or("").to_owned();
+                let request = Paused {
+                    method: p["request"]["method"].as_str().unwrap_or("GET").to_owned(),
+                    url: p["request"]["url"].as_str().unwrap_or("").to_owned(),
+                    body: request_body(&p["request"]),
+                    has_body: p["request"]["hasPostData"].as_bool().unwrap_or(false),
+                };
+                let (method, params) = command(&id, decide(&request));
+                if let Err(e) = conn.call(Some(&session), method, params, limit).await {
+                    tracing::warn!("letting go of {} {}: {e}", request.method, request.url);
+                }
+            }
+        });
+        self.call(
+            "Fetch.enable",
+            json!({ "patterns": [
+                { "urlPattern": "*", "resourceType": "Document", "requestStage": "Request" }
+            ] }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The cookies of this page's context that would go to `url`, as (name, value).
+    pub async fn cookies(&self, url: &str) -> Result<Vec<(String, String)>, BrowserError> {
+        let got = self
+            .call("Network.getCookies", json!({ "urls": [url] }))
+            .await?;
+        Ok(got["cookies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or("").to_owned(),
+                    c["value"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect())
     }
 
     /// The document requests so far (navigations, redirects, form posts), in order.
