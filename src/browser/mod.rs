@@ -394,6 +394,10 @@ pub enum Decision {
     },
     /// Never sent: the page gets this HTML answer instead (`Fetch.fulfillRequest`).
     Fulfill { status: u16, html: String },
+    /// Never sent: the page is redirected (302) to `location`, which it then requests, and
+    /// sees (a URL changed by [`Decision::Change`] is not seen by the page's scripts; a
+    /// single-page app reads its callback's parameters from its own address).
+    Redirect { location: String },
     /// Never sent: the navigation is aborted and the page stays where it was
     /// (`Fetch.failRequest`).
     Abort,
@@ -428,6 +432,18 @@ fn command(id: &str, decision: Decision) -> (&'static str, Value) {
                     { "name": "Cache-Control", "value": "no-store" },
                 ],
                 "body": b64(html.as_bytes()),
+            }),
+        ),
+        Decision::Redirect { location } => (
+            "Fetch.fulfillRequest",
+            json!({
+                "requestId": id,
+                "responseCode": 302,
+                "responseHeaders": [
+                    { "name": "Location", "value": location },
+                    { "name": "Cache-Control", "value": "no-store" },
+                ],
+                "body": "",
             }),
         ),
         Decision::Abort => (

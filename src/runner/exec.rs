@@ -871,6 +871,20 @@ the registered ACS URL / redirect_uri by this browser",
     fn judge_refused(&mut self, got: &LoginSeen) -> Result<(), Failure> {
         let spec = self.spec;
         let status = got.page.status;
+        let no_nonce_sent = spec.oidc_fault == Some(crate::oidc::faults::Fault::WrongNonce)
+            && self
+                .idp
+                .altered(self.trial)
+                .iter()
+                .any(|a| a.ends_with(crate::oidc::faults::NO_NONCE_SENT));
+        if no_nonce_sent {
+            self.passed.not_run = Some(
+                "the RP's authorization request carried no nonce, so OpenID Connect Core \
+§3.1.3.7 step 11 asks it to check none: nothing to judge"
+                    .into(),
+            );
+            return Ok(());
+        }
         if got.seen.logged_in {
             return self.judge_session_after_forgery(got);
         }

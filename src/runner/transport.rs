@@ -122,6 +122,9 @@ struct Steering {
     serve: Option<(String, String)>,
     /// What the interceptor could not do as asked, for the transcript.
     trouble: Option<String>,
+    /// Requests answered with a redirect to their changed URL: not hops of the record (the
+    /// HTTP emulation sends the changed request in their place).
+    redirected: Vec<String>,
 }
 
 /// Where the runner's own pages are served (at the IdP's origin; never requested from it).
@@ -170,15 +173,22 @@ impl Steering {
             if is_post { "POST" } else { "GET" }
         ));
         self.rewrite = None;
-        let body = changed.map(|f| {
-            url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(f)
-                .finish()
-                .into_bytes()
-        });
-        Decision::Change {
-            url: (url != p.url).then_some(url),
-            body,
+        match changed {
+            Some(f) => Decision::Change {
+                url: (url != p.url).then_some(url),
+                body: Some(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(f)
+                        .finish()
+                        .into_bytes(),
+                ),
+            },
+            // A changed address must be the page's own: sent there by a redirect, as a
+            // forged link would send it.
+            None => {
+                self.redirected.push(p.url.clone());
+                Decision::Redirect { location: url }
+            }
         }
     }
 }
@@ -278,7 +288,15 @@ impl ChromiumTab {
             self.handed = all.len();
             new
         };
+        let mut redirected = std::mem::take(&mut self.steering().redirected);
         for h in hops.iter().filter(|h| h.url != runner_page) {
+            if let Some(i) = redirected
+                .iter()
+                .position(|u| *u == h.url && h.status == Some(302))
+            {
+                redirected.remove(i);
+                continue;
+            }
             let post = h.method == "POST";
             let fields = h
                 .body
@@ -312,6 +330,8 @@ impl ChromiumTab {
             });
         }
         let mut s = self.steering();
+        // Not seen yet: for the next hand-over.
+        s.redirected.extend(redirected);
         if let Some(r) = s.rewritten.take() {
             record.rewritten = Some(r);
         }
@@ -393,7 +413,10 @@ impl ChromiumTab {
                 self.page.press(Key::Enter).await?;
             }
         }
-        self.wait_decided().await?;
+        // Stopped before an endpoint, the page never got to decide anything.
+        if self.held().is_none() {
+            self.wait_decided().await?;
+        }
         self.current().await
     }
 
@@ -673,13 +696,14 @@ mod tests {
             s.decide(&paused("GET", "http://idp.test/authorize?state=a", None)),
             Decision::Continue
         );
+        // The page is sent to the changed address, as a forged link would send it.
         assert_eq!(
             s.decide(&paused("GET", "http://sp.test/cb?state=a&code=c", None)),
-            Decision::Change {
-                url: Some("http://sp.test/cb?state=other".into()),
-                body: None
+            Decision::Redirect {
+                location: "http://sp.test/cb?state=other".into()
             }
         );
+        assert_eq!(s.redirected, ["http://sp.test/cb?state=a&code=c"]);
         assert_eq!(s.rewritten.as_deref(), Some("GET http://sp.test/cb"));
         // Once only.
         assert_eq!(
