@@ -155,8 +155,15 @@ fn same_in_both_modes(flaws: &[&str], filter: &str, expected: &[&str]) {
     http_verdicts.sort();
     browser_verdicts.sort();
     assert!(!browser_verdicts.is_empty(), "{out}");
-    assert_eq!(browser_verdicts, http_verdicts, "Chromium:\n{out}\nHTTP:\n{http}");
-    assert_eq!(failures(&out), failures(&http), "Chromium:\n{out}\nHTTP:\n{http}");
+    assert_eq!(
+        browser_verdicts, http_verdicts,
+        "Chromium:\n{out}\nHTTP:\n{http}"
+    );
+    assert_eq!(
+        failures(&out),
+        failures(&http),
+        "Chromium:\n{out}\nHTTP:\n{http}"
+    );
 }
 
 /// The strict reference SP passes the SAML logouts in Chromium as over HTTP: SP-initiated,
@@ -404,7 +411,9 @@ fn the_oidc_attack_pack_runs_against_the_spa_in_chromium() {
         );
         for (name, v) in &got {
             assert!(
-                v == "ok" || v == "FAILED" || (v.starts_with("ignored (") && !v.contains("browser mode")),
+                v == "ok"
+                    || v == "FAILED"
+                    || (v.starts_with("ignored (") && !v.contains("browser mode")),
                 "{name}: {v}"
             );
         }

@@ -362,11 +362,7 @@ fn request_body(request: &Value) -> Option<Vec<u8>> {
         if out.len() + b64.len() / 4 * 3 > MAX_BODY_BYTES {
             return None;
         }
-        out.extend(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .ok()?,
-        );
+        out.extend(base64::engine::general_purpose::STANDARD.decode(b64).ok()?);
     }
     (!out.is_empty()).then_some(out)
 }

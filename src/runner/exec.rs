@@ -1205,10 +1205,8 @@ identity (not fooled) or took the forged one"
                 let who = self.browsers[0].2.clone();
                 let done = match self.driver("main") {
                     Some(mut d) => {
-                        super::logout::idp_initiated(
-                            spec, idp, trial, &who, &mut d, fault, binding,
-                        )
-                        .await
+                        super::logout::idp_initiated(spec, idp, trial, &who, &mut d, fault, binding)
+                            .await
                     }
                     None => Err("no main browser".to_owned()),
                 };

@@ -58,14 +58,19 @@ fn tls_connector() -> Result<native_tls::TlsConnector, native_tls::Error> {
     static CACHE: std::sync::Mutex<Option<(u64, native_tls::TlsConnector)>> =
         std::sync::Mutex::new(None);
     let generation = crate::tls::trusted_generation();
-    let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((made_for, tls)) = cache.as_ref() {
         if *made_for == generation {
             return Ok(tls.clone());
         }
     }
     let mut builder = native_tls::TlsConnector::builder();
-    for der in crate::tls::trusted().iter().filter_map(|ca| ca.to_der().ok()) {
+    for der in crate::tls::trusted()
+        .iter()
+        .filter_map(|ca| ca.to_der().ok())
+    {
         builder.add_root_certificate(native_tls::Certificate::from_der(&der)?);
     }
     let tls = builder.build()?;

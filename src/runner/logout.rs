@@ -5,8 +5,8 @@
 //! `saml::logout::apply` / `oidc::logout::apply`).
 
 use super::browser::{Hop, Page};
-use super::transport::Driver;
 use super::plan::TrialSpec;
+use super::transport::Driver;
 use crate::config::{App, LogoutFault, OidcApp, SamlApp, SigningAlg, SloBinding, User};
 use crate::idp::IdpState;
 use crate::oidc::logout::{self as bcl, Signing};

@@ -265,10 +265,7 @@ impl ChromiumTab {
             let steering = Arc::clone(&self.steering);
             self.page
                 .intercept(Box::new(move |p| {
-                    steering
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .decide(p)
+                    steering.lock().unwrap_or_else(|e| e.into_inner()).decide(p)
                 }))
                 .await?;
             self.intercepting = true;
@@ -664,8 +661,15 @@ mod tests {
         ] {
             let specs = trials(yaml, true);
             assert!(specs.len() > 50);
-            assert_eq!(verdicts(&specs, Engine::Http), verdicts(&specs, Engine::Chromium));
-            assert!(verdicts(&specs, Engine::Chromium).values().all(|v| v == "runs"));
+            assert_eq!(
+                verdicts(&specs, Engine::Http),
+                verdicts(&specs, Engine::Chromium)
+            );
+            assert!(
+                verdicts(&specs, Engine::Chromium)
+                    .values()
+                    .all(|v| v == "runs")
+            );
         }
     }
 
@@ -687,7 +691,10 @@ mod tests {
         let mut s = Steering {
             rewrite: Some(Rewrite {
                 endpoints: vec![endpoint("http://sp.test/cb")],
-                set: vec![("state".into(), Some("other".into())), ("code".into(), None)],
+                set: vec![
+                    ("state".into(), Some("other".into())),
+                    ("code".into(), None),
+                ],
             }),
             ..Steering::default()
         };
@@ -761,7 +768,11 @@ mod tests {
             ..Steering::default()
         };
         assert_eq!(
-            s.decide(&paused("POST", "http://sp.test/cb", Some("code=c1&state=s1"))),
+            s.decide(&paused(
+                "POST",
+                "http://sp.test/cb",
+                Some("code=c1&state=s1")
+            )),
             Decision::Abort
         );
         assert_eq!(
