@@ -116,7 +116,7 @@ struct Steering {
     /// Endpoints never requested: the navigation stops before them.
     stop_at: Vec<url::Url>,
     /// The request a navigation stopped before: its URL and, for a POST, its form.
-    held: Option<(String, Option<Vec<(String, String)>>)>,
+    held: Option<Held>,
     /// A page the runner serves itself (its URL and markup), once: the form an IdP's page
     /// would auto-submit, answered without reaching the IdP.
     serve: Option<(String, String)>,
@@ -126,6 +126,9 @@ struct Steering {
     /// HTTP emulation sends the changed request in their place).
     redirected: Vec<String>,
 }
+
+/// A request a navigation stopped before: its URL and, for a POST, its form.
+type Held = (String, Option<super::browser::Form>);
 
 /// Where the runner's own pages are served (at the IdP's origin; never requested from it).
 const RUNNER_PAGE: &str = "/.fakta-runner/form";
@@ -338,7 +341,7 @@ impl ChromiumTab {
     }
 
     /// The request the last navigation stopped before, if it did.
-    fn held(&self) -> Option<(String, Option<Vec<(String, String)>>)> {
+    fn held(&self) -> Option<Held> {
         self.steering().held.clone()
     }
 
