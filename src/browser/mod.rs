@@ -97,6 +97,8 @@ pub const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 pub const STEP_LIMIT: Duration = Duration::from_secs(20);
 /// How soon after a click or key a navigation it starts shows its first request.
 pub const NAVIGATION_START: Duration = Duration::from_millis(500);
+/// How long a page that submits itself on load must stay before it counts as settled.
+pub const AUTOSUBMIT_GRACE: Duration = Duration::from_secs(1);
 /// The last bytes of Chromium's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -663,32 +665,50 @@ impl Page {
 
     /// Waits until no document request is under way and the page's `document.readyState` is
     /// `complete` at the same URL twice, 150 ms apart: redirects, auto-submitting forms and
-    /// scripts that navigate on load have run their course.
+    /// scripts that navigate on load have run their course. A page that submits itself on load
+    /// (a SAML or form_post page) must stay [`AUTOSUBMIT_GRACE`] first: its form's request
+    /// may not have shown yet on a loaded machine, and an interceptor may have stopped it (then
+    /// the page stays).
     pub async fn settle(&mut self) -> Result<(), BrowserError> {
         let deadline = Instant::now() + self.limit;
-        let mut last: Option<String> = None;
+        let mut last: Option<(String, bool)> = None;
+        let mut since = Instant::now();
+        let mut last_hops = usize::MAX;
         loop {
             tokio::time::sleep(Duration::from_millis(150)).await;
             self.drain();
+            let hops = self.hops.len();
             let pending = self
                 .hops
                 .iter()
                 .any(|h| h.status.is_none() && h.failed.is_none());
             // A navigation under way destroys the context an evaluation runs in: not settled.
             let now = self
-                .eval_quiet("document.readyState === 'complete' ? location.href : null")
+                .eval_quiet(
+                    "document.readyState === 'complete' ? [location.href, !!(document.body && \
+                     /submit\\(\\)/.test(document.body.getAttribute('onload') || ''))] : null",
+                )
                 .await
                 .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-            match (&now, &last) {
-                (Some(a), Some(b)) if a == b && !pending => return Ok(()),
-                _ => last = now,
+                .and_then(|v| Some((v[0].as_str()?.to_owned(), v[1].as_bool()?)));
+            // The same page, with no request since it was first seen.
+            let same = now.is_some() && now == last && hops == last_hops;
+            if !same {
+                since = Instant::now();
+                last = now;
+                last_hops = hops;
+            } else if !pending
+                && (last.as_ref().is_some_and(|(_, autosubmit)| !autosubmit)
+                    || since.elapsed() >= AUTOSUBMIT_GRACE)
+            {
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(BrowserError::Timeout {
                     what: format!(
                         "the page to settle (at {})",
-                        last.as_deref().unwrap_or("a page still loading")
+                        last.as_ref()
+                            .map_or("a page still loading", |(u, _)| u.as_str())
                     ),
                     limit: self.limit,
                 });
