@@ -383,11 +383,13 @@ impl ChromiumTab {
         for _ in 0..MAX_LOGIN_PAGES {
             let at_login = match &self.decided {
                 // A page's script may take its time to leave for the IdP (a single-page app
-                // reads discovery first): wait for the login page or the page's decision.
+                // reads discovery first): wait for the login page (loaded: its buttons are
+                // there) or the page's decision.
                 Some(expr) => {
                     self.page
                         .wait_for(&format!(
-                            "location.href.startsWith({login_page}) ? 'login' : {}",
+                            "location.href.startsWith({login_page}) \
+                             ? (document.readyState === 'complete' ? 'login' : null) : {}",
                             decision(expr)
                         ))
                         .await?
