@@ -655,10 +655,21 @@ async fn g2(
         .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     let before = b.hops.len();
-    let done =
-        fakta::runner::logout::idp_initiated(&spec, &w.idp, &trial, &alice, &mut b, fault, binding)
-            .await
-            .unwrap();
+    let mut driver = fakta::runner::transport::Driver {
+        record: &mut b,
+        tab: None,
+    };
+    let done = fakta::runner::logout::idp_initiated(
+        &spec,
+        &w.idp,
+        &trial,
+        &alice,
+        &mut driver,
+        fault,
+        binding,
+    )
+    .await
+    .unwrap();
     let hops = b.hops[before..].to_vec();
     (b, done, hops)
 }

@@ -37,6 +37,10 @@ type Waiters = HashMap<u64, oneshot::Sender<Result<Value, String>>>;
 struct Routes {
     waiters: Waiters,
     sessions: HashMap<String, mpsc::Sender<Event>>,
+    /// Per session, where its `Fetch.*` events go when the page intercepts requests: a paused
+    /// request must be answered even while the page's owner waits on a command (a navigation
+    /// does not answer until its request is let go), so they bypass the page's queue.
+    fetch: HashMap<String, mpsc::Sender<Event>>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
 }
@@ -73,7 +77,16 @@ impl Connection {
     }
 
     pub fn unsubscribe(&self, session: &str) {
-        self.routes().sessions.remove(session);
+        let mut r = self.routes();
+        r.sessions.remove(session);
+        r.fetch.remove(session);
+    }
+
+    /// The `Fetch.*` events of `session` from now on (no longer in [`Connection::subscribe`]'s).
+    pub fn subscribe_fetch(&self, session: &str) -> mpsc::Receiver<Event> {
+        let (tx, rx) = mpsc::channel(EVENT_BACKLOG);
+        self.routes().fetch.insert(session.to_owned(), tx);
+        rx
     }
 
     /// Sends `method` (to `session`, or to the browser) and waits at most `limit` for its answer.
@@ -187,6 +200,7 @@ async fn read_loop(mut from: pipe::Receiver, routes: Arc<Mutex<Routes>>) {
         let _ = w.send(Err(why.clone()));
     }
     r.sessions.clear();
+    r.fetch.clear();
 }
 
 fn dispatch(bytes: &[u8], routes: &Mutex<Routes>) {
@@ -215,7 +229,11 @@ fn dispatch(bytes: &[u8], routes: &Mutex<Routes>) {
     ) else {
         return;
     };
-    if let Some(tx) = r.sessions.get(session) {
+    let route = match r.fetch.get(session) {
+        Some(tx) if method.starts_with("Fetch.") => Some(tx),
+        _ => r.sessions.get(session),
+    };
+    if let Some(tx) = route {
         let _ = tx.try_send(Event {
             method: method.to_owned(),
             params: msg.get("params").cloned().unwrap_or(Value::Null),

@@ -97,6 +97,8 @@ pub const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 pub const STEP_LIMIT: Duration = Duration::from_secs(20);
 /// How soon after a click or key a navigation it starts shows its first request.
 pub const NAVIGATION_START: Duration = Duration::from_millis(500);
+/// How long a page that submits itself on load must stay before it counts as settled.
+pub const AUTOSUBMIT_GRACE: Duration = Duration::from_secs(1);
 /// The last bytes of Chromium's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -332,7 +334,14 @@ pub struct Hop {
     pub headers: Vec<(String, String)>,
     /// Why the request failed without an answer (refused connection, aborted), if it did.
     pub failed: Option<String>,
+    /// The body sent (a form's fields, url-encoded), when there is one of at most
+    /// [`MAX_BODY_BYTES`].
+    pub body: Option<String>,
+    /// The `Set-Cookie` lines of the answer: Chromium gives them apart from the headers.
+    pub set_cookies: Vec<String>,
     request_id: String,
+    /// Whether the cookies of this hop's answer came already (one such event per answer).
+    extra: bool,
 }
 
 impl Hop {
@@ -348,6 +357,111 @@ impl Hop {
                     .collect()
             })
             .unwrap_or_default();
+    }
+}
+
+/// The most bytes of a request body the driver reads (a SAMLResponse form is tens of KiB): a
+/// longer one is neither recorded nor shown to an interceptor ([`Paused::body`] is `None`).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request's body as Chromium reports it (`postData`, or the base64 `postDataEntries` of
+/// newer releases), when it has one of at most [`MAX_BODY_BYTES`].
+fn request_body(request: &Value) -> Option<Vec<u8>> {
+    use base64::Engine;
+    if let Some(s) = request["postData"].as_str() {
+        return (s.len() <= MAX_BODY_BYTES).then(|| s.as_bytes().to_vec());
+    }
+    let mut out = Vec::new();
+    for entry in request["postDataEntries"].as_array()? {
+        let b64 = entry["bytes"].as_str().unwrap_or("");
+        // Base64 is 4/3 of the bytes: check before decoding.
+        if out.len() + b64.len() / 4 * 3 > MAX_BODY_BYTES {
+            return None;
+        }
+        out.extend(base64::engine::general_purpose::STANDARD.decode(b64).ok()?);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A document request Chromium holds until an [`Interceptor`] decides about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paused {
+    pub method: String,
+    pub url: String,
+    /// Its body (a form's fields, url-encoded), when it has one of at most [`MAX_BODY_BYTES`].
+    pub body: Option<Vec<u8>>,
+    /// Whether it has a body ([`Paused::body`] is `None` for one past the limit).
+    pub has_body: bool,
+}
+
+/// What becomes of a paused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Sent as it is.
+    Continue,
+    /// Sent with another URL and/or body, unseen by the page (`Fetch.continueRequest`).
+    Change {
+        url: Option<String>,
+        body: Option<Vec<u8>>,
+    },
+    /// Never sent: the page gets this HTML answer instead (`Fetch.fulfillRequest`).
+    Fulfill { status: u16, html: String },
+    /// Never sent: the page is redirected (302) to `location`, which it then requests, and
+    /// sees (a URL changed by [`Decision::Change`] is not seen by the page's scripts; a
+    /// single-page app reads its callback's parameters from its own address).
+    Redirect { location: String },
+    /// Never sent: the navigation is aborted and the page stays where it was
+    /// (`Fetch.failRequest`).
+    Abort,
+}
+
+/// Decides about each paused document request of a page, in the order they come.
+pub type Interceptor = Box<dyn FnMut(&Paused) -> Decision + Send>;
+
+/// The `Fetch.*` command that carries out `decision` for the paused request `id`.
+fn command(id: &str, decision: Decision) -> (&'static str, Value) {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    match decision {
+        Decision::Continue => ("Fetch.continueRequest", json!({ "requestId": id })),
+        Decision::Change { url, body } => {
+            let mut p = json!({ "requestId": id });
+            if let Some(u) = url {
+                p["url"] = json!(u);
+            }
+            if let Some(b) = body {
+                p["postData"] = json!(b64(&b));
+            }
+            ("Fetch.continueRequest", p)
+        }
+        Decision::Fulfill { status, html } => (
+            "Fetch.fulfillRequest",
+            json!({
+                "requestId": id,
+                "responseCode": status,
+                "responseHeaders": [
+                    { "name": "Content-Type", "value": "text/html; charset=utf-8" },
+                    { "name": "Cache-Control", "value": "no-store" },
+                ],
+                "body": b64(html.as_bytes()),
+            }),
+        ),
+        Decision::Redirect { location } => (
+            "Fetch.fulfillRequest",
+            json!({
+                "requestId": id,
+                "responseCode": 302,
+                "responseHeaders": [
+                    { "name": "Location", "value": location },
+                    { "name": "Cache-Control", "value": "no-store" },
+                ],
+                "body": "",
+            }),
+        ),
+        Decision::Abort => (
+            "Fetch.failRequest",
+            json!({ "requestId": id, "errorReason": "Aborted" }),
+        ),
     }
 }
 
@@ -408,8 +522,37 @@ impl Page {
                     status: None,
                     headers: Vec::new(),
                     failed: None,
+                    body: request_body(&p["request"])
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    set_cookies: Vec::new(),
                     request_id: id,
+                    extra: false,
                 });
+            }
+            // Answers of one redirect chain share a request id and come in order: the k-th
+            // such event is the k-th hop's (not a document's only by its id, as above).
+            "Network.responseReceivedExtraInfo" => {
+                let id = p["requestId"].as_str().unwrap_or("");
+                if let Some(h) = self
+                    .hops
+                    .iter_mut()
+                    .find(|h| h.request_id == id && !h.extra)
+                {
+                    h.extra = true;
+                    h.set_cookies = p["headers"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                        .flat_map(|(_, v)| {
+                            v.as_str()
+                                .unwrap_or("")
+                                .lines()
+                                .map(str::to_owned)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                }
             }
             "Network.responseReceived" if is_document => {
                 let id = p["requestId"].as_str().unwrap_or("");
@@ -431,6 +574,62 @@ impl Page {
             }
             _ => {}
         }
+    }
+
+    /// From now on, holds each document request of this page (navigations, redirects, form
+    /// posts; not its scripts' fetches) until `decide` says what becomes of it. The decisions
+    /// are carried out by a task of their own, so a request is let go even while the page's
+    /// owner waits on a navigation; each answer has the page's time limit, and a request whose
+    /// answer failed is left to Chromium (which ends it with the target). Only this page's
+    /// target is intercepted: other pages, in other contexts, are not slowed down.
+    pub async fn intercept(&mut self, mut decide: Interceptor) -> Result<(), BrowserError> {
+        let mut paused = self.conn.subscribe_fetch(&self.session);
+        let (conn, session, limit) = (Arc::clone(&self.conn), self.session.clone(), self.limit);
+        tokio::spawn(async move {
+            while let Some(ev) = paused.recv().await {
+                if ev.method != "Fetch.requestPaused" {
+                    continue;
+                }
+                let p = &ev.params;
+                let id = p["requestId"].as_str().unwrap_or("").to_owned();
+                let request = Paused {
+                    method: p["request"]["method"].as_str().unwrap_or("GET").to_owned(),
+                    url: p["request"]["url"].as_str().unwrap_or("").to_owned(),
+                    body: request_body(&p["request"]),
+                    has_body: p["request"]["hasPostData"].as_bool().unwrap_or(false),
+                };
+                let (method, params) = command(&id, decide(&request));
+                if let Err(e) = conn.call(Some(&session), method, params, limit).await {
+                    tracing::warn!("letting go of {} {}: {e}", request.method, request.url);
+                }
+            }
+        });
+        self.call(
+            "Fetch.enable",
+            json!({ "patterns": [
+                { "urlPattern": "*", "resourceType": "Document", "requestStage": "Request" }
+            ] }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The cookies of this page's context that would go to `url`, as (name, value).
+    pub async fn cookies(&self, url: &str) -> Result<Vec<(String, String)>, BrowserError> {
+        let got = self
+            .call("Network.getCookies", json!({ "urls": [url] }))
+            .await?;
+        Ok(got["cookies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or("").to_owned(),
+                    c["value"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect())
     }
 
     /// The document requests so far (navigations, redirects, form posts), in order.
@@ -480,32 +679,50 @@ impl Page {
 
     /// Waits until no document request is under way and the page's `document.readyState` is
     /// `complete` at the same URL twice, 150 ms apart: redirects, auto-submitting forms and
-    /// scripts that navigate on load have run their course.
+    /// scripts that navigate on load have run their course. A page that submits itself on load
+    /// (a SAML or form_post page) must stay [`AUTOSUBMIT_GRACE`] first: its form's request
+    /// may not have shown yet on a loaded machine, and an interceptor may have stopped it (then
+    /// the page stays).
     pub async fn settle(&mut self) -> Result<(), BrowserError> {
         let deadline = Instant::now() + self.limit;
-        let mut last: Option<String> = None;
+        let mut last: Option<(String, bool)> = None;
+        let mut since = Instant::now();
+        let mut last_hops = usize::MAX;
         loop {
             tokio::time::sleep(Duration::from_millis(150)).await;
             self.drain();
+            let hops = self.hops.len();
             let pending = self
                 .hops
                 .iter()
                 .any(|h| h.status.is_none() && h.failed.is_none());
             // A navigation under way destroys the context an evaluation runs in: not settled.
             let now = self
-                .eval_quiet("document.readyState === 'complete' ? location.href : null")
+                .eval_quiet(
+                    "document.readyState === 'complete' ? [location.href, !!(document.body && \
+                     /submit\\(\\)/.test(document.body.getAttribute('onload') || ''))] : null",
+                )
                 .await
                 .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-            match (&now, &last) {
-                (Some(a), Some(b)) if a == b && !pending => return Ok(()),
-                _ => last = now,
+                .and_then(|v| Some((v[0].as_str()?.to_owned(), v[1].as_bool()?)));
+            // The same page, with no request since it was first seen.
+            let same = now.is_some() && now == last && hops == last_hops;
+            if !same {
+                since = Instant::now();
+                last = now;
+                last_hops = hops;
+            } else if !pending
+                && (last.as_ref().is_some_and(|(_, autosubmit)| !autosubmit)
+                    || since.elapsed() >= AUTOSUBMIT_GRACE)
+            {
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 return Err(BrowserError::Timeout {
                     what: format!(
                         "the page to settle (at {})",
-                        last.as_deref().unwrap_or("a page still loading")
+                        last.as_ref()
+                            .map_or("a page still loading", |(u, _)| u.as_str())
                     ),
                     limit: self.limit,
                 });

@@ -509,6 +509,10 @@ pub fn show_jwt(fault: Fault, honest_header: &Value, honest_claims: &Value, toke
     )
 }
 
+/// How O5's record ends when the RP's authorization request carried no nonce: then OpenID
+/// Connect Core §3.1.3.7 step 11 asks it for no check, and the trial judges nothing.
+pub const NO_NONCE_SENT: &str = "(the RP's request carried no nonce)";
+
 /// Applies `fault` to the honest claims and signs (or mis-signs) the result. Returns the token
 /// and what was altered.
 pub fn forge_id_token<K: HasPublic>(
@@ -572,10 +576,16 @@ pub fn forge_id_token<K: HasPublic>(
             (sign(&claims, kid)?, "iat removed".into())
         }
         Fault::WrongNonce => {
+            // The honest id_token carries a nonce only when the RP's request had one.
+            let sent = claims.contains_key("nonce");
             claims.insert("nonce".into(), json!("a-nonce-the-rp-never-sent"));
             (
                 sign(&claims, kid)?,
-                "nonce set to a-nonce-the-rp-never-sent".into(),
+                if sent {
+                    "nonce set to a-nonce-the-rp-never-sent".into()
+                } else {
+                    format!("nonce set to a-nonce-the-rp-never-sent {NO_NONCE_SENT}")
+                },
             )
         }
         Fault::CorruptSignature => {

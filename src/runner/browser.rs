@@ -436,7 +436,7 @@ impl Browser {
     }
 
     /// Keeps a decoded copy of SAML messages carried in URLs.
-    fn note_url(&mut self, url: &str) {
+    pub(crate) fn note_url(&mut self, url: &str) {
         if let Ok(u) = reqwest::Url::parse(url) {
             for (k, v) in u.query_pairs() {
                 if k == "SAMLRequest" || k == "SAMLResponse" {
@@ -455,7 +455,7 @@ impl Browser {
         }
     }
 
-    fn note_field(&mut self, k: &str, v: &str) {
+    pub(crate) fn note_field(&mut self, k: &str, v: &str) {
         if k == "SAMLResponse" || k == "SAMLRequest" {
             if let Ok(xml) = crate::saml::binding::decode_post(v) {
                 self.seen.push(Seen {

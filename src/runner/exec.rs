@@ -11,7 +11,7 @@ use super::binding::{BindingAttack, cookies_set_by};
 use super::browser::{Browser, Navigation, Page, Rewrite};
 use super::plan::TrialSpec;
 use super::transcript;
-use super::transport::{ChromiumTab, Transport};
+use super::transport::{ChromiumTab, Driver};
 use super::verdict::{Failure, FailureKind, Observation, Passed};
 use crate::browser::Chromium;
 use crate::config::{
@@ -176,9 +176,10 @@ struct TrialRun<'a> {
     forged_sent: bool,
     /// The values read from the session so far (the report's role matrix).
     observed: Vec<Observation>,
-    /// In Chromium mode, the main browser's tab: it navigates and probes, and hands its hops
-    /// to the main browser's record.
-    tab: Option<ChromiumTab>,
+    /// In Chromium mode, the run's Chromium and a tab per browser (by name): the tab browses
+    /// and hands what it did over to that browser's record.
+    chromium: Option<&'a Chromium>,
+    tabs: Vec<(String, ChromiumTab)>,
 }
 
 /// What one login navigation produced.
@@ -219,20 +220,45 @@ impl<'a> TrialRun<'a> {
             step: 0,
             forged_sent: false,
             observed: Vec::new(),
-            tab: None,
+            chromium: None,
+            tabs: Vec::new(),
         })
     }
 
     /// Opens the main browser's Chromium tab, when the run has a Chromium.
-    async fn open_tab(&mut self, chromium: Option<&Chromium>) -> Result<(), Failure> {
-        let Some(chromium) = chromium else {
+    async fn open_tab(&mut self, chromium: Option<&'a Chromium>) -> Result<(), Failure> {
+        self.chromium = chromium;
+        self.ensure_tab("main").await
+    }
+
+    /// In Chromium mode, gives browser `name` its tab (a fresh context) if it has none yet.
+    async fn ensure_tab(&mut self, name: &str) -> Result<(), Failure> {
+        let Some(chromium) = self.chromium else {
             return Ok(());
         };
+        if self.tabs.iter().any(|(n, _)| n == name) {
+            return Ok(());
+        }
         let tab = ChromiumTab::open(chromium, self.spec.conn.idp.base(), self.trial, self.target)
             .await
             .map_err(|e| self.fail(FailureKind::Setup, e))?;
-        self.tab = Some(tab);
+        self.tabs.push((name.to_owned(), tab));
         Ok(())
+    }
+
+    /// Browser `name` as the steps drive it (its tab in Chromium mode), if it exists.
+    fn driver(&mut self, name: &str) -> Option<Driver<'_>> {
+        let record = self
+            .browsers
+            .iter_mut()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, b, _)| b)?;
+        let tab = self
+            .tabs
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t);
+        Some(Driver { record, tab })
     }
 
     /// The failure of the current step, with its transcript.
@@ -326,6 +352,7 @@ impl<'a> TrialRun<'a> {
             let b = Browser::new(self.spec.conn.idp.base(), self.trial)
                 .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
             self.browsers.push((name.to_owned(), b, who));
+            self.ensure_tab(name).await?;
         }
         let conn = &self.spec.conn;
         let start = match from {
@@ -353,16 +380,9 @@ impl<'a> TrialRun<'a> {
             };
             (who.login.clone(), b.hops.len())
         };
-        let navigated = match self.tab.as_mut().filter(|_| name == "main") {
-            Some(tab) => {
-                let navigated = login_through(tab, &start, &login, target).await;
-                tab.hand_over(&mut self.browsers[0].1.hops);
-                navigated
-            }
-            None => match self.browser(name) {
-                Some((_, b, _)) => login_through(b, &start, &login, target).await,
-                None => Err(format!("no browser `{name}`")),
-            },
+        let navigated = match self.driver(name) {
+            Some(mut d) => login_through(&mut d, &start, &login, target).await,
+            None => Err(format!("no browser `{name}`")),
         };
         let (seen, page) = navigated.map_err(|e| {
             self.fail(
@@ -473,12 +493,16 @@ impl<'a> TrialRun<'a> {
         let mut held = Vec::new();
         if attack.needs_another_login() {
             let login = self.user.login.clone();
-            let mut other = Browser::new(self.spec.conn.idp.base(), self.trial)
+            let other = Browser::new(self.spec.conn.idp.base(), self.trial)
                 .map_err(|e| self.fail(FailureKind::Setup, e.to_string()))?;
-            let start = self.target.login_url.to_string();
-            let nav = other.navigate_until(&start, &login, &endpoints).await;
             self.browsers
                 .push(("other".to_owned(), other, self.user.clone()));
+            self.ensure_tab("other").await?;
+            let start = self.target.login_url.to_string();
+            let nav = match self.driver("other") {
+                Some(mut d) => d.navigate_until(&start, &login, &endpoints).await,
+                None => Err("no browser `other`".to_owned()),
+            };
             match nav {
                 Ok(Navigation::Stopped { url, form, .. }) => {
                     held = match form {
@@ -671,17 +695,9 @@ following it)"
         let altered_before = self.idp.altered(self.trial).len();
         // The page's own script signs in: the trial's Chromium tab (O25 runs only there).
         let login = self.browsers[0].2.login.clone();
-        let page = match self.tab.as_mut() {
-            Some(tab) => {
-                let page = tab.navigate(url.as_str(), &login).await;
-                tab.hand_over(&mut self.browsers[0].1.hops);
-                page
-            }
-            None => self.browsers[0]
-                .1
-                .navigate(url.as_str(), &login)
-                .await
-                .map_err(|e| e.to_string()),
+        let page = match self.driver("main") {
+            Some(mut d) => d.navigate(url.as_str(), &login).await,
+            None => Err("the trial has no main browser".to_owned()),
         };
         let page = page.map_err(|e| {
             self.fail(
@@ -710,13 +726,9 @@ following it)"
         }
         self.forged_sent |= foreign;
         let target = self.target;
-        let seen = match self.tab.as_mut() {
-            Some(tab) => {
-                let seen = tab.probe(target).await;
-                tab.hand_over(&mut self.browsers[0].1.hops);
-                seen
-            }
-            None => probe(&mut self.browsers[0].1, target).await,
+        let seen = match self.driver("main") {
+            Some(mut d) => d.probe(target).await,
+            None => Err("the trial has no main browser".to_owned()),
         };
         let seen = seen.map_err(|e| self.fail(FailureKind::Transport, e))?;
         if foreign {
@@ -769,10 +781,10 @@ following it)"
         })?;
         let altered_before = self.idp.altered(self.trial).len();
         self.forged_sent = true;
-        let page = {
-            let (_, b, who) = &mut self.browsers[0];
-            let login = who.login.clone();
-            b.navigate(url.as_str(), &login).await
+        let login = self.user.login.clone();
+        let page = match self.driver("main") {
+            Some(mut d) => d.navigate(url.as_str(), &login).await,
+            None => Err("no main browser".to_owned()),
         };
         let page = page.map_err(|e| {
             self.fail(
@@ -798,9 +810,7 @@ refreshed id_token): nothing to judge"
             );
             return Ok(());
         }
-        let seen = probe(&mut self.browsers[0].1, self.target)
-            .await
-            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        let seen = self.probe_in("main").await?;
         if !seen.logged_in {
             return Ok(());
         }
@@ -963,6 +973,20 @@ the registered ACS URL / redirect_uri by this browser",
     fn judge_refused(&mut self, got: &LoginSeen) -> Result<(), Failure> {
         let spec = self.spec;
         let status = got.page.status;
+        let no_nonce_sent = spec.oidc_fault == Some(crate::oidc::faults::Fault::WrongNonce)
+            && self
+                .idp
+                .altered(self.trial)
+                .iter()
+                .any(|a| a.ends_with(crate::oidc::faults::NO_NONCE_SENT));
+        if no_nonce_sent {
+            self.passed.not_run = Some(
+                "the RP's authorization request carried no nonce, so OpenID Connect Core \
+§3.1.3.7 step 11 asks it to check none: nothing to judge"
+                    .into(),
+            );
+            return Ok(());
+        }
         if got.seen.logged_in {
             return self.judge_session_after_forgery(got);
         }
@@ -1171,15 +1195,9 @@ identity (not fooled) or took the forged one"
     async fn expect(&mut self, e: &SessionExpectation) -> Result<(), Failure> {
         let name = e.browser.clone().unwrap_or_else(|| "main".into());
         let target = self.target;
-        let tab = self.tab.as_mut().filter(|_| name == "main");
-        let seen = match (tab, self.browsers.iter_mut().find(|(n, _, _)| *n == name)) {
-            (Some(tab), Some((_, b, _))) => {
-                let seen = tab.probe(target).await;
-                tab.hand_over(&mut b.hops);
-                seen
-            }
-            (None, Some((_, b, _))) => probe(b, target).await,
-            (_, None) => {
+        let seen = match self.driver(&name) {
+            Some(mut d) => d.probe(target).await,
+            None => {
                 return Err(self.fail(
                     FailureKind::Setup,
                     format!("no browser `{name}` signed in yet"),
@@ -1215,10 +1233,11 @@ identity (not fooled) or took the forged one"
         if let Some(state) = e.idp_session {
             let want = state == SessionState::Active;
             let base = self.spec.conn.idp.base();
-            let live = self
-                .browser(&name)
-                .and_then(|(_, b, _)| b.cookie(base, crate::idp::SESSION_COOKIE))
-                .is_some_and(|sid| self.idp.session(&sid).is_some());
+            let sid = match self.driver(&name) {
+                Some(mut d) => d.cookie(base, crate::idp::SESSION_COOKIE).await,
+                None => None,
+            };
+            let live = sid.is_some_and(|sid| self.idp.session(&sid).is_some());
             if live != want {
                 return Err(self.fail(
                     FailureKind::WrongOutcome,
@@ -1310,10 +1329,12 @@ identity (not fooled) or took the forged one"
                         "the step logs out, but target.logout_url is not set",
                     )
                 })?;
-                let (_, b, who) = &mut self.browsers[0];
-                let login = who.login.clone();
-                let hops_before = b.hops.len();
-                let page = b.navigate(url.as_str(), &login).await;
+                let login = self.user.login.clone();
+                let hops_before = self.browsers[0].1.hops.len();
+                let page = match self.driver("main") {
+                    Some(mut d) => d.navigate(url.as_str(), &login).await,
+                    None => Err("no main browser".to_owned()),
+                };
                 let page = page.map_err(|e| {
                     self.fail(FailureKind::Transport, format!("logout failed: {e}"))
                 })?;
@@ -1324,13 +1345,14 @@ identity (not fooled) or took the forged one"
             }
             LoginFrom::Idp => {
                 self.forged_sent |= fault.is_some();
-                let done = {
-                    let (_, b, who) = &mut self.browsers[0];
-                    let who = who.clone();
-                    super::logout::idp_initiated(
-                        self.spec, self.idp, self.trial, &who, b, fault, binding,
-                    )
-                    .await
+                let (spec, idp, trial) = (self.spec, self.idp, self.trial);
+                let who = self.browsers[0].2.clone();
+                let done = match self.driver("main") {
+                    Some(mut d) => {
+                        super::logout::idp_initiated(spec, idp, trial, &who, &mut d, fault, binding)
+                            .await
+                    }
+                    None => Err("no main browser".to_owned()),
                 };
                 let mut done = done.map_err(|e| self.fail(FailureKind::Transport, e))?;
                 self.notes.push(done.description.clone());
@@ -1399,18 +1421,14 @@ post_logout_redirect_uri, so there was no state to change"
             .and_then(|a| a.oidc())
             .map(|o| o.post_logout_redirect_uris.clone())
             .unwrap_or_default();
-        let target = self.target;
-        let (_, b, _) = &mut self.browsers[0];
-        let back = b.hops[hops_before..]
+        let back = self.browsers[0].1.hops[hops_before..]
             .iter()
             .find(|h| {
                 uris.iter()
                     .any(|u| super::browser::same_endpoint(&h.url, u))
             })
             .map(|h| (h.url.clone(), h.status));
-        let seen = probe(b, target)
-            .await
-            .map_err(|e| self.fail(FailureKind::Transport, e))?;
+        let seen = self.probe_in("main").await?;
         let session = if seen.logged_in {
             "still active"
         } else {
@@ -1431,6 +1449,16 @@ never reached a registered post_logout_redirect_uri; the RP's session is {sessio
         };
         self.passed.notes.push(note);
         Ok(())
+    }
+
+    /// The session probe in browser `name`.
+    async fn probe_in(&mut self, name: &str) -> Result<Observed, Failure> {
+        let target = self.target;
+        let seen = match self.driver(name) {
+            Some(mut d) => d.probe(target).await,
+            None => Err(format!("no browser `{name}`")),
+        };
+        seen.map_err(|e| self.fail(FailureKind::Transport, e))
     }
 
     async fn revoke(
@@ -1513,15 +1541,15 @@ fn describe_reader(r: &Reader) -> String {
     }
 }
 
-/// A login in `transport`: the navigation, then the probe; transport errors in words.
+/// A login in `browser`: the navigation, then the probe; transport errors in words.
 async fn login_through(
-    transport: &mut dyn Transport,
+    browser: &mut Driver<'_>,
     start: &str,
     login: &str,
     target: &Target,
 ) -> Result<(Result<Observed, String>, Page), String> {
-    let page = transport.navigate(start, login).await?;
-    Ok((transport.probe(target).await, page))
+    let page = browser.navigate(start, login).await?;
+    Ok((browser.probe(target).await, page))
 }
 
 /// The HTTP browser's probe: a GET of the probe URL.

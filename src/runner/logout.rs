@@ -4,8 +4,9 @@
 //! logout token POSTed to the RP (G4); each honest or with one fault (applied by
 //! `saml::logout::apply` / `oidc::logout::apply`).
 
-use super::browser::{Browser, Hop, Page};
+use super::browser::{Hop, Page};
 use super::plan::TrialSpec;
+use super::transport::Driver;
 use crate::config::{App, LogoutFault, OidcApp, SamlApp, SigningAlg, SloBinding, User};
 use crate::idp::IdpState;
 use crate::oidc::logout::{self as bcl, Signing};
@@ -144,8 +145,10 @@ fn describe_hops(hops: &[Hop], page: &Page, idp_base: &str, idp_slo: &str) -> St
 }
 
 /// The IdP session index of the browser's IdP session, if it has one.
-fn session_index(idp: &IdpState, browser: &Browser) -> Option<String> {
-    let sid = browser.cookie(idp.conn.idp.base(), crate::idp::SESSION_COOKIE)?;
+async fn session_index(idp: &IdpState, browser: &mut Driver<'_>) -> Option<String> {
+    let sid = browser
+        .cookie(idp.conn.idp.base(), crate::idp::SESSION_COOKIE)
+        .await?;
     idp.session(&sid).map(|s| s.session_index)
 }
 
@@ -157,12 +160,12 @@ pub async fn idp_initiated(
     idp: &IdpState,
     trial: &str,
     user: &User,
-    browser: &mut Browser,
+    browser: &mut Driver<'_>,
     fault: Option<LogoutFault>,
     binding: SloBinding,
 ) -> Result<Done, String> {
     let app = spec.conn.app(&spec.app).ok_or("unknown app")?;
-    let index = session_index(idp, browser);
+    let index = session_index(idp, browser).await;
     let done = if let Some(saml) = app.saml() {
         let sent = Slo {
             spec,
@@ -242,7 +245,7 @@ impl Slo<'_> {
     /// Sends the LogoutRequest through the browser and reads where the browser ended.
     async fn send(
         &self,
-        browser: &mut Browser,
+        browser: &mut Driver<'_>,
         fault: Option<LogoutFault>,
         binding: SloBinding,
     ) -> Result<Done, String> {
@@ -258,7 +261,7 @@ impl Slo<'_> {
         idp.remember_logout_request(&request.id, &app.id);
         let xml = slo::build(&request);
         let key = idp.keys.current.pkey();
-        let first_hop = browser.hops.len();
+        let first_hop = browser.hops_so_far();
         let page = match binding {
             SloBinding::Redirect => {
                 let query = slo::redirect_query(&xml, None, signed.then_some(key))
@@ -282,10 +285,10 @@ impl Slo<'_> {
                 )];
                 browser.navigate_form(&slo_url, fields, &user.login).await
             }
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         let idp_slo = idp.url(&crate::idp::slo::slo_path(app));
-        let hops = &browser.hops[first_hop.min(browser.hops.len())..];
+        let all = &browser.record.hops;
+        let hops = &all[first_hop.min(all.len())..];
         let answer = (without_query(&page.url) == idp_slo).then(|| slo_answer(&page));
         Ok(Done {
             description: format!(

@@ -834,7 +834,7 @@ fn trial(
                 &spec,
                 &shared,
                 limit,
-                sp::run_with_fresh_sp(&spec, &idp, &sp),
+                sp::run_with_fresh_sp(&spec, &idp, &sp, shared.chromium.as_deref()),
             );
             if cut {
                 // Cut short, it may have left the forged discovery (or the single-key JWKS) in

@@ -381,17 +381,18 @@ pub async fn run_with_fresh_sp(
     spec: &TrialSpec,
     idp: &IdpState,
     sp: &SpControl,
+    chromium: Option<&crate::browser::Chromium>,
 ) -> Result<Passed, Failure> {
     let Some(fault) = spec.oidc_fault else {
-        return exec::run_alone(spec, idp).await;
+        return exec::run_alone_in(spec, idp, chromium).await;
     };
     if fault == crate::oidc::faults::Fault::NoKidSingleKey {
-        return run_with_single_key_jwks(spec, idp, sp).await;
+        return run_with_single_key_jwks(spec, idp, sp, chromium).await;
     }
     let setup = |what: String| Failure::new(FailureKind::Setup, what);
     idp.set_discovery_fault(Some(fault));
     let attack = match sp.restart().await {
-        Ok(Started::Up) => exec::run_alone(spec, idp).await,
+        Ok(Started::Up) => exec::run_alone_in(spec, idp, chromium).await,
         // Refusing to start on a discovery document it must not trust is a refusal.
         Ok(Started::Exited { .. }) => Ok(Passed {
             notes: vec!["refused: the SP would not start with the forged discovery".into()],
@@ -416,7 +417,7 @@ pub async fn run_with_fresh_sp(
         ..spec.clone()
     };
     let twin = match honest {
-        Ok(Started::Up) => exec::run_alone(&twin, idp).await,
+        Ok(Started::Up) => exec::run_alone_in(&twin, idp, chromium).await,
         Ok(Started::Exited { status, log_tail }) => Err(Failure::new(
             FailureKind::SpCrashed,
             format!(
@@ -474,6 +475,7 @@ pub async fn run_with_single_key_jwks(
     spec: &TrialSpec,
     idp: &IdpState,
     sp: &SpControl,
+    chromium: Option<&crate::browser::Chromium>,
 ) -> Result<Passed, Failure> {
     let setup = |what: String| Failure::new(FailureKind::Setup, format!("{}: {what}", spec.name));
     let alg = spec
@@ -487,7 +489,7 @@ pub async fn run_with_single_key_jwks(
         .ok_or_else(|| setup(format!("no {} key to publish alone", alg.name())))?;
     idp.set_jwks_override(Some(single));
     let attack = match sp.restart().await {
-        Ok(Started::Up) => exec::run_alone(spec, idp).await,
+        Ok(Started::Up) => exec::run_alone_in(spec, idp, chromium).await,
         Ok(Started::Exited { status, log_tail }) => Err(Failure::new(
             FailureKind::SpCrashed,
             format!(

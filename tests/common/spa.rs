@@ -137,6 +137,14 @@ pub async fn me(spa: &Api, headers: &HeaderMap) -> Response {
         Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
         Err(e) => return refuse(e),
     };
+    // OpenID Connect Core §5.3.2: userinfo about another subject is not this user's (O12);
+    // Okta's access token names the user's id in `uid` (its `sub` is the login).
+    if profile["sub"] != claims["uid"] {
+        return refuse(format!(
+            "userinfo is about {}, the access token about {}",
+            profile["sub"], claims["uid"]
+        ));
+    }
     // The SP provisions users by email and name (R7, R8): without them, no session.
     for needed in ["email", "name"] {
         if !profile[needed].is_string() {

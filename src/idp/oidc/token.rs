@@ -633,11 +633,12 @@ fn issue_tokens(
     // login's.
     let on_refresh = f.from_code.is_none();
     // O25's faults are in the okta_post_message page, never in a token.
-    let fault = state
-        .trial_oidc_fault(f.trial)
-        .filter(|x| x.on_refresh() == on_refresh && !x.in_post_message()
-                && !x.in_front_channel()
-                && !x.at_launch());
+    let fault = state.trial_oidc_fault(f.trial).filter(|x| {
+        x.on_refresh() == on_refresh
+            && !x.in_post_message()
+            && !x.in_front_channel()
+            && !x.at_launch()
+    });
     let id_token = sign_id_token(state, oidc, f.trial, fault, id_claims, "the token endpoint")?;
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can
