@@ -97,6 +97,9 @@ const AUTHLIB_IGNORED: &[&str] = &[
     "authlib-sp::O23_at_hash_of_another_access_token_refused",
     "authlib-sp::O24_c_hash_of_another_code_refused",
     "authlib-sp::L0_idp_initiated_login_unknown_issuer_refused",
+    // The app signs in by redirect, never silently with okta_post_message.
+    "authlib-sp::O25_post_message_from_the_idp_origin_accepted",
+    "authlib-sp::O25_post_message_from_another_origin_refused",
 ];
 
 /// One independent SP: its app, its connection file, the library whose version is pinned.

@@ -118,14 +118,23 @@ fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
         "{}",
         line(&out, O10_SINGLE)
     );
-    // Only O23 and O24 are ignored: the SP asks for response_type code (tests/hybrid.rs runs
-    // them in the hybrid flow).
-    assert!(out.contains("2 ignored"), "{out}");
+    // Only O23 and O24 are ignored, the SP asking for response_type code (tests/hybrid.rs runs
+    // them in the hybrid flow), and the O25 pair, the SP signing in without okta_post_message
+    // (tests/browser_okta_spa.rs runs it against an okta-auth-js SPA).
+    assert!(out.contains("4 ignored"), "{out}");
     for t in [
         "qovery-oidc::O23_at_hash_of_another_access_token_refused",
         "qovery-oidc::O24_c_hash_of_another_code_refused",
     ] {
         assert!(line(&out, t).contains("... ignored (the SP asks for response_type `code`"));
+    }
+    for t in [
+        "qovery-oidc::O25_post_message_from_the_idp_origin_accepted",
+        "qovery-oidc::O25_post_message_from_another_origin_refused",
+    ] {
+        assert!(
+            line(&out, t).contains("... ignored (the app does not sign in with okta_post_message")
+        );
     }
     let groups = pgids(dir.path(), "starts.txt");
     assert_eq!(
