@@ -24,13 +24,7 @@ fn demo(extra: &[&str], certs: &std::path::Path) -> common::Ran {
 
 /// The lines `test NAME ... VERDICT` of a run, as (name, verdict), sorted.
 fn verdicts(out: &str) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = out
-        .lines()
-        .filter_map(|l| {
-            let (name, verdict) = l.strip_prefix("test ")?.split_once(" ... ")?;
-            Some((name.trim().to_owned(), verdict.trim().to_owned()))
-        })
-        .collect();
+    let mut v = common::trial_verdicts(out);
     v.sort();
     v
 }

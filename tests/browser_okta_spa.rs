@@ -30,15 +30,7 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 
-/// The lines `test NAME ... VERDICT` of a run, as (name, verdict).
-fn verdicts(out: &str) -> Vec<(String, String)> {
-    out.lines()
-        .filter_map(|l| {
-            let (name, verdict) = l.strip_prefix("test ")?.split_once(" ... ")?;
-            Some((name.trim().to_owned(), verdict.trim().to_owned()))
-        })
-        .collect()
-}
+use common::trial_verdicts as verdicts;
 
 const TRIALS: [&str; 9] = [
     "okta-spa::L0_honest_login",

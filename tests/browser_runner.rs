@@ -26,15 +26,7 @@ fn fakta(args: &[&str], certs: &std::path::Path) -> common::Ran {
     )
 }
 
-/// The lines `test NAME ... VERDICT` of a run, as (name, verdict).
-fn verdicts(out: &str) -> Vec<(String, String)> {
-    out.lines()
-        .filter_map(|l| {
-            let (name, verdict) = l.strip_prefix("test ")?.split_once(" ... ")?;
-            Some((name.trim().to_owned(), verdict.trim().to_owned()))
-        })
-        .collect()
-}
+use common::trial_verdicts as verdicts;
 
 const SPA_TRIALS: [&str; 9] = [
     "spa::L0_honest_login",

@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::process::Command;
 
 use common::{NOW, keys};
@@ -417,63 +416,34 @@ fn the_reference_sp_refuses_malformed_encrypted_assertions_with_a_reason() {
     assert_eq!(check(&twice, &sp, &[]), Err(Refusal::SeveralAssertions(2)));
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_fakta");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
 /// The shipped SAML pack on free ports, its app encrypting for a key pair written beside it,
 /// the reference SP started by `fakta test` with `flaw`; the run of trials matching `filter`.
 fn encrypted_pack_run(flaw: Option<&str>, filter: &str) -> (i32, String, String) {
-    common::retry_on_addr_in_use(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let k = fakta::keys::SigningKey::generate().unwrap();
-        std::fs::write(dir.path().join("sp-enc.crt"), k.certificate.pem()).unwrap();
-        std::fs::write(
-            dir.path().join("sp-enc.key"),
-            k.pkey().private_key_to_pem_pkcs8().unwrap(),
-        )
-        .unwrap();
-        let (idp, sp) = (common::free_port(), common::free_port());
-        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
-        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-saml.yaml"))
-            .unwrap()
-            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
-            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
-            .replace(
+    common::shipped_pack_run(
+        "qovery-saml",
+        |dir| {
+            let k = fakta::keys::SigningKey::generate().unwrap();
+            std::fs::write(dir.join("sp-enc.crt"), k.certificate.pem()).unwrap();
+            std::fs::write(
+                dir.join("sp-enc.key"),
+                k.pkey().private_key_to_pem_pkcs8().unwrap(),
+            )
+            .unwrap();
+        },
+        |yaml| {
+            let yaml = yaml.replace(
                 "    # sp_certificate: sp.crt",
                 "    encryption: { certificate: sp-enc.crt, block: aes256-gcm, private_key: sp-enc.key }\n    # sp_certificate: sp.crt",
-            )
-            .replace(
-                "target:\n",
-                &format!(
-                    "target:\n  start: \"exec '{BIN}' --certs certs sp qovery-saml.yaml{flaw}\"\n"
-                ),
             );
-        assert!(yaml.contains("encryption: {"));
-        let file = dir.path().join("qovery-saml.yaml");
-        std::fs::write(&file, yaml).unwrap();
-        let ran = common::run_with_deadline(
-            Command::new(BIN)
-                .arg("--certs")
-                .arg(dir.path().join("certs"))
-                .arg("test")
-                .arg(&file)
-                .arg(filter)
-                .env_remove("FAKTA_LOG")
-                .env("TMPDIR", dir.path()),
-            std::time::Duration::from_secs(300),
-        );
-        (dir, ran)
-    })
-    .1
+            assert!(yaml.contains("encryption: {"));
+            yaml
+        },
+        flaw,
+        filter,
+    )
 }
 
-fn failed(stdout: &str) -> Vec<&str> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
-        .map(str::trim)
-        .collect()
-}
+use common::failed_trials as failed;
 
 #[test]
 fn fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw() {

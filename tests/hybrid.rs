@@ -6,9 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fakta");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const O23: &str = "qovery-oidc::O23_at_hash_of_another_access_token_refused";
 const O24: &str = "qovery-oidc::O24_c_hash_of_another_code_refused";
@@ -17,50 +15,25 @@ const O24: &str = "qovery-oidc::O24_c_hash_of_another_code_refused";
 /// reference SP (started by `fakta test`, with `flaw`) asking for `response_type`; the run of
 /// the trials matching `filter`.
 fn hybrid_pack_run(response_type: &str, flaw: Option<&str>, filter: &str) -> (i32, String, String) {
-    common::retry_on_addr_in_use(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let (idp, sp) = (common::free_port(), common::free_port());
-        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
-        let yaml = std::fs::read_to_string(Path::new(ROOT).join("scenarios/qovery-oidc.yaml"))
-            .unwrap()
-            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
-            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"))
-            .replace(
-                "    signing_alg: RS256 ",
-                "    grant_types: [authorization_code, refresh_token, implicit]\n    signing_alg: RS256 ",
-            )
-            .replace(
-                "target:\n",
-                &format!(
-                    "target:\n  response_type: {response_type}\n  start: \"exec '{BIN}' --certs certs sp qovery-oidc.yaml{flaw}\"\n"
-                ),
-            );
-        assert!(yaml.contains("grant_types: [authorization_code, refresh_token, implicit]"));
-        let file = dir.path().join("qovery-oidc.yaml");
-        std::fs::write(&file, yaml).unwrap();
-        let ran = common::run_with_deadline(
-            Command::new(BIN)
-                .arg("--certs")
-                .arg(dir.path().join("certs"))
-                .arg("test")
-                .arg(&file)
-                .arg(filter)
-                .env_remove("FAKTA_LOG")
-                .env("TMPDIR", dir.path()),
-            std::time::Duration::from_secs(300),
-        );
-        (dir, ran)
-    })
-    .1
+    common::shipped_pack_run(
+        "qovery-oidc",
+        |_| {},
+        |yaml| {
+            let yaml = yaml
+                .replace(
+                    "    signing_alg: RS256 ",
+                    "    grant_types: [authorization_code, refresh_token, implicit]\n    signing_alg: RS256 ",
+                )
+                .replace("\ntarget:\n", &format!("\ntarget:\n  response_type: {response_type}\n"));
+            assert!(yaml.contains("grant_types: [authorization_code, refresh_token, implicit]"));
+            yaml
+        },
+        flaw,
+        filter,
+    )
 }
 
-fn failed(stdout: &str) -> Vec<&str> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
-        .map(str::trim)
-        .collect()
-}
+use common::failed_trials as failed;
 
 fn line<'a>(out: &'a str, trial: &str) -> &'a str {
     out.lines()

@@ -480,3 +480,70 @@ pub async fn get_bearer(state: &Arc<IdpState>, uri: &str, token: &str) -> Answer
         .expect("request");
     send(state, req).await
 }
+
+/// `fakta test` on a shipped pack (`scenarios/<pack>.yaml`) moved to free ports and changed by
+/// `edit`, with the reference SP started by the file's `target.start` (with `flaw`): the run of
+/// the trials matching `filter`. `prepare` writes what the edited file names into its folder.
+pub fn shipped_pack_run(
+    pack: &str,
+    prepare: impl Fn(&Path),
+    edit: impl Fn(String) -> String,
+    flaw: Option<&str>,
+    filter: &str,
+) -> Ran {
+    let bin = env!("CARGO_BIN_EXE_fakta");
+    retry_on_addr_in_use(|| {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
+        let (idp, sp) = (free_port(), free_port());
+        let flaw = flaw.map(|f| format!(" --flaw {f}")).unwrap_or_default();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{pack}.yaml"));
+        let moved = std::fs::read_to_string(shipped)
+            .unwrap()
+            .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+            .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+        let yaml = edit(moved).replacen(
+            "\ntarget:\n",
+            &format!("\ntarget:\n  start: \"exec '{bin}' --certs certs sp {pack}.yaml{flaw}\"\n"),
+            1,
+        );
+        assert!(
+            yaml.contains("  start: \"exec"),
+            "{pack}.yaml has no `target:` line"
+        );
+        let file = dir.path().join(format!("{pack}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let ran = run_with_deadline(
+            std::process::Command::new(bin)
+                .arg("--certs")
+                .arg(dir.path().join("certs"))
+                .arg("test")
+                .arg(&file)
+                .arg(filter)
+                .env_remove("FAKTA_LOG")
+                .env("TMPDIR", dir.path()),
+            Duration::from_secs(300),
+        );
+        (dir, ran)
+    })
+    .1
+}
+
+/// The trials a run printed as `FAILED`.
+pub fn failed_trials(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::trim)
+        .collect()
+}
+
+/// The lines `test NAME ... VERDICT` of a run, as (name, verdict), in the run's order.
+pub fn trial_verdicts(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let (name, verdict) = l.strip_prefix("test ")?.split_once(" ... ")?;
+            Some((name.trim().to_owned(), verdict.trim().to_owned()))
+        })
+        .collect()
+}

@@ -9,22 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{OAuthForm, OAuthResponse, ServerId, checked, client, invalid_request, no_store};
+use super::{
+    OAuthForm, OAuthResponse, ServerId, blocking, checked, client, invalid_request, no_store,
+};
 use crate::config::AuthServer;
 use crate::idp::state::{IdpState, lock};
 use crate::idp::tokens::TokenKind;
 use crate::oidc::error::{ErrorCode, OAuthError};
-
-/// Runs an endpoint's work off the async workers: its client authentication may verify a
-/// client assertion's signature.
-async fn blocking(
-    f: impl FnOnce() -> Result<Response, OAuthResponse> + Send + 'static,
-) -> Result<Response, OAuthResponse> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        tracing::error!("the request failed: {e}");
-        Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
-    })
-}
 
 /// `POST .../v1/revoke` (RFC 7009): 200 whether or not the token was known.
 pub async fn revoke(

@@ -150,6 +150,17 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     }
 }
 
+/// Runs an endpoint's work off the async workers: client authentication may verify a client
+/// assertion's signature, and token endpoints sign (RSA, ECDSA).
+pub(super) async fn blocking(
+    f: impl FnOnce() -> Result<Response, OAuthResponse> + Send + 'static,
+) -> Result<Response, OAuthResponse> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        tracing::error!("the request failed: {e}");
+        Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
+    })
+}
+
 /// The parameters, each present once and within its size limit (RFC 6749 §3.1, §3.2).
 fn checked(p: &Params) -> Result<&HashMap<String, String>, OAuthResponse> {
     p.checked().map_err(|e| invalid_request(e.to_string()))

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use time::Duration;
 
 use super::{
-    OAuthForm, OAuthResponse, ServerId, checked, client, invalid_grant, invalid_request, no_store,
+    OAuthForm, OAuthResponse, ServerId, blocking, checked, client, invalid_grant, invalid_request,
+    no_store,
 };
 use crate::config::{App, AuthServer, GrantType, OidcApp, Rotation, SigningAlg, User};
 use crate::idp::state::{IdpState, lock};
@@ -30,13 +31,7 @@ pub async fn token(
     OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthResponse> {
     checked(&form)?;
-    // Client authentication and token signing (RSA, ECDSA): off the async workers.
-    tokio::task::spawn_blocking(move || grant(&state, &server, &headers, &form.map))
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!("the token request failed: {e}");
-            Err(OAuthError::new(ErrorCode::InvalidRequest, "the IdP failed while answering").into())
-        })
+    blocking(move || grant(&state, &server, &headers, &form.map)).await
 }
 
 fn grant(
