@@ -965,11 +965,14 @@ static RULES: &[Rule] = &[
         "O6",
         "the id_token's signature does not verify",
         Strength::Must,
-        "RFC 8725 §3.3: every cryptographic operation of a JWT MUST be validated and the JWT \
-         MUST be rejected if any fails (RFC 7519 §7.2). OpenID Connect Core 1.0 §3.1.3.7 step 6 \
-         lets an RP that takes the ID Token straight from the token endpoint over TLS rely on \
-         TLS instead of the signature; an RP that checks the signature must not accept one that \
-         fails.",
+        "OpenID Connect Core 1.0 §3.2.2.11 (and §3.3.2.12): the Client MUST validate the \
+         signature of an ID Token from the authorization endpoint (implicit and hybrid flows), \
+         so there O6-O9 forge that one and are judged. §3.1.3.7 step 6 lets an RP rely on TLS \
+         instead of the signature of the ID Token it takes straight from the token endpoint: in \
+         the code flow an acceptance is reported as not judged, unless \
+         target.verifies_id_token_signature says the SP checks it, and then RFC 8725 §3.3 \
+         applies: every cryptographic operation of a JWT MUST be validated and the JWT MUST be \
+         rejected if any fails (RFC 7519 §7.2).",
     ),
     case(
         "O7",
@@ -977,7 +980,9 @@ static RULES: &[Rule] = &[
         Strength::Must,
         "OpenID Connect Core 1.0 §2: ID Tokens MUST NOT use none as the alg unless the Client \
          registered for it (this client registered RS256 or ES256); RFC 8725 §3.1: only the \
-         algorithms the application accepts are used.",
+         algorithms the application accepts are used. Judged like O6: always for an ID Token \
+         from the authorization endpoint, for the token endpoint's when \
+         target.verifies_id_token_signature says the SP checks its signature (§3.1.3.7 step 6).",
     ),
     variant(
         "O7",
@@ -1015,7 +1020,9 @@ static RULES: &[Rule] = &[
         Strength::Must,
         "RFC 8725 §3.1: each key MUST be used with exactly one algorithm, checked when the \
          cryptographic operation is performed; OpenID Connect Core 1.0 §3.1.3.7 step 8: a MAC \
-         alg is keyed with the client_secret, never the OP's public key.",
+         alg is keyed with the client_secret, never the OP's public key. Judged like O6: always \
+         for an ID Token from the authorization endpoint, for the token endpoint's when \
+         target.verifies_id_token_signature says the SP checks its signature.",
     ),
     variant(
         "O8",
@@ -1058,7 +1065,9 @@ static RULES: &[Rule] = &[
         Strength::Must,
         "OpenID Connect Core 1.0 §3.1.3.7 step 6: the Client MUST use the keys provided by the \
          Issuer; a kid the Issuer's JWK Set does not hold after fetching it again (§10.1.1) \
-         names no such key.",
+         names no such key. Judged like O6: always for an ID Token from the authorization \
+         endpoint, for the token endpoint's when target.verifies_id_token_signature says the SP \
+         checks its signature.",
     ),
     case(
         "O10",

@@ -142,3 +142,93 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
         "{err}"
     );
 }
+
+/// O6-O9 forge the id_token's signature. OpenID Connect Core §3.1.3.7 step 6 lets an RP rely on
+/// TLS for the id_token it takes straight from the token endpoint, so in the code flow an SP that
+/// signs in with a forged signature is reported as not judged, unless the file says it checks
+/// that signature (`target.verifies_id_token_signature`, as the shipped pack does); an
+/// id_token from the authorization endpoint (hybrid flow) it MUST check (§3.2.2.11), so there
+/// the forgery goes into that one and is judged whatever the file says.
+#[test]
+fn signature_forgeries_are_judged_where_core_requires_the_check() {
+    const O6: &str = "qovery-oidc::O6_signature_corrupted_refused";
+    let unsaid = |yaml: String| {
+        let out = yaml.replace("  verifies_id_token_signature: true", "");
+        assert_ne!(
+            out, yaml,
+            "the shipped pack says its SP checks the signature"
+        );
+        out
+    };
+    // Code flow, the file silent: an acceptance is no failure, and says why (and as the only
+    // selected trial, it leaves the run with nothing checked: exit 2, never green).
+    let (code, out, err) = common::shipped_pack_run(
+        "qovery-oidc",
+        |_| {},
+        unsaid,
+        Some("accept-bad-signature"),
+        "O6",
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("nothing was checked"), "{err}");
+    let l = line(&out, O6);
+    assert!(
+        l.contains(
+            "ignored (not judged: the SP signed in with an id_token whose signature does not verify"
+        ) && l.contains("§3.1.3.7 step 6")
+            && l.contains("target.verifies_id_token_signature"),
+        "{out}"
+    );
+    // ... and the strict SP, which checks it, is judged and passes.
+    let (code, out, err) = common::shipped_pack_run("qovery-oidc", |_| {}, unsaid, None, "O6");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(line(&out, O6).ends_with("... ok"), "{out}");
+    // Code flow, the file says the SP checks it (as shipped): a failure.
+    let (code, out, err) = common::shipped_pack_run(
+        "qovery-oidc",
+        |_| {},
+        |y| y,
+        Some("accept-bad-signature"),
+        "O6",
+    );
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(failed(&out), vec![O6], "{out}");
+    // Hybrid flow, the file silent: each signature case forges the front-channel id_token and
+    // catches its flaw.
+    let hybrid = |yaml: String| {
+        unsaid(yaml)
+            .replace(
+                "    signing_alg: RS256 ",
+                "    grant_types: [authorization_code, refresh_token, implicit]\n    signing_alg: RS256 ",
+            )
+            .replace("\ntarget:\n", "\ntarget:\n  response_type: code id_token\n")
+    };
+    for (flaw, filter, want) in [
+        ("accept-bad-signature", "O6", vec![O6]),
+        (
+            "accept-alg-none",
+            "O7_alg_none_refused",
+            vec!["qovery-oidc::O7_alg_none_refused"],
+        ),
+        (
+            "hs256-key-confusion",
+            "O8_hs256_with_the_public_key_as_secret",
+            vec!["qovery-oidc::O8_hs256_with_the_public_key_as_secret_refused"],
+        ),
+        (
+            "ignore-kid",
+            "O9",
+            vec!["qovery-oidc::O9_unknown_kid_refused"],
+        ),
+    ] {
+        let (code, out, err) =
+            common::shipped_pack_run("qovery-oidc", |_| {}, hybrid, Some(flaw), filter);
+        assert_eq!(code, 101, "{flaw}: {out}\n{err}");
+        assert_eq!(failed(&out), want, "{flaw}:\n{out}");
+        assert!(out.contains("kind: sp-accepted"), "{flaw}:\n{out}");
+        assert!(
+            out.contains("forged id_token (what the SP got from the authorization endpoint)"),
+            "{flaw}: the forgery went to the front channel:\n{out}"
+        );
+    }
+}

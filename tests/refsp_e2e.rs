@@ -1020,3 +1020,29 @@ async fn the_reference_sp_signs_client_assertions_and_follows_rotation() {
         }
     }
 }
+
+/// Hostile input at the reference SP's SLO endpoint: a LogoutRequest nested deeper than the XML
+/// depth limit, by POST, is refused with a 403 naming it, before any parser or xmlsec sees it, and
+/// the SP keeps answering (and keeps the session).
+#[tokio::test]
+async fn slo_post_refuses_a_deeply_nested_request_and_keeps_answering() {
+    let w = world(common::EXAMPLE, Flaws::none()).await;
+    let (alice, _, _) = saml_login(&w, "00u1alice").await;
+    let slo = format!("{}/saml/slo", w.sp);
+    let depth = fakta::saml::untrusted::MAX_DEPTH * 20;
+    let deep = format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}{}</samlp:LogoutRequest>",
+        "<a>".repeat(depth),
+        "</a>".repeat(depth)
+    );
+    let r = reqwest::Client::new()
+        .post(&slo)
+        .form(&[("SAMLRequest", fakta::saml::binding::encode_post(&deep))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("nests deeper than 64 elements"), "{body}");
+    assert_eq!(me(&alice, &w).await.0, 200, "the session survives");
+}

@@ -376,6 +376,11 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "a cross-reference: the target's app is an OIDC app",
     ),
     (
+        "verifies_id_token_signature_saml",
+        Outcome::Passes,
+        "a cross-reference: the target's app is a SAML app",
+    ),
+    (
         "encryption_files_missing",
         Outcome::Passes,
         "the file system: the certificate and key files are missing",

@@ -80,6 +80,17 @@ pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], targ
             ),
         );
     }
+    if target.verifies_id_token_signature && app.saml().is_some() {
+        let (pos, path) = at("verifies_id_token_signature");
+        sink.error(
+            pos,
+            &path,
+            format!(
+                "`verifies_id_token_signature` is about OIDC id_tokens, and app `{}` is a SAML app",
+                app.id
+            ),
+        );
+    }
     let key = "requires_signed_assertions";
     let (pos, path) = at(key);
     if !target.requires_signed_assertions {

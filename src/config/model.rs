@@ -1171,6 +1171,11 @@ pub struct Target {
     pub requires_signed_assertions: bool,
     /// The SP takes SHA-1 signatures and digests (S29 is then not judged). Only for a SAML app.
     pub allows_sha1: bool,
+    /// The SP checks the signature of the id_token it takes straight from the token endpoint,
+    /// which OpenID Connect Core §3.1.3.7 step 6 lets it leave to TLS: O6-O9 in the code flow
+    /// then fail when it accepts a forged signature (without it, such an acceptance is reported,
+    /// not judged). Only for an OIDC app.
+    pub verifies_id_token_signature: bool,
     /// The login URL's query parameter naming where to go after the login (`return_to`,
     /// `next`, ...), if the SP has one: O21 sets it to another site.
     pub return_param: Option<String>,

@@ -26,7 +26,7 @@ mod tokens;
 pub use error::IdpError;
 pub use router::app;
 pub use state::{
-    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind,
+    ForgedDiscovery, IdTokenSource, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind,
     MAX_SEEN_REQUESTS, REQUEST_LIFETIME, REQUEST_SKEW, RequestUse, StateError, TRIAL_COOKIE,
     TrialOverrides, trial_of,
 };

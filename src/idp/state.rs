@@ -79,6 +79,27 @@ pub struct TrialOverrides {
     /// What the IdP issued to this trial's browsers and SP: the evidence that a login went
     /// through it.
     pub issued: Vec<Issued>,
+    /// Where the trial's forged id_tokens went: what the RP must check depends on it (OpenID
+    /// Connect Core §3.1.3.7 step 6).
+    pub forged_id_tokens: Vec<IdTokenSource>,
+}
+
+/// Where an RP got an id_token from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenSource {
+    /// Straight from the token endpoint (code flow, refresh).
+    TokenEndpoint,
+    /// Through the browser from the authorization endpoint (implicit and hybrid flows).
+    AuthorizationEndpoint,
+}
+
+impl std::fmt::Display for IdTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IdTokenSource::TokenEndpoint => "the token endpoint",
+            IdTokenSource::AuthorizationEndpoint => "the authorization endpoint",
+        })
+    }
 }
 
 /// One document the IdP issued in a trial, and the identity it asserted (before any fault).
@@ -592,6 +613,21 @@ impl IdpState {
     /// Records what a fault altered, for the trial's transcript.
     pub fn note_altered(&self, trial: Option<&str>, what: String) {
         self.with_trial(trial, |o| o.altered.push(what));
+    }
+
+    /// Records that a trial's forged id_token was sent from `source`.
+    pub fn note_forged_id_token(&self, trial: Option<&str>, source: IdTokenSource) {
+        self.with_trial(trial, |o| {
+            if o.forged_id_tokens.len() < 16 {
+                o.forged_id_tokens.push(source)
+            }
+        });
+    }
+
+    /// Where a trial's forged id_tokens were sent from, in order.
+    pub fn forged_id_tokens(&self, trial: &str) -> Vec<IdTokenSource> {
+        self.with_trial(Some(trial), |o| o.forged_id_tokens.clone())
+            .unwrap_or_default()
     }
 
     /// Records a forged document the SP got over the back channel, for the trial's transcript.

@@ -35,6 +35,9 @@ pub struct CodeGrant {
     pub issued: Vec<String>,
     /// The runner trial the login belonged to.
     pub trial: Option<String>,
+    /// The authorization endpoint returned an id_token with this code (hybrid flow): a trial's
+    /// signature fault (O6-O9) forged that one, so the token endpoint's stays honest.
+    pub front_channel_id_token: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +370,7 @@ mod tests {
             used: false,
             issued: Vec::new(),
             trial: None,
+            front_channel_id_token: false,
         }
     }
 

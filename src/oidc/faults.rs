@@ -247,6 +247,15 @@ impl Fault {
         matches!(self, Fault::BadAtHash | Fault::BadCHash)
     }
 
+    /// Whether the fault is in the id_token's signature (O6-O9): what OpenID Connect Core
+    /// §3.1.3.7 step 6 lets an RP leave unchecked in the id_token it takes straight from the
+    /// token endpoint over TLS, and requires it to check in every other (§3.2.2.11: the
+    /// implicit and hybrid flows' front-channel id_token). When the RP's authorization request
+    /// asks for an id_token from the authorization endpoint, these faults forge that one.
+    pub fn in_signature(self) -> bool {
+        matches!(self.case(), "O6" | "O7" | "O8" | "O9")
+    }
+
     /// Why the fault cannot be judged for an SP that asks for `response_type`, if so: O23 needs
     /// an id_token and an access token from the authorization endpoint, O24 an id_token and a
     /// code (the hash is in the id_token only then).

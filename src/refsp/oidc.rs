@@ -198,16 +198,18 @@ impl Hashed {
 }
 
 /// The left half of the hash of `value`'s ASCII octets, base64url, with the hash of the JWS
-/// `alg` (OIDC Core §3.3.2.11): SHA-256 for RS256 and ES256, the algorithms this SP accepts.
+/// `alg` (OIDC Core §3.3.2.11: "if the alg is RS256, hash the access_token value with
+/// SHA-256"): SHA-256, SHA-384 or SHA-512 by the alg's size (RS, PS, ES, HS alike).
 pub fn half_hash(alg: &str, value: &str) -> Option<String> {
     use base64::Engine;
-    match alg {
-        "RS256" | "ES256" => {
-            let digest = openssl::sha::sha256(value.as_bytes());
-            Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
-        }
-        _ => None,
-    }
+    let family = ["RS", "PS", "ES", "HS"].iter().any(|f| alg.starts_with(f));
+    let digest: Vec<u8> = match alg.get(2..) {
+        Some("256") if family => openssl::sha::sha256(value.as_bytes()).to_vec(),
+        Some("384") if family => openssl::sha::sha384(value.as_bytes()).to_vec(),
+        Some("512") if family => openssl::sha::sha512(value.as_bytes()).to_vec(),
+        _ => return None,
+    };
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]))
 }
 
 /// Checks a front-channel id_token's `at_hash` or `c_hash` (REQUIRED there: OIDC Core
@@ -284,10 +286,14 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(
-            check_hash(&c, "HS256", Hashed::Code, code),
-            Err(OidcRefusal::HashAlg("HS256".into()))
-        );
+        // HS256 hashes with SHA-256 too (its size names the hash); none and EdDSA name none.
+        assert_eq!(check_hash(&c, "HS256", Hashed::Code, code), Ok(()));
+        for alg in ["none", "EdDSA", "XS256"] {
+            assert_eq!(
+                check_hash(&c, alg, Hashed::Code, code),
+                Err(OidcRefusal::HashAlg(alg.into()))
+            );
+        }
         // OIDC Core A.3: access token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", at_hash
         // "77QmUPtjPfzWtF2AnpK9RQ".
         let a = json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"});

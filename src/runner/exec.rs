@@ -988,6 +988,10 @@ the registered ACS URL / redirect_uri by this browser",
             return Ok(());
         }
         if got.seen.logged_in {
+            if let Some(why) = self.token_endpoint_signature_left_to_tls() {
+                self.passed.not_run = Some(why);
+                return Ok(());
+            }
             return self.judge_session_after_forgery(got);
         }
         if spec
@@ -1137,6 +1141,39 @@ it (delivered by {hop})"
 
     /// The SP has a session after a forged login: fooled, unless the case allows keeping the
     /// honest, signed identity and the session shows exactly that.
+    /// Why an SP that signed in with a forged id_token signature (O6-O9) is not judged, if so:
+    /// the forgery went only into the id_token it took straight from the token endpoint, where
+    /// OpenID Connect Core §3.1.3.7 step 6 lets it rely on TLS instead of the signature, and the
+    /// file does not say it checks that signature (`target.verifies_id_token_signature`). Every
+    /// other id_token's signature the RP MUST check (§3.2.2.11), so a front-channel forgery is
+    /// judged.
+    fn token_endpoint_signature_left_to_tls(&self) -> Option<String> {
+        use crate::idp::IdTokenSource;
+        let fault = self.spec.oidc_fault.filter(|f| f.in_signature())?;
+        if self.target.verifies_id_token_signature {
+            return None;
+        }
+        let sources = self.idp.forged_id_tokens(self.trial);
+        if sources.is_empty() || sources.iter().any(|s| *s != IdTokenSource::TokenEndpoint) {
+            return None;
+        }
+        let over = if self.spec.conn.idp.base().starts_with("https:") {
+            "over TLS, as here"
+        } else {
+            "over TLS (here the IdP runs on plain http, which no production token endpoint does: \
+`fakta --https` runs it over TLS)"
+        };
+        Some(format!(
+            "not judged: the SP signed in with an id_token whose signature does not verify ({} {}), \
+which it took straight from the token endpoint. OpenID Connect Core §3.1.3.7 step 6 lets an RP rely \
+on the token endpoint's TLS {over} instead of that signature, so this is allowed; it shows the SP \
+does not check it. Set target.verifies_id_token_signature: true if it is meant to (then this \
+fails)",
+            fault.case(),
+            fault.name()
+        ))
+    }
+
     fn judge_session_after_forgery(&mut self, got: &LoginSeen) -> Result<(), Failure> {
         let spec = self.spec;
         let may_keep_honest = spec.saml_fault.is_some_and(|f| f.wrapping())

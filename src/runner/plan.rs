@@ -113,10 +113,23 @@ impl TrialSpec {
                 .iter()
                 .any(|k| t.session.read.contains_key(*k))
         });
-        (may_keep_honest && !reads_identity).then(|| {
-            "the file reads no identity from the session (add target.session.read.email or \
+        if may_keep_honest && !reads_identity {
+            return Some(
+                "the file reads no identity from the session (add target.session.read.email or \
 .subject): an SP that kept the signed identity cannot be told from one that was fooled, so any \
 session after this forgery fails the trial"
+                    .to_owned(),
+            );
+        }
+        let left_to_tls =
+            self.oidc_fault.is_some_and(|f| f.in_signature())
+                && self.conn.target.as_ref().is_some_and(|t| {
+                    !t.verifies_id_token_signature && !t.response_type.has_id_token()
+                });
+        left_to_tls.then(|| {
+            "the forgery is in the id_token from the token endpoint, whose signature OpenID \
+Connect Core §3.1.3.7 step 6 lets the SP leave to TLS: a refusal passes, an acceptance is not \
+judged (set target.verifies_id_token_signature: true if the SP checks it)"
                 .to_owned()
         })
     }

@@ -27,11 +27,13 @@ pub(super) fn target(sink: &mut Sink, node: &Node, declared: &Declared) -> Optio
             "refresh_url",
             "silent_login_url",
             "response_type",
+            "verifies_id_token_signature",
         ],
     )?;
     let attacks = m.bool(sink, "attacks").unwrap_or(false);
     let requires_signed_assertions = m.bool(sink, "requires_signed_assertions").unwrap_or(false);
     let allows_sha1 = m.bool(sink, "allows_sha1").unwrap_or(false);
+    let verifies_id_token_signature = m.bool(sink, "verifies_id_token_signature").unwrap_or(false);
     let start = m.string(sink, "start").and_then(|s| {
         if s.value.trim().is_empty() {
             sink.error(
@@ -120,6 +122,7 @@ characters), e.g. return_to",
         session: session?,
         requires_signed_assertions,
         allows_sha1,
+        verifies_id_token_signature,
         return_param,
         refresh_url,
         silent_login_url,

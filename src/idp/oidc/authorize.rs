@@ -147,6 +147,7 @@ pub fn answer_with_code(
                 used: false,
                 issued: Vec::new(),
                 trial: trial.clone(),
+                front_channel_id_token: request.response_type.has_id_token(),
             },
         );
     }

@@ -1,6 +1,7 @@
 //! The token endpoint: client authentication, then one function per grant type, and the
 //! signing and recording of the tokens a grant issues.
 
+use crate::idp::state::IdTokenSource;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -158,6 +159,7 @@ fn authorization_code(
             refresh: RefreshToken::NewIfOffline,
             from_code: Some(code),
             trial: grant.trial.as_deref(),
+            front_channel_id_token: grant.front_channel_id_token,
         },
     )
 }
@@ -296,6 +298,7 @@ fn refresh_token(
             refresh,
             from_code: None,
             trial: info.trial.as_deref(),
+            front_channel_id_token: false,
         },
     )
 }
@@ -410,6 +413,8 @@ struct IssueFor<'a> {
     refresh: RefreshToken,
     from_code: Option<&'a str>,
     trial: Option<&'a str>,
+    /// The authorization endpoint returned an id_token for this grant (hybrid flow).
+    front_channel_id_token: bool,
 }
 
 fn sign_error(e: jwt::JwtError) -> OAuthResponse {
@@ -430,7 +435,7 @@ fn sign_id_token(
     trial: Option<&str>,
     fault: Option<crate::oidc::faults::Fault>,
     id_claims: serde_json::Map<String, Value>,
-    from: &str,
+    from: IdTokenSource,
 ) -> Result<String, OAuthResponse> {
     let rsa = state.keys.current.pkey();
     let (kid, key) = match oidc.signing_alg {
@@ -462,6 +467,7 @@ fn sign_id_token(
         trial,
         format!("{} {}: {altered}", fault.case(), fault.name()),
     );
+    state.note_forged_id_token(trial, from);
     let honest_header = serde_json::to_value(jwt::Header {
         alg: oidc.signing_alg.name(),
         kid: Some(kid),
@@ -480,7 +486,8 @@ fn sign_id_token(
 /// for `token`, an id_token for `id_token` with `at_hash` and `c_hash` for what comes with it
 /// (OIDC Core §3.2.2.5, §3.2.2.10, §3.3.2.5, §3.3.2.11), as response fields. Recorded like
 /// the token endpoint's, for revocation and introspection. A trial's front-channel fault (O23,
-/// O24) forges this id_token.
+/// O24) and signature fault (O6-O9: this is the id_token whose signature the RP must check)
+/// forge this id_token.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn front_channel(
     state: &IdpState,
@@ -563,14 +570,14 @@ pub(super) fn front_channel(
             tokens::front_channel_id_token_claims(&grant, now, &jti, access_token.as_deref(), code);
         let fault = state
             .trial_oidc_fault(trial)
-            .filter(|f| f.in_front_channel());
+            .filter(|f| f.in_front_channel() || f.in_signature());
         let id_token = sign_id_token(
             state,
             oidc,
             trial,
             fault,
             claims,
-            "the authorization endpoint",
+            IdTokenSource::AuthorizationEndpoint,
         )
         .map_err(|e| e.error)?;
         lock(&state.tokens).add_id_token(
@@ -627,14 +634,23 @@ fn issue_tokens(
     // A refresh fault forges only the id_token of a refresh grant; every other, only the
     // login's.
     let on_refresh = f.from_code.is_none();
-    // O25's faults are in the okta_post_message page, never in a token.
+    // O25's faults are in the okta_post_message page, never in a token; a signature fault
+    // went into the front-channel id_token when there was one.
     let fault = state.trial_oidc_fault(f.trial).filter(|x| {
         x.on_refresh() == on_refresh
             && !x.in_post_message()
             && !x.in_front_channel()
             && !x.at_launch()
+            && !(f.front_channel_id_token && x.in_signature())
     });
-    let id_token = sign_id_token(state, oidc, f.trial, fault, id_claims, "the token endpoint")?;
+    let id_token = sign_id_token(
+        state,
+        oidc,
+        f.trial,
+        fault,
+        id_claims,
+        IdTokenSource::TokenEndpoint,
+    )?;
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can
     // name it (revoking the refresh token revokes the access token).

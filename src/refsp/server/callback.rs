@@ -149,6 +149,13 @@ async fn front_channel(
     let alg = jwt::peek(token)
         .and_then(|(h, _)| h["alg"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    // alg none names no hash: an SP that took the token anyway (`accept-alg-none` and its
+    // kin) hashes with SHA-256, the hash of both algorithms it registers.
+    let alg = if alg.eq_ignore_ascii_case("none") {
+        "RS256".to_owned()
+    } else {
+        alg
+    };
     // The `skip-c-hash` defect: the code is taken without its binding to the id_token.
     if rt.has_code() && !st.flaws.on(Flaw::SkipCHash) {
         oidc::check_hash(&claims, &alg, oidc::Hashed::Code, code)?;

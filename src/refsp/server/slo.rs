@@ -95,12 +95,9 @@ pub(super) async fn logout_response(st: &SpState, q: &str) -> Response {
         Ok(x) => x,
         Err(e) => return refused(&e.to_string()),
     };
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let Ok(doc) = roxmltree::Document::parse_with_options(&xml, opts) else {
-        return refused("the LogoutResponse is not XML (or has a DOCTYPE)");
+    // Depth pre-scan, no DTD: the same guard as every XML from the network.
+    let Ok(doc) = crate::saml::untrusted::parse(&xml, false) else {
+        return refused("the LogoutResponse is not XML (too deep, or has a DOCTYPE)");
     };
     let root = doc.root_element();
     let answered = root
@@ -133,16 +130,13 @@ pub(super) async fn slo_post(
     let Some(b64) = form.get("SAMLRequest") else {
         return refused("no SAMLRequest");
     };
-    let Ok(xml) = binding::decode_post(b64) else {
-        return refused("the SAMLRequest is not base64");
+    let xml = match binding::decode_post(b64) {
+        Ok(x) => x,
+        Err(e) => return refused(&format!("the SAMLRequest: {e}")),
     };
-    // No DTD reaches xmlsec: the document is parsed without one first.
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    if roxmltree::Document::parse_with_options(&xml, opts).is_err() {
-        return refused("the LogoutRequest is not XML (or has a DOCTYPE)");
+    // No DTD and no deep nesting reach xmlsec: the document is checked and parsed first.
+    if crate::saml::untrusted::parse(&xml, false).is_err() {
+        return refused("the LogoutRequest is not XML (too deep, or has a DOCTYPE)");
     }
     let Ok(Trust::Saml {
         entity_id,
@@ -206,12 +200,8 @@ pub(super) fn logout_request(
     browser_session: Option<String>,
     answer: Answer,
 ) -> Response {
-    let opts = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let Ok(doc) = roxmltree::Document::parse_with_options(xml, opts) else {
-        return refused("the LogoutRequest is not XML (or has a DOCTYPE)");
+    let Ok(doc) = crate::saml::untrusted::parse(xml, false) else {
+        return refused("the LogoutRequest is not XML (too deep, or has a DOCTYPE)");
     };
     let root = doc.root_element();
     if root.tag_name().name() != "LogoutRequest" {
