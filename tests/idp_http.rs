@@ -1098,6 +1098,54 @@ async fn a_bad_logout_request_signature_is_named_as_such() {
     )
     .await;
     assert_eq!(ok.status, StatusCode::FOUND, "{}", ok.body);
+    // A captured signed LogoutRequest is answered once: replayed (into a victim's browser, say),
+    // it is refused, naming the replay.
+    let again = post_form(
+        &sp.state,
+        SLO,
+        &[("SAMLRequest", &binding::encode_post(&honest))],
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("the signed LogoutRequest `_lo1` was received before"),
+        "{}",
+        again.body
+    );
+    // ... and outside its window from IssueInstant, even the first time.
+    let stale_xml = xml.replace(
+        &format!("IssueInstant=\"{}\"", fakta::saml::xml::instant(NOW)),
+        "IssueInstant=\"2020-01-01T00:00:00Z\"",
+    );
+    assert_ne!(stale_xml, xml);
+    let at = stale_xml.find(close).unwrap() + close.len();
+    let stale = fakta::saml::signature::sign_first_template(
+        &format!(
+            "{}{}{}",
+            &stale_xml[..at],
+            fakta::saml::response::signature_template("_lo1", &sp.cert_b64),
+            &stale_xml[at..]
+        ),
+        &der,
+    )
+    .unwrap();
+    let late = post_form(
+        &sp.state,
+        SLO,
+        &[("SAMLRequest", &binding::encode_post(&stale))],
+        None,
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    assert!(
+        late.body
+            .contains("the signed LogoutRequest was issued at 2020-01-01T00:00:00Z, outside"),
+        "{}",
+        late.body
+    );
 }
 
 #[test]

@@ -37,25 +37,27 @@ pub enum IdpError {
         source: ReferenceError,
     },
     #[error(
-        "the signed AuthnRequest `{id}` was received before; a signed request is answered once (replay)"
+        "the signed {message} `{id}` was received before; a signed request is answered once (replay)"
     )]
-    Replayed { id: String },
+    Replayed { message: &'static str, id: String },
+    #[error("the signed {message} has no IssueInstant; a signed request must say when it was made")]
+    NoIssueInstant { message: &'static str },
+    #[error("the signed {message}'s IssueInstant `{instant}` is not a valid instant")]
+    BadIssueInstant {
+        message: &'static str,
+        instant: String,
+    },
     #[error(
-        "the signed AuthnRequest has no IssueInstant; a signed request must say when it was made"
-    )]
-    NoIssueInstant,
-    #[error("the signed AuthnRequest's IssueInstant `{0}` is not a valid instant")]
-    BadIssueInstant(String),
-    #[error(
-        "the signed AuthnRequest was issued at {issued}, outside the {lifetime_secs} s it is valid for (now {now})"
+        "the signed {message} was issued at {issued}, outside the {lifetime_secs} s it is valid for (now {now})"
     )]
     RequestOutsideWindow {
+        message: &'static str,
         issued: String,
         now: String,
         lifetime_secs: i64,
     },
     #[error(
-        "{0} signed AuthnRequests are waiting out their validity window; try again in a few minutes"
+        "{0} signed requests are waiting out their validity window; try again in a few minutes"
     )]
     TooManyRequests(usize),
     #[error("the IdP failed while answering: {0}")]

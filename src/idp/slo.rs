@@ -73,13 +73,16 @@ fn slo_redirect(
         return logout_response(state, app, &parsed, &xml);
     }
     let raw = raw_param(&query, "SAMLRequest").ok_or(IdpError::NoSamlMessage)?;
-    if let Some(cert) = state.sp_certs.get(&app.id) {
-        let required = saml.requires_signed(SpMessage::LogoutRequests);
-        binding::verify_redirect_signature(&query, "SAMLRequest", cert, required)?;
-    }
+    let signed = match state.sp_certs.get(&app.id) {
+        Some(cert) => {
+            let required = saml.requires_signed(SpMessage::LogoutRequests);
+            binding::verify_redirect_signature(&query, "SAMLRequest", cert, required)?
+        }
+        None => false,
+    };
     let xml = binding::decode_redirect(&binding::percent_decode(raw))?;
     let relay = raw_param(&query, "RelayState").map(binding::percent_decode);
-    finish(state, app, &xml, relay, headers)
+    finish(state, app, &xml, relay, headers, signed)
 }
 
 /// `POST /app/{name}/{id}/slo/saml`
@@ -128,11 +131,21 @@ fn slo_form(
     let xml = binding::decode_post(raw)?;
     // Parsed (roxmltree, no DTD) before xmlsec sees it.
     logout::parse_request(&xml).map_err(|e| IdpError::Logout(e.to_string()))?;
-    if let Some(cert) = state.sp_certs.get(&app.id) {
-        let required = saml.requires_signed(SpMessage::LogoutRequests);
-        verify_post(&xml, cert, "LogoutRequest", &app.id, required)?;
-    }
-    finish(state, app, &xml, form.get("RelayState").cloned(), headers)
+    let signed = match state.sp_certs.get(&app.id) {
+        Some(cert) => {
+            let required = saml.requires_signed(SpMessage::LogoutRequests);
+            verify_post(&xml, cert, "LogoutRequest", &app.id, required)?
+        }
+        None => false,
+    };
+    finish(
+        state,
+        app,
+        &xml,
+        form.get("RelayState").cloned(),
+        headers,
+        signed,
+    )
 }
 
 /// The SP's LogoutResponse to an IdP-initiated LogoutRequest, its signature already checked:
@@ -196,12 +209,16 @@ fn logout_response(
     Ok(Html(page).into_response())
 }
 
+/// An SP-initiated LogoutRequest, its signature (if any) already checked: `signed` when it
+/// verified, and then it is answered only within its window and once (a captured signed
+/// LogoutRequest replayed into a victim's browser would end their IdP session: logout CSRF).
 fn finish(
     state: &IdpState,
     app: &crate::config::App,
     xml: &str,
     relay: Option<String>,
     headers: &HeaderMap,
+    signed: bool,
 ) -> Result<Response, IdpError> {
     let saml = app
         .saml()
@@ -228,6 +245,15 @@ fn finish(
                 "the LogoutRequest's Destination `{d}` is not this SLO URL `{slo_url}`"
             )));
         }
+    }
+    if signed {
+        super::sso::once_within_window(
+            state,
+            &app.id,
+            "LogoutRequest",
+            &req.id,
+            req.issue_instant.as_deref(),
+        )?;
     }
     let sp_slo = app
         .logout

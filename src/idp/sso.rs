@@ -186,32 +186,49 @@ fn check_request(
         &sso_url,
     )?;
     if signed {
-        let raw = request
-            .issue_instant
-            .as_deref()
-            .ok_or(IdpError::NoIssueInstant)?;
-        let issued = OffsetDateTime::parse(raw, &Rfc3339)
-            .map_err(|_| IdpError::BadIssueInstant(raw.to_owned()))?;
-        let now = state.now();
-        let valid_until = issued + REQUEST_LIFETIME;
-        if now < issued - REQUEST_SKEW || now > valid_until {
-            return Err(IdpError::RequestOutsideWindow {
-                issued: raw.to_owned(),
-                now: crate::saml::xml::instant(now),
-                lifetime_secs: REQUEST_LIFETIME.whole_seconds(),
-            });
-        }
-        match state.first_use_of_request(&app.id, &request.id, valid_until) {
-            RequestUse::First => {}
-            RequestUse::Replayed => {
-                return Err(IdpError::Replayed {
-                    id: request.id.clone(),
-                });
-            }
-            RequestUse::Full => return Err(IdpError::TooManyRequests(MAX_SEEN_REQUESTS)),
-        }
+        once_within_window(
+            state,
+            &app.id,
+            "AuthnRequest",
+            &request.id,
+            request.issue_instant.as_deref(),
+        )?;
     }
     Ok(acs)
+}
+
+/// A signed request (AuthnRequest, LogoutRequest) is answered only within its validity window
+/// from its IssueInstant, and only once: a captured signed request cannot be replayed.
+pub(super) fn once_within_window(
+    state: &IdpState,
+    app_id: &str,
+    message: &'static str,
+    id: &str,
+    issue_instant: Option<&str>,
+) -> Result<(), IdpError> {
+    let raw = issue_instant.ok_or(IdpError::NoIssueInstant { message })?;
+    let issued = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| IdpError::BadIssueInstant {
+        message,
+        instant: raw.to_owned(),
+    })?;
+    let now = state.now();
+    let valid_until = issued + REQUEST_LIFETIME;
+    if now < issued - REQUEST_SKEW || now > valid_until {
+        return Err(IdpError::RequestOutsideWindow {
+            message,
+            issued: raw.to_owned(),
+            now: crate::saml::xml::instant(now),
+            lifetime_secs: REQUEST_LIFETIME.whole_seconds(),
+        });
+    }
+    match state.first_use_of_request(app_id, id, valid_until) {
+        RequestUse::First => Ok(()),
+        RequestUse::Replayed => Err(IdpError::Replayed {
+            message,
+            id: id.to_owned(),
+        }),
+        RequestUse::Full => Err(IdpError::TooManyRequests(MAX_SEEN_REQUESTS)),
+    }
 }
 
 fn idp_initiated(

@@ -142,6 +142,8 @@ pub fn apply(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
     pub id: String,
+    /// As written; a signed request is answered only within its window from it.
+    pub issue_instant: Option<String>,
     pub issuer: String,
     pub destination: Option<String>,
     pub name_id: String,
@@ -295,6 +297,7 @@ pub fn parse_request(xml: &str) -> Result<Parsed, LogoutError> {
             .attribute("ID")
             .ok_or(LogoutError::Missing("ID"))?
             .to_owned(),
+        issue_instant: root.attribute("IssueInstant").map(str::to_owned),
         issuer: text(ns::ASSERTION, "Issuer").ok_or(LogoutError::Missing("Issuer"))?,
         destination: root.attribute("Destination").map(str::to_owned),
         name_id: text(ns::ASSERTION, "NameID").ok_or(LogoutError::Missing("NameID"))?,
