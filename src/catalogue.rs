@@ -941,18 +941,20 @@ static RULES: &[Rule] = &[
     case(
         "O3",
         "the id_token has no sub",
-        Strength::Must,
+        Strength::Should,
         "OpenID Connect Core 1.0 §2: sub is REQUIRED in an ID Token; §5.7: iss and sub together \
          are the only identifier of the End-User an RP can rely on (an email can be reassigned). \
-         The OpenID Foundation's RP test rp-id_token-sub expects the ID Token to be rejected.",
+         The OpenID Foundation's RP test rp-id_token-sub expects the ID Token to be rejected; \
+         §3.1.3.7's validation steps name no MUST for it, hence SHOULD.",
     ),
     case(
         "O4",
         "the id_token has no iat",
-        Strength::Must,
+        Strength::Should,
         "OpenID Connect Core 1.0 §2: iat is REQUIRED in an ID Token. The OpenID Foundation's RP \
          test rp-id_token-iat (oidcc-client-test-missing-iat): the client must identify the \
-         missing iat and reject the ID Token.",
+         missing iat and reject the ID Token; §3.1.3.7's validation steps name no MUST for it \
+         (step 10 lets the client use iat), hence SHOULD.",
     ),
     case(
         "O5",

@@ -317,8 +317,9 @@ fn a_missing_chromium_is_one_error_naming_the_package() {
 /// `sub` and its nonce (when it sent one) and nothing else (`ResponseValidator.
 /// _validateIdTokenAttributes` in its source), relying on the token endpoint for the rest. So
 /// an id_token of another issuer or audience, expired, or without iat is taken: OpenID Connect
-/// Core §3.1.3.7 steps 2, 3 and 9 require those checks, and these trials fail, as sp-accepted —
-/// a real finding about the library, not a defect of the runner.
+/// Core §3.1.3.7 steps 2, 3 and 9 require the first three checks (MUST; iat is a SHOULD), and
+/// these trials fail, as sp-accepted — a real finding about the library, not a defect of the
+/// runner.
 const SPA_TAKES: [&str; 6] = [
     "spa::O11_expired_refused",
     "spa::O1_iss_of_another_idp_refused",
