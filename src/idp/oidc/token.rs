@@ -184,14 +184,19 @@ fn refresh_token(
         .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
     let info = {
         let mut store = lock(&state.tokens);
-        let info = store
+        match store
             .token(rt)
             .filter(|t| t.kind == TokenKind::Refresh)
             .cloned()
-            .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
-        // In use: the access tokens it mints must not push it out of the store.
-        store.touch(rt);
-        info
+        {
+            Some(info) => {
+                // In use: the access tokens it mints must not push it out of the store.
+                store.touch(rt);
+                info
+            }
+            // A rotated token the store has dropped: its grant is its successor's.
+            None => evicted_rotated(&mut store, rt, oidc, now)?,
+        }
     };
     // Another client's attempt changes nothing (no reuse detection on its behalf).
     if info.client_id != oidc.client_id {
@@ -237,7 +242,11 @@ fn refresh_token(
     // Decided under one lock, so that two refreshes with one token cannot both rotate it.
     let refresh = {
         let mut store = lock(&state.tokens);
-        let rotated = store.token(rt).and_then(|t| t.rotated.clone());
+        let rotated = store.token(rt).and_then(|t| t.rotated.clone()).or_else(|| {
+            store
+                .tombstone(rt)
+                .map(|t| (t.rotated, t.successor.clone()))
+        });
         match rotated {
             Some((at, successor)) => {
                 let grace = Duration::seconds(policy.grace_period_secs);
@@ -298,6 +307,39 @@ fn refresh_token(
             trial: info.trial.as_deref(),
         },
     )
+}
+
+/// A refresh token the store no longer holds but whose tombstone says it was rotated: the
+/// record of its successor (same grant, same family), so that the grace period and reuse
+/// detection apply as if it were still stored. With the successor gone too, the grant has moved
+/// on past any grace period: the reuse revokes what is left of the family.
+fn evicted_rotated(
+    store: &mut crate::idp::tokens::TokenStore,
+    rt: &str,
+    oidc: &OidcApp,
+    now: time::OffsetDateTime,
+) -> Result<TokenInfo, OAuthResponse> {
+    let stone = store
+        .tombstone(rt)
+        .cloned()
+        .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+    if stone.client_id != oidc.client_id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if let Some(successor) = store
+        .token(&stone.successor)
+        .filter(|t| t.kind == TokenKind::Refresh)
+    {
+        return Ok(successor.clone());
+    }
+    let revoked = store.revoke_family(&stone.family);
+    tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
+    Err(invalid_grant(format!(
+        "the refresh token was rotated {} s ago and replaced since: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
+        (now - stone.rotated).whole_seconds()
+    )))
 }
 
 /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself, no
