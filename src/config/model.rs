@@ -263,9 +263,19 @@ pub struct OidcApp {
 #[derive(Debug, Clone)]
 pub struct ClientKey {
     pub kid: Option<String>,
-    /// The JWS algorithm the key verifies (RS256 for an RSA key, ES256 for a P-256 one).
-    pub alg: SigningAlg,
+    /// RSA, or the EC key's curve: which algorithms it verifies (RS256/384/512 for RSA, the ES
+    /// alg of its curve).
+    pub kind: crate::oidc::assertion::KeyKind,
+    /// The JWK's `alg`, when it names one: then only that algorithm.
+    pub alg: Option<crate::oidc::assertion::KeyAlg>,
     pub key: openssl::pkey::PKey<openssl::pkey::Public>,
+}
+
+impl ClientKey {
+    /// Whether the key verifies `alg` (RFC 8725 §3.1: one key, its own algorithms).
+    pub fn allows(&self, alg: crate::oidc::assertion::KeyAlg) -> bool {
+        alg.kind() == self.kind && self.alg.is_none_or(|a| a == alg)
+    }
 }
 
 /// Whether a refresh returns a new refresh token (Okta: "Rotate token after every use") or the

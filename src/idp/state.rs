@@ -79,6 +79,23 @@ pub struct TrialOverrides {
     /// What the IdP issued to this trial's browsers and SP: the evidence that a login went
     /// through it.
     pub issued: Vec<Issued>,
+    /// The refresh tokens the SP presented at the token endpoint, in order, as the IdP found
+    /// them (O26: did it present the one the last rotation gave it?).
+    pub refreshes: Vec<RefreshUse>,
+}
+
+/// Which refresh token an RP presented at the token endpoint, as its family's record has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// The family's newest token, never rotated: answered (with a new token when the app
+    /// rotates).
+    Current { rotated: bool },
+    /// A token an earlier refresh had already replaced, within its grace period: answered
+    /// with its successor.
+    RotatedInGrace,
+    /// A token an earlier refresh had already replaced, after its grace period: the family
+    /// was revoked (Okta's reuse detection).
+    RotatedReused,
 }
 
 /// One document the IdP issued in a trial, and the identity it asserted (before any fault).
@@ -761,6 +778,21 @@ impl IdpState {
                 o.issued.push(issued)
             }
         });
+    }
+
+    /// Records a refresh token's use at the token endpoint for the trial it was issued in.
+    pub fn note_refresh(&self, trial: Option<&str>, used: RefreshUse) {
+        self.with_trial(trial, |o| {
+            if o.refreshes.len() < 64 {
+                o.refreshes.push(used)
+            }
+        });
+    }
+
+    /// The refresh tokens presented in a trial so far.
+    pub fn refreshes(&self, trial: &str) -> Vec<RefreshUse> {
+        self.with_trial(Some(trial), |o| o.refreshes.clone())
+            .unwrap_or_default()
     }
 
     /// What the IdP issued in a trial so far.

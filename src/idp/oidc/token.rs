@@ -16,7 +16,7 @@ use super::{
     no_store,
 };
 use crate::config::{App, AuthServer, GrantType, OidcApp, Rotation, SigningAlg, User};
-use crate::idp::state::{IdpState, lock};
+use crate::idp::state::{IdpState, RefreshUse, lock};
 use crate::idp::tokens::{RedeemError, TokenInfo, TokenKind};
 use crate::oidc::authorize;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -256,6 +256,8 @@ fn refresh_token(
                     .token(&successor)
                     .is_none_or(|t| t.rotated.is_none() && !t.revoked);
                 if now < at + grace && successor_current {
+                    drop(store);
+                    state.note_refresh(info.trial.as_deref(), RefreshUse::RotatedInGrace);
                     RefreshToken::Return {
                         token: successor,
                         family,
@@ -263,6 +265,7 @@ fn refresh_token(
                 } else {
                     let revoked = store.revoke_family(&family);
                     drop(store);
+                    state.note_refresh(info.trial.as_deref(), RefreshUse::RotatedReused);
                     tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
                     return Err(invalid_grant(format!(
                         "the refresh token was rotated {} s ago and its grace period ({} s) is over: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
@@ -271,24 +274,30 @@ fn refresh_token(
                     )));
                 }
             }
-            None => match policy.rotation {
-                Rotation::Static => {
-                    store.mark_used(rt, now);
-                    RefreshToken::Return {
-                        token: rt.clone(),
-                        family,
+            None => {
+                let r = match policy.rotation {
+                    Rotation::Static => {
+                        store.mark_used(rt, now);
+                        RefreshToken::Return {
+                            token: rt.clone(),
+                            family,
+                        }
                     }
-                }
-                Rotation::Rotate => {
-                    let new = state.new_token();
-                    store.mark_rotated(rt, &new, now);
-                    RefreshToken::Rotate {
-                        token: new,
-                        family,
-                        expires: info.expires,
+                    Rotation::Rotate => {
+                        let new = state.new_token();
+                        store.mark_rotated(rt, &new, now);
+                        RefreshToken::Rotate {
+                            token: new,
+                            family,
+                            expires: info.expires,
+                        }
                     }
-                }
-            },
+                };
+                drop(store);
+                let rotated = policy.rotation == Rotation::Rotate;
+                state.note_refresh(info.trial.as_deref(), RefreshUse::Current { rotated });
+                r
+            }
         }
     };
     issue_tokens(
@@ -603,9 +612,12 @@ pub(super) fn front_channel(
         let jti = format!("ID.{}", state.new_token());
         let claims =
             tokens::front_channel_id_token_claims(&grant, now, &jti, access_token.as_deref(), code);
-        let fault = state
-            .trial_oidc_fault(trial)
-            .filter(|f| f.in_front_channel());
+        // O23, O24; in the implicit flows every fault of the login's id_token (no code, no
+        // token endpoint): `Fault::login_id_token_channel` decides.
+        let fault = state.trial_oidc_fault(trial).filter(|f| {
+            f.login_id_token_channel(rt)
+                == Some(crate::oidc::faults::IdTokenChannel::AuthorizationEndpoint)
+        });
         let id_token = sign_id_token(
             state,
             oidc,
