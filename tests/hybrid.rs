@@ -128,8 +128,21 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
             "    signing_alg: RS256 ",
             "    grant_types: [authorization_code, implicit]\n    signing_alg: RS256 ",
         );
-    let (conn, _) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
+    let (conn, warnings) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
         .unwrap_or_else(|d| panic!("{d}"));
+    // The shipped file's target.refresh_url cannot be used without a code: a located warning.
+    let text = warnings.to_string();
+    let at = implicit
+        .lines()
+        .position(|l| l.contains("response_type: id_token token"))
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!("implicit.yaml:{at}:"))
+            && text.contains("target.response_type")
+            && text.contains("redeems no code, so the SP gets no refresh token"),
+        "{text}"
+    );
     assert!(
         fakta::refsp::SpState::new(
             conn,
