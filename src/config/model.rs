@@ -1184,7 +1184,7 @@ pub struct Target {
     /// The login URL's query parameter naming where to go after the login (`return_to`,
     /// `next`, ...), if the SP has one: O21 sets it to another site.
     pub return_param: Option<String>,
-    /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19).
+    /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19; O26).
     pub refresh_url: Option<Url>,
     /// An SPA page that, visited by a browser signed in at the IdP, drops the SPA's own tokens
     /// and signs in again silently (prompt=none, response_mode okta_post_message: okta-auth-js
