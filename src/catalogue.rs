@@ -1,5 +1,5 @@
 //! The catalogue of cases: for every case id of the suite (L0, R1-R8, T1-T9, G1-G4, S1-S24,
-//! S25, S26, S30, S31, O1-O24), and for every variant whose rule differs from its case's, the
+//! S25, S26, S30, S31, O1-O26), and for every variant whose rule differs from its case's, the
 //! rule a trial enforces, where that rule is written down, and how strong it is. It is what a
 //! user shows the SP's owner when a trial fails, so every citation names the document and,
 //! where it could be checked, the section; none is guessed.
@@ -1256,6 +1256,34 @@ static RULES: &[Rule] = &[
          redirect_uri's origin, and the app signs the user in with it. The honest twin of O25: \
          after it the session must show the user.",
     ),
+    case(
+        "O26",
+        "with rotating refresh tokens, the second refresh presents the token the first returned, \
+         and the session stays",
+        Strength::Must,
+        "RFC 6749 §6: \"The authorization server MAY issue a new refresh token, in which case \
+         the client MUST discard the old refresh token and replace it with the new refresh \
+         token.\" Okta, Refresh token rotation: a rotated token used after its grace period \
+         makes Okta invalidate the most recently issued refresh token and all access tokens \
+         issued since the user authenticated (reuse detection), so an RP that keeps the old \
+         token loses the grant. \
+         After the honest login the browser visits target.refresh_url twice; fakta's token \
+         endpoint records which refresh token each refresh presented. The old one at the \
+         second refresh (within or after the grace period) fails the trial (wrong-outcome), so \
+         does no session afterwards. Runs when the app rotates refresh tokens \
+         (refresh_token.rotation rotate), has the refresh token grant, and the file says how \
+         to make the SP refresh (target.refresh_url).",
+    ),
+    variant(
+        "O26",
+        "one_refresh_with_rotation_keeps_the_session",
+        "honest: one refresh with rotating refresh tokens; the session stays",
+        Strength::Vendor,
+        "Okta, Refresh token rotation: each refresh returns a new refresh token, which the RP \
+         keeps. The honest twin of O26: one refresh, presenting the login's refresh token, \
+         after which the SP must still have its session; a failure here means the SP cannot \
+         refresh with rotation at all, whatever O26 says.",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -1353,6 +1381,8 @@ mod tests {
         ids.extend(["O23", "O24"].map(str::to_owned));
         // okta_post_message from another origin (issue 20).
         ids.push("O25".to_owned());
+        // A rotated refresh token kept (issue 19).
+        ids.push("O26".to_owned());
         ids
     }
 

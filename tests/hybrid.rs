@@ -1,7 +1,8 @@
 //! The implicit and hybrid flows end to end: `fakta test` against the reference SP asking for a
-//! hybrid response type (target.response_type), where O23 (at_hash) and O24 (c_hash) run, each
-//! caught by the one flaw that skips its check; and `fakta check` refusing a response type the
-//! app's grant types do not allow.
+//! hybrid or implicit response type (target.response_type), where O23 (at_hash) and O24 (c_hash)
+//! run, each caught by the one flaw that skips its check, and in the implicit flows the id_token
+//! faults arrive by the front channel; and `fakta check` refusing a response type the app's
+//! grant types do not allow.
 
 mod common;
 
@@ -117,7 +118,7 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
         text.contains("target.response_type") && text.contains("is a SAML app"),
         "{text}"
     );
-    // The reference SP redeems a code: an implicit-only response type is refused at its start.
+    // The reference SP takes the implicit-only response types too (issue 19).
     let implicit = yaml
         .replace(
             "response_type: code id_token",
@@ -127,19 +128,104 @@ fn check_refuses_a_response_type_the_grant_types_do_not_allow() {
             "    signing_alg: RS256 ",
             "    grant_types: [authorization_code, implicit]\n    signing_alg: RS256 ",
         );
-    let (conn, _) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
+    let (conn, warnings) = fakta::config::load_str(&implicit, "implicit.yaml", Path::new("."))
         .unwrap_or_else(|d| panic!("{d}"));
-    let err = fakta::refsp::SpState::new(
-        conn,
-        fakta::refsp::Flaws::none(),
-        std::sync::Arc::new(fakta::clock::SystemClock),
-    )
-    .map(|_| ())
-    .unwrap_err()
-    .to_string();
+    // The shipped file's target.refresh_url cannot be used without a code: a located warning.
+    let text = warnings.to_string();
+    let at = implicit
+        .lines()
+        .position(|l| l.contains("response_type: id_token token"))
+        .unwrap()
+        + 1;
     assert!(
-        err.contains("target.response_type `id_token token`: the reference SP redeems a code"),
-        "{err}"
+        text.contains(&format!("implicit.yaml:{at}:"))
+            && text.contains("target.response_type")
+            && text.contains("redeems no code, so the SP gets no refresh token"),
+        "{text}"
+    );
+    assert!(
+        fakta::refsp::SpState::new(
+            conn,
+            fakta::refsp::Flaws::none(),
+            std::sync::Arc::new(fakta::clock::SystemClock),
+        )
+        .is_ok()
+    );
+}
+
+/// Issue 19: the O-pack against the reference SP in the implicit flows (`form_post`, as the
+/// runner's HTTP browser cannot read a fragment). The strict SP passes every trial that applies;
+/// those that need a code are ignored with the reason; O23 is caught by `skip-at-hash` in the
+/// `id_token token` flow; an id_token forgery (O6) is delivered on the front channel and caught
+/// by `accept-bad-signature`.
+#[test]
+fn fakta_test_runs_the_o_pack_against_an_implicit_sp() {
+    let no_code = "the implicit flow redeems no code";
+    // `id_token token`: O23 runs (the at_hash is there), O24 does not (no code).
+    let (code, out, err) = hybrid_pack_run("id_token token", None, "O");
+    assert_eq!(code, 0, "{out}\n{err}");
+    for t in [
+        O23,
+        "qovery-oidc::O6_signature_corrupted_refused",
+        "qovery-oidc::O7_alg_none_refused",
+        "qovery-oidc::O9_unknown_kid_refused",
+        "qovery-oidc::O5_nonce_not_the_one_sent_refused",
+        "qovery-oidc::O14_signed_with_a_newly_published_key_accepted",
+    ] {
+        assert!(line(&out, t).ends_with("... ok"), "{t}:\n{out}");
+    }
+    assert!(
+        line(&out, O24).contains("ignored (the SP asks for response_type `id_token token`"),
+        "{out}"
+    );
+    for t in [
+        "qovery-oidc::O18_refreshed_id_token_of_another_sub_refused",
+        "qovery-oidc::O19_refreshed_id_token_of_another_iss_refused",
+    ] {
+        assert!(line(&out, t).contains(no_code), "{t}:\n{out}");
+    }
+    assert!(
+        line(&out, "qovery-oidc::O17_code_of_another_browser_refused")
+            .contains("carries no code to inject"),
+        "{out}"
+    );
+
+    let (code, out, err) = hybrid_pack_run("id_token token", Some("skip-at-hash"), "O2");
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(failed(&out), vec![O23], "{out}");
+    assert!(out.contains("kind: sp-accepted"), "{out}");
+
+    // `id_token` alone: no access token, so neither O23 nor O12 applies; the identity comes
+    // from the id_token (the honest logins show it).
+    let (code, out, err) = hybrid_pack_run("id_token", None, "O");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        line(&out, O23).contains("ignored (the SP asks for response_type `id_token`"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "qovery-oidc::O12_userinfo_sub_differs_refused")
+            .contains("cannot call userinfo"),
+        "{out}"
+    );
+    for t in [
+        "qovery-oidc::O6_signature_corrupted_refused",
+        "qovery-oidc::O8_hs256_with_the_public_key_as_secret_refused",
+        "qovery-oidc::O1_iss_of_another_idp_refused",
+    ] {
+        assert!(line(&out, t).ends_with("... ok"), "{t}:\n{out}");
+    }
+    let (code, out, err) = hybrid_pack_run("id_token", Some("accept-bad-signature"), "O6");
+    assert_eq!(code, 101, "{out}\n{err}");
+    assert_eq!(
+        failed(&out),
+        vec!["qovery-oidc::O6_signature_corrupted_refused"],
+        "{out}"
+    );
+    assert!(out.contains("kind: sp-accepted"), "{out}");
+    assert!(
+        out.contains("forged id_token (what the SP got from the authorization endpoint)"),
+        "the forgery went by the front channel:\n{out}"
     );
 }
 

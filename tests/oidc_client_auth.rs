@@ -426,6 +426,54 @@ async fn without_a_grace_period_any_reuse_revokes_the_family() {
     assert_eq!(error_of(&refresh(&st, &rt2).await).0, "invalid_grant");
 }
 
+/// Issue 19: a rotated refresh token the bounded token store has evicted is not "unknown":
+/// its tombstone keeps the grace period (the successor again) and, after it, reuse detection
+/// (the whole family revoked), on the test clock.
+#[tokio::test]
+async fn an_evicted_rotated_refresh_token_still_revokes_its_family() {
+    let (st, clock) = state_with_clock(with_refresh(
+        "{ rotation: rotate, grace_period_seconds: 10 }",
+    ));
+    // A store of 24 KiB: a few logins' access tokens push the old refresh token out.
+    *st.tokens.lock().unwrap() = fakta::idp::TokenStore::with_token_bytes(24 * 1024);
+    let first = login(&st).await;
+    let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let r = refresh(&st, &rt1).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let rt2 = json_of(&r)["refresh_token"].as_str().unwrap().to_owned();
+    let at2 = json_of(&r)["access_token"].as_str().unwrap().to_owned();
+    // Other grants' tokens, until rt1's record is gone (rt2 is kept in use below).
+    let mut logins = 0;
+    while st.tokens.lock().unwrap().token(&rt1).is_some() {
+        login(&st).await;
+        logins += 1;
+        assert!(logins < 100, "rt1 is never evicted");
+    }
+    assert!(
+        st.tokens.lock().unwrap().token(&rt2).is_some(),
+        "rt2 must outlive rt1 for the grace period to apply"
+    );
+    // Within the grace period: the evicted rt1 answers with its successor, as if stored.
+    clock.set(NOW + Duration::seconds(5));
+    let r = refresh(&st, &rt1).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(json_of(&r)["refresh_token"], rt2.as_str());
+    // After it: a reuse, which revokes the family (before issue 19: "the refresh token is
+    // unknown", and rt2 lived on).
+    clock.set(NOW + Duration::seconds(11));
+    let r = refresh(&st, &rt1).await;
+    let (error, why) = error_of(&r);
+    assert_eq!(error, "invalid_grant", "{}", r.body);
+    assert!(why.contains("reuse detection"), "{why}");
+    assert!(!active(&st, &rt2).await, "rt2 must be revoked");
+    assert!(!active(&st, &at2).await, "at2 must be revoked");
+    // A token that was never issued is still unknown.
+    assert_eq!(
+        error_of(&refresh(&st, "never-issued").await).1,
+        "the refresh token is unknown"
+    );
+}
+
 /// Static tokens come back unchanged; the idle time and the lifetime expire them.
 #[tokio::test]
 async fn persistent_refresh_tokens_expire_when_idle_or_past_their_lifetime() {

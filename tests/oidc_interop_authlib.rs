@@ -371,6 +371,122 @@ fn authlib_authenticates_with_private_key_jwt_and_client_secret_jwt() {
     );
 }
 
+/// An EC private key on `nid` written as PKCS#8 PEM in `dir`, and its public JWK (x, y of the
+/// curve's size) with `kid`.
+fn ec_client_key(
+    dir: &Path,
+    nid: openssl::nid::Nid,
+    crv: &str,
+    size: i32,
+    kid: &str,
+) -> (String, Value) {
+    use openssl::bn::{BigNum, BigNumContext};
+    let group = openssl::ec::EcGroup::from_curve_name(nid).unwrap();
+    let ec = openssl::ec::EcKey::generate(&group).unwrap();
+    let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+    ec.public_key()
+        .affine_coordinates(&group, &mut x, &mut y, &mut BigNumContext::new().unwrap())
+        .unwrap();
+    let b64 = |n: &BigNum| fakta::oidc::jwt::b64(&n.to_vec_padded(size).unwrap());
+    let jwk =
+        json!({"kty": "EC", "crv": crv, "kid": kid, "use": "sig", "x": b64(&x), "y": b64(&y)});
+    let pem = openssl::pkey::PKey::from_ec_key(ec)
+        .unwrap()
+        .private_key_to_pem_pkcs8()
+        .unwrap();
+    let path = dir.join(format!("{kid}.pem"));
+    std::fs::write(&path, pem).unwrap();
+    (path.to_str().unwrap().to_owned(), jwk)
+}
+
+/// Issue 19: every algorithm Okta takes for private_key_jwt (RS256, RS384, RS512, ES256,
+/// ES384, ES512), signed by Authlib, is accepted; an algorithm the registered key does not
+/// allow (its JWK names RS256; RS512 asked) is refused as `invalid_client`.
+#[test]
+fn authlib_signs_private_key_jwt_with_each_algorithm_okta_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped: Value = serde_json::from_str(&read(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/valid/client-jwks.json"
+    ))))
+    .unwrap();
+    // The client's RSA key twice: once for any RS alg, once pinned to RS256 by its JWK.
+    let mut any_rs = shipped["keys"][0].clone();
+    any_rs.as_object_mut().unwrap().remove("alg");
+    any_rs["kid"] = json!("rsa-any");
+    let pinned = shipped["keys"][0].clone();
+    assert_eq!(pinned["alg"], "RS256");
+    let p256 = shipped["keys"][1].clone();
+    let (p384_pem, p384) = ec_client_key(
+        dir.path(),
+        openssl::nid::Nid::SECP384R1,
+        "P-384",
+        48,
+        "client-p384",
+    );
+    let (p521_pem, p521) = ec_client_key(
+        dir.path(),
+        openssl::nid::Nid::SECP521R1,
+        "P-521",
+        66,
+        "client-p521",
+    );
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        json!({"keys": [any_rs, pinned, p256, p384, p521]}).to_string(),
+    )
+    .unwrap();
+    let pk = format!(
+        "    token_endpoint_auth_method: private_key_jwt\n    jwks: {}\n",
+        jwks.display()
+    );
+    let server = start_server_with(replacing(WEB_AUTH, pk));
+    for (key, alg, kid) in [
+        (CLIENT_KEY, "RS256", "rsa-any"),
+        (CLIENT_KEY, "RS384", "rsa-any"),
+        (CLIENT_KEY, "RS512", "rsa-any"),
+        (CLIENT_EC_KEY, "ES256", "client-ec"),
+        (p384_pem.as_str(), "ES384", "client-p384"),
+        (p521_pem.as_str(), "ES512", "client-p521"),
+    ] {
+        let args = [
+            "--auth-method",
+            "private_key_jwt",
+            "--private-key",
+            key,
+            "--assertion-alg",
+            alg,
+            "--kid",
+            kid,
+        ];
+        let run = confidential(&server, &args);
+        assert_eq!(run.code, 0, "{alg}: {}\n{}", run.out, run.stderr);
+        assert_eq!(run.out["token_endpoint_auth_method"], "private_key_jwt");
+        assert_eq!(run.out["claims"]["sub"], "00u1alice", "{alg}");
+    }
+    // The same RSA key under the kid whose JWK names RS256: RS512 is not its algorithm.
+    let args = [
+        "--auth-method",
+        "private_key_jwt",
+        "--private-key",
+        CLIENT_KEY,
+        "--assertion-alg",
+        "RS512",
+        "--kid",
+        "client-rsa",
+    ];
+    let run = confidential(&server, &args);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(run.out["stage"], "token", "{}", run.out);
+    let error = run.out["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("invalid_client") && error.contains("RS512"),
+        "{}",
+        run.out
+    );
+}
+
 /// The web app with "Implicit (hybrid)" ticked.
 fn implicit_server() -> Server {
     start_server_with(|yaml| {

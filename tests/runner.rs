@@ -657,6 +657,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "launch-any-issuer",
         &["qovery-oidc::L0_idp_initiated_login_unknown_issuer_refused"],
     ),
+    // The demo's web app keeps persistent refresh tokens (Okta's default for a confidential
+    // client): O26 is planned ignored there, and tests/refresh_rotation.rs catches this flaw
+    // against the app with rotation on.
+    ("reuse-refresh-token", &[]),
 ];
 
 /// Flaws that no demo trial can catch, with the test that catches each instead.
@@ -676,6 +680,10 @@ const CAUGHT_OUTSIDE_THE_DEMO: &[(&str, &str)] = &[
     (
         "skip-c-hash",
         "tests/hybrid.rs fakta_test_runs_o23_o24_against_a_hybrid_sp_and_catches_each_flaw",
+    ),
+    (
+        "reuse-refresh-token",
+        "tests/refresh_rotation.rs fakta_test_runs_o26_against_an_sp_with_rotating_refresh_tokens",
     ),
 ];
 

@@ -133,7 +133,8 @@ pub(super) fn signed_assertions(sink: &mut Sink, node: &Node, apps: &[App], targ
 /// `target.response_type` is what the SP asks the IdP for: an OIDC setting, and one the app's
 /// grant types must allow (Okta answers `unauthorized_client` otherwise: the implicit flow
 /// needs "Implicit (hybrid)" ticked, the hybrid flow that and "Authorization Code"). An error
-/// at the key, naming the grants that are missing.
+/// at the key, naming the grants that are missing; a warning there when an implicit response
+/// type meets `target.refresh_url` (no refresh token to refresh with).
 pub(super) fn response_type(sink: &mut Sink, node: &Node, apps: &[App], target: &Target) {
     let key = "response_type";
     let Some(k) = node
@@ -174,6 +175,17 @@ pub(super) fn response_type(sink: &mut Sink, node: &Node, apps: &[App], target: 
                 missing.join(", "),
                 app.id,
                 crate::oidc::grant_names(&oidc.grant_types)
+            ),
+        );
+    }
+    // The implicit flows redeem no code: no token response, so no refresh token to refresh
+    // with. A warning, not an error: the file may serve other SPs too.
+    if !target.response_type.has_code() && target.refresh_url.is_some() {
+        sink.warning(
+            pos,
+            &path,
+            format!(
+                "response_type `{asked}` redeems no code, so the SP gets no refresh token: target.refresh_url goes unused, and O18, O19 and O26 are ignored"
             ),
         );
     }

@@ -263,9 +263,19 @@ pub struct OidcApp {
 #[derive(Debug, Clone)]
 pub struct ClientKey {
     pub kid: Option<String>,
-    /// The JWS algorithm the key verifies (RS256 for an RSA key, ES256 for a P-256 one).
-    pub alg: SigningAlg,
+    /// RSA, or the EC key's curve: which algorithms it verifies (RS256/384/512 for RSA, the ES
+    /// alg of its curve).
+    pub kind: crate::oidc::assertion::KeyKind,
+    /// The JWK's `alg`, when it names one: then only that algorithm.
+    pub alg: Option<crate::oidc::assertion::KeyAlg>,
     pub key: openssl::pkey::PKey<openssl::pkey::Public>,
+}
+
+impl ClientKey {
+    /// Whether the key verifies `alg` (RFC 8725 §3.1: one key, its own algorithms).
+    pub fn allows(&self, alg: crate::oidc::assertion::KeyAlg) -> bool {
+        alg.kind() == self.kind && self.alg.is_none_or(|a| a == alg)
+    }
 }
 
 /// Whether a refresh returns a new refresh token (Okta: "Rotate token after every use") or the
@@ -1179,7 +1189,7 @@ pub struct Target {
     /// The login URL's query parameter naming where to go after the login (`return_to`,
     /// `next`, ...), if the SP has one: O21 sets it to another site.
     pub return_param: Option<String>,
-    /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19).
+    /// An SP URL that, visited with a session, makes the SP refresh its tokens (O18, O19; O26).
     pub refresh_url: Option<Url>,
     /// An SPA page that, visited by a browser signed in at the IdP, drops the SPA's own tokens
     /// and signs in again silently (prompt=none, response_mode okta_post_message: okta-auth-js

@@ -26,9 +26,9 @@ mod tokens;
 pub use error::IdpError;
 pub use router::app;
 pub use state::{
-    ForgedDiscovery, IdTokenSource, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind,
-    MAX_SEEN_REQUESTS, REQUEST_LIFETIME, REQUEST_SKEW, RequestUse, StateError, TRIAL_COOKIE,
-    TrialOverrides, trial_of,
+    ForgedDiscovery, IdpSession, IdpState, InResponseToProblem, Issued, IssuedKind,
+    MAX_SEEN_REQUESTS, REQUEST_LIFETIME, REQUEST_SKEW, RefreshUse, RequestUse, StateError,
+    TRIAL_COOKIE, TrialOverrides, trial_of,
 };
 pub use tokens::TokenStore;
 

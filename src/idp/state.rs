@@ -81,25 +81,24 @@ pub struct TrialOverrides {
     pub issued: Vec<Issued>,
     /// Where the trial's forged id_tokens went: what the RP must check depends on it (OpenID
     /// Connect Core §3.1.3.7 step 6).
-    pub forged_id_tokens: Vec<IdTokenSource>,
+    pub forged_id_tokens: Vec<crate::oidc::faults::IdTokenChannel>,
+    /// The refresh tokens the SP presented at the token endpoint, in order, as the IdP found
+    /// them (O26: did it present the one the last rotation gave it?).
+    pub refreshes: Vec<RefreshUse>,
 }
 
-/// Where an RP got an id_token from.
+/// Which refresh token an RP presented at the token endpoint, as its family's record has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdTokenSource {
-    /// Straight from the token endpoint (code flow, refresh).
-    TokenEndpoint,
-    /// Through the browser from the authorization endpoint (implicit and hybrid flows).
-    AuthorizationEndpoint,
-}
-
-impl std::fmt::Display for IdTokenSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            IdTokenSource::TokenEndpoint => "the token endpoint",
-            IdTokenSource::AuthorizationEndpoint => "the authorization endpoint",
-        })
-    }
+pub enum RefreshUse {
+    /// The family's newest token, never rotated: answered (with a new token when the app
+    /// rotates).
+    Current { rotated: bool },
+    /// A token an earlier refresh had already replaced, within its grace period: answered
+    /// with its successor.
+    RotatedInGrace,
+    /// A token an earlier refresh had already replaced, after its grace period: the family
+    /// was revoked (Okta's reuse detection).
+    RotatedReused,
 }
 
 /// One document the IdP issued in a trial, and the identity it asserted (before any fault).
@@ -616,7 +615,11 @@ impl IdpState {
     }
 
     /// Records that a trial's forged id_token was sent from `source`.
-    pub fn note_forged_id_token(&self, trial: Option<&str>, source: IdTokenSource) {
+    pub fn note_forged_id_token(
+        &self,
+        trial: Option<&str>,
+        source: crate::oidc::faults::IdTokenChannel,
+    ) {
         self.with_trial(trial, |o| {
             if o.forged_id_tokens.len() < 16 {
                 o.forged_id_tokens.push(source)
@@ -625,7 +628,7 @@ impl IdpState {
     }
 
     /// Where a trial's forged id_tokens were sent from, in order.
-    pub fn forged_id_tokens(&self, trial: &str) -> Vec<IdTokenSource> {
+    pub fn forged_id_tokens(&self, trial: &str) -> Vec<crate::oidc::faults::IdTokenChannel> {
         self.with_trial(Some(trial), |o| o.forged_id_tokens.clone())
             .unwrap_or_default()
     }
@@ -797,6 +800,21 @@ impl IdpState {
                 o.issued.push(issued)
             }
         });
+    }
+
+    /// Records a refresh token's use at the token endpoint for the trial it was issued in.
+    pub fn note_refresh(&self, trial: Option<&str>, used: RefreshUse) {
+        self.with_trial(trial, |o| {
+            if o.refreshes.len() < 64 {
+                o.refreshes.push(used)
+            }
+        });
+    }
+
+    /// The refresh tokens presented in a trial so far.
+    pub fn refreshes(&self, trial: &str) -> Vec<RefreshUse> {
+        self.with_trial(Some(trial), |o| o.refreshes.clone())
+            .unwrap_or_default()
     }
 
     /// What the IdP issued in a trial so far.

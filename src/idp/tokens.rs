@@ -1,7 +1,8 @@
 //! Issued OAuth state: authorization codes (single use, short-lived) and the tokens they led
 //! to, so that a reused code revokes its tokens, and userinfo, revocation and introspection can
 //! answer. Bounded in bytes (`super::bounded`): the oldest entries go first when a cap is
-//! reached.
+//! reached. A rotated refresh token leaves a tombstone (its hash, its family) in a store of its
+//! own, so that reusing it still revokes the family after the token itself was evicted.
 
 use time::{Duration, OffsetDateTime};
 
@@ -16,6 +17,10 @@ pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 pub const MAX_CODE_BYTES: usize = 2 << 20;
 pub const MAX_TOKEN_BYTES: usize = 6 << 20;
 pub const MAX_ID_TOKEN_BYTES: usize = 2 << 20;
+/// Cap of the rotated refresh tokens' tombstones: one is some 330 bytes (two 40-character
+/// tokens, a client id, the hash), so some 6,000 rotations are remembered after their tokens
+/// left the token store.
+pub const MAX_TOMBSTONE_BYTES: usize = 2 << 20;
 
 /// What an authorization code stands for.
 #[derive(Debug, Clone)]
@@ -79,6 +84,42 @@ impl TokenInfo {
     }
 }
 
+/// The SHA-256 of a token: what a tombstone is found by (the token itself is not kept twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(openssl::sha::sha256(token.as_bytes()))
+    }
+}
+
+impl Footprint for TokenHash {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// What is left of a rotated refresh token once the bounded token store may have dropped it:
+/// enough to answer its reuse as Okta does (within the grace period its successor, after it the
+/// whole family revoked) rather than as an unknown token, which would let a client that kept
+/// the old token escape reuse detection by waiting for the eviction.
+#[derive(Debug, Clone)]
+pub struct Tombstone {
+    pub client_id: String,
+    /// The family the token belonged to (the grant's first refresh token).
+    pub family: String,
+    /// When it was rotated, and the token it was replaced by.
+    pub rotated: OffsetDateTime,
+    pub successor: String,
+}
+
+impl Footprint for Tombstone {
+    fn heap_bytes(&self) -> usize {
+        self.client_id.heap_bytes() + self.family.heap_bytes() + self.successor.heap_bytes()
+    }
+}
+
 /// Why a code could not be redeemed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedeemError {
@@ -99,6 +140,8 @@ pub struct TokenStore {
     tokens: Bounded<String, TokenInfo>,
     /// id_token jti -> (client_id, user_id, sid), for end_session's id_token_hint.
     id_tokens: Bounded<String, (String, String, String)>,
+    /// Rotated refresh tokens by hash, written at rotation: they outlive the token records.
+    tombstones: Bounded<TokenHash, Tombstone>,
     /// Tokens added so far, to sweep inactive ones every [`SWEEP_EVERY`].
     added: u64,
 }
@@ -107,12 +150,7 @@ const SWEEP_EVERY: u64 = 1024;
 
 impl Default for TokenStore {
     fn default() -> Self {
-        TokenStore {
-            codes: Bounded::new(MAX_CODE_BYTES),
-            tokens: Bounded::new(MAX_TOKEN_BYTES),
-            id_tokens: Bounded::new(MAX_ID_TOKEN_BYTES),
-            added: 0,
-        }
+        TokenStore::with_token_bytes(MAX_TOKEN_BYTES)
     }
 }
 
@@ -146,6 +184,18 @@ impl Footprint for TokenInfo {
 }
 
 impl TokenStore {
+    /// A store whose tokens are capped at `max_bytes` (the other caps as usual): tests make it
+    /// small to see what eviction does.
+    pub fn with_token_bytes(max_bytes: usize) -> TokenStore {
+        TokenStore {
+            codes: Bounded::new(MAX_CODE_BYTES),
+            tokens: Bounded::new(max_bytes),
+            id_tokens: Bounded::new(MAX_ID_TOKEN_BYTES),
+            tombstones: Bounded::new(MAX_TOMBSTONE_BYTES),
+            added: 0,
+        }
+    }
+
     pub fn add_code(&mut self, code: String, grant: CodeGrant) {
         // Evicted oldest first: codes live a minute, so expired ones go before live ones.
         self.codes.insert(code, grant);
@@ -262,12 +312,28 @@ impl TokenStore {
             .update(&token.to_owned(), |t| t.used = Some(now));
     }
 
-    /// Notes that a refresh token was replaced by `successor` at `now`.
+    /// Notes that a refresh token was replaced by `successor` at `now`, and leaves its
+    /// tombstone.
     pub fn mark_rotated(&mut self, token: &str, successor: &str, now: OffsetDateTime) {
-        self.tokens.update(&token.to_owned(), |t| {
+        let stone = self.tokens.update(&token.to_owned(), |t| {
             t.used = Some(now);
             t.rotated = Some((now, successor.to_owned()));
+            Tombstone {
+                client_id: t.client_id.clone(),
+                family: t.refresh.clone().unwrap_or_else(|| token.to_owned()),
+                rotated: now,
+                successor: successor.to_owned(),
+            }
         });
+        if let Some(stone) = stone {
+            self.tombstones.insert(TokenHash::of(token), stone);
+        }
+    }
+
+    /// The tombstone of a rotated refresh token, if it was rotated (and its tombstone not yet
+    /// evicted by newer ones).
+    pub fn tombstone(&self, token: &str) -> Option<&Tombstone> {
+        self.tombstones.get(&TokenHash::of(token))
     }
 
     /// Revokes every token of a user (logout, global revocation); returns how many.
@@ -415,6 +481,81 @@ mod tests {
         assert_eq!(
             seen.first_use("c", "new", later + Duration::minutes(5), later),
             JtiUse::First
+        );
+    }
+
+    fn refresh_info(now: OffsetDateTime, family: &str) -> TokenInfo {
+        TokenInfo {
+            kind: TokenKind::Refresh,
+            app_id: "web".into(),
+            client_id: "owner".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into(), "offline_access".into()],
+            auth_time: now,
+            sid: "s".into(),
+            issued_at: now,
+            expires: None,
+            jti: None,
+            revoked: false,
+            trial: None,
+            refresh: Some(family.into()),
+            used: None,
+            rotated: None,
+        }
+    }
+
+    /// Issue 19: a rotated refresh token evicted from the store is still known as rotated
+    /// (its family, when, its successor), by its hash; a token never rotated has no tombstone.
+    #[test]
+    fn a_rotated_refresh_token_leaves_a_tombstone_that_outlives_its_record() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let mut store = TokenStore::with_token_bytes(8 * 1024);
+        store.add_token("rt1".into(), refresh_info(now, "rt1"), None);
+        store.add_token("rt2".into(), refresh_info(now, "rt1"), None);
+        assert!(store.tombstone("rt1").is_none(), "not rotated yet");
+        store.mark_rotated("rt1", "rt2", now);
+        // Access tokens push the old refresh token out of the small store.
+        for i in 0..100 {
+            store.add_token(
+                format!("at{i}{}", "x".repeat(500)),
+                refresh_info(now, "rt1"),
+                None,
+            );
+        }
+        assert!(store.token("rt1").is_none(), "evicted");
+        let t = store.tombstone("rt1").expect("the tombstone stays");
+        assert_eq!(
+            (
+                t.client_id.as_str(),
+                t.family.as_str(),
+                t.successor.as_str(),
+                t.rotated
+            ),
+            ("owner", "rt1", "rt2", now)
+        );
+        assert!(store.tombstone("rt2").is_none());
+        assert!(store.tombstone("unknown").is_none());
+    }
+
+    /// The tombstones are capped in bytes, the newest kept.
+    #[test]
+    fn tombstones_are_bounded_in_bytes() {
+        let now = time::macros::datetime!(2026-11-28 09:00:00 UTC);
+        let mut store = TokenStore::default();
+        let n = MAX_TOMBSTONE_BYTES / 200;
+        for i in 0..n {
+            let (old, new) = (format!("{i:040}"), format!("{:040}", i + 1));
+            if i == 0 {
+                store.add_token(old.clone(), refresh_info(now, &old), None);
+            }
+            store.add_token(new.clone(), refresh_info(now, "f"), None);
+            store.mark_rotated(&old, &new, now);
+        }
+        assert!(store.tombstones.bytes() <= MAX_TOMBSTONE_BYTES);
+        assert!(store.tombstone(&format!("{:040}", n - 1)).is_some());
+        assert!(
+            store.tombstone(&format!("{:040}", 0)).is_none(),
+            "the oldest went first"
         );
     }
 

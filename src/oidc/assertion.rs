@@ -18,7 +18,7 @@ use openssl::pkey::{Id, PKey, Public};
 use openssl::sign::{Signer, Verifier};
 use serde_json::{Map, Value};
 
-use crate::config::{ClientKey, SigningAlg, TokenAuth};
+use crate::config::{ClientKey, TokenAuth};
 
 /// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -31,8 +31,106 @@ pub const MAX_CLIENT_KEYS: usize = 20;
 
 /// The algorithms `client_secret_jwt` accepts (Okta: HS256, HS384, HS512).
 pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
-/// The algorithms `private_key_jwt` accepts here (RSA and P-256 keys).
-pub const KEY_ALGS: &[&str] = &["RS256", "ES256"];
+/// A JWS algorithm `private_key_jwt` accepts (RFC 7518 §3.3 RSASSA-PKCS1-v1_5, §3.4 ECDSA):
+/// Okta, "Client authentication methods"
+/// (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/), JWT with a
+/// private key: RS256, RS384, RS512, ES256, ES384, ES512.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlg {
+    RS256,
+    RS384,
+    RS512,
+    ES256,
+    ES384,
+    ES512,
+}
+
+impl KeyAlg {
+    pub const ALL: [KeyAlg; 6] = [
+        KeyAlg::RS256,
+        KeyAlg::RS384,
+        KeyAlg::RS512,
+        KeyAlg::ES256,
+        KeyAlg::ES384,
+        KeyAlg::ES512,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlg::RS256 => "RS256",
+            KeyAlg::RS384 => "RS384",
+            KeyAlg::RS512 => "RS512",
+            KeyAlg::ES256 => "ES256",
+            KeyAlg::ES384 => "ES384",
+            KeyAlg::ES512 => "ES512",
+        }
+    }
+
+    /// The algorithm of a JWS `alg` value (case-sensitive, RFC 7515 §4.1.1).
+    pub fn parse(alg: &str) -> Option<KeyAlg> {
+        KeyAlg::ALL.into_iter().find(|a| a.name() == alg)
+    }
+
+    fn digest(self) -> MessageDigest {
+        match self {
+            KeyAlg::RS256 | KeyAlg::ES256 => MessageDigest::sha256(),
+            KeyAlg::RS384 | KeyAlg::ES384 => MessageDigest::sha384(),
+            KeyAlg::RS512 | KeyAlg::ES512 => MessageDigest::sha512(),
+        }
+    }
+
+    /// The key an algorithm signs with (RFC 7518 §3.4: each ES alg has its own curve).
+    pub fn kind(self) -> KeyKind {
+        match self {
+            KeyAlg::RS256 | KeyAlg::RS384 | KeyAlg::RS512 => KeyKind::Rsa,
+            KeyAlg::ES256 => KeyKind::P256,
+            KeyAlg::ES384 => KeyKind::P384,
+            KeyAlg::ES512 => KeyKind::P521,
+        }
+    }
+}
+
+/// What a client's key is: RSA, or EC on one of the three curves JWS names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+    P521,
+}
+
+impl KeyKind {
+    /// The bytes of r (and of s) in a JWS ECDSA signature (RFC 7518 §3.4); None for RSA.
+    fn ec_half(self) -> Option<usize> {
+        match self {
+            KeyKind::Rsa => None,
+            KeyKind::P256 => Some(32),
+            KeyKind::P384 => Some(48),
+            KeyKind::P521 => Some(66),
+        }
+    }
+
+    /// The JWK `crv` of an EC key.
+    fn curve(self) -> Option<(&'static str, openssl::nid::Nid)> {
+        use openssl::nid::Nid;
+        match self {
+            KeyKind::Rsa => None,
+            KeyKind::P256 => Some(("P-256", Nid::X9_62_PRIME256V1)),
+            KeyKind::P384 => Some(("P-384", Nid::SECP384R1)),
+            KeyKind::P521 => Some(("P-521", Nid::SECP521R1)),
+        }
+    }
+
+    /// The algorithm a key of this kind signs with by default (RS256 for RSA).
+    pub fn default_alg(self) -> KeyAlg {
+        match self {
+            KeyKind::Rsa => KeyAlg::RS256,
+            KeyKind::P256 => KeyAlg::ES256,
+            KeyKind::P384 => KeyAlg::ES384,
+            KeyKind::P521 => KeyAlg::ES512,
+        }
+    }
+}
 
 /// Why a client assertion is refused; each becomes Okta's `invalid_client`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,17 +242,17 @@ pub fn hmac(alg: &str, secret: &[u8], input: &[u8]) -> Option<Vec<u8>> {
     s.sign_to_vec().ok()
 }
 
-fn verify_with_key(key: &ClientKey, input: &[u8], sig: &[u8]) -> bool {
+fn verify_with_key(key: &ClientKey, alg: KeyAlg, input: &[u8], sig: &[u8]) -> bool {
     let der;
-    let sig = match key.alg {
-        SigningAlg::RS256 => sig,
-        SigningAlg::ES256 => {
-            // JWS carries ES256 as the raw 64-byte r || s (RFC 7518 §3.4).
-            if sig.len() != 64 {
+    let sig = match key.kind.ec_half() {
+        None => sig,
+        Some(half) => {
+            // JWS carries ECDSA as the raw r || s, each of the curve's size (RFC 7518 §3.4).
+            if sig.len() != 2 * half {
                 return false;
             }
-            let rs = BigNum::from_slice(&sig[..32])
-                .and_then(|r| Ok((r, BigNum::from_slice(&sig[32..])?)))
+            let rs = BigNum::from_slice(&sig[..half])
+                .and_then(|r| Ok((r, BigNum::from_slice(&sig[half..])?)))
                 .and_then(|(r, s)| EcdsaSig::from_private_components(r, s))
                 .and_then(|s| s.to_der());
             match rs {
@@ -164,7 +262,7 @@ fn verify_with_key(key: &ClientKey, input: &[u8], sig: &[u8]) -> bool {
             &der
         }
     };
-    Verifier::new(MessageDigest::sha256(), &key.key)
+    Verifier::new(alg.digest(), &key.key)
         .and_then(|mut v| {
             v.update(input)?;
             v.verify(sig)
@@ -241,14 +339,11 @@ pub fn verify(
         }
         Verifying::Keys(keys) => {
             // Never an HMAC here: keyed with a public key, anyone could forge it.
-            let Some(want) = [SigningAlg::RS256, SigningAlg::ES256]
-                .into_iter()
-                .find(|a| a.name() == alg)
-            else {
+            let Some(want) = KeyAlg::parse(alg) else {
                 return Err(AssertionError::Alg {
                     alg: alg.to_owned(),
                     method: method.name(),
-                    allowed: KEY_ALGS.join(", "),
+                    allowed: KeyAlg::ALL.map(KeyAlg::name).join(", "),
                 });
             };
             let candidates: Vec<&ClientKey> = match header.get("kid").and_then(Value::as_str) {
@@ -264,14 +359,16 @@ pub fn verify(
                 }
                 None => keys.iter().collect(),
             };
+            // RFC 8725 §3.1: a key is used with its own algorithms only (an RSA key with RS*,
+            // an EC key with the ES alg of its curve; a JWK's `alg` narrows that to one).
             let fitting: Vec<&ClientKey> =
-                candidates.into_iter().filter(|k| k.alg == want).collect();
+                candidates.into_iter().filter(|k| k.allows(want)).collect();
             if fitting.is_empty() {
                 return Err(AssertionError::NoKey(alg.to_owned()));
             }
             if !fitting
                 .iter()
-                .any(|k| verify_with_key(k, input.as_bytes(), &sig))
+                .any(|k| verify_with_key(k, want, input.as_bytes(), &sig))
             {
                 return Err(AssertionError::Signature("registered public keys"));
             }
@@ -369,7 +466,7 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err("`kid` is not a string".into()),
     };
-    let (alg, key) = match k.get("kty").and_then(Value::as_str) {
+    let (kind, key) = match k.get("kty").and_then(Value::as_str) {
         Some("RSA") => {
             let rsa = openssl::rsa::Rsa::from_public_components(b64_bn(k, "n")?, b64_bn(k, "e")?)
                 .map_err(|e| format!("not an RSA public key: {e}"))?;
@@ -380,48 +477,68 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
                 ));
             }
             let key = PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
-            (SigningAlg::RS256, key)
+            (KeyKind::Rsa, key)
         }
         Some("EC") => {
-            if k.get("crv").and_then(Value::as_str) != Some("P-256") {
-                return Err("an EC key must be on curve P-256 (ES256)".into());
-            }
-            let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
-                .map_err(|e| e.to_string())?;
+            let crv = k.get("crv").and_then(Value::as_str).unwrap_or_default();
+            let Some((kind, nid)) = [KeyKind::P256, KeyKind::P384, KeyKind::P521]
+                .into_iter()
+                .find_map(|kind| {
+                    kind.curve()
+                        .filter(|(n, _)| *n == crv)
+                        .map(|(_, nid)| (kind, nid))
+                })
+            else {
+                return Err(format!(
+                    "crv `{crv}`: an EC key must be on curve P-256 (ES256), P-384 (ES384) or P-521 (ES512)"
+                ));
+            };
+            let group = openssl::ec::EcGroup::from_curve_name(nid).map_err(|e| e.to_string())?;
             let (x, y) = (b64_bn(k, "x")?, b64_bn(k, "y")?);
             let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y)
-                .map_err(|_| "`x`, `y` are not a point on P-256".to_owned())?;
-            (
-                SigningAlg::ES256,
-                PKey::from_ec_key(ec).map_err(|e| e.to_string())?,
-            )
+                .map_err(|_| format!("`x`, `y` are not a point on {crv}"))?;
+            (kind, PKey::from_ec_key(ec).map_err(|e| e.to_string())?)
         }
         Some(other) => return Err(format!("kty `{other}`: expected RSA or EC")),
         None => return Err("no `kty`".into()),
     };
-    if let Some(a) = k.get("alg") {
-        if a.as_str() != Some(alg.name()) {
-            return Err(format!(
-                "alg {a} does not fit the key: a {} key signs {}",
-                if alg == SigningAlg::RS256 {
-                    "RSA"
-                } else {
-                    "P-256"
-                },
-                alg.name()
-            ));
-        }
-    }
+    let alg = match k.get("alg") {
+        None => None,
+        Some(a) => match a.as_str().and_then(KeyAlg::parse) {
+            Some(alg) if alg.kind() == kind => Some(alg),
+            _ => {
+                let signs: Vec<&str> = KeyAlg::ALL
+                    .into_iter()
+                    .filter(|x| x.kind() == kind)
+                    .map(KeyAlg::name)
+                    .collect();
+                return Err(format!(
+                    "alg {a} does not fit the key: {} key signs {}",
+                    match kind.curve() {
+                        None => "an RSA".to_owned(),
+                        Some((crv, _)) => format!("a {crv}"),
+                    },
+                    signs.join(", ")
+                ));
+            }
+        },
+    };
     if let Some(u) = k.get("use") {
         if u.as_str() != Some("sig") {
             return Err(format!("use {u}: a client assertion key is for `sig`"));
         }
     }
-    Ok(ClientKey { kid, alg, key })
+    Ok(ClientKey {
+        kid,
+        kind,
+        alg,
+        key,
+    })
 }
 
-/// A client's public keys from a JWK set (`{"keys": [...]}`): RSA (RS256, at least 2048 bits)
-/// and P-256 (ES256) keys; any other key is an error, so that a typo is not silently skipped.
+/// A client's public keys from a JWK set (`{"keys": [...]}`): RSA (RS256, RS384, RS512; at
+/// least 2048 bits) and EC keys on P-256 (ES256), P-384 (ES384) or P-521 (ES512); any other key
+/// is an error, so that a typo is not silently skipped.
 pub fn parse_jwks(set: &Value) -> Result<Vec<ClientKey>, JwksError> {
     let keys = set
         .get("keys")
@@ -448,12 +565,50 @@ pub fn holds<T: openssl::pkey::HasPublic>(keys: &[ClientKey], key: &PKey<T>) -> 
         .any(|k| k.key.public_key_to_der().is_ok_and(|d| d == der))
 }
 
-/// The JWS algorithm a private key signs with (RS256 for RSA, ES256 for P-256).
-pub fn alg_of<T>(key: &PKey<T>) -> Option<SigningAlg> {
+/// What a key is (RSA, or EC on P-256, P-384, P-521); None for any other key.
+pub fn kind_of<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Option<KeyKind> {
     match key.id() {
-        Id::RSA => Some(SigningAlg::RS256),
-        Id::EC => Some(SigningAlg::ES256),
+        Id::RSA => Some(KeyKind::Rsa),
+        Id::EC => {
+            let nid = key.ec_key().ok()?.group().curve_name()?;
+            [KeyKind::P256, KeyKind::P384, KeyKind::P521]
+                .into_iter()
+                .find(|k| k.curve().is_some_and(|(_, n)| n == nid))
+        }
         _ => None,
+    }
+}
+
+/// The JWS algorithm a private key signs with by default (RS256 for RSA, the ES alg of its
+/// curve for EC).
+pub fn alg_of<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Option<KeyAlg> {
+    kind_of(key).map(KeyKind::default_alg)
+}
+
+/// Signs a JWS signing input with `alg` (which must fit the key): PKCS#1 v1.5 for RS*, the raw
+/// r || s for ES* (RFC 7518 §3.4).
+pub fn sign(
+    alg: KeyAlg,
+    key: &PKey<openssl::pkey::Private>,
+    input: &[u8],
+) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let mut signer = Signer::new(alg.digest(), key)?;
+    signer.update(input)?;
+    let der = signer.sign_to_vec()?;
+    match alg.kind().ec_half() {
+        None => Ok(der),
+        Some(half) => {
+            let sig = EcdsaSig::from_der(&der)?;
+            let fixed = |n: &openssl::bn::BigNumRef| {
+                let b = n.to_vec();
+                let mut out = vec![0u8; half.saturating_sub(b.len())];
+                out.extend(b);
+                out
+            };
+            let mut raw = fixed(sig.r());
+            raw.extend(fixed(sig.s()));
+            Ok(raw)
+        }
     }
 }
 
@@ -499,8 +654,120 @@ mod tests {
     }
 
     fn signed(key: &PKey<Private>, kid: &str, claims: &Value) -> String {
-        let alg = alg_of(key).unwrap();
-        jwt::sign(alg, kid, None, key, claims).unwrap()
+        signed_with(alg_of(key).unwrap(), key, kid, claims)
+    }
+
+    fn signed_with(alg: KeyAlg, key: &PKey<Private>, kid: &str, claims: &Value) -> String {
+        let input = jwt::signing_input(
+            &jwt::Header {
+                alg: alg.name(),
+                kid: Some(kid),
+                typ: None,
+            },
+            claims,
+        )
+        .unwrap();
+        let sig = sign(alg, key, input.as_bytes()).unwrap();
+        format!("{input}.{}", jwt::b64(&sig))
+    }
+
+    fn ec_on(nid: Nid) -> PKey<Private> {
+        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap())
+            .unwrap()
+    }
+
+    /// A JWK of an EC public key on any curve (x, y of the curve's size).
+    fn ec_jwk(key: &PKey<Private>, crv: &str, size: usize) -> Value {
+        let ec = key.ec_key().unwrap();
+        let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+        let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+        ec.public_key()
+            .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+            .unwrap();
+        let pad = |n: &BigNum| jwt::b64(&n.to_vec_padded(size as i32).unwrap());
+        json!({"kty": "EC", "crv": crv, "x": pad(&x), "y": pad(&y)})
+    }
+
+    /// Issue 19: every algorithm Okta takes for private_key_jwt verifies with a key of its
+    /// kind; an algorithm the key does not sign is refused, and so is one its JWK's `alg`
+    /// excludes.
+    #[test]
+    fn each_okta_key_alg_verifies_and_an_alg_outside_the_key_is_refused() {
+        let r = rsa();
+        let (p256, p384, p521) = (
+            ec_on(Nid::X9_62_PRIME256V1),
+            ec_on(Nid::SECP384R1),
+            ec_on(Nid::SECP521R1),
+        );
+        let mut rsa_jwk = serde_json::to_value(crate::oidc::jwks::jwk(&r).unwrap()).unwrap();
+        rsa_jwk.as_object_mut().unwrap().remove("alg");
+        rsa_jwk["kid"] = json!("r");
+        let mut set = vec![rsa_jwk];
+        for (key, crv, size, kid) in [
+            (&p256, "P-256", 32, "p256"),
+            (&p384, "P-384", 48, "p384"),
+            (&p521, "P-521", 66, "p521"),
+        ] {
+            let mut j = ec_jwk(key, crv, size);
+            j["kid"] = json!(kid);
+            set.push(j);
+        }
+        let keys = parse_jwks(&json!({ "keys": set })).unwrap();
+        for (alg, key, kid) in [
+            (KeyAlg::RS256, &r, "r"),
+            (KeyAlg::RS384, &r, "r"),
+            (KeyAlg::RS512, &r, "r"),
+            (KeyAlg::ES256, &p256, "p256"),
+            (KeyAlg::ES384, &p384, "p384"),
+            (KeyAlg::ES512, &p521, "p521"),
+        ] {
+            let a = signed_with(alg, key, kid, &claims());
+            assert!(check_keys(&keys, &a).is_ok(), "{}", alg.name());
+            assert_eq!(alg_of(key).map(KeyAlg::kind), Some(alg.kind()));
+        }
+        // ES384 with the P-256 key's kid: that key signs ES256 only.
+        let a = signed_with(KeyAlg::ES384, &p384, "p256", &claims());
+        assert_eq!(
+            check_keys(&keys, &a),
+            Err(AssertionError::NoKey("ES384".into()))
+        );
+        // ES512 with an RSA-only set: no key fits.
+        let only_rsa = parse_jwks(&json!({ "keys": [set[0].clone()] })).unwrap();
+        let a = signed_with(KeyAlg::ES512, &p521, "r", &claims());
+        assert_eq!(
+            check_keys(&only_rsa, &a),
+            Err(AssertionError::NoKey("ES512".into()))
+        );
+        // A JWK naming RS256 takes no RS512 from the same key.
+        let mut pinned = set[0].clone();
+        pinned["alg"] = json!("RS256");
+        let pinned = parse_jwks(&json!({ "keys": [pinned] })).unwrap();
+        let a = signed_with(KeyAlg::RS512, &r, "r", &claims());
+        assert_eq!(
+            check_keys(&pinned, &a),
+            Err(AssertionError::NoKey("RS512".into()))
+        );
+        assert!(check_keys(&pinned, &signed_with(KeyAlg::RS256, &r, "r", &claims())).is_ok());
+        // A JWK's alg must fit its key; a curve JWS does not name is refused.
+        let mut wrong = set[2].clone();
+        wrong["alg"] = json!("ES256");
+        let e = parse_jwks(&json!({ "keys": [wrong] })).unwrap_err();
+        assert!(e.to_string().contains("a P-384 key signs ES384"), "{e}");
+        let mut k1 = set[1].clone();
+        k1["crv"] = json!("secp256k1");
+        let e = parse_jwks(&json!({ "keys": [k1] })).unwrap_err();
+        assert!(e.to_string().contains("crv `secp256k1`"), "{e}");
+        // PS256 is not among Okta's: refused by name.
+        let mut a = signed_with(KeyAlg::RS256, &r, "r", &claims());
+        a = a.replacen(
+            &jwt::b64(br#"{"alg":"RS256","kid":"r"}"#),
+            &jwt::b64(br#"{"alg":"PS256","kid":"r"}"#),
+            1,
+        );
+        assert!(matches!(
+            check_keys(&keys, &a),
+            Err(AssertionError::Alg { .. })
+        ));
     }
 
     fn hs(alg: &str, secret: &str, claims: &Value) -> String {

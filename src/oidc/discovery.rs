@@ -87,8 +87,8 @@ fn auth_methods() -> Vec<&'static str> {
 fn assertion_algs() -> Vec<&'static str> {
     let a = &crate::oidc::assertion::HMAC_ALGS;
     a.iter()
-        .chain(crate::oidc::assertion::KEY_ALGS)
         .copied()
+        .chain(crate::oidc::assertion::KeyAlg::ALL.map(crate::oidc::assertion::KeyAlg::name))
         .collect()
 }
 

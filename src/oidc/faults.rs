@@ -256,6 +256,36 @@ impl Fault {
         matches!(self.case(), "O6" | "O7" | "O8" | "O9")
     }
 
+    /// Which id_token of the login this fault forges when the SP asks for `response_type`, or
+    /// None when it forges none (a refresh's id_token, the okta_post_message page, the launch,
+    /// the authorization response). O23 and O24 are in the authorization endpoint's id_token by
+    /// definition. The others are in the token endpoint's whenever there is a code to redeem
+    /// (the code and hybrid flows), except the signature faults O6-O9 in the hybrid flow: OpenID
+    /// Connect Core §3.1.3.7 step 6 lets the RP leave the token endpoint's signature to TLS, so
+    /// they forge the front-channel id_token, whose signature §3.2.2.11 requires it to check;
+    /// without a code (the implicit flows `id_token`, `id_token token`) there is no token
+    /// endpoint, and the login's only id_token is the authorization endpoint's: every id_token
+    /// fault is delivered there.
+    pub fn login_id_token_channel(
+        self,
+        response_type: crate::config::ResponseType,
+    ) -> Option<IdTokenChannel> {
+        if self.on_refresh()
+            || self.in_post_message()
+            || self.at_launch()
+            || self.in_authorization_response()
+        {
+            None
+        } else if self.in_front_channel()
+            || !response_type.has_code()
+            || (self.in_signature() && response_type.has_id_token())
+        {
+            Some(IdTokenChannel::AuthorizationEndpoint)
+        } else {
+            Some(IdTokenChannel::TokenEndpoint)
+        }
+    }
+
     /// Why the fault cannot be judged for an SP that asks for `response_type`, if so: O23 needs
     /// an id_token and an access token from the authorization endpoint, O24 an id_token and a
     /// code (the hash is in the id_token only then).
@@ -326,6 +356,24 @@ impl Fault {
                 | Fault::Hs256JwkJson
                 | Fault::Hs256EcPem
         )
+    }
+}
+
+/// Where the id_token a login fault forges reaches the RP ([`Fault::login_id_token_channel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenChannel {
+    /// The authorization response, through the browser (implicit and hybrid flows).
+    AuthorizationEndpoint,
+    /// The token response to the code's redemption, on the RP's own TLS connection.
+    TokenEndpoint,
+}
+
+impl std::fmt::Display for IdTokenChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IdTokenChannel::TokenEndpoint => "the token endpoint",
+            IdTokenChannel::AuthorizationEndpoint => "the authorization endpoint",
+        })
     }
 }
 
@@ -781,6 +829,61 @@ pub fn forge_id_token<K: HasPublic>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19: without a code (implicit flows) every fault of the login's id_token goes in
+    /// the authorization endpoint's id_token; with one, only O23 and O24 do; faults outside the
+    /// login's id_token go in neither.
+    #[test]
+    fn the_channel_of_a_login_fault_follows_the_response_type() {
+        use crate::config::ResponseType as R;
+        use IdTokenChannel::{AuthorizationEndpoint as Front, TokenEndpoint as Back};
+        for f in Fault::ALL.iter().copied() {
+            let none = f.on_refresh()
+                || f.in_post_message()
+                || f.at_launch()
+                || f.in_authorization_response();
+            for rt in R::ALL {
+                let got = f.login_id_token_channel(rt);
+                let want = if none {
+                    None
+                } else if f.in_front_channel()
+                    || !rt.has_code()
+                    || (f.in_signature() && rt.has_id_token())
+                {
+                    Some(Front)
+                } else {
+                    Some(Back)
+                };
+                assert_eq!(got, want, "{f:?} {}", rt.name());
+            }
+        }
+        // Spelled out for the cases the lead's O6-O9 change is about.
+        assert_eq!(
+            Fault::CorruptSignature.login_id_token_channel(R::IdToken),
+            Some(Front)
+        );
+        assert_eq!(
+            Fault::UnknownKid.login_id_token_channel(R::IdTokenToken),
+            Some(Front)
+        );
+        assert_eq!(
+            Fault::AlgNone.login_id_token_channel(R::CodeIdToken),
+            Some(Front)
+        );
+        assert_eq!(Fault::AlgNone.login_id_token_channel(R::Code), Some(Back));
+        assert_eq!(
+            Fault::WrongIss.login_id_token_channel(R::CodeIdToken),
+            Some(Back)
+        );
+        assert_eq!(
+            Fault::BadAtHash.login_id_token_channel(R::CodeIdTokenToken),
+            Some(Front)
+        );
+        assert_eq!(
+            Fault::RefreshSubDiffers.login_id_token_channel(R::IdToken),
+            None
+        );
+    }
 
     #[test]
     fn o13_changes_only_the_issuer_of_discovery() {

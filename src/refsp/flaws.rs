@@ -105,6 +105,7 @@ pub enum Flaw {
     SkipAtHash,
     SkipCHash,
     LaunchAnyIssuer,
+    ReuseRefreshToken,
 }
 
 impl Flaw {
@@ -190,6 +191,7 @@ impl Flaw {
         Flaw::SkipAtHash,
         Flaw::SkipCHash,
         Flaw::LaunchAnyIssuer,
+        Flaw::ReuseRefreshToken,
     ];
 
     /// The name used on the command line.
@@ -276,6 +278,7 @@ impl Flaw {
             Flaw::SkipAtHash => "skip-at-hash",
             Flaw::SkipCHash => "skip-c-hash",
             Flaw::LaunchAnyIssuer => "launch-any-issuer",
+            Flaw::ReuseRefreshToken => "reuse-refresh-token",
         }
     }
 
@@ -463,6 +466,9 @@ impl Flaw {
             Flaw::LaunchAnyIssuer => {
                 "starts a login from its initiate-login URI whatever issuer `iss` names"
             }
+            Flaw::ReuseRefreshToken => {
+                "keeps refreshing with the login's refresh token after the IdP rotated it"
+            }
         }
     }
 
@@ -543,7 +549,8 @@ impl Flaw {
             | FailOnAuthorizationError
             | SkipAtHash
             | SkipCHash
-            | LaunchAnyIssuer => Area::OidcLogin,
+            | LaunchAnyIssuer
+            | ReuseRefreshToken => Area::OidcLogin,
             StateAnyPending
             | StateOptional
             | NoPkceNonceAnyPending
@@ -633,6 +640,7 @@ impl Flaw {
             Flaw::SkipAtHash => &["O23"],
             Flaw::SkipCHash => &["O24"],
             Flaw::LaunchAnyIssuer => &["L0"],
+            Flaw::ReuseRefreshToken => &["O26"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

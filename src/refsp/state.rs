@@ -27,10 +27,6 @@ pub enum SpError {
     #[error("{file}: target.app `{app}` is not an app of the file")]
     UnknownApp { file: String, app: String },
     #[error(
-        "{file}: target.response_type `{asked}`: the reference SP redeems a code, so it takes code, code id_token, code token or code id_token token"
-    )]
-    NoCode { file: String, asked: &'static str },
-    #[error(
         "{file}: the SP listens on one address, so `{what}` ({url}) must be on {expected} like target.login_url"
     )]
     OtherOrigin {
@@ -233,12 +229,6 @@ impl SpState {
                 file: file.clone(),
                 app: target.app.clone(),
             })?;
-        if !target.response_type.has_code() {
-            return Err(SpError::NoCode {
-                file,
-                asked: target.response_type.name(),
-            });
-        }
         let expected = origin(&target.login_url);
         let mut urls: Vec<(&'static str, Url)> = vec![
             ("target.login_url", target.login_url.clone()),

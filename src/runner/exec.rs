@@ -463,6 +463,10 @@ impl<'a> TrialRun<'a> {
                 self.judge_accepted(&got)?;
                 self.refresh().await
             }
+            LoginOutcome::Accepted if self.spec.rotation_check.is_some() => {
+                self.judge_accepted(&got)?;
+                self.refresh_with_rotation().await
+            }
             LoginOutcome::Accepted if self.spec.oidc_fault.is_some_and(|f| f.in_post_message()) => {
                 self.judge_accepted(&got)?;
                 self.silent_login().await
@@ -848,6 +852,132 @@ refreshed id_token, whose {} is not the login's",
         Ok(())
     }
 
+    /// O26 after the honest login: the browser visits `target.refresh_url` once (the honest
+    /// twin) or twice; the IdP records which refresh token each refresh presented. The first
+    /// must be the login's (current) and rotate; the second, when there is one, the token the
+    /// first returned: RFC 6749 §6 says the client MUST discard the old refresh token once a
+    /// new one is issued. Either way the SP must still have its session afterwards.
+    async fn refresh_with_rotation(&mut self) -> Result<(), Failure> {
+        use crate::idp::RefreshUse;
+        let twice = self.spec.rotation_check == Some(crate::runner::plan::RotationCheck::Twice);
+        let url = self.target.refresh_url.clone().ok_or_else(|| {
+            self.fail(
+                FailureKind::Setup,
+                "the trial refreshes, but target.refresh_url is not set",
+            )
+        })?;
+        let mut seen = Vec::new();
+        for round in 1..=(if twice { 2 } else { 1 }) {
+            let before = self.idp.refreshes(self.trial).len();
+            let login = self.user.login.clone();
+            let page = match self.driver("main") {
+                Some(mut d) => d.navigate(url.as_str(), &login).await,
+                None => Err("no main browser".to_owned()),
+            };
+            let page = page.map_err(|e| {
+                self.fail(
+                    FailureKind::Transport,
+                    format!("refresh {round} could not complete: {e}"),
+                )
+            })?;
+            self.notes.push(format!(
+                "refresh {round}: GET {url} answered {}",
+                page.status
+            ));
+            let status = page.status;
+            self.last_page = Some(page);
+            if status >= 500 {
+                return Err(self.fail(
+                    FailureKind::SpCrashed,
+                    format!("the SP failed with {status} at refresh {round}"),
+                ));
+            }
+            let used: Vec<RefreshUse> = self
+                .idp
+                .refreshes(self.trial)
+                .into_iter()
+                .skip(before)
+                .collect();
+            let Some(first) = used.first().copied() else {
+                self.passed.not_run = Some(format!(
+                    "the SP did not refresh its tokens at target.refresh_url (the IdP's token \
+endpoint saw no refresh token at refresh {round}): nothing to judge"
+                ));
+                return Ok(());
+            };
+            if used.len() > 1 {
+                self.notes.push(format!(
+                    "refresh {round}: the SP presented {} refresh tokens",
+                    used.len()
+                ));
+            }
+            // Each refresh's uses, in order: an SP that tries the old token first and the new
+            // one after still presented the old one.
+            seen.extend(used.iter().map(|u| (round, *u)));
+            match (round, first) {
+                (1, RefreshUse::Current { rotated: true }) => {}
+                (1, RefreshUse::Current { rotated: false }) => {
+                    return Err(self.fail(
+                        FailureKind::Setup,
+                        "the IdP did not rotate the refresh token at the first refresh (the app's \
+refresh_token.rotation is not rotate): nothing to judge",
+                    ));
+                }
+                (1, other) => {
+                    return Err(self.fail(
+                        FailureKind::Setup,
+                        format!(
+                            "the first refresh presented a token already rotated ({other:?}): \
+the login's refresh token was replaced before this trial refreshed"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some((_, reused)) = seen.iter().find(|(round, u)| {
+            *round == 2 && matches!(u, RefreshUse::RotatedInGrace | RefreshUse::RotatedReused)
+        }) {
+            let answer = match reused {
+                RefreshUse::RotatedReused => {
+                    "after the grace period, so the IdP revoked every token of the grant (Okta's \
+refresh token reuse detection)"
+                }
+                _ => "within the grace period, so the IdP answered with the new token again",
+            };
+            return Err(self.fail(
+                FailureKind::WrongOutcome,
+                format!(
+                    "the second refresh presented the refresh token the first refresh had \
+replaced ({answer}): RFC 6749 §6, the client MUST discard the old refresh token and replace it \
+with the new one"
+                ),
+            ));
+        }
+        let probe = self.probe_in("main").await?;
+        if !probe.logged_in {
+            return Err(self.fail(
+                FailureKind::WrongOutcome,
+                format!(
+                    "after {} with the rotated refresh token the SP has no session (probe {})",
+                    if twice {
+                        "two honest refreshes"
+                    } else {
+                        "an honest refresh"
+                    },
+                    probe.status
+                ),
+            ));
+        }
+        self.passed.notes.push(if twice {
+            "the second refresh presented the token the first returned; the session stays".into()
+        } else {
+            "the refresh presented the login's token, which the IdP rotated; the session stays"
+                .into()
+        });
+        Ok(())
+    }
+
     /// What the IdP asserted in this login (the last Response, code or tokens it issued: the
     /// implicit flow issues tokens and no code), if it issued one.
     fn asserted(got: &LoginSeen) -> Option<&Issued> {
@@ -1148,13 +1278,13 @@ it (delivered by {hop})"
     /// other id_token's signature the RP MUST check (§3.2.2.11), so a front-channel forgery is
     /// judged.
     fn token_endpoint_signature_left_to_tls(&self) -> Option<String> {
-        use crate::idp::IdTokenSource;
+        use crate::oidc::faults::IdTokenChannel;
         let fault = self.spec.oidc_fault.filter(|f| f.in_signature())?;
         if self.target.verifies_id_token_signature {
             return None;
         }
         let sources = self.idp.forged_id_tokens(self.trial);
-        if sources.is_empty() || sources.iter().any(|s| *s != IdTokenSource::TokenEndpoint) {
+        if sources.is_empty() || sources.iter().any(|s| *s != IdTokenChannel::TokenEndpoint) {
             return None;
         }
         let over = if self.spec.conn.idp.base().starts_with("https:") {

@@ -49,6 +49,20 @@ pub struct TrialSpec {
     /// Why the trial cannot run on this file (listed as ignored with the reason, never
     /// dropped).
     pub ignored: Option<String>,
+    /// O26: the refreshes the SP is made to do after the honest login (rotating refresh
+    /// tokens).
+    pub rotation_check: Option<RotationCheck>,
+}
+
+/// O26: how often a trial makes the SP refresh after its honest login, with the app's refresh
+/// tokens rotating (`target.refresh_url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationCheck {
+    /// The honest twin: one refresh, which presents the login's token; the session stays.
+    Once,
+    /// Two refreshes: the second must present the token the first one returned (RFC 6749 §6),
+    /// and the session stays.
+    Twice,
 }
 
 impl TrialSpec {
@@ -163,6 +177,7 @@ judged (set target.verifies_id_token_signature: true if the SP checks it)"
             oidc_fault: None,
             binding: None,
             post_logout_state: None,
+            rotation_check: None,
             ignored: None,
             ..self.clone()
         }
@@ -256,6 +271,7 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
             oidc_fault: None,
             binding: None,
             post_logout_state: None,
+            rotation_check: None,
             ignored: None,
         });
     }

@@ -277,7 +277,11 @@ fn client_keys(
                     }
                 }
                 if crate::oidc::assertion::alg_of(&key).is_none() {
-                    sink.error(k.pos, &k.path, "expected an RSA or P-256 private key");
+                    sink.error(
+                        k.pos,
+                        &k.path,
+                        "expected an RSA private key or an EC one on P-256, P-384 or P-521",
+                    );
                 }
                 Some(Some(PathBuf::from(k.value)))
             }

@@ -1,7 +1,6 @@
 //! The token endpoint: client authentication, then one function per grant type, and the
 //! signing and recording of the tokens a grant issues.
 
-use crate::idp::state::IdTokenSource;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use super::{
     no_store,
 };
 use crate::config::{App, AuthServer, GrantType, OidcApp, Rotation, SigningAlg, User};
-use crate::idp::state::{IdpState, lock};
+use crate::idp::state::{IdpState, RefreshUse, lock};
 use crate::idp::tokens::{RedeemError, TokenInfo, TokenKind};
 use crate::oidc::authorize;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -186,14 +185,19 @@ fn refresh_token(
         .ok_or_else(|| invalid_request("the request has no refresh_token"))?;
     let info = {
         let mut store = lock(&state.tokens);
-        let info = store
+        match store
             .token(rt)
             .filter(|t| t.kind == TokenKind::Refresh)
             .cloned()
-            .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
-        // In use: the access tokens it mints must not push it out of the store.
-        store.touch(rt);
-        info
+        {
+            Some(info) => {
+                // In use: the access tokens it mints must not push it out of the store.
+                store.touch(rt);
+                info
+            }
+            // A rotated token the store has dropped: its grant is its successor's.
+            None => evicted_rotated(&mut store, rt, oidc, now)?,
+        }
     };
     // Another client's attempt changes nothing (no reuse detection on its behalf).
     if info.client_id != oidc.client_id {
@@ -239,7 +243,11 @@ fn refresh_token(
     // Decided under one lock, so that two refreshes with one token cannot both rotate it.
     let refresh = {
         let mut store = lock(&state.tokens);
-        let rotated = store.token(rt).and_then(|t| t.rotated.clone());
+        let rotated = store.token(rt).and_then(|t| t.rotated.clone()).or_else(|| {
+            store
+                .tombstone(rt)
+                .map(|t| (t.rotated, t.successor.clone()))
+        });
         match rotated {
             Some((at, successor)) => {
                 let grace = Duration::seconds(policy.grace_period_secs);
@@ -249,6 +257,8 @@ fn refresh_token(
                     .token(&successor)
                     .is_none_or(|t| t.rotated.is_none() && !t.revoked);
                 if now < at + grace && successor_current {
+                    drop(store);
+                    state.note_refresh(info.trial.as_deref(), RefreshUse::RotatedInGrace);
                     RefreshToken::Return {
                         token: successor,
                         family,
@@ -256,6 +266,7 @@ fn refresh_token(
                 } else {
                     let revoked = store.revoke_family(&family);
                     drop(store);
+                    state.note_refresh(info.trial.as_deref(), RefreshUse::RotatedReused);
                     tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
                     return Err(invalid_grant(format!(
                         "the refresh token was rotated {} s ago and its grace period ({} s) is over: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
@@ -264,24 +275,30 @@ fn refresh_token(
                     )));
                 }
             }
-            None => match policy.rotation {
-                Rotation::Static => {
-                    store.mark_used(rt, now);
-                    RefreshToken::Return {
-                        token: rt.clone(),
-                        family,
+            None => {
+                let r = match policy.rotation {
+                    Rotation::Static => {
+                        store.mark_used(rt, now);
+                        RefreshToken::Return {
+                            token: rt.clone(),
+                            family,
+                        }
                     }
-                }
-                Rotation::Rotate => {
-                    let new = state.new_token();
-                    store.mark_rotated(rt, &new, now);
-                    RefreshToken::Rotate {
-                        token: new,
-                        family,
-                        expires: info.expires,
+                    Rotation::Rotate => {
+                        let new = state.new_token();
+                        store.mark_rotated(rt, &new, now);
+                        RefreshToken::Rotate {
+                            token: new,
+                            family,
+                            expires: info.expires,
+                        }
                     }
-                }
-            },
+                };
+                drop(store);
+                let rotated = policy.rotation == Rotation::Rotate;
+                state.note_refresh(info.trial.as_deref(), RefreshUse::Current { rotated });
+                r
+            }
         }
     };
     issue_tokens(
@@ -301,6 +318,39 @@ fn refresh_token(
             front_channel_id_token: false,
         },
     )
+}
+
+/// A refresh token the store no longer holds but whose tombstone says it was rotated: the
+/// record of its successor (same grant, same family), so that the grace period and reuse
+/// detection apply as if it were still stored. With the successor gone too, the grant has moved
+/// on past any grace period: the reuse revokes what is left of the family.
+fn evicted_rotated(
+    store: &mut crate::idp::tokens::TokenStore,
+    rt: &str,
+    oidc: &OidcApp,
+    now: time::OffsetDateTime,
+) -> Result<TokenInfo, OAuthResponse> {
+    let stone = store
+        .tombstone(rt)
+        .cloned()
+        .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+    if stone.client_id != oidc.client_id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if let Some(successor) = store
+        .token(&stone.successor)
+        .filter(|t| t.kind == TokenKind::Refresh)
+    {
+        return Ok(successor.clone());
+    }
+    let revoked = store.revoke_family(&stone.family);
+    tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
+    Err(invalid_grant(format!(
+        "the refresh token was rotated {} s ago and replaced since: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
+        (now - stone.rotated).whole_seconds()
+    )))
 }
 
 /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself, no
@@ -435,7 +485,7 @@ fn sign_id_token(
     trial: Option<&str>,
     fault: Option<crate::oidc::faults::Fault>,
     id_claims: serde_json::Map<String, Value>,
-    from: IdTokenSource,
+    from: crate::oidc::faults::IdTokenChannel,
 ) -> Result<String, OAuthResponse> {
     let rsa = state.keys.current.pkey();
     let (kid, key) = match oidc.signing_alg {
@@ -568,16 +618,19 @@ pub(super) fn front_channel(
         let jti = format!("ID.{}", state.new_token());
         let claims =
             tokens::front_channel_id_token_claims(&grant, now, &jti, access_token.as_deref(), code);
-        let fault = state
-            .trial_oidc_fault(trial)
-            .filter(|f| f.in_front_channel() || f.in_signature());
+        // O23, O24; in the implicit flows every fault of the login's id_token (no code, no
+        // token endpoint): `Fault::login_id_token_channel` decides.
+        let fault = state.trial_oidc_fault(trial).filter(|f| {
+            f.login_id_token_channel(rt)
+                == Some(crate::oidc::faults::IdTokenChannel::AuthorizationEndpoint)
+        });
         let id_token = sign_id_token(
             state,
             oidc,
             trial,
             fault,
             claims,
-            IdTokenSource::AuthorizationEndpoint,
+            crate::oidc::faults::IdTokenChannel::AuthorizationEndpoint,
         )
         .map_err(|e| e.error)?;
         lock(&state.tokens).add_id_token(
@@ -649,7 +702,7 @@ fn issue_tokens(
         f.trial,
         fault,
         id_claims,
-        IdTokenSource::TokenEndpoint,
+        crate::oidc::faults::IdTokenChannel::TokenEndpoint,
     )?;
     crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can

@@ -1,5 +1,5 @@
-//! The OIDC callback: the state, the hybrid flow's front-channel id_token, the code exchange,
-//! the id_token's verification, userinfo, and the session it yields.
+//! The OIDC callback: the state, the implicit and hybrid flows' front-channel id_token, the
+//! code exchange, the id_token's verification, userinfo, and the session it yields.
 
 use std::collections::HashMap;
 
@@ -54,9 +54,6 @@ pub(super) async fn oidc_login(
     }
     let login = cookie(headers, LOGIN_COOKIE);
     let pending = pending_login(st, login.as_deref(), q.get("state").map(String::as_str))?;
-    let code = q
-        .get("code")
-        .ok_or(OidcRefusal::Token("no code in the callback".into()))?;
     let Trust::Oidc {
         issuer,
         token_endpoint,
@@ -68,22 +65,56 @@ pub(super) async fn oidc_login(
         return Err(OidcRefusal::Token("not an OIDC app".into()));
     };
     let client_id = st.app.oidc().map(|o| o.client_id.as_str()).unwrap_or("");
-    let front_sub = front_channel(st, q, code, &issuer, client_id, &pending, keys.clone()).await?;
-    let body = exchange(st, &token_endpoint, code, &pending).await?;
-    let id_token = body["id_token"]
-        .as_str()
-        .ok_or(OidcRefusal::Token("no id_token".into()))?
-        .to_owned();
-    let claims = verify(st, &id_token, keys).await?;
-    let now = st.now();
-    let nonce = expected_nonce(st, &claims, &pending);
-    let info = oidc::check_id_token(&claims, &issuer, client_id, &nonce, now, &st.flaws)?;
-    if let Some(expected) = front_sub.filter(|f| *f != info.sub) {
-        return Err(OidcRefusal::FrontChannelSub {
-            got: info.sub,
-            expected,
-        });
-    }
+    let rt = st.target.response_type;
+    let (id_token, claims, info, access_token, refresh_token) = if rt.has_code() {
+        let code = q
+            .get("code")
+            .ok_or(OidcRefusal::Token("no code in the callback".into()))?;
+        let front = front_channel(
+            st,
+            q,
+            Some(code),
+            &issuer,
+            client_id,
+            &pending,
+            keys.clone(),
+        )
+        .await?;
+        let body = exchange(st, &token_endpoint, code, &pending).await?;
+        let id_token = body["id_token"]
+            .as_str()
+            .ok_or(OidcRefusal::Token("no id_token".into()))?
+            .to_owned();
+        let claims = verify(st, &id_token, keys).await?;
+        let now = st.now();
+        let nonce = expected_nonce(st, &claims, &pending);
+        let info = oidc::check_id_token(&claims, &issuer, client_id, &nonce, now, &st.flaws)?;
+        if let Some(expected) = front.map(|f| f.info.sub).filter(|f| *f != info.sub) {
+            return Err(OidcRefusal::FrontChannelSub {
+                got: info.sub,
+                expected,
+            });
+        }
+        let text = |k: &str| body[k].as_str().map(str::to_owned);
+        (
+            id_token,
+            claims,
+            info,
+            text("access_token"),
+            text("refresh_token"),
+        )
+    } else {
+        // The implicit flow (`id_token`, `id_token token`): no code, no token endpoint. The
+        // id_token of the authorization response is the login's, validated as OIDC Core
+        // §3.2.2.11 says (signature, iss, aud, nonce, exp; at_hash with an access token), and
+        // the identity comes from it (userinfo only with an access token, when a claim is
+        // missing). No refresh token: there is no token response to carry one.
+        let front = front_channel(st, q, None, &issuer, client_id, &pending, keys)
+            .await?
+            .ok_or(OidcRefusal::MissingInResponse("id_token", rt.name()))?;
+        let access_token = q.get("access_token").cloned();
+        (front.token, front.claims, front.info, access_token, None)
+    };
     let group_claim = st
         .app
         .groups
@@ -93,11 +124,7 @@ pub(super) async fn oidc_login(
     let needs_userinfo = ["email", "name", group_claim.as_str()]
         .iter()
         .any(|c| claims.get(*c).is_none());
-    let userinfo = match (
-        needs_userinfo,
-        &userinfo_endpoint,
-        body["access_token"].as_str(),
-    ) {
+    let userinfo = match (needs_userinfo, &userinfo_endpoint, access_token.as_deref()) {
         (true, Some(url), Some(at)) => userinfo(st, url, at, &info.sub).await?,
         _ => None,
     };
@@ -116,26 +143,34 @@ pub(super) async fn oidc_login(
         role,
         session_index: info.sid,
         id_token: Some(id_token),
-        refresh_token: body["refresh_token"].as_str().map(str::to_owned),
-        created: now,
+        refresh_token,
+        created: st.now(),
     };
     Ok((session, pending.return_to))
 }
 
-/// The hybrid flow's id_token from the authorization endpoint, when the SP asks for one
+/// A checked id_token of the authorization response: the token, its claims, what they say.
+struct FrontIdToken {
+    token: String,
+    claims: Value,
+    info: oidc::IdTokenInfo,
+}
+
+/// The id_token from the authorization endpoint, when the SP asks for one
 /// (target.response_type): checked like the token endpoint's (signature, iss, aud, nonce, exp:
-/// OIDC Core §3.3.2.12), and bound to what came with it: `c_hash` to the code (§3.3.2.10),
-/// `at_hash` to the access token (§3.3.2.9). Its `sub`, which the token endpoint's id_token
-/// must repeat (§3.3.3.6); None without a front-channel id_token.
+/// OIDC Core §3.2.2.11 in the implicit flow, §3.3.2.12 in the hybrid flow), and bound to what
+/// came with it: `c_hash` to the code (§3.3.2.10), `at_hash` to the access token (§3.2.2.9,
+/// §3.3.2.9). In the hybrid flow the token endpoint's id_token must repeat its `sub`
+/// (§3.3.3.6); in the implicit flow it is the login's id_token. None without one.
 async fn front_channel(
     st: &SpState,
     q: &HashMap<String, String>,
-    code: &str,
+    code: Option<&str>,
     issuer: &str,
     client_id: &str,
     pending: &OidcPending,
     keys: Vec<Key>,
-) -> Result<Option<String>, OidcRefusal> {
+) -> Result<Option<FrontIdToken>, OidcRefusal> {
     let rt = st.target.response_type;
     if !rt.has_id_token() {
         return Ok(None);
@@ -157,7 +192,7 @@ async fn front_channel(
         alg
     };
     // The `skip-c-hash` defect: the code is taken without its binding to the id_token.
-    if rt.has_code() && !st.flaws.on(Flaw::SkipCHash) {
+    if let Some(code) = code.filter(|_| !st.flaws.on(Flaw::SkipCHash)) {
         oidc::check_hash(&claims, &alg, oidc::Hashed::Code, code)?;
     }
     if rt.has_token() {
@@ -169,7 +204,11 @@ async fn front_channel(
             oidc::check_hash(&claims, &alg, oidc::Hashed::AccessToken, at)?;
         }
     }
-    Ok(Some(info.sub))
+    Ok(Some(FrontIdToken {
+        token: token.clone(),
+        claims,
+        info,
+    }))
 }
 
 /// This browser's login in flight (by its login cookie), taken once; the callback's state must
@@ -309,30 +348,31 @@ async fn client_assertion(st: &SpState, token_endpoint: &str) -> Result<String, 
     let failed = |e: String| OidcRefusal::Token(format!("cannot sign the client assertion: {e}"));
     enum With {
         Secret(String),
-        Key(openssl::pkey::PKey<openssl::pkey::Private>, Option<String>),
+        Key(
+            openssl::pkey::PKey<openssl::pkey::Private>,
+            Option<String>,
+            assertion::KeyAlg,
+        ),
     }
     let with = match (o.token_auth, &o.client_secret, &st.sp_key) {
         (TokenAuth::ClientSecretJwt, Some(secret), _) => With::Secret(secret.expose().to_owned()),
         (TokenAuth::PrivateKeyJwt, _, Some(key)) => {
-            // The kid of the registered key this private key belongs to, if it has one.
-            let kid = o
-                .jwks
-                .iter()
-                .find(|k| k.key.public_eq(key))
-                .and_then(|k| k.kid.clone());
-            With::Key(key.clone(), kid)
+            // The kid of the registered key this private key belongs to, if it has one, and
+            // the alg its JWK names (else the key's default: RS256, or its curve's ES alg).
+            let registered = o.jwks.iter().find(|k| k.key.public_eq(key));
+            let kid = registered.and_then(|k| k.kid.clone());
+            let alg = registered
+                .and_then(|k| k.alg)
+                .or_else(|| assertion::alg_of(key))
+                .ok_or_else(|| failed("not an RSA or EC (P-256, P-384, P-521) key".into()))?;
+            With::Key(key.clone(), kid, alg)
         }
         _ => return Err(failed("no client secret or private key".into())),
     };
     let sign = move || -> Result<String, String> {
         let (alg, kid) = match &with {
             With::Secret(_) => ("HS256", None),
-            With::Key(key, kid) => (
-                assertion::alg_of(key)
-                    .ok_or("not an RSA or P-256 key")?
-                    .name(),
-                kid.as_deref(),
-            ),
+            With::Key(_, kid, alg) => (alg.name(), kid.as_deref()),
         };
         let header = jwt::Header {
             alg,
@@ -344,9 +384,8 @@ async fn client_assertion(st: &SpState, token_endpoint: &str) -> Result<String, 
             With::Secret(secret) => {
                 assertion::hmac(alg, secret.as_bytes(), input.as_bytes()).ok_or("HMAC failed")?
             }
-            With::Key(key, _) => {
-                let alg = assertion::alg_of(key).ok_or("not an RSA or P-256 key")?;
-                jwt::sign_input(alg, key, &input).map_err(|e| e.to_string())?
+            With::Key(key, _, alg) => {
+                assertion::sign(*alg, key, input.as_bytes()).map_err(|e| e.to_string())?
             }
         };
         Ok(format!("{input}.{}", jwt::b64(&sig)))

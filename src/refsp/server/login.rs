@@ -1,6 +1,7 @@
 //! `GET {login_url}`: an SP-initiated login, SAML (a signed AuthnRequest by HTTP-Redirect) or
-//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post, for a code
-//! or the hybrid flow's code and id_token); and
+//! OIDC (an authorization request with state, nonce and PKCE, answered by form_post, for a code,
+//! the hybrid flow's code and id_token, or the implicit flow's id_token (and access token)
+//! without PKCE); and
 //! `GET {initiate_login_uri}`, the same OIDC login started by the IdP's tile (OIDC Core §4).
 
 use std::collections::HashMap;
@@ -160,8 +161,10 @@ fn oidc_login_start(
             },
         );
     }
-    // A refresh token only when the SP is to refresh (`target.refresh_url`).
-    let scope = if st.target.refresh_url.is_some() {
+    // A refresh token only when the SP is to refresh (`target.refresh_url`) and redeems a code:
+    // the implicit flow has no token response to carry one.
+    let code_flow = st.target.response_type.has_code();
+    let scope = if st.target.refresh_url.is_some() && code_flow {
         "openid email profile groups offline_access"
     } else {
         "openid email profile groups"
@@ -179,8 +182,9 @@ fn oidc_login_start(
         // Response Mode), so the demo runs that path; the independent Authlib app takes query.
         // Its cookies are SameSite=Lax: the IdP is the same site (loopback) here.
         .append_pair("response_mode", "form_post");
-    // The `no-pkce-nonce-any-pending` defect sends no challenge.
-    if !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
+    // The `no-pkce-nonce-any-pending` defect sends no challenge; without a code there is
+    // nothing for PKCE to bind (the nonce binds the implicit flow's id_token).
+    if code_flow && !st.flaws.on(Flaw::NoPkceNonceAnyPending) {
         q.append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
     }

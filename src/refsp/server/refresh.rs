@@ -78,7 +78,12 @@ pub(super) async fn refresh(State(st): State<Arc<SpState>>, headers: HeaderMap) 
             s.email = e.to_owned();
         }
         s.id_token = Some(id_token.to_owned());
-        if let Some(new) = body["refresh_token"].as_str() {
+        // RFC 6749 §6: a new refresh token replaces the old one, which the client MUST
+        // discard. The `reuse-refresh-token` defect keeps the old one.
+        if let Some(new) = body["refresh_token"]
+            .as_str()
+            .filter(|_| !st.flaws.on(Flaw::ReuseRefreshToken))
+        {
             s.refresh_token = Some(new.to_owned());
         }
     }

@@ -1,10 +1,11 @@
 //! The attack pack (S1-S24, S27-S31, O1-O14, O18-O19 at a refresh, O22, O23-O24 in the
-//! implicit/hybrid front channel, and O25 at a silent sign-in after the login); the
+//! implicit/hybrid front channel, O25 at a silent sign-in after the login, and O26 at two
+//! refreshes with rotating refresh tokens); the
 //! session-binding cases (S25-S26, O15-O17, O20-O21) are planned beside it, in `binding`.
 
 use std::sync::Arc;
 
-use super::{TrialSpec, login};
+use super::{RotationCheck, TrialSpec, login};
 use crate::config::{
     Connection, Emit, ExpectedValue, LoginFrom, LoginOutcome, SessionExpectation, SessionState,
     Step,
@@ -17,7 +18,9 @@ use crate::config::{
 /// restart), and so does O10 with a single key, which must be accepted; O22 (an error instead
 /// of a code) must end with no session and no server error. The O8 variant keyed with the EC
 /// key runs for ES256 apps only; O23 and O24 (a front-channel id_token's bad at_hash, c_hash)
-/// only for an SP whose `target.response_type` returns that hash, ignored otherwise.
+/// only for an SP whose `target.response_type` returns that hash, ignored otherwise; in the
+/// implicit flows the cases that need a code are ignored with the reason. O26 (two refreshes
+/// with rotating refresh tokens) and its honest twin (one) come last.
 pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     use crate::oidc::faults::Fault as O;
     use crate::saml::faults::Fault as S;
@@ -45,6 +48,7 @@ pub fn attack_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             oidc_fault,
             binding: None,
             post_logout_state: None,
+            rotation_check: None,
             ignored: None,
         };
     let mut out = Vec::new();
@@ -128,7 +132,9 @@ token.getWithoutPrompt())"
                     })
                 })
                 // O23, O24: only for an SP whose response type carries the hash.
-                .or_else(|| f.needs_response_type(target.response_type));
+                .or_else(|| f.needs_response_type(target.response_type))
+                // The implicit flows: no code, so no token endpoint behind some cases.
+                .or_else(|| implicit_not_applicable(*f, target.response_type));
             out.push(TrialSpec {
                 ignored,
                 ..spec(
@@ -161,8 +167,98 @@ there is no third-party-initiated login to send an unknown issuer to"
                 Some(f),
             )
         });
+        // O26: with rotating refresh tokens, the SP refreshes twice; the second refresh must
+        // present the token the first returned (RFC 6749 §6). Its honest twin refreshes once.
+        let ignored = rotation_not_applicable(oidc, target);
+        for (check, name) in [
+            (
+                RotationCheck::Once,
+                "O26_one_refresh_with_rotation_keeps_the_session",
+            ),
+            (
+                RotationCheck::Twice,
+                "O26_second_refresh_presents_the_rotated_token",
+            ),
+        ] {
+            out.push(TrialSpec {
+                ignored: ignored.clone(),
+                rotation_check: Some(check),
+                ..spec(
+                    name.to_owned(),
+                    vec![login(LoginOutcome::Accepted)],
+                    None,
+                    None,
+                )
+            });
+        }
     }
     out
+}
+
+/// Why O26 cannot run on this file, if so: the SP must be made to refresh
+/// (`target.refresh_url`), get a refresh token (a code to redeem, the refresh token grant), and
+/// the app must rotate them.
+fn rotation_not_applicable(
+    oidc: &crate::config::OidcApp,
+    target: &crate::config::Target,
+) -> Option<String> {
+    use crate::config::{GrantType, Rotation};
+    if target.refresh_url.is_none() {
+        Some(
+            "the file does not say how to make the SP refresh its tokens (target.refresh_url: \
+an SP URL that refreshes them for the signed-in browser)"
+                .to_owned(),
+        )
+    } else if !target.response_type.has_code() {
+        Some(format!(
+            "the SP asks for response_type `{}` (target.response_type): the implicit flow \
+redeems no code, so the SP gets no refresh token",
+            target.response_type.name()
+        ))
+    } else if !oidc.grant_types.contains(&GrantType::RefreshToken) {
+        Some(
+            "the app does not have the refresh token grant (grant_types): the SP gets no \
+refresh token"
+                .to_owned(),
+        )
+    } else if oidc.refresh.rotation == Rotation::Static {
+        Some(
+            "the app's refresh tokens are persistent (refresh_token.rotation static, Okta's \
+default for a confidential client): a refresh returns the same token, so there is no old one to \
+discard"
+                .to_owned(),
+        )
+    } else {
+        None
+    }
+}
+
+/// Why an OIDC attack cannot run against an SP in the implicit flow (`target.response_type`
+/// `id_token` or `id_token token`), if so: without a code there is no token endpoint, so no
+/// refresh token to refresh with (O18, O19); with `id_token` alone no access token either, so
+/// no userinfo to forge (O12). The id_token faults themselves run, on the front channel
+/// (`Fault::login_id_token_channel`).
+fn implicit_not_applicable(
+    f: crate::oidc::faults::Fault,
+    rt: crate::config::ResponseType,
+) -> Option<String> {
+    use crate::oidc::faults::Fault as O;
+    if rt.has_code() {
+        return None;
+    }
+    if f.on_refresh() {
+        return Some(format!(
+            "the SP asks for response_type `{}` (target.response_type): the implicit flow redeems no code, so the SP gets no refresh token (there is no token response to carry one) and has nothing to refresh",
+            rt.name()
+        ));
+    }
+    if f == O::UserinfoSubDiffers && !rt.has_token() {
+        return Some(format!(
+            "the SP asks for response_type `{}` (target.response_type): no access token comes with the id_token, so the SP cannot call userinfo and takes the identity from the id_token alone: there is no userinfo answer to forge",
+            rt.name()
+        ));
+    }
+    None
 }
 
 /// Why a SAML attack cannot run on this file (the trial is listed ignored with it), if so.

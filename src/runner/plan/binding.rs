@@ -34,11 +34,26 @@ pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 }
                 _ => LoginOutcome::Rejected,
             };
-            let ignored =
-                (a.off_site().is_some() && !saml && target.return_param.is_none()).then(|| {
+            let ignored = (a.off_site().is_some() && !saml && target.return_param.is_none())
+                .then(|| {
                     "the file names no return parameter of the SP's login URL \
 (target.return_param, e.g. return_to): nothing to point at another site"
                         .to_owned()
+                })
+                .or_else(|| {
+                    // The implicit flows return no code: nothing to inject (their id_token is
+                    // bound to the browser's request by the nonce, which O5 forges).
+                    (*a == BindingAttack::CodeOfAnotherBrowser
+                        && !saml
+                        && !target.response_type.has_code())
+                    .then(|| {
+                        format!(
+                            "the SP asks for response_type `{}` (target.response_type): the \
+authorization response carries no code to inject (the implicit flow's id_token is bound to the \
+request by its nonce: O5)",
+                            target.response_type.name()
+                        )
+                    })
                 });
             Some(TrialSpec {
                 name: format!("{pack}::{case}_{}_refused", a.name()),
@@ -54,6 +69,7 @@ pub fn binding_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
                 oidc_fault: None,
                 binding: Some(*a),
                 post_logout_state: None,
+                rotation_check: None,
                 ignored,
             })
         })

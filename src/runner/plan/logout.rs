@@ -104,6 +104,7 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         for change in crate::oidc::logout::PostLogoutState::ALL {
             out.push(TrialSpec {
                 post_logout_state: Some(*change),
+                rotation_check: None,
                 ..spec(
                     format!("G3_{}_reported", change.name()),
                     vec![login(LoginOutcome::Accepted), logout(LoginFrom::Sp, None)],

@@ -30,6 +30,7 @@ pub(super) fn isolated_trial(
         oidc_fault: None,
         binding: None,
         post_logout_state: None,
+        rotation_check: None,
         ignored: None,
     }
 }

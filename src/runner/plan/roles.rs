@@ -54,6 +54,7 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
         oidc_fault: None,
         binding: None,
         post_logout_state: None,
+        rotation_check: None,
         ignored: None,
     };
     let mut out = vec![spec("honest_login", then(login(LoginOutcome::Accepted)))];
@@ -144,6 +145,7 @@ impl Matrix<'_> {
             oidc_fault: None,
             binding: None,
             post_logout_state: None,
+            rotation_check: None,
             ignored: None,
         });
     }
