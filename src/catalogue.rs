@@ -1315,6 +1315,32 @@ pub fn markdown() -> String {
             }
         }
     }
+    out.push_str(&encrypted_forms());
+    out
+}
+
+/// How each SAML fault is forged for an app that encrypts its assertions (its `encryption`):
+/// one line per trial name, from `saml::faults::Fault`.
+fn encrypted_forms() -> String {
+    use crate::saml::faults::Fault;
+    let mut out = String::from(
+        "\n### SAML faults for an app that encrypts its assertions\n\nFor an app with \
+         `encryption`, every SAML fault is forged on the plaintext and then encrypted the way \
+         the app's settings say, in the order Okta uses (the Assertion signed, encrypted, then \
+         the Response signed over the EncryptedAssertion), so an SP that takes only encrypted \
+         assertions meets each attack past its decryption; the rule of each case is the one \
+         above. Signatures an attacker cannot make stay the IdP's, over what the IdP signed; \
+         an Assertion the attack injects is encrypted for the SP, as anyone holding its public \
+         encryption certificate can.\n\n",
+    );
+    for f in Fault::ALL {
+        out.push_str(&format!(
+            "- `{}_{}`: {}.\n",
+            f.case(),
+            f.name(),
+            f.encrypted_form()
+        ));
+    }
     out
 }
 

@@ -342,6 +342,37 @@ fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
     );
 }
 
+/// Every SAML fault forged for an app that encrypts: its assertions go encrypted (S27's and
+/// S31's first root excepted), and the strict reference SP refuses each forgery after
+/// decrypting it (the honest replay document and S22's full NameID are taken; S8's and S9's
+/// too, as these documents answer no request and this SP takes unsolicited Responses).
+#[test]
+fn every_fault_for_an_app_that_encrypts_goes_encrypted_and_the_strict_sp_refuses_it() {
+    let (private, public, _) = sp_key();
+    let sp = settings(Some(private));
+    for (n, f) in (20..).zip(Fault::ALL) {
+        let xml = document(Some(*f), &public, n);
+        let clear = xml.matches("<saml2:Assertion ").count();
+        let want = usize::from(matches!(f, Fault::PlainAssertion | Fault::TwoRoots));
+        assert_eq!(clear, want, "{f:?}: Assertions in clear:\n{xml}");
+        if *f != Fault::PlainAssertion {
+            assert!(xml.contains("<saml2:EncryptedAssertion"), "{f:?}:\n{xml}");
+        }
+        let got = check(&xml, &sp, &[]);
+        match f {
+            Fault::Replay => assert_eq!(got.unwrap().name_id, "alice@acme.test"),
+            // These documents answer no request, and this SP takes unsolicited Responses.
+            Fault::Unsolicited | Fault::WrongInResponseTo => {
+                assert_eq!(got.unwrap().name_id, faults::FORGED_IDENTITY)
+            }
+            Fault::CommentInNameId => {
+                assert_eq!(got.unwrap().name_id, "alice@acme.test.evil.test")
+            }
+            _ => assert!(got.is_err(), "{f:?}: {got:?}"),
+        }
+    }
+}
+
 /// Malformed EncryptedAssertions reach the reference SP's decryption: each is a refusal naming
 /// what is wrong, never a panic or an acceptance.
 #[test]

@@ -194,6 +194,94 @@ impl Fault {
         }
     }
 
+    /// How the forgery is made for an app that encrypts its assertions ([`apply_with`] with
+    /// `options.encrypt`), for docs/catalogue.md: the plaintext is forged as in clear, then
+    /// encrypted the way the app's settings say.
+    pub fn encrypted_form(self) -> &'static str {
+        match self {
+            Fault::Unsigned => "the Assertion for mallory encrypted for the SP; nothing is signed",
+            Fault::ResponseSignedOnly => {
+                "the unsigned Assertion encrypted; the Response signed by the IdP over the \
+                 EncryptedAssertion"
+            }
+            Fault::ForeignKey | Fault::ForeignKeyValue | Fault::ForeignKeyValueBesideIdpCert => {
+                "signed by the foreign key in the app's order (the Assertion signed, encrypted, \
+                 then the Response signed over the EncryptedAssertion), KeyInfo as in clear"
+            }
+            Fault::TamperedAfterSigning => {
+                "the IdP-signed Assertion altered, then encrypted; the Response keeps the \
+                 signature the IdP made over the honest content, which no longer matches"
+            }
+            Fault::Expired
+            | Fault::NotYetValid
+            | Fault::ConfirmationExpired
+            | Fault::WrongAudience
+            | Fault::WrongRecipient
+            | Fault::WrongDestination
+            | Fault::DestinationAcsDashElsewhere
+            | Fault::DestinationAcsPlusALetter
+            | Fault::DestinationAcsDotDotOther
+            | Fault::RecipientContainingTheAcs
+            | Fault::WrongInResponseTo
+            | Fault::Unsolicited
+            | Fault::WrongIssuer
+            | Fault::NotBearer
+            | Fault::NoRecipient
+            | Fault::StatusNotSuccess
+            | Fault::Sha1Signed => {
+                "the altered document signed by the IdP in the app's order: the Assertion \
+                 signed, encrypted for the SP, then the Response signed over the \
+                 EncryptedAssertion"
+            }
+            Fault::Replay => "the honest encrypted Response, posted a second time",
+            Fault::Xsw1 | Fault::Xsw2 => {
+                "the honest Response as the app sends it (its Assertion encrypted, its signature \
+                 over the EncryptedAssertion) wrapped as in clear; the evil Assertion is \
+                 encrypted for the SP too (its encryption certificate is public), since an SP \
+                 that takes only encrypted assertions refuses a clear one whatever else it does"
+            }
+            Fault::Xsw3EvilAssertionFirst
+            | Fault::Xsw4
+            | Fault::Xsw5
+            | Fault::Xsw6
+            | Fault::Xsw7
+            | Fault::Xsw8
+            | Fault::TwoAssertions => {
+                "built as in clear, then every Assertion of the document encrypted for the SP, \
+                 each in its own EncryptedAssertion (one nested in another, as XSW4's wrapper \
+                 holds the signed one, goes inside it): injected assertions are encrypted as an \
+                 attacker can, so what is judged is which Assertion the SP uses after decrypting"
+            }
+            Fault::CommentInNameId => {
+                "the comment goes into the NameID after the Assertion's signature, before the \
+                 encryption; the Response signed over the EncryptedAssertion"
+            }
+            Fault::Doctype => "the DOCTYPE prepended to the honest encrypted Response",
+            Fault::ExternalEntity => {
+                "the DOCTYPE prepended to the encrypted Response; the entity reference is in \
+                 the NameID inside the encrypted Assertion (an SP that decrypts within the \
+                 document would expand it); an SP that fetches the entity is seen either way"
+            }
+            Fault::DigestCommentAssertion
+            | Fault::DigestCommentResponse
+            | Fault::DigestCommentBoth => {
+                "the Assertion signed, altered and its DigestValue commented in clear, then \
+                 encrypted; the Response keeps the IdP's signature over the honest \
+                 ciphertext, its DigestValue led by a comment holding the digest of the \
+                 Response with the new EncryptedAssertion"
+            }
+            Fault::TwoRoots => {
+                "the first root stays the IdP-signed Assertion in clear (a signed document is \
+                 all the attack needs there); the forged Response's Assertion is encrypted \
+                 for the SP"
+            }
+            Fault::PlainAssertion => "the case itself: the Assertion sent in clear",
+            Fault::EncryptedUnsigned | Fault::EncryptedSignatureBroken => {
+                "the case itself: encrypted for the SP"
+            }
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Fault::Unsigned => "unsigned",
@@ -780,7 +868,11 @@ pub fn apply_with(
             "InResponseTo removed (unsolicited)".into(),
         ),
         Fault::Replay => f(
-            honest.to_owned(),
+            if encrypts {
+                as_app(&bare, what)?
+            } else {
+                honest.to_owned()
+            },
             "the honest Response, posted a second time".into(),
         ),
         Fault::WrongIssuer => f(
