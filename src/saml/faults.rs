@@ -3,7 +3,8 @@
 //! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
 //! issuing for another SP or a stolen assertion would give); signature faults change the
 //! signature itself (S2 and its key-value variants, S30's comment in each DigestValue); S31 is
-//! no longer one document.
+//! no longer one document. For an app that encrypts its assertions every fault is forged in
+//! encrypted form ([`apply_with`], [`Fault::encrypted_form`]).
 
 use time::{Duration, OffsetDateTime};
 
