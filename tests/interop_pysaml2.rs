@@ -431,8 +431,8 @@ async fn pysaml2_decrypts_every_block_cipher_and_key_transport_then_verifies_the
 }
 
 #[tokio::test]
-async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken_and_takes_encrypted_forgeries_as_in_clear()
- {
+async fn pysaml2_refuses_s28_and_takes_encrypted_forgeries_only_as_in_clear() {
+    use fakta::saml::faults::Fault;
     // S28: the IdP-signed Assertion altered after signing, then encrypted for the SP, the
     // Response signed over it (what `faults::EncryptedSignatureBroken` sends).
     let dir = tempfile::tempdir().unwrap();
@@ -496,10 +496,7 @@ async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken_
         name_id: &p.name_id,
         email: "alice@acme.test",
     };
-    for fault in [
-        fakta::saml::faults::Fault::EncryptedSignatureBroken,
-        fakta::saml::faults::Fault::EncryptedUnsigned,
-    ] {
+    for fault in [Fault::EncryptedSignatureBroken, Fault::EncryptedUnsigned] {
         let forged = fakta::saml::faults::apply_with(
             fault,
             &honest,
@@ -523,7 +520,6 @@ async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken_
     // verifies RSA-SHA1), and by no other (it refuses, or uses only the signed Assertion). S27
     // is in clear, which this SP does not require to be otherwise; the replay document is the
     // honest one.
-    use fakta::saml::faults::Fault;
     // The control: the honest encrypted Response of the same setting is taken, so a refusal
     // below is the forgery's.
     let encrypted = fakta::saml::signature::signed_response_with(
