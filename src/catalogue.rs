@@ -4,8 +4,9 @@
 //! user shows the SP's owner when a trial fails, so every citation names the document and,
 //! where it could be checked, the section; none is guessed.
 //!
-//! Pure data and lookups. `docs/catalogue.md` is rendered from this table (`markdown`), and a
-//! test keeps the two identical.
+//! Pure data and lookups. `docs/catalogue.md` is rendered from this table (`markdown`), with,
+//! after the cases, how each SAML fault is forged for an app that encrypts (from
+//! `saml::faults::Fault::encrypted_form`), and a test keeps the two identical.
 
 use std::fmt;
 
