@@ -4,8 +4,9 @@
 //! user shows the SP's owner when a trial fails, so every citation names the document and,
 //! where it could be checked, the section; none is guessed.
 //!
-//! Pure data and lookups. `docs/catalogue.md` is rendered from this table (`markdown`), and a
-//! test keeps the two identical.
+//! Pure data and lookups. `docs/catalogue.md` is rendered from this table (`markdown`), with,
+//! after the cases, how each SAML fault is forged for an app that encrypts (from
+//! `saml::faults::Fault::encrypted_form`), and a test keeps the two identical.
 
 use std::fmt;
 
@@ -1353,6 +1354,32 @@ pub fn markdown() -> String {
                 ));
             }
         }
+    }
+    out.push_str(&encrypted_forms());
+    out
+}
+
+/// How each SAML fault is forged for an app that encrypts its assertions (its `encryption`):
+/// one line per trial name, from `saml::faults::Fault`.
+fn encrypted_forms() -> String {
+    use crate::saml::faults::Fault;
+    let mut out = String::from(
+        "\n### SAML faults for an app that encrypts its assertions\n\nFor an app with \
+         `encryption`, every SAML fault is forged on the plaintext and then encrypted the way \
+         the app's settings say, in the order Okta uses (the Assertion signed, encrypted, then \
+         the Response signed over the EncryptedAssertion), so an SP that takes only encrypted \
+         assertions meets each attack past its decryption; the rule of each case is the one \
+         above. Signatures an attacker cannot make stay the IdP's, over what the IdP signed; \
+         an Assertion the attack injects is encrypted for the SP, as anyone holding its public \
+         encryption certificate can.\n\n",
+    );
+    for f in Fault::ALL {
+        out.push_str(&format!(
+            "- `{}_{}`: {}.\n",
+            f.case(),
+            f.name(),
+            f.encrypted_form()
+        ));
     }
     out
 }

@@ -3,8 +3,10 @@
 //! and key transport decrypts with `xmlsec1 --decrypt` (the SP's private key), after which the
 //! inner signature verifies. Then the reference SP's ACS check: it decrypts and verifies, and
 //! each of its three new flaws changes exactly the verdict of its own case. Last, the whole
-//! path: `fakta test` against `fakta sp` with the shipped SAML pack made to encrypt, strict and
-//! under each flaw (the demo's apps do not encrypt, so this is where S27 and S28 run).
+//! path: `fakta test` against `fakta sp` with the shipped SAML pack made to encrypt, so every
+//! SAML attack (S1-S31) is forged in encrypted form: the strict SP passes them all, and each
+//! flaw of the SAML Response check is caught by the trials that catch it in clear (the demo's
+//! apps do not encrypt, so this is where S27 and S28 run).
 
 mod common;
 
@@ -340,6 +342,37 @@ fn the_reference_sp_decrypts_verifies_and_each_flaw_opens_only_its_case() {
     );
 }
 
+/// Every SAML fault forged for an app that encrypts: its assertions go encrypted (S27's and
+/// S31's first root excepted), and the strict reference SP refuses each forgery after
+/// decrypting it (the honest replay document and S22's full NameID are taken; S8's and S9's
+/// too, as these documents answer no request and this SP takes unsolicited Responses).
+#[test]
+fn every_fault_for_an_app_that_encrypts_goes_encrypted_and_the_strict_sp_refuses_it() {
+    let (private, public, _) = sp_key();
+    let sp = settings(Some(private));
+    for (n, f) in (20..).zip(Fault::ALL) {
+        let xml = document(Some(*f), &public, n);
+        let clear = xml.matches("<saml2:Assertion ").count();
+        let want = usize::from(matches!(f, Fault::PlainAssertion | Fault::TwoRoots));
+        assert_eq!(clear, want, "{f:?}: Assertions in clear:\n{xml}");
+        if *f != Fault::PlainAssertion {
+            assert!(xml.contains("<saml2:EncryptedAssertion"), "{f:?}:\n{xml}");
+        }
+        let got = check(&xml, &sp, &[]);
+        match f {
+            Fault::Replay => assert_eq!(got.unwrap().name_id, "alice@acme.test"),
+            // These documents answer no request, and this SP takes unsolicited Responses.
+            Fault::Unsolicited | Fault::WrongInResponseTo => {
+                assert_eq!(got.unwrap().name_id, faults::FORGED_IDENTITY)
+            }
+            Fault::CommentInNameId => {
+                assert_eq!(got.unwrap().name_id, "alice@acme.test.evil.test")
+            }
+            _ => assert!(got.is_err(), "{f:?}: {got:?}"),
+        }
+    }
+}
+
 /// Malformed EncryptedAssertions reach the reference SP's decryption: each is a refusal naming
 /// what is wrong, never a panic or an acceptance.
 #[test]
@@ -445,42 +478,257 @@ fn encrypted_pack_run(flaw: Option<&str>, filter: &str) -> (i32, String, String)
 
 use common::failed_trials as failed;
 
+/// The pack's SAML attack and session trials (S1-S31): `qovery-saml::S` selects them.
+const SAML_ATTACKS: &str = "qovery-saml::S";
+
 #[test]
-fn fakta_test_runs_s27_s28_against_an_sp_that_decrypts_and_catches_each_flaw() {
-    const S27: &str = "qovery-saml::S27_assertion_not_encrypted_refused";
-    const S28A: &str = "qovery-saml::S28_encrypted_assertion_unsigned_refused";
-    const S28B: &str = "qovery-saml::S28_encrypted_assertion_signature_broken_refused";
-    const S29: &str = "qovery-saml::S29_signed_with_sha1_refused";
-    // "S2" selects S2*, S20-S29: with encryption on, only S27-S29 run; the other faults are
-    // forged in clear and listed ignored with that reason.
-    let (code, out, err) = encrypted_pack_run(None, "S2");
+fn the_encrypted_pack_runs_every_saml_attack_and_the_strict_sp_passes_them() {
+    let (code, out, err) = encrypted_pack_run(None, SAML_ATTACKS);
     assert_eq!(code, 0, "{out}\n{err}");
-    let line = |t: &str| {
-        out.lines()
-            .find(|l| l.starts_with(&format!("test {t} ")))
-            .unwrap_or_else(|| panic!("no line for {t}:\n{out}"))
-            .to_owned()
-    };
-    for t in [S27, S28A, S28B, S29] {
-        assert!(line(t).ends_with("... ok"), "{t}:\n{out}");
+    let verdicts = common::trial_verdicts(&out);
+    let ran: Vec<&str> = verdicts
+        .iter()
+        .filter(|(_, v)| v == "ok")
+        .map(|(n, _)| n.as_str())
+        .collect();
+    // Only the trials this file's settings rule out are ignored, none for the encryption.
+    let ignored: Vec<&(String, String)> = verdicts.iter().filter(|(_, v)| v != "ok").collect();
+    for (name, verdict) in &ignored {
+        assert!(
+            verdict.starts_with("ignored") && !verdict.contains("encrypt"),
+            "{name}: {verdict}"
+        );
     }
-    assert!(
-        line("qovery-saml::S2_signed_by_a_foreign_key_refused")
-            .contains("ignored (the app encrypts assertions (apps[].encryption)"),
+    let ignored: Vec<&str> = ignored.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        ignored,
+        [
+            "qovery-saml::S9_unsolicited_refused",
+            "qovery-saml::S30_digest_in_a_comment_response_signed_refused",
+        ],
         "{out}"
     );
-    for (flaw, want) in [
-        ("accept-plain-assertion", vec![S27]),
-        ("trust-decrypted-assertion", vec![S28B, S28A]),
-        ("accept-sha1", vec![S29]),
+    // S1-S24 (with the XSW family and the published attacks), S27-S31 and S25-S26.
+    for case in [
+        "S1_", "S2_", "S3_", "S4_", "S5_", "S6_", "S7_", "S8_", "S10_", "S11_", "S12_", "S13_",
+        "S14_", "S15_", "S16_", "S17_", "S18_", "S19_", "S20_", "S21_", "S22_", "S23_", "S24_",
+        "S25_", "S26_", "S27_", "S28_", "S29_", "S30_", "S31_",
     ] {
-        let (code, out, err) = encrypted_pack_run(Some(flaw), "S2");
-        assert_eq!(code, 101, "{flaw}: {out}\n{err}");
-        let mut got = failed(&out);
-        got.sort_unstable();
-        let mut want = want;
-        want.sort_unstable();
-        assert_eq!(got, want, "{flaw}:\n{out}");
-        assert!(out.contains("kind: sp-accepted"), "{flaw}:\n{out}");
+        assert!(
+            ran.iter()
+                .any(|n| n.starts_with(&format!("qovery-saml::{case}"))),
+            "{case} did not run:\n{out}"
+        );
     }
+}
+
+/// For each reference-SP flaw that bends the SAML Response check (`Area::SamlResponse`), the
+/// trials of the encrypted pack (`qovery-saml` made to encrypt, S1-S31) that fail against it.
+/// Every one of them is encryption-compatible: the reference SP decrypts in place and then
+/// checks as in clear, so each flaw bends the encrypted Response the way it bends a clear one,
+/// and the encrypted pack catches it with the trials the clear pack does (tests/runner.rs
+/// `MUST_FAIL`, `qovery-saml` rows), plus the encryption cases S27/S28 where the flaw opens
+/// them too. The flaws of the other areas (roles, revocation, logout, OIDC, session binding)
+/// never read the Response's Assertion, so encryption changes nothing for them and they are not
+/// run here.
+const ENCRYPTED_MUST_FAIL: &[(&str, &[&str])] = &[
+    (
+        "skip-signature",
+        &[
+            "S1_assertion_unsigned_in_signed_response_refused",
+            "S1_unsigned_refused",
+            "S2_signed_by_a_foreign_key_refused",
+            "S2_signed_by_a_foreign_key_value_beside_the_idp_certificate_refused",
+            "S2_signed_by_a_foreign_key_value_without_certificate_refused",
+            "S30_digest_in_a_comment_assertion_signed_refused",
+            "S30_digest_in_a_comment_both_signed_refused",
+            "S3_altered_after_signing_refused",
+            "S28_encrypted_assertion_unsigned_refused",
+            "S28_encrypted_assertion_signature_broken_refused",
+        ],
+    ),
+    (
+        "unsigned-assertion",
+        &["S1_assertion_unsigned_in_signed_response_refused"],
+    ),
+    ("ignore-audience", &["S6_audience_of_another_sp_refused"]),
+    (
+        "ignore-recipient",
+        &[
+            "S7_destination_not_the_acs_refused",
+            "S7_recipient_not_the_acs_refused",
+            "S7_destination_the_acs_dash_elsewhere_refused",
+            "S7_destination_the_acs_plus_a_letter_refused",
+            "S7_destination_the_acs_dot_dot_other_refused",
+            "S7_recipient_containing_the_acs_refused",
+        ],
+    ),
+    (
+        "ignore-in-response-to",
+        &["S8_in_response_to_unknown_refused"],
+    ),
+    ("allow-replay", &["S10_replayed_refused"]),
+    (
+        "accept-expired",
+        &[
+            "S4_expired_refused",
+            "S4_not_yet_valid_refused",
+            "S5_confirmation_expired_refused",
+        ],
+    ),
+    ("ignore-issuer", &["S11_issuer_not_the_idp_refused"]),
+    (
+        "first-assertion",
+        &[
+            "S16_xsw3_evil_assertion_before_the_signed_one_refused",
+            "S17_xsw4_evil_assertion_wraps_the_signed_one_refused",
+            "S18_xsw5_evil_assertion_keeps_the_signature_copy_at_the_end_refused",
+            "S20_xsw7_evil_assertion_in_extensions_refused",
+        ],
+    ),
+    (
+        "last-assertion",
+        &[
+            "S15_xsw2_evil_response_with_the_signed_one_before_its_signature_refused",
+            "S23_two_assertions_refused",
+        ],
+    ),
+    ("keep-signed-assertion", &[]),
+    (
+        "truncate-nameid-at-comment",
+        &["S22_comment_in_name_id_full_value_kept"],
+    ),
+    (
+        "accept-any-confirmation",
+        &["S12_no_recipient_refused", "S12_not_bearer_refused"],
+    ),
+    ("ignore-status", &["S13_status_not_success_refused"]),
+    ("accept-doctype", &["S24_doctype_with_entities_refused"]),
+    (
+        "fetch-external-entities",
+        &[
+            "S24_doctype_with_entities_refused",
+            "S24_external_entity_referenced_refused",
+        ],
+    ),
+    (
+        "acs-prefix-match",
+        &[
+            "S7_destination_the_acs_dash_elsewhere_refused",
+            "S7_destination_the_acs_plus_a_letter_refused",
+            "S7_destination_the_acs_dot_dot_other_refused",
+        ],
+    ),
+    (
+        "recipient-substring",
+        &["S7_recipient_containing_the_acs_refused"],
+    ),
+    (
+        "trust-keyinfo-keyvalue",
+        &["S2_signed_by_a_foreign_key_value_without_certificate_refused"],
+    ),
+    (
+        "keyvalue-beside-idp-certificate",
+        &["S2_signed_by_a_foreign_key_value_beside_the_idp_certificate_refused"],
+    ),
+    (
+        "digest-from-first-node",
+        &[
+            "S30_digest_in_a_comment_assertion_signed_refused",
+            "S30_digest_in_a_comment_both_signed_refused",
+        ],
+    ),
+    (
+        "parse-past-first-root",
+        &["S31_signed_assertion_then_a_second_root_refused"],
+    ),
+    (
+        "accept-plain-assertion",
+        &["S27_assertion_not_encrypted_refused"],
+    ),
+    // Not verifying the decrypted Assertion's signature also lets through the encrypted forms
+    // of S1 (no Assertion signature, the Response's alone or none) and of S30 with the
+    // Assertion alone signed (its digest is never compared).
+    (
+        "trust-decrypted-assertion",
+        &[
+            "S1_assertion_unsigned_in_signed_response_refused",
+            "S1_unsigned_refused",
+            "S28_encrypted_assertion_signature_broken_refused",
+            "S28_encrypted_assertion_unsigned_refused",
+            "S30_digest_in_a_comment_assertion_signed_refused",
+        ],
+    ),
+    ("accept-sha1", &["S29_signed_with_sha1_refused"]),
+];
+
+#[test]
+fn the_encrypted_pack_catches_every_saml_response_flaw_the_clear_pack_catches() {
+    use fakta::refsp::flaws::Area;
+    let saml_flaws: std::collections::BTreeSet<&str> = Flaw::ALL
+        .iter()
+        .filter(|f| f.area() == Area::SamlResponse)
+        .map(|f| f.name())
+        .collect();
+    let table: std::collections::BTreeMap<&str, &[&str]> =
+        ENCRYPTED_MUST_FAIL.iter().copied().collect();
+    assert_eq!(
+        table
+            .keys()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        saml_flaws,
+        "every flaw of the SAML Response check has its row"
+    );
+    // Two runs at a time (each a `fakta test` with its own SP process and ports).
+    let queue = std::sync::Mutex::new(table.iter().collect::<Vec<_>>().into_iter());
+    let wrong = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let Some((flaw, must)) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    let (code, out, err) = encrypted_pack_run(Some(flaw), SAML_ATTACKS);
+                    let mut got: Vec<String> = failed(&out)
+                        .into_iter()
+                        .map(|t| t.trim_start_matches("qovery-saml::").to_owned())
+                        .collect();
+                    got.sort_unstable();
+                    let mut want: Vec<String> = must.iter().map(|s| s.to_string()).collect();
+                    want.sort_unstable();
+                    let mut wrong = wrong.lock().unwrap();
+                    if got != want {
+                        wrong.push(format!("{flaw}: failed {got:?}, expected {want:?}\n{err}"));
+                    }
+                    // Each counts only when the SP accepted the forgery (the refusal trials)
+                    // or kept the wrong value (S22), not for an unrelated reason.
+                    for t in &got {
+                        let kind = out
+                            .split(&format!("---- qovery-saml::{t} ----\n"))
+                            .nth(1)
+                            .and_then(|rest| rest.lines().next())
+                            .unwrap_or("(no kind line)");
+                        let by_the_sp = if t.ends_with("_refused") {
+                            kind == "kind: sp-accepted"
+                        } else {
+                            ["sp-accepted", "sp-refused", "wrong-outcome", "sp-crashed"]
+                                .iter()
+                                .any(|k| kind == format!("kind: {k}"))
+                        };
+                        if !by_the_sp {
+                            wrong.push(format!("{flaw}: {t} failed as {kind}"));
+                        }
+                    }
+                    let want_code = if must.is_empty() { 0 } else { 101 };
+                    if code != want_code {
+                        wrong.push(format!("{flaw}: exit code {code}"));
+                    }
+                }
+            });
+        }
+    });
+    let wrong = wrong.into_inner().unwrap();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

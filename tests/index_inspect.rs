@@ -517,3 +517,79 @@ async fn the_inspector_shows_logouts_and_removed_attributes() {
     at(&html, "<td class=\"missing\">groups, name</td>");
     at(&html, "<td class=\"sent\">no groups attribute</td>");
 }
+
+/// An app that encrypts: the inspector shows the Response as sent (the EncryptedAssertion) and,
+/// beside it, the Assertion the IdP signed and then encrypted, which is what the SP decrypts
+/// (checked here by decrypting the posted Response with the SP's key).
+#[tokio::test]
+async fn the_inspector_shows_the_assertion_the_idp_encrypted_beside_the_encrypted_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = fakta::keys::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("sp-enc.crt"), sp.certificate.pem()).unwrap();
+    let yaml = std::fs::read_to_string(EXAMPLE).unwrap().replacen(
+        "    sign: both ",
+        "    encryption: { certificate: sp-enc.crt, block: aes256-cbc, key_transport: rsa-oaep }\n    sign: both ",
+        1,
+    );
+    assert!(yaml.contains("encryption: {"));
+    let st = state(connection(&yaml, dir.path()));
+    let response = sp_initiated_response(&st, "_inspected-encrypted-1", "00u1alice").await;
+    assert!(response.contains("<saml2:EncryptedAssertion"), "{response}");
+    assert!(!response.contains(">alice@acme.test<"), "{response}");
+
+    let json = get_json(&st, "/fakta/inspect").await;
+    let saml = &json["entries"][0];
+    assert_eq!(saml["kind"], "saml_response");
+    let parts = saml["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let sent = parts[0]["text"].as_str().unwrap();
+    assert!(sent.contains("<saml2:EncryptedAssertion"), "{sent}");
+    let shown = parts[1]["text"].as_str().unwrap();
+
+    // What the SP decrypts is what the inspector shows (up to the indentation and the
+    // redacted signature value and certificate).
+    let doc = roxmltree::Document::parse(&response).unwrap();
+    let encrypted = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "EncryptedAssertion")
+        .unwrap();
+    let plain = fakta::saml::encrypt::decrypt_assertion(encrypted, sp.pkey()).unwrap();
+    let words = |s: &str| -> Vec<String> {
+        let p = roxmltree::Document::parse(s).unwrap();
+        p.descendants()
+            .filter(|n| {
+                n.is_element()
+                    && !["SignatureValue", "X509Certificate", "DigestValue"]
+                        .contains(&n.tag_name().name())
+            })
+            .map(|n| {
+                let attrs: Vec<String> = n
+                    .attributes()
+                    .map(|a| format!("{}={}", a.name(), a.value()))
+                    .collect();
+                let text = n.text().map(str::trim).unwrap_or_default();
+                format!("{} {} {text}", n.tag_name().name(), attrs.join(" "))
+            })
+            .collect()
+    };
+    assert_eq!(words(shown), words(&plain));
+    assert!(shown.contains(">alice@acme.test<"), "{shown}");
+
+    // The text for people, the IDs (random per login) replaced.
+    let summary = saml["summary"].as_str().unwrap();
+    let fp = keys().current.certificate.sha256_fingerprint();
+    let rendered = format!(
+        "summary:\n{summary}\n\npart: {}\n\npart: {}\n{shown}",
+        parts[0]["title"].as_str().unwrap(),
+        parts[1]["title"].as_str().unwrap()
+    )
+    .replace(&fp, "[IdP certificate SHA-256]");
+    insta::with_settings!({
+        omit_expression => true,
+        filters => vec![
+            (r#"\bid[0-9A-Za-z_-]{8,}"#, "[id]"),
+        ],
+    }, {
+        insta::assert_snapshot!(rendered);
+    });
+}

@@ -431,7 +431,8 @@ async fn pysaml2_decrypts_every_block_cipher_and_key_transport_then_verifies_the
 }
 
 #[tokio::test]
-async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken() {
+async fn pysaml2_refuses_s28_and_takes_encrypted_forgeries_only_as_in_clear() {
+    use fakta::saml::faults::Fault;
     // S28: the IdP-signed Assertion altered after signing, then encrypted for the SP, the
     // Response signed over it (what `faults::EncryptedSignatureBroken` sends).
     let dir = tempfile::tempdir().unwrap();
@@ -495,10 +496,7 @@ async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken(
         name_id: &p.name_id,
         email: "alice@acme.test",
     };
-    for fault in [
-        fakta::saml::faults::Fault::EncryptedSignatureBroken,
-        fakta::saml::faults::Fault::EncryptedUnsigned,
-    ] {
+    for fault in [Fault::EncryptedSignatureBroken, Fault::EncryptedUnsigned] {
         let forged = fakta::saml::faults::apply_with(
             fault,
             &honest,
@@ -516,6 +514,79 @@ async fn pysaml2_refuses_an_encrypted_assertion_whose_inner_signature_is_broken(
         // Broken: "Failed to verify signature"; unsigned: "Signature missing for response".
         assert_refused(&v, &format!("{fault:?}"), "SignatureError");
     }
+    // Every other SAML fault as fakta forges it for an app that encrypts: pysaml2, an
+    // independent SP that decrypts, is fooled by exactly the faults it takes in clear
+    // (tests/independent_sps.rs `PYSAML2_FAILS`: it checks no Recipient unless told to, and
+    // verifies RSA-SHA1), and by no other (it refuses, or uses only the signed Assertion). S27
+    // is in clear, which this SP does not require to be otherwise; the replay document is the
+    // honest one.
+    // The control: the honest encrypted Response of the same setting is taken, so a refusal
+    // below is the forgery's.
+    let encrypted = fakta::saml::signature::signed_response_with(
+        &p,
+        fakta::config::SignWhat::Both,
+        &options,
+        k.pkey(),
+        &k.certificate.base64(),
+    )
+    .unwrap();
+    let v = pysaml2_decrypting(
+        &idp.metadata,
+        "_pysaml2_s28",
+        &fakta::saml::binding::encode_post(&encrypted),
+        Some((&key, &cert)),
+    );
+    assert_accepted(&v);
+    assert_eq!(v.json["name_id"], "alice@acme.test");
+    let mut fooled = Vec::new();
+    for fault in Fault::ALL.iter().filter(|f| {
+        !matches!(
+            f,
+            Fault::PlainAssertion
+                | Fault::Replay
+                | Fault::EncryptedSignatureBroken
+                | Fault::EncryptedUnsigned
+        )
+    }) {
+        let forged = fakta::saml::faults::apply_with(
+            *fault,
+            &honest,
+            &ids,
+            fakta::config::SignWhat::Both,
+            &options,
+            &k,
+            fakta::keys::foreign_key().expect("a foreign key"),
+            now,
+            &who,
+        )
+        .unwrap();
+        assert!(
+            forged.xml.contains("<saml2:EncryptedAssertion"),
+            "{fault:?}: {}",
+            forged.xml
+        );
+        let posted = fakta::saml::binding::encode_post(&forged.xml);
+        let v = pysaml2_decrypting(&idp.metadata, "_pysaml2_s28", &posted, Some((&key, &cert)));
+        let name_id = v.json["name_id"].as_str().unwrap_or_default().to_owned();
+        // S22 passes when the whole NameID is kept.
+        let wrong = if *fault == Fault::CommentInNameId {
+            v.ok() && name_id != "alice@acme.test.evil.test"
+        } else {
+            v.ok() && name_id != "alice@acme.test"
+        };
+        if wrong {
+            fooled.push(*fault);
+        }
+    }
+    assert_eq!(
+        fooled,
+        [
+            Fault::WrongRecipient,
+            Fault::RecipientContainingTheAcs,
+            Fault::Sha1Signed
+        ],
+        "the encrypted forgeries pysaml2 takes"
+    );
 }
 
 #[tokio::test]

@@ -430,10 +430,31 @@ pub fn saml_response(
     emit: &Emit,
     xml: &str,
     forged: Option<&str>,
+    decrypted: &[String],
 ) {
     let login = Login::of(app, user, emit);
     log_login(app, &login);
     let mut summary = signatures(xml);
+    let mut parts = vec![Part::new("Response", indent_xml(xml))];
+    // The IdP kept what it encrypted (it never holds the SP's private key): each
+    // EncryptedAssertion's Assertion, signed as it was before the encryption.
+    for (i, plain) in decrypted.iter().enumerate() {
+        let which = if decrypted.len() == 1 {
+            String::new()
+        } else {
+            format!(" {} of {}", i + 1, decrypted.len())
+        };
+        summary.push_str(&format!(
+            "\nEncryptedAssertion{which}, as the IdP encrypted it: {}",
+            signatures(plain)
+        ));
+        parts.push(Part::new(
+            format!(
+                "EncryptedAssertion{which}: the Assertion the IdP encrypted (the SP decrypts it)"
+            ),
+            indent_xml(plain),
+        ));
+    }
     if let Some(f) = forged {
         summary.push_str(&format!(
             "\nforged by a runner trial's attack (not what the IdP signs honestly): {f}"
@@ -447,7 +468,7 @@ pub fn saml_response(
             app: app.id.clone(),
             summary,
             login: Some(login),
-            parts: vec![Part::new("Response", indent_xml(xml))],
+            parts,
         },
     );
 }

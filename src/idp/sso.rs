@@ -530,6 +530,9 @@ pub fn issue(
         .encryption
         .as_ref()
         .zip(state.sp_encryption_keys.get(&app.id));
+    // Each Assertion encrypted (a forgery may encrypt several, some it then drops): its
+    // plaintext and the content CipherValue that names its encryption, for the inspector.
+    let plaintexts = std::cell::RefCell::new(Vec::<(String, String)>::new());
     let encrypt = |xml: &str| -> Result<String, signature::SignError> {
         let Some((enc, sp_key)) = encryption else {
             return Ok(xml.to_owned());
@@ -542,13 +545,24 @@ pub fn issue(
         };
         openssl::rand::rand_bytes(&mut secrets.key)?;
         openssl::rand::rand_bytes(&mut secrets.iv)?;
-        Ok(crate::saml::encrypt::encrypt_assertion(
+        let out = crate::saml::encrypt::encrypt_assertion(
             xml,
             enc.block,
             enc.key_transport,
             sp_key,
             &secrets,
-        )?)
+        )?;
+        if let Some(r) = crate::saml::encrypt::first_assertion(xml) {
+            // The encrypted element sits where the Assertion was.
+            let tail = xml.len() - r.end;
+            let element = out.get(r.start..out.len() - tail).unwrap_or_default();
+            if let Some(cv) = crate::saml::encrypt::content_cipher_value(element) {
+                plaintexts
+                    .borrow_mut()
+                    .push((xml[r].to_owned(), cv.to_owned()));
+            }
+        }
+        Ok(out)
     };
     let algorithms = response::Algorithms {
         signature: saml.signature_algorithm,
@@ -603,7 +617,15 @@ pub fn issue(
             xml = forged_doc.xml;
         }
     }
-    super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref());
+    // The plaintexts of the EncryptedAssertions the document carries, in document order.
+    let mut decrypted: Vec<(usize, String)> = plaintexts
+        .into_inner()
+        .into_iter()
+        .filter_map(|(plain, cv)| xml.find(&cv).map(|at| (at, plain)))
+        .collect();
+    decrypted.sort_by_key(|(at, _)| *at);
+    let decrypted: Vec<String> = decrypted.into_iter().map(|(_, p)| p).collect();
+    super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref(), &decrypted);
     tracing::info!(
         app = %app.id,
         user = %user.id,

@@ -3,8 +3,10 @@
 //! signature wrapping cannot smuggle data in), then Issuer, Audience, Recipient/Destination,
 //! InResponseTo, time windows, bearer confirmation, Status, one Assertion, no replay. An SP whose
 //! app encrypts (`decryption_key`) takes only an `EncryptedAssertion`: the Response's signature
-//! is verified over it, then the Assertion is decrypted (`saml::encrypt`) and its own signature
-//! verified; signatures and digests are RSA-SHA256 / SHA-256 unless the SP takes SHA-1.
+//! is verified over it, then the Assertion is decrypted (`saml::encrypt`) in place and the
+//! decrypted document goes through the same checks as one in clear (its own signature, one
+//! Assertion, ...), so each flaw bends an encrypted Response as it bends a clear one;
+//! signatures and digests are RSA-SHA256 / SHA-256 unless the SP takes SHA-1.
 
 use std::collections::BTreeMap;
 
@@ -397,14 +399,12 @@ pub fn check(
         Some((first, rest)) => (rest, Some(first)),
         None => (xml, None),
     };
-    // An encrypted Assertion is decrypted and verified here (the Response's signature first,
-    // over the EncryptedAssertion, then the Assertion's own); what follows reads the result.
-    let decrypted = if first_root.is_none() {
-        decrypted_response(xml, sp, flaws)?
-    } else {
-        None
-    };
-    let xml = decrypted.as_deref().unwrap_or(xml);
+    // Encrypted Assertions are decrypted here (the Response's signature verified first, over
+    // the EncryptedAssertion); what follows reads the decrypted document, and verifies the
+    // Assertion's own signature the way it does in clear. Under `parse-past-first-root` the
+    // rest is decrypted unverified, as it is read unverified.
+    let decrypted = decrypted_response(xml, sp, flaws, first_root.is_none())?;
+    let xml = decrypted.as_ref().map_or(xml, |d| d.full.as_str());
     let original = parse(xml, flaws)?;
     let root = original.root_element();
     if !is(&root, PROTOCOL, "Response") {
@@ -412,23 +412,41 @@ pub fn check(
     }
     let assertions = one_assertion(&original, flaws)?;
     algorithms(&original, sp, flaws)?;
+    // What the Assertion's signature is looked for in: the decrypted Response as its verified
+    // signature covers it, when it is signed; else the document.
+    let verified_response = decrypted
+        .as_ref()
+        .and_then(|d| d.signed_response.as_deref());
+    let response_doc = verified_response.map(|t| parse(t, flaws)).transpose()?;
+    let (base_text, base) = match (verified_response, &response_doc) {
+        (Some(t), Some(d)) => (t, d),
+        _ => (xml, &original),
+    };
+    let trust_decrypted = decrypted.is_some() && flaws.on(Flaw::TrustDecryptedAssertion);
 
     // The signed content: xmlsec's pre-digest bytes of the verified reference.
     let signed_text;
     let signed_doc;
-    let content = if flaws.on(Flaw::SkipSignature) || decrypted.is_some() {
+    let content = if flaws.on(Flaw::SkipSignature) {
         &original
     } else if let Some(first) = first_root {
         first_root_signed(first, sp, flaws)?;
         &original
-    } else if flaws.on(Flaw::DigestFromFirstNode) && digest_value_has_a_leading_node(&original) {
-        crate::saml::signature::same_document_references(&original)
+    } else if trust_decrypted || (decrypted.is_some() && !has_signature(base)) {
+        // A decrypted Assertion without a signature: only a verified Response vouches for
+        // it (and `assertion_signed` below still wants it signed).
+        if verified_response.is_none() && !trust_decrypted {
+            return Err(Refusal::AssertionUnsigned);
+        }
+        base
+    } else if flaws.on(Flaw::DigestFromFirstNode) && digest_value_has_a_leading_node(base) {
+        crate::saml::signature::same_document_references(base)
             .map_err(|e| Refusal::Reference(e.to_string()))?;
-        signed_text = first_node_digests(&original, &sp.idp_certs)?;
+        signed_text = first_node_digests(base, &sp.idp_certs)?;
         signed_doc = parse(&signed_text, flaws)?;
         &signed_doc
     } else {
-        signed_text = signed_content(xml, &original, sp, flaws)?;
+        signed_text = signed_content(base_text, base, sp, flaws)?;
         signed_doc = parse(&signed_text, flaws)?;
         &signed_doc
     };
@@ -437,7 +455,7 @@ pub fn check(
     let response = if is(&signed_root, PROTOCOL, "Response") {
         signed_root
     } else {
-        root
+        response_doc.as_ref().map_or(root, |d| d.root_element())
     };
     let verified_assertion = if is(&signed_root, ASSERTION, "Assertion") {
         signed_root
@@ -445,8 +463,8 @@ pub fn check(
         child(signed_root, ASSERTION, "Assertion").ok_or(Refusal::NoAssertion)?
     };
     // Under `parse-past-first-root` only the first root was verified: nothing read is signed.
-    // A decrypted Assertion was verified by `decrypted_response`.
-    if first_root.is_none() && decrypted.is_none() {
+    // Under `trust-decrypted-assertion` a decrypted Assertion need not be.
+    if first_root.is_none() && !trust_decrypted {
         assertion_signed(signed_root, verified_assertion, flaws)?;
     }
     // The defect of `first-assertion`: the data is read from the document's first Assertion,
@@ -522,18 +540,30 @@ fn algorithms(
     Ok(())
 }
 
-/// For an SP that decrypts (`SpSettings::decryption_key`): the Response with its one
-/// `EncryptedAssertion` replaced by the decrypted, verified Assertion (xmlsec's pre-digest
-/// text of it), the Response itself verified first when it is signed (its signature covers
-/// the EncryptedAssertion). None for an SP without a decryption key. An Assertion in clear is
-/// refused (SAML core §2.3.4: the SP asked for encryption), except under
-/// `accept-plain-assertion`; under `trust-decrypted-assertion` the decrypted Assertion is
-/// taken without verifying its signature.
+/// The most EncryptedAssertions a Response may carry to an SP whose flaws read one of several
+/// (each costs an RSA decryption); a strict SP takes one.
+const MAX_ENCRYPTED_ASSERTIONS: usize = 4;
+
+/// What an SP that decrypts reads: the document with every `EncryptedAssertion` replaced by
+/// its plaintext (`full`), and, when the Response is signed and verified, the Response as its
+/// signature covers it (xmlsec's pre-digest text), decrypted the same way.
+struct Decrypted {
+    full: String,
+    signed_response: Option<String>,
+}
+
+/// For an SP that decrypts (`SpSettings::decryption_key`): the Response's signature verified
+/// over the `EncryptedAssertion` when it has one (and `verify`), then the Assertion decrypted
+/// in place, in the whole document and in the verified Response. None for an SP without a
+/// decryption key. An Assertion in clear is refused (SAML core §2.3.4: the SP asked for
+/// encryption), except under `accept-plain-assertion`. The Assertion's own signature is
+/// checked by the caller, as in clear.
 fn decrypted_response(
     xml: &str,
     sp: &SpSettings,
     flaws: &Flaws,
-) -> Result<Option<String>, Refusal> {
+    verify: bool,
+) -> Result<Option<Decrypted>, Refusal> {
     let Some(key) = &sp.decryption_key else {
         return Ok(None);
     };
@@ -559,57 +589,82 @@ fn decrypted_response(
             Err(Refusal::NotEncrypted)
         };
     }
-    if encrypted + plain > 1 {
+    if plain > 0 && !flaws.on(Flaw::AcceptPlainAssertion) {
+        return Err(Refusal::NotEncrypted);
+    }
+    let several_read = reads_one_of_several(flaws);
+    if (encrypted + plain > 1 && !several_read) || encrypted > MAX_ENCRYPTED_ASSERTIONS {
         return Err(Refusal::SeveralAssertions(encrypted + plain));
     }
     algorithms(&doc, sp, flaws)?;
     // The Response's signature, when it has one: what is read next is what it covers.
-    let response_text = if child(root, DSIG, "Signature").is_some() {
-        signed_content(xml, &doc, sp, flaws)?
-    } else {
-        xml.to_owned()
-    };
-    let response_doc = parse(&response_text, flaws)?;
-    let encrypted = child(response_doc.root_element(), ASSERTION, "EncryptedAssertion")
-        .ok_or(Refusal::NoAssertion)?;
-    let plain = crate::saml::encrypt::decrypt_assertion(encrypted, key)
-        .map_err(|e| Refusal::Decrypt(e.to_string()))?;
-    let assertion_doc = parse(&plain, flaws)?;
-    let assertion = assertion_doc.root_element();
-    if !is(&assertion, ASSERTION, "Assertion") {
-        return Err(Refusal::Decrypt(
-            "the decrypted element is not a saml:Assertion".into(),
-        ));
-    }
-    algorithms(&assertion_doc, sp, flaws)?;
-    let verified = if flaws.on(Flaw::TrustDecryptedAssertion) {
-        plain.clone()
-    } else {
-        let id = assertion.attribute("ID").unwrap_or_default();
-        let signed = child(assertion, DSIG, "Signature")
-            .and_then(|s| child(s, DSIG, "SignedInfo"))
-            .and_then(|si| child(si, DSIG, "Reference"))
-            .and_then(|r| r.attribute("URI"))
-            .is_some_and(|uri| uri.strip_prefix('#') == Some(id));
-        if !signed {
-            return Err(Refusal::AssertionUnsigned);
-        }
-        let text = signed_content(&plain, &assertion_doc, sp, flaws)?;
-        let reduced = parse(&text, flaws)?;
-        let root = reduced.root_element();
-        if !is(&root, ASSERTION, "Assertion") || root.attribute("ID") != Some(id) {
-            return Err(Refusal::Signature(
-                "the decrypted Assertion's signature does not cover the Assertion".into(),
+    let signed_response =
+        if verify && !flaws.on(Flaw::SkipSignature) && child(root, DSIG, "Signature").is_some() {
+            let text =
+                if flaws.on(Flaw::DigestFromFirstNode) && digest_value_has_a_leading_node(&doc) {
+                    crate::saml::signature::same_document_references(&doc)
+                        .map_err(|e| Refusal::Reference(e.to_string()))?;
+                    first_node_digests(&doc, &sp.idp_certs)?
+                } else {
+                    signed_content(xml, &doc, sp, flaws)?
+                };
+            Some(decrypt_in_place(&text, key, flaws)?)
+        } else {
+            None
+        };
+    Ok(Some(Decrypted {
+        full: decrypt_in_place(xml, key, flaws)?,
+        signed_response,
+    }))
+}
+
+/// `xml` with each `EncryptedAssertion` replaced by the Assertion it decrypts to (one pass: an
+/// EncryptedAssertion inside a decrypted one stays as it is).
+fn decrypt_in_place(
+    xml: &str,
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    flaws: &Flaws,
+) -> Result<String, Refusal> {
+    let doc = parse(xml, flaws)?;
+    let mut plains = Vec::new();
+    for encrypted in doc
+        .descendants()
+        .filter(|n| is(n, ASSERTION, "EncryptedAssertion"))
+        .take(MAX_ENCRYPTED_ASSERTIONS)
+    {
+        let plain = crate::saml::encrypt::decrypt_assertion(encrypted, key)
+            .map_err(|e| Refusal::Decrypt(e.to_string()))?;
+        let assertion = parse(&plain, flaws)?;
+        if !is(&assertion.root_element(), ASSERTION, "Assertion") {
+            return Err(Refusal::Decrypt(
+                "the decrypted element is not a saml:Assertion".into(),
             ));
         }
-        text
-    };
-    let r = encrypted.range();
-    Ok(Some(format!(
-        "{}{verified}{}",
-        &response_text[..r.start],
-        &response_text[r.end..]
-    )))
+        plains.push((encrypted.range(), plain));
+    }
+    let mut out = xml.to_owned();
+    // From the end, so the earlier ranges stay valid.
+    for (r, plain) in plains.into_iter().rev() {
+        out.replace_range(r, &plain);
+    }
+    Ok(out)
+}
+
+/// Whether the document holds a `ds:Signature` anywhere.
+fn has_signature(doc: &roxmltree::Document<'_>) -> bool {
+    doc.descendants().any(|n| is(&n, DSIG, "Signature"))
+}
+
+/// The flaws under which the SP reads one Assertion of several (`keep-signed-assertion`, an
+/// allowed behaviour, included).
+fn reads_one_of_several(flaws: &Flaws) -> bool {
+    [
+        Flaw::FirstAssertion,
+        Flaw::LastAssertion,
+        Flaw::KeepSignedAssertion,
+    ]
+    .iter()
+    .any(|f| flaws.on(*f))
 }
 
 /// One Assertion per Response (the flaws that read some Assertion of several excepted): every
@@ -627,12 +682,7 @@ fn one_assertion<'a, 'i>(
     }
     // `keep-signed-assertion` reads only the verified Assertion, whatever else the document
     // holds: allowed, since the unsigned ones are never used.
-    let reads_any = [
-        Flaw::FirstAssertion,
-        Flaw::LastAssertion,
-        Flaw::KeepSignedAssertion,
-    ];
-    if assertions.len() > 1 && !reads_any.iter().any(|f| flaws.on(*f)) {
+    if assertions.len() > 1 && !reads_one_of_several(flaws) {
         return Err(Refusal::SeveralAssertions(assertions.len()));
     }
     Ok(assertions)

@@ -163,12 +163,48 @@ fn is_gcm(block: BlockCipher) -> bool {
     matches!(block, BlockCipher::Aes128Gcm | BlockCipher::Aes256Gcm)
 }
 
-/// The first `<saml2:Assertion ...>...</saml2:Assertion>` of fakta's own document: (start, end).
+/// The first `<saml2:Assertion ...>...</saml2:Assertion>` of fakta's own document, to its own
+/// closing tag: (start, end). Assertions nested in it (a forged wrapper holding the signed one,
+/// `saml::faults` XSW4) are counted, so the whole outer element is taken. One pass over the
+/// text, no recursion.
 fn assertion_span(xml: &str) -> Option<(usize, usize)> {
-    let start = xml.find("<saml2:Assertion ")?;
-    let close = "</saml2:Assertion>";
-    let end = xml[start..].find(close)? + start + close.len();
-    Some((start, end))
+    const OPEN: &str = "<saml2:Assertion ";
+    const CLOSE: &str = "</saml2:Assertion>";
+    let start = xml.find(OPEN)?;
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        let close = xml[at..].find(CLOSE)? + at;
+        match xml[at..].find(OPEN).map(|o| o + at) {
+            Some(open) if open < close => {
+                depth += 1;
+                at = open + OPEN.len();
+            }
+            _ => {
+                depth = depth.checked_sub(1)?;
+                at = close + CLOSE.len();
+                if depth == 0 {
+                    return Some((start, at));
+                }
+            }
+        }
+    }
+}
+
+/// Where the first Assertion of fakta's document `xml` is (nested ones within it), as
+/// [`encrypt_assertion`] takes it.
+pub fn first_assertion(xml: &str) -> Option<std::ops::Range<usize>> {
+    assertion_span(xml).map(|(s, e)| s..e)
+}
+
+/// The content `CipherValue` text (the last one) of an `EncryptedAssertion` fakta wrote: the
+/// random IV and ciphertext, so it names one encryption (the inspector matches plaintexts to
+/// the EncryptedAssertions of the document sent with it).
+pub fn content_cipher_value(encrypted_assertion: &str) -> Option<&str> {
+    const OPEN: &str = "<xenc:CipherValue>";
+    let start = encrypted_assertion.rfind(OPEN)? + OPEN.len();
+    let end = encrypted_assertion[start..].find("</xenc:CipherValue>")? + start;
+    Some(&encrypted_assertion[start..end])
 }
 
 /// `xml` (fakta's Response) with its Assertion replaced by an `EncryptedAssertion` for the
@@ -601,5 +637,26 @@ mod tests {
                 Err(DecryptError::NoCipherValue("EncryptedData"))
             );
         }
+    }
+
+    #[test]
+    fn the_span_of_an_assertion_is_its_own_element_nested_ones_included() {
+        let a = |id: &str, inner: &str| {
+            format!("<saml2:Assertion ID=\"{id}\">{inner}</saml2:Assertion>")
+        };
+        let wrapper = a("evil", &a("signed", "<x/>"));
+        let doc = format!("<r>{wrapper}{}</r>", a("second", ""));
+        let (s, e) = assertion_span(&doc).unwrap();
+        assert_eq!(&doc[s..e], wrapper);
+        let (s, e) = assertion_span(&doc[e..])
+            .map(|(s, x)| (s + e, x + e))
+            .unwrap();
+        assert_eq!(&doc[s..e], a("second", ""));
+        // Unbalanced text has no span (and no panic).
+        assert_eq!(
+            assertion_span("<saml2:Assertion ID=\"x\"><saml2:Assertion >"),
+            None
+        );
+        assert_eq!(assertion_span("</saml2:Assertion><saml2:Assertion >"), None);
     }
 }

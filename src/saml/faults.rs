@@ -3,13 +3,12 @@
 //! the altered document with the IdP's key (a valid IdP signature over wrong content, as an IdP
 //! issuing for another SP or a stolen assertion would give); signature faults change the
 //! signature itself (S2 and its key-value variants, S30's comment in each DigestValue); S31 is
-//! no longer one document.
+//! no longer one document. For an app that encrypts its assertions every fault is forged in
+//! encrypted form ([`apply_with`], [`Fault::encrypted_form`]).
 
 use time::{Duration, OffsetDateTime};
 
-use super::signature::{
-    Options, SignError, sign_bare, sign_bare_key_info, sign_bare_with, strip_signatures,
-};
+use super::signature::{Options, SignError, sign_bare_key_info, sign_bare_with, strip_signatures};
 use super::xml::{self, instant};
 use crate::config::SignWhat;
 use crate::keys::SigningKey;
@@ -196,6 +195,94 @@ impl Fault {
         }
     }
 
+    /// How the forgery is made for an app that encrypts its assertions ([`apply_with`] with
+    /// `options.encrypt`), for docs/catalogue.md: the plaintext is forged as in clear, then
+    /// encrypted the way the app's settings say.
+    pub fn encrypted_form(self) -> &'static str {
+        match self {
+            Fault::Unsigned => "the Assertion for mallory encrypted for the SP; nothing is signed",
+            Fault::ResponseSignedOnly => {
+                "the unsigned Assertion encrypted; the Response signed by the IdP over the \
+                 EncryptedAssertion"
+            }
+            Fault::ForeignKey | Fault::ForeignKeyValue | Fault::ForeignKeyValueBesideIdpCert => {
+                "signed by the foreign key in the app's order (the Assertion signed, encrypted, \
+                 then the Response signed over the EncryptedAssertion), KeyInfo as in clear"
+            }
+            Fault::TamperedAfterSigning => {
+                "the IdP-signed Assertion altered, then encrypted; the Response keeps the \
+                 signature the IdP made over the honest content, which no longer matches"
+            }
+            Fault::Expired
+            | Fault::NotYetValid
+            | Fault::ConfirmationExpired
+            | Fault::WrongAudience
+            | Fault::WrongRecipient
+            | Fault::WrongDestination
+            | Fault::DestinationAcsDashElsewhere
+            | Fault::DestinationAcsPlusALetter
+            | Fault::DestinationAcsDotDotOther
+            | Fault::RecipientContainingTheAcs
+            | Fault::WrongInResponseTo
+            | Fault::Unsolicited
+            | Fault::WrongIssuer
+            | Fault::NotBearer
+            | Fault::NoRecipient
+            | Fault::StatusNotSuccess
+            | Fault::Sha1Signed => {
+                "the altered document signed by the IdP in the app's order: the Assertion \
+                 signed, encrypted for the SP, then the Response signed over the \
+                 EncryptedAssertion"
+            }
+            Fault::Replay => "the honest encrypted Response, posted a second time",
+            Fault::Xsw1 | Fault::Xsw2 => {
+                "the honest Response as the app sends it (its Assertion encrypted, its signature \
+                 over the EncryptedAssertion) wrapped as in clear; the evil Assertion is \
+                 encrypted for the SP too (its encryption certificate is public), since an SP \
+                 that takes only encrypted assertions refuses a clear one whatever else it does"
+            }
+            Fault::Xsw3EvilAssertionFirst
+            | Fault::Xsw4
+            | Fault::Xsw5
+            | Fault::Xsw6
+            | Fault::Xsw7
+            | Fault::Xsw8
+            | Fault::TwoAssertions => {
+                "built as in clear, then every Assertion of the document encrypted for the SP, \
+                 each in its own EncryptedAssertion (one nested in another, as XSW4's wrapper \
+                 holds the signed one, goes inside it): injected assertions are encrypted as an \
+                 attacker can, so what is judged is which Assertion the SP uses after decrypting"
+            }
+            Fault::CommentInNameId => {
+                "the comment goes into the NameID after the Assertion's signature, before the \
+                 encryption; the Response signed over the EncryptedAssertion"
+            }
+            Fault::Doctype => "the DOCTYPE prepended to the honest encrypted Response",
+            Fault::ExternalEntity => {
+                "the DOCTYPE prepended to the encrypted Response; the entity reference is in \
+                 the NameID inside the encrypted Assertion (an SP that decrypts within the \
+                 document would expand it); an SP that fetches the entity is seen either way"
+            }
+            Fault::DigestCommentAssertion
+            | Fault::DigestCommentResponse
+            | Fault::DigestCommentBoth => {
+                "the Assertion signed, altered and its DigestValue commented in clear, then \
+                 encrypted; the Response keeps the IdP's signature over the honest \
+                 ciphertext, its DigestValue led by a comment holding the digest of the \
+                 Response with the new EncryptedAssertion"
+            }
+            Fault::TwoRoots => {
+                "the first root stays the IdP-signed Assertion in clear (a signed document is \
+                 all the attack needs there); the forged Response's Assertion is encrypted \
+                 for the SP"
+            }
+            Fault::PlainAssertion => "the case itself: the Assertion sent in clear",
+            Fault::EncryptedUnsigned | Fault::EncryptedSignatureBroken => {
+                "the case itself: encrypted for the SP"
+            }
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Fault::Unsigned => "unsigned",
@@ -366,6 +453,17 @@ fn signature_span(xml: &str, from: usize) -> Option<(usize, usize)> {
     let end = xml[start..].find("</ds:Signature>")? + start + "</ds:Signature>".len();
     Some((start, end))
 }
+
+/// The first EncryptedAssertion element of a document: (start, end).
+fn encrypted_assertion_span(xml: &str) -> Option<(usize, usize)> {
+    let start = xml.find("<saml2:EncryptedAssertion")?;
+    let close = "</saml2:EncryptedAssertion>";
+    let end = xml[start..].find(close)? + start + close.len();
+    Some((start, end))
+}
+
+/// The most Assertions a forged document holds (S23, XSW5, XSW7: two).
+const MAX_FORGED_ASSERTIONS: usize = 4;
 
 /// The first Assertion element of a document: (start, end).
 fn assertion_span(xml: &str) -> Option<(usize, usize)> {
@@ -538,8 +636,14 @@ pub fn apply(
 }
 
 /// Applies `fault` to the honest signed Response, whose Assertion is in clear: re-signed with
-/// the app's algorithms; `options.encrypt` (the app's encryption) is used by S28 and S29 only,
-/// the other faults are forged in clear (their trials are not planned for an app that encrypts).
+/// the app's algorithms. For an app that encrypts (`options.encrypt`), every forgery is made on
+/// the plaintext and then encrypted the way the app's settings say, in the app's order (the
+/// Assertion signed, encrypted, then the Response signed over the `EncryptedAssertion`); an
+/// Assertion the forgery injects (the wrapping cases, S23, S31's second root) is encrypted
+/// too, as an attacker can with the SP's public encryption certificate, so an SP that takes
+/// only encrypted assertions is judged on what it does after decrypting. Signatures the
+/// attacker cannot make stay the IdP's: S3's Response signature is the one over the honest
+/// content, S30's Response DigestValue gets its comment over the new ciphertext.
 #[expect(
     clippy::too_many_arguments,
     reason = "the honest document and everything needed to re-sign it"
@@ -576,9 +680,28 @@ pub fn apply_with(
         )
     };
     let resign = |xml: &str, w: SignWhat| resign_with(xml, w, &in_clear);
+    // Signed as the app signs: for an app that encrypts, the Assertion is encrypted between
+    // its signature and the Response's.
+    let as_app = |xml: &str, w: SignWhat| resign_with(xml, w, options);
+    let encrypts = options.encrypt.is_some();
+    // The first Assertion of `xml` (an Assertion element alone too) encrypted for the SP.
     let encrypt = |xml: &str| match options.encrypt {
         Some(e) => e(xml),
         None => Ok(xml.to_owned()),
+    };
+    // Every Assertion of a forged document encrypted, each in its own EncryptedAssertion (one
+    // nested in another goes with the outer one).
+    let encrypt_all = |xml: &str| -> Result<String, SignError> {
+        let mut out = xml.to_owned();
+        if encrypts {
+            for _ in 0..MAX_FORGED_ASSERTIONS {
+                if !out.contains("<saml2:Assertion ") {
+                    break;
+                }
+                out = encrypt(&out)?;
+            }
+        }
+        Ok(out)
     };
     let f = |xml: String, altered: String| Ok(Forged { xml, altered });
     match fault {
@@ -627,24 +750,27 @@ pub fn apply_with(
                 ),
             )
         }
-        Fault::Unsigned => f(evil, "every ds:Signature removed".into()),
+        Fault::Unsigned => f(encrypt(&evil)?, "every ds:Signature removed".into()),
         Fault::ResponseSignedOnly => f(
-            resign(&evil, SignWhat::Response)?,
+            as_app(&evil, SignWhat::Response)?,
             "only the Response is signed; the Assertion carries no signature".into(),
         ),
         Fault::ForeignKey => f(
-            sign_bare(
+            sign_bare_with(
                 &evil,
                 ids.response_id,
                 ids.assertion_id,
                 what,
+                options,
                 foreign.private_der(),
                 &foreign.certificate.base64(),
             )?,
             "signed by a key that is not the IdP's (its own certificate in KeyInfo)".into(),
         ),
+        // Encrypted: the altered plaintext is encrypted; the Response keeps the IdP's signature,
+        // made over the honest content, which no longer matches.
         Fault::TamperedAfterSigning => f(
-            who.forge(honest),
+            encrypt(&who.forge(honest))?,
             format!(
                 "NameID/email changed from {name_id}/{} to {FORGED_IDENTITY} after signing",
                 who.email
@@ -655,7 +781,7 @@ pub fn apply_with(
             let x = replace_attr(&evil, "NotBefore", &instant(past - Duration::minutes(5)));
             let x = replace_attr(&x, "NotOnOrAfter", &instant(past + Duration::minutes(5)));
             f(
-                resign(&x, what)?,
+                as_app(&x, what)?,
                 format!(
                     "NotOnOrAfter set to {} (two hours ago)",
                     instant(past + Duration::minutes(5))
@@ -667,7 +793,7 @@ pub fn apply_with(
             let x = replace_attr(&evil, "NotBefore", &instant(later));
             let x = replace_attr(&x, "NotOnOrAfter", &instant(later + Duration::minutes(5)));
             f(
-                resign(&x, what)?,
+                as_app(&x, what)?,
                 format!("NotBefore set to {} (in two hours)", instant(later)),
             )
         }
@@ -683,26 +809,26 @@ pub fn apply_with(
                 })
                 .unwrap_or(evil);
             f(
-                resign(&x, what)?,
+                as_app(&x, what)?,
                 format!("SubjectConfirmationData NotOnOrAfter set to {past}"),
             )
         }
         Fault::WrongAudience => f(
-            resign(
+            as_app(
                 &replace_text(&evil, "Audience", "urn:fakta:another-sp"),
                 what,
             )?,
             "Audience set to urn:fakta:another-sp".into(),
         ),
         Fault::WrongRecipient => f(
-            resign(
+            as_app(
                 &replace_attr(&evil, "Recipient", "http://127.0.0.1:1/another-acs"),
                 what,
             )?,
             "Recipient set to http://127.0.0.1:1/another-acs".into(),
         ),
         Fault::WrongDestination => f(
-            resign(
+            as_app(
                 &replace_attr(&evil, "Destination", "http://127.0.0.1:1/another-acs"),
                 what,
             )?,
@@ -719,7 +845,7 @@ pub fn apply_with(
                 _ => format!("{}/../other", acs.trim_end_matches('/')),
             };
             f(
-                resign(&replace_attr(&evil, "Destination", &to), what)?,
+                as_app(&replace_attr(&evil, "Destination", &to), what)?,
                 format!("Destination set to {to} (the ACS URL is only its prefix)"),
             )
         }
@@ -727,34 +853,38 @@ pub fn apply_with(
             let acs = attr_value(&evil, "Recipient").unwrap_or_default();
             let to = format!("http://evil.test/?{acs}");
             f(
-                resign(&replace_attr(&evil, "Recipient", &to), what)?,
+                as_app(&replace_attr(&evil, "Recipient", &to), what)?,
                 format!("Recipient set to {to} (it only contains the ACS URL)"),
             )
         }
         Fault::WrongInResponseTo => f(
-            resign(
+            as_app(
                 &replace_attr(&evil, "InResponseTo", "_not_a_request_of_this_sp"),
                 what,
             )?,
             "InResponseTo set to _not_a_request_of_this_sp".into(),
         ),
         Fault::Unsolicited => f(
-            resign(&remove_attr(&evil, "InResponseTo"), what)?,
+            as_app(&remove_attr(&evil, "InResponseTo"), what)?,
             "InResponseTo removed (unsolicited)".into(),
         ),
         Fault::Replay => f(
-            honest.to_owned(),
+            if encrypts {
+                as_app(&bare, what)?
+            } else {
+                honest.to_owned()
+            },
             "the honest Response, posted a second time".into(),
         ),
         Fault::WrongIssuer => f(
-            resign(
+            as_app(
                 &replace_text(&evil, "Issuer", "http://www.okta.com/another-idp"),
                 what,
             )?,
             "Issuer set to http://www.okta.com/another-idp".into(),
         ),
         Fault::NotBearer => f(
-            resign(
+            as_app(
                 &evil.replace(
                     "urn:oasis:names:tc:SAML:2.0:cm:bearer",
                     "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key",
@@ -764,11 +894,11 @@ pub fn apply_with(
             "SubjectConfirmation Method set to holder-of-key".into(),
         ),
         Fault::NoRecipient => f(
-            resign(&remove_attr(&evil, "Recipient"), what)?,
+            as_app(&remove_attr(&evil, "Recipient"), what)?,
             "Recipient removed from SubjectConfirmationData".into(),
         ),
         Fault::StatusNotSuccess => f(
-            resign(
+            as_app(
                 &evil.replace(
                     "urn:oasis:names:tc:SAML:2.0:status:Success",
                     "urn:oasis:names:tc:SAML:2.0:status:Requester",
@@ -787,7 +917,7 @@ pub fn apply_with(
             );
             let at = good.find("<saml2:Assertion").unwrap_or(0);
             f(
-                format!("{}{evil}{}", &good[..at], &good[at..]),
+                encrypt_all(&format!("{}{evil}{}", &good[..at], &good[at..]))?,
                 "an unsigned copy of the Assertion for mallory@evil.invalid placed before the signed one".into(),
             )
         }
@@ -795,7 +925,9 @@ pub fn apply_with(
             // Response-level wrapping: the document's root becomes an evil Response (new IDs,
             // mallory) holding the honest signed Response's signature, with the honest Response
             // (less its own signature) inside that signature (XSW1) or before it (XSW2).
-            let both = resign(&bare, SignWhat::Both)?;
+            // Encrypted: the honest Response as the app signs it (over its EncryptedAssertion);
+            // the evil Assertion encrypted for the SP.
+            let both = as_app(&bare, SignWhat::Both)?;
             let issuer_end = both.find("</saml2:Issuer>").unwrap_or(0) + "</saml2:Issuer>".len();
             let (s0, s1) = signature_span(&both, issuer_end).unwrap_or((issuer_end, issuer_end));
             let sig = &both[s0..s1];
@@ -804,12 +936,12 @@ pub fn apply_with(
                 .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
                 .trim_start()
                 .to_owned();
-            let evil = evil_copy(
+            let evil = encrypt(&evil_copy(
                 &bare,
                 ids.assertion_id,
                 &format!("id-evil-{}", ids.assertion_id),
                 who,
-            );
+            ))?;
             let root_open_end = bare.find("<saml2:Issuer").unwrap_or(0);
             let root_open = bare[..root_open_end].replacen(
                 &format!("ID=\"{}\"", ids.response_id),
@@ -866,18 +998,32 @@ pub fn apply_with(
                     "the signed Assertion turned evil keeps its signature, whose ds:Object holds an unsigned copy of the honest one"
                 }
             };
-            f(xml, what.into())
+            f(encrypt_all(&xml)?, what.into())
         }
         Fault::CommentInNameId => {
             let full = format!("{name_id}.evil.test");
             let x = replace_text(&bare, "NameID", &full);
-            let signed = resign(&x, what)?;
-            f(
-                signed.replacen(
+            let comment = |xml: &str| {
+                xml.replacen(
                     &format!(">{full}<"),
                     &format!(">{name_id}<!---->.evil.test<"),
                     1,
-                ),
+                )
+            };
+            // Encrypted: the comment goes in after the Assertion's signature, before the
+            // encryption (and so before the Response's signature).
+            let commented_then_encrypted = |xml: &str| encrypt(&comment(xml));
+            let signed = if encrypts {
+                let o = Options {
+                    algorithms: options.algorithms,
+                    encrypt: Some(&commented_then_encrypted),
+                };
+                resign_with(&x, what, &o)?
+            } else {
+                comment(&resign(&x, what)?)
+            };
+            f(
+                signed,
                 format!(
                     "NameID {full} signed, then a comment inserted after {name_id} (exclusive c14n ignores comments, so the signature holds)"
                 ),
@@ -893,7 +1039,7 @@ pub fn apply_with(
             );
             let at = good.find("</saml2p:Response>").unwrap_or(good.len());
             f(
-                format!("{}{evil}{}", &good[..at], &good[at..]),
+                encrypt_all(&format!("{}{evil}{}", &good[..at], &good[at..]))?,
                 "a second, unsigned Assertion for mallory@evil.invalid after the signed one".into(),
             )
         }
@@ -919,6 +1065,7 @@ pub fn apply_with(
                     ids.response_id,
                     ids.assertion_id,
                     what,
+                    options,
                     foreign.private_der(),
                     &key_info,
                 )?,
@@ -931,8 +1078,36 @@ pub fn apply_with(
                 Fault::DigestCommentResponse => (SignWhat::Response, "the Response's"),
                 _ => (SignWhat::Both, "each"),
             };
+            let xml = if encrypts {
+                // The Assertion signed, altered and its DigestValue given the comment (in
+                // clear), then encrypted; the Response keeps the IdP's signature over the
+                // honest ciphertext, and its DigestValue gets a comment with the digest of the
+                // Response holding the new one.
+                let altered = if w == SignWhat::Response {
+                    who.forge(&bare)
+                } else {
+                    digest_in_comment(&resign(&bare, SignWhat::Assertion)?, who)?
+                };
+                let encrypted = encrypt(&altered)?;
+                if w == SignWhat::Assertion {
+                    encrypted
+                } else {
+                    let honest = as_app(&bare, w)?;
+                    let no_span = || {
+                        SignError::Native("the encrypted document has no EncryptedAssertion".into())
+                    };
+                    let (h0, h1) = encrypted_assertion_span(&honest).ok_or_else(no_span)?;
+                    let (n0, n1) = encrypted_assertion_span(&encrypted).ok_or_else(no_span)?;
+                    digest_in_comment(
+                        &format!("{}{}{}", &honest[..h0], &encrypted[n0..n1], &honest[h1..]),
+                        who,
+                    )?
+                }
+            } else {
+                digest_in_comment(&resign(&bare, w)?, who)?
+            };
             f(
-                digest_in_comment(&resign(&bare, w)?, who)?,
+                xml,
                 format!(
                     "NameID/email changed to {FORGED_IDENTITY} after signing; {which} DigestValue starts with a comment holding the digest of the altered element, the genuine digest after it"
                 ),
@@ -944,12 +1119,15 @@ pub fn apply_with(
             let good = resign(&bare, SignWhat::Assertion)?;
             let (a0, a1) = assertion_span(&good).unwrap_or((0, 0));
             let signed_assertion = &good[a0..a1];
-            let evil_assertion = evil_copy(
+            // Encrypted: the forged Response's Assertion is encrypted for the SP; the first root
+            // stays the IdP-signed Assertion in clear (a signed document is all the attack needs
+            // there).
+            let evil_assertion = encrypt(&evil_copy(
                 &bare,
                 ids.assertion_id,
                 &format!("id-second-{}", ids.assertion_id),
                 who,
-            );
+            ))?;
             let (b0, b1) = assertion_span(&bare).unwrap_or((0, 0));
             let response = bare
                 .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
@@ -971,7 +1149,27 @@ pub fn apply_with(
             )
         }
         Fault::Doctype | Fault::ExternalEntity => {
-            let body = honest
+            // Encrypted: the honest document as the app sends it; S24's entity reference goes
+            // into the NameID after the Assertion's signature, before the encryption.
+            let with_reference = |xml: &str| {
+                encrypt(&xml.replacen(
+                    &format!(">{}</saml2:NameID>", xml::escape(name_id)),
+                    &format!(">{}&ext;</saml2:NameID>", xml::escape(name_id)),
+                    1,
+                ))
+            };
+            let as_sent = if !encrypts {
+                honest.to_owned()
+            } else if fault == Fault::ExternalEntity {
+                let o = Options {
+                    algorithms: options.algorithms,
+                    encrypt: Some(&with_reference),
+                };
+                resign_with(&bare, what, &o)?
+            } else {
+                as_app(&bare, what)?
+            };
+            let body = as_sent
                 .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
                 .trim_start();
             let url = xml::escape(ids.xxe_url);

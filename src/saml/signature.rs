@@ -286,14 +286,15 @@ pub fn sign_bare_with(
     )
 }
 
-/// As [`sign_bare`], with `key_info` (the content of `ds:KeyInfo`) in every signature instead
-/// of a certificate: put in each template before it is signed, since the Response's digest
-/// covers the Assertion's signature, KeyInfo included.
+/// As [`sign_bare_with`], with `key_info` (the content of `ds:KeyInfo`) in every signature
+/// instead of a certificate: put in each template before it is signed, since the Response's
+/// digest covers the Assertion's signature, KeyInfo included.
 pub fn sign_bare_key_info(
     bare: &str,
     response_id: &str,
     assertion_id: &str,
     what: SignWhat,
+    options: &Options<'_>,
     private_key_pkcs8_der: &[u8],
     key_info: &str,
 ) -> Result<String, SignError> {
@@ -306,7 +307,7 @@ pub fn sign_bare_key_info(
         response_id,
         assertion_id,
         what,
-        &Options::default(),
+        options,
         MARK,
         |xml: &str, _: &str| {
             let xml = xml.replacen(

@@ -288,14 +288,8 @@ digests): no SHA-256 configuration to downgrade from"
         S::Sha1Signed | S::PlainAssertion | S::EncryptedUnsigned | S::EncryptedSignatureBroken => {
             None
         }
-        // The other faults are forged in clear: against an SP that takes only encrypted
-        // assertions they would be refused for that alone, which proves nothing.
-        S::Replay => None,
-        _ if encrypts => Some(
-            "the app encrypts assertions (apps[].encryption): this fault is forged in clear, \
-and the SP refuses a clear Assertion whatever it holds (S27), so the trial would prove nothing"
-                .to_owned(),
-        ),
+        // For an app that encrypts, the other faults are forged in encrypted form
+        // (`saml::faults::apply_with`), so they run as they do in clear.
         S::Unsolicited if saml.allow_idp_initiated => Some(
             "the app allows IdP-initiated login (allow_idp_initiated), so the SP may take \
 unsolicited Responses"
