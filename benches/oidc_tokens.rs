@@ -122,6 +122,7 @@ impl Fixture {
 
     fn grant(&self) -> Grant<'_> {
         Grant {
+            conn: &self.conn,
             issuer: &self.issuer,
             app: self.app(),
             oidc: self.oidc(),

@@ -164,7 +164,7 @@ pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
                 "the NameID",
             ),
             (_, Some(oidc)) => {
-                let md = discovery::metadata(&oidc.server, state.conn.idp.base());
+                let md = discovery::metadata(&state.conn.idp, &oidc.server);
                 (
                     "OpenID Connect",
                     oidc_settings(state, app, oidc),
@@ -498,8 +498,7 @@ fn refresh_text(p: &crate::config::RefreshPolicy) -> String {
 }
 
 fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
-    let base = state.conn.idp.base();
-    let md = discovery::metadata(&oidc.server, base);
+    let md = discovery::metadata(&state.conn.idp, &oidc.server);
     let uris = |l: &[url::Url]| {
         if l.is_empty() {
             vec![text("none")]
@@ -549,14 +548,19 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
         row("Issuer", vec![code(&md.issuer)]),
         row(
             "Discovery",
-            vec![link(state.url(&oidc.server.discovery_path()))],
+            vec![link(
+                state.url(&state.conn.idp.discovery_path(&oidc.server)),
+            )],
         ),
         row("JWKS", vec![link(&md.jwks_uri)]),
         row("Authorize endpoint", vec![code(&md.authorization_endpoint)]),
         row("Token endpoint", vec![code(&md.token_endpoint)]),
         row("Userinfo endpoint", vec![code(&md.userinfo_endpoint)]),
         row("End session endpoint", vec![code(&md.end_session_endpoint)]),
-        row("Revocation endpoint", vec![code(&md.revocation_endpoint)]),
+        row(
+            "Revocation endpoint",
+            vec![code(md.revocation_endpoint.as_deref().unwrap_or("none"))],
+        ),
         row("Sign-in redirect URIs", uris(&oidc.redirect_uris)),
         row(
             "Sign-out redirect URIs",

@@ -173,9 +173,15 @@ fn app(
     let name = m.string(sink, "name");
     let name = slug(sink, name);
     let protocol = m.req_string(sink, "protocol", "`saml` or `oidc`");
+    let kind = if protocol.as_ref().is_some_and(|p| p.value == "saml") {
+        crate::flavor::TokenKind::Saml
+    } else {
+        crate::flavor::TokenKind::Jwt
+    };
+    let default_attribute = declared.vendor().default_group_attribute(kind);
     let groups = m
         .get("groups")
-        .and_then(|n| groups(sink, n, &m.key_path("groups")));
+        .and_then(|n| groups(sink, n, &m.key_path("groups"), default_attribute));
     if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
         declared.apps_with_bad_groups.push(id.value.clone());
     }
@@ -395,12 +401,18 @@ pub(super) fn attribute_statements(
     out
 }
 
-fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
+fn groups(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    default_attribute: &str,
+) -> Option<GroupStatement> {
     let m = Map::new(sink, node, path, &["attribute", "filter", "when_none"])?;
+    // `groups` (Okta), or the vendor's name for it (Entra's SAML claim URI).
     let attribute = m
         .string(sink, "attribute")
         .map(|s| s.value)
-        .unwrap_or_else(|| "groups".to_owned());
+        .unwrap_or_else(|| default_attribute.to_owned());
     let when_none = m
         .choice(
             sink,

@@ -52,9 +52,10 @@ pub async fn userinfo(
     let Some(user) = state.user_view(info.trial.as_deref(), &info.user_id) else {
         return invalid_token("the user no longer exists");
     };
-    let issuer = server.issuer(state.conn.idp.base());
+    let issuer = state.conn.idp.oidc_issuer(&server);
     let emit = state.emit_view(info.trial.as_deref(), &user.id);
     let grant = Grant {
+        conn: &state.conn,
         issuer: &issuer,
         app,
         oidc,
