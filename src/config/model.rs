@@ -1405,6 +1405,9 @@ pub struct SessionExpectation {
     pub browser: Option<String>,
     /// Expected values by reader name (`role: admin`).
     pub values: BTreeMap<String, ExpectedValue>,
+    /// The values are checked only when the browser is signed in; a refused login passes
+    /// (F1: fetch the overage's groups, or refuse).
+    pub only_if_signed_in: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -105,6 +105,8 @@ pub enum Flaw {
     SkipAtHash,
     SkipCHash,
     LaunchAnyIssuer,
+    OverageAsNoGroups,
+    EmailFromUsername,
 }
 
 impl Flaw {
@@ -190,6 +192,8 @@ impl Flaw {
         Flaw::SkipAtHash,
         Flaw::SkipCHash,
         Flaw::LaunchAnyIssuer,
+        Flaw::OverageAsNoGroups,
+        Flaw::EmailFromUsername,
     ];
 
     /// The name used on the command line.
@@ -276,6 +280,8 @@ impl Flaw {
             Flaw::SkipAtHash => "skip-at-hash",
             Flaw::SkipCHash => "skip-c-hash",
             Flaw::LaunchAnyIssuer => "launch-any-issuer",
+            Flaw::OverageAsNoGroups => "overage-as-no-groups",
+            Flaw::EmailFromUsername => "email-from-username",
         }
     }
 
@@ -463,6 +469,12 @@ impl Flaw {
             Flaw::LaunchAnyIssuer => {
                 "starts a login from its initiate-login URI whatever issuer `iss` names"
             }
+            Flaw::OverageAsNoGroups => {
+                "reads Entra's group overage (a link instead of the groups) as no groups: the default role"
+            }
+            Flaw::EmailFromUsername => {
+                "requires the email attribute or claim, but takes the account's email from the username (SAML NameID, OIDC preferred_username)"
+            }
         }
     }
 
@@ -497,7 +509,7 @@ impl Flaw {
             | TrustDecryptedAssertion
             | AcceptSha1 => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
-            | RefuseUnmappedUsers => Area::Roles,
+            | RefuseUnmappedUsers | OverageAsNoGroups | EmailFromUsername => Area::Roles,
             RevocationWithoutAuth
             | RevocationIgnoresAud
             | RevocationKeepsSession
@@ -633,6 +645,8 @@ impl Flaw {
             Flaw::SkipAtHash => &["O23"],
             Flaw::SkipCHash => &["O24"],
             Flaw::LaunchAnyIssuer => &["L0"],
+            Flaw::OverageAsNoGroups => &["F1"],
+            Flaw::EmailFromUsername => &["F3"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

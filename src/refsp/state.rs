@@ -222,10 +222,19 @@ impl SpState {
             .target
             .clone()
             .ok_or_else(|| SpError::NoTarget { file: file.clone() })?;
-        let settings = conn
+        let mut settings = conn
             .expectations
             .clone()
             .ok_or_else(|| SpError::NoExpectations { file: file.clone() })?;
+        // The SP is configured for the IdP it is connected to: a mapped group is written the
+        // way that vendor sends it (Entra: the group's object id, as an admin copies it from
+        // the portal; Keycloak: its path), whether the file names it by name or by id.
+        for (_, groups) in &mut settings.group_mappings {
+            for g in groups.iter_mut() {
+                let name = conn.directory.group_name(g).to_owned();
+                *g = conn.idp.vendor().group_value(&conn.directory, &name);
+            }
+        }
         let app = conn
             .app(&target.app)
             .cloned()

@@ -1205,6 +1205,12 @@ identity (not fooled) or took the forged one"
             }
         };
         let seen = seen.map_err(|e| self.fail(FailureKind::Transport, e))?;
+        if e.only_if_signed_in && !seen.logged_in {
+            self.passed
+                .notes
+                .push("the SP refused the login (allowed)".to_owned());
+            return Ok(());
+        }
         if let Some(state) = e.session {
             let want = state == SessionState::Active;
             if seen.logged_in != want {

@@ -154,6 +154,8 @@ pub(crate) struct Declared {
     pub(crate) user_attributes: Option<std::collections::BTreeSet<String>>,
     /// The vendor the file plays, with its tenant: apps' defaults follow it (`crate::flavor`).
     pub(crate) idp: Option<Idp>,
+    /// `directory.groups`: a role mapping may name a group by its object id.
+    pub(crate) groups: Vec<Group>,
 }
 
 impl Declared {
@@ -192,6 +194,7 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
         .required(sink, "directory", "the users (`users: [...]`)")
         .and_then(|n| directory::directory(sink, n, &mut declared))
         .unwrap_or_default();
+    declared.groups = directory.groups.clone();
     let apps = match top.required(sink, "apps", "a list of apps") {
         Some(n) => app::apps(sink, n, &mut declared, base_dir),
         None => Vec::new(),

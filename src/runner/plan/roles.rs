@@ -24,7 +24,8 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     };
     let (role, why) = match &conn.expectations {
         Some(exp) => {
-            let e = oracle::expected_role(exp, app.groups.as_ref(), &base.groups, false);
+            let exp = oracle::by_name(exp, &conn.directory);
+            let e = oracle::expected_role(&exp, app.groups.as_ref(), &base.groups, false);
             (Some(e.role), Some(e.derivation))
         }
         None => (None, None),
@@ -86,6 +87,7 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let Some(base) = conn.directory.users.first() else {
         return Vec::new();
     };
+    let exp = &oracle::by_name(exp, &conn.directory);
     let mut m = Matrix {
         pack,
         conn,
