@@ -657,6 +657,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "launch-any-issuer",
         &["qovery-oidc::L0_idp_initiated_login_unknown_issuer_refused"],
     ),
+    // The demo's packs play Okta (F1, F3 are planned for other flavors only): these two are
+    // caught by tests/flavors.rs against the reference SP configured for Entra.
+    ("overage-as-no-groups", &[]),
+    ("email-from-username", &[]),
 ];
 
 /// Flaws that no demo trial can catch, with the test that catches each instead.
@@ -676,6 +680,14 @@ const CAUGHT_OUTSIDE_THE_DEMO: &[(&str, &str)] = &[
     (
         "skip-c-hash",
         "tests/hybrid.rs fakta_test_runs_o23_o24_against_a_hybrid_sp_and_catches_each_flaw",
+    ),
+    (
+        "overage-as-no-groups",
+        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
+    ),
+    (
+        "email-from-username",
+        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
     ),
 ];
 
