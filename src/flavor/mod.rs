@@ -219,3 +219,136 @@ mod tests {
         assert_eq!(parts, [8, 4, 4, 4, 12]);
     }
 }
+
+#[cfg(test)]
+mod vendor_tests {
+    use super::*;
+    use crate::config::{Group, User};
+
+    fn idp(flavor: Flavor) -> Idp {
+        Idp {
+            base_url: url::Url::parse("http://127.0.0.1:7000").unwrap(),
+            trusted_origins: None,
+            flavor,
+            tenant: flavor.default_tenant().to_owned(),
+        }
+    }
+
+    fn directory() -> Directory {
+        Directory {
+            users: Vec::new(),
+            groups: vec![Group {
+                name: "Qovery-Admins".into(),
+                id: Some("5581e43f-6096-41d4-8ffa-04e560bab39d".into()),
+            }],
+        }
+    }
+
+    fn user() -> User {
+        User {
+            id: "3c1a7f52-0b6e-4a51-9d3a-0f5c2e7d9a01".into(),
+            login: "alice@acmecorp.onmicrosoft.com".into(),
+            email: "alice@acme.test".into(),
+            name: Some("Alice".into()),
+            groups: Vec::new(),
+            attributes: Default::default(),
+        }
+    }
+
+    fn many(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("G{i}")).collect()
+    }
+
+    #[test]
+    fn each_vendor_writes_a_group_its_way() {
+        let d = directory();
+        let value = |f: Flavor, name: &str| f.vendor().group_value(&d, name);
+        assert_eq!(value(Flavor::Okta, "Qovery-Admins"), "Qovery-Admins");
+        assert_eq!(
+            value(Flavor::Entra, "Qovery-Admins"),
+            "5581e43f-6096-41d4-8ffa-04e560bab39d"
+        );
+        // A group the file gives no id gets a stable derived one.
+        assert_eq!(value(Flavor::Entra, "Eng"), derived_object_id("Eng"));
+        assert_eq!(value(Flavor::Keycloak, "Qovery-Admins"), "/Qovery-Admins");
+        // A mapping may name the group by its id.
+        assert_eq!(
+            d.group_name("5581e43f-6096-41d4-8ffa-04e560bab39d"),
+            "Qovery-Admins"
+        );
+        assert_eq!(d.group_name("Eng"), "Eng");
+    }
+
+    #[test]
+    fn entra_sends_its_overage_above_150_saml_and_200_jwt_groups() {
+        let (i, d, u) = (idp(Flavor::Entra), directory(), user());
+        let listed = |n, kind| {
+            matches!(
+                groups_in_token(&i, &d, &u, &many(n), kind),
+                Groups::Listed(v) if v.len() == n
+            )
+        };
+        assert!(listed(150, TokenKind::Saml));
+        assert!(listed(200, TokenKind::Jwt));
+        let link = format!("http://127.0.0.1:7000/v1.0/users/{}/getMemberObjects", u.id);
+        for (n, kind) in [(151, TokenKind::Saml), (201, TokenKind::Jwt)] {
+            assert_eq!(
+                groups_in_token(&i, &d, &u, &many(n), kind),
+                Groups::Overage { link: link.clone() }
+            );
+        }
+        // Okta and Keycloak have no overage.
+        for f in [Flavor::Okta, Flavor::Keycloak] {
+            assert!(matches!(
+                groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml),
+                Groups::Listed(v) if v.len() == 500
+            ));
+        }
+    }
+
+    #[test]
+    fn entra_claims_and_attributes() {
+        let (i, u) = (idp(Flavor::Entra), user());
+        let mut c = Map::new();
+        Flavor::Entra.vendor().id_token_claims(&i, &u, &mut c);
+        assert_eq!(c["ver"], "2.0");
+        assert_eq!(c["oid"], u.id.as_str());
+        assert_eq!(c["tid"], entra::DEFAULT_TENANT);
+        assert_eq!(c["preferred_username"], u.login.as_str());
+        let mut okta = Map::new();
+        Flavor::Okta.vendor().id_token_claims(&i, &u, &mut okta);
+        assert!(okta.is_empty());
+        let names: Vec<String> = Flavor::Entra
+            .vendor()
+            .saml_attributes(&i, &u)
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                entra::CLAIM_OBJECT_ID,
+                entra::CLAIM_TENANT_ID,
+                entra::CLAIM_IDP
+            ]
+        );
+        assert_eq!(
+            Flavor::Entra.vendor().saml_issuer(&i, "qovery"),
+            format!("https://sts.windows.net/{}/", entra::DEFAULT_TENANT)
+        );
+        assert_eq!(
+            Flavor::Okta
+                .vendor()
+                .saml_issuer(&idp(Flavor::Okta), "qovery"),
+            "http://www.okta.com/qovery"
+        );
+        let defaults: Vec<String> = Flavor::Entra
+            .vendor()
+            .default_saml_attributes()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(defaults, [entra::CLAIM_EMAIL, entra::CLAIM_NAME]);
+        assert!(Flavor::Okta.vendor().default_saml_attributes().is_empty());
+    }
+}

@@ -62,7 +62,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
             continue;
         }
         // It becomes a path segment of every URL (`/{tenant}/v2.0`, `/realms/{realm}`).
-        if value.value.is_empty()
+        if value.value.chars().all(|c| c == '.')
             || !value
                 .value
                 .chars()
@@ -72,7 +72,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
                 value.pos,
                 &value.path,
                 format!(
-                    "`{}` cannot be a URL path segment: use letters, digits, `-`, `_` and `.`",
+                    "`{}` cannot be a URL path segment: use letters, digits, `-`, `_` and `.` (not dots alone)",
                     value.value
                 ),
             );
