@@ -188,3 +188,71 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
         "{read}"
     );
 }
+
+fn shipped(pack: &str) -> fakta::config::Connection {
+    fakta::config::load_file(&Path::new(ROOT).join(format!("scenarios/{pack}.yaml")))
+        .map(|(c, _)| c)
+        .unwrap_or_else(|d| panic!("{pack} is invalid:\n{d}"))
+}
+
+#[tokio::test]
+async fn an_entra_assertion_has_entras_issuer_claim_uris_and_group_object_ids() {
+    let st = common::state(shipped("entra-saml"));
+    let xml = common::idp_initiated_response(&st, "alice@acme.test").await;
+    let tenant = "8f1d5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f";
+    assert!(
+        xml.contains(&format!(
+            ">https://sts.windows.net/{tenant}/</saml2:Issuer>"
+        )),
+        "{xml}"
+    );
+    for name in [
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+        "http://schemas.microsoft.com/identity/claims/objectidentifier",
+        "http://schemas.microsoft.com/identity/claims/tenantid",
+    ] {
+        assert!(xml.contains(&format!("Name=\"{name}\"")), "{name}:\n{xml}");
+    }
+    // Qovery-Admins by the id the file gives it; the NameID is the UPN (alice's login).
+    assert!(
+        xml.contains(">5581e43f-6096-41d4-8ffa-04e560bab39d<"),
+        "{xml}"
+    );
+    assert!(!xml.contains(">Qovery-Admins<"), "{xml}");
+    // The index page and the inspector say which vendor fakta plays; an Okta file's do not.
+    for path in ["/", "/fakta/inspect"] {
+        let page = common::get(&st, path, None).await;
+        assert!(
+            page.body
+                .contains("Playing <strong>Microsoft Entra ID</strong>"),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let okta = common::state(common::example());
+    assert!(
+        !common::get(&okta, "/", None)
+            .await
+            .body
+            .contains("id=\"flavor\"")
+    );
+}
+
+/// (The answer to a user's own token is what F1 shows against the OIDC reference SP: it fetches
+/// the groups and gets the mapped role.)
+#[tokio::test]
+async fn the_entra_graph_call_wants_an_access_token_fakta_issued() {
+    let st = common::state(shipped("entra-oidc"));
+    let alice = "3c1a7f52-0b6e-4a51-9d3a-0f5c2e7d9a01";
+    let path = format!("/v1.0/users/{alice}/memberOf");
+    let none = common::get(&st, &path, None).await;
+    assert_eq!(none.status.as_u16(), 401, "{}", none.body);
+    assert!(
+        none.body.contains("InvalidAuthenticationToken"),
+        "{}",
+        none.body
+    );
+    let unknown = common::get_bearer(&st, &path, "not-a-token").await;
+    assert_eq!(unknown.status.as_u16(), 401, "{}", unknown.body);
+}

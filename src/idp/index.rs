@@ -603,6 +603,27 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
     ]
 }
 
+/// The vendor this IdP plays, when it is not Okta (`idp.flavor`), as a paragraph: the pages
+/// of an Okta file stay as they were.
+pub fn flavor_line(state: &IdpState) -> Option<String> {
+    let idp = &state.conn.idp;
+    let groups = match idp.flavor {
+        crate::flavor::Flavor::Okta => return None,
+        crate::flavor::Flavor::Entra => {
+            "groups are sent by object id (directory.groups, or derived from the name); the \
+             users table below names them"
+        }
+        crate::flavor::Flavor::Keycloak => "groups are sent as full paths (/name)",
+    };
+    let key = idp.flavor.tenant_key().unwrap_or("tenant");
+    Some(format!(
+        "<p id=\"flavor\">Playing <strong>{}</strong> ({key} <code>{}</code>): its URLs, \
+issuers and claim names; {groups}.</p>",
+        e(idp.flavor.title()),
+        e(&idp.tenant),
+    ))
+}
+
 /// What an app sends a user: "sent: A, B; dropped: C".
 pub fn sends(app: &App, user: &User) -> String {
     let Some(statement) = &app.groups else {
@@ -697,6 +718,9 @@ pub async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
         e(&cert.sha256_fingerprint()),
         e(&state.url("/fakta/inspect")),
     ));
+    if let Some(line) = flavor_line(&state) {
+        body.push_str(&line);
+    }
     body.push_str("<h2>Apps</h2>");
     for app in sign_on(&state) {
         body.push_str(&format!(
