@@ -30,47 +30,64 @@ use super::state::{IdpState, lock};
 use super::tokens::TokenKind;
 use crate::config::User;
 
-/// Graph's error body (`{"error": {"code", "message"}}`).
-fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message } })),
-    )
-        .into_response()
+/// Why a Graph call is refused, answered in Graph's error body (`{"error": {"code",
+/// "message"}}`) with Graph's codes.
+#[derive(Debug, thiserror::Error)]
+enum GraphError {
+    #[error("Access token is empty: send Authorization: Bearer <access token>")]
+    NoToken,
+    #[error("the access token is unknown, expired or revoked")]
+    BadToken,
+    #[error(
+        "the access token is user {owner}'s: it may read only its own user's groups, not {asked}'s"
+    )]
+    OtherUser { owner: String, asked: String },
+    #[error("Resource '{0}' does not exist")]
+    NoSuchUser(String),
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            GraphError::NoToken | GraphError::BadToken => {
+                (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken")
+            }
+            GraphError::OtherUser { .. } => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
+            GraphError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
+        };
+        (
+            status,
+            Json(json!({ "error": { "code": code, "message": self.to_string() } })),
+        )
+            .into_response()
+    }
 }
 
 /// The user a Graph call may read, from its Bearer token: the token's own user, or any user
 /// for an app's own token.
-fn caller_may_read(state: &IdpState, headers: &HeaderMap, user_id: &str) -> Result<User, Response> {
-    let unauthorized =
-        |m: &str| graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
+fn caller_may_read(
+    state: &IdpState,
+    headers: &HeaderMap,
+    user_id: &str,
+) -> Result<User, GraphError> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::oidc::client_auth::credentials(v, "Bearer"))
-        .ok_or_else(|| {
-            unauthorized("Access token is empty: send Authorization: Bearer <access token>")
-        })?;
+        .ok_or(GraphError::NoToken)?;
     let info = lock(&state.tokens).token(token).cloned();
     let info = info
         .filter(|i| i.kind == TokenKind::Access && i.active(state.now()))
-        .ok_or_else(|| unauthorized("the access token is unknown, expired or revoked"))?;
+        .ok_or(GraphError::BadToken)?;
     if !info.user_id.is_empty() && info.user_id != user_id {
-        return Err(graph_error(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "the access token is another user's: it may read only its own user's groups",
-        ));
+        return Err(GraphError::OtherUser {
+            owner: info.user_id,
+            asked: user_id.to_owned(),
+        });
     }
     state
         .user_view(info.trial.as_deref(), user_id)
-        .ok_or_else(|| {
-            graph_error(
-                StatusCode::NOT_FOUND,
-                "Request_ResourceNotFound",
-                &format!("Resource '{user_id}' does not exist"),
-            )
-        })
+        .ok_or_else(|| GraphError::NoSuchUser(user_id.to_owned()))
 }
 
 /// `POST /v1.0/users/{id}/getMemberObjects`: the object ids of every group of the user.
@@ -81,7 +98,7 @@ pub async fn get_member_objects(
 ) -> Response {
     let user = match caller_may_read(&state, &headers, &user_id) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let dir = &state.conn.directory;
     let ids: Vec<String> = user.groups.iter().map(|g| dir.group_object_id(g)).collect();
@@ -100,7 +117,7 @@ pub async fn member_of(
 ) -> Response {
     let user = match caller_may_read(&state, &headers, &user_id) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let dir = &state.conn.directory;
     let value: Vec<serde_json::Value> = user
