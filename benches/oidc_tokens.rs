@@ -132,6 +132,7 @@ impl Fixture {
             auth_time: self.auth_time,
             sid: SID,
             omit: &self.omit,
+            full_group_paths: false,
         }
     }
 

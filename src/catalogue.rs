@@ -1264,6 +1264,18 @@ static RULES: &[Rule] = &[
          \"Needs to\", not MUST: SHOULD.",
     ),
     case(
+        "F2",
+        "Keycloak's full group path (`/Qovery-Admins`) maps like the group's name",
+        Strength::Connection,
+        "Keycloak's Group Membership mapper with \"Full group path\" on writes a group as its \
+         path from the realm's root (`/Qovery-Admins`; GroupMembershipMapper.useFullPath); an \
+         SP connected to Keycloak (the file's `idp.flavor: keycloak`) whose mappings name \
+         `Qovery-Admins` must give that group's role to `/Qovery-Admins`, or it silently gives \
+         the default role. Planned when the app's mapper sends names (`groups.full_path: \
+         false`): the trial sends the mapped group as its full path and expects the mapped \
+         role; with full paths on, the role matrix already sends them (the trial is ignored).",
+    ),
+    case(
         "F3",
         "the SP reads the email from the vendor's email attribute or claim, not from the \
          username",
@@ -1375,7 +1387,7 @@ mod tests {
         // okta_post_message from another origin (issue 20).
         ids.push("O25".to_owned());
         // Other IdPs' shapes (issue 17).
-        ids.extend(["F1", "F3"].map(str::to_owned));
+        ids.extend(["F1", "F2", "F3"].map(str::to_owned));
         ids
     }
 

@@ -120,6 +120,7 @@ mod tests {
 
     fn statement(filter: GroupFilter, when_none: WhenNone) -> GroupStatement {
         GroupStatement {
+            full_path: true,
             attribute: "groups".into(),
             filter,
             when_none,

@@ -48,6 +48,12 @@ fn every_flavor_file_passes_against_the_reference_sp_configured_for_it() {
             names.contains(format!("{pack}::F3_email_from_the_email_claim").as_str()),
             "{pack}: no F3:\n{out}"
         );
+        let f2 = format!("{pack}::F2_group_path_maps_like_its_name_admin");
+        assert_eq!(
+            names.contains(f2.as_str()),
+            pack.starts_with("keycloak"),
+            "{pack}: F2 is Keycloak's:\n{out}"
+        );
         let f1 = format!("{pack}::F1_overage_admin_fetched_or_refused");
         if pack.starts_with("entra") {
             assert!(names.contains(f1.as_str()), "{pack}: no F1:\n{out}");
@@ -89,6 +95,11 @@ fn each_flavor_flaw_fails_exactly_its_trial() {
             "keycloak-oidc",
             "email-from-username",
             vec!["F3_email_from_the_email_claim"],
+        ),
+        (
+            "keycloak-oidc",
+            "exact-group-path",
+            vec!["F2_group_path_maps_like_its_name_admin"],
         ),
         // The role matrix means something under the flavor: an SP that ignores the groups
         // (sent as object ids) fails the mapped roles, as with Okta. (F1 passes: this SAML SP

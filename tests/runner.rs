@@ -657,10 +657,11 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         "launch-any-issuer",
         &["qovery-oidc::L0_idp_initiated_login_unknown_issuer_refused"],
     ),
-    // The demo's packs play Okta (F1, F3 are planned for other flavors only): these two are
+    // The demo's packs play Okta (F1-F3 are planned for other flavors only): these three are
     // caught by tests/flavors.rs against the reference SP configured for Entra.
     ("overage-as-no-groups", &[]),
     ("email-from-username", &[]),
+    ("exact-group-path", &[]),
 ];
 
 /// Flaws that no demo trial can catch, with the test that catches each instead.
@@ -687,6 +688,10 @@ const CAUGHT_OUTSIDE_THE_DEMO: &[(&str, &str)] = &[
     ),
     (
         "email-from-username",
+        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
+    ),
+    (
+        "exact-group-path",
         "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
     ),
 ];

@@ -1115,6 +1115,10 @@ pub struct GroupStatement {
     pub attribute: String,
     pub filter: GroupFilter,
     pub when_none: WhenNone,
+    /// Keycloak's Group Membership mapper "Full group path": groups written as paths
+    /// (`/Qovery-Admins`) or as names. On unless the file says `full_path: false`; only a
+    /// Keycloak file may set it.
+    pub full_path: bool,
 }
 
 /// What to emit when no group passes the filter.
@@ -1300,6 +1304,8 @@ pub struct Scenario {
 pub struct Emit {
     /// SAML attribute names to leave out (`email`, `name`, `groups`).
     pub omit_attributes: Vec<String>,
+    /// Groups written as full paths whatever the app's `full_path` (Keycloak; the F2 trial).
+    pub full_group_paths: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

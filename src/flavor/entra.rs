@@ -128,7 +128,7 @@ impl Vendor for Entra {
     }
 
     /// [SAML] groups are object ids: the directory's `id` of the group, or fakta's derived one.
-    fn group_value(&self, directory: &Directory, name: &str) -> String {
+    fn group_value(&self, directory: &Directory, name: &str, _full_path: bool) -> String {
         directory.group_object_id(name)
     }
 

@@ -76,9 +76,17 @@ impl Vendor for Keycloak {
         Vec::new()
     }
 
-    /// [MAPPER] the full path: `/` and the group's name (a name with `/` in the file is a
-    /// subgroup's path below its parents).
-    fn group_value(&self, _directory: &Directory, name: &str) -> String {
-        format!("/{name}")
+    /// [MAPPER] with "Full group path" on, the full path: `/` and the group's name (a name
+    /// with `/` in the file is a subgroup's path below its parents); off, the name.
+    fn group_value(&self, _directory: &Directory, name: &str, full_path: bool) -> String {
+        if full_path {
+            format!("/{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    fn group_paths(&self) -> bool {
+        true
     }
 }

@@ -136,8 +136,13 @@ pub trait Vendor: Sync {
     fn default_group_attribute(&self, _kind: TokenKind) -> &'static str {
         "groups"
     }
-    /// How a group (by its name in the directory) is written in a token.
-    fn group_value(&self, directory: &Directory, name: &str) -> String;
+    /// How a group (by its name in the directory) is written in a token; `full_path`:
+    /// Keycloak's mapper setting (the others ignore it).
+    fn group_value(&self, directory: &Directory, name: &str, full_path: bool) -> String;
+    /// Whether the vendor can write groups as paths (Keycloak's "Full group path").
+    fn group_paths(&self) -> bool {
+        false
+    }
     /// More groups than this in one token: the vendor's overage instead of a list.
     fn overage_limit(&self, _kind: TokenKind) -> Option<usize> {
         None
@@ -166,6 +171,7 @@ pub fn groups_in_token(
     user: &User,
     passing: &[String],
     kind: TokenKind,
+    full_path: bool,
 ) -> Groups {
     let vendor = idp.flavor.vendor();
     if let (Some(limit), Some(link)) = (vendor.overage_limit(kind), vendor.overage_link(idp, user))
@@ -177,7 +183,7 @@ pub fn groups_in_token(
     Groups::Listed(
         passing
             .iter()
-            .map(|g| vendor.group_value(directory, g))
+            .map(|g| vendor.group_value(directory, g, full_path))
             .collect(),
     )
 }
@@ -262,7 +268,7 @@ mod vendor_tests {
     #[test]
     fn each_vendor_writes_a_group_its_way() {
         let d = directory();
-        let value = |f: Flavor, name: &str| f.vendor().group_value(&d, name);
+        let value = |f: Flavor, name: &str| f.vendor().group_value(&d, name, true);
         assert_eq!(value(Flavor::Okta, "Qovery-Admins"), "Qovery-Admins");
         assert_eq!(
             value(Flavor::Entra, "Qovery-Admins"),
@@ -271,6 +277,13 @@ mod vendor_tests {
         // A group the file gives no id gets a stable derived one.
         assert_eq!(value(Flavor::Entra, "Eng"), derived_object_id("Eng"));
         assert_eq!(value(Flavor::Keycloak, "Qovery-Admins"), "/Qovery-Admins");
+        // Keycloak's mapper with "Full group path" off writes the name.
+        assert_eq!(
+            Flavor::Keycloak
+                .vendor()
+                .group_value(&d, "Qovery-Admins", false),
+            "Qovery-Admins"
+        );
         // A mapping may name the group by its id.
         assert_eq!(
             d.group_name("5581e43f-6096-41d4-8ffa-04e560bab39d"),
@@ -284,7 +297,7 @@ mod vendor_tests {
         let (i, d, u) = (idp(Flavor::Entra), directory(), user());
         let listed = |n, kind| {
             matches!(
-                groups_in_token(&i, &d, &u, &many(n), kind),
+                groups_in_token(&i, &d, &u, &many(n), kind, true),
                 Groups::Listed(v) if v.len() == n
             )
         };
@@ -293,14 +306,14 @@ mod vendor_tests {
         let link = format!("http://127.0.0.1:7000/v1.0/users/{}/getMemberObjects", u.id);
         for (n, kind) in [(151, TokenKind::Saml), (201, TokenKind::Jwt)] {
             assert_eq!(
-                groups_in_token(&i, &d, &u, &many(n), kind),
+                groups_in_token(&i, &d, &u, &many(n), kind, true),
                 Groups::Overage { link: link.clone() }
             );
         }
         // Okta and Keycloak have no overage.
         for f in [Flavor::Okta, Flavor::Keycloak] {
             assert!(matches!(
-                groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml),
+                groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml, true),
                 Groups::Listed(v) if v.len() == 500
             ));
         }

@@ -49,7 +49,7 @@ impl Vendor for Okta {
         Vec::new()
     }
 
-    fn group_value(&self, _directory: &Directory, name: &str) -> String {
+    fn group_value(&self, _directory: &Directory, name: &str, _full_path: bool) -> String {
         name.to_owned()
     }
 }

@@ -452,6 +452,7 @@ pub fn attributes_for(
                     user,
                     &passing,
                     crate::flavor::TokenKind::Saml,
+                    statement.full_path || emit.full_group_paths,
                 );
                 match (groups, vendor.overage_saml_attribute()) {
                     (crate::flavor::Groups::Overage { link }, Some(name)) => {

@@ -25,6 +25,8 @@ pub struct Grant<'a> {
     pub sid: &'a str,
     /// Claim names to leave out (a scenario's `emit.omit_attributes`).
     pub omit: &'a [String],
+    /// Groups as full paths whatever the app's setting (a scenario's `emit`; Keycloak).
+    pub full_group_paths: bool,
 }
 
 fn unix(t: OffsetDateTime) -> i64 {
@@ -46,7 +48,8 @@ pub fn profile_claims(g: &Grant<'_>) -> Map<String, Value> {
     if let Some(statement) = &g.app.groups {
         if let Some(passing) = emitted_groups(g.user, Some(statement)) {
             let (idp, directory) = (&g.conn.idp, &g.conn.directory);
-            match groups_in_token(idp, directory, g.user, &passing, TokenKind::Jwt) {
+            let full_path = statement.full_path || g.full_group_paths;
+            match groups_in_token(idp, directory, g.user, &passing, TokenKind::Jwt, full_path) {
                 Groups::Listed(values) => {
                     out.insert(statement.attribute.clone(), json!(values));
                 }

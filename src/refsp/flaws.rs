@@ -107,6 +107,7 @@ pub enum Flaw {
     LaunchAnyIssuer,
     OverageAsNoGroups,
     EmailFromUsername,
+    ExactGroupPath,
 }
 
 impl Flaw {
@@ -194,6 +195,7 @@ impl Flaw {
         Flaw::LaunchAnyIssuer,
         Flaw::OverageAsNoGroups,
         Flaw::EmailFromUsername,
+        Flaw::ExactGroupPath,
     ];
 
     /// The name used on the command line.
@@ -282,6 +284,7 @@ impl Flaw {
             Flaw::LaunchAnyIssuer => "launch-any-issuer",
             Flaw::OverageAsNoGroups => "overage-as-no-groups",
             Flaw::EmailFromUsername => "email-from-username",
+            Flaw::ExactGroupPath => "exact-group-path",
         }
     }
 
@@ -473,7 +476,10 @@ impl Flaw {
                 "reads Entra's group overage (a link instead of the groups) as no groups: the default role"
             }
             Flaw::EmailFromUsername => {
-                "requires the email attribute or claim, but takes the account's email from the username (SAML NameID, OIDC preferred_username)"
+                "behind another IdP than Okta, requires the email attribute or claim but takes the account's email from the username (NameID, preferred_username: Entra's UPN)"
+            }
+            Flaw::ExactGroupPath => {
+                "compares Keycloak's groups with its mappings as sent: a full path (/Qovery-Admins) maps to nothing"
             }
         }
     }
@@ -509,7 +515,9 @@ impl Flaw {
             | TrustDecryptedAssertion
             | AcceptSha1 => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
-            | RefuseUnmappedUsers | OverageAsNoGroups | EmailFromUsername => Area::Roles,
+            | RefuseUnmappedUsers | OverageAsNoGroups | EmailFromUsername | ExactGroupPath => {
+                Area::Roles
+            }
             RevocationWithoutAuth
             | RevocationIgnoresAud
             | RevocationKeepsSession
@@ -647,6 +655,7 @@ impl Flaw {
             Flaw::LaunchAnyIssuer => &["L0"],
             Flaw::OverageAsNoGroups => &["F1"],
             Flaw::EmailFromUsername => &["F3"],
+            Flaw::ExactGroupPath => &["F2"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

@@ -109,7 +109,7 @@ pub async fn run_alone_in(
     if spec.isolate {
         idp.isolate_trial(&trial);
     }
-    if !spec.emit.omit_attributes.is_empty() {
+    if spec.emit != crate::config::Emit::default() {
         idp.set_trial_emit(&trial, &spec.user, spec.emit.clone());
     }
     if let Some(g) = &spec.groups {

@@ -160,6 +160,7 @@ mod tests {
 
     fn statement() -> GroupStatement {
         GroupStatement {
+            full_path: true,
             attribute: "groups".into(),
             filter: GroupFilter::regex(".*Qovery.*").unwrap(),
             when_none: WhenNone::Absent,

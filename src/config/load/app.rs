@@ -178,10 +178,9 @@ fn app(
     } else {
         crate::flavor::TokenKind::Jwt
     };
-    let default_attribute = declared.vendor().default_group_attribute(kind);
     let groups = m
         .get("groups")
-        .and_then(|n| groups(sink, n, &m.key_path("groups"), default_attribute));
+        .and_then(|n| groups(sink, n, &m.key_path("groups"), declared, kind));
     if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
         declared.apps_with_bad_groups.push(id.value.clone());
     }
@@ -405,9 +404,30 @@ fn groups(
     sink: &mut Sink,
     node: &Node,
     path: &str,
-    default_attribute: &str,
+    declared: &Declared,
+    kind: crate::flavor::TokenKind,
 ) -> Option<GroupStatement> {
-    let m = Map::new(sink, node, path, &["attribute", "filter", "when_none"])?;
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["attribute", "filter", "when_none", "full_path"],
+    )?;
+    let vendor = declared.vendor();
+    let default_attribute = vendor.default_group_attribute(kind);
+    // Keycloak's Group Membership mapper "Full group path" (on unless set).
+    let full_path = match (m.bool(sink, "full_path"), m.get("full_path")) {
+        (Some(_), Some(n)) if !vendor.group_paths() => {
+            sink.error(
+                Pos::of(n.span()),
+                &m.key_path("full_path"),
+                "`full_path` is Keycloak's \"Full group path\": only an `idp.flavor: keycloak` file sets it",
+            );
+            true
+        }
+        (Some(b), _) => b,
+        _ => true,
+    };
     // `groups` (Okta), or the vendor's name for it (Entra's SAML claim URI).
     let attribute = m
         .string(sink, "attribute")
@@ -429,6 +449,7 @@ fn groups(
         attribute,
         filter,
         when_none,
+        full_path,
     })
 }
 

@@ -507,6 +507,7 @@ pub(super) fn front_channel(
         auth_time: session.authn_instant,
         sid: &session.session_index,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     state.note_issued(
         trial,
@@ -609,6 +610,7 @@ fn issue_tokens(
         auth_time: f.auth_time,
         sid: f.sid,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     state.note_issued(
         f.trial,

@@ -65,6 +65,7 @@ pub async fn userinfo(
         auth_time: info.auth_time,
         sid: &info.sid,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     let mut claims = tokens::userinfo_claims(&grant);
     if let Some(fault) = state.trial_oidc_fault(info.trial.as_deref()) {

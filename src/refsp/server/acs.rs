@@ -78,10 +78,12 @@ pub(super) async fn acs(
     };
     let first = |name: &str| a.attributes.get(name).and_then(|v| v.first().cloned());
     let email = first(&attr_name(st, &UserField::Email, "email"));
-    // The `email-from-username` defect: the email attribute must be there, but the account's
-    // email is taken from the NameID (Entra's default: the UPN).
+    // The `email-from-username` defect: behind another IdP than Okta, the email attribute
+    // must be there, but the account's email is taken from the NameID (Entra's: the UPN).
     let email = match email {
-        Some(_) if st.flaws.on(Flaw::EmailFromUsername) => Some(a.name_id.clone()),
+        Some(_) if st.flaws.on(Flaw::EmailFromUsername) && !st.behind_okta() => {
+            Some(a.name_id.clone())
+        }
         e => e,
     };
     let name = first(&attr_name(st, &UserField::Name, "name"));
@@ -108,6 +110,9 @@ pub(super) async fn acs(
             ));
         }
         groups = None;
+    }
+    if st.reads_group_paths() {
+        groups = roles::from_paths(groups);
     }
     let role = match roles::role_for(&st.settings, groups.as_deref(), &st.flaws) {
         Ok(r) => r,

@@ -102,10 +102,12 @@ pub(super) async fn oidc_login(
         _ => None,
     };
     let email = oidc::claim_str(&claims, userinfo.as_ref(), "email");
-    // The `email-from-username` defect: the email claim must be there, but the account's
-    // email is taken from `preferred_username` (Entra's UPN).
+    // The `email-from-username` defect: behind another IdP than Okta, the email claim must be
+    // there, but the account's email is taken from `preferred_username` (Entra's UPN).
     let email = match (email, claims["preferred_username"].as_str()) {
-        (Some(_), Some(u)) if st.flaws.on(Flaw::EmailFromUsername) => Some(u.to_owned()),
+        (Some(_), Some(u)) if st.flaws.on(Flaw::EmailFromUsername) && !st.behind_okta() => {
+            Some(u.to_owned())
+        }
         (e, _) => e,
     };
     let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
@@ -122,6 +124,9 @@ pub(super) async fn oidc_login(
             let at = body["access_token"].as_str().unwrap_or_default();
             groups = Some(overage_groups(st, &endpoint, at).await?);
         }
+    }
+    if st.reads_group_paths() {
+        groups = roles::from_paths(groups);
     }
     let role = roles::role_for(&st.settings, groups.as_deref(), &st.flaws)
         .map_err(|why| OidcRefusal::Profile(why.into()))?;

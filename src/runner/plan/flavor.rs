@@ -1,4 +1,4 @@
-//! The flavor trials (F1, F3, docs/catalogue.md): what breaks when the same SP meets another
+//! The flavor trials (F1-F3, docs/catalogue.md): what breaks when the same SP meets another
 //! IdP vendor's shapes. Planned only for a file whose `idp.flavor` is not Okta.
 
 use std::collections::BTreeMap;
@@ -18,6 +18,7 @@ pub fn flavor_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     }
     let mut out = Vec::new();
     out.extend(overage(pack, conn));
+    out.extend(group_path(pack, conn));
     out.extend(claim_names(pack, conn));
     out
 }
@@ -106,6 +107,52 @@ fn overage(pack: &str, conn: &Arc<Connection>) -> Option<TrialSpec> {
         }),
     ];
     t.groups = Some(groups);
+    Some(t)
+}
+
+/// F2: a user in a mapped group, sent as its full path (Keycloak's `/Qovery-Admins`, the Group
+/// Membership mapper with "Full group path" on) to an SP whose mappings name the group: the
+/// SP, connected to Keycloak, must map the path like the name. When the app's mapper already
+/// sends full paths, the role matrix checks that (the trial is listed ignored).
+fn group_path(pack: &str, conn: &Arc<Connection>) -> Option<TrialSpec> {
+    let target = conn.target.as_ref()?;
+    let app = conn.app(&target.app)?;
+    if !conn.idp.vendor().group_paths() {
+        return None;
+    }
+    let exp = oracle::by_name(conn.expectations.as_ref()?, &conn.directory);
+    let base = conn.directory.users.first()?;
+    let statement = app.groups.as_ref()?;
+    let (role, group) = exp.group_mappings.iter().find_map(|(role, groups)| {
+        let g = groups.first()?;
+        (*role != exp.default_role && statement.filter.passes(g)).then(|| (role.clone(), g.clone()))
+    })?;
+    let mut t = spec(
+        pack,
+        conn,
+        format!("F2_group_path_maps_like_its_name_{}", sanitize(&role)),
+        &base.id,
+    );
+    if statement.full_path {
+        t.ignored = Some(
+            "the app's mapper already sends full paths (`groups.full_path` is on): the role matrix (R1) checks them"
+                .into(),
+        );
+    }
+    if !exp.enforce_group_sync {
+        t.ignored =
+            Some("group sync is off: the SP gives the default role whatever the groups".into());
+    }
+    let path = conn.idp.vendor().group_value(&conn.directory, &group, true);
+    t.why = Some(format!(
+        "groups [{group}] -> sent as the full path {path} -> the group {group} -> mapping {role}"
+    ));
+    t.emit = Emit {
+        full_group_paths: true,
+        ..Emit::default()
+    };
+    t.groups = Some(vec![group]);
+    t.steps = vec![login(LoginOutcome::Accepted), super::expect_role(&role)];
     Some(t)
 }
 

@@ -198,6 +198,7 @@ impl Matrix<'_> {
                 None,
                 Emit {
                     omit_attributes: vec![attr],
+                    ..Default::default()
                 },
                 vec![login(LoginOutcome::Accepted), expect_role(&expected)],
             );
@@ -251,6 +252,7 @@ impl Matrix<'_> {
     fn profile_trials(&mut self) {
         let omit = |field: UserField, default: &str| Emit {
             omit_attributes: vec![sent_name(self.app, &field, default)],
+            ..Default::default()
         };
         let (no_email, no_name) = (
             omit(UserField::Email, "email"),
