@@ -122,6 +122,7 @@ impl Fixture {
 
     fn grant(&self) -> Grant<'_> {
         Grant {
+            conn: &self.conn,
             issuer: &self.issuer,
             app: self.app(),
             oidc: self.oidc(),
@@ -131,6 +132,7 @@ impl Fixture {
             auth_time: self.auth_time,
             sid: SID,
             omit: &self.omit,
+            full_group_paths: false,
         }
     }
 

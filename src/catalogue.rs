@@ -1285,6 +1285,49 @@ static RULES: &[Rule] = &[
          after which the SP must still have its session; a failure here means the SP cannot \
          refresh with rotation at all, whatever O26 says.",
     ),
+    // --- other IdPs' shapes (`idp.flavor`, issue 17) -----------------------------------------
+    case(
+        "F1",
+        "Entra's group overage (a user in more groups than the token holds): the SP fetches the \
+         groups and gives the mapped role, or refuses the login; never the default role",
+        Strength::Should,
+        "Microsoft Entra ID, ID token claims reference, \"Groups overage claim\": above 200 \
+         groups in a JWT (150 in a SAML assertion) \"the groups claim isn't included in the \
+         token. Instead, it includes an overage claim in the token that indicates to the \
+         application to query the Microsoft Graph API to retrieve the user's group membership\" \
+         (`_claim_names` / `_claim_sources`, OpenID Connect Core 1.0 §5.6.2 distributed claims; \
+         SAML: a `groups.link` attribute \"in place of the `groups` claim\"). An SP that reads \
+         the overage as \"no groups\" gives a mapped user the default role. fakta serves the \
+         linked Graph call (getMemberObjects, and memberOf). The user of the trial is in a \
+         mapped group and enough other groups passing the app's filter; a session with another \
+         role than the mapped one fails (wrong-outcome); a refused login passes with a note. \
+         \"Needs to\", not MUST: SHOULD.",
+    ),
+    case(
+        "F2",
+        "Keycloak's full group path (`/Qovery-Admins`) maps like the group's name",
+        Strength::Connection,
+        "Keycloak's Group Membership mapper with \"Full group path\" on writes a group as its \
+         path from the realm's root (`/Qovery-Admins`; GroupMembershipMapper.useFullPath); an \
+         SP connected to Keycloak (the file's `idp.flavor: keycloak`) whose mappings name \
+         `Qovery-Admins` must give that group's role to `/Qovery-Admins`, or it silently gives \
+         the default role. Planned when the app's mapper sends names (`groups.full_path: \
+         false`): the trial sends the mapped group as its full path and expects the mapped \
+         role; with full paths on, the role matrix already sends them (the trial is ignored).",
+    ),
+    case(
+        "F3",
+        "the SP reads the email from the vendor's email attribute or claim, not from the \
+         username",
+        Strength::Connection,
+        "The identity the IdP asserts (as L0 and R7 check it) under the vendor's names: Entra \
+         sends the email in `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress` \
+         (SAML) or `email` (id_token), while its NameID and `preferred_username` are the user \
+         principal name (Customize SAML token claims: \"a claim with a value of the user's \
+         username (also known as the user principal name)\"; ID token claims reference: \
+         `preferred_username` is mutable, for display and hints). The trial signs in a user \
+         whose username is not their email; the SP's session must show the email.",
+    ),
 ];
 
 /// Every entry, in catalogue order (each case-level entry before its variants).
@@ -1334,6 +1377,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("G", "Logout"),
     ("S", "SAML login faults"),
     ("O", "OpenID Connect login faults"),
+    ("F", "Other IdPs' shapes (`idp.flavor`)"),
 ];
 
 /// The catalogue as the Markdown of docs/catalogue.md's generated part.
@@ -1410,6 +1454,8 @@ mod tests {
         ids.push("O25".to_owned());
         // A rotated refresh token kept (issue 19).
         ids.push("O26".to_owned());
+        // Other IdPs' shapes (issue 17).
+        ids.extend(["F1", "F2", "F3"].map(str::to_owned));
         ids
     }
 

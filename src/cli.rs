@@ -972,7 +972,7 @@ address through {}",
                 "  app {} (OIDC): client_id {}  discovery {}",
                 app.id,
                 o.client_id,
-                state.url(&o.server.discovery_path())
+                state.url(&state.conn.idp.discovery_path(&o.server))
             );
         }
     }

@@ -120,6 +120,7 @@ mod tests {
 
     fn statement(filter: GroupFilter, when_none: WhenNone) -> GroupStatement {
         GroupStatement {
+            full_path: true,
             attribute: "groups".into(),
             filter,
             when_none,
@@ -169,6 +170,7 @@ mod tests {
     fn set_groups_changes_the_next_snapshot() {
         let d = Directory::new(&DirectoryConfig {
             users: vec![user(&["A"])],
+            groups: Vec::new(),
         });
         assert!(d.set_groups("00u1", vec!["B".into()]));
         assert_eq!(d.find("00u1").unwrap().groups, vec!["B".to_owned()]);
@@ -185,7 +187,10 @@ mod tests {
         // b's login is a's id: the id wins, as on the login page.
         b.login = "00u1".into();
         b.email = "b@x.test".into();
-        let d = Directory::new(&DirectoryConfig { users: vec![a, b] });
+        let d = Directory::new(&DirectoryConfig {
+            users: vec![a, b],
+            groups: Vec::new(),
+        });
         assert_eq!(d.find("00u1").unwrap().groups, vec!["A".to_owned()]);
         assert_eq!(d.find("alice").unwrap().id, "00u1");
         assert_eq!(d.find("alice@x.TEST").unwrap().id, "00u1");

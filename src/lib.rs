@@ -58,6 +58,8 @@ pub mod config;
 pub mod directory;
 pub(crate) mod ffi;
 #[doc(hidden)]
+pub mod flavor;
+#[doc(hidden)]
 pub mod idp;
 #[doc(hidden)]
 pub mod keys;

@@ -392,6 +392,7 @@ async fn emitted_attributes_follow_the_statements_and_omissions() {
         "00u1alice",
         Emit {
             omit_attributes: vec!["email".into(), "groups".into()],
+            ..Default::default()
         },
     );
     let xml = idp_initiated_response(&st, "00u1alice").await;

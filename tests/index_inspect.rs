@@ -451,6 +451,7 @@ async fn the_inspector_shows_logouts_and_removed_attributes() {
         "00u1alice",
         fakta::config::Emit {
             omit_attributes: vec!["groups".into(), "name".into()],
+            ..Default::default()
         },
     );
     let start = get(&st, "/app/acme_qovery_1/qovery/sso/saml", None).await;

@@ -186,6 +186,7 @@ async fn a_user_without_passing_groups_gets_no_groups_claim_and_omissions_apply(
         "00u1alice",
         Emit {
             omit_attributes: vec!["email".into(), "name".into()],
+            ..Default::default()
         },
     );
     let (code, _) = code_for(&st, &web_params(&[]), "00u1alice").await;

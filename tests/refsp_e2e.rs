@@ -183,6 +183,7 @@ async fn missing_email_or_name_is_refused_unless_flawed() {
             "00u1alice",
             Emit {
                 omit_attributes: vec![omit.into()],
+                ..Default::default()
             },
         );
         let (b, status, body) = saml_login(&w, "00u1alice").await;
@@ -195,6 +196,7 @@ async fn missing_email_or_name_is_refused_unless_flawed() {
             "00u1alice",
             Emit {
                 omit_attributes: vec![omit.into()],
+                ..Default::default()
             },
         );
         let (b, status, _) = saml_login(&w, "00u1alice").await;
@@ -488,6 +490,7 @@ async fn oidc_missing_email_is_refused_with_the_reason() {
         "00u1alice",
         Emit {
             omit_attributes: vec!["email".into()],
+            ..Default::default()
         },
     );
     let b = browser();

@@ -270,6 +270,16 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "/directory/users",
         "a mapping where a list is expected",
     ),
+    (
+        "bad_flavor",
+        "/idp/flavor",
+        "a flavor fakta does not play (enum)",
+    ),
+    (
+        "bad_tenant",
+        "/idp/tenant",
+        "a tenant that is no URL path segment (pattern)",
+    ),
 ];
 
 /// Invalid fixtures the schema lets through (or that are not YAML a validator can read), and why.

@@ -219,7 +219,19 @@ pub(super) fn lint_mappings(
                 ),
             ),
             Some(gs) => {
-                for g in m.groups.iter().filter(|g| !gs.filter.passes(&g.value)) {
+                // A mapping may name a group by the object id `directory.groups` gives it.
+                let by_name = |g: &str| {
+                    declared
+                        .groups
+                        .iter()
+                        .find(|d| d.id.as_deref() == Some(g))
+                        .map_or(g.to_owned(), |d| d.name.clone())
+                };
+                for g in m
+                    .groups
+                    .iter()
+                    .filter(|g| !gs.filter.passes(&by_name(&g.value)))
+                {
                     sink.warning(
                         g.pos,
                         &g.path,

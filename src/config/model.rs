@@ -63,6 +63,11 @@ pub struct Idp {
     /// Okta's Trusted Origins with the CORS scope, as ASCII origins (`http://127.0.0.1:5173`),
     /// when the file lists them; otherwise [`Connection::trusted_origins`] derives them.
     pub trusted_origins: Option<Vec<String>>,
+    /// The IdP vendor fakta plays (`idp.flavor`, Okta unless set).
+    pub flavor: crate::flavor::Flavor,
+    /// The vendor's tenant: Entra's tenant id (`idp.tenant`), Keycloak's realm (`idp.realm`);
+    /// empty for Okta.
+    pub tenant: String,
 }
 
 impl Idp {
@@ -70,14 +75,68 @@ impl Idp {
     pub fn base(&self) -> &str {
         self.base_url.as_str().trim_end_matches('/')
     }
+
+    /// The vendor's facts (`crate::flavor`).
+    pub fn vendor(&self) -> &'static dyn crate::flavor::Vendor {
+        self.flavor.vendor()
+    }
+
+    /// The OIDC issuer of an authorization server, in the flavor's layout.
+    pub fn oidc_issuer(&self, server: &AuthServer) -> String {
+        self.vendor().oidc_issuer(self, server)
+    }
+
+    /// The path of the discovery document of an authorization server.
+    pub fn discovery_path(&self, server: &AuthServer) -> String {
+        self.vendor().discovery_path(self, server)
+    }
+
+    /// The full URL of an endpoint of an authorization server; None when the vendor has none.
+    pub fn oidc_endpoint(
+        &self,
+        server: &AuthServer,
+        endpoint: crate::flavor::Endpoint,
+    ) -> Option<String> {
+        self.vendor()
+            .oidc_path(self, server, endpoint)
+            .map(|p| format!("{}{p}", self.base()))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     pub users: Vec<User>,
+    /// Groups the file describes (`directory.groups`): an object id for a name (Entra).
+    pub groups: Vec<Group>,
+}
+
+/// A directory group the file describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    /// Its object id (Entra's groups claim); derived from the name when not given.
+    pub id: Option<String>,
 }
 
 impl Directory {
+    /// A group's object id: the one the file gives, or fakta's derived one.
+    pub fn group_object_id(&self, name: &str) -> String {
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .and_then(|g| g.id.clone())
+            .unwrap_or_else(|| crate::flavor::derived_object_id(name))
+    }
+
+    /// The name of the group a reference names: a group's name, or the object id of a group
+    /// the file describes (so role mappings can name groups either way).
+    pub fn group_name<'a>(&'a self, reference: &'a str) -> &'a str {
+        self.groups
+            .iter()
+            .find(|g| g.id.as_deref() == Some(reference))
+            .map_or(reference, |g| g.name.as_str())
+    }
+
     /// A user by id, login or email (the login page accepts any of them).
     pub fn find(&self, key: &str) -> Option<&User> {
         self.users
@@ -1066,6 +1125,10 @@ pub struct GroupStatement {
     pub attribute: String,
     pub filter: GroupFilter,
     pub when_none: WhenNone,
+    /// Keycloak's Group Membership mapper "Full group path": groups written as paths
+    /// (`/Qovery-Admins`) or as names. On unless the file says `full_path: false`; only a
+    /// Keycloak file may set it.
+    pub full_path: bool,
 }
 
 /// What to emit when no group passes the filter.
@@ -1256,6 +1319,8 @@ pub struct Scenario {
 pub struct Emit {
     /// SAML attribute names to leave out (`email`, `name`, `groups`).
     pub omit_attributes: Vec<String>,
+    /// Groups written as full paths whatever the app's `full_path` (Keycloak; the F2 trial).
+    pub full_group_paths: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1361,6 +1426,9 @@ pub struct SessionExpectation {
     pub browser: Option<String>,
     /// Expected values by reader name (`role: admin`).
     pub values: BTreeMap<String, ExpectedValue>,
+    /// The values are checked only when the browser is signed in; a refused login passes
+    /// (F1: fetch the overage's groups, or refuse).
+    pub only_if_signed_in: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -98,6 +98,22 @@ mod tests {
         );
     }
 
+    /// The flavors are `crate::flavor::Flavor`'s, and each one's tenant key is in the `idp`
+    /// section.
+    #[test]
+    fn flavors_are_the_enums() {
+        use crate::flavor::Flavor;
+        let s = schema();
+        let idp = &s["properties"]["idp"]["properties"];
+        assert_eq!(
+            strings(&idp["flavor"]["enum"]),
+            set(Flavor::ALL.iter().map(|f| f.name()))
+        );
+        for key in Flavor::ALL.iter().filter_map(|f| f.tenant_key()) {
+            assert!(idp.get(key).is_some(), "no idp.{key} in the schema");
+        }
+    }
+
     /// The fault names of the logout and revoke steps are the enums' own.
     #[test]
     fn step_faults_are_the_enums() {

@@ -46,7 +46,7 @@ pub fn export(state: &IdpState, app_id: Option<&str>) -> Result<Published, Expor
             body: saml_metadata(state, app, saml),
         },
         Protocol::Oidc(o) => Published {
-            url: state.url(&o.server.discovery_path()),
+            url: state.url(&state.conn.idp.discovery_path(&o.server)),
             content_type: "application/json",
             // The handler serializes the same value through axum's `Json` (serde_json).
             body: discovery_document(state, &o.server).to_string(),
@@ -75,7 +75,7 @@ pub fn saml_metadata(state: &IdpState, app: &App, saml: &SamlApp) -> String {
 /// An authorization server's honest discovery document (the handler may swap in the O13
 /// trial's forgery: `IdpState::discovery_document`).
 pub fn discovery_document(state: &IdpState, server: &Server) -> serde_json::Value {
-    serde_json::to_value(discovery::metadata(server, state.conn.idp.base())).unwrap_or_default()
+    serde_json::to_value(discovery::metadata(&state.conn.idp, server)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
                 "the NameID",
             ),
             (_, Some(oidc)) => {
-                let md = discovery::metadata(&oidc.server, state.conn.idp.base());
+                let md = discovery::metadata(&state.conn.idp, &oidc.server);
                 (
                     "OpenID Connect",
                     oidc_settings(state, app, oidc),
@@ -498,8 +498,7 @@ fn refresh_text(p: &crate::config::RefreshPolicy) -> String {
 }
 
 fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
-    let base = state.conn.idp.base();
-    let md = discovery::metadata(&oidc.server, base);
+    let md = discovery::metadata(&state.conn.idp, &oidc.server);
     let uris = |l: &[url::Url]| {
         if l.is_empty() {
             vec![text("none")]
@@ -549,14 +548,19 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
         row("Issuer", vec![code(&md.issuer)]),
         row(
             "Discovery",
-            vec![link(state.url(&oidc.server.discovery_path()))],
+            vec![link(
+                state.url(&state.conn.idp.discovery_path(&oidc.server)),
+            )],
         ),
         row("JWKS", vec![link(&md.jwks_uri)]),
         row("Authorize endpoint", vec![code(&md.authorization_endpoint)]),
         row("Token endpoint", vec![code(&md.token_endpoint)]),
         row("Userinfo endpoint", vec![code(&md.userinfo_endpoint)]),
         row("End session endpoint", vec![code(&md.end_session_endpoint)]),
-        row("Revocation endpoint", vec![code(&md.revocation_endpoint)]),
+        row(
+            "Revocation endpoint",
+            vec![code(md.revocation_endpoint.as_deref().unwrap_or("none"))],
+        ),
         row("Sign-in redirect URIs", uris(&oidc.redirect_uris)),
         row(
             "Sign-out redirect URIs",
@@ -597,6 +601,27 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
         row("Claims", claims),
         row("Groups claim", group_statement(app.groups.as_ref())),
     ]
+}
+
+/// The vendor this IdP plays, when it is not Okta (`idp.flavor`), as a paragraph: the pages
+/// of an Okta file stay as they were.
+pub fn flavor_line(state: &IdpState) -> Option<String> {
+    let idp = &state.conn.idp;
+    let groups = match idp.flavor {
+        crate::flavor::Flavor::Okta => return None,
+        crate::flavor::Flavor::Entra => {
+            "groups are sent by object id (directory.groups, or derived from the name); the \
+             users table below names them"
+        }
+        crate::flavor::Flavor::Keycloak => "groups are sent as full paths (/name)",
+    };
+    let key = idp.flavor.tenant_key().unwrap_or("tenant");
+    Some(format!(
+        "<p id=\"flavor\">Playing <strong>{}</strong> ({key} <code>{}</code>): its URLs, \
+issuers and claim names; {groups}.</p>",
+        e(idp.flavor.title()),
+        e(&idp.tenant),
+    ))
 }
 
 /// What an app sends a user: "sent: A, B; dropped: C".
@@ -693,6 +718,9 @@ pub async fn index(State(state): State<Arc<IdpState>>) -> Html<String> {
         e(&cert.sha256_fingerprint()),
         e(&state.url("/fakta/inspect")),
     ));
+    if let Some(line) = flavor_line(&state) {
+        body.push_str(&line);
+    }
     body.push_str("<h2>Apps</h2>");
     for app in sign_on(&state) {
         body.push_str(&format!(

@@ -777,6 +777,9 @@ loopback address. <a href=\"{}\">Back to the apps</a>.</p>",
         state.inspector.total_cap / 1024,
         e(&state.url("/")),
     );
+    if let Some(line) = super::index::flavor_line(&state) {
+        body.push_str(&line);
+    }
     if entries.is_empty() {
         body.push_str("<p>Nothing yet: log in through an app first.</p>");
     }

@@ -10,6 +10,7 @@ pub mod control;
 mod cors;
 mod error;
 pub mod export;
+mod graph;
 mod html;
 pub mod index;
 pub mod inspect;

@@ -72,6 +72,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
                 )
                 .merge(oidc_endpoints("/oauth2/v1"))
                 .merge(oidc_endpoints("/oauth2/{server}/v1"))
+                .merge(flavor_endpoints(&state.conn.idp))
                 // Trusted Origins: what a single-page app calls from its own origin.
                 .route_layer(middleware::from_fn_with_state(
                     state.clone(),
@@ -80,6 +81,44 @@ pub fn app(state: Arc<IdpState>) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The org server's endpoints in another vendor's layout (`idp.flavor`: an Entra tenant's
+/// `/{tenant}/oauth2/v2.0/...`, a Keycloak realm's `/realms/{realm}/protocol/...`), beside
+/// Okta's, which stay. Entra's Graph-shaped group endpoint for its overage link, when the
+/// vendor has one. The handlers are the same: a path without `{server}` is the org server.
+fn flavor_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
+    use crate::flavor::{Endpoint, Flavor};
+    let mut r = Router::new();
+    if idp.flavor == Flavor::Okta {
+        return r;
+    }
+    let org = crate::config::AuthServer::Org;
+    r = r.route(&idp.discovery_path(&org), get(oidc::discovery));
+    for e in Endpoint::ALL {
+        let Some(path) = idp.vendor().oidc_path(idp, &org, e) else {
+            continue;
+        };
+        let method = match e {
+            Endpoint::Keys => get(oidc::keys),
+            Endpoint::Authorize => get(oidc::authorize_get).post(oidc::authorize_post),
+            Endpoint::Token => post(oidc::token),
+            Endpoint::Userinfo => get(oidc::userinfo).post(oidc::userinfo),
+            Endpoint::Logout => get(oidc::end_session),
+            Endpoint::Revoke => post(oidc::revoke),
+            Endpoint::Introspect => post(oidc::introspect),
+        };
+        r = r.route(&path, method);
+    }
+    if idp.flavor == Flavor::Entra {
+        r = r
+            .route(
+                "/v1.0/users/{user}/getMemberObjects",
+                post(super::graph::get_member_objects),
+            )
+            .route("/v1.0/users/{user}/memberOf", get(super::graph::member_of));
+    }
+    r
 }
 
 /// The endpoints of one authorization server under `prefix`.

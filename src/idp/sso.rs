@@ -16,7 +16,7 @@ use super::state::{
     REQUEST_SKEW, RequestUse,
 };
 use super::{IdpError, SESSION_COOKIE};
-use crate::config::{App, Emit, SamlApp, SpMessage, User};
+use crate::config::{App, Connection, Emit, SamlApp, SpMessage, User};
 use crate::directory::emitted_groups;
 use crate::saml::authn_request::{self, AcsUrls, AuthnRequest};
 use crate::saml::binding::{self, raw_param};
@@ -436,9 +436,16 @@ pub fn to_login_page(token: &str) -> Response {
 }
 
 /// The attributes an app sends for a user: its attribute statements in file order, then the
-/// group statement; attributes named in `emit.omit_attributes` are left out, and so is any
-/// statement whose user field is empty.
-pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Vec<Attribute> {
+/// group statement (each group written the flavor's way, or the flavor's overage link when
+/// there are too many), then the flavor's own attributes; attributes named in
+/// `emit.omit_attributes` are left out, and so is any statement whose user field is empty.
+pub fn attributes_for(
+    conn: &Connection,
+    app: &App,
+    saml: &SamlApp,
+    user: &User,
+    emit: &Emit,
+) -> Vec<Attribute> {
     let omitted = |name: &str| emit.omit_attributes.iter().any(|o| o == name);
     let mut out: Vec<Attribute> = saml
         .attributes
@@ -454,15 +461,41 @@ pub fn attributes_for(app: &App, saml: &SamlApp, user: &User, emit: &Emit) -> Ve
         .collect();
     if let Some(statement) = &app.groups {
         if !omitted(&statement.attribute) {
-            if let Some(values) = emitted_groups(user, Some(statement)) {
-                out.push(Attribute {
-                    name: statement.attribute.clone(),
-                    name_format: ns::ATTRNAME_UNSPECIFIED.to_owned(),
-                    values,
-                });
+            if let Some(passing) = emitted_groups(user, Some(statement)) {
+                let vendor = conn.idp.vendor();
+                let groups = crate::flavor::groups_in_token(
+                    &conn.idp,
+                    &conn.directory,
+                    user,
+                    &passing,
+                    crate::flavor::TokenKind::Saml,
+                    statement.full_path || emit.full_group_paths,
+                );
+                match (groups, vendor.overage_saml_attribute()) {
+                    (crate::flavor::Groups::Overage { link }, Some(name)) => {
+                        out.push(Attribute {
+                            name: name.to_owned(),
+                            name_format: ns::ATTRNAME_UNSPECIFIED.to_owned(),
+                            values: vec![link],
+                        });
+                    }
+                    (crate::flavor::Groups::Listed(values), _) => out.push(Attribute {
+                        name: statement.attribute.clone(),
+                        name_format: ns::ATTRNAME_UNSPECIFIED.to_owned(),
+                        values,
+                    }),
+                    (crate::flavor::Groups::Overage { .. }, None) => {}
+                }
             }
         }
     }
+    out.extend(
+        conn.idp
+            .vendor()
+            .saml_attributes(&conn.idp, user)
+            .into_iter()
+            .filter(|a| !omitted(&a.name)),
+    );
     out
 }
 
@@ -511,7 +544,7 @@ pub fn issue(
         audience: saml.audience.clone(),
         name_id,
         name_id_format: saml.name_id.format.urn().to_owned(),
-        attributes: attributes_for(app, saml, user, &emit),
+        attributes: attributes_for(&state.conn, app, saml, user, &emit),
     };
     state.note_issued(
         trial,

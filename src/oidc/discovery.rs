@@ -49,8 +49,11 @@ pub struct ProviderMetadata {
     pub userinfo_endpoint: String,
     pub jwks_uri: String,
     pub end_session_endpoint: String,
-    pub revocation_endpoint: String,
-    pub introspection_endpoint: String,
+    /// None where the vendor publishes none (Entra).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
@@ -92,18 +95,22 @@ fn assertion_algs() -> Vec<&'static str> {
         .collect()
 }
 
-pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
-    let issuer = server.issuer(base);
-    let ep = |name: &str| format!("{base}{}/{name}", server.endpoint_prefix());
+/// The discovery document of `server`, in the layout of the file's flavor (`crate::flavor`:
+/// Okta's unless `idp.flavor` says otherwise).
+pub fn metadata(idp: &crate::config::Idp, server: &Server) -> ProviderMetadata {
+    use crate::flavor::Endpoint as E;
+    let issuer = idp.oidc_issuer(server);
+    let opt = |e: E| idp.oidc_endpoint(server, e);
+    let ep = |e: E| opt(e).unwrap_or_default();
     ProviderMetadata {
         issuer,
-        authorization_endpoint: ep("authorize"),
-        token_endpoint: ep("token"),
-        userinfo_endpoint: ep("userinfo"),
-        jwks_uri: ep("keys"),
-        end_session_endpoint: ep("logout"),
-        revocation_endpoint: ep("revoke"),
-        introspection_endpoint: ep("introspect"),
+        authorization_endpoint: ep(E::Authorize),
+        token_endpoint: ep(E::Token),
+        userinfo_endpoint: ep(E::Userinfo),
+        jwks_uri: ep(E::Keys),
+        end_session_endpoint: ep(E::Logout),
+        revocation_endpoint: opt(E::Revoke),
+        introspection_endpoint: opt(E::Introspect),
         // Okta's `/authorize` response types (code flow, implicit, hybrid); an app uses those
         // its `grant_types` allow (`ResponseType::grants`).
         response_types_supported: crate::config::ResponseType::ALL
@@ -157,12 +164,26 @@ pub fn metadata(server: &Server, base: &str) -> ProviderMetadata {
 mod tests {
     use super::*;
 
+    fn idp(flavor: crate::flavor::Flavor) -> crate::config::Idp {
+        crate::config::Idp {
+            base_url: url::Url::parse("http://127.0.0.1:7000").unwrap(),
+            trusted_origins: None,
+            flavor,
+            tenant: flavor.default_tenant().to_owned(),
+        }
+    }
+
     #[test]
     fn okta_layout() {
-        let org = metadata(&Server::Org, "http://127.0.0.1:7000");
+        let okta = idp(crate::flavor::Flavor::Okta);
+        let org = metadata(&okta, &Server::Org);
         assert_eq!(org.issuer, "http://127.0.0.1:7000");
         assert_eq!(org.token_endpoint, "http://127.0.0.1:7000/oauth2/v1/token");
-        let custom = metadata(&Server::Custom("default".into()), "http://127.0.0.1:7000");
+        assert_eq!(
+            org.revocation_endpoint.as_deref(),
+            Some("http://127.0.0.1:7000/oauth2/v1/revoke")
+        );
+        let custom = metadata(&okta, &Server::Custom("default".into()));
         assert_eq!(custom.issuer, "http://127.0.0.1:7000/oauth2/default");
         assert_eq!(
             custom.jwks_uri,
@@ -171,6 +192,38 @@ mod tests {
         assert_eq!(
             Server::Custom("default".into()).discovery_path(),
             "/oauth2/default/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn entra_and_keycloak_layouts() {
+        let entra = idp(crate::flavor::Flavor::Entra);
+        let md = metadata(&entra, &Server::Org);
+        let t = crate::flavor::entra::DEFAULT_TENANT;
+        assert_eq!(md.issuer, format!("http://127.0.0.1:7000/{t}/v2.0"));
+        assert_eq!(
+            md.authorization_endpoint,
+            format!("http://127.0.0.1:7000/{t}/oauth2/v2.0/authorize")
+        );
+        assert_eq!(
+            md.jwks_uri,
+            format!("http://127.0.0.1:7000/{t}/discovery/v2.0/keys")
+        );
+        assert_eq!(md.userinfo_endpoint, "http://127.0.0.1:7000/oidc/userinfo");
+        assert_eq!(md.revocation_endpoint, None);
+        assert_eq!(
+            entra.discovery_path(&Server::Org),
+            format!("/{t}/v2.0/.well-known/openid-configuration")
+        );
+        let kc = metadata(&idp(crate::flavor::Flavor::Keycloak), &Server::Org);
+        assert_eq!(kc.issuer, "http://127.0.0.1:7000/realms/fakta");
+        assert_eq!(
+            kc.token_endpoint,
+            "http://127.0.0.1:7000/realms/fakta/protocol/openid-connect/token"
+        );
+        assert_eq!(
+            kc.jwks_uri,
+            "http://127.0.0.1:7000/realms/fakta/protocol/openid-connect/certs"
         );
     }
 }

@@ -5,12 +5,15 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::jwt::half_hash;
-use crate::config::{App, OidcApp, User};
+use crate::config::{App, Connection, OidcApp, User};
 use crate::directory::emitted_groups;
+use crate::flavor::{Groups, TokenKind, groups_in_token};
 
 /// What a set of tokens is about.
 #[derive(Debug, Clone)]
 pub struct Grant<'a> {
+    /// The connection: its flavor decides how groups are written and the vendor's claims.
+    pub conn: &'a Connection,
     pub issuer: &'a str,
     pub app: &'a App,
     pub oidc: &'a OidcApp,
@@ -22,6 +25,8 @@ pub struct Grant<'a> {
     pub sid: &'a str,
     /// Claim names to leave out (a scenario's `emit.omit_attributes`).
     pub omit: &'a [String],
+    /// Groups as full paths whatever the app's setting (a scenario's `emit`; Keycloak).
+    pub full_group_paths: bool,
 }
 
 fn unix(t: OffsetDateTime) -> i64 {
@@ -41,8 +46,26 @@ pub fn profile_claims(g: &Grant<'_>) -> Map<String, Value> {
         out.insert("email_verified".into(), json!(true));
     }
     if let Some(statement) = &g.app.groups {
-        if let Some(groups) = emitted_groups(g.user, Some(statement)) {
-            out.insert(statement.attribute.clone(), json!(groups));
+        if let Some(passing) = emitted_groups(g.user, Some(statement)) {
+            let (idp, directory) = (&g.conn.idp, &g.conn.directory);
+            let full_path = statement.full_path || g.full_group_paths;
+            match groups_in_token(idp, directory, g.user, &passing, TokenKind::Jwt, full_path) {
+                Groups::Listed(values) => {
+                    out.insert(statement.attribute.clone(), json!(values));
+                }
+                // Too many groups (Entra's overage): an OIDC Core §5.6.2 distributed claim,
+                // whose source is where the client fetches them.
+                Groups::Overage { link } => {
+                    out.insert(
+                        "_claim_names".into(),
+                        json!({ statement.attribute.clone(): "src1" }),
+                    );
+                    out.insert(
+                        "_claim_sources".into(),
+                        json!({ "src1": { "endpoint": link } }),
+                    );
+                }
+            }
         }
     }
     out.retain(|k, _| !g.omit.iter().any(|o| o == k));
@@ -96,6 +119,11 @@ pub fn front_channel_id_token_claims(
     for (k, v) in profile_claims(g) {
         c.insert(k, v);
     }
+    // The vendor's own claims (Entra's `oid`, `tid`, `ver` 2.0, ...); none for Okta.
+    g.conn
+        .idp
+        .vendor()
+        .id_token_claims(&g.conn.idp, g.user, &mut c);
     c.retain(|k, _| !g.omit.iter().any(|o| o == k));
     c
 }

@@ -106,6 +106,9 @@ pub enum Flaw {
     SkipCHash,
     LaunchAnyIssuer,
     ReuseRefreshToken,
+    OverageAsNoGroups,
+    EmailFromUsername,
+    ExactGroupPath,
 }
 
 impl Flaw {
@@ -192,6 +195,9 @@ impl Flaw {
         Flaw::SkipCHash,
         Flaw::LaunchAnyIssuer,
         Flaw::ReuseRefreshToken,
+        Flaw::OverageAsNoGroups,
+        Flaw::EmailFromUsername,
+        Flaw::ExactGroupPath,
     ];
 
     /// The name used on the command line.
@@ -279,6 +285,9 @@ impl Flaw {
             Flaw::SkipCHash => "skip-c-hash",
             Flaw::LaunchAnyIssuer => "launch-any-issuer",
             Flaw::ReuseRefreshToken => "reuse-refresh-token",
+            Flaw::OverageAsNoGroups => "overage-as-no-groups",
+            Flaw::EmailFromUsername => "email-from-username",
+            Flaw::ExactGroupPath => "exact-group-path",
         }
     }
 
@@ -469,6 +478,15 @@ impl Flaw {
             Flaw::ReuseRefreshToken => {
                 "keeps refreshing with the login's refresh token after the IdP rotated it"
             }
+            Flaw::OverageAsNoGroups => {
+                "reads Entra's group overage (a link instead of the groups) as no groups: the default role"
+            }
+            Flaw::EmailFromUsername => {
+                "behind another IdP than Okta, requires the email attribute or claim but takes the account's email from the username (NameID, preferred_username: Entra's UPN)"
+            }
+            Flaw::ExactGroupPath => {
+                "compares Keycloak's groups with its mappings as sent: a full path (/Qovery-Admins) maps to nothing"
+            }
         }
     }
 
@@ -503,7 +521,9 @@ impl Flaw {
             | TrustDecryptedAssertion
             | AcceptSha1 => Area::SamlResponse,
             FirstMatchingGroup | IgnoreGroups | AcceptMissingEmail | AcceptMissingName
-            | RefuseUnmappedUsers => Area::Roles,
+            | RefuseUnmappedUsers | OverageAsNoGroups | EmailFromUsername | ExactGroupPath => {
+                Area::Roles
+            }
             RevocationWithoutAuth
             | RevocationIgnoresAud
             | RevocationKeepsSession
@@ -641,6 +661,9 @@ impl Flaw {
             Flaw::SkipCHash => &["O24"],
             Flaw::LaunchAnyIssuer => &["L0"],
             Flaw::ReuseRefreshToken => &["O26"],
+            Flaw::OverageAsNoGroups => &["F1"],
+            Flaw::EmailFromUsername => &["F3"],
+            Flaw::ExactGroupPath => &["F2"],
             Flaw::KeepSignedAssertion | Flaw::UserinfoMismatchDropped => &[],
         }
     }

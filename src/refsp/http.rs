@@ -106,6 +106,22 @@ impl HttpClient {
         self.send("GET", url, b, Bytes::new()).await
     }
 
+    /// POSTs a JSON body with a Bearer token (a Graph call).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        bearer: &str,
+    ) -> Result<Answer, HttpError> {
+        let b = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {bearer}"));
+        self.send("POST", url, b, Bytes::from(body.to_string()))
+            .await
+    }
+
     /// POSTs a form, with `Authorization: Basic` when `basic` is given.
     pub async fn post_form(
         &self,

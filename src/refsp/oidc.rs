@@ -248,6 +248,15 @@ pub fn claim_str(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<Str
         .map(str::to_owned)
 }
 
+/// Where a distributed claim (OIDC Core §5.6.2: `_claim_names` naming a source of
+/// `_claim_sources` with an `endpoint`) says to fetch the claim `name`; Entra's group overage.
+pub fn distributed_source(id: &Value, name: &str) -> Option<String> {
+    let source = id["_claim_names"][name].as_str()?;
+    id["_claim_sources"][source]["endpoint"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// A list claim (groups) from the id_token, else from userinfo; None when absent in both.
 pub fn claim_list(id: &Value, userinfo: Option<&Value>, name: &str) -> Option<Vec<String>> {
     let from = |v: &Value| {

@@ -7,6 +7,16 @@
 use super::flaws::{Flaw, Flaws};
 use crate::config::Expectations;
 
+/// Groups sent as full paths (Keycloak: `/Qovery-Admins`), as the groups they name
+/// (`Qovery-Admins`); a value without the leading `/` is kept as it is.
+pub fn from_paths(groups: Option<Vec<String>>) -> Option<Vec<String>> {
+    groups.map(|gs| {
+        gs.into_iter()
+            .map(|g| g.strip_prefix('/').map_or(g.clone(), str::to_owned))
+            .collect()
+    })
+}
+
 /// The role a login gets. `groups` is None when the assertion/token had no groups at all.
 pub fn assign(settings: &Expectations, groups: Option<&[String]>, flaws: &Flaws) -> String {
     if !settings.enforce_group_sync || flaws.on(Flaw::IgnoreGroups) {

@@ -218,10 +218,33 @@ impl SpState {
             .target
             .clone()
             .ok_or_else(|| SpError::NoTarget { file: file.clone() })?;
-        let settings = conn
+        let mut settings = conn
             .expectations
             .clone()
             .ok_or_else(|| SpError::NoExpectations { file: file.clone() })?;
+        // The SP is configured for the IdP it is connected to: a mapped group is written the
+        // way that vendor sends it (Entra: the group's object id, as an admin copies it from
+        // the portal; Keycloak: its path), whether the file names it by name or by id.
+        // Behind Keycloak the SP maps group names and reads a full path (`/Qovery-Admins`) as
+        // the group it names (`SpState::reads_group_paths`); the `exact-group-path` defect
+        // keeps what the app's mapper sends and compares it as sent.
+        let reads_paths =
+            conn.idp.vendor().group_paths() && !flaws.on(super::flaws::Flaw::ExactGroupPath);
+        let statement = conn
+            .target
+            .as_ref()
+            .and_then(|t| conn.app(&t.app))
+            .and_then(|a| a.groups.as_ref());
+        let full_path = !reads_paths && statement.is_none_or(|s| s.full_path);
+        for (_, groups) in &mut settings.group_mappings {
+            for g in groups.iter_mut() {
+                let name = conn.directory.group_name(g).to_owned();
+                *g = conn
+                    .idp
+                    .vendor()
+                    .group_value(&conn.directory, &name, full_path);
+            }
+        }
         let app = conn
             .app(&target.app)
             .cloned()
@@ -366,6 +389,17 @@ impl SpState {
             sp_key,
             decryption_key,
         }))
+    }
+
+    /// Whether the IdP the SP is connected to is Okta (`idp.flavor`).
+    pub fn behind_okta(&self) -> bool {
+        self.conn.idp.flavor == crate::flavor::Flavor::Okta
+    }
+
+    /// Whether the SP reads a group sent as a full path (Keycloak's `/Parent/Name`) as the
+    /// group named by the path below the realm's root (`Parent/Name`).
+    pub fn reads_group_paths(&self) -> bool {
+        self.conn.idp.vendor().group_paths() && !self.flaws.on(super::flaws::Flaw::ExactGroupPath)
     }
 
     pub fn now(&self) -> OffsetDateTime {

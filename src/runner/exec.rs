@@ -109,7 +109,7 @@ pub async fn run_alone_in(
     if spec.isolate {
         idp.isolate_trial(&trial);
     }
-    if !spec.emit.omit_attributes.is_empty() {
+    if spec.emit != crate::config::Emit::default() {
         idp.set_trial_emit(&trial, &spec.user, spec.emit.clone());
     }
     if let Some(g) = &spec.groups {
@@ -1372,6 +1372,12 @@ identity (not fooled) or took the forged one"
             }
         };
         let seen = seen.map_err(|e| self.fail(FailureKind::Transport, e))?;
+        if e.only_if_signed_in && !seen.logged_in {
+            self.passed
+                .notes
+                .push("the SP refused the login (allowed)".to_owned());
+            return Ok(());
+        }
         if let Some(state) = e.session {
             let want = state == SessionState::Active;
             if seen.logged_in != want {

@@ -115,7 +115,8 @@ impl Category {
         };
         match rule.case.as_bytes().first() {
             Some(b'L') => Category::Logins,
-            Some(b'R') => Category::Roles,
+            // The flavor trials (F1, F3) are about the roles and identity a login gets.
+            Some(b'R' | b'F') => Category::Roles,
             Some(b'T') => Category::Revocation,
             Some(b'G') => Category::Logout,
             Some(b'S' | b'O') => Category::Attacks,

@@ -343,7 +343,7 @@ async fn backchannel(
         .as_ref()
         .ok_or_else(|| format!("app `{}` has no backchannel_logout_uri", app.id))?
         .to_string();
-    let issuer = o.server.issuer(idp.conn.idp.base());
+    let issuer = idp.conn.idp.oidc_issuer(&o.server);
     let claims = bcl::claims(
         &issuer,
         &o.client_id,

@@ -5,7 +5,22 @@
 //! Architecture invariant: written independently of the reference SP's role rules; the two must
 //! never share code, or testing one against the other would prove nothing.
 
-use crate::config::{Expectations, GroupStatement, WhenNone};
+use crate::config::{Directory, Expectations, GroupStatement, WhenNone};
+
+/// The expectations with every mapped group named by its directory name: a mapping may name a
+/// group by the object id the file gives it (`directory.groups`, as an SP behind Entra is
+/// configured), and the IdP's directory, filters and the role matrix speak of names. Whatever
+/// the flavor writes in the token for a group (its name, its object id, its path) stands for
+/// that one group, so comparing names is comparing what is sent.
+pub fn by_name(exp: &Expectations, directory: &Directory) -> Expectations {
+    let mut out = exp.clone();
+    for (_, groups) in &mut out.group_mappings {
+        for g in groups.iter_mut() {
+            *g = directory.group_name(g).to_owned();
+        }
+    }
+    out
+}
 
 /// The expected role and its derivation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +160,7 @@ mod tests {
 
     fn statement() -> GroupStatement {
         GroupStatement {
+            full_path: true,
             attribute: "groups".into(),
             filter: GroupFilter::regex(".*Qovery.*").unwrap(),
             when_none: WhenNone::Absent,

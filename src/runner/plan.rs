@@ -7,6 +7,7 @@ use super::oracle;
 
 mod attacks;
 mod binding;
+mod flavor;
 mod logout;
 mod revocation;
 mod roles;
@@ -248,8 +249,10 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
                     .groups
                     .as_ref()
                     .is_some_and(|g| s.emit.omit_attributes.contains(&g.attribute));
+                let exp = oracle::by_name(exp, &conn.directory);
                 Some(
-                    oracle::expected_role(exp, a.groups.as_ref(), &user.groups, omitted).derivation,
+                    oracle::expected_role(&exp, a.groups.as_ref(), &user.groups, omitted)
+                        .derivation,
                 )
             }
             _ => None,
@@ -277,6 +280,7 @@ pub fn plan(pack: &str, conn: Arc<Connection>, attacks: bool) -> Vec<TrialSpec> 
     }
     let mut generated = honest_logins(pack, &conn);
     generated.extend(role_matrix(pack, &conn));
+    generated.extend(flavor::flavor_pack(pack, &conn));
     generated.extend(revocation_pack(pack, &conn));
     generated.extend(logout_pack(pack, &conn));
     if attacks || conn.target.as_ref().is_some_and(|t| t.attacks) {

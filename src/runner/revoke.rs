@@ -76,7 +76,11 @@ pub fn request_for(
             let name_id = s.name_id_of(user);
             (app.id.clone(), s.issuer.clone(), name_id)
         }
-        (_, Some(o)) => (o.client_id.clone(), o.server.issuer(base), user.id.clone()),
+        (_, Some(o)) => (
+            o.client_id.clone(),
+            conn.idp.oidc_issuer(&o.server),
+            user.id.clone(),
+        ),
         _ => return Err("the app has no protocol".into()),
     };
     let req = revocation::Request {

@@ -173,9 +173,14 @@ fn app(
     let name = m.string(sink, "name");
     let name = slug(sink, name);
     let protocol = m.req_string(sink, "protocol", "`saml` or `oidc`");
+    let kind = if protocol.as_ref().is_some_and(|p| p.value == "saml") {
+        crate::flavor::TokenKind::Saml
+    } else {
+        crate::flavor::TokenKind::Jwt
+    };
     let groups = m
         .get("groups")
-        .and_then(|n| groups(sink, n, &m.key_path("groups")));
+        .and_then(|n| groups(sink, n, &m.key_path("groups"), declared, kind));
     if let (None, Some(_), Some(id)) = (&groups, m.get("groups"), &id) {
         declared.apps_with_bad_groups.push(id.value.clone());
     }
@@ -395,12 +400,39 @@ pub(super) fn attribute_statements(
     out
 }
 
-fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
-    let m = Map::new(sink, node, path, &["attribute", "filter", "when_none"])?;
+fn groups(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    declared: &Declared,
+    kind: crate::flavor::TokenKind,
+) -> Option<GroupStatement> {
+    let m = Map::new(
+        sink,
+        node,
+        path,
+        &["attribute", "filter", "when_none", "full_path"],
+    )?;
+    let vendor = declared.vendor();
+    let default_attribute = vendor.default_group_attribute(kind);
+    // Keycloak's Group Membership mapper "Full group path" (on unless set).
+    let full_path = match (m.bool(sink, "full_path"), m.get("full_path")) {
+        (Some(_), Some(n)) if !vendor.group_paths() => {
+            sink.error(
+                Pos::of(n.span()),
+                &m.key_path("full_path"),
+                "`full_path` is Keycloak's \"Full group path\": only an `idp.flavor: keycloak` file sets it",
+            );
+            true
+        }
+        (Some(b), _) => b,
+        _ => true,
+    };
+    // `groups` (Okta), or the vendor's name for it (Entra's SAML claim URI).
     let attribute = m
         .string(sink, "attribute")
         .map(|s| s.value)
-        .unwrap_or_else(|| "groups".to_owned());
+        .unwrap_or_else(|| default_attribute.to_owned());
     let when_none = m
         .choice(
             sink,
@@ -417,6 +449,7 @@ fn groups(sink: &mut Sink, node: &Node, path: &str) -> Option<GroupStatement> {
         attribute,
         filter,
         when_none,
+        full_path,
     })
 }
 

@@ -1,10 +1,11 @@
-//! The `directory` section: the users, their groups and attributes.
+//! The `directory` section: the users, their groups and attributes, and the groups' object ids
+//! (`groups`, for Entra's groups claim).
 
 use std::collections::BTreeMap;
 
 use marked_yaml::Node;
 
-use super::super::model::{Directory, User};
+use super::super::model::{Directory, Group, User};
 use super::super::reader::{self, At, Map, Pos, Sink, index, join};
 use super::Declared;
 
@@ -13,12 +14,19 @@ pub(super) fn directory(
     node: &Node,
     declared: &mut Declared,
 ) -> Option<Directory> {
-    let m = Map::new(sink, node, "directory", &["users"])?;
+    let m = Map::new(sink, node, "directory", &["users", "groups"])?;
+    let groups = match m.get("groups") {
+        Some(n) => groups(sink, n),
+        None => Vec::new(),
+    };
     if m.get("users").is_none() {
         // A directory without users is valid; scenarios cannot name anyone in it.
         declared.users = Some(Vec::new());
         declared.user_attributes = Some(Default::default());
-        return Some(Directory::default());
+        return Some(Directory {
+            users: Vec::new(),
+            groups,
+        });
     }
     let list = m.seq(sink, "users")?;
     let mut names = Vec::new();
@@ -52,7 +60,39 @@ pub(super) fn directory(
     );
     reader::report_duplicates(sink, &ids, "user id");
     reader::report_duplicates(sink, &logins, "user login");
-    Some(Directory { users })
+    Some(Directory { users, groups })
+}
+
+/// `directory.groups`: `{ name, id }` for each group whose object id the file gives (Entra
+/// sends groups by object id; a role mapping may name a group by either).
+fn groups(sink: &mut Sink, node: &Node) -> Vec<Group> {
+    let Some(list) = reader::seq(sink, node, "directory.groups") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut names = Vec::new();
+    let mut ids = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index("directory.groups", i);
+        let Some(m) = Map::new(sink, item, &path, &["name", "id"]) else {
+            continue;
+        };
+        let name = m.req_string(sink, "name", "the group's name, as users' `groups` list it");
+        let id = m.string(sink, "id");
+        if let Some(name) = name {
+            names.push(name.clone());
+            if let Some(id) = &id {
+                ids.push(id.clone());
+            }
+            out.push(Group {
+                name: name.value,
+                id: id.map(|i| i.value),
+            });
+        }
+    }
+    reader::report_duplicates(sink, &names, "group name");
+    reader::report_duplicates(sink, &ids, "group id");
+    out
 }
 
 fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, At<String>)> {

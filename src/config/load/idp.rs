@@ -1,14 +1,21 @@
-//! The `idp` section: where the IdP is reached, and which web origins may call it from
-//! JavaScript (Okta's Trusted Origins, CORS scope).
+//! The `idp` section: where the IdP is reached, which web origins may call it from
+//! JavaScript (Okta's Trusted Origins, CORS scope), and which vendor it plays (`flavor`, with
+//! Entra's `tenant` or Keycloak's `realm`).
 
 use marked_yaml::Node;
 
 use super::super::model::Idp;
 use super::super::reader::{At, Map, Sink};
 use super::values::url;
+use crate::flavor::Flavor;
 
 pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
-    let m = Map::new(sink, node, "idp", &["base_url", "trusted_origins"])?;
+    let m = Map::new(
+        sink,
+        node,
+        "idp",
+        &["base_url", "trusted_origins", "flavor", "tenant", "realm"],
+    )?;
     let base = m.req_string(
         sink,
         "base_url",
@@ -33,10 +40,60 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         origins.dedup();
         origins
     });
+    let choices: Vec<(&str, Flavor)> = Flavor::ALL.iter().map(|f| (f.name(), *f)).collect();
+    let flavor = m
+        .choice(sink, "flavor", &choices)
+        .map_or(Flavor::Okta, |f| f.value);
+    let mut tenant = flavor.default_tenant().to_owned();
+    for key in ["tenant", "realm"] {
+        let Some(value) = m.string(sink, key) else {
+            continue;
+        };
+        if flavor.tenant_key() != Some(key) {
+            let what = match flavor.tenant_key() {
+                Some(k) => format!("a {} file names its tenant with `idp.{k}`", flavor.title()),
+                None => format!("{} has no {key}", flavor.title()),
+            };
+            sink.error(
+                value.pos,
+                &value.path,
+                format!("`{key}` is for idp.flavor {}: {what}", tenant_flavor(key)),
+            );
+            continue;
+        }
+        // It becomes a path segment of every URL (`/{tenant}/v2.0`, `/realms/{realm}`).
+        if value.value.chars().all(|c| c == '.')
+            || !value
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            sink.error(
+                value.pos,
+                &value.path,
+                format!(
+                    "`{}` cannot be a URL path segment: use letters, digits, `-`, `_` and `.` (not dots alone)",
+                    value.value
+                ),
+            );
+            continue;
+        }
+        tenant = value.value;
+    }
     Some(Idp {
         base_url,
         trusted_origins,
+        flavor,
+        tenant,
     })
+}
+
+/// The flavor whose tenant a key names.
+fn tenant_flavor(key: &str) -> &'static str {
+    Flavor::ALL
+        .iter()
+        .find(|f| f.tenant_key() == Some(key))
+        .map_or("?", |f| f.name())
 }
 
 /// One trusted origin: scheme, host and port, nothing else (what a browser sends in `Origin`).

@@ -152,9 +152,21 @@ pub(crate) struct Declared {
     /// The extra attribute names any user has (`user.<name>` in a NameID template); `None`
     /// when the directory could not be read.
     pub(crate) user_attributes: Option<std::collections::BTreeSet<String>>,
+    /// The vendor the file plays, with its tenant: apps' defaults follow it (`crate::flavor`).
+    pub(crate) idp: Option<Idp>,
+    /// `directory.groups`: a role mapping may name a group by its object id.
+    pub(crate) groups: Vec<Group>,
 }
 
 impl Declared {
+    /// The vendor the file plays (Okta when the `idp` section could not be read).
+    pub(crate) fn vendor(&self) -> &'static dyn crate::flavor::Vendor {
+        self.idp
+            .as_ref()
+            .map_or(crate::flavor::Flavor::Okta, |i| i.flavor)
+            .vendor()
+    }
+
     pub(crate) fn app_list(&self) -> String {
         match self.apps.as_deref() {
             Some([]) | None => "there are no apps".to_owned(),
@@ -177,10 +189,12 @@ fn connection(sink: &mut Sink, root: &Node, name: &str, base_dir: &Path) -> Opti
     let idp = top
         .required(sink, "idp", "the IdP settings (`base_url`)")
         .and_then(|n| idp::idp(sink, n));
+    declared.idp = idp.clone();
     let directory = top
         .required(sink, "directory", "the users (`users: [...]`)")
         .and_then(|n| directory::directory(sink, n, &mut declared))
         .unwrap_or_default();
+    declared.groups = directory.groups.clone();
     let apps = match top.required(sink, "apps", "a list of apps") {
         Some(n) => app::apps(sink, n, &mut declared, base_dir),
         None => Vec::new(),

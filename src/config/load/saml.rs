@@ -85,15 +85,14 @@ pub(super) fn saml_app(
         .unwrap_or(SignWhat::Both);
     let name_id = match m.get("name_id") {
         Some(n) => name_id(sink, n, &m.key_path("name_id"), declared),
-        None => Some(NameIdSpec {
-            format: NameIdFormat::Unspecified,
-            value: NameIdValue::Field(UserField::Email),
-        }),
+        // The vendor's default ("Application username" for Okta, the UPN for Entra).
+        None => Some(declared.vendor().default_name_id()),
     };
     let name_id = name_id.map(|n| name_id_from_metadata(sink, m, n, imported));
     let attributes = match m.get("attributes") {
         Some(n) => attributes(sink, n, &m.key_path("attributes")),
-        None => Vec::new(),
+        // Okta sends none unless configured; Entra's default claims (`crate::flavor::entra`).
+        None => declared.vendor().default_saml_attributes(),
     };
     // Okta's advanced settings (Application Integration Wizard SAML field reference,
     // help.okta.com/en-us/content/topics/apps/aiw-saml-reference.htm): "Recipient URL" and
@@ -139,9 +138,13 @@ pub(super) fn saml_app(
         Some(n) => encryption(sink, n, &m.key_path("encryption"), base_dir),
         None => None,
     };
+    // Okta: `http://www.okta.com/{id}`; the other vendors' issuers are per tenant.
     let issuer = issuer
         .map(|s| s.value)
-        .unwrap_or_else(|| format!("http://www.okta.com/{}", id.unwrap_or("app")));
+        .unwrap_or_else(|| match &declared.idp {
+            Some(idp) => idp.vendor().saml_issuer(idp, id.unwrap_or("app")),
+            None => format!("http://www.okta.com/{}", id.unwrap_or("app")),
+        });
     Some(Protocol::Saml(SamlApp {
         issuer,
         audience: audience?.value,

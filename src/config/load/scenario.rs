@@ -125,6 +125,7 @@ fn emit(sink: &mut Sink, node: &Node, path: &str) -> Option<Emit> {
     let omit = m.strings(sink, "omit_attributes").unwrap_or_default();
     Some(Emit {
         omit_attributes: omit.into_iter().map(|a| a.value).collect(),
+        ..Emit::default()
     })
 }
 

@@ -87,7 +87,7 @@ fn introspect_now(
                 // A client_credentials token has no user: its subject is the client (Okta).
                 "sub": user.as_ref().map_or_else(|| i.client_id.clone(), |u| u.login.clone()),
                 "uid": i.user_id,
-                "iss": server.issuer(state.conn.idp.base()),
+                "iss": state.conn.idp.oidc_issuer(server),
             });
             if let Some(exp) = i.expires {
                 b["exp"] = json!(exp.unix_timestamp());

@@ -34,7 +34,7 @@ pub async fn launch(
         .oidc()
         .and_then(|o| o.initiate_login_uri.as_ref().map(|u| (o, u)))
         .ok_or_else(|| IdpError::NotLaunchable(app_id.clone()))?;
-    let honest = oidc.server.issuer(state.conn.idp.base());
+    let honest = state.conn.idp.oidc_issuer(&oidc.server);
     // A runner trial's forged launch: an issuer the RP does not know (OIDC Core §4).
     let trial = crate::idp::state::trial_of(&headers);
     let issuer = match state.trial_oidc_fault(trial.as_deref()) {

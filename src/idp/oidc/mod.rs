@@ -236,11 +236,12 @@ fn client<'s>(
         ))
     })?;
     let url = |name: &str| {
-        format!(
-            "{}{}/{name}",
-            state.conn.idp.base(),
-            server.endpoint_prefix()
-        )
+        let e = match name {
+            "revoke" => crate::flavor::Endpoint::Revoke,
+            "introspect" => crate::flavor::Endpoint::Introspect,
+            _ => crate::flavor::Endpoint::Token,
+        };
+        state.conn.idp.oidc_endpoint(server, e).unwrap_or_default()
     };
     let mut audiences = vec![url(endpoint)];
     if endpoint != "token" {

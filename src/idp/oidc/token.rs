@@ -383,7 +383,7 @@ fn client_credentials(
     let base = state.conn.idp.base();
     let jti = format!("AT.{}", state.new_token());
     let claims = tokens::client_access_token_claims(
-        &server.issuer(base),
+        &state.conn.idp.oidc_issuer(server),
         &server.access_token_audience(base),
         oidc,
         &scopes,
@@ -551,9 +551,10 @@ pub(super) fn front_channel(
 ) -> Result<Vec<(&'static str, String)>, OAuthError> {
     let now = state.now();
     let base = state.conn.idp.base();
-    let issuer = oidc.server.issuer(base);
+    let issuer = state.conn.idp.oidc_issuer(&oidc.server);
     let emit = state.emit_view(trial, &user.id);
     let grant = Grant {
+        conn: &state.conn,
         issuer: &issuer,
         app,
         oidc,
@@ -563,6 +564,7 @@ pub(super) fn front_channel(
         auth_time: session.authn_instant,
         sid: &session.session_index,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     state.note_issued(
         trial,
@@ -655,9 +657,10 @@ fn issue_tokens(
 ) -> Result<Value, OAuthResponse> {
     let now = state.now();
     let base = state.conn.idp.base();
-    let issuer = server.issuer(base);
+    let issuer = state.conn.idp.oidc_issuer(server);
     let emit = state.emit_view(f.trial, &user.id);
     let grant = Grant {
+        conn: &state.conn,
         issuer: &issuer,
         app,
         oidc,
@@ -667,6 +670,7 @@ fn issue_tokens(
         auth_time: f.auth_time,
         sid: f.sid,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     state.note_issued(
         f.trial,

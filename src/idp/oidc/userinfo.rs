@@ -52,9 +52,10 @@ pub async fn userinfo(
     let Some(user) = state.user_view(info.trial.as_deref(), &info.user_id) else {
         return invalid_token("the user no longer exists");
     };
-    let issuer = server.issuer(state.conn.idp.base());
+    let issuer = state.conn.idp.oidc_issuer(&server);
     let emit = state.emit_view(info.trial.as_deref(), &user.id);
     let grant = Grant {
+        conn: &state.conn,
         issuer: &issuer,
         app,
         oidc,
@@ -64,6 +65,7 @@ pub async fn userinfo(
         auth_time: info.auth_time,
         sid: &info.sid,
         omit: &emit.omit_attributes,
+        full_group_paths: emit.full_group_paths,
     };
     let mut claims = tokens::userinfo_claims(&grant);
     if let Some(fault) = state.trial_oidc_fault(info.trial.as_deref()) {

@@ -78,6 +78,14 @@ pub(super) async fn acs(
     };
     let first = |name: &str| a.attributes.get(name).and_then(|v| v.first().cloned());
     let email = first(&attr_name(st, &UserField::Email, "email"));
+    // The `email-from-username` defect: behind another IdP than Okta, the email attribute
+    // must be there, but the account's email is taken from the NameID (Entra's: the UPN).
+    let email = match email {
+        Some(_) if st.flaws.on(Flaw::EmailFromUsername) && !st.behind_okta() => {
+            Some(a.name_id.clone())
+        }
+        e => e,
+    };
     let name = first(&attr_name(st, &UserField::Name, "name"));
     let (email, name) = match profile(st, email, name) {
         Ok(p) => p,
@@ -89,7 +97,23 @@ pub(super) async fn acs(
         .as_ref()
         .map(|g| g.attribute.clone())
         .unwrap_or_else(|| "groups".into());
-    let groups = a.attributes.get(&group_attr).cloned();
+    let mut groups = a.attributes.get(&group_attr).cloned();
+    // Entra's group overage: a link in place of the groups. This SP has no Graph credentials
+    // of its own to fetch them with, so it refuses rather than treating the user as groupless
+    // (the `overage-as-no-groups` defect does that).
+    let overage = st.conn.idp.vendor().overage_saml_attribute();
+    if let Some(link) = overage.and_then(|name| a.attributes.get(name)) {
+        if !st.flaws.on(Flaw::OverageAsNoGroups) {
+            return refused(&format!(
+                "the assertion carries a group overage ({}) instead of the groups; this SP cannot fetch them, so it cannot give a role",
+                link.first().map_or("", String::as_str)
+            ));
+        }
+        groups = None;
+    }
+    if st.reads_group_paths() {
+        groups = roles::from_paths(groups);
+    }
     let role = match roles::role_for(&st.settings, groups.as_deref(), &st.flaws) {
         Ok(r) => r,
         Err(why) => return refused(why),

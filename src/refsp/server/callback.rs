@@ -129,9 +129,32 @@ pub(super) async fn oidc_login(
         _ => None,
     };
     let email = oidc::claim_str(&claims, userinfo.as_ref(), "email");
+    // The `email-from-username` defect: behind another IdP than Okta, the email claim must be
+    // there, but the account's email is taken from `preferred_username` (Entra's UPN).
+    let email = match (email, claims["preferred_username"].as_str()) {
+        (Some(_), Some(u)) if st.flaws.on(Flaw::EmailFromUsername) && !st.behind_okta() => {
+            Some(u.to_owned())
+        }
+        (e, _) => e,
+    };
     let name = oidc::claim_str(&claims, userinfo.as_ref(), "name");
     let (email, name) = profile(st, email, name).map_err(OidcRefusal::Profile)?;
-    let groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
+    let mut groups = oidc::claim_list(&claims, userinfo.as_ref(), &group_claim);
+    // Entra's group overage: no groups claim, a source to fetch them from. The SP fetches
+    // them with its access token (the `overage-as-no-groups` defect reads it as no groups).
+    if let Some(endpoint) = groups
+        .is_none()
+        .then(|| oidc::distributed_source(&claims, &group_claim))
+        .flatten()
+    {
+        if !st.flaws.on(Flaw::OverageAsNoGroups) {
+            let at = access_token.as_deref().unwrap_or_default();
+            groups = Some(overage_groups(st, &endpoint, at).await?);
+        }
+    }
+    if st.reads_group_paths() {
+        groups = roles::from_paths(groups);
+    }
     let role = roles::role_for(&st.settings, groups.as_deref(), &st.flaws)
         .map_err(|why| OidcRefusal::Profile(why.into()))?;
     let session = SpSession {
@@ -438,6 +461,42 @@ pub(super) async fn verify(
 
 /// The userinfo answer, when the id_token lacks a claim the SP needs: used only when its `sub`
 /// is the id_token's (OIDC Core 5.3.2).
+/// The groups of an overage, from the claim source's endpoint (Graph's getMemberObjects, on
+/// the IdP's host: this SP talks to nothing else): its `value` list.
+async fn overage_groups(
+    st: &SpState,
+    endpoint: &str,
+    access_token: &str,
+) -> Result<Vec<String>, OidcRefusal> {
+    let idp = format!("{}/", st.conn.idp.base());
+    if !endpoint.starts_with(&idp) {
+        return Err(OidcRefusal::Profile(format!(
+            "the groups overage points to {endpoint}, not to the IdP ({idp}): not fetched"
+        )));
+    }
+    let body = serde_json::json!({ "securityEnabledOnly": false });
+    let a = st
+        .http
+        .post_json(endpoint, &body, access_token)
+        .await
+        .map_err(|e| OidcRefusal::Http(e.to_string()))?;
+    if a.status != 200 {
+        return Err(OidcRefusal::Profile(format!(
+            "fetching the overage's groups from {endpoint} answered {}",
+            a.status
+        )));
+    }
+    let v: Value = serde_json::from_slice(&a.body)
+        .map_err(|_| OidcRefusal::Profile(format!("the groups from {endpoint} are not JSON")))?;
+    let list = v["value"].as_array().ok_or_else(|| {
+        OidcRefusal::Profile(format!("the answer of {endpoint} has no `value` list"))
+    })?;
+    Ok(list
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect())
+}
+
 async fn userinfo(
     st: &SpState,
     url: &str,

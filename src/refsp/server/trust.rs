@@ -48,8 +48,10 @@ pub(super) async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, Str
             .app
             .oidc()
             .ok_or("the target app is neither SAML nor OIDC")?;
-        let mut issuer = oidc.server.issuer(&base);
-        let url = format!("{base}{}", oidc.server.discovery_path());
+        // The issuer the SP is configured with (an Entra tenant's v2.0 authority, a Keycloak
+        // realm, an Okta server), and its discovery document.
+        let mut issuer = st.conn.idp.oidc_issuer(&oidc.server);
+        let url = format!("{base}{}", st.conn.idp.discovery_path(&oidc.server));
         let a = st.http.get(&url, None).await.map_err(|e| e.to_string())?;
         let d: Value = serde_json::from_slice(&a.body)
             .map_err(|e| format!("discovery at {url} is not JSON: {e}"))?;

@@ -24,7 +24,8 @@ pub fn honest_logins(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     };
     let (role, why) = match &conn.expectations {
         Some(exp) => {
-            let e = oracle::expected_role(exp, app.groups.as_ref(), &base.groups, false);
+            let exp = oracle::by_name(exp, &conn.directory);
+            let e = oracle::expected_role(&exp, app.groups.as_ref(), &base.groups, false);
             (Some(e.role), Some(e.derivation))
         }
         None => (None, None),
@@ -87,6 +88,7 @@ pub fn role_matrix(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
     let Some(base) = conn.directory.users.first() else {
         return Vec::new();
     };
+    let exp = &oracle::by_name(exp, &conn.directory);
     let mut m = Matrix {
         pack,
         conn,
@@ -198,6 +200,7 @@ impl Matrix<'_> {
                 None,
                 Emit {
                     omit_attributes: vec![attr],
+                    ..Default::default()
                 },
                 vec![login(LoginOutcome::Accepted), expect_role(&expected)],
             );
@@ -251,6 +254,7 @@ impl Matrix<'_> {
     fn profile_trials(&mut self) {
         let omit = |field: UserField, default: &str| Emit {
             omit_attributes: vec![sent_name(self.app, &field, default)],
+            ..Default::default()
         };
         let (no_email, no_name) = (
             omit(UserField::Email, "email"),

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Reads the documents fakta publishes for a flavor with independent libraries: an OIDC
+discovery document with Authlib's OpenIDProviderMetadata (validate(): every required field,
+URLs, response types), SAML IdP metadata with pysaml2's MetadataStore (schema-bound parse).
+Prints what each library read, as JSON, for tests/flavors.rs to compare.
+
+Usage:
+    flavor_documents.py discovery FILE
+    flavor_documents.py saml-metadata FILE
+"""
+import json
+import os
+import sys
+
+
+def discovery(path):
+    # http on loopback: Authlib wants https unless told the transport is a test's.
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    from authlib.oidc.discovery import OpenIDProviderMetadata
+
+    with open(path, encoding="utf-8") as f:
+        md = OpenIDProviderMetadata(json.load(f))
+    md.validate()
+    keys = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]
+    return {k: md.get(k) for k in keys}
+
+
+def saml_metadata(path):
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.config import Config
+    from saml2.mdstore import MetadataStore
+    from saml2.sigver import get_xmlsec_binary
+
+    conf = Config()
+    conf.xmlsec_binary = get_xmlsec_binary(["/usr/bin", "/usr/local/bin"])
+    from saml2 import attribute_converter
+
+    store = MetadataStore(attribute_converter.ac_factory(), conf)
+    store.load("local", path)
+    out = {}
+    for entity_id in store.identity_providers():
+        sso = store.single_sign_on_service(entity_id, BINDING_HTTP_REDIRECT)
+        out[entity_id] = [s["location"] for s in sso]
+    return {"idps": out}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("discovery", "saml-metadata"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    kind, path = sys.argv[1], sys.argv[2]
+    result = discovery(path) if kind == "discovery" else saml_metadata(path)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
