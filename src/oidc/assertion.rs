@@ -31,10 +31,14 @@ pub const MAX_CLIENT_KEYS: usize = 20;
 
 /// The algorithms `client_secret_jwt` accepts (Okta: HS256, HS384, HS512).
 pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
-/// A JWS algorithm `private_key_jwt` accepts (RFC 7518 §3.3 RSASSA-PKCS1-v1_5, §3.4 ECDSA):
-/// Okta, "Client authentication methods"
-/// (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/), JWT with a
-/// private key: RS256, RS384, RS512, ES256, ES384, ES512.
+/// A JWS algorithm `private_key_jwt` accepts (RFC 7518 §3.3 RSASSA-PKCS1-v1_5, §3.4 ECDSA).
+/// Okta's Management API describes an app's JSON Web Key as one "Okta can use ... to verify
+/// the signature of a JWT when provided for the private_key_jwt client authentication method"
+/// and types its `alg` as `SigningAlgorithm`: ES256, ES384, ES512, HS256, HS384, HS512, RS256,
+/// RS384, RS512 (Okta Admin Management OpenAPI 5.1.0, as generated in okta/okta-sdk-dotnet
+/// `src/Okta.Sdk/Model/SigningAlgorithm.cs` and `docs/SchemasJsonWebKey.md`); the asymmetric
+/// ones are these (HS* are `client_secret_jwt`'s, [`HMAC_ALGS`]). See also "Client
+/// authentication methods" (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlg {
     RS256,
