@@ -95,10 +95,12 @@ pub const FLAGS: [&str; 11] = [
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// The default limit of one command, one navigation, one wait.
 pub const STEP_LIMIT: Duration = Duration::from_secs(20);
-/// How soon after a click or key a navigation it starts shows its first request.
-pub const NAVIGATION_START: Duration = Duration::from_millis(500);
-/// How long a page that submits itself on load must stay before it counts as settled.
-pub const AUTOSUBMIT_GRACE: Duration = Duration::from_secs(1);
+/// How long a navigation the main frame requested may take to start loading before it is taken
+/// as dropped (a form's submission blocked, a navigation cancelled by another script): only
+/// such a navigation ever waits this long; one that starts ends the wait at once.
+pub const REQUESTED_START_LIMIT: Duration = Duration::from_secs(5);
+/// How often [`Page::wait_for`] evaluates its expression when no event of the page comes.
+pub const WAIT_POLL: Duration = Duration::from_millis(50);
 /// The last bytes of Chromium's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -285,10 +287,11 @@ impl Chromium {
                     STEP_LIMIT,
                 )
                 .await?;
-            Ok::<_, BrowserError>(attached["sessionId"].as_str().unwrap_or("").to_owned())
+            let session = attached["sessionId"].as_str().unwrap_or("").to_owned();
+            Ok::<_, BrowserError>((session, target_id))
         }
         .await;
-        let session = match made {
+        let (session, frame_id) = match made {
             Ok(s) => s,
             Err(e) => {
                 dispose(&self.conn);
@@ -302,6 +305,11 @@ impl Chromium {
             session,
             events,
             hops: Vec::new(),
+            // A page target's main frame has the target's id.
+            main_frame: MainFrame {
+                id: frame_id,
+                ..MainFrame::default()
+            },
             limit: STEP_LIMIT,
         };
         for domain in ["Page.enable", "Network.enable"] {
@@ -482,7 +490,52 @@ pub struct Page {
     session: String,
     events: mpsc::Receiver<Event>,
     hops: Vec<Hop>,
+    main_frame: MainFrame,
     limit: Duration,
+}
+
+/// What the page's main frame is doing, as its `Page.*` events say: what [`Page::settle`]
+/// waits on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct MainFrame {
+    id: String,
+    /// Between `Page.frameStartedLoading` and `Page.frameStoppedLoading`: a navigation is
+    /// under way, or its document has not fired `load` yet.
+    loading: bool,
+    /// A navigation the frame was asked for that has not started loading, and since when: a
+    /// form submitted or a location set by script, a link clicked
+    /// (`Page.frameRequestedNavigation`, or `Page.frameScheduledNavigation` with no delay).
+    /// Chromium reports it while the script runs, before the document it runs in is loaded.
+    requested: Option<(String, Instant)>,
+}
+
+impl MainFrame {
+    /// Notes what `ev` says about the main frame (events of other frames are not its).
+    fn note(&mut self, ev: &Event) {
+        let p = &ev.params;
+        if p["frameId"].as_str() != Some(self.id.as_str()) {
+            return;
+        }
+        match ev.method.as_str() {
+            // Only the start of loading ends a request: `frameStartedNavigating` comes from
+            // another process than `frameStartedLoading`, and may come first.
+            "Page.frameStartedLoading" => {
+                self.loading = true;
+                self.requested = None;
+            }
+            "Page.frameStoppedLoading" => self.loading = false,
+            "Page.frameRequestedNavigation"
+                if p["disposition"].as_str().is_none_or(|d| d == "currentTab") =>
+            {
+                self.requested = Some((p["url"].as_str().unwrap_or("").to_owned(), Instant::now()));
+            }
+            // A refresh later than at once is a page a person reads first.
+            "Page.frameScheduledNavigation" if p["delay"].as_f64().is_some_and(|d| d <= 0.0) => {
+                self.requested = Some((p["url"].as_str().unwrap_or("").to_owned(), Instant::now()));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Page {
@@ -505,6 +558,10 @@ impl Page {
     }
 
     fn record(&mut self, ev: &Event) {
+        if ev.method.starts_with("Page.") {
+            self.main_frame.note(ev);
+            return;
+        }
         let p = &ev.params;
         let is_document = p["type"].as_str() == Some("Document");
         match ev.method.as_str() {
@@ -677,53 +734,75 @@ impl Page {
             .unwrap_or(false))
     }
 
-    /// Waits until no document request is under way and the page's `document.readyState` is
-    /// `complete` at the same URL twice, 150 ms apart: redirects, auto-submitting forms and
-    /// scripts that navigate on load have run their course. A page that submits itself on load
-    /// (a SAML or form_post page) must stay [`AUTOSUBMIT_GRACE`] first: its form's request
-    /// may not have shown yet on a loaded machine, and an interceptor may have stopped it (then
-    /// the page stays).
+    /// What keeps the page from being settled now, if anything (see [`Page::settle`]).
+    fn busy(&self) -> Option<String> {
+        if let Some(h) = self
+            .hops
+            .iter()
+            .find(|h| h.status.is_none() && h.failed.is_none())
+        {
+            return Some(format!("the answer to {} {}", h.method, h.url));
+        }
+        if let Some((url, _)) = &self.main_frame.requested {
+            return Some(format!("the navigation to {url} to start"));
+        }
+        self.main_frame
+            .loading
+            .then(|| "the document to load".to_owned())
+    }
+
+    /// Reads the page's next event into its state, waiting at most until `until`; false when
+    /// none came by then.
+    async fn next_event(&mut self, until: Instant) -> Result<bool, BrowserError> {
+        match tokio::time::timeout_at(until.into(), self.events.recv()).await {
+            Ok(Some(ev)) => {
+                self.record(&ev);
+                Ok(true)
+            }
+            Ok(None) => Err(BrowserError::Gone(
+                "the DevTools connection closed while waiting on the page".to_owned(),
+            )),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Waits until the page is settled: no document request under way, the main frame not
+    /// loading (its document fired `load`), and no navigation requested that has not started
+    /// (a form a script submits on load asks for its navigation while `load` is being fired,
+    /// so a SAML or form_post page is never taken for a page that stays). Decided from the
+    /// page's events as they come, never by time; the one exception is a requested navigation
+    /// that never starts loading (blocked, or cancelled by another script), dropped after
+    /// [`REQUESTED_START_LIMIT`] with nothing else under way.
     pub async fn settle(&mut self) -> Result<(), BrowserError> {
         let deadline = Instant::now() + self.limit;
-        let mut last: Option<(String, bool)> = None;
-        let mut since = Instant::now();
-        let mut last_hops = usize::MAX;
         loop {
-            tokio::time::sleep(Duration::from_millis(150)).await;
             self.drain();
-            let hops = self.hops.len();
-            let pending = self
-                .hops
-                .iter()
-                .any(|h| h.status.is_none() && h.failed.is_none());
-            // A navigation under way destroys the context an evaluation runs in: not settled.
-            let now = self
-                .eval_quiet(
-                    "document.readyState === 'complete' ? [location.href, !!(document.body && \
-                     /submit\\(\\)/.test(document.body.getAttribute('onload') || ''))] : null",
-                )
-                .await
-                .ok()
-                .and_then(|v| Some((v[0].as_str()?.to_owned(), v[1].as_bool()?)));
-            // The same page, with no request since it was first seen.
-            let same = now.is_some() && now == last && hops == last_hops;
-            if !same {
-                since = Instant::now();
-                last = now;
-                last_hops = hops;
-            } else if !pending
-                && (last.as_ref().is_some_and(|(_, autosubmit)| !autosubmit)
-                    || since.elapsed() >= AUTOSUBMIT_GRACE)
-            {
+            let Some(why) = self.busy() else {
                 return Ok(());
+            };
+            let stalled = match &self.main_frame.requested {
+                Some((_, since)) if !self.main_frame.loading => {
+                    Some(*since + REQUESTED_START_LIMIT)
+                }
+                _ => None,
+            };
+            let until = stalled.map_or(deadline, |s| s.min(deadline));
+            if self.next_event(until).await? {
+                continue;
+            }
+            if stalled.is_some_and(|s| Instant::now() >= s) {
+                if let Some((url, _)) = self.main_frame.requested.take() {
+                    tracing::warn!(
+                        "the navigation to {url} the page requested did not start within {:?}; \
+                         taken as dropped",
+                        REQUESTED_START_LIMIT
+                    );
+                }
+                continue;
             }
             if Instant::now() >= deadline {
                 return Err(BrowserError::Timeout {
-                    what: format!(
-                        "the page to settle (at {})",
-                        last.as_ref()
-                            .map_or("a page still loading", |(u, _)| u.as_str())
-                    ),
+                    what: format!("the page to settle (still waiting for {why})"),
                     limit: self.limit,
                 });
             }
@@ -807,7 +886,10 @@ impl Page {
                     limit: self.limit,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // What the page's script decides follows what it received (an answer, a
+            // navigation): evaluate again when an event comes, else after WAIT_POLL.
+            self.next_event((Instant::now() + WAIT_POLL).min(deadline))
+                .await?;
         }
     }
 
@@ -841,19 +923,19 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
         self.after_input(before).await
     }
 
-    /// After a click or a key: a link or a form sends its request at once, so when a document
-    /// request appears within [`NAVIGATION_START`] the page is let settle; otherwise the input
-    /// navigated nowhere (a field focused) or its script navigates later, which the caller
-    /// waits for ([`Page::wait_for`]). Never settling on the page being left is what makes a
-    /// second click on it impossible.
+    /// After a click or a key: when it asked for a navigation (a link, a form's submission),
+    /// waits until the page settled; otherwise the input navigated nowhere (a field focused)
+    /// or its script navigates later, which the caller waits for ([`Page::wait_for`]). Chromium
+    /// acknowledges an input on another channel than the page's events, so the page is first
+    /// asked for a value: its answer comes after every event the input's handling raised.
+    /// Never settling on the page being left is what makes a second click on it impossible.
     async fn after_input(&mut self, hops_before: usize) -> Result<(), BrowserError> {
-        let deadline = Instant::now() + NAVIGATION_START;
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-            self.drain();
-            if self.hops.len() > hops_before {
-                return self.settle().await;
-            }
+        // A navigation that already replaced the document fails the evaluation: fine, the
+        // events below say it started.
+        let _ = self.eval_quiet("0").await;
+        self.drain();
+        if self.hops.len() > hops_before || self.busy().is_some() {
+            return self.settle().await;
         }
         Ok(())
     }

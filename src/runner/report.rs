@@ -294,7 +294,10 @@ pub fn run_and_collect(
         list: options.list,
         ignored: options.ignored,
         include_ignored: options.include_ignored,
-        test_threads: options.test_threads,
+        test_threads: options.test_threads.or(match options.browser {
+            super::transport::Engine::Chromium => Some(super::transport::CHROMIUM_TEST_THREADS),
+            super::transport::Engine::Http => None,
+        }),
         nocapture: options.nocapture,
         quiet: options.quiet,
         logfile: options.log.as_ref().map(|p| p.display().to_string()),
