@@ -3,9 +3,12 @@
 //! CORS as a browser enforces it, and fakta's own pages as a person sees them.
 //!
 //! One Chromium process per [`Chromium`] (a fresh profile in a temporary directory, removed on
-//! drop; the process group killed on drop), one fresh browser context per [`Page`] (its own
-//! cookies and storage, disposed on drop). Every wait has a time limit; a missing Chromium is
-//! one error naming the Debian package to install. Chromium is started with
+//! drop; the process group killed on drop), one browser context per [`Page`] (its own cookies
+//! and storage). A page's context is either new or one a dropped page left, wiped clean first
+//! (its cookies, the storage of every origin its frames showed, its cache): a new context
+//! costs Chromium a renderer process, several times the CPU of the pages a trial loads. Every
+//! wait has a time limit; a missing Chromium is one error naming the Debian package to
+//! install. Chromium is started with
 //! `--remote-debugging-pipe`, so the protocol runs over two pipes and no port is opened.
 
 pub mod cdp;
@@ -146,9 +149,27 @@ pub struct Chromium {
     path: PathBuf,
     version: String,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// Tabs of dropped pages, wiped, for the next pages.
+    spare: Spares,
     // Dropped after the process is killed (fields drop after `Drop::drop`).
     _profile: tempfile::TempDir,
 }
+
+/// A tab whose page was dropped, wiped clean ([`Page::wipe`]), in its own context.
+#[derive(Debug)]
+struct Spare {
+    context_id: String,
+    session: String,
+    frame_id: String,
+}
+
+type Spares = Arc<Mutex<Vec<Spare>>>;
+
+/// The most wiped tabs kept for reuse; past it a dropped page's context is disposed.
+pub const MAX_SPARE_PAGES: usize = 16;
+/// How long each step of wiping a dropped page's tab may take before its context is disposed
+/// instead.
+pub const WIPE_LIMIT: Duration = Duration::from_secs(5);
 
 impl Chromium {
     /// Starts Chromium (see [`find_chromium`]) with a fresh profile, trusting the CAs this
@@ -218,6 +239,7 @@ impl Chromium {
             path,
             version: String::new(),
             stderr,
+            spare: Arc::default(),
             _profile: profile,
         };
         match me
@@ -238,6 +260,11 @@ impl Chromium {
         }
     }
 
+    /// How many wiped tabs of dropped pages wait for the next pages.
+    pub fn spare_pages(&self) -> usize {
+        self.spare.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The process id of Chromium (also its process group's).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -253,9 +280,28 @@ impl Chromium {
         String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).into_owned()
     }
 
-    /// A page in a fresh browser context: no cookies, no storage, nothing shared with any other
-    /// page.
+    /// A page in a browser context of its own: no cookies, no storage, nothing shared with any
+    /// other page. A dropped page's tab, wiped, when there is one; else a new context.
     pub async fn page(&self) -> Result<Page, BrowserError> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(s) = spare {
+            let events = self.conn.subscribe(&s.session);
+            return Ok(Page {
+                conn: Arc::clone(&self.conn),
+                context_id: s.context_id,
+                session: s.session,
+                events,
+                hops: Vec::new(),
+                origins: Vec::new(),
+                main_frame: MainFrame {
+                    id: s.frame_id,
+                    ..MainFrame::default()
+                },
+                limit: STEP_LIMIT,
+                intercepting: false,
+                spare: Some(Arc::clone(&self.spare)),
+            });
+        }
         let ctx = self
             .conn
             .call(None, "Target.createBrowserContext", json!({}), STEP_LIMIT)
@@ -305,12 +351,15 @@ impl Chromium {
             session,
             events,
             hops: Vec::new(),
+            origins: Vec::new(),
             // A page target's main frame has the target's id.
             main_frame: MainFrame {
                 id: frame_id,
                 ..MainFrame::default()
             },
             limit: STEP_LIMIT,
+            intercepting: false,
+            spare: Some(Arc::clone(&self.spare)),
         };
         for domain in ["Page.enable", "Network.enable"] {
             page.call(domain, json!({})).await?;
@@ -490,8 +539,15 @@ pub struct Page {
     session: String,
     events: mpsc::Receiver<Event>,
     hops: Vec<Hop>,
+    /// The origins of the documents the page showed (its frames'), whose storage a wipe
+    /// clears.
+    origins: Vec<String>,
     main_frame: MainFrame,
     limit: Duration,
+    /// Whether `Fetch` is on (an interceptor).
+    intercepting: bool,
+    /// Where the tab goes, wiped, when the page is dropped (None: its context is disposed).
+    spare: Option<Spares>,
 }
 
 /// What the page's main frame is doing, as its `Page.*` events say: what [`Page::settle`]
@@ -545,6 +601,11 @@ impl Page {
             .await
     }
 
+    /// The browser context the page runs in (a reused tab keeps its context's id).
+    pub fn context_id(&self) -> &str {
+        &self.context_id
+    }
+
     /// Sets the time limit of each later step (commands, navigations, waits).
     pub fn set_limit(&mut self, limit: Duration) {
         self.limit = limit;
@@ -558,6 +619,9 @@ impl Page {
     }
 
     fn record(&mut self, ev: &Event) {
+        if ev.method == "Page.frameNavigated" {
+            self.note_origin(ev.params["frame"]["url"].as_str().unwrap_or(""));
+        }
         if ev.method.starts_with("Page.") {
             self.main_frame.note(ev);
             return;
@@ -566,6 +630,7 @@ impl Page {
         let is_document = p["type"].as_str() == Some("Document");
         match ev.method.as_str() {
             "Network.requestWillBeSent" if is_document => {
+                self.note_origin(p["request"]["url"].as_str().unwrap_or(""));
                 let id = p["requestId"].as_str().unwrap_or("").to_owned();
                 if p["redirectResponse"].is_object() {
                     let answer = &p["redirectResponse"];
@@ -633,6 +698,77 @@ impl Page {
         }
     }
 
+    /// Notes the origin of `url` (an http or https one) as one whose storage a wipe clears.
+    fn note_origin(&mut self, url: &str) {
+        let Ok(u) = url::Url::parse(url) else {
+            return;
+        };
+        if !matches!(u.scheme(), "http" | "https") {
+            return;
+        }
+        let origin = u.origin().ascii_serialization();
+        if !self.origins.contains(&origin) {
+            self.origins.push(origin);
+        }
+    }
+
+    /// Makes the tab as a new context would have it, for another page: its interceptor off,
+    /// about:blank shown (scripts and workers of the last documents gone), the context's
+    /// cookies, its cache and the storage of every origin its frames showed (local and
+    /// session storage, IndexedDB, cache storage, service workers) cleared. Only its history
+    /// list stays, which no document of another origin can read.
+    async fn wipe(&mut self) -> Result<(), BrowserError> {
+        if self.intercepting {
+            self.call("Fetch.disable", json!({})).await?;
+            self.conn.unsubscribe_fetch(&self.session);
+            self.intercepting = false;
+        }
+        self.goto("about:blank").await?;
+        self.conn
+            .call(
+                None,
+                "Storage.clearCookies",
+                json!({ "browserContextId": self.context_id }),
+                self.limit,
+            )
+            .await?;
+        for origin in std::mem::take(&mut self.origins) {
+            self.call(
+                "Storage.clearDataForOrigin",
+                json!({ "origin": origin, "storageTypes": "all" }),
+            )
+            .await?;
+        }
+        self.call("Network.clearBrowserCache", json!({})).await?;
+        Ok(())
+    }
+
+    /// Wipes the tab of a dropped page and keeps it for the next page, or disposes of its
+    /// context when it cannot be wiped or enough are kept.
+    async fn recycle(mut self, spares: Spares) {
+        if let Err(e) = self.wipe().await {
+            // Dropped here with no `spare`: its context is disposed.
+            tracing::debug!("a dropped page's tab could not be wiped ({e}); its context is disposed");
+            return;
+        }
+        self.conn.unsubscribe(&self.session);
+        let spare = Spare {
+            context_id: std::mem::take(&mut self.context_id),
+            session: std::mem::take(&mut self.session),
+            frame_id: self.main_frame.id.clone(),
+        };
+        let mut kept = spares.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < MAX_SPARE_PAGES {
+            kept.push(spare);
+        } else {
+            drop(kept);
+            self.conn.send_and_forget(
+                "Target.disposeBrowserContext",
+                json!({ "browserContextId": spare.context_id }),
+            );
+        }
+    }
+
     /// From now on, holds each document request of this page (navigations, redirects, form
     /// posts; not its scripts' fetches) until `decide` says what becomes of it. The decisions
     /// are carried out by a task of their own, so a request is let go even while the page's
@@ -667,8 +803,9 @@ impl Page {
                 { "urlPattern": "*", "resourceType": "Document", "requestStage": "Request" }
             ] }),
         )
-        .await
-        .map(|_| ())
+        .await?;
+        self.intercepting = true;
+        Ok(())
     }
 
     /// The cookies of this page's context that would go to `url`, as (name, value).
@@ -998,6 +1135,28 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
 
 impl Drop for Page {
     fn drop(&mut self) {
+        // Handed on as a spare (`recycle`): nothing of it is this page's any more.
+        if self.context_id.is_empty() {
+            return;
+        }
+        if let (Some(spares), Ok(rt)) = (self.spare.take(), tokio::runtime::Handle::try_current())
+        {
+            let (_, closed) = mpsc::channel(1);
+            let page = Page {
+                conn: Arc::clone(&self.conn),
+                context_id: std::mem::take(&mut self.context_id),
+                session: std::mem::take(&mut self.session),
+                events: std::mem::replace(&mut self.events, closed),
+                hops: std::mem::take(&mut self.hops),
+                origins: std::mem::take(&mut self.origins),
+                main_frame: std::mem::take(&mut self.main_frame),
+                limit: WIPE_LIMIT,
+                intercepting: self.intercepting,
+                spare: None,
+            };
+            rt.spawn(page.recycle(spares));
+            return;
+        }
         self.conn.unsubscribe(&self.session);
         self.conn.send_and_forget(
             "Target.disposeBrowserContext",
@@ -1024,6 +1183,70 @@ or name the binary in FAKTA_CHROMIUM"
         assert!(e.to_string().starts_with(
             "Chromium is not installed (looked for FAKTA_CHROMIUM=/nowhere/chrome); install the Debian package `chromium`"
         ));
+    }
+
+    fn ev(method: &str, params: Value) -> Event {
+        Event {
+            method: method.to_owned(),
+            params,
+        }
+    }
+
+    /// The events Chromium 156 sends for a page whose form submits itself in `onload` (read
+    /// off the protocol): the submission is requested before `load`, so the page is never
+    /// taken as settled between its load and its form's request.
+    #[test]
+    fn a_form_submitted_on_load_keeps_the_page_unsettled_until_the_next_document_loaded() {
+        let f = |extra: Value| {
+            let mut p = json!({ "frameId": "F" });
+            if let (Some(p), Some(e)) = (p.as_object_mut(), extra.as_object()) {
+                p.extend(e.clone());
+            }
+            p
+        };
+        let mut frame = MainFrame {
+            id: "F".to_owned(),
+            ..MainFrame::default()
+        };
+        let busy = |m: &MainFrame| m.loading || m.requested.is_some();
+        let requested = json!({ "reason": "formSubmissionPost", "url": "http://sp/acs",
+            "disposition": "currentTab" });
+        for (method, extra, then_busy) in [
+            ("Page.frameStartedLoading", json!({}), true),
+            ("Page.frameRequestedNavigation", requested.clone(), true),
+            ("Page.frameStoppedLoading", json!({}), true),
+            (
+                "Page.frameScheduledNavigation",
+                json!({ "reason": "formSubmissionPost", "url": "http://sp/acs", "delay": 0 }),
+                true,
+            ),
+            // Reported by the browser process, before the renderer starts loading: not yet.
+            (
+                "Page.frameStartedNavigating",
+                json!({ "url": "http://sp/acs" }),
+                true,
+            ),
+            ("Page.frameStartedLoading", json!({}), true),
+            ("Page.frameClearedScheduledNavigation", json!({}), true),
+            ("Page.frameStoppedLoading", json!({}), false),
+        ] {
+            frame.note(&ev(method, f(extra)));
+            assert_eq!(busy(&frame), then_busy, "after {method}: {frame:?}");
+        }
+        // Another frame's navigation, a new tab's, and a refresh in 5 s do not hold the page.
+        frame.note(&ev(
+            "Page.frameRequestedNavigation",
+            json!({ "frameId": "child", "url": "http://x/", "disposition": "currentTab" }),
+        ));
+        frame.note(&ev(
+            "Page.frameRequestedNavigation",
+            f(json!({ "url": "http://x/", "disposition": "newTab" })),
+        ));
+        frame.note(&ev(
+            "Page.frameScheduledNavigation",
+            f(json!({ "url": "http://x/", "delay": 5 })),
+        ));
+        assert!(!busy(&frame), "{frame:?}");
     }
 
     #[test]
