@@ -311,7 +311,9 @@ async fn a_reused_tab_keeps_nothing_of_the_page_before() {
         base.clone(),
         axum::Router::new().route(
             "/",
-            axum::routing::get(|| async { Html("<!doctype html><title>site</title><p>the site</p>") }),
+            axum::routing::get(|| async {
+                Html("<!doctype html><title>site</title><p>the site</p>")
+            }),
         ),
     );
     let browser = chromium().await;
@@ -341,7 +343,10 @@ await (await caches.open('c')).put('/x', new Response('y')); })()",
     drop(page);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while browser.spare_pages() == 0 {
-        assert!(std::time::Instant::now() < deadline, "the tab was never kept");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tab was never kept"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let mut page = browser.page().await.unwrap();

@@ -748,7 +748,9 @@ impl Page {
     async fn recycle(mut self, spares: Spares) {
         if let Err(e) = self.wipe().await {
             // Dropped here with no `spare`: its context is disposed.
-            tracing::debug!("a dropped page's tab could not be wiped ({e}); its context is disposed");
+            tracing::debug!(
+                "a dropped page's tab could not be wiped ({e}); its context is disposed"
+            );
             return;
         }
         self.conn.unsubscribe(&self.session);
@@ -1139,8 +1141,7 @@ impl Drop for Page {
         if self.context_id.is_empty() {
             return;
         }
-        if let (Some(spares), Ok(rt)) = (self.spare.take(), tokio::runtime::Handle::try_current())
-        {
+        if let (Some(spares), Ok(rt)) = (self.spare.take(), tokio::runtime::Handle::try_current()) {
             let (_, closed) = mpsc::channel(1);
             let page = Page {
                 conn: Arc::clone(&self.conn),
