@@ -646,7 +646,7 @@ pub const LAUNCH_LIMIT: Duration = Duration::from_secs(60);
 
 /// How many trials run at once in Chromium unless `--test-threads` says: a Chromium trial
 /// spends most of its time waiting on the browser's processes (a page loading, a renderer
-/// starting), so one trial per core leaves the cores idle; more than this only queues them.
+/// starting), so one trial per core leaves the cores idle while it waits.
 pub const CHROMIUM_TEST_THREADS: usize = 6;
 
 #[cfg(test)]
