@@ -302,7 +302,8 @@ const STORED: &str = "(async () => [localStorage.length, sessionStorage.length, 
 
 /// A dropped page's tab is kept for the next page only wiped: the next page, in the same
 /// context, finds no cookie, no local or session storage, no IndexedDB database and no cache
-/// of the origin the page before used, and no interceptor of the page before.
+/// of the origin the page before used, and no interceptor of the page before. The wipe is the
+/// context's own: a page of another context (another trial) keeps what it stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_tab_keeps_nothing_of_the_page_before() {
     let (l, base) = listener().await;
@@ -317,9 +318,16 @@ async fn a_reused_tab_keeps_nothing_of_the_page_before() {
         ),
     );
     let browser = chromium().await;
+    let mut other = browser.page().await.unwrap();
     let mut page = browser.page().await.unwrap();
     let context = page.context_id().to_owned();
-    page.goto(&format!("{base}/")).await.unwrap();
+    for p in [&mut other, &mut page] {
+        p.goto(&format!("{base}/")).await.unwrap();
+    }
+    other
+        .eval("localStorage.setItem('mine', '1'); sessionStorage.setItem('mine', '1'); document.cookie = 'mine=1'")
+        .await
+        .unwrap();
     let stored = page
         .eval(
             "(async () => { localStorage.setItem('l', '1'); sessionStorage.setItem('s', '1'); \
@@ -357,5 +365,13 @@ await (await caches.open('c')).put('/x', new Response('y')); })()",
     assert_eq!(
         page.eval(STORED).await.unwrap(),
         serde_json::json!([0, 0, "", 0, 0])
+    );
+    assert_eq!(
+        other
+            .eval("[localStorage.length, sessionStorage.length, document.cookie]")
+            .await
+            .unwrap(),
+        serde_json::json!([1, 1, "mine=1"]),
+        "another context keeps what it stored"
     );
 }
