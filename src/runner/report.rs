@@ -458,7 +458,7 @@ struct Shared {
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     budget: Arc<Budget>,
     sp_wait: Duration,
-    /// The run's Chromium (`--browser chromium`): one process, a fresh context per trial.
+    /// The run's Chromium (`--browser chromium`): one process, a clean context per tab.
     chromium: Option<Arc<crate::browser::Chromium>>,
 }
 
