@@ -1,6 +1,7 @@
 //! fakta's own pages in a real browser (headless Chromium): what a person sees and can do on
 //! the index page, the login page (a click, a typed login, the keyboard alone), the error pages
 //! and the inspector. Each test saves screenshots under target/browser-screenshots/ for review.
+//! Also what a reused tab keeps of the page before it: nothing.
 
 mod common;
 #[path = "common/browser.rs"]
@@ -293,4 +294,84 @@ async fn a_dropped_browser_leaves_no_process() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// What a page stored, as [local, session, cookie, IndexedDB databases, caches].
+const STORED: &str = "(async () => [localStorage.length, sessionStorage.length, document.cookie, \
+(await indexedDB.databases()).length, (await caches.keys()).length])()";
+
+/// A dropped page's tab is kept for the next page only wiped: the next page, in the same
+/// context, finds no cookie, no local or session storage, no IndexedDB database and no cache
+/// of the origin the page before used, and no interceptor of the page before. The wipe is the
+/// context's own: a page of another context (another trial) keeps what it stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_tab_keeps_nothing_of_the_page_before() {
+    let (l, base) = listener().await;
+    let _site = serve_router(
+        l,
+        base.clone(),
+        axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async {
+                Html("<!doctype html><title>site</title><p>the site</p>")
+            }),
+        ),
+    );
+    let browser = chromium().await;
+    let mut other = browser.page().await.unwrap();
+    let mut page = browser.page().await.unwrap();
+    let context = page.context_id().to_owned();
+    for p in [&mut other, &mut page] {
+        p.goto(&format!("{base}/")).await.unwrap();
+    }
+    other
+        .eval("localStorage.setItem('mine', '1'); sessionStorage.setItem('mine', '1'); document.cookie = 'mine=1'")
+        .await
+        .unwrap();
+    let stored = page
+        .eval(
+            "(async () => { localStorage.setItem('l', '1'); sessionStorage.setItem('s', '1'); \
+document.cookie = 'c=1'; await new Promise(done => { const open = indexedDB.open('db', 1); \
+open.onupgradeneeded = () => open.result.createObjectStore('o'); \
+open.onsuccess = () => { open.result.close(); done(); }; }); \
+await (await caches.open('c')).put('/x', new Response('y')); })()",
+        )
+        .await;
+    assert!(stored.is_ok(), "{stored:?}");
+    assert_eq!(
+        page.eval(STORED).await.unwrap(),
+        serde_json::json!([1, 1, "c=1", 1, 1])
+    );
+    page.intercept(Box::new(|_| fakta::browser::Decision::Fulfill {
+        status: 200,
+        html: "<p>intercepted</p>".into(),
+    }))
+    .await
+    .unwrap();
+    drop(page);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while browser.spare_pages() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tab was never kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut page = browser.page().await.unwrap();
+    assert_eq!(page.context_id(), context, "the same tab, reused");
+    assert!(page.hops().is_empty());
+    page.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(page.text().await.unwrap(), "the site");
+    assert_eq!(
+        page.eval(STORED).await.unwrap(),
+        serde_json::json!([0, 0, "", 0, 0])
+    );
+    assert_eq!(
+        other
+            .eval("[localStorage.length, sessionStorage.length, document.cookie]")
+            .await
+            .unwrap(),
+        serde_json::json!([1, 1, "mine=1"]),
+        "another context keeps what it stored"
+    );
 }

@@ -127,9 +127,20 @@ fn same_in_both_modes(flaws: &[&str], filter: &str, expected: &[&str]) {
         args.extend(["--flaw", f]);
     }
     args.push(filter);
-    let (http_code, http, http_err) = fakta(&args, certs.path());
+    same_verdicts_in_both_modes(args, certs.path(), expected);
+}
+
+/// The run `args` (a subcommand and its arguments) over HTTP and in Chromium: the same verdict
+/// for every trial in both modes, `expected` (and only it) failing, with the same kind. The
+/// Chromium run's output.
+fn same_verdicts_in_both_modes(
+    mut args: Vec<&str>,
+    certs: &std::path::Path,
+    expected: &[&str],
+) -> String {
+    let (http_code, http, http_err) = fakta(&args, certs);
     args.splice(1..1, ["--browser", "chromium"]);
-    let (code, out, err) = fakta(&args, certs.path());
+    let (code, out, err) = fakta(&args, certs);
     let want = if expected.is_empty() { 0 } else { 101 };
     assert_eq!(http_code, want, "over HTTP:\n{http}\n{http_err}");
     assert_eq!(code, want, "in Chromium:\nstdout:\n{out}\nstderr:\n{err}");
@@ -156,6 +167,7 @@ fn same_in_both_modes(flaws: &[&str], filter: &str, expected: &[&str]) {
         failures(&http),
         "Chromium:\n{out}\nHTTP:\n{http}"
     );
+    out
 }
 
 /// The strict reference SP passes the SAML logouts in Chromium as over HTTP: SP-initiated,
@@ -199,6 +211,84 @@ fn a_logout_flaw_fails_in_chromium_as_over_http() {
         "qovery-saml::G2_",
         &["qovery-saml::G2_idp_initiated_logout_ends_the_session"],
     );
+}
+
+/// A pack whose IdP-initiated logouts go by HTTP-POST (`binding: post`), against the reference
+/// SP started by `target.start` with `flaws`: the LogoutRequest is posted by an
+/// auto-submitting page, and the SP's LogoutResponse by its own, to the IdP's SLO endpoint.
+fn slo_post_pack(dir: &std::path::Path, flaws: &[&str]) -> std::path::PathBuf {
+    let (idp, sp) = (common::free_port(), common::free_port());
+    let shipped = std::fs::read_to_string(common::EXAMPLE).unwrap();
+    let head = shipped
+        .split("\nscenarios:")
+        .next()
+        .unwrap()
+        .replace("127.0.0.1:7000", &format!("127.0.0.1:{idp}"))
+        .replace("127.0.0.1:7100", &format!("127.0.0.1:{sp}"));
+    let attacks = "  attacks: true ";
+    assert!(head.contains(attacks), "the shipped pack changed");
+    let flaws: String = flaws.iter().map(|f| format!(" --flaw {f}")).collect();
+    let start = format!(
+        "  attacks: false\n  start: \"exec '{BIN}' --certs certs sp slo-post.yaml{flaws}\"\n  #"
+    );
+    let scenarios = [
+        "scenarios:",
+        "  - name: slo_post_ends_the_session",
+        "    user: 00u1alice",
+        "    steps: [login, { logout: { from: idp, binding: post } }, { expect: { session: ended } }]",
+        "  - name: slo_post_unsigned_ignored",
+        "    user: 00u1alice",
+        "    steps: [login, { logout: { from: idp, fault: unsigned, binding: post } }, \
+{ expect: { session: active } }]",
+    ];
+    let file = dir.join("slo-post.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            head.replacen(attacks, &start, 1),
+            scenarios.join("\n")
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// IdP-initiated SAML logout by HTTP-POST in Chromium: the runner's auto-submitting page
+/// posts the LogoutRequest, the SP's own page posts its LogoutResponse back; the honest one
+/// ends the session and the unsigned one is ignored, as over HTTP. Each flaw fails its trial
+/// in both modes, with the same kind.
+#[test]
+fn a_post_binding_idp_logout_passes_and_fails_in_chromium_as_over_http() {
+    for (flaws, fails) in [
+        (&[][..], &[][..]),
+        (
+            &["slo-keeps-session"][..],
+            &["slo-post::slo_post_ends_the_session"][..],
+        ),
+        (
+            &["unsigned-slo"][..],
+            &["slo-post::slo_post_unsigned_ignored"][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = slo_post_pack(dir.path(), flaws);
+        let args = vec!["test", file.to_str().unwrap(), "slo_post_"];
+        // `target.start` runs in the file's folder, where its certs are.
+        let certs = dir.path().join("certs");
+        let out = same_verdicts_in_both_modes(args, &certs, fails);
+        // The SP kept the session, but Chromium carried both forms: the IdP's LogoutRequest
+        // to the SP and the SP's LogoutResponse back to the IdP.
+        if flaws == ["slo-keeps-session"] {
+            assert!(
+                out.contains("(signed, HTTP-POST)")
+                    && out.contains(
+                        "the SP's LogoutResponse (status Success) was accepted by the IdP"
+                    ),
+                "{out}"
+            );
+        }
+    }
 }
 
 /// The SP-initiated logout, judged with the IdP session read from Chromium's cookie store.

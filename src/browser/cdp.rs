@@ -82,6 +82,11 @@ impl Connection {
         r.fetch.remove(session);
     }
 
+    /// Ends [`Connection::subscribe_fetch`]'s stream of `session` (its reader sees the end).
+    pub fn unsubscribe_fetch(&self, session: &str) {
+        self.routes().fetch.remove(session);
+    }
+
     /// The `Fetch.*` events of `session` from now on (no longer in [`Connection::subscribe`]'s).
     pub fn subscribe_fetch(&self, session: &str) -> mpsc::Receiver<Event> {
         let (tx, rx) = mpsc::channel(EVENT_BACKLOG);

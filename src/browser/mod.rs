@@ -3,9 +3,12 @@
 //! CORS as a browser enforces it, and fakta's own pages as a person sees them.
 //!
 //! One Chromium process per [`Chromium`] (a fresh profile in a temporary directory, removed on
-//! drop; the process group killed on drop), one fresh browser context per [`Page`] (its own
-//! cookies and storage, disposed on drop). Every wait has a time limit; a missing Chromium is
-//! one error naming the Debian package to install. Chromium is started with
+//! drop; the process group killed on drop), one browser context per [`Page`] (its own cookies
+//! and storage). A page's context is either new or one a dropped page left, wiped clean first
+//! (its cookies, the storage of every origin its frames showed, its cache): a new context
+//! costs Chromium a renderer process, several times the CPU of the pages a trial loads. Every
+//! wait has a time limit; a missing Chromium is one error naming the Debian package to
+//! install. Chromium is started with
 //! `--remote-debugging-pipe`, so the protocol runs over two pipes and no port is opened.
 
 pub mod cdp;
@@ -95,10 +98,12 @@ pub const FLAGS: [&str; 11] = [
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// The default limit of one command, one navigation, one wait.
 pub const STEP_LIMIT: Duration = Duration::from_secs(20);
-/// How soon after a click or key a navigation it starts shows its first request.
-pub const NAVIGATION_START: Duration = Duration::from_millis(500);
-/// How long a page that submits itself on load must stay before it counts as settled.
-pub const AUTOSUBMIT_GRACE: Duration = Duration::from_secs(1);
+/// How long a navigation the main frame requested may take to start loading before it is taken
+/// as dropped (a form's submission blocked, a navigation cancelled by another script): only
+/// such a navigation ever waits this long; one that starts ends the wait at once.
+pub const REQUESTED_START_LIMIT: Duration = Duration::from_secs(5);
+/// How often [`Page::wait_for`] evaluates its expression when no event of the page comes.
+pub const WAIT_POLL: Duration = Duration::from_millis(50);
 /// The last bytes of Chromium's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -144,9 +149,27 @@ pub struct Chromium {
     path: PathBuf,
     version: String,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// Tabs of dropped pages, wiped, for the next pages.
+    spare: Spares,
     // Dropped after the process is killed (fields drop after `Drop::drop`).
     _profile: tempfile::TempDir,
 }
+
+/// A tab whose page was dropped, wiped clean ([`Page::wipe`]), in its own context.
+#[derive(Debug)]
+struct Spare {
+    context_id: String,
+    session: String,
+    frame_id: String,
+}
+
+type Spares = Arc<Mutex<Vec<Spare>>>;
+
+/// The most wiped tabs kept for reuse; past it a dropped page's context is disposed.
+pub const MAX_SPARE_PAGES: usize = 16;
+/// How long each step of wiping a dropped page's tab may take before its context is disposed
+/// instead.
+pub const WIPE_LIMIT: Duration = Duration::from_secs(5);
 
 impl Chromium {
     /// Starts Chromium (see [`find_chromium`]) with a fresh profile, trusting the CAs this
@@ -216,6 +239,7 @@ impl Chromium {
             path,
             version: String::new(),
             stderr,
+            spare: Arc::default(),
             _profile: profile,
         };
         match me
@@ -236,6 +260,11 @@ impl Chromium {
         }
     }
 
+    /// How many wiped tabs of dropped pages wait for the next pages.
+    pub fn spare_pages(&self) -> usize {
+        self.spare.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// The process id of Chromium (also its process group's).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -251,9 +280,28 @@ impl Chromium {
         String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).into_owned()
     }
 
-    /// A page in a fresh browser context: no cookies, no storage, nothing shared with any other
-    /// page.
+    /// A page in a browser context of its own: no cookies, no storage, nothing shared with any
+    /// other page. A dropped page's tab, wiped, when there is one; else a new context.
     pub async fn page(&self) -> Result<Page, BrowserError> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(s) = spare {
+            let events = self.conn.subscribe(&s.session);
+            return Ok(Page {
+                conn: Arc::clone(&self.conn),
+                context_id: s.context_id,
+                session: s.session,
+                events,
+                hops: Vec::new(),
+                origins: Vec::new(),
+                main_frame: MainFrame {
+                    id: s.frame_id,
+                    ..MainFrame::default()
+                },
+                limit: STEP_LIMIT,
+                intercepting: false,
+                spare: Some(Arc::clone(&self.spare)),
+            });
+        }
         let ctx = self
             .conn
             .call(None, "Target.createBrowserContext", json!({}), STEP_LIMIT)
@@ -285,10 +333,11 @@ impl Chromium {
                     STEP_LIMIT,
                 )
                 .await?;
-            Ok::<_, BrowserError>(attached["sessionId"].as_str().unwrap_or("").to_owned())
+            let session = attached["sessionId"].as_str().unwrap_or("").to_owned();
+            Ok::<_, BrowserError>((session, target_id))
         }
         .await;
-        let session = match made {
+        let (session, frame_id) = match made {
             Ok(s) => s,
             Err(e) => {
                 dispose(&self.conn);
@@ -302,7 +351,15 @@ impl Chromium {
             session,
             events,
             hops: Vec::new(),
+            origins: Vec::new(),
+            // A page target's main frame has the target's id.
+            main_frame: MainFrame {
+                id: frame_id,
+                ..MainFrame::default()
+            },
             limit: STEP_LIMIT,
+            intercepting: false,
+            spare: Some(Arc::clone(&self.spare)),
         };
         for domain in ["Page.enable", "Network.enable"] {
             page.call(domain, json!({})).await?;
@@ -482,7 +539,59 @@ pub struct Page {
     session: String,
     events: mpsc::Receiver<Event>,
     hops: Vec<Hop>,
+    /// The origins of the documents the page showed (its frames'), whose storage a wipe
+    /// clears.
+    origins: Vec<String>,
+    main_frame: MainFrame,
     limit: Duration,
+    /// Whether `Fetch` is on (an interceptor).
+    intercepting: bool,
+    /// Where the tab goes, wiped, when the page is dropped (None: its context is disposed).
+    spare: Option<Spares>,
+}
+
+/// What the page's main frame is doing, as its `Page.*` events say: what [`Page::settle`]
+/// waits on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct MainFrame {
+    id: String,
+    /// Between `Page.frameStartedLoading` and `Page.frameStoppedLoading`: a navigation is
+    /// under way, or its document has not fired `load` yet.
+    loading: bool,
+    /// A navigation the frame was asked for that has not started loading, and since when: a
+    /// form submitted or a location set by script, a link clicked
+    /// (`Page.frameRequestedNavigation`, or `Page.frameScheduledNavigation` with no delay).
+    /// Chromium reports it while the script runs, before the document it runs in is loaded.
+    requested: Option<(String, Instant)>,
+}
+
+impl MainFrame {
+    /// Notes what `ev` says about the main frame (events of other frames are not its).
+    fn note(&mut self, ev: &Event) {
+        let p = &ev.params;
+        if p["frameId"].as_str() != Some(self.id.as_str()) {
+            return;
+        }
+        match ev.method.as_str() {
+            // Only the start of loading ends a request: `frameStartedNavigating` comes from
+            // another process than `frameStartedLoading`, and may come first.
+            "Page.frameStartedLoading" => {
+                self.loading = true;
+                self.requested = None;
+            }
+            "Page.frameStoppedLoading" => self.loading = false,
+            "Page.frameRequestedNavigation"
+                if p["disposition"].as_str().is_none_or(|d| d == "currentTab") =>
+            {
+                self.requested = Some((p["url"].as_str().unwrap_or("").to_owned(), Instant::now()));
+            }
+            // A refresh later than at once is a page a person reads first.
+            "Page.frameScheduledNavigation" if p["delay"].as_f64().is_some_and(|d| d <= 0.0) => {
+                self.requested = Some((p["url"].as_str().unwrap_or("").to_owned(), Instant::now()));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Page {
@@ -490,6 +599,11 @@ impl Page {
         self.conn
             .call(Some(&self.session), method, params, self.limit)
             .await
+    }
+
+    /// The browser context the page runs in (a reused tab keeps its context's id).
+    pub fn context_id(&self) -> &str {
+        &self.context_id
     }
 
     /// Sets the time limit of each later step (commands, navigations, waits).
@@ -505,10 +619,18 @@ impl Page {
     }
 
     fn record(&mut self, ev: &Event) {
+        if ev.method == "Page.frameNavigated" {
+            self.note_origin(ev.params["frame"]["url"].as_str().unwrap_or(""));
+        }
+        if ev.method.starts_with("Page.") {
+            self.main_frame.note(ev);
+            return;
+        }
         let p = &ev.params;
         let is_document = p["type"].as_str() == Some("Document");
         match ev.method.as_str() {
             "Network.requestWillBeSent" if is_document => {
+                self.note_origin(p["request"]["url"].as_str().unwrap_or(""));
                 let id = p["requestId"].as_str().unwrap_or("").to_owned();
                 if p["redirectResponse"].is_object() {
                     let answer = &p["redirectResponse"];
@@ -576,6 +698,79 @@ impl Page {
         }
     }
 
+    /// Notes the origin of `url` (an http or https one) as one whose storage a wipe clears.
+    fn note_origin(&mut self, url: &str) {
+        let Ok(u) = url::Url::parse(url) else {
+            return;
+        };
+        if !matches!(u.scheme(), "http" | "https") {
+            return;
+        }
+        let origin = u.origin().ascii_serialization();
+        if !self.origins.contains(&origin) {
+            self.origins.push(origin);
+        }
+    }
+
+    /// Makes the tab as a new context would have it, for another page: its interceptor off,
+    /// about:blank shown (scripts and workers of the last documents gone), the context's
+    /// cookies, its cache and the storage of every origin its frames showed (local and
+    /// session storage, IndexedDB, cache storage, service workers) cleared. Only its history
+    /// list stays, which no document of another origin can read.
+    async fn wipe(&mut self) -> Result<(), BrowserError> {
+        if self.intercepting {
+            self.call("Fetch.disable", json!({})).await?;
+            self.conn.unsubscribe_fetch(&self.session);
+            self.intercepting = false;
+        }
+        self.goto("about:blank").await?;
+        self.conn
+            .call(
+                None,
+                "Storage.clearCookies",
+                json!({ "browserContextId": self.context_id }),
+                self.limit,
+            )
+            .await?;
+        for origin in std::mem::take(&mut self.origins) {
+            self.call(
+                "Storage.clearDataForOrigin",
+                json!({ "origin": origin, "storageTypes": "all" }),
+            )
+            .await?;
+        }
+        self.call("Network.clearBrowserCache", json!({})).await?;
+        Ok(())
+    }
+
+    /// Wipes the tab of a dropped page and keeps it for the next page, or disposes of its
+    /// context when it cannot be wiped or enough are kept.
+    async fn recycle(mut self, spares: Spares) {
+        if let Err(e) = self.wipe().await {
+            // Dropped here with no `spare`: its context is disposed.
+            tracing::debug!(
+                "a dropped page's tab could not be wiped ({e}); its context is disposed"
+            );
+            return;
+        }
+        self.conn.unsubscribe(&self.session);
+        let spare = Spare {
+            context_id: std::mem::take(&mut self.context_id),
+            session: std::mem::take(&mut self.session),
+            frame_id: self.main_frame.id.clone(),
+        };
+        let mut kept = spares.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < MAX_SPARE_PAGES {
+            kept.push(spare);
+        } else {
+            drop(kept);
+            self.conn.send_and_forget(
+                "Target.disposeBrowserContext",
+                json!({ "browserContextId": spare.context_id }),
+            );
+        }
+    }
+
     /// From now on, holds each document request of this page (navigations, redirects, form
     /// posts; not its scripts' fetches) until `decide` says what becomes of it. The decisions
     /// are carried out by a task of their own, so a request is let go even while the page's
@@ -610,8 +805,9 @@ impl Page {
                 { "urlPattern": "*", "resourceType": "Document", "requestStage": "Request" }
             ] }),
         )
-        .await
-        .map(|_| ())
+        .await?;
+        self.intercepting = true;
+        Ok(())
     }
 
     /// The cookies of this page's context that would go to `url`, as (name, value).
@@ -677,53 +873,75 @@ impl Page {
             .unwrap_or(false))
     }
 
-    /// Waits until no document request is under way and the page's `document.readyState` is
-    /// `complete` at the same URL twice, 150 ms apart: redirects, auto-submitting forms and
-    /// scripts that navigate on load have run their course. A page that submits itself on load
-    /// (a SAML or form_post page) must stay [`AUTOSUBMIT_GRACE`] first: its form's request
-    /// may not have shown yet on a loaded machine, and an interceptor may have stopped it (then
-    /// the page stays).
+    /// What keeps the page from being settled now, if anything (see [`Page::settle`]).
+    fn busy(&self) -> Option<String> {
+        if let Some(h) = self
+            .hops
+            .iter()
+            .find(|h| h.status.is_none() && h.failed.is_none())
+        {
+            return Some(format!("the answer to {} {}", h.method, h.url));
+        }
+        if let Some((url, _)) = &self.main_frame.requested {
+            return Some(format!("the navigation to {url} to start"));
+        }
+        self.main_frame
+            .loading
+            .then(|| "the document to load".to_owned())
+    }
+
+    /// Reads the page's next event into its state, waiting at most until `until`; false when
+    /// none came by then.
+    async fn next_event(&mut self, until: Instant) -> Result<bool, BrowserError> {
+        match tokio::time::timeout_at(until.into(), self.events.recv()).await {
+            Ok(Some(ev)) => {
+                self.record(&ev);
+                Ok(true)
+            }
+            Ok(None) => Err(BrowserError::Gone(
+                "the DevTools connection closed while waiting on the page".to_owned(),
+            )),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Waits until the page is settled: no document request under way, the main frame not
+    /// loading (its document fired `load`), and no navigation requested that has not started
+    /// (a form a script submits on load asks for its navigation while `load` is being fired,
+    /// so a SAML or form_post page is never taken for a page that stays). Decided from the
+    /// page's events as they come, never by time; the one exception is a requested navigation
+    /// that never starts loading (blocked, or cancelled by another script), dropped after
+    /// [`REQUESTED_START_LIMIT`] with nothing else under way.
     pub async fn settle(&mut self) -> Result<(), BrowserError> {
         let deadline = Instant::now() + self.limit;
-        let mut last: Option<(String, bool)> = None;
-        let mut since = Instant::now();
-        let mut last_hops = usize::MAX;
         loop {
-            tokio::time::sleep(Duration::from_millis(150)).await;
             self.drain();
-            let hops = self.hops.len();
-            let pending = self
-                .hops
-                .iter()
-                .any(|h| h.status.is_none() && h.failed.is_none());
-            // A navigation under way destroys the context an evaluation runs in: not settled.
-            let now = self
-                .eval_quiet(
-                    "document.readyState === 'complete' ? [location.href, !!(document.body && \
-                     /submit\\(\\)/.test(document.body.getAttribute('onload') || ''))] : null",
-                )
-                .await
-                .ok()
-                .and_then(|v| Some((v[0].as_str()?.to_owned(), v[1].as_bool()?)));
-            // The same page, with no request since it was first seen.
-            let same = now.is_some() && now == last && hops == last_hops;
-            if !same {
-                since = Instant::now();
-                last = now;
-                last_hops = hops;
-            } else if !pending
-                && (last.as_ref().is_some_and(|(_, autosubmit)| !autosubmit)
-                    || since.elapsed() >= AUTOSUBMIT_GRACE)
-            {
+            let Some(why) = self.busy() else {
                 return Ok(());
+            };
+            let stalled = match &self.main_frame.requested {
+                Some((_, since)) if !self.main_frame.loading => {
+                    Some(*since + REQUESTED_START_LIMIT)
+                }
+                _ => None,
+            };
+            let until = stalled.map_or(deadline, |s| s.min(deadline));
+            if self.next_event(until).await? {
+                continue;
+            }
+            if stalled.is_some_and(|s| Instant::now() >= s) {
+                if let Some((url, _)) = self.main_frame.requested.take() {
+                    tracing::warn!(
+                        "the navigation to {url} the page requested did not start within {:?}; \
+                         taken as dropped",
+                        REQUESTED_START_LIMIT
+                    );
+                }
+                continue;
             }
             if Instant::now() >= deadline {
                 return Err(BrowserError::Timeout {
-                    what: format!(
-                        "the page to settle (at {})",
-                        last.as_ref()
-                            .map_or("a page still loading", |(u, _)| u.as_str())
-                    ),
+                    what: format!("the page to settle (still waiting for {why})"),
                     limit: self.limit,
                 });
             }
@@ -807,7 +1025,10 @@ impl Page {
                     limit: self.limit,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // What the page's script decides follows what it received (an answer, a
+            // navigation): evaluate again when an event comes, else after WAIT_POLL.
+            self.next_event((Instant::now() + WAIT_POLL).min(deadline))
+                .await?;
         }
     }
 
@@ -841,19 +1062,19 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
         self.after_input(before).await
     }
 
-    /// After a click or a key: a link or a form sends its request at once, so when a document
-    /// request appears within [`NAVIGATION_START`] the page is let settle; otherwise the input
-    /// navigated nowhere (a field focused) or its script navigates later, which the caller
-    /// waits for ([`Page::wait_for`]). Never settling on the page being left is what makes a
-    /// second click on it impossible.
+    /// After a click or a key: when it asked for a navigation (a link, a form's submission),
+    /// waits until the page settled; otherwise the input navigated nowhere (a field focused)
+    /// or its script navigates later, which the caller waits for ([`Page::wait_for`]). Chromium
+    /// acknowledges an input on another channel than the page's events, so the page is first
+    /// asked for a value: its answer comes after every event the input's handling raised.
+    /// Never settling on the page being left is what makes a second click on it impossible.
     async fn after_input(&mut self, hops_before: usize) -> Result<(), BrowserError> {
-        let deadline = Instant::now() + NAVIGATION_START;
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-            self.drain();
-            if self.hops.len() > hops_before {
-                return self.settle().await;
-            }
+        // A navigation that already replaced the document fails the evaluation: fine, the
+        // events below say it started.
+        let _ = self.eval_quiet("0").await;
+        self.drain();
+        if self.hops.len() > hops_before || self.busy().is_some() {
+            return self.settle().await;
         }
         Ok(())
     }
@@ -916,6 +1137,27 @@ return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
 
 impl Drop for Page {
     fn drop(&mut self) {
+        // Handed on as a spare (`recycle`): nothing of it is this page's any more.
+        if self.context_id.is_empty() {
+            return;
+        }
+        if let (Some(spares), Ok(rt)) = (self.spare.take(), tokio::runtime::Handle::try_current()) {
+            let (_, closed) = mpsc::channel(1);
+            let page = Page {
+                conn: Arc::clone(&self.conn),
+                context_id: std::mem::take(&mut self.context_id),
+                session: std::mem::take(&mut self.session),
+                events: std::mem::replace(&mut self.events, closed),
+                hops: std::mem::take(&mut self.hops),
+                origins: std::mem::take(&mut self.origins),
+                main_frame: std::mem::take(&mut self.main_frame),
+                limit: WIPE_LIMIT,
+                intercepting: self.intercepting,
+                spare: None,
+            };
+            rt.spawn(page.recycle(spares));
+            return;
+        }
         self.conn.unsubscribe(&self.session);
         self.conn.send_and_forget(
             "Target.disposeBrowserContext",
@@ -942,6 +1184,70 @@ or name the binary in FAKTA_CHROMIUM"
         assert!(e.to_string().starts_with(
             "Chromium is not installed (looked for FAKTA_CHROMIUM=/nowhere/chrome); install the Debian package `chromium`"
         ));
+    }
+
+    fn ev(method: &str, params: Value) -> Event {
+        Event {
+            method: method.to_owned(),
+            params,
+        }
+    }
+
+    /// The events Chromium 156 sends for a page whose form submits itself in `onload` (read
+    /// off the protocol): the submission is requested before `load`, so the page is never
+    /// taken as settled between its load and its form's request.
+    #[test]
+    fn a_form_submitted_on_load_keeps_the_page_unsettled_until_the_next_document_loaded() {
+        let f = |extra: Value| {
+            let mut p = json!({ "frameId": "F" });
+            if let (Some(p), Some(e)) = (p.as_object_mut(), extra.as_object()) {
+                p.extend(e.clone());
+            }
+            p
+        };
+        let mut frame = MainFrame {
+            id: "F".to_owned(),
+            ..MainFrame::default()
+        };
+        let busy = |m: &MainFrame| m.loading || m.requested.is_some();
+        let requested = json!({ "reason": "formSubmissionPost", "url": "http://sp/acs",
+            "disposition": "currentTab" });
+        for (method, extra, then_busy) in [
+            ("Page.frameStartedLoading", json!({}), true),
+            ("Page.frameRequestedNavigation", requested.clone(), true),
+            ("Page.frameStoppedLoading", json!({}), true),
+            (
+                "Page.frameScheduledNavigation",
+                json!({ "reason": "formSubmissionPost", "url": "http://sp/acs", "delay": 0 }),
+                true,
+            ),
+            // Reported by the browser process, before the renderer starts loading: not yet.
+            (
+                "Page.frameStartedNavigating",
+                json!({ "url": "http://sp/acs" }),
+                true,
+            ),
+            ("Page.frameStartedLoading", json!({}), true),
+            ("Page.frameClearedScheduledNavigation", json!({}), true),
+            ("Page.frameStoppedLoading", json!({}), false),
+        ] {
+            frame.note(&ev(method, f(extra)));
+            assert_eq!(busy(&frame), then_busy, "after {method}: {frame:?}");
+        }
+        // Another frame's navigation, a new tab's, and a refresh in 5 s do not hold the page.
+        frame.note(&ev(
+            "Page.frameRequestedNavigation",
+            json!({ "frameId": "child", "url": "http://x/", "disposition": "currentTab" }),
+        ));
+        frame.note(&ev(
+            "Page.frameRequestedNavigation",
+            f(json!({ "url": "http://x/", "disposition": "newTab" })),
+        ));
+        frame.note(&ev(
+            "Page.frameScheduledNavigation",
+            f(json!({ "url": "http://x/", "delay": 5 })),
+        ));
+        assert!(!busy(&frame), "{frame:?}");
     }
 
     #[test]

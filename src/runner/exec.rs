@@ -231,7 +231,8 @@ impl<'a> TrialRun<'a> {
         self.ensure_tab("main").await
     }
 
-    /// In Chromium mode, gives browser `name` its tab (a fresh context) if it has none yet.
+    /// In Chromium mode, gives browser `name` its tab (a clean context of its own) if it has
+    /// none yet.
     async fn ensure_tab(&mut self, name: &str) -> Result<(), Failure> {
         let Some(chromium) = self.chromium else {
             return Ok(());

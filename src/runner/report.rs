@@ -294,7 +294,10 @@ pub fn run_and_collect(
         list: options.list,
         ignored: options.ignored,
         include_ignored: options.include_ignored,
-        test_threads: options.test_threads,
+        test_threads: options.test_threads.or(match options.browser {
+            super::transport::Engine::Chromium => Some(super::transport::CHROMIUM_TEST_THREADS),
+            super::transport::Engine::Http => None,
+        }),
         nocapture: options.nocapture,
         quiet: options.quiet,
         logfile: options.log.as_ref().map(|p| p.display().to_string()),
@@ -455,7 +458,7 @@ struct Shared {
     outcomes: Arc<Mutex<Vec<Outcome>>>,
     budget: Arc<Budget>,
     sp_wait: Duration,
-    /// The run's Chromium (`--browser chromium`): one process, a fresh context per trial.
+    /// The run's Chromium (`--browser chromium`): one process, a clean context per tab.
     chromium: Option<Arc<crate::browser::Chromium>>,
 }
 

@@ -5,11 +5,12 @@
 //! the honest logins and the role matrix. [`not_runnable`] says which trials a mode cannot run,
 //! and why: those are listed `ignored` with the reason, never failed.
 //!
-//! A Chromium trial gets a fresh browser context (no cookies, no storage) with the IdP's
-//! `fakta_trial` cookie set in it; fakta's login page is driven by clicking the user's button
-//! (or typing the login), forms are submitted by the pages themselves, and the document
-//! requests Chromium makes are copied into the trial's hop record, so transcripts and the
-//! "delivered to the registered URL" evidence read the same in both modes.
+//! A Chromium trial gets a clean browser context (new, or a finished trial's wiped: no
+//! cookies, no storage) with the IdP's `fakta_trial` cookie set in it; fakta's login page is
+//! driven by clicking the user's button (or typing the login), forms are submitted by the
+//! pages themselves, and the document requests Chromium makes are copied into the trial's hop
+//! record, so transcripts and the "delivered to the registered URL" evidence read the same in
+//! both modes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -233,7 +234,7 @@ fn autosubmit(action: &str, fields: &[(String, String)]) -> String {
 }
 
 impl ChromiumTab {
-    /// A tab in a fresh context, carrying the trial's cookie to the IdP.
+    /// A tab in a clean context of its own, carrying the trial's cookie to the IdP.
     pub async fn open(
         chromium: &Chromium,
         idp_base: &str,
@@ -643,6 +644,11 @@ impl Driver<'_> {
 
 /// How long Chromium may take to start for a run.
 pub const LAUNCH_LIMIT: Duration = Duration::from_secs(60);
+
+/// How many trials run at once in Chromium unless `--test-threads` says: a Chromium trial
+/// spends most of its time waiting on the browser's processes (a page loading, a renderer
+/// starting), so one trial per core leaves the cores idle while it waits.
+pub const CHROMIUM_TEST_THREADS: usize = 6;
 
 #[cfg(test)]
 mod tests {
