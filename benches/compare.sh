@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# fakta next to the two most used npm OIDC mock servers, one after another in the same run on
-# 127.0.0.1: oauth2-mock-server and oidc-provider (the library most Node OIDC mocks are built
-# on, started with a minimal in-memory configuration: bench/op.mjs below), pinned versions
+# fakta next to two npm OIDC servers used as mocks, one after another in the same run on
+# 127.0.0.1: oauth2-mock-server, and oidc-provider (an OpenID Provider library that Node mocks
+# are built on), started with a minimal in-memory configuration (op.mjs below), pinned versions
 # installed with npm into a temporary folder. For each: start-up (spawn to the first discovery
 # answer), idle RSS one second later, and signed tokens per second at concurrency 2 and 16
 # (wrk; every answer must hold an access_token that is a JWT), each client_credentials (one
