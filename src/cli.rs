@@ -268,7 +268,8 @@ pub struct HarnessArgs {
     /// Skip trials whose names contain this (repeatable).
     #[arg(long, value_name = "FILTER")]
     pub skip: Vec<String>,
-    /// How many trials run at once (default: one per core; 6 with --browser chromium).
+    /// How many trials run at once (default: 4 per core, at most 16; with --browser chromium,
+    /// 6).
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
     /// Trials print nothing of their own; an SP started by target.start prints to stderr

@@ -10,7 +10,17 @@ use time::format_description::well_known::Rfc3339;
 /// than written out.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    // Runs of characters written as they are are copied whole: a SAMLResponse field of the
+    // HTML form is 10 KB of base64 with nothing to escape.
+    let mut rest = s;
+    while let Some(at) = rest.find(|c: char| {
+        matches!(c, '&' | '<' | '>' | '"' | '\'' | '\u{FFFE}' | '\u{FFFF}') || (c as u32) < 0x20
+    }) {
+        out.push_str(&rest[..at]);
+        let Some(c) = rest[at..].chars().next() else {
+            break;
+        };
+        rest = &rest[at + c.len_utf8()..];
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -25,6 +35,7 @@ pub fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
+    out.push_str(rest);
     out
 }
 
@@ -55,6 +66,9 @@ mod tests {
         );
         assert_eq!(escape("a\u{1}b\u{FFFF}"), "ab");
         assert_eq!(escape("a\tb\r\nc"), "a&#x9;b&#xD;&#xA;c");
+        // Runs between escapes, multi-byte characters among them, are kept whole.
+        assert_eq!(escape("été&\u{1}ü<x"), "été&amp;ü&lt;x");
+        assert_eq!(escape("plain base64+/="), "plain base64+/=");
     }
 
     #[test]

@@ -95,6 +95,39 @@ fn groups(sink: &mut Sink, node: &Node) -> Vec<Group> {
     out
 }
 
+/// A user's groups, as [`reader::strings`] reads a list and [`reader::report_duplicates`]
+/// reports a repeated name, without a key path per group unless a finding needs one: a large
+/// directory has hundreds of thousands of groups lists (benches/scale.sh).
+fn user_groups(sink: &mut Sink, node: &Node, path: &str) -> Option<Vec<String>> {
+    let list = reader::seq(sink, node, path)?;
+    let mut names = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        match item.as_scalar().map(|s| s.as_str()) {
+            Some(name) if !name.is_empty() => names.push(name.to_owned()),
+            // Reported by the shared reader, in its words.
+            _ => _ = reader::string(sink, item, &index(path, i)),
+        }
+    }
+    let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        let written: Vec<At<String>> = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let s = item.as_scalar().filter(|s| !s.as_str().is_empty())?;
+                Some(At {
+                    value: s.as_str().to_owned(),
+                    pos: Pos::of(item.span()),
+                    path: index(path, i),
+                })
+            })
+            .collect();
+        reader::report_duplicates(sink, &written, "group");
+    }
+    Some(names)
+}
+
 fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, At<String>)> {
     let m = Map::new(
         sink,
@@ -115,8 +148,10 @@ fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, A
     }
     let name = m.string(sink, "name").map(|s| s.value);
     let login = m.string(sink, "login");
-    let groups = m.strings(sink, "groups").unwrap_or_default();
-    reader::report_duplicates(sink, &groups, "group");
+    let groups = m
+        .get("groups")
+        .and_then(|n| user_groups(sink, n, &m.key_path("groups")))
+        .unwrap_or_default();
     let mut attributes = BTreeMap::new();
     if let Some(attrs) = m.get("attributes") {
         let apath = join(path, "attributes");
@@ -149,7 +184,7 @@ fn user(sink: &mut Sink, node: &Node, path: &str) -> Option<(User, At<String>, A
             login: login.value.clone(),
             email: email.value,
             name,
-            groups: groups.into_iter().map(|g| g.value).collect(),
+            groups,
             attributes,
         },
         id,
