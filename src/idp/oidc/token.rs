@@ -694,11 +694,13 @@ fn issue_tokens(
     // O25's faults are in the okta_post_message page, never in a token; a signature fault
     // went into the front-channel id_token when there was one.
     let fault = state.trial_oidc_fault(f.trial).filter(|x| {
+        // A hybrid login's signature fault went into its front-channel id_token.
+        let went_front = f.front_channel_id_token && x.in_signature();
         x.on_refresh() == on_refresh
             && !x.in_post_message()
             && !x.in_front_channel()
             && !x.at_launch()
-            && !(f.front_channel_id_token && x.in_signature())
+            && !went_front
     });
     let id_token = sign_id_token(
         state,
