@@ -2,16 +2,16 @@
 //! URIs for SAML attributes, groups as object ids, and the group overage.
 //!
 //! Sources (each fact below names its own):
-//! - [SAML]: "SAML token claims reference",
-//!   https://learn.microsoft.com/entra/identity-platform/reference-saml-tokens
-//! - [ID]: "ID token claims reference",
-//!   https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
-//! - [OIDC]: "OpenID Connect on the Microsoft identity platform",
-//!   https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc
-//! - [CUSTOM]: "Customize SAML token claims",
-//!   https://learn.microsoft.com/entra/identity-platform/saml-claims-customization
-//! - [GROUPS]: "Configure group claims for applications by using Microsoft Entra ID",
-//!   https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims
+//! - \[SAML\]: "SAML token claims reference",
+//!   <https://learn.microsoft.com/entra/identity-platform/reference-saml-tokens>
+//! - \[ID\]: "ID token claims reference",
+//!   <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>
+//! - \[OIDC\]: "OpenID Connect on the Microsoft identity platform",
+//!   <https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc>
+//! - \[CUSTOM\]: "Customize SAML token claims",
+//!   <https://learn.microsoft.com/entra/identity-platform/saml-claims-customization>
+//! - \[GROUPS\]: "Configure group claims for applications by using Microsoft Entra ID",
+//!   <https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims>
 //!
 //! What fakta does not change for Entra (left as Okta's, not verified or not done): the SAML
 //! metadata and SSO URLs (Entra's are `/{tenant}/federationmetadata/...` and `/{tenant}/saml2`),
@@ -30,24 +30,24 @@ use crate::saml::response::Attribute;
 /// The tenant id when the file names none: a fixed GUID of fakta's own.
 pub const DEFAULT_TENANT: &str = "f4c7a000-0000-4000-8000-00000000fa17";
 
-/// [SAML] "Email" claims use the WS-* claim type URIs; [CUSTOM] "The SAML token also contains
+/// \[SAML\] "Email" claims use the WS-* claim type URIs; \[CUSTOM\] "The SAML token also contains
 /// other claims that include the user's email address".
 pub const CLAIM_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
-/// [SAML] Name: `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name`, "a human readable
+/// \[SAML\] Name: `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name`, "a human readable
 /// value that identifies the subject", in the sample the user principal name.
 pub const CLAIM_NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
-/// [SAML] Groups: "Provides object IDs that represent the subject's group memberships".
+/// \[SAML\] Groups: "Provides object IDs that represent the subject's group memberships".
 pub const CLAIM_GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups";
-/// [SAML] Groups Overage Indicator: "For SAML this is added as a new claim in place of the
+/// \[SAML\] Groups Overage Indicator: "For SAML this is added as a new claim in place of the
 /// `groups` claim" (the documented name has a stray leading space; fakta writes it without).
 pub const CLAIM_GROUPS_LINK: &str = "http://schemas.microsoft.com/claims/groups.link";
-/// [SAML] Object ID and Tenant ID, and the Identity Provider (the issuer).
+/// \[SAML\] Object ID and Tenant ID, and the Identity Provider (the issuer).
 pub const CLAIM_OBJECT_ID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
 pub const CLAIM_TENANT_ID: &str = "http://schemas.microsoft.com/identity/claims/tenantid";
 pub const CLAIM_IDP: &str = "http://schemas.microsoft.com/identity/claims/identityprovider";
 
-/// [GROUPS] "The number of groups emitted in a token is limited to 150 for SAML assertions and
-/// 200 for JWT"; [ID] "If a user is a member of more groups than the overage limit (150 for
+/// \[GROUPS\] "The number of groups emitted in a token is limited to 150 for SAML assertions and
+/// 200 for JWT"; \[ID\] "If a user is a member of more groups than the overage limit (150 for
 /// SAML tokens, 200 for JWT tokens), the groups claim isn't included in the token."
 pub const SAML_GROUP_LIMIT: usize = 150;
 pub const JWT_GROUP_LIMIT: usize = 200;
@@ -55,7 +55,7 @@ pub const JWT_GROUP_LIMIT: usize = 200;
 #[derive(Debug)]
 pub struct Entra;
 
-/// [SAML] Issuer: "the issuer is sts.windows.net. The GUID in the Issuer claim value is the
+/// \[SAML\] Issuer: "the issuer is sts.windows.net. The GUID in the Issuer claim value is the
 /// tenant ID", e.g. `https://sts.windows.net/{tenant}/`.
 pub fn saml_issuer(tenant: &str) -> String {
     format!("https://sts.windows.net/{tenant}/")
@@ -66,14 +66,14 @@ impl Vendor for Entra {
         saml_issuer(&idp.tenant)
     }
 
-    /// [OIDC] "Authority URL: `https://login.microsoftonline.com/{tenant}/v2.0`"; [ID] "If the
+    /// \[OIDC\] "Authority URL: `https://login.microsoftonline.com/{tenant}/v2.0`"; \[ID\] "If the
     /// token was issued by the v2.0 endpoint, the URI ends in /v2.0". fakta's host stands for
     /// login.microsoftonline.com.
     fn oidc_issuer(&self, idp: &Idp, _server: &AuthServer) -> String {
         format!("{}/{}/v2.0", idp.base(), idp.tenant)
     }
 
-    /// [OIDC] sample configuration: `/{tenant}/oauth2/v2.0/authorize`, `/{tenant}/oauth2/v2.0/token`,
+    /// \[OIDC\] sample configuration: `/{tenant}/oauth2/v2.0/authorize`, `/{tenant}/oauth2/v2.0/token`,
     /// `/{tenant}/discovery/v2.0/keys`, and `userinfo_endpoint`
     /// `https://graph.microsoft.com/oidc/userinfo` (Graph's host: fakta serves `/oidc/userinfo`);
     /// "Send a sign-out request": `/{tenant}/oauth2/v2.0/logout`. Entra publishes no revocation
@@ -90,13 +90,13 @@ impl Vendor for Entra {
         }
     }
 
-    /// [OIDC] "append the well-known OpenID configuration path to your app registration's
+    /// \[OIDC\] "append the well-known OpenID configuration path to your app registration's
     /// authority URL".
     fn discovery_path(&self, idp: &Idp, _server: &AuthServer) -> String {
         format!("/{}/v2.0/.well-known/openid-configuration", idp.tenant)
     }
 
-    /// [CUSTOM] "By default, the Microsoft identity platform issues a SAML token to an
+    /// \[CUSTOM\] "By default, the Microsoft identity platform issues a SAML token to an
     /// application that contains a claim with a value of the user's username (also known as
     /// the user principal name)"; fakta's login is the UPN in an Entra file.
     fn default_name_id(&self) -> NameIdSpec {
@@ -106,7 +106,7 @@ impl Vendor for Entra {
         }
     }
 
-    /// [CUSTOM] the default claims: the email address, and [SAML] the name claim (the UPN).
+    /// \[CUSTOM\] the default claims: the email address, and \[SAML\] the name claim (the UPN).
     fn default_saml_attributes(&self) -> Vec<SamlAttribute> {
         let attr = |name: &str, field| SamlAttribute {
             name: name.to_owned(),
@@ -127,7 +127,7 @@ impl Vendor for Entra {
         }
     }
 
-    /// [SAML] groups are object ids: the directory's `id` of the group, or fakta's derived one.
+    /// \[SAML\] groups are object ids: the directory's `id` of the group, or fakta's derived one.
     fn group_value(&self, directory: &Directory, name: &str, _full_path: bool) -> String {
         directory.group_object_id(name)
     }
@@ -143,9 +143,9 @@ impl Vendor for Entra {
         Some(CLAIM_GROUPS_LINK)
     }
 
-    /// [ID] `_claim_sources`: `"src1": { "endpoint":
-    /// "https://graph.microsoft.com/v1.0/users/{userID}/getMemberObjects" }` (fakta's host
-    /// stands for graph.microsoft.com; `{userID}` is the user's object id, `oid`). [SAML] shows
+    /// \[ID\] `_claim_sources`: `"src1": { "endpoint":
+    /// "<https://graph.microsoft.com/v1.0/users/{userID}/getMemberObjects"> }` (fakta's host
+    /// stands for graph.microsoft.com; `{userID}` is the user's object id, `oid`). \[SAML\] shows
     /// the older Azure AD Graph URL and says it is being replaced by Microsoft Graph's
     /// getMemberObjects: fakta links the Microsoft Graph one in both.
     fn overage_link(&self, idp: &Idp, user: &User) -> Option<String> {
@@ -169,7 +169,7 @@ impl Vendor for Entra {
             .or_insert_with(|| json!(user.login));
     }
 
-    /// [SAML] sample token: objectidentifier, tenantid and identityprovider in every assertion.
+    /// \[SAML\] sample token: objectidentifier, tenantid and identityprovider in every assertion.
     fn saml_attributes(&self, idp: &Idp, user: &User) -> Vec<Attribute> {
         let one = |name: &str, v: String| Attribute {
             name: name.to_owned(),

@@ -2,15 +2,15 @@
 //! issuer, and groups as full paths (`/Qovery-Admins`).
 //!
 //! Sources:
-//! - [LAYERS]: "Keycloak OpenID Connect layers", https://www.keycloak.org/securing-apps/oidc-layers:
+//! - \[LAYERS\]: "Keycloak OpenID Connect layers", <https://www.keycloak.org/securing-apps/oidc-layers>:
 //!   the well-known document at `/realms/{realm-name}/.well-known/openid-configuration`, the
 //!   authorization endpoint `/realms/{realm-name}/protocol/openid-connect/auth`, token
 //!   `.../token`, userinfo `.../userinfo`, logout `.../logout`, certificates `.../certs`,
 //!   introspection `.../token/introspect`, revocation `.../revoke`; and Keycloak's
 //!   `org.keycloak.constants.ServiceUrlConstants` (AUTH_PATH, TOKEN_PATH, ..., REALM_INFO_PATH
 //!   `/realms/{realm-name}`).
-//! - [MAPPER]: the "Group Membership" protocol mapper,
-//!   https://www.keycloak.org/docs-api/latest/javadocs/org/keycloak/protocol/oidc/mappers/GroupMembershipMapper.html
+//! - \[MAPPER\]: the "Group Membership" protocol mapper,
+//!   <https://www.keycloak.org/docs-api/latest/javadocs/org/keycloak/protocol/oidc/mappers/GroupMembershipMapper.html>
 //!   (`useFullPath`): with "Full group path" on, a group is written as its path from the
 //!   realm's root, `/Parent/Child`. fakta plays the mapper with the option on, so a top-level
 //!   group `Qovery-Admins` is sent as `/Qovery-Admins`. (That the admin console creates the
@@ -47,7 +47,7 @@ impl Vendor for Keycloak {
         format!("{}{}", idp.base(), Keycloak::realm(idp))
     }
 
-    /// [LAYERS] the endpoint paths.
+    /// \[LAYERS\] the endpoint paths.
     fn oidc_path(&self, idp: &Idp, _server: &AuthServer, endpoint: Endpoint) -> Option<String> {
         let name = match endpoint {
             Endpoint::Authorize => "auth",
@@ -76,7 +76,7 @@ impl Vendor for Keycloak {
         Vec::new()
     }
 
-    /// [MAPPER] with "Full group path" on, the full path: `/` and the group's name (a name
+    /// \[MAPPER\] with "Full group path" on, the full path: `/` and the group's name (a name
     /// with `/` in the file is a subgroup's path below its parents); off, the name.
     fn group_value(&self, _directory: &Directory, name: &str, full_path: bool) -> String {
         if full_path {

@@ -3,12 +3,12 @@
 //! groups here. Served on fakta's host, which stands for graph.microsoft.com.
 //!
 //! - `POST /v1.0/users/{id}/getMemberObjects` ("directoryObject: getMemberObjects",
-//!   https://learn.microsoft.com/graph/api/directoryobject-getmemberobjects: "Return all IDs for
+//!   <https://learn.microsoft.com/graph/api/directoryobject-getmemberobjects>: "Return all IDs for
 //!   the groups, administrative units, and directory roles that a user ... is a member of";
 //!   the body names `securityEnabledOnly`; the answer is `{"value": [ids]}`), the endpoint the
 //!   ID token claims reference names in `_claim_sources`.
 //! - `GET /v1.0/users/{id}/memberOf` ("List a user's direct memberships",
-//!   https://learn.microsoft.com/graph/api/user-list-memberof: a collection of
+//!   <https://learn.microsoft.com/graph/api/user-list-memberof>: a collection of
 //!   directoryObject, each group with `@odata.type` `#microsoft.graph.group`, `id` and
 //!   `displayName`).
 //!

@@ -38,7 +38,8 @@ pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 /// RS384, RS512 (Okta Admin Management OpenAPI 5.1.0, as generated in okta/okta-sdk-dotnet
 /// `src/Okta.Sdk/Model/SigningAlgorithm.cs` and `docs/SchemasJsonWebKey.md`); the asymmetric
 /// ones are these (HS* are `client_secret_jwt`'s, [`HMAC_ALGS`]). See also "Client
-/// authentication methods" (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/).
+/// authentication methods",
+/// <https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/>.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlg {
     RS256,
