@@ -119,9 +119,10 @@ fn fakta_starts_the_sp_restarts_it_for_o13_and_stops_it() {
         line(&out, O10_SINGLE)
     );
     // Only O23 and O24 are ignored, the SP asking for response_type code (tests/hybrid.rs runs
-    // them in the hybrid flow), and the O25 pair, the SP signing in without okta_post_message
-    // (tests/browser_okta_spa.rs runs it against an okta-auth-js SPA).
-    assert!(out.contains("4 ignored"), "{out}");
+    // them in the hybrid flow), the O25 pair, the SP signing in without okta_post_message
+    // (tests/browser_okta_spa.rs runs it against an okta-auth-js SPA), and the O26 pair, the
+    // app's refresh tokens being persistent (tests/refresh_rotation.rs runs it with rotation).
+    assert!(out.contains("6 ignored"), "{out}");
     for t in [
         "qovery-oidc::O23_at_hash_of_another_access_token_refused",
         "qovery-oidc::O24_c_hash_of_another_code_refused",
