@@ -585,7 +585,8 @@ impl Flaw {
             Flaw::SkipSignature => &["S1", "S2", "S3"],
             Flaw::UnsignedAssertion => &["S1"],
             Flaw::AcceptPlainAssertion => &["S27"],
-            Flaw::TrustDecryptedAssertion => &["S28"],
+            // In an encrypted pack, also the encrypted forms of S1 and S30 (tests/encryption.rs).
+            Flaw::TrustDecryptedAssertion => &["S28", "S1", "S30"],
             Flaw::AcceptSha1 => &["S29"],
             Flaw::IgnoreAudience => &["S6"],
             Flaw::IgnoreRecipient => &["S7"],
