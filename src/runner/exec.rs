@@ -700,28 +700,8 @@ following it)"
         let altered_before = self.idp.altered(self.trial).len();
         // The page's own script signs in: the trial's Chromium tab (O25 runs only there).
         let login = self.browsers[0].2.login.clone();
-        let page = match self.driver("main") {
-            Some(mut d) => d.navigate(url.as_str(), &login).await,
-            None => Err("the trial has no main browser".to_owned()),
-        };
-        let page = page.map_err(|e| {
-            self.fail(
-                FailureKind::Transport,
-                format!("the silent sign-in could not complete: {e}"),
-            )
-        })?;
-        self.notes.push(format!(
-            "silent sign-in: GET {url} answered {}",
-            page.status
-        ));
-        let status = page.status;
-        self.last_page = Some(page);
-        if status >= 500 {
-            return Err(self.fail(
-                FailureKind::SpCrashed,
-                format!("the SP failed with {status} at its silent sign-in page"),
-            ));
-        }
+        self.visit_sp_page(&url, &login, "the silent sign-in")
+            .await?;
         if self.idp.altered(self.trial).len() == altered_before {
             self.passed.not_run = Some(
                 "the SPA did not sign in silently with okta_post_message at target.silent_login_url (the IdP answered no okta_post_message request of this browser): nothing to judge"
@@ -787,26 +767,7 @@ following it)"
         let altered_before = self.idp.altered(self.trial).len();
         self.forged_sent = true;
         let login = self.user.login.clone();
-        let page = match self.driver("main") {
-            Some(mut d) => d.navigate(url.as_str(), &login).await,
-            None => Err("no main browser".to_owned()),
-        };
-        let page = page.map_err(|e| {
-            self.fail(
-                FailureKind::Transport,
-                format!("the refresh could not complete: {e}"),
-            )
-        })?;
-        self.notes
-            .push(format!("refresh: GET {url} answered {}", page.status));
-        let status = page.status;
-        self.last_page = Some(page);
-        if status >= 500 {
-            return Err(self.fail(
-                FailureKind::SpCrashed,
-                format!("the SP failed with {status} when refreshing"),
-            ));
-        }
+        self.visit_sp_page(&url, &login, "the refresh").await?;
         if self.idp.altered(self.trial).len() == altered_before {
             self.passed.not_run = Some(
                 "the SP did not refresh its tokens at target.refresh_url (the IdP issued no \
@@ -871,28 +832,8 @@ refreshed id_token, whose {} is not the login's",
         for round in 1..=(if twice { 2 } else { 1 }) {
             let before = self.idp.refreshes(self.trial).len();
             let login = self.user.login.clone();
-            let page = match self.driver("main") {
-                Some(mut d) => d.navigate(url.as_str(), &login).await,
-                None => Err("no main browser".to_owned()),
-            };
-            let page = page.map_err(|e| {
-                self.fail(
-                    FailureKind::Transport,
-                    format!("refresh {round} could not complete: {e}"),
-                )
-            })?;
-            self.notes.push(format!(
-                "refresh {round}: GET {url} answered {}",
-                page.status
-            ));
-            let status = page.status;
-            self.last_page = Some(page);
-            if status >= 500 {
-                return Err(self.fail(
-                    FailureKind::SpCrashed,
-                    format!("the SP failed with {status} at refresh {round}"),
-                ));
-            }
+            self.visit_sp_page(&url, &login, &format!("refresh {round}"))
+                .await?;
             let used: Vec<RefreshUse> = self
                 .idp
                 .refreshes(self.trial)
@@ -1272,6 +1213,38 @@ it (delivered by {hop})"
 
     /// The SP has a session after a forged login: fooled, unless the case allows keeping the
     /// honest, signed identity and the session shows exactly that.
+    /// Visits an SP page that acts for the signed-in browser (target.refresh_url,
+    /// target.silent_login_url) in the main browser as `login`, noting its status; `what` names
+    /// the visit in the notes and failures. A 5xx is the SP crashing there.
+    async fn visit_sp_page(
+        &mut self,
+        url: &url::Url,
+        login: &str,
+        what: &str,
+    ) -> Result<(), Failure> {
+        let page = match self.driver("main") {
+            Some(mut d) => d.navigate(url.as_str(), login).await,
+            None => Err("the trial has no main browser".to_owned()),
+        };
+        let page = page.map_err(|e| {
+            self.fail(
+                FailureKind::Transport,
+                format!("{what} could not complete: {e}"),
+            )
+        })?;
+        self.notes
+            .push(format!("{what}: GET {url} answered {}", page.status));
+        let status = page.status;
+        self.last_page = Some(page);
+        if status >= 500 {
+            return Err(self.fail(
+                FailureKind::SpCrashed,
+                format!("the SP failed with {status} at {what}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Why an SP that signed in with a forged id_token signature (O6-O9) is not judged, if so:
     /// the forgery went only into the id_token it took straight from the token endpoint, where
     /// OpenID Connect Core §3.1.3.7 step 6 lets it rely on TLS instead of the signature, and the
