@@ -467,6 +467,128 @@ struct IssueFor<'a> {
     front_channel_id_token: bool,
 }
 
+/// What every token of one login shares, wherever it is issued (the authorization endpoint's
+/// implicit and hybrid answers, the token endpoint): the claims' [`Grant`], the signed access
+/// token and how tokens are recorded. Making one notes the issuance for the runner's trial.
+struct Login<'a> {
+    state: &'a IdpState,
+    app: &'a App,
+    oidc: &'a OidcApp,
+    user: &'a User,
+    server: &'a AuthServer,
+    trial: Option<&'a str>,
+    scopes: &'a [String],
+    auth_time: time::OffsetDateTime,
+    sid: &'a str,
+    issuer: String,
+    emit: crate::config::Emit,
+    now: time::OffsetDateTime,
+}
+
+impl<'a> Login<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        state: &'a IdpState,
+        app: &'a App,
+        oidc: &'a OidcApp,
+        user: &'a User,
+        server: &'a AuthServer,
+        trial: Option<&'a str>,
+        scopes: &'a [String],
+        auth_time: time::OffsetDateTime,
+        sid: &'a str,
+    ) -> Self {
+        state.note_issued(
+            trial,
+            crate::idp::state::Issued {
+                kind: crate::idp::state::IssuedKind::Tokens,
+                subject: user.id.clone(),
+                email: user.email.clone(),
+            },
+        );
+        Login {
+            state,
+            app,
+            oidc,
+            user,
+            server,
+            trial,
+            scopes,
+            auth_time,
+            sid,
+            issuer: state.conn.idp.oidc_issuer(server),
+            emit: state.emit_view(trial, &user.id),
+            now: state.now(),
+        }
+    }
+
+    fn grant(&self, nonce: Option<&'a str>) -> Grant<'_> {
+        Grant {
+            conn: &self.state.conn,
+            issuer: &self.issuer,
+            app: self.app,
+            oidc: self.oidc,
+            user: self.user,
+            scopes: self.scopes,
+            nonce,
+            auth_time: self.auth_time,
+            sid: self.sid,
+            omit: &self.emit.omit_attributes,
+            full_group_paths: self.emit.full_group_paths,
+        }
+    }
+
+    /// The access token (RS256 with the IdP's current key) and its jti.
+    fn access_token(&self, grant: &Grant<'_>) -> Result<(String, String), OAuthResponse> {
+        let jti = format!("AT.{}", self.state.new_token());
+        let audience = self
+            .server
+            .access_token_audience(self.state.conn.idp.base());
+        let claims = tokens::access_token_claims(grant, &audience, self.now, &jti);
+        let rsa = self.state.keys.current.pkey();
+        let token = jwt::sign(SigningAlg::RS256, &self.state.rsa_kid, None, rsa, &claims)
+            .map_err(sign_error)?;
+        Ok((token, jti))
+    }
+
+    /// The record of the access token, of the refresh token `family` when it has one.
+    fn access_token_info(&self, jti: String, family: Option<String>) -> TokenInfo {
+        let lifetime = Duration::seconds(self.oidc.access_token_lifetime_secs);
+        self.token_info(
+            TokenKind::Access,
+            Some(self.now + lifetime),
+            Some(jti),
+            family,
+        )
+    }
+
+    fn token_info(
+        &self,
+        kind: TokenKind,
+        expires: Option<time::OffsetDateTime>,
+        jti: Option<String>,
+        family: Option<String>,
+    ) -> TokenInfo {
+        TokenInfo {
+            kind,
+            app_id: self.app.id.clone(),
+            client_id: self.oidc.client_id.clone(),
+            user_id: self.user.id.clone(),
+            scopes: self.scopes.to_vec(),
+            auth_time: self.auth_time,
+            sid: self.sid.to_owned(),
+            issued_at: self.now,
+            expires,
+            jti,
+            revoked: false,
+            trial: self.trial.map(str::to_owned),
+            refresh: family,
+            used: None,
+            rotated: None,
+        }
+    }
+}
+
 fn sign_error(e: jwt::JwtError) -> OAuthResponse {
     tracing::error!("signing a token failed: {e}");
     OAuthError::new(
@@ -549,65 +671,24 @@ pub(super) fn front_channel(
     code: Option<&str>,
     trial: Option<&str>,
 ) -> Result<Vec<(&'static str, String)>, OAuthError> {
-    let now = state.now();
-    let base = state.conn.idp.base();
-    let issuer = state.conn.idp.oidc_issuer(&oidc.server);
-    let emit = state.emit_view(trial, &user.id);
-    let grant = Grant {
-        conn: &state.conn,
-        issuer: &issuer,
+    let login = Login::new(
+        state,
         app,
         oidc,
         user,
-        scopes: &request.scopes,
-        nonce: request.nonce.as_deref(),
-        auth_time: session.authn_instant,
-        sid: &session.session_index,
-        omit: &emit.omit_attributes,
-        full_group_paths: emit.full_group_paths,
-    };
-    state.note_issued(
+        &oidc.server,
         trial,
-        crate::idp::state::Issued {
-            kind: crate::idp::state::IssuedKind::Tokens,
-            subject: user.id.clone(),
-            email: user.email.clone(),
-        },
+        &request.scopes,
+        session.authn_instant,
+        &session.session_index,
     );
+    let now = login.now;
+    let grant = login.grant(request.nonce.as_deref());
     let rt = request.response_type;
     let mut fields = Vec::new();
     let access_token = if rt.has_token() {
-        let jti = format!("AT.{}", state.new_token());
-        let claims = tokens::access_token_claims(
-            &grant,
-            &oidc.server.access_token_audience(base),
-            now,
-            &jti,
-        );
-        let rsa = state.keys.current.pkey();
-        let at = jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &claims)
-            .map_err(|e| sign_error(e).error)?;
-        lock(&state.tokens).add_token(
-            at.clone(),
-            TokenInfo {
-                kind: TokenKind::Access,
-                app_id: app.id.clone(),
-                client_id: oidc.client_id.clone(),
-                user_id: user.id.clone(),
-                scopes: request.scopes.clone(),
-                auth_time: session.authn_instant,
-                sid: session.session_index.clone(),
-                issued_at: now,
-                expires: Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
-                jti: Some(jti),
-                revoked: false,
-                trial: trial.map(str::to_owned),
-                refresh: None,
-                used: None,
-                rotated: None,
-            },
-            None,
-        );
+        let (at, jti) = login.access_token(&grant).map_err(|e| e.error)?;
+        lock(&state.tokens).add_token(at.clone(), login.access_token_info(jti, None), None);
         fields.push(("access_token", at.clone()));
         fields.push(("token_type", "Bearer".to_owned()));
         fields.push(("expires_in", oidc.access_token_lifetime_secs.to_string()));
@@ -655,37 +736,21 @@ fn issue_tokens(
     server: &AuthServer,
     f: IssueFor<'_>,
 ) -> Result<Value, OAuthResponse> {
-    let now = state.now();
-    let base = state.conn.idp.base();
-    let issuer = state.conn.idp.oidc_issuer(server);
-    let emit = state.emit_view(f.trial, &user.id);
-    let grant = Grant {
-        conn: &state.conn,
-        issuer: &issuer,
+    let login = Login::new(
+        state,
         app,
         oidc,
         user,
-        scopes: f.scopes,
-        nonce: f.nonce,
-        auth_time: f.auth_time,
-        sid: f.sid,
-        omit: &emit.omit_attributes,
-        full_group_paths: emit.full_group_paths,
-    };
-    state.note_issued(
+        server,
         f.trial,
-        crate::idp::state::Issued {
-            kind: crate::idp::state::IssuedKind::Tokens,
-            subject: user.id.clone(),
-            email: user.email.clone(),
-        },
+        f.scopes,
+        f.auth_time,
+        f.sid,
     );
-    let at_jti = format!("AT.{}", state.new_token());
-    let at_claims =
-        tokens::access_token_claims(&grant, &server.access_token_audience(base), now, &at_jti);
-    let rsa = state.keys.current.pkey();
-    let access_token =
-        jwt::sign(SigningAlg::RS256, &state.rsa_kid, None, rsa, &at_claims).map_err(sign_error)?;
+    let now = login.now;
+    let grant = login.grant(f.nonce);
+    let emit = &login.emit;
+    let (access_token, at_jti) = login.access_token(&grant)?;
     let id_jti = format!("ID.{}", state.new_token());
     let id_claims = tokens::id_token_claims(&grant, now, &id_jti, Some(&access_token));
     // A refresh fault forges only the id_token of a refresh grant; every other, only the
@@ -710,7 +775,7 @@ fn issue_tokens(
         id_claims,
         crate::oidc::faults::IdTokenChannel::TokenEndpoint,
     )?;
-    crate::idp::inspect::tokens(state, app, user, &emit, &access_token, &id_token);
+    crate::idp::inspect::tokens(state, app, user, emit, &access_token, &id_token);
     // The grant's refresh token, decided before the access token is recorded so that it can
     // name it (revoking the refresh token revokes the access token).
     // (token, family, Some(expiry) when the token is new and must be recorded)
@@ -737,23 +802,6 @@ fn issue_tokens(
         RefreshToken::NewIfOffline => None,
     };
     let family = refresh.as_ref().map(|(_, f, _)| f.clone());
-    let info = |kind, expires, jti| TokenInfo {
-        kind,
-        app_id: app.id.clone(),
-        client_id: oidc.client_id.clone(),
-        user_id: user.id.clone(),
-        scopes: f.scopes.to_vec(),
-        auth_time: f.auth_time,
-        sid: f.sid.to_owned(),
-        issued_at: now,
-        expires,
-        jti,
-        revoked: false,
-        trial: f.trial.map(str::to_owned),
-        refresh: family.clone(),
-        used: None,
-        rotated: None,
-    };
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": oidc.access_token_lifetime_secs,
@@ -764,11 +812,7 @@ fn issue_tokens(
     let mut store = lock(&state.tokens);
     store.add_token(
         access_token,
-        info(
-            TokenKind::Access,
-            Some(now + Duration::seconds(oidc.access_token_lifetime_secs)),
-            Some(at_jti),
-        ),
+        login.access_token_info(at_jti, family.clone()),
         f.from_code,
     );
     store.add_id_token(
@@ -781,7 +825,7 @@ fn issue_tokens(
         if let Some(expires) = new {
             store.add_token(
                 rt.clone(),
-                info(TokenKind::Refresh, expires, None),
+                login.token_info(TokenKind::Refresh, expires, None, family),
                 f.from_code,
             );
         }
