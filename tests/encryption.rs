@@ -721,6 +721,23 @@ fn the_encrypted_pack_catches_every_saml_response_flaw_the_clear_pack_catches() 
                             wrong.push(format!("{flaw}: {t} failed as {kind}"));
                         }
                     }
+                    // A failure's transcript shows the forged Assertion as the SP decrypted
+                    // it, not only the ciphertext: S6's other audience is there in clear.
+                    if *flaw == "ignore-audience" {
+                        let section = out
+                            .split("---- qovery-saml::S6_audience_of_another_sp_refused ----\n")
+                            .nth(1)
+                            .unwrap_or_default();
+                        let plain = section
+                            .split("the Assertion the IdP encrypted, as the SP decrypts it:\n")
+                            .nth(1)
+                            .unwrap_or_default();
+                        if !plain.contains("Audience>") || plain.contains("CipherValue") {
+                            wrong.push(format!(
+                                "{flaw}: S6's transcript lacks the decrypted Assertion:\n{section}"
+                            ));
+                        }
+                    }
                     let want_code = if must.is_empty() { 0 } else { 101 };
                     if code != want_code {
                         wrong.push(format!("{flaw}: exit code {code}"));

@@ -714,7 +714,7 @@ fn fingerprint(der: &[u8]) -> String {
 }
 
 /// One element per line, indented by depth (one iterative pass; the depth shown stops at 16).
-fn indent_xml(xml: &str) -> String {
+pub(super) fn indent_xml(xml: &str) -> String {
     let mut out = String::with_capacity(xml.len() + xml.len() / 4);
     let mut depth: usize = 0;
     for piece in xml.replace("><", ">\n<").lines() {

@@ -658,6 +658,17 @@ pub fn issue(
         .collect();
     decrypted.sort_by_key(|(at, _)| *at);
     let decrypted: Vec<String> = decrypted.into_iter().map(|(_, p)| p).collect();
+    // A forgery in an encrypted Response: the transcript would show only ciphertext, so it
+    // also gets the forged Assertion as the SP decrypts it (the inspector shows it too).
+    if forged.is_some() {
+        for plain in &decrypted {
+            state.note_document(
+                trial,
+                "the Assertion the IdP encrypted, as the SP decrypts it".to_owned(),
+                super::inspect::indent_xml(&crate::redact::redact(plain)),
+            );
+        }
+    }
     super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref(), &decrypted);
     tracing::info!(
         app = %app.id,
