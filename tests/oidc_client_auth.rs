@@ -504,3 +504,77 @@ async fn persistent_refresh_tokens_expire_when_idle_or_past_their_lifetime() {
     assert_eq!(error, "invalid_grant");
     assert!(why.contains("not used for 100 s"), "{why}");
 }
+
+/// A reuse answered from a tombstone alone (the rotated token and its successor both evicted)
+/// is still recorded against the runner's trial the grant was issued in, as O26 reads it.
+#[tokio::test]
+async fn a_reuse_of_a_token_evicted_with_its_successor_is_recorded_against_its_trial() {
+    let (st, clock) = state_with_clock(with_refresh(
+        "{ rotation: rotate, grace_period_seconds: 10 }",
+    ));
+    *st.tokens.lock().unwrap() = fakta::idp::TokenStore::with_token_bytes(24 * 1024);
+    st.set_trial_emit("t-evict", "00u1alice", Default::default());
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", CLIENT),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid email offline_access"),
+            ("state", "st-123"),
+            ("nonce", "n-456"),
+        ])
+        .finish();
+    let cookie = format!("{}=t-evict", fakta::idp::TRIAL_COOKIE);
+    let start = get(&st, &format!("/oauth2/v1/authorize?{q}"), Some(&cookie)).await;
+    // The login page's form is posted in the trial's browser (its cookie names the trial).
+    let token = start.location().split("state=").nth(1).unwrap().to_owned();
+    let done = post_form(
+        &st,
+        "/login/login.htm",
+        &[("state", &token), ("username", "00u1alice")],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
+    let url = url::Url::parse(done.location()).unwrap();
+    let c = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let r = post_form_basic(
+        &st,
+        "/oauth2/v1/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some((CLIENT, "s3cret")),
+    )
+    .await;
+    let rt1 = json_of(&r)["refresh_token"].as_str().unwrap().to_owned();
+    let rt2 = json_of(&refresh(&st, &rt1).await)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut logins = 0;
+    while st.tokens.lock().unwrap().token(&rt2).is_some()
+        || st.tokens.lock().unwrap().token(&rt1).is_some()
+    {
+        login(&st).await;
+        logins += 1;
+        assert!(logins < 200, "rt1 and rt2 are never evicted");
+    }
+    clock.set(NOW + Duration::seconds(11));
+    let (error, why) = error_of(&refresh(&st, &rt1).await);
+    assert_eq!(error, "invalid_grant");
+    assert!(why.contains("replaced since"), "{why}");
+    assert_eq!(
+        st.refreshes("t-evict"),
+        [
+            fakta::idp::RefreshUse::Current { rotated: true },
+            fakta::idp::RefreshUse::RotatedReused
+        ]
+    );
+}

@@ -112,11 +112,16 @@ pub struct Tombstone {
     /// When it was rotated, and the token it was replaced by.
     pub rotated: OffsetDateTime,
     pub successor: String,
+    /// The runner's trial the grant was issued in, so that a reuse is still recorded against it.
+    pub trial: Option<String>,
 }
 
 impl Footprint for Tombstone {
     fn heap_bytes(&self) -> usize {
-        self.client_id.heap_bytes() + self.family.heap_bytes() + self.successor.heap_bytes()
+        self.client_id.heap_bytes()
+            + self.family.heap_bytes()
+            + self.successor.heap_bytes()
+            + self.trial.as_ref().map_or(0, |t| t.heap_bytes())
     }
 }
 
@@ -323,6 +328,7 @@ impl TokenStore {
                 family: t.refresh.clone().unwrap_or_else(|| token.to_owned()),
                 rotated: now,
                 successor: successor.to_owned(),
+                trial: t.trial.clone(),
             }
         });
         if let Some(stone) = stone {

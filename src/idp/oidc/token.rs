@@ -196,7 +196,16 @@ fn refresh_token(
                 info
             }
             // A rotated token the store has dropped: its grant is its successor's.
-            None => evicted_rotated(&mut store, rt, oidc, now)?,
+            None => match evicted_rotated(&mut store, rt, oidc, now) {
+                Ok(info) => info,
+                Err((trial, refused)) => {
+                    drop(store);
+                    if trial.is_some() {
+                        state.note_refresh(trial.as_deref(), RefreshUse::RotatedReused);
+                    }
+                    return Err(refused);
+                }
+            },
         }
     };
     // Another client's attempt changes nothing (no reuse detection on its behalf).
@@ -323,20 +332,22 @@ fn refresh_token(
 /// A refresh token the store no longer holds but whose tombstone says it was rotated: the
 /// record of its successor (same grant, same family), so that the grace period and reuse
 /// detection apply as if it were still stored. With the successor gone too, the grant has moved
-/// on past any grace period: the reuse revokes what is left of the family.
+/// on past any grace period: the reuse revokes what is left of the family, and the refusal
+/// names the trial the grant was issued in (a reuse to record against it).
 fn evicted_rotated(
     store: &mut crate::idp::tokens::TokenStore,
     rt: &str,
     oidc: &OidcApp,
     now: time::OffsetDateTime,
-) -> Result<TokenInfo, OAuthResponse> {
+) -> Result<TokenInfo, (Option<String>, OAuthResponse)> {
     let stone = store
         .tombstone(rt)
         .cloned()
-        .ok_or_else(|| invalid_grant("the refresh token is unknown"))?;
+        .ok_or_else(|| (None, invalid_grant("the refresh token is unknown")))?;
     if stone.client_id != oidc.client_id {
-        return Err(invalid_grant(
-            "the refresh token was issued to another client",
+        return Err((
+            None,
+            invalid_grant("the refresh token was issued to another client"),
         ));
     }
     if let Some(successor) = store
@@ -347,10 +358,13 @@ fn evicted_rotated(
     }
     let revoked = store.revoke_family(&stone.family);
     tracing::warn!(client = %oidc.client_id, revoked, "refresh token reuse detected");
-    Err(invalid_grant(format!(
-        "the refresh token was rotated {} s ago and replaced since: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
-        (now - stone.rotated).whole_seconds()
-    )))
+    Err((
+        stone.trial,
+        invalid_grant(format!(
+            "the refresh token was rotated {} s ago and replaced since: reusing it revokes every token of the grant ({revoked} revoked; Okta's refresh token reuse detection)",
+            (now - stone.rotated).whole_seconds()
+        )),
+    ))
 }
 
 /// `grant_type=client_credentials` (RFC 6749 §4.4): an access token for the client itself, no
