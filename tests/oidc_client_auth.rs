@@ -76,6 +76,12 @@ fn json_of(a: &Answer) -> Value {
 
 /// Logs alice in; returns the code.
 async fn code(st: &Arc<IdpState>) -> String {
+    code_in(st, None).await
+}
+
+/// A code for alice, in the browser whose `cookie` (if any) names a runner trial: the login
+/// page's form is posted with it, which ties the grant to the trial.
+async fn code_in(st: &Arc<IdpState>, cookie: Option<&str>) -> String {
     let q = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("client_id", CLIENT),
@@ -86,8 +92,20 @@ async fn code(st: &Arc<IdpState>) -> String {
             ("nonce", "n-456"),
         ])
         .finish();
-    let start = get(st, &format!("/oauth2/v1/authorize?{q}"), None).await;
-    let done = pick_user(st, &start, "00u1alice").await;
+    let start = get(st, &format!("/oauth2/v1/authorize?{q}"), cookie).await;
+    let done = match cookie {
+        None => pick_user(st, &start, "00u1alice").await,
+        Some(_) => {
+            let token = start.location().split("state=").nth(1).unwrap().to_owned();
+            post_form(
+                st,
+                "/login/login.htm",
+                &[("state", &token), ("username", "00u1alice")],
+                cookie,
+            )
+            .await
+        }
+    };
     assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
     let url = url::Url::parse(done.location()).unwrap();
     url.query_pairs()
@@ -323,7 +341,11 @@ async fn refresh(st: &Arc<IdpState>, rt: &str) -> Answer {
 }
 
 async fn login(st: &Arc<IdpState>) -> Value {
-    let c = code(st).await;
+    login_in(st, None).await
+}
+
+async fn login_in(st: &Arc<IdpState>, cookie: Option<&str>) -> Value {
+    let c = code_in(st, cookie).await;
     let a = post_form_basic(
         st,
         "/oauth2/v1/token",
@@ -514,46 +536,9 @@ async fn a_reuse_of_a_token_evicted_with_its_successor_is_recorded_against_its_t
     ));
     *st.tokens.lock().unwrap() = fakta::idp::TokenStore::with_token_bytes(24 * 1024);
     st.set_trial_emit("t-evict", "00u1alice", Default::default());
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("client_id", CLIENT),
-            ("redirect_uri", REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid email offline_access"),
-            ("state", "st-123"),
-            ("nonce", "n-456"),
-        ])
-        .finish();
     let cookie = format!("{}=t-evict", fakta::idp::TRIAL_COOKIE);
-    let start = get(&st, &format!("/oauth2/v1/authorize?{q}"), Some(&cookie)).await;
-    // The login page's form is posted in the trial's browser (its cookie names the trial).
-    let token = start.location().split("state=").nth(1).unwrap().to_owned();
-    let done = post_form(
-        &st,
-        "/login/login.htm",
-        &[("state", &token), ("username", "00u1alice")],
-        Some(&cookie),
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::FOUND, "{}", done.body);
-    let url = url::Url::parse(done.location()).unwrap();
-    let c = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("a code");
-    let r = post_form_basic(
-        &st,
-        "/oauth2/v1/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", REDIRECT),
-        ],
-        Some((CLIENT, "s3cret")),
-    )
-    .await;
-    let rt1 = json_of(&r)["refresh_token"].as_str().unwrap().to_owned();
+    let r = login_in(&st, Some(&cookie)).await;
+    let rt1 = r["refresh_token"].as_str().unwrap().to_owned();
     let rt2 = json_of(&refresh(&st, &rt1).await)["refresh_token"]
         .as_str()
         .unwrap()
