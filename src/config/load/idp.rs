@@ -1,6 +1,6 @@
 //! The `idp` section: where the IdP is reached, which web origins may call it from
 //! JavaScript (Okta's Trusted Origins, CORS scope), and which vendor it plays (`flavor`, with
-//! Entra's `tenant` or Keycloak's `realm`).
+//! Entra's `tenant`, Keycloak's `realm` or Google's Workspace `domain`).
 
 use marked_yaml::Node;
 
@@ -14,7 +14,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         sink,
         node,
         "idp",
-        &["base_url", "trusted_origins", "flavor", "tenant", "realm"],
+        &["base_url", "trusted_origins", "flavor", "tenant", "realm", "domain"],
     )?;
     let base = m.req_string(
         sink,
@@ -45,7 +45,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         .choice(sink, "flavor", &choices)
         .map_or(Flavor::Okta, |f| f.value);
     let mut tenant = flavor.default_tenant().to_owned();
-    for key in ["tenant", "realm"] {
+    for key in ["tenant", "realm", "domain"] {
         let Some(value) = m.string(sink, key) else {
             continue;
         };
@@ -88,12 +88,14 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     })
 }
 
-/// The flavor whose tenant a key names.
-fn tenant_flavor(key: &str) -> &'static str {
-    Flavor::ALL
+/// The flavors whose tenant a key names (`entra`, `google`).
+fn tenant_flavor(key: &str) -> String {
+    let names: Vec<&str> = Flavor::ALL
         .iter()
-        .find(|f| f.tenant_key() == Some(key))
-        .map_or("?", |f| f.name())
+        .filter(|f| f.tenant_key() == Some(key))
+        .map(|f| f.name())
+        .collect();
+    names.join(" or ")
 }
 
 /// One trusted origin: scheme, host and port, nothing else (what a browser sends in `Origin`).

@@ -86,7 +86,24 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             ],
         ));
     }
-    if app.oidc().is_some() && target.logout_url.is_some() {
+    // A vendor without RP-initiated logout (Google publishes no end_session_endpoint): the
+    // RP can only end its own session, so G3 cannot be asked of it.
+    let no_end_session = app.oidc().is_some_and(|o| {
+        conn.idp
+            .oidc_endpoint(&o.server, crate::flavor::Endpoint::Logout)
+            .is_none()
+    });
+    if app.oidc().is_some() && target.logout_url.is_some() && no_end_session {
+        let mut g3 = spec(
+            "G3_rp_initiated_logout_ends_both_sessions".into(),
+            vec![login(LoginOutcome::Accepted), logout(LoginFrom::Sp, None)],
+        );
+        g3.ignored = Some(format!(
+            "{} has no end_session endpoint (no RP-initiated logout): the RP can end only its own session",
+            conn.idp.flavor.title()
+        ));
+        out.push(g3);
+    } else if app.oidc().is_some() && target.logout_url.is_some() {
         out.push(spec(
             "G3_rp_initiated_logout_ends_both_sessions".into(),
             vec![
