@@ -339,8 +339,8 @@ mod vendor_tests {
                 Groups::Overage { link: link.clone() }
             );
         }
-        // Okta and Keycloak have no overage.
-        for f in [Flavor::Okta, Flavor::Keycloak] {
+        // Okta, Keycloak, Google and Auth0 have no overage.
+        for f in [Flavor::Okta, Flavor::Keycloak, Flavor::Google, Flavor::Auth0] {
             assert!(matches!(
                 groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml, true),
                 Groups::Listed(v) if v.len() == 500
@@ -392,5 +392,25 @@ mod vendor_tests {
             .collect();
         assert_eq!(defaults, [entra::CLAIM_EMAIL, entra::CLAIM_NAME]);
         assert!(Flavor::Okta.vendor().default_saml_attributes().is_empty());
+    }
+
+    /// Only Google refuses a group statement (in id_tokens), only Auth0 a group claim's name;
+    /// the others take any.
+    #[test]
+    fn which_vendors_refuse_a_group_statement() {
+        for f in Flavor::ALL {
+            let v = f.vendor();
+            assert_eq!(
+                v.no_groups(TokenKind::Jwt).is_some(),
+                f == Flavor::Google,
+                "{f:?}"
+            );
+            assert!(v.no_groups(TokenKind::Saml).is_none(), "{f:?}");
+            assert_eq!(
+                v.refuses_group_claim(TokenKind::Jwt, "groups").is_some(),
+                f == Flavor::Auth0,
+                "{f:?}"
+            );
+        }
     }
 }

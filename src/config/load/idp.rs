@@ -9,12 +9,15 @@ use super::super::reader::{At, Map, Sink};
 use super::values::url;
 use crate::flavor::Flavor;
 
+/// The keys naming a flavor's tenant (`Flavor::tenant_key`; the test below holds them to it).
+const TENANT_KEYS: [&str; 3] = ["tenant", "realm", "domain"];
+
 pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     let m = Map::new(
         sink,
         node,
         "idp",
-        &["base_url", "trusted_origins", "flavor", "tenant", "realm", "domain"],
+        &["base_url", "trusted_origins", "flavor", TENANT_KEYS[0], TENANT_KEYS[1], TENANT_KEYS[2]],
     )?;
     let base = m.req_string(
         sink,
@@ -45,7 +48,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         .choice(sink, "flavor", &choices)
         .map_or(Flavor::Okta, |f| f.value);
     let mut tenant = flavor.default_tenant().to_owned();
-    for key in ["tenant", "realm", "domain"] {
+    for key in TENANT_KEYS {
         let Some(value) = m.string(sink, key) else {
             continue;
         };
@@ -126,4 +129,26 @@ fn origin(sink: &mut Sink, s: At<String>) -> Option<String> {
         return None;
     }
     Some(u.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flavor's tenant key is read, and no other.
+    #[test]
+    fn tenant_keys_are_the_flavors() {
+        let mut from_flavors: Vec<&str> = Flavor::ALL.iter().filter_map(|f| f.tenant_key()).collect();
+        from_flavors.sort_unstable();
+        from_flavors.dedup();
+        let mut keys = TENANT_KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(keys, from_flavors);
+    }
+
+    #[test]
+    fn a_tenant_key_names_every_flavor_it_is_for() {
+        assert_eq!(tenant_flavor("tenant"), "entra");
+        assert_eq!(tenant_flavor("domain"), "google");
+    }
 }
