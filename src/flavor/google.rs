@@ -134,7 +134,9 @@ mod tests {
         let org = AuthServer::Org;
         assert_eq!(Google.oidc_path(&idp(""), &org, Endpoint::Logout), None);
         assert_eq!(
-            Google.oidc_path(&idp(""), &org, Endpoint::Authorize).as_deref(),
+            Google
+                .oidc_path(&idp(""), &org, Endpoint::Authorize)
+                .as_deref(),
             Some("/o/oauth2/v2/auth")
         );
         assert!(Google.no_groups(TokenKind::Jwt).is_some());

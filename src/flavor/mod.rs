@@ -340,7 +340,12 @@ mod vendor_tests {
             );
         }
         // Okta, Keycloak, Google and Auth0 have no overage.
-        for f in [Flavor::Okta, Flavor::Keycloak, Flavor::Google, Flavor::Auth0] {
+        for f in [
+            Flavor::Okta,
+            Flavor::Keycloak,
+            Flavor::Google,
+            Flavor::Auth0,
+        ] {
             assert!(matches!(
                 groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml, true),
                 Groups::Listed(v) if v.len() == 500

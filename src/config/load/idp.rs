@@ -17,7 +17,14 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         sink,
         node,
         "idp",
-        &["base_url", "trusted_origins", "flavor", TENANT_KEYS[0], TENANT_KEYS[1], TENANT_KEYS[2]],
+        &[
+            "base_url",
+            "trusted_origins",
+            "flavor",
+            TENANT_KEYS[0],
+            TENANT_KEYS[1],
+            TENANT_KEYS[2],
+        ],
     )?;
     let base = m.req_string(
         sink,
@@ -138,7 +145,8 @@ mod tests {
     /// Every flavor's tenant key is read, and no other.
     #[test]
     fn tenant_keys_are_the_flavors() {
-        let mut from_flavors: Vec<&str> = Flavor::ALL.iter().filter_map(|f| f.tenant_key()).collect();
+        let mut from_flavors: Vec<&str> =
+            Flavor::ALL.iter().filter_map(|f| f.tenant_key()).collect();
         from_flavors.sort_unstable();
         from_flavors.dedup();
         let mut keys = TENANT_KEYS.to_vec();

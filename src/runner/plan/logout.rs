@@ -200,7 +200,12 @@ mod tests {
             .replace("    groups: { filter: { starts_with: Qovery- } }\n", "");
         let trials = pack(&google);
         let g3: Vec<&TrialSpec> = trials.iter().filter(|t| t.name.contains("G3_")).collect();
-        assert_eq!(g3.len(), 1, "{:?}", g3.iter().map(|t| &t.name).collect::<Vec<_>>());
+        assert_eq!(
+            g3.len(),
+            1,
+            "{:?}",
+            g3.iter().map(|t| &t.name).collect::<Vec<_>>()
+        );
         assert_eq!(g3[0].name, "p::G3_rp_initiated_logout_ends_both_sessions");
         assert!(
             g3[0]
