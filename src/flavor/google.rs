@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn hd_only_for_a_workspace_domain() {
-        let user = crate::config::User {
+        let user = User {
             id: "1".into(),
             login: "a@acme.test".into(),
             email: "a@acme.test".into(),

@@ -434,9 +434,7 @@ fn groups(
     }
     // `groups` (Okta), or the vendor's name for it (Entra's SAML claim URI).
     let named = m.string(sink, "attribute");
-    let at = named
-        .as_ref()
-        .map_or(Pos::of(node.span()), |s| s.pos.clone());
+    let at = named.as_ref().map_or(Pos::of(node.span()), |s| s.pos);
     let attribute = named
         .map(|s| s.value)
         .unwrap_or_else(|| default_attribute.to_owned());
