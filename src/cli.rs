@@ -360,6 +360,8 @@ pub const DEMO_PACKS: &[(&str, &str)] = &[
         "qovery-saml-sp-initiated",
         include_str!("../scenarios/qovery-saml-sp-initiated.yaml"),
     ),
+    ("google-oidc", include_str!("../scenarios/google-oidc.yaml")),
+    ("auth0-oidc", include_str!("../scenarios/auth0-oidc.yaml")),
 ];
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! Other IdPs' shapes (`idp.flavor`) end to end: `fakta test` on each shipped flavor file
-//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml) against the reference SP
+//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, google-oidc.yaml,
+//! auth0-oidc.yaml) against the reference SP
 //! configured for that flavor (started by the file's `target.start`): the role matrix and the
 //! flavor trials pass; each flavor flaw fails exactly its trial (the demo plays Okta, so these
 //! flaws are caught here: tests/runner.rs `CAUGHT_OUTSIDE_THE_DEMO`); and the published
@@ -17,7 +18,13 @@ use common::{failed_trials, python, trial_verdicts};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const PACKS: [&str; 3] = ["entra-saml", "entra-oidc", "keycloak-oidc"];
+const PACKS: [&str; 5] = [
+    "entra-saml",
+    "entra-oidc",
+    "keycloak-oidc",
+    "google-oidc",
+    "auth0-oidc",
+];
 
 fn run(pack: &str, flaw: Option<&str>) -> (i32, String, String) {
     common::shipped_pack_run(pack, |_| {}, |yaml| yaml, flaw, "")
@@ -30,15 +37,33 @@ fn every_flavor_file_passes_against_the_reference_sp_configured_for_it() {
         assert_eq!(code, 0, "{pack}:\n{out}\n{err}");
         let verdicts = trial_verdicts(&out);
         let names: BTreeSet<&str> = verdicts.iter().map(|(n, _)| n.as_str()).collect();
+        // A Google or Auth0 user's username is their email in these files: F3 has no one to
+        // sign in, and says so; everything else is ok.
+        let f3 = format!("{pack}::F3_email_from_the_email_claim");
+        let username_is_email = pack == "google-oidc" || pack == "auth0-oidc";
         for (name, verdict) in &verdicts {
-            assert_eq!(verdict, "ok", "{name} is not ok:\n{out}");
+            if username_is_email && *name == f3 {
+                assert!(
+                    verdict.starts_with("ignored (no user of the directory has a login"),
+                    "{name}: {verdict}\n{out}"
+                );
+            } else {
+                assert_eq!(verdict, "ok", "{name} is not ok:\n{out}");
+            }
         }
         // The role matrix ran with the flavor's group shapes, and so did the flavor trials.
-        for t in [
-            "L0_honest_login",
-            "R1_admin_from_Qovery_Admins",
-            "R4_precedence",
-        ] {
+        // Google's id_token carries no groups: its file maps none, and the matrix checks that
+        // every user gets the default role.
+        let matrix: &[&str] = if pack == "google-oidc" {
+            &["L0_honest_login", "R2_no_mapping"]
+        } else {
+            &[
+                "L0_honest_login",
+                "R1_admin_from_Qovery_Admins",
+                "R4_precedence",
+            ]
+        };
+        for t in matrix {
             assert!(
                 names.contains(format!("{pack}::{t}").as_str()),
                 "{pack}: no {t}:\n{out}"
@@ -116,6 +141,19 @@ fn each_flavor_flaw_fails_exactly_its_trial() {
                 "R5_group_removed_then_login_again",
             ],
         ),
+        // Auth0: the groups come in the namespaced claim the file names; an SP that ignores
+        // them fails the mapped roles.
+        (
+            "auth0-oidc",
+            "ignore-groups",
+            vec![
+                "L0_honest_login",
+                "R1_admin_from_Qovery_Admins",
+                "R1_devops_from_Qovery_DevOps",
+                "R4_precedence",
+                "R5_group_removed_then_login_again",
+            ],
+        ),
     ] {
         let (code, out, err) = run(pack, Some(flaw));
         assert_eq!(code, 101, "{pack} {flaw}:\n{out}\n{err}");
@@ -182,12 +220,29 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
             "http://127.0.0.1:7000/realms/acme".to_owned(),
             "http://127.0.0.1:7000/realms/acme/protocol/openid-connect/token".to_owned(),
         ),
+        (
+            "google-oidc",
+            "http://127.0.0.1:7000".to_owned(),
+            "http://127.0.0.1:7000/token".to_owned(),
+        ),
+        (
+            "auth0-oidc",
+            "http://127.0.0.1:7000/".to_owned(),
+            "http://127.0.0.1:7000/oauth/token".to_owned(),
+        ),
     ] {
         let file = dir.path().join(format!("{pack}.json"));
         std::fs::write(&file, export(pack, dir.path())).unwrap();
         let read = read_with_python("discovery", &file);
         assert_eq!(read["issuer"], issuer.as_str(), "{pack}: {read}");
         assert_eq!(read["token_endpoint"], token.as_str(), "{pack}: {read}");
+        // Google has no RP-initiated logout; Auth0's is /oidc/logout.
+        let end_session = match pack {
+            "google-oidc" => Value::Null,
+            "auth0-oidc" => Value::from("http://127.0.0.1:7000/oidc/logout"),
+            _ => read["end_session_endpoint"].clone(),
+        };
+        assert_eq!(read["end_session_endpoint"], end_session, "{pack}: {read}");
     }
     let file = dir.path().join("entra-saml.xml");
     std::fs::write(&file, export("entra-saml", dir.path())).unwrap();
@@ -266,4 +321,124 @@ async fn the_entra_graph_call_wants_an_access_token_fakta_issued() {
     );
     let unknown = common::get_bearer(&st, &path, "not-a-token").await;
     assert_eq!(unknown.status.as_u16(), 401, "{}", unknown.body);
+}
+
+/// Signs `user` in through the vendor's own authorize and token paths (client_secret_post, as
+/// the shipped Google and Auth0 files say); returns the id_token's claims.
+async fn id_token_through(
+    st: &std::sync::Arc<fakta::idp::IdpState>,
+    authorize: &str,
+    token: &str,
+    client_id: &str,
+    user: &str,
+) -> Value {
+    let redirect = "http://127.0.0.1:7100/login/oidc/callback";
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", client_id),
+            ("redirect_uri", redirect),
+            ("response_type", "code"),
+            ("scope", "openid profile email"),
+            ("state", "st-1"),
+            ("nonce", "n-1"),
+        ])
+        .finish();
+    let start = common::get(st, &format!("{authorize}?{q}"), None).await;
+    let done = common::pick_user(st, &start, user).await;
+    assert_eq!(done.status.as_u16(), 302, "{}", done.body);
+    let back = url::Url::parse(done.location()).unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {back}"));
+    let t = common::post_form(
+        st,
+        token,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", client_id),
+            ("client_secret", "fakta-demo-secret-change-me"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(t.status.as_u16(), 200, "{}", t.body);
+    let body: Value = serde_json::from_str(&t.body).unwrap();
+    fakta::oidc::jwt::peek_claims(body["id_token"].as_str().unwrap()).unwrap()
+}
+
+/// Google: the id_token has `hd` (the file's Workspace domain) and `email_verified`, no
+/// groups; the discovery document at the root is Google's, without an end_session endpoint;
+/// the pages say fakta plays Google.
+#[tokio::test]
+async fn a_google_id_token_has_hd_and_no_groups() {
+    let st = common::state(shipped("google-oidc"));
+    let id = id_token_through(
+        &st,
+        "/o/oauth2/v2/auth",
+        "/token",
+        "1234567890-qovery.apps.googleusercontent.com",
+        "108123456789012345601",
+    )
+    .await;
+    assert_eq!(id["iss"], "http://127.0.0.1:7000", "{id}");
+    assert_eq!(id["hd"], "acme.test", "{id}");
+    assert_eq!(id["email"], "alice@acme.test", "{id}");
+    assert_eq!(id["email_verified"], true, "{id}");
+    assert!(id.get("groups").is_none(), "{id}");
+    let doc = common::get(&st, "/.well-known/openid-configuration", None).await;
+    let doc: Value = serde_json::from_str(&doc.body).unwrap();
+    assert_eq!(
+        doc["authorization_endpoint"],
+        "http://127.0.0.1:7000/o/oauth2/v2/auth"
+    );
+    assert!(doc.get("end_session_endpoint").is_none(), "{doc}");
+    for path in ["/", "/fakta/inspect"] {
+        let page = common::get(&st, path, None).await;
+        assert!(
+            page.body
+                .contains("Playing <strong>Google</strong> (domain <code>acme.test</code>)"),
+            "{path}: {}",
+            page.body
+        );
+    }
+}
+
+/// Auth0: the issuer with its trailing slash, the groups in the namespaced claim the file
+/// names (and no plain `groups`), the discovery document at the root naming /oidc/logout.
+#[tokio::test]
+async fn an_auth0_id_token_has_the_groups_in_the_namespaced_claim() {
+    let st = common::state(shipped("auth0-oidc"));
+    let id = id_token_through(
+        &st,
+        "/authorize",
+        "/oauth/token",
+        "kT9xQ2vLm4Np7Rs1Uw3Yz5Ab8Cd0Ef6G",
+        "auth0|6650f1a2b3c4d5e6f7a8b901",
+    )
+    .await;
+    assert_eq!(id["iss"], "http://127.0.0.1:7000/", "{id}");
+    assert_eq!(id["sub"], "auth0|6650f1a2b3c4d5e6f7a8b901", "{id}");
+    assert_eq!(
+        id["https://acme.test/groups"],
+        serde_json::json!(["Qovery-Admins"]),
+        "{id}"
+    );
+    assert!(id.get("groups").is_none(), "{id}");
+    let doc = common::get(&st, "/.well-known/openid-configuration", None).await;
+    let doc: Value = serde_json::from_str(&doc.body).unwrap();
+    assert_eq!(doc["issuer"], "http://127.0.0.1:7000/");
+    assert_eq!(
+        doc["end_session_endpoint"],
+        "http://127.0.0.1:7000/oidc/logout"
+    );
+    let page = common::get(&st, "/", None).await;
+    assert!(
+        page.body.contains("Playing <strong>Auth0</strong>:"),
+        "{}",
+        page.body
+    );
 }

@@ -280,6 +280,11 @@ const SHAPE_ERRORS: &[(&str, &str, &str)] = &[
         "/idp/tenant",
         "a tenant that is no URL path segment (pattern)",
     ),
+    (
+        "flavor_group_claims",
+        "/idp/domain",
+        "a Google Workspace domain with a space (pattern)",
+    ),
 ];
 
 /// Invalid fixtures the schema lets through (or that are not YAML a validator can read), and why.
@@ -480,6 +485,11 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "yaml_tag",
         Outcome::NotYaml,
         "a YAML tag PyYAML cannot construct (fakta refuses tags)",
+    ),
+    (
+        "auth0_restricted_claim",
+        Outcome::Passes,
+        "a group claim named like one of Auth0's restricted claims: a cross-reference between `idp.flavor` and an app's `groups.attribute`",
     ),
 ];
 

@@ -1,13 +1,15 @@
-//! Other IdPs' shapes (`idp.flavor`): what changes when fakta plays Microsoft Entra ID or
-//! Keycloak instead of Okta. Each vendor's facts live in one module (`okta`, `entra`,
-//! `keycloak`), behind the [`Vendor`] trait: URL layout and issuers, SAML attribute names and
+//! Other IdPs' shapes (`idp.flavor`): what changes when fakta plays Microsoft Entra ID,
+//! Keycloak, Google or Auth0 instead of Okta. Each vendor's facts live in one module (`okta`,
+//! `entra`, `keycloak`, `google`, `auth0`), behind the [`Vendor`] trait: URL layout and issuers, SAML attribute names and
 //! NameID defaults, id_token claim names, how a group is written in a token, and the group
 //! overage. Every fact is cited next to the code that emits it; a fact that could not be
 //! checked against the vendor's documentation is left out (Okta's behaviour stays).
 //!
 //! Okta is exactly what fakta did before flavors: every Okta method returns today's value.
 
+pub mod auth0;
 pub mod entra;
+pub mod google;
 pub mod keycloak;
 pub mod okta;
 
@@ -22,10 +24,18 @@ pub enum Flavor {
     Okta,
     Entra,
     Keycloak,
+    Google,
+    Auth0,
 }
 
 impl Flavor {
-    pub const ALL: [Flavor; 3] = [Flavor::Okta, Flavor::Entra, Flavor::Keycloak];
+    pub const ALL: [Flavor; 5] = [
+        Flavor::Okta,
+        Flavor::Entra,
+        Flavor::Keycloak,
+        Flavor::Google,
+        Flavor::Auth0,
+    ];
 
     /// Its name in the connection file.
     pub fn name(self) -> &'static str {
@@ -33,6 +43,8 @@ impl Flavor {
             Flavor::Okta => "okta",
             Flavor::Entra => "entra",
             Flavor::Keycloak => "keycloak",
+            Flavor::Google => "google",
+            Flavor::Auth0 => "auth0",
         }
     }
 
@@ -42,23 +54,28 @@ impl Flavor {
             Flavor::Okta => "Okta",
             Flavor::Entra => "Microsoft Entra ID",
             Flavor::Keycloak => "Keycloak",
+            Flavor::Google => "Google",
+            Flavor::Auth0 => "Auth0",
         }
     }
 
     /// The file's key naming the vendor's tenant (`idp.tenant` for Entra, `idp.realm` for
-    /// Keycloak); Okta has none (an org is its own host).
+    /// Keycloak, `idp.domain` for Google: the Workspace domain sent as `hd`); Okta and Auth0
+    /// have none (an org, an Auth0 tenant, is its own host: the base URL).
     pub fn tenant_key(self) -> Option<&'static str> {
         match self {
-            Flavor::Okta => None,
+            Flavor::Okta | Flavor::Auth0 => None,
             Flavor::Entra => Some("tenant"),
             Flavor::Keycloak => Some("realm"),
+            Flavor::Google => Some("domain"),
         }
     }
 
     /// The tenant when the file names none.
     pub fn default_tenant(self) -> &'static str {
         match self {
-            Flavor::Okta => "",
+            // Google without a Workspace domain: a consumer account, no `hd`.
+            Flavor::Okta | Flavor::Google | Flavor::Auth0 => "",
             Flavor::Entra => entra::DEFAULT_TENANT,
             Flavor::Keycloak => keycloak::DEFAULT_REALM,
         }
@@ -74,6 +91,8 @@ impl Flavor {
             Flavor::Okta => &okta::Okta,
             Flavor::Entra => &entra::Entra,
             Flavor::Keycloak => &keycloak::Keycloak,
+            Flavor::Google => &google::Google,
+            Flavor::Auth0 => &auth0::Auth0,
         }
     }
 }
@@ -160,6 +179,16 @@ pub trait Vendor: Sync {
     /// The vendor's own attributes in every SAML assertion, after the app's.
     fn saml_attributes(&self, _idp: &Idp, _user: &User) -> Vec<crate::saml::response::Attribute> {
         Vec::new()
+    }
+    /// Why the vendor cannot put a group statement in this kind of token (Google's id_token
+    /// carries no groups); None when it can.
+    fn no_groups(&self, _kind: TokenKind) -> Option<&'static str> {
+        None
+    }
+    /// Why a group statement cannot be sent under this claim name (Auth0's restricted
+    /// claims); None when it can.
+    fn refuses_group_claim(&self, _kind: TokenKind, _name: &str) -> Option<String> {
+        None
     }
 }
 
@@ -310,8 +339,13 @@ mod vendor_tests {
                 Groups::Overage { link: link.clone() }
             );
         }
-        // Okta and Keycloak have no overage.
-        for f in [Flavor::Okta, Flavor::Keycloak] {
+        // Okta, Keycloak, Google and Auth0 have no overage.
+        for f in [
+            Flavor::Okta,
+            Flavor::Keycloak,
+            Flavor::Google,
+            Flavor::Auth0,
+        ] {
             assert!(matches!(
                 groups_in_token(&idp(f), &d, &u, &many(500), TokenKind::Saml, true),
                 Groups::Listed(v) if v.len() == 500
@@ -363,5 +397,25 @@ mod vendor_tests {
             .collect();
         assert_eq!(defaults, [entra::CLAIM_EMAIL, entra::CLAIM_NAME]);
         assert!(Flavor::Okta.vendor().default_saml_attributes().is_empty());
+    }
+
+    /// Only Google refuses a group statement (in id_tokens), only Auth0 a group claim's name;
+    /// the others take any.
+    #[test]
+    fn which_vendors_refuse_a_group_statement() {
+        for f in Flavor::ALL {
+            let v = f.vendor();
+            assert_eq!(
+                v.no_groups(TokenKind::Jwt).is_some(),
+                f == Flavor::Google,
+                "{f:?}"
+            );
+            assert!(v.no_groups(TokenKind::Saml).is_none(), "{f:?}");
+            assert_eq!(
+                v.refuses_group_claim(TokenKind::Jwt, "groups").is_some(),
+                f == Flavor::Auth0,
+                "{f:?}"
+            );
+        }
     }
 }

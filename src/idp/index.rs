@@ -556,7 +556,10 @@ fn oidc_settings(state: &IdpState, app: &App, oidc: &OidcApp) -> Vec<Setting> {
         row("Authorize endpoint", vec![code(&md.authorization_endpoint)]),
         row("Token endpoint", vec![code(&md.token_endpoint)]),
         row("Userinfo endpoint", vec![code(&md.userinfo_endpoint)]),
-        row("End session endpoint", vec![code(&md.end_session_endpoint)]),
+        row(
+            "End session endpoint",
+            vec![code(md.end_session_endpoint.as_deref().unwrap_or("none"))],
+        ),
         row(
             "Revocation endpoint",
             vec![code(md.revocation_endpoint.as_deref().unwrap_or("none"))],
@@ -614,13 +617,25 @@ pub fn flavor_line(state: &IdpState) -> Option<String> {
              users table below names them"
         }
         crate::flavor::Flavor::Keycloak => "groups are sent as full paths (/name)",
+        crate::flavor::Flavor::Google => {
+            "id_tokens carry no groups (every user gets the default role), and hd when the \
+             file names a Workspace domain"
+        }
+        crate::flavor::Flavor::Auth0 => {
+            "groups go in the custom claim an Action sets (a namespaced name, never a \
+             restricted one like groups)"
+        }
     };
-    let key = idp.flavor.tenant_key().unwrap_or("tenant");
+    // Okta-like vendors whose tenant is their host (Auth0), or Google without a domain,
+    // name none.
+    let tenant = match idp.flavor.tenant_key() {
+        Some(key) if !idp.tenant.is_empty() => format!(" ({key} <code>{}</code>)", e(&idp.tenant)),
+        _ => String::new(),
+    };
     Some(format!(
-        "<p id=\"flavor\">Playing <strong>{}</strong> ({key} <code>{}</code>): its URLs, \
-issuers and claim names; {groups}.</p>",
+        "<p id=\"flavor\">Playing <strong>{}</strong>{tenant}: its URLs, issuers and claim \
+names; {groups}.</p>",
         e(idp.flavor.title()),
-        e(&idp.tenant),
     ))
 }
 

@@ -94,7 +94,12 @@ fn flavor_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
         return r;
     }
     let org = crate::config::AuthServer::Org;
-    r = r.route(&idp.discovery_path(&org), get(oidc::discovery));
+    // Google's and Auth0's discovery document is at the root, where Okta's org server's
+    // already is (the same handler: it serves the flavor's document).
+    let discovery = idp.discovery_path(&org);
+    if discovery != "/.well-known/openid-configuration" {
+        r = r.route(&discovery, get(oidc::discovery));
+    }
     for e in Endpoint::ALL {
         let Some(path) = idp.vendor().oidc_path(idp, &org, e) else {
             continue;

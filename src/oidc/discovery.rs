@@ -48,7 +48,9 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
     pub jwks_uri: String,
-    pub end_session_endpoint: String,
+    /// None where the vendor has no RP-initiated logout (Google).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     /// None where the vendor publishes none (Entra).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
@@ -108,7 +110,7 @@ pub fn metadata(idp: &crate::config::Idp, server: &Server) -> ProviderMetadata {
         token_endpoint: ep(E::Token),
         userinfo_endpoint: ep(E::Userinfo),
         jwks_uri: ep(E::Keys),
-        end_session_endpoint: ep(E::Logout),
+        end_session_endpoint: opt(E::Logout),
         revocation_endpoint: opt(E::Revoke),
         introspection_endpoint: opt(E::Introspect),
         // Okta's `/authorize` response types (code flow, implicit, hybrid); an app uses those
@@ -225,5 +227,32 @@ mod tests {
             kc.jwks_uri,
             "http://127.0.0.1:7000/realms/fakta/protocol/openid-connect/certs"
         );
+    }
+
+    #[test]
+    fn google_and_auth0_layouts() {
+        let google = metadata(&idp(crate::flavor::Flavor::Google), &Server::Org);
+        assert_eq!(google.issuer, "http://127.0.0.1:7000");
+        assert_eq!(
+            google.authorization_endpoint,
+            "http://127.0.0.1:7000/o/oauth2/v2/auth"
+        );
+        assert_eq!(google.jwks_uri, "http://127.0.0.1:7000/oauth2/v3/certs");
+        // Google has no RP-initiated logout: the document names no end_session_endpoint.
+        assert_eq!(google.end_session_endpoint, None);
+        let json = serde_json::to_value(&google).unwrap();
+        assert!(json.get("end_session_endpoint").is_none(), "{json}");
+        let auth0 = metadata(&idp(crate::flavor::Flavor::Auth0), &Server::Org);
+        assert_eq!(auth0.issuer, "http://127.0.0.1:7000/");
+        assert_eq!(auth0.token_endpoint, "http://127.0.0.1:7000/oauth/token");
+        assert_eq!(
+            auth0.jwks_uri,
+            "http://127.0.0.1:7000/.well-known/jwks.json"
+        );
+        assert_eq!(
+            auth0.end_session_endpoint.as_deref(),
+            Some("http://127.0.0.1:7000/oidc/logout")
+        );
+        assert_eq!(auth0.introspection_endpoint, None);
     }
 }

@@ -21,7 +21,14 @@ def discovery(path):
     with open(path, encoding="utf-8") as f:
         md = OpenIDProviderMetadata(json.load(f))
     md.validate()
-    keys = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"]
+    keys = [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+    ]
     return {k: md.get(k) for k in keys}
 
 

@@ -428,11 +428,20 @@ fn groups(
         (Some(b), _) => b,
         _ => true,
     };
+    if let Some(why) = vendor.no_groups(kind) {
+        sink.error(Pos::of(node.span()), path, why);
+        return None;
+    }
     // `groups` (Okta), or the vendor's name for it (Entra's SAML claim URI).
-    let attribute = m
-        .string(sink, "attribute")
+    let named = m.string(sink, "attribute");
+    let at = named.as_ref().map_or(Pos::of(node.span()), |s| s.pos);
+    let attribute = named
         .map(|s| s.value)
         .unwrap_or_else(|| default_attribute.to_owned());
+    if let Some(why) = vendor.refuses_group_claim(kind, &attribute) {
+        sink.error(at, &m.key_path("attribute"), why);
+        return None;
+    }
     let when_none = m
         .choice(
             sink,

@@ -1,6 +1,6 @@
 //! The `idp` section: where the IdP is reached, which web origins may call it from
 //! JavaScript (Okta's Trusted Origins, CORS scope), and which vendor it plays (`flavor`, with
-//! Entra's `tenant` or Keycloak's `realm`).
+//! Entra's `tenant`, Keycloak's `realm` or Google's Workspace `domain`).
 
 use marked_yaml::Node;
 
@@ -9,12 +9,22 @@ use super::super::reader::{At, Map, Sink};
 use super::values::url;
 use crate::flavor::Flavor;
 
+/// The keys naming a flavor's tenant (`Flavor::tenant_key`; the test below holds them to it).
+const TENANT_KEYS: [&str; 3] = ["tenant", "realm", "domain"];
+
 pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     let m = Map::new(
         sink,
         node,
         "idp",
-        &["base_url", "trusted_origins", "flavor", "tenant", "realm"],
+        &[
+            "base_url",
+            "trusted_origins",
+            "flavor",
+            TENANT_KEYS[0],
+            TENANT_KEYS[1],
+            TENANT_KEYS[2],
+        ],
     )?;
     let base = m.req_string(
         sink,
@@ -45,7 +55,7 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
         .choice(sink, "flavor", &choices)
         .map_or(Flavor::Okta, |f| f.value);
     let mut tenant = flavor.default_tenant().to_owned();
-    for key in ["tenant", "realm"] {
+    for key in TENANT_KEYS {
         let Some(value) = m.string(sink, key) else {
             continue;
         };
@@ -88,12 +98,14 @@ pub(super) fn idp(sink: &mut Sink, node: &Node) -> Option<Idp> {
     })
 }
 
-/// The flavor whose tenant a key names.
-fn tenant_flavor(key: &str) -> &'static str {
-    Flavor::ALL
+/// The flavors whose tenant a key names (`entra`, `google`).
+fn tenant_flavor(key: &str) -> String {
+    let names: Vec<&str> = Flavor::ALL
         .iter()
-        .find(|f| f.tenant_key() == Some(key))
-        .map_or("?", |f| f.name())
+        .filter(|f| f.tenant_key() == Some(key))
+        .map(|f| f.name())
+        .collect();
+    names.join(" or ")
 }
 
 /// One trusted origin: scheme, host and port, nothing else (what a browser sends in `Origin`).
@@ -124,4 +136,27 @@ fn origin(sink: &mut Sink, s: At<String>) -> Option<String> {
         return None;
     }
     Some(u.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flavor's tenant key is read, and no other.
+    #[test]
+    fn tenant_keys_are_the_flavors() {
+        let mut from_flavors: Vec<&str> =
+            Flavor::ALL.iter().filter_map(|f| f.tenant_key()).collect();
+        from_flavors.sort_unstable();
+        from_flavors.dedup();
+        let mut keys = TENANT_KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(keys, from_flavors);
+    }
+
+    #[test]
+    fn a_tenant_key_names_every_flavor_it_is_for() {
+        assert_eq!(tenant_flavor("tenant"), "entra");
+        assert_eq!(tenant_flavor("domain"), "google");
+    }
 }

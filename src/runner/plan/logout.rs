@@ -86,7 +86,24 @@ pub fn logout_pack(pack: &str, conn: &Arc<Connection>) -> Vec<TrialSpec> {
             ],
         ));
     }
-    if app.oidc().is_some() && target.logout_url.is_some() {
+    // A vendor without RP-initiated logout (Google publishes no end_session_endpoint): the
+    // RP can only end its own session, so G3 cannot be asked of it.
+    let no_end_session = app.oidc().is_some_and(|o| {
+        conn.idp
+            .oidc_endpoint(&o.server, crate::flavor::Endpoint::Logout)
+            .is_none()
+    });
+    if app.oidc().is_some() && target.logout_url.is_some() && no_end_session {
+        let mut g3 = spec(
+            "G3_rp_initiated_logout_ends_both_sessions".into(),
+            vec![login(LoginOutcome::Accepted), logout(LoginFrom::Sp, None)],
+        );
+        g3.ignored = Some(format!(
+            "{} has no end_session endpoint (no RP-initiated logout): the RP can end only its own session",
+            conn.idp.flavor.title()
+        ));
+        out.push(g3);
+    } else if app.oidc().is_some() && target.logout_url.is_some() {
         out.push(spec(
             "G3_rp_initiated_logout_ends_both_sessions".into(),
             vec![
@@ -158,6 +175,45 @@ mod tests {
             pack(&without)
                 .iter()
                 .all(|t| t.post_logout_state.is_none() && !t.name.contains("G3_"))
+        );
+    }
+
+    /// A vendor without RP-initiated logout (Google: no end_session endpoint): G3 is listed
+    /// ignored, saying why, and its state variants are not planned.
+    #[test]
+    fn g3_is_ignored_behind_a_vendor_without_end_session() {
+        let oidc = crate::cli::DEMO_PACKS
+            .iter()
+            .find(|(name, _)| *name == "qovery-oidc")
+            .map(|(_, yaml)| *yaml)
+            .unwrap();
+        let google = oidc
+            .replacen(
+                "  base_url: http://127.0.0.1:7000\n",
+                "  base_url: http://127.0.0.1:7000\n  flavor: google\n",
+                1,
+            )
+            .replace(
+                "    groups:                         # the groups claim, filtered like SAML groups\n      attribute: groups\n      filter: { regex: \".*Qovery.*\" }\n      when_none: absent\n",
+                "",
+            )
+            .replace("    groups: { filter: { starts_with: Qovery- } }\n", "");
+        let trials = pack(&google);
+        let g3: Vec<&TrialSpec> = trials.iter().filter(|t| t.name.contains("G3_")).collect();
+        assert_eq!(
+            g3.len(),
+            1,
+            "{:?}",
+            g3.iter().map(|t| &t.name).collect::<Vec<_>>()
+        );
+        assert_eq!(g3[0].name, "p::G3_rp_initiated_logout_ends_both_sessions");
+        assert!(
+            g3[0]
+                .ignored
+                .as_deref()
+                .is_some_and(|why| why.contains("Google has no end_session endpoint")),
+            "{:?}",
+            g3[0].ignored
         );
     }
 }
