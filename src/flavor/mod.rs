@@ -241,13 +241,13 @@ mod vendor_tests {
     }
 
     fn directory() -> Directory {
-        Directory {
-            users: Vec::new(),
-            groups: vec![Group {
+        Directory::new(
+            Vec::new(),
+            vec![Group {
                 name: "Qovery-Admins".into(),
                 id: Some("5581e43f-6096-41d4-8ffa-04e560bab39d".into()),
             }],
-        }
+        )
     }
 
     fn user() -> User {
