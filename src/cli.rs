@@ -964,8 +964,8 @@ address through {}",
             println!(
                 "  app {} (SAML): metadata {}  SSO {}",
                 app.id,
-                state.url(&IdpState::metadata_path(app)),
-                state.url(&IdpState::sso_path(app))
+                state.url(&state.metadata_path(app)),
+                state.url(&state.sso_path(app))
             );
         }
         if let Some(o) = app.oidc() {

@@ -91,6 +91,11 @@ impl Idp {
         self.vendor().discovery_path(self, server)
     }
 
+    /// Where a SAML app's endpoints are, in the flavor's layout (paths on the base URL).
+    pub fn saml_paths(&self, app: &App) -> crate::flavor::SamlPaths {
+        self.vendor().saml_paths(self, &app.name, &app.id)
+    }
+
     /// The full URL of an endpoint of an authorization server; None when the vendor has none.
     pub fn oidc_endpoint(
         &self,
@@ -1491,14 +1496,8 @@ mod tests {
         let d = Directory::new(Vec::new(), groups);
         assert_eq!(d.group_object_id("G4999"), "id-4999");
         assert_eq!(d.group_object_id("G7"), "id-7");
-        assert_eq!(
-            d.group_object_id("NoId"),
-            crate::flavor::derived_object_id("NoId")
-        );
-        assert_eq!(
-            d.group_object_id("Other"),
-            crate::flavor::derived_object_id("Other")
-        );
+        assert_eq!(d.group_object_id("NoId"), crate::flavor::derived_object_id("NoId"));
+        assert_eq!(d.group_object_id("Other"), crate::flavor::derived_object_id("Other"));
         assert_eq!(d.group_name("id-4999"), "G4999");
         assert_eq!(d.group_name("second-G7"), "G7");
         assert_eq!(d.group_name("G1"), "G1");

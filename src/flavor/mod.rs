@@ -102,6 +102,32 @@ impl Endpoint {
     ];
 }
 
+/// Where a SAML app's endpoints are, as paths on fakta's base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlPaths {
+    /// The SingleSignOnService (both bindings).
+    pub sso: String,
+    /// The SingleLogoutService.
+    pub slo: String,
+    /// The IdP metadata (may carry a query: Entra's `?appid=`).
+    pub metadata: String,
+    /// Where a browser starts an IdP-initiated login (the app's tile).
+    pub idp_initiated: String,
+}
+
+impl SamlPaths {
+    /// The metadata path without its query, for routing.
+    pub fn metadata_route(&self) -> &str {
+        self.metadata.split('?').next().unwrap_or_default()
+    }
+
+    /// Whether the SSO and SLO endpoints are one for the whole tenant (Entra, Keycloak), so
+    /// the app is told by the message's Issuer rather than by the path.
+    pub fn shared(idp: &Idp) -> bool {
+        idp.flavor != Flavor::Okta
+    }
+}
+
 /// Which kind of token a group list goes into: the overage limits differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -126,6 +152,16 @@ pub trait Vendor: Sync {
     fn oidc_issuer(&self, idp: &Idp, server: &AuthServer) -> String;
     /// The path of an endpoint of an authorization server; None when the vendor has none.
     fn oidc_path(&self, idp: &Idp, server: &AuthServer, endpoint: Endpoint) -> Option<String>;
+    /// Where the endpoints of the SAML app `id` (named `name` in Okta's URLs) are. Okta's
+    /// layout: one set per app.
+    fn saml_paths(&self, _idp: &Idp, name: &str, id: &str) -> SamlPaths {
+        okta::saml_paths(name, id)
+    }
+    /// Whether the IdP metadata lists the HTTP-Redirect binding only (Entra's), rather than
+    /// HTTP-POST and HTTP-Redirect.
+    fn saml_redirect_binding_only(&self) -> bool {
+        false
+    }
     /// The path of the discovery document.
     fn discovery_path(&self, idp: &Idp, server: &AuthServer) -> String;
     /// The NameID of an app whose file sets none.
