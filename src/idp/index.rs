@@ -182,7 +182,9 @@ pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
         // The app's tile: the SAML IdP-initiated SSO URL, or for an OIDC app launched by
         // "Either Okta or App", the launch URL that sends the browser to its initiate login URI.
         let idp_initiated = match (app.saml(), app.oidc()) {
-            (Some(s), _) if s.allow_idp_initiated => Some(state.url(&state.idp_initiated_path(app))),
+            (Some(s), _) if s.allow_idp_initiated => {
+                Some(state.url(&state.idp_initiated_path(app)))
+            }
             (_, Some(o)) if o.initiate_login_uri.is_some() => {
                 Some(state.url(&IdpState::launch_path(app)))
             }

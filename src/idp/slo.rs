@@ -172,7 +172,11 @@ fn logout_response(
         ),
         xml,
     );
-    let in_response_to = logout::check_response(r, &saml.audience, &state.url(&slo_path(&state.conn.idp, app)))?;
+    let in_response_to = logout::check_response(
+        r,
+        &saml.audience,
+        &state.url(&slo_path(&state.conn.idp, app)),
+    )?;
     state
         .take_logout_request(in_response_to, &app.id)
         .map_err(|problem| IdpError::LogoutResponseInResponseTo {

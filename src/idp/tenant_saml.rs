@@ -138,7 +138,9 @@ fn addressed<'s>(state: &'s IdpState, xml: &str) -> Result<(Message, &'s App), I
     };
     let issuer = root
         .children()
-        .find(|n| n.tag_name().namespace() == Some(ns::ASSERTION) && n.tag_name().name() == "Issuer")
+        .find(|n| {
+            n.tag_name().namespace() == Some(ns::ASSERTION) && n.tag_name().name() == "Issuer"
+        })
         .and_then(|n| n.text())
         .map(str::trim);
     let mut saml_apps = state.conn.apps.iter().filter(|a| a.saml().is_some());
