@@ -91,6 +91,12 @@ impl Idp {
         self.vendor().discovery_path(self, server)
     }
 
+    /// The `sub` the IdP gives `user` in the tokens of the client `client_id` (Entra's is
+    /// pairwise per application; Okta's is the user id).
+    pub fn subject(&self, user: &User, client_id: &str) -> String {
+        self.vendor().subject(user, client_id)
+    }
+
     /// Where a SAML app's endpoints are, in the flavor's layout (paths on the base URL).
     pub fn saml_paths(&self, app: &App) -> crate::flavor::SamlPaths {
         self.vendor().saml_paths(self, &app.name, &app.id)
@@ -1496,8 +1502,14 @@ mod tests {
         let d = Directory::new(Vec::new(), groups);
         assert_eq!(d.group_object_id("G4999"), "id-4999");
         assert_eq!(d.group_object_id("G7"), "id-7");
-        assert_eq!(d.group_object_id("NoId"), crate::flavor::derived_object_id("NoId"));
-        assert_eq!(d.group_object_id("Other"), crate::flavor::derived_object_id("Other"));
+        assert_eq!(
+            d.group_object_id("NoId"),
+            crate::flavor::derived_object_id("NoId")
+        );
+        assert_eq!(
+            d.group_object_id("Other"),
+            crate::flavor::derived_object_id("Other")
+        );
         assert_eq!(d.group_name("id-4999"), "G4999");
         assert_eq!(d.group_name("second-G7"), "G7");
         assert_eq!(d.group_name("G1"), "G1");

@@ -20,8 +20,7 @@
 //! - \[SLO\]: "Single Sign-Out SAML Protocol",
 //!   <https://learn.microsoft.com/entra/identity-platform/single-sign-out-saml-protocol>
 //!
-//! What fakta does not change for Entra (left as Okta's, not verified or not done): the `sub`
-//! claim (Entra's is pairwise per app; fakta keeps the user id, the same value as `oid`), the
+//! What fakta does not change for Entra (left as Okta's, not verified or not done): the
 //! discovery document's lists of methods and algorithms, the federation metadata's signature
 //! and its WS-Federation `RoleDescriptor`s, and the IdP-initiated start (Entra's is the My
 //! Apps portal, another host: fakta keeps its `/app/{name}/{id}/sso/saml` tile).
@@ -62,6 +61,13 @@ pub const JWT_GROUP_LIMIT: usize = 200;
 
 #[derive(Debug)]
 pub struct Entra;
+
+/// The per-application `sub` of a user (`Entra::subject`).
+pub fn pairwise_subject(object_id: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    let digest = openssl::sha::sha256(format!("fakta-sub:{client_id}:{object_id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
 
 /// \[SAML\] Issuer: "the issuer is sts.windows.net. The GUID in the Issuer claim value is the
 /// tenant ID", e.g. `https://sts.windows.net/{tenant}/`.
@@ -189,6 +195,16 @@ impl Vendor for Entra {
             idp.base(),
             user.id
         ))
+    }
+
+    /// \[ID\] `sub`: "The subject is a pairwise identifier that's unique to a particular
+    /// application ID. If a single user signs into two different applications using two
+    /// different client IDs, those applications receive two different values for the subject
+    /// claim"; `oid` is the user's id across applications. Entra's derivation is not
+    /// published: fakta's is the unpadded base64url SHA-256 of the client id and the user's
+    /// object id, stable per (user, app).
+    fn subject(&self, user: &User, client_id: &str) -> String {
+        pairwise_subject(&user.id, client_id)
     }
 
     /// [ID]: `ver` "2.0" for the v2.0 endpoint; `oid` "The immutable identifier for an object,

@@ -191,6 +191,11 @@ pub trait Vendor: Sync {
     fn overage_link(&self, _idp: &Idp, _user: &User) -> Option<String> {
         None
     }
+    /// The `sub` of a user's id_token and userinfo answer for the client `client_id`: the
+    /// user id (Okta's), unless the vendor's is per application.
+    fn subject(&self, user: &User, _client_id: &str) -> String {
+        user.id.clone()
+    }
     /// The vendor's own claims in every id_token (and its changes to fakta's Okta claims).
     fn id_token_claims(&self, _idp: &Idp, _user: &User, _claims: &mut Map<String, Value>) {}
     /// The vendor's own attributes in every SAML assertion, after the app's.
@@ -353,6 +358,23 @@ mod vendor_tests {
                 Groups::Listed(v) if v.len() == 500
             ));
         }
+    }
+
+    /// Entra's `sub` is per application and stable; `oid` stays the user id. Okta's `sub` is
+    /// the user id for every client.
+    #[test]
+    fn entras_subject_is_pairwise_per_client() {
+        let (i, u) = (idp(Flavor::Entra), user());
+        let a = i.subject(&u, "client-a");
+        assert_eq!(a, i.subject(&u, "client-a"));
+        assert_ne!(a, i.subject(&u, "client-b"));
+        assert_ne!(a, u.id);
+        assert_eq!(a.len(), 43, "{a}");
+        let mut other = user();
+        other.id = "another-object-id".into();
+        assert_ne!(a, i.subject(&other, "client-a"));
+        assert_eq!(idp(Flavor::Okta).subject(&u, "client-a"), u.id);
+        assert_eq!(idp(Flavor::Keycloak).subject(&u, "client-a"), u.id);
     }
 
     #[test]

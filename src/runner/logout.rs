@@ -347,7 +347,8 @@ async fn backchannel(
     let claims = bcl::claims(
         &issuer,
         &o.client_id,
-        &user.id,
+        // The `sub` of the id_token the RP holds (OIDC Back-Channel Logout §2.4).
+        &idp.conn.idp.subject(user, &o.client_id),
         index,
         idp.now(),
         &random_hex(),

@@ -570,7 +570,7 @@ pub(super) fn front_channel(
         trial,
         crate::idp::state::Issued {
             kind: crate::idp::state::IssuedKind::Tokens,
-            subject: user.id.clone(),
+            subject: state.conn.idp.subject(user, &oidc.client_id),
             email: user.email.clone(),
         },
     );
@@ -676,7 +676,7 @@ fn issue_tokens(
         f.trial,
         crate::idp::state::Issued {
             kind: crate::idp::state::IssuedKind::Tokens,
-            subject: user.id.clone(),
+            subject: state.conn.idp.subject(user, &oidc.client_id),
             email: user.email.clone(),
         },
     );
