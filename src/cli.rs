@@ -360,6 +360,18 @@ pub const DEMO_PACKS: &[(&str, &str)] = &[
         "qovery-saml-sp-initiated",
         include_str!("../scenarios/qovery-saml-sp-initiated.yaml"),
     ),
+    // The flavor files: the same SPs behind Entra ID and Keycloak (the role matrix and F1-F3,
+    // no attack pack: they stay small, as the browser demo runs them in Chromium too).
+    ("entra-saml", include_str!("../scenarios/entra-saml.yaml")),
+    ("entra-oidc", include_str!("../scenarios/entra-oidc.yaml")),
+    (
+        "keycloak-oidc",
+        include_str!("../scenarios/keycloak-oidc.yaml"),
+    ),
+    (
+        "keycloak-saml",
+        include_str!("../scenarios/keycloak-saml.yaml"),
+    ),
 ];
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,11 @@
 //! Other IdPs' shapes (`idp.flavor`) end to end: `fakta test` on each shipped flavor file
-//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, keycloak-saml.yaml) against the reference SP
-//! configured for that flavor (started by the file's `target.start`): the role matrix and the
-//! flavor trials pass; each flavor flaw fails exactly its trial (the demo plays Okta, so these
-//! flaws are caught here: tests/runner.rs `CAUGHT_OUTSIDE_THE_DEMO`); and the published
-//! documents parse with independent libraries (Authlib's OpenIDProviderMetadata, pysaml2's
-//! MetadataStore, through tests/interop/flavor_documents.py).
+//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, keycloak-saml.yaml)
+//! against the reference SP configured for that flavor, started by the file's `target.start`
+//! as a user runs it (the demo runs the same files in process: tests/runner.rs): the role
+//! matrix and the flavor trials pass; each flavor flaw fails exactly its trial; each vendor's
+//! SAML URLs are served; and the published documents parse with independent libraries
+//! (Authlib's OpenIDProviderMetadata, pysaml2's MetadataStore, through
+//! tests/interop/flavor_documents.py).
 //!
 //! python3, Authlib or pysaml2 missing is a failure, not a skip: run `scripts/setup-deps`.
 
@@ -224,7 +225,11 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
         let idps = read["idps"].as_object().unwrap();
         assert_eq!(idps.keys().collect::<Vec<_>>(), [&entity_id], "{read}");
         let services = &idps[&entity_id];
-        assert_eq!(services["sso_redirect"], serde_json::json!(redirect), "{read}");
+        assert_eq!(
+            services["sso_redirect"],
+            serde_json::json!(redirect),
+            "{read}"
+        );
         assert_eq!(services["sso_post"], serde_json::json!(post), "{read}");
     }
 }
@@ -297,7 +302,11 @@ async fn each_vendor_serves_its_saml_urls() {
     )
     .await;
     assert_eq!(refused.status.as_u16(), 404, "{}", refused.body);
-    assert!(refused.body.contains("urn:someone:else"), "{}", refused.body);
+    assert!(
+        refused.body.contains("urn:someone:else"),
+        "{}",
+        refused.body
+    );
     // The client's own request goes through: a Response from the realm to its ACS URL.
     let req = fakta::saml::authn_request::build(
         "id-keycloak-client",
@@ -399,4 +408,70 @@ async fn the_entra_graph_call_wants_an_access_token_fakta_issued() {
     );
     let unknown = common::get_bearer(&st, &path, "not-a-token").await;
     assert_eq!(unknown.status.as_u16(), 401, "{}", unknown.body);
+}
+
+/// SLO goes through the same tenant-wide endpoint: an Entra tenant's `/{tenant}/saml2` takes
+/// the SP's LogoutRequest (its Issuer says which app) and answers at the
+/// app's SLO URL; a message that is neither a request nor a logout answer is refused by name.
+#[tokio::test]
+async fn the_tenant_endpoint_takes_logout_requests_too() {
+    let tenant = "8f1d5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f";
+    let endpoint = format!("http://127.0.0.1:7000/{tenant}/saml2");
+    // entra-saml with SLO configured for its app.
+    let text = std::fs::read_to_string(Path::new(ROOT).join("scenarios/entra-saml.yaml"))
+        .unwrap()
+        .replace(
+            "    allow_idp_initiated: true\n",
+            "    allow_idp_initiated: true\n    logout: { slo_url: http://127.0.0.1:7100/saml/slo }\n",
+        );
+    let (conn, _) = fakta::config::load_str(&text, "entra-saml.yaml", Path::new(ROOT))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let st = common::state(conn);
+    let md = common::get(
+        &st,
+        &format!("/{tenant}/federationmetadata/2007-06/federationmetadata.xml?appid=qovery"),
+        None,
+    )
+    .await;
+    assert!(
+        md.body.contains(&format!(
+            "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{endpoint}\"/>"
+        )),
+        "{}",
+        md.body
+    );
+    let start = common::get(&st, "/app/acme_qovery_1/qovery/sso/saml", None).await;
+    let done = common::pick_user(&st, &start, "alice@acme.test").await;
+    let cookie = done.session_cookie().unwrap();
+    let request = fakta::saml::logout::build(&fakta::saml::logout::LogoutRequest {
+        id: "_lo-tenant".into(),
+        issue_instant: common::NOW,
+        issuer: "urn:auth0:qovery:acme".into(),
+        destination: endpoint.clone(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        session_index: None,
+    });
+    let q = fakta::saml::logout::redirect_query(&request, None, None).unwrap();
+    let answer = common::get(&st, &format!("/{tenant}/saml2?{q}"), Some(&cookie)).await;
+    assert_eq!(answer.status.as_u16(), 302, "{}", answer.body);
+    assert!(
+        answer
+            .location()
+            .starts_with("http://127.0.0.1:7100/saml/slo?SAMLResponse="),
+        "{}",
+        answer.location()
+    );
+    // Neither an AuthnRequest nor a logout message: refused, naming what it was.
+    let odd = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLRequest",
+            &fakta::saml::binding::encode_redirect(
+                "<samlp:ArtifactResolve xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>",
+            ),
+        )
+        .finish();
+    let refused = common::get(&st, &format!("/{tenant}/saml2?{odd}"), None).await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
+    assert!(refused.body.contains("ArtifactResolve"), "{}", refused.body);
 }
