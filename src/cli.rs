@@ -360,6 +360,19 @@ pub const DEMO_PACKS: &[(&str, &str)] = &[
         "qovery-saml-sp-initiated",
         include_str!("../scenarios/qovery-saml-sp-initiated.yaml"),
     ),
+    // The flavor files: the same SPs behind Entra ID, Keycloak, Google and Auth0 (the role
+    // matrix and F1-F3, no attack pack: they stay small, as the browser demo runs them in
+    // Chromium too).
+    ("entra-saml", include_str!("../scenarios/entra-saml.yaml")),
+    ("entra-oidc", include_str!("../scenarios/entra-oidc.yaml")),
+    (
+        "keycloak-oidc",
+        include_str!("../scenarios/keycloak-oidc.yaml"),
+    ),
+    (
+        "keycloak-saml",
+        include_str!("../scenarios/keycloak-saml.yaml"),
+    ),
     ("google-oidc", include_str!("../scenarios/google-oidc.yaml")),
     ("auth0-oidc", include_str!("../scenarios/auth0-oidc.yaml")),
 ];
@@ -966,8 +979,8 @@ address through {}",
             println!(
                 "  app {} (SAML): metadata {}  SSO {}",
                 app.id,
-                state.url(&IdpState::metadata_path(app)),
-                state.url(&IdpState::sso_path(app))
+                state.url(&state.metadata_path(app)),
+                state.url(&state.sso_path(app))
             );
         }
         if let Some(o) = app.oidc() {

@@ -168,10 +168,7 @@ mod tests {
 
     #[test]
     fn set_groups_changes_the_next_snapshot() {
-        let d = Directory::new(&DirectoryConfig {
-            users: vec![user(&["A"])],
-            groups: Vec::new(),
-        });
+        let d = Directory::new(&DirectoryConfig::new(vec![user(&["A"])], Vec::new()));
         assert!(d.set_groups("00u1", vec!["B".into()]));
         assert_eq!(d.find("00u1").unwrap().groups, vec!["B".to_owned()]);
         assert!(!d.set_groups("nobody", vec![]));
@@ -187,10 +184,7 @@ mod tests {
         // b's login is a's id: the id wins, as on the login page.
         b.login = "00u1".into();
         b.email = "b@x.test".into();
-        let d = Directory::new(&DirectoryConfig {
-            users: vec![a, b],
-            groups: Vec::new(),
-        });
+        let d = Directory::new(&DirectoryConfig::new(vec![a, b], Vec::new()));
         assert_eq!(d.find("00u1").unwrap().groups, vec!["A".to_owned()]);
         assert_eq!(d.find("alice").unwrap().id, "00u1");
         assert_eq!(d.find("alice@x.TEST").unwrap().id, "00u1");

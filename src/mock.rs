@@ -587,16 +587,19 @@ impl MockIdp {
         self.state().conn.idp.base().to_owned()
     }
 
-    /// A SAML app's metadata URL (`{base}/app/{id}/sso/saml/metadata`).
+    /// A SAML app's metadata URL (`{base}/app/{id}/sso/saml/metadata`, Okta's layout).
     pub fn metadata_url(&self, app: &str) -> String {
-        self.state().url(&format!("/app/{app}/sso/saml/metadata"))
+        match self.state().app(app) {
+            Some(a) => self.state().url(&self.state().metadata_path(a)),
+            None => self.state().url(&format!("/app/{app}/sso/saml/metadata")),
+        }
     }
 
     /// A SAML app's SSO URL: where the SP sends its AuthnRequest; a GET without one is an
     /// IdP-initiated login. None when there is no such SAML app.
     pub fn sso_url(&self, app: &str) -> Option<String> {
         let app = self.state().app(app).filter(|a| a.saml().is_some())?;
-        Some(self.state().url(&IdpState::sso_path(app)))
+        Some(self.state().url(&self.state().sso_path(app)))
     }
 
     /// The org authorization server's discovery document URL.

@@ -1,11 +1,11 @@
 //! Other IdPs' shapes (`idp.flavor`) end to end: `fakta test` on each shipped flavor file
-//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, google-oidc.yaml,
-//! auth0-oidc.yaml) against the reference SP
-//! configured for that flavor (started by the file's `target.start`): the role matrix and the
-//! flavor trials pass; each flavor flaw fails exactly its trial (the demo plays Okta, so these
-//! flaws are caught here: tests/runner.rs `CAUGHT_OUTSIDE_THE_DEMO`); and the published
-//! documents parse with independent libraries (Authlib's OpenIDProviderMetadata, pysaml2's
-//! MetadataStore, through tests/interop/flavor_documents.py).
+//! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, keycloak-saml.yaml,
+//! google-oidc.yaml, auth0-oidc.yaml) against the reference SP configured for that flavor,
+//! started by the file's `target.start` as a user runs it (the demo runs the same files in
+//! process: tests/runner.rs): the role matrix and the flavor trials pass; each flavor flaw fails
+//! exactly its trial; each vendor's SAML URLs are served; and the published documents parse
+//! with independent libraries (Authlib's OpenIDProviderMetadata, pysaml2's MetadataStore,
+//! through tests/interop/flavor_documents.py).
 //!
 //! python3, Authlib or pysaml2 missing is a failure, not a skip: run `scripts/setup-deps`.
 
@@ -18,10 +18,11 @@ use common::{failed_trials, python, trial_verdicts};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const PACKS: [&str; 5] = [
+const PACKS: [&str; 6] = [
     "entra-saml",
     "entra-oidc",
     "keycloak-oidc",
+    "keycloak-saml",
     "google-oidc",
     "auth0-oidc",
 ];
@@ -123,6 +124,16 @@ fn each_flavor_flaw_fails_exactly_its_trial() {
         ),
         (
             "keycloak-oidc",
+            "exact-group-path",
+            vec!["F2_group_path_maps_like_its_name_admin"],
+        ),
+        (
+            "keycloak-saml",
+            "email-from-username",
+            vec!["F3_email_from_the_email_claim"],
+        ),
+        (
+            "keycloak-saml",
             "exact-group-path",
             vec!["F2_group_path_maps_like_its_name_admin"],
         ),
@@ -244,14 +255,145 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
         };
         assert_eq!(read["end_session_endpoint"], end_session, "{pack}: {read}");
     }
-    let file = dir.path().join("entra-saml.xml");
-    std::fs::write(&file, export("entra-saml", dir.path())).unwrap();
-    let read = read_with_python("saml-metadata", &file);
-    let idps = read["idps"].as_object().unwrap();
+    // Each vendor's SAML layout, as pysaml2 reads the metadata: Entra's tenant-wide
+    // `/{tenant}/saml2` with the HTTP-Redirect binding only, a Keycloak realm's
+    // `/protocol/saml` with both.
+    let entra_endpoint = format!("http://127.0.0.1:7000/{tenant}/saml2");
+    let realm_endpoint = "http://127.0.0.1:7000/realms/acme/protocol/saml".to_owned();
+    for (pack, entity_id, redirect, post) in [
+        (
+            "entra-saml",
+            format!("https://sts.windows.net/{tenant}/"),
+            vec![entra_endpoint.clone()],
+            vec![],
+        ),
+        (
+            "keycloak-saml",
+            "http://127.0.0.1:7000/realms/acme".to_owned(),
+            vec![realm_endpoint.clone()],
+            vec![realm_endpoint.clone()],
+        ),
+    ] {
+        let file = dir.path().join(format!("{pack}.xml"));
+        std::fs::write(&file, export(pack, dir.path())).unwrap();
+        let read = read_with_python("saml-metadata", &file);
+        let idps = read["idps"].as_object().unwrap();
+        assert_eq!(idps.keys().collect::<Vec<_>>(), [&entity_id], "{read}");
+        let services = &idps[&entity_id];
+        assert_eq!(
+            services["sso_redirect"],
+            serde_json::json!(redirect),
+            "{read}"
+        );
+        assert_eq!(services["sso_post"], serde_json::json!(post), "{read}");
+    }
+}
+
+/// Each vendor's SAML URLs are served on fakta's base URL: the metadata at the vendor's path
+/// (Entra's with `?appid=`), a login through the tenant-wide endpoint (the app told by the
+/// request's Issuer), and Keycloak's IdP-initiated URL; Okta's per-app URLs stay for Okta.
+#[tokio::test]
+async fn each_vendor_serves_its_saml_urls() {
+    let tenant = "8f1d5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f";
+    let entra = common::state(shipped("entra-saml"));
+    let md = common::get(
+        &entra,
+        &format!("/{tenant}/federationmetadata/2007-06/federationmetadata.xml?appid=qovery"),
+        None,
+    )
+    .await;
+    assert_eq!(md.status.as_u16(), 200, "{}", md.body);
+    assert!(
+        md.body.contains(&format!(
+            "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"http://127.0.0.1:7000/{tenant}/saml2\"/>"
+        )),
+        "{}",
+        md.body
+    );
+    assert!(!md.body.contains("HTTP-POST"), "{}", md.body);
+    let unknown = common::get(
+        &entra,
+        &format!("/{tenant}/federationmetadata/2007-06/federationmetadata.xml?appid=nope"),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status.as_u16(), 404, "{}", unknown.body);
+
+    let keycloak = common::state(shipped("keycloak-saml"));
+    let md = common::get(&keycloak, "/realms/acme/protocol/saml/descriptor", None).await;
+    assert_eq!(md.status.as_u16(), 200, "{}", md.body);
+    assert!(
+        md.body
+            .contains("entityID=\"http://127.0.0.1:7000/realms/acme\""),
+        "{}",
+        md.body
+    );
+    // The IdP-initiated URL answers with a Response from the realm.
+    let launched = common::get(&keycloak, "/realms/acme/protocol/saml/clients/qovery", None).await;
+    assert!(
+        launched.status.is_success() || launched.status.is_redirection(),
+        "{}: {}",
+        launched.status,
+        launched.body
+    );
+    // An AuthnRequest from an SP entity id no app has is refused, naming it.
+    let req = fakta::saml::authn_request::build(
+        "id-unknown-sp",
+        "2026-01-01T00:00:00Z",
+        "urn:someone:else",
+        "http://127.0.0.1:7000/realms/acme/protocol/saml",
+        "http://127.0.0.1:7100/acs",
+        false,
+    );
+    let query = |xml: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLRequest", &fakta::saml::binding::encode_redirect(xml))
+            .finish()
+    };
+    let refused = common::get(
+        &keycloak,
+        &format!("/realms/acme/protocol/saml?{}", query(&req)),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status.as_u16(), 404, "{}", refused.body);
+    assert!(
+        refused.body.contains("urn:someone:else"),
+        "{}",
+        refused.body
+    );
+    // The client's own request goes through: a Response from the realm to its ACS URL.
+    let req = fakta::saml::authn_request::build(
+        "id-keycloak-client",
+        "2026-01-01T00:00:00Z",
+        "urn:auth0:qovery:acme",
+        "http://127.0.0.1:7000/realms/acme/protocol/saml",
+        "http://127.0.0.1:7100/login/callback?connection=acme",
+        false,
+    );
+    let start = common::get(
+        &keycloak,
+        &format!("/realms/acme/protocol/saml?{}", query(&req)),
+        None,
+    )
+    .await;
+    let done = common::pick_user(&keycloak, &start, "dora").await;
+    assert_eq!(done.status.as_u16(), 200, "{}", done.body);
+    let xml = done.saml_response();
+    assert!(xml.contains("InResponseTo=\"id-keycloak-client\""), "{xml}");
+    assert!(
+        xml.contains(">http://127.0.0.1:7000/realms/acme</saml2:Issuer>"),
+        "{xml}"
+    );
+    assert!(xml.contains(">Qovery-DevOps<"), "{xml}");
+    // Okta's per-app metadata URL is not the Keycloak layout's.
+    let okta = common::state(common::example());
     assert_eq!(
-        idps.keys().collect::<Vec<_>>(),
-        [&format!("https://sts.windows.net/{tenant}/")],
-        "{read}"
+        common::get(&okta, "/realms/acme/protocol/saml/descriptor", None)
+            .await
+            .status
+            .as_u16(),
+        404
     );
 }
 
@@ -441,4 +583,70 @@ async fn an_auth0_id_token_has_the_groups_in_the_namespaced_claim() {
         "{}",
         page.body
     );
+}
+
+/// SLO goes through the same tenant-wide endpoint: an Entra tenant's `/{tenant}/saml2` takes
+/// the SP's LogoutRequest (its Issuer says which app) and answers at the
+/// app's SLO URL; a message that is neither a request nor a logout answer is refused by name.
+#[tokio::test]
+async fn the_tenant_endpoint_takes_logout_requests_too() {
+    let tenant = "8f1d5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f";
+    let endpoint = format!("http://127.0.0.1:7000/{tenant}/saml2");
+    // entra-saml with SLO configured for its app.
+    let text = std::fs::read_to_string(Path::new(ROOT).join("scenarios/entra-saml.yaml"))
+        .unwrap()
+        .replace(
+            "    allow_idp_initiated: true\n",
+            "    allow_idp_initiated: true\n    logout: { slo_url: http://127.0.0.1:7100/saml/slo }\n",
+        );
+    let (conn, _) = fakta::config::load_str(&text, "entra-saml.yaml", Path::new(ROOT))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let st = common::state(conn);
+    let md = common::get(
+        &st,
+        &format!("/{tenant}/federationmetadata/2007-06/federationmetadata.xml?appid=qovery"),
+        None,
+    )
+    .await;
+    assert!(
+        md.body.contains(&format!(
+            "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{endpoint}\"/>"
+        )),
+        "{}",
+        md.body
+    );
+    let start = common::get(&st, "/app/acme_qovery_1/qovery/sso/saml", None).await;
+    let done = common::pick_user(&st, &start, "alice@acme.test").await;
+    let cookie = done.session_cookie().unwrap();
+    let request = fakta::saml::logout::build(&fakta::saml::logout::LogoutRequest {
+        id: "_lo-tenant".into(),
+        issue_instant: common::NOW,
+        issuer: "urn:auth0:qovery:acme".into(),
+        destination: endpoint.clone(),
+        name_id: "alice@acme.test".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+        session_index: None,
+    });
+    let q = fakta::saml::logout::redirect_query(&request, None, None).unwrap();
+    let answer = common::get(&st, &format!("/{tenant}/saml2?{q}"), Some(&cookie)).await;
+    assert_eq!(answer.status.as_u16(), 302, "{}", answer.body);
+    assert!(
+        answer
+            .location()
+            .starts_with("http://127.0.0.1:7100/saml/slo?SAMLResponse="),
+        "{}",
+        answer.location()
+    );
+    // Neither an AuthnRequest nor a logout message: refused, naming what it was.
+    let odd = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLRequest",
+            &fakta::saml::binding::encode_redirect(
+                "<samlp:ArtifactResolve xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"a\"/>",
+            ),
+        )
+        .finish();
+    let refused = common::get(&st, &format!("/{tenant}/saml2?{odd}"), None).await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
+    assert!(refused.body.contains("ArtifactResolve"), "{}", refused.body);
 }

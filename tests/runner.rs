@@ -223,6 +223,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
         &[
             "qovery-oidc::R4_precedence",
             "qovery-saml::R4_precedence",
+            "entra-oidc::R4_precedence",
+            "entra-saml::R4_precedence",
+            "keycloak-oidc::R4_precedence",
+            "keycloak-saml::R4_precedence",
             "auth0-oidc::R4_precedence",
         ],
     ),
@@ -246,6 +250,31 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml-sp-initiated::L0_honest_login",
             "qovery-saml-sp-initiated::R1_admin_from_Qovery_Admins",
             "qovery-saml-sp-initiated::R5_group_removed_then_login_again",
+            "entra-oidc::F1_overage_admin_fetched_or_refused",
+            "entra-oidc::L0_honest_login",
+            "entra-oidc::R1_admin_from_Qovery_Admins",
+            "entra-oidc::R1_devops_from_Qovery_DevOps",
+            "entra-oidc::R4_precedence",
+            "entra-oidc::R5_group_removed_then_login_again",
+            "entra-saml::L0_honest_login",
+            "entra-saml::L0_idp_initiated_login",
+            "entra-saml::R1_admin_from_Qovery_Admins",
+            "entra-saml::R1_devops_from_Qovery_DevOps",
+            "entra-saml::R4_precedence",
+            "entra-saml::R5_group_removed_then_login_again",
+            "keycloak-oidc::F2_group_path_maps_like_its_name_admin",
+            "keycloak-oidc::L0_honest_login",
+            "keycloak-oidc::R1_admin_from_Qovery_Admins",
+            "keycloak-oidc::R1_devops_from_Qovery_DevOps",
+            "keycloak-oidc::R4_precedence",
+            "keycloak-oidc::R5_group_removed_then_login_again",
+            "keycloak-saml::F2_group_path_maps_like_its_name_admin",
+            "keycloak-saml::L0_honest_login",
+            "keycloak-saml::L0_idp_initiated_login",
+            "keycloak-saml::R1_admin_from_Qovery_Admins",
+            "keycloak-saml::R1_devops_from_Qovery_DevOps",
+            "keycloak-saml::R4_precedence",
+            "keycloak-saml::R5_group_removed_then_login_again",
             "auth0-oidc::L0_honest_login",
             "auth0-oidc::R1_admin_from_Qovery_Admins",
             "auth0-oidc::R1_devops_from_Qovery_DevOps",
@@ -260,6 +289,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml::R7_missing_email_is_refused",
             "qovery-saml::R7_missing_email_refused",
             "qovery-saml-sp-initiated::R7_missing_email_refused",
+            "entra-oidc::R7_missing_email_refused",
+            "entra-saml::R7_missing_email_refused",
+            "keycloak-oidc::R7_missing_email_refused",
+            "keycloak-saml::R7_missing_email_refused",
             "google-oidc::R7_missing_email_refused",
             "auth0-oidc::R7_missing_email_refused",
         ],
@@ -270,6 +303,10 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-oidc::R8_missing_name_refused",
             "qovery-saml::R8_missing_name_refused",
             "qovery-saml-sp-initiated::R8_missing_name_refused",
+            "entra-oidc::R8_missing_name_refused",
+            "entra-saml::R8_missing_name_refused",
+            "keycloak-oidc::R8_missing_name_refused",
+            "keycloak-saml::R8_missing_name_refused",
             "google-oidc::R8_missing_name_refused",
             "auth0-oidc::R8_missing_name_refused",
         ],
@@ -443,6 +480,18 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "qovery-saml-sp-initiated::R2_no_groups_attribute",
             "qovery-saml-sp-initiated::R2_no_mapping",
             "qovery-saml-sp-initiated::R5_group_removed_then_login_again",
+            "entra-oidc::R2_no_groups_attribute",
+            "entra-oidc::R2_no_mapping",
+            "entra-oidc::R5_group_removed_then_login_again",
+            "entra-saml::R2_no_groups_attribute",
+            "entra-saml::R2_no_mapping",
+            "entra-saml::R5_group_removed_then_login_again",
+            "keycloak-oidc::R2_no_groups_attribute",
+            "keycloak-oidc::R2_no_mapping",
+            "keycloak-oidc::R5_group_removed_then_login_again",
+            "keycloak-saml::R2_no_groups_attribute",
+            "keycloak-saml::R2_no_mapping",
+            "keycloak-saml::R5_group_removed_then_login_again",
             // Behind Google no user is mapped (its id_token has no groups): this SP refuses
             // every login, L0's included; R7 and R8 then cannot be judged
             // (`CANNOT_JUDGE_WHEN_EVERY_LOGIN_IS_REFUSED`).
@@ -684,12 +733,32 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
     // client): O26 is planned ignored there, and tests/refresh_rotation.rs catches this flaw
     // against the app with rotation on.
     ("reuse-refresh-token", &[]),
-    // F1 and F2 are planned for Entra and Keycloak only, and the demo's Google and Auth0
-    // packs have no user whose username is not their email (F3 ignored): these three are
-    // caught by tests/flavors.rs against the reference SP configured for Entra or Keycloak.
-    ("overage-as-no-groups", &[]),
-    ("email-from-username", &[]),
-    ("exact-group-path", &[]),
+    // The flavor packs: F1-F3 against the reference SP configured for each vendor (F1 is
+    // Entra's, F2 Keycloak's; the Google and Auth0 packs have no user whose username is not
+    // their email, so F3 is ignored there).
+    (
+        "overage-as-no-groups",
+        &[
+            "entra-oidc::F1_overage_admin_fetched_or_refused",
+            "entra-saml::F1_overage_admin_fetched_or_refused",
+        ],
+    ),
+    (
+        "email-from-username",
+        &[
+            "entra-oidc::F3_email_from_the_email_claim",
+            "entra-saml::F3_email_from_the_email_claim",
+            "keycloak-oidc::F3_email_from_the_email_claim",
+            "keycloak-saml::F3_email_from_the_email_claim",
+        ],
+    ),
+    (
+        "exact-group-path",
+        &[
+            "keycloak-oidc::F2_group_path_maps_like_its_name_admin",
+            "keycloak-saml::F2_group_path_maps_like_its_name_admin",
+        ],
+    ),
 ];
 
 /// Flaws that no demo trial can catch, with the test that catches each instead.
@@ -713,18 +782,6 @@ const CAUGHT_OUTSIDE_THE_DEMO: &[(&str, &str)] = &[
     (
         "reuse-refresh-token",
         "tests/refresh_rotation.rs fakta_test_runs_o26_against_an_sp_with_rotating_refresh_tokens",
-    ),
-    (
-        "overage-as-no-groups",
-        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
-    ),
-    (
-        "email-from-username",
-        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
-    ),
-    (
-        "exact-group-path",
-        "tests/flavors.rs each_flavor_flaw_fails_exactly_its_trial",
     ),
 ];
 
@@ -751,15 +808,17 @@ const CANNOT_JUDGE_WHEN_EVERY_LOGIN_IS_REFUSED: &[(&str, &str)] = &[
 ];
 
 /// The demo's packs a flaw can touch, as a trial-name filter: a flaw of the SAML ACS bends
-/// only the SAML packs' logins, one of the OIDC login only the OIDC pack's (`Flaw::area`, the
+/// only the SAML packs' logins, one of the OIDC login only the OIDC packs' (`Flaw::area`, the
 /// reference SP's partition); flaws of the shared parts (roles, revocation, logout, session
-/// binding) run against every pack. Halves the flaw test's time; a row listing a trial of
-/// another pack would fail it loudly ("expected").
+/// binding) run against every pack. Every pack's name says its protocol (`saml` or `oidc`,
+/// and no trial name of the other protocol's packs has it), so the filter takes the flavor
+/// packs too. Halves the flaw test's time; a row listing a trial of another pack would fail
+/// it loudly ("expected").
 fn packs_of(flaw: &str) -> Option<&'static str> {
     use fakta::refsp::flaws::{Area, Flaw};
     match Flaw::parse(flaw)?.area() {
-        Area::SamlResponse => Some("qovery-saml"),
-        Area::OidcLogin => Some("qovery-oidc"),
+        Area::SamlResponse => Some("saml"),
+        Area::OidcLogin => Some("oidc"),
         _ => None,
     }
 }
@@ -820,7 +879,11 @@ fn every_flaw_fails_exactly_the_trials_that_must_catch_it() {
                     // A listed trial counts only when it fails for the SP's doing, and a
                     // refusal trial only because the SP accepted the forgery.
                     for (name, kind) in kinds(&out) {
-                        let refusal = name.ends_with("_refused") || name.ends_with("_ignored");
+                        // F1's `_fetched_or_refused` allows a refusal: it fails on the role
+                        // a signed-in SP gives (wrong-outcome), not as an accepted forgery.
+                        let refusal = (name.ends_with("_refused")
+                            && !name.ends_with("_or_refused"))
+                            || name.ends_with("_ignored");
                         let honest_part = HONEST_PART_FAILS
                             .iter()
                             .any(|(f, t)| f == flaw && name.ends_with(t));
@@ -957,25 +1020,17 @@ fn junit_report_names_packs_trials_and_failures() {
         .filter(|n| n.has_tag_name("testsuite"))
         .filter_map(|n| n.attribute("name"))
         .collect();
-    assert_eq!(
-        suites,
-        BTreeSet::from([
-            "qovery-oidc",
-            "qovery-saml",
-            "qovery-saml-sp-initiated",
-            "google-oidc",
-            "auth0-oidc"
-        ])
-    );
+    // One suite per demo pack.
+    let packs: BTreeSet<&str> = fakta::cli::DEMO_PACKS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(suites, packs);
+    assert!(suites.contains("qovery-saml") && suites.contains("keycloak-saml"));
     let failures: Vec<&str> = doc
         .descendants()
         .filter(|n| n.has_tag_name("failure"))
         .filter_map(|f| f.parent()?.attribute("name"))
         .collect();
-    assert_eq!(
-        failures,
-        vec!["R4_precedence", "R4_precedence", "R4_precedence"]
-    );
+    // R4 in the seven packs of MUST_FAIL's `first-matching-group` row.
+    assert_eq!(failures, vec!["R4_precedence"; 7]);
     let cases = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))

@@ -91,6 +91,17 @@ impl Idp {
         self.vendor().discovery_path(self, server)
     }
 
+    /// The `sub` the IdP gives `user` in the tokens of the client `client_id` (Entra's is
+    /// pairwise per application; Okta's is the user id).
+    pub fn subject(&self, user: &User, client_id: &str) -> String {
+        self.vendor().subject(user, client_id)
+    }
+
+    /// Where a SAML app's endpoints are, in the flavor's layout (paths on the base URL).
+    pub fn saml_paths(&self, app: &App) -> crate::flavor::SamlPaths {
+        self.vendor().saml_paths(self, &app.name, &app.id)
+    }
+
     /// The full URL of an endpoint of an authorization server; None when the vendor has none.
     pub fn oidc_endpoint(
         &self,
@@ -108,9 +119,20 @@ pub struct Directory {
     pub users: Vec<User>,
     /// Groups the file describes (`directory.groups`): an object id for a name (Entra).
     pub groups: Vec<Group>,
+    /// Where each of `groups` is, by name and by object id: a token lists every group of a
+    /// user, and a scan of `groups` per group made that quadratic (`Directory::new` builds it).
+    group_index: GroupIndex,
 }
 
-/// A directory group the file describes.
+/// A group's position in `Directory::groups` by name and by id; the first group with a value
+/// wins, as a scan in file order would.
+#[derive(Debug, Clone, Default)]
+struct GroupIndex {
+    by_name: std::collections::HashMap<String, usize>,
+    by_id: std::collections::HashMap<String, usize>,
+}
+
+/// A group the file describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub name: String,
@@ -119,11 +141,27 @@ pub struct Group {
 }
 
 impl Directory {
+    pub fn new(users: Vec<User>, groups: Vec<Group>) -> Self {
+        let mut group_index = GroupIndex::default();
+        for (i, g) in groups.iter().enumerate() {
+            group_index.by_name.entry(g.name.clone()).or_insert(i);
+            if let Some(id) = &g.id {
+                group_index.by_id.entry(id.clone()).or_insert(i);
+            }
+        }
+        Directory {
+            users,
+            groups,
+            group_index,
+        }
+    }
+
     /// A group's object id: the one the file gives, or fakta's derived one.
     pub fn group_object_id(&self, name: &str) -> String {
-        self.groups
-            .iter()
-            .find(|g| g.name == name)
+        self.group_index
+            .by_name
+            .get(name)
+            .and_then(|&i| self.groups.get(i))
             .and_then(|g| g.id.clone())
             .unwrap_or_else(|| crate::flavor::derived_object_id(name))
     }
@@ -131,9 +169,10 @@ impl Directory {
     /// The name of the group a reference names: a group's name, or the object id of a group
     /// the file describes (so role mappings can name groups either way).
     pub fn group_name<'a>(&'a self, reference: &'a str) -> &'a str {
-        self.groups
-            .iter()
-            .find(|g| g.id.as_deref() == Some(reference))
+        self.group_index
+            .by_id
+            .get(reference)
+            .and_then(|&i| self.groups.get(i))
             .map_or(reference, |g| g.name.as_str())
     }
 
@@ -1446,6 +1485,36 @@ pub enum ExpectedValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Groups are found through the index, by name and by id, the first of a duplicate
+    /// winning as a scan would; a group the file does not describe gets the derived id.
+    #[test]
+    fn groups_are_indexed_by_name_and_id() {
+        let g = |name: &str, id: Option<&str>| Group {
+            name: name.into(),
+            id: id.map(str::to_owned),
+        };
+        let mut groups: Vec<Group> = (0..5000)
+            .map(|i| g(&format!("G{i}"), Some(&format!("id-{i}"))))
+            .collect();
+        groups.push(g("G7", Some("second-G7")));
+        groups.push(g("NoId", None));
+        let d = Directory::new(Vec::new(), groups);
+        assert_eq!(d.group_object_id("G4999"), "id-4999");
+        assert_eq!(d.group_object_id("G7"), "id-7");
+        assert_eq!(
+            d.group_object_id("NoId"),
+            crate::flavor::derived_object_id("NoId")
+        );
+        assert_eq!(
+            d.group_object_id("Other"),
+            crate::flavor::derived_object_id("Other")
+        );
+        assert_eq!(d.group_name("id-4999"), "G4999");
+        assert_eq!(d.group_name("second-G7"), "G7");
+        assert_eq!(d.group_name("G1"), "G1");
+        assert_eq!(d.group_name("unknown"), "unknown");
+    }
 
     #[test]
     fn response_types_parse_in_any_order_and_name_their_grants() {

@@ -12,15 +12,22 @@
 //!   <https://learn.microsoft.com/entra/identity-platform/saml-claims-customization>
 //! - \[GROUPS\]: "Configure group claims for applications by using Microsoft Entra ID",
 //!   <https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims>
+//! - \[FEDMD\]: "Federation metadata",
+//!   <https://learn.microsoft.com/entra/identity-platform/federation-metadata>
+//! - \[SAMLP\]: "How the Microsoft identity platform uses the SAML protocol",
+//!   <https://learn.microsoft.com/entra/identity-platform/saml-protocol-reference>, and
+//!   "Single sign-on SAML protocol", <https://learn.microsoft.com/entra/identity-platform/single-sign-on-saml-protocol>
+//! - \[SLO\]: "Single Sign-Out SAML Protocol",
+//!   <https://learn.microsoft.com/entra/identity-platform/single-sign-out-saml-protocol>
 //!
-//! What fakta does not change for Entra (left as Okta's, not verified or not done): the SAML
-//! metadata and SSO URLs (Entra's are `/{tenant}/federationmetadata/...` and `/{tenant}/saml2`),
-//! the `sub` claim (Entra's is pairwise per app; fakta keeps the user id, the same value as
-//! `oid`), and the discovery document's lists of methods and algorithms.
+//! What fakta does not change for Entra (left as Okta's, not verified or not done): the
+//! discovery document's lists of methods and algorithms, the federation metadata's signature
+//! and its WS-Federation `RoleDescriptor`s, and the IdP-initiated start (Entra's is the My
+//! Apps portal, another host: fakta keeps its `/app/{name}/{id}/sso/saml` tile).
 
 use serde_json::{Map, Value, json};
 
-use super::{Endpoint, TokenKind, Vendor};
+use super::{Endpoint, SamlPaths, TokenKind, Vendor};
 use crate::config::{
     AttrNameFormat, AuthServer, Directory, Idp, NameIdFormat, NameIdSpec, NameIdValue,
     SamlAttribute, User, UserField,
@@ -55,6 +62,13 @@ pub const JWT_GROUP_LIMIT: usize = 200;
 #[derive(Debug)]
 pub struct Entra;
 
+/// The per-application `sub` of a user (`Entra::subject`).
+pub fn pairwise_subject(object_id: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    let digest = openssl::sha::sha256(format!("fakta-sub:{client_id}:{object_id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
 /// \[SAML\] Issuer: "the issuer is sts.windows.net. The GUID in the Issuer claim value is the
 /// tenant ID", e.g. `https://sts.windows.net/{tenant}/`.
 pub fn saml_issuer(tenant: &str) -> String {
@@ -64,6 +78,37 @@ pub fn saml_issuer(tenant: &str) -> String {
 impl Vendor for Entra {
     fn saml_issuer(&self, idp: &Idp, _app_id: &str) -> String {
         saml_issuer(&idp.tenant)
+    }
+
+    fn saml_tenant_wide(&self) -> bool {
+        true
+    }
+
+    /// \[FEDMD\] "SAML protocol endpoint URL": the tenant's `SingleSignOnService` and
+    /// `SingleLogoutService` are both `https://login.microsoftonline.com/{tenant}/saml2`
+    /// (fakta's host stands for login.microsoftonline.com), one endpoint for every app of the
+    /// tenant: \[SAMLP\] the request's `Issuer` "must exactly match one of the
+    /// ServicePrincipalNames in the cloud service". The metadata: \[SAMLP\] "The tenant-specific
+    /// endpoint is located at `https://login.microsoftonline.com/<TenantDomainName>/FederationMetadata/2007-06/FederationMetadata.xml`";
+    /// an app's copy adds `?appid={application id}` (the "App Federation Metadata Url" of the
+    /// portal's SAML page, which Microsoft's MSIdentityTools `Get-MsIdSamlFederationMetadata
+    /// -AppId` fetches; fakta's app id stands for the application id).
+    fn saml_paths(&self, idp: &Idp, name: &str, id: &str) -> SamlPaths {
+        let t = &idp.tenant;
+        let tenant_endpoint = format!("/{t}/saml2");
+        SamlPaths {
+            sso: tenant_endpoint.clone(),
+            slo: tenant_endpoint,
+            metadata: format!("/{t}/federationmetadata/2007-06/federationmetadata.xml?appid={id}"),
+            idp_initiated: super::okta::saml_paths(name, id).idp_initiated,
+        }
+    }
+
+    /// \[FEDMD\] the sample `IDPSSODescriptor` lists `SingleLogoutService` and
+    /// `SingleSignOnService` with the HTTP-Redirect binding only; \[SLO\] "Microsoft Entra ID
+    /// supports redirect binding (HTTP GET), and not HTTP POST binding".
+    fn saml_redirect_binding_only(&self) -> bool {
+        true
     }
 
     /// \[OIDC\] "Authority URL: `https://login.microsoftonline.com/{tenant}/v2.0`"; \[ID\] "If the
@@ -154,6 +199,16 @@ impl Vendor for Entra {
             idp.base(),
             user.id
         ))
+    }
+
+    /// \[ID\] `sub`: "The subject is a pairwise identifier that's unique to a particular
+    /// application ID. If a single user signs into two different applications using two
+    /// different client IDs, those applications receive two different values for the subject
+    /// claim"; `oid` is the user's id across applications. Entra's derivation is not
+    /// published: fakta's is the unpadded base64url SHA-256 of the client id and the user's
+    /// object id, stable per (user, app).
+    fn subject(&self, user: &User, client_id: &str) -> String {
+        pairwise_subject(&user.id, client_id)
     }
 
     /// [ID]: `ver` "2.0" for the v2.0 endpoint; `oid` "The immutable identifier for an object,

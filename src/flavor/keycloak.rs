@@ -16,11 +16,26 @@
 //!   group `Qovery-Admins` is sent as `/Qovery-Admins`. (That the admin console creates the
 //!   mapper with the option on is not checked here.)
 //!
-//! Left as Okta's (not verified or not done): the SAML URLs (Keycloak's descriptor is
-//! `/realms/{realm}/protocol/saml/descriptor`), SAML attribute names, NameID, and the
-//! id_token's claims beyond `iss`.
+//! - \[SAMLCLIENT\]: Keycloak's Server Administration Guide, "Creating a SAML client",
+//!   <https://www.keycloak.org/docs/latest/server_admin/#_client-saml-configuration>: "Client
+//!   ID ... must match the issuer value sent with AuthNRequests. Keycloak pulls the issuer from
+//!   the Authn SAML request and match it to a client by this value"; "IDP-Initiated SSO URL
+//!   name ... The URL you will reference from your browser will be:
+//!   `server-root/realms/{realm}/protocol/saml/clients/{client-url-name}`".
+//! - \[DESCRIPTOR\]: the realm's "SAML 2.0 Identity Provider Metadata" (Realm settings,
+//!   Endpoints) at `/realms/{realm}/protocol/saml/descriptor`: an `EntityDescriptor` whose
+//!   `entityID` is the realm URL, with `SingleLogoutService` and `SingleSignOnService` at
+//!   `/realms/{realm}/protocol/saml` for the HTTP-POST and HTTP-Redirect bindings (Keycloak's
+//!   `org.keycloak.protocol.saml.SamlService` serves `descriptor` below the realm's SAML
+//!   endpoint; `IDPMetadataDescriptor.getIDPDescriptor(loginPostEndpoint,
+//!   loginRedirectEndpoint, logoutEndpoint, ..., entityId, wantAuthnRequestsSigned, ...)`).
+//!
+//! Left as Okta's (not verified or not done): SAML attribute names and the default NameID
+//! (a keycloak-saml file names its mappers' attributes and its NameID itself), the
+//! descriptor's `ArtifactResolutionService` and HTTP-Artifact endpoints (fakta has no artifact
+//! binding), and the id_token's claims beyond `iss`.
 
-use super::{Endpoint, Vendor};
+use super::{Endpoint, SamlPaths, Vendor};
 use crate::config::{AuthServer, Directory, Idp, NameIdSpec, SamlAttribute};
 
 /// The realm when the file names none.
@@ -36,9 +51,27 @@ impl Keycloak {
 }
 
 impl Vendor for Keycloak {
-    /// The realm URL, as for OIDC (REALM_INFO_PATH).
+    /// The realm URL, as for OIDC (REALM_INFO_PATH); \[DESCRIPTOR\] the `entityID`.
     fn saml_issuer(&self, idp: &Idp, _app_id: &str) -> String {
         format!("{}{}", idp.base(), Keycloak::realm(idp))
+    }
+
+    fn saml_tenant_wide(&self) -> bool {
+        true
+    }
+
+    /// \[DESCRIPTOR\] one SAML endpoint for the realm, SSO and SLO, the app told by the
+    /// request's Issuer (\[SAMLCLIENT\] the client ID); \[SAMLCLIENT\] the IdP-initiated URL
+    /// `/realms/{realm}/protocol/saml/clients/{client-url-name}` (fakta's app id is the URL
+    /// name).
+    fn saml_paths(&self, idp: &Idp, _name: &str, id: &str) -> SamlPaths {
+        let endpoint = format!("{}/protocol/saml", Keycloak::realm(idp));
+        SamlPaths {
+            metadata: format!("{endpoint}/descriptor"),
+            idp_initiated: format!("{endpoint}/clients/{id}"),
+            sso: endpoint.clone(),
+            slo: endpoint,
+        }
     }
 
     /// [LAYERS]: discovery is the issuer plus `/.well-known/openid-configuration`, and it is

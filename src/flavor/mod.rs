@@ -121,6 +121,32 @@ impl Endpoint {
     ];
 }
 
+/// Where a SAML app's endpoints are, as paths on fakta's base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlPaths {
+    /// The SingleSignOnService (both bindings).
+    pub sso: String,
+    /// The SingleLogoutService.
+    pub slo: String,
+    /// The IdP metadata (may carry a query: Entra's `?appid=`).
+    pub metadata: String,
+    /// Where a browser starts an IdP-initiated login (the app's tile).
+    pub idp_initiated: String,
+}
+
+impl SamlPaths {
+    /// The metadata path without its query, for routing.
+    pub fn metadata_route(&self) -> &str {
+        self.metadata.split('?').next().unwrap_or_default()
+    }
+
+    /// Whether the SSO and SLO endpoints are one for the whole tenant (Entra, Keycloak), so
+    /// the app is told by the message's Issuer rather than by the path.
+    pub fn shared(idp: &Idp) -> bool {
+        idp.vendor().saml_tenant_wide()
+    }
+}
+
 /// Which kind of token a group list goes into: the overage limits differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -145,6 +171,22 @@ pub trait Vendor: Sync {
     fn oidc_issuer(&self, idp: &Idp, server: &AuthServer) -> String;
     /// The path of an endpoint of an authorization server; None when the vendor has none.
     fn oidc_path(&self, idp: &Idp, server: &AuthServer, endpoint: Endpoint) -> Option<String>;
+    /// Where the endpoints of the SAML app `id` (named `name` in Okta's URLs) are. Okta's
+    /// layout: one set per app.
+    fn saml_paths(&self, _idp: &Idp, name: &str, id: &str) -> SamlPaths {
+        okta::saml_paths(name, id)
+    }
+    /// Whether one SAML endpoint serves every app of the tenant or realm (Entra's, Keycloak's),
+    /// the app told by the message's Issuer; Okta's layout (every other vendor's here) has one
+    /// per app.
+    fn saml_tenant_wide(&self) -> bool {
+        false
+    }
+    /// Whether the IdP metadata lists the HTTP-Redirect binding only (Entra's), rather than
+    /// HTTP-POST and HTTP-Redirect.
+    fn saml_redirect_binding_only(&self) -> bool {
+        false
+    }
     /// The path of the discovery document.
     fn discovery_path(&self, idp: &Idp, server: &AuthServer) -> String;
     /// The NameID of an app whose file sets none.
@@ -173,6 +215,11 @@ pub trait Vendor: Sync {
     /// Where a client fetches the groups of an overage.
     fn overage_link(&self, _idp: &Idp, _user: &User) -> Option<String> {
         None
+    }
+    /// The `sub` of a user's id_token and userinfo answer for the client `client_id`: the
+    /// user id (Okta's), unless the vendor's is per application.
+    fn subject(&self, user: &User, _client_id: &str) -> String {
+        user.id.clone()
     }
     /// The vendor's own claims in every id_token (and its changes to fakta's Okta claims).
     fn id_token_claims(&self, _idp: &Idp, _user: &User, _claims: &mut Map<String, Value>) {}
@@ -270,13 +317,13 @@ mod vendor_tests {
     }
 
     fn directory() -> Directory {
-        Directory {
-            users: Vec::new(),
-            groups: vec![Group {
+        Directory::new(
+            Vec::new(),
+            vec![Group {
                 name: "Qovery-Admins".into(),
                 id: Some("5581e43f-6096-41d4-8ffa-04e560bab39d".into()),
             }],
-        }
+        )
     }
 
     fn user() -> User {
@@ -351,6 +398,23 @@ mod vendor_tests {
                 Groups::Listed(v) if v.len() == 500
             ));
         }
+    }
+
+    /// Entra's `sub` is per application and stable; `oid` stays the user id. Okta's `sub` is
+    /// the user id for every client.
+    #[test]
+    fn entras_subject_is_pairwise_per_client() {
+        let (i, u) = (idp(Flavor::Entra), user());
+        let a = i.subject(&u, "client-a");
+        assert_eq!(a, i.subject(&u, "client-a"));
+        assert_ne!(a, i.subject(&u, "client-b"));
+        assert_ne!(a, u.id);
+        assert_eq!(a.len(), 43, "{a}");
+        let mut other = user();
+        other.id = "another-object-id".into();
+        assert_ne!(a, i.subject(&other, "client-a"));
+        assert_eq!(idp(Flavor::Okta).subject(&u, "client-a"), u.id);
+        assert_eq!(idp(Flavor::Keycloak).subject(&u, "client-a"), u.id);
     }
 
     #[test]

@@ -4,13 +4,26 @@
 //! is sent). The facts are cited where fakta's Okta behaviour is built (`oidc::discovery`,
 //! `config::load::saml`).
 
-use super::{Endpoint, Vendor};
+use super::{Endpoint, SamlPaths, Vendor};
 use crate::config::{
     AuthServer, Directory, Idp, NameIdFormat, NameIdSpec, NameIdValue, SamlAttribute, UserField,
 };
 
 #[derive(Debug)]
 pub struct Okta;
+
+/// Okta's SAML endpoints, per app: `/app/{name}/{id}/sso/saml` (the "Identity Provider Single
+/// Sign-On URL" of an app's Sign On tab), `/app/{name}/{id}/slo/saml`, the metadata at
+/// `/app/{id}/sso/saml/metadata`; the tile is the SSO URL without a request.
+pub fn saml_paths(name: &str, id: &str) -> SamlPaths {
+    let sso = format!("/app/{name}/{id}/sso/saml");
+    SamlPaths {
+        slo: format!("/app/{name}/{id}/slo/saml"),
+        metadata: format!("/app/{id}/sso/saml/metadata"),
+        idp_initiated: sso.clone(),
+        sso,
+    }
+}
 
 impl Vendor for Okta {
     fn saml_issuer(&self, _idp: &Idp, app_id: &str) -> String {

@@ -21,6 +21,23 @@ pub enum IdpError {
     },
     #[error("app `{0}` is not a SAML app")]
     NotSaml(String),
+    #[error(
+        "no SAML app has the SP entity id `{issuer}` (the message's Issuer) on this tenant's shared SAML endpoint; the SAML apps' entity ids are: {}",
+        known.join(", ")
+    )]
+    UnknownSpIssuer { issuer: String, known: Vec<String> },
+    #[error(
+        "the {0} names no Issuer, and this tenant's shared SAML endpoint serves several SAML apps: the Issuer says which"
+    )]
+    NoIssuer(String),
+    #[error(
+        "the shared SAML endpoint takes an AuthnRequest, a LogoutRequest or a LogoutResponse, not a `{0}`"
+    )]
+    UnexpectedSamlMessage(String),
+    #[error("the file has no SAML app")]
+    NoSamlApp,
+    #[error("the tenant has several SAML apps ({}): add `?appid=` naming one", known.join(", "))]
+    WhichSamlApp { known: Vec<String> },
     #[error("{0}")]
     Binding(#[from] BindingError),
     #[error("{0}")]
@@ -111,7 +128,10 @@ pub enum IdpError {
 impl IdpError {
     pub fn status(&self) -> StatusCode {
         match self {
-            IdpError::UnknownApp(_) | IdpError::AppNameMismatch { .. } => StatusCode::NOT_FOUND,
+            IdpError::UnknownApp(_)
+            | IdpError::AppNameMismatch { .. }
+            | IdpError::UnknownSpIssuer { .. }
+            | IdpError::NoSamlApp => StatusCode::NOT_FOUND,
             IdpError::IdpInitiatedOff(_) | IdpError::NotLaunchable(_) => StatusCode::FORBIDDEN,
             IdpError::Sign(_) | IdpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             IdpError::TooManyRequests(_) => StatusCode::SERVICE_UNAVAILABLE,

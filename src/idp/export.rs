@@ -41,7 +41,7 @@ pub fn export(state: &IdpState, app_id: Option<&str>) -> Result<Published, Expor
     };
     Ok(match &app.protocol {
         Protocol::Saml(saml) => Published {
-            url: state.url(&IdpState::metadata_path(app)),
+            url: state.url(&state.metadata_path(app)),
             content_type: METADATA_CONTENT_TYPE,
             body: saml_metadata(state, app, saml),
         },
@@ -56,19 +56,22 @@ pub fn export(state: &IdpState, app_id: Option<&str>) -> Result<Published, Expor
 
 pub const METADATA_CONTENT_TYPE: &str = "application/xml; charset=utf-8";
 
-/// A SAML app's IdP metadata, as `GET /app/{id}/sso/saml/metadata` serves it.
+/// A SAML app's IdP metadata, as its metadata URL serves it (`crate::flavor::SamlPaths`:
+/// Okta's `/app/{id}/sso/saml/metadata`, an Entra tenant's federation metadata with
+/// `?appid=`, a Keycloak realm's descriptor).
 pub fn saml_metadata(state: &IdpState, app: &App, saml: &SamlApp) -> String {
-    let sso = state.url(&IdpState::sso_path(app));
+    let sso = state.url(&state.sso_path(app));
     let slo = app
         .logout
         .as_ref()
-        .map(|_| state.url(&super::slo::slo_path(app)));
+        .map(|_| state.url(&super::slo::slo_path(&state.conn.idp, app)));
     metadata::build(&metadata::MetadataParams {
         entity_id: &saml.issuer,
         sso_url: &sso,
         slo_url: slo.as_deref(),
         certificates: state.keys.published().iter().map(|c| c.base64()).collect(),
         want_authn_requests_signed: saml.requires_signed(crate::config::SpMessage::AuthnRequests),
+        redirect_binding_only: state.conn.idp.vendor().saml_redirect_binding_only(),
     })
 }
 

@@ -182,7 +182,9 @@ pub fn sign_on(state: &IdpState) -> Vec<SignOn> {
         // The app's tile: the SAML IdP-initiated SSO URL, or for an OIDC app launched by
         // "Either Okta or App", the launch URL that sends the browser to its initiate login URI.
         let idp_initiated = match (app.saml(), app.oidc()) {
-            (Some(s), _) if s.allow_idp_initiated => Some(state.url(&IdpState::sso_path(app))),
+            (Some(s), _) if s.allow_idp_initiated => {
+                Some(state.url(&state.idp_initiated_path(app)))
+            }
             (_, Some(o)) if o.initiate_login_uri.is_some() => {
                 Some(state.url(&IdpState::launch_path(app)))
             }
@@ -311,13 +313,13 @@ fn recipient_and_destination(saml: &SamlApp) -> Vec<Part> {
 
 fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
     let cert = &state.keys.current.certificate;
-    let sso = state.url(&IdpState::sso_path(app));
+    let sso = state.url(&state.sso_path(app));
     let mut rows = vec![
         row("Identity Provider Single Sign-On URL", vec![code(&sso)]),
         row("Identity Provider Issuer", vec![code(&saml.issuer)]),
         row(
             "IdP metadata",
-            vec![link(state.url(&IdpState::metadata_path(app)))],
+            vec![link(state.url(&state.metadata_path(app)))],
         ),
         row(
             "X.509 Certificate",
@@ -332,7 +334,7 @@ fn saml_settings(state: &IdpState, app: &App, saml: &SamlApp) -> Vec<Setting> {
     if app.logout.is_some() {
         rows.push(row(
             "Identity Provider Single Logout URL",
-            vec![code(state.url(&super::slo::slo_path(app)))],
+            vec![code(state.url(&super::slo::slo_path(&state.conn.idp, app)))],
         ));
     }
     let name_id = match saml.name_id.format {

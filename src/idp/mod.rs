@@ -22,6 +22,7 @@ mod router;
 pub mod slo;
 mod sso;
 mod state;
+mod tenant_saml;
 mod tokens;
 
 pub use error::IdpError;

@@ -49,6 +49,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
             axum::routing::any(super::okta_api::not_emulated),
         )
         .route("/fakta/xxe/{trial}", get(xxe))
+        .merge(tenant_saml_endpoints(&state.conn.idp))
         .merge(
             Router::new()
                 .route("/.well-known/openid-configuration", get(oidc::discovery))
@@ -122,6 +123,36 @@ fn flavor_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
                 post(super::graph::get_member_objects),
             )
             .route("/v1.0/users/{user}/memberOf", get(super::graph::member_of));
+    }
+    r
+}
+
+/// A vendor's SAML endpoints shared by the tenant (Entra's `/{tenant}/saml2` and federation
+/// metadata, a Keycloak realm's `/realms/{realm}/protocol/saml`, its descriptor and
+/// IdP-initiated URLs), beside Okta's per-app ones, which stay (Entra's tile uses them).
+fn tenant_saml_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
+    use super::tenant_saml;
+    let r = Router::new();
+    if !crate::flavor::SamlPaths::shared(idp) {
+        return r;
+    }
+    // The paths depend on the app only through its id (the metadata's `?appid=`, the
+    // IdP-initiated URL's last segment): a placeholder id gives the tenant's routes.
+    let paths = idp.vendor().saml_paths(idp, "{client}", "{client}");
+    let mut r = r
+        .route(
+            &paths.sso,
+            get(tenant_saml::shared_get).post(tenant_saml::shared_post),
+        )
+        .route(paths.metadata_route(), get(tenant_saml::metadata));
+    if paths.slo != paths.sso {
+        r = r.route(
+            &paths.slo,
+            get(tenant_saml::shared_get).post(tenant_saml::shared_post),
+        );
+    }
+    if paths.idp_initiated.ends_with("/{client}") {
+        r = r.route(&paths.idp_initiated, get(tenant_saml::idp_initiated));
     }
     r
 }

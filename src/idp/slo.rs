@@ -24,8 +24,9 @@ use crate::saml::binding::{self, raw_param};
 use crate::saml::logout::{self, SignatureProblem};
 use crate::saml::ns;
 
-pub fn slo_path(app: &crate::config::App) -> String {
-    format!("/app/{}/{}/slo/saml", app.name, app.id)
+/// A SAML app's SLO endpoint, in the flavor's layout (`crate::flavor::SamlPaths`).
+pub fn slo_path(idp: &crate::config::Idp, app: &crate::config::App) -> String {
+    idp.saml_paths(app).slo
 }
 
 /// `GET /app/{name}/{id}/slo/saml`
@@ -48,7 +49,7 @@ pub async fn slo_get(
     .await
 }
 
-fn slo_redirect(
+pub(super) fn slo_redirect(
     state: &IdpState,
     app_name: &str,
     app_id: &str,
@@ -96,7 +97,7 @@ pub async fn slo_post(
     super::off_the_workers(move || slo_form(&state, &app_name, &app_id, &form, &headers)).await
 }
 
-fn slo_form(
+pub(super) fn slo_form(
     state: &IdpState,
     app_name: &str,
     app_id: &str,
@@ -171,7 +172,11 @@ fn logout_response(
         ),
         xml,
     );
-    let in_response_to = logout::check_response(r, &saml.audience, &state.url(&slo_path(app)))?;
+    let in_response_to = logout::check_response(
+        r,
+        &saml.audience,
+        &state.url(&slo_path(&state.conn.idp, app)),
+    )?;
     state
         .take_logout_request(in_response_to, &app.id)
         .map_err(|problem| IdpError::LogoutResponseInResponseTo {
@@ -238,7 +243,7 @@ fn finish(
             req.issuer, saml.audience
         )));
     }
-    let slo_url = state.url(&slo_path(app));
+    let slo_url = state.url(&slo_path(&state.conn.idp, app));
     if let Some(d) = &req.destination {
         if *d != slo_url {
             return Err(IdpError::Logout(format!(

@@ -66,7 +66,7 @@ pub async fn sso_get(
     .await
 }
 
-fn sso_redirect(
+pub(super) fn sso_redirect(
     state: &IdpState,
     app_name: &str,
     app_id: &str,
@@ -102,7 +102,7 @@ pub async fn sso_post(
     super::off_the_workers(move || sso_form(&state, &app_name, &app_id, &form, &headers)).await
 }
 
-fn sso_form(
+pub(super) fn sso_form(
     state: &IdpState,
     app_name: &str,
     app_id: &str,
@@ -171,7 +171,7 @@ fn check_request(
     request: &AuthnRequest,
     signed: bool,
 ) -> Result<String, IdpError> {
-    let sso_url = state.url(&IdpState::sso_path(app));
+    let sso_url = state.url(&state.sso_path(app));
     let others: Vec<(u16, &str)> = saml
         .other_sso_urls
         .iter()

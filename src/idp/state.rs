@@ -369,8 +369,14 @@ impl IdpState {
         format!("{}{path}", self.conn.idp.base())
     }
 
-    pub fn sso_path(app: &App) -> String {
-        format!("/app/{}/{}/sso/saml", app.name, app.id)
+    /// A SAML app's SSO endpoint, in the flavor's layout (`crate::flavor::SamlPaths`).
+    pub fn sso_path(&self, app: &App) -> String {
+        self.conn.idp.saml_paths(app).sso
+    }
+
+    /// Where a browser starts an IdP-initiated login to a SAML app (its tile).
+    pub fn idp_initiated_path(&self, app: &App) -> String {
+        self.conn.idp.saml_paths(app).idp_initiated
     }
 
     /// An OIDC app's tile: sends the browser to the app's `initiate_login_uri`
@@ -379,8 +385,9 @@ impl IdpState {
         format!("/home/{}/launch", app.id)
     }
 
-    pub fn metadata_path(app: &App) -> String {
-        format!("/app/{}/sso/saml/metadata", app.id)
+    /// A SAML app's IdP metadata, in the flavor's layout (Entra's carries `?appid=`).
+    pub fn metadata_path(&self, app: &App) -> String {
+        self.conn.idp.saml_paths(app).metadata
     }
 
     /// A fresh random identifier, Okta style: `id` followed by digits (a valid xs:ID).

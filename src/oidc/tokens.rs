@@ -96,7 +96,10 @@ pub fn front_channel_id_token_claims(
     c.insert("ver".into(), json!(1));
     c.insert("jti".into(), json!(jti));
     c.insert("iss".into(), json!(g.issuer));
-    c.insert("sub".into(), json!(g.user.id));
+    c.insert(
+        "sub".into(),
+        json!(g.conn.idp.subject(g.user, &g.oidc.client_id)),
+    );
     c.insert("aud".into(), json!(g.oidc.client_id));
     c.insert("iat".into(), json!(unix(now)));
     c.insert(
@@ -182,6 +185,10 @@ pub fn client_access_token_claims(
 /// The userinfo answer: `sub` and the profile claims.
 pub fn userinfo_claims(g: &Grant<'_>) -> Map<String, Value> {
     let mut c = profile_claims(g);
-    c.insert("sub".into(), json!(g.user.id));
+    // OIDC Core §5.3.2: the same `sub` as the id_token's.
+    c.insert(
+        "sub".into(),
+        json!(g.conn.idp.subject(g.user, &g.oidc.client_id)),
+    );
     c
 }

@@ -361,7 +361,9 @@ impl<'a> TrialRun<'a> {
             // The app's tile: SAML's unsolicited Response, or an OIDC app's launch URL, which
             // sends the browser to its initiate login URI (OIDC Core §4).
             LoginFrom::Idp => match conn.app(&self.spec.app) {
-                Some(app) if app.saml().is_some() => self.idp.url(&IdpState::sso_path(app)),
+                Some(app) if app.saml().is_some() => {
+                    self.idp.url(&self.idp.idp_initiated_path(app))
+                }
                 Some(app) if app.oidc().is_some_and(|o| o.initiate_login_uri.is_some()) => {
                     self.idp.url(&IdpState::launch_path(app))
                 }

@@ -286,7 +286,7 @@ impl Slo<'_> {
                 browser.navigate_form(&slo_url, fields, &user.login).await
             }
         }?;
-        let idp_slo = idp.url(&crate::idp::slo::slo_path(app));
+        let idp_slo = idp.url(&crate::idp::slo::slo_path(&idp.conn.idp, app));
         let all = &browser.record.hops;
         let hops = &all[first_hop.min(all.len())..];
         let answer = (without_query(&page.url) == idp_slo).then(|| slo_answer(&page));
@@ -347,7 +347,8 @@ async fn backchannel(
     let claims = bcl::claims(
         &issuer,
         &o.client_id,
-        &user.id,
+        // The `sub` of the id_token the RP holds (OIDC Back-Channel Logout §2.4).
+        &idp.conn.idp.subject(user, &o.client_id),
         index,
         idp.now(),
         &random_hex(),

@@ -13,6 +13,9 @@ pub struct MetadataParams<'a> {
     /// Base64 DER certificates, current first.
     pub certificates: Vec<String>,
     pub want_authn_requests_signed: bool,
+    /// List the SSO and SLO services with the HTTP-Redirect binding only (Entra publishes no
+    /// other); otherwise HTTP-POST and HTTP-Redirect.
+    pub redirect_binding_only: bool,
 }
 
 pub fn build(p: &MetadataParams<'_>) -> String {
@@ -34,8 +37,13 @@ pub fn build(p: &MetadataParams<'_>) -> String {
             ds = ns::DSIG,
         ));
     }
+    let bindings: &[&str] = if p.redirect_binding_only {
+        &[ns::BINDING_REDIRECT]
+    } else {
+        &[ns::BINDING_POST, ns::BINDING_REDIRECT]
+    };
     if let Some(slo) = p.slo_url {
-        for binding in [ns::BINDING_POST, ns::BINDING_REDIRECT] {
+        for binding in bindings {
             x.push_str(&format!(
                 "<md:SingleLogoutService Binding=\"{binding}\" Location=\"{}\"/>",
                 escape(slo)
@@ -48,7 +56,7 @@ pub fn build(p: &MetadataParams<'_>) -> String {
     ] {
         x.push_str(&format!("<md:NameIDFormat>{format}</md:NameIDFormat>"));
     }
-    for binding in [ns::BINDING_POST, ns::BINDING_REDIRECT] {
+    for binding in bindings {
         x.push_str(&format!(
             "<md:SingleSignOnService Binding=\"{binding}\" Location=\"{}\"/>",
             escape(p.sso_url)

@@ -33,9 +33,10 @@ def discovery(path):
 
 
 def saml_metadata(path):
-    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.config import Config
     from saml2.mdstore import MetadataStore
+    from saml2.s_utils import UnsupportedBinding
     from saml2.sigver import get_xmlsec_binary
 
     conf = Config()
@@ -44,10 +45,23 @@ def saml_metadata(path):
 
     store = MetadataStore(attribute_converter.ac_factory(), conf)
     store.load("local", path)
+    def locations(lookup, binding):
+        # pysaml2 raises for a binding the entity does not list: none there.
+        try:
+            return [s["location"] for s in lookup(binding)]
+        except UnsupportedBinding:
+            return []
+
     out = {}
     for entity_id in store.identity_providers():
-        sso = store.single_sign_on_service(entity_id, BINDING_HTTP_REDIRECT)
-        out[entity_id] = [s["location"] for s in sso]
+        sso = lambda b: store.single_sign_on_service(entity_id, b)  # noqa: E731
+        slo = lambda b: store.single_logout_service(entity_id, b, "idpsso")  # noqa: E731
+        out[entity_id] = {
+            "sso_redirect": locations(sso, BINDING_HTTP_REDIRECT),
+            "sso_post": locations(sso, BINDING_HTTP_POST),
+            "slo_redirect": locations(slo, BINDING_HTTP_REDIRECT),
+            "slo_post": locations(slo, BINDING_HTTP_POST),
+        }
     return {"idps": out}
 
 

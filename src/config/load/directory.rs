@@ -23,10 +23,7 @@ pub(super) fn directory(
         // A directory without users is valid; scenarios cannot name anyone in it.
         declared.users = Some(Vec::new());
         declared.user_attributes = Some(Default::default());
-        return Some(Directory {
-            users: Vec::new(),
-            groups,
-        });
+        return Some(Directory::new(Vec::new(), groups));
     }
     let list = m.seq(sink, "users")?;
     let mut names = Vec::new();
@@ -60,7 +57,7 @@ pub(super) fn directory(
     );
     reader::report_duplicates(sink, &ids, "user id");
     reader::report_duplicates(sink, &logins, "user login");
-    Some(Directory { users, groups })
+    Some(Directory::new(users, groups))
 }
 
 /// `directory.groups`: `{ name, id }` for each group whose object id the file gives (Entra

@@ -159,7 +159,7 @@ pub fn answer_with_code(
             trial.as_deref(),
             crate::idp::state::Issued {
                 kind: crate::idp::state::IssuedKind::Code,
-                subject: who.id.clone(),
+                subject: state.conn.idp.subject(who, &request.client_id),
                 email: who.email.clone(),
             },
         );
@@ -261,7 +261,7 @@ fn authorization_error(
         trial,
         crate::idp::state::Issued {
             kind: crate::idp::state::IssuedKind::AuthorizationError,
-            subject: user.id.clone(),
+            subject: state.conn.idp.subject(user, &request.client_id),
             email: user.email.clone(),
         },
     );

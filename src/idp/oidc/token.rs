@@ -516,7 +516,7 @@ impl<'a> Login<'a> {
             trial,
             crate::idp::state::Issued {
                 kind: crate::idp::state::IssuedKind::Tokens,
-                subject: user.id.clone(),
+                subject: state.conn.idp.subject(user, &oidc.client_id),
                 email: user.email.clone(),
             },
         );

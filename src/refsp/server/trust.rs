@@ -16,7 +16,8 @@ pub(super) async fn trust(st: &SpState, refetch_keys: bool) -> Result<Trust, Str
     }
     let base = st.conn.idp.base().to_owned();
     let t = if st.app.saml().is_some() {
-        let url = format!("{base}/app/{}/sso/saml/metadata", st.app.id);
+        // The metadata URL in the flavor's layout, as an SP behind that vendor is given it.
+        let url = format!("{base}{}", st.conn.idp.saml_paths(&st.app).metadata);
         let a = st.http.get(&url, None).await.map_err(|e| e.to_string())?;
         if a.status != 200 {
             return Err(format!("GET {url} answered {}", a.status));
