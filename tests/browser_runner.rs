@@ -127,20 +127,30 @@ fn same_in_both_modes(flaws: &[&str], filter: &str, expected: &[&str]) {
         args.extend(["--flaw", f]);
     }
     args.push(filter);
-    same_verdicts_in_both_modes(args, certs.path(), expected);
+    // `fakta demo` serves on free ports: both modes run at once (a browser run mostly waits).
+    same_verdicts_in_both_modes(args, certs.path(), expected, true);
 }
 
-/// The run `args` (a subcommand and its arguments) over HTTP and in Chromium: the same verdict
-/// for every trial in both modes, `expected` (and only it) failing, with the same kind. The
-/// Chromium run's output.
+/// The run `args` (a subcommand and its arguments) over HTTP and in Chromium, `at_once` or one
+/// after the other (a file whose ports are fixed): the same verdict for every trial in both
+/// modes, `expected` (and only it) failing, with the same kind. The Chromium run's output.
 fn same_verdicts_in_both_modes(
-    mut args: Vec<&str>,
+    args: Vec<&str>,
     certs: &std::path::Path,
     expected: &[&str],
+    at_once: bool,
 ) -> String {
-    let (http_code, http, http_err) = fakta(&args, certs);
-    args.splice(1..1, ["--browser", "chromium"]);
-    let (code, out, err) = fakta(&args, certs);
+    let mut in_chromium = args.clone();
+    in_chromium.splice(1..1, ["--browser", "chromium"]);
+    let ((http_code, http, http_err), (code, out, err)) = if at_once {
+        std::thread::scope(|s| {
+            let http = s.spawn(|| fakta(&args, certs));
+            let chromium = fakta(&in_chromium, certs);
+            (http.join().expect("the HTTP run's thread"), chromium)
+        })
+    } else {
+        (fakta(&args, certs), fakta(&in_chromium, certs))
+    };
     let want = if expected.is_empty() { 0 } else { 101 };
     assert_eq!(http_code, want, "over HTTP:\n{http}\n{http_err}");
     assert_eq!(code, want, "in Chromium:\nstdout:\n{out}\nstderr:\n{err}");
@@ -253,22 +263,14 @@ fn slo_post_pack(dir: &std::path::Path, flaws: &[&str]) -> std::path::PathBuf {
 /// against the strict SP: each trial passes in the run whose flaw is not its own).
 #[test]
 fn a_post_binding_idp_logout_passes_and_fails_in_chromium_as_over_http() {
-    for (flaws, fails) in [
-        (
-            &["slo-keeps-session"][..],
-            &["slo-post::slo_post_ends_the_session"][..],
-        ),
-        (
-            &["unsigned-slo"][..],
-            &["slo-post::slo_post_unsigned_ignored"][..],
-        ),
-    ] {
+    let check = |flaws: &[&str], fails: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
         let file = slo_post_pack(dir.path(), flaws);
         let args = vec!["test", file.to_str().unwrap(), "slo_post_"];
-        // `target.start` runs in the file's folder, where its certs are.
+        // `target.start` runs in the file's folder, where its certs are. The two modes one
+        // after the other: the file's ports are fixed; the two flaws' files have their own.
         let certs = dir.path().join("certs");
-        let out = same_verdicts_in_both_modes(args, &certs, fails);
+        let out = same_verdicts_in_both_modes(args, &certs, fails, false);
         // The SP kept the session, but Chromium carried both forms: the IdP's LogoutRequest
         // to the SP and the SP's LogoutResponse back to the IdP.
         if flaws == ["slo-keeps-session"] {
@@ -280,7 +282,15 @@ fn a_post_binding_idp_logout_passes_and_fails_in_chromium_as_over_http() {
                 "{out}"
             );
         }
-    }
+    };
+    std::thread::scope(|s| {
+        let other = s.spawn(|| check(&["unsigned-slo"], &["slo-post::slo_post_unsigned_ignored"]));
+        check(
+            &["slo-keeps-session"],
+            &["slo-post::slo_post_ends_the_session"],
+        );
+        other.join().expect("the unsigned-slo run");
+    });
 }
 
 /// The SP-initiated logout, judged with the IdP session read from Chromium's cookie store.
