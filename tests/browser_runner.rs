@@ -400,7 +400,7 @@ fn a_missing_chromium_is_one_error_naming_the_package() {
     );
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
-        err.contains("--browser chromium: Chromium is not installed (looked for FAKTA_CHROMIUM=/nowhere/chromium); install the Debian package `chromium`"),
+        err.contains("--browser chromium: Chromium is not installed (looked for FAKTA_CHROMIUM=/nowhere/chromium); install the Debian package `chromium-headless-shell` or `chromium`"),
         "{err}"
     );
 }
