@@ -375,3 +375,82 @@ await (await caches.open('c')).put('/x', new Response('y')); })()",
         "another context keeps what it stored"
     );
 }
+
+/// The renderer processes of Chromium's process group now, by process id.
+fn renderers(chromium: u32) -> std::collections::BTreeSet<u32> {
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // A process that ended meanwhile has no stat or cmdline: not counted.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let pgid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if pgid == Some(chromium) && String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
+            found.insert(pid);
+        }
+    }
+    found
+}
+
+/// Chromium starts no renderer a trial does not need (`fakta::browser::NO_SPARE_RENDERERS`):
+/// three pages in contexts of their own, each going back and forth between two loopback
+/// origins (an IdP's and an SP's, one site) and submitting a form across them, use one
+/// renderer each, plus at most one Chromium keeps spare. With site isolation and the omnibox
+/// popup's WebUI (one renderer per context), Chromium 156 started 19 here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_cost_one_renderer_each() {
+    let mut sites = Vec::new();
+    for _ in 0..2 {
+        let (l, base) = listener().await;
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    Html("<!doctype html><title>site</title><p>a page</p>")
+                }),
+            )
+            .route(
+                "/post",
+                axum::routing::post(|| async {
+                    Html("<!doctype html><title>posted</title><p>posted</p>")
+                }),
+            );
+        sites.push(serve_router(l, base, app));
+    }
+    let (a, b) = (sites[0].base.clone(), sites[1].base.clone());
+    let browser = chromium().await;
+    let mut seen = renderers(browser.pid());
+    let mut pages = Vec::new();
+    for _ in 0..3 {
+        pages.push(browser.page().await.unwrap());
+    }
+    for round in 0..3 {
+        for page in &mut pages {
+            page.goto(&format!("{a}/")).await.unwrap();
+            seen.extend(renderers(browser.pid()));
+            page.goto(&format!("{b}/")).await.unwrap();
+            seen.extend(renderers(browser.pid()));
+            // A form posted to the other origin, as a SAML Response page does.
+            page.eval(&format!(
+                "(() => {{ const f = document.createElement('form'); f.method = 'post'; \
+f.action = '{a}/post?{round}'; document.body.append(f); f.submit(); }})()"
+            ))
+            .await
+            .unwrap();
+            page.settle().await.unwrap();
+            assert_eq!(page.text().await.unwrap(), "posted");
+            seen.extend(renderers(browser.pid()));
+        }
+    }
+    assert!(
+        seen.len() <= pages.len() + 1,
+        "{} renderer processes for {} pages: {seen:?}",
+        seen.len(),
+        pages.len()
+    );
+}
