@@ -9,6 +9,7 @@ mod load;
 mod model;
 mod reader;
 mod schema;
+mod tree;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
