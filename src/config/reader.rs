@@ -1,6 +1,6 @@
-//! A small typed reader over the parsed nodes (`config/tree.rs`) that records every problem it meets instead of
-//! stopping at the first, so `fakta check` can report all errors of a file at once, each with
-//! its line, column and key path. (serde stops at the first error, which is why the model is not
+//! A small typed reader over the parsed nodes (`config/tree.rs`) that records every problem it
+//! meets instead of stopping at the first, so `fakta check` can report all errors of a file at
+//! once, each with its line, column and key path. (serde stops at the first error, which is why the model is not
 //! deserialized with it; see ARCHITECTURE.md.)
 
 use std::collections::BTreeSet;

@@ -111,7 +111,6 @@ impl Sequence {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-
 }
 
 /// A mapping: its entries in the order written, each key once.
@@ -318,7 +317,9 @@ impl Builder {
                 };
                 if self.duplicates_are_errors {
                     let prev = match seen {
-                        Some(set) if set.contains(&k.value) => map.entries.iter().find(|e| e.0.value == k.value),
+                        Some(set) if set.contains(&k.value) => {
+                            map.entries.iter().find(|e| e.0.value == k.value)
+                        }
                         Some(_) => None,
                         None => map.entries.iter().find(|e| e.0.value == k.value),
                     };
@@ -361,7 +362,8 @@ impl Builder {
             }
             // An alias needs an anchor before it, and an anchor is refused where it is written.
             Event::Alias(_) => Err(LoadError::UnexpectedAnchor(at)),
-            Event::Scalar(_, _, anchor, _) | Event::SequenceStart(anchor, _)
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
             | Event::MappingStart(anchor, _)
                 if anchor != 0 =>
             {
@@ -443,9 +445,19 @@ mod tests {
         assert_eq!(keys, ["a", "b"]);
         let b = map.get_node("b").unwrap().as_sequence().unwrap();
         assert_eq!(b.len(), 2);
-        let c = b.iter().nth(1).unwrap().as_mapping().unwrap().get_scalar("c").unwrap();
+        let c = b
+            .iter()
+            .nth(1)
+            .unwrap()
+            .as_mapping()
+            .unwrap()
+            .get_scalar("c")
+            .unwrap();
         assert_eq!((c.as_str(), pos(c.span().start().unwrap())), ("y", (4, 10)));
-        assert_eq!(pos(map.get_node("a").unwrap().span().start().unwrap()), (1, 4));
+        assert_eq!(
+            pos(map.get_node("a").unwrap().span().start().unwrap()),
+            (1, 4)
+        );
     }
 
     #[test]
@@ -465,11 +477,26 @@ mod tests {
             | LoadError::UnexpectedTag(m) => (m.line(), m.column()),
             other => panic!("{other}"),
         };
-        assert!(matches!(parse("- a\n", true), Err(LoadError::TopLevelMustBeMapping(_))));
-        assert!(matches!(parse("a\n", true), Err(LoadError::TopLevelMustBeMapping(_))));
-        assert!(matches!(parse("a: &x 1\nb: *x\n", true), Err(LoadError::UnexpectedAnchor(_))));
-        assert!(matches!(parse("a: !env X\n", true), Err(LoadError::UnexpectedTag(_))));
-        assert!(matches!(parse("? [a]\n: 1\n", true), Err(LoadError::MappingKeyMustBeScalar(_))));
+        assert!(matches!(
+            parse("- a\n", true),
+            Err(LoadError::TopLevelMustBeMapping(_))
+        ));
+        assert!(matches!(
+            parse("a\n", true),
+            Err(LoadError::TopLevelMustBeMapping(_))
+        ));
+        assert!(matches!(
+            parse("a: &x 1\nb: *x\n", true),
+            Err(LoadError::UnexpectedAnchor(_))
+        ));
+        assert!(matches!(
+            parse("a: !env X\n", true),
+            Err(LoadError::UnexpectedTag(_))
+        ));
+        assert!(matches!(
+            parse("? [a]\n: 1\n", true),
+            Err(LoadError::MappingKeyMustBeScalar(_))
+        ));
         assert_eq!(at("a: 1\nb: &x 1\n"), (2, 7));
     }
 
@@ -566,7 +593,9 @@ mod tests {
             LoadError::UnexpectedAnchor(m) => ("anchor", m.line(), m.column(), String::new()),
             LoadError::MappingKeyMustBeScalar(m) => ("key", m.line(), m.column(), String::new()),
             LoadError::UnexpectedTag(m) => ("tag", m.line(), m.column(), String::new()),
-            LoadError::Scan { at, error } => ("scan", at.line(), at.column(), error.info().to_owned()),
+            LoadError::Scan { at, error } => {
+                ("scan", at.line(), at.column(), error.info().to_owned())
+            }
             LoadError::DuplicateKey { key, prev_key } => {
                 let (l, c) = pos(key.span().start().unwrap());
                 let first = prev_key.span().start().unwrap().line();
@@ -586,7 +615,12 @@ mod tests {
             E::DuplicateKey(inner) => {
                 let m = inner.key.span().start().unwrap();
                 let first = inner.prev_key.span().start().unwrap().line();
-                ("duplicate", m.line(), m.column(), format!("{} {first}", inner.key.as_str()))
+                (
+                    "duplicate",
+                    m.line(),
+                    m.column(),
+                    format!("{} {first}", inner.key.as_str()),
+                )
             }
             E::TopLevelMustBeSequence(m) => ("sequence", m.line(), m.column(), String::new()),
         }

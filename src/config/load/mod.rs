@@ -15,7 +15,6 @@ mod values;
 
 use std::path::Path;
 
-
 use super::diag::Diagnostics;
 use super::files::{self, FileError};
 use super::model::*;
