@@ -3,8 +3,9 @@
 # users, each checking the role the SP gave), run by `fakta test` against the reference SP
 # (`fakta sp`, started by the file's target.start) with the release binary. Prints trials, wall
 # time of the run (the SP's start included; the keys folder made before), trials/s, the CPU of
-# the whole run (runner, IdP and SP: the children's user+sys time), and the raw RSA-2048 rate of
-# this machine taken in the same run (each trial is one signed SAML login: two signatures).
+# `fakta test` (runner and IdP, user+sys; not the SP's: it runs under `sh -c`, which the stop
+# signal ends first, so the SP is nobody's reaped child), and the raw RSA-2048 rate of this
+# machine taken in the same run (each trial is one signed SAML login: two signatures).
 #
 # Usage: cargo build --release && benches/runner_scale.sh
 # Environment: FAKTA_BIN (default target/release/fakta), N (scenarios, default 1000; at most
@@ -63,6 +64,6 @@ busy = sum(float(c.get("time", 0)) for c in cases)
 cpu = int(sys.argv[5]) / int(sys.argv[6])
 print(f"{len(cases)} trials in {wall:.2f} s wall (SP start included): {len(cases) / wall:.0f} trials/s "
       f"at --test-threads {sys.argv[4]}; sum of trial times {busy:.2f} s; CPU {cpu:.2f} s "
-      f"(runner, IdP and SP)")
+      f"(runner and IdP, not the SP)")
 PY
 echo "raw RSA-2048 signs/s, one core (openssl speed): $(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ { print $6 }')"
