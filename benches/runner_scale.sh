@@ -2,8 +2,10 @@
 # The runner at scale: the shipped SAML file with N generated scenarios (logins of the file's
 # users, each checking the role the SP gave), run by `fakta test` against the reference SP
 # (`fakta sp`, started by the file's target.start) with the release binary. Prints trials, wall
-# time of the run (the SP already listening), trials/s, and the raw RSA-2048 rate of this machine
-# taken in the same run (each trial is one signed SAML login: two signatures).
+# time of the run (the SP's start included; the keys folder made before), trials/s, the CPU of
+# `fakta test` (runner and IdP, user+sys; not the SP's: it runs under `sh -c`, which the stop
+# signal ends first, so the SP is nobody's reaped child), and the raw RSA-2048 rate of this
+# machine taken in the same run (each trial is one signed SAML login: two signatures).
 #
 # Usage: cargo build --release && benches/runner_scale.sh
 # Environment: FAKTA_BIN (default target/release/fakta), N (scenarios, default 1000; at most
@@ -44,17 +46,24 @@ text = open(path).read().replace("\ntarget:\n", "\ntarget:\n" + start + "\n", 1)
 open(path, "w").write(text)
 PY
 "$BIN" --certs "$WORK/certs" check "$WORK/big.yaml" >/dev/null
+# The keys folder is made before the timing, as a user's certs/ exists after the first run:
+# the time is that of the trials, the runner's and the SP's start, not of RSA key generation.
+"$BIN" --certs "$WORK/certs" keys show >/dev/null
 t0=$EPOCHREALTIME
+cpu0=$(awk '{ print $16 + $17 }' /proc/$$/stat)   # cutime + cstime: waited-for children
 "$BIN" --certs "$WORK/certs" test ${THREADS:+--test-threads "$THREADS"} --junit "$WORK/junit.xml" "$WORK/big.yaml" >"$WORK/out.txt" 2>&1 ||
     { tail -20 "$WORK/out.txt" >&2; exit 1; }
 t1=$EPOCHREALTIME
+cpu1=$(awk '{ print $16 + $17 }' /proc/$$/stat)
 grep '^test result' "$WORK/out.txt"
-python3 - "$WORK/junit.xml" "$t0" "$t1" "${THREADS:-default}" <<'PY'
+python3 - "$WORK/junit.xml" "$t0" "$t1" "${THREADS:-default}" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" <<'PY'
 import sys, xml.etree.ElementTree as ET
 cases = list(ET.parse(sys.argv[1]).iter("testcase"))
 wall = float(sys.argv[3]) - float(sys.argv[2])
 busy = sum(float(c.get("time", 0)) for c in cases)
+cpu = int(sys.argv[5]) / int(sys.argv[6])
 print(f"{len(cases)} trials in {wall:.2f} s wall (SP start included): {len(cases) / wall:.0f} trials/s "
-      f"at --test-threads {sys.argv[4]}; sum of trial times {busy:.2f} s")
+      f"at --test-threads {sys.argv[4]}; sum of trial times {busy:.2f} s; CPU {cpu:.2f} s "
+      f"(runner and IdP, not the SP)")
 PY
 echo "raw RSA-2048 signs/s, one core (openssl speed): $(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ { print $6 }')"

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use crate::config::{Directory as DirectoryConfig, GroupStatement, User, WhenNone};
+use crate::config::{GroupStatement, User, WhenNone};
 
 /// The users of a connection file, with groups that can change while the IdP runs. Looked up
 /// through indexes, so a login costs the same in a 5-user file and a 100,000-user one.
@@ -19,17 +19,19 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(config: &DirectoryConfig) -> Self {
-        let mut by_id = HashMap::with_capacity(config.users.len());
-        let mut by_login = HashMap::with_capacity(config.users.len());
-        let mut by_email = HashMap::with_capacity(config.users.len());
-        for (i, u) in config.users.iter().enumerate() {
+    /// The directory of these users (a connection's `directory.users`, taken rather than
+    /// copied).
+    pub fn from_users(users: Vec<User>) -> Self {
+        let mut by_id = HashMap::with_capacity(users.len());
+        let mut by_login = HashMap::with_capacity(users.len());
+        let mut by_email = HashMap::with_capacity(users.len());
+        for (i, u) in users.iter().enumerate() {
             by_id.entry(u.id.clone()).or_insert(i);
             by_login.entry(u.login.clone()).or_insert(i);
             by_email.entry(u.email.to_ascii_lowercase()).or_insert(i);
         }
         Directory {
-            users: RwLock::new(config.users.clone()),
+            users: RwLock::new(users),
             by_id,
             by_login,
             by_email,
@@ -168,7 +170,7 @@ mod tests {
 
     #[test]
     fn set_groups_changes_the_next_snapshot() {
-        let d = Directory::new(&DirectoryConfig::new(vec![user(&["A"])], Vec::new()));
+        let d = Directory::from_users(vec![user(&["A"])]);
         assert!(d.set_groups("00u1", vec!["B".into()]));
         assert_eq!(d.find("00u1").unwrap().groups, vec!["B".to_owned()]);
         assert!(!d.set_groups("nobody", vec![]));
@@ -184,7 +186,7 @@ mod tests {
         // b's login is a's id: the id wins, as on the login page.
         b.login = "00u1".into();
         b.email = "b@x.test".into();
-        let d = Directory::new(&DirectoryConfig::new(vec![a, b], Vec::new()));
+        let d = Directory::from_users(vec![a, b]);
         assert_eq!(d.find("00u1").unwrap().groups, vec!["A".to_owned()]);
         assert_eq!(d.find("alice").unwrap().id, "00u1");
         assert_eq!(d.find("alice@x.TEST").unwrap().id, "00u1");

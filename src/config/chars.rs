@@ -8,7 +8,7 @@
 //!   joiner, a byte order mark inside the value) and letters of two scripts in one word
 //!   (Cyrillic `а` among Latin letters) are warnings: such an id looks like another one.
 
-use marked_yaml::Node;
+use super::tree::Node;
 
 use super::reader::{Pos, Sink, index, join};
 
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn the_walk_reaches_keys_and_nested_values_and_spares_only_target_start() {
         let yaml = "target:\n  start: \"cd sp\\n\\tmake\"\n  login_url: \"x\\ty\"\na:\n  - [{ \"k\\0\": \"v\\r\" }]\n";
-        let root = marked_yaml::parse_yaml(0, yaml).unwrap();
+        let root = super::super::tree::parse(yaml, false).unwrap();
         let mut sink = Sink::new("f.yaml");
         check_tree(&mut sink, &root);
         let mut found: Vec<(String, usize)> = sink

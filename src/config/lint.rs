@@ -2,7 +2,7 @@
 //! contradict another section (errors), and files that are valid but say something they cannot
 //! mean (warnings, lint findings).
 
-use marked_yaml::Node;
+use super::tree::Node;
 
 use super::load::{Declared, MappingAt};
 use super::model::*;

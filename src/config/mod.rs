@@ -9,6 +9,7 @@ mod load;
 mod model;
 mod reader;
 mod schema;
+mod tree;
 mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
@@ -16,6 +17,7 @@ pub use files::{
     FETCH_TIMEOUT, FetchError, FileError, MAX_REFERENCED_FILE_BYTES, fetch_http, read_capped,
     read_certificate, read_private_key,
 };
+pub(crate) use load::drop_aside;
 pub use load::{MAX_FILE_BYTES, load_file, load_str, read_sp_metadata};
 pub use model::*;
 pub use reader::Pos;

@@ -1,12 +1,12 @@
-//! A small typed reader over `marked_yaml` nodes that records every problem it meets instead of
-//! stopping at the first, so `fakta check` can report all errors of a file at once, each with
-//! its line, column and key path. (serde stops at the first error, which is why the model is not
+//! A small typed reader over the parsed nodes (`config/tree.rs`) that records every problem it
+//! meets instead of stopping at the first, so `fakta check` can report all errors of a file at
+//! once, each with its line, column and key path. (serde stops at the first error, which is why the model is not
 //! deserialized with it; see ARCHITECTURE.md.)
 
 use std::collections::BTreeSet;
 
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, MarkedSequenceNode};
-use marked_yaml::{Node, Span};
+use super::tree::{Mapping as MarkedMappingNode, Node, Scalar as MarkedScalarNode};
+use super::tree::{Sequence as MarkedSequenceNode, Span};
 
 use super::diag::{Diagnostic, Severity};
 

@@ -2,8 +2,7 @@
 //! on (the parser reports where it noticed a problem, often lines after its cause), and the
 //! checks on the text itself before any section is read.
 
-use marked_yaml::loader::LoadError;
-use marked_yaml::{LoaderOptions, Node};
+use super::tree::{self, LoadError, Marker, Node};
 
 use super::diag::Diagnostics;
 use super::reader::{Pos, Sink, index, join};
@@ -29,7 +28,7 @@ pub(super) fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diag
     Diagnostics(sink.found)
 }
 
-fn marker_pos(m: &marked_yaml::Marker) -> Pos {
+fn marker_pos(m: &Marker) -> Pos {
     Pos {
         line: m.line(),
         column: m.column(),
@@ -140,9 +139,6 @@ pub(super) fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, St
             marker_pos(m),
             "expected a mapping at the top level (keys idp, directory, apps, ...)".to_owned(),
         ),
-        LoadError::TopLevelMustBeSequence(m) => {
-            (marker_pos(m), "expected a list at the top level".to_owned())
-        }
         LoadError::UnexpectedAnchor(m) => match find_sigil(text, marker_pos(m), '&') {
             Some((pos, anchor)) => (
                 pos,
@@ -172,7 +168,7 @@ pub(super) fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, St
                 "YAML tags (`!name`) are not supported in connection files".to_owned(),
             ),
         },
-        LoadError::ScanError(m, err) => {
+        LoadError::Scan { at: m, error: err } => {
             // `info` is the scanner's reason without its own (0-based) position text.
             let reason = err.info();
             let at = marker_pos(m);
@@ -204,11 +200,11 @@ pub(super) fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, St
                 None => (at, format!("invalid YAML: {reason}")),
             }
         }
-        LoadError::DuplicateKey(inner) => {
-            let at = Pos::of(inner.key.span());
-            let first = Pos::of(inner.prev_key.span());
+        LoadError::DuplicateKey { key, prev_key } => {
+            let at = Pos::of(key.span());
+            let first = Pos::of(prev_key.span());
             // Find the key path in the document read again with duplicates allowed.
-            let path = marked_yaml::parse_yaml_with_options(0, text, LoaderOptions::default())
+            let path = tree::parse(text, false)
                 .ok()
                 .and_then(|root| {
                     path_of_key(&root, at, "").or_else(|| path_of_key(&root, first, ""))
@@ -219,7 +215,7 @@ pub(super) fn describe_load_error(e: &LoadError, text: &str) -> (Pos, String, St
                 path,
                 format!(
                     "duplicate key `{}` (first at line {}); each key may appear once in a mapping",
-                    inner.key.as_str(),
+                    key.as_str(),
                     first.line
                 ),
             );

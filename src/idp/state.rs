@@ -217,6 +217,8 @@ type SeenRequests = HashMap<(String, String), OffsetDateTime>;
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct IdpState {
+    /// The connection file, except its users (`conn.directory.users` is empty): they are in
+    /// `directory`, whose groups can change while the IdP runs.
     pub conn: Connection,
     pub directory: Directory,
     pub keys: KeyStore,
@@ -266,7 +268,7 @@ pub struct IdpState {
 
 impl IdpState {
     pub fn new(
-        conn: Connection,
+        mut conn: Connection,
         keys: KeyStore,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<IdpState>, StateError> {
@@ -318,7 +320,9 @@ impl IdpState {
             jwks,
             rsa_kid,
             ec_kid,
-            directory: Directory::new(&conn.directory),
+            // The users move into the live directory: a second copy of a 100,000-user list
+            // was a fifth of `fakta serve`'s start (benches/scale.sh).
+            directory: Directory::from_users(std::mem::take(&mut conn.directory.users)),
             conn,
             keys,
             clock,

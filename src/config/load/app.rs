@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::*;
 use super::super::reader::{self, At, Map, Pos, Sink, index, join};

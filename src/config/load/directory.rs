@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::{Directory, Group, User};
 use super::super::reader::{self, At, Map, Pos, Sink, index, join};

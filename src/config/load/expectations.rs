@@ -1,6 +1,6 @@
 //! The `expectations` section: the roles the SP should give, from which groups.
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::Expectations;
 use super::super::reader::{self, At, Map, Pos, Sink, join};

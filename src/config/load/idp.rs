@@ -2,7 +2,7 @@
 //! JavaScript (Okta's Trusted Origins, CORS scope), and which vendor it plays (`flavor`, with
 //! Entra's `tenant`, Keycloak's `realm` or Google's Workspace `domain`).
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::Idp;
 use super::super::reader::{At, Map, Sink};

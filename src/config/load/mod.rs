@@ -15,12 +15,11 @@ mod values;
 
 use std::path::Path;
 
-use marked_yaml::{LoaderOptions, Node};
-
 use super::diag::Diagnostics;
 use super::files::{self, FileError};
 use super::model::*;
 use super::reader::{self, Map, Pos, Sink};
+use super::tree::{self, Node};
 use super::{chars, lint, yaml};
 
 pub(crate) use expectations::MappingAt;
@@ -98,8 +97,7 @@ pub fn load_str(
     if let Some((pos, message)) = yaml::second_document(text) {
         sink.error(pos, "", message);
     }
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let mut root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+    let mut root = match tree::parse(text, true) {
         Ok(root) => root,
         Err(e) => {
             let (pos, path, message) = yaml::describe_load_error(&e, text);
@@ -294,8 +292,7 @@ mod tests {
     const FINDINGS: &str = "idp:\n  base_url: http://127.0.0.1:7000\ndirectory:\n  users:\n    - { id: \"00u1\\0\", email: a@x.test, groups: [A, A, \"\\u200bB\"] }\n    - { idd: 00u2, email: \"b\\t@x.test\" }\n    - { id: \"00u1\\0\", email: c@x.test, groups: [[]] }\napps: []\n";
 
     fn found(beside: bool) -> Vec<String> {
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
-        let mut root = marked_yaml::parse_yaml_with_options(0, FINDINGS, options).unwrap();
+        let mut root = tree::parse(FINDINGS, true).unwrap();
         reader::normalize_spans(&mut root);
         let mut sink = Sink::new("f.yaml");
         read_tree(&mut sink, root, "f.yaml", Path::new("."), beside);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 use url::Url;
 
 use super::super::files;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::*;
 use super::super::reader::{self, At, Map, Pos, Sink, choice, index, join};

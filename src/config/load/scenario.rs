@@ -1,6 +1,6 @@
 //! The `scenarios` section: named sequences of steps (login, logout, revoke, expect, ...).
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::*;
 use super::super::reader::{self, At, Map, Pos, Sink, index, join};

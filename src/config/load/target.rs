@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 
 use super::super::model::*;
 use super::super::reader::{self, Map, Pos, Sink, join};

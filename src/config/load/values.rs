@@ -1,7 +1,7 @@
 //! Typed scalar values shared by the sections: URLs, slugs, durations, status codes, regexes
 //! and single-kind mappings (`{ regex: ... }`).
 
-use marked_yaml::Node;
+use super::super::tree::Node;
 use url::Url;
 
 use super::super::reader::{At, Map, Sink};
