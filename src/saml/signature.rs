@@ -9,9 +9,12 @@
 //! shape, duplicated IDs, comments), and every test verifies the native signatures with it, the
 //! xmlsec1 command and two independent libraries.
 //!
-//! "Both" is done in two passes: the Assertion's template is signed first, then the Response's
-//! template is placed after the Response's Issuer and signed (its digest then covers the signed
-//! Assertion).
+//! "Both" is signed from one parse ([`sign_templates`]): the document is built with both
+//! templates, the Assertion's is signed first, then the Response's, whose digest covers the
+//! signed Assertion: its c14n is computed from the same parse as if the Assertion's values were
+//! written in (`c14n::canonicalize_filled`), byte for byte what a second parse would give. With
+//! encryption it stays two passes (sign the Assertion, encrypt it, then place and sign the
+//! Response's template over the EncryptedAssertion).
 //!
 //! Signed messages from the network are checked here before libxmlsec1 sees them
 //! ([`check_enveloped`], [`same_document_references`]): only same-document references (`""` or
