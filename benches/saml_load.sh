@@ -5,8 +5,12 @@
 # AuthnRequest (HTTP-Redirect binding) and the IdP session cookie of one password login made
 # before, and is answered with the auto-submit form holding the signed Response (checked in
 # every answer). The raw RSA-2048 rate of the same machine is taken before and after the load
-# (`openssl speed`), so the figure is a ratio: logins/s per server CPU-second against signs/s
-# per core / 2.
+# (`openssl speed`), so the figure is a ratio: logins per server CPU-second (user + system time
+# of the server process, from /proc/<pid>/stat, so what wrk and other processes use on the
+# shared cores is not counted) against the mean of the two raw rates / 2 (two signatures a
+# login; openssl's rate is per CPU-second of one core too). On a busy machine the raw rate moves
+# between the two readings: compare the logins/cpu-s column of two binaries run one after the
+# other.
 #
 # Usage: cargo build --release && benches/saml_load.sh
 # Environment:
@@ -136,7 +140,7 @@ end
 EOF
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$PID/stat"; }
 timeout 20 wrk -t1 -c2 -d1s --timeout 5s -s "$WORK/login.lua" "$URL" >/dev/null
-printf '%-5s %9s %8s %8s %10s %12s %10s\n' conc logins/s p50_ms p99_ms srv_cpu_s logins/cpu-s vs_limit
+ROWS=()
 for c in "${levels[@]}"; do
     cpu0=$(server_cpu)
     timeout $((DURATION + 20)) wrk -t1 -c"$c" -d"${DURATION}s" --timeout 5s -s "$WORK/login.lua" \
@@ -147,13 +151,19 @@ for c in "${levels[@]}"; do
     grep -q 'Non-2xx' "$WORK/wrk.$c" && die "non-2xx answers at $c: $(cat "$WORK/wrk.$c")"
     eval "$(sed 's/^RESULT //' <<<"$line")"
     ((errors == 0)) || die "$errors failed requests at concurrency $c"
+    ROWS+=("$c $requests $duration_us $p50_us $p99_us $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')")
+done
+RAW1=$(raw_rate 3)
+[[ -n "$RAW1" ]] || die "cannot read the RSA-2048 signs/s from openssl speed"
+printf '%-5s %9s %8s %8s %10s %12s %10s\n' conc logins/s p50_ms p99_ms srv_cpu_s logins/cpu-s vs_limit
+for row in "${ROWS[@]}"; do
+    read -r c requests duration_us p50_us p99_us cpu <<<"$row"
     awk -v r="$requests" -v d="$duration_us" -v p50="$p50_us" -v p99="$p99_us" -v c="$c" \
-        -v cpu="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { print b - a }')" -v raw="$RAW0" 'BEGIN {
+        -v cpu="$cpu" -v raw="$(awk -v a="$RAW0" -v b="$RAW1" 'BEGIN { print (a + b) / 2 }')" 'BEGIN {
         rate = r / (d / 1e6); per = (cpu > 0) ? r / cpu : 0
         printf "%-5s %9.0f %8.2f %8.2f %10.2f %12.0f %9.2fx\n", c, rate, p50 / 1000, p99 / 1000,
             cpu, per, per / (raw / 2) }'
 done
-RAW1=$(raw_rate 3)
 echo "raw RSA-2048 signs/s, one core: $RAW0 before, $RAW1 after; the two-signature limit is half"
-echo "of it per core. vs_limit: logins per server CPU-second / (raw / 2). Load average after:"
-echo "$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "their mean per server CPU-second. vs_limit: logins per server CPU-second / (mean raw / 2)."
+echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

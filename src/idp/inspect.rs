@@ -422,19 +422,67 @@ pub fn authn_request(state: &IdpState, app: &App, binding: &str, signed: bool, x
     );
 }
 
+/// One signature of a Response the IdP signed honestly, as [`signatures`] would read it back:
+/// the signed element's local name, its ID, the SignatureMethod and the certificate (DER).
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub element: &'a str,
+    pub id: &'a str,
+    pub method: &'a str,
+    pub cert_der: &'a [u8],
+}
+
+impl<'a> Signed<'a> {
+    /// The signatures of an honest Response in clear signed as `what` says, in document order
+    /// (the Response's sits after the Response's Issuer, before the Assertion).
+    pub fn honest(
+        what: crate::config::SignWhat,
+        response_id: &'a str,
+        assertion_id: &'a str,
+        method: &'a str,
+        cert_der: &'a [u8],
+    ) -> Vec<Signed<'a>> {
+        use crate::config::SignWhat;
+        let one = |element, id| Signed {
+            element,
+            id,
+            method,
+            cert_der,
+        };
+        let mut out = Vec::with_capacity(2);
+        if what != SignWhat::Assertion {
+            out.push(one("Response", response_id));
+        }
+        if what != SignWhat::Response {
+            out.push(one("Assertion", assertion_id));
+        }
+        out
+    }
+}
+
 /// A SAML Response as it left (after a runner trial's attack, if any), for `user` with `emit`.
+/// `signed` lists its signatures in document order when the IdP knows them (the honest
+/// Response, in clear): the document is then not parsed again to say what was signed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the recorded login"
+)]
 pub fn saml_response(
     state: &IdpState,
     app: &App,
     user: &User,
     emit: &Emit,
     xml: &str,
+    signed: Option<&[Signed<'_>]>,
     forged: Option<&str>,
     decrypted: &[String],
 ) {
     let login = Login::of(app, user, emit);
     log_login(app, &login);
-    let mut summary = signatures(xml);
+    let mut summary = match signed {
+        Some(signed) => signed_summary(signed),
+        None => signatures(xml),
+    };
     let mut parts = vec![Part::new("Response", indent_xml(xml))];
     // The IdP kept what it encrypted (it never holds the SP's private key): each
     // EncryptedAssertion's Assertion, signed as it was before the encryption.
@@ -704,6 +752,26 @@ fn signatures(xml: &str) -> String {
     }
 }
 
+/// What [`signatures`] says of a document whose signatures are `signed`, written from them.
+fn signed_summary(signed: &[Signed<'_>]) -> String {
+    if signed.is_empty() {
+        return "signed: nothing (no ds:Signature)".to_owned();
+    }
+    signed
+        .iter()
+        .map(|s| {
+            format!(
+                "signed: the {} (Reference URI #{}), {}, by certificate SHA-256 {}",
+                s.element,
+                s.id,
+                s.method,
+                fingerprint(s.cert_der)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `AB:CD:...`, as `keys::Certificate::sha256_fingerprint` writes it.
 fn fingerprint(der: &[u8]) -> String {
     openssl::sha::sha256(der)
@@ -725,7 +793,9 @@ pub(super) fn indent_xml(xml: &str) -> String {
         if p.starts_with("</") {
             depth = depth.saturating_sub(1);
         }
-        out.push_str(&"  ".repeat(depth.min(16)));
+        for _ in 0..depth.min(16) {
+            out.push_str("  ");
+        }
         out.push_str(p);
         out.push('\n');
         let opens = p.starts_with('<')
@@ -980,6 +1050,50 @@ mod tests {
             indent_xml("<?xml version=\"1.0\"?><a><b x=\"1\"/><c>t</c></a>"),
             "<?xml version=\"1.0\"?>\n<a>\n  <b x=\"1\"/>\n  <c>t</c>\n</a>\n"
         );
+    }
+
+    #[test]
+    fn the_honest_summary_is_what_reading_the_signed_response_says() {
+        use crate::config::SignWhat;
+        use crate::saml::response::{ResponseIds, ResponseParams};
+        let key = crate::keys::SigningKey::generate().unwrap();
+        let params = ResponseParams {
+            ids: ResponseIds {
+                response_id: "id-r".into(),
+                assertion_id: "id-a".into(),
+                session_index: "id-s".into(),
+            },
+            issue_instant: NOW,
+            authn_instant: NOW,
+            lifetime: time::Duration::minutes(5),
+            issuer: "http://www.okta.com/exk1".into(),
+            destination: "http://127.0.0.1:7100/acs".into(),
+            recipient: "http://127.0.0.1:7100/acs".into(),
+            authn_context_class: crate::saml::ns::AC_PASSWORD_PROTECTED.into(),
+            in_response_to: None,
+            audience: "urn:sp".into(),
+            name_id: "alice@acme.test".into(),
+            name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+            attributes: vec![],
+        };
+        for what in [SignWhat::Both, SignWhat::Response, SignWhat::Assertion] {
+            let xml = crate::saml::signature::signed_response(
+                &params,
+                what,
+                key.pkey(),
+                &key.certificate.base64(),
+            )
+            .unwrap();
+            let known = Signed::honest(
+                what,
+                "id-r",
+                "id-a",
+                crate::saml::ns::ALG_RSA_SHA256,
+                key.certificate.der(),
+            );
+            assert_eq!(signed_summary(&known), signatures(&xml), "{what:?}");
+        }
+        assert_eq!(signed_summary(&[]), signatures("<r/>"));
     }
 
     #[test]

@@ -669,7 +669,28 @@ pub fn issue(
             );
         }
     }
-    super::inspect::saml_response(state, app, user, &emit, &xml, forged.as_deref(), &decrypted);
+    // The honest Response in clear: what was signed is known, so the inspector does not parse
+    // the document again to say it.
+    let cert_der = key.certificate.der();
+    let honest = (forged.is_none() && encryption.is_none()).then(|| {
+        super::inspect::Signed::honest(
+            saml.sign,
+            &params.ids.response_id,
+            &params.ids.assertion_id,
+            saml.signature_algorithm.uri(),
+            cert_der,
+        )
+    });
+    super::inspect::saml_response(
+        state,
+        app,
+        user,
+        &emit,
+        &xml,
+        honest.as_deref(),
+        forged.as_deref(),
+        &decrypted,
+    );
     tracing::info!(
         app = %app.id,
         user = %user.id,

@@ -17,6 +17,23 @@ const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// subtree). The walk is iterative (an explicit stack), so the document's depth costs heap,
 /// never call stack.
 pub fn canonicalize(apex: Node<'_, '_>, exclude: Option<NodeId>) -> String {
+    canonicalize_filled(apex, exclude, &[])
+}
+
+/// [`canonicalize`] as if each element of `fills` (empty in the parsed document) held its text:
+/// a signer fills the DigestValue and SignatureValue of one template and then canonicalizes an
+/// enclosing element over that signature from the same parse, instead of parsing the document
+/// again after writing the values in.
+pub fn canonicalize_filled(
+    apex: Node<'_, '_>,
+    exclude: Option<NodeId>,
+    fills: &[(NodeId, &str)],
+) -> String {
+    let fill = |node: Node<'_, '_>, out: &mut String| {
+        if let Some((_, text)) = fills.iter().find(|(id, _)| *id == node.id()) {
+            escape_text(text, out);
+        }
+    };
     let mut out = String::with_capacity(4096);
     // Per open element: its qualified name, the namespaces rendered in scope, and the child to
     // visit next.
@@ -26,6 +43,7 @@ pub fn canonicalize(apex: Node<'_, '_>, exclude: Option<NodeId>) -> String {
         next: Option<Node<'a, 'i>>,
     }
     let (qname, rendered) = start_tag(apex, &Rc::default(), &mut out);
+    fill(apex, &mut out);
     let mut stack = vec![Open {
         qname,
         rendered,
@@ -45,6 +63,7 @@ pub fn canonicalize(apex: Node<'_, '_>, exclude: Option<NodeId>) -> String {
         }
         if child.is_element() {
             let (qname, rendered) = start_tag(child, &top.rendered, &mut out);
+            fill(child, &mut out);
             stack.push(Open {
                 qname,
                 rendered,
@@ -228,6 +247,21 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_filled_element_reads_as_if_its_text_were_there() {
+        let doc = roxmltree::Document::parse("<r><d></d><s/></r>").unwrap();
+        let d = doc.root_element().first_child().unwrap();
+        assert_eq!(
+            canonicalize_filled(doc.root_element(), None, &[(d.id(), "a<b")]),
+            "<r><d>a&lt;b</d><s></s></r>"
+        );
+        let filled = roxmltree::Document::parse("<r><d>a&lt;b</d><s/></r>").unwrap();
+        assert_eq!(
+            canonicalize_filled(doc.root_element(), None, &[(d.id(), "a<b")]),
+            canonicalize(filled.root_element(), None)
+        );
     }
 
     #[test]

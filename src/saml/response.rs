@@ -67,6 +67,16 @@ pub struct Templates {
 /// The Response as XML text, with empty `ds:Signature` templates where `templates` says;
 /// [`super::signature`] fills them in.
 pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String {
+    build_with(p, templates, cert_b64, Algorithms::default())
+}
+
+/// [`build`] with templates that name the app's algorithms.
+pub fn build_with(
+    p: &ResponseParams,
+    templates: Templates,
+    cert_b64: &str,
+    algs: Algorithms,
+) -> String {
     let issue = instant(p.issue_instant);
     let not_before = instant(p.issue_instant - NOT_BEFORE_SKEW);
     let not_on_or_after = instant(p.issue_instant + p.lifetime);
@@ -91,7 +101,7 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
         iss = escape(&p.issuer),
     ));
     if templates.response {
-        x.push_str(&signature_template(&p.ids.response_id, cert_b64));
+        x.push_str(&signature_template_with(&p.ids.response_id, cert_b64, algs));
     }
     x.push_str(&format!(
         "<saml2p:Status xmlns:saml2p=\"{proto}\"><saml2p:StatusCode Value=\"{ok}\"/></saml2p:Status>",
@@ -110,7 +120,11 @@ pub fn build(p: &ResponseParams, templates: Templates, cert_b64: &str) -> String
         iss = escape(&p.issuer),
     ));
     if templates.assertion {
-        x.push_str(&signature_template(&p.ids.assertion_id, cert_b64));
+        x.push_str(&signature_template_with(
+            &p.ids.assertion_id,
+            cert_b64,
+            algs,
+        ));
     }
     x.push_str(&format!(
         "<saml2:Subject xmlns:saml2=\"{a}\"><saml2:NameID Format=\"{nf}\">{nid}</saml2:NameID>\

@@ -9,9 +9,12 @@
 //! shape, duplicated IDs, comments), and every test verifies the native signatures with it, the
 //! xmlsec1 command and two independent libraries.
 //!
-//! "Both" is done in two passes: the Assertion's template is signed first, then the Response's
-//! template is placed after the Response's Issuer and signed (its digest then covers the signed
-//! Assertion).
+//! "Both" is signed from one parse ([`sign_templates`]): the document is built with both
+//! templates, the Assertion's is signed first, then the Response's, whose digest covers the
+//! signed Assertion: its c14n is computed from the same parse as if the Assertion's values were
+//! written in (`c14n::canonicalize_filled`), byte for byte what a second parse would give. With
+//! encryption it stays two passes (sign the Assertion, encrypt it, then place and sign the
+//! Response's template over the EncryptedAssertion).
 //!
 //! Signed messages from the network are checked here before libxmlsec1 sees them
 //! ([`check_enveloped`], [`same_document_references`]): only same-document references (`""` or
@@ -51,6 +54,19 @@ pub fn sign_template(
     reference_id: &str,
     key: &PKey<Private>,
 ) -> Result<String, SignError> {
+    sign_templates(xml, &[reference_id], key)
+}
+
+/// Fills in the empty templates of the `ds:Signature`s that reference `reference_ids`, in that
+/// order, from one parse of the document: each signature after the first is computed as if the
+/// earlier ones were already written in (the Response's digest covers the filled Assertion
+/// signature), so the output is byte for byte what signing them one after the other, parsing
+/// the document again each time, gives.
+pub fn sign_templates(
+    xml: &str,
+    reference_ids: &[&str],
+    key: &PKey<Private>,
+) -> Result<String, SignError> {
     let native = |what: &str| SignError::Native(what.to_owned());
     // fakta's own text, but parsed by a recursive parser all the same.
     untrusted::check_depth(xml).map_err(|e| SignError::Native(e.to_string()))?;
@@ -63,74 +79,99 @@ pub fn sign_template(
     let is = |n: &roxmltree::Node<'_, '_>, name: &str| {
         n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns::DSIG)
     };
-    let signed = doc
-        .descendants()
-        .find(|n| n.is_element() && n.attribute("ID") == Some(reference_id))
-        .ok_or_else(|| native("no element has the referenced ID"))?;
-    let signature = signed
-        .children()
-        .find(|c| is(c, "Signature"))
-        .ok_or_else(|| native("the signed element has no ds:Signature template"))?;
-    let signed_info = signature
-        .children()
-        .find(|c| is(c, "SignedInfo"))
-        .ok_or_else(|| native("the template has no SignedInfo"))?;
-    let digest_value = signed_info
-        .descendants()
-        .find(|c| is(c, "DigestValue"))
-        .ok_or_else(|| native("the template has no DigestValue"))?;
-    let signature_value = signature
-        .children()
-        .find(|c| is(c, "SignatureValue"))
-        .ok_or_else(|| native("the template has no SignatureValue"))?;
-    let algorithm = |name: &str| {
-        signed_info
+    // The values written so far: the element, its text (base64), and its range in `xml`.
+    let mut filled: Vec<(roxmltree::NodeId, String, std::ops::Range<usize>)> = Vec::new();
+    for reference_id in reference_ids {
+        let signed = doc
             .descendants()
-            .find(|c| is(c, name))
-            .and_then(|c| c.attribute("Algorithm"))
-            .unwrap_or_default()
-    };
-    let digest_method = match algorithm("DigestMethod") {
-        ns::ALG_SHA256 => MessageDigest::sha256(),
-        ns::ALG_SHA1 => MessageDigest::sha1(),
-        other => return Err(native(&format!("unsupported DigestMethod `{other}`"))),
-    };
-    let signature_method = match algorithm("SignatureMethod") {
-        ns::ALG_RSA_SHA256 => MessageDigest::sha256(),
-        ns::ALG_RSA_SHA1 => MessageDigest::sha1(),
-        other => return Err(native(&format!("unsupported SignatureMethod `{other}`"))),
-    };
-    let canonical = super::c14n::canonicalize(signed, Some(signature.id()));
-    let digest = openssl::hash::hash(digest_method, canonical.as_bytes())?;
-    // The filled DigestValue, as fakta writes it and as its canonical form is (base64 has
-    // nothing to escape).
-    let digest_element = format!(
-        "<ds:DigestValue>{}</ds:DigestValue>",
-        STANDARD.encode(digest)
-    );
-    const EMPTY_DIGEST: &str = "<ds:DigestValue></ds:DigestValue>";
-    let info = super::c14n::canonicalize(signed_info, None);
-    if !info.contains(EMPTY_DIGEST) {
-        return Err(native("the template's DigestValue is not empty"));
+            .find(|n| n.is_element() && n.attribute("ID") == Some(*reference_id))
+            .ok_or_else(|| native("no element has the referenced ID"))?;
+        let signature = signed
+            .children()
+            .find(|c| is(c, "Signature"))
+            .ok_or_else(|| native("the signed element has no ds:Signature template"))?;
+        let signed_info = signature
+            .children()
+            .find(|c| is(c, "SignedInfo"))
+            .ok_or_else(|| native("the template has no SignedInfo"))?;
+        let digest_value = signed_info
+            .descendants()
+            .find(|c| is(c, "DigestValue"))
+            .ok_or_else(|| native("the template has no DigestValue"))?;
+        let signature_value = signature
+            .children()
+            .find(|c| is(c, "SignatureValue"))
+            .ok_or_else(|| native("the template has no SignatureValue"))?;
+        if digest_value.has_children() || signature_value.has_children() {
+            return Err(native(
+                "the template's DigestValue or SignatureValue is not empty",
+            ));
+        }
+        if filled.iter().any(|(id, _, _)| *id == digest_value.id()) {
+            return Err(native("two references name the same signature"));
+        }
+        let algorithm = |name: &str| {
+            signed_info
+                .descendants()
+                .find(|c| is(c, name))
+                .and_then(|c| c.attribute("Algorithm"))
+                .unwrap_or_default()
+        };
+        let digest_method = match algorithm("DigestMethod") {
+            ns::ALG_SHA256 => MessageDigest::sha256(),
+            ns::ALG_SHA1 => MessageDigest::sha1(),
+            other => return Err(native(&format!("unsupported DigestMethod `{other}`"))),
+        };
+        let signature_method = match algorithm("SignatureMethod") {
+            ns::ALG_RSA_SHA256 => MessageDigest::sha256(),
+            ns::ALG_RSA_SHA1 => MessageDigest::sha1(),
+            other => return Err(native(&format!("unsupported SignatureMethod `{other}`"))),
+        };
+        let fills: Vec<(roxmltree::NodeId, &str)> = filled
+            .iter()
+            .map(|(id, text, _)| (*id, text.as_str()))
+            .collect();
+        let canonical = super::c14n::canonicalize_filled(signed, Some(signature.id()), &fills);
+        let digest = STANDARD.encode(openssl::hash::hash(digest_method, canonical.as_bytes())?);
+        let info = super::c14n::canonicalize_filled(
+            signed_info,
+            None,
+            &[(digest_value.id(), digest.as_str())],
+        );
+        let mut signer = openssl::sign::Signer::new(signature_method, key)?;
+        signer.update(info.as_bytes())?;
+        let value = STANDARD.encode(signer.sign_to_vec()?);
+        filled.push((digest_value.id(), digest, digest_value.range()));
+        filled.push((signature_value.id(), value, signature_value.range()));
     }
-    let info = info.replacen(EMPTY_DIGEST, &digest_element, 1);
-    let mut signer = openssl::sign::Signer::new(signature_method, key)?;
-    signer.update(info.as_bytes())?;
-    let value = signer.sign_to_vec()?;
-    // The two empty elements of the template are replaced in the text, in document order.
-    let (d, v) = (digest_value.range(), signature_value.range());
-    if d.end > v.start {
-        return Err(native("SignatureValue comes before DigestValue"));
+    // The empty elements of the templates are replaced in the text, in document order; fakta
+    // writes them as `<ds:X></ds:X>` (or `<ds:X/>`), so the values go before the close tag.
+    filled.sort_by_key(|(_, _, range)| range.start);
+    let extra: usize = filled.iter().map(|(_, text, _)| text.len() + 24).sum();
+    let mut out = String::with_capacity(xml.len() + extra);
+    let mut at = 0;
+    for (id, text, range) in &filled {
+        let element = &xml[range.clone()];
+        let qname = doc
+            .get_node(*id)
+            .map(|n| n.tag_name().name())
+            .unwrap_or_default();
+        if !element.starts_with("<ds:") {
+            return Err(native(
+                "the template's elements are not written with the ds prefix",
+            ));
+        }
+        out.push_str(&xml[at..range.start]);
+        out.push_str("<ds:");
+        out.push_str(qname);
+        out.push('>');
+        out.push_str(text);
+        out.push_str("</ds:");
+        out.push_str(qname);
+        out.push('>');
+        at = range.end;
     }
-    let mut out = String::with_capacity(xml.len() + 512);
-    out.push_str(&xml[..d.start]);
-    out.push_str(&digest_element);
-    out.push_str(&xml[d.end..v.start]);
-    out.push_str(&format!(
-        "<ds:SignatureValue>{}</ds:SignatureValue>",
-        STANDARD.encode(value)
-    ));
-    out.push_str(&xml[v.end..]);
+    out.push_str(&xml[at..]);
     Ok(out)
 }
 
@@ -175,6 +216,25 @@ pub fn signed_response_with(
     key: &PKey<Private>,
     cert_b64: &str,
 ) -> Result<String, SignError> {
+    let templates = Templates {
+        response: what != SignWhat::Assertion,
+        assertion: what != SignWhat::Response,
+    };
+    if options.encrypt.is_none() {
+        // One parse for both signatures: the templates are built where `sign_in_order` puts
+        // them, the Assertion's signed first, then the Response's over it.
+        let xml = response::build_with(params, templates, cert_b64, options.algorithms);
+        let ids = [
+            params.ids.assertion_id.as_str(),
+            params.ids.response_id.as_str(),
+        ];
+        let ids = match what {
+            SignWhat::Both => &ids[..],
+            SignWhat::Assertion => &ids[..1],
+            SignWhat::Response => &ids[1..],
+        };
+        return sign_templates(&xml, ids, key);
+    }
     let none = Templates {
         response: false,
         assertion: false,
@@ -682,6 +742,43 @@ mod tests {
             .collect();
         assert_eq!(codes, [ns::STATUS_RESPONDER, ns::STATUS_NO_PASSIVE]);
         assert_eq!(doc.root_element().attribute("InResponseTo"), Some("_req"));
+    }
+
+    #[test]
+    fn one_parse_signs_byte_for_byte_as_one_parse_per_signature() {
+        let key = crate::keys::SigningKey::generate().unwrap();
+        let cert = key.certificate.base64();
+        for what in [SignWhat::Both, SignWhat::Response, SignWhat::Assertion] {
+            let none = Templates {
+                response: false,
+                assertion: false,
+            };
+            let bare = response::build(&params("O'Brien & <Sons>"), none, &cert);
+            let one_by_one = sign_in_order(
+                &bare,
+                "id-resp-1",
+                "id-assert-1",
+                what,
+                &Options::default(),
+                &cert,
+                |xml, id| sign_template(xml, id, key.pkey()),
+            )
+            .unwrap();
+            let at_once =
+                signed_response(&params("O'Brien & <Sons>"), what, key.pkey(), &cert).unwrap();
+            assert_eq!(at_once, one_by_one, "{what:?}");
+        }
+        // A template already filled, or named twice, is refused rather than signed over.
+        let both = Templates {
+            response: true,
+            assertion: true,
+        };
+        let xml = response::build(&params("a"), both, &cert);
+        let twice = sign_templates(&xml, &["id-resp-1", "id-resp-1"], key.pkey());
+        assert!(matches!(twice, Err(SignError::Native(_))), "{twice:?}");
+        let signed = sign_templates(&xml, &["id-assert-1"], key.pkey()).unwrap();
+        let again = sign_templates(&signed, &["id-assert-1"], key.pkey());
+        assert!(matches!(again, Err(SignError::Native(_))), "{again:?}");
     }
 
     #[test]

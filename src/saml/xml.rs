@@ -13,9 +13,7 @@ pub fn escape(s: &str) -> String {
     // Runs of characters written as they are are copied whole: a SAMLResponse field of the
     // HTML form is 10 KB of base64 with nothing to escape.
     let mut rest = s;
-    while let Some(at) = rest.find(|c: char| {
-        matches!(c, '&' | '<' | '>' | '"' | '\'' | '\u{FFFE}' | '\u{FFFF}') || (c as u32) < 0x20
-    }) {
+    while let Some(at) = next_to_escape(rest) {
         out.push_str(&rest[..at]);
         let Some(c) = rest[at..].chars().next() else {
             break;
@@ -37,6 +35,24 @@ pub fn escape(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Where the first character [`escape`] changes starts: a byte scan (every such character is
+/// ASCII, or U+FFFE/U+FFFF, whose UTF-8 forms begin with 0xEF), not a decode of every char.
+fn next_to_escape(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..]
+        .iter()
+        .position(|&b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF))
+    {
+        let at = from + i;
+        if bytes[at] != 0xEF || matches!(&bytes[at..], [0xEF, 0xBF, 0xBE | 0xBF, ..]) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// A SAML `xs:dateTime` in UTC with milliseconds, as Okta writes them: `2026-11-28T08:39:15.123Z`.
@@ -69,6 +85,8 @@ mod tests {
         // Runs between escapes, multi-byte characters among them, are kept whole.
         assert_eq!(escape("été&\u{1}ü<x"), "été&amp;ü&lt;x");
         assert_eq!(escape("plain base64+/="), "plain base64+/=");
+        // Other characters whose UTF-8 starts with 0xEF are kept (U+F000, U+FFFD).
+        assert_eq!(escape("\u{F000}\u{FFFD}\u{FFFE}x"), "\u{F000}\u{FFFD}x");
     }
 
     #[test]
