@@ -90,6 +90,14 @@ impl Vendor for Google {
         }
     }
 
+    /// Google Workspace's custom SAML apps are not played: their URLs (`idpid`), NameID and
+    /// attribute mapping could not be checked against Google's own documentation.
+    fn saml_not_played(&self) -> Option<&'static str> {
+        Some(
+            "fakta does not play Google Workspace's SAML apps (their URLs, NameID and attribute mapping could not be checked against Google's documentation): this app gets Okta's SAML shape; `idp.flavor: google` changes only OIDC",
+        )
+    }
+
     fn no_groups(&self, kind: TokenKind) -> Option<&'static str> {
         (kind == TokenKind::Jwt).then_some(
             "Google's id_token carries no groups claim (developers.google.com/identity/openid-connect/reference lists its claims): an SP behind Google gets groups from Google's Directory or Cloud Identity API, which fakta does not serve. Remove `groups`; the role matrix then expects the default role for every user",

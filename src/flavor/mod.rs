@@ -176,6 +176,11 @@ pub trait Vendor: Sync {
     fn saml_paths(&self, _idp: &Idp, name: &str, id: &str) -> SamlPaths {
         okta::saml_paths(name, id)
     }
+    /// Why this vendor's SAML apps are not played (fakta then uses Okta's SAML shape for them):
+    /// None when they are.
+    fn saml_not_played(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether one SAML endpoint serves every app of the tenant or realm (Entra's, Keycloak's),
     /// the app told by the message's Issuer; Okta's layout (every other vendor's here) has one
     /// per app.

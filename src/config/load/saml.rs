@@ -83,6 +83,9 @@ pub(super) fn saml_app(
             s.value
         })
         .unwrap_or(SignWhat::Both);
+    if let Some(why) = declared.vendor().saml_not_played() {
+        sink.warning(m.key_pos("protocol"), &m.key_path("protocol"), why);
+    }
     let name_id = match m.get("name_id") {
         Some(n) => name_id(sink, n, &m.key_path("name_id"), declared),
         // The vendor's default ("Application username" for Okta, the UPN for Entra).
