@@ -422,7 +422,7 @@ pub fn authn_request(state: &IdpState, app: &App, binding: &str, signed: bool, x
     );
 }
 
-/// One signature of a Response the IdP signed honestly, as [`signatures`] would read it back:
+/// One signature of a Response the IdP signed honestly, as `signatures` would read it back:
 /// the signed element's local name, its ID, the SignatureMethod and the certificate (DER).
 #[derive(Debug, Clone, Copy)]
 pub struct Signed<'a> {
