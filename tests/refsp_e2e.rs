@@ -644,7 +644,10 @@ async fn g2(
     Vec<fakta::runner::browser::Hop>,
 ) {
     use fakta::runner::browser::Browser;
-    let conn = Arc::new(w.idp.conn.clone());
+    // The IdP keeps its users in the live directory (its `conn.directory.users` is empty).
+    let mut conn = w.idp.conn.clone();
+    conn.directory.users = w.idp.directory.first(usize::MAX);
+    let conn = Arc::new(conn);
     let spec = fakta::runner::plan::logout_pack("qovery-saml", &conn)
         .into_iter()
         .find(|t| t.name.ends_with("G2_idp_initiated_logout_ends_the_session"))

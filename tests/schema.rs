@@ -346,6 +346,7 @@ const NOT_SHAPE: &[(&str, Outcome, &str)] = &[
         "a lint warning",
     ),
     ("lint_homoglyph_user", Outcome::Passes, "a lint warning"),
+    ("lint_google_saml_app", Outcome::Passes, "a lint warning"),
     ("lint_no_group_statement", Outcome::Passes, "a lint warning"),
     ("lint_no_role_precedence", Outcome::Passes, "a lint warning"),
     ("lint_role_maps_no_group", Outcome::Passes, "a lint warning"),
