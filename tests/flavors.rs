@@ -166,6 +166,19 @@ fn each_flavor_flaw_fails_exactly_its_trial() {
                 "R5_group_removed_then_login_again",
             ],
         ),
+        // Auth0's SAML add-on: the groups in the attribute the file names, the same.
+        (
+            "auth0-saml",
+            "ignore-groups",
+            vec![
+                "L0_honest_login",
+                "L0_idp_initiated_login",
+                "R1_admin_from_Qovery_Admins",
+                "R1_devops_from_Qovery_DevOps",
+                "R4_precedence",
+                "R5_group_removed_then_login_again",
+            ],
+        ),
     ] {
         let (code, out, err) = run(pack, Some(flaw));
         assert_eq!(code, 101, "{pack} {flaw}:\n{out}\n{err}");
