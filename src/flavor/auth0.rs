@@ -50,7 +50,7 @@
 //!   "SAML Attribute Mapping Examples",
 //!   <https://auth0.com/docs/authenticate/protocols/saml/saml-configuration/saml-attribute-mapping-examples>:
 //!   with no mappings, a profile's `"fav_genre": "fiction"` "gets mapped to the
-//!   http://schemas.auth0.com/fav_genre attribute in the SAML Response" (how a `groups` claim
+//!   `http://schemas.auth0.com/fav_genre` attribute in the SAML Response" (how a `groups` claim
 //!   an Action or Rule sets reaches the SP: scenarios/auth0-saml.yaml).
 //! - \[PROBES\]: "Configure Auth0 as Identity Provider for Atlassian",
 //!   <https://auth0.com/docs/authenticate/single-sign-on/outbound-single-sign-on/configure-auth0-saml-identity-provider/configure-auth0-as-identity-provider-for-atlassian>:
