@@ -375,6 +375,7 @@ pub const DEMO_PACKS: &[(&str, &str)] = &[
     ),
     ("google-oidc", include_str!("../scenarios/google-oidc.yaml")),
     ("auth0-oidc", include_str!("../scenarios/auth0-oidc.yaml")),
+    ("auth0-saml", include_str!("../scenarios/auth0-saml.yaml")),
 ];
 
 #[derive(Debug, Subcommand)]

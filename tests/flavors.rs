@@ -1,6 +1,6 @@
 //! Other IdPs' shapes (`idp.flavor`) end to end: `fakta test` on each shipped flavor file
 //! (scenarios/entra-saml.yaml, entra-oidc.yaml, keycloak-oidc.yaml, keycloak-saml.yaml,
-//! google-oidc.yaml, auth0-oidc.yaml) against the reference SP configured for that flavor,
+//! google-oidc.yaml, auth0-oidc.yaml, auth0-saml.yaml) against the reference SP configured for that flavor,
 //! started by the file's `target.start` as a user runs it (the demo runs the same files in
 //! process: tests/runner.rs): the role matrix and the flavor trials pass; each flavor flaw fails
 //! exactly its trial; each vendor's SAML URLs are served; and the published documents parse
@@ -18,13 +18,14 @@ use common::{failed_trials, python, trial_verdicts};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const PACKS: [&str; 6] = [
+const PACKS: [&str; 7] = [
     "entra-saml",
     "entra-oidc",
     "keycloak-oidc",
     "keycloak-saml",
     "google-oidc",
     "auth0-oidc",
+    "auth0-saml",
 ];
 
 fn run(pack: &str, flaw: Option<&str>) -> (i32, String, String) {
@@ -41,7 +42,7 @@ fn every_flavor_file_passes_against_the_reference_sp_configured_for_it() {
         // A Google or Auth0 user's username is their email in these files: F3 has no one to
         // sign in, and says so; everything else is ok.
         let f3 = format!("{pack}::F3_email_from_the_email_claim");
-        let username_is_email = pack == "google-oidc" || pack == "auth0-oidc";
+        let username_is_email = pack == "google-oidc" || pack.starts_with("auth0");
         for (name, verdict) in &verdicts {
             if username_is_email && *name == f3 {
                 assert!(
@@ -165,6 +166,19 @@ fn each_flavor_flaw_fails_exactly_its_trial() {
                 "R5_group_removed_then_login_again",
             ],
         ),
+        // Auth0's SAML add-on: the groups in the attribute the file names, the same.
+        (
+            "auth0-saml",
+            "ignore-groups",
+            vec![
+                "L0_honest_login",
+                "L0_idp_initiated_login",
+                "R1_admin_from_Qovery_Admins",
+                "R1_devops_from_Qovery_DevOps",
+                "R4_precedence",
+                "R5_group_removed_then_login_again",
+            ],
+        ),
     ] {
         let (code, out, err) = run(pack, Some(flaw));
         assert_eq!(code, 101, "{pack} {flaw}:\n{out}\n{err}");
@@ -257,7 +271,7 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
     }
     // Each vendor's SAML layout, as pysaml2 reads the metadata: Entra's tenant-wide
     // `/{tenant}/saml2` with the HTTP-Redirect binding only, a Keycloak realm's
-    // `/protocol/saml` with both.
+    // `/protocol/saml` with both, an Auth0 application's `/samlp/{client_id}` with both.
     let entra_endpoint = format!("http://127.0.0.1:7000/{tenant}/saml2");
     let realm_endpoint = "http://127.0.0.1:7000/realms/acme/protocol/saml".to_owned();
     for (pack, entity_id, redirect, post) in [
@@ -272,6 +286,13 @@ fn every_flavor_discovery_and_metadata_parse_with_independent_libraries() {
             "http://127.0.0.1:7000/realms/acme".to_owned(),
             vec![realm_endpoint.clone()],
             vec![realm_endpoint.clone()],
+        ),
+        (
+            "auth0-saml",
+            // The add-on's entity id is not verified: Okta's stays (src/flavor/auth0.rs).
+            "http://www.okta.com/qovery".to_owned(),
+            vec!["http://127.0.0.1:7000/samlp/qovery".to_owned()],
+            vec!["http://127.0.0.1:7000/samlp/qovery".to_owned()],
         ),
     ] {
         let file = dir.path().join(format!("{pack}.xml"));
@@ -386,6 +407,52 @@ async fn each_vendor_serves_its_saml_urls() {
         "{xml}"
     );
     assert!(xml.contains(">Qovery-DevOps<"), "{xml}");
+    // Auth0: an application's metadata, SSO and SLO under /samlp, by its client id.
+    let auth0 = common::state(shipped("auth0-saml"));
+    let md = common::get(&auth0, "/samlp/metadata/qovery", None).await;
+    assert_eq!(md.status.as_u16(), 200, "{}", md.body);
+    for binding in ["HTTP-POST", "HTTP-Redirect"] {
+        assert!(
+            md.body.contains(&format!(
+                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:{binding}\" Location=\"http://127.0.0.1:7000/samlp/qovery\"/>"
+            )),
+            "{}",
+            md.body
+        );
+    }
+    let unknown = common::get(&auth0, "/samlp/metadata/nope", None).await;
+    assert_eq!(unknown.status.as_u16(), 404, "{}", unknown.body);
+    let req = fakta::saml::authn_request::build(
+        "id-auth0-client",
+        "2026-01-01T00:00:00Z",
+        "urn:auth0:qovery:acme",
+        "http://127.0.0.1:7000/samlp/qovery",
+        "http://127.0.0.1:7100/login/callback?connection=acme",
+        false,
+    );
+    let start = common::get(&auth0, &format!("/samlp/qovery?{}", query(&req)), None).await;
+    let done = common::pick_user(&auth0, &start, "dora@acme.test").await;
+    assert_eq!(done.status.as_u16(), 200, "{}", done.body);
+    let xml = done.saml_response();
+    assert!(xml.contains("InResponseTo=\"id-auth0-client\""), "{xml}");
+    // The user id as the NameID, the add-on's claim URIs as attribute names.
+    assert!(
+        xml.contains("nameid-format:unspecified\">auth0|6d0e2f1a5b7c4d3e8f9a0b02</saml2:NameID>"),
+        "{xml}"
+    );
+    for name in [
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "http://schemas.auth0.com/groups",
+    ] {
+        assert!(xml.contains(&format!("Name=\"{name}\"")), "{name}:\n{xml}");
+    }
+    let unknown = common::get(&auth0, &format!("/samlp/nope?{}", query(&req)), None).await;
+    assert_eq!(unknown.status.as_u16(), 404, "{}", unknown.body);
+    // The SLO URL is routed to the SLO handler: a GET with no message is refused as such.
+    let slo = common::get(&auth0, "/samlp/qovery/logout", None).await;
+    assert_eq!(slo.status.as_u16(), 400, "{}", slo.body);
     // Okta's per-app metadata URL is not the Keycloak layout's.
     let okta = common::state(common::example());
     assert_eq!(

@@ -228,6 +228,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "keycloak-oidc::R4_precedence",
             "keycloak-saml::R4_precedence",
             "auth0-oidc::R4_precedence",
+            "auth0-saml::R4_precedence",
         ],
     ),
     (
@@ -280,6 +281,12 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "auth0-oidc::R1_devops_from_Qovery_DevOps",
             "auth0-oidc::R4_precedence",
             "auth0-oidc::R5_group_removed_then_login_again",
+            "auth0-saml::L0_honest_login",
+            "auth0-saml::L0_idp_initiated_login",
+            "auth0-saml::R1_admin_from_Qovery_Admins",
+            "auth0-saml::R1_devops_from_Qovery_DevOps",
+            "auth0-saml::R4_precedence",
+            "auth0-saml::R5_group_removed_then_login_again",
         ],
     ),
     (
@@ -295,6 +302,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "keycloak-saml::R7_missing_email_refused",
             "google-oidc::R7_missing_email_refused",
             "auth0-oidc::R7_missing_email_refused",
+            "auth0-saml::R7_missing_email_refused",
         ],
     ),
     (
@@ -309,6 +317,7 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "keycloak-saml::R8_missing_name_refused",
             "google-oidc::R8_missing_name_refused",
             "auth0-oidc::R8_missing_name_refused",
+            "auth0-saml::R8_missing_name_refused",
         ],
     ),
     (
@@ -502,6 +511,9 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "auth0-oidc::R2_no_groups_attribute",
             "auth0-oidc::R2_no_mapping",
             "auth0-oidc::R5_group_removed_then_login_again",
+            "auth0-saml::R2_no_groups_attribute",
+            "auth0-saml::R2_no_mapping",
+            "auth0-saml::R5_group_removed_then_login_again",
         ],
     ),
     (
@@ -750,6 +762,16 @@ const MUST_FAIL: &[(&str, &[&str])] = &[
             "entra-saml::F3_email_from_the_email_claim",
             "keycloak-oidc::F3_email_from_the_email_claim",
             "keycloak-saml::F3_email_from_the_email_claim",
+            "auth0-saml::L0_honest_login",
+            "auth0-saml::L0_idp_initiated_login",
+            "auth0-saml::R1_admin_from_Qovery_Admins",
+            "auth0-saml::R1_devops_from_Qovery_DevOps",
+            "auth0-saml::R2_no_groups_attribute",
+            "auth0-saml::R2_no_mapping",
+            "auth0-saml::R4_precedence",
+            "auth0-saml::R5_group_removed_then_login_again",
+            "auth0-saml::R7_missing_email_refused",
+            "auth0-saml::R8_missing_name_refused",
         ],
     ),
     (
@@ -792,9 +814,9 @@ const HONEST_PART_FAILS: &[(&str, &str)] = &[
     ("revocation-keeps-session", "T8_replayed_jti_refused"),
 ];
 
-/// Refusal trials that cannot be judged under a flaw that refuses every login of their pack:
-/// their honest twin fails too (and L0 catches the flaw for the SP's doing), so the runner says
-/// it cannot tell the forgery's refusal from the SP's blanket one.
+/// Refusal trials that cannot be judged under a flaw that refuses (or gets wrong) every login of
+/// their pack: their honest twin fails too (and L0 catches the flaw for the SP's doing), so the
+/// runner says it cannot tell the forgery's refusal from the SP's blanket one.
 const CANNOT_JUDGE_WHEN_EVERY_LOGIN_IS_REFUSED: &[(&str, &str)] = &[
     // Behind Google nobody is mapped: `refuse-unmapped-users` refuses everyone.
     (
@@ -805,6 +827,13 @@ const CANNOT_JUDGE_WHEN_EVERY_LOGIN_IS_REFUSED: &[(&str, &str)] = &[
         "refuse-unmapped-users",
         "google-oidc::R8_missing_name_refused",
     ),
+    // Behind Auth0's SAML add-on the NameID is the user id (`auth0|...`): `email-from-username`
+    // gives every login that email.
+    (
+        "email-from-username",
+        "auth0-saml::R7_missing_email_refused",
+    ),
+    ("email-from-username", "auth0-saml::R8_missing_name_refused"),
 ];
 
 /// The demo's packs a flaw can touch, as a trial-name filter: a flaw of the SAML ACS bends
@@ -1029,8 +1058,8 @@ fn junit_report_names_packs_trials_and_failures() {
         .filter(|n| n.has_tag_name("failure"))
         .filter_map(|f| f.parent()?.attribute("name"))
         .collect();
-    // R4 in the seven packs of MUST_FAIL's `first-matching-group` row.
-    assert_eq!(failures, vec!["R4_precedence"; 7]);
+    // R4 in the eight packs of MUST_FAIL's `first-matching-group` row.
+    assert_eq!(failures, vec!["R4_precedence"; 8]);
     let cases = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))

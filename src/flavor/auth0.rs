@@ -32,12 +32,66 @@
 //! An Auth0 tenant is its own host (`{tenant}.auth0.com`, a regional or custom domain): fakta's
 //! base URL stands for it, so an Auth0 file names no tenant.
 //!
-//! Left as Okta's (not verified or not done): the SAML2 Web App add-on (`/samlp/{client_id}`,
-//! its issuer and attribute URIs), `sub` (Auth0's is `{connection}|{id}`: a file may give
-//! users such ids), and the discovery document's lists of methods and algorithms.
+//! - \[SAMLAPI\]: Auth0 Authentication API, SAML, <https://auth0.com/docs/api/authentication>:
+//!   "Accept Request", `GET /samlp/{client_id}`,
+//!   "Use this endpoint to accept a SAML request to initiate a login"; "Get Metadata",
+//!   <https://auth0.com/docs/api/authentication/saml/get-saml-metadata>: `GET
+//!   /samlp/metadata/{clientId}`, "This endpoint returns the SAML 2.0 metadata", `clientId`
+//!   "The client_id of your application"; "SAML Logout",
+//!   <https://auth0.com/docs/api/authentication/logout/saml-logout>: `POST
+//!   /samlp/{client_id}/logout`, "log out a user from an Auth0 tenant configured as a SAML
+//!   identity provider (IdP)", `client_id` the "Client ID of your application configured with
+//!   the SAML2 Web App addon".
+//! - \[ASSERT\]: "Customize SAML Assertions",
+//!   <https://auth0.com/docs/authenticate/protocols/saml/saml-configuration/customize-saml-assertions>:
+//!   `signResponse`: "By default the SAML assertion will be signed, but not the SAML
+//!   response"; `passthroughClaimsWithNoMapping` / `mapUnknownClaimsAsIs`: a claim not mapped
+//!   to the common profile is passed through with the prefix `http://schema.auth0.com`;
+//!   "SAML Attribute Mapping Examples",
+//!   <https://auth0.com/docs/authenticate/protocols/saml/saml-configuration/saml-attribute-mapping-examples>:
+//!   with no mappings, a profile's `"fav_genre": "fiction"` "gets mapped to the
+//!   `http://schemas.auth0.com/fav_genre` attribute in the SAML Response" (how a `groups` claim
+//!   an Action or Rule sets reaches the SP: scenarios/auth0-saml.yaml).
+//! - \[PROBES\]: "Configure Auth0 as Identity Provider for Atlassian",
+//!   <https://auth0.com/docs/authenticate/single-sign-on/outbound-single-sign-on/configure-auth0-saml-identity-provider/configure-auth0-as-identity-provider-for-atlassian>:
+//!   the add-on's `nameIdentifierProbes` name the assertion's attributes
+//!   `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`, `.../nameidentifier`
+//!   and `.../name` (the NameID is the first of them with a value); "Mapping email in NameID
+//!   field", Auth0 Community, <https://community.auth0.com/t/mapping-email-in-nameid-field/95828>:
+//!   "In the Subject's NameId attribute we send the user's user id by default", shown with
+//!   `Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"`.
+//!
+//! Left as Okta's (not verified or not done): the add-on's IdP entity id (the Issuer: not found
+//! in Auth0's documentation; the file's `issuer` may set the tenant's), `signResponse` (fakta
+//! signs as it does for Okta), the UPN claim (`createUpnClaim`) and groups in SAML (a claim an
+//! Action or Rule sets: the file names the attribute), `sub` (Auth0's is `{connection}|{id}`:
+//! a file may give users such ids), and the discovery document's lists of methods and
+//! algorithms.
 
-use super::{Endpoint, TokenKind, Vendor};
-use crate::config::{AuthServer, Directory, Idp, NameIdSpec, SamlAttribute};
+use super::{Endpoint, SamlPaths, TokenKind, Vendor};
+use crate::config::{
+    AttrNameFormat, AuthServer, Directory, Idp, NameIdFormat, NameIdSpec, NameIdValue,
+    SamlAttribute, UserField,
+};
+
+/// \[PROBES\] the claim URIs of the assertion's attributes: the user's email, user id and name.
+pub const CLAIM_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+pub const CLAIM_NAME_IDENTIFIER: &str =
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
+pub const CLAIM_NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
+
+/// \[SAMLAPI\] an application's SAML endpoints: `/samlp/{client_id}` (SSO), its `/logout`
+/// (SLO), `/samlp/metadata/{client_id}`; the IdP-initiated start is the SSO URL without a
+/// request (fakta's tile, as for Okta). fakta's app id stands for the client id.
+pub fn saml_paths(client_id: &str) -> SamlPaths {
+    let sso = format!("/samlp/{client_id}");
+    SamlPaths {
+        slo: format!("{sso}/logout"),
+        metadata: format!("/samlp/metadata/{client_id}"),
+        idp_initiated: sso.clone(),
+        sso,
+    }
+}
 
 /// \[CLAIMS\] The restricted claims of "General restrictions" a custom claim cannot be: an
 /// Action setting one is ignored (the claim is not added), so a group statement under one of
@@ -109,8 +163,14 @@ pub const RESTRICTED_CLAIMS: &[&str] = &[
 pub struct Auth0;
 
 impl Vendor for Auth0 {
+    /// Not verified: Okta's (see the module's notes).
     fn saml_issuer(&self, idp: &Idp, app_id: &str) -> String {
         super::okta::Okta.saml_issuer(idp, app_id)
+    }
+
+    /// \[SAMLAPI\] per application, by client id: not tenant-wide.
+    fn saml_paths(&self, _idp: &Idp, _name: &str, id: &str) -> SamlPaths {
+        saml_paths(id)
     }
 
     /// \[ISS\] the issuer is the tenant's URL with a trailing slash.
@@ -138,12 +198,26 @@ impl Vendor for Auth0 {
         "/.well-known/openid-configuration".to_owned()
     }
 
+    /// \[PROBES\] the user id, format unspecified, by default.
     fn default_name_id(&self) -> NameIdSpec {
-        super::okta::Okta.default_name_id()
+        NameIdSpec {
+            format: NameIdFormat::Unspecified,
+            value: NameIdValue::Field(UserField::Id),
+        }
     }
 
+    /// \[PROBES\] the email, the user id and the name under their claim URIs.
     fn default_saml_attributes(&self) -> Vec<SamlAttribute> {
-        Vec::new()
+        let attr = |name: &str, field| SamlAttribute {
+            name: name.to_owned(),
+            field,
+            name_format: AttrNameFormat::Unspecified,
+        };
+        vec![
+            attr(CLAIM_EMAIL, UserField::Email),
+            attr(CLAIM_NAME_IDENTIFIER, UserField::Id),
+            attr(CLAIM_NAME, UserField::Name),
+        ]
     }
 
     fn group_value(&self, _directory: &Directory, name: &str, _full_path: bool) -> String {
@@ -198,5 +272,32 @@ mod tests {
             None
         );
         assert_eq!(Auth0.refuses_group_claim(TokenKind::Saml, "groups"), None);
+    }
+
+    #[test]
+    fn saml_is_per_application_under_samlp_with_claim_uris_and_the_user_id() {
+        let idp = Idp {
+            base_url: url::Url::parse("http://127.0.0.1:7000").unwrap(),
+            trusted_origins: None,
+            flavor: Flavor::Auth0,
+            tenant: String::new(),
+        };
+        let paths = Auth0.saml_paths(&idp, "acme_qovery_1", "qovery");
+        assert_eq!(paths.sso, "/samlp/qovery");
+        assert_eq!(paths.slo, "/samlp/qovery/logout");
+        assert_eq!(paths.metadata, "/samlp/metadata/qovery");
+        assert_eq!(paths.idp_initiated, "/samlp/qovery");
+        assert!(!Auth0.saml_tenant_wide());
+        assert!(!Auth0.saml_redirect_binding_only());
+        assert_eq!(
+            Auth0.default_name_id().value,
+            NameIdValue::Field(UserField::Id)
+        );
+        let names: Vec<String> = Auth0
+            .default_saml_attributes()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, [CLAIM_EMAIL, CLAIM_NAME_IDENTIFIER, CLAIM_NAME]);
     }
 }

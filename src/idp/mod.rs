@@ -5,6 +5,7 @@
 //! Protocol documents are built by `crate::saml`; this module only moves them over HTTP and
 //! keeps state (sessions, pending logins).
 
+mod app_saml;
 mod bounded;
 pub mod control;
 mod cors;

@@ -50,6 +50,7 @@ pub fn app(state: Arc<IdpState>) -> Router {
         )
         .route("/fakta/xxe/{trial}", get(xxe))
         .merge(tenant_saml_endpoints(&state.conn.idp))
+        .merge(app_saml_endpoints(&state.conn.idp))
         .merge(
             Router::new()
                 .route("/.well-known/openid-configuration", get(oidc::discovery))
@@ -153,6 +154,30 @@ fn tenant_saml_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
     }
     if paths.idp_initiated.ends_with("/{client}") {
         r = r.route(&paths.idp_initiated, get(tenant_saml::idp_initiated));
+    }
+    r
+}
+
+/// A vendor's own per-app SAML endpoints (Auth0's `/samlp/{client_id}`, its `/logout` and
+/// `/samlp/metadata/{client_id}`), beside Okta's, which stay. None for Okta's layout or a
+/// tenant-wide one (`tenant_saml_endpoints`).
+fn app_saml_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
+    use super::app_saml;
+    let r = Router::new();
+    if crate::flavor::SamlPaths::shared(idp) {
+        return r;
+    }
+    // The paths depend on the app through its id only when the layout is the vendor's: a
+    // placeholder name shows Okta's (`/app/{name}/{id}/...`), which has its routes already.
+    let paths = idp.vendor().saml_paths(idp, "{name}", "{client}");
+    if paths.sso.contains("{name}") {
+        return r;
+    }
+    let mut r = r
+        .route(&paths.sso, get(app_saml::sso_get).post(app_saml::sso_post))
+        .route(paths.metadata_route(), get(app_saml::metadata));
+    if paths.slo != paths.sso {
+        r = r.route(&paths.slo, get(app_saml::slo_get).post(app_saml::slo_post));
     }
     r
 }
