@@ -125,7 +125,7 @@ pub fn honest(r: &Request<'_>) -> Outgoing {
 }
 
 /// The faults of T3-T8 (docs/catalogue.md), applied to an honest request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::VariantArray)]
 pub enum Fault {
     NoAuthorization,
     ForeignKey,
@@ -147,25 +147,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: &'static [Fault] = &[
-        Fault::NoAuthorization,
-        Fault::ForeignKey,
-        Fault::AlgNone,
-        Fault::TypMissing,
-        Fault::TypWrong,
-        Fault::AudWrong,
-        Fault::AudWithQuery,
-        Fault::Expired,
-        Fault::NbfFuture,
-        Fault::WrongIss,
-        Fault::OtherApp,
-        Fault::UnknownFormat,
-        Fault::MissingSubject,
-        Fault::NotJson,
-        Fault::UnknownUser,
-        Fault::OtherIdpIss,
-        Fault::ReplayedJti,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
         match self {

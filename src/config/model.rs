@@ -378,14 +378,14 @@ impl ClientKey {
 
 /// Whether a refresh returns a new refresh token (Okta: "Rotate token after every use") or the
 /// same one ("Use persistent token").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Rotation {
     Rotate,
     Static,
 }
 
 impl Rotation {
-    pub const ALL: [Rotation; 2] = [Rotation::Rotate, Rotation::Static];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Its name in the connection file.
     pub fn name(self) -> &'static str {
@@ -430,7 +430,7 @@ impl RefreshPolicy {
 }
 
 /// An OAuth grant an app may use (Okta's "Grant type" on the app's General tab).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum GrantType {
     /// RFC 6749 §4.1: the browser login.
     AuthorizationCode,
@@ -445,12 +445,7 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 4] = [
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-        GrantType::Implicit,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Its `grant_type` value at the token endpoint and in the connection file.
     pub fn name(self) -> &'static str {
@@ -476,7 +471,7 @@ impl GrantType {
 /// `/authorize`: `code`, `id_token`, `id_token token`, and the hybrid combinations; OIDC Core
 /// §3.1 code flow, §3.2 implicit, §3.3 hybrid). Its values are space-separated and unordered
 /// (OAuth 2.0 Multiple Response Type Encoding Practices §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::VariantArray)]
 pub enum ResponseType {
     #[default]
     Code,
@@ -488,14 +483,7 @@ pub enum ResponseType {
 }
 
 impl ResponseType {
-    pub const ALL: [ResponseType; 6] = [
-        ResponseType::Code,
-        ResponseType::IdToken,
-        ResponseType::IdTokenToken,
-        ResponseType::CodeIdToken,
-        ResponseType::CodeToken,
-        ResponseType::CodeIdTokenToken,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Its value in OIDC Core's spelling (discovery's `response_types_supported`).
     pub fn name(self) -> &'static str {
@@ -518,7 +506,7 @@ impl ResponseType {
         if words.len() != n {
             return None;
         }
-        ResponseType::ALL.into_iter().find(|r| {
+        ResponseType::ALL.iter().copied().find(|r| {
             let mut mine: Vec<&str> = r.name().split(' ').collect();
             mine.sort_unstable();
             mine == words
@@ -573,7 +561,7 @@ impl ResponseType {
 }
 
 /// How a client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum TokenAuth {
     ClientSecretBasic,
     ClientSecretPost,
@@ -585,13 +573,7 @@ pub enum TokenAuth {
 }
 
 impl TokenAuth {
-    pub const ALL: [TokenAuth; 5] = [
-        TokenAuth::ClientSecretBasic,
-        TokenAuth::ClientSecretPost,
-        TokenAuth::ClientSecretJwt,
-        TokenAuth::PrivateKeyJwt,
-        TokenAuth::None,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Its name in the connection file and in discovery (`token_endpoint_auth_method`).
     pub fn name(self) -> &'static str {
@@ -683,15 +665,14 @@ pub struct SamlApp {
 }
 
 /// Okta's "Signature Algorithm" choices for a SAML app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum SignatureAlgorithm {
     RsaSha256,
     RsaSha1,
 }
 
 impl SignatureAlgorithm {
-    pub const ALL: &'static [SignatureAlgorithm] =
-        &[SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha1];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -711,14 +692,14 @@ impl SignatureAlgorithm {
 }
 
 /// Okta's "Digest Algorithm" choices for a SAML app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum DigestAlgorithm {
     Sha256,
     Sha1,
 }
 
 impl DigestAlgorithm {
-    pub const ALL: &'static [DigestAlgorithm] = &[DigestAlgorithm::Sha256, DigestAlgorithm::Sha1];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -751,21 +732,16 @@ pub struct Encryption {
 }
 
 /// Okta's "Encryption Algorithm" choices (XML Encryption block ciphers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum BlockCipher {
-    Aes128Cbc,
     Aes256Cbc,
-    Aes128Gcm,
+    Aes128Cbc,
     Aes256Gcm,
+    Aes128Gcm,
 }
 
 impl BlockCipher {
-    pub const ALL: &'static [BlockCipher] = &[
-        BlockCipher::Aes256Cbc,
-        BlockCipher::Aes128Cbc,
-        BlockCipher::Aes256Gcm,
-        BlockCipher::Aes128Gcm,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -779,14 +755,14 @@ impl BlockCipher {
 }
 
 /// Okta's "Key Transport Algorithm" choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum KeyTransport {
     RsaOaep,
     Rsa15,
 }
 
 impl KeyTransport {
-    pub const ALL: &'static [KeyTransport] = &[KeyTransport::RsaOaep, KeyTransport::Rsa15];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -822,7 +798,7 @@ pub struct SamlAttribute {
 }
 
 /// Okta's attribute "Name format" choices (SAML Core 8.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum AttrNameFormat {
     Unspecified,
     Uri,
@@ -830,11 +806,7 @@ pub enum AttrNameFormat {
 }
 
 impl AttrNameFormat {
-    pub const ALL: &'static [AttrNameFormat] = &[
-        AttrNameFormat::Unspecified,
-        AttrNameFormat::Uri,
-        AttrNameFormat::Basic,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -875,7 +847,7 @@ pub struct OtherSsoUrl {
 
 /// Okta's "Authentication context class" choices: the AuthnContextClassRef of the
 /// AuthnStatement (SAML Authentication Context, section 3.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum AuthnContextClass {
     PasswordProtectedTransport,
     Password,
@@ -887,15 +859,7 @@ pub enum AuthnContextClass {
 }
 
 impl AuthnContextClass {
-    pub const ALL: &'static [AuthnContextClass] = &[
-        AuthnContextClass::PasswordProtectedTransport,
-        AuthnContextClass::Password,
-        AuthnContextClass::TlsClient,
-        AuthnContextClass::X509,
-        AuthnContextClass::Kerberos,
-        AuthnContextClass::IntegratedWindows,
-        AuthnContextClass::Unspecified,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -950,7 +914,7 @@ pub enum SpCertificate {
 }
 
 /// A kind of message the SP sends the IdP, which `apps[].sp_signs` may require signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum SpMessage {
     AuthnRequests,
     LogoutRequests,
@@ -958,11 +922,7 @@ pub enum SpMessage {
 }
 
 impl SpMessage {
-    pub const ALL: &'static [SpMessage] = &[
-        SpMessage::AuthnRequests,
-        SpMessage::LogoutRequests,
-        SpMessage::LogoutResponses,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -1126,7 +1086,7 @@ impl std::fmt::Display for Template {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum NameIdFormat {
     Unspecified,
     EmailAddress,
@@ -1134,11 +1094,7 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
-    pub const ALL: &'static [NameIdFormat] = &[
-        NameIdFormat::Unspecified,
-        NameIdFormat::EmailAddress,
-        NameIdFormat::Persistent,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The word for it in the connection file.
     pub fn name(self) -> &'static str {
@@ -1518,7 +1474,7 @@ mod tests {
 
     #[test]
     fn response_types_parse_in_any_order_and_name_their_grants() {
-        for r in ResponseType::ALL {
+        for r in ResponseType::ALL.iter().copied() {
             assert_eq!(ResponseType::parse(r.name()), Some(r));
             let reversed: Vec<&str> = r.name().split(' ').rev().collect();
             assert_eq!(ResponseType::parse(&reversed.join(" ")), Some(r));

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::config::{AuthServer, Directory, Idp, NameIdSpec, SamlAttribute, User};
 
 /// The IdP vendor a connection file plays (`idp.flavor`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::VariantArray)]
 pub enum Flavor {
     #[default]
     Okta,
@@ -29,13 +29,7 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    pub const ALL: [Flavor; 5] = [
-        Flavor::Okta,
-        Flavor::Entra,
-        Flavor::Keycloak,
-        Flavor::Google,
-        Flavor::Auth0,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Its name in the connection file.
     pub fn name(self) -> &'static str {
@@ -82,7 +76,7 @@ impl Flavor {
     }
 
     pub fn parse(s: &str) -> Option<Flavor> {
-        Flavor::ALL.into_iter().find(|f| f.name() == s)
+        Flavor::ALL.iter().copied().find(|f| f.name() == s)
     }
 
     /// The vendor's facts.
@@ -98,7 +92,7 @@ impl Flavor {
 }
 
 /// An OAuth/OIDC endpoint of an authorization server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Endpoint {
     Authorize,
     Token,
@@ -110,15 +104,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
-        Endpoint::Authorize,
-        Endpoint::Token,
-        Endpoint::Userinfo,
-        Endpoint::Keys,
-        Endpoint::Logout,
-        Endpoint::Revoke,
-        Endpoint::Introspect,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 }
 
 /// Where a SAML app's endpoints are, as paths on fakta's base URL.
@@ -290,7 +276,7 @@ mod tests {
 
     #[test]
     fn every_flavor_parses_by_its_name() {
-        for f in Flavor::ALL {
+        for f in Flavor::ALL.iter().copied() {
             assert_eq!(Flavor::parse(f.name()), Some(f));
         }
         assert_eq!(Flavor::parse("Okta"), None);
@@ -472,7 +458,7 @@ mod vendor_tests {
     /// the others take any.
     #[test]
     fn which_vendors_refuse_a_group_statement() {
-        for f in Flavor::ALL {
+        for f in Flavor::ALL.iter().copied() {
             let v = f.vendor();
             assert_eq!(
                 v.no_groups(TokenKind::Jwt).is_some(),

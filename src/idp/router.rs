@@ -102,7 +102,7 @@ fn flavor_endpoints(idp: &crate::config::Idp) -> Router<Arc<IdpState>> {
     if discovery != "/.well-known/openid-configuration" {
         r = r.route(&discovery, get(oidc::discovery));
     }
-    for e in Endpoint::ALL {
+    for e in Endpoint::ALL.iter().copied() {
         let Some(path) = idp.vendor().oidc_path(idp, &org, e) else {
             continue;
         };

@@ -40,7 +40,7 @@ pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 /// ones are these (HS* are `client_secret_jwt`'s, [`HMAC_ALGS`]). See also "Client
 /// authentication methods",
 /// <https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth/>.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum KeyAlg {
     RS256,
     RS384,
@@ -51,14 +51,7 @@ pub enum KeyAlg {
 }
 
 impl KeyAlg {
-    pub const ALL: [KeyAlg; 6] = [
-        KeyAlg::RS256,
-        KeyAlg::RS384,
-        KeyAlg::RS512,
-        KeyAlg::ES256,
-        KeyAlg::ES384,
-        KeyAlg::ES512,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
         match self {
@@ -73,7 +66,7 @@ impl KeyAlg {
 
     /// The algorithm of a JWS `alg` value (case-sensitive, RFC 7515 §4.1.1).
     pub fn parse(alg: &str) -> Option<KeyAlg> {
-        KeyAlg::ALL.into_iter().find(|a| a.name() == alg)
+        KeyAlg::ALL.iter().copied().find(|a| a.name() == alg)
     }
 
     fn digest(self) -> MessageDigest {
@@ -348,7 +341,12 @@ pub fn verify(
                 return Err(AssertionError::Alg {
                     alg: alg.to_owned(),
                     method: method.name(),
-                    allowed: KeyAlg::ALL.map(KeyAlg::name).join(", "),
+                    allowed: KeyAlg::ALL
+                        .iter()
+                        .copied()
+                        .map(KeyAlg::name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             };
             let candidates: Vec<&ClientKey> = match header.get("kid").and_then(Value::as_str) {
@@ -513,7 +511,8 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
             Some(alg) if alg.kind() == kind => Some(alg),
             _ => {
                 let signs: Vec<&str> = KeyAlg::ALL
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .filter(|x| x.kind() == kind)
                     .map(KeyAlg::name)
                     .collect();

@@ -20,7 +20,7 @@ pub fn scope_list(scope: &str) -> Vec<String> {
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum ResponseMode {
     Query,
     /// In the redirect's `#fragment` (the default for the implicit and hybrid flows: OIDC Core
@@ -33,12 +33,7 @@ pub enum ResponseMode {
 }
 
 impl ResponseMode {
-    pub const ALL: [ResponseMode; 4] = [
-        ResponseMode::Query,
-        ResponseMode::Fragment,
-        ResponseMode::FormPost,
-        ResponseMode::OktaPostMessage,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The `response_mode` value naming this mode.
     pub fn as_str(self) -> &'static str {
@@ -151,7 +146,7 @@ pub fn parse<'a>(
     }
     let response_mode = match get("response_mode") {
         None => default_mode,
-        Some(m) => match ResponseMode::ALL.into_iter().find(|x| x.as_str() == m) {
+        Some(m) => match ResponseMode::ALL.iter().copied().find(|x| x.as_str() == m) {
             Some(mode) => mode,
             None => {
                 return Err(fail(
@@ -159,7 +154,12 @@ pub fn parse<'a>(
                     ErrorCode::InvalidRequest,
                     format!(
                         "response_mode `{m}` is not supported; use {}",
-                        ResponseMode::ALL.map(ResponseMode::as_str).join(", ")
+                        ResponseMode::ALL
+                            .iter()
+                            .copied()
+                            .map(ResponseMode::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -179,7 +179,12 @@ pub fn parse<'a>(
                 ErrorCode::UnsupportedResponseType,
                 format!(
                     "response_type `{other}` is not supported; use {}",
-                    ResponseType::ALL.map(ResponseType::name).join(", ")
+                    ResponseType::ALL
+                        .iter()
+                        .copied()
+                        .map(ResponseType::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }

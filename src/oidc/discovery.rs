@@ -93,7 +93,7 @@ fn assertion_algs() -> Vec<&'static str> {
     let a = &crate::oidc::assertion::HMAC_ALGS;
     a.iter()
         .copied()
-        .chain(crate::oidc::assertion::KeyAlg::ALL.map(crate::oidc::assertion::KeyAlg::name))
+        .chain(crate::oidc::assertion::KeyAlg::ALL.iter().map(|k| k.name()))
         .collect()
 }
 

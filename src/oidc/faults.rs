@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::jwt::{self, Alg, b64};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::VariantArray)]
 pub enum Fault {
     WrongIss,
     WrongAud,
@@ -35,10 +35,6 @@ pub enum Fault {
     /// kid-absent-single-jwks): the RP must accept. The JWKS is changed for everyone, so the
     /// runner restarts the SP for it, alone.
     NoKidSingleKey,
-    /// The IdP answers the authorization request with an error (`access_denied`, the
-    /// request's state) in the RP's response mode, form_post included (OIDF RP test
-    /// form-post-error): no code, so no login; the RP must handle it.
-    AuthorizationError,
     /// Signed with a new key that appears in the JWKS just before the login: the RP must fetch
     /// the JWKS again and accept.
     KeyRotation,
@@ -70,6 +66,10 @@ pub enum Fault {
     Hs256JwkJson,
     /// O8 with the EC signing key of an ES256 app as SPKI PEM.
     Hs256EcPem,
+    /// The IdP answers the authorization request with an error (`access_denied`, the
+    /// request's state) in the RP's response mode, form_post included (OIDF RP test
+    /// form-post-error): no code, so no login; the RP must handle it.
+    AuthorizationError,
     /// The front-channel id_token's `at_hash` is the hash of another access token than the
     /// one it came with (OIDC Core §3.2.2.9, §3.3.2.9: the RP MUST refuse; OIDF RP test
     /// rp-id_token-bad-at_hash).
@@ -92,41 +92,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: &'static [Fault] = &[
-        Fault::WrongIss,
-        Fault::WrongAud,
-        Fault::WrongAudWithAzp,
-        Fault::MissingAud,
-        Fault::MissingSub,
-        Fault::MissingIat,
-        Fault::WrongNonce,
-        Fault::CorruptSignature,
-        Fault::AlgNone,
-        Fault::Hs256KeyConfusion,
-        Fault::UnknownKid,
-        Fault::Expired,
-        Fault::UserinfoSubDiffers,
-        Fault::NoKid,
-        Fault::NoKidSingleKey,
-        Fault::KeyRotation,
-        Fault::DiscoveryIssuer,
-        Fault::RefreshSubDiffers,
-        Fault::RefreshIssDiffers,
-        Fault::AlgNoneUnknownKid,
-        Fault::AlgNoneNoKid,
-        Fault::AlgNoneCapitalized,
-        Fault::AlgNoneUppercase,
-        Fault::Hs256Pkcs1Pem,
-        Fault::Hs256OpenSsh,
-        Fault::Hs256JwkJson,
-        Fault::Hs256EcPem,
-        Fault::AuthorizationError,
-        Fault::BadAtHash,
-        Fault::BadCHash,
-        Fault::LaunchUnknownIssuer,
-        Fault::PostMessageFromTheIdp,
-        Fault::PostMessageFromAnotherOrigin,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn case(self) -> &'static str {
         match self {
@@ -842,7 +808,7 @@ mod tests {
                 || f.in_post_message()
                 || f.at_launch()
                 || f.in_authorization_response();
-            for rt in R::ALL {
+            for rt in R::ALL.iter().copied() {
                 let got = f.login_id_token_channel(rt);
                 let want = if none {
                     None

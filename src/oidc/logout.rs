@@ -23,7 +23,7 @@ pub enum Fault {
 /// the state the RP sent: the OpenID Foundation's RP tests rp-init-logout-other-state and
 /// rp-init-logout-no-state. The RP's handling is reported, not judged: the spec puts no MUST
 /// on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum PostLogoutState {
     /// Another state than the RP's.
     Other,
@@ -35,7 +35,7 @@ pub enum PostLogoutState {
 pub const OTHER_STATE: &str = "a-state-the-rp-never-sent";
 
 impl PostLogoutState {
-    pub const ALL: &'static [PostLogoutState] = &[PostLogoutState::Other, PostLogoutState::Dropped];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The trial name's part after `G3_`.
     pub fn name(self) -> &'static str {

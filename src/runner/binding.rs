@@ -5,7 +5,7 @@
 //! login (S25, O21).
 
 /// An attack on how the SP binds a login to the browser that started it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum BindingAttack {
     /// O15: the callback carries the right code but the state of another browser's login
     /// (login CSRF, RFC 6749 §10.12).
@@ -30,14 +30,7 @@ pub enum BindingAttack {
 pub const OFF_SITE: &str = "//evil.test/fakta-open-redirect";
 
 impl BindingAttack {
-    pub const ALL: &'static [BindingAttack] = &[
-        BindingAttack::StateOfAnotherBrowser,
-        BindingAttack::StateDropped,
-        BindingAttack::CodeOfAnotherBrowser,
-        BindingAttack::SessionFixation,
-        BindingAttack::OffSiteReturnHttps,
-        BindingAttack::OffSiteReturnSchemeRelative,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The case id, for an app of this protocol; `None` where the attack does not apply
     /// (state and codes are OIDC's).

@@ -70,7 +70,7 @@ pub fn check_writable(path: &Path) -> Result<(), ReportError> {
 }
 
 /// Which part of the suite a trial belongs to, by its case id's letter (docs/catalogue.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// L0: the honest logins every refusal is judged against.
@@ -88,14 +88,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: &'static [Category] = &[
-        Category::Logins,
-        Category::Roles,
-        Category::Revocation,
-        Category::Logout,
-        Category::Attacks,
-        Category::Scenarios,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn title(self) -> &'static str {
         match self {

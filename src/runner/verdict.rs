@@ -5,7 +5,7 @@ use std::fmt;
 
 /// Why a trial failed. Printed in the failure's first line, the summary and JUnit, so that a
 /// user (and the project's own flaw table) can tell an SP's fault from fakta's or the file's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::VariantArray)]
 pub enum FailureKind {
     /// The SP accepted what its spec says it must refuse: a forged login started a session (or
     /// one carrying the forged identity), a faulty revocation or logout took effect.
@@ -27,15 +27,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    pub const ALL: &'static [FailureKind] = &[
-        FailureKind::SpAccepted,
-        FailureKind::SpRefused,
-        FailureKind::WrongOutcome,
-        FailureKind::SpCrashed,
-        FailureKind::CannotJudge,
-        FailureKind::Transport,
-        FailureKind::Setup,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
         match self {

@@ -13,7 +13,7 @@ use super::xml::{self, instant};
 use crate::config::SignWhat;
 use crate::keys::SigningKey;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::VariantArray)]
 pub enum Fault {
     Unsigned,
     ResponseSignedOnly,
@@ -88,51 +88,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: &'static [Fault] = &[
-        Fault::Unsigned,
-        Fault::ResponseSignedOnly,
-        Fault::ForeignKey,
-        Fault::TamperedAfterSigning,
-        Fault::Expired,
-        Fault::NotYetValid,
-        Fault::ConfirmationExpired,
-        Fault::WrongAudience,
-        Fault::WrongRecipient,
-        Fault::WrongDestination,
-        Fault::WrongInResponseTo,
-        Fault::Unsolicited,
-        Fault::Replay,
-        Fault::WrongIssuer,
-        Fault::NotBearer,
-        Fault::NoRecipient,
-        Fault::StatusNotSuccess,
-        Fault::Xsw1,
-        Fault::Xsw2,
-        Fault::Xsw3EvilAssertionFirst,
-        Fault::Xsw4,
-        Fault::Xsw5,
-        Fault::Xsw6,
-        Fault::Xsw7,
-        Fault::Xsw8,
-        Fault::CommentInNameId,
-        Fault::TwoAssertions,
-        Fault::Doctype,
-        Fault::ExternalEntity,
-        Fault::DestinationAcsDashElsewhere,
-        Fault::DestinationAcsPlusALetter,
-        Fault::DestinationAcsDotDotOther,
-        Fault::RecipientContainingTheAcs,
-        Fault::ForeignKeyValue,
-        Fault::ForeignKeyValueBesideIdpCert,
-        Fault::DigestCommentAssertion,
-        Fault::DigestCommentResponse,
-        Fault::DigestCommentBoth,
-        Fault::TwoRoots,
-        Fault::PlainAssertion,
-        Fault::EncryptedUnsigned,
-        Fault::EncryptedSignatureBroken,
-        Fault::Sha1Signed,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     /// Wrapping and multi-assertion cases: the forged document also carries the honest, signed
     /// Assertion, so an SP that uses only what the signature covers logs in the honest user

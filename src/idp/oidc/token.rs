@@ -46,7 +46,8 @@ fn grant(
     };
     // The implicit grant has no token request (RFC 6749 §4.2): it is no `grant_type` here.
     let token_grants: Vec<GrantType> = GrantType::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|g| g.at_token_endpoint())
         .collect();
     let Some(kind) = token_grants.iter().copied().find(|g| g.name() == asked) else {
