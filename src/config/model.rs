@@ -1371,32 +1371,43 @@ pub enum LogoutFault {
 }
 
 impl LogoutFault {
-    pub const ALL: &'static [(&'static str, LogoutFault)] = {
-        use crate::oidc::logout::Fault as O;
-        use crate::saml::logout::Fault as S;
-        &[
-            ("unsigned", LogoutFault::Saml(S::Unsigned)),
-            ("wrong_destination", LogoutFault::Saml(S::WrongDestination)),
-            ("other_session", LogoutFault::Saml(S::OtherSession)),
-            ("alg_none", LogoutFault::Oidc(O::AlgNone)),
-            ("wrong_alg", LogoutFault::Oidc(O::WrongAlg)),
-            ("wrong_aud", LogoutFault::Oidc(O::WrongAud)),
-            ("wrong_iss", LogoutFault::Oidc(O::WrongIss)),
-            ("no_event", LogoutFault::Oidc(O::NoEvent)),
-            ("wrong_event", LogoutFault::Oidc(O::WrongEvent)),
-            ("nonce_present", LogoutFault::Oidc(O::NoncePresent)),
-            ("bad_signature", LogoutFault::Oidc(O::BadSignature)),
-        ]
-    };
+    /// Every fault with its name in a scenario's `logout_fault`: the SAML ones (G2), then the
+    /// OIDC ones (G4), each in declaration order. Built from the inner enums' derived lists, so
+    /// a fault added to either is planned and accepted by the loader without more.
+    pub const ALL: &'static [(&'static str, LogoutFault)] = &LOGOUT_FAULTS;
 
-    pub fn name(self) -> &'static str {
-        LogoutFault::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogoutFault::Saml(f) => f.name(),
+            LogoutFault::Oidc(f) => f.name(),
+        }
     }
 }
+
+/// `LogoutFault::ALL`, concatenated in a const context (a slice cannot be chained there).
+const LOGOUT_FAULTS: [(&str, LogoutFault); SAML_LOGOUT_FAULTS.len() + OIDC_LOGOUT_FAULTS.len()] = {
+    let mut all = [(
+        SAML_LOGOUT_FAULTS[0].name(),
+        LogoutFault::Saml(SAML_LOGOUT_FAULTS[0]),
+    ); SAML_LOGOUT_FAULTS.len() + OIDC_LOGOUT_FAULTS.len()];
+    let mut i = 0;
+    while i < SAML_LOGOUT_FAULTS.len() {
+        let f = SAML_LOGOUT_FAULTS[i];
+        all[i] = (f.name(), LogoutFault::Saml(f));
+        i += 1;
+    }
+    let mut j = 0;
+    while j < OIDC_LOGOUT_FAULTS.len() {
+        let f = OIDC_LOGOUT_FAULTS[j];
+        all[i + j] = (f.name(), LogoutFault::Oidc(f));
+        j += 1;
+    }
+    all
+};
+const SAML_LOGOUT_FAULTS: &[crate::saml::logout::Fault] =
+    <crate::saml::logout::Fault as strum::VariantArray>::VARIANTS;
+const OIDC_LOGOUT_FAULTS: &[crate::oidc::logout::Fault] =
+    <crate::oidc::logout::Fault as strum::VariantArray>::VARIANTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginFrom {
@@ -1591,5 +1602,24 @@ mod tests {
         classes.sort_unstable();
         classes.dedup();
         assert_eq!(classes.len(), AuthnContextClass::ALL.len());
+    }
+
+    /// The SAML and OIDC logout faults share one namespace in a scenario's `logout_fault`: a
+    /// name used by both would make the loader pick the first silently. Each listed name is
+    /// the fault's own.
+    #[test]
+    fn logout_fault_names_are_unique_and_their_own() {
+        let mut names: Vec<&str> = LogoutFault::ALL.iter().map(|(n, _)| *n).collect();
+        for (n, f) in LogoutFault::ALL {
+            assert_eq!(*n, f.name());
+        }
+        assert_eq!(
+            LogoutFault::ALL.len(),
+            <crate::saml::logout::Fault as strum::VariantArray>::VARIANTS.len()
+                + <crate::oidc::logout::Fault as strum::VariantArray>::VARIANTS.len()
+        );
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LogoutFault::ALL.len(), "a name used twice");
     }
 }

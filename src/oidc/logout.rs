@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Faults of a logout token; each must be answered 400 with the session left alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Fault {
     AlgNone,
     /// HS256 with a secret that is not shared with the RP.
@@ -17,6 +17,23 @@ pub enum Fault {
     WrongEvent,
     NoncePresent,
     BadSignature,
+}
+
+impl Fault {
+    /// Its name in a scenario's `logout_fault` (const: `crate::config::LogoutFault::ALL` is
+    /// built from it).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fault::AlgNone => "alg_none",
+            Fault::WrongAlg => "wrong_alg",
+            Fault::WrongAud => "wrong_aud",
+            Fault::WrongIss => "wrong_iss",
+            Fault::NoEvent => "no_event",
+            Fault::WrongEvent => "wrong_event",
+            Fault::NoncePresent => "nonce_present",
+            Fault::BadSignature => "bad_signature",
+        }
+    }
 }
 
 /// What the OP's end_session redirect back to the RP (RP-Initiated Logout 1.0 §3) does with

@@ -16,7 +16,7 @@ use super::untrusted::{self, XmlError};
 use super::xml::{escape, instant};
 
 /// Faults of an IdP-initiated LogoutRequest (G2 in docs/catalogue.md); each must have no effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Fault {
     /// No signature at all.
     Unsigned,
@@ -24,6 +24,18 @@ pub enum Fault {
     WrongDestination,
     /// Signed, but naming another user's NameID and SessionIndex.
     OtherSession,
+}
+
+impl Fault {
+    /// Its name in a scenario's `logout_fault` (const: `crate::config::LogoutFault::ALL` is
+    /// built from it).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fault::Unsigned => "unsigned",
+            Fault::WrongDestination => "wrong_destination",
+            Fault::OtherSession => "other_session",
+        }
+    }
 }
 
 /// What a LogoutRequest says.
