@@ -943,11 +943,15 @@ impl SpMessage {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum SignWhat {
     Both,
     Response,
     Assertion,
+}
+
+impl SignWhat {
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1076,7 +1076,7 @@ mod tests {
             name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
             attributes: vec![],
         };
-        for what in [SignWhat::Both, SignWhat::Response, SignWhat::Assertion] {
+        for what in SignWhat::ALL.iter().copied() {
             let xml = crate::saml::signature::signed_response(
                 &params,
                 what,

@@ -89,7 +89,7 @@ impl KeyAlg {
 }
 
 /// What a client's key is: RSA, or EC on one of the three curves JWS names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum KeyKind {
     Rsa,
     P256,
@@ -98,6 +98,8 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
+
     /// The bytes of r (and of s) in a JWS ECDSA signature (RFC 7518 §3.4); None for RSA.
     fn ec_half(self) -> Option<usize> {
         match self {
@@ -484,14 +486,12 @@ fn one_key(k: &Value) -> Result<ClientKey, String> {
         }
         Some("EC") => {
             let crv = k.get("crv").and_then(Value::as_str).unwrap_or_default();
-            let Some((kind, nid)) = [KeyKind::P256, KeyKind::P384, KeyKind::P521]
-                .into_iter()
-                .find_map(|kind| {
-                    kind.curve()
-                        .filter(|(n, _)| *n == crv)
-                        .map(|(_, nid)| (kind, nid))
-                })
-            else {
+            // The EC kinds are those with a curve (RSA has none).
+            let Some((kind, nid)) = KeyKind::ALL.iter().copied().find_map(|kind| {
+                kind.curve()
+                    .filter(|(n, _)| *n == crv)
+                    .map(|(_, nid)| (kind, nid))
+            }) else {
                 return Err(format!(
                     "crv `{crv}`: an EC key must be on curve P-256 (ES256), P-384 (ES384) or P-521 (ES512)"
                 ));
@@ -575,8 +575,10 @@ pub fn kind_of<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Option<KeyKind> {
         Id::RSA => Some(KeyKind::Rsa),
         Id::EC => {
             let nid = key.ec_key().ok()?.group().curve_name()?;
-            [KeyKind::P256, KeyKind::P384, KeyKind::P521]
-                .into_iter()
+            // The EC kinds are those with a curve (RSA has none).
+            KeyKind::ALL
+                .iter()
+                .copied()
                 .find(|k| k.curve().is_some_and(|(_, n)| n == nid))
         }
         _ => None,

@@ -748,7 +748,7 @@ mod tests {
     fn one_parse_signs_byte_for_byte_as_one_parse_per_signature() {
         let key = crate::keys::SigningKey::generate().unwrap();
         let cert = key.certificate.base64();
-        for what in [SignWhat::Both, SignWhat::Response, SignWhat::Assertion] {
+        for what in SignWhat::ALL.iter().copied() {
             let none = Templates {
                 response: false,
                 assertion: false,
@@ -792,7 +792,7 @@ mod tests {
             "Zoë 日本 \u{1F600}",
             " spaced\ttab ",
         ] {
-            for what in [SignWhat::Both, SignWhat::Response, SignWhat::Assertion] {
+            for what in SignWhat::ALL.iter().copied() {
                 let xml = signed_response(&params(name), what, key.pkey(), &cert).unwrap();
                 assert!(
                     verify_first(&xml, key.certificate.der()),
