@@ -70,15 +70,14 @@
 
 use super::{Endpoint, SamlPaths, TokenKind, Vendor};
 use crate::config::{
-    AttrNameFormat, AuthServer, Directory, Idp, NameIdFormat, NameIdSpec, NameIdValue,
-    SamlAttribute, UserField,
+    AuthServer, Directory, Idp, NameIdFormat, NameIdSpec, NameIdValue, SamlAttribute, UserField,
 };
 
 /// \[PROBES\] the claim URIs of the assertion's attributes: the user's email, user id and name.
-pub const CLAIM_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+/// The email and name claim URIs are the WS-* ones Entra ID uses too.
+pub use super::entra::{CLAIM_EMAIL, CLAIM_NAME};
 pub const CLAIM_NAME_IDENTIFIER: &str =
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
-pub const CLAIM_NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
 
 /// \[SAMLAPI\] an application's SAML endpoints: `/samlp/{client_id}` (SSO), its `/logout`
 /// (SLO), `/samlp/metadata/{client_id}`; the IdP-initiated start is the SSO URL without a
@@ -208,16 +207,11 @@ impl Vendor for Auth0 {
 
     /// \[PROBES\] the email, the user id and the name under their claim URIs.
     fn default_saml_attributes(&self) -> Vec<SamlAttribute> {
-        let attr = |name: &str, field| SamlAttribute {
-            name: name.to_owned(),
-            field,
-            name_format: AttrNameFormat::Unspecified,
-        };
-        vec![
-            attr(CLAIM_EMAIL, UserField::Email),
-            attr(CLAIM_NAME_IDENTIFIER, UserField::Id),
-            attr(CLAIM_NAME, UserField::Name),
-        ]
+        super::claim_attributes([
+            (CLAIM_EMAIL, UserField::Email),
+            (CLAIM_NAME_IDENTIFIER, UserField::Id),
+            (CLAIM_NAME, UserField::Name),
+        ])
     }
 
     fn group_value(&self, _directory: &Directory, name: &str, _full_path: bool) -> String {

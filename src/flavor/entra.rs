@@ -153,15 +153,10 @@ impl Vendor for Entra {
 
     /// \[CUSTOM\] the default claims: the email address, and \[SAML\] the name claim (the UPN).
     fn default_saml_attributes(&self) -> Vec<SamlAttribute> {
-        let attr = |name: &str, field| SamlAttribute {
-            name: name.to_owned(),
-            field,
-            name_format: AttrNameFormat::Unspecified,
-        };
-        vec![
-            attr(CLAIM_EMAIL, UserField::Email),
-            attr(CLAIM_NAME, UserField::Login),
-        ]
+        super::claim_attributes([
+            (CLAIM_EMAIL, UserField::Email),
+            (CLAIM_NAME, UserField::Login),
+        ])
     }
 
     fn default_group_attribute(&self, kind: TokenKind) -> &'static str {

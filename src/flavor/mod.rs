@@ -149,6 +149,20 @@ pub enum Groups {
     Overage { link: String },
 }
 
+/// SAML attributes named by claim URIs, NameFormat unspecified: Entra ID's and Auth0's
+/// default attribute statements.
+pub(crate) fn claim_attributes<const N: usize>(
+    list: [(&str, crate::config::UserField); N],
+) -> Vec<SamlAttribute> {
+    list.into_iter()
+        .map(|(name, field)| SamlAttribute {
+            name: name.to_owned(),
+            field,
+            name_format: crate::config::AttrNameFormat::Unspecified,
+        })
+        .collect()
+}
+
 /// One vendor's facts. Okta's methods return what fakta always did.
 pub trait Vendor: Sync {
     /// The SAML IdP entity id (the Issuer) of an app whose file sets none.

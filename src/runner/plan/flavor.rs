@@ -66,10 +66,7 @@ fn overage(pack: &str, conn: &Arc<Connection>) -> Option<TrialSpec> {
     let limit = vendor.overage_limit(kind)?;
     vendor.overage_link(&conn.idp, base)?;
     let statement = app.groups.as_ref()?;
-    let (role, group) = exp.group_mappings.iter().find_map(|(role, groups)| {
-        let g = groups.first()?;
-        (*role != exp.default_role && statement.filter.passes(g)).then(|| (role.clone(), g.clone()))
-    })?;
+    let (role, group) = mapped_group(&exp, statement)?;
     let mut t = spec(
         pack,
         conn,
@@ -111,6 +108,18 @@ fn overage(pack: &str, conn: &Arc<Connection>) -> Option<TrialSpec> {
     Some(t)
 }
 
+/// A role other than the default and the first group mapped to it, when the app's filter lets
+/// that group through: what F1 and F2 send.
+fn mapped_group(
+    exp: &crate::config::Expectations,
+    statement: &crate::config::GroupStatement,
+) -> Option<(String, String)> {
+    exp.group_mappings.iter().find_map(|(role, groups)| {
+        let g = groups.first()?;
+        (*role != exp.default_role && statement.filter.passes(g)).then(|| (role.clone(), g.clone()))
+    })
+}
+
 /// F2: a user in a mapped group, sent as its full path (Keycloak's `/Qovery-Admins`, the Group
 /// Membership mapper with "Full group path" on) to an SP whose mappings name the group: the
 /// SP, connected to Keycloak, must map the path like the name. When the app's mapper already
@@ -124,10 +133,7 @@ fn group_path(pack: &str, conn: &Arc<Connection>) -> Option<TrialSpec> {
     let exp = oracle::by_name(conn.expectations.as_ref()?, &conn.directory);
     let base = conn.directory.users.first()?;
     let statement = app.groups.as_ref()?;
-    let (role, group) = exp.group_mappings.iter().find_map(|(role, groups)| {
-        let g = groups.first()?;
-        (*role != exp.default_role && statement.filter.passes(g)).then(|| (role.clone(), g.clone()))
-    })?;
+    let (role, group) = mapped_group(&exp, statement)?;
     let mut t = spec(
         pack,
         conn,
