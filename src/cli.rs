@@ -308,10 +308,10 @@ pub struct HarnessArgs {
     /// ignored, if it is. `pretty` and `terse` are libtest's.
     #[arg(long, value_name = "FORMAT", value_parser = ["pretty", "terse", "json"])]
     pub format: Option<String>,
-    /// Drive a real browser instead of the HTTP emulation: `chromium` (headless, the Debian
-    /// package `chromium`; FAKTA_CHROMIUM names another binary). Runs the pages' JavaScript
-    /// (single-page apps, `js` session readers); for now the honest logins and the role
-    /// matrix, the other trials are listed ignored with the reason.
+    /// Drive a real browser instead of the HTTP emulation: `chromium` (headless; the Debian
+    /// package `chromium-headless-shell` if installed, else `chromium`; FAKTA_CHROMIUM names
+    /// another binary). Runs the pages' JavaScript (single-page apps, `js` session readers);
+    /// every trial runs, with the steps and verdicts of the HTTP mode.
     #[arg(long, value_enum, value_name = "BROWSER")]
     pub browser: Option<BrowserChoice>,
 }
