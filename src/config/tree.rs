@@ -239,11 +239,18 @@ pub enum LoadError {
 /// mapping is an error (else the later entry is kept beside the first, which only the
 /// position-finding of an earlier error's message reads).
 pub fn parse(text: &str, duplicates_are_errors: bool) -> Result<Node, LoadError> {
+    parse_with(text, duplicates_are_errors, false)
+}
+
+/// [`parse`]; `list`: the document is a list (the second part of [`parse_large`]), not a
+/// mapping.
+fn parse_with(text: &str, duplicates_are_errors: bool, list: bool) -> Result<Node, LoadError> {
     let mut builder = Builder {
         open: Vec::new(),
         done: None,
         error: None,
         duplicates_are_errors,
+        list,
     };
     let mut parser = Parser::new_from_str(text);
     parser
@@ -261,6 +268,229 @@ pub fn parse(text: &str, duplicates_are_errors: bool) -> Result<Node, LoadError>
             column: 1,
         })))),
     }
+}
+
+/// Parses `text` as [`parse`] does; a long `directory.users` list is parsed in parts at once
+/// (a 100,000-user file spends most of its loading in the parser; benches/scale.sh).
+///
+/// The text is cut at two lines: one that starts an item of the list (the list's indentation,
+/// then `- `) near its middle, and the first line after the list. Each part is parsed on its
+/// own, with the lines before it blank so that every position is the file's: the head (up to
+/// the cut), the list's second half (a list), and the tail (with a `directory:` line written
+/// before it when it goes on inside `directory`). A line that starts an item at the list's own
+/// indentation is inside an earlier item only if a quoted scalar or a flow collection is still
+/// open there, and then the head ends with it open, which does not parse. Any error in a part,
+/// a key of the tail also in the head, or parts not as the lines said, and the whole text is
+/// parsed in one go: the result and every error are exactly those of [`parse`].
+pub fn parse_large(text: &str, duplicates_are_errors: bool) -> Result<Node, LoadError> {
+    parse_in_parts(text, duplicates_are_errors, SPLIT_FROM)
+        .map_or_else(|| parse(text, duplicates_are_errors), Ok)
+}
+
+/// The smallest list (in bytes) that is parsed in parts.
+const SPLIT_FROM: usize = 512 * 1024;
+
+fn parse_in_parts(text: &str, duplicates_are_errors: bool, split_from: usize) -> Option<Node> {
+    let cut = users_cut(text, split_from)?;
+    let line_of = |at: usize| text[..at].bytes().filter(|&b| b == b'\n').count() + 1;
+    let (split_line, end_line) = (line_of(cut.split), line_of(cut.end));
+    // Blank lines up to `line`, then `part`: positions in it are the file's.
+    let placed = |line: usize, lead: &str, part: &str| {
+        let blank = line - 1 - lead.lines().count();
+        let mut t = String::with_capacity(blank + lead.len() + part.len());
+        t.extend(std::iter::repeat_n('\n', blank));
+        t.push_str(lead);
+        t.push_str(part);
+        t
+    };
+    // The tail goes on inside `directory` (a key at the users key's indentation) or at the top.
+    let tail = &text[cut.end..];
+    let inside = match tail.lines().find(|l| !idle(l)) {
+        None => false,
+        Some(l) if starts_with_text(l, cut.users_indent) => true,
+        Some(l) if starts_with_text(l, 0) => false,
+        Some(_) => return None,
+    };
+    let (head, second, rest) = std::thread::scope(|s| {
+        let second = s.spawn(|| {
+            let part = placed(split_line, "", &text[cut.split..cut.end]);
+            parse_with(&part, duplicates_are_errors, true).ok()
+        });
+        let rest = (!tail.trim().is_empty()).then(|| {
+            s.spawn(move || {
+                let lead = if inside { "directory:\n" } else { "" };
+                parse_with(&placed(end_line, lead, tail), duplicates_are_errors, false).ok()
+            })
+        });
+        let head = parse_with(&text[..cut.split], duplicates_are_errors, false).ok();
+        let rest = rest.map(|r| r.join().ok().flatten());
+        (head, second.join().ok().flatten(), rest)
+    });
+    let (Node::Mapping(mut root), Node::Sequence(second)) = (head?, second?) else {
+        return None;
+    };
+    let item_column = cut.indent + 1;
+    if second.span.start != Some(marker(split_line, item_column)) {
+        return None;
+    }
+    let directory = match root.entries.iter_mut().find(|e| e.0.value == "directory") {
+        Some((_, Node::Mapping(d))) => d,
+        _ => return None,
+    };
+    match directory.entries.last_mut() {
+        // The list the lines name is the head's last node: it starts on the first item's line
+        // (at its dash, or at its content when the list is not indented under its key).
+        Some((k, Node::Sequence(users)))
+            if k.value == "users"
+                && users.span.start.is_some_and(|m| m.line() == cut.first_line) =>
+        {
+            users.items.extend(second.items);
+        }
+        _ => return None,
+    }
+    let Some(rest) = rest else {
+        return Some(Node::Mapping(root));
+    };
+    let Some(Node::Mapping(mut rest)) = rest else {
+        return None;
+    };
+    if inside {
+        let (k, more) = rest.entries.first_mut()?;
+        let Node::Mapping(more) = more else {
+            return None;
+        };
+        if k.value != "directory"
+            || !append(
+                directory,
+                std::mem::take(&mut more.entries),
+                duplicates_are_errors,
+            )
+        {
+            return None;
+        }
+        rest.entries.remove(0);
+    }
+    append(&mut root, rest.entries, duplicates_are_errors).then_some(Node::Mapping(root))
+}
+
+/// Appends a later part's entries to a mapping; false when a key is written in both and that
+/// is an error (the whole text then says where, as one parse does).
+fn append(map: &mut Mapping, entries: Vec<(Scalar, Node)>, duplicates_are_errors: bool) -> bool {
+    if duplicates_are_errors
+        && entries
+            .iter()
+            .any(|(k, _)| map.entries.iter().any(|(m, _)| m.value == k.value))
+    {
+        return false;
+    }
+    map.entries.extend(entries);
+    true
+}
+
+fn marker(line: usize, column: usize) -> Marker {
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Marker {
+        line: narrow(line),
+        column: narrow(column),
+    }
+}
+
+/// A line with nothing to parse: blank, or a comment.
+fn idle(line: &str) -> bool {
+    let t = line.trim_start_matches(' ');
+    t.is_empty() || t.starts_with('#')
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// Whether `line` has exactly `indent` spaces, then something other than white space.
+fn starts_with_text(line: &str, indent: usize) -> bool {
+    indent_of(line) == indent
+        && line[indent..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace())
+}
+
+/// Where the text's `directory.users` list is cut.
+#[derive(Debug, PartialEq, Eq)]
+struct Cut {
+    /// The line of the list's first item (from 1).
+    first_line: usize,
+    /// The users key's indentation.
+    users_indent: usize,
+    /// The items' indentation (spaces before the dash).
+    indent: usize,
+    /// The byte offset of the line that starts the second half's first item.
+    split: usize,
+    /// The byte offset of the first line after the list (the text's length when none).
+    end: usize,
+}
+
+/// Finds the `directory.users` block list by its lines (`directory:` at the start of a line,
+/// `users:` indented under it, then lines that start `- ` at one indentation), and a line that
+/// starts an item near its middle. `None` for a list shorter than `split_from` bytes, or
+/// written any other way (the text is then parsed in one go). Line breaks must be `\n`: a lone
+/// `\r` is a line break to the parser, and the cut counts lines.
+fn users_cut(text: &str, split_from: usize) -> Option<Cut> {
+    if text.len() < split_from || text.contains('\r') {
+        return None;
+    }
+    // (byte offset, line number from 1, the line without its break)
+    let mut lines = text
+        .split_inclusive('\n')
+        .scan(0usize, |offset, line| {
+            let at = *offset;
+            *offset += line.len();
+            Some((at, line.trim_end_matches('\n')))
+        })
+        .enumerate()
+        .map(|(i, (at, line))| (at, i + 1, line));
+    let key_line = |line: &str, key: &str| {
+        line.trim_start_matches(' ')
+            .strip_prefix(key)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|r| r.is_empty() || r.starts_with(' ') && idle(r))
+    };
+    lines.find(|(_, _, l)| indent_of(l) == 0 && key_line(l, "directory"))?;
+    let (_, _, users) = lines.find(|(_, _, l)| !idle(l))?;
+    let users_indent = indent_of(users);
+    if users_indent == 0 || !key_line(users, "users") {
+        return None;
+    }
+    let (start, first_line, first) = lines.find(|(_, _, l)| !idle(l))?;
+    let indent = indent_of(first);
+    let item = |line: &str| indent_of(line) == indent && line[indent..].starts_with("- ");
+    if indent < users_indent || !item(first) {
+        return None;
+    }
+    // The list goes on while lines are items, more indented, comments or blank.
+    let end = lines
+        .find(|(_, _, l)| !idle(l) && indent_of(l) <= indent && !item(l))
+        .map_or(text.len(), |(at, _, _)| at);
+    // A document marker after the list (`---`, `...`): the file's first document is what is
+    // read, and the parts would not say where it ends.
+    if end - start < split_from
+        || text[end..]
+            .lines()
+            .any(|l| l.starts_with("---") || l.starts_with("..."))
+    {
+        return None;
+    }
+    let middle = start + (end - start) / 2;
+    let split = text[middle..end]
+        .match_indices('\n')
+        .map(|(i, _)| middle + i + 1)
+        .find(|&at| at < end && item(text[at..end].lines().next().unwrap_or_default()))?;
+    Some(Cut {
+        first_line,
+        users_indent,
+        indent,
+        split,
+        end,
+    })
 }
 
 /// Mappings from this many entries on check a new key against a set of the keys so far, not
@@ -288,6 +518,8 @@ struct Builder {
     /// not YAML at all), as the parser reports it when it stops.
     error: Option<LoadError>,
     duplicates_are_errors: bool,
+    /// The document may be a list.
+    list: bool,
 }
 
 impl Builder {
@@ -382,7 +614,7 @@ impl Builder {
                 }))
             }
             Event::SequenceStart(..) => {
-                if self.open.is_empty() {
+                if self.open.is_empty() && !self.list {
                     return Err(LoadError::TopLevelMustBeMapping(at));
                 }
                 self.key_may_not_be_a_collection(at)?;
@@ -693,5 +925,208 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `n` users as `item(i)` writes them, between what comes before and after the list.
+    fn with_users(before: &str, n: usize, item: impl Fn(usize) -> String, after: &str) -> String {
+        let mut t = before.to_owned();
+        for i in 0..n {
+            t.push_str(&item(i));
+        }
+        t.push_str(after);
+        t
+    }
+
+    const BEFORE: &str = "idp:\n  base_url: http://127.0.0.1:7000\ndirectory:\n  users:\n";
+
+    fn flow(i: usize) -> String {
+        format!("    - {{ id: u{i}, email: u{i}@x.test, groups: [A, B{i}] }}\n")
+    }
+
+    /// The texts the cut must handle: parsed in parts when it can, always as one parse does.
+    fn texts() -> Vec<(&'static str, String, bool)> {
+        let after = "  groups:\n    - { name: A, id: g1 }\napps:\n  - id: a\ntarget: { app: a }\n";
+        vec![
+            (
+                "flow items, a tail in directory",
+                with_users(BEFORE, 40, flow, after),
+                true,
+            ),
+            (
+                "the list ends the file",
+                with_users(BEFORE, 40, flow, ""),
+                true,
+            ),
+            (
+                "a tail at the top",
+                with_users(BEFORE, 40, flow, "apps: []\n"),
+                true,
+            ),
+            (
+                "a compact list",
+                with_users(
+                    "directory:\n  users:\n",
+                    40,
+                    |i| format!("  - {{ id: u{i} }}\n"),
+                    "  groups: []\napps: []\n",
+                ),
+                true,
+            ),
+            (
+                "block items, comments and blank lines",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| {
+                        format!(
+                            "    - id: u{i}\n      # a comment\n\n# at the margin\n      groups:\n        - G{i}\n        - H\n      attributes: {{ a: '{i}' }}\n"
+                        )
+                    },
+                    after,
+                ),
+                true,
+            ),
+            (
+                "flow items over lines",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| format!("    - {{ id: u{i},\n        email: u{i}@x.test }}\n"),
+                    after,
+                ),
+                true,
+            ),
+            (
+                "a block scalar with item-like lines",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| {
+                        format!(
+                            "    - id: u{i}\n      note: |\n        - not an item\n      - nor this\n"
+                        )
+                    },
+                    after,
+                ),
+                false,
+            ),
+            (
+                "a quoted scalar over the cut",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| match i {
+                        20..=23 => format!("    - {{ id: u{i}, name: \"a\n    - b\" }}\n"),
+                        _ => flow(i),
+                    },
+                    after,
+                ),
+                false,
+            ),
+            (
+                "a flow list over the cut",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| match i {
+                        20..=23 => format!("    - [u{i},\n    - x]\n"),
+                        _ => flow(i),
+                    },
+                    after,
+                ),
+                false,
+            ),
+            (
+                "a key in the head and the tail",
+                with_users(&format!("apps: []\n{BEFORE}"), 40, flow, "apps: []\n"),
+                false,
+            ),
+            (
+                "users twice in directory",
+                with_users(BEFORE, 40, flow, "  users: []\n"),
+                false,
+            ),
+            (
+                "a bad item in the second half",
+                with_users(
+                    BEFORE,
+                    40,
+                    |i| {
+                        if i == 35 {
+                            "    - { a: 1, a: 2 }\n".into()
+                        } else {
+                            flow(i)
+                        }
+                    },
+                    after,
+                ),
+                false,
+            ),
+            (
+                "a tab in the tail",
+                with_users(BEFORE, 40, flow, "\tapps: []\n"),
+                false,
+            ),
+            (
+                "an odd indentation after",
+                with_users(BEFORE, 40, flow, "   apps: []\n"),
+                false,
+            ),
+            (
+                "a second document after",
+                with_users(BEFORE, 40, flow, "---\napps: []\n"),
+                false,
+            ),
+            (
+                "CRLF",
+                with_users(BEFORE, 40, flow, after).replace('\n', "\r\n"),
+                false,
+            ),
+            (
+                "an alias in the tail",
+                with_users(BEFORE, 40, flow, "apps: *x\n"),
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_list_parsed_in_parts_is_the_list_parsed_whole() {
+        for (name, text, splits) in texts() {
+            for duplicates in [true, false] {
+                let whole = parse(&text, duplicates);
+                let parts = parse_in_parts(&text, duplicates, 1);
+                if let Some(parts) = &parts {
+                    // Not assert_eq: a tree's Debug is long.
+                    assert!(
+                        whole.as_ref().ok() == Some(parts),
+                        "{name}: the parts differ"
+                    );
+                }
+                if splits {
+                    assert!(parts.is_some(), "{name}: not parsed in parts");
+                }
+                let large = format!("{:?}", parse_large(&text, duplicates));
+                assert_eq!(large, format!("{whole:?}"), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cut_is_at_an_item_near_the_middle() {
+        let text = with_users(BEFORE, 40, flow, "apps: []\n");
+        let cut = users_cut(&text, 1).unwrap();
+        assert_eq!((cut.first_line, cut.users_indent, cut.indent), (5, 2, 4));
+        // Items 20 and 21 are the ones about the middle of the list's bytes.
+        let at = &text[cut.split..];
+        assert!(
+            at.starts_with("    - { id: u20,") || at.starts_with("    - { id: u21,"),
+            "{}",
+            &at[..20]
+        );
+        assert!(text[cut.end..].starts_with("apps:"));
+        // Too short a list, or none, is not cut.
+        assert_eq!(users_cut(&text, text.len() + 1), None);
+        assert_eq!(users_cut("apps: []\n", 1), None);
     }
 }

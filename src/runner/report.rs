@@ -253,16 +253,6 @@ pub fn run_and_collect(
             .collect::<Vec<_>>()
             .join("; "),
     };
-    if !options.list {
-        // The keys of the "signed by another key" and key-rotation faults take a while to
-        // make: start now, one per core.
-        std::thread::spawn(|| {
-            let _ = crate::keys::foreign_key();
-        });
-        std::thread::spawn(|| {
-            let _ = crate::keys::rotation_key();
-        });
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -512,6 +502,7 @@ fn prepare(
         packs: Vec::new(),
     };
     let mut dealer = options.partition.map(Dealer::new);
+    let (mut foreign_started, mut rotation_started) = (false, false);
     for pack in packs {
         let conn = Arc::new(pack.conn);
         let mut specs = plan::plan(&pack.name, conn.clone(), options.attacks);
@@ -520,6 +511,22 @@ fn prepare(
             let before = specs.len();
             specs.retain(|s| d.keeps(&s.name, selected(&s.name, options), needs_the_sp_alone(s)));
             prepared.left_out += before - specs.len();
+        }
+        // The keys of the "signed by another key" and key-rotation faults take a while to make
+        // (an RSA key generation each, 0.1-0.4 CPU-s): made now, on a thread each, while the SP
+        // starts, when a trial may need them (they are made on first use in any case).
+        if !options.list && !foreign_started && specs.iter().any(forges) {
+            foreign_started = true;
+            std::thread::spawn(|| {
+                let _ = crate::keys::foreign_key();
+            });
+        }
+        let rotates = |s: &TrialSpec| s.oidc_fault == Some(crate::oidc::faults::Fault::KeyRotation);
+        if !options.list && !rotation_started && specs.iter().any(rotates) {
+            rotation_started = true;
+            std::thread::spawn(|| {
+                let _ = crate::keys::rotation_key();
+            });
         }
         let running = if options.list {
             None
@@ -557,6 +564,22 @@ fn prepare(
         }
     }
     Ok(prepared)
+}
+
+/// Whether a trial forges something (a fault, an attack, a forged logout or revocation): the
+/// trials that may sign with a key other than the IdP's.
+fn forges(spec: &TrialSpec) -> bool {
+    spec.saml_fault.is_some()
+        || spec.oidc_fault.is_some()
+        || spec.binding.is_some()
+        || spec.rotation_check.is_some()
+        || spec.steps.iter().any(|s| {
+            matches!(
+                s,
+                crate::config::Step::Logout { fault: Some(_), .. }
+                    | crate::config::Step::Revoke { fault: Some(_), .. }
+            )
+        })
 }
 
 /// Lists the trials the chosen browser cannot run as ignored, with the reason.
@@ -797,6 +820,7 @@ fn trial(
     let name = spec.name.clone();
     let fresh = needs_the_sp_alone(&spec);
     Trial::ignorable_test(name, move || {
+        let spec = Arc::new(spec);
         let record = |started: Instant, result: &Result<Passed, Failure>| {
             let (failure, ignored, notes, observed) = match result {
                 Ok(p) => (None, p.not_run.clone(), p.notes.clone(), p.observed.clone()),
@@ -854,12 +878,12 @@ fn trial(
             let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
             let limit = TRIAL_TIMEOUT + 2 * shared.sp_wait;
-            let (result, cut) = within(
-                &spec,
-                &shared,
-                limit,
-                sp::run_with_fresh_sp(&spec, &idp, &sp, shared.chromium.as_deref()),
-            );
+            let run = {
+                let (spec, idp, sp) = (spec.clone(), idp.clone(), sp.clone());
+                let chromium = shared.chromium.clone();
+                async move { sp::run_with_fresh_sp(&spec, &idp, &sp, chromium.as_deref()).await }
+            };
+            let (result, cut) = within(&spec, &shared, limit, run);
             if cut {
                 // Cut short, it may have left the forged discovery (or the single-key JWKS) in
                 // place and the SP reading it: put the honest ones back for the trials that
@@ -874,12 +898,12 @@ fn trial(
         } else {
             let _shared = shared.gate.read().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
-            let (result, _) = within(
-                &spec,
-                &shared,
-                TRIAL_TIMEOUT,
-                exec::run_in(&spec, &idp, &baseline, shared.chromium.as_deref()),
-            );
+            let run = {
+                let (spec, idp, baseline) = (spec.clone(), idp.clone(), baseline.clone());
+                let chromium = shared.chromium.clone();
+                async move { exec::run_in(&spec, &idp, &baseline, chromium.as_deref()).await }
+            };
+            let (result, _) = within(&spec, &shared, TRIAL_TIMEOUT, run);
             finish(started, result)
         }
     })
@@ -888,11 +912,16 @@ fn trial(
 /// Runs a trial within `limit` and what is left of the run's budget: a trial that does not
 /// start before the budget is gone, or does not end in time, fails with the reason. Also says
 /// whether the trial was cut short (stopped while it ran).
+///
+/// The trial runs as a task of the run's runtime, beside the IdP's and the SP's, and libtest's
+/// thread waits for its end: driven from libtest's thread instead, each answer the trial
+/// waited for woke that thread from the runtime's (benches/runner_scale.sh: 8 trials at once,
+/// a third of the CPU in the kernel).
 fn within(
     spec: &TrialSpec,
     shared: &Shared,
     limit: Duration,
-    trial: impl Future<Output = Result<Passed, Failure>>,
+    trial: impl Future<Output = Result<Passed, Failure>> + Send + 'static,
 ) -> (Result<Passed, Failure>, bool) {
     let left = shared.budget.left();
     let total = shared.budget.total.as_secs();
@@ -924,10 +953,23 @@ slow, or keeps the browser going)",
         )
     };
     let activity = super::fetch::Activity::default();
-    match shared
+    let tracked = activity.clone();
+    let task = shared
         .handle
-        .block_on(async { tokio::time::timeout(wait, activity.track(trial)).await })
-    {
+        .spawn(async move { tokio::time::timeout(wait, tracked.track(trial)).await });
+    let ended = match shared.handle.block_on(task) {
+        Ok(ended) => ended,
+        // A trial that panicked fails as it would have on libtest's thread.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => {
+            let stopped = Failure::new(
+                FailureKind::Transport,
+                format!("trial {}\n  stopped: the run is ending", spec.name),
+            );
+            return (Err(stopped), true);
+        }
+    };
+    match ended {
         Ok(result) => (result, false),
         Err(_) => {
             let doing = match activity.waiting_on() {

@@ -117,7 +117,7 @@ pub fn kill_all() {
         signal_group(pgid, libc::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline && all.iter().any(|&g| signal_group(g, 0)) {
+    while Instant::now() < deadline && all.iter().any(|&g| group_runs(g)) {
         std::thread::sleep(Duration::from_millis(20));
     }
     for &pgid in &all {
@@ -219,6 +219,51 @@ impl Drop for CommandSp {
             Ok(()) => {}
         }
     }
+}
+
+/// Whether a process of the group `pgid` still runs. A member that has ended but is not yet
+/// reaped does not count: the SP that `sh -c` started outlives the shell by a moment, so its
+/// parent is the system's init when it ends, which reaps it when it gets round to it (seconds
+/// later in some containers, and a stop waited for that: 1.9 s of a 5-second run of
+/// benches/runner_scale.sh). An ended process holds no port and does nothing. Linux reads each
+/// process's state in /proc; elsewhere any member of the group counts.
+fn group_runs(pgid: i32) -> bool {
+    if !signal_group(pgid, 0) {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return true;
+        };
+        dir.flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .any(|e| {
+                std::fs::read_to_string(e.path().join("stat"))
+                    .is_ok_and(|stat| running_member(&stat, pgid))
+            })
+    }
+    #[cfg(not(target_os = "linux"))]
+    true
+}
+
+/// Whether a `/proc/<pid>/stat` line is that of a process of group `pgid` that has not ended
+/// (state neither Z, ended and not reaped, nor X, being reaped). Its name, in parentheses,
+/// may hold spaces and parentheses: the fields that follow come after the last `)`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn running_member(stat: &str, pgid: i32) -> bool {
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    // state, ppid, pgrp
+    let mut fields = rest.split_whitespace();
+    let state = fields.next();
+    let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+    pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
 }
 
 /// Whether something accepts connections at host:port now.
@@ -329,8 +374,8 @@ impl CommandParts {
         let mut deadline = Instant::now() + STOP_GRACE;
         loop {
             let _ = child.try_wait();
-            // The group is gone once every process in it has ended (and the shell is reaped).
-            let gone = !signal_group(pgid, 0);
+            // The group is gone once every process in it has ended.
+            let gone = !group_runs(pgid);
             if gone && !listening(&self.host, self.port) {
                 groups().retain(|g| *g != pgid);
                 return Ok(());
@@ -535,5 +580,63 @@ published JWKS; its last output:\n{log_tail}",
             "the SP accepted the token, then could not be restarted with the published JWKS: {e}"
         ))),
         (Ok(passed), Ok(Started::Up)) => Ok(passed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_are_read_after_the_name() {
+        // pid (comm) state ppid pgrp ...
+        assert!(running_member("42 (sh) S 1 42 42 0 -1", 42));
+        assert!(running_member("43 (fakta sp) R 42 42 42 0", 42));
+        // A name holding ") Z 1 42": the fields after the last ')' count.
+        assert!(running_member("44 (x) Z 1 42) S 1 42 42", 42));
+        assert!(!running_member("45 (fakta) Z 1 42 42 0", 42));
+        assert!(!running_member("46 (fakta) X 1 42 42 0", 42));
+        assert!(!running_member("47 (other) S 1 7 7 0", 42));
+        assert!(!running_member("garbage", 42));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_ended_member_not_yet_reaped_does_not_run() {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("sh")
+            .args(["-c", "exit 0"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        // Ended but not reaped (nobody waits for it yet): the group still answers signal 0.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while group_runs(pgid) {
+            assert!(Instant::now() < deadline, "the shell never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            signal_group(pgid, 0),
+            "the ended shell was reaped by someone else"
+        );
+        child.wait().unwrap();
+        assert!(!group_runs(pgid));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_running_member_runs() {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        assert!(group_runs(pgid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!group_runs(pgid));
     }
 }

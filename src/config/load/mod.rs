@@ -97,7 +97,7 @@ pub fn load_str(
     if let Some((pos, message)) = yaml::second_document(text) {
         sink.error(pos, "", message);
     }
-    let mut root = match tree::parse(text, true) {
+    let mut root = match tree::parse_large(text, true) {
         Ok(root) => root,
         Err(e) => {
             let (pos, path, message) = yaml::describe_load_error(&e, text);
