@@ -145,13 +145,33 @@ pub fn try_wait_for_line_in(
     }
 }
 
-/// Whether a process group is gone: `kill(-pgid, 0)` fails with ESRCH.
+/// Whether a process group is gone: `kill(-pgid, 0)` fails with ESRCH, or its members have all
+/// ended (not yet reaped).
 pub fn process_group_gone(pgid: i32) -> bool {
     assert!(pgid > 1, "not a process group id: {pgid}");
     // SAFETY: signal 0 only checks for existence; nothing is sent.
     #[expect(unsafe_code, reason = "kill(2) with signal 0, to read ESRCH")]
     let r = unsafe { libc::kill(-pgid, 0) };
-    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    if r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return true;
+    }
+    // Members that ended but that init has not reaped yet (the SP outlived its shell, so init
+    // became its parent): ended all the same. Linux says so in /proc/<pid>/stat.
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    !dir.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // pid (name) state ppid pgrp ...; the name may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().take(3).collect();
+        matches!(fields.as_slice(), [state, _, pgrp]
+            if pgrp.parse::<i32>() == Ok(pgid) && !matches!(*state, "Z" | "X"))
+    })
 }
 
 /// Runs `attempt` (which picks its own free ports) again, up to five times, while what it ran
