@@ -913,10 +913,10 @@ fn trial(
 /// start before the budget is gone, or does not end in time, fails with the reason. Also says
 /// whether the trial was cut short (stopped while it ran).
 ///
-/// The trial runs as a task of the run's runtime, beside the IdP's and the SP's, and libtest's
+/// The trial runs as a task of the run's runtime, beside the in-process IdP's, and libtest's
 /// thread waits for its end: driven from libtest's thread instead, each answer the trial
-/// waited for woke that thread from the runtime's (benches/runner_scale.sh: 8 trials at once,
-/// a third of the CPU in the kernel).
+/// waited for woke that thread from the runtime's (benches/runner_scale.sh, 8 trials at once:
+/// the kernel's share of the runner's and IdP's CPU went from 24% to 18%).
 fn within(
     spec: &TrialSpec,
     shared: &Shared,

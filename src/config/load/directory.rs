@@ -28,38 +28,17 @@ pub(super) fn directory(
     let list = m.seq(sink, "users")?;
     let items = list.iter().as_slice();
     let halves = if items.len() >= PARALLEL_FROM { 2 } else { 1 };
-    let read = read_list(sink, items, halves);
+    let mut read = read_list(sink, items, halves);
     // Only the users that could not be read: scenarios find the others in the directory.
-    declared.users = Some(read.failed_names);
-    declared.user_ids = read.ids;
+    declared.users = Some(std::mem::take(&mut read.failed_names));
+    declared.user_ids = std::mem::take(&mut read.ids);
     declared.user_attributes = Some(
         read.users
             .iter()
             .flat_map(|u: &User| u.attributes.keys().cloned())
             .collect(),
     );
-    report_repeats(
-        sink,
-        items,
-        &read.users,
-        &read.places,
-        "user id",
-        |u| &u.id,
-        |_| "id",
-    );
-    report_repeats(
-        sink,
-        items,
-        &read.users,
-        &read.places,
-        "user login",
-        |u| &u.login,
-        // Without a login, the login is the email, and a repeat is reported there.
-        |item| match item.as_mapping().and_then(|m| m.get_node("login")) {
-            Some(_) => "login",
-            None => "email",
-        },
-    );
+    report_repeated_users(sink, items, &read);
     Some(Directory::new(read.users, groups))
 }
 
@@ -205,6 +184,25 @@ fn plain_user(node: &Node) -> Option<User> {
 
 /// The keys a user may have.
 const USER_KEYS: &[&str] = &["id", "login", "email", "name", "groups", "attributes"];
+
+/// Reports the users whose id, or login, an earlier user has.
+fn report_repeated_users(sink: &mut Sink, items: &[Node], read: &ReadUsers) {
+    let (users, places) = (&read.users, &read.places);
+    report_repeats(sink, items, users, places, "user id", |u| &u.id, |_| "id");
+    report_repeats(
+        sink,
+        items,
+        users,
+        places,
+        "user login",
+        |u| &u.login,
+        // Without a login, the login is the email, and a repeat is reported there.
+        |item| match item.as_mapping().and_then(|m| m.get_node("login")) {
+            Some(_) => "login",
+            None => "email",
+        },
+    );
+}
 
 /// Reports the second and later users with the same `value` (as [`reader::report_duplicates`]
 /// words it), at the key `key_of` names in the later user's item, without a key path for any
@@ -419,15 +417,7 @@ mod tests {
             .as_slice();
         let mut sink = Sink::new("f.yaml");
         let read = read_list(&mut sink, items, halves);
-        report_repeats(
-            &mut sink,
-            items,
-            &read.users,
-            &read.places,
-            "user id",
-            |u| &u.id,
-            |_| "id",
-        );
+        report_repeated_users(&mut sink, items, &read);
         let found = sink
             .found
             .iter()
@@ -454,6 +444,8 @@ mod tests {
             "directory.users[29]: expected a mapping",
             "directory.users[31].groups: expected a list",
             "directory.users[7].id: duplicate user id `00u1` (first at line 3)",
+            "directory.users[11].login: duplicate user login `u2@acme.test` (first at line 4)",
+            "directory.users[37].login: duplicate user login `u4@acme.test` (first at line 6)",
         ] {
             assert!(text.contains(expected), "{expected} not in\n{text}");
         }
