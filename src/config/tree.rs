@@ -1112,6 +1112,73 @@ mod tests {
         }
     }
 
+    /// Lists mixing every way an item may be written, some broken, from a fixed seed: a part
+    /// parse that succeeds gives the whole parse's tree, and `parse_large` always gives what
+    /// `parse` gives, errors included.
+    #[test]
+    fn mixed_lists_parse_in_parts_as_whole() {
+        let kinds: [fn(usize) -> String; 12] = [
+            flow,
+            |i| format!("    - id: u{i}\n      groups: [A]\n"),
+            |i| format!("    - {{ id: u{i},\n      name: two lines }}\n"),
+            |i| format!("    - {{ id: u{i}, name: \"a\n    - b\" }}\n"),
+            |i| format!("    - [u{i},\n    - x]\n"),
+            |i| format!("    - id: u{i}\n      note: |\n        - text\n\n        more\n"),
+            |i| format!("    # comment {i}\n\n"),
+            |i| format!("    - 'u{i}'\n"),
+            |i| format!("    - plain {i}\n      continued\n"),
+            |i| format!("    - {{ id: u{i}, id: again }}\n"),
+            |i| format!("    - \"u{i}\\\n      joined\"\n"),
+            |i| format!("    - {{ id: u{i} }} # trailing\n"),
+        ];
+        let tails = [
+            "",
+            "  groups: []\napps: []\n",
+            "apps:\n  - id: a\n",
+            "  users: []\n",
+            "   odd: 1\n",
+            "directory: {}\n",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let (mut split, mut total) = (0, 0);
+        for round in 0..300 {
+            let n = 8 + next(40);
+            // Mostly plain items, so that most texts can be cut; a few of any kind.
+            let picks: Vec<usize> = (0..n)
+                .map(|_| if next(4) == 0 { next(kinds.len()) } else { 0 })
+                .collect();
+            let tail = tails[next(tails.len())];
+            let text = with_users(BEFORE, n, |i| kinds[picks[i]](i), tail);
+            for duplicates in [true, false] {
+                total += 1;
+                let whole = parse(&text, duplicates);
+                if let Some(parts) = parse_in_parts(&text, duplicates, 1) {
+                    split += 1;
+                    assert!(
+                        whole.as_ref().ok() == Some(&parts),
+                        "round {round}: the parts differ for\n{text}"
+                    );
+                }
+                assert_eq!(
+                    format!("{:?}", parse_large(&text, duplicates)),
+                    format!("{whole:?}"),
+                    "round {round}"
+                );
+            }
+        }
+        // The cut is made often enough for the comparison to mean something.
+        assert!(
+            split * 5 > total,
+            "{split} of {total} texts were parsed in parts"
+        );
+    }
+
     #[test]
     fn the_cut_is_at_an_item_near_the_middle() {
         let text = with_users(BEFORE, 40, flow, "apps: []\n");
