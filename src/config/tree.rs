@@ -292,8 +292,7 @@ const SPLIT_FROM: usize = 512 * 1024;
 
 fn parse_in_parts(text: &str, duplicates_are_errors: bool, split_from: usize) -> Option<Node> {
     let cut = users_cut(text, split_from)?;
-    let line_of = |at: usize| text[..at].bytes().filter(|&b| b == b'\n').count() + 1;
-    let (split_line, end_line) = (line_of(cut.split), line_of(cut.end));
+    let (split_line, end_line) = (cut.split_line, cut.end_line);
     // Blank lines up to `line`, then `part`: positions in it are the file's.
     let placed = |line: usize, lead: &str, part: &str| {
         let blank = line - 1 - lead.lines().count();
@@ -423,10 +422,13 @@ struct Cut {
     users_indent: usize,
     /// The items' indentation (spaces before the dash).
     indent: usize,
-    /// The byte offset of the line that starts the second half's first item.
+    /// The byte offset of the line that starts the second half's first item, and its line.
     split: usize,
-    /// The byte offset of the first line after the list (the text's length when none).
+    split_line: usize,
+    /// The byte offset of the first line after the list (the text's length when none), and its
+    /// line.
     end: usize,
+    end_line: usize,
 }
 
 /// Finds the `directory.users` block list by its lines (`directory:` at the start of a line,
@@ -484,12 +486,16 @@ fn users_cut(text: &str, split_from: usize) -> Option<Cut> {
         .match_indices('\n')
         .map(|(i, _)| middle + i + 1)
         .find(|&at| at < end && item(text[at..end].lines().next().unwrap_or_default()))?;
+    let lines_in = |from: usize, to: usize| text[from..to].bytes().filter(|&b| b == b'\n').count();
+    let split_line = first_line + lines_in(start, split);
     Some(Cut {
         first_line,
         users_indent,
         indent,
         split,
+        split_line,
         end,
+        end_line: split_line + lines_in(split, end),
     })
 }
 
@@ -1192,6 +1198,11 @@ mod tests {
             &at[..20]
         );
         assert!(text[cut.end..].starts_with("apps:"));
+        let line_of = |at: usize| text[..at].matches('\n').count() + 1;
+        assert_eq!(
+            (cut.split_line, cut.end_line),
+            (line_of(cut.split), line_of(cut.end))
+        );
         // Too short a list, or none, is not cut.
         assert_eq!(users_cut(&text, text.len() + 1), None);
         assert_eq!(users_cut("apps: []\n", 1), None);

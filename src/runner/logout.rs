@@ -260,29 +260,40 @@ impl Slo<'_> {
         // The IdP remembers the request, to match the SP's LogoutResponse to it.
         idp.remember_logout_request(&request.id, &app.id);
         let xml = slo::build(&request);
-        let key = idp.keys.current.pkey();
         let first_hop = browser.hops_so_far();
+        // The request as the binding carries it, signed off the async workers (RSA; xmlsec for
+        // the POST binding's enveloped signature).
+        let encoded = {
+            let (xml, id) = (xml.clone(), request.id.clone());
+            let key = signed.then(|| idp.keys.current.pkey().clone());
+            let cert = idp.keys.current.certificate.base64();
+            tokio::task::spawn_blocking(move || -> Result<String, String> {
+                match binding {
+                    SloBinding::Redirect => {
+                        slo::redirect_query(&xml, None, key.as_ref()).map_err(|e| e.to_string())
+                    }
+                    SloBinding::Post => {
+                        let sent = match &key {
+                            Some(key) => slo::sign_enveloped(&xml, &id, key, Some(&cert))
+                                .map_err(|e| e.to_string())?,
+                            None => xml,
+                        };
+                        Ok(crate::saml::binding::encode_post(&sent))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())??
+        };
         let page = match binding {
             SloBinding::Redirect => {
-                let query = slo::redirect_query(&xml, None, signed.then_some(key))
-                    .map_err(|e| e.to_string())?;
                 let sep = if slo_url.contains('?') { '&' } else { '?' };
                 browser
-                    .navigate(&format!("{slo_url}{sep}{query}"), &user.login)
+                    .navigate(&format!("{slo_url}{sep}{encoded}"), &user.login)
                     .await
             }
             SloBinding::Post => {
-                let sent = if signed {
-                    let cert = idp.keys.current.certificate.base64();
-                    slo::sign_enveloped(&xml, &request.id, key, Some(&cert))
-                        .map_err(|e| e.to_string())?
-                } else {
-                    xml.clone()
-                };
-                let fields = vec![(
-                    "SAMLRequest".to_owned(),
-                    crate::saml::binding::encode_post(&sent),
-                )];
+                let fields = vec![("SAMLRequest".to_owned(), encoded)];
                 browser.navigate_form(&slo_url, fields, &user.login).await
             }
         }?;
@@ -358,7 +369,7 @@ async fn backchannel(
         Some(LogoutFault::Saml(_)) => return Err("a SAML logout fault on an OIDC app".into()),
         None => (claims, Signing::Idp),
     };
-    let token = logout_token(idp, o.signing_alg, signing, &claims)?;
+    let token = logout_token(idp, o.signing_alg, signing, claims.clone()).await?;
     let client = super::fetch::client().map_err(|e| e.to_string())?;
     let req = client.post(&uri).form(&[("logout_token", token.as_str())]);
     let (status, _, answer) = super::fetch::send("POST", &uri, req, MAX_ANSWER_BYTES)
@@ -381,28 +392,41 @@ async fn backchannel(
 
 /// The logout token as `signing` says: by the IdP's key for the app's algorithm, a foreign
 /// key, unsigned, or HS256 with a secret the RP cannot know.
-fn logout_token(
+/// Signed off the async workers (RSA or ECDSA; the foreign key may be made on first use).
+async fn logout_token(
     idp: &IdpState,
     alg: SigningAlg,
     signing: Signing,
-    claims: &serde_json::Value,
+    claims: serde_json::Value,
 ) -> Result<String, String> {
-    let typ = Some("logout+jwt");
     let (alg, kid, key) = match alg {
         SigningAlg::RS256 => (
             SigningAlg::RS256,
-            idp.rsa_kid.as_str(),
+            idp.rsa_kid.clone(),
             idp.keys.current.pkey().clone(),
         ),
         SigningAlg::ES256 => (
             SigningAlg::ES256,
-            idp.ec_kid.as_str(),
+            idp.ec_kid.clone(),
             idp.keys.ec.pkey().clone(),
         ),
     };
+    tokio::task::spawn_blocking(move || sign_logout_token(alg, &kid, &key, signing, &claims))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn sign_logout_token(
+    alg: SigningAlg,
+    kid: &str,
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    signing: Signing,
+    claims: &serde_json::Value,
+) -> Result<String, String> {
+    let typ = Some("logout+jwt");
     let token = match signing {
         Signing::Idp => {
-            crate::oidc::jwt::sign(alg, kid, typ, &key, claims).map_err(|e| e.to_string())?
+            crate::oidc::jwt::sign(alg, kid, typ, key, claims).map_err(|e| e.to_string())?
         }
         Signing::Foreign => {
             let other = crate::keys::foreign_key().ok_or("cannot make a foreign key")?;
